@@ -1,0 +1,55 @@
+# agentmon: the commands people type.
+#
+#   make          build everything into build/
+#   make test     unit tests, then again under ASan+UBSan, integration
+#                 tests against real tools, and a short fuzz run
+#   make bench    build optimised and run am-bench (JSON, one figure a line)
+#   make demo     run the demo
+#
+# Each target first runs scripts/deps.sh, which installs missing Debian
+# packages (as root, with apt-get) and does nothing when all are present.
+
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all build deps test unit asan integration fuzz bench demo clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+test:
+	@scripts/deps.sh all
+	@scripts/test.sh
+
+unit: build
+	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -L unit
+
+asan: deps
+	@scripts/test.sh asan
+
+integration: build
+	@scripts/test.sh integration
+
+fuzz: deps
+	@scripts/test.sh fuzz
+
+bench: deps
+	@scripts/deps.sh test
+	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAM_BUILD_TESTS=OFF >/dev/null
+	@cmake --build build-bench -j$(JOBS) --target am-bench
+	@build-bench/am-bench
+
+demo: build
+	@echo "== agentmon demo (interim): an agent's registry, printed as Prometheus text =="
+	@echo "== The live multi-agent demo replaces this when it lands.                    =="
+	@$(BUILD)/examples/example_agent
+
+clean:
+	rm -rf build build-asan build-fuzz build-bench

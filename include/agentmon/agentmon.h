@@ -1,0 +1,12 @@
+/*
+** agentmon.h: the whole public API of libagentmon. Include this one header.
+*/
+#ifndef AGENTMON_H
+#define AGENTMON_H
+
+#include "common.h"
+#include "metrics.h"
+#include "expose.h"
+#include "timer.h"
+
+#endif

@@ -1,0 +1,107 @@
+/*
+** common.h: what every part of the public API shares: export macros,
+** error codes, the allocator hook, owned-memory release and shutdown.
+**
+** Error codes are append-only and never renumbered; AM_OK is always 0. Every
+** code has a name (am_err_name) and an explanation (am_strerror), both
+** generated from the one list below. A failing call also leaves a sentence
+** naming the problem for the calling thread, read with am_errmsg().
+*/
+#ifndef AGENTMON_COMMON_H
+#define AGENTMON_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define AM_EXTERN __attribute__((visibility("default")))
+#define AM_DEPRECATED(since, msg) __attribute__((deprecated("since " since ": " msg)))
+#else
+#define AM_EXTERN
+#define AM_DEPRECATED(since, msg)
+#endif
+
+/* X(name, number, explanation): append only, never renumber. */
+#define AM_ERR_LIST(X)                                                                             \
+    X(AM_OK, 0, "success")                                                                         \
+    X(AM_EINVAL, 1, "invalid argument")                                                            \
+    X(AM_ENOMEM, 2, "out of memory")                                                               \
+    X(AM_EEXIST, 3, "already exists with a different definition")                                  \
+    X(AM_ELIMIT, 4, "limit reached")                                                               \
+    X(AM_EIO, 5, "input/output error")                                                             \
+    X(AM_ETIMEDOUT, 6, "timed out")                                                                \
+    X(AM_EBACKEND, 7, "backend error")                                                             \
+    X(AM_EPROTO, 8, "protocol error")                                                              \
+    X(AM_EMISUSE, 9, "library used incorrectly")                                                   \
+    X(AM_ENOTFOUND, 10, "not found")
+
+typedef enum am_err {
+#define AM__ERR_ENUM(name, num, text) name = num,
+    AM_ERR_LIST(AM__ERR_ENUM)
+#undef AM__ERR_ENUM
+} am_err;
+
+/*
+** am_strerror: a constant English explanation of an error code.
+** Never NULL; unknown codes give "unknown error". Thread-safe. Since: 0.1
+*/
+AM_EXTERN const char *am_strerror(am_err e);
+
+/*
+** am_err_name: the symbolic name of a code ("AM_EINVAL"), or "AM_UNKNOWN".
+** Thread-safe. Since: 0.1
+*/
+AM_EXTERN const char *am_err_name(am_err e);
+
+/*
+** am_errmsg: the detail of the last error returned to the calling thread
+** ("label name \"__x\" is reserved"), or "" when there is none. The string
+** is thread-local and valid until the thread's next failing call. Since: 0.1
+*/
+AM_EXTERN const char *am_errmsg(void);
+
+/*
+** am_version: the version string of the linked library ("0.1.0").
+** Thread-safe. Since: 0.1
+*/
+AM_EXTERN const char *am_version(void);
+
+/* Allocation functions used for every allocation the library makes. */
+typedef struct am_allocator {
+    void *(*malloc_fn)(size_t size);
+    void *(*realloc_fn)(void *ptr, size_t size);
+    void (*free_fn)(void *ptr);
+} am_allocator;
+
+/*
+** am_set_allocator: route all of the library's allocations through a.
+** a        copied; NULL restores the C library's malloc/realloc/free.
+** Call before any other am_ function and never while other threads use the
+** library: memory allocated by one allocator is freed by the one in force.
+** Returns AM_EINVAL if a function pointer is NULL. Since: 0.1
+*/
+AM_EXTERN am_err am_set_allocator(const am_allocator *a);
+
+/*
+** am_free: release an owned result the library returned (encoded text,
+** snapshots). am_free(NULL) is a no-op. Thread-safe. Since: 0.1
+*/
+AM_EXTERN void am_free(void *p);
+
+/*
+** am_shutdown: free the default registry and the library's process-wide
+** state so that leak checkers see a clean exit. Every handle is invalid
+** afterwards; call once, when no other thread uses the library. Since: 0.1
+*/
+AM_EXTERN void am_shutdown(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

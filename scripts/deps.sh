@@ -1,0 +1,37 @@
+#!/bin/sh
+# deps.sh: install the Debian packages that agentmon's build and tests need.
+#
+# Checks each package with `dpkg -s` and installs only what is missing, with
+# apt-get as root. Does nothing (and needs no root) when everything is present.
+# Nothing is downloaded from anywhere but Debian's package registry.
+#
+# Usage: scripts/deps.sh [build|test|all]   (default: all)
+set -eu
+
+BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev"
+TEST_PKGS="prometheus python3-prometheus-client"
+
+case "${1:-all}" in
+    build) want="$BUILD_PKGS" ;;
+    test) want="$TEST_PKGS" ;;
+    all) want="$BUILD_PKGS $TEST_PKGS" ;;
+    *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+    if ! dpkg -s "$p" >/dev/null 2>&1; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps.sh: installing missing Debian packages:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: need root to install:$missing (run: sudo $0 $*)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -1,0 +1,71 @@
+#!/bin/sh
+# test.sh: everything `make test` runs, in order; stops at the first failure.
+#
+#   scripts/test.sh              all stages
+#   scripts/test.sh STAGE...     only these: unit asan integration fuzz
+#
+# unit         -Wall -Wextra -Werror build, every unit test under ctest
+# asan         the same tests built with AddressSanitizer+UBSan (LeakSanitizer
+#              included), which also checks the fault-injection test for leaks
+# integration  tests/integration/*.sh against real tools (promtool, Python's
+#              prometheus_client parsers, ...)
+# fuzz         each libFuzzer target, briefly, over its committed corpus
+set -eu
+cd "$(dirname "$0")/.."
+JOBS=$(nproc 2>/dev/null || echo 2)
+stages=${*:-unit asan integration fuzz}
+
+say() { printf '\n== %s ==\n' "$*"; }
+
+for stage in $stages; do
+    case $stage in
+    unit)
+        say "unit tests (-Werror)"
+        cmake -S . -B build -DAM_WERROR=ON >/dev/null
+        cmake --build build -j"$JOBS"
+        (cd build && ctest --output-on-failure -j"$JOBS" -L unit)
+        ;;
+    asan)
+        say "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+        cmake -S . -B build-asan -DAM_SANITIZE=address,undefined -DAM_BUILD_BENCH=OFF \
+            -DAM_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+        cmake --build build-asan -j"$JOBS"
+        (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            ctest --output-on-failure -j"$JOBS" -L unit)
+        ;;
+    integration)
+        say "integration tests against real tools"
+        [ -x build/agentmon ] || { cmake -S . -B build >/dev/null; cmake --build build -j"$JOBS"; }
+        for t in tests/integration/*.sh; do
+            echo "-- $t"
+            sh "$t" build
+        done
+        ;;
+    fuzz)
+        say "fuzz targets (libFuzzer, short run)"
+        CC=clang cmake -S . -B build-fuzz -DAM_BUILD_FUZZ=ON -DAM_BUILD_TESTS=OFF \
+            -DAM_BUILD_BENCH=OFF -DAM_BUILD_EXAMPLES=OFF -DAM_SANITIZE=address,undefined \
+            -DCMAKE_BUILD_TYPE=Debug >/dev/null
+        cmake --build build-fuzz -j"$JOBS"
+        for f in build-fuzz/fuzz/fuzz_*; do
+            name=$(basename "$f")
+            corpus=tests/fuzz/corpus/$name
+            work=$(mktemp -d)
+            [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+            dict=""
+            [ -f "tests/fuzz/$name.dict" ] && dict="-dict=tests/fuzz/$name.dict"
+            echo "-- $name"
+            "$f" $dict -max_total_time="${AM_FUZZ_SECONDS:-30}" -print_final_stats=0 "$work" \
+                >"$work.log" 2>&1 || { tail -50 "$work.log"; exit 1; }
+            tail -1 "$work.log"
+            rm -rf "$work" "$work.log"
+        done
+        ;;
+    *)
+        echo "test.sh: unknown stage $stage" >&2
+        exit 2
+        ;;
+    esac
+done
+say "all stages passed: $stages"

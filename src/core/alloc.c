@@ -1,0 +1,96 @@
+/*
+** alloc.c: the allocator hook and the wrappers every other file uses.
+**
+** This is the one file allowed to name malloc/realloc/free (the banned-
+** function check enforces it). The hook is a plain struct read without
+** locking: am_set_allocator() is documented as "before anything else".
+** Aligned blocks over-allocate and keep the original pointer just below the
+** returned address, so they work with any user allocator.
+*/
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentmon/common.h"
+#include "alloc.h"
+
+static am_allocator g_alloc = {malloc, realloc, free};
+
+am_err am_set_allocator(const am_allocator *a)
+{
+    if (!a) {
+        g_alloc.malloc_fn = malloc;
+        g_alloc.realloc_fn = realloc;
+        g_alloc.free_fn = free;
+        return AM_OK;
+    }
+    if (!a->malloc_fn || !a->realloc_fn || !a->free_fn)
+        return AM_EINVAL;
+    g_alloc = *a;
+    return AM_OK;
+}
+
+void *am__malloc(size_t n)
+{
+    return g_alloc.malloc_fn(n ? n : 1);
+}
+
+void *am__calloc(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size)
+        return NULL;
+    size_t n = count * size;
+    void *p = am__malloc(n);
+    if (p)
+        memset(p, 0, n ? n : 1);
+    return p;
+}
+
+void *am__realloc(void *p, size_t n)
+{
+    return g_alloc.realloc_fn(p, n ? n : 1);
+}
+
+void am__free(void *p)
+{
+    if (p)
+        g_alloc.free_fn(p);
+}
+
+void am_free(void *p)
+{
+    am__free(p);
+}
+
+char *am__strndup(const char *s, size_t n)
+{
+    char *d = am__malloc(n + 1);
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *am__strdup(const char *s)
+{
+    return am__strndup(s, strlen(s));
+}
+
+#define AM_LINE 64
+
+void *am__calloc_aligned(size_t n)
+{
+    unsigned char *raw = am__calloc(1, n + AM_LINE + sizeof(void *));
+    if (!raw)
+        return NULL;
+    uintptr_t a = ((uintptr_t)raw + sizeof(void *) + AM_LINE - 1) & ~(uintptr_t)(AM_LINE - 1);
+    ((void **)a)[-1] = raw;
+    return (void *)a;
+}
+
+void am__free_aligned(void *p)
+{
+    if (p)
+        am__free(((void **)p)[-1]);
+}

@@ -1,0 +1,146 @@
+/*
+** callback.c: callback families and the sink their collect function fills.
+**
+** A callback family has no cells: its series exist only while an exposition
+** runs, computed by the user's function (a queue length read from Redis, a
+** value from /proc). Each reported series is checked like a child would be
+** -- label count, UTF-8, counter values >= 0 -- and a label set reported
+** twice is refused, since a duplicate series makes the exposition invalid.
+*/
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "sink.h"
+#include "typed.h"
+#include "render.h"
+#include "validate.h"
+
+am_err am_callback_new(am_registry *r, am_metric_type type, const am_metric_opts *o,
+                       am_collect_fn fn, void *userdata, am_callback **out)
+{
+    if (type != AM_TYPE_GAUGE && type != AM_TYPE_COUNTER && type != AM_TYPE_UNKNOWN)
+        return am__err(AM_EINVAL, "callback metrics are gauges, counters or unknown");
+    if (!fn || !out)
+        return am__err(AM_EINVAL, "collect function or out pointer is NULL");
+    am_family *f;
+    am_err rc = am__register(r, type, o, fn, userdata, &f);
+    if (rc == AM_OK)
+        *out = (am_callback *)atomic_load_explicit(&f->root, am_relaxed);
+    return rc;
+}
+
+void am__sink_init(am_sink *s, am_family *f)
+{
+    memset(s, 0, sizeof *s);
+    s->f = f;
+    am_buf_init(&s->strs, 0);
+}
+
+void am__sink_collect(am_sink *s)
+{
+    s->f->collect(s, s->f->collect_ud);
+}
+
+void am__sink_free(am_sink *s)
+{
+    am_buf_free(&s->strs);
+    am__free(s->items);
+    am__free(s->set);
+    memset(s, 0, sizeof *s);
+}
+
+static bool same_values(const am_sink *s, const am_sink_item *it, const char *const *values,
+                        size_t n)
+{
+    const char *p = s->strs.p + it->values_off;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(p, values[i]) != 0)
+            return false;
+        p += strlen(p) + 1;
+    }
+    return true;
+}
+
+/* Insert item index idx into the duplicate set; false if already there. */
+static bool set_add(am_sink *s, size_t idx, const char *const *values, size_t n)
+{
+    if ((s->n + 1) * 2 > s->set_cap) {
+        size_t cap = s->set_cap ? s->set_cap * 2 : 64;
+        uint32_t *set = am__calloc(cap, sizeof *set);
+        if (!set) {
+            s->err = AM_ENOMEM;
+            return false;
+        }
+        for (size_t i = 0; i < s->n; i++) {
+            size_t j = s->items[i].hash & (cap - 1);
+            while (set[j])
+                j = (j + 1) & (cap - 1);
+            set[j] = (uint32_t)i + 1;
+        }
+        am__free(s->set);
+        s->set = set;
+        s->set_cap = cap;
+    }
+    uint32_t h = s->items[idx].hash;
+    size_t j = h & (s->set_cap - 1);
+    while (s->set[j]) {
+        const am_sink_item *o = &s->items[s->set[j] - 1];
+        if (o->hash == h && same_values(s, o, values, n))
+            return false;
+        j = (j + 1) & (s->set_cap - 1);
+    }
+    s->set[j] = (uint32_t)idx + 1;
+    return true;
+}
+
+am_err am_sink_put(am_sink *s, const char *const *values, size_t n, double v)
+{
+    if (!s)
+        return am__err(AM_EINVAL, "sink is NULL");
+    am_family *f = s->f;
+    if (n != f->n_labels || (n && !values))
+        return am__err(AM_EINVAL, "metric \"%s\" has %zu labels, got %zu values", f->name,
+                       f->n_labels, n);
+    if (f->type == AM_TYPE_COUNTER && (!(v >= 0) || isinf(v)))
+        return am__err(AM_EINVAL, "counter \"%s\": value %g is not finite and >= 0", f->name, v);
+    size_t lens[AM_MAX_LABELS];
+    for (size_t i = 0; i < n; i++) {
+        am_err rc = am__check_text(values[i], AM_MAX_LABEL_VALUE, "label value");
+        if (rc)
+            return rc;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        am_sink_item *it = am__realloc(s->items, cap * sizeof *it);
+        if (!it)
+            return s->err = am__err(AM_ENOMEM, "out of memory collecting \"%s\"", f->name);
+        s->items = it;
+        s->cap = cap;
+    }
+    am_sink_item *it = &s->items[s->n];
+    it->v = v;
+    it->hash = am__labels_hash(values, n, lens);
+    if (!set_add(s, s->n, values, n)) {
+        if (s->err)
+            return am__err(AM_ENOMEM, "out of memory collecting \"%s\"", f->name);
+        return am__err(AM_EINVAL, "metric \"%s\": this label set was already reported", f->name);
+    }
+    size_t mark = s->strs.len;
+    it->values_off = mark;
+    for (size_t i = 0; i < n; i++)
+        am_buf_append(&s->strs, values[i], lens[i] + 1);
+    size_t rlen = am__render_pairs(NULL, (const char *const *)f->label_names, values, n, 1);
+    char *w = am_buf_reserve(&s->strs, rlen + 1);
+    if (!w || am_buf_err(&s->strs)) {
+        s->err = AM_ENOMEM;
+        return am__err(AM_ENOMEM, "out of memory collecting \"%s\"", f->name);
+    }
+    it->labels_off = s->strs.len;
+    it->labels_len = rlen;
+    am__render_pairs(w, (const char *const *)f->label_names, values, n, 1);
+    s->strs.len += rlen + 1;
+    s->strs.p[s->strs.len] = '\0';
+    s->n++;
+    return AM_OK;
+}

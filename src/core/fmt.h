@@ -1,0 +1,28 @@
+/*
+** fmt.h: numbers as text, the way Prometheus' own Go code writes them.
+**
+** strconv.FormatFloat(v, 'g', -1, 64): the shortest digits that read back
+** as the same double, in %e form when the exponent is < -4 or >= 6 (1e+06,
+** 2.5e-05), else plainly (0.005, 123456); NaN, +Inf and -Inf. Using Go's
+** form everywhere keeps le="..." identical to what Go exporters expose, so
+** histograms from agentmon and from Go services aggregate together.
+*/
+#ifndef AM_CORE_FMT_H
+#define AM_CORE_FMT_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define AM_FMT_MAX 32
+
+/* Write v into out (room for AM_FMT_MAX); returns the length, NUL added. */
+size_t am__fmt_double(char *out, double v);
+
+static inline void am__buf_double(am_buf *b, double v)
+{
+    char tmp[AM_FMT_MAX];
+    am_buf_append(b, tmp, am__fmt_double(tmp, v));
+}
+
+#endif

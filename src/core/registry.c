@@ -1,0 +1,266 @@
+/*
+** registry.c: registries -- registering, finding and unregistering families.
+**
+** DESIGN
+** A registry is a sorted array of families under a rwlock: registration is
+** rare and takes it exclusively; encoders take it shared for a whole
+** exposition. Registering a definition that already exists returns the
+** existing family, so independent parts of a program (or a pack called
+** twice) can each "create" the metrics they use. Names are checked against
+** everything a family exposes (foo_total, foo_bucket, ...), as Prometheus
+** parsers would reject two families producing the same sample name.
+**
+** The default registry is created on first use and freed by am_shutdown().
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "cells.h"
+#include "error.h"
+#include "registry.h"
+
+static pthread_mutex_t g_default_lock = PTHREAD_MUTEX_INITIALIZER;
+static am_registry *_Atomic g_default;
+
+am_err am_registry_new(am_registry **out)
+{
+    if (!out)
+        return am__err(AM_EINVAL, "out pointer is NULL");
+    am_registry *r = am__calloc(1, sizeof *r);
+    if (!r)
+        return am__err(AM_ENOMEM, "out of memory creating a registry");
+    pthread_rwlock_init(&r->lock, NULL);
+    *out = r;
+    return AM_OK;
+}
+
+void am_registry_free(am_registry *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        am__family_free(r->fams[i]);
+    am__free(r->fams);
+    pthread_rwlock_destroy(&r->lock);
+    am__free(r);
+    am__ebr_reclaim();
+}
+
+am_registry *am_registry_default(void)
+{
+    am_registry *r = atomic_load_explicit(&g_default, am_acquire);
+    if (AM_LIKELY(r != NULL))
+        return r;
+    pthread_mutex_lock(&g_default_lock);
+    r = atomic_load_explicit(&g_default, am_relaxed);
+    if (!r && am_registry_new(&r) == AM_OK)
+        atomic_store_explicit(&g_default, r, am_release);
+    pthread_mutex_unlock(&g_default_lock);
+    return r;
+}
+
+void am_shutdown(void)
+{
+    pthread_mutex_lock(&g_default_lock);
+    am_registry *r = atomic_exchange(&g_default, NULL);
+    pthread_mutex_unlock(&g_default_lock);
+    am_registry_free(r);
+    am__ebr_drain();
+    am__cells_shutdown();
+}
+
+/* Index of the family whose base name is name, or where it would go. */
+static size_t search(const am_registry *r, const char *name, bool *found)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->fams[mid]->name, name);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+/* The name of an exposed sample of f that another family already exposes. */
+static const char *clash(const am_registry *r, const am_family *f)
+{
+    static const char *const sfx[] = {"", "_total", "_created", "_bucket", "_count",
+                                      "_sum", "_info"};
+    static __thread char x[300];
+    for (size_t k = 0; k < sizeof sfx / sizeof sfx[0]; k++) {
+        snprintf(x, sizeof x, "%s%s", f->name, sfx[k]);
+        if (!am__family_occupies(f, x))
+            continue;
+        for (size_t i = 0; i < r->n; i++)
+            if (am__family_occupies(r->fams[i], x))
+                return x;
+    }
+    /* JSON snapshot keys must be unique too. */
+    am__family_json_key(f, x, sizeof x);
+    for (size_t i = 0; i < r->n; i++) {
+        char y[300];
+        am__family_json_key(r->fams[i], y, sizeof y);
+        if (strcmp(x, y) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+am_err am__register(am_registry *r, am_metric_type type, const am_metric_opts *o,
+                    am_collect_fn collect, void *collect_ud, am_family **out)
+{
+    if (!r && !(r = am_registry_default()))
+        return am__err(AM_ENOMEM, "out of memory creating the default registry");
+    if (!out)
+        return am__err(AM_EINVAL, "out pointer is NULL");
+    am_family *f;
+    am_err rc = am__family_new(type, o, collect, collect_ud, &f);
+    if (rc)
+        return rc;
+    pthread_rwlock_wrlock(&r->lock);
+    bool found;
+    size_t at = search(r, f->name, &found);
+    if (found) {
+        am_family *e = r->fams[at];
+        pthread_rwlock_unlock(&r->lock);
+        if (!am__family_same(e, f)) {
+            rc = am__err(AM_EEXIST, "metric \"%s\" is already registered with another definition",
+                         f->name);
+            am__family_free(f);
+            return rc;
+        }
+        am__family_free(f);
+        *out = e;
+        return AM_OK;
+    }
+    const char *x = clash(r, f);
+    if (x) {
+        pthread_rwlock_unlock(&r->lock);
+        rc = am__err(AM_EEXIST, "metric \"%s\" would expose \"%s\", which another metric exposes",
+                     f->name, x);
+        am__family_free(f);
+        return rc;
+    }
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        am_family **v = am__realloc(r->fams, cap * sizeof *v);
+        if (!v) {
+            pthread_rwlock_unlock(&r->lock);
+            am__family_free(f);
+            return am__err(AM_ENOMEM, "out of memory registering a metric");
+        }
+        r->fams = v;
+        r->cap = cap;
+    }
+    memmove(r->fams + at + 1, r->fams + at, (r->n - at) * sizeof *r->fams);
+    r->fams[at] = f;
+    r->n++;
+    f->reg = r;
+    pthread_rwlock_unlock(&r->lock);
+    *out = f;
+    return AM_OK;
+}
+
+/* Index of the family registered or exposed as name; r->n if none. */
+static size_t lookup(const am_registry *r, const char *name)
+{
+    bool found;
+    size_t at = search(r, name, &found);
+    if (found)
+        return at;
+    for (size_t i = 0; i < r->n; i++) {
+        char x[300];
+        am__family_expo_name(r->fams[i], x, sizeof x);
+        if (strcmp(x, name) == 0)
+            return i;
+    }
+    return r->n;
+}
+
+am_err am__registry_find(am_registry *r, const char *name, am_metric_type type, am_family **out)
+{
+    if (!r && !(r = am_registry_default()))
+        return am__err(AM_ENOMEM, "out of memory creating the default registry");
+    if (!name || !out)
+        return am__err(AM_EINVAL, "name or out pointer is NULL");
+    pthread_rwlock_rdlock(&r->lock);
+    size_t at = lookup(r, name);
+    am_family *f = at < r->n ? r->fams[at] : NULL;
+    pthread_rwlock_unlock(&r->lock);
+    if (!f)
+        return am__err(AM_ENOTFOUND, "no metric named \"%s\"", name);
+    if (f->type != type || f->collect)
+        return am__err(AM_EINVAL, "metric \"%s\" is of another type", name);
+    *out = f;
+    return AM_OK;
+}
+
+am_err am_registry_unregister(am_registry *r, const char *name)
+{
+    if (!r && !(r = am_registry_default()))
+        return am__err(AM_ENOMEM, "out of memory creating the default registry");
+    if (!name)
+        return am__err(AM_EINVAL, "name is NULL");
+    pthread_rwlock_wrlock(&r->lock);
+    size_t at = lookup(r, name);
+    if (at == r->n) {
+        pthread_rwlock_unlock(&r->lock);
+        return am__err(AM_ENOTFOUND, "no metric named \"%s\"", name);
+    }
+    am_family *f = r->fams[at];
+    memmove(r->fams + at, r->fams + at + 1, (r->n - at - 1) * sizeof *r->fams);
+    r->n--;
+    if (atomic_load(&r->overflow) == f)
+        atomic_store(&r->overflow, NULL);
+    pthread_rwlock_unlock(&r->lock);
+    am__family_free(f);
+    return AM_OK;
+}
+
+size_t am_registry_count(am_registry *r)
+{
+    if (!r && !(r = am_registry_default()))
+        return 0;
+    pthread_rwlock_rdlock(&r->lock);
+    size_t n = r->n;
+    pthread_rwlock_unlock(&r->lock);
+    return n;
+}
+
+void am__registry_count_overflow(am_registry *r, am_family *f)
+{
+    if (!r || f == atomic_load(&r->overflow))
+        return;
+    am_family *of = atomic_load(&r->overflow);
+    if (!of) {
+        static const char *const labels[] = {"metric"};
+        am_metric_opts o = AM_METRIC_OPTS_INIT;
+        o.name = "agentmon_cardinality_overflow_total";
+        o.help = "Label sets sent to a family's overflow series because it reached its child "
+                 "limit.";
+        o.label_names = labels;
+        o.n_labels = 1;
+        if (am__register(r, AM_TYPE_COUNTER, &o, NULL, NULL, &of) != AM_OK)
+            return;
+        atomic_store(&r->overflow, of);
+    }
+    pthread_rwlock_rdlock(&r->lock);
+    of = atomic_load(&r->overflow);
+    am_child *c;
+    if (of && f != of) {
+        const char *v[] = {f->name};
+        am_err rc = am__family_with(of, v, 1, &c);
+        if (rc == AM_OK || rc == AM_ELIMIT)
+            am__cells_add(c->slot, 1.0);
+    }
+    pthread_rwlock_unlock(&r->lock);
+}

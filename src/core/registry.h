@@ -1,0 +1,38 @@
+/*
+** registry.h: the registry's insides, for the typed metric files and the
+** encoders.
+**
+** Families are kept sorted by base name, so every exposition lists them in
+** the same order. Lock order, everywhere: registry, then family, then cells.
+*/
+#ifndef AM_CORE_REGISTRY_H
+#define AM_CORE_REGISTRY_H
+
+#include <pthread.h>
+
+#include "family.h"
+
+struct am_registry {
+    pthread_rwlock_t lock;      /* the family list; encoders hold it shared */
+    am_family **fams;
+    size_t n, cap;
+    am_family *_Atomic overflow; /* agentmon_cardinality_overflow_total, made on demand */
+};
+
+/*
+** Validate o, then register a new family or return the existing one with
+** the same definition. r NULL = default registry. Returns AM_OK, AM_EINVAL,
+** AM_EEXIST or AM_ENOMEM (with am_errmsg() detail).
+*/
+am_err am__register(am_registry *r, am_metric_type type, const am_metric_opts *o,
+                    am_collect_fn collect, void *collect_ud, am_family **out);
+
+/* Find a family by registered or exposed name; AM_ENOTFOUND, or AM_EINVAL
+   when it exists with another type. */
+am_err am__registry_find(am_registry *r, const char *name, am_metric_type type,
+                         am_family **out);
+
+/* Count one label set of f sent to its overflow child. */
+void am__registry_count_overflow(am_registry *r, am_family *f);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+** encoder.h: the contract between the registry walk and an encoder.
+**
+** walk.c visits every family and series once, with locks held and values
+** summed, and calls an encoder's hooks in order: begin, then per family
+** family() / series()... / family_end(), then end. An encoder only writes
+** bytes; it never touches locks, cells or allocation beyond its buffer.
+** Each format is one file implementing these hooks (after cmetrics).
+*/
+#ifndef AM_ENCODE_ENCODER_H
+#define AM_ENCODE_ENCODER_H
+
+#include "../core/buf.h"
+#include "../core/exemplar.h"
+#include "../core/family.h"
+
+typedef struct am_series {
+    const char *values;       /* n_values NUL-terminated strings (info: name, value pairs) */
+    size_t n_values;
+    const char *labels;       /* rendered name="value",...; "" when none */
+    size_t labels_len;
+    double created;           /* unix seconds */
+    double value;             /* counter, gauge, unknown */
+    const double *buckets;    /* histogram: cumulative counts, n_bounds + 1 */
+    double sum;
+    uint64_t bits;            /* stateset */
+    const am_exview *ex;      /* NULL, or one per bucket (histogram) / one (counter) */
+} am_series;
+
+typedef struct am_enc am_enc;
+
+typedef struct am_encoder {
+    unsigned version;
+    void (*begin)(am_enc *e);
+    void (*family)(am_enc *e, const am_family *f);
+    void (*series)(am_enc *e, const am_family *f, const am_series *s);
+    void (*family_end)(am_enc *e, const am_family *f);
+    void (*end)(am_enc *e);
+} am_encoder;
+
+struct am_enc {
+    am_buf *b;
+    const am_encoder *ops;
+    size_t n_families;        /* families begun so far */
+    size_t n_series;          /* series of the current family so far */
+};
+
+extern const am_encoder am__enc_prometheus;
+extern const am_encoder am__enc_openmetrics;
+extern const am_encoder am__enc_json;
+
+/* Encode regs[0..n) with ops into b; returns am_buf_err(b) or AM_ENOMEM. */
+am_err am__encode(am_registry *const *regs, size_t n, const am_encoder *ops, am_buf *b);
+
+/* Append {labels[,extra]} -- or nothing when both are empty. extra is a
+   rendered pair such as le="0.5" (may be NULL). */
+void am__enc_labels(am_buf *b, const char *labels, size_t len, const char *extra, size_t elen);
+
+/* Render the synthetic pair name="value" (le, a stateset's state) into out;
+   returns its length, 0 if it does not fit in cap. */
+size_t am__enc_pair(char *out, size_t cap, const char *name, const char *value);
+
+#endif

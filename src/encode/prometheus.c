@@ -1,0 +1,110 @@
+/*
+** prometheus.c: the Prometheus text exposition format, version 0.0.4.
+**
+** What every Prometheus, promtool and client parser reads. Counters are
+** named <base>_total in HELP, TYPE and samples (as the Go and Python
+** clients do); statesets and info, which 0.0.4 lacks, become gauges; there
+** are no exemplars, units or _created lines in this format.
+*/
+#include "../core/fmt.h"
+#include "../core/render.h"
+#include "encoder.h"
+
+static void begin(am_enc *e)
+{
+    (void)e;
+}
+
+static void end(am_enc *e)
+{
+    (void)e;
+}
+
+static const char *type_word(const am_family *f)
+{
+    switch (f->type) {
+    case AM_TYPE_COUNTER:
+        return "counter";
+    case AM_TYPE_HISTOGRAM:
+        return "histogram";
+    case AM_TYPE_UNKNOWN:
+        return "untyped";
+    default:
+        return "gauge";
+    }
+}
+
+static void expo_name(am_buf *b, const am_family *f)
+{
+    am_buf_puts(b, f->name);
+    if (f->type == AM_TYPE_COUNTER)
+        am_buf_append(b, "_total", 6);
+    else if (f->type == AM_TYPE_INFO)
+        am_buf_append(b, "_info", 5);
+}
+
+static void family(am_enc *e, const am_family *f)
+{
+    am_buf *b = e->b;
+    am_buf_append(b, "# HELP ", 7);
+    expo_name(b, f);
+    am_buf_putc(b, ' ');
+    am__buf_help(b, f->help, false);
+    am_buf_append(b, "\n# TYPE ", 8);
+    expo_name(b, f);
+    am_buf_putc(b, ' ');
+    am_buf_puts(b, type_word(f));
+    am_buf_putc(b, '\n');
+}
+
+static void family_end(am_enc *e, const am_family *f)
+{
+    (void)e;
+    (void)f;
+}
+
+/* name{labels[,extra]} value\n */
+static void line(am_buf *b, const am_family *f, const char *suffix, const am_series *s,
+                 const char *extra, size_t elen, double v)
+{
+    am_buf_puts(b, f->name);
+    am_buf_puts(b, suffix);
+    am__enc_labels(b, s->labels, s->labels_len, extra, elen);
+    am_buf_putc(b, ' ');
+    am__buf_double(b, v);
+    am_buf_putc(b, '\n');
+}
+
+
+static void series(am_enc *e, const am_family *f, const am_series *s)
+{
+    am_buf *b = e->b;
+    char extra[AM_MAX_LABEL_VALUE * 2 + 64];
+    switch (f->type) {
+    case AM_TYPE_COUNTER:
+        line(b, f, "_total", s, NULL, 0, s->value);
+        break;
+    case AM_TYPE_INFO:
+        line(b, f, "_info", s, NULL, 0, 1);
+        break;
+    case AM_TYPE_HISTOGRAM:
+        for (size_t i = 0; i <= f->n_bounds; i++) {
+            size_t n = am__enc_pair(extra, sizeof extra, "le", i < f->n_bounds ? f->le[i] : "+Inf");
+            line(b, f, "_bucket", s, extra, n, s->buckets[i]);
+        }
+        line(b, f, "_sum", s, NULL, 0, s->sum);
+        line(b, f, "_count", s, NULL, 0, s->buckets[f->n_bounds]);
+        break;
+    case AM_TYPE_STATESET:
+        for (size_t i = 0; i < f->n_states; i++) {
+            size_t n = am__enc_pair(extra, sizeof extra, f->name, f->states[i]);
+            line(b, f, "", s, extra, n, (double)((s->bits >> i) & 1));
+        }
+        break;
+    default:
+        line(b, f, "", s, NULL, 0, s->value);
+        break;
+    }
+}
+
+const am_encoder am__enc_prometheus = {1, begin, family, series, family_end, end};

@@ -1,0 +1,237 @@
+/*
+** walk.c: visiting a registry for an encoder, and the public encode calls.
+**
+** DESIGN
+** Lock order is registry (shared), then family (its mutex, so children do
+** not come and go mid-walk), then cells (shared, so values are summed while
+** no thread folds or releases cells). Lookups and hot-path writes go on
+** meanwhile: they take none of these. Callback families run their collect
+** function before the family lock is taken, since it may be slow (a Redis
+** round trip) and needs no lock of ours.
+**
+** The output goes into one growing buffer: no allocation per series, and
+** a failed encode returns nothing rather than a truncated exposition.
+*/
+#include <string.h>
+
+#include "agentmon/expose.h"
+#include "../core/alloc.h"
+#include "../core/cells.h"
+#include "../core/error.h"
+#include "../core/registry.h"
+#include "../core/render.h"
+#include "../core/sink.h"
+#include "encoder.h"
+
+typedef struct walk {
+    am_enc e;
+    am_exview *ex;            /* scratch for exemplars, grown as needed */
+    size_t ex_cap;
+    double counts[AM_MAX_BUCKETS + 2];
+} walk;
+
+void am__enc_labels(am_buf *b, const char *labels, size_t len, const char *extra, size_t elen)
+{
+    if (!len && !elen)
+        return;
+    am_buf_putc(b, '{');
+    am_buf_append(b, labels, len);
+    if (elen) {
+        if (len)
+            am_buf_putc(b, ',');
+        am_buf_append(b, extra, elen);
+    }
+    am_buf_putc(b, '}');
+}
+
+size_t am__enc_pair(char *out, size_t cap, const char *name, const char *value)
+{
+    const char *n[1] = {name}, *v[1] = {value};
+    size_t len = am__render_pairs(NULL, n, v, 1, 1);
+    if (len >= cap)
+        return 0;
+    am__render_pairs(out, n, v, 1, 1);
+    return len;
+}
+
+static const am_exview *read_exemplars(walk *w, const am_child *c, size_t n)
+{
+    if (!atomic_load_explicit(&((am_child *)c)->ex, am_acquire))
+        return NULL;
+    if (n > w->ex_cap) {
+        am_exview *v = am__realloc(w->ex, n * sizeof *v);
+        if (!v) {
+            w->e.b->err = AM_ENOMEM;
+            return NULL;
+        }
+        w->ex = v;
+        w->ex_cap = n;
+    }
+    for (size_t i = 0; i < n; i++)
+        am__exemplar_read(c, (uint32_t)i, &w->ex[i]);
+    return w->ex;
+}
+
+static void walk_child(walk *w, const am_family *f, const am_child *c)
+{
+    am_series s = {0};
+    s.values = c->data;
+    s.n_values = c->n_values;
+    s.labels = am__child_labels(c);
+    s.labels_len = c->labels_len;
+    s.created = c->created;
+    switch (f->type) {
+    case AM_TYPE_COUNTER:
+        am__cells_sum(c->slot, 1, &s.value);
+        s.ex = read_exemplars(w, c, 1);
+        break;
+    case AM_TYPE_HISTOGRAM: {
+        size_t nb = f->n_bounds;
+        am__cells_sum(c->slot, (uint32_t)nb + 2, w->counts);
+        for (size_t i = 1; i <= nb; i++)
+            w->counts[i] += w->counts[i - 1];
+        s.buckets = w->counts;
+        s.sum = w->counts[nb + 1];
+        s.ex = read_exemplars(w, c, nb + 1);
+        break;
+    }
+    case AM_TYPE_STATESET:
+        s.bits = atomic_load_explicit(&((am_child *)c)->v.bits, am_relaxed);
+        break;
+    case AM_TYPE_INFO:
+        s.value = 1;
+        break;
+    default:
+        s.value = atomic_load_explicit(&((am_child *)c)->v.g, am_relaxed);
+        break;
+    }
+    w->e.ops->series(&w->e, f, &s);
+    w->e.n_series++;
+}
+
+static void walk_callback(walk *w, am_family *f)
+{
+    am_sink sink;
+    am__sink_init(&sink, f);
+    am__sink_collect(&sink);
+    if (sink.err || am_buf_err(&sink.strs)) {
+        w->e.b->err = AM_ENOMEM;
+        am__sink_free(&sink);
+        return;
+    }
+    w->e.n_series = 0;
+    w->e.ops->family(&w->e, f);
+    am_child *root = atomic_load_explicit(&f->root, am_relaxed);
+    for (size_t i = 0; i < sink.n; i++) {
+        const am_sink_item *it = &sink.items[i];
+        am_series s = {0};
+        s.values = sink.strs.p + it->values_off;
+        s.n_values = f->n_labels;
+        s.labels = sink.strs.p + it->labels_off;
+        s.labels_len = it->labels_len;
+        s.created = root->created;
+        s.value = it->v;
+        w->e.ops->series(&w->e, f, &s);
+        w->e.n_series++;
+    }
+    w->e.ops->family_end(&w->e, f);
+    w->e.n_families++;
+    am__sink_free(&sink);
+}
+
+static void walk_family(walk *w, am_family *f)
+{
+    if (f->collect) {
+        walk_callback(w, f);
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    w->e.n_series = 0;
+    w->e.ops->family(&w->e, f);
+    am__cells_rdlock();
+    if (am__family_listed(f)) {
+        for (const am_child *c = f->head; c; c = c->next)
+            walk_child(w, f, c);
+    } else {
+        walk_child(w, f, atomic_load_explicit(&f->root, am_relaxed));
+    }
+    am__cells_rdunlock();
+    w->e.ops->family_end(&w->e, f);
+    w->e.n_families++;
+    pthread_mutex_unlock(&f->lock);
+}
+
+am_err am__encode(am_registry *const *regs, size_t n, const am_encoder *ops, am_buf *b)
+{
+    walk *w = am__calloc(1, sizeof *w);
+    if (!w)
+        return AM_ENOMEM;
+    w->e.b = b;
+    w->e.ops = ops;
+    ops->begin(&w->e);
+    for (size_t i = 0; i < n && !am_buf_err(b); i++) {
+        am_registry *r = regs[i];
+        pthread_rwlock_rdlock(&r->lock);
+        for (size_t k = 0; k < r->n && !am_buf_err(b); k++)
+            walk_family(w, r->fams[k]);
+        pthread_rwlock_unlock(&r->lock);
+    }
+    ops->end(&w->e);
+    am__free(w->ex);
+    am__free(w);
+    return am_buf_err(b);
+}
+
+const char *am_format_content_type(am_format f)
+{
+    switch (f) {
+    case AM_FORMAT_PROMETHEUS:
+        return "text/plain; version=0.0.4; charset=utf-8";
+    case AM_FORMAT_OPENMETRICS:
+        return "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    case AM_FORMAT_JSON:
+        return "application/json";
+    }
+    return "application/octet-stream";
+}
+
+static const am_encoder *encoder_of(am_format f)
+{
+    switch (f) {
+    case AM_FORMAT_PROMETHEUS:
+        return &am__enc_prometheus;
+    case AM_FORMAT_OPENMETRICS:
+        return &am__enc_openmetrics;
+    case AM_FORMAT_JSON:
+        return &am__enc_json;
+    }
+    return NULL;
+}
+
+am_err am_encode(am_registry *const *regs, size_t n, am_format f, char **out, size_t *len)
+{
+    const am_encoder *ops = encoder_of(f);
+    if (!ops)
+        return am__err(AM_EINVAL, "unknown format %d", (int)f);
+    if (!regs || n == 0 || !out)
+        return am__err(AM_EINVAL, "no registries or no out pointer");
+    for (size_t i = 0; i < n; i++)
+        if (!regs[i])
+            return am__err(AM_EINVAL, "registry %zu is NULL", i);
+    am_buf b;
+    am_buf_init(&b, 0);
+    am_err rc = am__encode(regs, n, ops, &b);
+    if (rc) {
+        am_buf_free(&b);
+        return am__err(rc, "encoding failed: %s", am_strerror(rc));
+    }
+    *out = am_buf_take(&b, len);
+    return *out ? AM_OK : am__err(AM_ENOMEM, "out of memory");
+}
+
+am_err am_registry_encode(am_registry *r, am_format f, char **out, size_t *len)
+{
+    if (!r && !(r = am_registry_default()))
+        return am__err(AM_ENOMEM, "out of memory creating the default registry");
+    return am_encode(&r, 1, f, out, len);
+}

@@ -1,0 +1,199 @@
+/*
+** test_fault.c: out-of-memory at every allocation, in turn.
+**
+** A counting allocator fails the k-th allocation of a scenario that uses
+** every part of the library (registries, each metric type, children,
+** removal, exemplars, info, callbacks, process metrics, all encoders), for
+** k = 1, 2, ... until the scenario runs without reaching k. Each run must
+** end with AM_OK or a clean AM_ENOMEM (never a crash or another code), the
+** counters must still be exact (a failed page allocation falls back to the
+** shared cells), and once the registry is freed the number of live
+** allocations must be back where it started: nothing leaked on any path.
+** Under the ASan build, LeakSanitizer checks the same at exit.
+*/
+#include <stdatomic.h>
+
+#include "testutil.h"
+
+static long g_live;     /* allocations not yet freed */
+static long g_count;    /* allocations so far */
+static long g_fail_at;  /* fail this allocation (1-based); 0 = never */
+static int g_failed;
+
+static void *t_malloc(size_t n)
+{
+    if (g_fail_at && ++g_count == g_fail_at) {
+        g_failed = 1;
+        return NULL;
+    }
+    void *p = malloc(n);
+    if (p)
+        g_live++;
+    return p;
+}
+
+static void *t_realloc(void *p, size_t n)
+{
+    if (!p)
+        return t_malloc(n);
+    if (g_fail_at && ++g_count == g_fail_at) {
+        g_failed = 1;
+        return NULL;
+    }
+    return realloc(p, n);
+}
+
+static void t_free(void *p)
+{
+    if (p)
+        g_live--;
+    free(p);
+}
+
+#define STEP(call)                                                                                 \
+    do {                                                                                           \
+        am_err rc_ = (call);                                                                       \
+        if (rc_ == AM_ENOMEM)                                                                      \
+            goto out;                                                                              \
+        if (rc_ != AM_OK && rc_ != AM_ELIMIT)                                                      \
+            fail_msg("%s returned %s at fail_at=%ld: %s", #call, am_err_name(rc_), g_fail_at,      \
+                     am_errmsg());                                                                 \
+    } while (0)
+
+static void collect(am_sink *s, void *ud)
+{
+    (void)ud;
+    am_sink_put(s, AM_LABELS("a"), 1);
+    am_sink_put(s, AM_LABELS("b"), 2);
+}
+
+/* Returns AM_OK when it ran to the end. */
+static am_err scenario(void)
+{
+    am_err result = AM_ENOMEM;
+    am_registry *r = NULL;
+    char *text = NULL;
+    STEP(am_registry_new(&r));
+
+    const char *l[] = {"agent", "priority"};
+    am_metric_opts o = AM_METRIC_OPTS_INIT;
+    o.name = "msgs_total";
+    o.help = "h";
+    o.label_names = l;
+    o.n_labels = 2;
+    o.max_children = 3;
+    am_counter *cf, *c1, *c2, *plain;
+    STEP(am_counter_new(r, &o, &cf));
+    STEP(am_counter_with(cf, AM_LABELS("p:1", "5"), &c1));
+    for (int i = 0; i < 10; i++)
+        am_counter_inc(c1);
+    if (am_counter_value(c1) != 10)
+        fail_msg("counter lost increments at fail_at=%ld", g_fail_at);
+    STEP(am_counter_with(cf, AM_LABELS("p:2", "5"), &c2));
+    STEP(am_counter_with(cf, AM_LABELS("p:3", "5"), &c2));
+    STEP(am_counter_with(cf, AM_LABELS("p:4", "5"), &c2)); /* overflow */
+    am_counter_inc(c2);
+    STEP(am_counter_remove(cf, AM_LABELS("p:2", "5")));
+    const char *en[] = {"trace_id"}, *ev[] = {"abc"};
+    am_labels ex = {en, ev, 1};
+    STEP(am_counter_add_exemplar(c1, 1, &ex));
+    o.name = "plain_total";
+    o.n_labels = 0;
+    STEP(am_counter_new(r, &o, &plain));
+    am_counter_inc(plain);
+
+    o.name = "depth";
+    o.n_labels = 2;
+    o.json_name = "queue.depth";
+    am_gauge *gf, *g;
+    STEP(am_gauge_new(r, &o, &gf));
+    STEP(am_gauge_with(gf, AM_LABELS("p:1", "9"), &g));
+    am_gauge_set(g, 4);
+
+    o.name = "lat_seconds";
+    o.json_name = NULL;
+    am_histogram *hf, *h;
+    STEP(am_histogram_new(r, &o, &hf));
+    STEP(am_histogram_with(hf, AM_LABELS("p:1", "9"), &h));
+    am_histogram_observe(h, 0.3);
+    STEP(am_histogram_observe_exemplar(h, 0.02, &ex));
+
+    am_metric_opts io = AM_METRIC_OPTS_INIT;
+    io.name = "svc";
+    am_info *info;
+    STEP(am_info_new(r, &io, &info));
+    const char *ik[] = {"version"}, *iv[] = {"1"};
+    am_labels pairs = {ik, iv, 1};
+    STEP(am_info_set(info, &pairs));
+
+    const char *st[] = {"closed", "open"};
+    am_metric_opts so = AM_METRIC_OPTS_INIT;
+    so.name = "breaker";
+    so.states = st;
+    so.n_states = 2;
+    am_stateset *s;
+    STEP(am_stateset_new(r, &so, &s));
+    STEP(am_stateset_select(s, 1));
+
+    am_metric_opts co = AM_METRIC_OPTS_INIT;
+    co.name = "cb";
+    co.label_names = l;
+    co.n_labels = 1;
+    am_callback *cb;
+    STEP(am_callback_new(r, AM_TYPE_GAUGE, &co, collect, NULL, &cb));
+    STEP(am_registry_enable_process_metrics(r));
+
+    for (int f = AM_FORMAT_PROMETHEUS; f <= AM_FORMAT_JSON; f++) {
+        STEP(am_registry_encode(r, (am_format)f, &text, NULL));
+        am_free(text);
+        text = NULL;
+    }
+    am_counter_clear(cf);
+    STEP(am_registry_unregister(r, "depth"));
+    result = AM_OK;
+out:
+    am_free(text);
+    am_registry_free(r);
+    return result;
+}
+
+static void test_every_allocation_fails_once(void **state)
+{
+    (void)state;
+    am_allocator a = {t_malloc, t_realloc, t_free};
+    /* Warm up: the thread's own block exists before we count. */
+    AM_ASSERT_OK(scenario());
+    long baseline = g_live;
+    long k;
+    for (k = 1;; k++) {
+        g_fail_at = k;
+        g_count = 0;
+        g_failed = 0;
+        am_err rc = scenario();
+        if (g_live != baseline)
+            fail_msg("fail_at=%ld leaked %ld allocation(s)", k, g_live - baseline);
+        if (!g_failed) {
+            AM_ASSERT_EQ(rc, AM_OK);
+            break;
+        }
+    }
+    g_fail_at = 0;
+    fprintf(stderr, "fault injection: %ld allocation sites failed in turn, no leak\n", k - 1);
+    assert_true(k > 50);
+    (void)a;
+}
+
+int main(void)
+{
+    am_allocator a = {t_malloc, t_realloc, t_free};
+    am_set_allocator(&a);
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_every_allocation_fails_once)};
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    am_shutdown();
+    if (g_live != 0) {
+        fprintf(stderr, "after am_shutdown: %ld allocation(s) still live\n", g_live);
+        rc = 1;
+    }
+    am_set_allocator(NULL);
+    return rc;
+}

@@ -1,0 +1,86 @@
+/*
+** test_fmt.c: numbers written as Go's FormatFloat(v, 'g', -1, 64) writes
+** them, and every one reads back as the same double.
+*/
+#include <math.h>
+
+#include "testutil.h"
+#include "core/fmt.h"
+
+static void test_table(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        const char *s;
+    } cases[] = {
+        {0, "0"},
+        {-0.0, "0"},
+        {1, "1"},
+        {-1, "-1"},
+        {10, "10"},
+        {123456, "123456"},
+        {999999, "999999"},
+        {1000000, "1e+06"},
+        {1234567, "1.234567e+06"},
+        {1e21, "1e+21"},
+        {0.005, "0.005"},
+        {0.1, "0.1"},
+        {0.25, "0.25"},
+        {2.5, "2.5"},
+        {0.0001, "0.0001"},
+        {0.00001, "1e-05"},
+        {1.5e-7, "1.5e-07"},
+        {67108864, "6.7108864e+07"},
+        {409.6, "409.6"},
+        {81.92, "81.92"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {1.0 / 3.0, "0.3333333333333333"},
+        {1e300, "1e+300"},
+        {5e-324, "5e-324"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"},
+        {9007199254740992.0, "9.007199254740992e+15"},
+        {9007199254740991.0, "9.007199254740991e+15"},
+        {NAN, "NaN"},
+        {INFINITY, "+Inf"},
+        {-INFINITY, "-Inf"},
+        {1700000000.5, "1.7000000005e+09"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[AM_FMT_MAX];
+        size_t n = am__fmt_double(out, cases[i].v);
+        AM_ASSERT_EQ(n, strlen(out));
+        if (strcmp(out, cases[i].s) != 0)
+            fail_msg("%.17g: got \"%s\", want \"%s\"", cases[i].v, out, cases[i].s);
+    }
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        memcpy(&v, &x, sizeof v);
+        if (isnan(v))
+            continue;
+        char out[AM_FMT_MAX];
+        size_t n = am__fmt_double(out, v);
+        assert_true(n < AM_FMT_MAX);
+        double back = strtod(out, NULL);
+        if (isinf(v))
+            assert_true(isinf(back));
+        else if (back != v && !(v == 0 && back == 0))
+            fail_msg("%a printed as %s reads back as %a", v, out, back);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_table),
+                                       cmocka_unit_test(test_roundtrip)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,246 @@
+/*
+** test_registry.c: registering, finding, unregistering; the same
+** definition returns the same family, a different one is refused, and no
+** two families may expose the same sample or JSON name.
+*/
+#include "testutil.h"
+
+static am_metric_opts opts(const char *name, const char *const *labels, size_t n)
+{
+    am_metric_opts o = AM_METRIC_OPTS_INIT;
+    o.name = name;
+    o.help = "help";
+    o.label_names = labels;
+    o.n_labels = n;
+    return o;
+}
+
+static void test_same_definition_returns_existing(void **state)
+{
+    (void)state;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    const char *l[] = {"agent"};
+    am_metric_opts o = opts("tasks_total", l, 1);
+    am_counter *a, *b, *c;
+    AM_ASSERT_OK(am_counter_new(r, &o, &a));
+    AM_ASSERT_OK(am_counter_new(r, &o, &b));
+    assert_ptr_equal(a, b);
+    o.name = "tasks"; /* the same family without the _total suffix */
+    AM_ASSERT_OK(am_counter_new(r, &o, &c));
+    assert_ptr_equal(a, c);
+    AM_ASSERT_EQ(am_registry_count(r), 1);
+    am_registry_free(r);
+}
+
+static void test_different_definition_refused(void **state)
+{
+    (void)state;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    const char *l1[] = {"agent"}, *l2[] = {"agent", "priority"};
+    am_metric_opts o = opts("depth", l1, 1);
+    am_gauge *g;
+    am_counter *c;
+    am_histogram *h;
+    AM_ASSERT_OK(am_gauge_new(r, &o, &g));
+    am_metric_opts o2 = opts("depth", l2, 2);
+    AM_ASSERT_ERR(am_gauge_new(r, &o2, &g), AM_EEXIST);
+    AM_ASSERT_CONTAINS(am_errmsg(), "depth");
+    AM_ASSERT_ERR(am_counter_new(r, &o, &c), AM_EEXIST);
+
+    am_metric_opts ho = opts("lat_seconds", NULL, 0);
+    AM_ASSERT_OK(am_histogram_new(r, &ho, &h));
+    const double b[] = {1, 2};
+    ho.buckets = b;
+    ho.n_buckets = 2;
+    AM_ASSERT_ERR(am_histogram_new(r, &ho, &h), AM_EEXIST);
+    AM_ASSERT_EQ(am_registry_count(r), 2);
+    am_registry_free(r);
+}
+
+static void test_exposed_name_clashes(void **state)
+{
+    (void)state;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    am_metric_opts o = opts("foo", NULL, 0);
+    am_counter *c;
+    am_gauge *g;
+    am_histogram *h;
+    AM_ASSERT_OK(am_counter_new(r, &o, &c)); /* exposes foo_total, foo_created */
+    o.name = "foo_total";
+    AM_ASSERT_ERR(am_gauge_new(r, &o, &g), AM_EEXIST);
+    AM_ASSERT_CONTAINS(am_errmsg(), "foo_total");
+    o.name = "foo_created";
+    AM_ASSERT_ERR(am_gauge_new(r, &o, &g), AM_EEXIST);
+    o.name = "bar_bucket";
+    AM_ASSERT_OK(am_gauge_new(r, &o, &g));
+    o.name = "bar";
+    AM_ASSERT_ERR(am_histogram_new(r, &o, &h), AM_EEXIST); /* would expose bar_bucket */
+    o.name = "baz";
+    o.json_name = "shared.key";
+    AM_ASSERT_OK(am_gauge_new(r, &o, &g));
+    o.name = "qux";
+    AM_ASSERT_ERR(am_gauge_new(r, &o, &g), AM_EEXIST); /* same JSON key */
+    AM_ASSERT_EQ(am_registry_count(r), 3);
+    am_registry_free(r);
+}
+
+static void test_find_and_unregister(void **state)
+{
+    (void)state;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    am_metric_opts o = opts("jobs_total", NULL, 0);
+    am_counter *c, *found;
+    am_gauge *g;
+    AM_ASSERT_OK(am_counter_new(r, &o, &c));
+    AM_ASSERT_OK(am_counter_find(r, "jobs", &found));
+    assert_ptr_equal(c, found);
+    AM_ASSERT_OK(am_counter_find(r, "jobs_total", &found));
+    assert_ptr_equal(c, found);
+    AM_ASSERT_ERR(am_gauge_find(r, "jobs", &g), AM_EINVAL);
+    AM_ASSERT_ERR(am_counter_find(r, "nope", &found), AM_ENOTFOUND);
+    AM_ASSERT_CONTAINS(am_errmsg(), "nope");
+    AM_ASSERT_OK(am_registry_unregister(r, "jobs_total"));
+    AM_ASSERT_ERR(am_registry_unregister(r, "jobs_total"), AM_ENOTFOUND);
+    AM_ASSERT_ERR(am_registry_unregister(r, NULL), AM_EINVAL);
+    AM_ASSERT_EQ(am_registry_count(r), 0);
+    /* The name is free again, for any type. */
+    o.name = "jobs_total";
+    AM_ASSERT_OK(am_gauge_new(r, &o, &g));
+    am_registry_free(r);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    am_counter *c;
+    am_gauge *g;
+    am_histogram *h;
+    am_info *i;
+    am_stateset *s;
+    am_metric_opts o = opts("x", NULL, 0);
+    const char *dup[] = {"a", "a"}, *res[] = {"__a"}, *le[] = {"le"}, *bad[] = {"a-b"};
+    const char *selfname[] = {"x"};
+    static const struct {
+        const char *name, *help, *unit, *json;
+        const char *const *labels;
+        size_t n;
+        const char *msg;
+    } cases[] = {
+        {NULL, "h", NULL, NULL, NULL, 0, "empty"},
+        {"", "h", NULL, NULL, NULL, 0, "empty"},
+        {"1x", "h", NULL, NULL, NULL, 0, "invalid character"},
+        {"__x", "h", NULL, NULL, NULL, 0, "reserved"},
+        {"x", "bad\xff", NULL, NULL, NULL, 0, "UTF-8"},
+        {"x", "h", "seconds", NULL, NULL, 0, "must end with"},
+        {"x_seconds", "h", "sec-onds", NULL, NULL, 0, "unit"},
+        {"x", "h", NULL, ".x", NULL, 0, "json_name"},
+        {"x", "h", NULL, NULL, NULL, 2, "label_names is NULL"},
+        {"x", "h", NULL, NULL, NULL, 40, "limit"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        o.name = cases[k].name;
+        o.help = cases[k].help;
+        o.unit = cases[k].unit;
+        o.json_name = cases[k].json;
+        o.label_names = cases[k].labels;
+        o.n_labels = cases[k].n;
+        am_err rc = am_gauge_new(r, &o, &g);
+        if (rc != AM_EINVAL)
+            fail_msg("case %zu: got %s", k, am_err_name(rc));
+        AM_ASSERT_CONTAINS(am_errmsg(), cases[k].msg);
+    }
+    o = opts("x", dup, 2);
+    AM_ASSERT_ERR(am_counter_new(r, &o, &c), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "twice");
+    o = opts("x", res, 1);
+    AM_ASSERT_ERR(am_counter_new(r, &o, &c), AM_EINVAL);
+    o = opts("x", bad, 1);
+    AM_ASSERT_ERR(am_counter_new(r, &o, &c), AM_EINVAL);
+    o = opts("x", le, 1);
+    AM_ASSERT_ERR(am_histogram_new(r, &o, &h), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "le");
+    AM_ASSERT_OK(am_gauge_new(r, &o, &g)); /* le is fine elsewhere */
+    am_registry_unregister(r, "x");
+    o = opts("x", selfname, 1);
+    const char *st[] = {"a"};
+    o.states = st;
+    o.n_states = 1;
+    AM_ASSERT_ERR(am_stateset_new(r, &o, &s), AM_EINVAL);
+    o = opts("x", res, 0);
+    o.label_names = st;
+    o.n_labels = 1;
+    AM_ASSERT_ERR(am_info_new(r, &o, &i), AM_EINVAL); /* info keys come from am_info_set */
+    o = opts("x_info", NULL, 0);
+    o.unit = "info";
+    AM_ASSERT_ERR(am_info_new(r, &o, &i), AM_EINVAL);
+    AM_ASSERT_ERR(am_counter_new(r, NULL, &c), AM_EINVAL);
+    o = opts("x", NULL, 0);
+    AM_ASSERT_ERR(am_counter_new(r, &o, NULL), AM_EINVAL);
+    AM_ASSERT_EQ(am_registry_count(r), 0);
+    am_registry_free(r);
+}
+
+static void test_default_registry(void **state)
+{
+    (void)state;
+    am_registry *d = am_registry_default();
+    assert_non_null(d);
+    assert_ptr_equal(d, am_registry_default());
+    am_metric_opts o = opts("default_thing_total", NULL, 0);
+    am_counter *c, *c2;
+    AM_ASSERT_OK(am_counter_new(NULL, &o, &c));
+    AM_ASSERT_OK(am_counter_find(d, "default_thing_total", &c2));
+    assert_ptr_equal(c, c2);
+    am_counter_inc(c);
+    char *text = am_test_encode(NULL, AM_FORMAT_PROMETHEUS);
+    AM_ASSERT_CONTAINS(text, "default_thing_total 1\n");
+    am_free(text);
+    am_shutdown(); /* frees the default registry; a new one appears on demand */
+    assert_int_equal(am_registry_count(NULL), 0);
+    am_shutdown();
+}
+
+static void test_sorted_output(void **state)
+{
+    (void)state;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    const char *names[] = {"zeta", "alpha", "mid", "beta"};
+    for (size_t i = 0; i < 4; i++) {
+        am_metric_opts o = opts(names[i], NULL, 0);
+        am_gauge *g;
+        AM_ASSERT_OK(am_gauge_new(r, &o, &g));
+    }
+    char *text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
+    const char *order[] = {"alpha ", "beta ", "mid ", "zeta "};
+    size_t last = 0;
+    for (size_t i = 0; i < 4; i++) {
+        const char *at = strstr(text, order[i]);
+        assert_non_null(at);
+        size_t off = (size_t)(at - text);
+        assert_true(off >= last);
+        last = off;
+    }
+    am_free(text);
+    am_registry_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_definition_returns_existing),
+        cmocka_unit_test(test_different_definition_refused),
+        cmocka_unit_test(test_exposed_name_clashes),
+        cmocka_unit_test(test_find_and_unregister),
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_default_registry),
+        cmocka_unit_test(test_sorted_output),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
