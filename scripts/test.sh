@@ -4,7 +4,8 @@
 #   scripts/test.sh              all stages
 #   scripts/test.sh STAGE...     only these: unit asan integration fuzz
 #
-# unit         -Wall -Wextra -Werror build, every unit test under ctest
+# unit         source rules (scripts/check-src.sh), then a -Wall -Wextra -Werror
+#              build and every unit test under ctest
 # asan         the same tests built with AddressSanitizer+UBSan (LeakSanitizer
 #              included), which also checks the fault-injection test for leaks
 # integration  tests/integration/*.sh against real tools (promtool, Python's
@@ -20,6 +21,8 @@ say() { printf '\n== %s ==\n' "$*"; }
 for stage in $stages; do
     case $stage in
     unit)
+        say "source rules"
+        scripts/check-src.sh
         say "unit tests (-Werror)"
         cmake -S . -B build -DAM_WERROR=ON >/dev/null
         cmake --build build -j"$JOBS"

@@ -1,0 +1,26 @@
+#!/bin/sh
+# check-src.sh: source rules a compiler does not enforce (STYLE rule 13).
+#
+# - banned C library calls anywhere in src/, bench/, examples/, tests/:
+#   sprintf strcpy strcat strtok atoi gets sscanf (unbounded or unchecked);
+# - raw malloc/calloc/realloc/free in the library (src/core, src/encode and
+#   the other library folders) outside src/core/alloc.c, so every allocation
+#   goes through am_set_allocator() and the fault-injection test sees it.
+# Prints each offending line and exits 1 if there is one.
+set -u
+cd "$(dirname "$0")/.."
+rc=0
+banned='(^|[^_a-zA-Z0-9])(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|gets|sscanf)[[:space:]]*\('
+if grep -rnE "$banned" src bench examples tests --include='*.c' --include='*.h' |
+    grep -vE '(snprintf|vsnprintf)'; then
+    echo "check-src: banned function (use snprintf, memcpy with lengths, strtol)" >&2
+    rc=1
+fi
+raw='(^|[^_a-zA-Z0-9.>])(malloc|calloc|realloc|free)[[:space:]]*\('
+libdirs=$(ls -d src/*/ | grep -v 'src/cli/')
+if grep -rnE "$raw" $libdirs --include='*.c' --include='*.h' | grep -v '^src/core/alloc.c:'; then
+    echo "check-src: raw allocation in the library (use am__malloc & co. from alloc.h)" >&2
+    rc=1
+fi
+[ $rc -eq 0 ] && echo "check-src: ok"
+exit $rc
