@@ -52,4 +52,4 @@ demo: build
 	@$(BUILD)/examples/example_agent
 
 clean:
-	rm -rf build build-asan build-fuzz build-bench
+	rm -rf build build-asan build-tsan build-fuzz build-bench

@@ -2,19 +2,21 @@
 # test.sh: everything `make test` runs, in order; stops at the first failure.
 #
 #   scripts/test.sh              all stages
-#   scripts/test.sh STAGE...     only these: unit asan integration fuzz
+#   scripts/test.sh STAGE...     only these: unit asan tsan integration fuzz
 #
 # unit         source rules (scripts/check-src.sh), then a -Wall -Wextra -Werror
 #              build and every unit test under ctest
 # asan         the same tests built with AddressSanitizer+UBSan (LeakSanitizer
 #              included), which also checks the fault-injection test for leaks
+# tsan         the unit tests under ThreadSanitizer: the lock-free hot path,
+#              lookups and exemplars must be free of data races
 # integration  tests/integration/*.sh against real tools (promtool, Python's
 #              prometheus_client parsers, ...)
 # fuzz         each libFuzzer target, briefly, over its committed corpus
 set -eu
 cd "$(dirname "$0")/.."
 JOBS=$(nproc 2>/dev/null || echo 2)
-stages=${*:-unit asan integration fuzz}
+stages=${*:-unit asan tsan integration fuzz}
 
 say() { printf '\n== %s ==\n' "$*"; }
 
@@ -35,6 +37,14 @@ for stage in $stages; do
         cmake --build build-asan -j"$JOBS"
         (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            ctest --output-on-failure -j"$JOBS" -L unit)
+        ;;
+    tsan)
+        say "unit tests under ThreadSanitizer"
+        cmake -S . -B build-tsan -DAM_SANITIZE=thread -DAM_BUILD_BENCH=OFF \
+            -DAM_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+        cmake --build build-tsan -j"$JOBS"
+        (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
             ctest --output-on-failure -j"$JOBS" -L unit)
         ;;
     integration)
