@@ -2,7 +2,9 @@
 ** cells.c: per-thread value cells, the slot allocator, and thread exit.
 **
 ** DESIGN
-** A "slot" is a process-wide index naming one double. Series get runs of
+** A "slot" is a process-wide index naming one 64-bit cell: a count, or
+** the bits of a double for the last cell of a run (a counter's fractional
+** part, a histogram's sum); a bitmap remembers which, for folding. Series get runs of
 ** slots from a simple allocator: a high-water mark plus one free list per
 ** run length, runs never crossing a page of AM_PAGE_CELLS slots. Page 0 is
 ** reserved (AM_SLOT_DISCARD) for handles that must not be exposed.
@@ -60,6 +62,8 @@ static dirhdr *g_dead_old;     /* replaced dead directories, freed at reset */
 static uint32_t g_hw = AM_PAGE_CELLS;
 static uint64_t g_live;        /* slots in live runs */
 static freelist g_free[AM_PAGE_CELLS + 1];
+static uint64_t *g_fbits;      /* bit s set: slot s holds a double */
+static size_t g_fbits_words;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
 
@@ -152,7 +156,43 @@ static void reset_all(void)
         am__free(g_free[i].v);
         g_free[i] = (freelist){0};
     }
+    am__free(g_fbits);
+    g_fbits = NULL;
+    g_fbits_words = 0;
     g_hw = AM_PAGE_CELLS;
+}
+
+static bool is_double(uint32_t slot)
+{
+    size_t w = slot / 64;
+    return w < g_fbits_words && (g_fbits[w] >> (slot % 64)) & 1;
+}
+
+/* Mark slot as holding a double (or not); the bitmap covers it already. */
+static void mark_double(uint32_t slot, bool on)
+{
+    if (on)
+        g_fbits[slot / 64] |= 1ull << (slot % 64);
+    else
+        g_fbits[slot / 64] &= ~(1ull << (slot % 64));
+}
+
+/* Grow the bitmap to cover slots below n; write lock held. */
+static bool fbits_ensure(uint32_t n)
+{
+    size_t words = (n + 63) / 64;
+    if (words <= g_fbits_words)
+        return true;
+    size_t cap = g_fbits_words ? g_fbits_words * 2 : 256;
+    while (cap < words)
+        cap *= 2;
+    uint64_t *b = am__realloc(g_fbits, cap * sizeof *b);
+    if (!b)
+        return false;
+    memset(b + g_fbits_words, 0, (cap - g_fbits_words) * sizeof *b);
+    g_fbits = b;
+    g_fbits_words = cap;
+    return true;
 }
 
 /* Fold t's cells into the dead block and free them; write lock held. */
@@ -165,9 +205,13 @@ static void block_fold(am_tblock *t)
         if (!p || !dp)
             continue;
         for (uint32_t i = 0; i < AM_PAGE_CELLS; i++) {
-            double v = am_cell_get(&p[i]);
-            if (v != 0.0)
-                am_cell_add_shared(&dp[i], v);
+            uint64_t u = am_cell_get_u(&p[i]);
+            if (u == 0)
+                continue;
+            if (is_double((pg << AM_PAGE_SHIFT) + i))
+                am_cell_add_shared_d(&dp[i], am_bits_to_double(u));
+            else
+                am_cell_add_shared_u(&dp[i], u);
         }
     }
     block_drop_pages(t);
@@ -241,9 +285,29 @@ am_acell *am__cell_slow(uint32_t slot)
     return p ? p + (slot & AM_PAGE_MASK) : NULL;
 }
 
+void am__cells_add_u_slow(uint32_t slot, uint64_t v)
+{
+    am_acell *c = am__cell_slow(slot);
+    if (c)
+        am_cell_add_own_u(c, v);
+    else
+        am_cell_add_shared_u(am__cell_dead(slot), v);
+}
+
+void am__cells_add_d_slow(uint32_t slot, double v)
+{
+    am_acell *c = am__cell_slow(slot);
+    if (c)
+        am_cell_add_own_d(c, v);
+    else
+        am_cell_add_shared_d(am__cell_dead(slot), v);
+}
+
 am_acell *am__cell_dead(uint32_t slot)
 {
-    return page_get(&g_dead, slot >> AM_PAGE_SHIFT) + (slot & AM_PAGE_MASK);
+    static am_acell discard[AM_PAGE_CELLS];
+    am_acell *p = page_get(&g_dead, slot >> AM_PAGE_SHIFT);
+    return (p ? p : discard) + (slot & AM_PAGE_MASK); /* no page: a discard-page write */
 }
 
 static bool freelist_push(freelist *f, uint32_t slot)
@@ -284,13 +348,14 @@ am_err am__cells_alloc(uint32_t n, uint32_t *slot)
            grows, so no page is skipped), and the discard page with the
            first; it never needs memory later. */
         if (!page_ensure(&g_dead, 0, true) ||
-            !page_ensure(&g_dead, g_hw >> AM_PAGE_SHIFT, true)) {
+            !page_ensure(&g_dead, g_hw >> AM_PAGE_SHIFT, true) || !fbits_ensure(g_hw + n)) {
             rc = AM_ENOMEM;
             goto out;
         }
         *slot = g_hw;
         g_hw += n;
     }
+    mark_double(*slot + n - 1, true);
     g_live += n;
 out:
     if (rc != AM_OK && g_live == 0)
@@ -306,7 +371,7 @@ static void zero_run(am_tblock *t, uint32_t slot, uint32_t n)
         return;
     p += slot & AM_PAGE_MASK;
     for (uint32_t i = 0; i < n; i++)
-        am_cell_put(&p[i], 0.0);
+        atomic_store_explicit(&p[i], 0, am_relaxed);
 }
 
 void am__cells_release(uint32_t slot, uint32_t n)
@@ -317,6 +382,7 @@ void am__cells_release(uint32_t slot, uint32_t n)
     for (am_tblock *t = g_blocks; t; t = t->next)
         zero_run(t, slot, n);
     zero_run(&g_dead, slot, n);
+    mark_double(slot + n - 1, false);
     freelist_push(&g_free[n], slot);
     g_live -= n;
     if (g_live == 0)
@@ -334,24 +400,30 @@ void am__cells_rdunlock(void)
     pthread_rwlock_unlock(&g_lock);
 }
 
-static void add_run(am_tblock *t, uint32_t pg, uint32_t off, uint32_t n, double *out)
+static void add_run(am_tblock *t, uint32_t pg, uint32_t off, uint32_t n, uint64_t *counts,
+                    double *last)
 {
     am_acell *p = page_get(t, pg);
     if (!p)
         return;
     p += off;
-    for (uint32_t i = 0; i < n; i++)
-        out[i] += am_cell_get(&p[i]);
+    for (uint32_t i = 0; i + 1 < n; i++)
+        counts[i] += am_cell_get_u(&p[i]);
+    *last += am_cell_get_d(&p[n - 1]);
 }
 
 void am__cells_sum(uint32_t slot, uint32_t n, double *out)
 {
     uint32_t pg = slot >> AM_PAGE_SHIFT, off = slot & AM_PAGE_MASK;
-    for (uint32_t i = 0; i < n; i++)
-        out[i] = 0.0;
-    add_run(&g_dead, pg, off, n, out);
+    uint64_t counts[AM_PAGE_CELLS];
+    double last = 0;
+    memset(counts, 0, (n - 1) * sizeof *counts);
+    add_run(&g_dead, pg, off, n, counts, &last);
     for (am_tblock *t = g_blocks; t; t = t->next)
-        add_run(t, pg, off, n, out);
+        add_run(t, pg, off, n, counts, &last);
+    for (uint32_t i = 0; i + 1 < n; i++)
+        out[i] = (double)counts[i];
+    out[n - 1] = last;
 }
 
 void am__tblocks_each(bool (*fn)(am_tblock *t, void *arg), void *arg)

@@ -1,8 +1,10 @@
 /*
 ** cells.h: where metric values live -- per-thread cells, summed when read.
 **
-** Every counter and histogram series owns a run of cell slots (1 for a
-** counter, buckets+2 for a histogram). Each thread that writes has its own
+** Every counter and histogram series owns a run of cell slots (a count and
+** a fraction for a counter; a count per bucket and the sum for a
+** histogram). Cells hold counts (uint64) or doubles; the last cell of a run
+** may be a double, the others are counts. Each thread that writes has its own
 ** block of cell pages, indexed by slot, so a write is a plain add to memory
 ** no other thread writes. Reading a series sums its slot over every thread's
 ** block plus the "dead" block, which holds what exited threads wrote (a
@@ -59,24 +61,34 @@ am_acell *am__cell_slow(uint32_t slot);
 /* The shared dead-block cell of slot; valid for every allocated slot. */
 am_acell *am__cell_dead(uint32_t slot);
 
-/* Add v to slot from the calling thread. Never fails, never loses v. */
-static inline void am__cells_add(uint32_t slot, double v)
+/* The out-of-line rest of am__cells_add_u/_d: first write of this thread
+   to the page, or no memory for it (then the shared dead cell takes it). */
+void am__cells_add_u_slow(uint32_t slot, uint64_t v);
+void am__cells_add_d_slow(uint32_t slot, double v);
+
+/* Add to slot from the calling thread. Never fail, never lose the value. */
+static inline void am__cells_add_u(uint32_t slot, uint64_t v)
 {
     am_acell *c = am__cell_fast(slot);
-    if (AM_LIKELY(c != NULL)) {
-        am_cell_add_own(c, v);
-        return;
-    }
-    c = am__cell_slow(slot);
-    if (c)
-        am_cell_add_own(c, v);
+    if (AM_LIKELY(c != NULL))
+        am_cell_add_own_u(c, v);
     else
-        am_cell_add_shared(am__cell_dead(slot), v);
+        am__cells_add_u_slow(slot, v);
+}
+
+static inline void am__cells_add_d(uint32_t slot, double v)
+{
+    am_acell *c = am__cell_fast(slot);
+    if (AM_LIKELY(c != NULL))
+        am_cell_add_own_d(c, v);
+    else
+        am__cells_add_d_slow(slot, v);
 }
 
 /*
 ** Allocate a run of n (1..AM_PAGE_CELLS) zeroed slots that does not cross a
-** page. Returns AM_OK or AM_ENOMEM. Thread-safe (takes the cells lock).
+** page; its last cell holds a double, the others counts. Returns AM_OK or
+** AM_ENOMEM. Thread-safe (takes the cells lock).
 */
 am_err am__cells_alloc(uint32_t n, uint32_t *slot);
 
@@ -87,7 +99,10 @@ void am__cells_release(uint32_t slot, uint32_t n);
 void am__cells_rdlock(void);
 void am__cells_rdunlock(void);
 
-/* Sum slots [slot, slot+n) over all blocks into out[]; needs the read lock. */
+/*
+** Sum the run [slot, slot+n) over all blocks into out[] (counts converted
+** to double, the last cell read as a double); needs the read lock.
+*/
 void am__cells_sum(uint32_t slot, uint32_t n, double *out);
 
 /* The calling thread's block, created if needed; NULL on ENOMEM. */

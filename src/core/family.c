@@ -55,19 +55,40 @@ static inline uint64_t mix(uint64_t h)
     return h;
 }
 
-static uint64_t hash_bytes(uint64_t h, const char *s, size_t n)
+static inline uint64_t load8(const char *p)
 {
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t load4(const char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* Word-at-a-time; the tail is read with overlapping loads rather than a
+   byte-by-byte copy, which the compiler cannot turn into one load. */
+static uint64_t hash_bytes(uint64_t h, const char *s, size_t len)
+{
+    size_t n = len;
+    for (; n > 8; s += 8, n -= 8) {
+        h = (h ^ load8(s)) * 0x9E3779B97F4A7C15ULL;
         h ^= h >> 29;
-        s += 8;
-        n -= 8;
     }
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ULL;
+    uint64_t w;
+    if (len >= 8)
+        w = load8(s + n - 8);
+    else if (n >= 4)
+        w = load4(s) | load4(s + n - 4) << 32;
+    else if (n > 0)
+        w = (uint64_t)(uint8_t)s[0] | (uint64_t)(uint8_t)s[n / 2] << 8 |
+            (uint64_t)(uint8_t)s[n - 1] << 16;
+    else
+        w = 0;
+    h = (h ^ w ^ ((uint64_t)len << 56)) * 0x9E3779B97F4A7C15ULL;
     return h ^ (h >> 31);
 }
 
@@ -86,11 +107,13 @@ static bool child_matches(const am_child *c, uint32_t h, const char *const *valu
 {
     if (c->hash != h)
         return false;
-    const char *p = c->data;
+    /* A stored value equal to values[i] ends lens[i] bytes on, inside the
+       values block; if the block is shorter it cannot be equal. */
+    size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(p, values[i]) != 0)
+        if (off + lens[i] + 1 > c->values_len || memcmp(c->data + off, values[i], lens[i] + 1))
             return false;
-        p += lens[i] + 1;
+        off += lens[i] + 1;
     }
     return true;
 }
@@ -419,7 +442,7 @@ am_err am__family_new(am_metric_type type, const am_metric_opts *o, am_collect_f
     f->collect = collect;
     f->collect_ud = collect_ud;
     f->n_cells = collect                     ? 0
-                 : type == AM_TYPE_COUNTER   ? 1
+                 : type == AM_TYPE_COUNTER   ? 2
                  : type == AM_TYPE_HISTOGRAM ? (uint32_t)n_bounds + 2
                                              : 0;
     pthread_mutex_init(&f->lock, NULL);

@@ -57,7 +57,7 @@ struct am_family {
     size_t n_states;
     size_t max_children;
     unsigned flags;
-    uint32_t n_cells;           /* cells per child: 0, 1 or n_bounds + 2 */
+    uint32_t n_cells;           /* cells per child: 0, 2 (counter) or n_bounds + 2 */
     am_collect_fn collect;      /* callback families */
     void *collect_ud;
 

@@ -18,17 +18,17 @@ void am_gauge_set(am_gauge *g, double v)
 
 void am_gauge_add(am_gauge *g, double v)
 {
-    am_cell_add_shared(&AM_CHILD(g)->v.g, v);
+    am_atomic_add_double(&AM_CHILD(g)->v.g, v);
 }
 
 void am_gauge_inc(am_gauge *g)
 {
-    am_cell_add_shared(&AM_CHILD(g)->v.g, 1.0);
+    am_atomic_add_double(&AM_CHILD(g)->v.g, 1.0);
 }
 
 void am_gauge_dec(am_gauge *g)
 {
-    am_cell_add_shared(&AM_CHILD(g)->v.g, -1.0);
+    am_atomic_add_double(&AM_CHILD(g)->v.g, -1.0);
 }
 
 void am_gauge_set_to_now(am_gauge *g)

@@ -3,7 +3,7 @@
 **
 ** A series owns n_bounds + 2 consecutive cells on one page: one count per
 ** bucket (not cumulative; the encoder accumulates) including +Inf, then the
-** sum. The count is the sum of the buckets, so count and +Inf always agree.
+** sum, a double. The count is the sum of the buckets, so count and +Inf always agree.
 ** observe() finds the bucket without branches for the usual dozen bounds
 ** and by binary search for long lists, then writes two cells of the calling
 ** thread: no lock, no allocation, no shared cache line.
@@ -80,11 +80,11 @@ static inline size_t observe(am_child *c, double v)
     size_t i = bucket_of(f->bounds, nb, v);
     am_acell *base = am__cell_fast(c->slot);
     if (AM_LIKELY(base != NULL)) {
-        am_cell_add_own(base + i, 1.0);
-        am_cell_add_own(base + nb + 1, v);
+        am_cell_add_own_u(base + i, 1);
+        am_cell_add_own_d(base + nb + 1, v);
     } else {
-        am__cells_add(c->slot + (uint32_t)i, 1.0);
-        am__cells_add(c->slot + (uint32_t)nb + 1, v);
+        am__cells_add_u(c->slot + (uint32_t)i, 1);
+        am__cells_add_d(c->slot + (uint32_t)nb + 1, v);
     }
     return i;
 }

@@ -260,7 +260,7 @@ void am__registry_count_overflow(am_registry *r, am_family *f)
         const char *v[] = {f->name};
         am_err rc = am__family_with(of, v, 1, &c);
         if (rc == AM_OK || rc == AM_ELIMIT)
-            am__cells_add(c->slot, 1.0);
+            am__cells_add_u(c->slot, 1);
     }
     pthread_rwlock_unlock(&r->lock);
 }

@@ -82,7 +82,8 @@ static void walk_child(walk *w, const am_family *f, const am_child *c)
     s.created = c->created;
     switch (f->type) {
     case AM_TYPE_COUNTER:
-        am__cells_sum(c->slot, 1, &s.value);
+        am__cells_sum(c->slot, 2, w->counts);
+        s.value = w->counts[0] + w->counts[1];
         s.ex = read_exemplars(w, c, 1);
         break;
     case AM_TYPE_HISTOGRAM: {

@@ -21,16 +21,23 @@ static void test_alloc_release(void **state)
     AM_ASSERT_ERR(am__cells_alloc(0, &a), AM_EINVAL);
     AM_ASSERT_ERR(am__cells_alloc(AM_PAGE_CELLS + 1, &a), AM_EINVAL);
 
-    am__cells_add(c + 5, 7);
+    am__cells_add_u(c + 5, 7);
+    am__cells_add_d(c + 99, 0.25);
+    double v[100];
+    am__cells_rdlock();
+    am__cells_sum(c, 100, v);
+    am__cells_rdunlock();
+    AM_ASSERT_DBL_EQ(v[5], 7);
+    AM_ASSERT_DBL_EQ(v[99], 0.25);
     am__cells_release(c, 100);
     uint32_t d;
     AM_ASSERT_OK(am__cells_alloc(100, &d));
     AM_ASSERT_EQ(d, c); /* reused */
-    double v;
     am__cells_rdlock();
-    am__cells_sum(d + 5, 1, &v);
+    am__cells_sum(d, 100, v);
     am__cells_rdunlock();
-    AM_ASSERT_DBL_EQ(v, 0); /* and zeroed */
+    AM_ASSERT_DBL_EQ(v[5], 0); /* and zeroed */
+    AM_ASSERT_DBL_EQ(v[99], 0);
     am__cells_release(a, 1);
     am__cells_release(b, 1000);
     am__cells_release(d, 100);
@@ -41,11 +48,14 @@ typedef struct job {
     int n;
 } job;
 
+/* A run of two: a count, then a double. */
 static void *adder(void *arg)
 {
     job *j = arg;
-    for (int i = 0; i < j->n; i++)
-        am__cells_add(j->slot, 1);
+    for (int i = 0; i < j->n; i++) {
+        am__cells_add_u(j->slot, 1);
+        am__cells_add_d(j->slot + 1, 0.5);
+    }
     return NULL;
 }
 
@@ -53,19 +63,21 @@ static void test_thread_exit_folds(void **state)
 {
     (void)state;
     uint32_t s;
-    AM_ASSERT_OK(am__cells_alloc(1, &s));
+    AM_ASSERT_OK(am__cells_alloc(2, &s));
     job j = {s, 100000};
     for (int round = 0; round < 20; round++) {
         pthread_t t;
         pthread_create(&t, NULL, adder, &j);
         pthread_join(t, NULL);
     }
-    double v;
+    /* The exited threads' counts and doubles were folded, each as its type. */
+    double v[2];
     am__cells_rdlock();
-    am__cells_sum(s, 1, &v);
+    am__cells_sum(s, 2, v);
     am__cells_rdunlock();
-    AM_ASSERT_DBL_EQ(v, 20 * 100000.0);
-    am__cells_release(s, 1);
+    AM_ASSERT_DBL_EQ(v[0], 20 * 100000.0);
+    AM_ASSERT_DBL_EQ(v[1], 20 * 100000 * 0.5);
+    am__cells_release(s, 2);
 }
 
 static void test_many_pages(void **state)
@@ -75,13 +87,15 @@ static void test_many_pages(void **state)
     static uint32_t slots[N];
     for (int i = 0; i < N; i++) {
         AM_ASSERT_OK(am__cells_alloc(13, &slots[i]));
-        am__cells_add(slots[i] + 12, i);
+        am__cells_add_d(slots[i] + 12, i);
+        am__cells_add_u(slots[i] + 11, 2 * (uint64_t)i);
     }
     am__cells_rdlock();
     for (int i = 0; i < N; i++) {
         double v[13];
         am__cells_sum(slots[i], 13, v);
         AM_ASSERT_DBL_EQ(v[12], i);
+        AM_ASSERT_DBL_EQ(v[11], 2.0 * i);
         AM_ASSERT_DBL_EQ(v[0], 0);
     }
     am__cells_rdunlock();
