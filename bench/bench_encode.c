@@ -1,0 +1,240 @@
+/*
+** bench_encode.c: exposition and memory at scale -- what a scrape of many
+** series costs in time and bytes, and what 100,000 series cost in RSS.
+**
+** WHAT IT MEASURES, AND WHY
+**   encode_prometheus_{10k,100k}_ms     am_registry_encode() to Prometheus
+**                                       text 0.0.4 of one counter family
+**                                       with 10,000 or 100,000 children,
+**                                       best of the repetitions; target for
+**                                       100k <= 25 ms. A scrape holds the
+**                                       family lock this long, so it bounds
+**                                       how often a big agent can be scraped.
+**   encode_prometheus_{10k,100k}_bytes  the size of that exposition.
+**   rss_100k_children_mib               VmRSS growth of a fresh process
+**                                       that creates 100,000 children of a
+**                                       2-label counter and increments each
+**                                       once; target <= 40 MiB.
+**   rss_100k_children_abs_mib           that process's VmRSS at the end.
+**
+** The children look like an agent system's series (series.c): two labels,
+** agent="<role>:<id>", priority="<0..9>", and integer values spread over
+** 1..1,000,000, so number formatting is exercised (not all "0"). The peer
+** builds the same series with prometheus_client (its _created series
+** switched off, as 0.0.4 text from us has none) and reports the same
+** figures.
+**
+** RSS is measured in a child process started fresh from this executable
+** (--rss-child, via fork and exec), not in am-bench itself: memory the
+** other groups allocated and freed, but malloc kept, would otherwise be
+** counted or hidden. The child prints {"baseline_kib":..,"after_kib":..}.
+*/
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, readlink, barriers in strict C11 */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "agentmon/agentmon.h"
+#include "bench.h"
+
+static const char *const LABELS2[] = {"agent", "priority"};
+
+/* A registry holding one counter family with n children of values
+   bench_series_value(i); NULL (message from am_errmsg()) on failure. */
+static am_registry *build_series(size_t n, bool is_set_values)
+{
+    am_registry *reg;
+    am_counter *fam, *c;
+    if (am_registry_new(&reg) != AM_OK)
+        return NULL;
+    am_metric_opts o = AM_METRIC_OPTS_INIT;
+    o.name = "agent_messages_sent_total";
+    o.help = "Messages an agent sent, by priority.";
+    o.label_names = LABELS2;
+    o.n_labels = 2;
+    o.max_children = n;
+    if (am_counter_new(reg, &o, &fam) != AM_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        char agent[BENCH_AGENT_MAX], prio[4];
+        bench_series_labels(i, agent, prio);
+        if (am_counter_with(fam, AM_LABELS(agent, prio), &c) != AM_OK)
+            goto fail;
+        if (is_set_values)
+            am_counter_add(c, bench_series_value(i));
+        else
+            am_counter_inc(c);
+    }
+    return reg;
+fail:
+    am_registry_free(reg);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoding                                                            */
+/* ------------------------------------------------------------------ */
+
+static size_t count_lines(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = memchr(p, '\n', len - (size_t)(p - s))) != NULL; p++)
+        n++;
+    return n;
+}
+
+static void run_encode(size_t n, const char *tag, bool has_target, const char *reference)
+{
+    char name_ms[64], name_bytes[64], group[64];
+    snprintf(group, sizeof group, "encode_prometheus_%s", tag);
+    snprintf(name_ms, sizeof name_ms, "encode_prometheus_%s_ms", tag);
+    snprintf(name_bytes, sizeof name_bytes, "encode_prometheus_%s_bytes", tag);
+
+    am_registry *reg = build_series(n, true);
+    if (!reg) {
+        bench_emit_error(group, am_errmsg());
+        return;
+    }
+    char *out = NULL;
+    size_t len = 0;
+    if (am_registry_encode(reg, AM_FORMAT_PROMETHEUS, &out, &len) != AM_OK) { /* warm-up */
+        bench_emit_error(group, am_errmsg());
+        am_registry_free(reg);
+        return;
+    }
+    size_t lines = count_lines(out, len);
+    am_free(out);
+
+    double best_ms = -1;
+    for (int r = 0; r < g_opts.reps; r++) {
+        uint64_t t0 = bench_now_ns();
+        am_err rc = am_registry_encode(reg, AM_FORMAT_PROMETHEUS, &out, &len);
+        double ms = (double)(bench_now_ns() - t0) / 1e6;
+        if (rc != AM_OK) {
+            bench_emit_error(group, am_errmsg());
+            am_registry_free(reg);
+            return;
+        }
+        am_free(out);
+        if (best_ms < 0 || ms < best_ms)
+            best_ms = ms;
+    }
+    am_registry_free(reg);
+
+    char note[160];
+    const char *bad = NULL;
+    if (lines != n + 2) { /* HELP, TYPE, one line per series */
+        snprintf(note, sizeof note, "ERROR: %zu lines for %zu series", lines, n);
+        bad = note;
+    }
+    bench_fig f = {0};
+    f.name = name_ms;
+    f.unit = "ms";
+    f.value = best_ms;
+    f.has_target = has_target;
+    f.target = 25;
+    f.is_peer_compared = true;
+    f.has_ratio_target = true;
+    f.reference = reference;
+    f.note = bad;
+    bench_emit(&f);
+
+    f = (bench_fig){0};
+    f.name = name_bytes;
+    f.unit = "bytes";
+    f.value = (double)len;
+    f.is_peer_compared = true;
+    f.note = bad;
+    bench_emit(&f);
+}
+
+void bench_group_encode_10k(void)
+{
+    run_encode(10000, "10k", false, NULL);
+}
+
+void bench_group_encode_100k(void)
+{
+    run_encode(100000, "100k", true,
+               "{\"fluent cmetrics\":70.7,\"python prometheus_client\":1250}");
+}
+
+/* ------------------------------------------------------------------ */
+/* RSS of 100,000 children                                             */
+/* ------------------------------------------------------------------ */
+
+#define RSS_SERIES 100000
+
+/* VmRSS of this process in KiB, from /proc/self/status; 0 if unknown. */
+static unsigned long long vm_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kib = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kib = strtoull(line + 6, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kib;
+}
+
+int bench_rss_child_main(void)
+{
+    unsigned long long before = vm_rss_kib();
+    am_registry *reg = build_series(RSS_SERIES, false);
+    if (!reg) {
+        printf("{\"error\":\"building the series failed\"}\n");
+        return 1;
+    }
+    unsigned long long after = vm_rss_kib();
+    printf("{\"baseline_kib\":%llu,\"after_kib\":%llu}\n", before, after);
+    am_registry_free(reg);
+    am_shutdown();
+    return 0;
+}
+
+void bench_group_rss_100k(void)
+{
+    char *argv[] = {"/proc/self/exe", "--rss-child", NULL};
+    char *out = NULL;
+    size_t len;
+    int status;
+    double before = 0, after = 0;
+    if (bench_run_capture(argv, &out, &len, &status) != 0 || !out || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0 || !bench_json_number(out, "baseline_kib", &before) ||
+        !bench_json_number(out, "after_kib", &after) || before <= 0 || after <= 0) {
+        bench_emit_error("rss_100k_children", "the --rss-child process failed");
+        free(out);
+        return;
+    }
+    free(out);
+    char note[160];
+    snprintf(note, sizeof note,
+             "fresh process: VmRSS %.1f -> %.1f MiB creating 100000 2-label counter "
+             "children (+1 each); %.0f bytes per series",
+             before / 1024, after / 1024, (after - before) * 1024 / RSS_SERIES);
+    bench_fig f = {0};
+    f.name = "rss_100k_children_mib";
+    f.unit = "MiB";
+    f.value = (after - before) / 1024;
+    f.has_target = true;
+    f.target = 40;
+    f.is_peer_compared = true;
+    f.reference = "{\"fluent cmetrics_MB\":43.5}";
+    f.note = note;
+    bench_emit(&f);
+
+    f = (bench_fig){0};
+    f.name = "rss_100k_children_abs_mib";
+    f.unit = "MiB";
+    f.value = after / 1024;
+    f.is_peer_compared = true;
+    bench_emit(&f);
+}

@@ -1,0 +1,307 @@
+#!/usr/bin/python3
+"""peer_python.py: am-bench's peer -- the same figures with prometheus_client.
+
+am-bench runs this first, alone, with Debian's interpreter
+(/usr/bin/python3, which has python3-prometheus-client; a python3 earlier on
+PATH may not), and divides each of these numbers by its own: the ratio in
+its output is how many times libagentmon is faster or smaller than the
+client most agent code uses, measured on this machine in this run.
+
+    /usr/bin/python3 bench/peer_python.py [--only G1,G2,...] [--quick]
+
+Prints JSON objects, one per line: first {"peer": "python prometheus_client
+X.Y.Z"}, then {"bench": NAME, "value": V} per figure, with the names and
+units am-bench uses. If prometheus_client cannot be imported it prints
+{"error": ...} and exits 2.
+
+The operations mirror bench/bench_core.c and bench/bench_encode.c: the same
+label shapes (agent="<role>:<id>", priority="<0..9>"), the same counter
+values and histogram inputs (the same splitmix64 formulas as bench/series.c),
+the same timing rule (loop count doubled until a run takes 1/20 of a
+repetition, then the best of 5 repetitions of 100 ms; 2 of 10 ms with
+--quick). Hot loops bind the method to a local first, the fastest way to
+call it from Python, so the figure is the client's cost, not attribute
+lookups. The _created series are switched off
+(PROMETHEUS_DISABLE_CREATED_SERIES), because Prometheus text from
+libagentmon has none: both expositions then hold the same lines.
+
+Two threads on one child run under the GIL: that is what a Python agent
+gets, so it is the figure to compare with.
+"""
+import json
+import os
+import sys
+import threading
+import time
+
+os.environ["PROMETHEUS_DISABLE_CREATED_SERIES"] = "True"  # before the import reads it
+
+MASK64 = (1 << 64) - 1
+ROLES = ["planner", "researcher", "coder", "reviewer", "critic",
+         "tester", "summarizer", "router", "retriever", "executor"]
+DEFAULT_BUCKETS = [.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10]
+RSS_SERIES = 100000
+
+
+def emit(obj):
+    print(json.dumps(obj), flush=True)
+
+
+# ------------------------------------------------------------ shapes (series.c)
+
+def splitmix64(x):
+    x = (x + 0x9E3779B97F4A7C15) & MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
+    return x ^ (x >> 31)
+
+
+class Rand:
+    def __init__(self, seed):
+        self.state = seed
+
+    def next(self):
+        self.state = splitmix64(self.state)
+        return self.state
+
+
+def series_labels(i):
+    return "%s:%d" % (ROLES[i % 10], i // 100), "%d" % ((i // 10) % 10)
+
+
+def series_value(i):
+    return float(1 + splitmix64(i) % 1000000)
+
+
+def spread_values(n):
+    """As spread_values() in bench_core.c: every bucket of the default bounds alike."""
+    r = Rand(42)
+    out = []
+    for _ in range(n):
+        k = r.next() % (len(DEFAULT_BUCKETS) + 1)
+        lo = DEFAULT_BUCKETS[k - 1] if k else 0.0
+        hi = DEFAULT_BUCKETS[k] if k < len(DEFAULT_BUCKETS) else 20.0
+        u = (r.next() >> 11) / 9007199254740992.0
+        out.append(lo + (hi - lo) * (1.0 - u))
+    return out
+
+
+# ------------------------------------------------------------ timing (main.c)
+
+class Timing:
+    def __init__(self, quick):
+        self.reps = 2 if quick else 5
+        self.min_rep_ns = 10_000_000 if quick else 100_000_000
+
+    def calibrate(self, fn, start=1000):
+        n = start
+        while True:
+            t0 = time.perf_counter_ns()
+            fn(n)
+            t = time.perf_counter_ns() - t0
+            if t >= self.min_rep_ns // 20 or n >= 1 << 40:
+                break
+            n *= 2
+        return max(start, int(n * self.min_rep_ns / max(t, 1)))
+
+    def best_ns_per_op(self, fn):
+        n = self.calibrate(fn)
+        best = None
+        for _ in range(self.reps):
+            t0 = time.perf_counter_ns()
+            fn(n)
+            ns = (time.perf_counter_ns() - t0) / n
+            best = ns if best is None or ns < best else best
+        return best
+
+
+# ------------------------------------------------------------ figures
+
+def fig_counter_inc(pc, tm):
+    reg = pc.CollectorRegistry()
+    c = pc.Counter("bench_inc", "am-bench counter.", registry=reg)
+    inc = c.inc
+
+    def loop(n):
+        for _ in range(n):
+            inc()
+    emit({"bench": "counter_inc", "value": tm.best_ns_per_op(loop)})
+
+
+def fig_counter_inc_labelled(pc, tm):
+    reg = pc.CollectorRegistry()
+    c = pc.Counter("bench_inc_labelled", "am-bench counter.", ["agent", "priority"], registry=reg)
+    inc = c.labels("planner:17", "5").inc
+
+    def loop(n):
+        for _ in range(n):
+            inc()
+    emit({"bench": "counter_inc_labelled", "value": tm.best_ns_per_op(loop)})
+
+
+def fig_counter_inc_2threads(pc, tm):
+    reg = pc.CollectorRegistry()
+    c = pc.Counter("bench_inc_2threads", "am-bench counter.", ["agent", "priority"],
+                   registry=reg)
+    inc = c.labels("planner:17", "5").inc
+
+    def loop(n):
+        for _ in range(n):
+            inc()
+    n = tm.calibrate(loop)
+    best = None
+    for _ in range(tm.reps):
+        barrier = threading.Barrier(2)
+        t0 = [0, 0]
+        t1 = [0, 0]
+
+        def worker(k):
+            barrier.wait()
+            t0[k] = time.perf_counter_ns()
+            loop(n)
+            t1[k] = time.perf_counter_ns()
+        th = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+        for t in th:
+            t.start()
+        for t in th:
+            t.join()
+        ns = (max(t1) - min(t0)) / n
+        best = ns if best is None or ns < best else best
+    emit({"bench": "counter_inc_2threads_shared", "value": best})
+
+
+def fig_histogram_observe(pc, tm):
+    reg = pc.CollectorRegistry()
+    h = pc.Histogram("bench_observe_seconds", "am-bench histogram.", registry=reg)
+    obs = h.observe
+    vals = spread_values(1024)
+
+    def loop(n):
+        for _ in range(n // 1024):
+            for v in vals:
+                obs(v)
+        for v in vals[:n % 1024]:
+            obs(v)
+    emit({"bench": "histogram_observe", "value": tm.best_ns_per_op(loop)})
+
+
+def fig_counter_with_existing(pc, tm):
+    reg = pc.CollectorRegistry()
+    c = pc.Counter("bench_lookup", "am-bench counter.", ["agent", "priority"], registry=reg)
+    n_children = 1000
+    for i in range(n_children):
+        c.labels(*series_labels(i))
+    order = list(range(n_children))
+    r = Rand(7)
+    for i in range(n_children - 1, 0, -1):  # Fisher-Yates, as in bench_core.c
+        j = r.next() % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    keys = [series_labels(i) for i in order]
+    labels = c.labels
+
+    def loop(n):
+        for _ in range(n // n_children):
+            for a, p in keys:
+                labels(a, p)
+        for a, p in keys[:n % n_children]:
+            labels(a, p)
+    emit({"bench": "counter_with_existing", "value": tm.best_ns_per_op(loop)})
+
+
+def build_series(pc, n, set_values):
+    reg = pc.CollectorRegistry()
+    c = pc.Counter("agent_messages_sent", "Messages an agent sent, by priority.",
+                   ["agent", "priority"], registry=reg)
+    for i in range(n):
+        child = c.labels(*series_labels(i))
+        child.inc(series_value(i) if set_values else 1)
+    return reg
+
+
+def fig_encode(pc, tm, n, tag):
+    reg = build_series(pc, n, True)
+    text = pc.generate_latest(reg)  # warm-up, and the size
+    best = None
+    for _ in range(tm.reps):
+        t0 = time.perf_counter_ns()
+        pc.generate_latest(reg)
+        ms = (time.perf_counter_ns() - t0) / 1e6
+        best = ms if best is None or ms < best else best
+    emit({"bench": "encode_prometheus_%s_ms" % tag, "value": best})
+    emit({"bench": "encode_prometheus_%s_bytes" % tag, "value": len(text)})
+
+
+def vm_rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_child(pc):
+    """In a fresh interpreter: the RSS that 100,000 children add."""
+    before = vm_rss_kib()
+    reg = build_series(pc, RSS_SERIES, False)
+    after = vm_rss_kib()
+    emit({"baseline_kib": before, "after_kib": after})
+    del reg
+
+
+def fig_rss(pc, tm):
+    import subprocess
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-child"],
+                         check=True, capture_output=True, text=True).stdout
+    d = json.loads(out.strip().splitlines()[-1])
+    emit({"bench": "rss_100k_children_mib", "value": (d["after_kib"] - d["baseline_kib"]) / 1024})
+    emit({"bench": "rss_100k_children_abs_mib", "value": d["after_kib"] / 1024})
+
+
+GROUPS = {
+    "counter_inc": fig_counter_inc,
+    "counter_inc_labelled": fig_counter_inc_labelled,
+    "counter_inc_2threads": fig_counter_inc_2threads,
+    "histogram_observe": fig_histogram_observe,
+    "counter_with_existing": fig_counter_with_existing,
+    "encode_prometheus_10k": lambda pc, tm: fig_encode(pc, tm, 10000, "10k"),
+    "encode_prometheus_100k": lambda pc, tm: fig_encode(pc, tm, 100000, "100k"),
+    "rss_100k_children": fig_rss,
+}
+
+
+def main(argv):
+    try:
+        import prometheus_client as pc
+    except ImportError as e:
+        emit({"error": "cannot import prometheus_client (%s) with %s" % (e, sys.executable)})
+        return 2
+    if argv[1:] == ["--rss-child"]:
+        rss_child(pc)
+        return 0
+    quick = "--quick" in argv
+    only = None
+    if "--only" in argv:
+        i = argv.index("--only")
+        if i + 1 >= len(argv):
+            emit({"error": "--only needs a comma-separated list of groups"})
+            return 2
+        only = argv[i + 1].split(",")
+    unknown = [g for g in only or [] if g not in GROUPS]
+    if unknown:
+        emit({"error": "unknown groups: %s" % ",".join(unknown)})
+        return 2
+    try:
+        from importlib.metadata import version
+        ver = version("prometheus_client")
+    except Exception:  # metadata missing: the figures are still good
+        ver = "unknown version"
+    emit({"peer": "python prometheus_client %s" % ver})
+    tm = Timing(quick)
+    for name, fn in GROUPS.items():
+        if only is None or name in only:
+            fn(pc, tm)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
