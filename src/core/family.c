@@ -447,6 +447,7 @@ am_err am__family_new(am_metric_type type, const am_metric_opts *o, am_collect_f
                                              : 0;
     pthread_mutex_init(&f->lock, NULL);
     f->name = am__strdup(base);
+    f->name_len = strlen(base);
     f->help = am__strdup(o->help ? o->help : "");
     f->unit = o->unit && *o->unit ? am__strdup(o->unit) : NULL;
     f->json_name = o->json_name ? am__strdup(o->json_name) : NULL;

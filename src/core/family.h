@@ -45,6 +45,7 @@ struct am_family {
     am_registry *reg;
     am_metric_type type;
     char *name;                 /* base name: no _total (counter), no _info (info) */
+    size_t name_len;
     char *help;
     char *unit;                 /* NULL when none */
     char *json_name;            /* NULL: use name */

@@ -73,6 +73,17 @@ size_t am__fmt_double(char *out, double v)
         out[1] = '\0';
         return 1;
     }
+    if (v < 1e6 && v == (double)(uint32_t)v) {
+        /* The common case, a count below a million: its digits as they are. */
+        char tmp[8];
+        size_t n = 0;
+        for (uint32_t u = (uint32_t)v; u; u /= 10)
+            tmp[n++] = (char)('0' + u % 10);
+        while (n)
+            out[o++] = tmp[--n];
+        out[o] = '\0';
+        return o;
+    }
     char d[24];
     int dp;
     size_t nd = digits(v, d, &dp);
@@ -112,4 +123,24 @@ size_t am__fmt_double(char *out, double v)
     }
     out[o] = '\0';
     return o;
+}
+
+size_t am__fmt_millis(char *out, double v)
+{
+    if (!(v >= 0) || v >= 1e15)
+        return (size_t)snprintf(out, AM_FMT_MAX, "%.3f", v);
+    uint64_t ms = (uint64_t)llround(v * 1000.0);
+    char tmp[24];
+    size_t n = 0;
+    for (int i = 0; i < 3; i++, ms /= 10)
+        tmp[n++] = (char)('0' + ms % 10);
+    tmp[n++] = '.';
+    do {
+        tmp[n++] = (char)('0' + ms % 10);
+        ms /= 10;
+    } while (ms);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return n;
 }

@@ -19,6 +19,18 @@
 /* Write v into out (room for AM_FMT_MAX); returns the length, NUL added. */
 size_t am__fmt_double(char *out, double v);
 
+/*
+** Write a timestamp (finite, >= 0) with exactly three decimals, as %.3f
+** would ("1700000000.500") but without printf. Returns the length.
+*/
+size_t am__fmt_millis(char *out, double v);
+
+static inline void am__buf_millis(am_buf *b, double v)
+{
+    char tmp[AM_FMT_MAX];
+    am_buf_append(b, tmp, am__fmt_millis(tmp, v));
+}
+
 static inline void am__buf_double(am_buf *b, double v)
 {
     char tmp[AM_FMT_MAX];

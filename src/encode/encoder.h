@@ -56,6 +56,14 @@ am_err am__encode(am_registry *const *regs, size_t n, const am_encoder *ops, am_
    rendered pair such as le="0.5" (may be NULL). */
 void am__enc_labels(am_buf *b, const char *labels, size_t len, const char *extra, size_t elen);
 
+/*
+** Append one sample without its line feed: <name><suffix>{labels[,extra]} v.
+** Both text formats write every sample through this, with one reservation
+** and plain copies; the caller adds an exemplar (OpenMetrics) and '\n'.
+*/
+void am__enc_sample(am_buf *b, const am_family *f, const char *suffix, size_t slen,
+                    const am_series *s, const char *extra, size_t elen, double v);
+
 /* Render the synthetic pair name="value" (le, a stateset's state) into out;
    returns its length, 0 if it does not fit in cap. */
 size_t am__enc_pair(char *out, size_t cap, const char *name, const char *value);

@@ -40,7 +40,7 @@ static void str(am_buf *b, const char *s)
 static void begin(am_enc *e)
 {
     am_buf_append(e->b, "{\"timestamp\":", 13);
-    am_buf_printf(e->b, "%.3f", am_unix_time());
+    am__buf_millis(e->b, am_unix_time());
     am_buf_append(e->b, ",\"metrics\":{", 12);
 }
 
@@ -135,7 +135,7 @@ static void exemplar(am_buf *b, const am_exview *x)
     am_buf_append(b, "},\"value\":", 10);
     number(b, x->value);
     am_buf_append(b, ",\"timestamp\":", 13);
-    am_buf_printf(b, "%.3f", x->ts);
+    am__buf_millis(b, x->ts);
     am_buf_putc(b, '}');
 }
 

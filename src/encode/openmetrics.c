@@ -81,21 +81,16 @@ static void exemplar(am_buf *b, const am_exview *x)
     am__buf_double(b, x->value);
     am_buf_putc(b, ' ');
     /* Timestamps keep millisecond precision, written plainly. */
-    am_buf_printf(b, "%.3f", x->ts);
+    am__buf_millis(b, x->ts);
 }
 
-static void line(am_buf *b, const am_family *f, const char *suffix, const am_series *s,
-                 const char *extra, size_t elen, double v, const am_exview *x)
+static void line(am_buf *b, const am_family *f, const char *suffix, size_t slen,
+                 const am_series *s, const char *extra, size_t elen, double v, const am_exview *x)
 {
-    am_buf_puts(b, f->name);
-    am_buf_puts(b, suffix);
-    am__enc_labels(b, s->labels, s->labels_len, extra, elen);
-    am_buf_putc(b, ' ');
-    am__buf_double(b, v);
+    am__enc_sample(b, f, suffix, slen, s, extra, elen, v);
     exemplar(b, x);
     am_buf_putc(b, '\n');
 }
-
 
 static void created(am_buf *b, const am_family *f, const am_series *s)
 {
@@ -105,7 +100,7 @@ static void created(am_buf *b, const am_family *f, const am_series *s)
     am_buf_append(b, "_created", 8);
     am__enc_labels(b, s->labels, s->labels_len, NULL, 0);
     am_buf_putc(b, ' ');
-    am_buf_printf(b, "%.3f", s->created);
+    am__buf_millis(b, s->created);
     am_buf_putc(b, '\n');
 }
 
@@ -115,32 +110,32 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
     char extra[AM_MAX_LABEL_VALUE * 2 + 64];
     switch (f->type) {
     case AM_TYPE_COUNTER:
-        line(b, f, "_total", s, NULL, 0, s->value, s->ex);
+        line(b, f, "_total", 6, s, NULL, 0, s->value, s->ex);
         if (!f->collect)
             created(b, f, s);
         break;
     case AM_TYPE_INFO:
-        line(b, f, "_info", s, NULL, 0, 1, NULL);
+        line(b, f, "_info", 5, s, NULL, 0, 1, NULL);
         break;
     case AM_TYPE_HISTOGRAM:
         for (size_t i = 0; i <= f->n_bounds; i++) {
             size_t n = am__enc_pair(extra, sizeof extra, "le", i < f->n_bounds ? f->le[i] : "+Inf");
-            line(b, f, "_bucket", s, extra, n, s->buckets[i], s->ex ? &s->ex[i] : NULL);
+            line(b, f, "_bucket", 7, s, extra, n, s->buckets[i], s->ex ? &s->ex[i] : NULL);
         }
         if (s->sum >= 0) {
-            line(b, f, "_count", s, NULL, 0, s->buckets[f->n_bounds], NULL);
-            line(b, f, "_sum", s, NULL, 0, s->sum, NULL);
+            line(b, f, "_count", 6, s, NULL, 0, s->buckets[f->n_bounds], NULL);
+            line(b, f, "_sum", 4, s, NULL, 0, s->sum, NULL);
         }
         created(b, f, s);
         break;
     case AM_TYPE_STATESET:
         for (size_t i = 0; i < f->n_states; i++) {
             size_t n = am__enc_pair(extra, sizeof extra, f->name, f->states[i]);
-            line(b, f, "", s, extra, n, (double)((s->bits >> i) & 1), NULL);
+            line(b, f, "", 0, s, extra, n, (double)((s->bits >> i) & 1), NULL);
         }
         break;
     default:
-        line(b, f, "", s, NULL, 0, s->value, NULL);
+        line(b, f, "", 0, s, NULL, 0, s->value, NULL);
         break;
     }
 }

@@ -63,18 +63,12 @@ static void family_end(am_enc *e, const am_family *f)
     (void)f;
 }
 
-/* name{labels[,extra]} value\n */
-static void line(am_buf *b, const am_family *f, const char *suffix, const am_series *s,
-                 const char *extra, size_t elen, double v)
+static void line(am_buf *b, const am_family *f, const char *suffix, size_t slen,
+                 const am_series *s, const char *extra, size_t elen, double v)
 {
-    am_buf_puts(b, f->name);
-    am_buf_puts(b, suffix);
-    am__enc_labels(b, s->labels, s->labels_len, extra, elen);
-    am_buf_putc(b, ' ');
-    am__buf_double(b, v);
+    am__enc_sample(b, f, suffix, slen, s, extra, elen, v);
     am_buf_putc(b, '\n');
 }
-
 
 static void series(am_enc *e, const am_family *f, const am_series *s)
 {
@@ -82,27 +76,27 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
     char extra[AM_MAX_LABEL_VALUE * 2 + 64];
     switch (f->type) {
     case AM_TYPE_COUNTER:
-        line(b, f, "_total", s, NULL, 0, s->value);
+        line(b, f, "_total", 6, s, NULL, 0, s->value);
         break;
     case AM_TYPE_INFO:
-        line(b, f, "_info", s, NULL, 0, 1);
+        line(b, f, "_info", 5, s, NULL, 0, 1);
         break;
     case AM_TYPE_HISTOGRAM:
         for (size_t i = 0; i <= f->n_bounds; i++) {
             size_t n = am__enc_pair(extra, sizeof extra, "le", i < f->n_bounds ? f->le[i] : "+Inf");
-            line(b, f, "_bucket", s, extra, n, s->buckets[i]);
+            line(b, f, "_bucket", 7, s, extra, n, s->buckets[i]);
         }
-        line(b, f, "_sum", s, NULL, 0, s->sum);
-        line(b, f, "_count", s, NULL, 0, s->buckets[f->n_bounds]);
+        line(b, f, "_sum", 4, s, NULL, 0, s->sum);
+        line(b, f, "_count", 6, s, NULL, 0, s->buckets[f->n_bounds]);
         break;
     case AM_TYPE_STATESET:
         for (size_t i = 0; i < f->n_states; i++) {
             size_t n = am__enc_pair(extra, sizeof extra, f->name, f->states[i]);
-            line(b, f, "", s, extra, n, (double)((s->bits >> i) & 1));
+            line(b, f, "", 0, s, extra, n, (double)((s->bits >> i) & 1));
         }
         break;
     default:
-        line(b, f, "", s, NULL, 0, s->value);
+        line(b, f, "", 0, s, NULL, 0, s->value);
         break;
     }
 }

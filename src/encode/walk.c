@@ -18,6 +18,7 @@
 #include "../core/alloc.h"
 #include "../core/cells.h"
 #include "../core/error.h"
+#include "../core/fmt.h"
 #include "../core/registry.h"
 #include "../core/render.h"
 #include "../core/sink.h"
@@ -42,6 +43,35 @@ void am__enc_labels(am_buf *b, const char *labels, size_t len, const char *extra
         am_buf_append(b, extra, elen);
     }
     am_buf_putc(b, '}');
+}
+
+void am__enc_sample(am_buf *b, const am_family *f, const char *suffix, size_t slen,
+                    const am_series *s, const char *extra, size_t elen, double v)
+{
+    size_t need = f->name_len + slen + s->labels_len + elen + 4 + AM_FMT_MAX;
+    char *w = am_buf_reserve(b, need);
+    if (!w)
+        return;
+    char *p = w;
+    memcpy(p, f->name, f->name_len);
+    p += f->name_len;
+    memcpy(p, suffix, slen);
+    p += slen;
+    if (s->labels_len || elen) {
+        *p++ = '{';
+        memcpy(p, s->labels, s->labels_len);
+        p += s->labels_len;
+        if (elen) {
+            if (s->labels_len)
+                *p++ = ',';
+            memcpy(p, extra, elen);
+            p += elen;
+        }
+        *p++ = '}';
+    }
+    *p++ = ' ';
+    p += am__fmt_double(p, v);
+    b->len += (size_t)(p - w);
 }
 
 size_t am__enc_pair(char *out, size_t cap, const char *name, const char *value)

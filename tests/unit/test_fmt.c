@@ -78,9 +78,29 @@ static void test_roundtrip(void **state)
     }
 }
 
+static void test_millis(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        const char *s;
+    } cases[] = {{0, "0.000"},           {1700000000.5, "1700000000.500"},
+                 {0.0004, "0.000"},      {0.0005, "0.001"},
+                 {12.3456, "12.346"},    {1795541932.381, "1795541932.381"},
+                 {999.9996, "1000.000"}, {-1, "-1.000"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[AM_FMT_MAX];
+        size_t n = am__fmt_millis(out, cases[i].v);
+        AM_ASSERT_EQ(n, strlen(out));
+        if (strcmp(out, cases[i].s) != 0)
+            fail_msg("%.17g: got \"%s\", want \"%s\"", cases[i].v, out, cases[i].s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_table),
-                                       cmocka_unit_test(test_roundtrip)};
+                                       cmocka_unit_test(test_roundtrip),
+                                       cmocka_unit_test(test_millis)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
