@@ -171,7 +171,7 @@ AM_EXTERN am_err am_counter_new(am_registry *r, const am_metric_opts *o, am_coun
 /*
 ** am_counter_with: resolve label values to the child series, creating it if
 ** needed. values: n strings, copied on creation, valid UTF-8 of at most
-** AM_MAX_LABEL_VALUE bytes. Resolve once and keep the handle: this is the
+** AM_MAX_LABEL_VALUE bytes; "__overflow__" is reserved (see AM_ELIMIT). Resolve once and keep the handle: this is the
 ** only call that hashes strings. Lock-free when the child exists.
 ** Returns AM_OK; AM_ELIMIT when the family is at its child limit: *out is
 ** then the family's overflow series (label values "__overflow__") and
@@ -338,8 +338,9 @@ AM_EXTERN am_err am_info_set(am_info *i, const am_labels *pairs);
 
 /*
 ** As am_counter_new/with/remove/clear, for statesets. o->states names the
-** states (1..AM_MAX_STATES label values); a label may not share the
-** family's name, which OpenMetrics uses for the state label. Since: 0.1
+** states (1..AM_MAX_STATES label values). OpenMetrics labels each state with
+** the family's name, so that name must also be a valid label name (no ':')
+** and no other label may share it. Since: 0.1
 */
 AM_EXTERN am_err am_stateset_new(am_registry *r, const am_metric_opts *o, am_stateset **out);
 AM_EXTERN am_err am_stateset_with(am_stateset *s, const char *const *values, size_t n,

@@ -427,7 +427,9 @@ am_err am__family_new(am_metric_type type, const am_metric_opts *o, am_collect_f
                                 &n_bounds)))
             return rc;
     }
-    if (type == AM_TYPE_STATESET && (rc = check_states(base, o)))
+    if (type == AM_TYPE_STATESET &&
+        ((rc = am__check_label_name(base, "stateset name (also its state label)")) ||
+         (rc = check_states(base, o))))
         return rc;
 
     am_family *f = am__calloc(1, sizeof *f);
@@ -640,6 +642,9 @@ am_err am__family_with(am_family *f, const char *const *values, size_t n, am_chi
     }
 
     for (size_t i = 0; i < n; i++) {
+        if (strcmp(values[i], OVERFLOW_VALUE) == 0)
+            return am__err(AM_EINVAL, "metric \"%s\": label value \"%s\" is reserved for the "
+                                      "overflow series", f->name, OVERFLOW_VALUE);
         if (lens[i] > AM_MAX_LABEL_VALUE)
             return am__err(AM_EINVAL, "metric \"%s\": value of label \"%s\" is longer than %d",
                            f->name, f->label_names[i], AM_MAX_LABEL_VALUE);

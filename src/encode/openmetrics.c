@@ -6,9 +6,10 @@
 ** counter totals and histogram buckets, native stateset and info types,
 ** quotes escaped in HELP, and the closing "# EOF".
 **
-** OpenMetrics forbids a negative or NaN _sum; a histogram whose sum is
-** either leaves _sum and _count out (they come as a pair), which the spec
-** allows, rather than emit an exposition parsers must reject.
+** OpenMetrics forbids a _sum that is negative or NaN, and any _sum when a
+** bucket bound is negative; such a histogram leaves _sum and _count out
+** (they come as a pair), which the spec allows, rather than emit an
+** exposition parsers must reject.
 */
 #include <math.h>
 
@@ -122,7 +123,7 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
             size_t n = am__enc_pair(extra, sizeof extra, "le", i < f->n_bounds ? f->le[i] : "+Inf");
             line(b, f, "_bucket", 7, s, extra, n, s->buckets[i], s->ex ? &s->ex[i] : NULL);
         }
-        if (s->sum >= 0) {
+        if (s->sum >= 0 && (f->n_bounds == 0 || f->bounds[0] >= 0)) {
             line(b, f, "_count", 6, s, NULL, 0, s->buckets[f->n_bounds], NULL);
             line(b, f, "_sum", 4, s, NULL, 0, s->sum, NULL);
         }

@@ -2,7 +2,9 @@
 ** walk.c: visiting a registry for an encoder, and the public encode calls.
 **
 ** DESIGN
-** Lock order is registry (shared), then family (its mutex, so children do
+** Several registries can go into one exposition; their sorted family lists
+** are merged by name (see am__encode). Lock order is registry (shared), then
+** family (its mutex, so children do
 ** not come and go mid-walk), then cells (shared, so values are summed while
 ** no thread folds or releases cells). Lookups and hot-path writes go on
 ** meanwhile: they take none of these. Callback families run their collect
@@ -140,6 +142,7 @@ static void walk_child(walk *w, const am_family *f, const am_child *c)
     w->e.n_series++;
 }
 
+/* The series of a callback family, from a fresh run of its collect. */
 static void walk_callback(walk *w, am_family *f)
 {
     am_sink sink;
@@ -150,8 +153,6 @@ static void walk_callback(walk *w, am_family *f)
         am__sink_free(&sink);
         return;
     }
-    w->e.n_series = 0;
-    w->e.ops->family(&w->e, f);
     am_child *root = atomic_load_explicit(&f->root, am_relaxed);
     for (size_t i = 0; i < sink.n; i++) {
         const am_sink_item *it = &sink.items[i];
@@ -165,20 +166,17 @@ static void walk_callback(walk *w, am_family *f)
         w->e.ops->series(&w->e, f, &s);
         w->e.n_series++;
     }
-    w->e.ops->family_end(&w->e, f);
-    w->e.n_families++;
     am__sink_free(&sink);
 }
 
-static void walk_family(walk *w, am_family *f)
+/* The series of one family, with its lock and the cells' read lock held. */
+static void walk_series(walk *w, am_family *f)
 {
     if (f->collect) {
         walk_callback(w, f);
         return;
     }
     pthread_mutex_lock(&f->lock);
-    w->e.n_series = 0;
-    w->e.ops->family(&w->e, f);
     am__cells_rdlock();
     if (am__family_listed(f)) {
         for (const am_child *c = f->head; c; c = c->next)
@@ -187,29 +185,61 @@ static void walk_family(walk *w, am_family *f)
         walk_child(w, f, atomic_load_explicit(&f->root, am_relaxed));
     }
     am__cells_rdunlock();
-    w->e.ops->family_end(&w->e, f);
-    w->e.n_families++;
     pthread_mutex_unlock(&f->lock);
 }
 
+/*
+** Registries' families are each sorted by name, so several registries are
+** merged like sorted lists: the smallest name next, and every registry's
+** family of that name that has the same definition as the first becomes
+** part of one family in the output (two families of one name would make the
+** exposition invalid). A same-named family with another definition is left
+** out, as am_encode() documents.
+*/
 am_err am__encode(am_registry *const *regs, size_t n, const am_encoder *ops, am_buf *b)
 {
     walk *w = am__calloc(1, sizeof *w);
-    if (!w)
+    size_t *at = am__calloc(n, sizeof *at);
+    if (!w || !at) {
+        am__free(w);
+        am__free(at);
         return AM_ENOMEM;
+    }
     w->e.b = b;
     w->e.ops = ops;
+    for (size_t k = 0; k < n; k++)
+        pthread_rwlock_rdlock(&regs[k]->lock);
     ops->begin(&w->e);
-    for (size_t i = 0; i < n && !am_buf_err(b); i++) {
-        am_registry *r = regs[i];
-        pthread_rwlock_rdlock(&r->lock);
-        for (size_t k = 0; k < r->n && !am_buf_err(b); k++)
-            walk_family(w, r->fams[k]);
-        pthread_rwlock_unlock(&r->lock);
+    while (!am_buf_err(b)) {
+        const char *name = NULL;
+        for (size_t k = 0; k < n; k++)
+            if (at[k] < regs[k]->n && (!name || strcmp(regs[k]->fams[at[k]]->name, name) < 0))
+                name = regs[k]->fams[at[k]]->name;
+        if (!name)
+            break;
+        am_family *first = NULL;
+        for (size_t k = 0; k < n; k++) {
+            if (at[k] >= regs[k]->n || strcmp(regs[k]->fams[at[k]]->name, name) != 0)
+                continue;
+            am_family *f = regs[k]->fams[at[k]++];
+            if (!first) {
+                first = f;
+                w->e.n_series = 0;
+                ops->family(&w->e, first);
+            } else if (f == first || !am__family_same(first, f)) {
+                continue; /* the same registry twice, or a conflicting definition */
+            }
+            walk_series(w, f);
+        }
+        ops->family_end(&w->e, first);
+        w->e.n_families++;
     }
     ops->end(&w->e);
+    for (size_t k = n; k-- > 0;)
+        pthread_rwlock_unlock(&regs[k]->lock);
     am__free(w->ex);
     am__free(w);
+    am__free(at);
     return am_buf_err(b);
 }
 
