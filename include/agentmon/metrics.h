@@ -64,6 +64,7 @@ typedef enum am_metric_type {
 #define AM_MAX_BUCKETS 512          /* finite histogram bounds */
 #define AM_MAX_STATES 64            /* states per stateset */
 #define AM_MAX_LABEL_VALUE 4096     /* bytes per label value */
+#define AM_MAX_NAME 255             /* bytes per metric name or json_name */
 #define AM_DEFAULT_MAX_CHILDREN 10000
 #define AM_EXEMPLAR_MAX_RUNES 128   /* OpenMetrics limit on exemplar labels */
 
@@ -80,10 +81,12 @@ typedef enum am_metric_type {
 ** you need; every string and array is copied, so none must outlive the call.
 */
 typedef struct am_metric_opts {
-    const char *name;              /* required; [a-zA-Z_:][a-zA-Z0-9_:]*, not "__" */
+    const char *name;              /* required; [a-zA-Z_:][a-zA-Z0-9_:]*, not "__", */
+                                   /* at most AM_MAX_NAME bytes */
     const char *help;              /* UTF-8; NULL means "" */
     const char *unit;              /* optional OpenMetrics unit; name must end _<unit> */
-    const char *json_name;         /* optional key in the JSON snapshot, may hold dots */
+    const char *json_name;         /* optional key in the JSON snapshot, may hold dots; */
+                                   /* at most AM_MAX_NAME bytes */
     const char *const *label_names;
     size_t n_labels;
     const double *buckets;         /* histogram: strictly increasing finite bounds; */

@@ -199,7 +199,7 @@ am_child *am__child_build(am_family *f, const char *const *names, const char *co
     for (size_t i = 0; i < n; i++)
         vlen += strlen(strings[i]) + 1;
     const char *const *nm = pairs ? strings : names;
-    const char *const *vl = pairs ? strings + 1 : strings;
+    const char *const *vl = pairs && n ? strings + 1 : strings;
     size_t np = pairs ? n / 2 : n, stride = pairs ? 2 : 1;
     size_t rlen = am__render_pairs(NULL, nm, vl, np, stride);
     am_child *c = am__calloc(1, sizeof *c + vlen + rlen + 1);
@@ -409,9 +409,9 @@ am_err am__family_new(am_metric_type type, const am_metric_opts *o, am_collect_f
         nlen -= 6;
     else if (type == AM_TYPE_INFO && ends_with(o->name, "_info"))
         nlen -= 5;
-    char base[256];
-    if (nlen >= sizeof base)
-        return am__err(AM_EINVAL, "metric name is longer than %zu bytes", sizeof base - 1);
+    char base[AM_MAX_NAME + 1];
+    if (strlen(o->name) > AM_MAX_NAME)
+        return am__err(AM_EINVAL, "metric name is longer than %d bytes", AM_MAX_NAME);
     memcpy(base, o->name, nlen);
     base[nlen] = '\0';
     if ((rc = am__check_text(o->help ? o->help : "", 65536, "help text")) ||

@@ -8,6 +8,7 @@
 */
 #include <string.h>
 
+#include "agentmon/metrics.h"
 #include "error.h"
 #include "validate.h"
 
@@ -104,6 +105,8 @@ am_err am__check_json_name(const char *s)
 {
     if (!s || !*s)
         return am__err(AM_EINVAL, "json_name is empty");
+    if (strlen(s) > AM_MAX_NAME)
+        return am__err(AM_EINVAL, "json_name is longer than %d bytes", AM_MAX_NAME);
     for (const char *p = s; *p; p++) {
         if (!(is_alpha_(*p) || *p == ':' || (p != s && (is_digit(*p) || *p == '.'))))
             return am__err(AM_EINVAL, "json_name \"%.64s\" has an invalid character at offset %zu",

@@ -64,6 +64,10 @@ void am__enc_labels(am_buf *b, const char *labels, size_t len, const char *extra
 void am__enc_sample(am_buf *b, const am_family *f, const char *suffix, size_t slen,
                     const am_series *s, const char *extra, size_t elen, double v);
 
+/* Room for a synthetic pair: a name (AM_MAX_NAME) = a value of at most
+   AM_MAX_LABEL_VALUE bytes, every byte possibly escaped to two. */
+#define AM_EXTRA_PAIR_MAX (AM_MAX_NAME + 2 * AM_MAX_LABEL_VALUE + 8)
+
 /* Render the synthetic pair name="value" (le, a stateset's state) into out;
    returns its length, 0 if it does not fit in cap. */
 size_t am__enc_pair(char *out, size_t cap, const char *name, const char *value);

@@ -73,7 +73,7 @@ static void line(am_buf *b, const am_family *f, const char *suffix, size_t slen,
 static void series(am_enc *e, const am_family *f, const am_series *s)
 {
     am_buf *b = e->b;
-    char extra[AM_MAX_LABEL_VALUE * 2 + 64];
+    char extra[AM_EXTRA_PAIR_MAX];
     switch (f->type) {
     case AM_TYPE_COUNTER:
         line(b, f, "_total", 6, s, NULL, 0, s->value);

@@ -179,6 +179,20 @@ static void test_bad_options(void **state)
     o = opts("x_info", NULL, 0);
     o.unit = "info";
     AM_ASSERT_ERR(am_info_new(r, &o, &i), AM_EINVAL);
+    char longname[AM_MAX_NAME + 2];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    o = opts(longname, NULL, 0);
+    AM_ASSERT_ERR(am_counter_new(r, &o, &c), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "longer");
+    o = opts("x", NULL, 0);
+    o.json_name = longname;
+    AM_ASSERT_ERR(am_counter_new(r, &o, &c), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "json_name is longer");
+    longname[AM_MAX_NAME] = '\0';
+    o.json_name = longname; /* exactly the limit is fine */
+    AM_ASSERT_OK(am_counter_new(r, &o, &c));
+    AM_ASSERT_OK(am_registry_unregister(r, "x"));
     AM_ASSERT_ERR(am_counter_new(r, NULL, &c), AM_EINVAL);
     o = opts("x", NULL, 0);
     AM_ASSERT_ERR(am_counter_new(r, &o, NULL), AM_EINVAL);

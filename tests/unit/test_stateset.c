@@ -55,6 +55,39 @@ static void test_stateset(void **state)
     AM_ASSERT_ERR(am_stateset_new(r, &o, &fam), AM_EINVAL);
     o.n_states = AM_MAX_STATES + 1;
     AM_ASSERT_ERR(am_stateset_new(r, &o, &fam), AM_EINVAL);
+
+    /* The longest state, every byte escaped, under the longest name. */
+    char *big = malloc(AM_MAX_LABEL_VALUE + 1), name[AM_MAX_NAME + 1];
+    memset(big, '"', AM_MAX_LABEL_VALUE);
+    big[AM_MAX_LABEL_VALUE] = '\0';
+    memset(name, 'n', AM_MAX_NAME);
+    name[AM_MAX_NAME] = '\0';
+    const char *bigstate[] = {big};
+    o.name = name;
+    o.states = bigstate;
+    o.n_states = 1;
+    o.n_labels = 0;
+    AM_ASSERT_OK(am_stateset_new(r, &o, &fam));
+    AM_ASSERT_OK(am_stateset_select(fam, 0));
+    text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
+    char *want = malloc(2 * AM_MAX_LABEL_VALUE + 2 * AM_MAX_NAME + 16);
+    size_t o_ = 0;
+    memcpy(want + o_, name, AM_MAX_NAME);
+    o_ += AM_MAX_NAME;
+    want[o_++] = '{';
+    memcpy(want + o_, name, AM_MAX_NAME);
+    o_ += AM_MAX_NAME;
+    want[o_++] = '=';
+    want[o_++] = '"';
+    for (int i = 0; i < AM_MAX_LABEL_VALUE; i++) {
+        want[o_++] = '\\';
+        want[o_++] = '"';
+    }
+    memcpy(want + o_, "\"} 1\n", 6);
+    AM_ASSERT_CONTAINS(text, want);
+    free(want);
+    free(big);
+    am_free(text);
     am_registry_free(r);
 }
 
