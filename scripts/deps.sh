@@ -8,8 +8,9 @@
 # Usage: scripts/deps.sh [build|test|all]   (default: all)
 set -eu
 
-BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev"
-TEST_PKGS="prometheus python3-prometheus-client"
+BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
+    libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev"
+TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl"
 
 case "${1:-all}" in
     build) want="$BUILD_PKGS" ;;

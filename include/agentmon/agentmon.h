@@ -8,5 +8,6 @@
 #include "metrics.h"
 #include "expose.h"
 #include "timer.h"
+#include "http.h"
 
 #endif

@@ -1,0 +1,15 @@
+/*
+** gzip.h: compressing a response body.
+*/
+#ifndef AM_HTTP_GZIP_H
+#define AM_HTTP_GZIP_H
+
+#include <stddef.h>
+
+#include "agentmon/common.h"
+
+/* Compress in[0..len) at level (1..9) into a gzip stream: owned result in
+   *out (free with am__free), its length in *out_len. AM_OK or AM_ENOMEM. */
+am_err am__gzip(const char *in, size_t len, int level, char **out, size_t *out_len);
+
+#endif
