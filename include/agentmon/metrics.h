@@ -67,6 +67,7 @@ typedef enum am_metric_type {
 #define AM_MAX_NAME 255             /* bytes per metric name or json_name */
 #define AM_DEFAULT_MAX_CHILDREN 10000
 #define AM_EXEMPLAR_MAX_RUNES 128   /* OpenMetrics limit on exemplar labels */
+#define AM_EXEMPLAR_MAX_BYTES 256   /* and ours on their text once escaped */
 
 /* Label values written inline: am_counter_with(c, AM_LABELS("a", "b"), &s). */
 #define AM_LABELS(...)                                                                             \
@@ -213,8 +214,10 @@ AM_EXTERN am_err am_counter_add(am_counter *c, double v);
 
 /*
 ** am_counter_add_exemplar: am_counter_add() that also records ex (names and
-** values copied, at most AM_EXEMPLAR_MAX_RUNES characters in all) with the
-** current time as the series' exemplar, replacing the previous one.
+** values copied, at most AM_EXEMPLAR_MAX_RUNES characters in all and
+** AM_EXEMPLAR_MAX_BYTES bytes once rendered as name="value",... with
+** escapes -- a trace_id and span_id take 70) with the current time as the
+** series' exemplar, replacing the previous one.
 ** Returns AM_OK, or AM_EINVAL/AM_ELIMIT for a bad v or exemplar; a bad
 ** exemplar does not stop a good v from being added. Lock-free; may allocate
 ** the series' exemplar storage once. Since: 0.1

@@ -13,7 +13,7 @@
 
 #include "family.h"
 
-#define AM_EXEMPLAR_TEXT 256 /* bytes of rendered labels a slot holds */
+#define AM_EXEMPLAR_TEXT AM_EXEMPLAR_MAX_BYTES /* bytes of rendered labels a slot holds */
 
 typedef struct am_exview {
     bool set;
