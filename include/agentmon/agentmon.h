@@ -9,5 +9,6 @@
 #include "expose.h"
 #include "timer.h"
 #include "http.h"
+#include "push.h"
 
 #endif
