@@ -120,6 +120,7 @@ void bench_group_counter_with_existing(void);
 void bench_group_encode_10k(void);
 void bench_group_encode_100k(void);
 void bench_group_rss_100k(void);
+void bench_group_http_scrape(void);
 
 /* am-bench --rss-child: the fresh process the RSS group measures in. */
 int bench_rss_child_main(void);

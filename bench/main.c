@@ -109,6 +109,10 @@ static const group GROUPS[] = {
     {"rss_100k_children",
      bench_group_rss_100k,
      {"rss_100k_children_mib", "rss_100k_children_abs_mib"}},
+    {"http_scrape",
+     bench_group_http_scrape,
+     {"http_scrape_10k_rps", "http_scrape_10k_p99_ms", "http_scrape_10k_gzip_rps",
+      "http_scrape_10k_gzip_p99_ms"}},
 };
 #define N_GROUPS (sizeof GROUPS / sizeof GROUPS[0])
 

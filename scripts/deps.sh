@@ -9,7 +9,7 @@
 set -eu
 
 BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
-    libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev"
+    libmicrohttpd-dev libcurl4-openssl-dev libdeflate-dev zlib1g-dev"
 TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl"
 
 case "${1:-all}" in

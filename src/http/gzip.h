@@ -8,8 +8,9 @@
 
 #include "agentmon/common.h"
 
-/* Compress in[0..len) at level (1..9) into a gzip stream: owned result in
-   *out (free with am__free), its length in *out_len. AM_OK or AM_ENOMEM. */
+/* Compress in[0..len) at level (1..12) into a gzip stream: owned result in
+   *out (free with am__free), its length in *out_len. AM_OK, AM_EINVAL (level)
+   or AM_ENOMEM. */
 am_err am__gzip(const char *in, size_t len, int level, char **out, size_t *out_len);
 
 #endif
