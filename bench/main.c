@@ -113,6 +113,13 @@ static const group GROUPS[] = {
      bench_group_http_scrape,
      {"http_scrape_10k_rps", "http_scrape_10k_p99_ms", "http_scrape_10k_gzip_rps",
       "http_scrape_10k_gzip_p99_ms"}},
+    {"log_line", bench_group_log_line, {"log_line_devnull", "log_line_3fields_devnull"}},
+    {"histogram_observe_traced",
+     bench_group_histogram_observe_traced,
+     {"histogram_observe_traced", "histogram_observe_traced_no_context"}},
+    {"trace",
+     bench_group_trace,
+     {"trace_new", "trace_child", "traceparent_parse", "traceparent_format"}},
 };
 #define N_GROUPS (sizeof GROUPS / sizeof GROUPS[0])
 

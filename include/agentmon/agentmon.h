@@ -8,6 +8,8 @@
 #include "metrics.h"
 #include "expose.h"
 #include "timer.h"
+#include "trace.h"
+#include "log.h"
 #include "http.h"
 #include "push.h"
 

@@ -39,13 +39,17 @@ extern "C" {
     X(AM_EBACKEND, 7, "backend error")                                                             \
     X(AM_EPROTO, 8, "protocol error")                                                              \
     X(AM_EMISUSE, 9, "library used incorrectly")                                                   \
-    X(AM_ENOTFOUND, 10, "not found")
+    X(AM_ENOTFOUND, 10, "not found")                                                               \
+    X(AM_EFULL, 11, "full")
 
 typedef enum am_err {
 #define AM__ERR_ENUM(name, num, text) name = num,
     AM_ERR_LIST(AM__ERR_ENUM)
 #undef AM__ERR_ENUM
 } am_err;
+
+/* The highest code so far (for iterating over all of them). */
+#define AM_ERR_LAST AM_EFULL
 
 /*
 ** am_strerror: a constant English explanation of an error code.

@@ -7,6 +7,8 @@
 ** exactly it is, trimmed, the shortest form (a shorter exact form would
 ** round to it), else 16 digits, else 17, which always round-trips.
 ** Subnormals, with fewer significant bits, search up from one digit.
+** Values in [1e-4, 1e6) with at most nine decimals -- most timings and
+** ratios -- are checked exactly (m / 10^k == v) and written from m.
 */
 #include <float.h>
 #include <math.h>
@@ -53,6 +55,39 @@ static size_t digits(double v, char *d, int *dp)
     return n;
 }
 
+/*
+** v in [1e-4, 1e6) that is m / 10^k exactly for some k <= 9: the common
+** durations and ratios (0.25, 12.5, 0.001). m / 10^k with both exact is
+** correctly rounded, so "m / 10^k == v" proves the decimal reads back as v,
+** and the smallest such k gives the fewest digits: the text Go's shortest
+** form has in this range (no exponent there), without snprintf and strtod.
+** Returns the length written (no NUL), or 0 when v is not such a number.
+*/
+static size_t short_decimal(char *out, double v)
+{
+    static const double P10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    for (int k = 0; k <= 9; k++) {
+        double m = nearbyint(v * P10[k]);
+        if (m >= 9007199254740992.0)
+            return 0;
+        if (m / P10[k] != v)
+            continue;
+        char d[24];
+        size_t nd = 0, o = 0;
+        for (uint64_t u = (uint64_t)m; u; u /= 10)
+            d[nd++] = (char)('0' + u % 10); /* reversed */
+        while (nd < (size_t)k + 1)
+            d[nd++] = '0'; /* 0.0012: zeros before the digits */
+        for (size_t i = nd; i > 0; i--) {
+            if (i == (size_t)k && k)
+                out[o++] = '.';
+            out[o++] = d[i - 1];
+        }
+        return o;
+    }
+    return 0;
+}
+
 size_t am__fmt_double(char *out, double v)
 {
     if (isnan(v)) {
@@ -83,6 +118,13 @@ size_t am__fmt_double(char *out, double v)
             out[o++] = tmp[--n];
         out[o] = '\0';
         return o;
+    }
+    if (v >= 1e-4 && v < 1e6) {
+        size_t n = short_decimal(out + o, v);
+        if (n) {
+            out[o + n] = '\0';
+            return o + n;
+        }
     }
     char d[24];
     int dp;

@@ -98,7 +98,7 @@ static void test_json_name(void **state)
 static void test_error_strings(void **state)
 {
     (void)state;
-    for (int e = AM_OK; e <= AM_ENOTFOUND; e++) {
+    for (int e = AM_OK; e <= AM_ERR_LAST; e++) {
         assert_non_null(am_strerror((am_err)e));
         AM_ASSERT_LACKS(am_strerror((am_err)e), "unknown");
         AM_ASSERT_LACKS(am_err_name((am_err)e), "UNKNOWN");

@@ -1,0 +1,24 @@
+/*
+** trace_internal.h: what log.c needs from trace.c, not part of the API.
+**
+** The calling thread's current context is kept with its ids already in hex,
+** so a log line or an exemplar copies 48 bytes instead of formatting them.
+*/
+#ifndef AM_LOG_TRACE_INTERNAL_H
+#define AM_LOG_TRACE_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "agentmon/trace.h"
+
+/*
+** Whether the calling thread has a current context; if so *trace_hex and
+** *span_hex point at its ids in lowercase hex (32 and 16 characters,
+** NUL-terminated), valid until this thread changes its current context.
+*/
+bool am__trace_current_hex(const char **trace_hex, const char **span_hex);
+
+/* Write n bytes as 2n lowercase hex digits (no NUL). */
+void am__hex(char *out, const uint8_t *in, size_t n);
+
+#endif
