@@ -12,5 +12,6 @@
 #include "log.h"
 #include "http.h"
 #include "push.h"
+#include "coord.h"
 
 #endif

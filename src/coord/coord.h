@@ -1,0 +1,158 @@
+/*
+** coord.h: the coordinator's insides -- the backend interface and the state
+** the generic layer keeps around it.
+**
+** The generic layer (coord.c) owns every decision: validation, ids, retry
+** or dead-letter, backoff, metrics, DLQ growth events, the snapshot. A
+** backend only keeps messages and performs each operation atomically:
+** the memory backend under one agent's lock, the Redis backend as one Lua
+** script. Backends report what happened on their own initiative (an expired
+** reservation recovered or dead-lettered) through am__coord_event().
+*/
+#ifndef AM_COORD_COORD_H
+#define AM_COORD_COORD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "agentmon/coord.h"
+#include "agentmon/trace.h"
+
+/* A message on its way in, as the generic layer hands it to a backend. */
+typedef struct am__msg {
+    const char *id, *from, *to, *type;
+    const void *payload;
+    size_t len;
+    int priority;
+    char traceparent[AM_TRACEPARENT_LEN + 1]; /* "" when none */
+    const char *tracestate;                   /* "" when none */
+} am__msg;
+
+/* What a backend did on its own, reported to the generic layer. */
+typedef enum am__event {
+    AM__EV_RECOVERED,       /* an expired reservation went back to its queue */
+    AM__EV_DEAD_ATTEMPTS,   /* ... or to the DLQ, its attempts used up */
+    AM__EV_DEAD_POISON      /* a stored message could not be decoded */
+} am__event;
+
+/* Where a queue's index is: priority 1, 5, 9 -> 0, 1, 2. */
+static inline int am__prio_index(int priority)
+{
+    return priority >= 9 ? 2 : priority >= 5 ? 1 : 0;
+}
+
+typedef struct am_coord_ops {
+    unsigned version;
+    const char *name;
+    am_err (*open)(am_coord *c, const char *uri);
+    void (*close)(am_coord *c);
+    am_err (*add_agent)(am_coord *c, const char *agent);
+    /* Enqueue; AM_EFULL at max_queue, AM_EEXIST for a known id. */
+    am_err (*send)(am_coord *c, const am__msg *m, size_t max_queue);
+    /*
+    ** Reserve the next visible message of agent for visibility_s, first
+    ** settling its expired reservations (max_attempts decides between queue
+    ** and DLQ). AM_ETIMEDOUT when there is none. *out: owned delivery.
+    */
+    am_err (*take)(am_coord *c, const char *agent, double visibility_s, unsigned max_attempts,
+                   am_coord_delivery **out);
+    /* Block until agent may have a message, or until deadline_ns (monotonic). */
+    void (*wait)(am_coord *c, const char *agent, uint64_t deadline_ns);
+    /* Settle d's reservation: AM_ENOTFOUND when it is no longer held. */
+    am_err (*ack)(am_coord *c, const am_coord_delivery *d);
+    am_err (*retry)(am_coord *c, const am_coord_delivery *d, double delay_s, const char *error);
+    am_err (*dead)(am_coord *c, const am_coord_delivery *d, const char *reason, const char *error);
+    am_err (*recover)(am_coord *c, unsigned max_attempts, size_t *n);
+    am_err (*dlq_list)(am_coord *c, const char *agent, size_t max, am_coord_dlq_entry **out,
+                       size_t *n);
+    am_err (*dlq_replay)(am_coord *c, const char *agent, const char *id, size_t max_queue,
+                         size_t *n);
+    am_err (*dlq_purge)(am_coord *c, const char *agent, size_t *n);
+    am_err (*stats)(am_coord *c, const char *agent, am_coord_stats *out);
+    /* Call fn for every known agent, with its stats (one consistent read). */
+    am_err (*each_agent)(am_coord *c,
+                         void (*fn)(const char *agent, const am_coord_stats *st, void *ud),
+                         void *ud);
+    /* Optional: counters summed over every process (Redis); NULL = local. */
+    am_err (*totals)(am_coord *c, double *out /* AM__N_TOTALS */);
+    /* Optional: push local counter deltas to the shared totals now. */
+    void (*flush)(am_coord *c);
+} am_coord_ops;
+
+/* The spec's counters, in the order of the snapshot and the totals. */
+enum {
+    AM__T_NACKS,
+    AM__T_RETRIES,
+    AM__T_PERMANENT,
+    AM__T_OK,
+    AM__T_ERROR,
+    AM__T_RECOVERED,
+    AM__T_SENT,
+    AM__T_DEAD,
+    AM__N_TOTALS
+};
+
+typedef struct am__growth am__growth;
+
+/* An options value, immutable once published; replaced whole by configure. */
+typedef struct am__opts_box {
+    am_coord_opts o;
+    struct am__opts_box *older;     /* kept until close: readers may hold one */
+} am__opts_box;
+
+struct am_coord {
+    const am_coord_ops *ops;
+    void *be;                       /* the backend's state */
+    char *uri;
+    am__opts_box *_Atomic opts;     /* read lock-free on every operation */
+    pthread_mutex_t configure_lock;
+    am_registry *reg;
+    /* metrics */
+    am_counter *nacks, *retries, *permanent, *ok, *error, *recovered;
+    am_counter *sent, *dead, *growth_events; /* labelled families */
+    am_gauge *last_backoff;
+    am_histogram *wait_h, *proc_h;
+    /* AM__T_* counted in per-thread cells (src/core/cells.h), for the
+       snapshot and the Redis totals: read with am__coord_local() */
+    uint32_t local_slot;
+    pthread_mutex_t growth_lock;
+    am__growth *growth;             /* per-agent recent dead-letter times */
+    struct am_coord *next_open;     /* the list the scrape callbacks walk */
+};
+
+/* The options in force (a copy). Lock-free. */
+am_coord_opts am__coord_opts(am_coord *c);
+
+/* Count one AM__T_* event in this process's totals. Lock-free. */
+void am__coord_count(am_coord *c, int total);
+
+/* This process's AM__T_* totals so far, into out[AM__N_TOTALS]. */
+void am__coord_local(am_coord *c, double *out);
+
+/* Report a backend event for agent (see am__event). Thread-safe. */
+void am__coord_event(am_coord *c, const char *agent, am__event ev);
+
+/* Count a dead-lettering of agent's message for reason: metrics and growth. */
+void am__coord_dead_lettered(am_coord *c, const char *agent, const char *reason);
+
+/* Register the metrics of c and put it on the scrape list. */
+am_err am__coord_metrics_init(am_coord *c);
+void am__coord_metrics_fini(am_coord *c);
+
+/* Validate an agent name ("type:instance", printable, <= AM_COORD_MAX_NAME). */
+am_err am__coord_check_agent(const char *agent, const char *what);
+
+/* Room for a reservation token in a delivery, NUL included. */
+#define AM__TOKEN_MAX 96
+
+/* A delivery with copies of these fields (payload copied too) and an empty
+   token of AM__TOKEN_MAX bytes, in one block; NULL on ENOMEM. */
+am_coord_delivery *am__delivery_new(const char *id, const char *from, const char *to,
+                                    const char *type, const void *payload, size_t len);
+
+/* Backends. */
+extern const am_coord_ops am__coord_memory;
+extern const am_coord_ops am__coord_redis;
+
+#endif
