@@ -2,6 +2,7 @@
 test_exporter, and compare with the values the exporter set.
 
     /usr/bin/python3 check_prometheus.py http://127.0.0.1:PORT JOB [JOB...]
+        [--example JOB LOGFILE]
 
 Waits (up to 30 s) until every job's target is up, then checks each job's
 values through the HTTP API, histogram_quantile over the histogram, and the
@@ -16,6 +17,11 @@ import urllib.request
 
 BASE = sys.argv[1]
 JOBS = sys.argv[2:]
+EXAMPLE = None
+if "--example" in JOBS:
+    i = JOBS.index("--example")
+    EXAMPLE = (JOBS[i + 1], JOBS[i + 2])
+    JOBS = JOBS[:i]
 assert BASE.startswith("http://127.0.0.1:"), "loopback only"
 
 
@@ -42,12 +48,13 @@ while True:
     up = {r["metric"]["job"]: r["value"][1] for r in query("up")}
     # rate() needs two samples: wait for three scrapes of every job.
     n = {r["metric"]["job"]: float(r["value"][1]) for r in query("count_over_time(up[1m])")}
-    if all(up.get(j) == "1" and n.get(j, 0) >= 3 for j in JOBS):
+    every = JOBS + ([EXAMPLE[0]] if EXAMPLE else [])
+    if all(up.get(j) == "1" and n.get(j, 0) >= 3 for j in every):
         break
     if time.time() > deadline:
         fail(f"targets not up after 30 s: {up}")
     time.sleep(0.5)
-print(f"prometheus: up == 1 for {', '.join(JOBS)}")
+print(f"prometheus: up == 1 for {', '.join(every)}")
 
 EXPECT = [
     ('agent_task_failure_total{agent_id="coder:1",error_type="TimeoutError"}', 42),
@@ -92,3 +99,26 @@ ids = {e["labels"].get("trace_id") for s in ex for e in s["exemplars"]}
 if "4bf92f3577b34da6a3ce929d0e0e4736" not in ids:
     fail(f"exemplar with the trace_id not stored: {ex}")
 print("prometheus: the histogram's exemplar (trace_id) reached Prometheus")
+
+# The example agent: metrics to logs by trace_id.
+if EXAMPLE:
+    job, log_path = EXAMPLE
+    ok = query('agent_task_success_total{job="%s"}' % job)
+    if len(ok) != 1 or float(ok[0]["value"][1]) < 1:
+        fail(f"{job}: agent_task_success_total = {ok}")
+    ex = api("/api/v1/query_exemplars", query='agent_task_duration_seconds_bucket{job="%s"}' % job,
+             start=now - 300, end=time.time() + 60)
+    ids = {e["labels"].get("trace_id") for s in ex for e in s["exemplars"]}
+    ids.discard(None)
+    if not ids:
+        fail(f"{job}: no exemplars stored")
+    logged = set()
+    with open(log_path) as f:
+        for line in f:
+            rec = json.loads(line)  # every line of the agent's log parses
+            if "trace_id" in rec:
+                logged.add(rec["trace_id"])
+    joined = ids & logged
+    if not joined:
+        fail(f"{job}: none of the {len(ids)} exemplar trace_ids is in the agent's log")
+    print(f"prometheus: {job}: {len(joined)} exemplar trace_id(s) found in the agent's JSON log")
