@@ -14,4 +14,7 @@ typedef struct am_cli_cmd {
 } am_cli_cmd;
 
 
+extern const am_cli_cmd am_cli_cmd_dlq;
+extern const am_cli_cmd am_cli_cmd_snapshot;
+
 #endif

@@ -12,7 +12,8 @@
 #include "cli.h"
 
 static const am_cli_cmd *const commands[] = {
-    NULL, /* subcommands register here */
+    &am_cli_cmd_dlq,
+    &am_cli_cmd_snapshot,
 };
 
 static void usage(FILE *out)
@@ -20,8 +21,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: agentmon [--version] [--help] COMMAND [ARGS]\n\n"
                  "Observability for AI agent orchestration.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (commands[i])
-            fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out, "\nRun 'agentmon COMMAND --help' for a command's options.\n");
 }
 
@@ -41,7 +41,7 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (commands[i] && strcmp(argv[1], commands[i]->name) == 0)
+        if (strcmp(argv[1], commands[i]->name) == 0)
             return commands[i]->run(argc - 1, argv + 1);
     fprintf(stderr, "agentmon: unknown command \"%s\"\n\n", argv[1]);
     usage(stderr);

@@ -1,0 +1,33 @@
+/*
+** args.h: the small option parser every subcommand shares.
+**
+** Options are "--name VALUE" or "--flag"; anything else is positional.
+** A subcommand lists what it accepts in a table; the parser refuses the
+** rest with a message naming the option, so every command's errors read
+** the same.
+*/
+#ifndef AM_CLI_ARGS_H
+#define AM_CLI_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct cli_opt {
+    const char *name;    /* "--coordinator" */
+    bool takes_value;
+    const char *help;    /* one line for --help */
+    const char *value;   /* set by cli_parse: the value, or "" for a flag given */
+} cli_opt;
+
+/*
+** Parse argv[1..argc) against opts; positionals go to pos (at most
+** max_pos). Returns 0, 1 when --help was asked (usage printed to stdout),
+** or 2 after printing an error to stderr.
+*/
+int cli_parse(int argc, char **argv, cli_opt *opts, size_t n_opts, const char **pos,
+              size_t max_pos, size_t *n_pos, const char *usage);
+
+/* The value of option name, or NULL when not given. */
+const char *cli_get(const cli_opt *opts, size_t n_opts, const char *name);
+
+#endif

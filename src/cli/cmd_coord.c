@@ -1,0 +1,165 @@
+/*
+** cmd_coord.c: `agentmon dlq` and `agentmon snapshot` -- looking at and
+** repairing a coordinator from the command line.
+**
+**   agentmon dlq list   --coordinator URI --agent TYPE:INSTANCE [--max N]
+**   agentmon dlq replay --coordinator URI --agent TYPE:INSTANCE [--id ID]
+**   agentmon dlq purge  --coordinator URI --agent TYPE:INSTANCE
+**   agentmon snapshot   --coordinator URI
+**
+** Both are meant for a shared (Redis) coordinator: a "memory:" one is empty
+** in a new process. `dlq list` prints one JSON object per dead letter;
+** `snapshot` prints am_coord_snapshot(), the totals of every process that
+** uses the coordinator.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentmon/agentmon.h"
+#include "../core/buf.h"
+#include "../core/render.h"
+#include "../core/validate.h"
+#include "args.h"
+#include "cli.h"
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "agentmon: %s: %s\n", what, am_errmsg());
+    return 1;
+}
+
+static int open_coord(const char *uri, am_coord **c)
+{
+    if (!uri) {
+        fprintf(stderr, "agentmon: --coordinator URI is required (redis://host:port/db or "
+                        "unix:///path.sock)\n");
+        return 2;
+    }
+    am_registry *r;
+    am_coord_opts o = AM_COORD_OPTS_INIT;
+    if (am_registry_new(&r) != AM_OK)
+        return fail("registry");
+    o.registry = r; /* the CLI's own, not the default one */
+    if (am_coord_open(uri, &o, c) != AM_OK)
+        return fail(uri);
+    return 0;
+}
+
+static void print_entry(const am_coord_dlq_entry *e)
+{
+    am_buf b;
+    am_buf_init(&b, 0);
+    am_buf_puts(&b, "{\"id\":");
+    am__buf_json_string(&b, e->id, strlen(e->id));
+    am_buf_puts(&b, ",\"from\":");
+    am__buf_json_string(&b, e->from, strlen(e->from));
+    am_buf_puts(&b, ",\"to\":");
+    am__buf_json_string(&b, e->to, strlen(e->to));
+    am_buf_puts(&b, ",\"type\":");
+    am__buf_json_string(&b, e->type, strlen(e->type));
+    am_buf_printf(&b, ",\"priority\":%d,\"attempts\":%u,\"reason\":", e->priority, e->attempts);
+    am__buf_json_string(&b, e->reason, strlen(e->reason));
+    am_buf_puts(&b, ",\"error\":");
+    am__buf_json_string(&b, e->error, strlen(e->error));
+    am_buf_printf(&b, ",\"dead_at\":%.3f,\"payload_bytes\":%zu", e->dead_at, e->len);
+    if (am__utf8_valid(e->payload, e->len, NULL) && !memchr(e->payload, 0, e->len)) {
+        am_buf_puts(&b, ",\"payload\":");
+        am__buf_json_string(&b, e->payload, e->len);
+    }
+    am_buf_puts(&b, "}\n");
+    if (!am_buf_err(&b))
+        fwrite(b.p, 1, b.len, stdout);
+    am_buf_free(&b);
+}
+
+static int run_dlq(int argc, char **argv)
+{
+    cli_opt opts[] = {
+        {"--coordinator", true, "coordinator URI (redis://..., unix://...)", NULL},
+        {"--agent", true, "the agent whose dead letters to act on (type:instance)", NULL},
+        {"--id", true, "replay: only this message (default: all)", NULL},
+        {"--max", true, "list: at most this many (default 1000)", NULL},
+    };
+    const size_t n_opts = sizeof opts / sizeof opts[0];
+    const char *pos[1];
+    size_t n_pos;
+    int rc = cli_parse(argc, argv, opts, n_opts, pos, 1, &n_pos,
+                       "agentmon dlq list|replay|purge --coordinator URI --agent TYPE:INSTANCE");
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    const char *agent = cli_get(opts, n_opts, "--agent");
+    if (n_pos != 1 || !agent) {
+        fprintf(stderr, "agentmon dlq: say list, replay or purge, and --agent\n");
+        return 2;
+    }
+    am_coord *c;
+    if ((rc = open_coord(cli_get(opts, n_opts, "--coordinator"), &c)))
+        return rc;
+    size_t n = 0;
+    if (strcmp(pos[0], "list") == 0) {
+        const char *max_s = cli_get(opts, n_opts, "--max");
+        char *end = NULL;
+        unsigned long max = max_s ? strtoul(max_s, &end, 10) : 1000;
+        if (max_s && (*end || !*max_s)) {
+            fprintf(stderr, "agentmon dlq: --max \"%s\" is not a number\n", max_s);
+            rc = 2;
+        } else {
+            am_coord_dlq_entry *e;
+            if (am_coord_dlq_list(c, agent, max, &e, &n) != AM_OK) {
+                rc = fail("dlq list");
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    print_entry(&e[i]);
+                am_coord_dlq_free(e, n);
+            }
+        }
+    } else if (strcmp(pos[0], "replay") == 0) {
+        am_err e = am_coord_dlq_replay(c, agent, cli_get(opts, n_opts, "--id"), &n);
+        if (e != AM_OK && e != AM_EFULL)
+            rc = fail("dlq replay");
+        else
+            printf("replayed %zu message(s) to %s%s\n", n, agent,
+                   e == AM_EFULL ? " (its queue filled up; the rest stay dead-lettered)" : "");
+    } else if (strcmp(pos[0], "purge") == 0) {
+        if (am_coord_dlq_purge(c, agent, &n) != AM_OK)
+            rc = fail("dlq purge");
+        else
+            printf("purged %zu message(s) from the DLQ of %s\n", n, agent);
+    } else {
+        fprintf(stderr, "agentmon dlq: unknown action \"%s\" (list, replay, purge)\n", pos[0]);
+        rc = 2;
+    }
+    am_coord_close(c);
+    return rc;
+}
+
+static int run_snapshot(int argc, char **argv)
+{
+    cli_opt opts[] = {
+        {"--coordinator", true, "coordinator URI (redis://..., unix://...)", NULL},
+    };
+    const char *pos[1];
+    size_t n_pos;
+    int rc = cli_parse(argc, argv, opts, 1, pos, 0, &n_pos,
+                       "agentmon snapshot --coordinator URI");
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    am_coord *c;
+    if ((rc = open_coord(cli_get(opts, 1, "--coordinator"), &c)))
+        return rc;
+    char *text;
+    size_t len;
+    if (am_coord_snapshot(c, &text, &len) != AM_OK) {
+        rc = fail("snapshot");
+    } else {
+        fwrite(text, 1, len, stdout);
+        am_free(text);
+    }
+    am_coord_close(c);
+    return rc;
+}
+
+const am_cli_cmd am_cli_cmd_dlq = {"dlq", run_dlq, "list, replay or purge an agent's dead letters"};
+const am_cli_cmd am_cli_cmd_snapshot = {"snapshot", run_snapshot,
+                                        "print a coordinator's messaging snapshot (JSON)"};
