@@ -13,7 +13,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test unit asan integration fuzz bench demo clean
+.PHONY: all build deps test unit asan integration fuzz bench demo metrics-doc clean
 
 all: build
 
@@ -50,6 +50,11 @@ demo: build
 	@echo "== agentmon demo (interim): an agent's registry, printed as Prometheus text =="
 	@echo "== The live multi-agent demo replaces this when it lands.                    =="
 	@$(BUILD)/examples/example_agent
+
+# docs/METRICS.md is generated from the definition tables in the code.
+metrics-doc: build
+	@$(BUILD)/agentmon metrics list --format markdown > docs/METRICS.md
+	@echo "docs/METRICS.md regenerated"
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz build-bench

@@ -13,5 +13,6 @@
 #include "http.h"
 #include "push.h"
 #include "coord.h"
+#include "packs.h"
 
 #endif

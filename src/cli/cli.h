@@ -15,6 +15,7 @@ typedef struct am_cli_cmd {
 
 
 extern const am_cli_cmd am_cli_cmd_dlq;
+extern const am_cli_cmd am_cli_cmd_metrics;
 extern const am_cli_cmd am_cli_cmd_snapshot;
 
 #endif

@@ -13,6 +13,7 @@
 
 static const am_cli_cmd *const commands[] = {
     &am_cli_cmd_dlq,
+    &am_cli_cmd_metrics,
     &am_cli_cmd_snapshot,
 };
 

@@ -23,6 +23,7 @@
 #include "agentmon/timer.h"
 #include "../core/alloc.h"
 #include "../core/buf.h"
+#include "../core/catalog.h"
 #include "../core/error.h"
 #include "../core/fmt.h"
 #include "../core/render.h"
@@ -106,97 +107,91 @@ static void collect_age(am_sink *s, void *ud)
 /* Registration                                                        */
 /* ------------------------------------------------------------------ */
 
-typedef struct mdef {
-    am_metric_type type;
-    const char *name, *json, *help, *unit;
-    const char *const *labels;
-    size_t n_labels;
-    size_t off;                 /* offsetof the handle in am_coord, or callback kind */
-    am_collect_fn collect;
-} mdef;
+/* The rows; how each is held (a handle in am_coord, or a scrape callback)
+   is in HOW, in the same order. */
+#define SPEC "messaging-metrics-spec.md"
+#define BEYOND "agentmon (beyond messaging-metrics-spec.md)"
 
-static const char *const L_AGENT[] = {"agent"};
-static const char *const L_AGENT_PRIO[] = {"agent", "priority"};
-static const char *const L_AGENT_OUTCOME[] = {"agent", "outcome"};
-static const char *const L_AGENT_REASON[] = {"agent", "reason"};
-static const char *const L_SENT[] = {"from_agent", "to_agent", "message_type"};
+const am_metric_def am__defs_coord[] = {
+    {"messaging", AM_TYPE_GAUGE, "messaging_queue_length", "messaging.queue_length",
+     "Messages waiting to be received, per agent and priority (1 LOW, 5 NORMAL, 9 HIGH).", NULL,
+     AM_DEF_LABELS("agent", "priority"), NULL, 0, NULL, SPEC},
+    {"messaging", AM_TYPE_GAUGE, "messaging_dlq_length", "messaging.dlq_length",
+     "Messages in the agent's dead-letter queue.", NULL, AM_DEF_LABELS("agent"), NULL, 0, NULL,
+     SPEC},
+    {"messaging", AM_TYPE_GAUGE, "messaging_inflight", "messaging.inflight",
+     "Messages received and not yet acked or nacked, per agent.", NULL, AM_DEF_LABELS("agent"),
+     NULL, 0, NULL, BEYOND},
+    {"messaging", AM_TYPE_GAUGE, "messaging_oldest_message_age_seconds",
+     "messaging.oldest_message_age_seconds",
+     "Age of the message at the head of each queue, since it was first sent.", "seconds",
+     AM_DEF_LABELS("agent", "priority"), NULL, 0, NULL, BEYOND},
+    {"messaging", AM_TYPE_COUNTER, "messaging_nacks_total", "messaging.nacks.total",
+     "Nacks received.", NULL, NULL, NULL, 0, NULL, SPEC},
+    {"messaging", AM_TYPE_COUNTER, "messaging_retries_scheduled_total",
+     "messaging.retries.scheduled.total", "Transient nacks scheduled for a retry after a backoff.",
+     NULL, NULL, NULL, 0, NULL, SPEC},
+    {"messaging", AM_TYPE_COUNTER, "messaging_permanent_failures_total",
+     "messaging.permanent_failures.total",
+     "Messages dead-lettered for good (permanent nack or attempts used up).", NULL, NULL, NULL, 0,
+     NULL, SPEC},
+    {"messaging", AM_TYPE_GAUGE, "messaging_retries_last_backoff_seconds",
+     "messaging.retries.last_backoff_seconds", "Backoff of the last retry scheduled.", "seconds",
+     NULL, NULL, 0, NULL, SPEC},
+    {"messaging", AM_TYPE_COUNTER, "messaging_delivered_ok_total", "messaging.delivered.ok",
+     "Deliveries acked.", NULL, NULL, NULL, 0, NULL, SPEC},
+    {"messaging", AM_TYPE_COUNTER, "messaging_delivered_error_total", "messaging.delivered.error",
+     "Deliveries that failed: nacks and backend errors.", NULL, NULL, NULL, 0, NULL, SPEC},
+    {"messaging", AM_TYPE_COUNTER, "messaging_recovered_total", "messaging.recovered.total",
+     "Expired reservations put back in their queue.", NULL, NULL, NULL, 0, NULL, BEYOND},
+    {"messaging", AM_TYPE_COUNTER, "messaging_sent_total", "messaging.sent.total",
+     "Messages sent, by sender, recipient and message type.", NULL,
+     AM_DEF_LABELS("from_agent", "to_agent", "message_type"), NULL, 0, NULL, BEYOND},
+    {"messaging", AM_TYPE_COUNTER, "messaging_dead_lettered_total",
+     "messaging.dead_lettered.total",
+     "Messages moved to a dead-letter queue, by reason (permanent, max_attempts, poison).", NULL,
+     AM_DEF_LABELS("agent", "reason"), NULL, 0, NULL, BEYOND},
+    {"messaging", AM_TYPE_COUNTER, "messaging_dlq_growth_events_total",
+     "messaging.dlq_growth_events.total",
+     "Times an agent's DLQ grew by the threshold within the window.", NULL,
+     AM_DEF_LABELS("agent"), NULL, 0, NULL, BEYOND},
+    {"messaging", AM_TYPE_HISTOGRAM, "messaging_queue_wait_seconds", "messaging.queue_wait_seconds",
+     "Time from a message becoming deliverable to its being received.", "seconds",
+     AM_DEF_LABELS("agent", "priority"), NULL, 0, NULL, BEYOND},
+    {"messaging", AM_TYPE_HISTOGRAM, "messaging_processing_seconds",
+     "messaging.processing_seconds",
+     "Time from receive to ack or nack, by outcome (ok, retry, dead_letter).", "seconds",
+     AM_DEF_LABELS("agent", "outcome"), NULL, 0, NULL, BEYOND},
+};
+#define N_DEFS (sizeof am__defs_coord / sizeof am__defs_coord[0])
+const size_t am__n_defs_coord = N_DEFS;
+const am_def_table am__table_coord = {am__defs_coord, N_DEFS};
 
 #define H(field) offsetof(am_coord, field)
 
-static const mdef DEFS[] = {
-    {AM_TYPE_GAUGE, "messaging_queue_length", "messaging.queue_length",
-     "Messages waiting to be received, per agent and priority (1 LOW, 5 NORMAL, 9 HIGH).", NULL,
-     L_AGENT_PRIO, 2, 0, collect_queue},
-    {AM_TYPE_GAUGE, "messaging_dlq_length", "messaging.dlq_length",
-     "Messages in the agent's dead-letter queue.", NULL, L_AGENT, 1, 0, collect_dlq},
-    {AM_TYPE_GAUGE, "messaging_inflight", "messaging.inflight",
-     "Messages received and not yet acked or nacked, per agent.", NULL, L_AGENT, 1, 0,
-     collect_inflight},
-    {AM_TYPE_GAUGE, "messaging_oldest_message_age_seconds",
-     "messaging.oldest_message_age_seconds",
-     "Age of the message at the head of each queue, since it was first sent.", "seconds",
-     L_AGENT_PRIO, 2, 0, collect_age},
-    {AM_TYPE_COUNTER, "messaging_nacks_total", "messaging.nacks.total", "Nacks received.", NULL,
-     NULL, 0, H(nacks), NULL},
-    {AM_TYPE_COUNTER, "messaging_retries_scheduled_total", "messaging.retries.scheduled.total",
-     "Transient nacks scheduled for a retry after a backoff.", NULL, NULL, 0, H(retries), NULL},
-    {AM_TYPE_COUNTER, "messaging_permanent_failures_total",
-     "messaging.permanent_failures.total",
-     "Messages dead-lettered for good (permanent nack or attempts used up).", NULL, NULL, 0,
-     H(permanent), NULL},
-    {AM_TYPE_GAUGE, "messaging_retries_last_backoff_seconds",
-     "messaging.retries.last_backoff_seconds", "Backoff of the last retry scheduled.",
-     "seconds", NULL, 0, H(last_backoff), NULL},
-    {AM_TYPE_COUNTER, "messaging_delivered_ok_total", "messaging.delivered.ok",
-     "Deliveries acked.", NULL, NULL, 0, H(ok), NULL},
-    {AM_TYPE_COUNTER, "messaging_delivered_error_total", "messaging.delivered.error",
-     "Deliveries that failed: nacks and backend errors.", NULL, NULL, 0, H(error), NULL},
-    {AM_TYPE_COUNTER, "messaging_recovered_total", "messaging.recovered.total",
-     "Expired reservations put back in their queue.", NULL, NULL, 0, H(recovered), NULL},
-    {AM_TYPE_COUNTER, "messaging_sent_total", "messaging.sent.total",
-     "Messages sent, by sender, recipient and message type.", NULL, L_SENT, 3, H(sent), NULL},
-    {AM_TYPE_COUNTER, "messaging_dead_lettered_total", "messaging.dead_lettered.total",
-     "Messages moved to a dead-letter queue, by reason (permanent, max_attempts, poison).", NULL,
-     L_AGENT_REASON, 2, H(dead), NULL},
-    {AM_TYPE_COUNTER, "messaging_dlq_growth_events_total", "messaging.dlq_growth_events.total",
-     "Times an agent's DLQ grew by the threshold within the window.", NULL, L_AGENT, 1,
-     H(growth_events), NULL},
-    {AM_TYPE_HISTOGRAM, "messaging_queue_wait_seconds", "messaging.queue_wait_seconds",
-     "Time from a message becoming deliverable to its being received.", "seconds",
-     L_AGENT_PRIO, 2, H(wait_h), NULL},
-    {AM_TYPE_HISTOGRAM, "messaging_processing_seconds", "messaging.processing_seconds",
-     "Time from receive to ack or nack, by outcome (ok, retry, dead_letter).", "seconds",
-     L_AGENT_OUTCOME, 2, H(proc_h), NULL},
+static const struct {
+    size_t off;                 /* where the handle goes in am_coord */
+    am_collect_fn collect;      /* or: read at scrape time */
+} HOW[N_DEFS] = {
+    {0, collect_queue},        {0, collect_dlq},         {0, collect_inflight},
+    {0, collect_age},          {H(nacks), NULL},         {H(retries), NULL},
+    {H(permanent), NULL},      {H(last_backoff), NULL},  {H(ok), NULL},
+    {H(error), NULL},          {H(recovered), NULL},     {H(sent), NULL},
+    {H(dead), NULL},           {H(growth_events), NULL}, {H(wait_h), NULL},
+    {H(proc_h), NULL},
 };
 
 am_err am__coord_metrics_init(am_coord *c)
 {
-    for (size_t i = 0; i < sizeof DEFS / sizeof DEFS[0]; i++) {
-        const mdef *d = &DEFS[i];
-        am_metric_opts o = AM_METRIC_OPTS_INIT;
-        o.name = d->name;
-        o.json_name = d->json;
-        o.help = d->help;
-        o.unit = d->unit;
-        o.label_names = d->labels;
-        o.n_labels = d->n_labels;
+    for (size_t i = 0; i < N_DEFS; i++) {
+        const am_metric_def *d = &am__defs_coord[i];
         am_err rc;
-        if (d->collect) {
+        if (HOW[i].collect) {
+            am_metric_opts o = am__def_opts(d);
             am_callback *cb;
-            rc = am_callback_new(c->reg, d->type, &o, d->collect, c->reg, &cb);
+            rc = am_callback_new(c->reg, d->type, &o, HOW[i].collect, c->reg, &cb);
         } else {
-            void **slot = (void **)((char *)c + d->off);
-            switch (d->type) {
-            case AM_TYPE_COUNTER:
-                rc = am_counter_new(c->reg, &o, (am_counter **)slot);
-                break;
-            case AM_TYPE_GAUGE:
-                rc = am_gauge_new(c->reg, &o, (am_gauge **)slot);
-                break;
-            default:
-                rc = am_histogram_new(c->reg, &o, (am_histogram **)slot);
-                break;
-            }
+            rc = am__def_register(c->reg, d, (void **)((char *)c + HOW[i].off));
         }
         if (rc)
             return rc;

@@ -60,6 +60,13 @@ am_err am_counter_add_exemplar(am_counter *h, double v, const am_labels *ex)
     return am__exemplar_store(c, 1, 0, text, len, v);
 }
 
+void am__counter_add_text(am_child *c, double v, const char *text, size_t len)
+{
+    add(c, v);
+    if (len <= AM_EXEMPLAR_TEXT)
+        am__exemplar_store(c, 1, 0, text, len, v);
+}
+
 double am_counter_value(am_counter *h)
 {
     double v[2];

@@ -30,6 +30,18 @@ am_err am__exemplar_render(const am_labels *ex, char *out, size_t *len);
 am_err am__exemplar_store(am_child *c, uint32_t n_slots, uint32_t idx, const char *text,
                           size_t len, double value);
 
+/*
+** Observe v into histogram child c and record the already rendered exemplar
+** text[0..len) (name="value",..., at most AM_EXEMPLAR_TEXT bytes, trusted:
+** no validation) in v's bucket. For callers that render an exemplar once
+** and use it many times, such as a trace context's ids.
+*/
+void am__histogram_observe_text(am_child *c, double v, const char *text, size_t len);
+
+/* Add v (finite, >= 0: the caller checked) to counter child c with the
+   rendered exemplar text, as above. */
+void am__counter_add_text(am_child *c, double v, const char *text, size_t len);
+
 /* Read slot idx of c (set=false when none). */
 void am__exemplar_read(const am_child *c, uint32_t idx, am_exview *out);
 

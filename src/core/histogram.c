@@ -106,6 +106,13 @@ am_err am_histogram_observe_exemplar(am_histogram *h, double v, const am_labels 
     return am__exemplar_store(c, (uint32_t)c->fam->n_bounds + 1, (uint32_t)i, text, len, v);
 }
 
+void am__histogram_observe_text(am_child *c, double v, const char *text, size_t len)
+{
+    size_t i = observe(c, v);
+    if (len <= AM_EXEMPLAR_TEXT)
+        am__exemplar_store(c, (uint32_t)c->fam->n_bounds + 1, (uint32_t)i, text, len, v);
+}
+
 size_t am_histogram_n_buckets(am_histogram *h)
 {
     return AM_CHILD(h)->fam->n_bounds;

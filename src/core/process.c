@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agentmon/timer.h"
+#include "catalog.h"
 #include "typed.h"
 
 typedef enum { P_CPU, P_RSS, P_VSIZE, P_FDS, P_MAXFDS, P_START, P_THREADS } pkind;
@@ -129,33 +130,36 @@ static void collect(am_sink *s, void *ud)
     }
 }
 
+/* In pkind order: what each callback reports. */
+#define SRC "Prometheus client conventions"
+const am_metric_def am__defs_process[] = {
+    [P_CPU] = {"process", AM_TYPE_COUNTER, "process_cpu_seconds_total", NULL,
+               "Total user and system CPU time spent in seconds.", "seconds", NULL, NULL, 0, NULL,
+               SRC},
+    [P_RSS] = {"process", AM_TYPE_GAUGE, "process_resident_memory_bytes", NULL,
+               "Resident memory size in bytes.", "bytes", NULL, NULL, 0, NULL, SRC},
+    [P_VSIZE] = {"process", AM_TYPE_GAUGE, "process_virtual_memory_bytes", NULL,
+                 "Virtual memory size in bytes.", "bytes", NULL, NULL, 0, NULL, SRC},
+    [P_FDS] = {"process", AM_TYPE_GAUGE, "process_open_fds", NULL,
+               "Number of open file descriptors.", NULL, NULL, NULL, 0, NULL, SRC},
+    [P_MAXFDS] = {"process", AM_TYPE_GAUGE, "process_max_fds", NULL,
+                  "Maximum number of open file descriptors.", NULL, NULL, NULL, 0, NULL, SRC},
+    [P_START] = {"process", AM_TYPE_GAUGE, "process_start_time_seconds", NULL,
+                 "Start time of the process since unix epoch in seconds.", "seconds", NULL, NULL,
+                 0, NULL, SRC},
+    [P_THREADS] = {"process", AM_TYPE_GAUGE, "process_threads", NULL,
+                   "Number of OS threads in the process.", NULL, NULL, NULL, 0, NULL, SRC},
+};
+const size_t am__n_defs_process = P_THREADS + 1;
+const am_def_table am__table_process = {am__defs_process, P_THREADS + 1};
+
 am_err am_registry_enable_process_metrics(am_registry *r)
 {
-    static const struct {
-        pkind k;
-        am_metric_type type;
-        const char *name, *unit, *help;
-    } defs[] = {
-        {P_CPU, AM_TYPE_COUNTER, "process_cpu_seconds_total", "seconds",
-         "Total user and system CPU time spent in seconds."},
-        {P_RSS, AM_TYPE_GAUGE, "process_resident_memory_bytes", "bytes",
-         "Resident memory size in bytes."},
-        {P_VSIZE, AM_TYPE_GAUGE, "process_virtual_memory_bytes", "bytes",
-         "Virtual memory size in bytes."},
-        {P_FDS, AM_TYPE_GAUGE, "process_open_fds", NULL, "Number of open file descriptors."},
-        {P_MAXFDS, AM_TYPE_GAUGE, "process_max_fds", NULL,
-         "Maximum number of open file descriptors."},
-        {P_START, AM_TYPE_GAUGE, "process_start_time_seconds", "seconds",
-         "Start time of the process since unix epoch in seconds."},
-        {P_THREADS, AM_TYPE_GAUGE, "process_threads", NULL, "Number of OS threads in the process."},
-    };
-    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++) {
-        am_metric_opts o = AM_METRIC_OPTS_INIT;
-        o.name = defs[i].name;
-        o.help = defs[i].help;
-        o.unit = defs[i].unit;
+    for (size_t k = 0; k < am__n_defs_process; k++) {
+        am_metric_opts o = am__def_opts(&am__defs_process[k]);
         am_callback *cb;
-        am_err rc = am_callback_new(r, defs[i].type, &o, collect, (void *)(uintptr_t)defs[i].k, &cb);
+        am_err rc =
+            am_callback_new(r, am__defs_process[k].type, &o, collect, (void *)(uintptr_t)k, &cb);
         if (rc)
             return rc;
     }

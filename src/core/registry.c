@@ -16,9 +16,18 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "catalog.h"
 #include "cells.h"
 #include "error.h"
 #include "registry.h"
+
+const am_metric_def am__defs_core[] = {
+    {"core", AM_TYPE_COUNTER, "agentmon_cardinality_overflow_total", NULL,
+     "Label sets sent to a family's overflow series because it reached its child limit.", NULL,
+     AM_DEF_LABELS("metric"), NULL, 0, NULL, "agentmon"},
+};
+const size_t am__n_defs_core = 1;
+const am_def_table am__table_core = {am__defs_core, 1};
 
 static pthread_mutex_t g_default_lock = PTHREAD_MUTEX_INITIALIZER;
 static am_registry *_Atomic g_default;
@@ -242,13 +251,7 @@ void am__registry_count_overflow(am_registry *r, am_family *f)
         return;
     am_family *of = atomic_load(&r->overflow);
     if (!of) {
-        static const char *const labels[] = {"metric"};
-        am_metric_opts o = AM_METRIC_OPTS_INIT;
-        o.name = "agentmon_cardinality_overflow_total";
-        o.help = "Label sets sent to a family's overflow series because it reached its child "
-                 "limit.";
-        o.label_names = labels;
-        o.n_labels = 1;
+        am_metric_opts o = am__def_opts(&am__defs_core[0]);
         if (am__register(r, AM_TYPE_COUNTER, &o, NULL, NULL, &of) != AM_OK)
             return;
         atomic_store(&r->overflow, of);

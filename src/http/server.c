@@ -38,6 +38,7 @@
 #include "agentmon/expose.h"
 #include "agentmon/timer.h"
 #include "../core/alloc.h"
+#include "../core/catalog.h"
 #include "../core/error.h"
 #include "auth.h"
 #include "gzip.h"
@@ -72,24 +73,21 @@ static am_err read_file(const char *path, char **out)
     return *out ? AM_OK : am__err(AM_ENOMEM, "out of memory reading %s", path);
 }
 
+const am_metric_def am__defs_http[] = {
+    {"http", AM_TYPE_COUNTER, "agentmon_http_requests_total", NULL,
+     "HTTP requests answered by agentmon's server, by route pattern and status code.", NULL,
+     AM_DEF_LABELS("route", "code"), NULL, 0, NULL, "agentmon"},
+    {"http", AM_TYPE_HISTOGRAM, "agentmon_http_request_duration_seconds", NULL,
+     "Time from a request's arrival to its response being queued, by route pattern.", "seconds",
+     AM_DEF_LABELS("route"), NULL, 0, NULL, "agentmon"},
+};
+const size_t am__n_defs_http = 2;
+const am_def_table am__table_http = {am__defs_http, 2};
+
 static am_err self_metrics(am_http *h)
 {
-    const char *cl[] = {"route", "code"}, *dl[] = {"route"};
-    am_metric_opts o = AM_METRIC_OPTS_INIT;
-    o.name = "agentmon_http_requests_total";
-    o.help = "HTTP requests answered by agentmon's server, by route pattern and status code.";
-    o.label_names = cl;
-    o.n_labels = 2;
-    am_err rc = am_counter_new(h->self, &o, &h->requests);
-    if (rc)
-        return rc;
-    o = (am_metric_opts)AM_METRIC_OPTS_INIT;
-    o.name = "agentmon_http_request_duration_seconds";
-    o.help = "Time from a request's arrival to its response being queued, by route pattern.";
-    o.unit = "seconds";
-    o.label_names = dl;
-    o.n_labels = 1;
-    return am_histogram_new(h->self, &o, &h->duration);
+    am_err rc = am__def_register(h->self, &am__defs_http[0], (void **)&h->requests);
+    return rc ? rc : am__def_register(h->self, &am__defs_http[1], (void **)&h->duration);
 }
 
 am_err am_http_new(const am_http_opts *o, am_http **out)

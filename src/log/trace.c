@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <math.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -54,6 +55,7 @@
 
 #include "agentmon/trace.h"
 #include "../core/error.h"
+#include "../core/exemplar.h"
 #include "trace_internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -565,24 +567,57 @@ bool am__trace_current_hex(const char **trace_hex, const char **span_hex)
 /* Exemplars                                                           */
 /* ------------------------------------------------------------------ */
 
-static const char *const EX_NAMES[2] = {"trace_id", "span_id"};
+
+size_t am__trace_exemplar(const am_trace_ctx *ctx, char *out)
+{
+    char th[AM_TRACE_ID_HEX], sh[AM_SPAN_ID_HEX];
+    const char *tp, *sp;
+    if (ctx) {
+        if (!am_trace_ctx_is_valid(ctx) || !(ctx->flags & AM_TRACE_FLAG_SAMPLED))
+            return 0;
+        am__hex(th, ctx->trace_id, AM_TRACE_ID_SIZE);
+        am__hex(sh, ctx->span_id, AM_SPAN_ID_SIZE);
+        tp = th;
+        sp = sh;
+    } else {
+        if (!t_cur.has || !(t_cur.ctx.flags & AM_TRACE_FLAG_SAMPLED))
+            return 0;
+        tp = t_cur.trace_hex;
+        sp = t_cur.span_hex;
+    }
+    /* trace_id="<32 hex>",span_id="<16 hex>": hex needs no escaping */
+    size_t o = 0;
+    memcpy(out + o, "trace_id=\"", 10);
+    o += 10;
+    memcpy(out + o, tp, AM_TRACE_ID_HEX);
+    o += AM_TRACE_ID_HEX;
+    memcpy(out + o, "\",span_id=\"", 11);
+    o += 11;
+    memcpy(out + o, sp, AM_SPAN_ID_HEX);
+    o += AM_SPAN_ID_HEX;
+    out[o++] = '"';
+    return o;
+}
 
 am_err am_histogram_observe_traced(am_histogram *h, double v)
 {
-    if (!t_cur.has || !(t_cur.ctx.flags & AM_TRACE_FLAG_SAMPLED)) {
+    char ex[AM__TRACE_EXEMPLAR_MAX];
+    size_t n = am__trace_exemplar(NULL, ex);
+    if (n)
+        am__histogram_observe_text((am_child *)h, v, ex, n);
+    else
         am_histogram_observe(h, v);
-        return AM_OK;
-    }
-    const char *const vals[2] = {t_cur.trace_hex, t_cur.span_hex};
-    am_labels ex = {EX_NAMES, vals, 2};
-    return am_histogram_observe_exemplar(h, v, &ex);
+    return AM_OK;
 }
 
 am_err am_counter_add_traced(am_counter *c, double v)
 {
-    if (!t_cur.has || !(t_cur.ctx.flags & AM_TRACE_FLAG_SAMPLED))
+    char ex[AM__TRACE_EXEMPLAR_MAX];
+    size_t n = am__trace_exemplar(NULL, ex);
+    if (!n)
         return am_counter_add(c, v);
-    const char *const vals[2] = {t_cur.trace_hex, t_cur.span_hex};
-    am_labels ex = {EX_NAMES, vals, 2};
-    return am_counter_add_exemplar(c, v, &ex);
+    if (!(v >= 0) || isinf(v))
+        return am_counter_add(c, v); /* refused there, with the message */
+    am__counter_add_text((am_child *)c, v, ex, n);
+    return AM_OK;
 }

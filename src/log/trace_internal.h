@@ -18,6 +18,15 @@
 */
 bool am__trace_current_hex(const char **trace_hex, const char **span_hex);
 
+/*
+** The exemplar text trace_id="...",span_id="..." of ctx, or of the calling
+** thread's current context when ctx is NULL, into out (room for
+** AM__TRACE_EXEMPLAR_MAX); returns its length, or 0 when there is no
+** context or it is not sampled (exemplars follow sampling).
+*/
+#define AM__TRACE_EXEMPLAR_MAX 80
+size_t am__trace_exemplar(const am_trace_ctx *ctx, char *out);
+
 /* Write n bytes as 2n lowercase hex digits (no NUL). */
 void am__hex(char *out, const uint8_t *in, size_t n);
 

@@ -1,0 +1,186 @@
+/*
+** worker.c: the worker pack -- prometheus-integration-plan.md, the INSA
+** metrics: worker health, requests and their latency, active requests and
+** queue, messages and handoffs between agents, cache hits, misses and
+** evictions by reason (ttl, size), retries and success after N attempts,
+** the dead-letter queue and its replays, database operations.
+**
+** The plan names its metrics only through its alert rules, which query
+** insa_agent_requests_total{status,agent_type}, insa_worker_health_status
+** {worker_name}, insa_circuit_breaker_state{agent_type} (breaker.c) and
+** insa_dead_letter_queue_size{agent_type}; the other metrics of its list
+** follow the same insa_ namespace and labels, so the plan's rules and
+** dashboards work on them as written.
+*/
+#include "pack.h"
+
+enum {
+    HEALTH,
+    REQUESTS,
+    REQUEST_DURATION,
+    ACTIVE,
+    QUEUE,
+    MESSAGES,
+    HANDOFFS,
+    CACHE_HITS,
+    CACHE_MISSES,
+    CACHE_EVICTIONS,
+    RETRIES,
+    RETRY_SUCCESS,
+    DLQ_SIZE,
+    DLQ_REPLAYS,
+    DLQ_REPLAY_OK,
+    DB_DURATION,
+    N_DEFS
+};
+
+#define SRC "prometheus-integration-plan.md"
+
+static const double ATTEMPT_BUCKETS[] = {1, 2, 3, 4, 5, 10};
+static const double DB_BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                    0.05,   0.1,   0.25,   0.5,   1};
+
+const am_metric_def am__defs_worker[] = {
+    [HEALTH] = {"worker", AM_TYPE_GAUGE, "insa_worker_health_status", NULL,
+                "Worker health: 1 healthy, 0 unhealthy.", NULL,
+                AM_DEF_LABELS("worker_name", "agent_type"), NULL, 0, NULL, SRC},
+    [REQUESTS] = {"worker", AM_TYPE_COUNTER, "insa_agent_requests_total", NULL,
+                  "Requests handled by agent workers, by status (success, error).", NULL,
+                  AM_DEF_LABELS("agent_type", "status"), NULL, 0, NULL, SRC},
+    [REQUEST_DURATION] = {"worker", AM_TYPE_HISTOGRAM, "insa_agent_request_duration_seconds",
+                          NULL, "Request latency of agent workers.", "seconds",
+                          AM_DEF_LABELS("agent_type"), NULL, 0, NULL, SRC},
+    [ACTIVE] = {"worker", AM_TYPE_GAUGE, "insa_worker_active_requests", NULL,
+                "Requests a worker is handling now.", NULL, AM_DEF_LABELS("agent_type"), NULL, 0,
+                NULL, SRC},
+    [QUEUE] = {"worker", AM_TYPE_GAUGE, "insa_worker_queue_size", NULL,
+               "Requests waiting for a worker.", NULL, AM_DEF_LABELS("agent_type"), NULL, 0, NULL,
+               SRC},
+    [MESSAGES] = {"worker", AM_TYPE_COUNTER, "insa_agent_messages_total", NULL,
+                  "Messages sent between agents.", NULL,
+                  AM_DEF_LABELS("from_agent", "to_agent", "message_type"), NULL, 0, NULL, SRC},
+    [HANDOFFS] = {"worker", AM_TYPE_COUNTER, "insa_agent_handoffs_total", NULL,
+                  "Tasks handed off from one agent to another.", NULL,
+                  AM_DEF_LABELS("from_agent", "to_agent"), NULL, 0, NULL, SRC},
+    [CACHE_HITS] = {"worker", AM_TYPE_COUNTER, "insa_cache_hits_total", NULL, "Cache hits.", NULL,
+                    AM_DEF_LABELS("cache_name"), NULL, 0, NULL, SRC},
+    [CACHE_MISSES] = {"worker", AM_TYPE_COUNTER, "insa_cache_misses_total", NULL,
+                      "Cache misses.", NULL, AM_DEF_LABELS("cache_name"), NULL, 0, NULL, SRC},
+    [CACHE_EVICTIONS] = {"worker", AM_TYPE_COUNTER, "insa_cache_evictions_total", NULL,
+                         "Cache evictions by reason (ttl, size).", NULL,
+                         AM_DEF_LABELS("cache_name", "reason"), NULL, 0, NULL, SRC},
+    [RETRIES] = {"worker", AM_TYPE_COUNTER, "insa_retry_attempts_total", NULL,
+                 "Retries attempted.", NULL, AM_DEF_LABELS("agent_type"), NULL, 0, NULL, SRC},
+    [RETRY_SUCCESS] = {"worker", AM_TYPE_HISTOGRAM, "insa_retry_success_after_attempts", NULL,
+                       "Attempts an operation needed when it finally succeeded.", NULL,
+                       AM_DEF_LABELS("agent_type"), ATTEMPT_BUCKETS, 6, NULL, SRC},
+    [DLQ_SIZE] = {"worker", AM_TYPE_GAUGE, "insa_dead_letter_queue_size", NULL,
+                  "Messages in the dead-letter queue.", NULL, AM_DEF_LABELS("agent_type"), NULL,
+                  0, NULL, SRC},
+    [DLQ_REPLAYS] = {"worker", AM_TYPE_COUNTER, "insa_dlq_replay_attempts_total", NULL,
+                     "Dead-letter replays attempted.", NULL, AM_DEF_LABELS("agent_type"), NULL, 0,
+                     NULL, SRC},
+    [DLQ_REPLAY_OK] = {"worker", AM_TYPE_COUNTER, "insa_dlq_replay_success_total", NULL,
+                       "Dead-letter replays that succeeded.", NULL, AM_DEF_LABELS("agent_type"),
+                       NULL, 0, NULL, SRC},
+    [DB_DURATION] = {"worker", AM_TYPE_HISTOGRAM, "insa_database_operation_duration_seconds",
+                     NULL, "Database operation duration.", "seconds",
+                     AM_DEF_LABELS("operation", "table"), DB_BUCKETS, 11, NULL, SRC},
+};
+const size_t am__n_defs_worker = N_DEFS;
+const am_def_table am__table_worker = {am__defs_worker, N_DEFS};
+
+am_err am_worker_pack_new(am_registry *r, am_worker_pack **out)
+{
+    return am__pack_new(r, am__defs_worker, N_DEFS, (am__pack **)out);
+}
+
+void am_worker_pack_free(am_worker_pack *p)
+{
+    am__pack_free(AM__PACK(p));
+}
+
+am_err am_worker_health(am_worker_pack *p, const char *worker_name, const char *agent_type,
+                        bool healthy)
+{
+    return am__pack_set(AM__PACK(p), HEALTH, AM_LABELS(worker_name, agent_type), healthy);
+}
+
+am_err am_worker_request(am_worker_pack *wp, const char *agent_type, bool ok, double seconds,
+                         const am_trace_ctx *trace)
+{
+    am__pack *p = AM__PACK(wp);
+    am_err rc = am__pack_check(seconds, "request duration");
+    if (rc)
+        return rc;
+    rc = am__pack_count(p, REQUESTS, AM_LABELS(agent_type, ok ? "success" : "error"), 1);
+    if (rc && rc != AM_ELIMIT)
+        return rc;
+    return am__pack_worst(
+        rc, am__pack_observe(p, REQUEST_DURATION, AM_LABELS(agent_type), seconds, trace));
+}
+
+am_err am_worker_active_requests(am_worker_pack *p, const char *agent_type, double n)
+{
+    return am__pack_set(AM__PACK(p), ACTIVE, AM_LABELS(agent_type), n);
+}
+
+am_err am_worker_queue_size(am_worker_pack *p, const char *agent_type, double n)
+{
+    return am__pack_set(AM__PACK(p), QUEUE, AM_LABELS(agent_type), n);
+}
+
+am_err am_worker_message(am_worker_pack *p, const char *from_agent, const char *to_agent,
+                         const char *message_type)
+{
+    return am__pack_count(AM__PACK(p), MESSAGES, AM_LABELS(from_agent, to_agent, message_type),
+                          1);
+}
+
+am_err am_worker_handoff(am_worker_pack *p, const char *from_agent, const char *to_agent)
+{
+    return am__pack_count(AM__PACK(p), HANDOFFS, AM_LABELS(from_agent, to_agent), 1);
+}
+
+am_err am_worker_cache(am_worker_pack *p, const char *cache_name, bool hit)
+{
+    return am__pack_count(AM__PACK(p), hit ? CACHE_HITS : CACHE_MISSES, AM_LABELS(cache_name), 1);
+}
+
+am_err am_worker_cache_eviction(am_worker_pack *p, const char *cache_name, const char *reason)
+{
+    return am__pack_count(AM__PACK(p), CACHE_EVICTIONS, AM_LABELS(cache_name, reason), 1);
+}
+
+am_err am_worker_retry(am_worker_pack *p, const char *agent_type)
+{
+    return am__pack_count(AM__PACK(p), RETRIES, AM_LABELS(agent_type), 1);
+}
+
+am_err am_worker_retry_succeeded(am_worker_pack *p, const char *agent_type, unsigned attempts)
+{
+    return am__pack_observe(AM__PACK(p), RETRY_SUCCESS, AM_LABELS(agent_type), attempts, NULL);
+}
+
+am_err am_worker_dlq_size(am_worker_pack *p, const char *agent_type, double n)
+{
+    return am__pack_set(AM__PACK(p), DLQ_SIZE, AM_LABELS(agent_type), n);
+}
+
+am_err am_worker_dlq_replay(am_worker_pack *wp, const char *agent_type, bool ok)
+{
+    am__pack *p = AM__PACK(wp);
+    am_err rc = am__pack_count(p, DLQ_REPLAYS, AM_LABELS(agent_type), 1);
+    if (ok && (!rc || rc == AM_ELIMIT))
+        rc = am__pack_worst(rc, am__pack_count(p, DLQ_REPLAY_OK, AM_LABELS(agent_type), 1));
+    return rc;
+}
+
+am_err am_worker_db_op(am_worker_pack *wp, const char *operation, const char *table,
+                       double seconds)
+{
+    am_err rc = am__pack_check(seconds, "database operation duration");
+    return rc ? rc
+              : am__pack_observe(AM__PACK(wp), DB_DURATION, AM_LABELS(operation, table), seconds,
+                                 NULL);
+}
