@@ -124,6 +124,7 @@ void bench_group_http_scrape(void);
 void bench_group_coord_memory(void);
 void bench_group_packs(void);
 void bench_group_coord_snapshot(void);
+void bench_group_coord_redis(void);              /* bench_coord_redis.c */
 void bench_group_log_line(void);                 /* bench_log.c */
 void bench_group_histogram_observe_traced(void);
 void bench_group_trace(void);

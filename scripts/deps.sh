@@ -9,8 +9,9 @@
 set -eu
 
 BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
-    libmicrohttpd-dev libcurl4-openssl-dev libdeflate-dev zlib1g-dev"
-TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl"
+    libmicrohttpd-dev libcurl4-openssl-dev libdeflate-dev zlib1g-dev libhiredis-dev"
+TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl
+    redis-server"
 
 case "${1:-all}" in
     build) want="$BUILD_PKGS" ;;

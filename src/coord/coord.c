@@ -154,6 +154,8 @@ static const am_coord_ops *backend_of(const char *uri)
 {
     if (strncmp(uri, "memory:", 7) == 0)
         return &am__coord_memory;
+    if (strncmp(uri, "redis://", 8) == 0 || strncmp(uri, "unix://", 7) == 0)
+        return &am__coord_redis;
     return NULL;
 }
 
@@ -286,7 +288,7 @@ static am_err prepare(am_coord *c, const am_coord_msg *m, bool need_to, am__msg 
     out->len = m->len;
     out->priority = prio;
     out->tracestate = "";
-    am_trace_ctx cur;
+    static __thread am_trace_ctx cur; /* out->tracestate may point in it: outlives the call */
     const am_trace_ctx *t = m->trace;
     const char *th, *sh;
     if (!t && am__trace_current_hex(&th, &sh) && am_trace_current(&cur) == AM_OK)

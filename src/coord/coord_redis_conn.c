@@ -1,0 +1,370 @@
+/*
+** coord_redis_conn.c: connections to Redis for the coordinator -- pools,
+** connecting, the scripts, and running one of them.
+**
+** DESIGN
+** hiredis contexts are not thread-safe, so each is used by one thread at
+** a time, taken from a pool under a mutex and given back. The pool for
+** operations holds at most uri.pool connections (default 4): operations
+** of different agents run side by side, each one round trip, and no
+** thread holds a connection between operations. Blocked receives use a
+** second pool that grows to the number of threads waiting at once, so a
+** BLPOP never holds a connection the others need.
+**
+** Connections are made lazily (the first at open) with a 1 s connect
+** timeout and a 10 s reply timeout. A connection that fails (I/O error,
+** timeout, server gone) is freed, and the next operation connects again:
+** while Redis is away every operation returns AM_EBACKEND quickly (the
+** connect is refused) and the first one after it is back just works. A
+** pooled connection that the server closed while it was idle (Redis was
+** restarted) is noticed before it is used -- a non-blocking peek reads
+** end-of-file, done when the connection sat idle for 100 ms or more -- so
+** a restart costs no failed operation. A command whose
+** reply was lost is never sent again: the script may have run, and only
+** the caller can know whether running it twice is harmless.
+**
+** SCRIPTS are the files of src/coord/lua/, embedded by the build. open
+** loads them all (SCRIPT LOAD) and keeps their SHA1s; every
+** operation is EVALSHA. A server that lost its script cache (restart,
+** SCRIPT FLUSH) answers NOSCRIPT, and the script is loaded and run once
+** more -- a NOSCRIPT reply means nothing ran, so this is safe.
+**
+** SIGPIPE: hiredis writes with write(2), and a write to a socket the peer
+** reset raises SIGPIPE, which by default kills the process. So hiredis
+** only formats a command (redisAppendCommandArgv) and reads the reply;
+** the bytes are sent here with send(MSG_NOSIGNAL). The library changes no
+** signal disposition or mask, and costs no system call beyond the send and
+** the receive per operation.
+**
+** Ownership: contexts belong to their pool; replies to the caller of
+** am__redis_eval(). Memory hiredis allocates is its own (it is freed with
+** freeReplyObject() and redisFree()).
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <hiredis/sds.h>
+
+#include "agentmon/timer.h"
+#include "../core/alloc.h"
+#include "../core/error.h"
+#include "coord_lua.h" /* generated from src/coord/lua/ by CMakeLists.txt */
+#include "coord_redis_conn.h"
+
+static const struct {
+    const char *name;
+    const char *text;
+} SCRIPTS[AM__N_SCRIPTS] = {
+    [AM__S_SEND] = {"send", am__lua_send},
+    [AM__S_TAKE] = {"take", am__lua_take},
+    [AM__S_ACK] = {"ack", am__lua_ack},
+    [AM__S_RETRY] = {"retry", am__lua_retry},
+    [AM__S_DEAD] = {"dead", am__lua_dead},
+    [AM__S_RECOVER] = {"recover", am__lua_recover},
+    [AM__S_DLQ_LIST] = {"dlq_list", am__lua_dlq_list},
+    [AM__S_DLQ_REPLAY] = {"dlq_replay", am__lua_dlq_replay},
+    [AM__S_DLQ_PURGE] = {"dlq_purge", am__lua_dlq_purge},
+    [AM__S_STATS] = {"stats", am__lua_stats},
+    [AM__S_EACH_AGENT] = {"each_agent", am__lua_each_agent},
+    [AM__S_ADD_AGENT] = {"add_agent", am__lua_add_agent},
+    [AM__S_TOTALS_ADD] = {"totals_add", am__lua_totals_add},
+    [AM__S_TOTALS] = {"totals", am__lua_totals},
+};
+
+const char *am__redis_script_name(int script)
+{
+    return SCRIPTS[script].name;
+}
+
+const char *am__redis_script_text(int script)
+{
+    return SCRIPTS[script].text;
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands                                                            */
+/* ------------------------------------------------------------------ */
+
+redisReply *am__redis_command(redisContext *ctx, int argc, const char **argv, const size_t *lens)
+{
+    if (redisAppendCommandArgv(ctx, argc, argv, lens) != REDIS_OK)
+        return NULL;
+    /* hiredis would write(2), which raises SIGPIPE on a reset connection;
+       send the formatted command ourselves with MSG_NOSIGNAL instead. */
+    size_t len = sdslen(ctx->obuf), done = 0;
+    while (done < len) {
+        ssize_t n = send(ctx->fd, ctx->obuf + done, len - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            ctx->err = REDIS_ERR_IO;
+            snprintf(ctx->errstr, sizeof ctx->errstr, "%s",
+                     n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "write timed out"
+                     : n < 0                                            ? strerror(errno)
+                                                                        : "write failed");
+            return NULL;
+        }
+        done += (size_t)n;
+    }
+    sdsclear(ctx->obuf);
+    void *r = NULL;
+    if (redisGetReply(ctx, &r) != REDIS_OK)
+        return NULL;
+    return r;
+}
+
+static bool reply_ok(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
+}
+
+am_err am__redis_connect(am__rbe *b, redisContext **out)
+{
+    struct timeval tv = {AM__REDIS_CONNECT_TIMEOUT_MS / 1000,
+                         (AM__REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    redisContext *ctx = b->u.is_unix ? redisConnectUnixWithTimeout(b->u.path, tv)
+                                     : redisConnectWithTimeout(b->u.host, b->u.port, tv);
+    if (!ctx)
+        return am__err(AM_EBACKEND, "redis at %s: out of memory connecting", b->where);
+    if (ctx->err) {
+        am_err rc = am__err(AM_EBACKEND, "redis at %s: cannot connect: %s", b->where, ctx->errstr);
+        redisFree(ctx);
+        return rc;
+    }
+    struct timeval op = {AM__REDIS_OP_TIMEOUT_MS / 1000, (AM__REDIS_OP_TIMEOUT_MS % 1000) * 1000};
+    if (redisSetTimeout(ctx, op) != REDIS_OK ||
+        (!b->u.is_unix && redisEnableKeepAlive(ctx) != REDIS_OK)) {
+        am_err rc = am__err(AM_EBACKEND, "redis at %s: cannot set socket options: %s", b->where,
+                            ctx->errstr);
+        redisFree(ctx);
+        return rc;
+    }
+    if (b->u.has_password) {
+        /* AUTH [user] password: the user only for an ACL user */
+        bool acl = b->u.user[0] != '\0';
+        const char *argv[3] = {"AUTH", acl ? b->u.user : b->u.password, b->u.password};
+        size_t lens[3] = {4, strlen(argv[1]), strlen(b->u.password)};
+        redisReply *r = am__redis_command(ctx, acl ? 3 : 2, argv, lens);
+        if (!reply_ok(r)) {
+            am_err rc = am__err(AM_EBACKEND, "redis at %s: AUTH refused: %s", b->where,
+                                r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")
+                                  : ctx->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(ctx);
+            return rc;
+        }
+        freeReplyObject(r);
+    }
+    if (b->u.db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", b->u.db);
+        const char *argv[2] = {"SELECT", db};
+        size_t lens[2] = {6, strlen(db)};
+        redisReply *r = am__redis_command(ctx, 2, argv, lens);
+        if (!reply_ok(r)) {
+            am_err rc = am__err(
+                AM_EBACKEND, "redis at %s: SELECT %d refused: %s", b->where, b->u.db,
+                r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") : ctx->errstr);
+            if (r)
+                freeReplyObject(r);
+            redisFree(ctx);
+            return rc;
+        }
+        freeReplyObject(r);
+    }
+    *out = ctx;
+    return AM_OK;
+}
+
+am_err am__redis_load_scripts(am__rbe *b, redisContext *ctx)
+{
+    for (int i = 0; i < AM__N_SCRIPTS; i++) {
+        const char *argv[3] = {"SCRIPT", "LOAD", SCRIPTS[i].text};
+        size_t lens[3] = {6, 4, strlen(SCRIPTS[i].text)};
+        redisReply *r = am__redis_command(ctx, 3, argv, lens);
+        if (!r)
+            return am__err(AM_EBACKEND, "redis at %s: connection lost loading scripts: %s",
+                           b->where, ctx->errstr);
+        if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+            am_err rc = am__err(AM_EBACKEND, "redis at %s: cannot load script %s.lua: %.200s",
+                                b->where, SCRIPTS[i].name,
+                                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            freeReplyObject(r);
+            return rc;
+        }
+        memcpy(b->sha[i], r->str, 40);
+        b->sha[i][40] = '\0';
+        freeReplyObject(r);
+    }
+    return AM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pools                                                               */
+/* ------------------------------------------------------------------ */
+
+bool am__redis_pool_init(am__rpool *p, size_t max)
+{
+    memset(p, 0, sizeof *p);
+    p->idle = am__calloc(max, sizeof *p->idle);
+    p->idle_since = am__calloc(max, sizeof *p->idle_since);
+    if (!p->idle || !p->idle_since) {
+        am__free(p->idle);
+        am__free(p->idle_since);
+        p->idle = NULL;
+        return false;
+    }
+    p->max = max;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    return true;
+}
+
+void am__redis_pool_fini(am__rpool *p)
+{
+    if (!p->idle)
+        return;
+    for (size_t i = 0; i < p->n_idle; i++)
+        redisFree(p->idle[i]);
+    am__free(p->idle);
+    am__free(p->idle_since);
+    p->idle = NULL;
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+}
+
+/* Whether the server closed ctx while it sat in the pool (or sent
+   something unasked): a non-blocking peek that finds end-of-file or data. */
+static bool went_away(redisContext *ctx)
+{
+    char c;
+    int saved = errno;
+    ssize_t n = recv(ctx->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    bool gone = n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    errno = saved;
+    return gone;
+}
+
+am_err am__redis_pool_get(am__rbe *b, am__rpool *p, redisContext **out)
+{
+    pthread_mutex_lock(&p->lock);
+    while (!p->n_idle && p->n_live >= p->max)
+        pthread_cond_wait(&p->cond, &p->lock);
+    redisContext *ctx = NULL;
+    uint64_t since = 0;
+    if (p->n_idle) {
+        ctx = p->idle[--p->n_idle];
+        since = p->idle_since[p->n_idle];
+    } else {
+        p->n_live++;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (ctx && am_now_ns() - since >= AM__REDIS_PEEK_IDLE_NS && went_away(ctx)) {
+        redisFree(ctx);
+        ctx = NULL;
+    }
+    if (!ctx) {
+        am_err rc = am__redis_connect(b, &ctx);
+        if (rc) {
+            pthread_mutex_lock(&p->lock);
+            p->n_live--;
+            pthread_cond_signal(&p->cond);
+            pthread_mutex_unlock(&p->lock);
+            return rc;
+        }
+    }
+    *out = ctx;
+    return AM_OK;
+}
+
+void am__redis_pool_put(am__rpool *p, redisContext *ctx, bool broken)
+{
+    uint64_t now = broken ? 0 : am_now_ns();
+    if (broken)
+        redisFree(ctx);
+    pthread_mutex_lock(&p->lock);
+    if (broken) {
+        p->n_live--;
+    } else {
+        p->idle_since[p->n_idle] = now;
+        p->idle[p->n_idle++] = ctx;
+    }
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Running a script                                                    */
+/* ------------------------------------------------------------------ */
+
+static bool is_noscript(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+am_err am__redis_eval(am__rbe *b, int script, int argc, const char *const *argv, const size_t *lens,
+                      redisReply **out)
+{
+    const char *av[AM__REDIS_MAX_ARGS + 3];
+    size_t al[AM__REDIS_MAX_ARGS + 3];
+    if (argc + 1 > AM__REDIS_MAX_ARGS)
+        return am__err(AM_EBACKEND, "redis: too many arguments for script %s",
+                       SCRIPTS[script].name);
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = b->sha[script];
+    al[1] = 40;
+    av[2] = "0";
+    al[2] = 1;
+    av[3] = b->u.prefix;
+    al[3] = strlen(b->u.prefix);
+    for (int i = 0; i < argc; i++) {
+        av[4 + i] = argv[i];
+        al[4 + i] = lens ? lens[i] : strlen(argv[i]);
+    }
+    int n = argc + 4;
+    redisContext *ctx;
+    am_err rc = am__redis_pool_get(b, &b->ops, &ctx);
+    if (rc)
+        return rc;
+    redisReply *r = am__redis_command(ctx, n, av, al);
+    if (is_noscript(r)) {
+        freeReplyObject(r);
+        const char *lv[3] = {"SCRIPT", "LOAD", SCRIPTS[script].text};
+        size_t ll[3] = {6, 4, strlen(SCRIPTS[script].text)};
+        redisReply *l = am__redis_command(ctx, 3, lv, ll);
+        if (!l) {
+            r = NULL;
+        } else if (l->type != REDIS_REPLY_STRING || l->len != 40 ||
+                   memcmp(l->str, b->sha[script], 40) != 0) {
+            rc = am__err(AM_EBACKEND, "redis at %s: cannot reload script %s.lua: %s", b->where,
+                         SCRIPTS[script].name,
+                         l->type == REDIS_REPLY_ERROR ? l->str : "unexpected reply");
+            freeReplyObject(l);
+            am__redis_pool_put(&b->ops, ctx, false);
+            return rc;
+        } else {
+            freeReplyObject(l);
+            r = am__redis_command(ctx, n, av, al);
+        }
+    }
+    if (!r) {
+        rc = am__err(AM_EBACKEND, "redis at %s: connection lost running %s.lua: %s", b->where,
+                     SCRIPTS[script].name, ctx->err ? ctx->errstr : "no reply");
+        am__redis_pool_put(&b->ops, ctx, true);
+        return rc;
+    }
+    am__redis_pool_put(&b->ops, ctx, false);
+    if (r->type == REDIS_REPLY_ERROR) {
+        rc = am__err(AM_EBACKEND, "redis at %s: %s.lua failed: %.200s", b->where,
+                     SCRIPTS[script].name, r->str);
+        freeReplyObject(r);
+        return rc;
+    }
+    *out = r;
+    return AM_OK;
+}

@@ -1,0 +1,11 @@
+-- ack.lua: the delivery was handled; delete the message.
+-- ARGV: prefix, agent, id, token
+-- Returns 0, or 1 when that reservation is no longer held (AM_ENOTFOUND):
+-- it expired and was settled, was settled already, or never was agent's.
+-- Nothing changes then.
+local agent, id = ARGV[2], ARGV[3]
+if redis.call('ZREM', key('if', agent), id .. '\t' .. ARGV[4]) == 0 then
+    return 1
+end
+redis.call('DEL', key('m', id))
+return 0

@@ -1,0 +1,53 @@
+-- common.lua: what every coordinator script starts with. CMakeLists.txt
+-- puts this file in front of each script, then the lib_*.lua files the
+-- script names on its first line ("-- uses: queue decode"), then the
+-- script; helpers a script does not use cost it nothing.
+--
+-- KEYS are not used: a script learns which message it works on only as it
+-- runs (the head of a queue), so every key is built here from the prefix,
+-- ARGV[1]. This needs a standalone Redis (or one shard), as the
+-- coordinator documents. Under "<P>:":
+--   agents          HASH   every known agent -> its messages waiting
+--                          (queued + delayed), kept by the scripts: the
+--                          max_queue check is one HINCRBY, and a send is
+--                          refused only when the lists themselves say so
+--   next            HASH   agent -> a time no later than its earliest
+--                          reservation deadline or retry due time (absent:
+--                          it has none), so a take looks for expired
+--                          reservations and due retries only when one may
+--                          be there
+--   q9|q5|q1:<a>    LIST   agent a's queue per priority: ids, head first
+--   dl:<a>          ZSET   ids waiting for a retry's backoff, by due time
+--   if:<a>          ZSET   reservations "<id>\t<token>", by deadline, the
+--                          token "<attempt>:<priority>:<time reserved>": a
+--                          reservation is held exactly while its member is
+--                          there (ack is one ZREM of it), and the member
+--                          says all that settling it needs
+--   dlq:<a>         LIST   dead-lettered ids, oldest first
+--   sig:<a>         LIST   at most one token: "something may be there now"
+--   m:<id>          HASH   a message: from to type payload priority attempt
+--                          enqueued_at [ready_at (absent: = enqueued_at)]
+--                          [traceparent tracestate] [reason error dead_at];
+--                          attempt is the deliveries so far as of the last
+--                          time it left a reservation (while reserved, the
+--                          reservation's token has the current one)
+--   totals          HASH   counters summed over every process
+--   flushseq        HASH   per process: the last counter batch applied
+-- A message hash exists exactly as long as its id is in the coordinator,
+-- which is what makes ids unique. Times are Redis's clock (TIME), seconds.
+-- Each redis.call costs far more than the command it runs, so the scripts
+-- make as few as they can.
+-- Redis >= 6 (effects replication, so writes may follow TIME).
+local P = ARGV[1]
+local AGENTS = P .. ':agents'
+local NEXT = P .. ':next'
+
+local function key(kind, name)
+    return P .. ':' .. kind .. ':' .. name
+end
+
+-- Redis's clock: seconds as a number, and as text with microseconds.
+local function clock()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) + tonumber(t[2]) / 1000000, t[1] .. '.' .. string.sub('00000' .. t[2], -6)
+end

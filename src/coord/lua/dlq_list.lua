@@ -1,0 +1,22 @@
+-- dlq_list.lua: the first max entries of agent's DLQ, oldest first.
+-- ARGV: prefix, agent, max
+-- Returns {id, from, to, type, payload, priority, attempt, reason, error,
+-- dead_at, id, ...}: ten strings per entry, "" for a missing field (a
+-- poisoned message may have lost any of them).
+local agent, max = ARGV[2], tonumber(ARGV[3])
+local out = {}
+if max <= 0 then
+    return out
+end
+for _, id in ipairs(redis.call('LRANGE', key('dlq', agent), 0, max - 1)) do
+    local v = redis.pcall('HMGET', key('m', id), 'from', 'to', 'type', 'payload', 'priority',
+                          'attempt', 'reason', 'error', 'dead_at')
+    if v.err then
+        v = {}
+    end
+    out[#out + 1] = id
+    for i = 1, 9 do
+        out[#out + 1] = v[i] or ''
+    end
+end
+return out

@@ -1,0 +1,13 @@
+-- dlq_purge.lua: delete agent's dead letters (their ids may be sent again).
+-- ARGV: prefix, agent. Returns how many were deleted.
+local dk = key('dlq', ARGV[2])
+local ids = redis.call('LRANGE', dk, 0, -1)
+for i = 1, #ids, 1000 do
+    local ks = {}
+    for j = i, math.min(i + 999, #ids) do
+        ks[#ks + 1] = key('m', ids[j])
+    end
+    redis.call('DEL', unpack(ks))
+end
+redis.call('DEL', dk)
+return #ids

@@ -1,0 +1,75 @@
+-- uses: queue
+-- dlq_replay.lua: move dead-lettered messages back to the back of their
+-- queue with fresh attempts, oldest first.
+-- ARGV: prefix, agent, id ("" = all), max_queue
+-- Returns {code, replayed, skipped}: code 0 = done; 2 = the queue filled
+-- up (the rest stay dead-lettered: AM_EFULL); 3 = no such agent or id
+-- (AM_ENOTFOUND); 4 = that id does not decode (poison) and stays. With no
+-- id, entries that do not decode are skipped and stay, counted in skipped.
+-- The waiting count is set from the lists.
+local agent, id, max_queue = ARGV[2], ARGV[3], tonumber(ARGV[4])
+if redis.call('HEXISTS', AGENTS, agent) == 0 then
+    return {id ~= '' and 3 or 0, 0, 0}
+end
+local dk = key('dlq', agent)
+local ids = redis.call('LRANGE', dk, 0, -1)
+local _, now_s = clock()
+local w = waiting_exact(agent)
+
+local function replay(x, prio)
+    local mk = key('m', x)
+    redis.call('HSET', mk, 'attempt', '0', 'ready_at', now_s)
+    redis.call('HDEL', mk, 'reason', 'dead_at')
+    redis.call('RPUSH', key('q' .. prio, agent), x)
+    w = w + 1
+end
+
+local code, n, skipped = 0, 0, 0
+if id ~= '' then
+    code = 3
+    for _, x in ipairs(ids) do
+        if x == id then
+            local prio = redis.pcall('HGET', key('m', x), 'priority')
+            if w >= max_queue then
+                code = 2
+            elseif not IS_PRIO[prio] then
+                code, skipped = 4, 1
+            else
+                redis.call('LREM', dk, 1, x)
+                replay(x, prio)
+                code, n = 0, 1
+            end
+            break
+        end
+    end
+else
+    local keep = {}
+    for _, x in ipairs(ids) do
+        if code ~= 0 then
+            keep[#keep + 1] = x
+        elseif w >= max_queue then
+            code = 2
+            keep[#keep + 1] = x
+        else
+            local prio = redis.pcall('HGET', key('m', x), 'priority')
+            if IS_PRIO[prio] then
+                replay(x, prio)
+                n = n + 1
+            else
+                keep[#keep + 1] = x
+                skipped = skipped + 1
+            end
+        end
+    end
+    if n > 0 then
+        redis.call('DEL', dk)
+        for i = 1, #keep, 1000 do
+            redis.call('RPUSH', dk, unpack(keep, i, math.min(i + 999, #keep)))
+        end
+    end
+end
+redis.call('HSET', AGENTS, agent, w)
+if n > 0 then
+    signal(agent)
+end
+return {code, n, skipped}

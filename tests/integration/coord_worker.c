@@ -1,0 +1,578 @@
+/*
+** coord_worker.c: the processes of the Redis coordinator's conservation
+** test (tests/integration/coord_conservation.sh), and its referee.
+**
+**   coord_worker port                          print a free 127.0.0.1 port
+**   coord_worker ping PORT SECONDS             wait until Redis answers PING
+**   coord_worker produce URI TAG N LOG         send N messages, ids TAG-0.., to
+**                                              work:1/work:2, random priorities
+**   coord_worker consume URI AGENT SEED LOG STOPFILE
+**                                              receive and randomly ack (70%),
+**                                              nack transiently (15%) or for
+**                                              good (15%); leave when STOPFILE
+**                                              exists and AGENT has nothing
+**                                              queued, delayed or in flight
+**   coord_worker hold URI AGENT K LOG          reserve K messages, then sleep
+**                                              until killed (kill -9)
+**   coord_worker check URI DIR                 the verdict (below)
+**
+** Every worker writes one line per outcome to its LOG, flushed at once so a
+** killed process loses nothing it wrote:
+**   sent ID | send? ID            send: AM_OK | AM_EBACKEND (may have landed)
+**   ack ID | ack? ID              ack: AM_OK | AM_EBACKEND (may have applied)
+**   retry ID | dead ID REASON     a nack that returned AM_OK, and what it did
+**   nack? ID                      a nack that returned AM_EBACKEND
+**   late ID                       ack/nack refused: the reservation expired
+**   held ID                       a holder's reservation (it will be killed)
+**   error OP                      any AM_EBACKEND (counted in delivered_error)
+**
+** THE VERDICT (check): after every worker has left, the referee opens its
+** own coordinator, recovers expired reservations, drains what is still
+** queued (without acking), and lists the DLQs. Then:
+**   - every id logged "sent" is in exactly one place: acked ("ack"), in a
+**     DLQ, or still queued; an id whose only ack was "ack?" and that is
+**     nowhere else counts as acked (the ack applied, its reply was lost);
+**   - no id was acked twice; nothing acked, queued or dead-lettered was
+**     never sent ("send?" ids may be anywhere or nowhere: their send may
+**     or may not have landed);
+**   - the snapshot's totals agree: sent == "sent" lines, delivered.ok ==
+**     "ack" lines, nacks == "retry" + "dead" lines, retries == "retry"
+**     lines, delivered.error == nacks + "error" lines of the workers that
+**     closed (the holders' counters die with them), dead_lettered and
+**     permanent_failures == the DLQ's size -- exactly when no reply was
+**     lost, else within the number of operations whose reply was lost.
+** It prints one summary line and exits 0, or prints each violation and
+** exits 1.
+*/
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "agentmon/agentmon.h"
+#include "agentmon/coord.h"
+
+#define MAX_ATTEMPTS 3
+#define VISIBILITY_S 2.0
+static const char *const AGENTS[] = {"work:1", "work:2"};
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static am_coord_opts worker_opts(am_registry *r)
+{
+    am_coord_opts o = AM_COORD_OPTS_INIT;
+    o.registry = r;
+    o.max_queue = 100000;
+    o.max_attempts = MAX_ATTEMPTS;
+    o.backoff_base_s = 0.05;
+    o.backoff_factor = 2;
+    o.backoff_max_s = 0.2;
+    o.backoff_jitter = -1;
+    o.visibility_s = VISIBILITY_S;
+    o.dlq_growth_threshold = 1000000; /* no warnings in the output */
+    return o;
+}
+
+static FILE *g_log;
+
+static void logf_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(g_log, fmt, ap);
+    va_end(ap);
+    fputc('\n', g_log);
+    fflush(g_log);
+}
+
+/* Open a coordinator on uri, retrying while Redis is away (up to 20 s). */
+static am_coord *open_retry(const char *uri, am_registry *r)
+{
+    am_coord_opts o = worker_opts(r);
+    for (int i = 0; i < 200; i++) {
+        am_coord *c;
+        am_err rc = am_coord_open(uri, &o, &c);
+        if (rc == AM_OK)
+            return c;
+        if (rc != AM_EBACKEND) {
+            fprintf(stderr, "coord_worker: open %s: %s\n", uri, am_errmsg());
+            exit(2);
+        }
+        sleep_s(0.1);
+    }
+    fprintf(stderr, "coord_worker: cannot open %s: %s\n", uri, am_errmsg());
+    exit(2);
+}
+
+static uint64_t g_rand = 88172645463325252ull;
+
+static uint64_t next_rand(void)
+{
+    g_rand ^= g_rand << 13;
+    g_rand ^= g_rand >> 7;
+    g_rand ^= g_rand << 17;
+    return g_rand;
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers                                                             */
+/* ------------------------------------------------------------------ */
+
+static int produce(const char *uri, const char *tag, long n)
+{
+    am_registry *r;
+    am_registry_new(&r);
+    am_coord *c = open_retry(uri, r);
+    static const int prios[3] = {AM_PRIO_LOW, AM_PRIO_NORMAL, AM_PRIO_HIGH};
+    for (long i = 0; i < n; i++) {
+        char id[64], body[96];
+        snprintf(id, sizeof id, "%s-%ld", tag, i);
+        snprintf(body, sizeof body, "payload of %s", id);
+        am_coord_msg m = AM_COORD_MSG_INIT;
+        m.from = "producer:1";
+        m.to = AGENTS[next_rand() % 2];
+        m.id = id;
+        m.type = "task";
+        m.payload = body;
+        m.len = strlen(body);
+        m.priority = prios[next_rand() % 3];
+        am_err rc = am_coord_send(c, &m);
+        if (rc == AM_OK) {
+            logf_line("sent %s", id);
+        } else if (rc == AM_EBACKEND) {
+            logf_line("send? %s", id);
+            logf_line("error send");
+            sleep_s(0.05);
+        } else {
+            fprintf(stderr, "coord_worker: send %s: %s: %s\n", id, am_err_name(rc), am_errmsg());
+            return 1;
+        }
+        sleep_s(0.008);
+    }
+    am_coord_close(c);
+    am_registry_free(r);
+    return 0;
+}
+
+static bool agent_idle(am_coord *c, const char *agent)
+{
+    am_coord_stats st;
+    if (am_coord_agent_stats(c, agent, &st) != AM_OK)
+        return false;
+    return st.queued[0] + st.queued[1] + st.queued[2] + st.delayed + st.inflight == 0;
+}
+
+static int consume(const char *uri, const char *agent, const char *stopfile)
+{
+    am_registry *r;
+    am_registry_new(&r);
+    am_coord *c = open_retry(uri, r);
+    for (;;) {
+        am_coord_delivery *d;
+        am_err rc = am_coord_receive(c, agent, 0, 0.3, &d);
+        if (rc == AM_ETIMEDOUT) {
+            if (access(stopfile, F_OK) == 0 && agent_idle(c, agent))
+                break;
+            continue;
+        }
+        if (rc == AM_EBACKEND) {
+            logf_line("error receive");
+            sleep_s(0.05);
+            continue;
+        }
+        if (rc) {
+            fprintf(stderr, "coord_worker: receive: %s: %s\n", am_err_name(rc), am_errmsg());
+            return 1;
+        }
+        sleep_s((double)(next_rand() % 2000) / 1e6); /* work */
+        unsigned dice = (unsigned)(next_rand() % 100);
+        if (dice < 70) {
+            rc = am_coord_ack(c, d);
+            if (rc == AM_OK)
+                logf_line("ack %s", d->id);
+            else if (rc == AM_EBACKEND)
+                logf_line("ack? %s\nerror ack", d->id);
+        } else {
+            bool permanent = dice >= 85;
+            rc = am_coord_nack(c, d, permanent, permanent ? "bad input" : "try again");
+            if (rc == AM_OK && !permanent && d->attempt < MAX_ATTEMPTS)
+                logf_line("retry %s", d->id);
+            else if (rc == AM_OK)
+                logf_line("dead %s %s", d->id, permanent ? "permanent" : "max_attempts");
+            else if (rc == AM_EBACKEND)
+                logf_line("nack? %s\nerror nack", d->id);
+        }
+        if (rc == AM_ENOTFOUND)
+            logf_line("late %s", d->id);
+        else if (rc != AM_OK && rc != AM_EBACKEND) {
+            fprintf(stderr, "coord_worker: settle %s: %s: %s\n", d->id, am_err_name(rc),
+                    am_errmsg());
+            return 1;
+        }
+        am_coord_delivery_free(d);
+    }
+    am_coord_close(c);
+    am_registry_free(r);
+    return 0;
+}
+
+static __attribute__((noreturn)) void hold(const char *uri, const char *agent, long k)
+{
+    am_registry *r;
+    am_registry_new(&r);
+    am_coord *c = open_retry(uri, r);
+    for (long got = 0; got < k;) {
+        am_coord_delivery *d;
+        am_err rc = am_coord_receive(c, agent, 0, 1, &d);
+        if (rc == AM_OK) {
+            logf_line("held %s", d->id);
+            am_coord_delivery_free(d);
+            got++;
+        } else if (rc == AM_EBACKEND) {
+            logf_line("error receive");
+            sleep_s(0.05);
+        }
+    }
+    logf_line("holding");
+    for (;;)
+        pause(); /* until kill -9 */
+}
+
+/* ------------------------------------------------------------------ */
+/* The referee                                                         */
+/* ------------------------------------------------------------------ */
+
+/* A set of ids with a few counters each, by open addressing. */
+typedef struct rec {
+    char *id;
+    int sent, send_unknown, ack, ack_unknown, dead_nack, held, queued, dlq;
+} rec;
+
+static rec *g_t;
+static size_t g_cap = 1 << 16, g_n;
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static rec *get(const char *id)
+{
+    if (!g_t)
+        g_t = calloc(g_cap, sizeof *g_t);
+    if ((g_n + 1) * 2 > g_cap) {
+        fprintf(stderr, "coord_worker: too many ids\n");
+        exit(2);
+    }
+    for (size_t i = hash(id) & (g_cap - 1);; i = (i + 1) & (g_cap - 1)) {
+        if (!g_t[i].id) {
+            g_t[i].id = strdup(id);
+            g_n++;
+            return &g_t[i];
+        }
+        if (strcmp(g_t[i].id, id) == 0)
+            return &g_t[i];
+    }
+}
+
+typedef struct tally {
+    long sent, send_unknown, ack, ack_unknown, retry, dead_nack, nack_unknown, late, held;
+    long errors_closed, errors_killed;
+} tally;
+
+static void read_log(const char *path, bool is_holder, tally *t)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *sp = strchr(line, ' ');
+        const char *id = sp ? sp + 1 : "";
+        if (sp)
+            *sp = '\0';
+        char *sp2 = strchr(id, ' ');
+        if (sp2)
+            *sp2 = '\0';
+        if (strcmp(line, "sent") == 0) {
+            get(id)->sent++;
+            t->sent++;
+        } else if (strcmp(line, "send?") == 0) {
+            get(id)->send_unknown++;
+            t->send_unknown++;
+        } else if (strcmp(line, "ack") == 0) {
+            get(id)->ack++;
+            t->ack++;
+        } else if (strcmp(line, "ack?") == 0) {
+            get(id)->ack_unknown++;
+            t->ack_unknown++;
+        } else if (strcmp(line, "retry") == 0) {
+            t->retry++;
+        } else if (strcmp(line, "dead") == 0) {
+            get(id)->dead_nack++;
+            t->dead_nack++;
+        } else if (strcmp(line, "nack?") == 0) {
+            t->nack_unknown++;
+        } else if (strcmp(line, "late") == 0) {
+            t->late++;
+        } else if (strcmp(line, "held") == 0) {
+            get(id)->held++;
+            t->held++;
+        } else if (strcmp(line, "error") == 0) {
+            if (is_holder)
+                t->errors_killed++;
+            else
+                t->errors_closed++;
+        }
+    }
+    fclose(f);
+}
+
+static double snap_number(const char *snap, const char *key)
+{
+    char k[128];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(snap, k);
+    return p ? strtod(p + strlen(k), NULL) : -1;
+}
+
+static int g_bad;
+
+#define VIOLATION(...)                                                                             \
+    do {                                                                                           \
+        fprintf(stderr, "coord_worker check: VIOLATION: " __VA_ARGS__);                            \
+        fputc('\n', stderr);                                                                       \
+        g_bad++;                                                                                   \
+    } while (0)
+
+static int check(const char *uri, const char *dir)
+{
+    tally t = {0};
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        perror(dir);
+        return 2;
+    }
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        size_t n = strlen(e->d_name);
+        if (n < 4 || strcmp(e->d_name + n - 4, ".log") != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        read_log(path, strncmp(e->d_name, "hold", 4) == 0, &t);
+    }
+    closedir(dh);
+
+    am_registry *r;
+    am_registry_new(&r);
+    am_coord *c = open_retry(uri, r);
+    size_t recovered = 0;
+    if (am_coord_recover(c, &recovered) != AM_OK) {
+        fprintf(stderr, "coord_worker check: recover: %s\n", am_errmsg());
+        return 2;
+    }
+    long queued = 0, dlq = 0, dlq_permanent = 0, dlq_attempts = 0;
+    for (size_t a = 0; a < 2; a++) {
+        am_coord_delivery *d;
+        while (am_coord_receive(c, AGENTS[a], 60, 0.5, &d) == AM_OK) {
+            get(d->id)->queued++;
+            queued++;
+            am_coord_delivery_free(d);
+        }
+        am_coord_dlq_entry *de;
+        size_t n;
+        if (am_coord_dlq_list(c, AGENTS[a], (size_t)-1, &de, &n) != AM_OK) {
+            fprintf(stderr, "coord_worker check: dlq_list: %s\n", am_errmsg());
+            return 2;
+        }
+        for (size_t i = 0; i < n; i++) {
+            get(de[i].id)->dlq++;
+            dlq++;
+            dlq_permanent += strcmp(de[i].reason, "permanent") == 0;
+            dlq_attempts += strcmp(de[i].reason, "max_attempts") == 0;
+            if (strcmp(de[i].reason, "poison") == 0)
+                VIOLATION("%s was dead-lettered as poison", de[i].id);
+        }
+        am_coord_dlq_free(de, n);
+    }
+
+    long acked = 0, acked_lost_reply = 0, unknown_landed = 0;
+    for (size_t i = 0; i < g_cap; i++) {
+        rec *x = &g_t[i];
+        if (!x->id)
+            continue;
+        int places = x->ack + x->dlq + x->queued;
+        if (x->ack > 1)
+            VIOLATION("%s was acked %d times", x->id, x->ack);
+        if (x->sent + x->send_unknown > 1)
+            VIOLATION("%s was sent %d times", x->id, x->sent + x->send_unknown);
+        if (x->sent) {
+            if (places == 0 && x->ack_unknown)
+                acked_lost_reply++;
+            else if (places != 1)
+                VIOLATION("%s is in %d places (acked %d, dlq %d, queued %d)%s", x->id, places,
+                          x->ack, x->dlq, x->queued,
+                          x->held ? "; it was held by a killed worker" : "");
+        } else if (x->send_unknown) {
+            if (places > 1)
+                VIOLATION("%s (send reply lost) is in %d places", x->id, places);
+            unknown_landed += places > 0 || x->ack_unknown;
+        } else if (places || x->ack_unknown || x->held) {
+            VIOLATION("%s was received but never sent", x->id);
+        }
+        acked += x->ack;
+    }
+
+    char *snap;
+    size_t len;
+    if (am_coord_snapshot(c, &snap, &len) != AM_OK) {
+        fprintf(stderr, "coord_worker check: snapshot: %s\n", am_errmsg());
+        return 2;
+    }
+    double s_sent = snap_number(snap, "messaging.sent.total");
+    double s_ok = snap_number(snap, "messaging.delivered.ok");
+    double s_err = snap_number(snap, "messaging.delivered.error");
+    double s_nacks = snap_number(snap, "messaging.nacks.total");
+    double s_retries = snap_number(snap, "messaging.retries.scheduled.total");
+    double s_dead = snap_number(snap, "messaging.dead_lettered.total");
+    double s_perm = snap_number(snap, "messaging.permanent_failures.total");
+    double s_rec = snap_number(snap, "messaging.recovered.total");
+    long lost_replies =
+        t.send_unknown + t.ack_unknown + t.nack_unknown + t.errors_closed + t.errors_killed;
+    if (s_sent != (double)t.sent)
+        VIOLATION("sent.total %.0f, but %ld sends returned AM_OK", s_sent, t.sent);
+    if (s_ok != (double)t.ack)
+        VIOLATION("delivered.ok %.0f, but %ld acks returned AM_OK", s_ok, t.ack);
+    if (s_nacks != (double)(t.retry + t.dead_nack))
+        VIOLATION("nacks.total %.0f, but %ld nacks returned AM_OK", s_nacks, t.retry + t.dead_nack);
+    if (s_retries != (double)t.retry)
+        VIOLATION("retries.scheduled.total %.0f, but %ld retries", s_retries, t.retry);
+    double err_lo = (double)(t.retry + t.dead_nack + t.errors_closed);
+    if (s_err < err_lo || s_err > err_lo + (double)t.errors_killed)
+        VIOLATION("delivered.error %.0f, expected %.0f (+ up to %ld of the killed holders)", s_err,
+                  err_lo, t.errors_killed);
+    if (s_dead != s_perm)
+        VIOLATION("dead_lettered %.0f != permanent_failures %.0f (no poison here)", s_dead, s_perm);
+    if (s_dead > (double)dlq || (lost_replies == 0 && s_dead != (double)dlq) ||
+        (double)dlq - s_dead > (double)lost_replies * (double)(t.held + 1))
+        VIOLATION("dead_lettered.total %.0f, but the DLQs hold %ld (%ld replies lost)", s_dead, dlq,
+                  lost_replies);
+    if (s_rec < 0)
+        VIOLATION("no recovered.total in the snapshot");
+    printf("{\"sent\":%ld,\"send_reply_lost\":%ld,\"send_lost_landed\":%ld,\"acked\":%ld,"
+           "\"ack_reply_lost_applied\":%ld,\"dead_lettered\":%ld,\"dlq_permanent\":%ld,"
+           "\"dlq_max_attempts\":%ld,\"still_queued\":%ld,\"retries\":%ld,\"late\":%ld,"
+           "\"held_by_killed\":%ld,\"recovered_now\":%zu,\"backend_errors\":%ld,"
+           "\"snapshot\":{\"sent\":%.0f,\"ok\":%.0f,\"error\":%.0f,\"nacks\":%.0f,\"retries\":%.0f,"
+           "\"dead\":%.0f,\"recovered\":%.0f},\"violations\":%d}\n",
+           t.sent, t.send_unknown, unknown_landed, acked, acked_lost_reply, dlq, dlq_permanent,
+           dlq_attempts, queued, t.retry, t.late, t.held, recovered,
+           t.errors_closed + t.errors_killed, s_sent, s_ok, s_err, s_nacks, s_retries, s_dead,
+           s_rec, g_bad);
+    am_free(snap);
+    am_coord_close(c);
+    am_registry_free(r);
+    if (t.sent == 0)
+        VIOLATION("nothing was sent");
+    return g_bad ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers for the script                                              */
+/* ------------------------------------------------------------------ */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        return 1;
+    printf("%d\n", ntohs(a.sin_port));
+    close(fd);
+    return 0;
+}
+
+static int ping(int port, double seconds)
+{
+    for (double t = 0; t < seconds; t += 0.05) {
+        struct timeval tv = {1, 0};
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+        if (c && !c->err) {
+            redisReply *r = redisCommand(c, "PING");
+            bool ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+            if (r)
+                freeReplyObject(r);
+            redisFree(c);
+            if (ok)
+                return 0;
+        } else if (c) {
+            redisFree(c);
+        }
+        sleep_s(0.05);
+    }
+    return 1;
+}
+
+static FILE *open_log(const char *path)
+{
+    FILE *f = fopen(path, "a");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    return f;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (strcmp(mode, "port") == 0)
+        return free_port();
+    if (strcmp(mode, "ping") == 0 && argc == 4)
+        return ping((int)strtol(argv[2], NULL, 10), strtod(argv[3], NULL));
+    if (strcmp(mode, "produce") == 0 && argc == 6) {
+        g_log = open_log(argv[5]);
+        g_rand ^= hash(argv[3]);
+        return produce(argv[2], argv[3], strtol(argv[4], NULL, 10));
+    }
+    if (strcmp(mode, "consume") == 0 && argc == 7) {
+        g_log = open_log(argv[5]);
+        g_rand ^= (uint64_t)strtoull(argv[4], NULL, 10) * 0x9E3779B97F4A7C15ull;
+        int rc = consume(argv[2], argv[3], argv[6]);
+        am_shutdown();
+        return rc;
+    }
+    if (strcmp(mode, "hold") == 0 && argc == 6) {
+        g_log = open_log(argv[5]);
+        hold(argv[2], argv[3], strtol(argv[4], NULL, 10));
+    }
+    if (strcmp(mode, "check") == 0 && argc == 4)
+        return check(argv[2], argv[3]);
+    fprintf(stderr, "usage: coord_worker port | ping PORT SECONDS | produce URI TAG N LOG |\n"
+                    "       consume URI AGENT SEED LOG STOPFILE | hold URI AGENT K LOG |\n"
+                    "       check URI DIR\n");
+    return 2;
+}

@@ -1,0 +1,239 @@
+/*
+** test_coord_redis_parse.c: the Redis coordinator's two parsers
+** (src/coord/coord_redis_parse.c), without a server -- the coordinator URI
+** against tables of good URIs (every field checked) and bad ones (each
+** refused with AM_EINVAL and a message naming the part at fault, never
+** quoting the password), and the per-agent lengths line of each_agent.lua
+** against good and malformed lines.
+*/
+#include "testutil.h"
+#include "coord/coord_redis.h"
+
+static void test_good_uris(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *uri;
+        bool is_unix;
+        const char *host;
+        int port;
+        const char *path, *user, *password;
+        bool has_password;
+        int db;
+        const char *prefix;
+        int pool;
+    } good[] = {
+        {"redis://127.0.0.1", false, "127.0.0.1", 6379, "", "", "", false, 0, "ao", 4},
+        {"redis://localhost:6380", false, "localhost", 6380, "", "", "", false, 0, "ao", 4},
+        {"redis://h:1/", false, "h", 1, "", "", "", false, 0, "ao", 4},
+        {"redis://h:65535/15", false, "h", 65535, "", "", "", false, 15, "ao", 4},
+        {"redis://h/999999?prefix=x", false, "h", 6379, "", "", "", false, 999999, "x", 4},
+        {"redis://:secret@h", false, "h", 6379, "", "", "secret", true, 0, "ao", 4},
+        {"redis://:@h", false, "h", 6379, "", "", "", true, 0, "ao", 4},
+        {"redis://alice:pw@h:7000/2?prefix=app.v1_x-y&pool=16", false, "h", 7000, "", "alice", "pw",
+         true, 2, "app.v1_x-y", 16},
+        {"redis://:p%40ss%3Aw%20rd%25@h", false, "h", 6379, "", "", "p@ss:w rd%", true, 0, "ao", 4},
+        {"redis://:a:b:c@h", false, "h", 6379, "", "", "a:b:c", true, 0, "ao", 4},
+        {"redis://u%2Dx:p@h", false, "h", 6379, "", "u-x", "p", true, 0, "ao", 4},
+        {"redis://[::1]", false, "::1", 6379, "", "", "", false, 0, "ao", 4},
+        {"redis://[::1]:6390/3", false, "::1", 6390, "", "", "", false, 3, "ao", 4},
+        {"redis://[fe80::1:2]:1?pool=64", false, "fe80::1:2", 1, "", "", "", false, 0, "ao", 64},
+        {"redis://redis-1.example.org", false, "redis-1.example.org", 6379, "", "", "", false, 0,
+         "ao", 4},
+        {"unix:///tmp/r.sock", true, "", 6379, "/tmp/r.sock", "", "", false, 0, "ao", 4},
+        {"unix:///tmp/r.sock?db=0&prefix=ao", true, "", 6379, "/tmp/r.sock", "", "", false, 0, "ao",
+         4},
+        {"unix:///var/run/redis/redis.sock?prefix=p&db=7&pool=1", true, "", 6379,
+         "/var/run/redis/redis.sock", "", "", false, 7, "p", 1},
+        {"unix://:pw@/tmp/a@b.sock", true, "", 6379, "/tmp/a@b.sock", "", "pw", true, 0, "ao", 4},
+        {"unix:///tmp/a@b.sock", true, "", 6379, "/tmp/a@b.sock", "", "", false, 0, "ao", 4},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        am__redis_uri u;
+        am_err rc = am__redis_uri_parse(good[i].uri, &u);
+        if (rc != AM_OK)
+            fail_msg("%s refused: %s", good[i].uri, am_errmsg());
+        AM_ASSERT_EQ(u.is_unix, good[i].is_unix);
+        AM_ASSERT_STR_EQ(u.host, good[i].host);
+        AM_ASSERT_EQ(u.port, good[i].port);
+        AM_ASSERT_STR_EQ(u.path, good[i].path);
+        AM_ASSERT_STR_EQ(u.user, good[i].user);
+        AM_ASSERT_STR_EQ(u.password, good[i].password);
+        AM_ASSERT_EQ(u.has_password, good[i].has_password);
+        AM_ASSERT_EQ(u.db, good[i].db);
+        AM_ASSERT_STR_EQ(u.prefix, good[i].prefix);
+        AM_ASSERT_EQ(u.pool, good[i].pool);
+    }
+}
+
+static void test_bad_uris(void **state)
+{
+    (void)state;
+    char long_host[300], long_prefix[100], long_path[130], long_pw[300];
+    snprintf(long_host, sizeof long_host, "redis://%0256d", 0);
+    snprintf(long_prefix, sizeof long_prefix, "redis://h?prefix=%065d", 0);
+    snprintf(long_path, sizeof long_path, "unix:///%0107d", 0);
+    snprintf(long_pw, sizeof long_pw, "redis://:%0256d@h", 0);
+    static const char *const fixed[][2] = {
+        {"", "redis:// or unix://"},
+        {"memory:", "redis:// or unix://"},
+        {"REDIS://h", "redis:// or unix://"},
+        {"rediss://h", "redis:// or unix://"},
+        {"redis:/h", "redis:// or unix://"},
+        {"redis://", "host is empty"},
+        {"redis://:6379", "host is empty"},
+        {"redis:///0", "host is empty"},
+        {"redis://h:", "port"},
+        {"redis://h:0", "port"},
+        {"redis://h:65536", "port"},
+        {"redis://h:123456", "port"},
+        {"redis://h:+1", "port"},
+        {"redis://h:-1", "port"},
+        {"redis://h:12a", "port"},
+        {"redis://h:1:2", "port"},
+        {"redis://h_x", "host"},
+        {"redis://-h", "starts with"},
+        {"redis://.h", "starts with"},
+        {"redis://h/x", "database"},
+        {"redis://h/1/2", "database"},
+        {"redis://h/-1", "database"},
+        {"redis://h/1000000", "database"},
+        {"redis://h/0x1", "database"},
+        {"redis://[::1", "not closed"},
+        {"redis://[]", "IPv6"},
+        {"redis://[g::1]", "IPv6"},
+        {"redis://[..01]", "IPv6"},
+        {"redis://[::1]x", "']'"},
+        {"redis://[::1]:", "port"},
+        {"redis://h?", "no parameter"},
+        {"redis://h?prefix", "'=value'"},
+        {"redis://h?prefix=", "empty value"},
+        {"redis://h?prefix=a&", "empty parameter"},
+        {"redis://h?&prefix=a", "empty parameter"},
+        {"redis://h?prefix=a&&pool=2", "empty parameter"},
+        {"redis://h?prefix=a&prefix=b", "twice"},
+        {"redis://h?prefix=a:b", "prefix"},
+        {"redis://h?prefix=a/b", "prefix"},
+        {"redis://h?prefix=a%3Ab", "prefix"},
+        {"redis://h?pool=0", "pool"},
+        {"redis://h?pool=65", "pool"},
+        {"redis://h?pool=x", "pool"},
+        {"redis://h?db=1", "path"},
+        {"redis://h?Prefix=a", "unknown parameter"},
+        {"redis://h?timeout=1", "unknown parameter"},
+        {"redis://h#x", "fragment"},
+        {"redis://h/0#", "fragment"},
+        {"redis://h x", "space"},
+        {"redis://h\t", "control"},
+        {"redis://h\xc3\xa9", "non-ASCII"},
+        {"redis://user@h", "[user]:password"},
+        {"redis://a:b@c:d@h", "more than one '@'"},
+        {"redis://:%4@h", "two hex digits"},
+        {"redis://:%@h", "two hex digits"},
+        {"redis://:%zz@h", "two hex digits"},
+        {"redis://:%00@h", "NUL"},
+        {"redis://u/x:p@h", "database"},
+        {"redis://u[:p@h", "user"},
+        {"redis://:p\"w@h", "password"},
+        {"unix://", "absolute"},
+        {"unix://tmp/r.sock", "absolute"},
+        {"unix://:pw@tmp/r.sock", "absolute"},
+        {"unix:///", "directory"},
+        {"unix:///tmp/", "directory"},
+        {"unix:///tmp/r%20.sock", "percent"},
+        {"unix:///tmp/r.sock?db=", "empty value"},
+        {"unix:///tmp/r.sock?db=x", "db"},
+        {"unix:///tmp/r.sock?db=1000000", "db"},
+        {"unix:///tmp/r.sock?db=1&db=2", "twice"},
+        {"unix:///tmp/r.sock?host=h", "unknown parameter"},
+        {"unix:///tmp/r.sock#x", "fragment"},
+    };
+    const char *const longs[][2] = {
+        {long_host, "longer than 255"},
+        {long_prefix, "longer than 64"},
+        {long_path, "longer than 107"},
+        {long_pw, "longer than 255"},
+    };
+    size_t nf = sizeof fixed / sizeof *fixed, nl = sizeof longs / sizeof *longs;
+    for (size_t i = 0; i < nf + nl; i++) {
+        const char *uri = i < nf ? fixed[i][0] : longs[i - nf][0];
+        const char *msg = i < nf ? fixed[i][1] : longs[i - nf][1];
+        am__redis_uri u;
+        am_err rc = am__redis_uri_parse(uri, &u);
+        if (rc != AM_EINVAL)
+            fail_msg("\"%s\" gave %s, not AM_EINVAL", uri, am_err_name(rc));
+        AM_ASSERT_CONTAINS(am_errmsg(), "redis URI");
+        AM_ASSERT_CONTAINS(am_errmsg(), msg);
+    }
+    /* The password never appears in a message. */
+    static const char *const secret[] = {"redis://:hunter2%zz@h", "redis://:hunter2@h:0",
+                                         "redis://u:hunter2@h?x=1", "redis://:hunter2\"@h"};
+    for (size_t i = 0; i < sizeof secret / sizeof *secret; i++) {
+        am__redis_uri u;
+        AM_ASSERT_ERR(am__redis_uri_parse(secret[i], &u), AM_EINVAL);
+        AM_ASSERT_LACKS(am_errmsg(), "hunter2");
+    }
+    am__redis_uri u;
+    AM_ASSERT_ERR(am__redis_uri_parse(NULL, &u), AM_EINVAL);
+}
+
+static void test_lens_lines(void **state)
+{
+    (void)state;
+    const char *agent;
+    size_t alen;
+    am_coord_stats st;
+    const char *line = "coder:1 1 2 3 4 5 6 0.5 12.250 0";
+    AM_ASSERT_OK(am__redis_lens_parse(line, strlen(line), &agent, &alen, &st));
+    AM_ASSERT_EQ(alen, 7);
+    assert_memory_equal(agent, "coder:1", 7);
+    AM_ASSERT_EQ(st.queued[0], 1);
+    AM_ASSERT_EQ(st.queued[1], 2);
+    AM_ASSERT_EQ(st.queued[2], 3);
+    AM_ASSERT_EQ(st.delayed, 4);
+    AM_ASSERT_EQ(st.inflight, 5);
+    AM_ASSERT_EQ(st.dlq, 6);
+    AM_ASSERT_DBL_EQ(st.oldest_age_s[0], 0.5);
+    AM_ASSERT_DBL_EQ(st.oldest_age_s[1], 12.25);
+    AM_ASSERT_DBL_EQ(st.oldest_age_s[2], 0);
+    /* a prefix of a longer buffer: only len bytes count */
+    const char *two = "a:1 0 0 0 0 0 0 0 0 0\nb:2 1 1 1 1 1 1 1 1 1";
+    AM_ASSERT_OK(am__redis_lens_parse(two, 21, &agent, &alen, &st));
+    AM_ASSERT_EQ(st.queued[0], 0);
+    static const char *const bad[] = {
+        "",
+        " 1 2 3 4 5 6 0 0 0",
+        "a:1",
+        "a:1 1 2 3 4 5 6 0 0",
+        "a:1 1 2 3 4 5 6 0 0 0 7",
+        "a:1 1 2 3 4 5 6 0 0 0 ",
+        "a:1  2 3 4 5 6 0 0 0 0",
+        "a:1 -1 2 3 4 5 6 0 0 0",
+        "a:1 1 2 3 4 5 6 0 0 x",
+        "a:1 1 2 3 4 5 6 0 0 1.",
+        "a:1 1 2 3 4 5 6 0 0 .5",
+        "a:1 1 2 3 4 5 6 0 0 1.2.3",
+        "a:1 1 2 3 4 5 6 0 0 nan",
+        "a:1 1 2 3 4 5 6 0 0 1e9",
+        "a:1 1.5 2 3 4 5 6 0 0 0",
+        "a:1 1234567890123456 2 3 4 5 6 0 0 0",
+        "a\x01:1 1 2 3 4 5 6 0 0 0",
+        "a\xc3\xa9:1 1 2 3 4 5 6 0 0 0",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        am_err rc = am__redis_lens_parse(bad[i], strlen(bad[i]), &agent, &alen, &st);
+        if (rc != AM_EPROTO)
+            fail_msg("line %zu \"%s\" gave %s", i, bad[i], am_err_name(rc));
+        AM_ASSERT_CONTAINS(am_errmsg(), "redis reply");
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_uris),
+        cmocka_unit_test(test_bad_uris),
+        cmocka_unit_test(test_lens_lines),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
