@@ -14,5 +14,6 @@
 #include "push.h"
 #include "coord.h"
 #include "packs.h"
+#include "breaker.h"
 
 #endif

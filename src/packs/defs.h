@@ -23,6 +23,7 @@ AM__DEFS(ccr)
 AM__DEFS(genai)
 AM__DEFS(service)
 AM__DEFS(worker)
+AM__DEFS(breaker)
 
 #undef AM__DEFS
 
