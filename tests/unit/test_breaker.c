@@ -572,6 +572,7 @@ static void test_two_breakers(void **state)
     mo.n_labels = 2;
     mo.max_children = 2;
     AM_ASSERT_OK(am_counter_new(r2, &mo, &c));
+    o.registry = r2;
     AM_ASSERT_ERR(am_breaker_new(&o, &dup), AM_ELIMIT);
     AM_ASSERT_CONTAINS(am_errmsg(), "insa_circuit_breaker_time_in_state_seconds_total");
     am_registry_free(r2);
