@@ -4,7 +4,8 @@
 #   make test     unit tests, then again under ASan+UBSan, integration
 #                 tests against real tools, and a short fuzz run
 #   make bench    build optimised and run am-bench (JSON, one figure a line)
-#   make demo     run the demo
+#   make demo     run `agentmon demo`: a live multi-agent workload, served
+#                 on 127.0.0.1:9470 with a terminal view
 #
 # Each target first runs scripts/deps.sh, which installs missing Debian
 # packages (as root, with apt-get) and does nothing when all are present.
@@ -43,13 +44,12 @@ fuzz: deps
 bench: deps
 	@scripts/deps.sh test
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAM_BUILD_TESTS=OFF >/dev/null
-	@cmake --build build-bench -j$(JOBS) --target am-bench
+	@cmake --build build-bench -j$(JOBS) --target am-bench agentmon
 	@build-bench/am-bench
 
+# Ctrl-C stops it; DEMO_ARGS adds options (e.g. DEMO_ARGS="--duration 60").
 demo: build
-	@echo "== agentmon demo (interim): an agent's registry, printed as Prometheus text =="
-	@echo "== The live multi-agent demo replaces this when it lands.                    =="
-	@$(BUILD)/examples/example_agent
+	@$(BUILD)/agentmon demo $(DEMO_ARGS)
 
 # docs/METRICS.md is generated from the definition tables in the code.
 metrics-doc: build

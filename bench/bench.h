@@ -123,6 +123,7 @@ void bench_group_rss_100k(void);
 void bench_group_http_scrape(void);
 void bench_group_coord_memory(void);
 void bench_group_packs(void);
+void bench_group_demo(void);                     /* bench_demo.c */
 void bench_group_coord_snapshot(void);
 void bench_group_coord_redis(void);              /* bench_coord_redis.c */
 void bench_group_log_line(void);                 /* bench_log.c */

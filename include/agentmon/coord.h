@@ -26,9 +26,12 @@
 ** delivery carries a token that only that reservation can settle.
 **
 ** BACKENDS. "memory:" serves agents in one process, with a lock per agent
-** (never one for all). "redis://[:password@]host[:port][/db][?prefix=ao]"
-** and "unix:///path/to.sock[?db=0&prefix=ao]" share queues between
-** processes and hosts: every operation is one atomic Lua script.
+** (never one for all).
+**   redis://[[user]:password@]host[:port][/db][?prefix=ao&pool=4]
+**   unix://[[user]:password@]/path/to.sock[?db=0&prefix=ao&pool=4]
+** share queues between processes and hosts (Redis >= 6, standalone): every
+** operation is one atomic Lua script; pool is the number of connections
+** for operations (1..64; blocked receives use connections of their own).
 **
 ** METRICS (in opts.registry; Prometheus names, with the spec's dotted names
 ** as JSON keys): messaging_queue_length{agent,priority},
@@ -165,9 +168,9 @@ AM_EXTERN void am_coord_close(am_coord *c);
 AM_EXTERN am_err am_coord_configure(am_coord *c, const am_coord_opts *o);
 
 /*
-** am_coord_register: make an endpoint known (it appears in the metrics and
-** receives broadcasts) before anything is sent to it. Sending to an agent
-** registers it too. Returns AM_OK, AM_EINVAL or a backend error. Since: 0.1
+** am_coord_register: make an endpoint known before anything is sent to it:
+** it appears in the metrics (its dead-letter and DLQ-growth counters at 0)
+** and receives broadcasts. Sending to an agent registers it too. Returns AM_OK, AM_EINVAL or a backend error. Since: 0.1
 */
 AM_EXTERN am_err am_coord_register(am_coord *c, const char *agent);
 

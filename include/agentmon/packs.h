@@ -32,7 +32,11 @@
 ** ERRORS. Label values are refused as am_counter_with() refuses them
 ** (AM_EINVAL); a family at its child limit records into its overflow series
 ** and returns AM_ELIMIT; a negative or NaN duration or size is refused
-** (AM_EINVAL) and nothing is recorded. Packs are freed with their _free;
+** (AM_EINVAL) and nothing is recorded.
+**
+** OFF. Every recording call accepts a NULL pack or prepared handle and
+** records nothing (AM_OK): not making a pack turns its instrumentation off
+** for the price of one branch. Packs are freed with their _free;
 ** their metrics stay in the registry. Every function is thread-safe.
 */
 #ifndef AGENTMON_PACKS_H

@@ -1,7 +1,9 @@
 /*
 ** args.c: parsing subcommand options (see args.h).
 */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
@@ -60,4 +62,47 @@ const char *cli_get(const cli_opt *opts, size_t n_opts, const char *name)
         if (strcmp(opts[i].name, name) == 0)
             return opts[i].value;
     return NULL;
+}
+
+int cli_number(const cli_opt *opts, size_t n_opts, const char *name, double min, double max,
+               double *out)
+{
+    const char *s = cli_get(opts, n_opts, name);
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !(v >= min && v <= max)) {
+        fprintf(stderr, "agentmon: %s \"%s\" is not a number from %g to %g\n", name, s, min, max);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_listen(const cli_opt *opts, size_t n_opts, const char *name, char *host,
+               size_t host_size, uint16_t *port)
+{
+    const char *s = cli_get(opts, n_opts, name);
+    if (!s)
+        return 0;
+    /* HOST:PORT, where HOST may be a bracketed IPv6 address */
+    const char *colon = strrchr(s, ':');
+    const char *h = s, *h_end = colon;
+    if (colon && s[0] == '[' && colon > s && colon[-1] == ']') {
+        h = s + 1;
+        h_end = colon - 1;
+    }
+    char *end = NULL;
+    unsigned long p = colon ? strtoul(colon + 1, &end, 10) : 0;
+    if (!colon || h_end == h || (size_t)(h_end - h) >= host_size || !colon[1] || *end ||
+        p > 65535) {
+        fprintf(stderr, "agentmon: %s \"%s\" is not HOST:PORT (e.g. 127.0.0.1:9470)\n", name, s);
+        return 2;
+    }
+    memcpy(host, h, (size_t)(h_end - h));
+    host[h_end - h] = '\0';
+    *port = (uint16_t)p;
+    return 0;
 }

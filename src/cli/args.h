@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct cli_opt {
     const char *name;    /* "--coordinator" */
@@ -29,5 +30,19 @@ int cli_parse(int argc, char **argv, cli_opt *opts, size_t n_opts, const char **
 
 /* The value of option name, or NULL when not given. */
 const char *cli_get(const cli_opt *opts, size_t n_opts, const char *name);
+
+/*
+** When option name was given, parse it as a number within [min, max] into
+** *out; otherwise leave *out. Returns 0, or 2 after printing an error.
+*/
+int cli_number(const cli_opt *opts, size_t n_opts, const char *name, double min, double max,
+               double *out);
+
+/*
+** When option name was given, split it as HOST:PORT ([v6]:PORT too) into
+** host and *port; otherwise leave them. Returns 0, or 2 after an error.
+*/
+int cli_listen(const cli_opt *opts, size_t n_opts, const char *name, char *host,
+               size_t host_size, uint16_t *port);
 
 #endif

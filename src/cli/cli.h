@@ -13,7 +13,7 @@ typedef struct am_cli_cmd {
     const char *summary;
 } am_cli_cmd;
 
-
+extern const am_cli_cmd am_cli_cmd_demo;
 extern const am_cli_cmd am_cli_cmd_dlq;
 extern const am_cli_cmd am_cli_cmd_metrics;
 extern const am_cli_cmd am_cli_cmd_snapshot;

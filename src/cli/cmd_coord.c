@@ -98,15 +98,10 @@ static int run_dlq(int argc, char **argv)
         return rc;
     size_t n = 0;
     if (strcmp(pos[0], "list") == 0) {
-        const char *max_s = cli_get(opts, n_opts, "--max");
-        char *end = NULL;
-        unsigned long max = max_s ? strtoul(max_s, &end, 10) : 1000;
-        if (max_s && (*end || !*max_s)) {
-            fprintf(stderr, "agentmon dlq: --max \"%s\" is not a number\n", max_s);
-            rc = 2;
-        } else {
+        double max = 1000;
+        if ((rc = cli_number(opts, n_opts, "--max", 0, 1e9, &max)) == 0) {
             am_coord_dlq_entry *e;
-            if (am_coord_dlq_list(c, agent, max, &e, &n) != AM_OK) {
+            if (am_coord_dlq_list(c, agent, (size_t)max, &e, &n) != AM_OK) {
                 rc = fail("dlq list");
             } else {
                 for (size_t i = 0; i < n; i++)

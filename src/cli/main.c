@@ -12,6 +12,7 @@
 #include "cli.h"
 
 static const am_cli_cmd *const commands[] = {
+    &am_cli_cmd_demo,
     &am_cli_cmd_dlq,
     &am_cli_cmd_metrics,
     &am_cli_cmd_snapshot,

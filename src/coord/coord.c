@@ -241,7 +241,9 @@ am_err am_coord_register(am_coord *c, const char *agent)
     if (!c)
         return am__err(AM_EINVAL, "coordinator is NULL");
     am_err rc = am__coord_check_agent(agent, "agent");
-    return rc ? rc : c->ops->add_agent(c, agent);
+    if (!rc)
+        rc = c->ops->add_agent(c, agent);
+    return rc ? rc : am__coord_metrics_agent(c, agent);
 }
 
 /* ------------------------------------------------------------------ */

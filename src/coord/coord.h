@@ -136,6 +136,10 @@ void am__coord_event(am_coord *c, const char *agent, am__event ev);
 /* Count a dead-lettering of agent's message for reason: metrics and growth. */
 void am__coord_dead_lettered(am_coord *c, const char *agent, const char *reason);
 
+/* Create agent's per-agent counters at 0 (so rate() and increase() see
+   their first event). Thread-safe. */
+am_err am__coord_metrics_agent(am_coord *c, const char *agent);
+
 /* Register the metrics of c and put it on the scrape list. */
 am_err am__coord_metrics_init(am_coord *c);
 void am__coord_metrics_fini(am_coord *c);

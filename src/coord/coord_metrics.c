@@ -287,6 +287,16 @@ static void growth(am_coord *c, const char *agent)
         fn(agent, n, w, ud);
 }
 
+am_err am__coord_metrics_agent(am_coord *c, const char *agent)
+{
+    static const char *const reasons[] = {"permanent", "max_attempts", "poison"};
+    am_counter *k;
+    am_err rc = am_counter_with(c->growth_events, AM_LABELS(agent), &k);
+    for (size_t i = 0; i < 3 && rc == AM_OK; i++)
+        rc = am_counter_with(c->dead, AM_LABELS(agent, reasons[i]), &k);
+    return rc == AM_ELIMIT ? AM_OK : rc; /* past the limit: the overflow child counts */
+}
+
 void am__coord_dead_lettered(am_coord *c, const char *agent, const char *reason)
 {
     am_counter *d;

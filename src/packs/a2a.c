@@ -123,7 +123,7 @@ am_err am_a2a_target_request(am_a2a_target *t, bool ok, double seconds, double r
                              const am_trace_ctx *trace)
 {
     am_err rc = check(seconds, response_bytes);
-    if (rc)
+    if (rc || !t)
         return rc;
     am__observe_traced(t->dur[ok], seconds, trace);
     am_counter_inc(t->count[ok]);

@@ -81,36 +81,38 @@ static am_err check(double seconds)
 
 /* The seven series of one call, looked up. */
 static am_err record(am_llm_pack *p, const char *provider, const char *model, const char *op,
-                     const char *task_type, const char *error_type, double seconds,
-                     uint64_t in, uint64_t out, const am_trace_ctx *trace)
+                     const char *task_type, const char *error_type, double seconds, uint64_t in,
+                     uint64_t out, const am_trace_ctx *trace)
 {
+    if (!p)
+        return AM_OK; /* instrumentation off */
     const char *status = error_type ? "error" : "success";
     am_err rc = am__pack_count(p->ccr, CCR_REQUESTS, AM_LABELS(provider, task_type, status), 1);
     if (rc && rc != AM_ELIMIT)
         return rc;
-    rc = am__pack_worst(rc, am__pack_observe(p->ccr, CCR_LATENCY, AM_LABELS(provider), seconds,
-                                             trace));
-    rc = am__pack_worst(rc, am__pack_count(p->ccr, CCR_TOKENS, AM_LABELS(provider, "input"),
-                                           (double)in));
-    rc = am__pack_worst(rc, am__pack_count(p->ccr, CCR_TOKENS, AM_LABELS(provider, "output"),
-                                           (double)out));
+    rc = am__pack_worst(rc,
+                        am__pack_observe(p->ccr, CCR_LATENCY, AM_LABELS(provider), seconds, trace));
+    rc = am__pack_worst(
+        rc, am__pack_count(p->ccr, CCR_TOKENS, AM_LABELS(provider, "input"), (double)in));
+    rc = am__pack_worst(
+        rc, am__pack_count(p->ccr, CCR_TOKENS, AM_LABELS(provider, "output"), (double)out));
     rc = am__pack_worst(rc, am__pack_observe(p->genai, GENAI_TOKENS,
                                              AM_LABELS(op, provider, "input", model), (double)in,
                                              NULL));
     rc = am__pack_worst(rc, am__pack_observe(p->genai, GENAI_TOKENS,
-                                             AM_LABELS(op, provider, "output", model),
-                                             (double)out, NULL));
-    rc = am__pack_worst(rc, am__pack_observe(p->genai, GENAI_DURATION,
-                                             AM_LABELS(op, provider, model,
-                                                       error_type ? error_type : ""),
-                                             seconds, trace));
+                                             AM_LABELS(op, provider, "output", model), (double)out,
+                                             NULL));
+    rc = am__pack_worst(
+        rc, am__pack_observe(p->genai, GENAI_DURATION,
+                             AM_LABELS(op, provider, model, error_type ? error_type : ""), seconds,
+                             trace));
     return rc;
 }
 
 am_err am_llm_record(am_llm_pack *p, const am_llm_call *c)
 {
-    if (!p || !c)
-        return am__err(AM_EINVAL, "pack or call is NULL");
+    if (!c)
+        return am__err(AM_EINVAL, "call is NULL");
     am_err rc = check(c->seconds);
     if (rc)
         return rc;
@@ -137,8 +139,8 @@ am_err am_llm_route_new(am_llm_pack *p, const char *provider, const char *model,
     r->task_type = memcpy(s += lo, tt, lt);
     r->p = p;
     am__pack *c = p->ccr, *g = p->genai;
-    am_err rc = am_counter_with(c->h[CCR_REQUESTS], AM_LABELS(provider, tt, "success"),
-                                &r->requests_ok);
+    am_err rc =
+        am_counter_with(c->h[CCR_REQUESTS], AM_LABELS(provider, tt, "success"), &r->requests_ok);
 #define MORE(call)                                                                                 \
     if (!rc || rc == AM_ELIMIT)                                                                    \
     rc = am__pack_worst(rc, (call))
@@ -166,15 +168,14 @@ void am_llm_route_free(am_llm_route *r)
 }
 
 am_err am_llm_route_record(am_llm_route *r, const char *error_type, double seconds,
-                           uint64_t input_tokens, uint64_t output_tokens,
-                           const am_trace_ctx *trace)
+                           uint64_t input_tokens, uint64_t output_tokens, const am_trace_ctx *trace)
 {
     am_err rc = check(seconds);
-    if (rc)
+    if (rc || !r)
         return rc;
     if (error_type)
-        return record(r->p, r->provider, r->model, r->operation, r->task_type, error_type,
-                      seconds, input_tokens, output_tokens, trace);
+        return record(r->p, r->provider, r->model, r->operation, r->task_type, error_type, seconds,
+                      input_tokens, output_tokens, trace);
     char ex[AM__TRACE_EXEMPLAR_MAX];
     size_t n = am__trace_exemplar(trace, ex); /* rendered once, used twice */
     am_counter_inc(r->requests_ok);
@@ -191,16 +192,16 @@ am_err am_llm_invoke_agent(am_llm_pack *p, const char *agent_name, double second
                            const am_trace_ctx *trace)
 {
     am_err rc = am__pack_check(seconds, "agent invocation duration");
-    return rc ? rc
-              : am__pack_observe(p->genai, GENAI_INVOKE_AGENT, AM_LABELS(agent_name), seconds,
-                                 trace);
+    return rc || !p ? rc
+                    : am__pack_observe(p->genai, GENAI_INVOKE_AGENT, AM_LABELS(agent_name), seconds,
+                                       trace);
 }
 
 am_err am_llm_execute_tool(am_llm_pack *p, const char *tool_name, double seconds,
                            const am_trace_ctx *trace)
 {
     am_err rc = am__pack_check(seconds, "tool execution duration");
-    return rc ? rc
-              : am__pack_observe(p->genai, GENAI_EXECUTE_TOOL, AM_LABELS(tool_name), seconds,
-                                 trace);
+    return rc || !p ? rc
+                    : am__pack_observe(p->genai, GENAI_EXECUTE_TOOL, AM_LABELS(tool_name), seconds,
+                                       trace);
 }

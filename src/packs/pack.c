@@ -59,6 +59,8 @@ void am__observe_traced(am_histogram *child, double v, const am_trace_ctx *trace
 
 am_err am__pack_count(am__pack *p, size_t i, const char *const *values, size_t n, double v)
 {
+    if (!p)
+        return AM_OK; /* instrumentation off */
     am_counter *c;
     am_err rc = am_counter_with(p->h[i], values, n, &c);
     if (rc && rc != AM_ELIMIT)
@@ -70,6 +72,8 @@ am_err am__pack_count(am__pack *p, size_t i, const char *const *values, size_t n
 am_err am__pack_observe(am__pack *p, size_t i, const char *const *values, size_t n, double v,
                         const am_trace_ctx *trace)
 {
+    if (!p)
+        return AM_OK; /* instrumentation off */
     am_histogram *h;
     am_err rc = am_histogram_with(p->h[i], values, n, &h);
     if (rc && rc != AM_ELIMIT)
@@ -80,6 +84,8 @@ am_err am__pack_observe(am__pack *p, size_t i, const char *const *values, size_t
 
 am_err am__pack_set(am__pack *p, size_t i, const char *const *values, size_t n, double v)
 {
+    if (!p)
+        return AM_OK; /* instrumentation off */
     am_gauge *g;
     am_err rc = am_gauge_with(p->h[i], values, n, &g);
     if (rc && rc != AM_ELIMIT)
@@ -90,6 +96,8 @@ am_err am__pack_set(am__pack *p, size_t i, const char *const *values, size_t n, 
 
 am_err am__pack_add(am__pack *p, size_t i, const char *const *values, size_t n, double v)
 {
+    if (!p)
+        return AM_OK; /* instrumentation off */
     am_gauge *g;
     am_err rc = am_gauge_with(p->h[i], values, n, &g);
     if (rc && rc != AM_ELIMIT)

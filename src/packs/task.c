@@ -109,7 +109,7 @@ am_err am_task_agent_finished(am_task_agent *a, const char *error_type, double s
                               const am_trace_ctx *trace)
 {
     am_err rc = am__pack_check(seconds, "task duration");
-    if (rc)
+    if (rc || !a)
         return rc;
     if (error_type)
         return failed(a->p, a->agent, error_type, seconds, trace);

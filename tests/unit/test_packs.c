@@ -226,6 +226,37 @@ static void test_trace_exemplars(void **state)
     am_registry_free(r);
 }
 
+/* NULL packs and handles: every recording call is a no-op (instrumentation
+   off), and a bad value is still refused. */
+static void test_null_packs_record_nothing(void **state)
+{
+    (void)state;
+    am_llm_call c = AM_LLM_CALL_INIT;
+    c.provider = "openai";
+    c.model = "gpt-4o";
+    c.seconds = 0.5;
+    AM_ASSERT_OK(am_task_finished(NULL, "planner:1", NULL, 0.1, NULL));
+    AM_ASSERT_OK(am_task_finished(NULL, "planner:1", "Timeout", 0.1, NULL));
+    AM_ASSERT_OK(am_task_queue_depth(NULL, "planner:1", 3));
+    AM_ASSERT_OK(am_task_agent_finished(NULL, NULL, 0.1, NULL));
+    AM_ASSERT_OK(am_a2a_request(NULL, "planner", "plan", true, 0.1, 100, NULL));
+    AM_ASSERT_OK(am_a2a_active(NULL, "planner", 1));
+    AM_ASSERT_OK(am_a2a_target_request(NULL, true, 0.1, 100, NULL));
+    AM_ASSERT_OK(am_cache_op(NULL, "get", "hit", 0.001));
+    AM_ASSERT_OK(am_rate_decision(NULL, "/v1/tasks", "ws-1", false));
+    AM_ASSERT_OK(am_llm_record(NULL, &c));
+    AM_ASSERT_OK(am_llm_route_record(NULL, NULL, 0.5, 10, 20, NULL));
+    AM_ASSERT_OK(am_llm_invoke_agent(NULL, "planner", 0.5, NULL));
+    AM_ASSERT_OK(am_llm_execute_tool(NULL, "web_search", 0.5, NULL));
+    AM_ASSERT_OK(am_worker_request(NULL, "coder", false, 0.2, NULL));
+    AM_ASSERT_OK(am_worker_handoff(NULL, "planner:1", "coder:1"));
+    AM_ASSERT_OK(am_worker_dlq_replay(NULL, "coder", true));
+    AM_ASSERT_OK(am_worker_db_op(NULL, "insert", "results", 0.003));
+    AM_ASSERT_ERR(am_task_finished(NULL, "planner:1", NULL, -1, NULL), AM_EINVAL);
+    AM_ASSERT_ERR(am_llm_route_record(NULL, NULL, NAN, 10, 20, NULL), AM_EINVAL);
+    AM_ASSERT_ERR(am_llm_record(NULL, NULL), AM_EINVAL);
+}
+
 static void test_catalogue_registers(void **state)
 {
     (void)state;
@@ -257,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_llm),
         cmocka_unit_test(test_worker),
         cmocka_unit_test(test_trace_exemplars),
+        cmocka_unit_test(test_null_packs_record_nothing),
         cmocka_unit_test(test_catalogue_registers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

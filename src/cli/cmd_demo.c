@@ -1,0 +1,265 @@
+/*
+** cmd_demo.c: `agentmon demo` -- options, setting the system up, running it
+** and taking it down again.
+**
+**   agentmon demo [--listen HOST:PORT] [--coordinator URI] [--log FILE]
+**                 [--duration S] [--rate N] [--instances N] [--seed N] [--quiet]
+**                 [--time-scale F] [--uninstrumented]
+**
+** Everything lives in the default registry, which the embedded server
+** serves at /metrics and /snapshot; /coordinator is the coordinator's own
+** JSON snapshot. The main thread samples queue depths every second and
+** draws the view every two; the agents run on their own threads. SIGINT,
+** SIGTERM or the end of --duration stop the agents, which finish the step
+** in hand (their receives time out within 0.2 s), and everything is freed.
+*/
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "args.h"
+#include "cli.h"
+#include "demo.h"
+
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+    g_signal = sig;
+}
+
+static int parse(int argc, char **argv, demo_opts *o)
+{
+    cli_opt opts[] = {
+        {"--listen", true, "serve /metrics here (default 127.0.0.1:9470; port 0 picks one)", NULL},
+        {"--coordinator", true, "memory: (default), redis://host:port/db, unix:///path", NULL},
+        {"--log", true, "JSON log file (default agentmon-demo.log)", NULL},
+        {"--duration", true, "stop after this many seconds (default: at Ctrl-C)", NULL},
+        {"--rate", true, "tasks submitted per second (default 8)", NULL},
+        {"--instances", true, "agents per role (default 2, at most 8)", NULL},
+        {"--seed", true, "random seed, for a repeatable run (default: the clock)", NULL},
+        {"--quiet", false, "no terminal view; only the summary at the end", NULL},
+        {"--time-scale", true, "simulated latencies times this (default 1; 0: none)", NULL},
+        {"--uninstrumented", false, "no packs and no logs (to measure what they cost)", NULL},
+    };
+    const size_t n = sizeof opts / sizeof opts[0];
+    const char *pos[1];
+    size_t n_pos;
+    int rc = cli_parse(argc, argv, opts, n, pos, 0, &n_pos,
+                       "agentmon demo [--listen HOST:PORT] [--coordinator URI] [--log FILE] "
+                       "[--duration S] [--quiet]");
+    if (rc)
+        return rc == 1 ? -1 : rc;
+    double instances = 2, seed = 0;
+    o->rate = 8;
+    o->time_scale = 1;
+    if ((rc = cli_listen(opts, n, "--listen", o->host, sizeof o->host, &o->port)) ||
+        (rc = cli_number(opts, n, "--duration", 0, 1e9, &o->duration)) ||
+        (rc = cli_number(opts, n, "--rate", 0.01, 1e6, &o->rate)) ||
+        (rc = cli_number(opts, n, "--instances", 1, DEMO_MAX_INSTANCES, &instances)) ||
+        (rc = cli_number(opts, n, "--seed", 0, 9007199254740992.0, &seed)) ||
+        (rc = cli_number(opts, n, "--time-scale", 0, 1000, &o->time_scale)))
+        return rc;
+    const char *v;
+    if ((v = cli_get(opts, n, "--coordinator")))
+        o->coordinator = v;
+    if ((v = cli_get(opts, n, "--log")))
+        o->log_path = v;
+    o->instances = (unsigned)instances;
+    o->seed = (uint64_t)seed;
+    o->quiet = cli_get(opts, n, "--quiet") != NULL;
+    o->uninstrumented = cli_get(opts, n, "--uninstrumented") != NULL;
+    return 0;
+}
+
+/* GET /coordinator: the coordinator's JSON snapshot. */
+static void coordinator_route(am_http_req *req, am_http_resp *resp, void *userdata)
+{
+    (void)req;
+    demo *d = userdata;
+    char *text;
+    size_t len;
+    if (am_coord_snapshot(d->coord, &text, &len) != AM_OK) {
+        am_http_resp_error(resp, 503, "unavailable", am_errmsg());
+        return;
+    }
+    am_http_resp_body_take(resp, "application/json", text, len);
+}
+
+/* The registry, packs, logger, coordinator, providers and agents. */
+static am_err setup(demo *d)
+{
+    static const char *const info_names[] = {"service", "version", "environment"};
+    const char *const info_values[] = {"agentmon-demo", am_version(), "demo"};
+    const am_labels info = {info_names, info_values, 3};
+    am_err rc;
+    d->reg = am_registry_default();
+    if (d->o.uninstrumented) {
+        /* packs stay NULL: every recording call is then a no-op */
+    } else if ((rc = am_registry_enable_process_metrics(d->reg)) ||
+               (rc = am_service_info(d->reg, &info)) ||
+               (rc = am_task_pack_new(d->reg, &d->tasks)) ||
+               (rc = am_a2a_pack_new(d->reg, &d->a2a)) ||
+               (rc = am_cache_pack_new(d->reg, &d->cache)) ||
+               (rc = am_rate_pack_new(d->reg, &d->rate)) ||
+               (rc = am_llm_pack_new(d->reg, &d->llm)) ||
+               (rc = am_worker_pack_new(d->reg, &d->worker)))
+        return rc;
+
+    am_log_opts lo = AM_LOG_OPTS_INIT;
+    lo.path = d->o.log_path;
+    lo.component = "agentmon-demo";
+    if (d->o.uninstrumented)
+        lo.level = AM_LOG_LEVEL_CRITICAL; /* the demo logs nothing that high */
+    if ((rc = am_logger_new(&lo, &d->log)))
+        return rc;
+
+    am_coord_opts co = AM_COORD_OPTS_INIT;
+    co.registry = d->reg;
+    co.max_queue = 200; /* small, so that backpressure shows */
+    co.max_attempts = 4;
+    co.backoff_base_s = 0.2;
+    co.backoff_max_s = 5;
+    co.dlq_growth_threshold = 5;
+    co.dlq_growth_window_s = 30;
+    co.logger = d->log;
+    if ((rc = am_coord_open(d->o.coordinator, &co, &d->coord)) || (rc = demo_providers_init(d)))
+        return rc;
+
+    /* agents[0] is the orchestrator; then each role's instances in turn */
+    d->n_agents = 0;
+    for (int role = 0; role < N_ROLES; role++) {
+        unsigned n = role == ROLE_ORCH ? 1 : d->o.instances;
+        for (unsigned k = 1; k <= n; k++) {
+            demo_agent *a = &d->agents[d->n_agents++];
+            a->d = d;
+            a->role = role;
+            snprintf(a->name, sizeof a->name, "%s:%u", demo_role_name(role), k);
+            if ((rc = am_coord_register(d->coord, a->name)) ||
+                (d->tasks && (rc = am_task_agent_new(d->tasks, a->name, &a->task))))
+                return rc;
+        }
+    }
+    return AM_OK;
+}
+
+static am_err serve(demo *d)
+{
+    am_http_opts ho = AM_HTTP_OPTS_INIT;
+    ho.host = d->o.host;
+    ho.port = d->o.port;
+    am_err rc = am_http_new(&ho, &d->srv);
+    if (!rc)
+        rc = am_http_route(d->srv, AM_HTTP_GET, "/coordinator", coordinator_route, d, NULL);
+    if (!rc)
+        rc = am_http_listen(d->srv);
+    return rc;
+}
+
+static void teardown(demo *d)
+{
+    am_http_free(d->srv);
+    for (unsigned i = 0; i < d->n_agents; i++)
+        am_task_agent_free(d->agents[i].task);
+    demo_providers_free(d);
+    am_coord_close(d->coord);
+    am_worker_pack_free(d->worker);
+    am_llm_pack_free(d->llm);
+    am_rate_pack_free(d->rate);
+    am_cache_pack_free(d->cache);
+    am_a2a_pack_free(d->a2a);
+    am_task_pack_free(d->tasks);
+    am_logger_free(d->log);
+    pthread_mutex_destroy(&d->cache_lock);
+}
+
+/* Start every agent's thread; on failure stop and join those started. */
+static int start_agents(demo *d)
+{
+    for (unsigned i = 0; i < d->n_agents; i++) {
+        demo_agent *a = &d->agents[i];
+        if (pthread_create(&a->thread, NULL,
+                           a->role == ROLE_ORCH ? demo_orchestrator_main : demo_agent_main, a)) {
+            atomic_store(&d->stop, 1);
+            while (i--)
+                pthread_join(d->agents[i].thread, NULL);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int run_demo(int argc, char **argv)
+{
+    static demo d; /* ~10 KiB; and a signal can arrive at any time */
+    memset(&d, 0, sizeof d);
+    snprintf(d.o.host, sizeof d.o.host, "127.0.0.1");
+    d.o.port = 9470;
+    d.o.coordinator = "memory:";
+    d.o.log_path = "agentmon-demo.log";
+    int rc = parse(argc, argv, &d.o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    demo_seed(d.o.seed ? d.o.seed : (uint64_t)time(NULL));
+    demo_set_time_scale(d.o.time_scale);
+    pthread_mutex_init(&d.cache_lock, NULL);
+    d.t0 = demo_now();
+    d.next_replay = d.t0 + 20;
+
+    const char *stage = "setup";
+    am_err e = setup(&d);
+    if (!e) {
+        stage = "--listen";
+        e = serve(&d);
+    }
+    if (e) {
+        fprintf(stderr, "agentmon demo: %s: %s\n", stage, am_errmsg());
+        teardown(&d);
+        return 1;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    printf("agentmon demo: %u agents on %s; metrics at http://%s:%u/metrics, logs in %s%s\n",
+           d.n_agents, d.o.coordinator, d.o.host, am_http_port(d.srv), d.o.log_path,
+           d.o.duration > 0 ? "" : "; Ctrl-C stops it");
+    fflush(stdout);
+    if (start_agents(&d)) {
+        fprintf(stderr, "agentmon demo: cannot start the agents' threads\n");
+        teardown(&d);
+        return 1;
+    }
+
+    double next_sample = d.t0, next_view = d.t0 + 2;
+    while (!g_signal) {
+        double now = demo_now();
+        if (d.o.duration > 0 && now - d.t0 >= d.o.duration)
+            break;
+        if (now >= next_sample) {
+            demo_sample(&d);
+            next_sample += 1;
+        }
+        if (!d.o.quiet && now >= next_view) {
+            demo_view(&d, now - d.t0);
+            next_view += 2;
+        }
+        demo_sleep(0.05);
+    }
+
+    atomic_store(&d.stop, 1);
+    for (unsigned i = 0; i < d.n_agents; i++)
+        pthread_join(d.agents[i].thread, NULL);
+    am_http_stop(d.srv);
+    demo_summary(&d, demo_now() - d.t0);
+    teardown(&d);
+    return 0;
+}
+
+const am_cli_cmd am_cli_cmd_demo = {"demo", run_demo,
+                                    "run a live multi-agent workload, instrumented and served"};

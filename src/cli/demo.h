@@ -1,0 +1,128 @@
+/*
+** demo.h: what the parts of `agentmon demo` share.
+**
+** The demo is a small multi-agent system in one process: an orchestrator
+** and N instances each of planner, researcher, coder, reviewer and writer,
+** one thread per agent, exchanging messages through a coordinator. A task
+** travels orchestrator -> planner -> researcher -> coder -> reviewer
+** (-> coder again when changes are requested) -> writer -> orchestrator,
+** under one trace. Work is simulated (latency, LLM calls through per-
+** provider circuit breakers, a research cache, transient and permanent
+** failures) and every event goes through the instrument packs.
+**
+**   cmd_demo.c     options, setup, the server, the run and the shutdown
+**   demo_agents.c  what each role does with a message; the orchestrator
+**   demo_sim.c     randomness, latencies, LLM providers, the cache
+**   demo_view.c    the terminal view every 2 s
+*/
+#ifndef AM_CLI_DEMO_H
+#define AM_CLI_DEMO_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agentmon/agentmon.h"
+#include "agentmon/breaker.h"
+
+enum { ROLE_ORCH, ROLE_PLANNER, ROLE_RESEARCHER, ROLE_CODER, ROLE_REVIEWER, ROLE_WRITER, N_ROLES };
+
+#define DEMO_MAX_INSTANCES 8
+#define DEMO_MAX_AGENTS (1 + (N_ROLES - 1) * DEMO_MAX_INSTANCES)
+#define DEMO_PROVIDERS 3
+
+typedef struct demo demo;
+
+typedef struct demo_agent {
+    demo *d;
+    int role;
+    char name[32];
+    pthread_t thread;
+    am_task_agent *task;             /* prepared task-pack handle */
+    _Atomic uint64_t done, failed;   /* steps finished, steps failed */
+    uint64_t view_done, view_failed; /* the view's last reading */
+    uint64_t view_buckets[16];       /* the view's last histogram reading */
+} demo_agent;
+
+typedef struct demo_provider {
+    const char *name, *model;
+    double base_s; /* typical latency */
+    am_breaker *breaker;
+    am_llm_route *route;
+} demo_provider;
+
+typedef struct demo_opts {
+    char host[128];
+    uint16_t port;
+    const char *coordinator;
+    const char *log_path;
+    double duration;    /* 0: until interrupted */
+    double rate;        /* tasks per second */
+    unsigned instances; /* per role */
+    bool quiet;
+    bool uninstrumented; /* no packs, no logs: to measure their cost */
+    double time_scale;   /* simulated latencies x this; 0 = none */
+    uint64_t seed;
+} demo_opts;
+
+struct demo {
+    demo_opts o;
+    am_registry *reg;
+    am_coord *coord;
+    am_logger *log;
+    am_http *srv;
+    am_task_pack *tasks;
+    am_a2a_pack *a2a;
+    am_cache_pack *cache;
+    am_rate_pack *rate;
+    am_llm_pack *llm;
+    am_worker_pack *worker;
+    demo_provider providers[DEMO_PROVIDERS];
+    demo_agent agents[DEMO_MAX_AGENTS];
+    unsigned n_agents;
+    _Atomic int stop;
+    double t0; /* monotonic seconds at start */
+    _Atomic uint64_t started, finished, dropped;
+    _Atomic uint64_t tokens_in, tokens_out;
+    _Atomic int active[N_ROLES]; /* steps in progress, per role */
+    double next_replay;          /* when the sampler replays a DLQ next */
+    pthread_mutex_t cache_lock;  /* the simulated research cache */
+    struct demo_cache_entry {
+        int topic;
+        double expires;
+    } cache_entries[24];
+    unsigned cache_n;
+};
+
+/* demo_sim.c */
+double demo_now(void);               /* monotonic seconds */
+uint64_t demo_rand(void);            /* per-thread xorshift */
+double demo_uniform(void);           /* [0, 1) */
+double demo_latency(double typical); /* a long-tailed duration around typical */
+void demo_sleep(double seconds);
+/* Simulated work: sleeps seconds times the time scale (0: not at all). */
+void demo_work(double seconds);
+void demo_set_time_scale(double scale);
+void demo_seed(uint64_t seed);
+/* An LLM call from agent: picks a provider whose breaker allows it (falling
+   back in order), simulates latency, tokens and failures, records it.
+   Returns NULL on success, or the error type. */
+const char *demo_llm_call(demo *d, demo_agent *a, const char *task_type);
+/* A research-cache lookup of topic: true on a hit. */
+bool demo_cache_lookup(demo *d, int topic);
+am_err demo_providers_init(demo *d);
+void demo_providers_free(demo *d);
+
+/* demo_agents.c */
+void *demo_agent_main(void *arg);
+void *demo_orchestrator_main(void *arg);
+const char *demo_role_name(int role);
+/* Per-second bookkeeping: queue depths, DLQ sizes, worker health. */
+void demo_sample(demo *d);
+
+/* demo_view.c */
+void demo_view(demo *d, double elapsed);
+void demo_summary(demo *d, double elapsed);
+
+#endif
