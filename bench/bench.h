@@ -129,6 +129,10 @@ void bench_group_coord_redis(void);              /* bench_coord_redis.c */
 void bench_group_log_line(void);                 /* bench_log.c */
 void bench_group_histogram_observe_traced(void);
 void bench_group_trace(void);
+void bench_group_expo(void);                     /* bench_expo.c */
+void bench_group_statsd(void);                   /* bench_statsd.c */
+void bench_group_store(void);                    /* bench_store.c */
+void bench_group_serve(void);                    /* bench_serve.c */
 
 /* am-bench --rss-child: the fresh process the RSS group measures in. */
 int bench_rss_child_main(void);

@@ -135,6 +135,22 @@ static const group GROUPS[] = {
     {"trace",
      bench_group_trace,
      {"trace_new", "trace_child", "traceparent_parse", "traceparent_format"}},
+    {"statsd",
+     bench_group_statsd,
+     {"statsd_lines_per_s", "statsd_parse_ns", "statsd_udp_lines_per_s",
+      "statsd_client_call_ns"}},
+    {"expo",
+     bench_group_expo,
+     {"expo_parse_prometheus_mb_per_s", "expo_parse_samples_per_s",
+      "python_expo_parse_prometheus_mb_per_s", "expo_parse_vs_python"}},
+    {"store",
+     bench_group_store,
+     {"store_sqlite_records_per_s", "store_pg_records_per_s", "store_summary_1h_p99_ms",
+      "store_summary_24h_p99_ms"}},
+    {"serve",
+     bench_group_serve,
+     {"serve_http_sqlite_events_per_s", "serve_http_pg_events_per_s", "serve_summary_1h_p99_ms",
+      "serve_query_p99_ms"}},
 };
 #define N_GROUPS (sizeof GROUPS / sizeof GROUPS[0])
 

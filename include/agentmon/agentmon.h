@@ -15,5 +15,6 @@
 #include "coord.h"
 #include "packs.h"
 #include "breaker.h"
+#include "statsd.h"
 
 #endif

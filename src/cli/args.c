@@ -2,6 +2,7 @@
 ** args.c: parsing subcommand options (see args.h).
 */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,4 +106,34 @@ int cli_listen(const cli_opt *opts, size_t n_opts, const char *name, char *host,
     host[h_end - h] = '\0';
     *port = (uint16_t)p;
     return 0;
+}
+
+size_t cli_all(int argc, char **argv, const char *name, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0) {
+            if (n < max)
+                out[n] = argv[i + 1];
+            n++;
+            i++;
+        }
+    return n;
+}
+
+volatile sig_atomic_t cli_stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    cli_stop_signal = sig;
+}
+
+void cli_catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }

@@ -9,6 +9,7 @@
 #ifndef AM_CLI_ARGS_H
 #define AM_CLI_ARGS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,5 +45,20 @@ int cli_number(const cli_opt *opts, size_t n_opts, const char *name, double min,
 */
 int cli_listen(const cli_opt *opts, size_t n_opts, const char *name, char *host,
                size_t host_size, uint16_t *port);
+
+/*
+** Every value of an option that may be repeated (--scrape A --scrape B),
+** in order, after cli_parse() accepted argv: fills out[0..max) and returns
+** how many there are (may exceed max).
+*/
+size_t cli_all(int argc, char **argv, const char *name, const char **out, size_t max);
+
+/*
+** The signal number of the first SIGINT or SIGTERM since
+** cli_catch_stop_signals(), or 0: commands that run until stopped poll it,
+** and stop cleanly instead of dying.
+*/
+extern volatile sig_atomic_t cli_stop_signal;
+void cli_catch_stop_signals(void);
 
 #endif

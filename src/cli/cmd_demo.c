@@ -22,12 +22,6 @@
 #include "cli.h"
 #include "demo.h"
 
-static volatile sig_atomic_t g_signal;
-
-static void on_signal(int sig)
-{
-    g_signal = sig;
-}
 
 static int parse(int argc, char **argv, demo_opts *o)
 {
@@ -219,12 +213,7 @@ static int run_demo(int argc, char **argv)
         return 1;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop_signals();
 
     printf("agentmon demo: %u agents on %s; metrics at http://%s:%u/metrics, logs in %s%s\n",
            d.n_agents, d.o.coordinator, d.o.host, am_http_port(d.srv), d.o.log_path,
@@ -237,7 +226,7 @@ static int run_demo(int argc, char **argv)
     }
 
     double next_sample = d.t0, next_view = d.t0 + 2;
-    while (!g_signal) {
+    while (!cli_stop_signal) {
         double now = demo_now();
         if (d.o.duration > 0 && now - d.t0 >= d.o.duration)
             break;

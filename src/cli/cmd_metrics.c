@@ -17,6 +17,7 @@
 #include "../core/catalog.h"
 #include "../core/fmt.h"
 #include "../core/render.h"
+#include "../serve/catalog.h"
 #include "args.h"
 #include "cli.h"
 
@@ -173,8 +174,15 @@ static int run(int argc, char **argv)
         return 2;
     }
     const char *fmt = cli_get(opts, 2, "--format"), *group = cli_get(opts, 2, "--group");
-    size_t nt;
-    const am_def_table *const *t = am__catalog(&nt);
+    /* libagentmon's tables, then the collector's */
+    size_t nl, ns;
+    const am_def_table *const *lib = am__catalog(&nl), *const *srv = am__serve_catalog(&ns);
+    const am_def_table *t[64];
+    size_t nt = 0;
+    for (size_t i = 0; i < nl && nt < 64; i++)
+        t[nt++] = lib[i];
+    for (size_t i = 0; i < ns && nt < 64; i++)
+        t[nt++] = srv[i];
     am_buf b;
     am_buf_init(&b, 0);
     if (!fmt || strcmp(fmt, "text") == 0) {

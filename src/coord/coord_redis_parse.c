@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "../core/error.h"
+#include "../core/validate.h"
 #include "coord_redis.h"
 
 /* ------------------------------------------------------------------ */
@@ -45,17 +46,6 @@ static bool is_digit(char c)
 static bool is_alnum(char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int hexval(char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* RFC 3986 unreserved and sub-delims: what userinfo may hold unencoded
@@ -75,12 +65,12 @@ static am_err decode_userinfo(const char *s, size_t n, char *out, size_t cap, co
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '%') {
-            if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+            if (i + 2 >= n || am__hexval(s[i + 1]) < 0 || am__hexval(s[i + 2]) < 0)
                 return am__err(AM_EINVAL,
                                "redis URI: a %% in the %s is not followed by two hex "
                                "digits",
                                what);
-            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            c = (char)(am__hexval(s[i + 1]) * 16 + am__hexval(s[i + 2]));
             if (c == '\0')
                 return am__err(AM_EINVAL, "redis URI: the %s contains %%00 (a NUL byte)", what);
             i += 2;
@@ -142,7 +132,7 @@ static am_err parse_hostport(const char *s, size_t n, am__redis_uri *u)
             return am__err(AM_EINVAL, "redis URI: the IPv6 host is not 2..45 characters with a "
                                       "':'");
         for (size_t i = 1; i <= hn; i++)
-            if (hexval(s[i]) < 0 && s[i] != ':' && s[i] != '.')
+            if (am__hexval(s[i]) < 0 && s[i] != ':' && s[i] != '.')
                 return am__err(AM_EINVAL, "redis URI: the IPv6 host has a character other than "
                                           "hex digits, ':' and '.'");
         memcpy(u->host, s + 1, hn);

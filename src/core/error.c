@@ -7,6 +7,7 @@
 */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "agentmon/common.h"
 #include "error.h"
@@ -44,10 +45,14 @@ const char *am_errmsg(void)
 
 am_err am__err(am_err code, const char *fmt, ...)
 {
+    /* through a copy: an argument may be am_errmsg() itself, adding context
+       to the message of a call that failed below */
+    char msg[sizeof t_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t_msg, sizeof t_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(t_msg, msg, sizeof msg);
     return code;
 }
 

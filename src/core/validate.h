@@ -25,4 +25,17 @@ am_err am__check_text(const char *s, size_t max, const char *what);
 /* Dotted JSON alias: [a-zA-Z_:][a-zA-Z0-9_:.]*. */
 am_err am__check_json_name(const char *s);
 
+/* The value of the hex digit c, either case, or -1 (percent-escapes, URIs,
+   trace ids in events; W3C traceparent wants lowercase and checks itself). */
+static inline int am__hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

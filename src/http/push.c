@@ -36,18 +36,8 @@
 ** a fixed array on the stack, so reading an answer never allocates and a
 ** huge body costs nothing but the time to drain it.
 **
-** libcurl. curl_global_init() must run before any other libcurl call and
-** is not safe to race; we run it under a mutex the first time a push needs
-** it, and again on a later push if it failed (a transient out-of-memory
-** must not disable pushing for the life of the process, which is why this
-** is a mutex and a flag rather than pthread_once). We use
-** curl_global_init_mem() with the library's allocator wrappers, so every
-** byte libcurl allocates for us goes through am_set_allocator() like the
-** rest of the library, and the fault-injection test reaches inside
-** libcurl too. (When the application initialised libcurl first, libcurl
-** only counts our call and keeps the application's allocator.) We never
-** call curl_global_cleanup(): other code in the process may still use
-** libcurl, and its global state is a few bytes. Each push uses its own easy
+** libcurl. Initialised by am__curl_ready() (curl.h) the first time a push
+** needs it. Each push uses its own easy
 ** handle with CURLOPT_NOSIGNAL (no SIGALRM in a threaded program), a
 ** whole-request timeout, http/https only, no redirects, and "Expect:"
 ** cleared so a large body is not held back waiting for "100 Continue".
@@ -76,6 +66,7 @@
 #include "../core/buf.h"
 #include "../core/error.h"
 #include "../core/validate.h"
+#include "curl.h"
 
 /* How much of a gateway's error body goes into am_errmsg(). */
 #define BODY_SHOWN 200
@@ -317,29 +308,6 @@ am_err am_push_url(const am_push_opts *o, char **out)
 /* libcurl                                                             */
 /* ------------------------------------------------------------------ */
 
-static pthread_mutex_t g_curl_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_bool g_curl_ready;
-
-static am_err curl_ready(void)
-{
-    if (atomic_load_explicit(&g_curl_ready, memory_order_acquire))
-        return AM_OK;
-    pthread_mutex_lock(&g_curl_lock);
-    CURLcode cc = CURLE_OK;
-    if (!atomic_load_explicit(&g_curl_ready, memory_order_relaxed)) {
-        cc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, am__malloc, am__free, am__realloc,
-                                  am__strdup, am__calloc);
-        if (cc == CURLE_OK)
-            atomic_store_explicit(&g_curl_ready, true, memory_order_release);
-    }
-    pthread_mutex_unlock(&g_curl_lock);
-    if (cc == CURLE_OUT_OF_MEMORY)
-        return am__err(AM_ENOMEM, "out of memory initialising libcurl");
-    if (cc != CURLE_OK)
-        return am__err(AM_EIO, "libcurl failed to initialise: %s", curl_easy_strerror(cc));
-    return AM_OK;
-}
-
 static am_err map_curl(CURLcode cc)
 {
     switch (cc) {
@@ -528,7 +496,7 @@ am_err am_push(const am_push_opts *o, am_push_method m, int *status)
     if (!rc)
         rc = check_send(o, m);
     if (!rc)
-        rc = curl_ready();
+        rc = am__curl_ready();
     if (rc)
         return rc;
 

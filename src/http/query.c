@@ -14,17 +14,6 @@
 #include "../core/validate.h"
 #include "query.h"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 size_t am__percent_decode(const char *s, size_t len, char *out, int plus_is_space)
 {
     size_t o = 0;
@@ -33,7 +22,7 @@ size_t am__percent_decode(const char *s, size_t len, char *out, int plus_is_spac
         if (c == '%') {
             if (i + 2 >= len)
                 return (size_t)-1;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = am__hexval(s[i + 1]), lo = am__hexval(s[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
                 return (size_t)-1;
             out[o++] = (char)(hi * 16 + lo);

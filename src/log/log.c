@@ -72,6 +72,7 @@
 #include "../core/alloc.h"
 #include "../core/atomic.h"
 #include "../core/buf.h"
+#include "../core/civil.h"
 #include "../core/error.h"
 #include "../core/fmt.h"
 #include "../core/hooks.h"
@@ -384,40 +385,12 @@ static __thread int64_t t_date_sec;
 static __thread bool t_date_ok;
 static __thread char t_date[20]; /* "YYYY-MM-DDTHH:MM:SS" */
 
-#define MAX_SEC 253402300799LL /* 9999-12-31T23:59:59Z */
+#define MAX_SEC AM_CIVIL_MAX_SEC
 
 static void put2(char *p, unsigned v)
 {
     p[0] = (char)('0' + v / 10);
     p[1] = (char)('0' + v % 10);
-}
-
-/* Civil date from days since 1970-01-01 (H. Hinnant's algorithm). */
-static void civil(int64_t sec, char out[20])
-{
-    int64_t days = sec / 86400, rem = sec % 86400;
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    unsigned d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-    unsigned m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-    y += m <= 2;
-    put2(out, (unsigned)(y / 100));
-    put2(out + 2, (unsigned)(y % 100));
-    out[4] = '-';
-    put2(out + 5, m);
-    out[7] = '-';
-    put2(out + 8, d);
-    out[10] = 'T';
-    put2(out + 11, (unsigned)(rem / 3600));
-    out[13] = ':';
-    put2(out + 14, (unsigned)(rem / 60 % 60));
-    out[16] = ':';
-    put2(out + 17, (unsigned)(rem % 60));
 }
 
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (24 bytes). */
@@ -446,7 +419,7 @@ static void timestamp(char out[24])
         ms = (unsigned)(ts.tv_nsec / 1000000);
     }
     if (!t_date_ok || sec != t_date_sec) {
-        civil(sec, t_date);
+        am__civil_format(sec, t_date);
         t_date_sec = sec;
         t_date_ok = true;
     }

@@ -137,8 +137,7 @@ static bool all_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
-/* n (<= 16) random bytes, not all zero. */
-static void random_id(uint8_t *out, size_t n)
+void am__random_id(uint8_t *out, size_t n)
 {
     do {
         if (t_rand_avail < n)
@@ -156,8 +155,8 @@ static void random_id(uint8_t *out, size_t n)
 void am_trace_new(am_trace_ctx *out)
 {
     memset(out, 0, sizeof *out);
-    random_id(out->trace_id, AM_TRACE_ID_SIZE);
-    random_id(out->span_id, AM_SPAN_ID_SIZE);
+    am__random_id(out->trace_id, AM_TRACE_ID_SIZE);
+    am__random_id(out->span_id, AM_SPAN_ID_SIZE);
     out->flags = AM_TRACE_FLAG_SAMPLED;
 }
 
@@ -179,7 +178,7 @@ am_err am_trace_child(const am_trace_ctx *parent, am_trace_ctx *out)
     if (out != parent)
         *out = *parent;
     memcpy(out->parent_span_id, parent_span, sizeof parent_span);
-    random_id(out->span_id, AM_SPAN_ID_SIZE);
+    am__random_id(out->span_id, AM_SPAN_ID_SIZE);
     return AM_OK;
 }
 

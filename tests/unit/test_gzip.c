@@ -39,8 +39,57 @@ static void test_roundtrip(void **state)
     free(out);
 }
 
+/* Request bodies: our own gzip back, several members, and bad streams. */
+static void test_gunzip(void **state)
+{
+    (void)state;
+    char text[5000];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('a' + i % 7);
+    char *z, *z2, *out;
+    size_t zlen, z2len, n;
+    AM_ASSERT_OK(am__gzip(text, sizeof text, 6, &z, &zlen));
+    AM_ASSERT_OK(am__gunzip(z, zlen, 1 << 20, &out, &n));
+    AM_ASSERT_EQ(n, sizeof text);
+    assert_memory_equal(out, text, n);
+    AM_ASSERT_EQ(out[n], '\0');
+    am__free(out);
+    /* two members, as `cat a.gz b.gz` makes */
+    AM_ASSERT_OK(am__gzip("tail", 4, 1, &z2, &z2len));
+    char *both = malloc(zlen + z2len);
+    memcpy(both, z, zlen);
+    memcpy(both + zlen, z2, z2len);
+    AM_ASSERT_OK(am__gunzip(both, zlen + z2len, 1 << 20, &out, &n));
+    AM_ASSERT_EQ(n, sizeof text + 4);
+    assert_memory_equal(out + sizeof text, "tail", 4);
+    am__free(out);
+    /* a bomb stops at the cap */
+    AM_ASSERT_ERR(am__gunzip(z, zlen, 4999, &out, &n), AM_ELIMIT);
+    AM_ASSERT_CONTAINS(am_errmsg(), "more than 4999 bytes");
+    /* a lying trailer size only changes the first guess */
+    memset(z + zlen - 4, 0, 4);
+    AM_ASSERT_ERR(am__gunzip(z, zlen, 1 << 20, &out, &n), AM_EINVAL); /* ISIZE is checked */
+    static const struct {
+        const char *in;
+        size_t len;
+    } bad[] = {{"", 0},
+               {"plain text, not gzip at all", 27},
+               {"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x01\x02\x03\x04\x05\x06\x07\x08", 18}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        AM_ASSERT_ERR(am__gunzip(bad[i].in, bad[i].len, 1 << 20, &out, &n), AM_EINVAL);
+    /* a flipped byte in the data: the CRC fails */
+    am__free(z);
+    AM_ASSERT_OK(am__gzip(text, sizeof text, 6, &z, &zlen));
+    z[zlen - 6] ^= 0x55;
+    AM_ASSERT_ERR(am__gunzip(z, zlen, 1 << 20, &out, &n), AM_EINVAL);
+    am__free(z);
+    am__free(z2);
+    free(both);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_roundtrip)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_roundtrip),
+                                       cmocka_unit_test(test_gunzip)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,159 @@
+/*
+** cmd_serve.c: `agentmon serve` -- the collector (src/serve/serve.h) run
+** until SIGINT or SIGTERM, which stop it cleanly: inputs closed first,
+** what is buffered committed, the store closed.
+*/
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agentmon/agentmon.h"
+#include "../core/civil.h"
+#include "../serve/config.h"
+#include "../serve/serve.h"
+#include "args.h"
+#include "cli.h"
+
+static am_config g_config; /* --config: its strings outlive parse() */
+static char **g_merged;    /* argv with the file's options in front */
+
+static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char *statsd_host,
+                 size_t host_size)
+{
+    cli_opt opts[] = {
+        {"--config", true,
+         "a YAML file of these options (e.g. retention: 30d); the command "
+         "line wins",
+         NULL},
+        {"--listen", true, "HTTP API and /metrics (default 127.0.0.1:9470; port 0 picks one)",
+         NULL},
+        {"--statsd", true, "StatsD/DogStatsD over UDP (default 127.0.0.1:8125; \"off\": none)",
+         NULL},
+        {"--statsd-unix", true, "also a unix datagram socket at this path", NULL},
+        {"--store", true,
+         "sqlite:PATH (default sqlite:./agentmon-data/agentmon.db) or "
+         "postgres://user:pw@host:port/db",
+         NULL},
+        {"--scrape", true, "pull Prometheus/OpenMetrics text from this URL (repeatable)", NULL},
+        {"--scrape-interval", true, "seconds or a duration between scrapes (default 15s)", NULL},
+        {"--retention", true, "keep records this long (default 15d)", NULL},
+        {"--system-interval", true, "sample /proc this often (default 10s; 0: off)", NULL},
+    };
+    const size_t n = sizeof opts / sizeof opts[0];
+    const char *pos[1];
+    size_t n_pos;
+    int rc = cli_parse(argc, argv, opts, n, pos, 0, &n_pos, "agentmon serve [options]");
+    if (rc)
+        return rc;
+    const char *path = cli_get(opts, n, "--config");
+    if (path && !g_merged) {
+        /* the file's options go before the command line's: parse again */
+        const char *known[sizeof opts / sizeof opts[0]], *lists[] = {"--scrape"};
+        for (size_t i = 1; i < n; i++)
+            known[i - 1] = opts[i].name;
+        if (am__config_load(path, known, n - 1, lists, 1, &g_config)) {
+            fprintf(stderr, "agentmon serve: %s\n", am_errmsg());
+            return 2;
+        }
+        int m = 0;
+        g_merged = calloc((size_t)argc + 2 * g_config.n + 1, sizeof *g_merged);
+        if (!g_merged)
+            return 2;
+        g_merged[m++] = argv[0];
+        for (size_t i = 0; i < g_config.n; i++) {
+            g_merged[m++] = (char *)g_config.names[i];
+            g_merged[m++] = (char *)g_config.values[i];
+        }
+        for (int i = 1; i < argc; i++)
+            g_merged[m++] = argv[i];
+        return parse(m, g_merged, o, http_host, statsd_host, host_size);
+    }
+    uint16_t port = o->http_port;
+    if (cli_listen(opts, n, "--listen", http_host, host_size, &port))
+        return 2;
+    o->http_host = http_host;
+    o->http_port = port;
+    const char *sd = cli_get(opts, n, "--statsd");
+    if (sd && strcmp(sd, "off") == 0) {
+        o->statsd_port = -1;
+    } else {
+        uint16_t sp = (uint16_t)o->statsd_port;
+        if (cli_listen(opts, n, "--statsd", statsd_host, host_size, &sp))
+            return 2;
+        o->statsd_host = statsd_host;
+        o->statsd_port = sp;
+    }
+    o->statsd_unix = cli_get(opts, n, "--statsd-unix");
+    o->store_uri = cli_get(opts, n, "--store");
+    o->n_scrape = cli_all(argc, argv, "--scrape", o->scrape, AM_SERVE_MAX_SCRAPE);
+    if (o->n_scrape > AM_SERVE_MAX_SCRAPE) {
+        fprintf(stderr, "agentmon serve: at most %d --scrape targets\n", AM_SERVE_MAX_SCRAPE);
+        return 2;
+    }
+    static const struct {
+        const char *opt;
+        size_t off;
+    } DURATIONS[] = {{"--scrape-interval", offsetof(am_serve_opts, scrape_interval_s)},
+                     {"--retention", offsetof(am_serve_opts, retention_s)},
+                     {"--system-interval", offsetof(am_serve_opts, system_interval_s)}};
+    for (size_t i = 0; i < sizeof DURATIONS / sizeof DURATIONS[0]; i++) {
+        const char *v = cli_get(opts, n, DURATIONS[i].opt);
+        double *out = (double *)((char *)o + DURATIONS[i].off);
+        if (!v)
+            continue;
+        if (strcmp(DURATIONS[i].opt, "--system-interval") == 0 && strcmp(v, "0") == 0) {
+            *out = -1;
+            continue;
+        }
+        if (am__duration_parse(v, strlen(v), DURATIONS[i].opt, out)) {
+            fprintf(stderr, "agentmon serve: %s\n", am_errmsg());
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void cleanup(void)
+{
+    am__config_free(&g_config);
+    free(g_merged);
+    g_merged = NULL;
+}
+
+static int run(int argc, char **argv)
+{
+    am_serve_opts o = AM_SERVE_OPTS_INIT;
+    char http_host[256], statsd_host[256];
+    int rc = parse(argc, argv, &o, http_host, statsd_host, sizeof http_host);
+    if (rc) {
+        cleanup();
+        return rc == 1 ? 0 : rc; /* 1: --help was shown */
+    }
+    am_serve *s;
+    if (am_serve_start(&o, &s)) {
+        fprintf(stderr, "agentmon serve: %s\n", am_errmsg());
+        cleanup();
+        return 1;
+    }
+    cli_catch_stop_signals();
+    int sp = am_serve_statsd_port(s);
+    printf("agentmon serve: HTTP on %s:%u (POST /api/v1/events, /metrics), ", o.http_host,
+           am_serve_http_port(s));
+    if (sp)
+        printf("StatsD on udp %s:%d, ", o.statsd_host, sp);
+    printf("store %s, %zu scrape target%s\n",
+           o.store_uri ? o.store_uri : "sqlite:./agentmon-data/agentmon.db", o.n_scrape,
+           o.n_scrape == 1 ? "" : "s");
+    fflush(stdout);
+    while (!cli_stop_signal)
+        sleep(1); /* a signal cuts it short; no race with pause() */
+    am_serve_stop(s);
+    cleanup();
+    printf("agentmon serve: stopped\n");
+    return 0;
+}
+
+const am_cli_cmd am_cli_cmd_serve = {"serve", run,
+                                     "collect events, StatsD and scrapes; store; answer queries"};

@@ -1,0 +1,475 @@
+/*
+** serve.c: the collector assembled (see serve.h).
+**
+** SAMPLES. StatsD flushes and scrapes produce samples on their own
+** threads; each goes into one shared batch (a mutex, records and the copies
+** of their strings), which the housekeeping thread submits every second,
+** or the producer when it reaches BATCH records. Samples are not
+** acknowledged to anyone, so nothing waits for the commit; a store whose
+** queue is full refuses the batch whole, and its records are counted in
+** agentmon_ingest_dropped_total{protocol} -- dropped, never silently.
+**
+** HOUSEKEEPING. One thread: the sample batch every second, the StatsD
+** flush and the /proc sample at their intervals. It sleeps on a condition
+** variable so that stop is prompt.
+*/
+#define _GNU_SOURCE /* memrchr */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agentmon/http.h"
+#include "../core/alloc.h"
+#include "../core/error.h"
+#include "../packs/pack.h"
+#include "event_metrics.h"
+#include "ingest_scrape.h"
+#include "ingest_statsd.h"
+#include "routes.h"
+#include "serve.h"
+#include "statsd_agg.h"
+#include "store.h"
+#include "sysstat.h"
+
+#define BATCH 5000
+
+enum {
+    S_COMMITTED,
+    S_BATCHES,
+    S_FULL,
+    S_FAILED,
+    S_DELETED,
+    S_DUPLICATES,
+    S_QUEUED,
+    S_DROPPED,
+    N_STORE
+};
+
+static const am_metric_def STORE[] = {
+    [S_COMMITTED] = {"store", AM_TYPE_COUNTER, "agentmon_store_records_committed_total", NULL,
+                     "Records the store committed (resent duplicates included).", NULL, NULL, NULL,
+                     0, NULL, "agentmon"},
+    [S_BATCHES] = {"store", AM_TYPE_COUNTER, "agentmon_store_batches_total", NULL,
+                   "Transactions the store's writer committed (group commit).", NULL, NULL, NULL, 0,
+                   NULL, "agentmon"},
+    [S_FULL] = {"store", AM_TYPE_COUNTER, "agentmon_store_rejected_full_total", NULL,
+                "Records refused because the store's queue was full (HTTP got 503).", NULL, NULL,
+                NULL, 0, NULL, "agentmon"},
+    [S_FAILED] = {"store", AM_TYPE_COUNTER, "agentmon_store_records_failed_total", NULL,
+                  "Records of batches the database refused (their senders got an error).", NULL,
+                  NULL, NULL, 0, NULL, "agentmon"},
+    [S_DELETED] = {"store", AM_TYPE_COUNTER, "agentmon_store_retention_deleted_total", NULL,
+                   "Rows deleted by retention.", NULL, NULL, NULL, 0, NULL, "agentmon"},
+    [S_DUPLICATES] = {"store", AM_TYPE_COUNTER, "agentmon_store_duplicates_total", NULL,
+                      "Records skipped because their id was stored already (resends).", NULL, NULL,
+                      NULL, 0, NULL, "agentmon"},
+    [S_QUEUED] = {"store", AM_TYPE_GAUGE, "agentmon_store_queued_records", NULL,
+                  "Records waiting for the store's writer.", NULL, NULL, NULL, 0, NULL, "agentmon"},
+    [S_DROPPED] = {"store", AM_TYPE_COUNTER, "agentmon_ingest_dropped_total", NULL,
+                   "Samples (StatsD flushes, scrapes) dropped because the store's queue was "
+                   "full.",
+                   NULL, AM_DEF_LABELS("protocol"), NULL, 0, NULL, "agentmon"},
+};
+const am_def_table am__table_store = {STORE, N_STORE};
+
+/* A store statistic's callback: which row it reports. */
+typedef struct store_cb {
+    struct am_serve *s;
+    int row;
+} store_cb;
+
+/* One sample kept until its batch is submitted. */
+typedef struct kept {
+    char *name, *type, *labels, *source, id[40];
+    am_value vals[16];
+} kept;
+
+struct am_serve {
+    am_serve_opts o;
+    am_registry *reg;
+    am_store *store;
+    am_event_metrics *em;
+    am_routes routes;
+    am_http *http;
+    am_statsd_agg *agg;
+    am_ingest_statsd *statsd;
+    am_scraper *scraper;
+    am__pack *dropped; /* S_DROPPED only: the others are callbacks */
+    store_cb cbs[S_DROPPED];
+    char disk_path[4096];
+
+    pthread_mutex_t lock; /* the batch, stopping */
+    pthread_cond_t wake;
+    kept *batch;
+    size_t n_batch;
+    bool stopping;
+    uint64_t seq;
+    pthread_t thread;
+    bool thread_started;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- samples -> metric_samples --------------------------------------- */
+
+static void kept_free(kept *k)
+{
+    am__free(k->name);
+    am__free(k->type);
+    am__free(k->labels);
+    am__free(k->source);
+}
+
+/* Submit the batch; called with the lock held. */
+static void submit_batch(am_serve *s)
+{
+    if (!s->n_batch)
+        return;
+    am_record *recs = am__calloc(s->n_batch, sizeof *recs);
+    if (recs) {
+        for (size_t i = 0; i < s->n_batch; i++)
+            recs[i] = (am_record){AM_T_METRIC, s->batch[i].vals};
+        uint64_t ticket;
+        am_err rc = am_store_submit(s->store, recs, s->n_batch, &ticket);
+        if (rc) {
+            /* by protocol: the source says which ("statsd", "scrape:...") */
+            for (size_t i = 0; i < s->n_batch; i++) {
+                const char *src = s->batch[i].source;
+                am__pack_count(s->dropped, 0,
+                               AM_LABELS(strncmp(src, "scrape", 6) == 0 ? "scrape" : src), 1);
+            }
+        }
+        am__free(recs);
+    }
+    for (size_t i = 0; i < s->n_batch; i++)
+        kept_free(&s->batch[i]);
+    s->n_batch = 0;
+}
+
+static int on_sample(void *ud, const am_sample *smp)
+{
+    am_serve *s = ud;
+    const am_table *t = am_table_get(AM_T_METRIC);
+    pthread_mutex_lock(&s->lock);
+    if (s->n_batch == BATCH)
+        submit_batch(s);
+    kept *k = &s->batch[s->n_batch];
+    memset(k, 0, sizeof *k);
+    k->name = am__strdup(smp->name);
+    k->type = am__strdup(smp->type ? smp->type : "untyped");
+    k->labels = am__strdup(smp->labels ? smp->labels : "");
+    k->source = am__strdup(smp->source ? smp->source : "");
+    if (!k->name || !k->type || !k->labels || !k->source) {
+        kept_free(k);
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+    snprintf(k->id, sizeof k->id, "s%llx-%llx", (unsigned long long)time(NULL),
+             (unsigned long long)++s->seq);
+    for (size_t c = 0; c < t->n_cols; c++)
+        k->vals[c].is_null = true;
+    k->vals[0] = (am_value){false, {.s = k->id}};
+    k->vals[1] = (am_value){false, {.d = smp->timestamp > 0 ? smp->timestamp : now_s()}};
+    k->vals[am_table_col(t, "name")] = (am_value){false, {.s = k->name}};
+    k->vals[am_table_col(t, "type")] = (am_value){false, {.s = k->type}};
+    k->vals[am_table_col(t, "labels")] = (am_value){false, {.s = k->labels}};
+    k->vals[am_table_col(t, "source")] = (am_value){false, {.s = k->source}};
+    /* the store refuses NaN in a REAL column: a NaN sample is stored as
+       SQL NULL, which the series API answers as "NaN" */
+    if (smp->value == smp->value)
+        k->vals[am_table_col(t, "value")] = (am_value){false, {.d = smp->value}};
+    else
+        k->vals[am_table_col(t, "value")] = (am_value){true, {.d = 0}};
+    s->n_batch++;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+/* ---- store statistics as metrics ------------------------------------ */
+
+static void collect_row(am_sink *sink, void *ud)
+{
+    const store_cb *cb = ud;
+    am_store_stats st;
+    am_store_get_stats(cb->s->store, &st);
+    double v = 0;
+    switch (cb->row) {
+    case S_COMMITTED:
+        v = (double)st.committed;
+        break;
+    case S_BATCHES:
+        v = (double)st.batches;
+        break;
+    case S_FULL:
+        v = (double)st.rejected_full;
+        break;
+    case S_FAILED:
+        v = (double)st.failed;
+        break;
+    case S_DELETED:
+        v = (double)st.deleted;
+        break;
+    case S_DUPLICATES:
+        v = (double)st.duplicates;
+        break;
+    case S_QUEUED:
+        v = (double)st.queued;
+        break;
+    default:
+        return;
+    }
+    am_sink_put(sink, NULL, 0, v);
+}
+
+static am_err store_metrics(am_serve *s)
+{
+    for (int i = 0; i < S_DROPPED; i++) {
+        s->cbs[i] = (store_cb){s, i};
+        am_metric_opts o = am__def_opts(&STORE[i]);
+        am_callback *cb;
+        am_err rc = am_callback_new(s->reg, STORE[i].type, &o, collect_row, &s->cbs[i], &cb);
+        if (rc)
+            return rc;
+    }
+    return am__pack_new(s->reg, &STORE[S_DROPPED], 1, &s->dropped) == AM_OK
+               ? AM_OK
+               : am__err(AM_ENOMEM, "cannot register agentmon_ingest_dropped_total");
+}
+
+/* ---- housekeeping ----------------------------------------------------- */
+
+static void sample_system(am_serve *s, am_sysstat *sys)
+{
+    am_record rec;
+    if (am__sysstat_sample(sys, s->disk_path, now_s(), &rec))
+        return;
+    uint64_t ticket;
+    if (am_store_submit(s->store, &rec, 1, &ticket) == AM_OK)
+        am__event_metrics_stored(s->em, "system", AM_T_SYSTEM);
+    else
+        am__pack_count(s->dropped, 0, AM_LABELS("system"), 1);
+    am__event_metrics_apply(s->em, &rec);
+}
+
+static void *housekeeping(void *arg)
+{
+    am_serve *s = arg;
+    am_sysstat sys;
+    am__sysstat_init(&sys);
+    double next_flush = now_s() + s->o.flush_interval_s;
+    double next_sys = s->o.system_interval_s > 0 ? now_s() : -1;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->wake, &s->lock, &until);
+        if (s->stopping)
+            break;
+        submit_batch(s);
+        double now = now_s();
+        bool flush = s->agg && now >= next_flush;
+        bool sys_due = next_sys >= 0 && now >= next_sys;
+        pthread_mutex_unlock(&s->lock);
+        if (flush) {
+            am__statsd_agg_flush(s->agg, on_sample, s);
+            next_flush = now + s->o.flush_interval_s;
+        }
+        if (sys_due) {
+            sample_system(s, &sys);
+            next_sys = now + s->o.system_interval_s;
+        }
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---- start and stop --------------------------------------------------- */
+
+static am_err start_statsd(am_serve *s)
+{
+    if (s->o.statsd_port < 0 && !s->o.statsd_unix)
+        return AM_OK;
+    am_err rc = am__statsd_agg_new(s->reg, NULL, &s->agg);
+    if (rc)
+        return rc;
+    am_ingest_statsd_opts so = AM_INGEST_STATSD_OPTS_INIT;
+    so.has_udp = s->o.statsd_port >= 0;
+    so.host = s->o.statsd_host;
+    so.port = s->o.statsd_port;
+    so.unix_path = s->o.statsd_unix;
+    so.registry = s->reg;
+    so.agg = s->agg;
+    so.logger = s->o.logger;
+    return am__ingest_statsd_start(&so, &s->statsd);
+}
+
+static am_err start_scraper(am_serve *s)
+{
+    if (!s->o.n_scrape)
+        return AM_OK;
+    am_scrape_opts so = AM_SCRAPE_OPTS_INIT;
+    so.registry = s->reg;
+    so.sink = on_sample;
+    so.sink_ud = s;
+    am_err rc = am__scraper_new(&so, &s->scraper);
+    for (size_t i = 0; !rc && i < s->o.n_scrape; i++) {
+        am_scrape_target t = AM_SCRAPE_TARGET_INIT;
+        t.url = s->o.scrape[i];
+        t.interval_ms = (unsigned)(s->o.scrape_interval_s * 1000);
+        if (t.timeout_ms > t.interval_ms)
+            t.timeout_ms = t.interval_ms;
+        rc = am__scraper_add(s->scraper, &t);
+    }
+    return rc ? rc : am__scraper_start(s->scraper);
+}
+
+/* The directory of a sqlite: store, for the disk gauge (and made here, so
+   the default path works in a fresh checkout). */
+static am_err store_dir(am_serve *s, const char *uri)
+{
+    snprintf(s->disk_path, sizeof s->disk_path, ".");
+    if (strncmp(uri, "sqlite:", 7) != 0)
+        return AM_OK;
+    const char *path = uri + 7;
+    const char *q = strchr(path, '?');
+    size_t n = q ? (size_t)(q - path) : strlen(path);
+    const char *slash = memrchr(path, '/', n);
+    if (!slash)
+        return AM_OK;
+    size_t dn = (size_t)(slash - path);
+    if (dn == 0 || dn >= sizeof s->disk_path)
+        return AM_OK;
+    memcpy(s->disk_path, path, dn);
+    s->disk_path[dn] = '\0';
+    /* mkdir -p */
+    for (char *p = s->disk_path + 1;; p++) {
+        char c = *p;
+        if (c == '/' || c == '\0') {
+            *p = '\0';
+            if (mkdir(s->disk_path, 0755) != 0 && errno != EEXIST)
+                return am__err(AM_EIO, "cannot create the store's directory %s: %s", s->disk_path,
+                               strerror(errno));
+            *p = c;
+        }
+        if (!c)
+            break;
+    }
+    return AM_OK;
+}
+
+am_err am_serve_start(const am_serve_opts *o, am_serve **out)
+{
+    if (o->n_scrape > AM_SERVE_MAX_SCRAPE)
+        return am__err(AM_EINVAL, "--scrape: at most %d targets", AM_SERVE_MAX_SCRAPE);
+    am_serve *s = am__calloc(1, sizeof *s);
+    if (!s)
+        return am__err(AM_ENOMEM, "out of memory");
+    s->o = *o;
+    if (s->o.retention_s <= 0)
+        s->o.retention_s = 15 * 86400.0;
+    if (s->o.scrape_interval_s <= 0)
+        s->o.scrape_interval_s = 15;
+    if (s->o.flush_interval_s <= 0)
+        s->o.flush_interval_s = 10;
+    if (s->o.system_interval_s == 0)
+        s->o.system_interval_s = 10;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    s->batch = am__calloc(BATCH, sizeof *s->batch);
+    const char *uri = o->store_uri ? o->store_uri : "sqlite:./agentmon-data/agentmon.db";
+    am_store_opts so = AM_STORE_OPTS_INIT;
+    so.retention_s = s->o.retention_s;
+    so.max_queued = s->o.store_max_queued;
+    am_err rc = s->batch ? AM_OK : am__err(AM_ENOMEM, "out of memory");
+    if (!rc && !(rc = am_registry_new(&s->reg)))
+        rc = am_registry_enable_process_metrics(s->reg);
+    if (!rc)
+        rc = store_dir(s, uri);
+    if (!rc)
+        rc = am_store_open(uri, &so, &s->store);
+    if (!rc)
+        rc = am__event_metrics_new(s->reg, &s->em);
+    if (!rc)
+        rc = store_metrics(s);
+    if (!rc) {
+        am_http_opts ho = AM_HTTP_OPTS_INIT;
+        ho.host = o->http_host;
+        ho.port = o->http_port;
+        ho.registries = &s->reg;
+        ho.n_registries = 1;
+        ho.threads = 8; /* ingests wait for their commit: more than the CPUs */
+        s->routes = (am_routes){s->store, s->em, 30};
+        if (!(rc = am_http_new(&ho, &s->http)) && !(rc = am__routes_add(s->http, &s->routes)))
+            rc = am_http_listen(s->http);
+    }
+    if (!rc)
+        rc = start_statsd(s);
+    if (!rc)
+        rc = start_scraper(s);
+    if (!rc) {
+        if (pthread_create(&s->thread, NULL, housekeeping, s) != 0)
+            rc = am__err(AM_ENOMEM, "cannot start the collector's housekeeping thread");
+        else
+            s->thread_started = true;
+    }
+    if (rc) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", am_errmsg());
+        am_serve_stop(s);
+        return am__err(rc, "%s", why);
+    }
+    *out = s;
+    return AM_OK;
+}
+
+uint16_t am_serve_http_port(const am_serve *s)
+{
+    return am_http_port(s->http);
+}
+
+int am_serve_statsd_port(const am_serve *s)
+{
+    return s->statsd ? am__ingest_statsd_port(s->statsd) : 0;
+}
+
+void am_serve_stop(am_serve *s)
+{
+    if (!s)
+        return;
+    /* inputs first, so nothing arrives after the last flush */
+    am_http_free(s->http);
+    am__ingest_statsd_stop(s->statsd);
+    am__scraper_free(s->scraper);
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    if (s->thread_started)
+        pthread_join(s->thread, NULL);
+    if (s->agg && s->store)
+        am__statsd_agg_flush(s->agg, on_sample, s);
+    pthread_mutex_lock(&s->lock);
+    if (s->store)
+        submit_batch(s);
+    pthread_mutex_unlock(&s->lock);
+    am_store_close(s->store); /* commits what is queued */
+    am__statsd_agg_free(s->agg);
+    am__event_metrics_free(s->em);
+    am__pack_free(s->dropped);
+    am_registry_free(s->reg);
+    am__free(s->batch);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+    am__free(s);
+}

@@ -1,0 +1,63 @@
+/*
+** serve.h: `agentmon serve` put together -- the collector's registry, the
+** store, the HTTP API (routes.h) and /metrics, the StatsD listener, the
+** scraper, the system sampler, and the thread that moves samples (StatsD
+** flushes, scrapes) into metric_samples.
+**
+**   HTTP events ---> events.c ---> store (ack after commit) ---> registry
+**   StatsD ---------> statsd_agg --> registry --(flush)--> samples ---> store
+**   scrapes --------> expo_parse ------------------------> samples ---> store
+**   /proc ----------> sysstat ---> store + agentmon_system_* gauges
+*/
+#ifndef AM_SERVE_SERVE_H
+#define AM_SERVE_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentmon/log.h"
+#include "agentmon/metrics.h"
+#include "../core/catalog.h"
+
+#define AM_SERVE_MAX_SCRAPE 64
+
+typedef struct am_serve_opts {
+    const char *http_host;                   /* "127.0.0.1" */
+    uint16_t http_port;                      /* 9470; 0 picks one */
+    const char *statsd_host;                 /* "127.0.0.1" (a name, IPv4 or IPv6) */
+    int statsd_port;                         /* 8125; 0 picks one; -1: no UDP listener */
+    const char *statsd_unix;                 /* a unix datagram socket path, or NULL */
+    const char *store_uri;                   /* NULL: sqlite:./agentmon-data/agentmon.db */
+    double retention_s;                      /* 0: 15 days */
+    const char *scrape[AM_SERVE_MAX_SCRAPE]; /* URLs */
+    size_t n_scrape;
+    double scrape_interval_s; /* 0: 15 */
+    double flush_interval_s;  /* StatsD samples into the store; 0: 10 */
+    double system_interval_s; /* the /proc sampler; 0: 10; < 0: off */
+    size_t store_max_queued;  /* records the store queues; 0: its default */
+    am_logger *logger;        /* borrowed; NULL: the default logger */
+} am_serve_opts;
+
+/* clang-format off */
+#define AM_SERVE_OPTS_INIT {"127.0.0.1", 9470, "127.0.0.1", 8125}
+/* clang-format on */
+
+typedef struct am_serve am_serve;
+
+/* agentmon_store_* and agentmon_ingest_dropped_total. */
+extern const am_def_table am__table_store;
+
+/* Start everything (the store first: a store that cannot open is the
+   error). out: owned, am_serve_stop(). AM_EINVAL (an option; am_errmsg()
+   names it), AM_EIO (a port in use, a store that cannot open), AM_ENOMEM. */
+am_err am_serve_start(const am_serve_opts *o, am_serve **out);
+
+/* The ports listened on (the chosen ones for port 0); statsd 0 when off. */
+uint16_t am_serve_http_port(const am_serve *s);
+int am_serve_statsd_port(const am_serve *s);
+
+/* Stop accepting, move what is buffered into the store, close it, free.
+   NULL is a no-op. */
+void am_serve_stop(am_serve *s);
+
+#endif

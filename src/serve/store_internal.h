@@ -1,0 +1,181 @@
+/*
+** store_internal.h: what the store's files share (store.c: migrations,
+** the queue, the writer, open and close, submit and wait;
+** store_rollup.c: histograms and the rollups the writer maintains;
+** store_query.c: cursors, select, summaries, series) -- the store's
+** struct, its limits, and the functions one file gives another. Not an
+** interface: store.h is.
+*/
+#ifndef AM_SERVE_STORE_INTERNAL_H
+#define AM_SERVE_STORE_INTERNAL_H
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/alloc.h"
+#include "../core/civil.h"
+#include "../core/error.h"
+#include "../core/fmt.h"
+#include "../core/render.h"
+#include "../core/validate.h"
+#include "labels.h"
+#include "store_backend.h"
+
+#define DEFAULT_URI "sqlite:./agentmon-data/agentmon.db"
+#define MAX_TIME 253402300800.0 /* 10000-01-01T00:00:00Z */
+#define MAX_STEPS 10000
+#define MAX_POINTS 1000000
+#define LOOKBACK_S 300.0
+#define RETENTION_EVERY_S 1.0
+#define PING_EVERY_S 1.0
+#define MAX_COLS 32 /* per table; the backends read at most 40 result columns */
+/* histograms: log buckets of ratio GAMMA (store_rollup.c says why) */
+#define GAMMA 1.02
+#define H_POS 1000000
+#define H_INF 10000000
+
+typedef struct hbin {
+    int32_t idx;
+    uint64_t n;
+} hbin;
+
+typedef struct hist {
+    hbin *b;
+    size_t n, cap;
+} hist;
+
+/* count, errors and a histogram of one key */
+typedef struct acc {
+    uint64_t n, errors, n_vals;
+    hist h;
+    /* the key's parts, for whoever writes or renders it */
+    am_table_id table;
+    int level, dim;
+    double bucket;
+    char *g; /* group value (rollups), NULL for SQL NULL */
+    uint32_t group;
+    int64_t sbucket;
+} acc;
+
+typedef struct amap {
+    struct aslot {
+        char *key;
+        size_t klen;
+        uint64_t hash;
+        acc *a;
+    } * slots;
+    size_t cap, n;
+} amap;
+
+typedef struct entry {
+    struct entry *next;
+    uint64_t ticket;
+    size_t n;
+    size_t bytes;
+    am_record *recs;
+} entry;
+
+typedef struct failed_range {
+    uint64_t lo, hi;
+    char msg[256];
+} failed_range;
+
+struct am_store {
+    const am_store_ops *ops;
+    void *be;
+    am_store_opts o;
+    char *insert_sql[AM_T__N];
+    char *delete_sql[AM_T__N];
+    char *rollup_get_sql[AM_T__N], *rollup_put_sql[AM_T__N], *rollup_delete_sql[AM_T__N];
+    am_col_type param_types[AM_T__N][MAX_COLS]; /* of the INSERTs */
+    bool has_rollups;        /* the schema has them (an old version, opened by tests, does not) */
+    bool is_rollup_read_off; /* tests: summaries read rows only */
+    amap rcache;             /* writer: the stored totals of recent rollup keys */
+
+    pthread_mutex_t mu;
+    pthread_mutex_t conn_mu;  /* the writer connection: writer thread, am__store_exec */
+    pthread_cond_t queued_cv; /* the writer waits for work */
+    pthread_cond_t done_cv;   /* waiters wait for batches */
+    entry *head, *tail;
+    size_t n_queued, queued_bytes;
+    uint64_t last_ticket; /* given by submit */
+    uint64_t done;        /* every ticket <= done is finished */
+    failed_range *failed;
+    size_t n_failed, cap_failed;
+    bool is_stopping, is_broken, is_paused;
+    char broken_msg[256];
+    am_store_stats st;
+    pthread_t writer;
+    bool has_writer;
+};
+
+/* rollup levels, seconds: hours, then minutes */
+static const double LEVELS[2] = {3600, 60};
+
+static inline double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline void abs_deadline(struct timespec *ts, double from_now_s)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    double s = (double)ts->tv_sec + (double)ts->tv_nsec * 1e-9 + from_now_s;
+    ts->tv_sec = (time_t)s;
+    ts->tv_nsec = (long)((s - (double)ts->tv_sec) * 1e9);
+    if (ts->tv_nsec >= 1000000000L)
+        ts->tv_nsec = 999999999L;
+}
+
+/* RFC 3339, UTC, milliseconds, quoted: "2026-01-02T03:04:05.678Z" */
+static inline void buf_rfc3339(am_buf *b, double t)
+{
+    char text[25];
+    am__rfc3339_ms(t, text);
+    am_buf_putc(b, '"');
+    am_buf_append(b, text, 24);
+    am_buf_putc(b, '"');
+}
+
+/* ---- store_rollup.c: histograms (false: out of memory) ----------- */
+int32_t am__hist_index(double v);
+bool am__hist_add(hist *h, int32_t idx, uint64_t n);
+/* merge the stored text "idx:n,..." into h; false when it is not that */
+bool am__hist_merge_text(hist *h, const char *s);
+/* nearest rank: the value at rank ceil(q * total) */
+double am__hist_quantile(const hist *h, uint64_t total, double q);
+
+/* ---- store_rollup.c: maps of accumulators, keyed by bytes ---------- */
+acc *am__amap_get(amap *m, const void *key, size_t klen, bool *is_new);
+void am__amap_free(amap *m);
+
+/* ---- store_rollup.c: rollups (the writer's, in the rows' transaction) */
+/* whether column col of t is a rollup dimension (TEXT, group_by, few values) */
+bool am__store_is_dim(const am_table *t, int col);
+/* whether a row is an error, from its error column's value */
+bool am__store_is_error(const am_table *t, am_col_type type, const am_value *e);
+/* add one committed record to the rollups being built in m; false: ENOMEM */
+bool am__rollup_add(amap *m, const am_record *r);
+/* write m's keys (merged with what is stored) in the open transaction */
+am_err am__rollup_flush(am_store *s, amap *m);
+
+/* ---- store_query.c / store.c --------------------------------------- */
+uint64_t am__store_fnv(uint64_t h, const void *p, size_t n);
+/* summaries count the rows they read, for am_store_stats */
+void am__store_count_read(am_store *s, uint64_t raw, uint64_t rollup);
+
+#endif

@@ -1,0 +1,338 @@
+/*
+** test_serve.c: the collector in-process over real sockets (HTTP and
+** StatsD on 127.0.0.1, a SQLite store in a temporary directory): ingest
+** acknowledged only once queryable, gzip and NDJSON bodies, partial
+** rejection, the API's errors (400 naming the parameter, 404, 413, 415),
+** paging through the Link header, summaries, StatsD samples reaching the
+** series API, resent ids stored once, and the registry moved by events.
+*/
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "http_client.h"
+#include "core/alloc.h"
+#include "http/gzip.h"
+#include "serve/catalog.h"
+#include "serve/serve.h"
+
+typedef struct fx {
+    char dir[64], uri[128], base[64];
+    am_serve *s;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/am-serve-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->uri, sizeof f->uri, "sqlite:%s/db/agentmon.db", f->dir);
+    am_serve_opts o = AM_SERVE_OPTS_INIT;
+    o.http_port = 0;
+    o.statsd_port = 0;
+    o.store_uri = f->uri;
+    o.flush_interval_s = 0.2;
+    o.system_interval_s = -1;
+    o.store_max_queued = 50;
+    if (am_serve_start(&o, &f->s) != AM_OK) {
+        fprintf(stderr, "am_serve_start: %s\n", am_errmsg());
+        return -1;
+    }
+    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%u", am_serve_http_port(f->s));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    am_serve_stop(f->s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static reply req(fx *f, const char *method, const char *path, const char *body,
+                 const char *const *headers)
+{
+    char u[4096];
+    snprintf(u, sizeof u, "%s%s", f->base, path);
+    return fetch(u, method, headers, body, 0, NULL);
+}
+
+#define TASK(agent, status, dur)                                                                   \
+    "{\"event\":\"task\",\"agent_id\":\"" agent "\",\"status\":\"" status "\",\"duration\":" dur "}"
+
+static void test_ingest_then_query(void **state)
+{
+    fx *f = *state;
+    static const char BODY[] =
+        "[" TASK("coder", "success", "0.5") "," TASK("coder", "bad", "1") ","
+        "{\"event\":\"llm\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"status\":"
+        "\"error\",\"error_type\":\"rate_limit\",\"latency\":2,\"input_tokens\":10,"
+        "\"output_tokens\":3,\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"},"
+        "{\"event\":\"metric\",\"name\":\"jobs_done\",\"type\":\"counter\",\"value\":5,"
+        "\"labels\":{\"queue\":\"a\\\\b\"}},"
+        "{\"event\":\"metric\",\"name\":\"jobs_done\",\"type\":\"counter\",\"value\":2,"
+        "\"labels\":{\"queue\":\"a\\\\b\"}},"
+        "{\"event\":\"metric\",\"name\":\"depth\",\"type\":\"gauge\",\"value\":-4}]";
+    reply r = req(f, "POST", "/api/v1/events", BODY, NULL);
+    AM_ASSERT_EQ(r.status, 200);
+    AM_ASSERT_CONTAINS(r.body, "\"accepted\":5");
+    AM_ASSERT_CONTAINS(r.body, "{\"index\":1,\"error\":\"field \\\"status\\\"");
+    reply_free(&r);
+    /* acknowledged = committed: readable at once */
+    r = req(f, "GET", "/api/v1/metrics/task?agent_id=coder", NULL, NULL);
+    AM_ASSERT_EQ(r.status, 200);
+    AM_ASSERT_CONTAINS(r.body, "\"duration\":0.5");
+    reply_free(&r);
+    r = req(f, "GET", "/api/v1/metrics/llm?provider=openai", NULL, NULL);
+    AM_ASSERT_CONTAINS(r.body, "\"error_type\":\"rate_limit\"");
+    reply_free(&r);
+    r = req(f, "GET", "/metrics", NULL, NULL);
+    AM_ASSERT_CONTAINS(r.body, "agent_task_success_total{agent_id=\"coder\"} 1");
+    AM_ASSERT_CONTAINS(r.body, "ccr_requests_total{provider=\"openai\",task_type=\"default\","
+                               "status=\"error\"} 1");
+    AM_ASSERT_CONTAINS(r.body, "agentmon_ingest_invalid_total{protocol=\"http\"} 1");
+    AM_ASSERT_CONTAINS(r.body, "agentmon_ingest_events_total{protocol=\"http\",type=\"llm\"} 1");
+    AM_ASSERT_CONTAINS(r.body, "\nagentmon_store_records_committed_total 5\n");
+    /* metric events move the registry as their StatsD lines would */
+    AM_ASSERT_CONTAINS(r.body, "jobs_done_total{queue=\"a\\\\b\"} 7");
+    AM_ASSERT_CONTAINS(r.body, "depth -4");
+    reply_free(&r);
+    /* OpenMetrics: the exemplar carries the event's trace id */
+    const char *om[] = {"Accept: application/openmetrics-text; version=1.0.0", NULL};
+    r = req(f, "GET", "/metrics", NULL, om);
+    AM_ASSERT_CONTAINS(r.body, "trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"");
+    reply_free(&r);
+}
+
+static void test_bodies(void **state)
+{
+    fx *f = *state;
+    const char *nd[] = {"Content-Type: application/x-ndjson", NULL};
+    reply r = req(f, "POST", "/api/v1/events",
+                  TASK("a", "success", "1") "\n" TASK("b", "success", "2") "\n", nd);
+    AM_ASSERT_EQ(r.status, 200);
+    AM_ASSERT_CONTAINS(r.body, "\"accepted\":2,\"rejected\":[]");
+    reply_free(&r);
+
+    const char *body = TASK("gz", "failure", "3");
+    char *z;
+    size_t zlen;
+    AM_ASSERT_OK(am__gzip(body, strlen(body), 1, &z, &zlen));
+    char u[256];
+    snprintf(u, sizeof u, "%s/api/v1/events", f->base);
+    const char *gz[] = {"Content-Encoding: gzip", NULL};
+    r = fetch_n(u, "POST", gz, z, zlen, 0, NULL);
+    AM_ASSERT_EQ(r.status, 200);
+    reply_free(&r);
+    am__free(z);
+    r = req(f, "GET", "/api/v1/metrics/task?agent_id=gz", NULL, NULL);
+    AM_ASSERT_CONTAINS(r.body, "\"status\":\"failure\"");
+    reply_free(&r);
+
+    static const struct {
+        const char *body, *header;
+        long status;
+        const char *msg;
+    } bad[] = {
+        {"not json", NULL, 400, "not JSON"},
+        {"[]", NULL, 400, "empty array"},
+        {"[" TASK("a", "nope", "1") "]", NULL, 400, "\"accepted\":0"},
+        {TASK("a", "success", "1"), "Content-Encoding: br", 415, "gzip or identity"},
+        {TASK("a", "success", "1"), "Content-Encoding: gzip", 400, "not gzip"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *h[] = {bad[i].header, NULL};
+        r = req(f, "POST", "/api/v1/events", bad[i].body, bad[i].header ? h : NULL);
+        if (r.status != bad[i].status)
+            fail_msg("case %zu: status %ld, expected %ld: %s", i, r.status, bad[i].status, r.body);
+        AM_ASSERT_CONTAINS(r.body, bad[i].msg);
+        reply_free(&r);
+    }
+    /* a bomb: 80 MiB of zeros in a small body */
+    size_t big = 80u << 20;
+    char *zeros = calloc(1, big);
+    AM_ASSERT_OK(am__gzip(zeros, big, 1, &z, &zlen));
+    free(zeros);
+    r = fetch_n(u, "POST", gz, z, zlen, 0, NULL);
+    AM_ASSERT_EQ(r.status, 413);
+    reply_free(&r);
+    am__free(z);
+    /* more events than the store's queue (50) can ever hold */
+    char many[8192];
+    size_t o = 0;
+    many[o++] = '[';
+    for (int i = 0; i < 60; i++)
+        o += (size_t)snprintf(many + o, sizeof many - o, "%s" TASK("q", "success", "1"),
+                              i ? "," : "");
+    many[o++] = ']';
+    many[o] = '\0';
+    r = req(f, "POST", "/api/v1/events", many, NULL);
+    AM_ASSERT_EQ(r.status, 413);
+    AM_ASSERT_CONTAINS(r.body, "more than the queue holds");
+    reply_free(&r);
+    r = req(f, "GET", "/api/v1/metrics/task?agent_id=q", NULL, NULL);
+    AM_ASSERT_STR_EQ(r.body, "[]"); /* nothing of it stored */
+    reply_free(&r);
+}
+
+static void test_paging_and_errors(void **state)
+{
+    fx *f = *state;
+    char body[16384];
+    size_t o = 0;
+    body[o++] = '[';
+    for (int i = 0; i < 25; i++)
+        o += (size_t)snprintf(body + o, sizeof body - o,
+                              "%s{\"event\":\"communication\",\"id\":\"c%02d\",\"timestamp\":%d,"
+                              "\"source_agent_id\":\"p\",\"target_agent_id\":\"c\","
+                              "\"message_type\":\"task\",\"message_size\":%d,"
+                              "\"processing_time\":%d}",
+                              i ? "," : "", i, 1700000000 + i, i, i);
+    body[o++] = ']';
+    body[o] = '\0';
+    reply r = req(f, "POST", "/api/v1/events", body, NULL);
+    AM_ASSERT_EQ(r.status, 200);
+    reply_free(&r);
+    /* resent: stored once */
+    r = req(f, "POST", "/api/v1/events", body, NULL);
+    AM_ASSERT_EQ(r.status, 200);
+    reply_free(&r);
+    char path[1024] = "/api/v1/metrics/communication?limit=10&source_agent_id=p";
+    int rows = 0, pages = 0;
+    for (;;) {
+        r = req(f, "GET", path, NULL, NULL);
+        AM_ASSERT_EQ(r.status, 200);
+        for (const char *p = r.body; (p = strstr(p, "\"id\":\"c")); p++)
+            rows++;
+        pages++;
+        const char *link = strstr(r.headers, "Link: <");
+        if (!link) {
+            reply_free(&r);
+            break;
+        }
+        AM_ASSERT_CONTAINS(r.headers, "X-Next-Cursor: ");
+        const char *end = strchr(link, '>');
+        snprintf(path, sizeof path, "%.*s", (int)(end - link - 7), link + 7);
+        AM_ASSERT_CONTAINS(path, "source_agent_id=p");
+        reply_free(&r);
+    }
+    AM_ASSERT_EQ(rows, 25);
+    AM_ASSERT_EQ(pages, 3);
+    r = req(f, "GET",
+            "/api/v1/metrics/communication/summary?start=1700000000&end=1700000100"
+            "&step=60&group_by=source_agent_id",
+            NULL, NULL);
+    AM_ASSERT_EQ(r.status, 200);
+    AM_ASSERT_CONTAINS(r.body, "\"count\":25");
+    AM_ASSERT_CONTAINS(r.body, "\"p50\":12");
+    reply_free(&r);
+    r = req(f, "GET", "/metrics", NULL, NULL);
+    const char *d = strstr(r.body, "\nagentmon_store_duplicates_total ");
+    if (!d || strncmp(d + 33, "25\n", 3) != 0)
+        fail_msg("%.50s", d ? d : "no duplicates line");
+    reply_free(&r);
+
+    static const struct {
+        const char *path;
+        long status;
+        const char *msg;
+    } bad[] = {
+        {"/api/v1/metrics/nope", 404, "no metric type"},
+        {"/api/v1/metrics/nope/summary", 404, "no metric type"},
+        {"/api/v1/metrics/task?start=yesterday", 400, "start"},
+        {"/api/v1/metrics/task?limit=0", 400, "limit"},
+        {"/api/v1/metrics/task?colour=red", 400, "colour: not a parameter"},
+        {"/api/v1/metrics/task?cursor=garbage", 400, "cursor"},
+        {"/api/v1/metrics/task/summary?group_by=duration", 400, "group_by"},
+        {"/api/v1/metrics/task/summary?step=fast", 400, "step"},
+        {"/api/v1/series", 400, "name: missing"},
+        {"/api/v1/series?name=up&match[]=up{a=~\"b\"}", 400, "match[]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        r = req(f, "GET", bad[i].path, NULL, NULL);
+        if (r.status != bad[i].status)
+            fail_msg("%s: status %ld, expected %ld: %s", bad[i].path, r.status, bad[i].status,
+                     r.body);
+        AM_ASSERT_CONTAINS(r.body, "\"status\":\"error\"");
+        AM_ASSERT_CONTAINS(r.body, bad[i].msg);
+        reply_free(&r);
+    }
+}
+
+static void test_statsd_to_series(void **state)
+{
+    fx *f = *state;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)am_serve_statsd_port(f->s))};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    const char *pkt = "agent.calls:3|c|#agent:coder\nagent.queue:7|g\nnot a line\n";
+    assert_true(sendto(fd, pkt, strlen(pkt), 0, (struct sockaddr *)&a, sizeof a) > 0);
+    close(fd);
+    /* the listener thread, then a flush (every 0.2 s) and a batch (1 s) */
+    int found = 0;
+    for (int i = 0; i < 50 && !found; i++) {
+        usleep(100000);
+        reply r =
+            req(f, "GET", "/api/v1/series?match[]=agent_calls_total{agent=\"coder\"}", NULL, NULL);
+        found = r.status == 200 && strstr(r.body, "\"labels\":{\"agent\":\"coder\"}") &&
+                strstr(r.body, ",3]");
+        if (i == 49)
+            fprintf(stderr, "series: %ld %s\n", r.status, r.body);
+        reply_free(&r);
+    }
+    assert_true(found);
+    reply r = req(f, "GET", "/metrics", NULL, NULL);
+    AM_ASSERT_CONTAINS(r.body, "agent_calls_total{agent=\"coder\"} 3");
+    AM_ASSERT_CONTAINS(r.body, "agent_queue 7");
+    AM_ASSERT_CONTAINS(r.body, "agentmon_ingest_invalid_total{protocol=\"statsd\"} 1");
+    reply_free(&r);
+}
+
+/* The collector's tables register side by side with libagentmon's: no
+   name twice, every row documented. */
+static void test_catalogue(void **state)
+{
+    (void)state;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    size_t nl, ns, total = 0;
+    const am_def_table *const *lib = am__catalog(&nl), *const *srv = am__serve_catalog(&ns);
+    for (int side = 0; side < 2; side++)
+        for (size_t k = 0; k < (side ? ns : nl); k++) {
+            const am_def_table *t = side ? srv[k] : lib[k];
+            for (size_t i = 0; i < t->n; i++, total++) {
+                const am_metric_def *d = &t->defs[i];
+                assert_non_null(d->help);
+                assert_non_null(d->source);
+                void *h;
+                if (am__def_register(r, d, &h))
+                    fail_msg("%s: %s", d->name, am_errmsg());
+            }
+        }
+    AM_ASSERT_EQ(am_registry_count(r), total);
+    am_registry_free(r);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ingest_then_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paging_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_statsd_to_series, setup, teardown),
+        cmocka_unit_test(test_catalogue),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}

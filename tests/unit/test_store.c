@@ -1,0 +1,1182 @@
+/*
+** test_store.c: the record store (src/serve/store.h), one suite run
+** unchanged against SQLite (a fresh file per test) and PostgreSQL (a
+** throwaway cluster, pg_fixture.h; emptied before each test).
+**
+** Outputs are read back with jansson, and summaries are checked against
+** percentiles the test computes itself from the values it stored (within
+** the histograms' 1%), and read both ways -- from the rollups and from the
+** rows -- to the same bytes.
+** Without PostgreSQL's binaries the PostgreSQL half prints SKIP and the
+** test passes on the SQLite half alone (it does not exit 77, which would
+** hide a SQLite failure); AM_REQUIRE_POSTGRES=1 makes their absence a
+** failure.
+*/
+#include <math.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "testutil.h"
+#include "pg_fixture.h"
+#include "serve/labels.h"
+#include "serve/store.h"
+#include "serve/store_backend.h"
+
+static char g_dir[64];
+static pf_server g_pg;
+static bool g_is_pg;
+static int g_n;
+
+/* A fresh, empty database for one test; the URI into uri. */
+static void fresh_uri(char *uri, size_t cap)
+{
+    if (g_is_pg) {
+        assert_true(pf_reset(&g_pg));
+        snprintf(uri, cap, "%s", g_pg.uri);
+    } else {
+        snprintf(uri, cap, "sqlite:%s/t%d/agentmon.db", g_dir, ++g_n);
+    }
+}
+
+static am_store *open_store(const char *uri, const am_store_opts *o)
+{
+    am_store *s = NULL;
+    AM_ASSERT_OK(am_store_open(uri, o, &s));
+    return s;
+}
+
+/* ------------------------------------------------------------ records */
+
+typedef struct comm {
+    char id[32], session[16], src[16], dst[16], type[16], err_type[16];
+    am_value v[17];
+    am_record r;
+} comm;
+
+static const am_table *T_COMM;
+
+static void make_comm(comm *c, int i, double ts, const char *src, double ptime, int errors)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->id, sizeof c->id, "c-%d", i);
+    snprintf(c->session, sizeof c->session, "s%d", i % 3);
+    snprintf(c->src, sizeof c->src, "%s", src);
+    snprintf(c->dst, sizeof c->dst, "agent-%d", i % 4);
+    snprintf(c->type, sizeof c->type, "type%d", i % 5);
+    snprintf(c->err_type, sizeof c->err_type, "Timeout");
+    am_value *v = c->v;
+    v[0].v.s = c->id;
+    v[1].v.d = ts;
+    v[2].v.s = c->session;
+    v[3].v.s = c->src;
+    v[4].v.s = c->dst;
+    v[5].v.s = c->type;
+    v[6].v.i = 100 + i;
+    v[7].v.d = ptime;
+    v[8].v.d = ptime * 2;
+    v[9].v.d = 0.5;
+    v[10].is_null = true;
+    v[11].v.i = 4096;
+    v[12].v.d = 0.25;
+    v[13].v.i = errors;
+    v[14].v.s = errors ? c->err_type : NULL;
+    v[15].v.i = 0;
+    v[16].v.s = "4bf92f3577b34da6a3ce929d0e0e4736";
+    c->r.table = AM_T_COMMUNICATION;
+    c->r.vals = c->v;
+}
+
+/* Submit n records in one call and wait for them. */
+static void put(am_store *s, const am_record *recs, size_t n)
+{
+    uint64_t t;
+    AM_ASSERT_OK(am_store_submit(s, recs, n, &t));
+    AM_ASSERT_OK(am_store_wait(s, t, 30));
+}
+
+static void put_comms(am_store *s, comm *cs, size_t n)
+{
+    am_record *rs = calloc(n, sizeof *rs);
+    for (size_t i = 0; i < n; i++)
+        rs[i] = cs[i].r;
+    put(s, rs, n);
+    free(rs);
+}
+
+static am_store_query all_query(am_table_id t)
+{
+    am_store_query q = {.table = t, .start = NAN, .end = NAN, .limit = 10000};
+    return q;
+}
+
+/* Every row of q (paging through), as one JSON array. */
+static json_t *select_all(am_store *s, am_store_query q, size_t *n_pages)
+{
+    json_t *all = json_array();
+    char cursor[128] = "";
+    size_t pages = 0;
+    for (;;) {
+        am_buf b;
+        am_buf_init(&b, 0);
+        size_t n = 0;
+        char next[128];
+        q.cursor = cursor;
+        AM_ASSERT_OK(am_store_select(s, &q, &b, &n, next));
+        json_error_t e;
+        json_t *page = json_loads(b.p, 0, &e);
+        if (!page)
+            fail_msg("not JSON (%s): %.300s", e.text, b.p);
+        AM_ASSERT_EQ(json_array_size(page), n);
+        json_array_extend(all, page);
+        json_decref(page);
+        am_buf_free(&b);
+        pages++;
+        if (!next[0])
+            break;
+        assert_true(n == q.limit);
+        snprintf(cursor, sizeof cursor, "%s", next);
+    }
+    if (n_pages)
+        *n_pages = pages;
+    return all;
+}
+
+static size_t count_rows(am_store *s, am_table_id t)
+{
+    json_t *a = select_all(s, all_query(t), NULL);
+    size_t n = json_array_size(a);
+    json_decref(a);
+    return n;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_types_and_nulls(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    AM_ASSERT_STR_EQ(am_store_backend(s), g_is_pg ? "postgres" : "sqlite");
+    comm c[3];
+    make_comm(&c[0], 0, 1700000000.123, "planner", 12.5, 0);
+    make_comm(&c[1], 1, 1700000001.5, "coder \"x\"\n\xc3\xa9", INFINITY, 2);
+    make_comm(&c[2], 2, 1700000002, "coder", -INFINITY, 0);
+    c[2].v[7].is_null = true; /* processing_time NULL */
+    c[2].v[6].v.i = INT64_MIN;
+    c[2].v[11].v.i = INT64_MAX;
+    c[2].v[3].v.s = NULL; /* NULL text */
+    put_comms(s, c, 3);
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.committed, 3);
+    assert_true(st.batches >= 1);
+
+    json_t *rows = select_all(s, all_query(AM_T_COMMUNICATION), NULL);
+    AM_ASSERT_EQ(json_array_size(rows), 3);
+    json_t *r0 = json_array_get(rows, 0), *r1 = json_array_get(rows, 1),
+           *r2 = json_array_get(rows, 2);
+    AM_ASSERT_STR_EQ(json_string_value(json_object_get(r0, "id")), "c-0");
+    AM_ASSERT_STR_EQ(json_string_value(json_object_get(r0, "timestamp")),
+                     "2023-11-14T22:13:20.123Z");
+    AM_ASSERT_STR_EQ(json_string_value(json_object_get(r1, "timestamp")),
+                     "2023-11-14T22:13:21.500Z");
+    AM_ASSERT_DBL_EQ(json_number_value(json_object_get(r0, "processing_time")), 12.5);
+    AM_ASSERT_EQ(json_integer_value(json_object_get(r0, "message_size")), 100);
+    assert_true(json_is_null(json_object_get(r0, "memory_usage")));
+    assert_true(json_is_null(json_object_get(r0, "error_type")));
+    AM_ASSERT_STR_EQ(json_string_value(json_object_get(r1, "source_agent_id")),
+                     "coder \"x\"\n\xc3\xa9");
+    AM_ASSERT_STR_EQ(json_string_value(json_object_get(r1, "processing_time")), "+Inf");
+    AM_ASSERT_STR_EQ(json_string_value(json_object_get(r1, "error_type")), "Timeout");
+    assert_true(json_is_null(json_object_get(r2, "processing_time")));
+    AM_ASSERT_STR_EQ(json_string_value(json_object_get(r2, "response_time")), "-Inf");
+    assert_true(json_is_null(json_object_get(r2, "source_agent_id")));
+    AM_ASSERT_EQ(json_integer_value(json_object_get(r2, "message_size")), INT64_MIN);
+    AM_ASSERT_EQ(json_integer_value(json_object_get(r2, "context_size")), INT64_MAX);
+    AM_ASSERT_DBL_EQ(json_number_value(json_object_get(r2, "context_relevance_score")), 0.25);
+    json_decref(rows);
+
+    /* a resent id is skipped and counted */
+    put_comms(s, c, 2);
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.duplicates, 2);
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 3);
+    am_store_close(s);
+
+    /* reopen keeps the data */
+    s = open_store(uri, NULL);
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 3);
+    am_store_close(s);
+}
+
+static size_t count_where(am_store *s, int col, const char *value, double start, double end)
+{
+    am_store_query q = all_query(AM_T_COMMUNICATION);
+    q.start = start;
+    q.end = end;
+    if (col >= 0) {
+        q.filters[0].col = col;
+        q.filters[0].value = value;
+        q.n_filters = 1;
+    }
+    json_t *a = select_all(s, q, NULL);
+    size_t n = json_array_size(a);
+    json_decref(a);
+    return n;
+}
+
+static void test_filters_and_ranges(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    enum { N = 40 };
+    comm c[N];
+    for (int i = 0; i < N; i++)
+        make_comm(&c[i], i, 1000 + i, i % 2 ? "odd" : "even", i * 0.5, i % 4 == 0);
+    put_comms(s, c, N);
+    int src = am_table_col(T_COMM, "source_agent_id");
+    AM_ASSERT_EQ(count_where(s, src, "odd", NAN, NAN), 20);
+    AM_ASSERT_EQ(count_where(s, src, "nobody", NAN, NAN), 0);
+    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "message_size"), "105", NAN, NAN), 1);
+    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "processing_time"), "2.5", NAN, NAN), 1);
+    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "error_count"), "1", NAN, NAN), 10);
+    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "error_type"), NULL, NAN, NAN), 30);
+    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "memory_usage"), NULL, NAN, NAN), 40);
+    AM_ASSERT_EQ(count_where(s, 1, "1007", NAN, NAN), 1); /* TIME: unix seconds */
+    /* ranges: start inclusive, end exclusive */
+    AM_ASSERT_EQ(count_where(s, -1, NULL, 1010, 1020), 10);
+    AM_ASSERT_EQ(count_where(s, -1, NULL, 1010, NAN), 30);
+    AM_ASSERT_EQ(count_where(s, -1, NULL, NAN, 1010), 10);
+    AM_ASSERT_EQ(count_where(s, -1, NULL, 1010, 1010), 0);
+    AM_ASSERT_EQ(count_where(s, src, "even", 1010, 1020), 5);
+    /* two filters */
+    am_store_query q = all_query(AM_T_COMMUNICATION);
+    q.filters[0] = (am_store_filter){src, "even"};
+    q.filters[1] = (am_store_filter){am_table_col(T_COMM, "error_count"), "1"};
+    q.n_filters = 2;
+    json_t *a = select_all(s, q, NULL);
+    AM_ASSERT_EQ(json_array_size(a), 10);
+    json_decref(a);
+    am_store_close(s);
+}
+
+static void test_paging(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    enum { N = 2503 };
+    comm *c = calloc(N, sizeof *c);
+    /* many equal timestamps, and ids stored out of time order */
+    for (int i = 0; i < N; i++)
+        make_comm(&c[i], i, 5000 + (double)((i * 7) % 50), "a", 1, 0);
+    put_comms(s, c, 1000);
+    put_comms(s, c + 1000, N - 1000);
+    for (size_t limit = 1; limit <= 1000; limit = limit * 10 + 3) {
+        am_store_query q = all_query(AM_T_COMMUNICATION);
+        q.limit = limit;
+        if (limit == 1) {
+            q.start = 5010;
+            q.end = 5020;
+        }
+        size_t pages;
+        json_t *a = select_all(s, q, &pages);
+        size_t want = limit == 1 ? 0 : N;
+        if (limit == 1)
+            for (int i = 0; i < N; i++)
+                want += (i * 7) % 50 >= 10 && (i * 7) % 50 < 20;
+        AM_ASSERT_EQ(json_array_size(a), want);
+        AM_ASSERT_EQ(pages, want / limit + 1 - (want % limit == 0 && want > 0 ? 1 : 0));
+        char *seen = calloc(N, 1);
+        const char *prev_ts = "";
+        int prev_i = -1;
+        for (size_t k = 0; k < json_array_size(a); k++) {
+            json_t *r = json_array_get(a, k);
+            int i = (int)strtol(json_string_value(json_object_get(r, "id")) + 2, NULL, 10);
+            assert_true(i >= 0 && i < N);
+            assert_false(seen[i]);
+            seen[i] = 1;
+            const char *ts = json_string_value(json_object_get(r, "timestamp"));
+            int c_ = strcmp(prev_ts, ts);
+            assert_true(c_ <= 0);
+            if (c_ == 0)
+                assert_true(i > prev_i); /* equal timestamps: in storage order */
+            prev_ts = ts;
+            prev_i = i;
+        }
+        free(seen);
+        json_decref(a);
+    }
+    free(c);
+    am_store_close(s);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    comm c[2];
+    make_comm(&c[0], 0, 1000, "a", 1, 0);
+    make_comm(&c[1], 1, 1001, "a", 1, 0);
+    put_comms(s, c, 2);
+
+    /* records: refused whole, nothing queued */
+    struct {
+        int col;
+        am_value v;
+        const char *msg;
+    } bad[] = {
+        {7, {.v.d = NAN}, "NaN"},
+        {3, {.v.s = "\xff\xfe"}, "UTF-8"},
+        {0, {.is_null = true}, "NULL"},
+        {0, {.v.s = ""}, "empty"},
+        {1, {.v.d = -1}, "1970..9999"},
+        {1, {.v.d = INFINITY}, "1970..9999"},
+        {1, {.v.d = 253402300800.0}, "1970..9999"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        comm b[2];
+        make_comm(&b[0], 100, 1000, "a", 1, 0);
+        make_comm(&b[1], 101, 1000, "a", 1, 0);
+        b[1].v[bad[i].col] = bad[i].v;
+        am_record rs[2] = {b[0].r, b[1].r};
+        uint64_t t;
+        AM_ASSERT_ERR(am_store_submit(s, rs, 2, &t), AM_EINVAL);
+        AM_ASSERT_CONTAINS(am_errmsg(), "record 1");
+        AM_ASSERT_CONTAINS(am_errmsg(), bad[i].msg);
+    }
+    char *longtext = malloc(AM_STORE_MAX_TEXT + 2);
+    memset(longtext, 'x', AM_STORE_MAX_TEXT + 1);
+    longtext[AM_STORE_MAX_TEXT + 1] = '\0';
+    comm b;
+    make_comm(&b, 100, 1000, "a", 1, 0);
+    b.v[3].v.s = longtext;
+    uint64_t t;
+    AM_ASSERT_ERR(am_store_submit(s, &b.r, 1, &t), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "longer than");
+    longtext[AM_STORE_MAX_ID + 1] = '\0';
+    make_comm(&b, 100, 1000, "a", 1, 0);
+    b.v[0].v.s = longtext;
+    AM_ASSERT_ERR(am_store_submit(s, &b.r, 1, &t), AM_EINVAL);
+    free(longtext);
+    AM_ASSERT_ERR(am_store_submit(s, &b.r, 0, &t), AM_EINVAL);
+    b.r.table = (am_table_id)99;
+    AM_ASSERT_ERR(am_store_submit(s, &b.r, 1, &t), AM_EINVAL);
+    AM_ASSERT_ERR(am_store_wait(s, 12345, 0), AM_EINVAL);
+    AM_ASSERT_ERR(am_store_wait(s, 0, 0), AM_EINVAL);
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.committed, 2);
+    AM_ASSERT_EQ(st.queued, 0);
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 2);
+
+    /* queries */
+    am_buf out;
+    am_buf_init(&out, 0);
+    am_buf_puts(&out, "keep");
+    size_t n;
+    char next[128];
+    am_store_query q = all_query(AM_T_COMMUNICATION);
+    q.limit = 1;
+    AM_ASSERT_OK(am_store_select(s, &q, &out, &n, next));
+    assert_true(next[0]);
+    char good[128];
+    snprintf(good, sizeof good, "%s", next);
+    out.len = 4;
+    out.p[4] = '\0';
+    char altered[128];
+    snprintf(altered, sizeof altered, "%s", good);
+    altered[20] = altered[20] == '0' ? '1' : '0';
+    char upper[128];
+    snprintf(upper, sizeof upper, "%s", good);
+    for (char *p = upper; *p; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 32);
+    const char *bad_cursors[] = {"x",
+                                 "0",
+                                 altered,
+                                 upper,
+                                 "zz",
+                                 good + 1,
+                                 "00000000000000000000000000000000000000000000000g"};
+    for (size_t i = 0; i < sizeof bad_cursors / sizeof *bad_cursors; i++) {
+        q.cursor = bad_cursors[i];
+        if (strcmp(upper, good) == 0 && i == 3)
+            continue;
+        am_err rc = am_store_select(s, &q, &out, &n, next);
+        if (rc != AM_EINVAL)
+            fail_msg("cursor \"%s\" gave %s", bad_cursors[i], am_err_name(rc));
+        AM_ASSERT_CONTAINS(am_errmsg(), "cursor");
+        AM_ASSERT_STR_EQ(out.p, "keep");
+    }
+    /* a cursor of another query */
+    q.cursor = good;
+    q.start = 0;
+    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "another query");
+    q.start = NAN;
+    q.filters[0] = (am_store_filter){3, "a"};
+    q.n_filters = 1;
+    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    q.n_filters = 0;
+    /* the same query with another limit keeps paging */
+    q.limit = 5;
+    AM_ASSERT_OK(am_store_select(s, &q, &out, &n, next));
+    AM_ASSERT_EQ(n, 1);
+    out.len = 4;
+    out.p[4] = '\0';
+
+    q = all_query(AM_T_COMMUNICATION);
+    struct {
+        int col;
+        const char *value;
+        const char *msg;
+    } badf[] = {
+        {99, "x", "no column"}, {-1, "x", "no column"}, {6, "12x", "integer"},
+        {6, "", "integer"},     {6, " 1", "integer"},   {7, "abc", "number"},
+        {7, "nan", "number"},   {1, "inf", "time"},     {6, "99999999999999999999", "integer"},
+        {3, "\xc3", "UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof badf / sizeof *badf; i++) {
+        q.filters[0] = (am_store_filter){badf[i].col, badf[i].value};
+        q.n_filters = 1;
+        am_err rc = am_store_select(s, &q, &out, &n, next);
+        if (rc != AM_EINVAL)
+            fail_msg("filter %d=\"%s\" gave %s", badf[i].col, badf[i].value, am_err_name(rc));
+        AM_ASSERT_CONTAINS(am_errmsg(), badf[i].msg);
+    }
+    q.n_filters = 0;
+    q.limit = 0;
+    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    q.limit = 10001;
+    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    q.limit = 10;
+    q.start = 10;
+    q.end = 5;
+    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "before start");
+    q.start = INFINITY;
+    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    q.table = (am_table_id)77;
+    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+
+    am_store_summary sq = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
+    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL); /* unbounded range */
+    sq.q.start = 0;
+    sq.q.end = 3600;
+    sq.step = 0;
+    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    sq.step = 0.1;
+    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "steps");
+    sq.step = 60;
+    sq.group_by[0] = am_table_col(T_COMM, "message_size"); /* not a group_by column */
+    sq.n_group_by = 1;
+    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "message_size");
+    sq.group_by[0] = 3;
+    sq.group_by[1] = 3;
+    sq.n_group_by = 2;
+    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "twice");
+
+    am_store_series se = {.name = "up", .start = 0, .end = 10};
+    se.name = "bad name";
+    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    se.name = "up";
+    se.end = NAN;
+    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    se.end = 1e6;
+    se.step = 1;
+    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    se.step = 0;
+    se.match_names[0] = "0bad";
+    se.match_values[0] = "x";
+    se.n_match = 1;
+    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    AM_ASSERT_STR_EQ(out.p, "keep");
+    am_buf_free(&out);
+
+    /* bad URIs and options */
+    am_store *s2;
+    AM_ASSERT_ERR(am_store_open("mysql://x", NULL, &s2), AM_EINVAL);
+    AM_ASSERT_ERR(am_store_open("sqlite:", NULL, &s2), AM_EINVAL);
+    AM_ASSERT_ERR(am_store_open("sqlite:/tmp/x.db?sync=maybe", NULL, &s2), AM_EINVAL);
+    am_store_opts o = AM_STORE_OPTS_INIT;
+    o.batch_window_s = -1;
+    AM_ASSERT_ERR(am_store_open(uri, &o, &s2), AM_EINVAL);
+    /* one writer per database */
+    AM_ASSERT_ERR(am_store_open(uri, NULL, &s2), AM_EIO);
+    AM_ASSERT_CONTAINS(am_errmsg(), "another agentmon store");
+    am_store_close(s);
+    /* and the first one's close released it */
+    s = open_store(uri, NULL);
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 2);
+    am_store_close(s);
+}
+
+static void test_queue_full(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store_opts o = AM_STORE_OPTS_INIT;
+    o.max_queued = 100;
+    am_store *s = open_store(uri, &o);
+    comm *c = calloc(200, sizeof *c);
+    for (int i = 0; i < 200; i++)
+        make_comm(&c[i], i, 1000 + i, "a", 1, 0);
+    am_record rs[200];
+    for (int i = 0; i < 200; i++)
+        rs[i] = c[i].r;
+    am__store_pause(s, true);
+    uint64_t t1, t2;
+    AM_ASSERT_OK(am_store_submit(s, rs, 60, &t1));
+    AM_ASSERT_ERR(am_store_wait(s, t1, 0.05), AM_ETIMEDOUT);
+    AM_ASSERT_ERR(am_store_submit(s, rs + 60, 50, &t2), AM_EFULL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "full");
+    AM_ASSERT_ERR(am_store_submit(s, rs, 101, &t2), AM_ELIMIT);
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.queued, 60);
+    AM_ASSERT_EQ(st.rejected_full, 50);
+    AM_ASSERT_OK(am_store_submit(s, rs + 60, 40, &t2)); /* exactly full */
+    am__store_pause(s, false);
+    AM_ASSERT_OK(am_store_wait(s, t2, 30));
+    AM_ASSERT_OK(am_store_wait(s, t1, 0));
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 100);
+    /* a batch closes at max_batch: close commits what is queued */
+    am__store_pause(s, true);
+    AM_ASSERT_OK(am_store_submit(s, rs + 100, 100, &t2));
+    am_store_close(s);
+    s = open_store(uri, NULL);
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 200);
+    am_store_close(s);
+    free(c);
+}
+
+typedef struct submitter {
+    am_store *s;
+    int base, n;
+} submitter;
+
+static void *submit_thread(void *arg)
+{
+    submitter *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        comm c;
+        make_comm(&c, w->base + i, 2000 + i, "t", 1, 0);
+        uint64_t t;
+        if (am_store_submit(w->s, &c.r, 1, &t) || am_store_wait(w->s, t, 30))
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_group_commit(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    enum { THREADS = 4, EACH = 200 };
+    pthread_t th[THREADS];
+    submitter w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (submitter){s, i * EACH, EACH};
+        pthread_create(&th[i], NULL, submit_thread, &w[i]);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        void *rv;
+        pthread_join(th[i], &rv);
+        assert_null(rv);
+    }
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.committed, THREADS * EACH);
+    /* waiting submitters share batches */
+    assert_true(st.batches < THREADS * EACH);
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), THREADS * EACH);
+    am_store_close(s);
+}
+
+/* ------------------------------------------------------------ summaries */
+
+static double nearest_rank(double *v, size_t n, double q)
+{
+    size_t rank = (size_t)ceil(q * (double)n - 1e-9);
+    if (rank < 1)
+        rank = 1;
+    return v[rank - 1];
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static char *summary_text(am_store *s, const am_store_summary *q)
+{
+    am_buf b;
+    am_buf_init(&b, 0);
+    AM_ASSERT_OK(am_store_summarize(s, q, &b));
+    return am_buf_take(&b, NULL);
+}
+
+/* The summary from rollups is the summary from rows, to the byte. */
+static void check_both_ways(am_store *s, const am_store_summary *q, bool expect_rollups)
+{
+    am_store_stats st0, st1;
+    am_store_get_stats(s, &st0);
+    char *a = summary_text(s, q);
+    am_store_get_stats(s, &st1);
+    if (expect_rollups)
+        assert_true(st1.rollup_rows_read > st0.rollup_rows_read);
+    else
+        AM_ASSERT_EQ(st1.rollup_rows_read, st0.rollup_rows_read);
+    am__store_read_rollups(s, false);
+    char *b = summary_text(s, q);
+    am__store_read_rollups(s, true);
+    AM_ASSERT_STR_EQ(a, b);
+    am_free(a);
+    am_free(b);
+}
+
+static json_t *summarize(am_store *s, const am_store_summary *q)
+{
+    am_buf b;
+    am_buf_init(&b, 0);
+    AM_ASSERT_OK(am_store_summarize(s, q, &b));
+    json_error_t e;
+    json_t *j = json_loads(b.p, 0, &e);
+    if (!j)
+        fail_msg("not JSON (%s): %.300s", e.text, b.p);
+    am_buf_free(&b);
+    return j;
+}
+
+static void check_close(double got, double want)
+{
+    if (!(fabs(got - want) <= fabs(want) * 0.01))
+        fail_msg("got %.17g, expected %.17g (within 1%%)", got, want);
+}
+
+static void test_summary(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    enum { N = 3000 };
+    const double t0 = 1700000000; /* a multiple of 3600 + 800 */
+    const char *agents[] = {"b-agent", "a-agent", NULL};
+    comm *c = calloc(N, sizeof *c);
+    srand(7);
+    for (int i = 0; i < N; i++) {
+        double ts = t0 + (i % 600) * 1.0 + 0.25; /* 10 minutes */
+        double v = exp((rand() % 10000) / 1000.0);
+        make_comm(&c[i], i, ts, agents[i % 3] ? agents[i % 3] : "x", v, i % 7 == 0);
+        if (!agents[i % 3])
+            c[i].v[3].is_null = true;
+        if (i % 11 == 0)
+            c[i].v[7].is_null = true; /* no value: counted, not in percentiles */
+    }
+    put_comms(s, c, N);
+    int src = am_table_col(T_COMM, "source_agent_id");
+    am_store_summary q = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
+    q.q.start = t0 - 3600;
+    q.q.end = t0 + 3600;
+    q.group_by[0] = src;
+    q.n_group_by = 1;
+    json_t *j = summarize(s, &q);
+    AM_ASSERT_DBL_EQ(json_number_value(json_object_get(j, "step")), 60);
+    json_t *groups = json_object_get(j, "groups");
+    AM_ASSERT_EQ(json_array_size(groups), 3);
+    /* NULL first, then ascending */
+    assert_true(json_is_null(
+        json_object_get(json_object_get(json_array_get(groups, 0), "group"), "source_agent_id")));
+    AM_ASSERT_STR_EQ(json_string_value(json_object_get(
+                         json_object_get(json_array_get(groups, 1), "group"), "source_agent_id")),
+                     "a-agent");
+    for (size_t g = 0; g < 3; g++) {
+        json_t *grp = json_array_get(groups, g);
+        json_t *gv = json_object_get(json_object_get(grp, "group"), "source_agent_id");
+        int which = json_is_null(gv) ? 2 : strcmp(json_string_value(gv), "b-agent") == 0 ? 0 : 1;
+        json_t *pts = json_object_get(grp, "points");
+        /* t0 = ...13:20: the 10 minutes span 11 minute buckets */
+        AM_ASSERT_EQ(json_array_size(pts), 11);
+        for (size_t k = 0; k < json_array_size(pts); k++) {
+            json_t *p = json_array_get(pts, k);
+            const char *ts = json_string_value(json_object_get(p, "t"));
+            AM_ASSERT_STR_EQ(ts + 16, ":00.000Z"); /* aligned to minutes */
+            /* expected values from the records */
+            double b0 = floor(t0 / 60) * 60 + 60.0 * (double)k;
+            double vals[N];
+            size_t nv = 0, cnt = 0, errs = 0;
+            for (int i = 0; i < N; i++) {
+                if (i % 3 != which || c[i].v[1].v.d < b0 || c[i].v[1].v.d >= b0 + 60)
+                    continue;
+                cnt++;
+                errs += i % 7 == 0;
+                if (!c[i].v[7].is_null)
+                    vals[nv++] = c[i].v[7].v.d;
+            }
+            qsort(vals, nv, sizeof *vals, cmp_d);
+            AM_ASSERT_EQ(json_integer_value(json_object_get(p, "count")), cnt);
+            check_close(json_number_value(json_object_get(p, "error_rate")),
+                        (double)errs / (double)cnt);
+            check_close(json_number_value(json_object_get(p, "p50")), nearest_rank(vals, nv, 0.5));
+            check_close(json_number_value(json_object_get(p, "p95")), nearest_rank(vals, nv, 0.95));
+            check_close(json_number_value(json_object_get(p, "p99")), nearest_rank(vals, nv, 0.99));
+        }
+    }
+    json_decref(j);
+    check_both_ways(s, &q, true);
+    /* resent records change nothing */
+    char *before = summary_text(s, &q);
+    put_comms(s, c, 100);
+    char *after = summary_text(s, &q);
+    AM_ASSERT_STR_EQ(before, after);
+    am_free(before);
+    am_free(after);
+    /* hour rollups, minute rollups and rows at the ragged ends */
+    am_store_summary h = q;
+    h.step = 3600;
+    h.q.start = t0 - 7200 + 0.5;
+    h.q.end = t0 + 450.25;
+    check_both_ways(s, &h, true);
+    h.q.filters[0] = (am_store_filter){src, "a-agent"};
+    h.q.n_filters = 1;
+    check_both_ways(s, &h, true);
+    h.n_group_by = 0;
+    h.step = 120;
+    check_both_ways(s, &h, true);
+    h.q.filters[0].value = NULL; /* the NULL group */
+    check_both_ways(s, &h, true);
+    /* two dimensions, or a step that is not whole minutes: rows */
+    h.step = 90;
+    check_both_ways(s, &h, false);
+    h.step = 60;
+    h.group_by[0] = am_table_col(T_COMM, "message_type");
+    h.n_group_by = 1;
+    check_both_ways(s, &h, false);
+
+    /* one bucket for everything, no group, a filter */
+    q.n_group_by = 0;
+    q.step = 7200;
+    q.q.filters[0] = (am_store_filter){src, "a-agent"};
+    q.q.n_filters = 1;
+    j = summarize(s, &q);
+    groups = json_object_get(j, "groups");
+    AM_ASSERT_EQ(json_array_size(groups), 1);
+    json_t *pts = json_object_get(json_array_get(groups, 0), "points");
+    AM_ASSERT_EQ(json_array_size(pts), 1);
+    AM_ASSERT_EQ(json_integer_value(json_object_get(json_array_get(pts, 0), "count")), N / 3);
+    AM_ASSERT_STR_EQ(json_string_value(json_object_get(json_array_get(pts, 0), "t")),
+                     "2023-11-14T22:00:00.000Z"); /* 1699999200 = 236111 * 7200 */
+    json_decref(j);
+
+    /* two group_by columns; an empty range */
+    q.q.n_filters = 0;
+    q.group_by[0] = src;
+    q.group_by[1] = am_table_col(T_COMM, "message_type");
+    q.n_group_by = 2;
+    j = summarize(s, &q);
+    AM_ASSERT_EQ(json_array_size(json_object_get(j, "groups")), 15);
+    json_decref(j);
+    q.q.start = 0;
+    q.q.end = 3600;
+    j = summarize(s, &q);
+    AM_ASSERT_EQ(json_array_size(json_object_get(j, "groups")), 0);
+    json_decref(j);
+
+    /* a table without an error column: error_rate null */
+    const am_table *sys = am_table_get(AM_T_SYSTEM);
+    am_value v[40];
+    for (size_t i = 0; i < sys->n_cols; i++)
+        v[i] = (am_value){.is_null = true};
+    v[0].v.s = "sys-1";
+    v[1] = (am_value){.v.d = t0};
+    v[am_table_col(sys, "host")] = (am_value){.v.s = "h"};
+    v[am_table_col(sys, "cpu_usage")] = (am_value){.v.d = 42};
+    v[0].is_null = false;
+    am_record r = {AM_T_SYSTEM, v};
+    put(s, &r, 1);
+    am_store_summary sq = {.q = all_query(AM_T_SYSTEM), .step = 60};
+    sq.q.start = t0 - 60;
+    sq.q.end = t0 + 60;
+    j = summarize(s, &sq);
+    json_t *p = json_array_get(
+        json_object_get(json_array_get(json_object_get(j, "groups"), 0), "points"), 0);
+    assert_true(json_is_null(json_object_get(p, "error_rate")));
+    check_close(json_number_value(json_object_get(p, "p99")), 42);
+    json_decref(j);
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    assert_true(st.raw_rows_read >= N);
+    free(c);
+    am_store_close(s);
+}
+
+static void put_sample(am_store *s, int i, const char *name, const char *labels, double ts,
+                       double value);
+
+/* Histograms over the whole range of doubles: signs, zero, tiny, huge,
+   infinities -- each percentile within 1% of the exact one, either way. */
+static void test_summary_values(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    enum { N = 400 };
+    double vals[N];
+    for (int i = 0; i < N; i++) {
+        double mag = pow(10, (double)(i % 200 - 100) * 3.0); /* 1e-300 .. 1e297 */
+        vals[i] = i % 7 == 0 ? 0 : i % 2 ? mag : -mag;
+    }
+    vals[1] = INFINITY;
+    vals[3] = -INFINITY;
+    vals[5] = 4.9e-324; /* the smallest subnormal */
+    vals[9] = 1.7976931348623157e308;
+    for (int i = 0; i < N; i++) {
+        char lab[32];
+        snprintf(lab, sizeof lab, "{i=\"%d\"}", i);
+        put_sample(s, 1000 + i, "v", lab, 6000 + i % 120, vals[i]);
+    }
+    qsort(vals, N, sizeof *vals, cmp_d);
+    am_store_summary q = {.q = all_query(AM_T_METRIC), .step = 3600};
+    q.q.start = 3600;
+    q.q.end = 10800;
+    json_t *j = summarize(s, &q);
+    json_t *p = json_array_get(
+        json_object_get(json_array_get(json_object_get(j, "groups"), 0), "points"), 0);
+    AM_ASSERT_EQ(json_integer_value(json_object_get(p, "count")), N);
+    const char *names[] = {"p50", "p95", "p99"};
+    const double qs[] = {0.5, 0.95, 0.99};
+    for (int k = 0; k < 3; k++) {
+        double want = nearest_rank(vals, N, qs[k]);
+        json_t *got = json_object_get(p, names[k]);
+        if (isinf(want))
+            AM_ASSERT_STR_EQ(json_string_value(got), want > 0 ? "+Inf" : "-Inf");
+        else
+            check_close(json_number_value(got), want);
+    }
+    json_decref(j);
+    check_both_ways(s, &q, true);
+    am_store_close(s);
+}
+
+/* ------------------------------------------------------------ series */
+
+static void put_sample(am_store *s, int i, const char *name, const char *labels, double ts,
+                       double value)
+{
+    char id[32];
+    snprintf(id, sizeof id, "m-%d", i);
+    const am_table *t = am_table_get(AM_T_METRIC);
+    am_value v[40];
+    for (size_t k = 0; k < t->n_cols; k++)
+        v[k] = (am_value){.is_null = true};
+    v[0] = (am_value){.v.s = id};
+    v[1] = (am_value){.v.d = ts};
+    v[am_table_col(t, "name")] = (am_value){.v.s = name};
+    v[am_table_col(t, "type")] = (am_value){.v.s = "gauge"};
+    v[am_table_col(t, "labels")] = (am_value){.v.s = labels};
+    v[am_table_col(t, "value")] = (am_value){.v.d = value};
+    v[am_table_col(t, "source")] = (am_value){.v.s = "event"};
+    am_record r = {AM_T_METRIC, v};
+    put(s, &r, 1);
+}
+
+static json_t *series(am_store *s, const am_store_series *q)
+{
+    am_buf b;
+    am_buf_init(&b, 0);
+    AM_ASSERT_OK(am_store_series_query(s, q, &b));
+    json_error_t e;
+    json_t *j = json_loads(b.p, 0, &e);
+    if (!j)
+        fail_msg("not JSON (%s): %.300s", e.text, b.p);
+    am_buf_free(&b);
+    return j;
+}
+
+static void test_series(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    const char *la = "{agent=\"a\",job=\"x\"}", *lb = "{agent=\"b\",job=\"x\\\"y\"}",
+               *lc = "{xagent=\"a\"}";
+    int n = 0;
+    for (int i = 0; i < 10; i++) {
+        put_sample(s, n++, "tasks", la, 1000 + i * 10, i);
+        put_sample(s, n++, "tasks", lb, 1000 + i * 10 + 5, 100 + i);
+        put_sample(s, n++, "tasks", lc, 1000 + i * 10, -i);
+    }
+    put_sample(s, n++, "other", la, 1000, INFINITY);
+    put_sample(s, n++, "tasks", "", 1000, -INFINITY);
+
+    am_store_series q = {.name = "tasks", .start = 1000, .end = 1095};
+    json_t *j = series(s, &q);
+    json_t *ss = json_object_get(j, "series");
+    AM_ASSERT_EQ(json_array_size(ss), 4); /* "", la, lb, lc in label-text order */
+    AM_ASSERT_EQ(json_object_size(json_object_get(json_array_get(ss, 0), "labels")), 0);
+    AM_ASSERT_STR_EQ(json_string_value(json_array_get(
+                         json_array_get(json_object_get(json_array_get(ss, 0), "points"), 0), 1)),
+                     "-Inf");
+    json_t *b = json_array_get(ss, 2);
+    AM_ASSERT_STR_EQ(json_string_value(json_object_get(json_object_get(b, "labels"), "job")),
+                     "x\"y");
+    AM_ASSERT_EQ(json_array_size(json_object_get(b, "points")), 10);
+    json_decref(j);
+
+    /* matchers: a="a" must not match xagent="a" */
+    q.match_names[0] = "agent";
+    q.match_values[0] = "a";
+    q.n_match = 1;
+    j = series(s, &q);
+    ss = json_object_get(j, "series");
+    AM_ASSERT_EQ(json_array_size(ss), 1);
+    json_t *pts = json_object_get(json_array_get(ss, 0), "points");
+    AM_ASSERT_EQ(json_array_size(pts), 10);
+    AM_ASSERT_DBL_EQ(json_number_value(json_array_get(json_array_get(pts, 3), 0)), 1030);
+    AM_ASSERT_DBL_EQ(json_number_value(json_array_get(json_array_get(pts, 3), 1)), 3);
+    json_decref(j);
+    q.match_names[0] = "job";
+    q.match_values[0] = "x\"y";
+    j = series(s, &q);
+    AM_ASSERT_EQ(json_array_size(json_object_get(j, "series")), 1);
+    json_decref(j);
+    q.match_names[1] = "agent";
+    q.match_values[1] = "a";
+    q.n_match = 2;
+    j = series(s, &q);
+    AM_ASSERT_EQ(json_array_size(json_object_get(j, "series")), 0);
+    json_decref(j);
+
+    /* with a step: the last sample at or before each step */
+    q.n_match = 1;
+    q.match_names[0] = "agent";
+    q.match_values[0] = "b";
+    q.start = 1000;
+    q.end = 1100;
+    q.step = 20;
+    j = series(s, &q);
+    pts = json_object_get(json_array_get(json_object_get(j, "series"), 0), "points");
+    /* steps 1000 (none yet), 1020 (1015: 101), ..., 1100 (1095: 109) */
+    AM_ASSERT_EQ(json_array_size(pts), 5);
+    AM_ASSERT_DBL_EQ(json_number_value(json_array_get(json_array_get(pts, 0), 0)), 1020);
+    AM_ASSERT_DBL_EQ(json_number_value(json_array_get(json_array_get(pts, 0), 1)), 101);
+    AM_ASSERT_DBL_EQ(json_number_value(json_array_get(json_array_get(pts, 4), 1)), 109);
+    json_decref(j);
+    /* lookback is 5 minutes */
+    q.start = 1400;
+    q.end = 1500;
+    q.step = 50;
+    j = series(s, &q);
+    pts = json_object_get(json_array_get(json_object_get(j, "series"), 0), "points");
+    AM_ASSERT_EQ(json_array_size(pts), 0); /* 1095 is more than 5 minutes before 1400 */
+    json_decref(j);
+    am_store_close(s);
+}
+
+/* ------------------------------------------------------------ retention, migrations */
+
+static void test_retention(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store_opts o = AM_STORE_OPTS_INIT;
+    o.retention_s = 3600;
+    o.retention_batch = 100;
+    am_store *s = open_store(uri, &o);
+    enum { OLD = 1050, NEW = 10 };
+    comm *c = calloc(OLD + NEW, sizeof *c);
+    double now = (double)time(NULL);
+    for (int i = 0; i < OLD + NEW; i++)
+        make_comm(&c[i], i, i < OLD ? now - 7200 - i : now - 10, "a", 1, 0);
+    put_comms(s, c, OLD + NEW);
+    am_store_stats st;
+    for (int i = 0; i < 1000; i++) {
+        am_store_get_stats(s, &st);
+        if (st.deleted >= OLD)
+            break;
+        usleep(20000);
+    }
+    AM_ASSERT_EQ(st.deleted, OLD);
+    assert_true(st.retention_runs >= OLD / 100); /* in batches of at most 100 */
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), NEW);
+    /* and their rollups: nothing left to summarize before the cutoff */
+    am_store_summary q = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
+    q.q.start = floor((now - 9000) / 60) * 60;
+    q.q.end = floor((now - 3600) / 60) * 60 - 60;
+    json_t *j = summarize(s, &q);
+    AM_ASSERT_EQ(json_array_size(json_object_get(j, "groups")), 0);
+    json_decref(j);
+    am_store_stats st2;
+    am_store_get_stats(s, &st2);
+    AM_ASSERT_EQ(st2.raw_rows_read, st.raw_rows_read);
+    free(c);
+    am_store_close(s);
+}
+
+static void test_migrations(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    assert_true(am__store_schema_version() >= 2);
+    am_store *s;
+    AM_ASSERT_OK(am__store_open_version(uri, NULL, 1, &s));
+    comm c[50];
+    for (int i = 0; i < 50; i++)
+        make_comm(&c[i], i, 1000 + i * 7, i % 2 ? "a" : "b", i, i % 5 == 0);
+    put_comms(s, c, 1);
+    am_store_close(s);
+    /* rows stored before the rollups existed are rolled up by migration 3 */
+    AM_ASSERT_OK(am__store_open_version(uri, NULL, 2, &s));
+    put_comms(s, c + 1, 49);
+    am_store_close(s);
+    /* an older database is upgraded and keeps its rows */
+    s = open_store(uri, NULL);
+    AM_ASSERT_EQ(count_where(s, 3, "b", NAN, NAN), 25);
+    am_store_summary q = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
+    q.q.start = 900;
+    q.q.end = 1500;
+    q.group_by[0] = 3;
+    q.n_group_by = 1;
+    check_both_ways(s, &q, true);
+    json_t *j = summarize(s, &q);
+    json_t *g0 = json_array_get(json_object_get(j, "groups"), 0);
+    AM_ASSERT_STR_EQ(
+        json_string_value(json_object_get(json_object_get(g0, "group"), "source_agent_id")), "a");
+    json_decref(j);
+    am_store_close(s);
+    /* now it is newer than a program that knows only version 1 */
+    AM_ASSERT_ERR(am__store_open_version(uri, NULL, 1, &s), AM_EIO);
+    AM_ASSERT_CONTAINS(am_errmsg(), "newer");
+    /* and than this one */
+    s = open_store(uri, NULL);
+    AM_ASSERT_OK(am__store_exec(s, "INSERT INTO schema_version (version, applied_at) VALUES "
+                                   "(999, 0)"));
+    am_store_close(s);
+    AM_ASSERT_ERR(am_store_open(uri, NULL, &s), AM_EIO);
+    AM_ASSERT_CONTAINS(am_errmsg(), "schema version 999");
+}
+
+/* A batch the database refuses fails its tickets with the reason, and
+   the store goes on writing once the database takes writes again. */
+static void test_failed_batch(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    AM_ASSERT_OK(am__store_exec(s, "DROP TABLE communication_metrics"));
+    comm c;
+    make_comm(&c, 0, 1000, "a", 1, 0);
+    uint64_t t;
+    AM_ASSERT_OK(am_store_submit(s, &c.r, 1, &t));
+    AM_ASSERT_ERR(am_store_wait(s, t, 30), AM_EIO);
+    AM_ASSERT_CONTAINS(am_errmsg(), "writing a batch failed");
+    AM_ASSERT_CONTAINS(am_errmsg(), "communication_metrics");
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.failed, 1);
+    AM_ASSERT_EQ(st.committed, 0);
+    /* other tables are written again once the writer's probe succeeds */
+    const am_table *task = am_table_get(AM_T_TASK);
+    am_value v[40];
+    for (size_t i = 0; i < task->n_cols; i++)
+        v[i] = (am_value){.is_null = true};
+    v[0] = (am_value){.v.s = "task-1"};
+    v[1] = (am_value){.v.d = 1000};
+    am_record r = {AM_T_TASK, v};
+    am_err rc = AM_EIO;
+    for (int i = 0; i < 300 && rc == AM_EIO; i++) {
+        rc = am_store_submit(s, &r, 1, &t);
+        if (rc == AM_EIO) {
+            AM_ASSERT_CONTAINS(am_errmsg(), "cannot write");
+            usleep(10000);
+        }
+    }
+    AM_ASSERT_OK(rc);
+    AM_ASSERT_OK(am_store_wait(s, t, 30));
+    AM_ASSERT_EQ(count_rows(s, AM_T_TASK), 1);
+    am_store_close(s);
+}
+
+static const struct CMUnitTest SUITE[] = {
+    cmocka_unit_test(test_failed_batch),       cmocka_unit_test(test_types_and_nulls),
+    cmocka_unit_test(test_filters_and_ranges), cmocka_unit_test(test_paging),
+    cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_queue_full),
+    cmocka_unit_test(test_group_commit),       cmocka_unit_test(test_summary),
+    cmocka_unit_test(test_summary_values),     cmocka_unit_test(test_series),
+    cmocka_unit_test(test_retention),          cmocka_unit_test(test_migrations),
+};
+
+int main(void)
+{
+    T_COMM = am_table_get(AM_T_COMMUNICATION);
+    /* make_comm() fills communication_metrics by position */
+    static const char *const order[] = {"id",
+                                        "timestamp",
+                                        "session_id",
+                                        "source_agent_id",
+                                        "target_agent_id",
+                                        "message_type",
+                                        "message_size",
+                                        "processing_time",
+                                        "response_time",
+                                        "cpu_usage",
+                                        "memory_usage",
+                                        "context_size",
+                                        "context_relevance_score",
+                                        "error_count",
+                                        "error_type",
+                                        "retry_count",
+                                        "trace_id"};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
+        if (am_table_col(T_COMM, order[i]) != (int)i || T_COMM->n_cols != 17) {
+            fprintf(stderr, "communication_metrics changed: update make_comm()\n");
+            return 1;
+        }
+    snprintf(g_dir, sizeof g_dir, "/tmp/am-store-XXXXXX");
+    if (!mkdtemp(g_dir))
+        return 1;
+    int failed =
+        _cmocka_run_group_tests("store_sqlite", SUITE, sizeof SUITE / sizeof *SUITE, NULL, NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", g_dir);
+
+    if (!pf_find(&g_pg)) {
+        printf("SKIP: store_postgres: no PostgreSQL (/usr/lib/postgresql/*/bin/initdb)\n");
+        return failed ? 1 : getenv("AM_REQUIRE_POSTGRES") ? 1 : 0;
+    }
+    if (!pf_start(&g_pg)) {
+        fprintf(stderr, "store_postgres: could not start a PostgreSQL cluster (see %s)\n",
+                g_pg.dir);
+        return 1;
+    }
+    g_is_pg = true;
+    failed +=
+        _cmocka_run_group_tests("store_postgres", SUITE, sizeof SUITE / sizeof *SUITE, NULL, NULL);
+    pf_cleanup();
+    return failed ? 1 : 0;
+}
