@@ -129,9 +129,11 @@ static void *run_client(void *arg)
         /* fresh ids: every event a new row, none skipped as a resend */
         uint64_t id = __atomic_fetch_add(&g_next_id, cl->n_events, __ATOMIC_RELAXED);
         for (size_t i = 0; i < cl->n_events; i++) {
-            char d[13];
-            snprintf(d, sizeof d, "%012llu", (unsigned long long)(id + i));
-            memcpy(cl->body + cl->offs[i], d, 12);
+            /* digits by hand: the clients share the machine with the server */
+            char *d = cl->body + cl->offs[i];
+            uint64_t v = id + i;
+            for (int k = 11; k >= 0; k--, v /= 10)
+                d[k] = (char)('0' + v % 10);
         }
         if (post(c, cl->body) == 200)
             cl->accepted += cl->n_events;

@@ -186,3 +186,22 @@ size_t am__fmt_millis(char *out, double v)
     out[n] = '\0';
     return n;
 }
+
+size_t am__fmt_int(char *out, int64_t v)
+{
+    /* through uint64_t: -INT64_MIN does not fit an int64_t */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t o = 0;
+    if (v < 0)
+        out[o++] = '-';
+    while (n)
+        out[o++] = tmp[--n];
+    out[o] = '\0';
+    return o;
+}

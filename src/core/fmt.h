@@ -11,6 +11,7 @@
 #define AM_CORE_FMT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -24,6 +25,16 @@ size_t am__fmt_double(char *out, double v);
 ** would ("1700000000.500") but without printf. Returns the length.
 */
 size_t am__fmt_millis(char *out, double v);
+
+/* Write v in decimal, as %lld would but without printf (hot paths that
+   write many integers). Returns the length; NUL added. */
+size_t am__fmt_int(char *out, int64_t v);
+
+static inline void am__buf_int(am_buf *b, int64_t v)
+{
+    char tmp[AM_FMT_MAX];
+    am_buf_append(b, tmp, am__fmt_int(tmp, v));
+}
 
 static inline void am__buf_millis(am_buf *b, double v)
 {

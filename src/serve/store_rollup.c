@@ -69,9 +69,13 @@ bool am__hist_add(hist *h, int32_t idx, uint64_t n)
 /* As stored: "idx:n,idx:n" in index order. */
 static void hist_text(am_buf *b, const hist *h)
 {
-    for (size_t i = 0; i < h->n; i++)
-        am_buf_printf(b, "%s%d:%llu", i ? "," : "", (int)h->b[i].idx,
-                      (unsigned long long)h->b[i].n);
+    for (size_t i = 0; i < h->n; i++) {
+        if (i)
+            am_buf_putc(b, ',');
+        am__buf_int(b, h->b[i].idx);
+        am_buf_putc(b, ':');
+        am__buf_int(b, (int64_t)h->b[i].n); /* counts stay far below 2^63 */
+    }
 }
 
 bool am__hist_merge_text(hist *h, const char *s)

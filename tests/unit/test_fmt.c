@@ -97,10 +97,24 @@ static void test_millis(void **state)
     }
 }
 
+/* Integers as %lld writes them, the extremes included. */
+static void test_int(void **state)
+{
+    (void)state;
+    const int64_t cases[] = {0, 1, -1, 9, 10, -10, 123456789, INT64_MAX, INT64_MIN, -1000000};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[AM_FMT_MAX], want[32];
+        size_t n = am__fmt_int(out, cases[i]);
+        snprintf(want, sizeof want, "%lld", (long long)cases[i]);
+        AM_ASSERT_EQ(n, strlen(out));
+        AM_ASSERT_STR_EQ(out, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_table),
                                        cmocka_unit_test(test_roundtrip),
-                                       cmocka_unit_test(test_millis)};
+                                       cmocka_unit_test(test_millis), cmocka_unit_test(test_int)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
