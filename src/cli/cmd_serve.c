@@ -125,7 +125,7 @@ static void cleanup(void)
 static int run(int argc, char **argv)
 {
     am_serve_opts o = AM_SERVE_OPTS_INIT;
-    char http_host[256], statsd_host[256];
+    char http_host[256] = "127.0.0.1", statsd_host[256] = "127.0.0.1"; /* the defaults */
     int rc = parse(argc, argv, &o, http_host, statsd_host, sizeof http_host);
     if (rc) {
         cleanup();
