@@ -151,10 +151,14 @@ static inline void buf_rfc3339(am_buf *b, double t)
     am_buf_putc(b, '"');
 }
 
-/* ---- store_rollup.c: histograms (false: out of memory) ----------- */
+/* ---- store_rollup.c: histograms ---------------------------------- */
 int32_t am__hist_index(double v);
+/* false: out of memory, or the bin's count would wrap */
 bool am__hist_add(hist *h, int32_t idx, uint64_t n);
-/* merge the stored text "idx:n,..." into h; false when it is not that */
+/* h as stored: "idx:n,idx:n" in index order */
+void am__hist_text(am_buf *b, const hist *h);
+/* merge stored text into h; false when it is not that text (or see
+   am__hist_add): idx a decimal in [-H_INF, H_INF], n at most 15 digits */
 bool am__hist_merge_text(hist *h, const char *s);
 /* nearest rank: the value at rank ceil(q * total) */
 double am__hist_quantile(const hist *h, uint64_t total, double q);

@@ -40,6 +40,7 @@ static double hist_value(int32_t idx)
 
 bool am__hist_add(hist *h, int32_t idx, uint64_t n)
 {
+    /* counts come from the database too: one that would wrap is refused */
     size_t lo = 0, hi = h->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -49,6 +50,8 @@ bool am__hist_add(hist *h, int32_t idx, uint64_t n)
             hi = mid;
     }
     if (lo < h->n && h->b[lo].idx == idx) {
+        if (h->b[lo].n > UINT64_MAX - n)
+            return false;
         h->b[lo].n += n;
         return true;
     }
@@ -67,7 +70,7 @@ bool am__hist_add(hist *h, int32_t idx, uint64_t n)
 }
 
 /* As stored: "idx:n,idx:n" in index order. */
-static void hist_text(am_buf *b, const hist *h)
+void am__hist_text(am_buf *b, const hist *h)
 {
     for (size_t i = 0; i < h->n; i++) {
         if (i)
@@ -78,19 +81,33 @@ static void hist_text(am_buf *b, const hist *h)
     }
 }
 
+/* Digits only (no sign, spaces or '+', which strtoull would take) up to
+   max_digits; *p moves past them. */
+static bool digits(const char **p, unsigned max_digits, uint64_t *out)
+{
+    uint64_t v = 0;
+    unsigned k = 0;
+    for (; **p >= '0' && **p <= '9'; (*p)++, k++) {
+        if (k == max_digits)
+            return false;
+        v = v * 10 + (uint64_t)(**p - '0');
+    }
+    *out = v;
+    return k > 0;
+}
+
 bool am__hist_merge_text(hist *h, const char *s)
 {
     while (*s) {
-        char *end;
-        long idx = strtol(s, &end, 10);
-        if (*end != ':')
+        bool neg = *s == '-';
+        uint64_t idx, n;
+        s += neg;
+        if (!digits(&s, 8, &idx) || idx > H_INF || *s++ != ':' || !digits(&s, 15, &n) ||
+            (*s && *s != ',') || (*s == ',' && !s[1]))
             return false;
-        unsigned long long n = strtoull(end + 1, &end, 10);
-        if ((*end && *end != ',') || idx < -H_INF || idx > H_INF)
+        if (!am__hist_add(h, neg ? -(int32_t)idx : (int32_t)idx, n))
             return false;
-        if (!am__hist_add(h, (int32_t)idx, n))
-            return false;
-        s = *end ? end + 1 : end;
+        s += *s == ',';
     }
     return true;
 }
@@ -355,7 +372,7 @@ am_err am__rollup_flush(am_store *s, amap *m)
             if (!am__hist_add(&c->h, a->h.b[k].idx, a->h.b[k].n))
                 rc = AM_ENOMEM;
         hoff[n] = hb.len;
-        hist_text(&hb, &c->h);
+        am__hist_text(&hb, &c->h);
         am_buf_putc(&hb, '\0');
         if (am_buf_err(&hb))
             rc = AM_ENOMEM;
