@@ -41,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agentmon/agentmon.h"
@@ -144,13 +143,6 @@ static void *run_client(void *arg)
     return NULL;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Events per second acknowledged by THREADS clients posting batches of
    batch events; -1 when any request failed. */
 static double ingest_rate(const char *base, size_t batch, uint64_t *seq)
@@ -158,7 +150,7 @@ static double ingest_rate(const char *base, size_t batch, uint64_t *seq)
     client cl[THREADS];
     for (int i = 0; i < THREADS; i++) {
         size_t *offs = malloc(batch * sizeof *offs);
-        cl[i] = (client){.body = events(batch, now_s(), 3600, seq, offs),
+        cl[i] = (client){.body = events(batch, am_unix_time(), 3600, seq, offs),
                          .offs = offs,
                          .n_events = batch,
                          .seconds = g_opts.is_quick ? 1.0 : 3.0};
@@ -190,7 +182,7 @@ static bool latencies(const char *base, size_t n, void (*make_path)(char *, size
                       double *p50, double *p99)
 {
     CURL *c = easy(base);
-    double *ms = malloc(n * sizeof *ms), now = now_s();
+    double *ms = malloc(n * sizeof *ms), now = am_unix_time();
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
         char url[512], path[400];
@@ -277,7 +269,7 @@ static void queries(const char *base, uint64_t *seq)
     char url[128];
     snprintf(url, sizeof url, "%s/api/v1/events", base);
     curl_easy_setopt(c, CURLOPT_URL, url);
-    double now = now_s();
+    double now = am_unix_time();
     uint64_t t0 = bench_now_ns();
     for (size_t done = 0; done < total; done += chunk) {
         char *body = events(chunk, now, 86400, seq, NULL);

@@ -350,16 +350,12 @@ static void collect_name(const char *agent, const am_coord_stats *st, void *ud)
         return;
     if (b->type && !(strncmp(agent, b->type, b->type_len) == 0 && agent[b->type_len] == ':'))
         return;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 16;
-        const char **v = am__realloc(b->names, cap * sizeof *v);
-        if (!v) {
-            b->oom = true;
-            return;
-        }
-        b->names = v;
-        b->cap = cap;
+    const char **v = am__grow(b->names, &b->cap, b->n + 1, sizeof *v, 16);
+    if (!v) {
+        b->oom = true;
+        return;
     }
+    b->names = v;
     char *copy = am__strdup(agent);
     if (!copy) {
         b->oom = true;

@@ -353,16 +353,12 @@ static uint32_t clamp32(size_t v)
 static void snap_agent(const char *agent, const am_coord_stats *st, void *ud)
 {
     snap *s = ud;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 1024;
-        row *r = am__realloc(s->rows, cap * sizeof *r);
-        if (!r) {
-            s->oom = true;
-            return;
-        }
-        s->rows = r;
-        s->cap = cap;
+    row *rows = am__grow(s->rows, &s->cap, s->n + 1, sizeof *rows, 1024);
+    if (!rows) {
+        s->oom = true;
+        return;
     }
+    s->rows = rows;
     row *r = &s->rows[s->n++];
     r->name_off = (uint32_t)s->names.len;
     am__buf_json_string(&s->names, agent, strlen(agent));

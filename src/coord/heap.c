@@ -48,16 +48,10 @@ static void down(am_heap *h, size_t i)
 
 bool am__heap_reserve(am_heap *h, size_t n)
 {
-    if (h->n + n <= h->cap)
-        return true;
-    size_t cap = h->cap ? h->cap * 2 : 16;
-    while (cap < h->n + n)
-        cap *= 2;
-    am_heap_node **v = am__realloc(h->v, cap * sizeof *v);
+    am_heap_node **v = am__grow(h->v, &h->cap, h->n + n, sizeof *v, 16);
     if (!v)
         return false;
     h->v = v;
-    h->cap = cap;
     return true;
 }
 

@@ -77,6 +77,24 @@ char *am__strdup(const char *s)
     return am__strndup(s, strlen(s));
 }
 
+void *am__grow(void *v, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap)
+        return v;
+    size_t n = *cap ? *cap : first;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return NULL;
+        n *= 2;
+    }
+    if (n > SIZE_MAX / elem)
+        return NULL;
+    void *p = am__realloc(v, n * elem);
+    if (p)
+        *cap = n;
+    return p;
+}
+
 #define AM_LINE 64
 
 void *am__calloc_aligned(size_t n)

@@ -16,6 +16,13 @@ void *am__realloc(void *p, size_t n);
 void am__free(void *p);
 char *am__strdup(const char *s);
 char *am__strndup(const char *s, size_t n);
+/*
+** Room for need elements of elem bytes in the array v of *cap: v itself
+** when it has it, else v moved to a block twice as large (first at the
+** least; then *cap is updated). NULL when memory runs out (v and *cap
+** untouched) or the size would overflow. The one way arrays grow here.
+*/
+void *am__grow(void *v, size_t *cap, size_t need, size_t elem, size_t first);
 /* Memory aligned to a cache line, released with am__free_aligned(). */
 void *am__calloc_aligned(size_t n);
 void am__free_aligned(void *p);

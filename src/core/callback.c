@@ -110,14 +110,10 @@ am_err am_sink_put(am_sink *s, const char *const *values, size_t n, double v)
         if (rc)
             return rc;
     }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        am_sink_item *it = am__realloc(s->items, cap * sizeof *it);
-        if (!it)
-            return s->err = am__err(AM_ENOMEM, "out of memory collecting \"%s\"", f->name);
-        s->items = it;
-        s->cap = cap;
-    }
+    am_sink_item *items = am__grow(s->items, &s->cap, s->n + 1, sizeof *items, 16);
+    if (!items)
+        return s->err = am__err(AM_ENOMEM, "out of memory collecting \"%s\"", f->name);
+    s->items = items;
     am_sink_item *it = &s->items[s->n];
     it->v = v;
     it->hash = am__labels_hash(values, n, lens);

@@ -159,17 +159,13 @@ am_err am__register(am_registry *r, am_metric_type type, const am_metric_opts *o
         am__family_free(f);
         return rc;
     }
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        am_family **v = am__realloc(r->fams, cap * sizeof *v);
-        if (!v) {
-            pthread_rwlock_unlock(&r->lock);
-            am__family_free(f);
-            return am__err(AM_ENOMEM, "out of memory registering a metric");
-        }
-        r->fams = v;
-        r->cap = cap;
+    am_family **v = am__grow(r->fams, &r->cap, r->n + 1, sizeof *v, 16);
+    if (!v) {
+        pthread_rwlock_unlock(&r->lock);
+        am__family_free(f);
+        return am__err(AM_ENOMEM, "out of memory registering a metric");
     }
+    r->fams = v;
     memmove(r->fams + at + 1, r->fams + at, (r->n - at) * sizeof *r->fams);
     r->fams[at] = f;
     r->n++;

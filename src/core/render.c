@@ -97,9 +97,34 @@ void am__buf_help(am_buf *b, const char *s, bool om)
     am_buf_puts(b, run);
 }
 
-void am__buf_json_string(am_buf *b, const char *s, size_t n)
+void am__buf_json_escape(am_buf *b, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
+    switch (c) {
+    case '"':
+        am_buf_append(b, "\\\"", 2);
+        break;
+    case '\\':
+        am_buf_append(b, "\\\\", 2);
+        break;
+    case '\n':
+        am_buf_append(b, "\\n", 2);
+        break;
+    case '\r':
+        am_buf_append(b, "\\r", 2);
+        break;
+    case '\t':
+        am_buf_append(b, "\\t", 2);
+        break;
+    default: {
+        char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        am_buf_append(b, u, 6);
+    }
+    }
+}
+
+void am__buf_json_string(am_buf *b, const char *s, size_t n)
+{
     am_buf_putc(b, '"');
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
@@ -108,27 +133,7 @@ void am__buf_json_string(am_buf *b, const char *s, size_t n)
             continue;
         am_buf_append(b, s + run, i - run);
         run = i + 1;
-        switch (c) {
-        case '"':
-            am_buf_append(b, "\\\"", 2);
-            break;
-        case '\\':
-            am_buf_append(b, "\\\\", 2);
-            break;
-        case '\n':
-            am_buf_append(b, "\\n", 2);
-            break;
-        case '\r':
-            am_buf_append(b, "\\r", 2);
-            break;
-        case '\t':
-            am_buf_append(b, "\\t", 2);
-            break;
-        default: {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            am_buf_append(b, u, 6);
-        }
-        }
+        am__buf_json_escape(b, c);
     }
     am_buf_append(b, s + run, n - run);
     am_buf_putc(b, '"');

@@ -31,6 +31,9 @@ void am__buf_label_value(am_buf *b, const char *s, size_t n);
 /* Append s escaped as HELP text; quotes too when om. */
 void am__buf_help(am_buf *b, const char *s, bool om);
 
+/* Append the JSON escape of c: a quote, a backslash or a control byte. */
+void am__buf_json_escape(am_buf *b, unsigned char c);
+
 /* Append s as a JSON string, quotes included (s is valid UTF-8). */
 void am__buf_json_string(am_buf *b, const char *s, size_t n);
 

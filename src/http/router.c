@@ -118,14 +118,10 @@ am_err am__route_new(unsigned methods, const char *pattern, am_route **out)
 
 am_err am__router_add(am_router *rt, am_route *r)
 {
-    if (rt->n == rt->cap) {
-        size_t cap = rt->cap ? rt->cap * 2 : 16;
-        am_route **v = am__realloc(rt->v, cap * sizeof *v);
-        if (!v)
-            return am__err(AM_ENOMEM, "out of memory adding a route");
-        rt->v = v;
-        rt->cap = cap;
-    }
+    am_route **v = am__grow(rt->v, &rt->cap, rt->n + 1, sizeof *v, 16);
+    if (!v)
+        return am__err(AM_ENOMEM, "out of memory adding a route");
+    rt->v = v;
     rt->v[rt->n++] = r;
     return AM_OK;
 }

@@ -449,7 +449,6 @@ static size_t utf8_seq(const unsigned char *s, size_t avail)
 /* s[0..n) as a JSON string where s is not valid UTF-8: bad bytes -> U+FFFD. */
 static void json_string_lossy(am_buf *b, const char *str, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, run = 0;
     am_buf_putc(b, '"');
@@ -471,27 +470,7 @@ static void json_string_lossy(am_buf *b, const char *str, size_t n)
             continue;
         }
         am_buf_append(b, str + run, i - run);
-        switch (c) {
-        case '"':
-            am_buf_append(b, "\\\"", 2);
-            break;
-        case '\\':
-            am_buf_append(b, "\\\\", 2);
-            break;
-        case '\n':
-            am_buf_append(b, "\\n", 2);
-            break;
-        case '\r':
-            am_buf_append(b, "\\r", 2);
-            break;
-        case '\t':
-            am_buf_append(b, "\\t", 2);
-            break;
-        default: {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            am_buf_append(b, u, 6);
-        }
-        }
+        am__buf_json_escape(b, c);
         run = ++i;
     }
     am_buf_append(b, str + run, n - run);

@@ -230,8 +230,6 @@ am_err am__event_metrics_apply(am_event_metrics *m, const am_record *r)
     }
 }
 
-
-
 void am__event_metrics_received(am_event_metrics *m, const char *protocol, size_t n, size_t invalid)
 {
     if (n)

@@ -363,14 +363,10 @@ static int decode_one(am_events *ev, size_t index, json_t *obj, double now)
 
 static am_err keep_root(priv *p, json_t *root)
 {
-    if (p->n_roots == p->cap_roots) {
-        size_t cap = p->cap_roots ? p->cap_roots * 2 : 16;
-        json_t **r = am__realloc(p->roots, cap * sizeof *r);
-        if (!r)
-            return am__err(AM_ENOMEM, "out of memory");
-        p->roots = r;
-        p->cap_roots = cap;
-    }
+    json_t **r = am__grow(p->roots, &p->cap_roots, p->n_roots + 1, sizeof *r, 16);
+    if (!r)
+        return am__err(AM_ENOMEM, "out of memory");
+    p->roots = r;
     p->roots[p->n_roots++] = root;
     return AM_OK;
 }

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agentmon/timer.h"
 #include "agentmon/version.h"
 #include "../core/alloc.h"
 #include "../core/buf.h"
@@ -112,11 +113,10 @@ struct am_scraper {
 
 /* ------------------------------------------------------------------ helpers */
 
-static double now_s(clockid_t c)
+/* Monotonic seconds, for durations and the schedule. */
+static double mono_s(void)
 {
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)am_now_ns() / 1e9;
 }
 
 static char *join(const char *a, const char *b)
@@ -291,14 +291,10 @@ am_err am__scraper_add(am_scraper *s, const am_scrape_target *in)
         if (!strcmp(s->t[i]->url, in->url) && !strcmp(s->t[i]->job, job))
             return am__err(AM_EEXIST, "scrape target %.200s (job %.100s) is there already", in->url,
                            job);
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 8;
-        target **nt = am__realloc(s->t, cap * sizeof *nt);
-        if (!nt)
-            return am__err(AM_ENOMEM, "out of memory adding a scrape target");
-        s->t = nt;
-        s->cap = cap;
-    }
+    target **nt = am__grow(s->t, &s->cap, s->n + 1, sizeof *nt, 8);
+    if (!nt)
+        return am__err(AM_ENOMEM, "out of memory adding a scrape target");
+    s->t = nt;
     target *t = am__calloc(1, sizeof *t);
     if (!t)
         return am__err(AM_ENOMEM, "out of memory adding a scrape target");
@@ -454,7 +450,7 @@ static void finish(am_scraper *s, target *t, CURLcode cc)
             }
         }
     }
-    double dur = now_s(CLOCK_MONOTONIC) - t->started_mono;
+    double dur = mono_s() - t->started_mono;
     bool up = !reason;
     if (t->up) {
         am_gauge_set(t->up, up);
@@ -500,7 +496,7 @@ static void start_due(am_scraper *s, double now)
             continue;
         t->errbuf[0] = '\0';
         t->started_mono = now;
-        t->started_wall = now_s(CLOCK_REALTIME);
+        t->started_wall = am_unix_time();
         if (curl_multi_add_handle(s->multi, t->easy) != CURLM_OK) {
             finish(s, t, CURLE_OUT_OF_MEMORY);
             t->due = now + t->interval_ms / 1000.0;
@@ -513,11 +509,11 @@ static void start_due(am_scraper *s, double now)
 static void *loop(void *arg)
 {
     am_scraper *s = arg;
-    double t0 = now_s(CLOCK_MONOTONIC);
+    double t0 = mono_s();
     for (size_t i = 0; i < s->n; i++)
         s->t[i]->due = t0;
     while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
-        double now = now_s(CLOCK_MONOTONIC);
+        double now = mono_s();
         start_due(s, now);
         int running = 0;
         curl_multi_perform(s->multi, &running);
@@ -535,13 +531,13 @@ static void *loop(void *arg)
             if (atomic_load_explicit(&s->stop, memory_order_acquire))
                 break;
             finish(s, t, cc);
-            double step = t->interval_ms / 1000.0, after = now_s(CLOCK_MONOTONIC);
+            double step = t->interval_ms / 1000.0, after = mono_s();
             t->due += step;
             if (t->due <= after) /* missed steps are skipped */
                 t->due += step * (double)(unsigned long)((after - t->due) / step + 1);
         }
         /* sleep until the next due time, or curl's events */
-        now = now_s(CLOCK_MONOTONIC);
+        now = mono_s();
         double next = now + 1.0;
         for (size_t i = 0; i < s->n; i++)
             if (!s->t[i]->in_flight && s->t[i]->due < next)

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "agentmon/timer.h"
 #include "../core/alloc.h"
 #include "../core/buf.h"
 #include "../core/render.h"
@@ -15,13 +15,6 @@
 #include "events.h"
 #include "params.h"
 #include "routes.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void send_buf(am_http_resp *resp, unsigned status, am_buf *b)
 {
@@ -95,7 +88,7 @@ static void post_events(am_http_req *req, am_http_resp *resp, void *ud)
     bool ndjson = ct && (strncasecmp(ct, "application/x-ndjson", 20) == 0 ||
                          strncasecmp(ct, "application/jsonl", 17) == 0);
     am_events ev;
-    am_err rc = am__events_decode(body ? body : "", len, ndjson, now_s(), &ev);
+    am_err rc = am__events_decode(body ? body : "", len, ndjson, am_unix_time(), &ev);
     am__free(inflated);
     if (rc) {
         am__event_metrics_received(r->metrics, "http", 1, 1);
@@ -153,7 +146,7 @@ static bool gather(am_http_req *req, am_http_resp *resp, req_params *rp)
         rp->names[i] = am_http_req_query_name(req, i);
         rp->values[i] = am_http_req_query_value(req, i);
     }
-    rp->p = (am_params){rp->names, rp->values, n, now_s()};
+    rp->p = (am_params){rp->names, rp->values, n, am_unix_time()};
     return true;
 }
 

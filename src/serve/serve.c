@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "agentmon/http.h"
+#include "agentmon/timer.h"
 #include "../core/alloc.h"
 #include "../core/error.h"
 #include "../packs/pack.h"
@@ -112,13 +113,6 @@ struct am_serve {
     bool thread_started;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- samples -> metric_samples --------------------------------------- */
 
 static void kept_free(kept *k)
@@ -178,7 +172,7 @@ static int on_sample(void *ud, const am_sample *smp)
     for (size_t c = 0; c < t->n_cols; c++)
         k->vals[c].is_null = true;
     k->vals[0] = (am_value){false, {.s = k->id}};
-    k->vals[1] = (am_value){false, {.d = smp->timestamp > 0 ? smp->timestamp : now_s()}};
+    k->vals[1] = (am_value){false, {.d = smp->timestamp > 0 ? smp->timestamp : am_unix_time()}};
     k->vals[am_table_col(t, "name")] = (am_value){false, {.s = k->name}};
     k->vals[am_table_col(t, "type")] = (am_value){false, {.s = k->type}};
     k->vals[am_table_col(t, "labels")] = (am_value){false, {.s = k->labels}};
@@ -250,7 +244,7 @@ static am_err store_metrics(am_serve *s)
 static void sample_system(am_serve *s, am_sysstat *sys)
 {
     am_record rec;
-    if (am__sysstat_sample(sys, s->disk_path, now_s(), &rec))
+    if (am__sysstat_sample(sys, s->disk_path, am_unix_time(), &rec))
         return;
     uint64_t ticket;
     if (am_store_submit(s->store, &rec, 1, &ticket) == AM_OK)
@@ -265,8 +259,8 @@ static void *housekeeping(void *arg)
     am_serve *s = arg;
     am_sysstat sys;
     am__sysstat_init(&sys);
-    double next_flush = now_s() + s->o.flush_interval_s;
-    double next_sys = s->o.system_interval_s > 0 ? now_s() : -1;
+    double next_flush = am_unix_time() + s->o.flush_interval_s;
+    double next_sys = s->o.system_interval_s > 0 ? am_unix_time() : -1;
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         struct timespec until;
@@ -276,7 +270,7 @@ static void *housekeeping(void *arg)
         if (s->stopping)
             break;
         submit_batch(s);
-        double now = now_s();
+        double now = am_unix_time();
         bool flush = s->agg && now >= next_flush;
         bool sys_due = next_sys >= 0 && now >= next_sys;
         pthread_mutex_unlock(&s->lock);

@@ -478,14 +478,10 @@ static am_err family_new(am_statsd_agg *a, const am_statsd_line *l, const char *
     am_err rc = register_family(a, l, exposed, t, &root, &names);
     if (rc)
         return rc;
-    if (a->n_fam == a->cap_fam) {
-        size_t cap = a->cap_fam ? a->cap_fam * 2 : 16;
-        family **v = am__realloc(a->fam_list, cap * sizeof *v);
-        if (!v)
-            return am__err(AM_ENOMEM, "statsd: out of memory");
-        a->fam_list = v;
-        a->cap_fam = cap;
-    }
+    family **v = am__grow(a->fam_list, &a->cap_fam, a->n_fam + 1, sizeof *v, 16);
+    if (!v)
+        return am__err(AM_ENOMEM, "statsd: out of memory");
+    a->fam_list = v;
     family *f = am__calloc(1, sizeof *f);
     if (!f)
         return am__err(AM_ENOMEM, "statsd: out of memory");

@@ -51,19 +51,19 @@
 */
 #include "store_internal.h"
 
-    /* ------------------------------------------------------------------ */
-    /* Migrations                                                          */
-    /* ------------------------------------------------------------------ */
+/* ------------------------------------------------------------------ */
+/* Migrations                                                          */
+/* ------------------------------------------------------------------ */
 
-    /*
-    ** Numbered and append-only: a database at version v has had 1..v applied,
-    ** each in its own transaction together with the version update.
-    **   1  the tables, with id UNIQUE and a (timestamp, seq) index
-    **   2  an index (column, timestamp) per group_by column, for per-agent
-    **      (per-model, per-host ...) queries and summaries
-    **   3  the rollup tables, filled from the rows already stored
-    */
-    typedef void (*migration_fn)(am_buf *b, const am_sql_dialect *d, const am_table *t);
+/*
+** Numbered and append-only: a database at version v has had 1..v applied,
+** each in its own transaction together with the version update.
+**   1  the tables, with id UNIQUE and a (timestamp, seq) index
+**   2  an index (column, timestamp) per group_by column, for per-agent
+**      (per-model, per-host ...) queries and summaries
+**   3  the rollup tables, filled from the rows already stored
+*/
+typedef void (*migration_fn)(am_buf *b, const am_sql_dialect *d, const am_table *t);
 static const migration_fn MIGRATIONS[] = {am__sql_create_table, am__sql_create_indexes,
                                           am__sql_create_rollup};
 #define ROLLUP_VERSION 3
@@ -170,7 +170,7 @@ static am_err migrate(am_store *s, int max_version)
         for (int t = 0; t < AM_T__N; t++)
             MIGRATIONS[v - 1](&b, d, am_table_get((am_table_id)t));
         am_buf_printf(&b, "INSERT INTO schema_version (version, applied_at) VALUES (%d, %.3f);\n",
-                      v, wall_now());
+                      v, am_unix_time());
         rc = am_buf_err(&b);
         if (!rc)
             rc = s->ops->exec(s->be, b.p);
@@ -286,14 +286,10 @@ static void fail_tickets(am_store *s, uint64_t lo, uint64_t hi, const char *msg)
     if (s->n_failed && s->failed[s->n_failed - 1].hi + 1 == lo) {
         s->failed[s->n_failed - 1].hi = hi;
     } else {
-        if (s->n_failed == s->cap_failed) {
-            size_t cap = s->cap_failed ? s->cap_failed * 2 : 8;
-            failed_range *f = am__realloc(s->failed, cap * sizeof *f);
-            if (!f)
-                return; /* the waiters see the batch as failed via is_broken */
-            s->failed = f;
-            s->cap_failed = cap;
-        }
+        failed_range *f = am__grow(s->failed, &s->cap_failed, s->n_failed + 1, sizeof *f, 8);
+        if (!f)
+            return; /* the waiters see the batch as failed via is_broken */
+        s->failed = f;
         s->failed[s->n_failed].lo = lo;
         s->failed[s->n_failed++].hi = hi;
     }
@@ -493,7 +489,7 @@ static void *writer_main(void *arg)
             if (ret_table < 0 && s->o.retention_s > 0 && now >= next_retention) {
                 next_retention = now + RETENTION_EVERY_S;
                 ret_table = 0;
-                cutoff = wall_now() - s->o.retention_s;
+                cutoff = am_unix_time() - s->o.retention_s;
             }
             if (ret_table >= 0) {
                 /* one small delete between batches, never a long transaction */

@@ -23,6 +23,7 @@
 #include "../core/fmt.h"
 #include "../core/render.h"
 #include "../core/validate.h"
+#include "agentmon/timer.h"
 #include "labels.h"
 #include "store_backend.h"
 
@@ -119,16 +120,7 @@ static const double LEVELS[2] = {3600, 60};
 
 static inline double mono_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static inline double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)am_now_ns() * 1e-9;
 }
 
 static inline void abs_deadline(struct timespec *ts, double from_now_s)

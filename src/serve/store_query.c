@@ -4,6 +4,21 @@
 */
 #include "store_internal.h"
 
+/*
+** Run the read whose SQL is in sql (freed here) on a reading connection:
+** st carries the parameters and the result shape; sql.p is filled in.
+*/
+static am_err run_read(am_store *s, am_buf *sql, am_store_stmt st)
+{
+    am_err rc = am_buf_err(sql) ? am__err(AM_ENOMEM, "out of memory building a query") : AM_OK;
+    if (!rc) {
+        st.sql = sql->p;
+        rc = s->ops->run(s->be, false, &st, NULL);
+    }
+    am_buf_free(sql);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Cursors                                                             */
 /* ------------------------------------------------------------------ */
@@ -275,21 +290,14 @@ am_err am_store_select(am_store *s, const am_store_query *q, am_buf *out, size_t
     size_t len0 = out->len;
     select_ctx c = {.t = t, .out = out, .limit = q->limit};
     am_buf_putc(out, '[');
-    rc = am_buf_err(&sql);
-    if (!rc) {
-        am_store_stmt st = {.sql = sql.p,
-                            .params = params,
-                            .param_types = ptypes,
-                            .n_params = np,
-                            .col_types = ctypes,
-                            .n_cols = t->n_cols + 1,
-                            .on_row = on_select_row,
-                            .ud = &c};
-        rc = s->ops->run(s->be, false, &st, NULL);
-    } else {
-        rc = am__err(rc, "out of memory building a query");
-    }
-    am_buf_free(&sql);
+    rc = run_read(s, &sql,
+                  (am_store_stmt){.params = params,
+                                  .param_types = ptypes,
+                                  .n_params = np,
+                                  .col_types = ctypes,
+                                  .n_cols = t->n_cols + 1,
+                                  .on_row = on_select_row,
+                                  .ud = &c});
     am_buf_putc(out, ']');
     if (!rc && am_buf_err(out))
         rc = am__err(am_buf_err(out), "the result does not fit in the output buffer");
@@ -598,20 +606,14 @@ static am_err summary_raw(am_store *s, summary_ctx *c, const int *cols, size_t n
     am__sql_columns(&sql, c->t, cols, nc);
     am_buf_printf(&sql, " FROM %s", c->t->sql_name);
     am__sql_where(&sql, s->ops->dialect, c->t, &q, fvals, false, 0, 0, params, ptypes, &np);
-    am_err rc = am_buf_err(&sql) ? am__err(AM_ENOMEM, "out of memory building a query") : AM_OK;
-    if (!rc) {
-        am_store_stmt st = {.sql = sql.p,
-                            .params = params,
-                            .param_types = ptypes,
-                            .n_params = np,
-                            .col_types = ctypes,
-                            .n_cols = nc,
-                            .on_row = on_summary_row,
-                            .ud = c};
-        rc = s->ops->run(s->be, false, &st, NULL);
-    }
-    am_buf_free(&sql);
-    return rc;
+    return run_read(s, &sql,
+                    (am_store_stmt){.params = params,
+                                    .param_types = ptypes,
+                                    .n_params = np,
+                                    .col_types = ctypes,
+                                    .n_cols = nc,
+                                    .on_row = on_summary_row,
+                                    .ud = c});
 }
 
 /* Rollups of one level over [a, b), both multiples of the level. */
@@ -641,21 +643,16 @@ static am_err summary_rollup(am_store *s, summary_ctx *c, int level, int dim, bo
     }
     static const am_col_type ct[6] = {AM_COL_REAL, AM_COL_TEXT, AM_COL_INT,
                                       AM_COL_INT,  AM_COL_INT,  AM_COL_TEXT};
-    am_err rc = am_buf_err(&sql) ? am__err(AM_ENOMEM, "out of memory building a query") : AM_OK;
-    if (!rc) {
-        am_store_stmt st = {.sql = sql.p,
-                            .params = p,
-                            .param_types = pt,
-                            .n_params = np,
-                            .col_types = ct,
-                            .n_cols = 6,
-                            .on_row = on_rollup_row,
-                            .ud = c};
-        rc = s->ops->run(s->be, false, &st, NULL);
-        if (rc == AM_EPROTO)
-            rc = am__err(AM_EIO, "a stored rollup histogram of %s is not readable", c->t->sql_name);
-    }
-    am_buf_free(&sql);
+    am_err rc = run_read(s, &sql,
+                         (am_store_stmt){.params = p,
+                                         .param_types = pt,
+                                         .n_params = np,
+                                         .col_types = ct,
+                                         .n_cols = 6,
+                                         .on_row = on_rollup_row,
+                                         .ud = c});
+    if (rc == AM_EPROTO)
+        rc = am__err(AM_EIO, "a stored rollup histogram of %s is not readable", c->t->sql_name);
     return rc;
 }
 
@@ -942,31 +939,28 @@ am_err am_store_series_query(am_store *s, const am_store_series *q, am_buf *out)
         am_buf_putc(&sql, ')');
     }
     am_buf_puts(&sql, " ORDER BY labels, timestamp, seq");
-    if (!rc)
-        rc = am_buf_err(&sql);
     size_t len0 = out->len;
     series_ctx c = {.q = q, .out = out};
     if (rc) {
         rc = am__err(AM_ENOMEM, "out of memory building a query");
+        am_buf_free(&sql);
     } else {
-        am_col_type ct[3] = {AM_COL_TEXT, AM_COL_REAL, AM_COL_REAL};
-        am_store_stmt st = {.sql = sql.p,
-                            .params = params,
-                            .param_types = ptypes,
-                            .n_params = np,
-                            .col_types = ct,
-                            .n_cols = 3,
-                            .on_row = on_series_row,
-                            .ud = &c};
+        static const am_col_type ct[3] = {AM_COL_TEXT, AM_COL_REAL, AM_COL_REAL};
         am_buf_puts(out, "{\"series\":[");
-        rc = s->ops->run(s->be, false, &st, NULL);
+        rc = run_read(s, &sql,
+                      (am_store_stmt){.params = params,
+                                      .param_types = ptypes,
+                                      .n_params = np,
+                                      .col_types = ct,
+                                      .n_cols = 3,
+                                      .on_row = on_series_row,
+                                      .ud = &c});
         end_series(&c);
         am_buf_puts(out, "]}");
         if (rc == AM_EPROTO)
             rc = am__err(AM_EIO, "series: a stored label set is not canonical text");
     }
     am__free(c.labels);
-    am_buf_free(&sql);
     am_buf_free(&pairs);
     if (!rc && am_buf_err(out))
         rc = am__err(am_buf_err(out), "the series do not fit in the output buffer");

@@ -55,14 +55,10 @@ bool am__hist_add(hist *h, int32_t idx, uint64_t n)
         h->b[lo].n += n;
         return true;
     }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 8;
-        hbin *b = am__realloc(h->b, cap * sizeof *b);
-        if (!b)
-            return false;
-        h->b = b;
-        h->cap = cap;
-    }
+    hbin *b = am__grow(h->b, &h->cap, h->n + 1, sizeof *b, 8);
+    if (!b)
+        return false;
+    h->b = b;
     memmove(h->b + lo + 1, h->b + lo, (h->n - lo) * sizeof *h->b);
     h->b[lo] = (hbin){idx, n};
     h->n++;
