@@ -36,8 +36,14 @@
 ** METRICS (in opts.registry; Prometheus names, with the spec's dotted names
 ** as JSON keys): messaging_queue_length{agent,priority},
 ** messaging_dlq_length{agent}, messaging_inflight{agent} and
-** messaging_oldest_message_age_seconds{agent,priority} are read from the
-** backend at each scrape; messaging_nacks_total,
+** messaging_oldest_message_age_seconds{agent,priority} are read from a
+** memory backend at each scrape; a Redis backend's come from the last
+** snapshot, which a thread of the coordinator refreshes every second (as
+** does am_coord_snapshot()), so that a scrape never waits for Redis --
+** agentmon_coord_snapshot_age_seconds says how old it is,
+** agentmon_coord_snapshot_refresh_failures_total counts the refreshes
+** that failed and agentmon_coord_key_errors{agent,key} names a key of the
+** wrong type; messaging_nacks_total,
 ** messaging_retries_scheduled_total, messaging_permanent_failures_total,
 ** messaging_delivered_ok_total, messaging_delivered_error_total,
 ** messaging_recovered_total, messaging_retries_last_backoff_seconds,
@@ -76,71 +82,85 @@ typedef enum am_priority { AM_PRIO_LOW = 1, AM_PRIO_NORMAL = 5, AM_PRIO_HIGH = 9
 ** dead-lettered the message that crossed the line; then the count starts
 ** again. Must not call back into the coordinator.
 */
-typedef void (*am_dlq_growth_fn)(const char *agent, size_t grown, double window_s,
-                                 void *userdata);
+typedef void (*am_dlq_growth_fn)(const char *agent, size_t grown, double window_s, void *userdata);
 
 typedef struct am_coord_opts {
-    am_registry *registry;        /* the messaging_* metrics; NULL = default registry */
-    size_t max_queue;             /* messages waiting per agent (all priorities) before
-                                     send refuses with AM_EFULL; 0 = 10000 */
-    unsigned max_attempts;        /* deliveries before a message is dead-lettered; 0 = 5 */
-    double backoff_base_s;        /* first retry delay; 0 = 0.5 */
-    double backoff_factor;        /* growth per attempt (>= 1); 0 = 2 */
-    double backoff_max_s;         /* cap; 0 = 30 */
-    double backoff_jitter;        /* +/- fraction of the delay, 0..1; negative = none; 0 = 0.1 */
-    size_t max_payload_bytes;     /* 0 = 1 MiB */
-    double visibility_s;          /* reservation time when receive passes 0; 0 = 30 */
-    unsigned dlq_growth_threshold; /* N; 0 = 10 */
-    double dlq_growth_window_s;   /* W; 0 = 60 */
+    am_registry *registry;          /* the messaging_* metrics; NULL = default registry */
+    size_t max_queue;               /* messages waiting per agent (all priorities) before
+                                       send refuses with AM_EFULL; 0 = 10000 */
+    unsigned max_attempts;          /* deliveries before a message is dead-lettered; 0 = 5 */
+    double backoff_base_s;          /* first retry delay; 0 = 0.5 */
+    double backoff_factor;          /* growth per attempt (>= 1); 0 = 2 */
+    double backoff_max_s;           /* cap; 0 = 30 */
+    double backoff_jitter;          /* +/- fraction of the delay, 0..1; negative = none; 0 = 0.1 */
+    size_t max_payload_bytes;       /* 0 = 1 MiB */
+    double visibility_s;            /* reservation time when receive passes 0; 0 = 30 */
+    unsigned dlq_growth_threshold;  /* N; 0 = 10 */
+    double dlq_growth_window_s;     /* W; 0 = 60 */
     am_dlq_growth_fn on_dlq_growth; /* optional */
     void *dlq_growth_userdata;
-    am_logger *logger;            /* DLQ growth warnings; NULL = the default logger */
+    am_logger *logger; /* DLQ growth warnings; NULL = the default logger */
     void *reserved[4];
 } am_coord_opts;
 
-#define AM_COORD_OPTS_INIT {0}
+#define AM_COORD_OPTS_INIT                                                                         \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* A message to send. Strings are copied; payload is any bytes. */
 typedef struct am_coord_msg {
-    const char *from;             /* "type:instance" */
-    const char *to;               /* "type:instance" (send) */
-    const char *id;               /* unique per message; NULL = generated */
-    const char *type;             /* "task", "result", ...; NULL = "message" */
+    const char *from; /* "type:instance" */
+    const char *to;   /* "type:instance" (send) */
+    const char *id;   /* unique per message; NULL = generated */
+    const char *type; /* "task", "result", ...; NULL = "message" */
     const void *payload;
     size_t len;
-    int priority;                 /* AM_PRIO_*; 0 = NORMAL */
-    const am_trace_ctx *trace;    /* NULL = the thread's current context, if any */
+    int priority;              /* AM_PRIO_*; 0 = NORMAL */
+    const am_trace_ctx *trace; /* NULL = the thread's current context, if any */
     void *reserved[2];
 } am_coord_msg;
 
-#define AM_COORD_MSG_INIT {0}
+#define AM_COORD_MSG_INIT                                                                          \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* A received message: owned result, free with am_coord_delivery_free(). */
 typedef struct am_coord_delivery {
     char *id, *from, *to, *type;
-    void *payload;                /* NUL-terminated for convenience */
+    void *payload; /* NUL-terminated for convenience */
     size_t len;
     int priority;
-    unsigned attempt;             /* 1 on the first delivery */
-    double enqueued_at;           /* unix seconds, when first sent */
-    double ready_at;              /* when it last became deliverable (sent, retry due) */
-    double received_at;           /* when this reservation was made */
-    am_trace_ctx trace;           /* the sender's context (invalid if none) */
-    char *token;                  /* names this reservation; used by ack/nack */
+    unsigned attempt;   /* 1 on the first delivery */
+    double enqueued_at; /* unix seconds, when first sent */
+    double ready_at;    /* when it last became deliverable (sent, retry due) */
+    double received_at; /* when this reservation was made */
+    am_trace_ctx trace; /* the sender's context (invalid if none) */
+    char *token;        /* names this reservation; used by ack/nack */
     void *reserved[2];
 } am_coord_delivery;
 
-/* A dead-lettered message, as listed. */
+/* The text fields of a dead letter, in the order of am_coord_dlq_entry.lens. */
+enum { AM_DLQ_ID, AM_DLQ_FROM, AM_DLQ_TO, AM_DLQ_TYPE, AM_DLQ_REASON, AM_DLQ_ERROR, AM_DLQ_N };
+
+/*
+** A dead-lettered message, as listed. Every field is what is stored,
+** byte for byte: a message edited by hand in Redis (a poison message) may
+** hold any byte in any field -- NUL, invalid UTF-8 -- so the text fields
+** are NUL-terminated for convenience and lens[] has their lengths.
+*/
 typedef struct am_coord_dlq_entry {
     char *id, *from, *to, *type;
-    void *payload;
+    void *payload; /* NUL-terminated for convenience */
     size_t len;
     int priority;
     unsigned attempts;
-    char *reason;                 /* "permanent", "max_attempts" or "poison" */
-    char *error;                  /* the last nack's error text, or "" */
-    double dead_at;               /* unix seconds */
-    void *reserved[2];
+    char *reason;   /* "permanent", "max_attempts" or "poison" */
+    char *error;    /* the last nack's error text, or "" */
+    double dead_at; /* unix seconds */
+    size_t *lens;   /* [AM_DLQ_N]: bytes of id .. error. Since: 0.2 */
+    void *reserved[1];
 } am_coord_dlq_entry;
 
 /*
@@ -156,8 +176,10 @@ AM_EXTERN am_err am_coord_open(const char *uri, const am_coord_opts *o, am_coord
 /*
 ** am_coord_close: flush what is pending (the Redis backend's counter
 ** deltas), stop background work, free. Messages stay where they are (in
-** Redis, or gone with a memory coordinator). NULL is a no-op. No call on c
-** may be in progress. Since: 0.1
+** Redis, or gone with a memory coordinator). With Redis hung, it returns
+** within a few seconds (each background read has a 1 s deadline) and logs
+** a warning that the last counter deltas were not added. NULL is a no-op.
+** No call on c may be in progress. Since: 0.1
 */
 AM_EXTERN void am_coord_close(am_coord *c);
 
@@ -170,7 +192,8 @@ AM_EXTERN am_err am_coord_configure(am_coord *c, const am_coord_opts *o);
 /*
 ** am_coord_register: make an endpoint known before anything is sent to it:
 ** it appears in the metrics (its dead-letter and DLQ-growth counters at 0)
-** and receives broadcasts. Sending to an agent registers it too. Returns AM_OK, AM_EINVAL or a backend error. Since: 0.1
+** and receives broadcasts. Sending to an agent registers it too. Returns AM_OK, AM_EINVAL or a
+*backend error. Since: 0.1
 */
 AM_EXTERN am_err am_coord_register(am_coord *c, const char *agent);
 
@@ -244,9 +267,12 @@ AM_EXTERN void am_coord_dlq_free(am_coord_dlq_entry *e, size_t n);
 
 /*
 ** am_coord_dlq_replay: move the dead-lettered message id (NULL: all of
-** them) back to agent's queue with fresh attempts. *n (may be NULL) counts
-** them. Returns AM_OK, AM_ENOTFOUND (no such id), AM_EFULL (the queue
-** filled up; the rest stay dead-lettered) or a backend error. Since: 0.1
+** them) back to agent's queue with fresh attempts. id is any id that
+** am_coord_dlq_list() returned (it is only compared; up to 4096 bytes,
+** since 0.2 longer than AM_COORD_MAX_NAME: a broadcast's copies are
+** "<id>/<recipient>"). *n (may be NULL) counts them. Returns AM_OK,
+** AM_ENOTFOUND (no such id), AM_EFULL (the queue filled up; the rest stay
+** dead-lettered) or a backend error. Since: 0.1
 */
 AM_EXTERN am_err am_coord_dlq_replay(am_coord *c, const char *agent, const char *id, size_t *n);
 
@@ -255,11 +281,11 @@ AM_EXTERN am_err am_coord_dlq_purge(am_coord *c, const char *agent, size_t *n);
 
 /* Lengths as the backend holds them now, for one agent. */
 typedef struct am_coord_stats {
-    size_t queued[3];             /* by priority: [0] LOW, [1] NORMAL, [2] HIGH */
-    size_t delayed;               /* waiting for a retry's backoff */
+    size_t queued[3]; /* by priority: [0] LOW, [1] NORMAL, [2] HIGH */
+    size_t delayed;   /* waiting for a retry's backoff */
     size_t inflight;
     size_t dlq;
-    double oldest_age_s[3];       /* of the head of each queue; 0 when empty */
+    double oldest_age_s[3]; /* of the head of each queue; 0 when empty */
     void *reserved[2];
 } am_coord_stats;
 
@@ -269,8 +295,12 @@ AM_EXTERN am_err am_coord_agent_stats(am_coord *c, const char *agent, am_coord_s
 ** am_coord_snapshot: the JSON snapshot of the messaging metrics, keyed by
 ** the spec's dotted names ("messaging.queue_length": {agent: {priority:
 ** n}}, "messaging.nacks.total": n, ...). With Redis the counters are the
-** totals of every process using the same prefix. out: owned result, free
-** with am_free(). Since: 0.1
+** totals of every process using the same prefix, the lengths are read from
+** the per-agent lengths the scripts keep (a few round trips, whatever the
+** number of agents), and it refreshes the gauges too. A key that cannot be
+** read (a value of the wrong type) does not fail it: it is listed under
+** "errors": [{"agent", "key", "error"}], and every other agent is
+** reported. out: owned result, free with am_free(). Since: 0.1
 */
 AM_EXTERN am_err am_coord_snapshot(am_coord *c, char **out, size_t *len);
 

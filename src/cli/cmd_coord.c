@@ -10,7 +10,18 @@
 ** Both are meant for a shared (Redis) coordinator: a "memory:" one is empty
 ** in a new process. `dlq list` prints one JSON object per dead letter;
 ** `snapshot` prints am_coord_snapshot(), the totals of every process that
-** uses the coordinator.
+** uses the coordinator, and names on stderr each key it could not read
+** (the JSON's "errors"), which does not stop it: exit 0.
+**
+** A dead letter may hold any bytes -- a payload is binary, and a message
+** edited by hand in Redis may have a NUL or invalid UTF-8 in any field --
+** and `dlq list` still prints valid JSON with every byte: UTF-8 as it is
+** (control characters and NUL escaped, \u0000), and each byte that is not
+** UTF-8 as the lone surrogate U+DC80+byte, the convention of Python's
+** "surrogateescape" (PEP 383), so that
+**     e["id"].encode("utf-8", "surrogateescape")
+** gives the stored bytes back, and an id printed can be passed to
+** `dlq replay --id` as it is.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,27 +57,59 @@ static int open_coord(const char *uri, am_coord **c)
     return 0;
 }
 
+/* The length of the UTF-8 sequence at s[0..n), or 0 when it is not one. */
+static size_t utf8_at(const unsigned char *s, size_t n)
+{
+    size_t want = s[0] < 0x80                    ? 1
+                  : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+                  : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+                  : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+                                                 : 0;
+    return want && want <= n && am__utf8_valid((const char *)s, want, NULL) ? want : 0;
+}
+
+/* s[0..n) as a JSON string: UTF-8 as it is (control characters, quote
+   and backslash escaped), any other byte as the lone surrogate
+   U+DC80+byte (see the top). */
+static void json_bytes(am_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    am_buf_putc(b, '"');
+    size_t run = 0, i = 0;
+    while (i < n) {
+        size_t k = utf8_at(u + i, n - i);
+        if (k > 1 || (k == 1 && u[i] >= 0x20 && u[i] != '"' && u[i] != '\\')) {
+            i += k;
+            continue;
+        }
+        am_buf_append(b, s + run, i - run);
+        if (k == 1) {
+            am__buf_json_escape(b, u[i]);
+        } else {
+            char esc[6] = {'\\', 'u', 'd', 'c', hex[u[i] >> 4], hex[u[i] & 15]};
+            am_buf_append(b, esc, 6);
+        }
+        run = ++i;
+    }
+    am_buf_append(b, s + run, n - run);
+    am_buf_putc(b, '"');
+}
+
 static void print_entry(const am_coord_dlq_entry *e)
 {
+    static const char *const keys[AM_DLQ_N] = {
+        "{\"id\":", ",\"from\":", ",\"to\":", ",\"type\":", ",\"reason\":", ",\"error\":"};
+    const char *const f[AM_DLQ_N] = {e->id, e->from, e->to, e->type, e->reason, e->error};
     am_buf b;
     am_buf_init(&b, 0);
-    am_buf_puts(&b, "{\"id\":");
-    am__buf_json_string(&b, e->id, strlen(e->id));
-    am_buf_puts(&b, ",\"from\":");
-    am__buf_json_string(&b, e->from, strlen(e->from));
-    am_buf_puts(&b, ",\"to\":");
-    am__buf_json_string(&b, e->to, strlen(e->to));
-    am_buf_puts(&b, ",\"type\":");
-    am__buf_json_string(&b, e->type, strlen(e->type));
-    am_buf_printf(&b, ",\"priority\":%d,\"attempts\":%u,\"reason\":", e->priority, e->attempts);
-    am__buf_json_string(&b, e->reason, strlen(e->reason));
-    am_buf_puts(&b, ",\"error\":");
-    am__buf_json_string(&b, e->error, strlen(e->error));
-    am_buf_printf(&b, ",\"dead_at\":%.3f,\"payload_bytes\":%zu", e->dead_at, e->len);
-    if (am__utf8_valid(e->payload, e->len, NULL) && !memchr(e->payload, 0, e->len)) {
-        am_buf_puts(&b, ",\"payload\":");
-        am__buf_json_string(&b, e->payload, e->len);
+    for (int i = 0; i < AM_DLQ_N; i++) {
+        am_buf_puts(&b, keys[i]);
+        json_bytes(&b, f[i], e->lens ? e->lens[i] : strlen(f[i]));
     }
+    am_buf_printf(&b, ",\"priority\":%d,\"attempts\":%u", e->priority, e->attempts);
+    am_buf_printf(&b, ",\"dead_at\":%.3f,\"payload_bytes\":%zu,\"payload\":", e->dead_at, e->len);
+    json_bytes(&b, e->payload, e->len);
     am_buf_puts(&b, "}\n");
     if (!am_buf_err(&b))
         fwrite(b.p, 1, b.len, stdout);
@@ -129,6 +172,24 @@ static int run_dlq(int argc, char **argv)
     return rc;
 }
 
+/* Name on stderr each key the snapshot could not read: its "errors". */
+static void report_errors(const char *snap)
+{
+    const char *p = strstr(snap, ",\"errors\":[");
+    if (!p)
+        return;
+    /* the snapshot writes each entry {"agent":..,"key":..,"error":..} */
+    for (p = strstr(p, "{\"agent\":"); p; p = strstr(p + 1, "{\"agent\":")) {
+        const char *end = strchr(p, '}');
+        if (!end)
+            break;
+        fprintf(stderr,
+                "agentmon: snapshot: a key cannot be read (the other agents are reported): "
+                "%.*s\n",
+                (int)(end - p + 1), p);
+    }
+}
+
 static int run_snapshot(int argc, char **argv)
 {
     cli_opt opts[] = {
@@ -136,8 +197,7 @@ static int run_snapshot(int argc, char **argv)
     };
     const char *pos[1];
     size_t n_pos;
-    int rc = cli_parse(argc, argv, opts, 1, pos, 0, &n_pos,
-                       "agentmon snapshot --coordinator URI");
+    int rc = cli_parse(argc, argv, opts, 1, pos, 0, &n_pos, "agentmon snapshot --coordinator URI");
     if (rc)
         return rc == 1 ? 0 : rc;
     am_coord *c;
@@ -149,6 +209,7 @@ static int run_snapshot(int argc, char **argv)
         rc = fail("snapshot");
     } else {
         fwrite(text, 1, len, stdout);
+        report_errors(text);
         am_free(text);
     }
     am_coord_close(c);

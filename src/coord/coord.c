@@ -170,6 +170,8 @@ static void destroy(am_coord *c)
     }
     pthread_mutex_destroy(&c->configure_lock);
     pthread_mutex_destroy(&c->growth_lock);
+    pthread_mutex_destroy(&c->snap_lock);
+    am__coord_snap_free(c->snap);
     am__free(c->uri);
     am__free(c);
 }
@@ -192,6 +194,8 @@ am_err am_coord_open(const char *uri, const am_coord_opts *o, am_coord **out)
     c->ops = ops;
     pthread_mutex_init(&c->configure_lock, NULL);
     pthread_mutex_init(&c->growth_lock, NULL);
+    pthread_mutex_init(&c->snap_lock, NULL);
+    c->snap_at = am_unix_time();
     c->reg = resolved.registry ? resolved.registry : am_registry_default();
     if (!c->reg || !(c->uri = am__strdup(uri))) {
         rc = am__err(AM_ENOMEM, "out of memory opening the coordinator");
@@ -220,8 +224,6 @@ void am_coord_close(am_coord *c)
 {
     if (!c)
         return;
-    if (c->ops->flush)
-        c->ops->flush(c);
     am__coord_metrics_fini(c); /* off the scrape list before the backend goes */
     c->ops->close(c);
     destroy(c);
@@ -378,7 +380,8 @@ am_err am_coord_broadcast(am_coord *c, const am_coord_msg *m, const char *agent_
     if (rc || (agent_type && (rc = check_name(agent_type, "agent type"))))
         return rc;
     bcast b = {in.from, agent_type, agent_type ? strlen(agent_type) : 0, NULL, 0, 0, false};
-    if ((rc = c->ops->each_agent(c, collect_name, &b)) == AM_OK && b.oom)
+    am__agent_sink sink = {collect_name, NULL, &b, NULL};
+    if ((rc = c->ops->each_agent(c, &sink)) == AM_OK && b.oom)
         rc = am__err(AM_ENOMEM, "out of memory broadcasting");
     am_err last = AM_OK;
     for (size_t i = 0; i < b.n && rc == AM_OK; i++) {
@@ -404,7 +407,7 @@ am_err am_coord_broadcast(am_coord *c, const am_coord_msg *m, const char *agent_
     if (rc)
         return rc;
     return last ? am__err(last, last == AM_EFULL ? "some recipients' queues were full"
-                                                : "some recipients had this message already")
+                                                 : "some recipients had this message already")
                 : AM_OK;
 }
 
@@ -415,10 +418,8 @@ am_err am_coord_broadcast(am_coord *c, const am_coord_msg *m, const char *agent_
 am_coord_delivery *am__delivery_new(const char *id, const char *from, const char *to,
                                     const char *type, const void *payload, size_t len)
 {
-    size_t li = strlen(id) + 1, lf = strlen(from) + 1, lt = strlen(to) + 1,
-           lty = strlen(type) + 1;
-    am_coord_delivery *d =
-        am__malloc(sizeof *d + li + lf + lt + lty + AM__TOKEN_MAX + len + 1);
+    size_t li = strlen(id) + 1, lf = strlen(from) + 1, lt = strlen(to) + 1, lty = strlen(type) + 1;
+    am_coord_delivery *d = am__malloc(sizeof *d + li + lf + lt + lty + AM__TOKEN_MAX + len + 1);
     if (!d)
         return NULL;
     memset(d, 0, sizeof *d);
@@ -554,8 +555,9 @@ am_err am_coord_nack(am_coord *c, const am_coord_delivery *d, bool permanent, co
     if (rc)
         return rc;
     am_coord_opts o = am__coord_opts(c);
-    const char *reason = permanent ? "permanent" : d->attempt >= o.max_attempts ? "max_attempts"
-                                                                                : NULL;
+    const char *reason = permanent                      ? "permanent"
+                         : d->attempt >= o.max_attempts ? "max_attempts"
+                                                        : NULL;
     double delay = 0;
     if (reason) {
         rc = c->ops->dead(c, d, reason, error);
@@ -605,6 +607,31 @@ am_err am_coord_dlq_list(am_coord *c, const char *agent, size_t max, am_coord_dl
     return rc ? rc : c->ops->dlq_list(c, agent, max, out, n);
 }
 
+static char *copy_bytes(const char *s, size_t n)
+{
+    char *p = am__malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+bool am__dlq_entry_fill(am_coord_dlq_entry *e, const char *const f[AM_DLQ_N],
+                        const size_t lens[AM_DLQ_N], const void *payload, size_t len)
+{
+    char **to[AM_DLQ_N] = {&e->id, &e->from, &e->to, &e->type, &e->reason, &e->error};
+    if (!(e->lens = am__malloc(AM_DLQ_N * sizeof *e->lens)))
+        return false;
+    for (int i = 0; i < AM_DLQ_N; i++) {
+        e->lens[i] = lens ? lens[i] : strlen(f[i]);
+        if (!(*to[i] = copy_bytes(f[i], e->lens[i])))
+            return false;
+    }
+    e->len = len;
+    return (e->payload = copy_bytes(payload ? payload : "", len)) != NULL;
+}
+
 void am_coord_dlq_free(am_coord_dlq_entry *e, size_t n)
 {
     if (!e)
@@ -617,8 +644,27 @@ void am_coord_dlq_free(am_coord_dlq_entry *e, size_t n)
         am__free(e[i].payload);
         am__free(e[i].reason);
         am__free(e[i].error);
+        am__free(e[i].lens);
     }
     am__free(e);
+}
+
+/*
+** An id to look for in a DLQ: whatever am_coord_dlq_list() can return --
+** a broadcast's copies are "<id>/<recipient>", longer than a name may be,
+** and a message edited by hand in Redis may hold any byte -- so only
+** empty and absurdly long ones are refused: it is compared, never stored.
+*/
+#define AM__LOOKUP_ID_MAX 4096
+
+static am_err check_lookup_id(const char *id)
+{
+    size_t n = strlen(id);
+    if (!n)
+        return am__err(AM_EINVAL, "message id is empty");
+    if (n > AM__LOOKUP_ID_MAX)
+        return am__err(AM_EINVAL, "message id is longer than %d bytes", AM__LOOKUP_ID_MAX);
+    return AM_OK;
 }
 
 am_err am_coord_dlq_replay(am_coord *c, const char *agent, const char *id, size_t *n)
@@ -630,7 +676,7 @@ am_err am_coord_dlq_replay(am_coord *c, const char *agent, const char *id, size_
     if (!c)
         return am__err(AM_EINVAL, "coordinator is NULL");
     am_err rc = am__coord_check_agent(agent, "agent");
-    if (rc || (id && (rc = check_name(id, "message id"))))
+    if (rc || (id && (rc = check_lookup_id(id))))
         return rc;
     am_coord_opts o = am__coord_opts(c);
     return c->ops->dlq_replay(c, agent, id, o.max_queue, n);

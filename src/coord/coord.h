@@ -8,6 +8,11 @@
 ** the memory backend under one agent's lock, the Redis backend as one Lua
 ** script. Backends report what happened on their own initiative (an expired
 ** reservation recovered or dead-lettered) through am__coord_event().
+**
+** A backend whose state is remote (is_remote: Redis) is never read while
+** Prometheus scrapes: its gauges show the last snapshot of every agent's
+** lengths (am__snap), which the backend's own thread refreshes with
+** am__coord_refresh() every second, and am_coord_snapshot() refreshes too.
 */
 #ifndef AM_COORD_COORD_H
 #define AM_COORD_COORD_H
@@ -31,9 +36,9 @@ typedef struct am__msg {
 
 /* What a backend did on its own, reported to the generic layer. */
 typedef enum am__event {
-    AM__EV_RECOVERED,       /* an expired reservation went back to its queue */
-    AM__EV_DEAD_ATTEMPTS,   /* ... or to the DLQ, its attempts used up */
-    AM__EV_DEAD_POISON      /* a stored message could not be decoded */
+    AM__EV_RECOVERED,     /* an expired reservation went back to its queue */
+    AM__EV_DEAD_ATTEMPTS, /* ... or to the DLQ, its attempts used up */
+    AM__EV_DEAD_POISON    /* a stored message could not be decoded */
 } am__event;
 
 /* Where a queue's index is: priority 1, 5, 9 -> 0, 1, 2. */
@@ -42,9 +47,25 @@ static inline int am__prio_index(int priority)
     return priority >= 9 ? 2 : priority >= 5 ? 1 : 0;
 }
 
+/*
+** Where a backend reports every agent's lengths (each_agent): agent is
+** called once per agent (never twice for one name); bad_key, when not
+** NULL, for each key that could not be read (a value of the wrong type),
+** agent being "" when the key is no one agent's; totals, when not NULL,
+** wants the AM__N_TOTALS counters summed over every process (a backend
+** that has no shared counters leaves the caller's local ones there).
+*/
+typedef struct am__agent_sink {
+    void (*agent)(const char *agent, const am_coord_stats *st, void *ud);
+    void (*bad_key)(const char *agent, const char *key, const char *why, void *ud);
+    void *ud;
+    double *totals;
+} am__agent_sink;
+
 typedef struct am_coord_ops {
     unsigned version;
     const char *name;
+    bool is_remote; /* gauges from the last snapshot, refreshed in the background */
     am_err (*open)(am_coord *c, const char *uri);
     void (*close)(am_coord *c);
     am_err (*add_agent)(am_coord *c, const char *agent);
@@ -70,14 +91,10 @@ typedef struct am_coord_ops {
                          size_t *n);
     am_err (*dlq_purge)(am_coord *c, const char *agent, size_t *n);
     am_err (*stats)(am_coord *c, const char *agent, am_coord_stats *out);
-    /* Call fn for every known agent, with its stats (one consistent read). */
-    am_err (*each_agent)(am_coord *c,
-                         void (*fn)(const char *agent, const am_coord_stats *st, void *ud),
-                         void *ud);
-    /* Optional: counters summed over every process (Redis); NULL = local. */
-    am_err (*totals)(am_coord *c, double *out /* AM__N_TOTALS */);
-    /* Optional: push local counter deltas to the shared totals now. */
-    void (*flush)(am_coord *c);
+    /* Report every known agent's lengths to s (see am__agent_sink). */
+    am_err (*each_agent)(am_coord *c, const am__agent_sink *s);
+    /* Optional (is_remote): refresh the snapshot soon; never blocks. */
+    void (*wake)(am_coord *c);
 } am_coord_ops;
 
 /* The spec's counters, in the order of the snapshot and the totals. */
@@ -94,18 +111,19 @@ enum {
 };
 
 typedef struct am__growth am__growth;
+typedef struct am__snap am__snap;
 
 /* An options value, immutable once published; replaced whole by configure. */
 typedef struct am__opts_box {
     am_coord_opts o;
-    struct am__opts_box *older;     /* kept until close: readers may hold one */
+    struct am__opts_box *older; /* kept until close: readers may hold one */
 } am__opts_box;
 
 struct am_coord {
     const am_coord_ops *ops;
-    void *be;                       /* the backend's state */
+    void *be; /* the backend's state */
     char *uri;
-    am__opts_box *_Atomic opts;     /* read lock-free on every operation */
+    am__opts_box *_Atomic opts; /* read lock-free on every operation */
     pthread_mutex_t configure_lock;
     am_registry *reg;
     /* metrics */
@@ -117,8 +135,14 @@ struct am_coord {
        snapshot and the Redis totals: read with am__coord_local() */
     uint32_t local_slot;
     pthread_mutex_t growth_lock;
-    am__growth *growth;             /* per-agent recent dead-letter times */
-    struct am_coord *next_open;     /* the list the scrape callbacks walk */
+    am__growth *growth;         /* per-agent recent dead-letter times */
+    struct am_coord *next_open; /* the list the scrape callbacks walk */
+    /* is_remote: the last snapshot, for the gauges (see the top) */
+    pthread_mutex_t snap_lock;
+    am__snap *snap; /* NULL until the first refresh */
+    double snap_at; /* am_unix_time() of snap, or of open */
+    am_counter *refresh_failures;
+    _Atomic bool refresh_failing; /* the last refresh failed (logged once) */
 };
 
 /* The options in force (a copy). Lock-free. */
@@ -140,6 +164,17 @@ void am__coord_dead_lettered(am_coord *c, const char *agent, const char *reason)
    their first event). Thread-safe. */
 am_err am__coord_metrics_agent(am_coord *c, const char *agent);
 
+/*
+** Read every agent's lengths from the backend (no totals) and keep them as
+** the snapshot the gauges show; count a failure in
+** agentmon_coord_snapshot_refresh_failures_total. For is_remote backends,
+** on their own thread. Returns AM_OK or the backend's error.
+*/
+am_err am__coord_refresh(am_coord *c);
+
+/* Free a snapshot; NULL is a no-op. */
+void am__coord_snap_free(am__snap *s);
+
 /* Register the metrics of c and put it on the scrape list. */
 am_err am__coord_metrics_init(am_coord *c);
 void am__coord_metrics_fini(am_coord *c);
@@ -154,6 +189,14 @@ am_err am__coord_check_agent(const char *agent, const char *what);
    token of AM__TOKEN_MAX bytes, in one block; NULL on ENOMEM. */
 am_coord_delivery *am__delivery_new(const char *id, const char *from, const char *to,
                                     const char *type, const void *payload, size_t len);
+
+/*
+** Fill e's text fields (f[AM_DLQ_ID..], lens NULL: strlen), lens and
+** payload with copies; false on ENOMEM (e then holds what was copied, for
+** am_coord_dlq_free()).
+*/
+bool am__dlq_entry_fill(am_coord_dlq_entry *e, const char *const f[AM_DLQ_N],
+                        const size_t lens[AM_DLQ_N], const void *payload, size_t len);
 
 /* Backends. */
 extern const am_coord_ops am__coord_memory;

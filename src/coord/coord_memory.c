@@ -44,17 +44,17 @@ enum { Q_QUEUED, Q_DELAYED, Q_INFLIGHT, Q_DEAD };
 typedef struct magent magent;
 
 typedef struct mmsg {
-    am_heap_node hn;            /* in delayed (due) or inflight (expiry) */
-    struct mmsg *next, *prev;   /* in a priority list or the DLQ */
-    struct mmsg *id_next;       /* in the id set */
+    am_heap_node hn;          /* in delayed (due) or inflight (expiry) */
+    struct mmsg *next, *prev; /* in a priority list or the DLQ */
+    struct mmsg *id_next;     /* in the id set */
     magent *agent;
     uint64_t id_hash;
-    uint64_t serial;            /* the current reservation */
+    uint64_t serial; /* the current reservation */
     int prio;
     int where;
     unsigned attempt;
     double enq_at, ready_at, dead_at;
-    char *reason, *error;       /* allocated when set */
+    char *reason, *error; /* allocated when set */
     char traceparent[AM_TRACEPARENT_LEN + 1];
     char *id, *from, *to, *type, *tracestate;
     char *payload;
@@ -65,12 +65,12 @@ typedef struct mmsg {
 typedef struct mlist {
     mmsg *head, *tail;
     size_t n;
-    double head_enq;            /* head->enq_at, kept here so stats need not
-                                   touch a message per queue (10,000 agents) */
+    double head_enq; /* head->enq_at, kept here so stats need not
+                        touch a message per queue (10,000 agents) */
 } mlist;
 
 typedef struct slot {
-    uint64_t serial;            /* 0 = empty, UINT64_MAX = removed */
+    uint64_t serial; /* 0 = empty, UINT64_MAX = removed */
     mmsg *m;
 } slot;
 
@@ -82,7 +82,7 @@ struct magent {
     mlist q[3];
     mlist dlq;
     am_heap delayed, inflight;
-    slot *res;                  /* reservations by serial, open addressing */
+    slot *res; /* reservations by serial, open addressing */
     size_t res_cap, res_used;
 };
 
@@ -110,14 +110,14 @@ typedef struct idshard {
 typedef struct slabs {
     size_t cap;
     struct slabs *older;
-    magent *v[];                /* v[i] holds agents i*SLAB .. i*SLAB+SLAB-1 */
+    magent *v[]; /* v[i] holds agents i*SLAB .. i*SLAB+SLAB-1 */
 } slabs;
 
 typedef struct mem {
     atab *_Atomic tab;
     slabs *_Atomic slab;
-    _Atomic size_t n;           /* agents made */
-    pthread_mutex_t grow_lock;  /* adding agents */
+    _Atomic size_t n;          /* agents made */
+    pthread_mutex_t grow_lock; /* adding agents */
     _Atomic uint64_t serial;
     idshard ids[SHARDS];
 } mem;
@@ -688,8 +688,9 @@ static mmsg *reserved(am_coord *c, const am_coord_delivery *d, magent **out, slo
     slot *s = ok ? res_find(a, serial) : NULL;
     if (!s) {
         pthread_mutex_unlock(&a->lock);
-        am__err(AM_ENOTFOUND, "the reservation of message \"%.64s\" is no longer held (it "
-                              "expired or was settled)",
+        am__err(AM_ENOTFOUND,
+                "the reservation of message \"%.64s\" is no longer held (it "
+                "expired or was settled)",
                 d->id);
         return NULL;
     }
@@ -743,8 +744,7 @@ static am_err m_retry(am_coord *c, const am_coord_delivery *d, double delay_s, c
     return AM_OK;
 }
 
-static am_err m_dead(am_coord *c, const am_coord_delivery *d, const char *reason,
-                     const char *error)
+static am_err m_dead(am_coord *c, const am_coord_delivery *d, const char *reason, const char *error)
 {
     magent *a;
     slot *s;
@@ -818,21 +818,13 @@ static am_err m_dlq_list(am_coord *c, const char *agent, size_t max, am_coord_dl
     }
     size_t i = 0;
     for (mmsg *m = a->dlq.head; m && i < k; m = m->next, i++) {
-        e[i].id = am__strdup(m->id);
-        e[i].from = am__strdup(m->from);
-        e[i].to = am__strdup(m->to);
-        e[i].type = am__strdup(m->type);
-        e[i].payload = am__malloc(m->len + 1);
-        e[i].reason = am__strdup(m->reason ? m->reason : "");
-        e[i].error = am__strdup(m->error ? m->error : "");
-        if (!e[i].id || !e[i].from || !e[i].to || !e[i].type || !e[i].payload || !e[i].reason ||
-            !e[i].error) {
+        const char *f[AM_DLQ_N] = {
+            m->id, m->from, m->to, m->type, m->reason ? m->reason : "", m->error ? m->error : ""};
+        if (!am__dlq_entry_fill(&e[i], f, NULL, m->payload, m->len)) {
             pthread_mutex_unlock(&a->lock);
             am_coord_dlq_free(e, i + 1);
             return am__err(AM_ENOMEM, "out of memory listing a DLQ");
         }
-        memcpy(e[i].payload, m->payload, m->len + 1);
-        e[i].len = m->len;
         e[i].priority = m->prio;
         e[i].attempts = m->attempt;
         e[i].dead_at = m->dead_at;
@@ -922,8 +914,7 @@ static am_err m_stats(am_coord *c, const char *agent, am_coord_stats *out)
 }
 
 typedef struct each_arg {
-    void (*fn)(const char *agent, const am_coord_stats *st, void *ud);
-    void *ud;
+    const am__agent_sink *s;
     double now;
 } each_arg;
 
@@ -934,14 +925,12 @@ static void each_one(magent *a, void *ud)
     pthread_mutex_lock(&a->lock);
     stats_locked(a, &st, e->now);
     pthread_mutex_unlock(&a->lock);
-    e->fn(a->name, &st, e->ud);
+    e->s->agent(a->name, &st, e->s->ud);
 }
 
-static am_err m_each_agent(am_coord *c,
-                           void (*fn)(const char *agent, const am_coord_stats *st, void *ud),
-                           void *ud)
+static am_err m_each_agent(am_coord *c, const am__agent_sink *s)
 {
-    each_arg e = {fn, ud, am_unix_time()};
+    each_arg e = {s, am_unix_time()};
     each(c->be, each_one, &e);
     return AM_OK;
 }
@@ -964,6 +953,4 @@ const am_coord_ops am__coord_memory = {
     .dlq_purge = m_dlq_purge,
     .stats = m_stats,
     .each_agent = m_each_agent,
-    .totals = NULL,
-    .flush = NULL,
 };

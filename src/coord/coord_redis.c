@@ -20,17 +20,26 @@
 ** cannot match. All deadlines and due times are Redis's clock (TIME), so
 ** hosts whose clocks disagree still agree on them.
 **
+** LENGTHS: every script that moves a message also updates its agent's
+** line in the hash <prefix>:agents -- the lengths of its three queues,
+** delayed set, reservations and DLQ, the enqueued_at of each queue's head
+** and its next timer (lib_lens.lua) -- in the same atomic script, so the
+** lines are exact whenever no script runs, and a snapshot of any number of
+** agents reads one hash in a few round trips (coord_redis_snap.c) instead
+** of a dozen commands per agent. The same line makes the operations cheap:
+** max_queue is checked against it (a refusal is confirmed on the lists
+** themselves), a take pops only queues it says are not empty and looks
+** for expired reservations and due retries only once its next timer has
+** passed. A line can only disagree with the keys when something other
+** than these scripts changes them (an edit by hand), or a script stops
+** half-way (a key of the wrong type, Redis out of memory): every snapshot
+** audits a slice of agents and stores the counts of any that disagree,
+** and recover() audits every agent.
+**
 ** COST: a redis.call from Lua costs several times the command it runs, so
-** the scripts make as few as they can: an ack is two (ZREM, DEL), a send
-** six, a take six when nothing has expired. Two small hashes make that
-** possible, both kept by the same scripts that change what they describe:
-** agents (agent -> messages waiting), so max_queue is one HINCRBY -- and a
-** send is refused only after the lists themselves confirm it, which also
-** corrects the count -- and next (agent -> no later than its earliest
-** timer), so a take looks for expired reservations and due retries only
-** when one may be there. recover() looks at every agent regardless, and
-** rebuilds next. What is reported -- lengths, ages -- is always read from
-** the lists and sets themselves.
+** the scripts make as few as they can: an ack is four (ZREM, DEL, and
+** reading and writing the agent's line), a send seven, a take six when
+** nothing has expired.
 **
 ** POISON: a message whose stored hash does not decode (missing, not a
 ** hash, a priority other than 1/5/9, an attempt or a time that is not a
@@ -49,12 +58,20 @@
 **
 ** COUNTERS: the generic layer counts (am__coord_local()). A background thread
 ** adds this process's deltas to the hash <prefix>:totals every second, and
-** flush() at close; the totals op reads that hash and adds what is not yet
+** close() once more; a snapshot reads that hash and adds what is not yet
 ** flushed, so every process's snapshot reports everyone's totals. A batch
 ** of deltas carries a number, and Redis applies each number once per
 ** process, so a batch whose reply was lost can be sent again without
 ** counting twice: counters never go backwards and never double. (A process
 ** killed with SIGKILL loses its last second of deltas.)
+**
+** THE BACKGROUND THREAD flushes the counters and then refreshes the
+** snapshot the gauges show (am__coord_refresh()), every second -- the
+** first a second after open, or at once when a scrape finds none yet
+** (wake()). It uses a pool of its own whose reads have a 1 s deadline, so
+** a hung Redis delays it (the snapshot grows old, and the failures are
+** counted) but never a scrape, and close() waits for it at most that long,
+** then makes its last flush with the same deadline.
 **
 ** Threading: every op may run on any thread; the connection pools and
 ** flush_lock are the only shared state. Ownership: deliveries and DLQ
@@ -77,44 +94,7 @@
 /* Replies                                                             */
 /* ------------------------------------------------------------------ */
 
-static bool is_array(const redisReply *r, size_t min)
-{
-    return r && r->type == REDIS_REPLY_ARRAY && r->elements >= min;
-}
-
-static bool el_int(const redisReply *r, size_t i, long long *v)
-{
-    if (i >= r->elements || r->element[i]->type != REDIS_REPLY_INTEGER)
-        return false;
-    *v = r->element[i]->integer;
-    return true;
-}
-
-/* A string element (NUL-terminated by hiredis), or NULL. */
-static const char *el_str(const redisReply *r, size_t i, size_t *len)
-{
-    if (i >= r->elements || r->element[i]->type != REDIS_REPLY_STRING)
-        return NULL;
-    if (len)
-        *len = r->element[i]->len;
-    return r->element[i]->str;
-}
-
-static double to_double(const char *s)
-{
-    char *end;
-    double v = s ? strtod(s, &end) : 0;
-    return s && end != s && *end == '\0' && isfinite(v) ? v : 0;
-}
-
-static long long to_ll(const char *s)
-{
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    return s && end != s && *end == '\0' ? v : 0;
-}
-
-static am_err bad_reply(am__rbe *b, int script, redisReply *r)
+am_err am__redis_bad_reply(am__rbe *b, int script, redisReply *r)
 {
     if (r)
         freeReplyObject(r);
@@ -122,8 +102,7 @@ static am_err bad_reply(am__rbe *b, int script, redisReply *r)
                    am__redis_script_name(script));
 }
 
-/* Report n events ev for agent. */
-static void events(am_coord *c, const char *agent, am__event ev, long long n)
+void am__redis_events(am_coord *c, const char *agent, am__event ev, long long n)
 {
     for (long long i = 0; i < n; i++)
         am__coord_event(c, agent, ev);
@@ -133,10 +112,14 @@ static void events(am_coord *c, const char *agent, am__event ev, long long n)
 /* Counters                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Add this process's counter deltas to <prefix>:totals (see the top). */
-static void flush_once(am_coord *c, bool final)
+/* Add this process's counter deltas to <prefix>:totals (see the top): the
+   batch whose reply was lost, if there is one, else the deltas since the
+   last. final: the process is leaving (and the batch is sent even when
+   empty, to say so). false when Redis did not confirm it. */
+static bool flush_once(am_coord *c, bool final)
 {
     am__rbe *b = c->be;
+    bool ok = true;
     pthread_mutex_lock(&b->flush_lock);
     if (!b->has_batch) {
         double cur[AM__N_TOTALS];
@@ -150,7 +133,7 @@ static void flush_once(am_coord *c, bool final)
         }
         if (!any && !final) {
             pthread_mutex_unlock(&b->flush_lock);
-            return;
+            return true;
         }
         b->seq++;
         b->has_batch = true;
@@ -171,57 +154,47 @@ static void flush_once(am_coord *c, bool final)
         for (int i = 0; i < AM__N_TOTALS; i++)
             b->flushed[i] += b->batch[i];
         b->has_batch = false;
-    } else if (final) {
-        AM_LOG_WARNING(am__coord_opts(c).logger, "coordinator",
-                       "counter deltas could not be added to Redis's totals before close",
-                       AM_F_STR("redis", b->where), AM_F_STR("error", am_errmsg()));
+    } else {
+        ok = false;
     }
     pthread_mutex_unlock(&b->flush_lock);
+    return ok;
 }
 
-static void *flusher(void *arg)
+static void *background(void *arg)
 {
     am_coord *c = arg;
     am__rbe *b = c->be;
+    am__redis_use_bg(true);
     pthread_mutex_lock(&b->stop_lock);
     while (!b->stop) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += 1;
-        pthread_cond_timedwait(&b->stop_cond, &b->stop_lock, &ts);
+        while (!b->stop && !b->wake &&
+               pthread_cond_timedwait(&b->stop_cond, &b->stop_lock, &ts) == 0)
+            ;
         if (b->stop)
             break;
+        b->wake = false;
         pthread_mutex_unlock(&b->stop_lock);
         flush_once(c, false);
+        am__coord_refresh(c);
         pthread_mutex_lock(&b->stop_lock);
     }
     pthread_mutex_unlock(&b->stop_lock);
     return NULL;
 }
 
-static void r_flush(am_coord *c)
-{
-    flush_once(c, false);
-}
-
-static am_err r_totals(am_coord *c, double *out)
+static void r_wake(am_coord *c)
 {
     am__rbe *b = c->be;
-    pthread_mutex_lock(&b->flush_lock);
-    redisReply *r;
-    am_err rc = am__redis_eval(b, AM__S_TOTALS, 0, NULL, NULL, &r);
-    if (rc == AM_OK && !is_array(r, AM__N_TOTALS))
-        rc = bad_reply(b, AM__S_TOTALS, r);
-    if (rc == AM_OK) {
-        double cur[AM__N_TOTALS];
-        am__coord_local(c, cur);
-        for (int i = 0; i < AM__N_TOTALS; i++)
-            out[i] = (double)to_ll(el_str(r, (size_t)i, NULL)) +
-                     (cur[i] > b->flushed[i] ? cur[i] - b->flushed[i] : 0);
-        freeReplyObject(r);
-    }
-    pthread_mutex_unlock(&b->flush_lock);
-    return rc;
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->stop_lock);
+    b->wake = true;
+    pthread_cond_signal(&b->stop_cond);
+    pthread_mutex_unlock(&b->stop_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -232,6 +205,7 @@ static void be_free(am__rbe *b)
 {
     am__redis_pool_fini(&b->ops);
     am__redis_pool_fini(&b->waits);
+    am__redis_pool_fini(&b->bg);
     pthread_mutex_destroy(&b->flush_lock);
     pthread_mutex_destroy(&b->stop_lock);
     pthread_cond_destroy(&b->stop_cond);
@@ -261,8 +235,9 @@ static am_err r_open(am_coord *c, const char *uri)
         snprintf(b->where, sizeof b->where, "[%s]:%d", b->u.host, b->u.port);
     else
         snprintf(b->where, sizeof b->where, "%s:%d", b->u.host, b->u.port);
-    if (!am__redis_pool_init(&b->ops, (size_t)b->u.pool) ||
-        !am__redis_pool_init(&b->waits, AM__REDIS_WAIT_POOL_MAX)) {
+    if (!am__redis_pool_init(&b->ops, (size_t)b->u.pool, AM__REDIS_OP_TIMEOUT_MS) ||
+        !am__redis_pool_init(&b->waits, AM__REDIS_WAIT_POOL_MAX, AM__REDIS_OP_TIMEOUT_MS) ||
+        !am__redis_pool_init(&b->bg, 1, AM__REDIS_BG_TIMEOUT_MS)) {
         be_free(b);
         return am__err(AM_ENOMEM, "out of memory opening the coordinator");
     }
@@ -282,16 +257,16 @@ static am_err r_open(am_coord *c, const char *uri)
         return rc;
     }
     c->be = b;
-    /* The flusher takes no signals: block them all while it is created. */
+    /* The thread takes no signals: block them all while it is created. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    int e = pthread_create(&b->thread, NULL, flusher, c);
+    int e = pthread_create(&b->thread, NULL, background, c);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (e) {
         c->be = NULL;
         be_free(b);
-        return am__err(AM_ENOMEM, "cannot start the coordinator's counter thread");
+        return am__err(AM_ENOMEM, "cannot start the coordinator's background thread");
     }
     b->has_thread = true;
     return AM_OK;
@@ -309,7 +284,15 @@ static void r_close(am_coord *c)
         pthread_mutex_unlock(&b->stop_lock);
         pthread_join(b->thread, NULL);
     }
-    flush_once(c, true);
+    /* The last flush -- a batch still unconfirmed, then what is left, said
+       to be the last -- has the background pool's deadline too. */
+    am__redis_use_bg(true);
+    if (!flush_once(c, false) || !flush_once(c, true))
+        AM_LOG_WARNING(am__coord_opts(c).logger, "coordinator",
+                       "counter deltas could not be added to Redis's totals before close: this "
+                       "process's last counts are missing from the shared totals",
+                       AM_F_STR("redis", b->where), AM_F_STR("error", am_errmsg()));
+    am__redis_use_bg(false);
     be_free(b);
     c->be = NULL;
 }
@@ -344,7 +327,7 @@ static am_err r_send(am_coord *c, const am__msg *m, size_t max_queue)
     if (rc)
         return rc;
     if (r->type != REDIS_REPLY_INTEGER || r->integer < 0 || r->integer > 2)
-        return bad_reply(b, AM__S_SEND, r);
+        return am__redis_bad_reply(b, AM__S_SEND, r);
     long long code = r->integer;
     freeReplyObject(r);
     if (code == 1)
@@ -419,25 +402,25 @@ static am_err r_take(am_coord *c, const char *agent, double visibility_s, unsign
         return rc;
     const char *f[T_N];
     int nf = 0;
-    if (is_array(r, 1) && r->element[0]->type == REDIS_REPLY_STRING)
+    if (am__is_array(r, 1) && r->element[0]->type == REDIS_REPLY_STRING)
         nf = split_head(r->element[0]->str, f);
     if (nf < T_ID + 1 || (f[T_STATUS][0] != '0' && f[T_STATUS][0] != '1') || f[T_STATUS][1])
-        return bad_reply(b, AM__S_TAKE, r);
-    events(c, agent, AM__EV_RECOVERED, to_ll(f[T_RECOVERED]));
-    events(c, agent, AM__EV_DEAD_ATTEMPTS, to_ll(f[T_DEAD]));
-    events(c, agent, AM__EV_DEAD_POISON, to_ll(f[T_POISON]));
+        return am__redis_bad_reply(b, AM__S_TAKE, r);
+    am__redis_events(c, agent, AM__EV_RECOVERED, am__to_ll(f[T_RECOVERED]));
+    am__redis_events(c, agent, AM__EV_DEAD_ATTEMPTS, am__to_ll(f[T_DEAD]));
+    am__redis_events(c, agent, AM__EV_DEAD_POISON, am__to_ll(f[T_POISON]));
     if (f[T_STATUS][0] == '1') {
         t_hint.c = c;
         t_hint.at_ns = am_now_ns();
-        t_hint.next_in_s = f[T_NEXT_IN][0] ? to_double(f[T_NEXT_IN]) : -1;
+        t_hint.next_in_s = f[T_NEXT_IN][0] ? am__to_double(f[T_NEXT_IN]) : -1;
         snprintf(t_hint.agent, sizeof t_hint.agent, "%s", agent);
         freeReplyObject(r);
         return AM_ETIMEDOUT;
     }
     size_t payload_len = 0;
-    const char *payload = el_str(r, 1, &payload_len);
+    const char *payload = am__el_str(r, 1, &payload_len);
     if (nf != T_N || !payload || strlen(f[T_TOKEN]) >= AM__TOKEN_MAX)
-        return bad_reply(b, AM__S_TAKE, r);
+        return am__redis_bad_reply(b, AM__S_TAKE, r);
     am_coord_delivery *d =
         am__delivery_new(f[T_ID], f[T_FROM], agent, f[T_TYPE], payload, payload_len);
     if (!d) {
@@ -445,11 +428,11 @@ static am_err r_take(am_coord *c, const char *agent, double visibility_s, unsign
         return am__err(AM_ENOMEM, "out of memory delivering a message (it stays reserved until "
                                   "its visibility timeout)");
     }
-    d->priority = (int)to_ll(f[T_PRIORITY]);
-    d->attempt = (unsigned)to_ll(f[T_ATTEMPT]);
-    d->enqueued_at = to_double(f[T_ENQUEUED]);
-    d->ready_at = to_double(f[T_READY]);
-    d->received_at = to_double(f[T_RECEIVED]);
+    d->priority = (int)am__to_ll(f[T_PRIORITY]);
+    d->attempt = (unsigned)am__to_ll(f[T_ATTEMPT]);
+    d->enqueued_at = am__to_double(f[T_ENQUEUED]);
+    d->ready_at = am__to_double(f[T_READY]);
+    d->received_at = am__to_double(f[T_RECEIVED]);
     if (f[T_TRACEPARENT][0] &&
         am_traceparent_parse(f[T_TRACEPARENT], strlen(f[T_TRACEPARENT]), &d->trace) == AM_OK)
         am_tracestate_set(&d->trace, f[T_TRACESTATE], strlen(f[T_TRACESTATE]));
@@ -514,7 +497,7 @@ static am_err settle(am_coord *c, int script, const am_coord_delivery *d, const 
     if (rc)
         return rc;
     if (r->type != REDIS_REPLY_INTEGER || (r->integer != 0 && r->integer != 1))
-        return bad_reply(b, script, r);
+        return am__redis_bad_reply(b, script, r);
     long long code = r->integer;
     freeReplyObject(r);
     if (code == 1)
@@ -540,35 +523,6 @@ static am_err r_retry(am_coord *c, const am_coord_delivery *d, double delay_s, c
 static am_err r_dead(am_coord *c, const am_coord_delivery *d, const char *reason, const char *error)
 {
     return settle(c, AM__S_DEAD, d, reason, error ? error : "");
-}
-
-static am_err r_recover(am_coord *c, unsigned max_attempts, size_t *n)
-{
-    am__rbe *b = c->be;
-    char maxa[16];
-    snprintf(maxa, sizeof maxa, "%u", max_attempts);
-    const char *argv[1] = {maxa};
-    redisReply *r;
-    am_err rc = am__redis_eval(b, AM__S_RECOVER, 1, argv, NULL, &r);
-    if (rc)
-        return rc;
-    long long total;
-    if (!is_array(r, 1) || !el_int(r, 0, &total) || (r->elements - 1) % 4 != 0)
-        return bad_reply(b, AM__S_RECOVER, r);
-    for (size_t i = 1; i + 3 < r->elements; i += 4) {
-        const char *agent = el_str(r, i, NULL);
-        long long nrec = 0, ndead = 0, npois = 0;
-        if (!agent || !el_int(r, i + 1, &nrec) || !el_int(r, i + 2, &ndead) ||
-            !el_int(r, i + 3, &npois))
-            continue;
-        events(c, agent, AM__EV_RECOVERED, nrec);
-        events(c, agent, AM__EV_DEAD_ATTEMPTS, ndead);
-        events(c, agent, AM__EV_DEAD_POISON, npois);
-    }
-    freeReplyObject(r);
-    if (n)
-        *n = (size_t)total;
-    return AM_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -603,10 +557,10 @@ static am_err r_dlq_list(am_coord *c, const char *agent, size_t max, am_coord_dl
     if (rc)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % L_N != 0)
-        return bad_reply(b, AM__S_DLQ_LIST, r);
+        return am__redis_bad_reply(b, AM__S_DLQ_LIST, r);
     for (size_t i = 0; i < r->elements; i++)
         if (r->element[i]->type != REDIS_REPLY_STRING)
-            return bad_reply(b, AM__S_DLQ_LIST, r);
+            return am__redis_bad_reply(b, AM__S_DLQ_LIST, r);
     size_t k = r->elements / L_N;
     am_coord_dlq_entry *e = k ? am__calloc(k, sizeof *e) : NULL;
     if (k && !e) {
@@ -615,25 +569,21 @@ static am_err r_dlq_list(am_coord *c, const char *agent, size_t max, am_coord_dl
     }
     for (size_t i = 0; i < k; i++) {
         redisReply **v = r->element + i * L_N;
-        e[i].id = am__strdup(v[L_ID]->str);
-        e[i].from = am__strdup(v[L_FROM]->str);
-        e[i].to = am__strdup(v[L_TO]->len ? v[L_TO]->str : agent);
-        e[i].type = am__strdup(v[L_TYPE]->str);
-        e[i].payload = am__malloc(v[L_PAYLOAD]->len + 1);
-        e[i].reason = am__strdup(v[L_REASON]->str);
-        e[i].error = am__strdup(v[L_ERROR]->str);
-        if (!e[i].id || !e[i].from || !e[i].to || !e[i].type || !e[i].payload || !e[i].reason ||
-            !e[i].error) {
+        const char *f[AM_DLQ_N] = {
+            v[L_ID]->str,   v[L_FROM]->str,   v[L_TO]->len ? v[L_TO]->str : agent,
+            v[L_TYPE]->str, v[L_REASON]->str, v[L_ERROR]->str};
+        size_t lens[AM_DLQ_N] = {
+            v[L_ID]->len,   v[L_FROM]->len,   v[L_TO]->len ? v[L_TO]->len : strlen(agent),
+            v[L_TYPE]->len, v[L_REASON]->len, v[L_ERROR]->len};
+        if (!am__dlq_entry_fill(&e[i], f, lens, v[L_PAYLOAD]->str, v[L_PAYLOAD]->len)) {
             freeReplyObject(r);
             am_coord_dlq_free(e, i + 1);
             return am__err(AM_ENOMEM, "out of memory listing a DLQ");
         }
-        memcpy(e[i].payload, v[L_PAYLOAD]->str, v[L_PAYLOAD]->len + 1);
-        e[i].len = v[L_PAYLOAD]->len;
-        e[i].priority = (int)to_ll(v[L_PRIORITY]->str);
-        long long att = to_ll(v[L_ATTEMPT]->str);
+        e[i].priority = (int)am__to_ll(v[L_PRIORITY]->str);
+        long long att = am__to_ll(v[L_ATTEMPT]->str);
         e[i].attempts = att > 0 && att < 1000000000 ? (unsigned)att : 0;
-        e[i].dead_at = to_double(v[L_DEAD_AT]->str);
+        e[i].dead_at = am__to_double(v[L_DEAD_AT]->str);
     }
     freeReplyObject(r);
     *out = e;
@@ -654,8 +604,9 @@ static am_err r_dlq_replay(am_coord *c, const char *agent, const char *id, size_
     if (rc)
         return rc;
     long long code, done, skipped;
-    if (!is_array(r, 3) || !el_int(r, 0, &code) || !el_int(r, 1, &done) || !el_int(r, 2, &skipped))
-        return bad_reply(b, AM__S_DLQ_REPLAY, r);
+    if (!am__is_array(r, 3) || !am__el_int(r, 0, &code) || !am__el_int(r, 1, &done) ||
+        !am__el_int(r, 2, &skipped))
+        return am__redis_bad_reply(b, AM__S_DLQ_REPLAY, r);
     freeReplyObject(r);
     *n = (size_t)done;
     switch (code) {
@@ -684,71 +635,8 @@ static am_err r_dlq_purge(am_coord *c, const char *agent, size_t *n)
     if (rc)
         return rc;
     if (r->type != REDIS_REPLY_INTEGER || r->integer < 0)
-        return bad_reply(b, AM__S_DLQ_PURGE, r);
+        return am__redis_bad_reply(b, AM__S_DLQ_PURGE, r);
     *n = (size_t)r->integer;
-    freeReplyObject(r);
-    return AM_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* Stats                                                               */
-/* ------------------------------------------------------------------ */
-
-static am_err r_stats(am_coord *c, const char *agent, am_coord_stats *out)
-{
-    am__rbe *b = c->be;
-    memset(out, 0, sizeof *out);
-    redisReply *r;
-    am_err rc = am__redis_eval(b, AM__S_STATS, 1, &agent, NULL, &r);
-    if (rc)
-        return rc;
-    long long code;
-    if (!is_array(r, 1) || !el_int(r, 0, &code))
-        return bad_reply(b, AM__S_STATS, r);
-    if (code == 1) {
-        freeReplyObject(r);
-        return am__err(AM_ENOTFOUND, "no agent \"%s\"", agent);
-    }
-    size_t len;
-    const char *line = el_str(r, 1, &len);
-    const char *name;
-    size_t name_len;
-    am_coord_stats st;
-    if (!line || am__redis_lens_parse(line, len, &name, &name_len, &st) != AM_OK)
-        return bad_reply(b, AM__S_STATS, r);
-    freeReplyObject(r);
-    *out = st;
-    return AM_OK;
-}
-
-static am_err r_each_agent(am_coord *c,
-                           void (*fn)(const char *agent, const am_coord_stats *st, void *ud),
-                           void *ud)
-{
-    am__rbe *b = c->be;
-    redisReply *r;
-    am_err rc = am__redis_eval(b, AM__S_EACH_AGENT, 0, NULL, NULL, &r);
-    if (rc)
-        return rc;
-    if (r->type != REDIS_REPLY_STRING)
-        return bad_reply(b, AM__S_EACH_AGENT, r);
-    const char *p = r->str, *end = r->str + r->len;
-    char name[AM_COORD_MAX_NAME + 1];
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        const char *agent;
-        size_t agent_len;
-        am_coord_stats st;
-        /* A line that does not parse (a name someone else put in the set)
-           is skipped: it cannot be an agent of ours. */
-        if (am__redis_lens_parse(p, len, &agent, &agent_len, &st) == AM_OK) {
-            memcpy(name, agent, agent_len);
-            name[agent_len] = '\0';
-            fn(name, &st, ud);
-        }
-        p += len + 1;
-    }
     freeReplyObject(r);
     return AM_OK;
 }
@@ -756,6 +644,7 @@ static am_err r_each_agent(am_coord *c,
 const am_coord_ops am__coord_redis = {
     .version = 1,
     .name = "redis",
+    .is_remote = true,
     .open = r_open,
     .close = r_close,
     .add_agent = r_add_agent,
@@ -765,12 +654,11 @@ const am_coord_ops am__coord_redis = {
     .ack = r_ack,
     .retry = r_retry,
     .dead = r_dead,
-    .recover = r_recover,
+    .recover = am__redis_recover,
     .dlq_list = r_dlq_list,
     .dlq_replay = r_dlq_replay,
     .dlq_purge = r_dlq_purge,
-    .stats = r_stats,
-    .each_agent = r_each_agent,
-    .totals = r_totals,
-    .flush = r_flush,
+    .stats = am__redis_stats,
+    .each_agent = am__redis_each_agent,
+    .wake = r_wake,
 };

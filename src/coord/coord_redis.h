@@ -1,7 +1,7 @@
 /*
 ** coord_redis.h: the Redis coordinator's insides that are shared between
 ** its files, its unit tests and its fuzz targets -- the URI parser and the
-** parser of the per-agent lengths each_agent.lua returns. Both are pure
+** parser of the per-agent lengths line the scripts keep. Both are pure
 ** functions: they read their input, write their output struct and, on an
 ** error, the thread's am_errmsg(); nothing else.
 */
@@ -55,14 +55,19 @@ typedef struct am__redis_uri {
 am_err am__redis_uri_parse(const char *uri, am__redis_uri *out);
 
 /*
-** am__redis_lens_parse: parse one line of each_agent.lua's reply:
-**     "<agent> q1 q5 q9 delayed inflight dlq age1 age5 age9"
-** (one space between fields, counts unsigned decimal, ages decimal with an
-** optional fraction). line/len borrowed (no NUL needed, no '\n' inside).
-** *agent and *agent_len point into line. st written on AM_OK.
-** Returns AM_OK or AM_EPROTO naming the field. Pure. Since: 0.1
+** am__redis_lens_parse: parse an agent's lengths line as the scripts keep
+** it in <prefix>:agents (src/coord/lua/lib_lens.lua):
+**     "q1 q5 q9 dl if dlq h1 h5 h9 next"
+** one space between fields; counts of 1..9 decimal digits; h1 h5 h9 the
+** enqueued_at of each queue's head: "-" (none), "?" (not known yet) or a
+** time (digits with an optional fraction, at most 24 bytes); next "-" or
+** a time. now: Redis's clock; each head's age is now - h to the
+** millisecond, 0 for an empty queue, "-", "?" or a head in the future.
+** line/len borrowed (no NUL needed). st written on AM_OK, and *unknown to
+** whether a head is "?" (lens_fix.lua looks it up).
+** Returns AM_OK or AM_EPROTO naming the field. Pure. Since: 0.2
 */
-am_err am__redis_lens_parse(const char *line, size_t len, const char **agent, size_t *agent_len,
-                            am_coord_stats *st);
+am_err am__redis_lens_parse(const char *line, size_t len, double now, am_coord_stats *st,
+                            bool *unknown);
 
 #endif

@@ -12,7 +12,10 @@
 ** BLPOP never holds a connection the others need.
 **
 ** Connections are made lazily (the first at open) with a 1 s connect
-** timeout and a 10 s reply timeout. A connection that fails (I/O error,
+** timeout and a 10 s reply timeout -- 1 s for the background pool, which
+** only the backend's own thread uses (with am__redis_use_bg()), so that its
+** flushes and snapshots, and a close that waits for them, are bounded
+** when Redis hangs (SIGSTOP, a long script). A connection that fails (I/O error,
 ** timeout, server gone) is freed, and the next operation connects again:
 ** while Redis is away every operation returns AM_EBACKEND quickly (the
 ** connect is refused) and the first one after it is back just works. A
@@ -28,6 +31,11 @@
 ** operation is EVALSHA. A server that lost its script cache (restart,
 ** SCRIPT FLUSH) answers NOSCRIPT, and the script is loaded and run once
 ** more -- a NOSCRIPT reply means nothing ran, so this is safe.
+**
+** PIPELINES: a snapshot sends several commands (TIME, HMGET, EVALSHA,
+** HSCAN) in one write and reads their replies in order; error replies are
+** the caller's to judge, since one key of the wrong type must not hide the
+** others' answers.
 **
 ** SIGPIPE: hiredis writes with write(2), and a write to a socket the peer
 ** reset raises SIGPIPE, which by default kills the process. So hiredis
@@ -68,10 +76,10 @@ static const struct {
     [AM__S_DLQ_REPLAY] = {"dlq_replay", am__lua_dlq_replay},
     [AM__S_DLQ_PURGE] = {"dlq_purge", am__lua_dlq_purge},
     [AM__S_STATS] = {"stats", am__lua_stats},
-    [AM__S_EACH_AGENT] = {"each_agent", am__lua_each_agent},
     [AM__S_ADD_AGENT] = {"add_agent", am__lua_add_agent},
     [AM__S_TOTALS_ADD] = {"totals_add", am__lua_totals_add},
-    [AM__S_TOTALS] = {"totals", am__lua_totals},
+    [AM__S_LENS_FIX] = {"lens_fix", am__lua_lens_fix},
+    [AM__S_AUDIT] = {"audit", am__lua_audit},
 };
 
 const char *am__redis_script_name(int script)
@@ -79,21 +87,28 @@ const char *am__redis_script_name(int script)
     return SCRIPTS[script].name;
 }
 
-const char *am__redis_script_text(int script)
+/* Which pool the calling thread's operations use (am__redis_use_bg). */
+static __thread bool t_bg;
+
+void am__redis_use_bg(bool on)
 {
-    return SCRIPTS[script].text;
+    t_bg = on;
+}
+
+static am__rpool *ops_pool(am__rbe *b)
+{
+    return t_bg ? &b->bg : &b->ops;
 }
 
 /* ------------------------------------------------------------------ */
 /* Commands                                                            */
 /* ------------------------------------------------------------------ */
 
-redisReply *am__redis_command(redisContext *ctx, int argc, const char **argv, const size_t *lens)
+/* Send what redisAppendCommandArgv put in ctx's output buffer. hiredis
+   would write(2), which raises SIGPIPE on a reset connection; this sends
+   with MSG_NOSIGNAL instead. false when the connection failed. */
+static bool send_obuf(redisContext *ctx)
 {
-    if (redisAppendCommandArgv(ctx, argc, argv, lens) != REDIS_OK)
-        return NULL;
-    /* hiredis would write(2), which raises SIGPIPE on a reset connection;
-       send the formatted command ourselves with MSG_NOSIGNAL instead. */
     size_t len = sdslen(ctx->obuf), done = 0;
     while (done < len) {
         ssize_t n = send(ctx->fd, ctx->obuf + done, len - done, MSG_NOSIGNAL);
@@ -105,11 +120,18 @@ redisReply *am__redis_command(redisContext *ctx, int argc, const char **argv, co
                      n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "write timed out"
                      : n < 0                                            ? strerror(errno)
                                                                         : "write failed");
-            return NULL;
+            return false;
         }
         done += (size_t)n;
     }
     sdsclear(ctx->obuf);
+    return true;
+}
+
+redisReply *am__redis_command(redisContext *ctx, int argc, const char **argv, const size_t *lens)
+{
+    if (redisAppendCommandArgv(ctx, argc, argv, lens) != REDIS_OK || !send_obuf(ctx))
+        return NULL;
     void *r = NULL;
     if (redisGetReply(ctx, &r) != REDIS_OK)
         return NULL;
@@ -121,7 +143,7 @@ static bool reply_ok(const redisReply *r)
     return r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
 }
 
-am_err am__redis_connect(am__rbe *b, redisContext **out)
+am_err am__redis_connect(am__rbe *b, int timeout_ms, redisContext **out)
 {
     struct timeval tv = {AM__REDIS_CONNECT_TIMEOUT_MS / 1000,
                          (AM__REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
@@ -134,7 +156,7 @@ am_err am__redis_connect(am__rbe *b, redisContext **out)
         redisFree(ctx);
         return rc;
     }
-    struct timeval op = {AM__REDIS_OP_TIMEOUT_MS / 1000, (AM__REDIS_OP_TIMEOUT_MS % 1000) * 1000};
+    struct timeval op = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     if (redisSetTimeout(ctx, op) != REDIS_OK ||
         (!b->u.is_unix && redisEnableKeepAlive(ctx) != REDIS_OK)) {
         am_err rc = am__err(AM_EBACKEND, "redis at %s: cannot set socket options: %s", b->where,
@@ -207,7 +229,7 @@ am_err am__redis_load_scripts(am__rbe *b, redisContext *ctx)
 /* Pools                                                               */
 /* ------------------------------------------------------------------ */
 
-bool am__redis_pool_init(am__rpool *p, size_t max)
+bool am__redis_pool_init(am__rpool *p, size_t max, int timeout_ms)
 {
     memset(p, 0, sizeof *p);
     p->idle = am__calloc(max, sizeof *p->idle);
@@ -219,6 +241,7 @@ bool am__redis_pool_init(am__rpool *p, size_t max)
         return false;
     }
     p->max = max;
+    p->timeout_ms = timeout_ms;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     return true;
@@ -268,7 +291,7 @@ am_err am__redis_pool_get(am__rbe *b, am__rpool *p, redisContext **out)
         ctx = NULL;
     }
     if (!ctx) {
-        am_err rc = am__redis_connect(b, &ctx);
+        am_err rc = am__redis_connect(b, p->timeout_ms, &ctx);
         if (rc) {
             pthread_mutex_lock(&p->lock);
             p->n_live--;
@@ -306,14 +329,93 @@ static bool is_noscript(const redisReply *r)
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
+/* Load script on ctx again after NOSCRIPT. AM_OK; AM_EBACKEND with the
+   reason (*lost: the connection failed). */
+static am_err reload(am__rbe *b, redisContext *ctx, int script, bool *lost)
+{
+    const char *lv[3] = {"SCRIPT", "LOAD", SCRIPTS[script].text};
+    size_t ll[3] = {6, 4, strlen(SCRIPTS[script].text)};
+    redisReply *l = am__redis_command(ctx, 3, lv, ll);
+    *lost = l == NULL;
+    if (!l)
+        return am__err(AM_EBACKEND, "redis at %s: connection lost reloading %s.lua: %s", b->where,
+                       SCRIPTS[script].name, ctx->errstr);
+    am_err rc = AM_OK;
+    if (l->type != REDIS_REPLY_STRING || l->len != 40 || memcmp(l->str, b->sha[script], 40) != 0)
+        rc = am__err(AM_EBACKEND, "redis at %s: cannot reload script %s.lua: %.200s", b->where,
+                     SCRIPTS[script].name,
+                     l->type == REDIS_REPLY_ERROR ? l->str : "unexpected reply");
+    freeReplyObject(l);
+    return rc;
+}
+
+am_err am__redis_pipeline(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply **out)
+{
+    redisContext *ctx;
+    am__rpool *pool = ops_pool(b);
+    am_err rc = am__redis_pool_get(b, pool, &ctx);
+    if (rc)
+        return rc;
+    const char *what = cmds[0].script >= 0 ? SCRIPTS[cmds[0].script].name : cmds[0].argv[0];
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = redisAppendCommandArgv(ctx, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].lens) ==
+             REDIS_OK;
+    ok = ok && send_obuf(ctx);
+    size_t got = 0;
+    for (; ok && got < n; got++) {
+        void *r = NULL;
+        ok = redisGetReply(ctx, &r) == REDIS_OK && r;
+        out[got] = r;
+    }
+    /* A script the server does not have (restarted, SCRIPT FLUSH) did not
+       run: load it and run that command again, alone. */
+    for (size_t i = 0; ok && i < n; i++) {
+        if (cmds[i].script < 0 || !is_noscript(out[i]))
+            continue;
+        freeReplyObject(out[i]);
+        out[i] = NULL;
+        bool lost;
+        if ((rc = reload(b, ctx, cmds[i].script, &lost))) {
+            ok = !lost;
+            for (size_t j = 0; j < n; j++)
+                if (out[j])
+                    freeReplyObject(out[j]);
+            am__redis_pool_put(pool, ctx, lost);
+            return rc;
+        }
+        out[i] = am__redis_command(ctx, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].lens);
+        ok = out[i] != NULL;
+    }
+    if (!ok) {
+        rc = am__err(AM_EBACKEND, "redis at %s: connection lost running %s: %s", b->where, what,
+                     ctx->err ? ctx->errstr : "no reply");
+        for (size_t j = 0; j < got; j++)
+            if (out[j])
+                freeReplyObject(out[j]);
+        am__redis_pool_put(pool, ctx, true);
+        return rc;
+    }
+    am__redis_pool_put(pool, ctx, false);
+    return AM_OK;
+}
+
 am_err am__redis_eval(am__rbe *b, int script, int argc, const char *const *argv, const size_t *lens,
                       redisReply **out)
 {
-    const char *av[AM__REDIS_MAX_ARGS + 3];
-    size_t al[AM__REDIS_MAX_ARGS + 3];
-    if (argc + 1 > AM__REDIS_MAX_ARGS)
-        return am__err(AM_EBACKEND, "redis: too many arguments for script %s",
-                       SCRIPTS[script].name);
+    enum { ON_STACK = 24 };
+    const char *sv[ON_STACK];
+    size_t sl[ON_STACK];
+    size_t n = (size_t)argc + 4;
+    const char **av = n <= ON_STACK ? sv : am__malloc(n * sizeof *av);
+    size_t *al = n <= ON_STACK ? sl : am__malloc(n * sizeof *al);
+    if (!av || !al) {
+        if (av != sv)
+            am__free(av);
+        if (al != sl)
+            am__free(al);
+        return am__err(AM_ENOMEM, "out of memory running %s.lua", SCRIPTS[script].name);
+    }
     av[0] = "EVALSHA";
     al[0] = 7;
     av[1] = b->sha[script];
@@ -326,41 +428,17 @@ am_err am__redis_eval(am__rbe *b, int script, int argc, const char *const *argv,
         av[4 + i] = argv[i];
         al[4 + i] = lens ? lens[i] : strlen(argv[i]);
     }
-    int n = argc + 4;
-    redisContext *ctx;
-    am_err rc = am__redis_pool_get(b, &b->ops, &ctx);
+    am__rcmd cmd = {(int)n, av, al, script};
+    redisReply *r = NULL;
+    am_err rc = am__redis_pipeline(b, &cmd, 1, &r);
+    if (av != sv)
+        am__free(av);
+    if (al != sl)
+        am__free(al);
     if (rc)
         return rc;
-    redisReply *r = am__redis_command(ctx, n, av, al);
-    if (is_noscript(r)) {
-        freeReplyObject(r);
-        const char *lv[3] = {"SCRIPT", "LOAD", SCRIPTS[script].text};
-        size_t ll[3] = {6, 4, strlen(SCRIPTS[script].text)};
-        redisReply *l = am__redis_command(ctx, 3, lv, ll);
-        if (!l) {
-            r = NULL;
-        } else if (l->type != REDIS_REPLY_STRING || l->len != 40 ||
-                   memcmp(l->str, b->sha[script], 40) != 0) {
-            rc = am__err(AM_EBACKEND, "redis at %s: cannot reload script %s.lua: %s", b->where,
-                         SCRIPTS[script].name,
-                         l->type == REDIS_REPLY_ERROR ? l->str : "unexpected reply");
-            freeReplyObject(l);
-            am__redis_pool_put(&b->ops, ctx, false);
-            return rc;
-        } else {
-            freeReplyObject(l);
-            r = am__redis_command(ctx, n, av, al);
-        }
-    }
-    if (!r) {
-        rc = am__err(AM_EBACKEND, "redis at %s: connection lost running %s.lua: %s", b->where,
-                     SCRIPTS[script].name, ctx->err ? ctx->errstr : "no reply");
-        am__redis_pool_put(&b->ops, ctx, true);
-        return rc;
-    }
-    am__redis_pool_put(&b->ops, ctx, false);
     if (r->type == REDIS_REPLY_ERROR) {
-        rc = am__err(AM_EBACKEND, "redis at %s: %s.lua failed: %.200s", b->where,
+        rc = am__err(AM_EBACKEND, "redis at %s: %s.lua failed: %.300s", b->where,
                      SCRIPTS[script].name, r->str);
         freeReplyObject(r);
         return rc;

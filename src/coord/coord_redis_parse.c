@@ -19,14 +19,18 @@
 ** (the path is the socket's); the key prefix must not contain ':' so that
 ** no two prefixes can name the same keys.
 **
-** The lengths line is what one Lua script computes for every agent at
-** once (so a snapshot is one round trip): the agent name, then nine
-** numbers separated by single spaces. Agent names never contain a space
-** (coord.c refuses them), so the first space ends the name.
+** The lengths line is what the scripts keep for each agent in the hash
+** <prefix>:agents (lib_lens.lua), and what a snapshot reads for every
+** agent: ten fields separated by single spaces -- six counts, the
+** enqueued_at of each queue's head ("-" none, "?" not known yet) and the
+** next timer. Anyone with access to Redis can write that hash, so the
+** line is read as strictly as the URI: a line that does not parse is
+** recounted from the keys, never guessed at.
 **
 ** Threading: none; both functions only touch their arguments and the
 ** calling thread's error message. Ownership: nothing is allocated.
 */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -392,37 +396,46 @@ static bool parse_age(const char *f, size_t n, double *out)
     return true;
 }
 
-am_err am__redis_lens_parse(const char *line, size_t len, const char **agent, size_t *agent_len,
-                            am_coord_stats *st)
+/* A time field: "-" (none: *out = -1), "?" (not known: -2) or a time. */
+static bool parse_time(const char *f, size_t n, double *out)
 {
-    static const char *const names[9] = {"q1",  "q5",   "q9",   "delayed", "inflight",
-                                         "dlq", "age1", "age5", "age9"};
+    if (n == 1 && (f[0] == '-' || f[0] == '?')) {
+        *out = f[0] == '-' ? -1 : -2;
+        return true;
+    }
+    return parse_age(f, n, out);
+}
+
+am_err am__redis_lens_parse(const char *line, size_t len, double now, am_coord_stats *st,
+                            bool *unknown)
+{
+    static const char *const names[10] = {"q1",  "q5", "q9", "dl", "if",
+                                          "dlq", "h1", "h5", "h9", "next"};
     size_t pos = 0, fn;
     const char *f;
-    if (!next_field(line, len, &pos, &f, &fn) || fn > AM_COORD_MAX_NAME)
-        return am__err(AM_EPROTO, "redis reply: an agent line has no agent name");
-    for (size_t i = 0; i < fn; i++)
-        if ((unsigned char)f[i] <= 0x20 || (unsigned char)f[i] >= 0x7f)
-            return am__err(AM_EPROTO, "redis reply: an agent name has a control or non-ASCII "
-                                      "byte");
-    *agent = f;
-    *agent_len = fn;
     am_coord_stats s;
     memset(&s, 0, sizeof s);
     size_t *counts[6] = {&s.queued[0], &s.queued[1], &s.queued[2], &s.delayed, &s.inflight, &s.dlq};
-    for (int i = 0; i < 9; i++) {
-        bool ok =
-            next_field(line, len, &pos, &f, &fn) &&
-            (i < 6 ? parse_count(f, fn, counts[i]) : parse_age(f, fn, &s.oldest_age_s[i - 6]));
-        if (!ok)
+    bool unk = false;
+    for (int i = 0; i < 10; i++) {
+        double t = 0;
+        bool ok = next_field(line, len, &pos, &f, &fn) &&
+                  (i < 6 ? fn <= 9 && parse_count(f, fn, counts[i]) : parse_time(f, fn, &t));
+        if (!ok || (i == 9 && t == -2))
             return am__err(AM_EPROTO,
-                           "redis reply: field %s of agent \"%.*s\" is missing or not "
+                           "redis reply: field %s of a lengths line is missing or not "
                            "a number",
-                           names[i], (int)(*agent_len < 64 ? *agent_len : 64), *agent);
+                           names[i]);
+        if (i >= 6 && i < 9) {
+            unk = unk || t == -2;
+            /* milliseconds are precision enough for an age */
+            double age = t >= 0 && *counts[i - 6] ? round((now - t) * 1e3) / 1e3 : 0;
+            s.oldest_age_s[i - 6] = age > 0 && age < 1e12 ? age : 0;
+        }
     }
-    if (pos < len || line[len - 1] == ' ')
-        return am__err(AM_EPROTO, "redis reply: agent \"%.*s\" has more than nine fields",
-                       (int)(*agent_len < 64 ? *agent_len : 64), *agent);
+    if (pos < len || (len && line[len - 1] == ' '))
+        return am__err(AM_EPROTO, "redis reply: a lengths line has more than ten fields");
     *st = s;
+    *unknown = unk;
     return AM_OK;
 }

@@ -11,7 +11,9 @@
 ** out; permanent nacks dead-letter at once; DLQ list, replay and purge;
 ** backpressure; refusals that change nothing; duplicate ids; broadcast;
 ** blocking receive; concurrent producers and consumers with no message lost
-** or held twice; metrics read from the backend's state; DLQ growth events.
+** or held twice; metrics read from the backend's state (for a remote
+** backend: its last snapshot, so encode_fresh() takes one first); DLQ
+** growth events.
 */
 #ifndef AM_COORD_SUITE_H
 #define AM_COORD_SUITE_H
@@ -24,8 +26,8 @@
 #include "testutil.h"
 #include "agentmon/coord.h"
 
-static const char *g_uri;          /* the backend under test */
-static void (*g_reset)(void);      /* optional: empty the backend's state */
+static const char *g_uri;     /* the backend under test */
+static void (*g_reset)(void); /* optional: empty the backend's state */
 
 typedef struct cfix {
     am_registry *r;
@@ -85,6 +87,20 @@ static am_err send_to(am_coord *c, const char *to, const char *id, int prio, con
     m.len = body ? strlen(body) : 0;
     m.priority = prio;
     return am_coord_send(c, &m);
+}
+
+/*
+** The registry's exposition once c's gauges show its state now: a Redis
+** coordinator's come from its last snapshot (refreshed in the background
+** every second), which am_coord_snapshot() refreshes at once.
+*/
+static char *encode_fresh(am_coord *c, am_registry *r, am_format fmt)
+{
+    char *snap;
+    size_t len;
+    AM_ASSERT_OK(am_coord_snapshot(c, &snap, &len));
+    am_free(snap);
+    return am_test_encode(r, fmt);
 }
 
 static am_coord_delivery *recv_now(am_coord *c, const char *agent)
@@ -234,11 +250,12 @@ static void test_retry_then_dead_letter(void **state)
     AM_ASSERT_STR_EQ(e[0].error, "timeout again");
     AM_ASSERT_EQ(e[0].attempts, 3);
     am_coord_dlq_free(e, n);
-    char *text = am_test_encode(f->r, AM_FORMAT_PROMETHEUS);
+    char *text = encode_fresh(f->c, f->r, AM_FORMAT_PROMETHEUS);
     AM_ASSERT_CONTAINS(text, "messaging_nacks_total 3\n");
     AM_ASSERT_CONTAINS(text, "messaging_retries_scheduled_total 2\n");
     AM_ASSERT_CONTAINS(text, "messaging_permanent_failures_total 1\n");
-    AM_ASSERT_CONTAINS(text, "messaging_dead_lettered_total{agent=\"coder:1\",reason=\"max_attempts\"} 1\n");
+    AM_ASSERT_CONTAINS(
+        text, "messaging_dead_lettered_total{agent=\"coder:1\",reason=\"max_attempts\"} 1\n");
     AM_ASSERT_CONTAINS(text, "messaging_retries_last_backoff_seconds 0.1\n");
     AM_ASSERT_CONTAINS(text, "messaging_dlq_length{agent=\"coder:1\"} 1\n");
     am_free(text);
@@ -495,8 +512,7 @@ static void test_concurrent_conservation(void **state)
             fail_msg("message c%d acked %d times", i, atomic_load(&g_acked[i]));
     am_coord_stats st;
     AM_ASSERT_OK(am_coord_agent_stats(f->c, "worker:1", &st));
-    AM_ASSERT_EQ(st.queued[0] + st.queued[1] + st.queued[2] + st.delayed + st.inflight + st.dlq,
-                 0);
+    AM_ASSERT_EQ(st.queued[0] + st.queued[1] + st.queued[2] + st.delayed + st.inflight + st.dlq, 0);
 }
 
 static void test_metrics_from_state(void **state)
@@ -506,7 +522,7 @@ static void test_metrics_from_state(void **state)
     AM_ASSERT_OK(send_to(f->c, "coder:1", "m2", 9, "x"));
     AM_ASSERT_OK(send_to(f->c, "coder:1", "m3", 1, "x"));
     am_coord_delivery *d = recv_now(f->c, "coder:1");
-    char *text = am_test_encode(f->r, AM_FORMAT_PROMETHEUS);
+    char *text = encode_fresh(f->c, f->r, AM_FORMAT_PROMETHEUS);
     AM_ASSERT_CONTAINS(text, "messaging_queue_length{agent=\"coder:1\",priority=\"9\"} 1\n");
     AM_ASSERT_CONTAINS(text, "messaging_queue_length{agent=\"coder:1\",priority=\"1\"} 1\n");
     AM_ASSERT_CONTAINS(text, "messaging_queue_length{agent=\"coder:1\",priority=\"5\"} 0\n");
@@ -514,13 +530,16 @@ static void test_metrics_from_state(void **state)
     AM_ASSERT_CONTAINS(text, "messaging_dlq_length{agent=\"coder:1\"} 0\n");
     AM_ASSERT_CONTAINS(text, "messaging_sent_total{from_agent=\"planner:1\",to_agent=\"coder:1\","
                              "message_type=\"task\"} 3\n");
-    AM_ASSERT_CONTAINS(text, "messaging_queue_wait_seconds_count{agent=\"coder:1\",priority=\"9\"} 1\n");
-    AM_ASSERT_CONTAINS(text, "messaging_oldest_message_age_seconds{agent=\"coder:1\",priority=\"9\"}");
+    AM_ASSERT_CONTAINS(text,
+                       "messaging_queue_wait_seconds_count{agent=\"coder:1\",priority=\"9\"} 1\n");
+    AM_ASSERT_CONTAINS(text,
+                       "messaging_oldest_message_age_seconds{agent=\"coder:1\",priority=\"9\"}");
     am_free(text);
     AM_ASSERT_OK(am_coord_ack(f->c, d));
     am_coord_delivery_free(d);
-    text = am_test_encode(f->r, AM_FORMAT_PROMETHEUS);
-    AM_ASSERT_CONTAINS(text, "messaging_processing_seconds_count{agent=\"coder:1\",outcome=\"ok\"} 1\n");
+    text = encode_fresh(f->c, f->r, AM_FORMAT_PROMETHEUS);
+    AM_ASSERT_CONTAINS(text,
+                       "messaging_processing_seconds_count{agent=\"coder:1\",outcome=\"ok\"} 1\n");
     AM_ASSERT_CONTAINS(text, "messaging_inflight{agent=\"coder:1\"} 0\n");
     am_free(text);
 
@@ -533,7 +552,7 @@ static void test_metrics_from_state(void **state)
     AM_ASSERT_CONTAINS(snap, "\"messaging.nacks.total\":0");
     am_free(snap);
     /* The registry's own JSON snapshot keeps the dotted names too. */
-    text = am_test_encode(f->r, AM_FORMAT_JSON);
+    text = encode_fresh(f->c, f->r, AM_FORMAT_JSON);
     AM_ASSERT_CONTAINS(text, "\"messaging.nacks.total\":{\"name\":\"messaging_nacks_total\"");
     AM_ASSERT_CONTAINS(text, "\"messaging.queue_length\":{");
     am_free(text);
@@ -568,7 +587,7 @@ static void test_dlq_growth_event(void **state)
         am_coord_delivery_free(d);
     }
     AM_ASSERT_EQ(atomic_load(&g_growth_calls), 2); /* at the 3rd and the 6th */
-    char *text = am_test_encode(f->r, AM_FORMAT_PROMETHEUS);
+    char *text = encode_fresh(f->c, f->r, AM_FORMAT_PROMETHEUS);
     AM_ASSERT_CONTAINS(text, "messaging_dlq_growth_events_total{agent=\"coder:1\"} 2\n");
     am_free(text);
 }

@@ -1,3 +1,4 @@
+-- uses: lens
 -- ack.lua: the delivery was handled; delete the message.
 -- ARGV: prefix, agent, id, token
 -- Returns 0, or 1 when that reservation is no longer held (AM_ENOTFOUND):
@@ -8,4 +9,9 @@ if redis.call('ZREM', key('if', agent), id .. '\t' .. ARGV[4]) == 0 then
     return 1
 end
 redis.call('DEL', key('m', id))
+local L, counted = lens_load(agent)
+if not counted then
+    L[5] = L[5] - 1
+end
+lens_store(agent, L)
 return 0

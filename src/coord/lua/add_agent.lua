@@ -1,3 +1,4 @@
+-- uses: lens
 -- add_agent.lua: make an agent known. ARGV: prefix, agent. Returns 0.
-redis.call('HSETNX', AGENTS, ARGV[2], 0)
+lens_register(ARGV[2])
 return 0

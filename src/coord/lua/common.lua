@@ -7,15 +7,13 @@
 -- runs (the head of a queue), so every key is built here from the prefix,
 -- ARGV[1]. This needs a standalone Redis (or one shard), as the
 -- coordinator documents. Under "<P>:":
---   agents          HASH   every known agent -> its messages waiting
---                          (queued + delayed), kept by the scripts: the
---                          max_queue check is one HINCRBY, and a send is
---                          refused only when the lists themselves say so
---   next            HASH   agent -> a time no later than its earliest
---                          reservation deadline or retry due time (absent:
---                          it has none), so a take looks for expired
---                          reservations and due retries only when one may
---                          be there
+--   agents          HASH   every known agent -> its lengths, one line
+--                          "q1 q5 q9 dl if dlq h1 h5 h9 next" kept exact by
+--                          the scripts that change them (lib_lens.lua), so
+--                          that a snapshot reads this one hash
+--   badkeys         HASH   key -> "agent\twhy": keys a script could not
+--                          read (a value of the wrong type), until an
+--                          audit finds them readable again
 --   q9|q5|q1:<a>    LIST   agent a's queue per priority: ids, head first
 --   dl:<a>          ZSET   ids waiting for a retry's backoff, by due time
 --   if:<a>          ZSET   reservations "<id>\t<token>", by deadline, the
@@ -31,16 +29,17 @@
 --                          attempt is the deliveries so far as of the last
 --                          time it left a reservation (while reserved, the
 --                          reservation's token has the current one)
---   totals          HASH   counters summed over every process
+--   totals          HASH   counters summed over every process, and
+--                          "lens_repairs": lengths an audit found wrong
 --   flushseq        HASH   per process: the last counter batch applied
 -- A message hash exists exactly as long as its id is in the coordinator,
 -- which is what makes ids unique. Times are Redis's clock (TIME), seconds.
 -- Each redis.call costs far more than the command it runs, so the scripts
 -- make as few as they can.
--- Redis >= 6 (effects replication, so writes may follow TIME).
+-- Redis >= 6 (effects replication, so writes may follow TIME and HSCAN).
 local P = ARGV[1]
 local AGENTS = P .. ':agents'
-local NEXT = P .. ':next'
+local BADKEYS = P .. ':badkeys'
 
 local function key(kind, name)
     return P .. ':' .. kind .. ':' .. name
@@ -50,4 +49,19 @@ end
 local function clock()
     local t = redis.call('TIME')
     return tonumber(t[1]) + tonumber(t[2]) / 1000000, t[1] .. '.' .. string.sub('00000' .. t[2], -6)
+end
+
+-- A time as stored: digits with an optional fraction.
+local function is_number(s)
+    return type(s) == 'string' and #s <= 24 and string.find(s, '^%d+%.?%d*$') ~= nil
+end
+
+-- A count as stored: at most nine digits.
+local function is_count(s)
+    return type(s) == 'string' and #s <= 9 and string.find(s, '^%d+$') ~= nil
+end
+
+-- A time (a number) as text, to the microsecond.
+local function fmt_time(t)
+    return string.format('%.6f', t)
 end

@@ -1,4 +1,4 @@
--- uses: queue
+-- uses: queue lens
 -- dlq_replay.lua: move dead-lettered messages back to the back of their
 -- queue with fresh attempts, oldest first.
 -- ARGV: prefix, agent, id ("" = all), max_queue
@@ -6,22 +6,37 @@
 -- up (the rest stay dead-lettered: AM_EFULL); 3 = no such agent or id
 -- (AM_ENOTFOUND); 4 = that id does not decode (poison) and stays. With no
 -- id, entries that do not decode are skipped and stay, counted in skipped.
--- The waiting count is set from the lists.
 local agent, id, max_queue = ARGV[2], ARGV[3], tonumber(ARGV[4])
 if redis.call('HEXISTS', AGENTS, agent) == 0 then
     return {id ~= '' and 3 or 0, 0, 0}
 end
+local L = lens_load(agent) -- before anything changes: what follows adds to it
 local dk = key('dlq', agent)
 local ids = redis.call('LRANGE', dk, 0, -1)
 local _, now_s = clock()
-local w = waiting_exact(agent)
 
-local function replay(x, prio)
+-- The priority and enqueued_at of x, or nil when it is not a hash.
+local function fields(x)
+    local v = redis.pcall('HMGET', key('m', x), 'priority', 'enqueued_at')
+    if v.err then
+        return nil
+    end
+    return v[1], v[2]
+end
+
+local function replay(x, prio, enq)
     local mk = key('m', x)
     redis.call('HSET', mk, 'attempt', '0', 'ready_at', now_s)
     redis.call('HDEL', mk, 'reason', 'dead_at')
-    redis.call('RPUSH', key('q' .. prio, agent), x)
-    w = w + 1
+    local qi = QI[prio]
+    L[qi] = redis.call('RPUSH', key('q' .. prio, agent), x)
+    if L[qi] == 1 then
+        L[6 + qi] = is_number(enq) and enq or '-'
+    end
+end
+
+local function full()
+    return L[1] + L[2] + L[3] + L[4] >= max_queue
 end
 
 local code, n, skipped = 0, 0, 0
@@ -29,14 +44,14 @@ if id ~= '' then
     code = 3
     for _, x in ipairs(ids) do
         if x == id then
-            local prio = redis.pcall('HGET', key('m', x), 'priority')
-            if w >= max_queue then
+            local prio, enq = fields(x)
+            if full() then
                 code = 2
             elseif not IS_PRIO[prio] then
                 code, skipped = 4, 1
             else
-                redis.call('LREM', dk, 1, x)
-                replay(x, prio)
+                L[6] = L[6] - redis.call('LREM', dk, 1, x)
+                replay(x, prio, enq)
                 code, n = 0, 1
             end
             break
@@ -47,13 +62,13 @@ else
     for _, x in ipairs(ids) do
         if code ~= 0 then
             keep[#keep + 1] = x
-        elseif w >= max_queue then
+        elseif full() then
             code = 2
             keep[#keep + 1] = x
         else
-            local prio = redis.pcall('HGET', key('m', x), 'priority')
+            local prio, enq = fields(x)
             if IS_PRIO[prio] then
-                replay(x, prio)
+                replay(x, prio, enq)
                 n = n + 1
             else
                 keep[#keep + 1] = x
@@ -66,9 +81,10 @@ else
         for i = 1, #keep, 1000 do
             redis.call('RPUSH', dk, unpack(keep, i, math.min(i + 999, #keep)))
         end
+        L[6] = #keep
     end
 end
-redis.call('HSET', AGENTS, agent, w)
+lens_store(agent, L)
 if n > 0 then
     signal(agent)
 end

@@ -1,15 +1,7 @@
 -- lib_decode.lua: reading stored messages, and what to do with those that
 -- do not decode (poison); settling expired reservations and promoting due
--- retries. Needs lib_queue.
-
--- A time or count as stored: digits with an optional fraction.
-local function is_number(s)
-    return type(s) == 'string' and #s <= 24 and string.find(s, '^%d+%.?%d*$') ~= nil
-end
-
-local function is_count(s)
-    return type(s) == 'string' and #s <= 9 and string.find(s, '^%d+$') ~= nil
-end
+-- retries. Needs lib_queue and lib_lens: what these move, they count in
+-- the agent's line L (lib_lens.lua), which the caller stores.
 
 -- Read message id of agent's queue and check that it decodes. Returns its
 -- fields (from to type payload priority attempt enqueued_at ready_at
@@ -53,8 +45,9 @@ local function load(id, agent)
     return v
 end
 
--- Dead-letter a message that cannot be decoded, keeping what is left of it.
-local function poison(agent, id, why, now_s)
+-- Dead-letter a message that cannot be decoded, keeping what is left of
+-- it; the DLQ's new length goes to L.
+local function poison(agent, id, why, now_s, L)
     local mk = key('m', id)
     local t = redis.call('TYPE', mk)
     if t.ok ~= 'hash' and t.ok ~= 'none' then
@@ -62,7 +55,7 @@ local function poison(agent, id, why, now_s)
         why = why .. ' (it was a ' .. t.ok .. ')'
     end
     redis.call('HSET', mk, 'reason', 'poison', 'error', why, 'dead_at', now_s)
-    redis.call('RPUSH', key('dlq', agent), id)
+    L[6] = redis.call('RPUSH', key('dlq', agent), id)
 end
 
 -- The id, attempt and priority of a reservation "<id>\t<attempt>:<prio>:..".
@@ -74,27 +67,28 @@ end
 -- Settle agent's expired reservations (members, in deadline order): back
 -- to the front of their queue (each in turn, as coord_memory.c does), or
 -- to the DLQ when they used max_attempts. Returns the numbers recovered,
--- dead-lettered for attempts and poisoned. The caller adds the recovered
--- to agent's waiting count.
-local function settle(agent, members, now_s, max_attempts)
+-- dead-lettered for attempts and poisoned.
+local function settle(agent, members, now_s, max_attempts, L)
     local ik = key('if', agent)
     local nrec, ndead, npois = 0, 0, 0
     for _, member in ipairs(members) do
-        redis.call('ZREM', ik, member)
+        L[5] = L[5] - redis.call('ZREM', ik, member)
         local id, attempt, prio = reservation(member)
         if not id then
             local tab = string.find(member, '\t', 1, true)
             poison(agent, tab and string.sub(member, 1, tab - 1) or member,
-                   'the reservation does not decode', now_s)
+                   'the reservation does not decode', now_s, L)
             npois = npois + 1
         elseif tonumber(attempt) >= max_attempts then
             redis.call('HSET', key('m', id), 'attempt', attempt, 'reason', 'max_attempts',
                        'dead_at', now_s)
-            redis.call('RPUSH', key('dlq', agent), id)
+            L[6] = redis.call('RPUSH', key('dlq', agent), id)
             ndead = ndead + 1
         else
             redis.call('HSET', key('m', id), 'attempt', attempt, 'ready_at', now_s)
-            redis.call('LPUSH', key('q' .. prio, agent), id)
+            local qi = QI[prio]
+            L[qi] = redis.call('LPUSH', key('q' .. prio, agent), id)
+            L[6 + qi] = '?' -- a new head, whose enqueued_at this did not read
             nrec = nrec + 1
         end
     end
@@ -102,21 +96,25 @@ local function settle(agent, members, now_s, max_attempts)
 end
 
 -- Move agent's retries due by now to the back of their queue (ready_at =
--- when they were due). Returns the number poisoned (they left the waiting
--- count).
-local function promote(agent, now_s)
+-- when they were due). Returns the number poisoned.
+local function promote(agent, now_s, L)
     local dk = key('dl', agent)
     local due = redis.call('ZRANGEBYSCORE', dk, '-inf', now_s, 'WITHSCORES')
     local npois = 0
     for i = 1, #due, 2 do
         local id = due[i]
-        redis.call('ZREM', dk, id)
-        local prio = redis.pcall('HGET', key('m', id), 'priority')
+        L[4] = L[4] - redis.call('ZREM', dk, id)
+        local v = redis.pcall('HMGET', key('m', id), 'priority', 'enqueued_at')
+        local prio = not v.err and v[1]
         if IS_PRIO[prio] then
             redis.call('HSET', key('m', id), 'ready_at', due[i + 1])
-            redis.call('RPUSH', key('q' .. prio, agent), id)
+            local qi = QI[prio]
+            L[qi] = redis.call('RPUSH', key('q' .. prio, agent), id)
+            if L[qi] == 1 then
+                L[6 + qi] = is_number(v[2]) and v[2] or '-'
+            end
         else
-            poison(agent, id, 'field priority is not 1, 5 or 9', now_s)
+            poison(agent, id, 'field priority is not 1, 5 or 9', now_s, L)
             npois = npois + 1
         end
     end
@@ -124,18 +122,8 @@ local function promote(agent, now_s)
 end
 
 -- The earliest reservation deadline or retry due time of agent, or nil;
--- written to NEXT.
-local function next_timer(agent)
-    local d = redis.call('ZRANGE', key('dl', agent), 0, 0, 'WITHSCORES')
-    local r = redis.call('ZRANGE', key('if', agent), 0, 0, 'WITHSCORES')
-    local at = d[2] and tonumber(d[2])
-    if r[2] and (not at or tonumber(r[2]) < at) then
-        at = tonumber(r[2])
-    end
-    if at then
-        redis.call('HSET', NEXT, agent, at)
-    else
-        redis.call('HDEL', NEXT, agent)
-    end
-    return at
+-- written to L's next.
+local function next_timer(agent, L)
+    L[10] = earliest(redis.call, agent)
+    return tonumber(L[10])
 end

@@ -1,5 +1,4 @@
--- lib_queue.lua: queues and their waiting counts.
-local PRIOS = {'9', '5', '1'}
+-- lib_queue.lua: queues and the blocked receivers' signal.
 local IS_PRIO = {['9'] = true, ['5'] = true, ['1'] = true}
 
 -- Messages waiting (all priorities queued, and delayed), from the lists
@@ -16,17 +15,4 @@ local function signal(agent)
     if redis.call('LLEN', s) == 0 then
         redis.call('RPUSH', s, '1')
     end
-end
-
--- Add delta to agent's waiting count (registering agent) and return the
--- new count. A count that is not a number (overwritten by hand) is set
--- from the lists again, plus pending: the messages this script is about
--- to add to them.
-local function add_waiting(agent, delta, pending)
-    local w = redis.pcall('HINCRBY', AGENTS, agent, delta)
-    if type(w) ~= 'number' then
-        w = waiting_exact(agent) + pending
-        redis.call('HSET', AGENTS, agent, w)
-    end
-    return w
 end

@@ -1,29 +1,50 @@
--- uses: queue decode
--- recover.lua: settle the expired reservations of every agent.
--- ARGV: prefix, max_attempts
--- Looks at every agent, whatever NEXT says, and sets NEXT from what it
--- finds (so it also repairs a NEXT that was lost). Returns {total, agent,
--- recovered, dead, poisoned, agent, ...} with one group per agent that
--- had any.
+-- uses: queue lens decode
+-- recover.lua: for each agent named, settle its expired reservations, and
+-- repair its line if it disagrees with its keys (audit.lua says when that
+-- can happen).
+-- ARGV: prefix, max_attempts, agent...
+-- Returns {total settled, lines repaired, {agent, recovered, dead,
+-- poisoned, agent, ...}, {key, agent, error, ...}}: a group per agent that
+-- had expired reservations, and the keys of the wrong type met (those
+-- agents are left as they are).
 local max_attempts = tonumber(ARGV[2])
 local _, now_s = clock()
-local out = {0}
-for _, agent in ipairs(redis.call('HKEYS', AGENTS)) do
-    local expired = redis.call('ZRANGEBYSCORE', key('if', agent), '-inf', now_s)
-    if #expired > 0 then
-        local nrec, ndead, npois = settle(agent, expired, now_s, max_attempts)
-        out[1] = out[1] + nrec + ndead + npois
-        out[#out + 1] = agent
-        out[#out + 1] = nrec
-        out[#out + 1] = ndead
-        out[#out + 1] = npois
-        if nrec > 0 then
-            add_waiting(agent, nrec, 0)
-        end
-        signal(agent)
+local total, repaired, groups, bad = 0, 0, {}, {}
+local has_bad = redis.call('EXISTS', BADKEYS) == 1
+for i = 3, #ARGV do
+    local agent = ARGV[i]
+    local v = redis.call('HGET', AGENTS, agent)
+    local ok, t, why = true, nil, nil
+    if v then
+        ok, t, why = lens_try(agent, recount, agent, safe_call)
     end
-    if #expired > 0 or redis.call('HEXISTS', NEXT, agent) == 0 then
-        next_timer(agent)
+    if v and not ok then
+        bad[#bad + 1] = t
+        bad[#bad + 1] = agent
+        bad[#bad + 1] = why
+    elseif v then
+        lens_clear_bad(agent, has_bad)
+        if not lens_agrees(lens_decode(v), t) then
+            repaired = repaired + 1
+        end
+        local expired = redis.call('ZRANGEBYSCORE', key('if', agent), '-inf', now_s)
+        if #expired > 0 then
+            local nrec, ndead, npois = settle(agent, expired, now_s, max_attempts, t)
+            next_timer(agent, t)
+            total = total + nrec + ndead + npois
+            groups[#groups + 1] = agent
+            groups[#groups + 1] = nrec
+            groups[#groups + 1] = ndead
+            groups[#groups + 1] = npois
+            signal(agent)
+        end
+        local line = lens_encode(t)
+        if line ~= v then
+            redis.call('HSET', AGENTS, agent, line)
+        end
     end
 end
-return out
+if repaired > 0 then
+    redis.call('HINCRBY', P .. ':totals', 'lens_repairs', repaired)
+end
+return {total, repaired, groups, bad}

@@ -1,4 +1,4 @@
--- uses: queue
+-- uses: queue lens
 -- retry.lua: a transient failure; the message waits delay_s, then queues.
 -- ARGV: prefix, agent, id, token, delay_s, error
 -- Returns 0, or 1 when the reservation is no longer held (see ack.lua).
@@ -6,13 +6,19 @@ local agent, id, token = ARGV[2], ARGV[3], ARGV[4]
 if redis.call('ZREM', key('if', agent), id .. '\t' .. token) == 0 then
     return 1
 end
+local L, counted = lens_load(agent)
 local due = clock() + tonumber(ARGV[5])
 redis.call('HSET', key('m', id), 'attempt', string.match(token, '^%d+'), 'error', ARGV[6])
-redis.call('ZADD', key('dl', agent), due, id)
-local next_at = tonumber(redis.call('HGET', NEXT, agent))
-if not next_at or due < next_at then
-    redis.call('HSET', NEXT, agent, due)
+local added = redis.call('ZADD', key('dl', agent), due, id)
+if counted then
+    L = recount(agent, redis.call) -- counted before the ZADD: count again
+else
+    L[4], L[5] = L[4] + added, L[5] - 1
+    local next_at = tonumber(L[10])
+    if not next_at or due < next_at then
+        L[10] = fmt_time(due)
+    end
 end
-add_waiting(agent, 1, 0)
+lens_store(agent, L)
 signal(agent) -- a blocked receiver recomputes when to look again
 return 0

@@ -1,10 +1,15 @@
--- uses: lengths
--- stats.lua: one agent's lengths.
+-- uses: lens
+-- stats.lua: one agent's lengths, counted from its keys (not its line).
 -- ARGV: prefix, agent
--- Returns {1} for an unknown agent, else {0, the line lib_lengths writes}.
+-- Returns {1} for an unknown agent, {2, key, error} when one of its keys
+-- holds the wrong type, else {0, Redis's time, the line lib_lens writes}.
 local agent = ARGV[2]
-local waiting = redis.call('HGET', AGENTS, agent)
-if not waiting then
+if redis.call('HEXISTS', AGENTS, agent) == 0 then
     return {1}
 end
-return {0, lengths(agent, (clock()), waiting)}
+local ok, t, why = lens_try(agent, recount, agent, safe_call)
+if not ok then
+    return {2, t, why}
+end
+local _, now_s = clock()
+return {0, now_s, lens_encode(t)}
