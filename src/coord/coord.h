@@ -60,6 +60,7 @@ typedef struct am__agent_sink {
     void (*bad_key)(const char *agent, const char *key, const char *why, void *ud);
     void *ud;
     double *totals;
+    void (*expect)(size_t n_agents, void *ud); /* optional: about how many will come */
 } am__agent_sink;
 
 typedef struct am_coord_ops {

@@ -124,6 +124,16 @@ static void snap_agent(const char *agent, const am_coord_stats *st, void *ud)
     r->inflight = clamp32(st->inflight);
 }
 
+static void snap_expect(size_t n, void *ud)
+{
+    am__snap *s = ud;
+    row *rows = am__grow(s->rows, &s->cap, n, sizeof *rows, 1024);
+    if (rows)
+        s->rows = rows;
+    am_buf_reserve(&s->names, n * 16);
+    am_buf_reserve(&s->quoted, n * 18);
+}
+
 static void snap_bad(const char *agent, const char *key, const char *why, void *ud)
 {
     am__snap *s = ud;
@@ -155,7 +165,7 @@ static am_err take_snapshot(am_coord *c, double *totals, am__snap **out)
     am__snap *s = snap_new();
     if (!s)
         return am__err(AM_ENOMEM, "out of memory taking a snapshot");
-    am__agent_sink sink = {snap_agent, snap_bad, s, totals};
+    am__agent_sink sink = {snap_agent, snap_bad, s, totals, snap_expect};
     am_err rc = c->ops->each_agent(c, &sink);
     if (!rc && (s->oom || am_buf_err(&s->names) || am_buf_err(&s->quoted) || am_buf_err(&s->bad)))
         rc = am__err(AM_ENOMEM, "out of memory taking a snapshot");
@@ -585,15 +595,20 @@ static void section(am_buf *b, const am__snap *s, const char *key, size_t klen, 
             am_buf_putc(b, '{');
             for (int p = 0; p < 3; p++) {
                 am_buf_append(b, prio[p], p ? 5 : 4);
-                am__buf_double(b, which == 0 ? (double)r->queued[p] : r->age[p]);
+                if (which == 0)
+                    am__buf_int(b, r->queued[p]);
+                else if (r->age[p] == 0)
+                    am_buf_putc(b, '0');
+                else
+                    am__buf_double(b, r->age[p]);
             }
             am_buf_putc(b, '}');
             break;
         case 1:
-            am__buf_double(b, (double)r->dlq);
+            am__buf_int(b, r->dlq);
             break;
         default:
-            am__buf_double(b, (double)r->inflight);
+            am__buf_int(b, r->inflight);
             break;
         }
     }

@@ -57,17 +57,19 @@ am_err am__redis_uri_parse(const char *uri, am__redis_uri *out);
 /*
 ** am__redis_lens_parse: parse an agent's lengths line as the scripts keep
 ** it in <prefix>:agents (src/coord/lua/lib_lens.lua):
-**     "q1 q5 q9 dl if dlq h1 h5 h9 next"
-** one space between fields; counts of 1..9 decimal digits; h1 h5 h9 the
+**     "<agent> q1 q5 q9 dl if dlq h1 h5 h9 next"
+** one space between fields; the agent's name printable ASCII, at most
+** AM_COORD_MAX_NAME bytes; counts of 1..9 decimal digits; h1 h5 h9 the
 ** enqueued_at of each queue's head: "-" (none), "?" (not known yet) or a
 ** time (digits with an optional fraction, at most 24 bytes); next "-" or
 ** a time. now: Redis's clock; each head's age is now - h to the
 ** millisecond, 0 for an empty queue, "-", "?" or a head in the future.
-** line/len borrowed (no NUL needed). st written on AM_OK, and *unknown to
-** whether a head is "?" (lens_fix.lua looks it up).
+** line/len borrowed (no NUL needed); *agent and *agent_len point into it.
+** st written on AM_OK, and *unknown to whether a head is "?"
+** (lens_fix.lua looks it up).
 ** Returns AM_OK or AM_EPROTO naming the field. Pure. Since: 0.2
 */
-am_err am__redis_lens_parse(const char *line, size_t len, double now, am_coord_stats *st,
-                            bool *unknown);
+am_err am__redis_lens_parse(const char *line, size_t len, double now, const char **agent,
+                            size_t *agent_len, am_coord_stats *st, bool *unknown);
 
 #endif

@@ -21,9 +21,11 @@
 **
 ** The lengths line is what the scripts keep for each agent in the hash
 ** <prefix>:agents (lib_lens.lua), and what a snapshot reads for every
-** agent: ten fields separated by single spaces -- six counts, the
-** enqueued_at of each queue's head ("-" none, "?" not known yet) and the
-** next timer. Anyone with access to Redis can write that hash, so the
+** agent: its name and ten fields separated by single spaces -- six
+** counts, the enqueued_at of each queue's head ("-" none, "?" not known
+** yet) and the next timer. Agent names never contain a space (coord.c
+** refuses them), so the first space ends the name. Anyone with access to Redis can write that hash,
+*so the
 ** line is read as strictly as the URI: a line that does not parse is
 ** recounted from the keys, never guessed at.
 **
@@ -31,6 +33,7 @@
 ** calling thread's error message. Ownership: nothing is allocated.
 */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -370,29 +373,32 @@ static bool parse_count(const char *f, size_t n, size_t *out)
     return true;
 }
 
-/* digits[.digits]: an age in seconds as Lua's "%.6f" writes it. */
+/* digits[.digits]: a time in seconds as Lua's "%.6f" writes it (the
+   digits as integers, one division: this runs for every agent of a
+   snapshot). */
 static bool parse_age(const char *f, size_t n, double *out)
 {
+    static const double pow10[19] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                     1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
     if (n == 0 || n > 24)
         return false;
-    double v = 0, scale = 0;
-    size_t digits = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (f[i] == '.' && scale == 0 && digits > 0 && i + 1 < n) {
-            scale = 1;
-            continue;
-        }
-        if (!is_digit(f[i]))
+    uint64_t ip = 0, fp = 0;
+    size_t i = 0, fd = 0;
+    for (; i < n && is_digit(f[i]); i++)
+        ip = ip * 10 + (uint64_t)(f[i] - '0');
+    if (i == 0 || i > 18)
+        return false;
+    if (i < n) {
+        if (f[i] != '.' || i + 1 == n)
             return false;
-        digits++;
-        if (scale > 0) {
-            scale /= 10;
-            v += (f[i] - '0') * scale;
-        } else {
-            v = v * 10 + (f[i] - '0');
-        }
+        for (i++; i < n && is_digit(f[i]) && fd < 18; i++, fd++)
+            fp = fp * 10 + (uint64_t)(f[i] - '0');
+        for (; i < n && is_digit(f[i]); i++) /* digits past 1e-18 change nothing */
+            ;
+        if (i < n)
+            return false;
     }
-    *out = v;
+    *out = (double)ip + (double)fp / pow10[fd];
     return true;
 }
 
@@ -406,13 +412,21 @@ static bool parse_time(const char *f, size_t n, double *out)
     return parse_age(f, n, out);
 }
 
-am_err am__redis_lens_parse(const char *line, size_t len, double now, am_coord_stats *st,
-                            bool *unknown)
+am_err am__redis_lens_parse(const char *line, size_t len, double now, const char **agent,
+                            size_t *agent_len, am_coord_stats *st, bool *unknown)
 {
     static const char *const names[10] = {"q1",  "q5", "q9", "dl", "if",
                                           "dlq", "h1", "h5", "h9", "next"};
     size_t pos = 0, fn;
     const char *f;
+    if (!next_field(line, len, &pos, &f, &fn) || fn > AM_COORD_MAX_NAME)
+        return am__err(AM_EPROTO, "redis reply: a lengths line has no agent name");
+    for (size_t i = 0; i < fn; i++)
+        if ((unsigned char)f[i] <= 0x20 || (unsigned char)f[i] >= 0x7f)
+            return am__err(AM_EPROTO, "redis reply: an agent name has a control or non-ASCII "
+                                      "byte");
+    *agent = f;
+    *agent_len = fn;
     am_coord_stats s;
     memset(&s, 0, sizeof s);
     size_t *counts[6] = {&s.queued[0], &s.queued[1], &s.queued[2], &s.delayed, &s.inflight, &s.dlq};
@@ -434,7 +448,8 @@ am_err am__redis_lens_parse(const char *line, size_t len, double now, am_coord_s
         }
     }
     if (pos < len || (len && line[len - 1] == ' '))
-        return am__err(AM_EPROTO, "redis reply: a lengths line has more than ten fields");
+        return am__err(AM_EPROTO, "redis reply: agent \"%.*s\" has more than ten fields",
+                       (int)(*agent_len < 64 ? *agent_len : 64), *agent);
     *st = s;
     *unknown = unk;
     return AM_OK;

@@ -8,17 +8,22 @@
 ** six lengths, the time of each queue's head and its next timer
 ** (lib_lens.lua) -- exact whenever no script runs. So a snapshot is:
 **   1. one pipelined round trip: TIME (the clock ages are measured on),
-**      audit.lua over the next slice of agents, HGETALL of badkeys, the
-**      first HSCAN page of agents, and HMGET of the shared counters when
-**      the caller wants them;
-**   2. one round trip per further HSCAN page (SCAN_COUNT agents each, so
-**      no reply grows with the number of agents: 100,000 agents are a
-**      hundred replies of ~70 KB, never one of 7 MB);
+**      audit.lua over the next slice of agents, HGETALL of badkeys, HLEN
+**      of agents, and HMGET of the shared counters when the caller wants
+**      them;
+**   2. the agents hash: up to FULL_MAX agents with one HVALS (a line
+**      carries its agent's name, so the values are enough: ~80 bytes an
+**      agent, and Redis answers HVALS of 10,000 in a third of HGETALL's
+**      time and a sixth of HSCAN's), beyond that in HSCAN pages of
+**      SCAN_COUNT, one round trip each, so that no reply grows with the
+**      number of agents (100,000 agents: a hundred replies of ~160 KB,
+**      never one of 16 MB);
 **   3. lens_fix.lua for the few lines that cannot be used as stored: a
 **      queue whose new head's time a take did not read ("?"), a line that
 **      does not parse (an older version's count, an edit by hand).
 ** HSCAN may return an agent twice (when the hash is resized between two
-** pages), so beyond the first page the names seen are kept in a set.
+** pages), and a hand may write two lines naming one agent, so the names
+** delivered are kept in a set.
 **
 ** One broken key breaks nothing else: every reply of the pipeline is
 ** judged on its own, and a key of the wrong type -- the agents hash
@@ -30,10 +35,12 @@
 **
 ** THE AUDIT (audit.lua) counts a slice of AUDIT_SLICE agents from their
 ** keys per snapshot, from a cursor that goes round the agents hash, and
-** stores the count of any that disagrees: a snapshot costs a little more
-** (~7 Redis calls per agent of the slice), and drift -- which no script
-** makes, but an edit by hand or a script that stopped half-way can -- is
-** found and repaired within (agents / AUDIT_SLICE) refreshes.
+** stores the line of any that disagrees: a snapshot costs a little more
+** (six Redis calls per agent of the slice, ~0.5 ms), and drift -- which no
+** script makes, but an edit by hand or a script that stopped half-way can
+** -- and keys of the wrong type are found within (agents / AUDIT_SLICE)
+** refreshes: at once with up to 50 agents, within 3.5 minutes with
+** 10,000 (the background refresh runs every second).
 **
 ** Threading: any thread; the state is the backend's (am__rbe): the pools,
 ** flush_lock around reading the counters (see coord_redis.c), and two
@@ -50,9 +57,10 @@
 #include "../core/family.h"
 #include "coord_redis_conn.h"
 
-#define SCAN_COUNT 1000   /* agents per HSCAN page */
+#define FULL_MAX 16384    /* agents read with one HVALS (a reply of ~1.3 MB at most) */
+#define SCAN_COUNT 1000   /* agents per HSCAN page beyond that */
 #define FIX_BATCH 500     /* agents per lens_fix.lua call */
-#define AUDIT_SLICE 100   /* agents audit.lua counts per snapshot */
+#define AUDIT_SLICE 50    /* agents audit.lua counts per snapshot */
 #define RECOVER_BATCH 100 /* agents per recover.lua call */
 
 /* The shared counters' names in <prefix>:totals, in AM__T_* order. */
@@ -157,9 +165,10 @@ typedef struct walk {
     am__rbe *b;
     const am__agent_sink *s;
     double now;
-    bool dedupe; /* past the first page: names may repeat */
-    seen names;
-    am_buf fix; /* names whose line lens_fix.lua must complete */
+    seen names;       /* HSCAN may repeat one; a hand may write two */
+    size_t unparsed;  /* lines of HVALS that did not parse */
+    bool second_pass; /* reading the fields of those */
+    am_buf fix;       /* names whose line lens_fix.lua must complete */
     struct fixrow {
         am_coord_stats st; /* what its stored line said, if has */
         bool has;
@@ -197,6 +206,57 @@ static void fix_later(walk *w, const char *name, const am_coord_stats *st)
     am_buf_append(&w->fix, name, strlen(name) + 1);
 }
 
+/*
+** One line of the agents hash, from HVALS (field NULL) or HSCAN (its
+** field). A line that parses goes to the sink (or, with a head not known,
+** to lens_fix.lua), once per name; one that does not -- or that names
+** another agent than its field -- is counted again by lens_fix.lua, which
+** needs its field: from HVALS it is only counted (w->unparsed), and the
+** fields are read afterwards (second_pass).
+*/
+static void one_line(walk *w, const redisReply *f, const redisReply *v)
+{
+    const char *name;
+    size_t nlen;
+    am_coord_stats st;
+    bool unknown;
+    if (v->type != REDIS_REPLY_STRING || (f && f->type != REDIS_REPLY_STRING))
+        return;
+    bool ok = am__redis_lens_parse(v->str, v->len, w->now, &name, &nlen, &st, &unknown) == AM_OK;
+    if (ok && f && (nlen != f->len || memcmp(name, f->str, nlen) != 0))
+        ok = false;
+    if (w->second_pass) {
+        if (!ok && f && is_agent_name(f->str, f->len) && seen_add(&w->names, f->str))
+            fix_later(w, f->str, NULL);
+        return;
+    }
+    if (!ok && !f) {
+        w->unparsed++;
+        return;
+    }
+    if (!ok && !is_agent_name(f->str, f->len)) {
+        char k[AM__REDIS_PREFIX_MAX + 16];
+        bad(w, "", pkey(w->b, "agents", k, sizeof k),
+            "a field that is not an agent name (a space, a control or non-ASCII byte)");
+        return;
+    }
+    char n[AM_COORD_MAX_NAME + 1];
+    if (ok) {
+        memcpy(n, name, nlen);
+        n[nlen] = '\0';
+    } else {
+        memcpy(n, f->str, f->len + 1);
+    }
+    if (!seen_add(&w->names, n))
+        return; /* HSCAN's repeat, or a second field naming the same agent */
+    if (!ok)
+        fix_later(w, n, NULL);
+    else if (unknown)
+        fix_later(w, n, &st);
+    else
+        w->s->agent(n, &st, w->s->ud);
+}
+
 /* One HSCAN page: [cursor, [field, value, ...]]. Returns the next cursor
    (0 at the end), or -1 when the reply is not one. */
 static long long page(walk *w, const redisReply *r)
@@ -205,28 +265,59 @@ static long long page(walk *w, const redisReply *r)
         r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements % 2)
         return -1;
     const redisReply *kv = r->element[1];
-    for (size_t i = 0; i + 1 < kv->elements; i += 2) {
-        const redisReply *f = kv->element[i], *v = kv->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            continue;
-        if (!is_agent_name(f->str, f->len)) {
-            char k[AM__REDIS_PREFIX_MAX + 16];
-            bad(w, "", pkey(w->b, "agents", k, sizeof k),
-                "a field that is not an agent name (a space, a control or non-ASCII byte)");
-            continue;
-        }
-        if (w->dedupe && !seen_add(&w->names, f->str))
-            continue;
-        am_coord_stats st;
-        bool unknown;
-        if (am__redis_lens_parse(v->str, v->len, w->now, &st, &unknown) != AM_OK)
-            fix_later(w, f->str, NULL);
-        else if (unknown)
-            fix_later(w, f->str, &st);
-        else
-            w->s->agent(f->str, &st, w->s->ud);
-    }
+    for (size_t i = 0; i + 1 < kv->elements; i += 2)
+        one_line(w, kv->element[i], kv->element[i + 1]);
     return (long long)am__to_ll(r->element[0]->str);
+}
+
+/* The agents hash in HSCAN pages, from the start. */
+static am_err scan_agents(walk *w, const char *agents)
+{
+    char count[16], cur[24] = "0";
+    snprintf(count, sizeof count, "%d", SCAN_COUNT);
+    for (;;) {
+        const char *argv[] = {"HSCAN", agents, cur, "COUNT", count};
+        const am__rcmd cmd = {5, argv, NULL, -1};
+        redisReply *pg;
+        am_err rc = am__redis_pipeline(w->b, &cmd, 1, &pg);
+        if (rc)
+            return rc;
+        if (pg->type == REDIS_REPLY_ERROR) {
+            bad_prefix_key(w, "agents", pg); /* e.g. a string where the hash belongs */
+            freeReplyObject(pg);
+            return AM_OK;
+        }
+        long long next = page(w, pg);
+        freeReplyObject(pg);
+        if (next < 0)
+            return am__err(AM_EBACKEND, "redis at %s: HSCAN of %s did not answer a page",
+                           w->b->where, agents);
+        if (next == 0 || w->oom || w->names.oom)
+            return AM_OK;
+        snprintf(cur, sizeof cur, "%llu", (unsigned long long)next);
+    }
+}
+
+/* The agents' lines in one HVALS; then, if some did not parse, their
+   fields in pages (rare: an older version's lines, an edit by hand). */
+static am_err all_agents(walk *w, const char *agents)
+{
+    const char *argv[] = {"HVALS", agents};
+    const am__rcmd cmd = {2, argv, NULL, -1};
+    redisReply *r;
+    am_err rc = am__redis_pipeline(w->b, &cmd, 1, &r);
+    if (rc)
+        return rc;
+    if (r->type == REDIS_REPLY_ARRAY)
+        for (size_t i = 0; i < r->elements; i++)
+            one_line(w, NULL, r->element[i]);
+    else
+        bad_prefix_key(w, "agents", r);
+    freeReplyObject(r);
+    if (!w->unparsed)
+        return AM_OK;
+    w->second_pass = true;
+    return scan_agents(w, agents);
 }
 
 /* The names kept by fix_later, through lens_fix.lua, FIX_BATCH at a time. */
@@ -266,8 +357,11 @@ static am_err fix_all(walk *w)
                 bad(w, names[i], key, tab ? tab + 1 : "cannot be read");
                 if (w->fixes[done + i].has)
                     w->s->agent(names[i], &w->fixes[done + i].st, w->s->ud);
-            } else if (am__redis_lens_parse(line, len, w->now, &st, &unknown) == AM_OK) {
-                w->s->agent(names[i], &st, w->s->ud);
+            } else {
+                const char *nm;
+                size_t nl;
+                if (am__redis_lens_parse(line, len, w->now, &nm, &nl, &st, &unknown) == AM_OK)
+                    w->s->agent(names[i], &st, w->s->ud);
             }
         }
         freeReplyObject(r);
@@ -340,25 +434,24 @@ am_err am__redis_each_agent(am_coord *c, const am__agent_sink *s)
     am_buf_init(&w.fix, 0);
 
     char agents[AM__REDIS_PREFIX_MAX + 16], badkeys[AM__REDIS_PREFIX_MAX + 16],
-        totals[AM__REDIS_PREFIX_MAX + 16], cursor[24], slice[16], count[16];
+        totals[AM__REDIS_PREFIX_MAX + 16], cursor[24], slice[16];
     pkey(b, "agents", agents, sizeof agents);
     pkey(b, "badkeys", badkeys, sizeof badkeys);
     pkey(b, "totals", totals, sizeof totals);
     snprintf(cursor, sizeof cursor, "%llu", (unsigned long long)atomic_load(&b->audit_cursor));
     snprintf(slice, sizeof slice, "%d", AUDIT_SLICE);
-    snprintf(count, sizeof count, "%d", SCAN_COUNT);
     const char *time_argv[] = {"TIME"};
     const char *audit_argv[] = {"EVALSHA", b->sha[AM__S_AUDIT], "0", b->u.prefix, cursor, slice};
     const char *bad_argv[] = {"HGETALL", badkeys};
-    const char *scan_argv[] = {"HSCAN", agents, "0", "COUNT", count};
+    const char *hlen_argv[] = {"HLEN", agents};
     const char *tot_argv[2 + AM__N_TOTALS] = {"HMGET", totals};
     for (int i = 0; i < AM__N_TOTALS; i++)
         tot_argv[2 + i] = TOTAL_NAMES[i];
-    enum { R_TIME, R_AUDIT, R_BAD, R_SCAN, R_TOTALS, R_N };
+    enum { R_TIME, R_AUDIT, R_BAD, R_HLEN, R_TOTALS, R_N };
     const am__rcmd cmds[R_N] = {{1, time_argv, NULL, -1},
                                 {6, audit_argv, NULL, AM__S_AUDIT},
                                 {2, bad_argv, NULL, -1},
-                                {5, scan_argv, NULL, -1},
+                                {2, hlen_argv, NULL, -1},
                                 {2 + AM__N_TOTALS, tot_argv, NULL, -1}};
     size_t n_cmds = s->totals ? R_N : R_TOTALS;
     redisReply *r[R_N] = {0};
@@ -381,32 +474,15 @@ am_err am__redis_each_agent(am_coord *c, const am__agent_sink *s)
     audited(&w, r[R_AUDIT]);
     listed_bad(&w, r[R_BAD]);
 
-    /* The pages of the agents hash. */
-    redisReply *pg = r[R_SCAN];
-    r[R_SCAN] = NULL;
-    for (;;) {
-        if (pg->type == REDIS_REPLY_ERROR) {
-            bad_prefix_key(&w, "agents", pg); /* e.g. a string where the hash belongs */
-            freeReplyObject(pg);
-            break;
-        }
-        long long next = page(&w, pg);
-        freeReplyObject(pg);
-        if (next < 0) {
-            rc = am__err(AM_EBACKEND, "redis at %s: HSCAN of %s did not answer a page", b->where,
-                         agents);
-            break;
-        }
-        if (next == 0 || w.oom || w.names.oom)
-            break;
-        w.dedupe = true;
-        char cur[24];
-        snprintf(cur, sizeof cur, "%llu", (unsigned long long)next);
-        const char *argv[] = {"HSCAN", agents, cur, "COUNT", count};
-        const am__rcmd cmd = {5, argv, NULL, -1};
-        if ((rc = am__redis_pipeline(b, &cmd, 1, &pg)))
-            break;
-    }
+    /* The agents hash: whole, or in pages. */
+    if (r[R_HLEN]->type == REDIS_REPLY_INTEGER && r[R_HLEN]->integer > 0 && s->expect)
+        s->expect((size_t)r[R_HLEN]->integer, s->ud);
+    if (r[R_HLEN]->type != REDIS_REPLY_INTEGER)
+        bad_prefix_key(&w, "agents", r[R_HLEN]); /* e.g. a string where the hash belongs */
+    else if (r[R_HLEN]->integer <= FULL_MAX)
+        rc = all_agents(&w, agents);
+    else
+        rc = scan_agents(&w, agents);
     if (!rc && (w.oom || w.names.oom || am_buf_err(&w.fix)))
         rc = am__err(AM_ENOMEM, "out of memory taking a snapshot");
     if (!rc && w.n_fix)
@@ -447,10 +523,11 @@ am_err am__redis_stats(am_coord *c, const char *agent, am_coord_stats *out)
         freeReplyObject(r);
         return rc;
     }
-    size_t len;
-    const char *now = am__el_str(r, 1, NULL), *line = am__el_str(r, 2, &len);
+    size_t len, nl;
+    const char *now = am__el_str(r, 1, NULL), *line = am__el_str(r, 2, &len), *nm;
     bool unknown;
-    if (!now || !line || am__redis_lens_parse(line, len, am__to_double(now), out, &unknown))
+    if (!now || !line ||
+        am__redis_lens_parse(line, len, am__to_double(now), &nm, &nl, out, &unknown))
         return am__redis_bad_reply(b, AM__S_STATS, r);
     freeReplyObject(r);
     return AM_OK;

@@ -15,10 +15,12 @@
 **   inside a password); and the URI written back canonically (every field
 **   explicit, user and password percent-encoded) parses to the same
 **   fields -- so nothing was read loosely, or lost.
-**   Lines. am__redis_lens_parse returns AM_OK or AM_EPROTO; on AM_OK every
-**   age is finite, >= 0 and 0 for an empty queue, "unknown" is set exactly
-**   when the line has a "?" field, and the counts written back with the
-**   line's other fields are the line again (when it has no leading zeros).
+**   Lines. am__redis_lens_parse returns AM_OK or AM_EPROTO; on AM_OK the
+**   agent name is a non-empty run of printable bytes at the start of the
+**   line, at most AM_COORD_MAX_NAME; every age is finite, >= 0 and 0 for
+**   an empty queue; "unknown" is set exactly when a field is "?"; and the
+**   counts written back with the line's other fields are the line again
+**   (when it has no leading zeros).
 ** A violation prints what was wrong and traps.
 */
 #include <stdbool.h>
@@ -128,25 +130,32 @@ static void check_line(const char *s, size_t n)
 {
     am_coord_stats st;
     bool unknown = false;
-    am_err rc = am__redis_lens_parse(s, n, 1e9, &st, &unknown);
+    const char *agent = NULL;
+    size_t alen = 0;
+    am_err rc = am__redis_lens_parse(s, n, 1e9, &agent, &alen, &st, &unknown);
     CHECK(rc == AM_OK || rc == AM_EPROTO, "lens parse returned %s", am_err_name(rc));
     if (rc != AM_OK)
         return;
-    CHECK(unknown == (memchr(s, '?', n) != NULL), "unknown does not match a \"?\" field");
+    CHECK(agent == s && alen > 0 && alen <= AM_COORD_MAX_NAME && alen < n, "agent span");
+    for (size_t i = 0; i < alen; i++)
+        CHECK((unsigned char)agent[i] > 0x20 && (unsigned char)agent[i] < 0x7f, "agent byte");
+    CHECK(unknown == (memchr(s + alen, '?', n - alen) != NULL),
+          "unknown does not match a \"?\" field");
     for (int p = 0; p < 3; p++) {
         CHECK(st.oldest_age_s[p] >= 0 && st.oldest_age_s[p] < 1e12, "age %g", st.oldest_age_s[p]);
         CHECK(st.queued[p] || st.oldest_age_s[p] == 0, "an empty queue has an age");
     }
-    /* The counts are the first six fields; write them back with the rest. */
-    const char *rest = s;
+    /* The counts are the six fields after the name; write them back with
+       the rest of the line. */
+    const char *rest = s + alen + 1;
     for (int i = 0; i < 6; i++)
         rest = (const char *)memchr(rest, ' ', n - (size_t)(rest - s)) + 1;
     char back[512];
-    int w = snprintf(back, sizeof back, "%zu %zu %zu %zu %zu %zu %.*s", st.queued[0], st.queued[1],
-                     st.queued[2], st.delayed, st.inflight, st.dlq, (int)(n - (size_t)(rest - s)),
-                     rest);
-    bool zeros = s[0] == '0' && n > 1 && s[1] != ' ';
-    for (size_t i = 1; i + 1 < (size_t)(rest - s); i++)
+    int w = snprintf(back, sizeof back, "%.*s %zu %zu %zu %zu %zu %zu %.*s", (int)alen, agent,
+                     st.queued[0], st.queued[1], st.queued[2], st.delayed, st.inflight, st.dlq,
+                     (int)(n - (size_t)(rest - s)), rest);
+    bool zeros = false;
+    for (size_t i = alen + 1; i + 1 < (size_t)(rest - s); i++)
         zeros = zeros || (s[i - 1] == ' ' && s[i] == '0' && s[i + 1] != ' ');
     if (!zeros)
         CHECK(w > 0 && (size_t)w == n && memcmp(back, s, n) == 0,

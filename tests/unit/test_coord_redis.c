@@ -433,20 +433,22 @@ static void test_lines_repair(void **state)
     am_coord *c = open_with(r, g_tcp_uri); /* max_queue 50 */
     AM_ASSERT_OK(send_to(c, "coder:1", "b1", 5, "x"));
     char line[128];
-    line_of("coder:1", line, sizeof line); /* "0 1 0 0 0 0 - <b1's time> - -" */
-    assert_true(strncmp(line, "0 1 0 0 0 0 - ", 14) == 0 && strlen(line) > 20 &&
+    line_of("coder:1", line, sizeof line); /* "coder:1 0 1 0 0 0 0 - <b1's time> - -" */
+    assert_true(strncmp(line, "coder:1 0 1 0 0 0 0 - ", 22) == 0 && strlen(line) > 28 &&
                 strcmp(line + strlen(line) - 4, " - -") == 0);
     /* a line that says "full": the lists say otherwise, and are believed */
-    must(&g_srv, "HSET", rf_cmd(&g_srv, "HSET amtest:agents coder:1 %s", "0 999 0 0 0 0 - - - -"));
+    must(&g_srv, "HSET",
+         rf_cmd(&g_srv, "HSET amtest:agents coder:1 %s", "coder:1 0 999 0 0 0 0 - - - -"));
     AM_ASSERT_OK(send_to(c, "coder:1", "b2", 5, "x"));
-    assert_true(strncmp(line_of("coder:1", line, sizeof line), "0 2 0 0 0 0 - ", 14) == 0);
+    assert_true(strncmp(line_of("coder:1", line, sizeof line), "coder:1 0 2 0 0 0 0 - ", 22) == 0);
     /* one that does not parse (an older version's count): counted again */
     must(&g_srv, "HSET", rf_cmd(&g_srv, "HSET amtest:agents coder:1 garbage"));
     AM_ASSERT_OK(send_to(c, "coder:1", "b3", 5, "x"));
-    assert_true(strncmp(line_of("coder:1", line, sizeof line), "0 3 0 0 0 0 - ", 14) == 0);
+    assert_true(strncmp(line_of("coder:1", line, sizeof line), "coder:1 0 3 0 0 0 0 - ", 22) == 0);
     /* one that says too little: stats reads the keys; a snapshot's audit
        repairs it (and counts the repair) before it reads the lines */
-    must(&g_srv, "HSET", rf_cmd(&g_srv, "HSET amtest:agents coder:1 %s", "0 0 0 0 0 0 - - - -"));
+    must(&g_srv, "HSET",
+         rf_cmd(&g_srv, "HSET amtest:agents coder:1 %s", "coder:1 0 0 0 0 0 0 - - - -"));
     am_coord_stats st;
     AM_ASSERT_OK(am_coord_agent_stats(c, "coder:1", &st));
     AM_ASSERT_EQ(st.queued[1], 3);

@@ -182,8 +182,12 @@ static void test_lens_lines(void **state)
     (void)state;
     am_coord_stats st;
     bool unknown;
-    const char *line = "1 2 3 4 5 6 99.5 87.75 - 120.000000";
-    AM_ASSERT_OK(am__redis_lens_parse(line, strlen(line), 100.0, &st, &unknown));
+    const char *agent;
+    size_t alen;
+    const char *line = "coder:1 1 2 3 4 5 6 99.5 87.75 - 120.000000";
+    AM_ASSERT_OK(am__redis_lens_parse(line, strlen(line), 100.0, &agent, &alen, &st, &unknown));
+    AM_ASSERT_EQ(alen, 7);
+    assert_memory_equal(agent, "coder:1", 7);
     assert_false(unknown);
     AM_ASSERT_EQ(st.queued[0], 1);
     AM_ASSERT_EQ(st.queued[1], 2);
@@ -195,51 +199,65 @@ static void test_lens_lines(void **state)
     AM_ASSERT_DBL_EQ(st.oldest_age_s[1], 12.25);
     AM_ASSERT_DBL_EQ(st.oldest_age_s[2], 0); /* "-": no head time */
     /* ages to the millisecond; a head in the future or of an empty queue: 0 */
-    line = "1 1 0 0 0 0 99.99951 100.5 12 -";
-    AM_ASSERT_OK(am__redis_lens_parse(line, strlen(line), 100.0, &st, &unknown));
+    line = "a:1 1 1 0 0 0 0 99.99951 100.5 12 -";
+    AM_ASSERT_OK(am__redis_lens_parse(line, strlen(line), 100.0, &agent, &alen, &st, &unknown));
     AM_ASSERT_DBL_EQ(st.oldest_age_s[0], 0);
     AM_ASSERT_DBL_EQ(st.oldest_age_s[1], 0);
     AM_ASSERT_DBL_EQ(st.oldest_age_s[2], 0);
-    line = "1 1 0 0 0 0 99.9984 ? - -";
-    AM_ASSERT_OK(am__redis_lens_parse(line, strlen(line), 100.0, &st, &unknown));
+    line = "a:1 1 1 0 0 0 0 99.9984 ? - -";
+    AM_ASSERT_OK(am__redis_lens_parse(line, strlen(line), 100.0, &agent, &alen, &st, &unknown));
     assert_true(unknown); /* lens_fix.lua looks it up */
     AM_ASSERT_DBL_EQ(st.oldest_age_s[0], 0.002);
     AM_ASSERT_DBL_EQ(st.oldest_age_s[1], 0);
     /* a prefix of a longer buffer: only len bytes count */
-    const char *two = "0 0 0 0 0 0 - - - -\n1 1 1 1 1 1 1 1 1 1";
-    AM_ASSERT_OK(am__redis_lens_parse(two, 19, 5.0, &st, &unknown));
+    const char *two = "a:1 0 0 0 0 0 0 - - - -\nb:2 1 1 1 1 1 1 1 1 1 1";
+    AM_ASSERT_OK(am__redis_lens_parse(two, 23, 5.0, &agent, &alen, &st, &unknown));
     AM_ASSERT_EQ(st.queued[0], 0);
     static const char *const bad[] = {
         "",
-        "0",
-        "0 0 0 0 0 0 - - -",
-        "0 0 0 0 0 0 - - - - -",
-        "0 0 0 0 0 0 - - - - ",
+        "a:1",
         " 0 0 0 0 0 0 - - - -",
-        "0  0 0 0 0 - - - - -",
-        "-1 0 0 0 0 0 - - - -",
-        "1.5 0 0 0 0 0 - - - -",
-        "1234567890 0 0 0 0 0 - - - -",
-        "x 0 0 0 0 0 - - - -",
-        "0 0 0 0 0 0 x - - -",
-        "0 0 0 0 0 0 1. - - -",
-        "0 0 0 0 0 0 .5 - - -",
-        "0 0 0 0 0 0 1.2.3 - - -",
-        "0 0 0 0 0 0 nan - - -",
-        "0 0 0 0 0 0 1e9 - - -",
-        "0 0 0 0 0 0 -1 - - -",
-        "0 0 0 0 0 0 ?? - - -",
-        "0 0 0 0 0 0 - - - ?",
-        "0 0 0 0 0 0 - - - 1234567890123456789012345",
-        "3",
-        "0 0 0 0 0 0 - - -\t-",
+        "0 0 0 0 0 0 - - - -",
+        "a:1 0 0 0 0 0 0 - - -",
+        "a:1 0 0 0 0 0 0 - - - - -",
+        "a:1 0 0 0 0 0 0 - - - - ",
+        "a:1  0 0 0 0 0 0 - - - -",
+        "a:1 0  0 0 0 0 - - - - -",
+        "a:1 -1 0 0 0 0 0 - - - -",
+        "a:1 1.5 0 0 0 0 0 - - - -",
+        "a:1 1234567890 0 0 0 0 0 - - - -",
+        "a:1 x 0 0 0 0 0 - - - -",
+        "a:1 0 0 0 0 0 0 x - - -",
+        "a:1 0 0 0 0 0 0 1. - - -",
+        "a:1 0 0 0 0 0 0 .5 - - -",
+        "a:1 0 0 0 0 0 0 1.2.3 - - -",
+        "a:1 0 0 0 0 0 0 nan - - -",
+        "a:1 0 0 0 0 0 0 1e9 - - -",
+        "a:1 0 0 0 0 0 0 -1 - - -",
+        "a:1 0 0 0 0 0 0 ?? - - -",
+        "a:1 0 0 0 0 0 0 - - - ?",
+        "a:1 0 0 0 0 0 0 - - - 1234567890123456789012345",
+        "a:1 0 0 0 0 0 0 12345678901234567890 - - -",
+        "a:1 3",
+        "a:1 0 0 0 0 0 0 - - -\t-",
+        "a\x01:1 0 0 0 0 0 0 - - - -",
+        "a\xc3\xa9:1 0 0 0 0 0 0 - - - -",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        am_err rc = am__redis_lens_parse(bad[i], strlen(bad[i]), 1.0, &st, &unknown);
+        am_err rc = am__redis_lens_parse(bad[i], strlen(bad[i]), 1.0, &agent, &alen, &st, &unknown);
         if (rc != AM_EPROTO)
             fail_msg("line %zu \"%s\" gave %s", i, bad[i], am_err_name(rc));
         AM_ASSERT_CONTAINS(am_errmsg(), "redis reply");
     }
+    /* a name of 128 bytes is one; of 129 not */
+    char longest[AM_COORD_MAX_NAME + 40];
+    memset(longest, 'n', AM_COORD_MAX_NAME);
+    snprintf(longest + AM_COORD_MAX_NAME, 40, " 0 0 0 0 0 0 - - - -");
+    AM_ASSERT_OK(am__redis_lens_parse(longest, strlen(longest), 1.0, &agent, &alen, &st, &unknown));
+    memset(longest, 'n', AM_COORD_MAX_NAME + 1);
+    snprintf(longest + AM_COORD_MAX_NAME + 1, 39, " 0 0 0 0 0 0 - - - -");
+    AM_ASSERT_ERR(am__redis_lens_parse(longest, strlen(longest), 1.0, &agent, &alen, &st, &unknown),
+                  AM_EPROTO);
 }
 
 int main(void)

@@ -11,7 +11,7 @@ local out = {}
 for i = 2, #ARGV do
     local agent = ARGV[i]
     local v = redis.call('HGET', AGENTS, agent)
-    local t = lens_decode(v)
+    local t = lens_decode(v, agent)
     local ok, r, why = true, nil, nil
     if not v then
         out[#out + 1] = ''
@@ -42,7 +42,7 @@ for i = 2, #ARGV do
                 lens_store(agent, t)
             end
         end
-        out[#out + 1] = ok and lens_encode(t) or ('!' .. r .. '\t' .. why)
+        out[#out + 1] = ok and lens_encode(agent, t) or ('!' .. r .. '\t' .. why)
     end
 end
 return out

@@ -24,7 +24,7 @@ for i = 3, #ARGV do
         bad[#bad + 1] = why
     elseif v then
         lens_clear_bad(agent, has_bad)
-        if not lens_agrees(lens_decode(v), t) then
+        if not lens_agrees(lens_decode(v, agent), t) then
             repaired = repaired + 1
         end
         local expired = redis.call('ZRANGEBYSCORE', key('if', agent), '-inf', now_s)
@@ -38,7 +38,7 @@ for i = 3, #ARGV do
             groups[#groups + 1] = npois
             signal(agent)
         end
-        local line = lens_encode(t)
+        local line = lens_encode(agent, t)
         if line ~= v then
             redis.call('HSET', AGENTS, agent, line)
         end

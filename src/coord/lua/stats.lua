@@ -12,4 +12,4 @@ if not ok then
     return {2, t, why}
 end
 local _, now_s = clock()
-return {0, now_s, lens_encode(t)}
+return {0, now_s, lens_encode(agent, t)}
