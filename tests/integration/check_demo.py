@@ -21,7 +21,8 @@ DEMO, PROM, AGENTMON, LOG, T0 = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[
 FAILED = []
 
 # Only appear when something goes wrong: a family at its child limit.
-EVENT_ONLY = {"agentmon_cardinality_overflow_total"}
+EVENT_ONLY = {"agentmon_cardinality_overflow_total",
+              "agentmon_coord_key_errors"}  # only while a Redis key has the wrong type
 # The collector's own metrics (`agentmon serve`): the demo does not run it.
 COLLECTOR_GROUPS = {"ingest", "store", "scrape", "system"}
 
