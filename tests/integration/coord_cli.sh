@@ -11,6 +11,19 @@
 #   agentmon dlq list         as many entries as the snapshot's DLQ length
 #   agentmon dlq replay --id  one entry back to its queue
 #   agentmon dlq purge        the rest gone; list is empty, the queue has one
+# then repair tools on awkward data, on agent test:1:
+#   coord_worker deadletters  dead letters whose payloads and error texts
+#                             hold NUL, invalid UTF-8 and control bytes, a
+#                             broadcast copy whose id passes 128 bytes --
+#                             what real clients can send -- and, by hand
+#                             (redis-cli), a NUL in one's "from"
+#   agentmon dlq list         every line valid JSON for Python's json (UTF-8,
+#                             strict), every field's bytes back exactly
+#                             (Python's surrogateescape), no payload cut
+#   agentmon dlq replay --id  each id as printed replays its entry
+#   SET <prefix>:q5:test:1    a string where a list belongs: `snapshot`
+#                             names the key (stderr and "errors"), exit 0,
+#                             and reports every other agent
 # and bad usage: exit 2 with a message, a bad URI or a dead server exit 1.
 # Skips (exit 0, saying so) when redis-server or Debian's python3 is missing.
 set -u
@@ -84,6 +97,56 @@ a = sys.argv[1]
 assert s["messaging.dlq_length"][a] == 0, s["messaging.dlq_length"][a]
 assert sum(s["messaging.queue_length"][a].values()) >= 1, s["messaging.queue_length"][a]
 ' "$AGENT" || fail "after replay and purge the snapshot disagrees"
+
+# repair tools on awkward data
+W=$BUILD/tests/coord_worker
+if [ -f "$BUILD/CMakeCache.txt" ]; then
+    cmake --build "$BUILD" --target coord_worker >/dev/null || fail "build coord_worker"
+fi
+"$W" deadletters "$URI" test:1 || fail "coord_worker deadletters"
+FIRST=$("$AGENTMON" dlq list --coordinator "$URI" --agent test:1 --max 1 | "$PY" -c '
+import json, sys; print(json.loads(sys.stdin.buffer.read().decode("utf-8"))["id"])') ||
+    fail "dlq list of test:1"
+printf 'pl\000anner:1' | redis-cli -p "$RP" -x HSET "clitest:m:$FIRST" from >/dev/null ||
+    fail "redis-cli -x HSET"
+"$AGENTMON" dlq list --coordinator "$URI" --agent test:1 >"$TMP/odd.ndjson" || fail "dlq list"
+"$PY" - "$TMP/odd.ndjson" "$AGENTMON" "$URI" <<'EOF2' || fail "dlq list or replay on awkward bytes (above)"
+import json, subprocess, sys
+raw = open(sys.argv[1], "rb").read()
+lines = raw.decode("utf-8").splitlines()     # strict: every byte printed is UTF-8
+entries = [json.loads(l) for l in lines]     # and every line JSON
+def b(s):
+    return s.encode("utf-8", "surrogateescape")
+assert len(entries) == 4, entries
+e0, e1, e2, e3 = entries
+assert b(e0["payload"]) == b'a\x00b\xff\xfe\x01\n"\\z', e0["payload"]
+assert e0["payload_bytes"] == 10, e0
+assert b(e0["error"]) == b'bad \xff\xc3 byte\x01\t"quoted"', e0["error"]
+assert b(e0["from"]) == b"pl\x00anner:1", e0["from"]
+assert e1["payload"] == "caf\u00e9 \u20ac \U0001f600 \x7f", e1["payload"]
+assert b(e1["error"]) == b"\xe2\x82", e1["error"]
+assert e2["payload"] == "" and e2["error"] == "" and e2["payload_bytes"] == 0, e2
+assert len(b(e3["id"])) > 128 and e3["id"].endswith("/test:1"), e3["id"]
+assert all(e["reason"] == "permanent" and e["to"] == "test:1" for e in entries), entries
+for e in entries:
+    out = subprocess.run([sys.argv[2], "dlq", "replay", "--coordinator", sys.argv[3],
+                          "--agent", "test:1", "--id", e["id"]], capture_output=True)
+    assert out.returncode == 0 and b"replayed 1 message" in out.stdout, (e["id"], out)
+print("coord_cli: 4 awkward dead letters listed as valid JSON, every byte back, each replayed by id")
+EOF2
+redis-cli -p "$RP" SET clitest:q5:test:1 oops >/dev/null || fail "redis-cli SET"
+"$AGENTMON" snapshot --coordinator "$URI" >"$TMP/snap2.json" 2>"$TMP/snap2.err" ||
+    { cat "$TMP/snap2.err"; fail "snapshot with a key of the wrong type: want exit 0"; }
+grep -q "clitest:q5:test:1" "$TMP/snap2.err" || fail "snapshot did not name the key on stderr"
+"$PY" - "$TMP/snap2.json" "$AGENT" <<'EOF2' || fail "snapshot with a key of the wrong type (above)"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert any(e["key"] == "clitest:q5:test:1" and e["agent"] == "test:1" and "WRONGTYPE" in e["error"]
+           for e in s["errors"]), s.get("errors")
+assert sys.argv[2] in s["messaging.queue_length"], s["messaging.queue_length"]
+assert s["messaging.delivered.ok"] > 100, s
+EOF2
+redis-cli -p "$RP" DEL clitest:q5:test:1 >/dev/null
 
 # bad usage and bad places
 "$AGENTMON" dlq list --agent "$AGENT" 2>"$TMP/err"; [ $? -eq 2 ] && grep -q "coordinator" "$TMP/err" ||

@@ -18,10 +18,15 @@
 #   - redis-server is killed with kill -9 mid-run and restarted on the same
 #     port and directory a second later.
 # When the producers are done the consumers drain both queues and leave;
-# then `coord_worker check` (tests/integration/coord_worker.c) recovers,
-# drains and lists the DLQs, and checks that every message sent is in
-# exactly one place (acked, dead-lettered or still queued), none was acked
-# twice, and the snapshot's totals agree with the logs.
+# then `coord_worker lens` compares every length the scripts keep in
+# <prefix>:agents (queues, delayed, in flight, DLQ, each head's time, the
+# next timer) with LLEN/ZCARD of the real keys, and checks that no audit
+# had to repair one (the consumers' snapshots audit them every second, so
+# a drift repaired in passing would hide a bug); `coord_worker check`
+# (tests/integration/coord_worker.c) recovers, drains and lists the DLQs,
+# and checks that every message sent is in exactly one place (acked,
+# dead-lettered or still queued), none was acked twice, and the
+# snapshot's totals agree with the logs; and `lens` once more after that.
 #
 # Skips (exit 0, saying so) when redis-server is not installed. About 20 s.
 set -u
@@ -145,7 +150,9 @@ for p in $CONSUMERS; do
     wait "$p" || fail "a consumer failed"
 done
 
+"$W" lens "$URI" || fail "a kept length disagrees with its keys (above)"
 if ! "$W" check "$URI" "$TMP/logs"; then
     fail "conservation violated (above)"
 fi
+"$W" lens "$URI" || fail "after recover and drain, a kept length disagrees with its keys (above)"
 say "ok"

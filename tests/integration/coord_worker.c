@@ -15,6 +15,16 @@
 **   coord_worker hold URI AGENT K LOG          reserve K messages, then sleep
 **                                              until killed (kill -9)
 **   coord_worker check URI DIR                 the verdict (below)
+**   coord_worker lens URI                      every agent's lengths line (as
+**                                              the scripts keep it in
+**                                              <prefix>:agents) against its
+**                                              keys: LLEN, ZCARD, the head's
+**                                              enqueued_at, the next timer
+**   coord_worker deadletters URI AGENT         dead-letter messages whose
+**                                              payloads and error texts hold
+**                                              NUL, invalid UTF-8 and control
+**                                              bytes, and broadcast copies
+**                                              whose ids pass 128 bytes
 **
 ** Every worker writes one line per outcome to its LOG, flushed at once so a
 ** killed process loses nothing it wrote:
@@ -59,6 +69,7 @@
 
 #include "agentmon/agentmon.h"
 #include "agentmon/coord.h"
+#include "coord/coord_redis.h"
 
 #define MAX_ATTEMPTS 3
 #define VISIBILITY_S 2.0
@@ -545,6 +556,194 @@ static FILE *open_log(const char *path)
     return f;
 }
 
+/* ------------------------------------------------------------------ */
+/* The lengths lines against the keys                                  */
+/* ------------------------------------------------------------------ */
+
+static long long int_reply(redisContext *rc, const char *cmd, const char *key)
+{
+    redisReply *r = redisCommand(rc, "%s %s", cmd, key);
+    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+/* The enqueued_at of the head of list qk as stored ("-" when none). */
+static void head_time(redisContext *rc, const char *prefix, const char *qk, char *out, size_t cap)
+{
+    snprintf(out, cap, "-");
+    redisReply *h = redisCommand(rc, "LINDEX %s 0", qk);
+    if (h && h->type == REDIS_REPLY_STRING) {
+        redisReply *e = redisCommand(rc, "HGET %s:m:%b enqueued_at", prefix, h->str, h->len);
+        if (e && e->type == REDIS_REPLY_STRING)
+            snprintf(out, cap, "%s", e->str);
+        if (e)
+            freeReplyObject(e);
+    }
+    if (h)
+        freeReplyObject(h);
+}
+
+/* The earliest score of zset k, or -1. */
+static double first_score(redisContext *rc, const char *k)
+{
+    redisReply *r = redisCommand(rc, "ZRANGE %s 0 0 WITHSCORES", k);
+    double v = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2
+                   ? strtod(r->element[1]->str, NULL)
+                   : -1;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+/* Every line of <prefix>:agents equals what its keys say (lib_lens.lua):
+   run while no script runs. Exit 0 and a summary, or each difference. */
+static int lens(const char *uri)
+{
+    am__redis_uri u;
+    if (am__redis_uri_parse(uri, &u) != AM_OK || u.is_unix) {
+        fprintf(stderr, "coord_worker lens: %s: %s\n", uri, am_errmsg());
+        return 2;
+    }
+    struct timeval tv = {5, 0};
+    redisContext *rc = redisConnectWithTimeout(u.host, u.port, tv);
+    if (!rc || rc->err) {
+        fprintf(stderr, "coord_worker lens: cannot connect to %s\n", uri);
+        return 2;
+    }
+    redisReply *all = redisCommand(rc, "HGETALL %s:agents", u.prefix);
+    if (!all || all->type != REDIS_REPLY_ARRAY) {
+        fprintf(stderr, "coord_worker lens: no agents hash\n");
+        return 1;
+    }
+    int bad = 0;
+    size_t checked = 0;
+    static const char *const kinds[6] = {"q1", "q5", "q9", "dl", "if", "dlq"};
+    static const char *const cmds[6] = {"LLEN", "LLEN", "LLEN", "ZCARD", "ZCARD", "LLEN"};
+    for (size_t i = 0; i + 1 < all->elements; i += 2) {
+        const char *agent = all->element[i]->str, *line = all->element[i + 1]->str;
+        /* "<agent> q1 q5 q9 dl if dlq h1 h5 h9 next": split at spaces */
+        char copy[1024], *f[11];
+        snprintf(copy, sizeof copy, "%s", line);
+        int nf = 0;
+        for (char *p = copy; nf < 11 && p;) {
+            f[nf++] = p;
+            p = strchr(p, ' ');
+            if (p)
+                *p++ = '\0';
+        }
+        const char *name = f[0];
+        if (nf != 11 || strchr(f[10], ' ') || strcmp(name, agent) != 0) {
+            printf("lens: %s: the line \"%s\" does not parse\n", agent, line);
+            bad++;
+            continue;
+        }
+        char key[512];
+        long long counts[6];
+        for (int k = 0; k < 6; k++) {
+            snprintf(key, sizeof key, "%s:%s:%s", u.prefix, kinds[k], agent);
+            counts[k] = int_reply(rc, cmds[k], key);
+            if (counts[k] != strtoll(f[1 + k], NULL, 10)) {
+                printf("lens: %s: %s is %s, %s %s says %lld\n", agent, kinds[k], f[1 + k], cmds[k],
+                       key, counts[k]);
+                bad++;
+            }
+        }
+        for (int q = 0; q < 3; q++) {
+            char t[64];
+            snprintf(key, sizeof key, "%s:%s:%s", u.prefix, kinds[q], agent);
+            head_time(rc, u.prefix, key, t, sizeof t);
+            if (strcmp(f[7 + q], "?") != 0 && strcmp(f[7 + q], t) != 0) {
+                printf("lens: %s: the head of %s was enqueued at %s, the line says %s\n", agent,
+                       key, t, f[7 + q]);
+                bad++;
+            }
+        }
+        char dk[512], ik[512];
+        snprintf(dk, sizeof dk, "%s:dl:%s", u.prefix, agent);
+        snprintf(ik, sizeof ik, "%s:if:%s", u.prefix, agent);
+        double d = first_score(rc, dk), r = first_score(rc, ik);
+        double earliest = d < 0 ? r : r < 0 ? d : d < r ? d : r;
+        if (earliest >= 0 && (strcmp(f[10], "-") == 0 || strtod(f[10], NULL) > earliest + 1e-5)) {
+            printf("lens: %s: a timer is due at %.6f, the line's next is %s\n", agent, earliest,
+                   f[10]);
+            bad++;
+        }
+        checked++;
+    }
+    freeReplyObject(all);
+    redisReply *rep = redisCommand(rc, "HGET %s:totals lens_repairs", u.prefix);
+    if (rep && rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "0") != 0) {
+        printf("lens: audits repaired %s line(s): something made them disagree\n", rep->str);
+        bad++;
+    }
+    if (rep)
+        freeReplyObject(rep);
+    redisFree(rc);
+    if (!bad)
+        printf("lens: %zu agents, every line exact (counts, heads, next), no repair made\n",
+               checked);
+    return bad ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dead letters with awkward bytes                                     */
+/* ------------------------------------------------------------------ */
+
+static int dead_one(am_coord *c, const char *agent, const void *payload, size_t len,
+                    const char *error)
+{
+    am_coord_msg m = AM_COORD_MSG_INIT;
+    m.from = "planner:1";
+    m.to = agent;
+    m.type = "task";
+    m.payload = payload;
+    m.len = len;
+    am_coord_delivery *d;
+    if (am_coord_send(c, &m) != AM_OK || am_coord_receive(c, agent, 0, 2, &d) != AM_OK)
+        return 1;
+    am_err rc = am_coord_nack(c, d, true, error);
+    am_coord_delivery_free(d);
+    return rc != AM_OK;
+}
+
+static int deadletters(const char *uri, const char *agent)
+{
+    am_registry *r;
+    am_registry_new(&r);
+    am_coord *c = open_retry(uri, r);
+    static const char bin[] = {'a', 0, 'b', '\xff', '\xfe', '\x01', '\n', '"', '\\', 'z'};
+    static const char utf8[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \x7f";
+    int bad = dead_one(c, agent, bin, sizeof bin, "bad \xff\xc3 byte\x01\t\"quoted\"") ||
+              dead_one(c, agent, utf8, strlen(utf8), "\xe2\x82") || dead_one(c, agent, "", 0, NULL);
+    /* A broadcast's copies are "<id>/<recipient>": 125 + 1 + the name. */
+    char id[126];
+    memset(id, 'i', 125);
+    id[125] = '\0';
+    am_coord_msg m = AM_COORD_MSG_INIT;
+    m.from = "planner:1";
+    m.id = id;
+    m.type = "shutdown";
+    size_t n;
+    const char *type = strchr(agent, ':');
+    char t[64];
+    snprintf(t, sizeof t, "%.*s", (int)(type - agent), agent);
+    bad = bad || am_coord_register(c, agent) != AM_OK ||
+          am_coord_broadcast(c, &m, t, &n) != AM_OK || n < 1;
+    am_coord_delivery *d;
+    bad = bad || am_coord_receive(c, agent, 0, 2, &d) != AM_OK;
+    if (!bad) {
+        bad = strlen(d->id) <= AM_COORD_MAX_NAME || am_coord_nack(c, d, true, "long id") != AM_OK;
+        am_coord_delivery_free(d);
+    }
+    if (bad)
+        fprintf(stderr, "coord_worker deadletters: %s\n", am_errmsg());
+    am_coord_close(c);
+    am_registry_free(r);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -571,8 +770,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "check") == 0 && argc == 4)
         return check(argv[2], argv[3]);
+    if (strcmp(mode, "lens") == 0 && argc == 3)
+        return lens(argv[2]);
+    if (strcmp(mode, "deadletters") == 0 && argc == 4)
+        return deadletters(argv[2], argv[3]);
     fprintf(stderr, "usage: coord_worker port | ping PORT SECONDS | produce URI TAG N LOG |\n"
                     "       consume URI AGENT SEED LOG STOPFILE | hold URI AGENT K LOG |\n"
-                    "       check URI DIR\n");
+                    "       check URI DIR | lens URI | deadletters URI AGENT\n");
     return 2;
 }

@@ -375,6 +375,81 @@ static void test_poison(void **state)
     am_registry_free(r);
 }
 
+/* One key of the wrong type -- someone SETs a string where a list or a
+   hash belongs -- is reported by name, by the snapshot and the gauges,
+   which carry on for every other agent (before, the snapshot failed and
+   the gauges vanished); the operations that meet it name it too. */
+static void test_wrong_type_keys(void **state)
+{
+    (void)state;
+    flush_db();
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    am_coord *c = open_with(r, g_tcp_uri);
+    AM_ASSERT_OK(send_to(c, "coder:1", "w1", 5, "x"));
+    AM_ASSERT_OK(send_to(c, "coder:2", "w2", 9, "x"));
+    AM_ASSERT_OK(send_to(c, "coder:3", "w3", 1, "x"));
+    AM_ASSERT_OK(send_to(c, "coder:4", "w4a", 5, "x"));
+    AM_ASSERT_OK(send_to(c, "coder:4", "w4b", 5, "x"));
+    am_coord_delivery *d = recv_now(c, "coder:4"); /* its new head's time: not known */
+    AM_ASSERT_OK(am_coord_ack(c, d));
+    am_coord_delivery_free(d);
+    must(&g_srv, "SET", rf_cmd(&g_srv, "SET amtest:q5:coder:1 oops"));
+    must(&g_srv, "SET", rf_cmd(&g_srv, "SET amtest:q5:coder:4 oops"));
+
+    char *snap;
+    size_t len;
+    AM_ASSERT_OK(am_coord_snapshot(c, &snap, &len));
+    AM_ASSERT_CONTAINS(snap, "\"coder:2\":{\"1\":0,\"5\":0,\"9\":1}");
+    AM_ASSERT_CONTAINS(snap, "\"coder:3\":{\"1\":1,\"5\":0,\"9\":0}");
+    AM_ASSERT_CONTAINS(snap, "\"coder:1\":{\"1\":0,\"5\":1,\"9\":0}"); /* as last known */
+    AM_ASSERT_CONTAINS(snap, "{\"agent\":\"coder:1\",\"key\":\"amtest:q5:coder:1\","
+                             "\"error\":\"WRONGTYPE");
+    AM_ASSERT_CONTAINS(snap, "\"key\":\"amtest:q5:coder:4\"");
+    am_free(snap);
+    char *text = am_test_encode(r, AM_FORMAT_PROMETHEUS); /* the snapshot refreshed them */
+    AM_ASSERT_CONTAINS(text,
+                       "agentmon_coord_key_errors{agent=\"coder:1\",key=\"amtest:q5:coder:1\"} 1\n");
+    AM_ASSERT_CONTAINS(text, "messaging_queue_length{agent=\"coder:2\",priority=\"9\"} 1\n");
+    AM_ASSERT_CONTAINS(text, "messaging_queue_length{agent=\"coder:3\",priority=\"1\"} 1\n");
+    am_free(text);
+    am_coord_stats st;
+    AM_ASSERT_ERR(am_coord_agent_stats(c, "coder:1", &st), AM_EBACKEND);
+    AM_ASSERT_CONTAINS(am_errmsg(), "amtest:q5:coder:1");
+    AM_ASSERT_OK(am_coord_agent_stats(c, "coder:2", &st));
+    AM_ASSERT_EQ(st.queued[2], 1);
+
+    /* Mended (the string deleted: the message w1 is lost with the list):
+       the next audit repairs coder:1's line and forgets the key. */
+    must(&g_srv, "DEL", rf_cmd(&g_srv, "DEL amtest:q5:coder:1 amtest:q5:coder:4"));
+    AM_ASSERT_OK(am_coord_snapshot(c, &snap, &len));
+    AM_ASSERT_LACKS(snap, "\"errors\"");
+    AM_ASSERT_CONTAINS(snap, "\"coder:1\":{\"1\":0,\"5\":0,\"9\":0}");
+    am_free(snap);
+
+    /* The DLQ's list, the counters' hash, the agents hash itself. */
+    must(&g_srv, "SET", rf_cmd(&g_srv, "SET amtest:dlq:coder:3 oops"));
+    am_coord_dlq_entry *e;
+    size_t n;
+    AM_ASSERT_ERR(am_coord_dlq_list(c, "coder:3", 10, &e, &n), AM_EBACKEND);
+    AM_ASSERT_CONTAINS(am_errmsg(), "amtest:dlq:coder:3");
+    must(&g_srv, "SET", rf_cmd(&g_srv, "SET amtest:totals oops"));
+    AM_ASSERT_OK(am_coord_snapshot(c, &snap, &len));
+    AM_ASSERT_CONTAINS(snap, "\"key\":\"amtest:totals\"");
+    AM_ASSERT_CONTAINS(snap, "\"key\":\"amtest:dlq:coder:3\"");
+    AM_ASSERT_CONTAINS(snap, "\"messaging.sent.total\":5"); /* this process's, at least */
+    AM_ASSERT_CONTAINS(snap, "\"coder:2\":{\"1\":0,\"5\":0,\"9\":1}");
+    am_free(snap);
+    must(&g_srv, "DEL", rf_cmd(&g_srv, "DEL amtest:agents"));
+    must(&g_srv, "SET", rf_cmd(&g_srv, "SET amtest:agents oops"));
+    AM_ASSERT_OK(am_coord_snapshot(c, &snap, &len));
+    AM_ASSERT_CONTAINS(snap, "\"messaging.queue_length\":{}");
+    AM_ASSERT_CONTAINS(snap, "{\"agent\":\"\",\"key\":\"amtest:agents\",\"error\":\"WRONGTYPE");
+    am_free(snap);
+    am_coord_close(c);
+    am_registry_free(r);
+}
+
 /* The thread's current trace context travels whole, tracestate included
    (the generic layer once handed the backend a dangling tracestate). */
 static void test_current_trace_travels(void **state)
@@ -687,6 +762,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_auth_and_db),
         cmocka_unit_test(test_poison),
         cmocka_unit_test(test_lines_repair),
+        cmocka_unit_test(test_wrong_type_keys),
         cmocka_unit_test(test_current_trace_travels),
         cmocka_unit_test(test_two_coordinators_share),
         cmocka_unit_test(test_processes_share),
