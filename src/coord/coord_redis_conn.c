@@ -80,6 +80,7 @@ static const struct {
     [AM__S_TOTALS_ADD] = {"totals_add", am__lua_totals_add},
     [AM__S_LENS_FIX] = {"lens_fix", am__lua_lens_fix},
     [AM__S_AUDIT] = {"audit", am__lua_audit},
+    [AM__S_MIGRATE] = {"migrate", am__lua_migrate},
 };
 
 const char *am__redis_script_name(int script)

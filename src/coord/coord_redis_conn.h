@@ -41,12 +41,14 @@ enum {
     AM__S_TOTALS_ADD,
     AM__S_LENS_FIX,
     AM__S_AUDIT,
+    AM__S_MIGRATE,
     AM__N_SCRIPTS
 };
 
 #define AM__REDIS_CONNECT_TIMEOUT_MS 1000
 #define AM__REDIS_OP_TIMEOUT_MS 10000 /* a reply that takes longer: connection dropped */
 #define AM__REDIS_BG_TIMEOUT_MS 1000  /* the same for the background thread's reads */
+#define AM__REDIS_BUCKETS 64          /* the hashes lens:0..63 (common.lua) */
 #define AM__REDIS_WAIT_POOL_MAX 1024
 #define AM__REDIS_PEEK_IDLE_NS 100000000u /* idle this long: check it is still open */
 
@@ -76,10 +78,9 @@ typedef struct am__rbe {
     pthread_cond_t stop_cond;
     bool stop, has_thread, wake;
     pthread_t thread;
-    /* the audit's place in the agents hash (an HSCAN cursor), and the
-       lines it repaired (read with am__redis_repairs()) */
-    _Atomic uint64_t audit_cursor;
-    _Atomic uint64_t repairs;
+    /* where the audit goes on: bucket << 56 | HSCAN cursor in it */
+    _Atomic uint64_t audit_at;
+    _Atomic size_t last_agents; /* how many the last snapshot had: a size hint */
 } am__rbe;
 
 /* Name of a script, for messages. */

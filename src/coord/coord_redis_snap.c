@@ -4,37 +4,36 @@
 ** over all of them (recover).
 **
 ** DESIGN
-** The scripts keep one line per agent in the hash <prefix>:agents -- its
-** six lengths, the time of each queue's head and its next timer
-** (lib_lens.lua) -- exact whenever no script runs. So a snapshot is:
+** The scripts keep one line per agent -- its name, its six lengths, the
+** time of each queue's head and its next timer (lib_lens.lua) -- exact
+** whenever no script runs, in 64 hashes <prefix>:lens:0..63 (the bucket a
+** hash of the name, computed by the scripts only). So a snapshot is:
 **   1. one pipelined round trip: TIME (the clock ages are measured on),
-**      audit.lua over the next slice of agents, HGETALL of badkeys, HLEN
-**      of agents, and HMGET of the shared counters when the caller wants
-**      them;
-**   2. the agents hash: up to FULL_MAX agents with one HVALS (a line
-**      carries its agent's name, so the values are enough: ~80 bytes an
-**      agent, and Redis answers HVALS of 10,000 in a third of HGETALL's
-**      time and a sixth of HSCAN's), beyond that in HSCAN pages of
-**      SCAN_COUNT, one round trip each, so that no reply grows with the
-**      number of agents (100,000 agents: a hundred replies of ~160 KB,
-**      never one of 16 MB);
+**      audit.lua over the next slice of agents, HGETALL of badkeys,
+**      TYPE of the 0.1 layout's hash (migrate.lua moves it, once), and
+**      HMGET of the shared counters when the caller wants them;
+**   2. one pipelined round trip: HVALS of the 64 buckets. A line carries
+**      its agent's name, so the values are enough -- Redis answers HVALS
+**      in a third of HGETALL's time and a sixth of HSCAN's -- and no reply
+**      grows past 1/64 of the agents: 100,000 agents are 64 replies of
+**      ~120 KB, never one of 8 MB (which costs Redis, on a VM where a page
+**      fault is ~10 us, 75 ms to write);
 **   3. lens_fix.lua for the few lines that cannot be used as stored: a
 **      queue whose new head's time a take did not read ("?"), a line that
-**      does not parse (an older version's count, an edit by hand).
-** HSCAN may return an agent twice (when the hash is resized between two
-** pages), and a hand may write two lines naming one agent, so the names
-** delivered are kept in a set.
+**      does not parse (a 0.1 count, an edit by hand) -- for which the
+**      fields of that bucket are read (HSCAN), since the line cannot name
+**      its agent.
 **
-** One broken key breaks nothing else: every reply of the pipeline is
-** judged on its own, and a key of the wrong type -- the agents hash
-** itself, the counters' hash, one agent's queue -- is reported to the
-** sink's bad_key (with what was still known about that agent) while every
-** other agent is reported as usual. Keys found broken by anyone's audit
-** stay listed in badkeys until an audit reads them fine again, so every
-** snapshot reports them, not only the one whose slice met them.
+** One broken key breaks nothing else: every reply of the pipelines is
+** judged on its own, and a key of the wrong type -- a bucket, the
+** counters' hash, one agent's queue -- is reported to the sink's bad_key
+** (with what was still known about that agent) while every other agent is
+** reported as usual. Keys found broken by anyone's audit stay listed in
+** badkeys until an audit reads them fine again, so every snapshot reports
+** them, not only the one whose slice met them.
 **
-** THE AUDIT (audit.lua) counts a slice of AUDIT_SLICE agents from their
-** keys per snapshot, from a cursor that goes round the agents hash, and
+** THE AUDIT (audit.lua) counts AUDIT_SLICE agents from their keys per
+** snapshot, going round the buckets from where the last one stopped, and
 ** stores the line of any that disagrees: a snapshot costs a little more
 ** (six Redis calls per agent of the slice, ~0.5 ms), and drift -- which no
 ** script makes, but an edit by hand or a script that stopped half-way can
@@ -54,28 +53,37 @@
 #include "../core/alloc.h"
 #include "../core/buf.h"
 #include "../core/error.h"
-#include "../core/family.h"
 #include "coord_redis_conn.h"
 
-#define FULL_MAX 16384    /* agents read with one HVALS (a reply of ~1.3 MB at most) */
-#define SCAN_COUNT 1000   /* agents per HSCAN page beyond that */
+#define NB AM__REDIS_BUCKETS
+#define SCAN_COUNT 1000   /* fields per HSCAN page (recover, lines to mend) */
 #define FIX_BATCH 500     /* agents per lens_fix.lua call */
 #define AUDIT_SLICE 50    /* agents audit.lua counts per snapshot */
 #define RECOVER_BATCH 100 /* agents per recover.lua call */
+#define MIGRATE_BATCH 500 /* agents per migrate.lua call */
 
 /* The shared counters' names in <prefix>:totals, in AM__T_* order. */
 static const char *const TOTAL_NAMES[AM__N_TOTALS] = {"nacks", "retries",   "permanent", "ok",
                                                       "error", "recovered", "sent",      "dead"};
 
+typedef char keybuf[AM__REDIS_PREFIX_MAX + 24];
+
 /* A key name "<prefix>:<what>" into buf. */
-static const char *pkey(const am__rbe *b, const char *what, char *buf, size_t cap)
+static const char *pkey(const am__rbe *b, const char *what, keybuf buf)
 {
-    snprintf(buf, cap, "%s:%s", b->u.prefix, what);
+    snprintf(buf, sizeof(keybuf), "%s:%s", b->u.prefix, what);
     return buf;
 }
 
-/* Whether a field of the agents hash can be an agent's name (coord.c
-   makes no other): printable ASCII, no space, 1..AM_COORD_MAX_NAME. */
+/* Bucket i's key "<prefix>:lens:<i>" into buf. */
+static const char *bucket_key(const am__rbe *b, int i, keybuf buf)
+{
+    snprintf(buf, sizeof(keybuf), "%s:lens:%d", b->u.prefix, i);
+    return buf;
+}
+
+/* Whether a field can be an agent's name (coord.c makes no other):
+   printable ASCII, no space, 1..AM_COORD_MAX_NAME bytes. */
 static bool is_agent_name(const char *s, size_t n)
 {
     if (n == 0 || n > AM_COORD_MAX_NAME)
@@ -86,74 +94,60 @@ static bool is_agent_name(const char *s, size_t n)
     return true;
 }
 
-/* ------------------------------------------------------------------ */
-/* Names seen (HSCAN may repeat one)                                   */
-/* ------------------------------------------------------------------ */
-
-typedef struct seen {
-    am_buf names;    /* NUL-terminated, back to back */
-    uint32_t *slots; /* offset + 1 into names; 0 = empty */
-    uint32_t *hashes;
-    size_t cap, n;
-    bool oom;
-} seen;
-
-static void seen_free(seen *s)
+/* The fields of hash key in HSCAN pages, to fn (field, value); stops at
+   the first error. A reply that is an error (a key of the wrong type) goes
+   to on_error and ends the walk with AM_OK. */
+static am_err scan_hash(am__rbe *b, const char *key,
+                        void (*fn)(const redisReply *f, const redisReply *v, void *ud),
+                        void (*on_error)(const char *key, const redisReply *r, void *ud), void *ud)
 {
-    am_buf_free(&s->names);
-    am__free(s->slots);
-    am__free(s->hashes);
+    char count[16], cur[24] = "0";
+    snprintf(count, sizeof count, "%d", SCAN_COUNT);
+    do {
+        const char *argv[] = {"HSCAN", key, cur, "COUNT", count};
+        const am__rcmd cmd = {5, argv, NULL, -1};
+        redisReply *pg;
+        am_err rc = am__redis_pipeline(b, &cmd, 1, &pg);
+        if (rc)
+            return rc;
+        if (pg->type == REDIS_REPLY_ERROR) {
+            on_error(key, pg, ud);
+            freeReplyObject(pg);
+            return AM_OK;
+        }
+        if (!am__is_array(pg, 2) || !am__el_str(pg, 0, NULL) ||
+            pg->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(pg);
+            return am__err(AM_EBACKEND, "redis at %s: HSCAN of %s did not answer a page", b->where,
+                           key);
+        }
+        const redisReply *kv = pg->element[1];
+        for (size_t i = 0; i + 1 < kv->elements; i += 2)
+            fn(kv->element[i], kv->element[i + 1], ud);
+        snprintf(cur, sizeof cur, "%s", pg->element[0]->str);
+        freeReplyObject(pg);
+    } while (strcmp(cur, "0") != 0);
+    return AM_OK;
 }
 
-static bool seen_grow(seen *s)
+/* Move the 0.1 layout's agents to the buckets (migrate.lua), if any. */
+static am_err migrate(am__rbe *b)
 {
-    size_t cap = s->cap ? s->cap * 2 : 4096;
-    uint32_t *slots = am__calloc(cap, sizeof *slots), *hashes = am__calloc(cap, sizeof *hashes);
-    if (!slots || !hashes) {
-        am__free(slots);
-        am__free(hashes);
-        return false;
+    char batch[16];
+    snprintf(batch, sizeof batch, "%d", MIGRATE_BATCH);
+    const char *argv[] = {batch};
+    for (;;) {
+        redisReply *r;
+        am_err rc = am__redis_eval(b, AM__S_MIGRATE, 1, argv, NULL, &r);
+        if (rc)
+            return rc;
+        long long left = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+        freeReplyObject(r);
+        if (left < 0)
+            return am__err(AM_EBACKEND, "redis at %s: unexpected reply from migrate.lua", b->where);
+        if (left == 0)
+            return AM_OK;
     }
-    for (size_t i = 0; i < s->cap; i++) {
-        if (!s->slots[i])
-            continue;
-        size_t j = s->hashes[i] & (cap - 1);
-        while (slots[j])
-            j = (j + 1) & (cap - 1);
-        slots[j] = s->slots[i];
-        hashes[j] = s->hashes[i];
-    }
-    am__free(s->slots);
-    am__free(s->hashes);
-    s->slots = slots;
-    s->hashes = hashes;
-    s->cap = cap;
-    return true;
-}
-
-/* Add name (NUL-terminated); false when it was there already (or on
-   ENOMEM, which s->oom records). */
-static bool seen_add(seen *s, const char *name)
-{
-    if ((s->n + 1) * 2 > s->cap && !seen_grow(s)) {
-        s->oom = true;
-        return false;
-    }
-    size_t len;
-    uint32_t h = am__labels_hash(&name, 1, &len);
-    size_t j = h & (s->cap - 1);
-    for (; s->slots[j]; j = (j + 1) & (s->cap - 1))
-        if (s->hashes[j] == h && strcmp(s->names.p + s->slots[j] - 1, name) == 0)
-            return false;
-    s->slots[j] = (uint32_t)s->names.len + 1;
-    s->hashes[j] = h;
-    am_buf_append(&s->names, name, len + 1);
-    s->n++;
-    if (am_buf_err(&s->names)) {
-        s->oom = true;
-        return false;
-    }
-    return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -165,15 +159,13 @@ typedef struct walk {
     am__rbe *b;
     const am__agent_sink *s;
     double now;
-    seen names;       /* HSCAN may repeat one; a hand may write two */
-    size_t unparsed;  /* lines of HVALS that did not parse */
-    bool second_pass; /* reading the fields of those */
-    am_buf fix;       /* names whose line lens_fix.lua must complete */
+    bool unparsed[NB]; /* a bucket's HVALS had lines that do not parse */
+    am_buf fix;        /* names whose line lens_fix.lua must complete */
     struct fixrow {
         am_coord_stats st; /* what its stored line said, if has */
         bool has;
     } * fixes;
-    size_t n_fix, fix_cap;
+    size_t n_fix, fix_cap, n_agents;
     bool oom;
 } walk;
 
@@ -183,15 +175,13 @@ static void bad(walk *w, const char *agent, const char *key, const char *why)
         w->s->bad_key(agent, key, why, w->s->ud);
 }
 
-/* A key of the prefix (no one agent's) could not be read. */
-static void bad_prefix_key(walk *w, const char *what, const redisReply *r)
+/* A key that is no one agent's could not be read. */
+static void bad_key_reply(const char *key, const redisReply *r, void *ud)
 {
-    char k[AM__REDIS_PREFIX_MAX + 16];
-    bad(w, "", pkey(w->b, what, k, sizeof k),
-        r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    bad(ud, "", key, r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 }
 
-static void fix_later(walk *w, const char *name, const am_coord_stats *st)
+static void fix_later(walk *w, const char *name, size_t len, const am_coord_stats *st)
 {
     struct fixrow *f = am__grow(w->fixes, &w->fix_cap, w->n_fix + 1, sizeof *f, 64);
     if (!f) {
@@ -203,121 +193,54 @@ static void fix_later(walk *w, const char *name, const am_coord_stats *st)
     if (st)
         f[w->n_fix].st = *st;
     w->n_fix++;
-    am_buf_append(&w->fix, name, strlen(name) + 1);
+    am_buf_append(&w->fix, name, len);
+    am_buf_putc(&w->fix, '\0');
 }
 
-/*
-** One line of the agents hash, from HVALS (field NULL) or HSCAN (its
-** field). A line that parses goes to the sink (or, with a head not known,
-** to lens_fix.lua), once per name; one that does not -- or that names
-** another agent than its field -- is counted again by lens_fix.lua, which
-** needs its field: from HVALS it is only counted (w->unparsed), and the
-** fields are read afterwards (second_pass).
-*/
-static void one_line(walk *w, const redisReply *f, const redisReply *v)
+/* One line (a bucket's value): to the sink, or to lens_fix.lua with a
+   head not known. false when it does not parse. */
+static bool one_line(walk *w, const redisReply *v)
 {
     const char *name;
     size_t nlen;
     am_coord_stats st;
     bool unknown;
-    if (v->type != REDIS_REPLY_STRING || (f && f->type != REDIS_REPLY_STRING))
-        return;
-    bool ok = am__redis_lens_parse(v->str, v->len, w->now, &name, &nlen, &st, &unknown) == AM_OK;
-    if (ok && f && (nlen != f->len || memcmp(name, f->str, nlen) != 0))
-        ok = false;
-    if (w->second_pass) {
-        if (!ok && f && is_agent_name(f->str, f->len) && seen_add(&w->names, f->str))
-            fix_later(w, f->str, NULL);
-        return;
-    }
-    if (!ok && !f) {
-        w->unparsed++;
-        return;
-    }
-    if (!ok && !is_agent_name(f->str, f->len)) {
-        char k[AM__REDIS_PREFIX_MAX + 16];
-        bad(w, "", pkey(w->b, "agents", k, sizeof k),
-            "a field that is not an agent name (a space, a control or non-ASCII byte)");
-        return;
+    if (v->type != REDIS_REPLY_STRING ||
+        am__redis_lens_parse(v->str, v->len, w->now, &name, &nlen, &st, &unknown) != AM_OK)
+        return false;
+    if (unknown) {
+        fix_later(w, name, nlen, &st);
+        return true;
     }
     char n[AM_COORD_MAX_NAME + 1];
-    if (ok) {
-        memcpy(n, name, nlen);
-        n[nlen] = '\0';
+    memcpy(n, name, nlen);
+    n[nlen] = '\0';
+    w->s->agent(n, &st, w->s->ud);
+    w->n_agents++;
+    return true;
+}
+
+/* A field of a bucket whose HVALS had lines that do not parse: those are
+   counted from their keys by lens_fix.lua. */
+static void mend_field(const redisReply *f, const redisReply *v, void *ud)
+{
+    walk *w = ud;
+    const char *name;
+    size_t nlen;
+    am_coord_stats st;
+    bool unknown;
+    if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+        return;
+    if (am__redis_lens_parse(v->str, v->len, w->now, &name, &nlen, &st, &unknown) == AM_OK &&
+        nlen == f->len && memcmp(name, f->str, nlen) == 0)
+        return; /* went to the sink already */
+    if (is_agent_name(f->str, f->len)) {
+        fix_later(w, f->str, f->len, NULL);
     } else {
-        memcpy(n, f->str, f->len + 1);
+        keybuf k;
+        bad(w, "", pkey(w->b, "lens", k),
+            "a field that is not an agent name (a space, a control or non-ASCII byte)");
     }
-    if (!seen_add(&w->names, n))
-        return; /* HSCAN's repeat, or a second field naming the same agent */
-    if (!ok)
-        fix_later(w, n, NULL);
-    else if (unknown)
-        fix_later(w, n, &st);
-    else
-        w->s->agent(n, &st, w->s->ud);
-}
-
-/* One HSCAN page: [cursor, [field, value, ...]]. Returns the next cursor
-   (0 at the end), or -1 when the reply is not one. */
-static long long page(walk *w, const redisReply *r)
-{
-    if (!am__is_array(r, 2) || r->element[0]->type != REDIS_REPLY_STRING ||
-        r->element[1]->type != REDIS_REPLY_ARRAY || r->element[1]->elements % 2)
-        return -1;
-    const redisReply *kv = r->element[1];
-    for (size_t i = 0; i + 1 < kv->elements; i += 2)
-        one_line(w, kv->element[i], kv->element[i + 1]);
-    return (long long)am__to_ll(r->element[0]->str);
-}
-
-/* The agents hash in HSCAN pages, from the start. */
-static am_err scan_agents(walk *w, const char *agents)
-{
-    char count[16], cur[24] = "0";
-    snprintf(count, sizeof count, "%d", SCAN_COUNT);
-    for (;;) {
-        const char *argv[] = {"HSCAN", agents, cur, "COUNT", count};
-        const am__rcmd cmd = {5, argv, NULL, -1};
-        redisReply *pg;
-        am_err rc = am__redis_pipeline(w->b, &cmd, 1, &pg);
-        if (rc)
-            return rc;
-        if (pg->type == REDIS_REPLY_ERROR) {
-            bad_prefix_key(w, "agents", pg); /* e.g. a string where the hash belongs */
-            freeReplyObject(pg);
-            return AM_OK;
-        }
-        long long next = page(w, pg);
-        freeReplyObject(pg);
-        if (next < 0)
-            return am__err(AM_EBACKEND, "redis at %s: HSCAN of %s did not answer a page",
-                           w->b->where, agents);
-        if (next == 0 || w->oom || w->names.oom)
-            return AM_OK;
-        snprintf(cur, sizeof cur, "%llu", (unsigned long long)next);
-    }
-}
-
-/* The agents' lines in one HVALS; then, if some did not parse, their
-   fields in pages (rare: an older version's lines, an edit by hand). */
-static am_err all_agents(walk *w, const char *agents)
-{
-    const char *argv[] = {"HVALS", agents};
-    const am__rcmd cmd = {2, argv, NULL, -1};
-    redisReply *r;
-    am_err rc = am__redis_pipeline(w->b, &cmd, 1, &r);
-    if (rc)
-        return rc;
-    if (r->type == REDIS_REPLY_ARRAY)
-        for (size_t i = 0; i < r->elements; i++)
-            one_line(w, NULL, r->element[i]);
-    else
-        bad_prefix_key(w, "agents", r);
-    freeReplyObject(r);
-    if (!w->unparsed)
-        return AM_OK;
-    w->second_pass = true;
-    return scan_agents(w, agents);
 }
 
 /* The names kept by fix_later, through lens_fix.lua, FIX_BATCH at a time. */
@@ -344,10 +267,8 @@ static am_err fix_all(walk *w)
         for (size_t i = 0; i < k; i++) {
             size_t len;
             const char *line = am__el_str(r, i, &len);
-            am_coord_stats st;
-            bool unknown;
             if (!line || !len)
-                continue; /* gone since the scan */
+                continue; /* gone since */
             if (line[0] == '!') {
                 /* "!<key>\t<why>": report the key, and what is known */
                 const char *tab = memchr(line, '\t', len);
@@ -355,13 +276,12 @@ static am_err fix_all(walk *w)
                 size_t kl = tab ? (size_t)(tab - line - 1) : len - 1;
                 snprintf(key, sizeof key, "%.*s", (int)kl, line + 1);
                 bad(w, names[i], key, tab ? tab + 1 : "cannot be read");
-                if (w->fixes[done + i].has)
+                if (w->fixes[done + i].has) {
                     w->s->agent(names[i], &w->fixes[done + i].st, w->s->ud);
+                    w->n_agents++;
+                }
             } else {
-                const char *nm;
-                size_t nl;
-                if (am__redis_lens_parse(line, len, w->now, &nm, &nl, &st, &unknown) == AM_OK)
-                    w->s->agent(names[i], &st, w->s->ud);
+                one_line(w, r->element[i]);
             }
         }
         freeReplyObject(r);
@@ -371,30 +291,30 @@ static am_err fix_all(walk *w)
     return rc;
 }
 
-/* audit.lua's reply: {cursor, repaired, ...}: keep the cursor, say what
-   was repaired. Anything else (Redis refused the script) is left for the
-   next snapshot: the audit never fails one. */
+/* audit.lua's reply: {bucket, cursor, repaired, ...}: keep where it
+   stopped, say what it repaired. Anything else (Redis refused the script)
+   is left for the next snapshot: the audit never fails one. */
 static void audited(walk *w, const redisReply *r)
 {
-    long long repaired;
-    const char *cur = am__is_array(r, 2) ? am__el_str(r, 0, NULL) : NULL;
-    if (!cur || !am__el_int(r, 1, &repaired))
+    long long bucket, repaired;
+    const char *cur = am__is_array(r, 3) ? am__el_str(r, 1, NULL) : NULL;
+    if (!cur || !am__el_int(r, 0, &bucket) || !am__el_int(r, 2, &repaired))
         return;
-    atomic_store(&w->b->audit_cursor, (uint64_t)am__to_ll(cur));
-    if (repaired > 0) {
-        atomic_fetch_add(&w->b->repairs, (uint64_t)repaired);
+    uint64_t at = (uint64_t)(bucket & 0xff) << 56 | ((uint64_t)am__to_ll(cur) & ((1ull << 56) - 1));
+    atomic_store(&w->b->audit_at, at);
+    if (repaired > 0)
         AM_LOG_WARNING(am__coord_opts(w->c).logger, "coordinator",
                        "agents' lengths disagreed with their keys (changed by hand?) and were "
                        "counted again",
                        AM_F_STR("redis", w->b->where), AM_F_INT("agents", repaired));
-    }
 }
 
 /* badkeys: {key, "agent\twhy", ...}. */
 static void listed_bad(walk *w, const redisReply *r)
 {
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        bad_prefix_key(w, "badkeys", r);
+        keybuf k;
+        bad_key_reply(pkey(w->b, "badkeys", k), r, w);
         return;
     }
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
@@ -414,7 +334,8 @@ static void listed_bad(walk *w, const redisReply *r)
 static void shared_totals(walk *w, const redisReply *r)
 {
     if (!am__is_array(r, AM__N_TOTALS)) {
-        bad_prefix_key(w, "totals", r);
+        keybuf k;
+        bad_key_reply(pkey(w->b, "totals", k), r, w);
         return;
     }
     double cur[AM__N_TOTALS];
@@ -426,72 +347,119 @@ static void shared_totals(walk *w, const redisReply *r)
     }
 }
 
+/* Round trip 1 (see the top). */
+static am_err first_round(walk *w, bool *legacy)
+{
+    am__rbe *b = w->b;
+    const am__agent_sink *s = w->s;
+    keybuf badkeys, totals, legacy_key;
+    char bucket[8], cursor[24], slice[16];
+    uint64_t at = atomic_load(&b->audit_at);
+    snprintf(bucket, sizeof bucket, "%u", (unsigned)(at >> 56) % NB);
+    snprintf(cursor, sizeof cursor, "%llu", (unsigned long long)(at & ((1ull << 56) - 1)));
+    snprintf(slice, sizeof slice, "%d", AUDIT_SLICE);
+    const char *time_argv[] = {"TIME"};
+    const char *audit_argv[] = {"EVALSHA", b->sha[AM__S_AUDIT], "0", b->u.prefix, bucket, cursor,
+                                slice};
+    const char *bad_argv[] = {"HGETALL", pkey(b, "badkeys", badkeys)};
+    const char *legacy_argv[] = {"TYPE", pkey(b, "agents", legacy_key)};
+    const char *tot_argv[2 + AM__N_TOTALS] = {"HMGET", pkey(b, "totals", totals)};
+    for (int i = 0; i < AM__N_TOTALS; i++)
+        tot_argv[2 + i] = TOTAL_NAMES[i];
+    enum { R_TIME, R_AUDIT, R_BAD, R_LEGACY, R_TOTALS, R_N };
+    const am__rcmd cmds[R_N] = {{1, time_argv, NULL, -1},
+                                {7, audit_argv, NULL, AM__S_AUDIT},
+                                {2, bad_argv, NULL, -1},
+                                {2, legacy_argv, NULL, -1},
+                                {2 + AM__N_TOTALS, tot_argv, NULL, -1}};
+    redisReply *r[R_N] = {0};
+    if (s->totals)
+        pthread_mutex_lock(&b->flush_lock); /* totals and flushed[] agree */
+    am_err rc = am__redis_pipeline(b, cmds, s->totals ? R_N : R_TOTALS, r);
+    if (!rc && s->totals)
+        shared_totals(w, r[R_TOTALS]);
+    if (s->totals)
+        pthread_mutex_unlock(&b->flush_lock);
+    if (rc)
+        return rc;
+    if (!am__is_array(r[R_TIME], 2) || !am__el_str(r[R_TIME], 0, NULL) ||
+        !am__el_str(r[R_TIME], 1, NULL)) {
+        rc = am__err(AM_EBACKEND, "redis at %s: TIME did not answer a time", b->where);
+    } else {
+        w->now = (double)am__to_ll(r[R_TIME]->element[0]->str) +
+                 (double)am__to_ll(r[R_TIME]->element[1]->str) / 1e6;
+        audited(w, r[R_AUDIT]);
+        listed_bad(w, r[R_BAD]);
+        *legacy = r[R_LEGACY]->type == REDIS_REPLY_STATUS && strcmp(r[R_LEGACY]->str, "hash") == 0;
+    }
+    for (size_t i = 0; i < R_N; i++)
+        if (r[i])
+            freeReplyObject(r[i]);
+    return rc;
+}
+
+/*
+** Round trip(s) 2: HVALS of every bucket, PER_TRIP buckets a round trip
+** once there are many agents: Redis writes the replies of a pipeline only
+** when it has run all its commands, so 64 at once would hold all the lines
+** in its output buffer together (8 MB for 100,000 agents: memory it must
+** fault in, on a VM ~10 us a page); 8 at a time hold 1 MB.
+*/
+#define PER_TRIP 8
+
+static am_err all_lines(walk *w)
+{
+    keybuf keys[NB];
+    const char *argv[NB][2];
+    am__rcmd cmds[NB];
+    redisReply *r[NB];
+    for (int i = 0; i < NB; i++) {
+        argv[i][0] = "HVALS";
+        argv[i][1] = bucket_key(w->b, i, keys[i]);
+        cmds[i] = (am__rcmd){2, argv[i], NULL, -1};
+    }
+    int per_trip = atomic_load(&w->b->last_agents) > 16384 ? PER_TRIP : NB;
+    am_err rc = AM_OK;
+    for (int first = 0; first < NB && !rc; first += per_trip) {
+        if ((rc = am__redis_pipeline(w->b, cmds + first, (size_t)per_trip, r + first)))
+            break;
+        for (int i = first; i < first + per_trip; i++) {
+            if (r[i]->type != REDIS_REPLY_ARRAY)
+                bad_key_reply(keys[i], r[i], w); /* e.g. a string where the hash belongs */
+            for (size_t j = 0; r[i]->type == REDIS_REPLY_ARRAY && j < r[i]->elements; j++)
+                if (!one_line(w, r[i]->element[j]))
+                    w->unparsed[i] = true;
+            freeReplyObject(r[i]);
+        }
+    }
+    if (rc)
+        return rc;
+    /* Lines that do not parse cannot name their agent: read the fields. */
+    for (int i = 0; i < NB && !rc; i++)
+        if (w->unparsed[i])
+            rc = scan_hash(w->b, keys[i], mend_field, bad_key_reply, w);
+    return rc;
+}
+
 am_err am__redis_each_agent(am_coord *c, const am__agent_sink *s)
 {
     am__rbe *b = c->be;
     walk w = {.c = c, .b = b, .s = s};
-    am_buf_init(&w.names.names, 0);
     am_buf_init(&w.fix, 0);
-
-    char agents[AM__REDIS_PREFIX_MAX + 16], badkeys[AM__REDIS_PREFIX_MAX + 16],
-        totals[AM__REDIS_PREFIX_MAX + 16], cursor[24], slice[16];
-    pkey(b, "agents", agents, sizeof agents);
-    pkey(b, "badkeys", badkeys, sizeof badkeys);
-    pkey(b, "totals", totals, sizeof totals);
-    snprintf(cursor, sizeof cursor, "%llu", (unsigned long long)atomic_load(&b->audit_cursor));
-    snprintf(slice, sizeof slice, "%d", AUDIT_SLICE);
-    const char *time_argv[] = {"TIME"};
-    const char *audit_argv[] = {"EVALSHA", b->sha[AM__S_AUDIT], "0", b->u.prefix, cursor, slice};
-    const char *bad_argv[] = {"HGETALL", badkeys};
-    const char *hlen_argv[] = {"HLEN", agents};
-    const char *tot_argv[2 + AM__N_TOTALS] = {"HMGET", totals};
-    for (int i = 0; i < AM__N_TOTALS; i++)
-        tot_argv[2 + i] = TOTAL_NAMES[i];
-    enum { R_TIME, R_AUDIT, R_BAD, R_HLEN, R_TOTALS, R_N };
-    const am__rcmd cmds[R_N] = {{1, time_argv, NULL, -1},
-                                {6, audit_argv, NULL, AM__S_AUDIT},
-                                {2, bad_argv, NULL, -1},
-                                {2, hlen_argv, NULL, -1},
-                                {2 + AM__N_TOTALS, tot_argv, NULL, -1}};
-    size_t n_cmds = s->totals ? R_N : R_TOTALS;
-    redisReply *r[R_N] = {0};
-    if (s->totals)
-        pthread_mutex_lock(&b->flush_lock); /* totals and flushed[] agree */
-    am_err rc = am__redis_pipeline(b, cmds, n_cmds, r);
-    if (!rc && s->totals)
-        shared_totals(&w, r[R_TOTALS]);
-    if (s->totals)
-        pthread_mutex_unlock(&b->flush_lock);
-    if (rc)
-        goto done;
-    if (!am__is_array(r[R_TIME], 2) || !am__el_str(r[R_TIME], 0, NULL) ||
-        !am__el_str(r[R_TIME], 1, NULL)) {
-        rc = am__err(AM_EBACKEND, "redis at %s: TIME did not answer a time", b->where);
-        goto done;
-    }
-    w.now = (double)am__to_ll(r[R_TIME]->element[0]->str) +
-            (double)am__to_ll(r[R_TIME]->element[1]->str) / 1e6;
-    audited(&w, r[R_AUDIT]);
-    listed_bad(&w, r[R_BAD]);
-
-    /* The agents hash: whole, or in pages. */
-    if (r[R_HLEN]->type == REDIS_REPLY_INTEGER && r[R_HLEN]->integer > 0 && s->expect)
-        s->expect((size_t)r[R_HLEN]->integer, s->ud);
-    if (r[R_HLEN]->type != REDIS_REPLY_INTEGER)
-        bad_prefix_key(&w, "agents", r[R_HLEN]); /* e.g. a string where the hash belongs */
-    else if (r[R_HLEN]->integer <= FULL_MAX)
-        rc = all_agents(&w, agents);
-    else
-        rc = scan_agents(&w, agents);
-    if (!rc && (w.oom || w.names.oom || am_buf_err(&w.fix)))
+    if (s->expect && atomic_load(&b->last_agents))
+        s->expect(atomic_load(&b->last_agents), s->ud);
+    bool legacy = false;
+    am_err rc = first_round(&w, &legacy);
+    if (!rc && legacy)
+        rc = migrate(b);
+    if (!rc)
+        rc = all_lines(&w);
+    if (!rc && (w.oom || am_buf_err(&w.fix)))
         rc = am__err(AM_ENOMEM, "out of memory taking a snapshot");
     if (!rc && w.n_fix)
         rc = fix_all(&w);
-done:
-    for (size_t i = 0; i < R_N; i++)
-        if (r[i])
-            freeReplyObject(r[i]);
-    seen_free(&w.names);
+    if (!rc)
+        atomic_store(&b->last_agents, w.n_agents);
     am_buf_free(&w.fix);
     am__free(w.fixes);
     return rc;
@@ -537,21 +505,41 @@ am_err am__redis_stats(am_coord *c, const char *agent, am_coord_stats *out)
 /* Recover                                                             */
 /* ------------------------------------------------------------------ */
 
-/* recover.lua on names[0..k): report its events and broken keys. */
-static am_err recover_batch(am_coord *c, const char *maxa, const char **names, size_t k,
-                            size_t *total)
+typedef struct sweep {
+    am_coord *c;
+    char maxa[16];
+    const char *slots[RECOVER_BATCH + 1]; /* [0]: max_attempts, then names */
+    am_buf names;                         /* the names of the batch */
+    size_t k, total;
+    am_err rc;
+} sweep;
+
+/* recover.lua on the batch: report its events and broken keys. */
+static void recover_batch(sweep *sw)
 {
+    if (!sw->k || sw->rc)
+        return;
+    am_coord *c = sw->c;
     am__rbe *b = c->be;
-    names[-1] = maxa; /* the caller left room in front */
+    const char *p = sw->names.p;
+    sw->slots[0] = sw->maxa;
+    for (size_t i = 0; i < sw->k; i++) {
+        sw->slots[1 + i] = p;
+        p += strlen(p) + 1;
+    }
     redisReply *r;
-    am_err rc = am__redis_eval(b, AM__S_RECOVER, (int)k + 1, names - 1, NULL, &r);
-    if (rc)
-        return rc;
     long long settled, repaired;
+    sw->rc = am__redis_eval(b, AM__S_RECOVER, (int)sw->k + 1, sw->slots, NULL, &r);
+    sw->k = 0;
+    sw->names.len = 0; /* the next batch reuses the buffer */
+    if (sw->rc)
+        return;
     if (!am__is_array(r, 4) || !am__el_int(r, 0, &settled) || !am__el_int(r, 1, &repaired) ||
         r->element[2]->type != REDIS_REPLY_ARRAY || r->element[2]->elements % 4 ||
-        r->element[3]->type != REDIS_REPLY_ARRAY || r->element[3]->elements % 3)
-        return am__redis_bad_reply(b, AM__S_RECOVER, r);
+        r->element[3]->type != REDIS_REPLY_ARRAY || r->element[3]->elements % 3) {
+        sw->rc = am__redis_bad_reply(b, AM__S_RECOVER, r);
+        return;
+    }
     const redisReply *g = r->element[2], *bk = r->element[3];
     for (size_t i = 0; i + 3 < g->elements; i += 4) {
         const char *agent = am__el_str(g, i, NULL);
@@ -571,63 +559,60 @@ static am_err recover_batch(am_coord *c, const char *maxa, const char **names, s
                        AM_F_STR("agent", agent ? agent : ""), AM_F_STR("key", key ? key : ""),
                        AM_F_STR("error", why ? why : ""));
     }
-    if (repaired > 0) {
-        atomic_fetch_add(&b->repairs, (uint64_t)repaired);
+    if (repaired > 0)
         AM_LOG_WARNING(am__coord_opts(c).logger, "coordinator",
                        "agents' lengths disagreed with their keys (changed by hand?) and were "
                        "counted again",
                        AM_F_STR("redis", b->where), AM_F_INT("agents", repaired));
-    }
-    *total += (size_t)settled;
+    sw->total += (size_t)settled;
     freeReplyObject(r);
-    return AM_OK;
+}
+
+static void sweep_bad_bucket(const char *key, const redisReply *r, void *ud)
+{
+    sweep *sw = ud;
+    AM_LOG_WARNING(am__coord_opts(sw->c).logger, "coordinator",
+                   "recover skipped a hash of lengths: it cannot be read", AM_F_STR("key", key),
+                   AM_F_STR("error", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
+}
+
+static void sweep_field(const redisReply *f, const redisReply *v, void *ud)
+{
+    (void)v;
+    sweep *sw = ud;
+    if (f->type != REDIS_REPLY_STRING || sw->rc)
+        return;
+    am_buf_append(&sw->names, f->str, f->len + 1);
+    if (++sw->k == RECOVER_BATCH)
+        recover_batch(sw);
 }
 
 am_err am__redis_recover(am_coord *c, unsigned max_attempts, size_t *n)
 {
     am__rbe *b = c->be;
-    char maxa[16], agents[AM__REDIS_PREFIX_MAX + 16], count[16], cur[24] = "0";
-    snprintf(maxa, sizeof maxa, "%u", max_attempts);
-    snprintf(count, sizeof count, "%d", SCAN_COUNT);
-    pkey(b, "agents", agents, sizeof agents);
-    const char *slots[RECOVER_BATCH + 1];
-    const char **names = slots + 1;
-    size_t total = 0;
-    am_err rc = AM_OK;
-    do {
-        const char *argv[] = {"HSCAN", agents, cur, "COUNT", count};
-        const am__rcmd cmd = {5, argv, NULL, -1};
-        redisReply *pg;
-        if ((rc = am__redis_pipeline(b, &cmd, 1, &pg)))
-            break;
-        if (pg->type == REDIS_REPLY_ERROR) {
-            rc = am__err(AM_EBACKEND, "redis at %s: key %s cannot be read: %s", b->where, agents,
-                         pg->str);
-            freeReplyObject(pg);
-            break;
-        }
-        if (!am__is_array(pg, 2) || !am__el_str(pg, 0, NULL) ||
-            pg->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(pg);
-            rc = am__err(AM_EBACKEND, "redis at %s: HSCAN of %s did not answer a page", b->where,
-                         agents);
-            break;
-        }
-        const redisReply *kv = pg->element[1];
-        size_t k = 0;
-        for (size_t i = 0; i + 1 < kv->elements && !rc; i += 2) {
-            const char *name = am__el_str(kv, i, NULL);
-            if (name)
-                names[k++] = name;
-            if (k == RECOVER_BATCH || (k && i + 3 >= kv->elements)) {
-                rc = recover_batch(c, maxa, names, k, &total);
-                k = 0;
-            }
-        }
-        snprintf(cur, sizeof cur, "%s", pg->element[0]->str);
-        freeReplyObject(pg);
-    } while (!rc && strcmp(cur, "0") != 0);
+    sweep sw = {.c = c};
+    snprintf(sw.maxa, sizeof sw.maxa, "%u", max_attempts);
+    am_buf_init(&sw.names, 0);
+    keybuf legacy;
+    redisReply *r;
+    const char *argv[] = {"TYPE", pkey(b, "agents", legacy)};
+    const am__rcmd cmd = {2, argv, NULL, -1};
+    am_err rc = am__redis_pipeline(b, &cmd, 1, &r);
+    if (!rc) {
+        bool has_legacy = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "hash") == 0;
+        freeReplyObject(r);
+        if (has_legacy)
+            rc = migrate(b);
+    }
+    for (int i = 0; i < NB && !rc && !sw.rc; i++) {
+        keybuf k;
+        rc = scan_hash(b, bucket_key(b, i, k), sweep_field, sweep_bad_bucket, &sw);
+        recover_batch(&sw);
+    }
+    if (!rc && !sw.rc && am_buf_err(&sw.names))
+        rc = am__err(AM_ENOMEM, "out of memory recovering");
+    am_buf_free(&sw.names);
     if (n)
-        *n = total;
-    return rc;
+        *n = sw.total;
+    return rc ? rc : sw.rc;
 }

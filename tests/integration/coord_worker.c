@@ -17,7 +17,7 @@
 **   coord_worker check URI DIR                 the verdict (below)
 **   coord_worker lens URI                      every agent's lengths line (as
 **                                              the scripts keep it in
-**                                              <prefix>:agents) against its
+**                                              <prefix>:lens:<n>) against its
 **                                              keys: LLEN, ZCARD, the head's
 **                                              enqueued_at, the next timer
 **   coord_worker deadletters URI AGENT         dead-letter messages whose
@@ -612,67 +612,80 @@ static int lens(const char *uri)
         fprintf(stderr, "coord_worker lens: cannot connect to %s\n", uri);
         return 2;
     }
-    redisReply *all = redisCommand(rc, "HGETALL %s:agents", u.prefix);
-    if (!all || all->type != REDIS_REPLY_ARRAY) {
-        fprintf(stderr, "coord_worker lens: no agents hash\n");
-        return 1;
-    }
     int bad = 0;
     size_t checked = 0;
-    static const char *const kinds[6] = {"q1", "q5", "q9", "dl", "if", "dlq"};
-    static const char *const cmds[6] = {"LLEN", "LLEN", "LLEN", "ZCARD", "ZCARD", "LLEN"};
-    for (size_t i = 0; i + 1 < all->elements; i += 2) {
-        const char *agent = all->element[i]->str, *line = all->element[i + 1]->str;
-        /* "<agent> q1 q5 q9 dl if dlq h1 h5 h9 next": split at spaces */
-        char copy[1024], *f[11];
-        snprintf(copy, sizeof copy, "%s", line);
-        int nf = 0;
-        for (char *p = copy; nf < 11 && p;) {
-            f[nf++] = p;
-            p = strchr(p, ' ');
-            if (p)
-                *p++ = '\0';
+    for (int bucket = 0; bucket < 64; bucket++) {
+        redisReply *all = redisCommand(rc, "HGETALL %s:lens:%d", u.prefix, bucket);
+        if (!all || all->type != REDIS_REPLY_ARRAY) {
+            fprintf(stderr, "coord_worker lens: %s:lens:%d is not a hash\n", u.prefix, bucket);
+            return 1;
         }
-        const char *name = f[0];
-        if (nf != 11 || strchr(f[10], ' ') || strcmp(name, agent) != 0) {
-            printf("lens: %s: the line \"%s\" does not parse\n", agent, line);
-            bad++;
-            continue;
-        }
-        char key[512];
-        long long counts[6];
-        for (int k = 0; k < 6; k++) {
-            snprintf(key, sizeof key, "%s:%s:%s", u.prefix, kinds[k], agent);
-            counts[k] = int_reply(rc, cmds[k], key);
-            if (counts[k] != strtoll(f[1 + k], NULL, 10)) {
-                printf("lens: %s: %s is %s, %s %s says %lld\n", agent, kinds[k], f[1 + k], cmds[k],
-                       key, counts[k]);
+        static const char *const kinds[6] = {"q1", "q5", "q9", "dl", "if", "dlq"};
+        static const char *const cmds[6] = {"LLEN", "LLEN", "LLEN", "ZCARD", "ZCARD", "LLEN"};
+        for (size_t i = 0; i + 1 < all->elements; i += 2) {
+            const char *agent = all->element[i]->str, *line = all->element[i + 1]->str;
+            /* its bucket, as common.lua's lens_key computes it */
+            uint64_t h = 0;
+            for (const char *p = agent; *p; p++)
+                h = (h * 31 + (unsigned char)*p) % 1000003;
+            int want = (int)((h * 2654435761u) % 4294967296u / 67108864u);
+            if (want != bucket) {
+                printf("lens: %s is in %s:lens:%d, its bucket is %d\n", agent, u.prefix, bucket,
+                       want);
                 bad++;
             }
-        }
-        for (int q = 0; q < 3; q++) {
-            char t[64];
-            snprintf(key, sizeof key, "%s:%s:%s", u.prefix, kinds[q], agent);
-            head_time(rc, u.prefix, key, t, sizeof t);
-            if (strcmp(f[7 + q], "?") != 0 && strcmp(f[7 + q], t) != 0) {
-                printf("lens: %s: the head of %s was enqueued at %s, the line says %s\n", agent,
-                       key, t, f[7 + q]);
+            /* "<agent> q1 q5 q9 dl if dlq h1 h5 h9 next": split at spaces */
+            char copy[1024], *f[11];
+            snprintf(copy, sizeof copy, "%s", line);
+            int nf = 0;
+            for (char *p = copy; nf < 11 && p;) {
+                f[nf++] = p;
+                p = strchr(p, ' ');
+                if (p)
+                    *p++ = '\0';
+            }
+            const char *name = f[0];
+            if (nf != 11 || strchr(f[10], ' ') || strcmp(name, agent) != 0) {
+                printf("lens: %s: the line \"%s\" does not parse\n", agent, line);
+                bad++;
+                continue;
+            }
+            char key[512];
+            long long counts[6];
+            for (int k = 0; k < 6; k++) {
+                snprintf(key, sizeof key, "%s:%s:%s", u.prefix, kinds[k], agent);
+                counts[k] = int_reply(rc, cmds[k], key);
+                if (counts[k] != strtoll(f[1 + k], NULL, 10)) {
+                    printf("lens: %s: %s is %s, %s %s says %lld\n", agent, kinds[k], f[1 + k],
+                           cmds[k], key, counts[k]);
+                    bad++;
+                }
+            }
+            for (int q = 0; q < 3; q++) {
+                char t[64];
+                snprintf(key, sizeof key, "%s:%s:%s", u.prefix, kinds[q], agent);
+                head_time(rc, u.prefix, key, t, sizeof t);
+                if (strcmp(f[7 + q], "?") != 0 && strcmp(f[7 + q], t) != 0) {
+                    printf("lens: %s: the head of %s was enqueued at %s, the line says %s\n", agent,
+                           key, t, f[7 + q]);
+                    bad++;
+                }
+            }
+            char dk[512], ik[512];
+            snprintf(dk, sizeof dk, "%s:dl:%s", u.prefix, agent);
+            snprintf(ik, sizeof ik, "%s:if:%s", u.prefix, agent);
+            double d = first_score(rc, dk), r = first_score(rc, ik);
+            double earliest = d < 0 ? r : r < 0 ? d : d < r ? d : r;
+            if (earliest >= 0 &&
+                (strcmp(f[10], "-") == 0 || strtod(f[10], NULL) > earliest + 1e-5)) {
+                printf("lens: %s: a timer is due at %.6f, the line's next is %s\n", agent, earliest,
+                       f[10]);
                 bad++;
             }
+            checked++;
         }
-        char dk[512], ik[512];
-        snprintf(dk, sizeof dk, "%s:dl:%s", u.prefix, agent);
-        snprintf(ik, sizeof ik, "%s:if:%s", u.prefix, agent);
-        double d = first_score(rc, dk), r = first_score(rc, ik);
-        double earliest = d < 0 ? r : r < 0 ? d : d < r ? d : r;
-        if (earliest >= 0 && (strcmp(f[10], "-") == 0 || strtod(f[10], NULL) > earliest + 1e-5)) {
-            printf("lens: %s: a timer is due at %.6f, the line's next is %s\n", agent, earliest,
-                   f[10]);
-            bad++;
-        }
-        checked++;
+        freeReplyObject(all);
     }
-    freeReplyObject(all);
     redisReply *rep = redisCommand(rc, "HGET %s:totals lens_repairs", u.prefix);
     if (rep && rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "0") != 0) {
         printf("lens: audits repaired %s line(s): something made them disagree\n", rep->str);

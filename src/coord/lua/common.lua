@@ -7,10 +7,17 @@
 -- runs (the head of a queue), so every key is built here from the prefix,
 -- ARGV[1]. This needs a standalone Redis (or one shard), as the
 -- coordinator documents. Under "<P>:":
---   agents          HASH   every known agent -> its lengths, one line
---                          "q1 q5 q9 dl if dlq h1 h5 h9 next" kept exact by
---                          the scripts that change them (lib_lens.lua), so
---                          that a snapshot reads this one hash
+--   lens:<n>        HASH   every known agent -> its lengths, one line
+--                          "<agent> q1 q5 q9 dl if dlq h1 h5 h9 next" kept
+--                          exact by the scripts that change them
+--                          (lib_lens.lua), so that a snapshot reads these
+--                          hashes instead of every key; n (0..63) is a
+--                          hash of the agent's name (lens_key), so that a
+--                          snapshot of any number of agents is 64 modest
+--                          replies in one round trip
+--   agents, next    HASH   the layout of 0.1 (agent -> messages waiting,
+--                          agent -> next timer): migrate.lua moves its
+--                          agents to lens:<n> and deletes them
 --   badkeys         HASH   key -> "agent\twhy": keys a script could not
 --                          read (a value of the wrong type), until an
 --                          audit finds them readable again
@@ -38,8 +45,28 @@
 -- make as few as they can.
 -- Redis >= 6 (effects replication, so writes may follow TIME and HSCAN).
 local P = ARGV[1]
-local AGENTS = P .. ':agents'
 local BADKEYS = P .. ':badkeys'
+local NBUCKETS = 64
+
+-- The hash that holds agent's line, lens:<0..63>: the name's bytes as a
+-- polynomial (31) modulo the prime 1000003, then the top six bits of
+-- Knuth's multiplicative hash of that (* 2654435761 mod 2^32) -- exact in
+-- Lua's doubles (< 2^53), and even over names that differ in a digit or
+-- two. Part of the format (the C side only reads every bucket): never
+-- change it.
+local LENS_KEYS = {}
+local function lens_key(agent)
+    local k = LENS_KEYS[agent]
+    if not k then
+        local h = 0
+        for i = 1, #agent do
+            h = (h * 31 + string.byte(agent, i)) % 1000003
+        end
+        k = P .. ':lens:' .. math.floor((h * 2654435761) % 4294967296 / 67108864)
+        LENS_KEYS[agent] = k
+    end
+    return k
+end
 
 local function key(kind, name)
     return P .. ':' .. kind .. ':' .. name

@@ -7,7 +7,7 @@
 -- (AM_ENOTFOUND); 4 = that id does not decode (poison) and stays. With no
 -- id, entries that do not decode are skipped and stay, counted in skipped.
 local agent, id, max_queue = ARGV[2], ARGV[3], tonumber(ARGV[4])
-if redis.call('HEXISTS', AGENTS, agent) == 0 then
+if redis.call('HEXISTS', lens_key(agent), agent) == 0 then
     return {id ~= '' and 3 or 0, 0, 0}
 end
 local L = lens_load(agent) -- before anything changes: what follows adds to it

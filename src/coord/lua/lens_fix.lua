@@ -10,7 +10,7 @@
 local out = {}
 for i = 2, #ARGV do
     local agent = ARGV[i]
-    local v = redis.call('HGET', AGENTS, agent)
+    local v = redis.call('HGET', lens_key(agent), agent)
     local t = lens_decode(v, agent)
     local ok, r, why = true, nil, nil
     if not v then

@@ -1,4 +1,4 @@
--- lib_lens.lua: every agent's lengths, kept in AGENTS by the scripts that
+-- lib_lens.lua: every agent's lengths, kept in lens:<n> by the scripts that
 -- change them, so that a snapshot reads one hash instead of every key.
 --
 -- An agent's line is its name and ten fields, joined by single spaces
@@ -61,7 +61,7 @@ local function lens_encode(agent, t)
 end
 
 local function lens_store(agent, t)
-    redis.call('HSET', AGENTS, agent, lens_encode(agent, t))
+    redis.call('HSET', lens_key(agent), agent, lens_encode(agent, t))
 end
 
 -- A redis.call for recount that, when a key holds the wrong type, raises
@@ -123,7 +123,7 @@ end
 -- already includes what the caller did before, so the caller must not
 -- apply its own changes to it again.
 local function lens_load(agent)
-    local t = lens_decode(redis.call('HGET', AGENTS, agent), agent)
+    local t = lens_decode(redis.call('HGET', lens_key(agent), agent), agent)
     if t then
         return t, false
     end
@@ -156,7 +156,7 @@ end
 
 -- Make agent known (its line counted from its keys, normally all empty).
 local function lens_register(agent)
-    if redis.call('HEXISTS', AGENTS, agent) == 0 then
+    if redis.call('HEXISTS', lens_key(agent), agent) == 0 then
         lens_store(agent, recount(agent, redis.call))
     end
 end

@@ -13,7 +13,7 @@ local total, repaired, groups, bad = 0, 0, {}, {}
 local has_bad = redis.call('EXISTS', BADKEYS) == 1
 for i = 3, #ARGV do
     local agent = ARGV[i]
-    local v = redis.call('HGET', AGENTS, agent)
+    local v = redis.call('HGET', lens_key(agent), agent)
     local ok, t, why = true, nil, nil
     if v then
         ok, t, why = lens_try(agent, recount, agent, safe_call)
@@ -40,7 +40,7 @@ for i = 3, #ARGV do
         end
         local line = lens_encode(agent, t)
         if line ~= v then
-            redis.call('HSET', AGENTS, agent, line)
+            redis.call('HSET', lens_key(agent), agent, line)
         end
     end
 end
