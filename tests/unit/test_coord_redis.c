@@ -6,7 +6,12 @@
 ** poison messages (stored hashes corrupted with redis commands), several
 ** coordinators and processes sharing one prefix (one queue, totals that
 ** add up and never go backwards), isolation between prefixes, AUTH and
-** database selection, and URIs refused before anything connects.
+** database selection, and URIs refused before anything connects; the
+** per-agent lengths the scripts keep (exact, repaired when edited by
+** hand, migrated from 0.1's layout), keys of the wrong type reported by
+** name while every other agent is, and the gauges refreshed in the
+** background. Nothing here is timed: how fast is am-bench's business
+** (bench_coord_redis.c).
 **
 ** The servers are started by the test itself (redis_fixture.h) and killed
 ** at exit. Without redis-server on PATH the test says so and exits 77,
@@ -142,7 +147,6 @@ static void test_server_killed_and_restarted(void **state)
     assert_non_null(d);
 
     rf_stop(&s, SIGKILL);
-    am_timer t = am_timer_start();
     AM_ASSERT_ERR(send_to(c, "coder:1", "k2", 5, "x"), AM_EBACKEND);
     AM_ASSERT_CONTAINS(am_errmsg(), "redis at 127.0.0.1:");
     am_coord_delivery *d2;
@@ -157,7 +161,6 @@ static void test_server_killed_and_restarted(void **state)
     char *snap;
     size_t len;
     AM_ASSERT_ERR(am_coord_snapshot(c, &snap, &len), AM_EBACKEND);
-    assert_true(am_timer_seconds(&t) < 5); /* refused connections fail fast */
     char *text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
     AM_ASSERT_CONTAINS(text, "messaging_delivered_error_total 5\n");
     am_free(text);
@@ -188,13 +191,11 @@ static void test_open_refused(void **state)
     am_coord *c = NULL;
     char uri[64];
     snprintf(uri, sizeof uri, "redis://127.0.0.1:%d", rf_free_port());
-    am_timer t = am_timer_start();
     AM_ASSERT_ERR(am_coord_open(uri, NULL, &c), AM_EBACKEND);
     AM_ASSERT_CONTAINS(am_errmsg(), "cannot connect");
     assert_null(c);
     AM_ASSERT_ERR(am_coord_open("unix:///nonexistent/r.sock", NULL, &c), AM_EBACKEND);
     AM_ASSERT_CONTAINS(am_errmsg(), "/nonexistent/r.sock");
-    assert_true(am_timer_seconds(&t) < 3);
 }
 
 static void test_bad_uris(void **state)
@@ -496,6 +497,57 @@ static void test_wrong_type_keys(void **state)
     am_registry_free(r);
 }
 
+/* A Redis that 0.1 used -- its hash agents (agent -> messages waiting)
+   and next (agent -> next timer), the same queues and messages -- is
+   moved to the lines by the first snapshot (or recover), and nothing is
+   lost on the way. */
+static void test_migrates_01_layout(void **state)
+{
+    (void)state;
+    flush_db();
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    am_coord *c = open_with(r, g_tcp_uri);
+    AM_ASSERT_OK(send_to(c, "coder:1", "m1", 5, "x"));
+    AM_ASSERT_OK(send_to(c, "coder:1", "m2", 9, "x"));
+    AM_ASSERT_OK(send_to(c, "coder:2", "m3", 1, "x"));
+    am_coord_delivery *d;
+    AM_ASSERT_OK(am_coord_receive(c, "coder:2", 60, 0, &d));
+    /* the 0.1 layout, as its scripts left it */
+    for (int i = 0; i < 64; i++)
+        must(&g_srv, "DEL", rf_cmd(&g_srv, "DEL amtest:lens:%d", i));
+    must(&g_srv, "HSET", rf_cmd(&g_srv, "HSET amtest:agents coder:1 2 coder:2 0 idle:1 0"));
+    must(&g_srv, "HSET", rf_cmd(&g_srv, "HSET amtest:next coder:2 %.6f", d->received_at + 60));
+    char *snap;
+    size_t len;
+    AM_ASSERT_OK(am_coord_snapshot(c, &snap, &len));
+    AM_ASSERT_CONTAINS(snap, "\"coder:1\":{\"1\":0,\"5\":1,\"9\":1}");
+    AM_ASSERT_CONTAINS(snap, "\"coder:2\":{\"1\":0,\"5\":0,\"9\":0}");
+    AM_ASSERT_CONTAINS(snap, "\"idle:1\":{\"1\":0,\"5\":0,\"9\":0}");
+    AM_ASSERT_CONTAINS(snap, "\"messaging.inflight\":{");
+    AM_ASSERT_CONTAINS(snap, "\"coder:2\":1");
+    am_free(snap);
+    redisReply *rep = rf_cmd(&g_srv, "EXISTS amtest:agents amtest:next");
+    assert_true(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0);
+    freeReplyObject(rep);
+    AM_ASSERT_OK(am_coord_ack(c, d));
+    am_coord_delivery_free(d);
+    d = recv_now(c, "coder:1");
+    AM_ASSERT_STR_EQ(d->id, "m2");
+    AM_ASSERT_OK(am_coord_ack(c, d));
+    am_coord_delivery_free(d);
+    am_coord_stats st;
+    AM_ASSERT_OK(am_coord_agent_stats(c, "coder:1", &st));
+    AM_ASSERT_EQ(st.queued[1], 1);
+    /* recover migrates too */
+    must(&g_srv, "HSET", rf_cmd(&g_srv, "HSET amtest:agents late:1 0"));
+    size_t n;
+    AM_ASSERT_OK(am_coord_recover(c, &n));
+    assert_true(bucket_of("late:1") >= 0);
+    am_coord_close(c);
+    am_registry_free(r);
+}
+
 /* The thread's current trace context travels whole, tracestate included
    (the generic layer once handed the backend a dangling tracestate). */
 static void test_current_trace_travels(void **state)
@@ -607,16 +659,13 @@ static void test_lines_repair(void **state)
 typedef struct waiter {
     am_coord *c;
     am_coord_delivery *d;
-    double took_s;
     am_err rc;
 } waiter;
 
 static void *wait_for_one(void *p)
 {
     waiter *w = p;
-    am_timer t = am_timer_start();
     w->rc = am_coord_receive(w->c, "shared:1", 0, 5, &w->d);
-    w->took_s = am_timer_seconds(&t);
     return NULL;
 }
 
@@ -648,8 +697,9 @@ static void test_two_coordinators_share(void **state)
     AM_ASSERT_OK(am_coord_agent_stats(c1, "shared:1", &st));
     AM_ASSERT_EQ(st.queued[1] + st.inflight, 0);
 
-    /* A receiver blocked in one coordinator wakes on a send from another. */
-    waiter w = {c2, NULL, 0, AM_OK};
+    /* A receiver blocked in one coordinator wakes on a send from another
+       (how soon: coord_redis_wake_ms in am-bench). */
+    waiter w = {c2, NULL, AM_OK};
     pthread_t th;
     pthread_create(&th, NULL, wait_for_one, &w);
     sleep_s(0.2);
@@ -657,7 +707,6 @@ static void test_two_coordinators_share(void **state)
     pthread_join(th, NULL);
     AM_ASSERT_OK(w.rc);
     AM_ASSERT_STR_EQ(w.d->id, "wake");
-    assert_true(w.took_s < 1.0);
     AM_ASSERT_OK(am_coord_ack(c2, w.d));
     am_coord_delivery_free(w.d);
 
@@ -797,6 +846,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_poison),
         cmocka_unit_test(test_lines_repair),
         cmocka_unit_test(test_wrong_type_keys),
+        cmocka_unit_test(test_migrates_01_layout),
         cmocka_unit_test(test_current_trace_travels),
         cmocka_unit_test(test_two_coordinators_share),
         cmocka_unit_test(test_processes_share),
