@@ -548,6 +548,67 @@ static void test_migrates_01_layout(void **state)
     am_registry_free(r);
 }
 
+/* Encode r until its text has want (polled: the background refresh runs
+   every second); the last text, owned. Fails after ~10 s. */
+static char *encode_until(am_registry *r, const char *want)
+{
+    for (int i = 0; i < 100; i++) {
+        char *text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
+        if (strstr(text, want))
+            return text;
+        am_free(text);
+        sleep_s(0.1);
+    }
+    fail_msg("the gauges never showed %s", want);
+    return NULL;
+}
+
+/* A scrape never reads Redis: the gauges come from the last snapshot,
+   which the coordinator's thread refreshes (the first scrape wakes it);
+   while Redis is away they keep their last values, and say how old they
+   are and how many refreshes failed. */
+static void test_gauges_refreshed_in_background(void **state)
+{
+    (void)state;
+    static rf_server s;
+    if (!rf_start(&s, g_exe, 0, NULL))
+        fail_msg("cannot start a second redis-server");
+    char uri[96];
+    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d/0?prefix=bg", s.port);
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    am_coord *c = open_with(r, uri);
+    AM_ASSERT_OK(send_to(c, "coder:1", "g1", 9, "x"));
+    char *text = encode_until(r, "messaging_queue_length{agent=\"coder:1\",priority=\"9\"} 1\n");
+    AM_ASSERT_CONTAINS(text, "agentmon_coord_snapshot_refresh_failures_total 0\n");
+    am_free(text);
+    AM_ASSERT_OK(send_to(c, "coder:1", "g2", 9, "x"));
+    am_free(encode_until(r, "messaging_queue_length{agent=\"coder:1\",priority=\"9\"} 2\n"));
+
+    rf_stop(&s, SIGKILL);
+    text = encode_until(r, "agentmon_coord_snapshot_refresh_failures_total 2\n");
+    AM_ASSERT_CONTAINS(text, "messaging_queue_length{agent=\"coder:1\",priority=\"9\"} 2\n");
+    const char *age = strstr(text, "agentmon_coord_snapshot_age_seconds ");
+    assert_non_null(age);
+    assert_true(strtod(age + 36, NULL) >= 1); /* two refreshes a second apart went missing */
+    am_free(text);
+    if (!rf_start(&s, g_exe, s.port, NULL))
+        fail_msg("cannot restart redis-server on port %d", s.port);
+    /* empty now (no persistence): the agent is gone from the snapshot */
+    for (int i = 0; i < 100; i++) {
+        text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
+        bool gone = !strstr(text, "messaging_queue_length{agent=\"coder:1\"");
+        am_free(text);
+        if (gone)
+            break;
+        assert_true(i < 99);
+        sleep_s(0.1);
+    }
+    am_coord_close(c);
+    am_registry_free(r);
+    rf_stop(&s, SIGTERM);
+}
+
 /* The thread's current trace context travels whole, tracestate included
    (the generic layer once handed the backend a dangling tracestate). */
 static void test_current_trace_travels(void **state)
@@ -847,6 +908,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lines_repair),
         cmocka_unit_test(test_wrong_type_keys),
         cmocka_unit_test(test_migrates_01_layout),
+        cmocka_unit_test(test_gauges_refreshed_in_background),
         cmocka_unit_test(test_current_trace_travels),
         cmocka_unit_test(test_two_coordinators_share),
         cmocka_unit_test(test_processes_share),
