@@ -588,9 +588,9 @@ static void test_gauges_refreshed_in_background(void **state)
     rf_stop(&s, SIGKILL);
     text = encode_until(r, "agentmon_coord_snapshot_refresh_failures_total 2\n");
     AM_ASSERT_CONTAINS(text, "messaging_queue_length{agent=\"coder:1\",priority=\"9\"} 2\n");
-    const char *age = strstr(text, "agentmon_coord_snapshot_age_seconds ");
+    const char *age = strstr(text, "\nagentmon_coord_snapshot_age_seconds ");
     assert_non_null(age);
-    assert_true(strtod(age + 36, NULL) >= 1); /* two refreshes a second apart went missing */
+    assert_true(strtod(age + 37, NULL) >= 1); /* two refreshes a second apart went missing */
     am_free(text);
     if (!rf_start(&s, g_exe, s.port, NULL))
         fail_msg("cannot restart redis-server on port %d", s.port);
