@@ -54,19 +54,21 @@ typedef struct am__redis_uri {
 */
 am_err am__redis_uri_parse(const char *uri, am__redis_uri *out);
 
+#define AM__REDIS_LENS_BYTES 56 /* the packed part of a lengths line */
+
 /*
 ** am__redis_lens_parse: parse an agent's lengths line as the scripts keep
-** it in <prefix>:agents (src/coord/lua/lib_lens.lua):
-**     "<agent> q1 q5 q9 dl if dlq h1 h5 h9 next"
-** one space between fields; the agent's name printable ASCII, at most
-** AM_COORD_MAX_NAME bytes; counts of 1..9 decimal digits; h1 h5 h9 the
-** enqueued_at of each queue's head: "-" (none), "?" (not known yet) or a
-** time (digits with an optional fraction, at most 24 bytes); next "-" or
-** a time. now: Redis's clock; each head's age is now - h to the
-** millisecond, 0 for an empty queue, "-", "?" or a head in the future.
-** line/len borrowed (no NUL needed); *agent and *agent_len point into it.
-** st written on AM_OK, and *unknown to whether a head is "?"
-** (lens_fix.lua looks it up).
+** it in <prefix>:lens:<n> (src/coord/lua/lib_lens.lua): the agent's name
+** (printable ASCII, at most AM_COORD_MAX_NAME bytes), one space, then 56
+** bytes of struct.pack(">I4I4I4I4I4I4dddd"): the counts q1 q5 q9 delayed
+** inflight dlq, big-endian 32-bit; the enqueued_at of each queue's head,
+** -1 (none) or -2 (not known yet) or a time in [0, 1e12); and the next
+** timer, -1 or a time -- big-endian IEEE doubles. now: Redis's clock;
+** each head's age is now - h to the millisecond, 0 for an empty queue,
+** -1, -2 or a head in the future.
+** line/len borrowed (no NUL needed; any bytes); *agent and *agent_len
+** point into it. st written on AM_OK, and *unknown to whether a head is
+** -2 (lens_fix.lua looks it up).
 ** Returns AM_OK or AM_EPROTO naming the field. Pure. Since: 0.2
 */
 am_err am__redis_lens_parse(const char *line, size_t len, double now, const char **agent,

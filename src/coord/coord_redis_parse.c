@@ -19,11 +19,12 @@
 ** (the path is the socket's); the key prefix must not contain ':' so that
 ** no two prefixes can name the same keys.
 **
-** The lengths line is what the scripts keep for each agent in the hash
-** <prefix>:agents (lib_lens.lua), and what a snapshot reads for every
-** agent: its name and ten fields separated by single spaces -- six
-** counts, the enqueued_at of each queue's head ("-" none, "?" not known
-** yet) and the next timer. Agent names never contain a space (coord.c
+** The lengths line is what the scripts keep for each agent in the hashes
+** <prefix>:lens:<n> (lib_lens.lua), and what a snapshot reads for every
+** agent: its name, a space, then 56 bytes that Lua's struct.pack wrote --
+** six big-endian 32-bit counts, and four big-endian doubles: the
+** enqueued_at of each queue's head (-1 none, -2 not known yet) and the
+** next timer (-1 none). Agent names never contain a space (coord.c
 ** refuses them), so the first space ends the name. Anyone with access to Redis can write that hash,
 *so the
 ** line is read as strictly as the URI: a line that does not parse is
@@ -346,110 +347,64 @@ am_err am__redis_uri_parse(const char *uri, am__redis_uri *u)
 /* Lengths line                                                        */
 /* ------------------------------------------------------------------ */
 
-/* One field: up to the next space (or the end); *pos moves past it. */
-static bool next_field(const char *s, size_t n, size_t *pos, const char **f, size_t *fn)
+static uint32_t be32(const unsigned char *p)
 {
-    if (*pos >= n)
-        return false;
-    const char *sp = memchr(s + *pos, ' ', n - *pos);
-    size_t end = sp ? (size_t)(sp - s) : n;
-    *f = s + *pos;
-    *fn = end - *pos;
-    *pos = sp ? end + 1 : n;
-    return *fn > 0;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static bool parse_count(const char *f, size_t n, size_t *out)
+static double be_double(const unsigned char *p)
 {
-    if (n == 0 || n > 15)
-        return false;
-    size_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!is_digit(f[i]))
-            return false;
-        v = v * 10 + (size_t)(f[i] - '0');
-    }
-    *out = v;
-    return true;
+    uint64_t u = (uint64_t)be32(p) << 32 | be32(p + 4);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
 }
 
-/* digits[.digits]: a time in seconds as Lua's "%.6f" writes it (the
-   digits as integers, one division: this runs for every agent of a
-   snapshot). */
-static bool parse_age(const char *f, size_t n, double *out)
+/* A head's or next's time as packed: -1 (none), -2 (not known: heads
+   only) or a time in [0, 1e12). NaN fails every comparison. */
+static bool is_time_field(double x, bool unknown_ok)
 {
-    static const double pow10[19] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
-                                     1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-    if (n == 0 || n > 24)
-        return false;
-    uint64_t ip = 0, fp = 0;
-    size_t i = 0, fd = 0;
-    for (; i < n && is_digit(f[i]); i++)
-        ip = ip * 10 + (uint64_t)(f[i] - '0');
-    if (i == 0 || i > 18)
-        return false;
-    if (i < n) {
-        if (f[i] != '.' || i + 1 == n)
-            return false;
-        for (i++; i < n && is_digit(f[i]) && fd < 18; i++, fd++)
-            fp = fp * 10 + (uint64_t)(f[i] - '0');
-        for (; i < n && is_digit(f[i]); i++) /* digits past 1e-18 change nothing */
-            ;
-        if (i < n)
-            return false;
-    }
-    *out = (double)ip + (double)fp / pow10[fd];
-    return true;
-}
-
-/* A time field: "-" (none: *out = -1), "?" (not known: -2) or a time. */
-static bool parse_time(const char *f, size_t n, double *out)
-{
-    if (n == 1 && (f[0] == '-' || f[0] == '?')) {
-        *out = f[0] == '-' ? -1 : -2;
-        return true;
-    }
-    return parse_age(f, n, out);
+    return x == -1 || (unknown_ok && x == -2) || (x >= 0 && x < 1e12);
 }
 
 am_err am__redis_lens_parse(const char *line, size_t len, double now, const char **agent,
                             size_t *agent_len, am_coord_stats *st, bool *unknown)
 {
-    static const char *const names[10] = {"q1",  "q5", "q9", "dl", "if",
-                                          "dlq", "h1", "h5", "h9", "next"};
-    size_t pos = 0, fn;
-    const char *f;
-    if (!next_field(line, len, &pos, &f, &fn) || fn > AM_COORD_MAX_NAME)
+    static const char *const names[4] = {"h1", "h5", "h9", "next"};
+    size_t look = len < AM_COORD_MAX_NAME + 1 ? len : AM_COORD_MAX_NAME + 1;
+    const char *sp = memchr(line, ' ', look);
+    if (!sp || sp == line)
         return am__err(AM_EPROTO, "redis reply: a lengths line has no agent name");
-    for (size_t i = 0; i < fn; i++)
-        if ((unsigned char)f[i] <= 0x20 || (unsigned char)f[i] >= 0x7f)
+    size_t n = (size_t)(sp - line);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)line[i] <= 0x20 || (unsigned char)line[i] >= 0x7f)
             return am__err(AM_EPROTO, "redis reply: an agent name has a control or non-ASCII "
                                       "byte");
-    *agent = f;
-    *agent_len = fn;
+    *agent = line;
+    *agent_len = n;
+    if (len - n - 1 != AM__REDIS_LENS_BYTES)
+        return am__err(AM_EPROTO,
+                       "redis reply: the lengths of agent \"%.*s\" are %zu bytes, not %d",
+                       (int)(n < 64 ? n : 64), line, len - n - 1, AM__REDIS_LENS_BYTES);
+    const unsigned char *p = (const unsigned char *)sp + 1;
     am_coord_stats s;
     memset(&s, 0, sizeof s);
     size_t *counts[6] = {&s.queued[0], &s.queued[1], &s.queued[2], &s.delayed, &s.inflight, &s.dlq};
+    for (int i = 0; i < 6; i++)
+        *counts[i] = be32(p + 4 * i);
     bool unk = false;
-    for (int i = 0; i < 10; i++) {
-        double t = 0;
-        bool ok = next_field(line, len, &pos, &f, &fn) &&
-                  (i < 6 ? fn <= 9 && parse_count(f, fn, counts[i]) : parse_time(f, fn, &t));
-        if (!ok || (i == 9 && t == -2))
-            return am__err(AM_EPROTO,
-                           "redis reply: field %s of a lengths line is missing or not "
-                           "a number",
-                           names[i]);
-        if (i >= 6 && i < 9) {
+    for (int i = 0; i < 4; i++) {
+        double t = be_double(p + 24 + 8 * i);
+        if (!is_time_field(t, i < 3))
+            return am__err(AM_EPROTO, "redis reply: field %s of agent \"%.*s\" is not a time",
+                           names[i], (int)(n < 64 ? n : 64), line);
+        if (i < 3) {
             unk = unk || t == -2;
             /* milliseconds are precision enough for an age */
-            double age = t >= 0 && *counts[i - 6] ? round((now - t) * 1e3) / 1e3 : 0;
-            s.oldest_age_s[i - 6] = age > 0 && age < 1e12 ? age : 0;
+            double age = t >= 0 && s.queued[i] ? round((now - t) * 1e3) / 1e3 : 0;
+            s.oldest_age_s[i] = age > 0 && age < 1e12 ? age : 0;
         }
     }
-    if (pos < len || (len && line[len - 1] == ' '))
-        return am__err(AM_EPROTO, "redis reply: agent \"%.*s\" has more than ten fields",
-                       (int)(*agent_len < 64 ? *agent_len : 64), *agent);
     *st = s;
     *unknown = unk;
     return AM_OK;

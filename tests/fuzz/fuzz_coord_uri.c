@@ -1,10 +1,11 @@
 /*
 ** fuzz_coord_uri.c: libFuzzer target -- any bytes as a Redis coordinator
-** URI (src/coord/coord_redis_parse.c), and the same bytes as the per-agent
-** lengths lines the scripts keep in <prefix>:agents.
+** URI (src/coord/coord_redis_parse.c), and the same bytes as one of the
+** per-agent lengths lines the scripts keep in <prefix>:lens:<n>.
 **
 ** INPUT: the bytes up to the first NUL are the URI (a C string, as
-** am_coord_open gets it). All the bytes, split at '\n', are lengths lines.
+** am_coord_open gets it). All the bytes are a lengths line (binary: the
+** name, a space, 56 packed bytes).
 **
 ** WHAT IT CHECKS
 **   URI. am__redis_uri_parse returns AM_OK or AM_EINVAL and nothing else.
@@ -17,10 +18,11 @@
 **   fields -- so nothing was read loosely, or lost.
 **   Lines. am__redis_lens_parse returns AM_OK or AM_EPROTO; on AM_OK the
 **   agent name is a non-empty run of printable bytes at the start of the
-**   line, at most AM_COORD_MAX_NAME; every age is finite, >= 0 and 0 for
-**   an empty queue; "unknown" is set exactly when a field is "?"; and the
-**   counts written back with the line's other fields are the line again
-**   (when it has no leading zeros).
+**   line, at most AM_COORD_MAX_NAME, followed by a space and exactly 56
+**   bytes; every age is finite, >= 0 and 0 for an empty queue; and the
+**   line written back by tests/unit/lens_line.h from what the test's own
+**   decoder reads is the line again, byte for byte, with "unknown" set
+**   exactly when a head is -2.
 ** A violation prints what was wrong and traps.
 */
 #include <stdbool.h>
@@ -31,6 +33,7 @@
 
 #include "agentmon/agentmon.h"
 #include "coord/coord_redis.h"
+#include "../unit/lens_line.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -136,30 +139,25 @@ static void check_line(const char *s, size_t n)
     CHECK(rc == AM_OK || rc == AM_EPROTO, "lens parse returned %s", am_err_name(rc));
     if (rc != AM_OK)
         return;
-    CHECK(agent == s && alen > 0 && alen <= AM_COORD_MAX_NAME && alen < n, "agent span");
+    CHECK(agent == s && alen > 0 && alen <= AM_COORD_MAX_NAME && n == alen + 1 + LL_BYTES &&
+              s[alen] == ' ',
+          "agent span");
     for (size_t i = 0; i < alen; i++)
         CHECK((unsigned char)agent[i] > 0x20 && (unsigned char)agent[i] < 0x7f, "agent byte");
-    CHECK(unknown == (memchr(s + alen, '?', n - alen) != NULL),
-          "unknown does not match a \"?\" field");
     for (int p = 0; p < 3; p++) {
         CHECK(st.oldest_age_s[p] >= 0 && st.oldest_age_s[p] < 1e12, "age %g", st.oldest_age_s[p]);
         CHECK(st.queued[p] || st.oldest_age_s[p] == 0, "an empty queue has an age");
     }
-    /* The counts are the six fields after the name; write them back with
-       the rest of the line. */
-    const char *rest = s + alen + 1;
+    char name[AM_COORD_MAX_NAME + 1], back[AM_COORD_MAX_NAME + 2 + LL_BYTES];
+    ll_line l;
+    CHECK(ll_decode(s, n, name, &l), "the test's decoder refuses what the parser took");
+    size_t *counts[6] = {&st.queued[0], &st.queued[1], &st.queued[2],
+                         &st.delayed,   &st.inflight,  &st.dlq};
     for (int i = 0; i < 6; i++)
-        rest = (const char *)memchr(rest, ' ', n - (size_t)(rest - s)) + 1;
-    char back[512];
-    int w = snprintf(back, sizeof back, "%.*s %zu %zu %zu %zu %zu %zu %.*s", (int)alen, agent,
-                     st.queued[0], st.queued[1], st.queued[2], st.delayed, st.inflight, st.dlq,
-                     (int)(n - (size_t)(rest - s)), rest);
-    bool zeros = false;
-    for (size_t i = alen + 1; i + 1 < (size_t)(rest - s); i++)
-        zeros = zeros || (s[i - 1] == ' ' && s[i] == '0' && s[i + 1] != ' ');
-    if (!zeros)
-        CHECK(w > 0 && (size_t)w == n && memcmp(back, s, n) == 0,
-              "line does not round-trip: \"%.*s\" vs \"%s\"", (int)n, s, back);
+        CHECK(*counts[i] == l.counts[i], "count %d", i);
+    CHECK(unknown == (l.heads[0] == -2 || l.heads[1] == -2 || l.heads[2] == -2), "unknown");
+    size_t w = ll_encode(back, name, &l);
+    CHECK(w == n && memcmp(back, s, n) == 0, "the line does not round-trip");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -172,15 +170,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_uri(uri);
     free(uri);
 
-    const char *s = (const char *)data;
-    size_t start = 0;
-    while (start <= size) {
-        const char *nl = memchr(s + start, '\n', size - start);
-        size_t end = nl ? (size_t)(nl - s) : size;
-        check_line(s + start, end - start);
-        if (!nl)
-            break;
-        start = end + 1;
-    }
+    check_line((const char *)data, size);
     return 0;
 }

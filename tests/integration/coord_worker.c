@@ -70,6 +70,7 @@
 #include "agentmon/agentmon.h"
 #include "agentmon/coord.h"
 #include "coord/coord_redis.h"
+#include "../unit/lens_line.h"
 
 #define MAX_ATTEMPTS 3
 #define VISIBILITY_S 2.0
@@ -623,7 +624,7 @@ static int lens(const char *uri)
         static const char *const kinds[6] = {"q1", "q5", "q9", "dl", "if", "dlq"};
         static const char *const cmds[6] = {"LLEN", "LLEN", "LLEN", "ZCARD", "ZCARD", "LLEN"};
         for (size_t i = 0; i + 1 < all->elements; i += 2) {
-            const char *agent = all->element[i]->str, *line = all->element[i + 1]->str;
+            const char *agent = all->element[i]->str;
             /* its bucket, as common.lua's lens_key computes it */
             uint64_t h = 0;
             for (const char *p = agent; *p; p++)
@@ -634,30 +635,22 @@ static int lens(const char *uri)
                        want);
                 bad++;
             }
-            /* "<agent> q1 q5 q9 dl if dlq h1 h5 h9 next": split at spaces */
-            char copy[1024], *f[11];
-            snprintf(copy, sizeof copy, "%s", line);
-            int nf = 0;
-            for (char *p = copy; nf < 11 && p;) {
-                f[nf++] = p;
-                p = strchr(p, ' ');
-                if (p)
-                    *p++ = '\0';
-            }
-            const char *name = f[0];
-            if (nf != 11 || strchr(f[10], ' ') || strcmp(name, agent) != 0) {
-                printf("lens: %s: the line \"%s\" does not parse\n", agent, line);
+            /* "<agent> " and the packed numbers (tests/unit/lens_line.h) */
+            char name[AM_COORD_MAX_NAME + 1];
+            ll_line l;
+            if (!ll_decode(all->element[i + 1]->str, all->element[i + 1]->len, name, &l) ||
+                strcmp(name, agent) != 0) {
+                printf("lens: %s: its line does not parse\n", agent);
                 bad++;
                 continue;
             }
             char key[512];
-            long long counts[6];
             for (int k = 0; k < 6; k++) {
                 snprintf(key, sizeof key, "%s:%s:%s", u.prefix, kinds[k], agent);
-                counts[k] = int_reply(rc, cmds[k], key);
-                if (counts[k] != strtoll(f[1 + k], NULL, 10)) {
-                    printf("lens: %s: %s is %s, %s %s says %lld\n", agent, kinds[k], f[1 + k],
-                           cmds[k], key, counts[k]);
+                long long n = int_reply(rc, cmds[k], key);
+                if (n != l.counts[k]) {
+                    printf("lens: %s: %s is %u, %s %s says %lld\n", agent, kinds[k], l.counts[k],
+                           cmds[k], key, n);
                     bad++;
                 }
             }
@@ -665,9 +658,10 @@ static int lens(const char *uri)
                 char t[64];
                 snprintf(key, sizeof key, "%s:%s:%s", u.prefix, kinds[q], agent);
                 head_time(rc, u.prefix, key, t, sizeof t);
-                if (strcmp(f[7 + q], "?") != 0 && strcmp(f[7 + q], t) != 0) {
-                    printf("lens: %s: the head of %s was enqueued at %s, the line says %s\n", agent,
-                           key, t, f[7 + q]);
+                double want_h = strcmp(t, "-") == 0 ? LL_NONE : strtod(t, NULL);
+                if (l.heads[q] != LL_UNKNOWN && l.heads[q] != want_h) {
+                    printf("lens: %s: the head of %s was enqueued at %s, the line says %.6f\n",
+                           agent, key, t, l.heads[q]);
                     bad++;
                 }
             }
@@ -676,10 +670,9 @@ static int lens(const char *uri)
             snprintf(ik, sizeof ik, "%s:if:%s", u.prefix, agent);
             double d = first_score(rc, dk), r = first_score(rc, ik);
             double earliest = d < 0 ? r : r < 0 ? d : d < r ? d : r;
-            if (earliest >= 0 &&
-                (strcmp(f[10], "-") == 0 || strtod(f[10], NULL) > earliest + 1e-5)) {
-                printf("lens: %s: a timer is due at %.6f, the line's next is %s\n", agent, earliest,
-                       f[10]);
+            if (earliest >= 0 && (l.next == LL_NONE || l.next > earliest + 1e-6)) {
+                printf("lens: %s: a timer is due at %.6f, the line's next is %.6f\n", agent,
+                       earliest, l.next);
                 bad++;
             }
             checked++;

@@ -18,6 +18,7 @@
 ** which CTest reports as skipped.
 */
 #include "coord_suite.h"
+#include "lens_line.h"
 #include "redis_fixture.h"
 
 static rf_server g_srv; /* the suite's server */
@@ -83,21 +84,25 @@ static int bucket_of(const char *agent)
     return -1;
 }
 
-/* agent's line, into buf ("" when none). */
-static const char *line_of(const char *agent, char *buf, size_t cap)
+/* agent's line as stored, decoded (lens_line.h); false when none. */
+static bool line_of(const char *agent, ll_line *l)
 {
     redisReply *rep = rf_cmd(&g_srv, "HGET amtest:lens:%d %s", bucket_of(agent), agent);
-    snprintf(buf, cap, "%s", rep && rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    char name[AM_COORD_MAX_NAME + 1];
+    bool ok = rep && rep->type == REDIS_REPLY_STRING && ll_decode(rep->str, rep->len, name, l) &&
+              strcmp(name, agent) == 0;
     if (rep)
         freeReplyObject(rep);
-    return buf;
+    return ok;
 }
 
-/* Write agent's line by hand. */
-static void set_line(const char *agent, const char *line)
+/* Write agent's line by hand: l encoded, or text as it is. */
+static void set_line(const char *agent, const ll_line *l, const char *text)
 {
+    char buf[256];
+    size_t n = l ? ll_encode(buf, agent, l) : strlen(text);
     must(&g_srv, "HSET",
-         rf_cmd(&g_srv, "HSET amtest:lens:%d %s %s", bucket_of(agent), agent, line));
+         rf_cmd(&g_srv, "HSET amtest:lens:%d %s %b", bucket_of(agent), agent, l ? buf : text, n));
 }
 
 /* ------------------------------------------------------------------ */
@@ -656,21 +661,25 @@ static void test_lines_repair(void **state)
     AM_ASSERT_OK(am_registry_new(&r));
     am_coord *c = open_with(r, g_tcp_uri); /* max_queue 50 */
     AM_ASSERT_OK(send_to(c, "coder:1", "b1", 5, "x"));
-    char line[128];
-    line_of("coder:1", line, sizeof line); /* "coder:1 0 1 0 0 0 0 - <b1's time> - -" */
-    assert_true(strncmp(line, "coder:1 0 1 0 0 0 0 - ", 22) == 0 && strlen(line) > 28 &&
-                strcmp(line + strlen(line) - 4, " - -") == 0);
+    ll_line l;
+    assert_true(line_of("coder:1", &l)); /* 0 1 0 0 0 0, b1's time, none, none; none */
+    AM_ASSERT_EQ(l.counts[1], 1);
+    AM_ASSERT_EQ(l.counts[0] + l.counts[2] + l.counts[3] + l.counts[4] + l.counts[5], 0);
+    assert_true(l.heads[1] > 1e9 && l.heads[0] == LL_NONE && l.heads[2] == LL_NONE);
+    assert_true(l.next == LL_NONE);
     /* a line that says "full": the lists say otherwise, and are believed */
-    set_line("coder:1", "coder:1 0 999 0 0 0 0 - - - -");
+    l.counts[1] = 999;
+    set_line("coder:1", &l, NULL);
     AM_ASSERT_OK(send_to(c, "coder:1", "b2", 5, "x"));
-    assert_true(strncmp(line_of("coder:1", line, sizeof line), "coder:1 0 2 0 0 0 0 - ", 22) == 0);
-    /* one that does not parse (an older version's count): counted again */
-    set_line("coder:1", "garbage");
+    assert_true(line_of("coder:1", &l) && l.counts[1] == 2);
+    /* one that does not parse (0.1's count): counted again */
+    set_line("coder:1", NULL, "3");
     AM_ASSERT_OK(send_to(c, "coder:1", "b3", 5, "x"));
-    assert_true(strncmp(line_of("coder:1", line, sizeof line), "coder:1 0 3 0 0 0 0 - ", 22) == 0);
+    assert_true(line_of("coder:1", &l) && l.counts[1] == 3);
     /* one that says too little: stats reads the keys; a snapshot's audit
        repairs it (and counts the repair) before it reads the lines */
-    set_line("coder:1", "coder:1 0 0 0 0 0 0 - - - -");
+    ll_line zero = {{0}, {LL_NONE, LL_NONE, LL_NONE}, LL_NONE};
+    set_line("coder:1", &zero, NULL);
     am_coord_stats st;
     AM_ASSERT_OK(am_coord_agent_stats(c, "coder:1", &st));
     AM_ASSERT_EQ(st.queued[1], 3);
@@ -685,11 +694,9 @@ static void test_lines_repair(void **state)
     /* a lost next timer: take no longer looks for the expiry, recover does */
     am_coord_delivery *d;
     AM_ASSERT_OK(am_coord_receive(c, "coder:1", 0.05, 0, &d));
-    line_of("coder:1", line, sizeof line);
-    char *next = strrchr(line, ' ');
-    assert_non_null(next);
-    snprintf(next + 1, sizeof line - (size_t)(next + 1 - line), "-");
-    set_line("coder:1", line);
+    assert_true(line_of("coder:1", &l) && l.next > 1e9);
+    l.next = LL_NONE;
+    set_line("coder:1", &l, NULL);
     sleep_s(0.1);
     am_coord_delivery *d2 = recv_now(c, "coder:1");
     AM_ASSERT_STR_EQ(d2->id, "b2"); /* not b1: its expiry went unseen */

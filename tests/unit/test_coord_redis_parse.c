@@ -8,6 +8,7 @@
 */
 #include "testutil.h"
 #include "coord/coord_redis.h"
+#include "lens_line.h"
 
 static void test_good_uris(void **state)
 {
@@ -177,17 +178,27 @@ static void test_bad_uris(void **state)
     AM_ASSERT_ERR(am__redis_uri_parse(NULL, &u), AM_EINVAL);
 }
 
+/* Parse agent's line l (encoded by lens_line.h) at now. */
+static am_err parse(const char *agent, const ll_line *l, double now, am_coord_stats *st,
+                    bool *unknown)
+{
+    char buf[256];
+    size_t n = ll_encode(buf, agent, l);
+    const char *a;
+    size_t alen;
+    am_err rc = am__redis_lens_parse(buf, n, now, &a, &alen, st, unknown);
+    if (rc == AM_OK && (alen != strlen(agent) || memcmp(a, agent, alen) != 0))
+        fail_msg("the agent name came back wrong");
+    return rc;
+}
+
 static void test_lens_lines(void **state)
 {
     (void)state;
     am_coord_stats st;
     bool unknown;
-    const char *agent;
-    size_t alen;
-    const char *line = "coder:1 1 2 3 4 5 6 99.5 87.75 - 120.000000";
-    AM_ASSERT_OK(am__redis_lens_parse(line, strlen(line), 100.0, &agent, &alen, &st, &unknown));
-    AM_ASSERT_EQ(alen, 7);
-    assert_memory_equal(agent, "coder:1", 7);
+    ll_line l = {{1, 2, 3, 4, 5, 6}, {99.5, 87.75, LL_NONE}, 120};
+    AM_ASSERT_OK(parse("coder:1", &l, 100.0, &st, &unknown));
     assert_false(unknown);
     AM_ASSERT_EQ(st.queued[0], 1);
     AM_ASSERT_EQ(st.queued[1], 2);
@@ -197,67 +208,92 @@ static void test_lens_lines(void **state)
     AM_ASSERT_EQ(st.dlq, 6);
     AM_ASSERT_DBL_EQ(st.oldest_age_s[0], 0.5);
     AM_ASSERT_DBL_EQ(st.oldest_age_s[1], 12.25);
-    AM_ASSERT_DBL_EQ(st.oldest_age_s[2], 0); /* "-": no head time */
+    AM_ASSERT_DBL_EQ(st.oldest_age_s[2], 0); /* none: no head time */
     /* ages to the millisecond; a head in the future or of an empty queue: 0 */
-    line = "a:1 1 1 0 0 0 0 99.99951 100.5 12 -";
-    AM_ASSERT_OK(am__redis_lens_parse(line, strlen(line), 100.0, &agent, &alen, &st, &unknown));
+    l = (ll_line){{1, 1, 0, 0, 0, 0}, {99.99951, 100.5, 12}, LL_NONE};
+    AM_ASSERT_OK(parse("a:1", &l, 100.0, &st, &unknown));
     AM_ASSERT_DBL_EQ(st.oldest_age_s[0], 0);
     AM_ASSERT_DBL_EQ(st.oldest_age_s[1], 0);
     AM_ASSERT_DBL_EQ(st.oldest_age_s[2], 0);
-    line = "a:1 1 1 0 0 0 0 99.9984 ? - -";
-    AM_ASSERT_OK(am__redis_lens_parse(line, strlen(line), 100.0, &agent, &alen, &st, &unknown));
+    l = (ll_line){{1, 1, 0, 0, 0, 0}, {99.9984, LL_UNKNOWN, LL_NONE}, LL_NONE};
+    AM_ASSERT_OK(parse("a:1", &l, 100.0, &st, &unknown));
     assert_true(unknown); /* lens_fix.lua looks it up */
     AM_ASSERT_DBL_EQ(st.oldest_age_s[0], 0.002);
     AM_ASSERT_DBL_EQ(st.oldest_age_s[1], 0);
-    /* a prefix of a longer buffer: only len bytes count */
-    const char *two = "a:1 0 0 0 0 0 0 - - - -\nb:2 1 1 1 1 1 1 1 1 1 1";
-    AM_ASSERT_OK(am__redis_lens_parse(two, 23, 5.0, &agent, &alen, &st, &unknown));
-    AM_ASSERT_EQ(st.queued[0], 0);
-    static const char *const bad[] = {
-        "",
-        "a:1",
-        " 0 0 0 0 0 0 - - - -",
-        "0 0 0 0 0 0 - - - -",
-        "a:1 0 0 0 0 0 0 - - -",
-        "a:1 0 0 0 0 0 0 - - - - -",
-        "a:1 0 0 0 0 0 0 - - - - ",
-        "a:1  0 0 0 0 0 0 - - - -",
-        "a:1 0  0 0 0 0 - - - - -",
-        "a:1 -1 0 0 0 0 0 - - - -",
-        "a:1 1.5 0 0 0 0 0 - - - -",
-        "a:1 1234567890 0 0 0 0 0 - - - -",
-        "a:1 x 0 0 0 0 0 - - - -",
-        "a:1 0 0 0 0 0 0 x - - -",
-        "a:1 0 0 0 0 0 0 1. - - -",
-        "a:1 0 0 0 0 0 0 .5 - - -",
-        "a:1 0 0 0 0 0 0 1.2.3 - - -",
-        "a:1 0 0 0 0 0 0 nan - - -",
-        "a:1 0 0 0 0 0 0 1e9 - - -",
-        "a:1 0 0 0 0 0 0 -1 - - -",
-        "a:1 0 0 0 0 0 0 ?? - - -",
-        "a:1 0 0 0 0 0 0 - - - ?",
-        "a:1 0 0 0 0 0 0 - - - 1234567890123456789012345",
-        "a:1 0 0 0 0 0 0 12345678901234567890 - - -",
-        "a:1 3",
-        "a:1 0 0 0 0 0 0 - - -\t-",
-        "a\x01:1 0 0 0 0 0 0 - - - -",
-        "a\xc3\xa9:1 0 0 0 0 0 0 - - - -",
+    /* counts up to 2^32 - 1 */
+    l = (ll_line){{UINT32_MAX, 0, 0, 0, 0, 7}, {LL_NONE, LL_NONE, LL_NONE}, 5};
+    AM_ASSERT_OK(parse("a:1", &l, 1.0, &st, &unknown));
+    AM_ASSERT_EQ(st.queued[0], UINT32_MAX);
+    AM_ASSERT_EQ(st.dlq, 7);
+
+    /* bad times, each in every place it can be */
+    static const double bad_times[] = {-3, -0.5, 1e12, 1e300, -1e300};
+    for (size_t i = 0; i < sizeof bad_times / sizeof *bad_times; i++) {
+        for (int f = 0; f < 4; f++) {
+            l = (ll_line){{1, 1, 1, 0, 0, 0}, {1, 1, 1}, 1};
+            if (f < 3)
+                l.heads[f] = bad_times[i];
+            else
+                l.next = bad_times[i];
+            if (parse("a:1", &l, 1.0, &st, &unknown) != AM_EPROTO)
+                fail_msg("time %g in field %d was accepted", bad_times[i], f);
+            AM_ASSERT_CONTAINS(am_errmsg(), "is not a time");
+        }
+    }
+    l = (ll_line){{1, 1, 1, 0, 0, 0}, {1, 1, 1}, LL_UNKNOWN}; /* next is never unknown */
+    AM_ASSERT_ERR(parse("a:1", &l, 1.0, &st, &unknown), AM_EPROTO);
+    double nan = 0.0 / 0.0;
+    l = (ll_line){{1, 1, 1, 0, 0, 0}, {nan, 1, 1}, 1};
+    AM_ASSERT_ERR(parse("a:1", &l, 1.0, &st, &unknown), AM_EPROTO);
+    l = (ll_line){{1, 1, 1, 0, 0, 0}, {1, 1, 1}, 1.0 / 0.0};
+    AM_ASSERT_ERR(parse("a:1", &l, 1.0, &st, &unknown), AM_EPROTO);
+
+    /* bad shapes */
+    char good[256];
+    l = (ll_line){{0}, {LL_NONE, LL_NONE, LL_NONE}, LL_NONE};
+    size_t n = ll_encode(good, "a:1", &l);
+    const char *a;
+    size_t alen;
+    static const struct {
+        size_t cut; /* bytes of good kept (0: all) */
+        int poke;   /* a byte to change (-1: none) */
+        char to;
+        const char *msg;
+    } bad[] = {
+        {1, -1, 0, "no agent name"},     /* "a" */
+        {4, -1, 0, "bytes, not 56"},     /* "a:1 " */
+        {59, -1, 0, "bytes, not 56"},    /* one byte short */
+        {0, 0, ' ', "no agent name"},    /* " :1 ..." */
+        {0, 1, '\x01', "control"},       /* "a\x01" */
+        {0, 1, (char)0xc3, "non-ASCII"}, /* invalid name byte */
+        {0, 3, 'x', "no agent name"},    /* "a:1x...": no space ends a name */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        am_err rc = am__redis_lens_parse(bad[i], strlen(bad[i]), 1.0, &agent, &alen, &st, &unknown);
-        if (rc != AM_EPROTO)
-            fail_msg("line %zu \"%s\" gave %s", i, bad[i], am_err_name(rc));
-        AM_ASSERT_CONTAINS(am_errmsg(), "redis reply");
+        char b[256];
+        memcpy(b, good, n);
+        size_t len = bad[i].cut ? bad[i].cut : n;
+        if (bad[i].poke >= 0)
+            b[bad[i].poke] = bad[i].to;
+        if (am__redis_lens_parse(b, len, 1.0, &a, &alen, &st, &unknown) != AM_EPROTO)
+            fail_msg("bad shape %zu was accepted", i);
+        AM_ASSERT_CONTAINS(am_errmsg(), bad[i].msg);
     }
+    /* one byte too many */
+    char longer[256];
+    memcpy(longer, good, n);
+    longer[n] = 0;
+    AM_ASSERT_ERR(am__redis_lens_parse(longer, n + 1, 1.0, &a, &alen, &st, &unknown), AM_EPROTO);
     /* a name of 128 bytes is one; of 129 not */
-    char longest[AM_COORD_MAX_NAME + 40];
-    memset(longest, 'n', AM_COORD_MAX_NAME);
-    snprintf(longest + AM_COORD_MAX_NAME, 40, " 0 0 0 0 0 0 - - - -");
-    AM_ASSERT_OK(am__redis_lens_parse(longest, strlen(longest), 1.0, &agent, &alen, &st, &unknown));
-    memset(longest, 'n', AM_COORD_MAX_NAME + 1);
-    snprintf(longest + AM_COORD_MAX_NAME + 1, 39, " 0 0 0 0 0 0 - - - -");
-    AM_ASSERT_ERR(am__redis_lens_parse(longest, strlen(longest), 1.0, &agent, &alen, &st, &unknown),
-                  AM_EPROTO);
+    char name[AM_COORD_MAX_NAME + 2], line[512];
+    memset(name, 'n', AM_COORD_MAX_NAME);
+    name[AM_COORD_MAX_NAME] = '\0';
+    n = ll_encode(line, name, &l);
+    AM_ASSERT_OK(am__redis_lens_parse(line, n, 1.0, &a, &alen, &st, &unknown));
+    name[AM_COORD_MAX_NAME] = 'n';
+    name[AM_COORD_MAX_NAME + 1] = '\0';
+    n = ll_encode(line, name, &l);
+    AM_ASSERT_ERR(am__redis_lens_parse(line, n, 1.0, &a, &alen, &st, &unknown), AM_EPROTO);
+    AM_ASSERT_ERR(am__redis_lens_parse("", 0, 1.0, &a, &alen, &st, &unknown), AM_EPROTO);
 }
 
 int main(void)

@@ -1,4 +1,4 @@
--- uses: lens
+-- uses: lens audit
 -- audit.lua: count a slice of the agents' lengths from their keys, and
 -- store the line of those that disagree (counted in full: recount). No
 -- script makes a line disagree; an edit by hand can, and so can a script
@@ -37,7 +37,7 @@ local function audit_one(k, agent, line)
     for j = 1, 6 do
         agrees = agrees and s[j] == t[j]
     end
-    if agrees and s[10] == '-' and (t[4] > 0 or t[5] > 0) then
+    if agrees and s[10] == NONE and (t[4] > 0 or t[5] > 0) then
         agrees = false -- timers that no take would look for
     end
     if not agrees then

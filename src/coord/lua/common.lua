@@ -87,8 +87,3 @@ end
 local function is_count(s)
     return type(s) == 'string' and #s <= 9 and string.find(s, '^%d+$') ~= nil
 end
-
--- A time (a number) as text, to the microsecond.
-local function fmt_time(t)
-    return string.format('%.6f', t)
-end

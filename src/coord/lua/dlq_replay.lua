@@ -31,7 +31,7 @@ local function replay(x, prio, enq)
     local qi = QI[prio]
     L[qi] = redis.call('RPUSH', key('q' .. prio, agent), x)
     if L[qi] == 1 then
-        L[6 + qi] = is_number(enq) and enq or '-'
+        L[6 + qi] = is_number(enq) and tonumber(enq) or NONE
     end
 end
 

@@ -1,4 +1,4 @@
--- uses: lens
+-- uses: lens audit
 -- lens_fix.lua: complete the lines a snapshot could not use as stored --
 -- a head time not known ("?") is looked up, a line that does not parse
 -- (an older version's count, an edit by hand) is counted from the keys --
@@ -19,10 +19,10 @@ for i = 2, #ARGV do
         if t then
             local changed = false
             for qi = 1, 3 do
-                if t[6 + qi] == '?' then
+                if t[6 + qi] == UNKNOWN then
                     changed = true
                     if t[qi] == 0 then
-                        t[6 + qi] = '-'
+                        t[6 + qi] = NONE
                     else
                         ok, r, why = lens_try(agent, head_time, safe_call, key(QKIND[qi], agent))
                         if not ok then

@@ -88,7 +88,7 @@ local function settle(agent, members, now_s, max_attempts, L)
             redis.call('HSET', key('m', id), 'attempt', attempt, 'ready_at', now_s)
             local qi = QI[prio]
             L[qi] = redis.call('LPUSH', key('q' .. prio, agent), id)
-            L[6 + qi] = '?' -- a new head, whose enqueued_at this did not read
+            L[6 + qi] = UNKNOWN -- a new head, whose enqueued_at this did not read
             nrec = nrec + 1
         end
     end
@@ -111,7 +111,7 @@ local function promote(agent, now_s, L)
             local qi = QI[prio]
             L[qi] = redis.call('RPUSH', key('q' .. prio, agent), id)
             if L[qi] == 1 then
-                L[6 + qi] = is_number(v[2]) and v[2] or '-'
+                L[6 + qi] = is_number(v[2]) and tonumber(v[2]) or NONE
             end
         else
             poison(agent, id, 'field priority is not 1, 5 or 9', now_s, L)
@@ -125,5 +125,5 @@ end
 -- written to L's next.
 local function next_timer(agent, L)
     L[10] = earliest(redis.call, agent)
-    return tonumber(L[10])
+    return L[10] ~= NONE and L[10] or nil
 end

@@ -1,4 +1,4 @@
--- uses: queue lens decode
+-- uses: queue lens decode audit
 -- recover.lua: for each agent named, settle its expired reservations, and
 -- repair its line if it disagrees with its keys (audit.lua says when that
 -- can happen).

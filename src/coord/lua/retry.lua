@@ -14,9 +14,8 @@ if counted then
     L = recount(agent, redis.call) -- counted before the ZADD: count again
 else
     L[4], L[5] = L[4] + added, L[5] - 1
-    local next_at = tonumber(L[10])
-    if not next_at or due < next_at then
-        L[10] = fmt_time(due)
+    if L[10] == NONE or due < L[10] then
+        L[10] = due
     end
 end
 lens_store(agent, L)

@@ -38,7 +38,7 @@ end
 local qi = QI[prio]
 L[qi] = redis.call('RPUSH', key('q' .. prio, to), id)
 if L[qi] == 1 then
-    L[6 + qi] = now
+    L[6 + qi] = tonumber(now)
 end
 lens_store(to, L)
 signal(to)

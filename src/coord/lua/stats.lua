@@ -1,4 +1,4 @@
--- uses: lens
+-- uses: lens audit
 -- stats.lua: one agent's lengths, counted from its keys (not its line).
 -- ARGV: prefix, agent
 -- Returns {1} for an unknown agent, {2, key, error} when one of its keys

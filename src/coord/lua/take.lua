@@ -19,7 +19,7 @@ local now, now_s = clock()
 local nrec, ndead, npois = 0, 0, 0
 local L, changed = lens_load(agent) -- a line counted now (or new) is stored
 
-local next_at = tonumber(L[10])
+local next_at = L[10] ~= NONE and L[10] or nil
 if next_at and next_at <= now then
     local expired = redis.call('ZRANGEBYSCORE', key('if', agent), '-inf', now_s)
     if #expired > 0 then
@@ -36,11 +36,11 @@ for qi = 3, 1, -1 do
         local id = redis.call('LPOP', qk)
         changed = true
         if not id then
-            L[qi], L[6 + qi] = 0, '-' -- the line said more than the list had
+            L[qi], L[6 + qi] = 0, NONE -- the line said more than the list had
             break
         end
         L[qi] = L[qi] - 1
-        L[6 + qi] = L[qi] > 0 and '?' or '-'
+        L[6 + qi] = L[qi] > 0 and UNKNOWN or NONE
         local m, why = load(id, agent)
         if m then
             local attempt = tostring(tonumber(m[6]) + 1)
@@ -48,7 +48,7 @@ for qi = 3, 1, -1 do
             local deadline = now + visibility
             L[5] = L[5] + redis.call('ZADD', key('if', agent), deadline, id .. '\t' .. token)
             if not next_at or deadline < next_at then
-                L[10] = fmt_time(deadline)
+                L[10] = deadline
             end
             lens_store(agent, L)
             return {table.concat({'0', nrec, ndead, npois, id, m[1], m[3], m[5], attempt, m[7],
