@@ -50,6 +50,18 @@ static am_coord *open_with(am_registry *r, const char *uri)
     return c;
 }
 
+/* A redis-server of the test's own in s (killed at exit), and a
+   coordinator on it with prefix, in a registry of its own (*r). */
+static am_coord *open_on_own_server(rf_server *s, const char *prefix, am_registry **r)
+{
+    if (!rf_start(s, g_exe, 0, NULL))
+        fail_msg("cannot start a second redis-server");
+    char uri[96];
+    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d/0?prefix=%s", s->port, prefix);
+    AM_ASSERT_OK(am_registry_new(r));
+    return open_with(*r, uri);
+}
+
 static double snap_number(const char *snap, const char *key)
 {
     char k[128];
@@ -140,13 +152,10 @@ static void test_server_killed_and_restarted(void **state)
 {
     (void)state;
     static rf_server s;
-    if (!rf_start(&s, g_exe, 0, NULL))
-        fail_msg("cannot start a second redis-server");
+    am_registry *r;
+    am_coord *c = open_on_own_server(&s, "crash", &r);
     char uri[96];
     snprintf(uri, sizeof uri, "redis://127.0.0.1:%d/0?prefix=crash", s.port);
-    am_registry *r;
-    AM_ASSERT_OK(am_registry_new(&r));
-    am_coord *c = open_with(r, uri);
     AM_ASSERT_OK(send_to(c, "coder:1", "k1", 5, "x"));
     am_coord_delivery *d = recv_now(c, "coder:1");
     assert_non_null(d);
@@ -576,13 +585,8 @@ static void test_gauges_refreshed_in_background(void **state)
 {
     (void)state;
     static rf_server s;
-    if (!rf_start(&s, g_exe, 0, NULL))
-        fail_msg("cannot start a second redis-server");
-    char uri[96];
-    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d/0?prefix=bg", s.port);
     am_registry *r;
-    AM_ASSERT_OK(am_registry_new(&r));
-    am_coord *c = open_with(r, uri);
+    am_coord *c = open_on_own_server(&s, "bg", &r);
     AM_ASSERT_OK(send_to(c, "coder:1", "g1", 9, "x"));
     char *text = encode_until(r, "messaging_queue_length{agent=\"coder:1\",priority=\"9\"} 1\n");
     AM_ASSERT_CONTAINS(text, "agentmon_coord_snapshot_refresh_failures_total 0\n");
