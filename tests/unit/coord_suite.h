@@ -289,6 +289,22 @@ static void test_permanent_and_dlq_ops(void **state)
     AM_ASSERT_EQ(d->attempt, 1); /* fresh attempts */
     AM_ASSERT_OK(am_coord_ack(f->c, d));
     am_coord_delivery_free(d);
+    /* A replay into a full queue stops there: the rest stay dead-lettered. */
+    am_coord_opts o = suite_opts(f->r);
+    o.max_queue = 1;
+    AM_ASSERT_OK(am_coord_configure(f->c, &o));
+    AM_ASSERT_OK(send_to(f->c, "coder:1", "filler", 5, "x"));
+    AM_ASSERT_ERR(am_coord_dlq_replay(f->c, "coder:1", NULL, &n), AM_EFULL);
+    AM_ASSERT_EQ(n, 0);
+    AM_ASSERT_ERR(am_coord_dlq_replay(f->c, "coder:1", "p0", &n), AM_EFULL);
+    am_coord_delivery *fd = recv_now(f->c, "coder:1");
+    AM_ASSERT_STR_EQ(fd->id, "filler");
+    AM_ASSERT_OK(am_coord_ack(f->c, fd));
+    am_coord_delivery_free(fd);
+    o.max_queue = 50;
+    AM_ASSERT_OK(am_coord_configure(f->c, &o));
+    am_coord_stats nst;
+    AM_ASSERT_ERR(am_coord_agent_stats(f->c, "nobody:1", &nst), AM_ENOTFOUND);
     AM_ASSERT_OK(am_coord_dlq_purge(f->c, "coder:1", &n));
     AM_ASSERT_EQ(n, 2);
     AM_ASSERT_OK(am_coord_dlq_list(f->c, "coder:1", 10, &e, &n));

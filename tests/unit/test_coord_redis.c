@@ -462,6 +462,8 @@ static void test_wrong_type_keys(void **state)
     am_coord_stats st;
     AM_ASSERT_ERR(am_coord_agent_stats(c, "coder:1", &st), AM_EBACKEND);
     AM_ASSERT_CONTAINS(am_errmsg(), "amtest:q5:coder:1");
+    size_t n_rec;
+    AM_ASSERT_OK(am_coord_recover(c, &n_rec)); /* skips coder:1 and coder:4, says so */
     AM_ASSERT_OK(am_coord_agent_stats(c, "coder:2", &st));
     AM_ASSERT_EQ(st.queued[2], 1);
 
@@ -502,6 +504,13 @@ static void test_wrong_type_keys(void **state)
     snprintf(want, sizeof want, "{\"agent\":\"\",\"key\":\"amtest:lens:%d\",\"error\":\"WRONGTYPE",
              b2);
     AM_ASSERT_CONTAINS(snap, want);
+    am_free(snap);
+    AM_ASSERT_OK(am_coord_recover(c, &n_rec)); /* skips that hash, says so */
+    /* a field that cannot be an agent's name, in a hash of lines */
+    must(&g_srv, "HSET", rf_cmd(&g_srv, "HSET amtest:lens:%d %s %s", b3, "not a name", "x y"));
+    AM_ASSERT_OK(am_coord_snapshot(c, &snap, &len));
+    AM_ASSERT_CONTAINS(snap, "a field that is not an agent name");
+    AM_ASSERT_CONTAINS(snap, "\"coder:3\":{\"1\":1,\"5\":0,\"9\":0}");
     am_free(snap);
     /* and the legacy hash of 0.1, written over: not ours, not read */
     must(&g_srv, "SET", rf_cmd(&g_srv, "SET amtest:agents oops"));
