@@ -53,6 +53,7 @@
 #include "../core/alloc.h"
 #include "../core/buf.h"
 #include "../core/error.h"
+#include "../core/validate.h"
 #include "coord_redis_conn.h"
 
 #define NB AM__REDIS_BUCKETS
@@ -318,8 +319,12 @@ static void listed_bad(walk *w, const redisReply *r)
         return;
     }
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        const char *k = am__el_str(r, i, NULL), *v = am__el_str(r, i + 1, NULL);
-        if (!k || !v)
+        size_t kl, vl;
+        const char *k = am__el_str(r, i, &kl), *v = am__el_str(r, i + 1, &vl);
+        /* what the scripts write is ASCII; anything else was written by
+           hand and would only make the snapshot's JSON invalid */
+        if (!k || !v || memchr(k, 0, kl) || memchr(v, 0, vl) || !am__utf8_valid(k, kl, NULL) ||
+            !am__utf8_valid(v, vl, NULL))
             continue;
         const char *tab = strchr(v, '\t');
         char agent[AM_COORD_MAX_NAME + 1];
