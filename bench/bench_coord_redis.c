@@ -458,10 +458,23 @@ static double snapshot_ms(const char *uri, int n, int prios, size_t *bytes, char
             best = -2;
         }
     }
+    /* Measure on a coordinator opened now: its background refresh (a
+       snapshot every second, the first a second after open) would
+       otherwise share Redis with the snapshots timed. The memory backend's
+       agents live in c itself. */
+    am_coord *m = c;
+    am_registry *mr = NULL;
+    if (!is_memory && best != -2) {
+        am_registry_new(&mr);
+        if (!(m = open_bench(uri, mr))) {
+            snprintf(err, cap, "open: %s", am_errmsg());
+            best = -2;
+        }
+    }
     for (int rep = 0; rep < (g_opts.is_quick ? 2 : 5) && best != -2; rep++) {
         uint64_t t0 = bench_now_ns();
         char *s;
-        if (am_coord_snapshot(c, &s, bytes) != AM_OK) {
+        if (am_coord_snapshot(m, &s, bytes) != AM_OK) {
             snprintf(err, cap, "snapshot: %s", am_errmsg());
             best = -2;
             break;
@@ -470,6 +483,10 @@ static double snapshot_ms(const char *uri, int n, int prios, size_t *bytes, char
         if (best < 0 || ms < best)
             best = ms;
         am_free(s);
+    }
+    if (m != c) {
+        am_coord_close(m);
+        am_registry_free(mr);
     }
     am_coord_close(c);
     am_registry_free(r);
