@@ -98,7 +98,12 @@ static void *arena_alloc(am_events *ev, size_t n)
     n = (n + 15) & ~(size_t)15;
     chunk *c = p->chunks;
     if (!c || c->cap - c->used < n) {
-        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        /* chunks double from 4 KiB (most bodies are small) to ARENA_CHUNK */
+        size_t cap = c ? c->cap * 2 : 4096;
+        if (cap > ARENA_CHUNK)
+            cap = ARENA_CHUNK;
+        if (cap < n)
+            cap = n;
         c = am__malloc(sizeof *c + cap);
         if (!c)
             return NULL;
@@ -109,6 +114,7 @@ static void *arena_alloc(am_events *ev, size_t n)
     }
     void *r = c->data + c->used;
     c->used += n;
+    ev->arena_bytes += n;
     return r;
 }
 

@@ -31,6 +31,9 @@
 #define AM_EVENTS_MAX 100000         /* events in one body */
 #define AM_EVENT_MAX_BYTES (1 << 20) /* JSON text of one event */
 #define AM_EVENT_ERROR_MAX 256       /* bytes of one rejection's reason */
+/* What one event may cost beyond its text: its values, a made id, label
+   text (AM_STORE_MAX_TEXT at most) and a reason, rounded up. */
+#define AM_EVENT_ARENA_MAX (32 * 16 + 48 + 16400 + AM_EVENT_ERROR_MAX + 64)
 
 typedef struct am_event_reject {
     size_t index; /* position in the body, from 0 */
@@ -44,7 +47,9 @@ typedef struct am_events {
     size_t n_recs;
     am_event_reject *rejects; /* in body order */
     size_t n_rejects;
-    void *priv; /* the memory the records point into */
+    size_t arena_bytes; /* memory made for the events: at most */
+                        /* AM_EVENT_ARENA_MAX per event seen */
+    void *priv;         /* the memory the records point into */
 } am_events;
 
 /*

@@ -4,6 +4,8 @@
 ** a gzip-encoded body (am__gunzip, src/http/gzip.c).
 **
 ** WHAT IT CHECKS
+**   The memory made for events is at most AM_EVENT_ARENA_MAX per event
+**   and there are at most AM_EVENTS_MAX of them (size accounting).
 **   The decoder returns AM_OK, AM_EINVAL or AM_ELIMIT (never AM_ENOMEM
 **   here: bodies are small). On AM_OK every event is either a record or a
 **   rejection with a non-empty reason, in body order; and every record is
@@ -70,6 +72,10 @@ static void check(const uint8_t *data, size_t size, bool ndjson)
     if (rc == AM_OK) {
         CHECK(ev.n_recs + ev.n_rejects == ev.n_events, "%zu + %zu != %zu", ev.n_recs, ev.n_rejects,
               ev.n_events);
+        /* size accounting: a bounded cost per event, whatever the text */
+        CHECK(ev.n_events <= AM_EVENTS_MAX, "%zu events", ev.n_events);
+        CHECK(ev.arena_bytes <= ev.n_events * AM_EVENT_ARENA_MAX, "%zu bytes for %zu events",
+              ev.arena_bytes, ev.n_events);
         for (size_t i = 0; i < ev.n_rejects; i++) {
             CHECK(ev.rejects[i].error[0], "empty reason");
             CHECK(i == 0 || ev.rejects[i].index > ev.rejects[i - 1].index, "rejects out of order");
