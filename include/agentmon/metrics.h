@@ -342,6 +342,13 @@ AM_EXTERN void am_histogram_read(am_histogram *h, uint64_t *count, double *sum, 
 /* am_histogram_n_buckets: the number of finite bounds. Since: 0.1 */
 AM_EXTERN size_t am_histogram_n_buckets(am_histogram *h);
 
+/*
+** am_histogram_bounds: the finite upper bounds, ascending
+** (am_histogram_n_buckets() of them). Owned by the family: valid while it
+** is registered. Since: 0.2
+*/
+AM_EXTERN const double *am_histogram_bounds(am_histogram *h);
+
 /* ------------------------------------------------------------------ */
 /* Info: constant key/value facts about a service (value 1)            */
 /* ------------------------------------------------------------------ */
