@@ -39,8 +39,7 @@ const char *am_http_req_query(const am_http_req *r, const char *name)
     return NULL;
 }
 
-size_t am_http_req_query_all(const am_http_req *r, const char *name, const char **vals,
-                             size_t max)
+size_t am_http_req_query_all(const am_http_req *r, const char *name, const char **vals, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->query.n; i++) {
