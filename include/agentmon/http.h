@@ -70,9 +70,10 @@ typedef struct am_http_resp am_http_resp;
 **     am_http_auth write = {.bearer_token = "w-token"};
 **     am_http_auth read = {.bearer_token = "r-token", .next = &write};
 ** accepts the read token or the write token. All strings and the chain are
-** copied when the route is added. A token or password that is empty, or a
-** token or user with a space or control character, or a user with ':',
-** is refused (AM_EINVAL): an empty secret would let "Bearer " in. An
+** copied when the route is added. An empty token, user or password, a
+** token with a space, control or non-ASCII byte, a user or password with a
+** control character, or a user with ':' is refused (AM_EINVAL): an empty
+** secret would let "Bearer " in, and the others could never match. An
 ** am_http_auth with nothing set and no next means "no credentials needed".
 ** Since: 0.1 (next: 0.2)
 */

@@ -107,8 +107,11 @@ static bool te_element(const char *s, size_t n, void *ud)
     size_t t = 0;
     while (t < n && is_tchar((unsigned char)s[t]))
         t++;
-    if (t == 0 || (t < n && !is_ows(s[t]) && s[t] != ';')) {
-        st->is_malformed = true;
+    size_t after = t;
+    while (after < n && is_ows(s[after]))
+        after++;
+    if (t == 0 || (after < n && s[after] != ';')) {
+        st->is_malformed = true; /* a coding is a token, then nothing or ";params" */
         return true;
     }
     st->n_codings++;
