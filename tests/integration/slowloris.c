@@ -21,6 +21,7 @@
 ** Prints one JSON object: the probes' count, failures (no 200 answer),
 ** how many took longer than --bound-ms, their max and percentiles, and
 ** the attack's peak of open connections and how many the server closed.
+** --conns 0 runs the probe alone (a baseline).
 ** Exit status 0 when every probe was answered 200 within --bound-ms (and
 ** the attack held at least --expect-open connections at its peak), 1 when
 ** not, 2 on bad usage. Loopback only, bounded in time and count.
@@ -165,7 +166,10 @@ static void attack(double end)
             pfd[n].revents = 0;
             idx[n++] = i;
         }
-        poll(pfd, n, 50);
+        if (n)
+            poll(pfd, n, 50);
+        else
+            nanosleep(&(struct timespec){0, 50000000L}, NULL);
         now = now_ms();
         for (nfds_t k = 0; k < n; k++) {
             attacker *a = &g_att[idx[k]];
@@ -332,13 +336,13 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!g.port || !g.conns || g.conns > MAX_CONNS || !g.seconds || g.seconds > 600) {
+    if (!g.port || g.conns > MAX_CONNS || !g.seconds || g.seconds > 600) {
         fprintf(stderr, "usage: slowloris --port P [--conns N<=%d] [--seconds S<=600] ...\n",
                 MAX_CONNS);
         return 2;
     }
     if (!g.ips)
-        g.ips = (g.conns + 49) / 50;
+        g.ips = g.conns ? (g.conns + 49) / 50 : 1;
     if (g.ips > 250)
         g.ips = 250;
     if (!g.path)
