@@ -25,11 +25,11 @@
 ** STOPPING
 ** libmicrohttpd must not be stopped while a connection is suspended (an
 ** API violation: leaks or worse). n_parked counts requests from their
-** suspension until libmicrohttpd has them back -- decremented on the
-** connection's thread when the access handler sees the answer, or when
-** the request completes without it (the client vanished) -- never by the
-** pool thread, because "resumed" means nothing until libmicrohttpd has
-** processed the resumption. am__pool_drain() sets is_stopping (new
+** suspension until libmicrohttpd reports them complete -- their answer
+** sent, or their connection failed -- on the connection's thread
+** (NOTIFY_COMPLETED), never by the pool thread: "resumed" means nothing
+** until libmicrohttpd has processed the resumption, and a stop that came
+** sooner would cut the answer off. am__pool_drain() sets is_stopping (new
 ** requests are answered 503 "the server is stopping" without parking;
 ** queued ones too, by the pool threads, which never start them), then
 ** waits for n_parked to reach 0: handlers already running finish.

@@ -23,7 +23,9 @@
 **      answer and resumes the connection;
 **   5. the call after resumption: queue the answer the handler thread
 **      built;
-**   6. completion callback: free the request; the connection waits for
+**   6. completion callback (the answer is sent, or the connection failed):
+**      a parked request stops counting as parked (so stopping waits for
+**      its answer to go out); free the request; the connection waits for
 **      its next request (guard phase "headers" again).
 ** r->state says where a request is (AM_REQ_*). It is written by the
 ** connection's thread, except AM_REQ_DONE, which a handler thread stores
@@ -89,7 +91,7 @@ void am__req_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     am_http_req *r = *con_cls;
     if (!r)
         return;
-    am__pool_unpark(&h->pool, r); /* the client left while its handler ran */
+    am__pool_unpark(&h->pool, r); /* its answer is sent, or the client left */
     if (r->answer)
         MHD_destroy_response(r->answer);
     am__query_free(&r->query);
@@ -394,8 +396,7 @@ enum MHD_Result am__req_access(void *cls, struct MHD_Connection *conn, const cha
                           "request body is larger than %zu bytes", r->h->max_body_bytes);
         return dispatch(r);
     case AM_REQ_DONE:
-        am__pool_unpark(&r->h->pool, r);
-        return queue(r);
+        return queue(r); /* unparked when it has been sent: am__req_done */
     default:
         /* answered already: whatever else arrives is not ours to read */
         *upload_data_size = 0;
