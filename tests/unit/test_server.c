@@ -510,8 +510,10 @@ static double metric(am_registry *r, const char *line_prefix)
     char *text;
     size_t len;
     AM_ASSERT_OK(am_encode(&r, 1, AM_FORMAT_PROMETHEUS, &text, &len));
-    const char *p = strstr(text, line_prefix);
-    double v = p ? strtod(p + strlen(line_prefix), NULL) : -1;
+    char want[256];
+    snprintf(want, sizeof want, "\n%s", line_prefix); /* a sample, not its HELP */
+    const char *p = strstr(text, want);
+    double v = p ? strtod(p + strlen(want), NULL) : -1;
     am_free(text);
     return v;
 }
@@ -737,14 +739,14 @@ static void test_stop_with_handlers(void **state)
     am_registry_free(reg);
 }
 
-static am_http *start_guarded(am_registry *reg, unsigned per_ip)
+static am_http *start_guarded(am_registry *reg, unsigned per_ip, unsigned deadline_s)
 {
     am_http_opts o = AM_HTTP_OPTS_INIT;
     o.port = 0;
     o.registries = &reg;
     o.n_registries = 1;
-    o.header_timeout_s = 1;
-    o.body_grace_s = 1;
+    o.header_timeout_s = deadline_s;
+    o.body_grace_s = deadline_s;
     o.body_min_bytes_per_s = 100;
     o.max_connections_per_ip = per_ip;
     am_http *h;
@@ -775,7 +777,7 @@ static void test_deadlines(void **state)
     (void)state;
     am_registry *reg;
     AM_ASSERT_OK(am_registry_new(&reg));
-    am_http *h = start_guarded(reg, 0);
+    am_http *h = start_guarded(reg, 0, 1);
     uint16_t port = am_http_port(h);
     int fd = raw_connect(port, NULL);
     raw_send(fd, "GET /health HTTP/1.1\r\nHost: a\r\n", 31);
@@ -823,13 +825,19 @@ static void test_per_ip_limit(void **state)
     (void)state;
     am_registry *reg;
     AM_ASSERT_OK(am_registry_new(&reg));
-    am_http *h = start_guarded(reg, 3);
+    am_http *h = start_guarded(reg, 3, 60); /* no deadline in the way */
     uint16_t port = am_http_port(h);
     int held[3];
     char out[4096];
     for (int i = 0; i < 3; i++) {
         held[i] = raw_connect(port, "127.0.0.2");
         raw_send(held[i], "GET /health HTTP/1.1\r\n", 22);
+        /* accepted by the server, not only by the kernel, before the next */
+        for (int k = 0; k < WAIT_MS && metric(reg, "agentmon_http_open_connections ") < i + 1;
+             k++) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
     }
     /* each of ours is accepted: a request on a fourth is not */
     int extra = raw_connect(port, "127.0.0.2");
