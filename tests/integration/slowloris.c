@@ -306,26 +306,25 @@ static unsigned num(const char *s)
 
 int main(int argc, char **argv)
 {
+    static const struct {
+        const char *name;
+        unsigned *dst;
+    } nums[] = {{"--port", &g.port},         {"--conns", &g.conns},
+                {"--seconds", &g.seconds},   {"--ips", &g.ips},
+                {"--drip-ms", &g.drip_ms},   {"--probe-ms", &g.probe_ms},
+                {"--bound-ms", &g.bound_ms}, {"--expect-open", &g.expect_open}};
     char *probe_list = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
-        if (!strcmp(k, "--port"))
-            g.port = num(v);
-        else if (!strcmp(k, "--conns"))
-            g.conns = num(v);
-        else if (!strcmp(k, "--seconds"))
-            g.seconds = num(v);
-        else if (!strcmp(k, "--ips"))
-            g.ips = num(v);
-        else if (!strcmp(k, "--drip-ms"))
-            g.drip_ms = num(v);
-        else if (!strcmp(k, "--probe-ms"))
-            g.probe_ms = num(v);
-        else if (!strcmp(k, "--bound-ms"))
-            g.bound_ms = num(v);
-        else if (!strcmp(k, "--expect-open"))
-            g.expect_open = num(v);
-        else if (!strcmp(k, "--mode"))
+        bool known = false;
+        for (size_t n = 0; n < sizeof nums / sizeof nums[0]; n++)
+            if (!strcmp(k, nums[n].name)) {
+                *nums[n].dst = num(v);
+                known = true;
+            }
+        if (known)
+            continue;
+        if (!strcmp(k, "--mode"))
             g.is_body = !strcmp(v, "body");
         else if (!strcmp(k, "--path"))
             g.path = v;

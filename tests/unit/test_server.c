@@ -651,6 +651,18 @@ static am_http *start_small(am_registry *reg, slow_ctx *c)
     return h;
 }
 
+/* A server with one handler thread, g1 in /slow's handler holding it, and
+   g2 asking /slow too (it queues). */
+static am_http *start_two_slow(slow_ctx *c, am_registry **reg, getter *g1, getter *g2)
+{
+    AM_ASSERT_OK(am_registry_new(reg));
+    am_http *h = start_small(*reg, c);
+    get_start(g1, am_http_port(h), "/slow");
+    wait_entered(c, 1);
+    get_start(g2, am_http_port(h), "/slow");
+    return h;
+}
+
 /* A handler that blocks (serve's ingest waits for its commit) used to stop
    every other connection of its libmicrohttpd thread: /health included. */
 static void test_slow_handler(void **state)
@@ -658,12 +670,8 @@ static void test_slow_handler(void **state)
     (void)state;
     slow_ctx c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
     am_registry *reg;
-    AM_ASSERT_OK(am_registry_new(&reg));
-    am_http *h = start_small(reg, &c);
     getter g1 = {0}, g2 = {0};
-    get_start(&g1, am_http_port(h), "/slow");
-    wait_entered(&c, 1);
-    get_start(&g2, am_http_port(h), "/slow"); /* queues behind it */
+    am_http *h = start_two_slow(&c, &reg, &g1, &g2);
     char u[128];
     snprintf(u, sizeof u, "http://127.0.0.1:%u/health", am_http_port(h));
     for (int i = 0; i < 5; i++) {
@@ -701,12 +709,8 @@ static void test_stop_with_handlers(void **state)
     (void)state;
     slow_ctx c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
     am_registry *reg;
-    AM_ASSERT_OK(am_registry_new(&reg));
-    am_http *h = start_small(reg, &c);
     getter g1 = {0}, g2 = {0};
-    get_start(&g1, am_http_port(h), "/slow");
-    wait_entered(&c, 1);
-    get_start(&g2, am_http_port(h), "/slow");
+    am_http *h = start_two_slow(&c, &reg, &g1, &g2);
     /* g2 is queued once the server counts two parked requests */
     for (;;) {
         pthread_mutex_lock(&h->pool.lock);
