@@ -104,6 +104,12 @@ const char *bench_peer_unavailable(void);
 int bench_run_capture(char *const argv[], char **out, size_t *len, int *status);
 
 /*
+** The program name (a relative path: "agentmon", "tests/slowloris") in
+** am-bench's own directory into out, or "" when it is not there.
+*/
+void bench_sibling(const char *name, char *out, size_t cap);
+
+/*
 ** Find "key": in one JSON object line and read the number or string after
 ** it. The scanner knows just enough JSON for the peer's flat objects.
 */
@@ -121,6 +127,7 @@ void bench_group_encode_10k(void);
 void bench_group_encode_100k(void);
 void bench_group_rss_100k(void);
 void bench_group_http_scrape(void);
+void bench_group_http_slowloris(void); /* bench_http.c */
 void bench_group_coord_memory(void);
 void bench_group_packs(void);
 void bench_group_demo(void); /* bench_demo.c */
