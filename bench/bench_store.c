@@ -51,8 +51,8 @@
 #include "../tests/unit/pg_fixture.h"
 #include "agentmon/agentmon.h"
 #include "bench.h"
-#include "serve/store.h"
-#include "serve/store_backend.h"
+#include "serve/store/store.h"
+#include "serve/store/store_backend.h"
 
 #define BATCH 50
 #define THREADS 16

@@ -27,14 +27,14 @@
 #include "../core/alloc.h"
 #include "../core/error.h"
 #include "../packs/pack.h"
-#include "event_metrics.h"
-#include "ingest_scrape.h"
-#include "ingest_statsd.h"
-#include "routes.h"
+#include "ingest/event_metrics.h"
+#include "ingest/scrape.h"
+#include "ingest/statsd.h"
+#include "api/routes.h"
 #include "serve.h"
-#include "statsd_agg.h"
-#include "store.h"
-#include "sysstat.h"
+#include "ingest/statsd_agg.h"
+#include "store/store.h"
+#include "ingest/sysstat.h"
 
 #define BATCH 5000
 

@@ -25,9 +25,9 @@
 #include "core/civil.h"
 #include "core/validate.h"
 #include "http/gzip.h"
-#include "serve/events.h"
-#include "serve/labels.h"
-#include "serve/store.h"
+#include "serve/ingest/events.h"
+#include "serve/store/labels.h"
+#include "serve/store/store.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \

@@ -23,8 +23,8 @@
 #include <time.h>
 
 #include "agentmon/agentmon.h"
-#include "serve/store.h"
-#include "serve/store_backend.h"
+#include "serve/store/store.h"
+#include "serve/store/store_backend.h"
 
 #define BATCH 20
 

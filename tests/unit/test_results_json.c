@@ -16,7 +16,7 @@
 
 #include "testutil.h"
 #include "pg_fixture.h"
-#include "serve/store.h"
+#include "serve/store/store.h"
 
 static char g_dir[64];
 static pf_server g_pg;

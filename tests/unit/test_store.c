@@ -1,5 +1,5 @@
 /*
-** test_store.c: the record store (src/serve/store.h), one suite run
+** test_store.c: the record store (src/serve/store/store.h), one suite run
 ** unchanged against SQLite (a fresh file per test) and PostgreSQL (a
 ** throwaway cluster, pg_fixture.h; emptied before each test).
 **
@@ -21,9 +21,9 @@
 
 #include "testutil.h"
 #include "pg_fixture.h"
-#include "serve/labels.h"
-#include "serve/store.h"
-#include "serve/store_backend.h"
+#include "serve/store/labels.h"
+#include "serve/store/store.h"
+#include "serve/store/store_backend.h"
 
 static char g_dir[64];
 static pf_server g_pg;

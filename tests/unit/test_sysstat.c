@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "serve/sysstat.h"
+#include "serve/ingest/sysstat.h"
 
 static const am_value *col(const am_record *r, const char *name)
 {

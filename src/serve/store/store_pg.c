@@ -29,8 +29,8 @@
 
 #include <libpq-fe.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../../core/alloc.h"
+#include "../../core/error.h"
 #include "store_backend.h"
 
 #define AM_PG_LOCK_KEY 0x616d73746f7265LL /* "amstore" */

@@ -8,13 +8,13 @@
 #include <string.h>
 
 #include "agentmon/packs.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
-#include "../packs/pack.h"
+#include "../../core/alloc.h"
+#include "../../core/error.h"
+#include "../../packs/pack.h"
 #include "event_metrics.h"
 #include "events.h"
-#include "ingest_statsd.h"
-#include "labels.h"
+#include "statsd.h"
+#include "../store/labels.h"
 #include "statsd_agg.h"
 
 static const am_metric_def EVENTS[] = {

@@ -16,15 +16,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/buf.h"
-#include "../core/civil.h"
-#include "../core/error.h"
-#include "../core/validate.h"
-#include "../log/trace_internal.h"
+#include "../../core/alloc.h"
+#include "../../core/buf.h"
+#include "../../core/civil.h"
+#include "../../core/error.h"
+#include "../../core/validate.h"
+#include "../../log/trace_internal.h"
 #include "events.h"
-#include "labels.h"
-#include "store.h"
+#include "../store/labels.h"
+#include "../store/store.h"
 
 #define MAX_COLS 32
 

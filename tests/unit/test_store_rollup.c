@@ -1,5 +1,5 @@
 /*
-** test_store_hist.c: the store's histograms -- under 1% error over the
+** test_store_rollup.c: the store's histograms -- under 1% error over the
 ** range of doubles, their stored text both ways, and a table of stored
 ** text that is not ours (a corrupt or foreign rollup row is refused, not
 ** half-read).
@@ -7,7 +7,7 @@
 #include <math.h>
 
 #include "testutil.h"
-#include "serve/store_internal.h"
+#include "serve/store/store_internal.h"
 
 static void test_error_and_text(void **state)
 {

@@ -9,8 +9,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "../core/error.h"
-#include "../log/trace_internal.h"
+#include "../../core/error.h"
+#include "../../log/trace_internal.h"
 #include "sysstat.h"
 
 void am__sysstat_init(am_sysstat *s)

@@ -53,9 +53,9 @@ typedef enum am_table_id {
 
 typedef struct am_table {
     am_table_id id;
-    const char *api_name;   /* "communication" */
-    const char *sql_name;   /* "communication_metrics" */
-    const am_column *cols;  /* cols[0] is id, cols[1] is timestamp */
+    const char *api_name;  /* "communication" */
+    const char *sql_name;  /* "communication_metrics" */
+    const am_column *cols; /* cols[0] is id, cols[1] is timestamp */
     size_t n_cols;
     /* The summary endpoint: percentiles of this REAL column (NULL: none) */
     const char *value_col;

@@ -16,8 +16,8 @@
 #include <stddef.h>
 
 #include "agentmon/metrics.h"
-#include "../core/catalog.h"
-#include "schema.h"
+#include "../../core/catalog.h"
+#include "../store/schema.h"
 
 typedef struct am_event_metrics am_event_metrics;
 
@@ -35,7 +35,7 @@ am_err am__event_metrics_apply(am_event_metrics *m, const am_record *rec);
 
 /* n events received, invalid of them refused: agentmon_ingest_lines_total
    and agentmon_ingest_invalid_total{protocol} (the StatsD listener's
-   families, ingest_statsd.h). */
+   families, statsd.h). */
 void am__event_metrics_received(am_event_metrics *m, const char *protocol, size_t n,
                                 size_t invalid);
 /* One record of table t stored: agentmon_ingest_events_total{protocol,type}. */

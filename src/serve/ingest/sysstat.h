@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "agentmon/common.h"
-#include "schema.h"
+#include "../store/schema.h"
 
 typedef struct am_sysstat {
     uint64_t cpu_busy, cpu_total; /* jiffies at the previous sample */

@@ -1,6 +1,6 @@
 /*
-** ingest_scrape.c: scraping targets with libcurl's multi interface (see
-** ingest_scrape.h).
+** scrape.c: scraping targets with libcurl's multi interface (see
+** scrape.h).
 **
 ** DESIGN
 ** One thread owns a curl multi handle and one easy handle per target (kept
@@ -43,13 +43,13 @@
 
 #include "agentmon/timer.h"
 #include "agentmon/version.h"
-#include "../core/alloc.h"
-#include "../core/buf.h"
-#include "../core/error.h"
-#include "../core/validate.h"
-#include "../http/curl.h"
-#include "ingest_scrape.h"
-#include "labels.h"
+#include "../../core/alloc.h"
+#include "../../core/buf.h"
+#include "../../core/error.h"
+#include "../../core/validate.h"
+#include "../../http/curl.h"
+#include "scrape.h"
+#include "../store/labels.h"
 
 #define ACCEPT_HEADER                                                                              \
     "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"

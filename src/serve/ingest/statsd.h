@@ -1,5 +1,5 @@
 /*
-** ingest_statsd.h: the StatsD / DogStatsD listener of `agentmon serve`.
+** statsd.h: the StatsD / DogStatsD listener of `agentmon serve`.
 **
 ** A UDP socket (default 127.0.0.1:8125; IPv6 hosts work; port 0 picks a
 ** free one) and optionally a unix datagram socket, read by one thread in
@@ -19,7 +19,7 @@
 
 #include "agentmon/log.h"
 #include "agentmon/metrics.h"
-#include "../core/catalog.h"
+#include "../../core/catalog.h"
 #include "statsd_agg.h"
 
 /* The ingest self-metrics, shared by every ingest protocol (label

@@ -41,21 +41,24 @@
 #include <stdint.h>
 
 #include "agentmon/common.h"
-#include "../core/buf.h"
+#include "../../core/buf.h"
 #include "schema.h"
 
 typedef struct am_store am_store;
 
 typedef struct am_store_opts {
-    size_t max_queued;      /* records waiting for the writer; 0 = 100000 */
-    double batch_window_s;  /* longest a batch stays open; 0 = 0.05 */
-    size_t max_batch;       /* records per transaction; 0 = 5000 */
-    double retention_s;     /* rows older than this are deleted; 0 = keep all */
-    size_t retention_batch; /* rows per delete statement; 0 = 2000 */
+    size_t max_queued;       /* records waiting for the writer; 0 = 100000 */
+    double batch_window_s;   /* longest a batch stays open; 0 = 0.05 */
+    size_t max_batch;        /* records per transaction; 0 = 5000 */
+    double retention_s;      /* rows older than this are deleted; 0 = keep all */
+    size_t retention_batch;  /* rows per delete statement; 0 = 2000 */
     size_t max_queued_bytes; /* bytes of queued record copies; 0 = 256 MiB */
 } am_store_opts;
 
-#define AM_STORE_OPTS_INIT {0}
+#define AM_STORE_OPTS_INIT                                                                         \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* Longest TEXT value and id a record may carry, in bytes. */
 #define AM_STORE_MAX_TEXT 16384
@@ -98,9 +101,9 @@ am_err am_store_wait(am_store *s, uint64_t ticket, double timeout_s);
 #define AM_STORE_MAX_GROUP 4
 
 typedef struct am_store_filter {
-    int col;            /* index in the table's columns */
-    const char *value;  /* compared as the column's type (TIME: unix */
-                        /* seconds); NULL matches SQL NULL; borrowed */
+    int col;           /* index in the table's columns */
+    const char *value; /* compared as the column's type (TIME: unix */
+                       /* seconds); NULL matches SQL NULL; borrowed */
 } am_store_filter;
 
 /*
@@ -116,7 +119,7 @@ typedef struct am_store_filter {
 */
 typedef struct am_store_query {
     am_table_id table;
-    double start, end;  /* unix seconds; NaN = unbounded; end < start is AM_EINVAL */
+    double start, end; /* unix seconds; NaN = unbounded; end < start is AM_EINVAL */
     am_store_filter filters[AM_STORE_MAX_FILTERS];
     size_t n_filters;
     size_t limit;
@@ -159,11 +162,11 @@ am_err am_store_select(am_store *s, const am_store_query *q, am_buf *out, size_t
 ** must be finite; AM_ELIMIT beyond 1,000,000 group x bucket points.
 */
 typedef struct am_store_summary {
-    am_store_query q;   /* table, range, filters (limit and cursor unused) */
+    am_store_query q; /* table, range, filters (limit and cursor unused) */
     int group_by[AM_STORE_MAX_GROUP];
     size_t n_group_by;
-    double step;        /* seconds, > 0; the range must hold at most 10000 steps */
-                        /* (AM_EINVAL otherwise) */
+    double step; /* seconds, > 0; the range must hold at most 10000 steps */
+                 /* (AM_EINVAL otherwise) */
 } am_store_summary;
 
 am_err am_store_summarize(am_store *s, const am_store_summary *q, am_buf *out);
@@ -190,13 +193,13 @@ am_err am_store_series_query(am_store *s, const am_store_series *q, am_buf *out)
 /* ---- for /metrics and tests --------------------------------------- */
 
 typedef struct am_store_stats {
-    uint64_t committed;     /* records committed (duplicates included) */
-    uint64_t batches;       /* transactions committed */
-    uint64_t rejected_full; /* records refused with AM_EFULL */
-    uint64_t deleted;       /* rows removed by retention */
-    size_t queued;          /* records waiting now */
-    uint64_t duplicates;    /* committed records skipped: id already stored */
-    uint64_t failed;        /* records of batches that failed (AM_EIO) */
+    uint64_t committed;        /* records committed (duplicates included) */
+    uint64_t batches;          /* transactions committed */
+    uint64_t rejected_full;    /* records refused with AM_EFULL */
+    uint64_t deleted;          /* rows removed by retention */
+    size_t queued;             /* records waiting now */
+    uint64_t duplicates;       /* committed records skipped: id already stored */
+    uint64_t failed;           /* records of batches that failed (AM_EIO) */
     uint64_t retention_runs;   /* retention delete statements that removed rows */
     uint64_t rollup_rows_read; /* by summaries, from the rollup tables */
     uint64_t raw_rows_read;    /* by summaries, from the record tables */

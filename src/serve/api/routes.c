@@ -8,11 +8,11 @@
 #include <strings.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/buf.h"
-#include "../core/render.h"
-#include "../http/gzip.h"
-#include "events.h"
+#include "../../core/alloc.h"
+#include "../../core/buf.h"
+#include "../../core/render.h"
+#include "../../http/gzip.h"
+#include "../ingest/events.h"
 #include "params.h"
 #include "routes.h"
 

@@ -1,5 +1,5 @@
 /*
-** ingest_scrape.h: the scraper of `agentmon serve` -- pulls Prometheus text
+** scrape.h: the scraper of `agentmon serve` -- pulls Prometheus text
 ** or OpenMetrics from targets every interval and hands each sample to the
 ** collector's sample sink, with Prometheus-style health per target.
 **
@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 #include "agentmon/metrics.h"
-#include "../core/catalog.h"
+#include "../../core/catalog.h"
 #include "expo_parse.h"
 #include "sample.h"
 

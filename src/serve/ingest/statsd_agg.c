@@ -42,13 +42,13 @@
 #include <time.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/atomic.h"
-#include "../core/buf.h"
-#include "../core/error.h"
-#include "../core/family.h"
-#include "../core/registry.h"
-#include "labels.h"
+#include "../../core/alloc.h"
+#include "../../core/atomic.h"
+#include "../../core/buf.h"
+#include "../../core/error.h"
+#include "../../core/family.h"
+#include "../../core/registry.h"
+#include "../store/labels.h"
 #include "statsd_agg.h"
 
 const double AM_STATSD_TIMER_BUCKETS[AM_STATSD_TIMER_BUCKETS_N] = {

@@ -47,10 +47,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/buf.h"
-#include "../core/error.h"
-#include "../core/validate.h"
+#include "../../core/alloc.h"
+#include "../../core/buf.h"
+#include "../../core/error.h"
+#include "../../core/validate.h"
 #include "expo_parse.h"
 
 /* Types, in the order of type_names. */

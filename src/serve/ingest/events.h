@@ -26,7 +26,7 @@
 #include <stddef.h>
 
 #include "agentmon/common.h"
-#include "schema.h"
+#include "../store/schema.h"
 
 #define AM_EVENTS_MAX 100000   /* events in one body */
 #define AM_EVENT_ERROR_MAX 256 /* bytes of one rejection's reason */

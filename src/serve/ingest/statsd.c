@@ -1,5 +1,5 @@
 /*
-** ingest_statsd.c: the StatsD listener (see ingest_statsd.h).
+** statsd.c: the StatsD listener (see statsd.h).
 **
 ** DESIGN
 ** One thread owns the sockets. It sleeps in poll(2) on the UDP socket, the
@@ -41,9 +41,9 @@
 #include <unistd.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
-#include "ingest_statsd.h"
+#include "../../core/alloc.h"
+#include "../../core/error.h"
+#include "statsd.h"
 
 enum { LINES, INVALID, N_DEFS };
 

@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #include "agentmon/common.h"
-#include "store.h"
+#include "../store/store.h"
 
 #define AM_PARAMS_DEFAULT_LIMIT 1000
 #define AM_PARAMS_DEFAULT_RANGE 3600.0 /* summaries and series: the last hour */

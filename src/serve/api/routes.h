@@ -15,8 +15,8 @@
 #define AM_SERVE_ROUTES_H
 
 #include "agentmon/http.h"
-#include "event_metrics.h"
-#include "store.h"
+#include "../ingest/event_metrics.h"
+#include "../store/store.h"
 
 #define AM_ROUTES_MAX_INFLATED (64u << 20) /* bytes a gzip body may inflate to */
 

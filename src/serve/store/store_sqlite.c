@@ -39,8 +39,8 @@
 
 #include <sqlite3.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../../core/alloc.h"
+#include "../../core/error.h"
 #include "store_backend.h"
 
 #define POOL_MAX 8

@@ -17,12 +17,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "../core/alloc.h"
-#include "../core/civil.h"
-#include "../core/error.h"
-#include "../core/fmt.h"
-#include "../core/render.h"
-#include "../core/validate.h"
+#include "../../core/alloc.h"
+#include "../../core/civil.h"
+#include "../../core/error.h"
+#include "../../core/fmt.h"
+#include "../../core/render.h"
+#include "../../core/validate.h"
 #include "agentmon/timer.h"
 #include "labels.h"
 #include "store_backend.h"
