@@ -86,7 +86,7 @@ typedef struct store_cb {
 /* One sample kept until its batch is submitted. */
 typedef struct kept {
     char *name, *type, *labels, *source, id[40];
-    am_value vals[16];
+    am_value vals[AM_METRIC__N];
 } kept;
 
 struct am_serve {
@@ -171,18 +171,16 @@ static int on_sample(void *ud, const am_sample *smp)
              (unsigned long long)++s->seq);
     for (size_t c = 0; c < t->n_cols; c++)
         k->vals[c].is_null = true;
-    k->vals[0] = (am_value){false, {.s = k->id}};
-    k->vals[1] = (am_value){false, {.d = smp->timestamp > 0 ? smp->timestamp : am_unix_time()}};
-    k->vals[am_table_col(t, "name")] = (am_value){false, {.s = k->name}};
-    k->vals[am_table_col(t, "type")] = (am_value){false, {.s = k->type}};
-    k->vals[am_table_col(t, "labels")] = (am_value){false, {.s = k->labels}};
-    k->vals[am_table_col(t, "source")] = (am_value){false, {.s = k->source}};
+    k->vals[AM_METRIC_ID] = (am_value){.v.s = k->id};
+    k->vals[AM_METRIC_TIMESTAMP] =
+        (am_value){.v.d = smp->timestamp > 0 ? smp->timestamp : am_unix_time()};
+    k->vals[AM_METRIC_NAME] = (am_value){.v.s = k->name};
+    k->vals[AM_METRIC_TYPE] = (am_value){.v.s = k->type};
+    k->vals[AM_METRIC_LABELS] = (am_value){.v.s = k->labels};
+    k->vals[AM_METRIC_SOURCE] = (am_value){.v.s = k->source};
     /* the store refuses NaN in a REAL column: a NaN sample is stored as
        SQL NULL, which the series API answers as "NaN" */
-    if (smp->value == smp->value)
-        k->vals[am_table_col(t, "value")] = (am_value){false, {.d = smp->value}};
-    else
-        k->vals[am_table_col(t, "value")] = (am_value){true, {.d = 0}};
+    k->vals[AM_METRIC_VALUE] = (am_value){.is_null = smp->value != smp->value, .v.d = smp->value};
     s->n_batch++;
     pthread_mutex_unlock(&s->lock);
     return 0;

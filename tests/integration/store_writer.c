@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "agentmon/agentmon.h"
+#include "serve/api/results_json.h"
 #include "serve/store/store.h"
 #include "serve/store/store_backend.h"
 
@@ -91,7 +92,7 @@ static int check(const char *path)
         am_buf_init(&b, 0);
         size_t rows = 0;
         char next[128];
-        am_err rc = am_store_select(g_store, &q, &b, &rows, next);
+        am_err rc = am__json_select(g_store, &q, &b, &rows, next);
         am_buf_free(&b);
         if (rc || rows != 1) {
             fprintf(stderr, "store_writer: acknowledged id %s is %s\n", line,
@@ -109,10 +110,10 @@ static int check(const char *path)
     am_buf a, b;
     am_buf_init(&a, 0);
     am_buf_init(&b, 0);
-    am_err rc = am_store_summarize(g_store, &q, &a);
+    am_err rc = am__json_summary(g_store, &q, &a);
     am__store_read_rollups(g_store, false);
     if (!rc)
-        rc = am_store_summarize(g_store, &q, &b);
+        rc = am__json_summary(g_store, &q, &b);
     int bad = rc || strcmp(a.p, b.p) != 0;
     if (bad)
         fprintf(stderr, "store_writer: rollups and rows disagree (%s):\n%s\n%s\n",

@@ -16,6 +16,7 @@
 
 #include "testutil.h"
 #include "pg_fixture.h"
+#include "serve/api/results_json.h"
 #include "serve/store/store.h"
 
 static char g_dir[64];
@@ -228,7 +229,7 @@ static void select_json(am_store *s, am_buf *all, const char *name, const am_sto
     am_buf_init(&b, 0);
     size_t n = 0;
     char next[128] = "unset";
-    AM_ASSERT_OK(am_store_select(s, q, &b, &n, next));
+    AM_ASSERT_OK(am__json_select(s, q, &b, &n, next));
     add(all, name, b.p);
     am_buf_printf(all, "rows %zu next \"%s\"\n", n, next);
     am_buf_free(&b);
@@ -238,7 +239,7 @@ static void summary_json(am_store *s, am_buf *all, const char *name, const am_st
 {
     am_buf b;
     am_buf_init(&b, 0);
-    AM_ASSERT_OK(am_store_summarize(s, q, &b));
+    AM_ASSERT_OK(am__json_summary(s, q, &b));
     add(all, name, b.p);
     am_buf_free(&b);
 }
@@ -247,7 +248,7 @@ static void series_json(am_store *s, am_buf *all, const char *name, const am_sto
 {
     am_buf b;
     am_buf_init(&b, 0);
-    AM_ASSERT_OK(am_store_series_query(s, q, &b));
+    AM_ASSERT_OK(am__json_series(s, q, &b));
     add(all, name, b.p);
     am_buf_free(&b);
 }
@@ -285,7 +286,7 @@ static void test_select(void **state)
         size_t n = 0;
         char next[128];
         q.cursor = cursor;
-        AM_ASSERT_OK(am_store_select(s, &q, &b, &n, next));
+        AM_ASSERT_OK(am__json_select(s, &q, &b, &n, next));
         add(&all, "page", b.p);
         am_buf_printf(&all, "rows %zu next \"%s\"\n", n, next);
         am_buf_free(&b);

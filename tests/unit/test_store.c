@@ -22,6 +22,7 @@
 #include "testutil.h"
 #include "pg_fixture.h"
 #include "serve/store/labels.h"
+#include "serve/api/results_json.h"
 #include "serve/store/store.h"
 #include "serve/store/store_backend.h"
 
@@ -124,7 +125,7 @@ static json_t *select_all(am_store *s, am_store_query q, size_t *n_pages)
         size_t n = 0;
         char next[128];
         q.cursor = cursor;
-        AM_ASSERT_OK(am_store_select(s, &q, &b, &n, next));
+        AM_ASSERT_OK(am__json_select(s, &q, &b, &n, next));
         json_error_t e;
         json_t *page = json_loads(b.p, 0, &e);
         if (!page)
@@ -387,7 +388,7 @@ static void test_bad_input(void **state)
     char next[128];
     am_store_query q = all_query(AM_T_COMMUNICATION);
     q.limit = 1;
-    AM_ASSERT_OK(am_store_select(s, &q, &out, &n, next));
+    AM_ASSERT_OK(am__json_select(s, &q, &out, &n, next));
     assert_true(next[0]);
     char good[128];
     snprintf(good, sizeof good, "%s", next);
@@ -412,7 +413,7 @@ static void test_bad_input(void **state)
         q.cursor = bad_cursors[i];
         if (strcmp(upper, good) == 0 && i == 3)
             continue;
-        am_err rc = am_store_select(s, &q, &out, &n, next);
+        am_err rc = am__json_select(s, &q, &out, &n, next);
         if (rc != AM_EINVAL)
             fail_msg("cursor \"%s\" gave %s", bad_cursors[i], am_err_name(rc));
         AM_ASSERT_CONTAINS(am_errmsg(), "cursor");
@@ -421,16 +422,16 @@ static void test_bad_input(void **state)
     /* a cursor of another query */
     q.cursor = good;
     q.start = 0;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "another query");
     q.start = NAN;
     q.filters[0] = (am_store_filter){3, "a"};
     q.n_filters = 1;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     q.n_filters = 0;
     /* the same query with another limit keeps paging */
     q.limit = 5;
-    AM_ASSERT_OK(am_store_select(s, &q, &out, &n, next));
+    AM_ASSERT_OK(am__json_select(s, &q, &out, &n, next));
     AM_ASSERT_EQ(n, 1);
     out.len = 4;
     out.p[4] = '\0';
@@ -449,60 +450,60 @@ static void test_bad_input(void **state)
     for (size_t i = 0; i < sizeof badf / sizeof *badf; i++) {
         q.filters[0] = (am_store_filter){badf[i].col, badf[i].value};
         q.n_filters = 1;
-        am_err rc = am_store_select(s, &q, &out, &n, next);
+        am_err rc = am__json_select(s, &q, &out, &n, next);
         if (rc != AM_EINVAL)
             fail_msg("filter %d=\"%s\" gave %s", badf[i].col, badf[i].value, am_err_name(rc));
         AM_ASSERT_CONTAINS(am_errmsg(), badf[i].msg);
     }
     q.n_filters = 0;
     q.limit = 0;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     q.limit = 10001;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     q.limit = 10;
     q.start = 10;
     q.end = 5;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "before start");
     q.start = INFINITY;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     q.table = (am_table_id)77;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
 
     am_store_summary sq = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
-    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL); /* unbounded range */
+    AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL); /* unbounded range */
     sq.q.start = 0;
     sq.q.end = 3600;
     sq.step = 0;
-    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     sq.step = 0.1;
-    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "steps");
     sq.step = 60;
     sq.group_by[0] = am_table_col(T_COMM, "message_size"); /* not a group_by column */
     sq.n_group_by = 1;
-    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "message_size");
     sq.group_by[0] = 3;
     sq.group_by[1] = 3;
     sq.n_group_by = 2;
-    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "twice");
 
     am_store_series se = {.name = "up", .start = 0, .end = 10};
     se.name = "bad name";
-    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_series(s, &se, &out), AM_EINVAL);
     se.name = "up";
     se.end = NAN;
-    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_series(s, &se, &out), AM_EINVAL);
     se.end = 1e6;
     se.step = 1;
-    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_series(s, &se, &out), AM_EINVAL);
     se.step = 0;
     se.match_names[0] = "0bad";
     se.match_values[0] = "x";
     se.n_match = 1;
-    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_series(s, &se, &out), AM_EINVAL);
     AM_ASSERT_STR_EQ(out.p, "keep");
     am_buf_free(&out);
 
@@ -629,7 +630,7 @@ static char *summary_text(am_store *s, const am_store_summary *q)
 {
     am_buf b;
     am_buf_init(&b, 0);
-    AM_ASSERT_OK(am_store_summarize(s, q, &b));
+    AM_ASSERT_OK(am__json_summary(s, q, &b));
     return am_buf_take(&b, NULL);
 }
 
@@ -656,7 +657,7 @@ static json_t *summarize(am_store *s, const am_store_summary *q)
 {
     am_buf b;
     am_buf_init(&b, 0);
-    AM_ASSERT_OK(am_store_summarize(s, q, &b));
+    AM_ASSERT_OK(am__json_summary(s, q, &b));
     json_error_t e;
     json_t *j = json_loads(b.p, 0, &e);
     if (!j)
@@ -903,7 +904,7 @@ static json_t *series(am_store *s, const am_store_series *q)
 {
     am_buf b;
     am_buf_init(&b, 0);
-    AM_ASSERT_OK(am_store_series_query(s, q, &b));
+    AM_ASSERT_OK(am__json_series(s, q, &b));
     json_error_t e;
     json_t *j = json_loads(b.p, 0, &e);
     if (!j)
@@ -993,7 +994,7 @@ static void test_series(void **state)
     am_store_close(s);
 }
 
-/* ------------------------------------------------------------ retention, migrations */
+/* ------------------------------------------------------------ retention */
 
 static void test_retention(void **state)
 {
@@ -1032,50 +1033,6 @@ static void test_retention(void **state)
     AM_ASSERT_EQ(st2.raw_rows_read, st.raw_rows_read);
     free(c);
     am_store_close(s);
-}
-
-static void test_migrations(void **state)
-{
-    (void)state;
-    char uri[256];
-    fresh_uri(uri, sizeof uri);
-    assert_true(am__store_schema_version() >= 2);
-    am_store *s;
-    AM_ASSERT_OK(am__store_open_version(uri, NULL, 1, &s));
-    comm c[50];
-    for (int i = 0; i < 50; i++)
-        make_comm(&c[i], i, 1000 + i * 7, i % 2 ? "a" : "b", i, i % 5 == 0);
-    put_comms(s, c, 1);
-    am_store_close(s);
-    /* rows stored before the rollups existed are rolled up by migration 3 */
-    AM_ASSERT_OK(am__store_open_version(uri, NULL, 2, &s));
-    put_comms(s, c + 1, 49);
-    am_store_close(s);
-    /* an older database is upgraded and keeps its rows */
-    s = open_store(uri, NULL);
-    AM_ASSERT_EQ(count_where(s, 3, "b", NAN, NAN), 25);
-    am_store_summary q = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
-    q.q.start = 900;
-    q.q.end = 1500;
-    q.group_by[0] = 3;
-    q.n_group_by = 1;
-    check_both_ways(s, &q, true);
-    json_t *j = summarize(s, &q);
-    json_t *g0 = json_array_get(json_object_get(j, "groups"), 0);
-    AM_ASSERT_STR_EQ(
-        json_string_value(json_object_get(json_object_get(g0, "group"), "source_agent_id")), "a");
-    json_decref(j);
-    am_store_close(s);
-    /* now it is newer than a program that knows only version 1 */
-    AM_ASSERT_ERR(am__store_open_version(uri, NULL, 1, &s), AM_EIO);
-    AM_ASSERT_CONTAINS(am_errmsg(), "newer");
-    /* and than this one */
-    s = open_store(uri, NULL);
-    AM_ASSERT_OK(am__store_exec(s, "INSERT INTO schema_version (version, applied_at) VALUES "
-                                   "(999, 0)"));
-    am_store_close(s);
-    AM_ASSERT_ERR(am_store_open(uri, NULL, &s), AM_EIO);
-    AM_ASSERT_CONTAINS(am_errmsg(), "schema version 999");
 }
 
 /* A batch the database refuses fails its tickets with the reason, and
@@ -1126,7 +1083,7 @@ static const struct CMUnitTest SUITE[] = {
     cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_queue_full),
     cmocka_unit_test(test_group_commit),       cmocka_unit_test(test_summary),
     cmocka_unit_test(test_summary_values),     cmocka_unit_test(test_series),
-    cmocka_unit_test(test_retention),          cmocka_unit_test(test_migrations),
+    cmocka_unit_test(test_retention),
 };
 
 int main(void)

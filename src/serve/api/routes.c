@@ -1,7 +1,7 @@
 /*
 ** routes.c: the collector's HTTP API (see routes.h). The handlers only
 ** translate: bodies go through events.c, parameters through params.c, and
-** the answers come from the store as JSON already.
+** the store's results through results_json.c.
 */
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +14,7 @@
 #include "../../http/gzip.h"
 #include "../ingest/events.h"
 #include "params.h"
+#include "results_json.h"
 #include "routes.h"
 
 static void send_buf(am_http_resp *resp, unsigned status, am_buf *b)
@@ -181,8 +182,8 @@ static void get_rows(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf b;
     am_buf_init(&b, 0);
     size_t n;
-    char next[128];
-    rc = am_store_select(r->store, &q, &b, &n, next);
+    char next[AM_STORE_CURSOR_MAX];
+    rc = am__json_select(r->store, &q, &b, &n, next);
     am__params_free(&mem);
     if (rc) {
         am_buf_free(&b);
@@ -237,7 +238,7 @@ static void get_summary(am_http_req *req, am_http_resp *resp, void *ud)
     req_params rp;
     if (!t || !gather(req, resp, &rp))
         return;
-    if (!t->value_col) {
+    if (t->value_col < 0) {
         am_http_resp_error(resp, 404, "not_found", "this type has no summary");
         return;
     }
@@ -250,7 +251,7 @@ static void get_summary(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf b;
     am_buf_init(&b, 0);
     am_buf_puts(&b, "{\"status\":\"success\",\"data\":");
-    am_err rc = am_store_summarize(r->store, &q, &b);
+    am_err rc = am__json_summary(r->store, &q, &b);
     am__params_free(&mem);
     wrapped(resp, rc, &b);
 }
@@ -270,7 +271,7 @@ static void get_series(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf b;
     am_buf_init(&b, 0);
     am_buf_puts(&b, "{\"status\":\"success\",\"data\":");
-    am_err rc = am_store_series_query(r->store, &q, &b);
+    am_err rc = am__json_series(r->store, &q, &b);
     am__params_free(&mem);
     wrapped(resp, rc, &b);
 }

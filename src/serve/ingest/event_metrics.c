@@ -100,17 +100,15 @@ void am__event_metrics_free(am_event_metrics *m)
     am__free(m);
 }
 
-/* Column accessors: the value of a named column, or a default when NULL. */
-static const char *text(const am_record *r, const char *name, const char *dflt)
+/* Column accessors: the value of column c, or a default when NULL. */
+static const char *text(const am_record *r, int c, const char *dflt)
 {
-    int c = am_table_col(am_table_get(r->table), name);
-    return c >= 0 && !r->vals[c].is_null && r->vals[c].v.s ? r->vals[c].v.s : dflt;
+    return !r->vals[c].is_null && r->vals[c].v.s ? r->vals[c].v.s : dflt;
 }
 
-static bool real(const am_record *r, const char *name, double *out)
+static bool real(const am_record *r, int c, double *out)
 {
-    int c = am_table_col(am_table_get(r->table), name);
-    if (c < 0 || r->vals[c].is_null)
+    if (r->vals[c].is_null)
         return false;
     const am_table *t = am_table_get(r->table);
     *out = t->cols[c].type == AM_COL_INT ? (double)r->vals[c].v.i : r->vals[c].v.d;
@@ -142,14 +140,14 @@ static am_err metric(am_event_metrics *m, const am_record *r)
     } KINDS[] = {{"counter", AM_STATSD_COUNTER},
                  {"gauge", AM_STATSD_GAUGE},
                  {"histogram", AM_STATSD_HISTOGRAM}};
-    const char *type = text(r, "type", ""), *labels = text(r, "labels", "");
+    const char *type = text(r, AM_METRIC_TYPE, ""), *labels = text(r, AM_METRIC_LABELS, "");
     am_statsd_line l;
     memset(&l, 0, sizeof l);
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++)
         if (strcmp(type, KINDS[i].type) == 0)
             l.type = KINDS[i].as;
     double v;
-    if (!l.type || !real(r, "value", &v))
+    if (!l.type || !real(r, AM_METRIC_VALUE, &v))
         return AM_OK; /* summary and untyped samples are stored only */
     size_t len = strlen(labels), n;
     char *scratch = am__malloc(len + 1);
@@ -158,7 +156,7 @@ static am_err metric(am_event_metrics *m, const am_record *r)
     const char *names[AM_STATSD_MAX_TAGS], *values[AM_STATSD_MAX_TAGS];
     am_err rc = am__labels_split(labels, scratch, len + 1, names, values, AM_STATSD_MAX_TAGS, &n);
     if (!rc) {
-        const char *name = text(r, "name", "");
+        const char *name = text(r, AM_METRIC_NAME, "");
         l.name = (am_statsd_str){name, strlen(name)};
         l.n_values = 1;
         l.values[0] = v;
@@ -181,41 +179,43 @@ am_err am__event_metrics_apply(am_event_metrics *m, const am_record *r)
     double d = 0, n = 0;
     switch (r->table) {
     case AM_T_TASK: {
-        const char *status = text(r, "status", "success");
-        const char *err = strcmp(status, "success") == 0 ? NULL : text(r, "error_type", "unknown");
-        real(r, "duration", &d);
-        return am_task_finished(m->task, text(r, "agent_id", ""), err, d, trace_of(r, &ctx));
+        const char *status = text(r, AM_TASK_STATUS, "success");
+        const char *err =
+            strcmp(status, "success") == 0 ? NULL : text(r, AM_TASK_ERROR_TYPE, "unknown");
+        real(r, AM_TASK_DURATION, &d);
+        return am_task_finished(m->task, text(r, AM_TASK_AGENT_ID, ""), err, d, trace_of(r, &ctx));
     }
     case AM_T_LLM: {
         am_llm_call call = AM_LLM_CALL_INIT;
-        call.provider = text(r, "provider", "");
-        call.model = text(r, "model", "");
-        call.task_type = text(r, "task_type", NULL);
-        if (strcmp(text(r, "status", "success"), "success") != 0)
-            call.error_type = text(r, "error_type", "unknown");
-        real(r, "latency", &call.seconds);
-        if (real(r, "input_tokens", &n))
+        call.provider = text(r, AM_LLM_PROVIDER, "");
+        call.model = text(r, AM_LLM_MODEL, "");
+        call.task_type = text(r, AM_LLM_TASK_TYPE, NULL);
+        if (strcmp(text(r, AM_LLM_STATUS, "success"), "success") != 0)
+            call.error_type = text(r, AM_LLM_ERROR_TYPE, "unknown");
+        real(r, AM_LLM_LATENCY, &call.seconds);
+        if (real(r, AM_LLM_INPUT_TOKENS, &n))
             call.input_tokens = (uint64_t)n;
-        if (real(r, "output_tokens", &n))
+        if (real(r, AM_LLM_OUTPUT_TOKENS, &n))
             call.output_tokens = (uint64_t)n;
         call.trace = trace_of(r, &ctx);
         return am_llm_record(m->llm, &call);
     }
     case AM_T_COMMUNICATION:
-        return am_worker_message(m->worker, text(r, "source_agent_id", ""),
-                                 text(r, "target_agent_id", ""), text(r, "message_type", ""));
+        return am_worker_message(m->worker, text(r, AM_COMM_SOURCE_AGENT_ID, ""),
+                                 text(r, AM_COMM_TARGET_AGENT_ID, ""),
+                                 text(r, AM_COMM_MESSAGE_TYPE, ""));
     case AM_T_SYSTEM: {
         static const struct {
             int idx;
-            const char *col;
+            int col;
             double scale;
-        } MAP[] = {{CPU, "cpu_usage", 1},
-                   {MEM, "memory_usage", 1024.0 * 1024.0},
-                   {DISK, "disk_usage", 1024.0 * 1024.0},
-                   {RX, "network_rx_bytes", 1},
-                   {TX, "network_tx_bytes", 1},
-                   {LOAD1, "load_1m", 1}};
-        const char *host = text(r, "host", "");
+        } MAP[] = {{CPU, AM_SYS_CPU_USAGE, 1},
+                   {MEM, AM_SYS_MEMORY_USAGE, 1024.0 * 1024.0},
+                   {DISK, AM_SYS_DISK_USAGE, 1024.0 * 1024.0},
+                   {RX, AM_SYS_NETWORK_RX_BYTES, 1},
+                   {TX, AM_SYS_NETWORK_TX_BYTES, 1},
+                   {LOAD1, AM_SYS_LOAD_1M, 1}};
+        const char *host = text(r, AM_SYS_HOST, "");
         am_err worst = AM_OK;
         for (size_t i = 0; i < sizeof MAP / sizeof MAP[0]; i++)
             if (real(r, MAP[i].col, &d))

@@ -26,11 +26,9 @@
 #include "../store/labels.h"
 #include "../store/store.h"
 
-#define MAX_COLS 32
-
 /* What one record owns. */
 typedef struct rec_mem {
-    am_value vals[MAX_COLS];
+    am_value vals[AM_TABLE_MAX_COLS];
     char id[37];
     char *labels; /* metric events: canonical label text */
 } rec_mem;
@@ -236,8 +234,8 @@ static int finish(am_events *ev, size_t index, const am_table *t, rec_mem *m, bo
 {
     am_value *v = m->vals;
     if (t->id == AM_T_COMMUNICATION) {
-        int rt = am_table_col(t, "response_time"), pt = am_table_col(t, "processing_time");
-        int ec = am_table_col(t, "error_count"), et = am_table_col(t, "error_type");
+        int rt = AM_COMM_RESPONSE_TIME, pt = AM_COMM_PROCESSING_TIME;
+        int ec = AM_COMM_ERROR_COUNT, et = AM_COMM_ERROR_TYPE;
         if (!given[rt] && given[pt]) {
             v[rt] = v[pt];
             given[rt] = true;
@@ -255,15 +253,15 @@ static int finish(am_events *ev, size_t index, const am_table *t, rec_mem *m, bo
         if (!given[c])
             v[c].is_null = true;
     }
-    int st = am_table_col(t, "status");
-    if (st >= 0 && (t->id == AM_T_TASK || t->id == AM_T_LLM)) {
+    if (t->id == AM_T_TASK || t->id == AM_T_LLM) {
+        int st = t->id == AM_T_TASK ? (int)AM_TASK_STATUS : (int)AM_LLM_STATUS;
         const char *ok[] = {"success", t->error_text, NULL};
         if (!one_of(v[st].v.s, ok))
             return reject(ev, index, "field \"status\" is \"%s\"; it must be success or %s",
                           v[st].v.s, t->error_text);
     }
     if (t->id == AM_T_METRIC) {
-        int nc = am_table_col(t, "name"), tc = am_table_col(t, "type");
+        int nc = AM_METRIC_NAME, tc = AM_METRIC_TYPE;
         if (am__check_metric_name(v[nc].v.s, "metric name"))
             return reject(ev, index, "field \"name\": %s", am_errmsg());
         if (!one_of(v[tc].v.s, METRIC_TYPES)) {
@@ -272,7 +270,7 @@ static int finish(am_events *ev, size_t index, const am_table *t, rec_mem *m, bo
             return reject(ev, index, "field \"type\" is \"%s\"; it must be one of %s", v[tc].v.s,
                           set);
         }
-        int sc = am_table_col(t, "source");
+        int sc = AM_METRIC_SOURCE;
         if (!given[sc]) {
             v[sc].is_null = false;
             v[sc].v.s = "event";
@@ -280,7 +278,7 @@ static int finish(am_events *ev, size_t index, const am_table *t, rec_mem *m, bo
     }
     char hex[33];
     am_record rec = {t->id, v};
-    int tr = am_table_col(t, "trace_id");
+    int tr = t->trace_col;
     if (tr >= 0 && given[tr] && !v[tr].is_null && !am__event_trace_hex(&rec, hex))
         return reject(ev, index,
                       "field \"trace_id\" must be 32 hex digits (W3C trace context) or a UUID");
@@ -319,7 +317,7 @@ static int decode_one(am_events *ev, size_t index, json_t *obj, double now)
         return reject(ev, index, "out of memory");
     p->mems[p->n_mems++] = m;
 
-    bool given[MAX_COLS] = {false};
+    bool given[AM_TABLE_MAX_COLS] = {false};
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v)
@@ -499,7 +497,7 @@ void am__events_free(am_events *ev)
 bool am__event_trace_hex(const am_record *rec, char out[33])
 {
     const am_table *t = am_table_get(rec->table);
-    int c = t ? am_table_col(t, "trace_id") : -1;
+    int c = t ? t->trace_col : -1;
     if (c < 0 || rec->vals[c].is_null || !rec->vals[c].v.s)
         return false;
     const char *s = rec->vals[c].v.s;

@@ -20,20 +20,6 @@ void am__sysstat_init(am_sysstat *s)
         snprintf(s->host, sizeof s->host, "localhost");
 }
 
-static void set_real(const am_table *t, am_value *v, const char *col, double d)
-{
-    int c = am_table_col(t, col);
-    v[c].is_null = false;
-    v[c].v.d = d;
-}
-
-static void set_int(const am_table *t, am_value *v, const char *col, int64_t i)
-{
-    int c = am_table_col(t, col);
-    v[c].is_null = false;
-    v[c].v.i = i;
-}
-
 static bool cpu(am_sysstat *s, double *pct)
 {
     FILE *f = fopen("/proc/stat", "r");
@@ -136,31 +122,31 @@ am_err am__sysstat_sample(am_sysstat *s, const char *disk_path, double now, am_r
     char h[32];
     am__hex(h, r, sizeof r);
     snprintf(s->id, sizeof s->id, "sys-%.32s", h);
-    v[0] = (am_value){.is_null = false, .v.s = s->id};
-    v[1] = (am_value){.is_null = false, .v.d = now};
-    v[am_table_col(t, "host")] = (am_value){.is_null = false, .v.s = s->host};
+    v[AM_SYS_ID] = (am_value){.v.s = s->id};
+    v[AM_SYS_TIMESTAMP] = (am_value){.v.d = now};
+    v[AM_SYS_HOST] = (am_value){.v.s = s->host};
 
     double d;
     bool any = false;
     if (cpu(s, &d))
-        set_real(t, v, "cpu_usage", d);
+        v[AM_SYS_CPU_USAGE] = (am_value){.v.d = d};
     if (meminfo(&d)) {
-        set_real(t, v, "memory_usage", d);
+        v[AM_SYS_MEMORY_USAGE] = (am_value){.v.d = d};
         any = true;
     }
     struct statvfs fs;
     if (statvfs(disk_path ? disk_path : ".", &fs) == 0)
-        set_real(t, v, "disk_usage",
-                 (double)(fs.f_blocks - fs.f_bfree) * (double)fs.f_frsize / (1024.0 * 1024.0));
+        v[AM_SYS_DISK_USAGE] = (am_value){.v.d = (double)(fs.f_blocks - fs.f_bfree) *
+                                                 (double)fs.f_frsize / (1024.0 * 1024.0)};
     uint64_t rx, tx;
     if (netdev(&rx, &tx)) {
-        set_int(t, v, "network_rx_bytes", (int64_t)rx);
-        set_int(t, v, "network_tx_bytes", (int64_t)tx);
+        v[AM_SYS_NETWORK_RX_BYTES] = (am_value){.v.i = (int64_t)rx};
+        v[AM_SYS_NETWORK_TX_BYTES] = (am_value){.v.i = (int64_t)tx};
     }
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
         if (fscanf(f, "%lf", &d) == 1)
-            set_real(t, v, "load_1m", d);
+            v[AM_SYS_LOAD_1M] = (am_value){.v.d = d};
         fclose(f);
     }
     if (!any)

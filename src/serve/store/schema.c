@@ -2,133 +2,150 @@
 ** schema.c: the collector's tables (see schema.h). Column names and units
 ** of the first three are monitoring-analytics-slice.md's; the rest are
 ** ours, named after the metrics the same events move.
+**
+** Each column says the migration that added it (the first argument of
+** COL) and, in .indexed, the one that indexed it; schema.h's VERSIONS says
+** why these numbers never change once released.
 */
 #include <string.h>
 
 #include "schema.h"
 
-#define ID                                                                                         \
+#define COL(v, n, ty, ...)                                                                         \
     {                                                                                              \
-        "id", AM_COL_TEXT, false, NULL                                                             \
+        .name = n, .type = AM_COL_##ty, .since = v, __VA_ARGS__                                    \
     }
-#define TS                                                                                         \
-    {                                                                                              \
-        "timestamp", AM_COL_TIME, false, "seconds"                                                 \
-    }
+/* every table's first two columns */
+#define ID COL(1, "id", TEXT)
+#define TS COL(1, "timestamp", TIME, .unit = "seconds")
 /* every event may carry these (monitoring-collector-spec.md 10.3) */
-#define SESSION                                                                                    \
-    {                                                                                              \
-        "session_id", AM_COL_TEXT, true, NULL, true                                                \
-    }
-#define TRACE                                                                                      \
-    {                                                                                              \
-        "trace_id", AM_COL_TEXT, false, NULL                                                       \
-    }
+#define SESSION COL(1, "session_id", TEXT, .group_by = true, .is_high_cardinality = true)
+#define TRACE COL(1, "trace_id", TEXT)
+/* a rollup dimension of migration 1, indexed by migration 2 */
+#define DIM(n, ...) COL(1, n, TEXT, .group_by = true, .indexed = 2, __VA_ARGS__)
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const am_column COMMUNICATION[] = {
-    ID,
-    TS,
-    SESSION,
-    {"source_agent_id", AM_COL_TEXT, true, NULL, false, true},
-    {"target_agent_id", AM_COL_TEXT, true, NULL, false, true},
-    {"message_type", AM_COL_TEXT, true, NULL, false, true},
-    {"message_size", AM_COL_INT, false, "bytes", false, true},
-    {"processing_time", AM_COL_REAL, false, "ms", false, true},
-    {"response_time", AM_COL_REAL, false, "ms"},
-    {"cpu_usage", AM_COL_REAL, false, "%"},
-    {"memory_usage", AM_COL_REAL, false, "MB"},
-    {"context_size", AM_COL_INT, false, "bytes"},
-    {"context_relevance_score", AM_COL_REAL, false, NULL},
-    {"error_count", AM_COL_INT, false, NULL},
-    {"error_type", AM_COL_TEXT, true, NULL},
-    {"retry_count", AM_COL_INT, false, NULL},
-    TRACE,
+    [AM_COMM_ID] = ID,
+    [AM_COMM_TIMESTAMP] = TS,
+    [AM_COMM_SESSION_ID] = SESSION,
+    [AM_COMM_SOURCE_AGENT_ID] = DIM("source_agent_id", .required = true),
+    [AM_COMM_TARGET_AGENT_ID] = DIM("target_agent_id", .required = true),
+    [AM_COMM_MESSAGE_TYPE] = DIM("message_type", .required = true),
+    [AM_COMM_MESSAGE_SIZE] = COL(1, "message_size", INT, .unit = "bytes", .required = true),
+    [AM_COMM_PROCESSING_TIME] = COL(1, "processing_time", REAL, .unit = "ms", .required = true),
+    [AM_COMM_RESPONSE_TIME] = COL(1, "response_time", REAL, .unit = "ms"),
+    [AM_COMM_CPU_USAGE] = COL(1, "cpu_usage", REAL, .unit = "%"),
+    [AM_COMM_MEMORY_USAGE] = COL(1, "memory_usage", REAL, .unit = "MB"),
+    [AM_COMM_CONTEXT_SIZE] = COL(1, "context_size", INT, .unit = "bytes"),
+    [AM_COMM_CONTEXT_RELEVANCE_SCORE] = COL(1, "context_relevance_score", REAL),
+    [AM_COMM_ERROR_COUNT] = COL(1, "error_count", INT),
+    [AM_COMM_ERROR_TYPE] = DIM("error_type"),
+    [AM_COMM_RETRY_COUNT] = COL(1, "retry_count", INT),
+    [AM_COMM_TRACE_ID] = TRACE,
 };
 
 static const am_column SYSTEM[] = {
-    ID,
-    TS,
-    {"host", AM_COL_TEXT, true, NULL},
-    {"cpu_usage", AM_COL_REAL, false, "%"},
-    {"memory_usage", AM_COL_REAL, false, "MB"},
-    {"disk_usage", AM_COL_REAL, false, "MB"},
-    {"network_latency", AM_COL_REAL, false, "ms"},
-    {"network_rx_bytes", AM_COL_INT, false, "bytes"},
-    {"network_tx_bytes", AM_COL_INT, false, "bytes"},
-    {"load_1m", AM_COL_REAL, false, NULL},
-    {"db_connections", AM_COL_INT, false, NULL},
-    {"db_query_time", AM_COL_REAL, false, "ms"},
-    {"db_size", AM_COL_REAL, false, "MB"},
-    {"active_connections", AM_COL_INT, false, NULL},
-    {"message_queue_size", AM_COL_INT, false, NULL},
-    {"websocket_latency", AM_COL_REAL, false, "ms"},
-    SESSION,
-    TRACE,
+    [AM_SYS_ID] = ID,
+    [AM_SYS_TIMESTAMP] = TS,
+    [AM_SYS_HOST] = DIM("host"),
+    [AM_SYS_CPU_USAGE] = COL(1, "cpu_usage", REAL, .unit = "%"),
+    [AM_SYS_MEMORY_USAGE] = COL(1, "memory_usage", REAL, .unit = "MB"),
+    [AM_SYS_DISK_USAGE] = COL(1, "disk_usage", REAL, .unit = "MB"),
+    [AM_SYS_NETWORK_LATENCY] = COL(1, "network_latency", REAL, .unit = "ms"),
+    [AM_SYS_NETWORK_RX_BYTES] = COL(1, "network_rx_bytes", INT, .unit = "bytes"),
+    [AM_SYS_NETWORK_TX_BYTES] = COL(1, "network_tx_bytes", INT, .unit = "bytes"),
+    [AM_SYS_LOAD_1M] = COL(1, "load_1m", REAL),
+    [AM_SYS_DB_CONNECTIONS] = COL(1, "db_connections", INT),
+    [AM_SYS_DB_QUERY_TIME] = COL(1, "db_query_time", REAL, .unit = "ms"),
+    [AM_SYS_DB_SIZE] = COL(1, "db_size", REAL, .unit = "MB"),
+    [AM_SYS_ACTIVE_CONNECTIONS] = COL(1, "active_connections", INT),
+    [AM_SYS_MESSAGE_QUEUE_SIZE] = COL(1, "message_queue_size", INT),
+    [AM_SYS_WEBSOCKET_LATENCY] = COL(1, "websocket_latency", REAL, .unit = "ms"),
+    [AM_SYS_SESSION_ID] = SESSION,
+    [AM_SYS_TRACE_ID] = TRACE,
 };
 
 static const am_column AGENT[] = {
-    ID,
-    TS,
-    {"agent_id", AM_COL_TEXT, true, NULL, false, true},
-    {"response_time", AM_COL_REAL, false, "ms"},
-    {"processing_time", AM_COL_REAL, false, "ms"},
-    {"error_rate", AM_COL_REAL, false, "%"},
-    {"request_count", AM_COL_INT, false, NULL},
-    {"success_count", AM_COL_INT, false, NULL},
-    {"failure_count", AM_COL_INT, false, NULL},
-    {"memory_usage", AM_COL_REAL, false, "MB"},
-    {"cpu_usage", AM_COL_REAL, false, "%"},
-    SESSION,
-    TRACE,
+    [AM_AGENT_ID] = ID,
+    [AM_AGENT_TIMESTAMP] = TS,
+    [AM_AGENT_AGENT_ID] = DIM("agent_id", .required = true),
+    [AM_AGENT_RESPONSE_TIME] = COL(1, "response_time", REAL, .unit = "ms"),
+    [AM_AGENT_PROCESSING_TIME] = COL(1, "processing_time", REAL, .unit = "ms"),
+    [AM_AGENT_ERROR_RATE] = COL(1, "error_rate", REAL, .unit = "%"),
+    [AM_AGENT_REQUEST_COUNT] = COL(1, "request_count", INT),
+    [AM_AGENT_SUCCESS_COUNT] = COL(1, "success_count", INT),
+    [AM_AGENT_FAILURE_COUNT] = COL(1, "failure_count", INT),
+    [AM_AGENT_MEMORY_USAGE] = COL(1, "memory_usage", REAL, .unit = "MB"),
+    [AM_AGENT_CPU_USAGE] = COL(1, "cpu_usage", REAL, .unit = "%"),
+    [AM_AGENT_SESSION_ID] = SESSION,
+    [AM_AGENT_TRACE_ID] = TRACE,
 };
 
 static const am_column TASK[] = {
-    ID,
-    TS,
-    {"agent_id", AM_COL_TEXT, true, NULL, false, true},
-    {"status", AM_COL_TEXT, true, NULL, false, true}, /* success | failure, as agent_task_* */
-    {"error_type", AM_COL_TEXT, true, NULL},
-    {"duration", AM_COL_REAL, false, "seconds", false, true},
-    SESSION,
-    TRACE,
+    [AM_TASK_ID] = ID,
+    [AM_TASK_TIMESTAMP] = TS,
+    [AM_TASK_AGENT_ID] = DIM("agent_id", .required = true),
+    [AM_TASK_STATUS] = DIM("status", .required = true), /* success | failure, as agent_task_* */
+    [AM_TASK_ERROR_TYPE] = DIM("error_type"),
+    [AM_TASK_DURATION] = COL(1, "duration", REAL, .unit = "seconds", .required = true),
+    [AM_TASK_SESSION_ID] = SESSION,
+    [AM_TASK_TRACE_ID] = TRACE,
 };
 
 static const am_column LLM[] = {
-    ID,
-    TS,
-    {"provider", AM_COL_TEXT, true, NULL, false, true},
-    {"model", AM_COL_TEXT, true, NULL, false, true},
-    {"task_type", AM_COL_TEXT, true, NULL},
-    {"status", AM_COL_TEXT, true, NULL, false, true}, /* success | error, as ccr_requests_total */
-    {"error_type", AM_COL_TEXT, true, NULL},
-    {"latency", AM_COL_REAL, false, "seconds", false, true},
-    {"input_tokens", AM_COL_INT, false, NULL},
-    {"output_tokens", AM_COL_INT, false, NULL},
-    SESSION,
-    TRACE,
+    [AM_LLM_ID] = ID,
+    [AM_LLM_TIMESTAMP] = TS,
+    [AM_LLM_PROVIDER] = DIM("provider", .required = true),
+    [AM_LLM_MODEL] = DIM("model", .required = true),
+    [AM_LLM_TASK_TYPE] = DIM("task_type"),
+    [AM_LLM_STATUS] = DIM("status", .required = true), /* success | error, as ccr_requests_total */
+    [AM_LLM_ERROR_TYPE] = DIM("error_type"),
+    [AM_LLM_LATENCY] = COL(1, "latency", REAL, .unit = "seconds", .required = true),
+    [AM_LLM_INPUT_TOKENS] = COL(1, "input_tokens", INT),
+    [AM_LLM_OUTPUT_TOKENS] = COL(1, "output_tokens", INT),
+    [AM_LLM_SESSION_ID] = SESSION,
+    [AM_LLM_TRACE_ID] = TRACE,
 };
 
 static const am_column METRIC[] = {
-    ID,
-    TS,
-    {"name", AM_COL_TEXT, true, NULL, false, true},
-    {"type", AM_COL_TEXT, true, NULL, false, true}, /* counter | gauge | histogram | ... */
-    {"labels", AM_COL_TEXT, false, NULL},           /* canonical: {a="1",b="2"}, sorted by name */
-    {"value", AM_COL_REAL, false, NULL, false, true},
-    {"source", AM_COL_TEXT, true, NULL}, /* event | statsd | scrape:<target> */
-    SESSION,
-    TRACE,
+    [AM_METRIC_ID] = ID,
+    [AM_METRIC_TIMESTAMP] = TS,
+    [AM_METRIC_NAME] = DIM("name", .required = true),
+    [AM_METRIC_TYPE] = DIM("type", .required = true), /* counter | gauge | histogram | ... */
+    [AM_METRIC_LABELS] = COL(1, "labels", TEXT),      /* canonical: {a="1",b="2"}, sorted */
+    [AM_METRIC_VALUE] = COL(1, "value", REAL, .required = true),
+    [AM_METRIC_SOURCE] = DIM("source"), /* event | statsd | scrape:<target> */
+    [AM_METRIC_SESSION_ID] = SESSION,
+    [AM_METRIC_TRACE_ID] = TRACE,
 };
 
+_Static_assert(N(COMMUNICATION) == AM_COMM__N, "communication columns and their enum");
+_Static_assert(N(SYSTEM) == AM_SYS__N, "system columns and their enum");
+_Static_assert(N(AGENT) == AM_AGENT__N, "agent columns and their enum");
+_Static_assert(N(TASK) == AM_TASK__N, "task columns and their enum");
+_Static_assert(N(LLM) == AM_LLM__N, "llm columns and their enum");
+_Static_assert(N(METRIC) == AM_METRIC__N, "metric columns and their enum");
+
+/* the six record tables of migration 1, rolled up by migration 3 */
+#define RECORDS(t, a, s, c, tr)                                                                    \
+    .id = t, .api_name = a, .sql_name = s, .cols = c, .n_cols = N(c), .trace_col = tr, .since = 1, \
+    .rollup_since = 3
+
 static const am_table TABLES[AM_T__N] = {
-    {AM_T_COMMUNICATION, "communication", "communication_metrics", COMMUNICATION, N(COMMUNICATION),
-     "processing_time", "error_count", NULL},
-    {AM_T_SYSTEM, "system", "system_metrics", SYSTEM, N(SYSTEM), "cpu_usage", NULL, NULL},
-    {AM_T_AGENT, "agent", "agent_metrics", AGENT, N(AGENT), "response_time", "failure_count", NULL},
-    {AM_T_TASK, "task", "task_events", TASK, N(TASK), "duration", "status", "failure"},
-    {AM_T_LLM, "llm", "llm_events", LLM, N(LLM), "latency", "status", "error"},
-    {AM_T_METRIC, "metric", "metric_samples", METRIC, N(METRIC), "value", NULL, NULL},
+    {RECORDS(AM_T_COMMUNICATION, "communication", "communication_metrics", COMMUNICATION,
+             AM_COMM_TRACE_ID),
+     .value_col = AM_COMM_PROCESSING_TIME, .error_col = AM_COMM_ERROR_COUNT},
+    {RECORDS(AM_T_SYSTEM, "system", "system_metrics", SYSTEM, AM_SYS_TRACE_ID),
+     .value_col = AM_SYS_CPU_USAGE, .error_col = -1},
+    {RECORDS(AM_T_AGENT, "agent", "agent_metrics", AGENT, AM_AGENT_TRACE_ID),
+     .value_col = AM_AGENT_RESPONSE_TIME, .error_col = AM_AGENT_FAILURE_COUNT},
+    {RECORDS(AM_T_TASK, "task", "task_events", TASK, AM_TASK_TRACE_ID),
+     .value_col = AM_TASK_DURATION, .error_col = AM_TASK_STATUS, .error_text = "failure"},
+    {RECORDS(AM_T_LLM, "llm", "llm_events", LLM, AM_LLM_TRACE_ID), .value_col = AM_LLM_LATENCY,
+     .error_col = AM_LLM_STATUS, .error_text = "error"},
+    {RECORDS(AM_T_METRIC, "metric", "metric_samples", METRIC, AM_METRIC_TRACE_ID),
+     .value_col = AM_METRIC_VALUE, .error_col = -1},
 };
 
 const am_table *am_table_get(am_table_id id)
@@ -150,4 +167,12 @@ int am_table_col(const am_table *t, const char *name)
         if (strcmp(t->cols[i].name, name) == 0)
             return (int)i;
     return -1;
+}
+
+size_t am_table_cols_at(const am_table *t, int v)
+{
+    size_t n = 0;
+    while (n < t->n_cols && t->cols[n].since <= v)
+        n++;
+    return t->since <= v ? n : 0;
 }

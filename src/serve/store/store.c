@@ -52,150 +52,17 @@
 #include "store_internal.h"
 
 /* ------------------------------------------------------------------ */
-/* Migrations                                                          */
-/* ------------------------------------------------------------------ */
-
-/*
-** Numbered and append-only: a database at version v has had 1..v applied,
-** each in its own transaction together with the version update.
-**   1  the tables, with id UNIQUE and a (timestamp, seq) index
-**   2  an index (column, timestamp) per group_by column, for per-agent
-**      (per-model, per-host ...) queries and summaries
-**   3  the rollup tables, filled from the rows already stored
-*/
-typedef void (*migration_fn)(am_buf *b, const am_sql_dialect *d, const am_table *t);
-static const migration_fn MIGRATIONS[] = {am__sql_create_table, am__sql_create_indexes,
-                                          am__sql_create_rollup};
-#define ROLLUP_VERSION 3
-#define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof *MIGRATIONS))
-
-int am__store_schema_version(void)
-{
-    return N_MIGRATIONS;
-}
-
-static int on_version(void *ud, const am_value *cols)
-{
-    int *v = ud;
-    if (!cols[0].is_null && cols[0].v.i > *v)
-        *v = (int)cols[0].v.i;
-    return 0;
-}
-
-typedef struct backfill {
-    am_store *s;
-    am_table_id table;
-    amap m;
-    size_t n;
-    am_err err;
-} backfill;
-
-/* BACKFILL_FLUSH rows at a time, so the map stays small on any table */
-#define BACKFILL_FLUSH 50000
-
-static int on_backfill_row(void *ud, const am_value *cols)
-{
-    backfill *b = ud;
-    am_record r = {b->table, (am_value *)cols};
-    if (!am__rollup_add(&b->m, &r))
-        return AM_ENOMEM;
-    if (++b->n % BACKFILL_FLUSH == 0) {
-        am_err rc = am__rollup_flush(b->s, &b->m);
-        am__amap_free(&b->m);
-        if (rc) {
-            b->err = rc;
-            return rc;
-        }
-    }
-    return 0;
-}
-
-/* Migration 3: rollups for the rows stored before it. */
-static am_err rollup_backfill(am_store *s)
-{
-    for (int t = 0; t < AM_T__N; t++) {
-        const am_table *tb = am_table_get((am_table_id)t);
-        am_buf sql;
-        am_buf_init(&sql, 0);
-        am_buf_puts(&sql, "SELECT ");
-        for (size_t i = 0; i < tb->n_cols; i++)
-            am_buf_printf(&sql, "%s%s", i ? ", " : "", tb->cols[i].name);
-        am_buf_printf(&sql, " FROM %s ORDER BY timestamp, seq", tb->sql_name);
-        backfill b = {.s = s, .table = (am_table_id)t};
-        am_err rc = am_buf_err(&sql) ? AM_ENOMEM : AM_OK;
-        if (!rc) {
-            am_store_stmt st = {.sql = sql.p,
-                                .col_types = s->param_types[t],
-                                .n_cols = tb->n_cols,
-                                .on_row = on_backfill_row,
-                                .ud = &b};
-            rc = s->ops->run(s->be, true, &st, NULL);
-        }
-        if (!rc)
-            rc = am__rollup_flush(s, &b.m);
-        am__amap_free(&b.m);
-        am_buf_free(&sql);
-        if (rc)
-            return b.err ? b.err : rc;
-    }
-    return AM_OK;
-}
-
-static am_err migrate(am_store *s, int max_version)
-{
-    const am_sql_dialect *d = s->ops->dialect;
-    am_err rc = s->ops->exec(s->be, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER "
-                                    "NOT NULL PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)");
-    if (rc)
-        return rc;
-    int version = 0;
-    am_col_type ct = AM_COL_INT;
-    am_store_stmt st = {.sql = "SELECT max(version) FROM schema_version",
-                        .col_types = &ct,
-                        .n_cols = 1,
-                        .on_row = on_version,
-                        .ud = &version};
-    if ((rc = s->ops->run(s->be, true, &st, NULL)))
-        return rc;
-    s->has_rollups = version >= ROLLUP_VERSION || max_version >= ROLLUP_VERSION;
-    if (version > max_version)
-        return am__err(AM_EIO,
-                       "the database is at schema version %d, newer than this agentmon knows "
-                       "(%d): use a newer agentmon",
-                       version, max_version);
-    for (int v = version + 1; v <= max_version && v <= N_MIGRATIONS; v++) {
-        am_buf b;
-        am_buf_init(&b, 0);
-        am_buf_puts(&b, "BEGIN;\n");
-        for (int t = 0; t < AM_T__N; t++)
-            MIGRATIONS[v - 1](&b, d, am_table_get((am_table_id)t));
-        am_buf_printf(&b, "INSERT INTO schema_version (version, applied_at) VALUES (%d, %.3f);\n",
-                      v, am_unix_time());
-        rc = am_buf_err(&b);
-        if (!rc)
-            rc = s->ops->exec(s->be, b.p);
-        if (!rc && v == ROLLUP_VERSION)
-            rc = rollup_backfill(s);
-        if (!rc)
-            rc = s->ops->exec(s->be, "COMMIT");
-        am_buf_free(&b);
-        if (rc) {
-            s->ops->exec(s->be, "ROLLBACK");
-            return am__err(AM_EIO, "migration to schema version %d failed: %s", v, am_errmsg());
-        }
-    }
-    return AM_OK;
-}
-
-/* ------------------------------------------------------------------ */
 /* Validation and copies of records                                    */
 /* ------------------------------------------------------------------ */
 
-static am_err check_record(const am_record *r, size_t idx, size_t *bytes)
+static am_err check_record(const am_store *s, const am_record *r, size_t idx, size_t *bytes)
 {
     const am_table *t = am_table_get(r->table);
     if (!t)
         return am__err(AM_EINVAL, "record %zu: unknown table %d", idx, (int)r->table);
+    if (!s->n_cols[r->table])
+        return am__err(AM_EINVAL, "record %zu: the database (schema version %d) has no table %s",
+                       idx, s->version, t->sql_name);
     if (!r->vals)
         return am__err(AM_EINVAL, "record %zu: no values", idx);
     *bytes += sizeof(am_record) + t->n_cols * sizeof(am_value);
@@ -308,7 +175,7 @@ static am_err insert_entry(am_store *s, const entry *e, uint64_t *dups, amap *ro
             st[k] = (am_store_stmt){.sql = s->insert_sql[r->table],
                                     .params = r->vals,
                                     .param_types = s->param_types[r->table],
-                                    .n_params = am_table_get(r->table)->n_cols,
+                                    .n_params = s->n_cols[r->table],
                                     .is_cached = true};
         }
         bool changed[CHUNK];
@@ -318,7 +185,7 @@ static am_err insert_entry(am_store *s, const entry *e, uint64_t *dups, amap *ro
         for (size_t k = 0; k < n; k++) {
             if (!changed[k])
                 ++*dups; /* stored before: already in the rollups */
-            else if (s->has_rollups && !am__rollup_add(rollups, &e->recs[k0 + k]))
+            else if (!am__rollup_add(rollups, &e->recs[k0 + k], s->version, 0))
                 return am__err(AM_ENOMEM, "out of memory building rollups");
         }
     }
@@ -420,6 +287,9 @@ static void write_batch(am_store *s)
 /* One retention DELETE; returns true when the table has no more to delete. */
 static bool retention_step(am_store *s, am_table_id t, double cutoff)
 {
+    const am_table *tb = am_table_get(t);
+    if (!s->n_cols[t])
+        return true; /* not in a database of this version */
     am_value p[2] = {{.v.d = cutoff}, {.v.i = (int64_t)s->o.retention_batch}};
     am_col_type pt[2] = {AM_COL_REAL, AM_COL_INT};
     am_store_stmt st = {
@@ -427,13 +297,12 @@ static bool retention_step(am_store *s, am_table_id t, double cutoff)
     int64_t changes = 0;
     pthread_mutex_lock(&s->conn_mu);
     am_err rc = s->ops->run(s->be, true, &st, &changes);
-    if (!rc && changes < (int64_t)s->o.retention_batch && s->has_rollups) {
+    if (!rc && changes < (int64_t)s->o.retention_batch && am__store_has_rollups(s, tb)) {
         /* the table's old rows are gone: so go its buckets that ended
            before the cutoff (a few rows per minute: no batching needed) */
-        const am_table *tb = am_table_get(t);
         for (int li = 0; li < 2 && !rc; li++)
             for (int dim = 0; dim < (int)tb->n_cols && !rc; dim = dim ? dim + 1 : 2) {
-                if (dim && !am__store_is_dim(tb, dim))
+                if (dim && !am__store_is_dim(tb, dim, s->version))
                     continue;
                 am_value rp[3] = {
                     {.v.i = (int64_t)LEVELS[li]}, {.v.i = dim}, {.v.d = cutoff - LEVELS[li]}};
@@ -550,6 +419,23 @@ static am_err resolve(const am_store_opts *in, am_store_opts *o)
     return AM_OK;
 }
 
+/* What the rest of the store relies on in schema.c (schema.h, VERSIONS). */
+static am_err check_schema(void)
+{
+    for (int t = 0; t < AM_T__N; t++) {
+        const am_table *tb = am_table_get((am_table_id)t);
+        if (tb->n_cols > AM_TABLE_MAX_COLS)
+            return am__err(AM_EMISUSE, "table %s has more than %d columns", tb->sql_name,
+                           AM_TABLE_MAX_COLS);
+        for (size_t i = 0; i < tb->n_cols; i++)
+            if (tb->cols[i].since < (i ? tb->cols[i - 1].since : tb->since) ||
+                (tb->cols[i].indexed && tb->cols[i].indexed < tb->cols[i].since))
+                return am__err(AM_EMISUSE, "%s.%s: columns must follow their versions",
+                               tb->sql_name, tb->cols[i].name);
+    }
+    return AM_OK;
+}
+
 static const am_store_ops *backend_of(const char *uri)
 {
     if (strncmp(uri, "sqlite:", 7) == 0)
@@ -564,19 +450,20 @@ am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_v
 {
     *out = NULL;
     if (!uri)
-        uri = DEFAULT_URI;
+        uri = AM_STORE_DEFAULT_URI;
     const am_store_ops *ops = backend_of(uri);
     if (!ops)
         return am__err(AM_EINVAL,
                        "store \"%.200s\": expected sqlite:PATH or postgres://user@host:port/db",
                        uri);
-    for (int t = 0; t < AM_T__N; t++)
-        if (am_table_get((am_table_id)t)->n_cols > MAX_COLS)
-            return am__err(AM_EMISUSE, "table %s has more than %d columns",
-                           am_table_get((am_table_id)t)->sql_name, MAX_COLS);
-    am_store_opts ro;
-    am_err rc = resolve(o, &ro);
+    if (max_version < 1 || max_version > am__store_schema_version())
+        return am__err(AM_EINVAL, "schema version %d: this agentmon knows 1..%d", max_version,
+                       am__store_schema_version());
+    am_err rc = check_schema();
     if (rc)
+        return rc;
+    am_store_opts ro;
+    if ((rc = resolve(o, &ro)))
         return rc;
     am_store *s = am__calloc(1, sizeof *s);
     if (!s)
@@ -591,14 +478,14 @@ am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_v
     pthread_cond_init(&s->queued_cv, &ca);
     pthread_cond_init(&s->done_cv, &ca);
     pthread_condattr_destroy(&ca);
-    for (int t = 0; t < AM_T__N; t++) {
+    /* the statements migrations use, then the connection and the
+       migrations, then the INSERTs of the version the database is at */
+    for (int t = 0; t < AM_T__N && !rc; t++) {
         const am_table *tb = am_table_get((am_table_id)t);
         for (size_t i = 0; i < tb->n_cols; i++)
             s->param_types[t][i] = tb->cols[i].type == AM_COL_TIME ? AM_COL_REAL : tb->cols[i].type;
         am_buf b;
         am_buf_init(&b, 0);
-        am__sql_insert(&b, ops->dialect, tb);
-        s->insert_sql[t] = am_buf_take(&b, NULL);
         size_t np = 0;
         am_buf_printf(&b, "DELETE FROM %s WHERE seq IN (SELECT seq FROM %s WHERE timestamp < ",
                       tb->sql_name, tb->sql_name);
@@ -613,23 +500,28 @@ am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_v
         s->rollup_put_sql[t] = am_buf_take(&b, NULL);
         am__sql_rollup_delete(&b, ops->dialect, tb);
         s->rollup_delete_sql[t] = am_buf_take(&b, NULL);
-        if (!s->insert_sql[t] || !s->delete_sql[t] || !s->rollup_get_sql[t] ||
-            !s->rollup_put_sql[t] || !s->rollup_delete_sql[t]) {
-            am_store_close(s);
-            return am__err(AM_ENOMEM, "out of memory opening the store");
-        }
+        if (!s->delete_sql[t] || !s->rollup_get_sql[t] || !s->rollup_put_sql[t] ||
+            !s->rollup_delete_sql[t])
+            rc = am__err(AM_ENOMEM, "out of memory opening the store");
     }
-    if ((rc = ops->open(uri, &s->be))) {
+    if (!rc)
+        rc = ops->open(uri, &s->be);
+    if (!rc)
+        rc = am__store_migrate(s, max_version);
+    for (int t = 0; t < AM_T__N && !rc; t++) {
+        const am_table *tb = am_table_get((am_table_id)t);
+        s->n_cols[t] = am_table_cols_at(tb, s->version);
+        am_buf b;
+        am_buf_init(&b, 0);
+        am__sql_insert(&b, ops->dialect, tb, s->n_cols[t]);
+        if (!(s->insert_sql[t] = am_buf_take(&b, NULL)))
+            rc = am__err(AM_ENOMEM, "out of memory opening the store");
+    }
+    if (!rc && pthread_create(&s->writer, NULL, writer_main, s) != 0)
+        rc = am__err(AM_EIO, "cannot start the store's writer thread");
+    if (rc) {
         am_store_close(s);
         return rc;
-    }
-    if ((rc = migrate(s, max_version))) {
-        am_store_close(s);
-        return rc;
-    }
-    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
-        am_store_close(s);
-        return am__err(AM_EIO, "cannot start the store's writer thread");
     }
     s->has_writer = true;
     *out = s;
@@ -638,7 +530,7 @@ am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_v
 
 am_err am_store_open(const char *uri, const am_store_opts *o, am_store **out)
 {
-    return am__store_open_version(uri, o, N_MIGRATIONS, out);
+    return am__store_open_version(uri, o, am__store_schema_version(), out);
 }
 
 void am_store_close(am_store *s)
@@ -722,7 +614,7 @@ am_err am_store_submit(am_store *s, const am_record *recs, size_t n, uint64_t *t
         return am__err(AM_EFULL, "the store's queue is full (%zu records waiting)", waiting);
     size_t bytes = n * sizeof(am_record);
     for (size_t k = 0; k < n; k++) {
-        am_err rc = check_record(&recs[k], k, &bytes);
+        am_err rc = check_record(s, &recs[k], k, &bytes);
         if (rc)
             return rc;
     }

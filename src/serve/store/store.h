@@ -2,7 +2,7 @@
 ** store.h: where `agentmon serve` keeps records -- one interface, two
 ** backends (store_sqlite.c, store_pg.c), chosen by URI:
 **
-**     sqlite:PATH                 (default sqlite:./agentmon-data/agentmon.db)
+**     sqlite:PATH                 (default AM_STORE_DEFAULT_URI)
 **     sqlite:PATH?sync=full       (fsync every commit: survives power loss too)
 **     postgres://user:pw@host:port/db   (also postgresql://; any libpq URI)
 **
@@ -41,10 +41,12 @@
 #include <stdint.h>
 
 #include "agentmon/common.h"
-#include "../../core/buf.h"
 #include "schema.h"
 
 typedef struct am_store am_store;
+
+/* The store a collector opens when it is given none. */
+#define AM_STORE_DEFAULT_URI "sqlite:./agentmon-data/agentmon.db"
 
 typedef struct am_store_opts {
     size_t max_queued;       /* records waiting for the writer; 0 = 100000 */
@@ -95,54 +97,74 @@ am_err am_store_submit(am_store *s, const am_record *recs, size_t n, uint64_t *t
    AM_EINVAL for a ticket submit never gave. */
 am_err am_store_wait(am_store *s, uint64_t ticket, double timeout_s);
 
-/* ---- queries ------------------------------------------------------ */
+/* ---- queries: results as values ---------------------------------- */
+
+/*
+** The three reads give their results to callbacks, as numbers and strings:
+** rows, summary points, series and their samples. Nothing here is HTTP
+** or JSON (the query API renders them: api/results_json.c), so alert
+** rules, the dashboard and exporters read the same results as they are.
+** The contract of all three:
+**
+**   - The callbacks run on the calling thread, before the read returns.
+**   - All a callback is given -- values, strings, arrays -- is borrowed
+**     for that call only: copy what you keep.
+**   - A callback returns 0 to go on. Any other value stops the walk: no
+**     callback is called again, and the read returns that value as it is
+**     (so a callback passes its own am_err through, e.g. AM_ENOMEM of the
+**     caller's buffer; the store sets no message for it).
+**   - Otherwise, when a read returns an error the callbacks were not
+**     called at all: a read fetches and checks its whole result before it
+**     hands out the first value (STYLE.md rule 5), so a caller never has
+**     half a result to undo.
+*/
 
 #define AM_STORE_MAX_FILTERS 16
 #define AM_STORE_MAX_GROUP 4
+#define AM_STORE_CURSOR_MAX 128 /* bytes of a next_cursor, its NUL included */
 
 typedef struct am_store_filter {
-    int col;           /* index in the table's columns */
-    const char *value; /* compared as the column's type (TIME: unix */
-                       /* seconds); NULL matches SQL NULL; borrowed */
+    int col;            /* index in the table's columns */
+    const char *value;  /* compared as the column's type (TIME: unix */
+                        /* seconds); NULL matches SQL NULL; borrowed */
 } am_store_filter;
 
 /*
-** GET /api/v1/metrics/{type}: rows of one table with start <= timestamp <
-** end and every filter column == value, oldest first (rows with equal
-** timestamps in the order they were stored), at most limit rows
-** (1..10000). Paging: cursor NULL for the first page; the result's
-** next_cursor (or "" when no more rows) for the next. A cursor is opaque
-** text the store made: it encodes the last row's timestamp and storage
-** sequence number, and a checksum over them and the query (table, range,
-** filters -- not limit), so a cursor that was altered or belongs to
-** another query is AM_EINVAL.
+** Rows of one table with start <= timestamp < end and every filter column
+** == value, oldest first (rows with equal timestamps in the order they
+** were stored), at most limit rows (1..10000). Paging: cursor NULL (or "")
+** for the first page; the next_cursor of a page for the next. A cursor is
+** opaque text the store made: it encodes the last row's timestamp and
+** storage sequence number, and a checksum over them and the query (table,
+** range, filters -- not limit), so a cursor that was altered or belongs
+** to another query is AM_EINVAL.
 */
 typedef struct am_store_query {
     am_table_id table;
-    double start, end; /* unix seconds; NaN = unbounded; end < start is AM_EINVAL */
+    double start, end;  /* unix seconds; NaN = unbounded; end < start is AM_EINVAL */
     am_store_filter filters[AM_STORE_MAX_FILTERS];
     size_t n_filters;
     size_t limit;
     const char *cursor; /* borrowed */
 } am_store_query;
 
-/*
-** The rows as a JSON array of objects (column name -> value: TEXT as a
-** string, INT and REAL as numbers (infinities as the strings "+Inf" and
-** "-Inf"), timestamp as RFC 3339 UTC with ms, SQL NULL as null), appended
-** to out; *n_rows set; next_cursor written (NUL-terminated, at most 128
-** bytes) or set to "" when there is no more. On error out is as it was.
-*/
-am_err am_store_select(am_store *s, const am_store_query *q, am_buf *out, size_t *n_rows,
-                       char next_cursor[128]);
+/* One row: vals[t->n_cols], in column order (schema.h's enums index it).
+   is_null marks SQL NULL (a NULL TEXT also has v.s NULL); TEXT in v.s,
+   INT in v.i, REAL in v.d (infinities possible, never NaN), TIME in v.d
+   as unix seconds. */
+typedef int (*am_store_on_row)(void *ud, const am_table *t, const am_value *vals);
+
+/* on_row for each row in order; then, on AM_OK, *n_rows and next_cursor
+   (NUL-terminated; "" when there are no more rows) are set. */
+am_err am_store_select(am_store *s, const am_store_query *q, am_store_on_row on_row, void *ud,
+                       size_t *n_rows, char next_cursor[AM_STORE_CURSOR_MAX]);
 
 /*
-** GET /api/v1/metrics/{type}/summary: per group (the values of group_by
-** columns) per step-aligned bucket of [start, end) (buckets start at
-** multiples of step since the epoch; only buckets with rows appear):
-** count, error rate (null when the table has no error column) and
+** Summaries: per group (the values of the group_by columns) per
+** step-aligned bucket of [start, end) (buckets start at multiples of step
+** since the epoch; only buckets with rows appear): count, error rate and
 ** p50/p95/p99 of the table's value_col (nearest rank: the value at rank
-** ceil(q * n) of the n non-NULL values; null when there are none).
+** ceil(q * n) of the n non-NULL values).
 ** Percentiles come from log-bucketed histograms with at most 1% relative
 ** error (bucket ceil(log_1.02 |v|), read back as its midpoint). The store
 ** keeps them, with count and errors, per minute and per hour (rollups)
@@ -156,27 +178,38 @@ am_err am_store_select(am_store *s, const am_store_query *q, am_buf *out, size_t
 ** columns, a filter on a column other than the one grouped by (or more
 ** than one filter), and steps that are not whole minutes read rows --
 ** with the same histograms, so both ways give the same numbers.
-** Appends {"step":..,"groups":[{"group":{..},"points":[{"t":"RFC 3339",
-** "count":..,"error_rate":..,"p50":..,"p95":..,"p99":..}]}]} to out
-** (groups in ascending order of their values, NULL first). start and end
-** must be finite; AM_ELIMIT beyond 1,000,000 group x bucket points.
+** start and end must be finite; AM_ELIMIT beyond 1,000,000 group x
+** bucket points.
 */
 typedef struct am_store_summary {
-    am_store_query q; /* table, range, filters (limit and cursor unused) */
+    am_store_query q;   /* table, range, filters (limit and cursor unused) */
     int group_by[AM_STORE_MAX_GROUP];
     size_t n_group_by;
-    double step; /* seconds, > 0; the range must hold at most 10000 steps */
-                 /* (AM_EINVAL otherwise) */
+    double step;        /* seconds, > 0; the range must hold at most 10000 steps */
+                        /* (AM_EINVAL otherwise) */
 } am_store_summary;
 
-am_err am_store_summarize(am_store *s, const am_store_summary *q, am_buf *out);
+/* One point of a summary. Groups come in ascending order of their values
+   (SQL NULL first), numbered 0, 1, ... in that order; the points of a group
+   come one after another, in time order. */
+typedef struct am_store_point {
+    size_t group;                  /* the group's number */
+    const char *const *group_vals; /* n_group_by values, NULL for SQL NULL */
+    double t;                      /* the bucket's start, unix seconds */
+    uint64_t count;                /* rows */
+    double error_rate;             /* errors / count; NaN: the table has no error column */
+    double p50, p95, p99;          /* NaN when no row of the bucket has a value */
+} am_store_point;
+
+typedef int (*am_store_on_point)(void *ud, const am_store_point *p);
+
+am_err am_store_summarize(am_store *s, const am_store_summary *q, am_store_on_point on_point,
+                          void *ud);
 
 /*
-** GET /api/v1/series: stored metric samples of one name whose labels
-** contain every matcher (label = value), in [start, end], as
-** {"series":[{"labels":{..},"points":[[t,v],...]}]} (t unix seconds with
-** ms, v a number or "NaN"/"+Inf"/"-Inf"; series in label-text order);
-** with step > 0, one point per step from start (the last sample at or
+** Series: stored metric samples of one name whose labels contain every
+** matcher (label = value), in [start, end], series in label-text order;
+** with step > 0, one sample per step from start (the last sample at or
 ** before it, as Prometheus' range queries do, looking back at most 5
 ** minutes; at most 10000 steps). start and end must be finite.
 */
@@ -188,7 +221,15 @@ typedef struct am_store_series {
     double start, end, step;
 } am_store_series;
 
-am_err am_store_series_query(am_store *s, const am_store_series *q, am_buf *out);
+/* A series begins: its n labels, sorted by name. Its samples follow, in
+   time order (none, when a step found none within the lookback). */
+typedef int (*am_store_on_series)(void *ud, const char *const *names, const char *const *values,
+                                  size_t n);
+/* One sample: t unix seconds, v the value (NaN for a NaN sample). */
+typedef int (*am_store_on_sample)(void *ud, double t, double v);
+
+am_err am_store_series_query(am_store *s, const am_store_series *q, am_store_on_series on_series,
+                             am_store_on_sample on_sample, void *ud);
 
 /* ---- for /metrics and tests --------------------------------------- */
 

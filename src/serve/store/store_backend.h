@@ -80,15 +80,25 @@ extern const am_store_ops am__store_pg_ops;
 
 /* The next parameter marker: "?" or "$<++*n>". */
 void am__sql_param(am_buf *b, const am_sql_dialect *d, size_t *n);
-/* CREATE TABLE and its indexes (time range; each group_by column with time). */
-void am__sql_create_table(am_buf *b, const am_sql_dialect *d, const am_table *t);
-void am__sql_create_indexes(am_buf *b, const am_sql_dialect *d, const am_table *t);
-/* INSERT of every column, skipping a row whose id is stored. */
-void am__sql_insert(am_buf *b, const am_sql_dialect *d, const am_table *t);
-/* The rollup table of t (migration 3), and its statements: read one key
-   (level, dim, bucket, key), write it (upsert of 9 values), delete a
-   level's and dimension's buckets before a time. */
-void am__sql_create_rollup(am_buf *b, const am_sql_dialect *d, const am_table *t);
+/*
+** The SQL of migration v (schema.h, VERSIONS): for each table in order,
+** its CREATE TABLE (with the columns of v and its time index) if v made
+** it, the ALTER TABLE ADD COLUMNs of v, the indexes of v, and the rollup
+** table if v made it. The parts, each appending nothing when v made
+** nothing of its kind for t:
+*/
+void am__sql_migration(am_buf *b, const am_sql_dialect *d, int v);
+void am__sql_create_table(am_buf *b, const am_sql_dialect *d, const am_table *t, int v);
+void am__sql_add_columns(am_buf *b, const am_sql_dialect *d, const am_table *t, int v);
+void am__sql_create_indexes(am_buf *b, const am_sql_dialect *d, const am_table *t, int v);
+/* The rollup table of t: per level, dimension, bucket and key, the count,
+   errors, values and their histogram. */
+void am__sql_create_rollup(am_buf *b, const am_sql_dialect *d, const am_table *t, int v);
+/* INSERT of t's first n_cols columns, skipping a row whose id is stored. */
+void am__sql_insert(am_buf *b, const am_sql_dialect *d, const am_table *t, size_t n_cols);
+/* The statements of the rollup table: read one key (level, dim, bucket,
+   key), write it (upsert of 9 values), delete a level's and dimension's
+   buckets before a time. */
 void am__sql_rollup_get(am_buf *b, const am_sql_dialect *d, const am_table *t);
 void am__sql_rollup_put(am_buf *b, const am_sql_dialect *d, const am_table *t);
 void am__sql_rollup_delete(am_buf *b, const am_sql_dialect *d, const am_table *t);
@@ -116,8 +126,11 @@ am_err am__store_cursor_decode(const char *text, uint64_t qhash, double *ts, int
 /* The fingerprint of a query: table, range and filters (not limit). */
 uint64_t am__store_query_hash(const am_store_query *q);
 
-/* The migrations store.c knows; am__store_open_version() opens applying
-   at most max_version of them (tests make older databases this way). */
+/* The latest schema version: the highest migration number schema.c
+   names. am__store_open_version() opens applying at most max_version
+   migrations, and then reads and writes as a program of that version did
+   (only the columns, tables and rollups it had): tests make and fill the
+   databases of older versions this way. */
 int am__store_schema_version(void);
 am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_version,
                               am_store **out);

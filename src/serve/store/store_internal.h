@@ -27,14 +27,12 @@
 #include "labels.h"
 #include "store_backend.h"
 
-#define DEFAULT_URI "sqlite:./agentmon-data/agentmon.db"
 #define MAX_TIME 253402300800.0 /* 10000-01-01T00:00:00Z */
 #define MAX_STEPS 10000
 #define MAX_POINTS 1000000
 #define LOOKBACK_S 300.0
 #define RETENTION_EVERY_S 1.0
 #define PING_EVERY_S 1.0
-#define MAX_COLS 32 /* per table; the backends read at most 40 result columns */
 /* histograms: log buckets of ratio GAMMA (store_rollup.c says why) */
 #define GAMMA 1.02
 #define H_POS 1000000
@@ -93,8 +91,11 @@ struct am_store {
     char *insert_sql[AM_T__N];
     char *delete_sql[AM_T__N];
     char *rollup_get_sql[AM_T__N], *rollup_put_sql[AM_T__N], *rollup_delete_sql[AM_T__N];
-    am_col_type param_types[AM_T__N][MAX_COLS]; /* of the INSERTs */
-    bool has_rollups;        /* the schema has them (an old version, opened by tests, does not) */
+    am_col_type param_types[AM_T__N][AM_TABLE_MAX_COLS]; /* of the columns */
+    /* the schema version of the database (the latest, but for tests that
+       open older ones) and the columns each table has in it (0: none) */
+    int version;
+    size_t n_cols[AM_T__N];
     bool is_rollup_read_off; /* tests: summaries read rows only */
     amap rcache;             /* writer: the stored totals of recent rollup keys */
 
@@ -160,14 +161,26 @@ acc *am__amap_get(amap *m, const void *key, size_t klen, bool *is_new);
 void am__amap_free(amap *m);
 
 /* ---- store_rollup.c: rollups (the writer's, in the rows' transaction) */
-/* whether column col of t is a rollup dimension (TEXT, group_by, few values) */
-bool am__store_is_dim(const am_table *t, int col);
+/* The migration that made column col of t a rollup dimension (a TEXT
+   group_by column with few values; col 0 stands for "no dimension"): the
+   later of the column's and the table's rollups'; 0 when it is none. */
+int am__store_dim_since(const am_table *t, int col);
+/* whether column col (>= 2) of t is a rollup dimension at version v */
+bool am__store_is_dim(const am_table *t, int col, int v);
+/* whether t has rollups in s's database */
+bool am__store_has_rollups(const am_store *s, const am_table *t);
 /* whether a row is an error, from its error column's value */
 bool am__store_is_error(const am_table *t, am_col_type type, const am_value *e);
-/* add one committed record to the rollups being built in m; false: ENOMEM */
-bool am__rollup_add(amap *m, const am_record *r);
+/* Add one committed record to the rollups being built in m, for the
+   dimensions of version v (only those made by migration `only`, when it
+   is not 0); false: ENOMEM. */
+bool am__rollup_add(amap *m, const am_record *r, int v, int only);
 /* write m's keys (merged with what is stored) in the open transaction */
 am_err am__rollup_flush(am_store *s, amap *m);
+
+/* ---- store_migrate.c ------------------------------------------------- */
+/* Bring the database to max_version (store_migrate.c); sets s->version. */
+am_err am__store_migrate(am_store *s, int max_version);
 
 /* ---- store_query.c / store.c --------------------------------------- */
 uint64_t am__store_fnv(uint64_t h, const void *p, size_t n);

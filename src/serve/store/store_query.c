@@ -149,11 +149,15 @@ static am_err parse_number(const char *s, am_col_type type, am_value *out)
     return AM_OK;
 }
 
-static am_err check_query(const am_store_query *q, const am_table **tp, am_value *vals)
+static am_err check_query(const am_store *s, const am_store_query *q, const am_table **tp,
+                          am_value *vals)
 {
     const am_table *t = am_table_get(q->table);
     if (!t)
         return am__err(AM_EINVAL, "unknown table %d", (int)q->table);
+    if (!s->n_cols[t->id])
+        return am__err(AM_EINVAL, "the database (schema version %d) has no table %s", s->version,
+                       t->sql_name);
     if (isinf(q->start) || isinf(q->end))
         return am__err(AM_EINVAL, "start and end must be finite times (or unset)");
     if (q->end < q->start)
@@ -162,7 +166,7 @@ static am_err check_query(const am_store_query *q, const am_table **tp, am_value
         return am__err(AM_EINVAL, "more than %d filters", AM_STORE_MAX_FILTERS);
     for (size_t i = 0; i < q->n_filters; i++) {
         int c = q->filters[i].col;
-        if (c < 0 || (size_t)c >= t->n_cols)
+        if (c < 0 || (size_t)c >= s->n_cols[t->id])
             return am__err(AM_EINVAL, "filter %zu: %s has no column %d", i, t->api_name, c);
         const am_column *col = &t->cols[c];
         const char *v = q->filters[i].value;
@@ -188,40 +192,67 @@ static am_err check_query(const am_store_query *q, const am_table **tp, am_value
 }
 
 /* ------------------------------------------------------------------ */
+/* Rows, kept until the read is complete                              */
+/* ------------------------------------------------------------------ */
+
+/*
+** A read fetches its whole result before the first callback (store.h's
+** contract), so rows are copied as they come: their values into one
+** array, their strings into one buffer. Until the result is complete a
+** TEXT value holds its string's offset in that buffer (which moves as it
+** grows); rowset_done() turns the offsets into pointers.
+*/
+typedef struct rowset {
+    const am_table *t;
+    size_t n_cols; /* values per row: the table's (those the database has
+                      not are NULL) */
+    size_t n_have; /* those the database has */
+    am_value *vals;
+    size_t n, cap;
+    am_buf text;
+} rowset;
+
+static int rowset_add(rowset *rs, const am_value *cols)
+{
+    am_value *v = am__grow(rs->vals, &rs->cap, (rs->n + 1) * rs->n_cols, sizeof *v, 256);
+    if (!v)
+        return AM_ENOMEM;
+    rs->vals = v;
+    v += rs->n * rs->n_cols;
+    for (size_t i = 0; i < rs->n_cols; i++) {
+        v[i] = i < rs->n_have ? cols[i] : (am_value){.is_null = true};
+        if (rs->t->cols[i].type == AM_COL_TEXT && !v[i].is_null && v[i].v.s) {
+            size_t off = rs->text.len;
+            am_buf_append(&rs->text, v[i].v.s, strlen(v[i].v.s) + 1);
+            v[i].v.i = (int64_t)off;
+        } else if (rs->t->cols[i].type == AM_COL_TEXT) {
+            v[i] = (am_value){.is_null = true};
+        }
+    }
+    rs->n++;
+    return am_buf_err(&rs->text) ? AM_ENOMEM : 0;
+}
+
+static void rowset_done(rowset *rs)
+{
+    for (size_t k = 0; k < rs->n * rs->n_cols; k++)
+        if (rs->t->cols[k % rs->n_cols].type == AM_COL_TEXT && !rs->vals[k].is_null)
+            rs->vals[k].v.s = rs->text.p + rs->vals[k].v.i;
+}
+
+static void rowset_free(rowset *rs)
+{
+    am__free(rs->vals);
+    am_buf_free(&rs->text);
+}
+
+/* ------------------------------------------------------------------ */
 /* Select                                                              */
 /* ------------------------------------------------------------------ */
 
-static void buf_value(am_buf *b, am_col_type type, const am_value *v)
-{
-    if (v->is_null) {
-        am_buf_puts(b, "null");
-        return;
-    }
-    switch (type) {
-    case AM_COL_TEXT:
-        am__buf_json_string(b, v->v.s, strlen(v->v.s));
-        break;
-    case AM_COL_INT:
-        am_buf_printf(b, "%lld", (long long)v->v.i);
-        break;
-    case AM_COL_REAL:
-        if (isinf(v->v.d))
-            am_buf_puts(b, v->v.d > 0 ? "\"+Inf\"" : "\"-Inf\"");
-        else if (isnan(v->v.d))
-            am_buf_puts(b, "\"NaN\"");
-        else
-            am__buf_double(b, v->v.d);
-        break;
-    case AM_COL_TIME:
-        buf_rfc3339(b, v->v.d);
-        break;
-    }
-}
-
 typedef struct select_ctx {
-    const am_table *t;
-    am_buf *out;
-    size_t n, limit;
+    rowset rows;
+    size_t limit;
     double last_ts;
     int64_t last_seq;
     bool has_more;
@@ -230,20 +261,13 @@ typedef struct select_ctx {
 static int on_select_row(void *ud, const am_value *cols)
 {
     select_ctx *c = ud;
-    if (c->n == c->limit) {
+    if (c->rows.n == c->limit) {
         c->has_more = true;
         return 0;
     }
-    am_buf_puts(c->out, c->n ? ",{" : "{");
-    for (size_t i = 0; i < c->t->n_cols; i++) {
-        am_buf_printf(c->out, "%s\"%s\":", i ? "," : "", c->t->cols[i].name);
-        buf_value(c->out, c->t->cols[i].type, &cols[i + 1]);
-    }
-    am_buf_putc(c->out, '}');
     c->last_seq = cols[0].v.i;
-    c->last_ts = cols[2].v.d;
-    c->n++;
-    return 0;
+    c->last_ts = cols[1 + AM_C_TIMESTAMP].v.d;
+    return rowset_add(&c->rows, cols + 1);
 }
 
 static void result_types(const am_table *t, am_col_type *types)
@@ -252,12 +276,12 @@ static void result_types(const am_table *t, am_col_type *types)
         types[i] = t->cols[i].type == AM_COL_TIME ? AM_COL_REAL : t->cols[i].type;
 }
 
-am_err am_store_select(am_store *s, const am_store_query *q, am_buf *out, size_t *n_rows,
-                       char next_cursor[128])
+am_err am_store_select(am_store *s, const am_store_query *q, am_store_on_row on_row, void *ud,
+                       size_t *n_rows, char next_cursor[AM_STORE_CURSOR_MAX])
 {
     const am_table *t;
     am_value fvals[AM_STORE_MAX_FILTERS];
-    am_err rc = check_query(q, &t, fvals);
+    am_err rc = check_query(s, q, &t, fvals);
     if (rc)
         return rc;
     if (q->limit < 1 || q->limit > 10000)
@@ -269,13 +293,14 @@ am_err am_store_select(am_store *s, const am_store_query *q, am_buf *out, size_t
     if (has_after && (rc = am__store_cursor_decode(q->cursor, qhash, &after_ts, &after_seq)))
         return rc;
 
+    size_t n_have = s->n_cols[t->id];
     am_buf sql;
     am_buf_init(&sql, 0);
     am_value params[AM_STORE_MAX_FILTERS + 6];
     am_col_type ptypes[AM_STORE_MAX_FILTERS + 6];
     size_t np = 0;
     am_buf_puts(&sql, "SELECT seq");
-    for (size_t i = 0; i < t->n_cols; i++)
+    for (size_t i = 0; i < n_have; i++)
         am_buf_printf(&sql, ", %s", t->cols[i].name);
     am_buf_printf(&sql, " FROM %s", t->sql_name);
     am__sql_where(&sql, s->ops->dialect, t, q, fvals, has_after, after_ts, after_seq, params,
@@ -284,36 +309,35 @@ am_err am_store_select(am_store *s, const am_store_query *q, am_buf *out, size_t
     params[np] = (am_value){.v.i = (int64_t)q->limit + 1}; /* one more: is there a next page? */
     ptypes[np] = AM_COL_INT;
     am__sql_param(&sql, s->ops->dialect, &np);
-    am_col_type ctypes[MAX_COLS + 1];
+    am_col_type ctypes[AM_TABLE_MAX_COLS + 1];
     ctypes[0] = AM_COL_INT;
     result_types(t, ctypes + 1);
-    size_t len0 = out->len;
-    select_ctx c = {.t = t, .out = out, .limit = q->limit};
-    am_buf_putc(out, '[');
+    select_ctx c = {.rows = {.t = t, .n_cols = t->n_cols, .n_have = n_have}, .limit = q->limit};
+    am_buf_init(&c.rows.text, 0);
     rc = run_read(s, &sql,
                   (am_store_stmt){.params = params,
                                   .param_types = ptypes,
                                   .n_params = np,
                                   .col_types = ctypes,
-                                  .n_cols = t->n_cols + 1,
+                                  .n_cols = n_have + 1,
                                   .on_row = on_select_row,
                                   .ud = &c});
-    am_buf_putc(out, ']');
-    if (!rc && am_buf_err(out))
-        rc = am__err(am_buf_err(out), "the result does not fit in the output buffer");
-    if (rc) {
-        if (!am_buf_err(out)) {
-            out->len = len0;
-            out->p[len0] = '\0';
-        }
-        return rc;
+    if (rc == AM_ENOMEM)
+        rc = am__err(AM_ENOMEM, "out of memory reading %s", t->sql_name);
+    if (!rc) {
+        rowset_done(&c.rows);
+        for (size_t k = 0; k < c.rows.n && !rc; k++)
+            rc = (am_err)on_row(ud, t, c.rows.vals + k * t->n_cols);
     }
-    *n_rows = c.n;
-    if (c.has_more)
-        am__store_cursor_encode(next_cursor, qhash, c.last_ts, c.last_seq);
-    else
-        next_cursor[0] = '\0';
-    return AM_OK;
+    if (!rc) {
+        *n_rows = c.rows.n;
+        if (c.has_more)
+            am__store_cursor_encode(next_cursor, qhash, c.last_ts, c.last_seq);
+        else
+            next_cursor[0] = '\0';
+    }
+    rowset_free(&c.rows);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -321,7 +345,8 @@ am_err am_store_select(am_store *s, const am_store_query *q, am_buf *out, size_t
 /* ------------------------------------------------------------------ */
 
 typedef struct group {
-    char **vals; /* n_group_by values, NULL for SQL NULL */
+    char **vals; /* n values (the summary's n_group_by), NULL for SQL NULL */
+    size_t n;
     uint32_t rank;
 } group;
 
@@ -405,6 +430,7 @@ static int64_t group_of(summary_ctx *c, const am_value *vals, size_t n)
         c->cap_groups = cap;
     }
     group *g = &c->groups[c->n_groups];
+    g->n = n;
     g->vals = am__calloc(n ? n : 1, sizeof(char *));
     if (!g->vals)
         return -1;
@@ -476,13 +502,11 @@ static int on_rollup_row(void *ud, const am_value *cols)
     return 0;
 }
 
-static size_t g_n_group_by;
-static group *g_groups;
-
-static int cmp_group_idx(const void *a, const void *b)
+/* Groups in ascending order of their values, SQL NULL first. */
+static int cmp_group(const void *a, const void *b)
 {
-    const group *x = &g_groups[*(const uint32_t *)a], *y = &g_groups[*(const uint32_t *)b];
-    for (size_t i = 0; i < g_n_group_by; i++) {
+    const group *x = *(const group *const *)a, *y = *(const group *const *)b;
+    for (size_t i = 0; i < x->n; i++) {
         const char *p = x->vals[i], *q = y->vals[i];
         if (!p || !q) {
             if (p != q)
@@ -504,47 +528,31 @@ static int cmp_acc(const void *a, const void *b)
     return x->sbucket < y->sbucket ? -1 : x->sbucket > y->sbucket;
 }
 
-static void buf_percentile(am_buf *b, const char *name, const acc *a, double q)
+static double percentile(const acc *a, double q)
 {
-    am_buf_printf(b, ",\"%s\":", name);
-    if (!a->n_vals) {
-        am_buf_puts(b, "null");
-        return;
-    }
-    am_value v = {.v.d = am__hist_quantile(&a->h, a->n_vals, q)};
-    buf_value(b, AM_COL_REAL, &v);
+    return a->n_vals ? am__hist_quantile(&a->h, a->n_vals, q) : NAN;
 }
 
-static pthread_mutex_t g_sort_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static am_err render_summary(summary_ctx *c, am_buf *out)
+/* The points, in order, to on_point. */
+static am_err walk_summary(summary_ctx *c, am_store_on_point on_point, void *ud)
 {
-    const am_store_summary *q = c->q;
     if (c->accs.n > MAX_POINTS)
         return am__err(AM_ELIMIT, "the summary has %zu group x step points, more than %d",
                        c->accs.n, MAX_POINTS);
     /* order groups by their values; points by group rank and bucket */
-    uint32_t *order = am__malloc((c->n_groups ? c->n_groups : 1) * sizeof *order);
     acc **pts = am__malloc((c->accs.n ? c->accs.n : 1) * sizeof *pts);
     group **by_rank = am__malloc((c->n_groups ? c->n_groups : 1) * sizeof *by_rank);
-    if (!order || !pts || !by_rank) {
-        am__free(order);
+    if (!pts || !by_rank) {
         am__free(pts);
         am__free(by_rank);
         return am__err(AM_ENOMEM, "out of memory summarizing");
     }
     for (size_t i = 0; i < c->n_groups; i++)
-        order[i] = (uint32_t)i;
-    pthread_mutex_lock(&g_sort_mu); /* qsort has no context argument */
-    g_n_group_by = q->n_group_by;
-    g_groups = c->groups;
+        by_rank[i] = &c->groups[i];
     if (c->n_groups)
-        qsort(order, c->n_groups, sizeof *order, cmp_group_idx);
-    pthread_mutex_unlock(&g_sort_mu);
-    for (size_t i = 0; i < c->n_groups; i++) {
-        c->groups[order[i]].rank = (uint32_t)i;
-        by_rank[i] = &c->groups[order[i]];
-    }
+        qsort(by_rank, c->n_groups, sizeof *by_rank, cmp_group);
+    for (size_t i = 0; i < c->n_groups; i++)
+        by_rank[i]->rank = (uint32_t)i;
     size_t n = 0;
     for (size_t i = 0; i < c->accs.cap; i++)
         if (c->accs.slots[i].key) {
@@ -554,40 +562,24 @@ static am_err render_summary(summary_ctx *c, am_buf *out)
         }
     if (n)
         qsort(pts, n, sizeof *pts, cmp_acc);
-
-    am_buf_puts(out, "{\"step\":");
-    am__buf_double(out, q->step);
-    am_buf_puts(out, ",\"groups\":[");
-    for (size_t i = 0; i < n; i++) {
+    am_err rc = AM_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
         const acc *a = pts[i];
-        if (i == 0 || a->group != pts[i - 1]->group) {
-            am_buf_puts(out, i ? "]},{\"group\":{" : "{\"group\":{");
-            for (size_t k = 0; k < q->n_group_by; k++) {
-                const char *gv = by_rank[a->group]->vals[k];
-                am_value v = {.is_null = !gv, .v.s = gv};
-                am_buf_printf(out, "%s\"%s\":", k ? "," : "", c->t->cols[q->group_by[k]].name);
-                buf_value(out, AM_COL_TEXT, &v);
-            }
-            am_buf_puts(out, "},\"points\":[{\"t\":");
-        } else {
-            am_buf_puts(out, ",{\"t\":");
-        }
-        buf_rfc3339(out, (double)a->sbucket * q->step);
-        am_buf_printf(out, ",\"count\":%llu,\"error_rate\":", (unsigned long long)a->n);
-        if (c->t->error_col)
-            am__buf_double(out, (double)a->errors / (double)a->n);
-        else
-            am_buf_puts(out, "null");
-        buf_percentile(out, "p50", a, 0.50);
-        buf_percentile(out, "p95", a, 0.95);
-        buf_percentile(out, "p99", a, 0.99);
-        am_buf_putc(out, '}');
+        am_store_point p = {
+            .group = a->group,
+            .group_vals = (const char *const *)by_rank[a->group]->vals,
+            .t = (double)a->sbucket * c->q->step,
+            .count = a->n,
+            .error_rate = c->t->error_col >= 0 ? (double)a->errors / (double)a->n : NAN,
+            .p50 = percentile(a, 0.50),
+            .p95 = percentile(a, 0.95),
+            .p99 = percentile(a, 0.99),
+        };
+        rc = (am_err)on_point(ud, &p);
     }
-    am_buf_puts(out, n ? "]}]}" : "]}");
-    am__free(order);
     am__free(pts);
     am__free(by_rank);
-    return AM_OK;
+    return rc;
 }
 
 /* Rows of [a, b) read as they are. */
@@ -687,16 +679,17 @@ static am_err summary_range(am_store *s, summary_ctx *c, const plan *p, double a
     return rc;
 }
 
-am_err am_store_summarize(am_store *s, const am_store_summary *q, am_buf *out)
+am_err am_store_summarize(am_store *s, const am_store_summary *q, am_store_on_point on_point,
+                          void *ud)
 {
     const am_table *t;
     am_value fvals[AM_STORE_MAX_FILTERS];
-    am_err rc = check_query(&q->q, &t, fvals);
+    am_err rc = check_query(s, &q->q, &t, fvals);
     if (rc)
         return rc;
     if (!isfinite(q->q.start) || !isfinite(q->q.end))
         return am__err(AM_EINVAL, "a summary needs a finite start and end");
-    if (!t->value_col)
+    if (t->value_col < 0)
         return am__err(AM_EINVAL, "%s has no value to summarize", t->api_name);
     if (!(q->step > 0) || !isfinite(q->step))
         return am__err(AM_EINVAL, "step must be > 0 seconds");
@@ -709,7 +702,7 @@ am_err am_store_summarize(am_store *s, const am_store_summary *q, am_buf *out)
     cols[nc++] = 1; /* timestamp */
     for (size_t i = 0; i < q->n_group_by; i++) {
         int c = q->group_by[i];
-        if (c < 0 || (size_t)c >= t->n_cols || !t->cols[c].group_by)
+        if (c < 0 || (size_t)c >= s->n_cols[t->id] || !t->cols[c].group_by)
             return am__err(AM_EINVAL, "group_by: %s cannot be grouped by column %d%s%s",
                            t->api_name, c, c >= 0 && (size_t)c < t->n_cols ? " " : "",
                            c >= 0 && (size_t)c < t->n_cols ? t->cols[c].name : "");
@@ -718,13 +711,12 @@ am_err am_store_summarize(am_store *s, const am_store_summary *q, am_buf *out)
                 return am__err(AM_EINVAL, "group_by: %s named twice", t->cols[c].name);
         cols[nc++] = c;
     }
-    cols[nc++] = am_table_col(t, t->value_col);
+    cols[nc++] = t->value_col;
     summary_ctx c = {.t = t, .q = q, .err_col = -1};
-    if (t->error_col) {
-        int ec = am_table_col(t, t->error_col);
+    if (t->error_col >= 0) {
         c.err_col = (int)nc;
-        c.err_type = t->cols[ec].type;
-        cols[nc++] = ec;
+        c.err_type = t->cols[t->error_col].type;
+        cols[nc++] = t->error_col;
     }
     am_col_type ctypes[2 + AM_STORE_MAX_GROUP + 1];
     for (size_t i = 0; i < nc; i++)
@@ -737,11 +729,11 @@ am_err am_store_summarize(am_store *s, const am_store_summary *q, am_buf *out)
         p.dim = q->group_by[0];
         c.is_g_group = true;
     }
-    p.use_rollups = s->has_rollups && !s->is_rollup_read_off && q->n_group_by <= 1 &&
-                    q->q.n_filters <= 1 && (!p.dim || am__store_is_dim(t, p.dim));
+    p.use_rollups = am__store_has_rollups(s, t) && !s->is_rollup_read_off && q->n_group_by <= 1 &&
+                    q->q.n_filters <= 1 && (!p.dim || am__store_is_dim(t, p.dim, s->version));
     if (p.use_rollups && q->q.n_filters == 1) {
         int fc = q->q.filters[0].col;
-        if (!am__store_is_dim(t, fc) || (p.dim && fc != p.dim)) {
+        if (!am__store_is_dim(t, fc, s->version) || (p.dim && fc != p.dim)) {
             p.use_rollups = false;
         } else {
             p.dim = fc;
@@ -751,15 +743,8 @@ am_err am_store_summarize(am_store *s, const am_store_summary *q, am_buf *out)
     }
     rc = summary_range(s, &c, &p, q->q.start, q->q.end, 0);
     am__store_count_read(s, c.n_raw, c.n_rollup);
-    size_t len0 = out->len;
     if (!rc)
-        rc = render_summary(&c, out);
-    if (!rc && am_buf_err(out))
-        rc = am__err(am_buf_err(out), "the summary does not fit in the output buffer");
-    if (rc && !am_buf_err(out)) {
-        out->len = len0;
-        out->p[len0] = '\0';
-    }
+        rc = walk_summary(&c, on_point, ud);
     for (size_t g = 0; g < c.n_groups; g++) {
         for (size_t k = 0; k < q->n_group_by; k++)
             am__free(c.groups[g].vals[k]);
@@ -775,112 +760,139 @@ am_err am_store_summarize(am_store *s, const am_store_summary *q, am_buf *out)
 /* Series                                                              */
 /* ------------------------------------------------------------------ */
 
+/*
+** The series are collected whole before the first callback: label names
+** and values (split from the stored canonical text, which is checked
+** here) go into one buffer, samples into one array, and each series
+** notes where its labels and samples start.
+*/
+typedef struct one_series {
+    size_t label0, n_labels; /* into series_ctx.label_offs, 2 per label */
+    size_t sample0, n_samples;
+} one_series;
+
+typedef struct sample {
+    double t, v;
+} sample;
+
 typedef struct series_ctx {
     const am_store_series *q;
-    am_buf *out;
-    char *labels; /* of the series being written, owned */
-    size_t n_series;
+    am_buf text;        /* label names and values, NUL-terminated */
+    size_t *label_offs; /* name, value offsets into text */
+    size_t n_offs, cap_offs;
+    one_series *ser;
+    size_t n_ser, cap_ser;
+    sample *smp;
+    size_t n_smp, cap_smp;
+    char *labels; /* the canonical text of the series being read, owned */
+    char *scratch;
+    size_t cap_scratch;
     int64_t step_i; /* the next step to fill (step > 0) */
     double prev_t, prev_v;
-    bool has_prev, prev_null;
-    size_t n_points;
-    am_err err;
+    bool has_prev;
 } series_ctx;
 
-static void put_point(series_ctx *c, double t, double v, bool is_null)
+static int add_sample(series_ctx *c, double t, double v)
 {
-    am_buf_puts(c->out, c->n_points++ ? ",[" : "[");
-    am__buf_millis(c->out, t);
-    am_buf_putc(c->out, ',');
-    if (is_null || isnan(v))
-        am_buf_puts(c->out, "\"NaN\"");
-    else if (isinf(v))
-        am_buf_puts(c->out, v > 0 ? "\"+Inf\"" : "\"-Inf\"");
-    else
-        am__buf_double(c->out, v);
-    am_buf_putc(c->out, ']');
+    sample *p = am__grow(c->smp, &c->cap_smp, c->n_smp + 1, sizeof *p, 256);
+    if (!p)
+        return AM_ENOMEM;
+    c->smp = p;
+    c->smp[c->n_smp++] = (sample){t, v};
+    c->ser[c->n_ser - 1].n_samples++;
+    return 0;
 }
 
-/* With a step: emit the steps up to (not including) the sample at t. */
-static void fill_steps(series_ctx *c, double until)
+/* With a step: the steps up to (not including) the sample at until. */
+static int fill_steps(series_ctx *c, double until)
 {
     const am_store_series *q = c->q;
     for (;;) {
         double at = q->start + (double)c->step_i * q->step;
         if (at > q->end || at >= until)
-            return;
-        if (c->has_prev && c->prev_t > at - LOOKBACK_S)
-            put_point(c, at, c->prev_v, c->prev_null);
+            return 0;
+        if (c->has_prev && c->prev_t > at - LOOKBACK_S && add_sample(c, at, c->prev_v))
+            return AM_ENOMEM;
         c->step_i++;
     }
 }
 
-static void end_series(series_ctx *c)
-{
-    if (!c->labels)
-        return;
-    if (c->q->step > 0)
-        fill_steps(c, INFINITY);
-    am_buf_puts(c->out, "]}");
-    am__free(c->labels);
-    c->labels = NULL;
-}
-
-/* Canonical label text {a="x",b="y"} as the JSON object {"a":"x","b":"y"}. */
-static int labels_json(am_buf *out, const char *l)
+/* A new series of canonical label text l: its labels, split and kept. */
+static int begin_series(series_ctx *c, const char *l)
 {
     size_t len = strlen(l), n;
-    char *scratch = am__malloc(len + 1);
     const char *names[AM_LABELS_MAX], *values[AM_LABELS_MAX];
-    if (!scratch)
+    char *scratch = am__grow(c->scratch, &c->cap_scratch, len + 1, 1, 256);
+    one_series *ser = am__grow(c->ser, &c->cap_ser, c->n_ser + 1, sizeof *ser, 16);
+    size_t *offs =
+        am__grow(c->label_offs, &c->cap_offs, c->n_offs + 2 * AM_LABELS_MAX, sizeof *offs, 64);
+    if (scratch)
+        c->scratch = scratch;
+    if (ser)
+        c->ser = ser;
+    if (offs)
+        c->label_offs = offs;
+    am__free(c->labels);
+    c->labels = NULL;
+    if (!scratch || !ser || !offs || !(c->labels = am__strdup(l)))
         return AM_ENOMEM;
-    am_err rc = am__labels_split(l, scratch, len + 1, names, values, AM_LABELS_MAX, &n);
-    if (!rc) {
-        am_buf_putc(out, '{');
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                am_buf_putc(out, ',');
-            am__buf_json_string(out, names[i], strlen(names[i]));
-            am_buf_putc(out, ':');
-            am__buf_json_string(out, values[i], strlen(values[i]));
-        }
-        am_buf_putc(out, '}');
+    if (am__labels_split(l, scratch, len + 1, names, values, AM_LABELS_MAX, &n))
+        return AM_EPROTO;
+    c->ser[c->n_ser++] = (one_series){c->n_offs, n, c->n_smp, 0};
+    for (size_t i = 0; i < n; i++) {
+        c->label_offs[c->n_offs++] = c->text.len;
+        am_buf_append(&c->text, names[i], strlen(names[i]) + 1);
+        c->label_offs[c->n_offs++] = c->text.len;
+        am_buf_append(&c->text, values[i], strlen(values[i]) + 1);
     }
-    am__free(scratch);
-    return rc ? AM_EPROTO : 0;
+    c->step_i = 0;
+    c->has_prev = false;
+    return am_buf_err(&c->text) ? AM_ENOMEM : 0;
 }
 
 static int on_series_row(void *ud, const am_value *cols)
 {
     series_ctx *c = ud;
     const char *labels = cols[0].is_null ? "" : cols[0].v.s;
+    int rc = 0;
     if (!c->labels || strcmp(c->labels, labels) != 0) {
-        end_series(c);
-        if (!(c->labels = am__strdup(labels)))
-            return AM_ENOMEM;
-        am_buf_puts(c->out, c->n_series++ ? ",{\"labels\":" : "{\"labels\":");
-        int lrc = labels_json(c->out, labels);
-        if (lrc)
-            return lrc;
-        am_buf_puts(c->out, ",\"points\":[");
-        c->n_points = 0;
-        c->step_i = 0;
-        c->has_prev = false;
+        if (c->labels && c->q->step > 0 && (rc = fill_steps(c, INFINITY)))
+            return rc;
+        if ((rc = begin_series(c, labels)))
+            return rc;
     }
-    double t = cols[1].v.d;
-    if (c->q->step > 0) {
-        fill_steps(c, t);
-        c->prev_t = t;
-        c->prev_v = cols[2].v.d;
-        c->prev_null = cols[2].is_null;
-        c->has_prev = true;
-    } else {
-        put_point(c, t, cols[2].v.d, cols[2].is_null);
-    }
+    double t = cols[1].v.d, v = cols[2].is_null ? NAN : cols[2].v.d;
+    if (c->q->step <= 0)
+        return add_sample(c, t, v);
+    if ((rc = fill_steps(c, t)))
+        return rc;
+    c->prev_t = t;
+    c->prev_v = v;
+    c->has_prev = true;
     return 0;
 }
 
-am_err am_store_series_query(am_store *s, const am_store_series *q, am_buf *out)
+/* The collected series, in order, to the callbacks. */
+static am_err walk_series(const series_ctx *c, am_store_on_series on_series,
+                          am_store_on_sample on_sample, void *ud)
+{
+    am_err rc = AM_OK;
+    for (size_t i = 0; i < c->n_ser && !rc; i++) {
+        const one_series *s = &c->ser[i];
+        const char *names[AM_LABELS_MAX], *values[AM_LABELS_MAX];
+        for (size_t k = 0; k < s->n_labels; k++) {
+            names[k] = c->text.p + c->label_offs[s->label0 + 2 * k];
+            values[k] = c->text.p + c->label_offs[s->label0 + 2 * k + 1];
+        }
+        rc = (am_err)on_series(ud, names, values, s->n_labels);
+        for (size_t k = 0; k < s->n_samples && !rc; k++)
+            rc = (am_err)on_sample(ud, c->smp[s->sample0 + k].t, c->smp[s->sample0 + k].v);
+    }
+    return rc;
+}
+
+am_err am_store_series_query(am_store *s, const am_store_series *q, am_store_on_series on_series,
+                             am_store_on_sample on_sample, void *ud)
 {
     if (!q->name || !*q->name || am__check_metric_name(q->name, "series name"))
         return am__err(AM_EINVAL, "series: name must be a metric name");
@@ -939,14 +951,13 @@ am_err am_store_series_query(am_store *s, const am_store_series *q, am_buf *out)
         am_buf_putc(&sql, ')');
     }
     am_buf_puts(&sql, " ORDER BY labels, timestamp, seq");
-    size_t len0 = out->len;
-    series_ctx c = {.q = q, .out = out};
+    series_ctx c = {.q = q};
+    am_buf_init(&c.text, 0);
     if (rc) {
         rc = am__err(AM_ENOMEM, "out of memory building a query");
         am_buf_free(&sql);
     } else {
         static const am_col_type ct[3] = {AM_COL_TEXT, AM_COL_REAL, AM_COL_REAL};
-        am_buf_puts(out, "{\"series\":[");
         rc = run_read(s, &sql,
                       (am_store_stmt){.params = params,
                                       .param_types = ptypes,
@@ -955,18 +966,21 @@ am_err am_store_series_query(am_store *s, const am_store_series *q, am_buf *out)
                                       .n_cols = 3,
                                       .on_row = on_series_row,
                                       .ud = &c});
-        end_series(&c);
-        am_buf_puts(out, "]}");
+        if (!rc && c.labels && q->step > 0)
+            rc = (am_err)fill_steps(&c, INFINITY);
         if (rc == AM_EPROTO)
             rc = am__err(AM_EIO, "series: a stored label set is not canonical text");
+        else if (rc == AM_ENOMEM)
+            rc = am__err(AM_ENOMEM, "out of memory reading series");
     }
+    if (!rc)
+        rc = walk_series(&c, on_series, on_sample, ud);
     am__free(c.labels);
+    am__free(c.scratch);
+    am__free(c.label_offs);
+    am__free(c.ser);
+    am__free(c.smp);
+    am_buf_free(&c.text);
     am_buf_free(&pairs);
-    if (!rc && am_buf_err(out))
-        rc = am__err(am_buf_err(out), "the series do not fit in the output buffer");
-    if (rc && !am_buf_err(out)) {
-        out->len = len0;
-        out->p[len0] = '\0';
-    }
     return rc;
 }

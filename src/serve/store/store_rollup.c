@@ -180,13 +180,13 @@ void am__amap_free(amap *m)
 }
 
 /* ------------------------------------------------------------------ */
-/* Time                                                                */
+/* Rows: errors and dimensions                                         */
 /* ------------------------------------------------------------------ */
 
 /* Whether a row is an error, from the table's error column value. */
 bool am__store_is_error(const am_table *t, am_col_type type, const am_value *e)
 {
-    if (!t->error_col || e->is_null)
+    if (t->error_col < 0 || e->is_null)
         return false;
     if (type == AM_COL_TEXT)
         return strcmp(e->v.s, t->error_text) == 0;
@@ -195,26 +195,47 @@ bool am__store_is_error(const am_table *t, am_col_type type, const am_value *e)
     return e->v.d > 0;
 }
 
-/* A rollup dimension: a TEXT group_by column with few values. */
-bool am__store_is_dim(const am_table *t, int col)
+int am__store_dim_since(const am_table *t, int col)
 {
-    return col >= 2 && (size_t)col < t->n_cols && t->cols[col].group_by &&
-           !t->cols[col].is_high_cardinality && t->cols[col].type == AM_COL_TEXT;
+    if (!t->rollup_since)
+        return 0;
+    if (col == 0)
+        return t->rollup_since;
+    if (col < 2 || (size_t)col >= t->n_cols)
+        return 0;
+    const am_column *c = &t->cols[col];
+    if (!c->group_by || c->is_high_cardinality || c->type != AM_COL_TEXT)
+        return 0;
+    return c->since > t->rollup_since ? c->since : t->rollup_since;
+}
+
+bool am__store_is_dim(const am_table *t, int col, int v)
+{
+    int since = col >= 2 ? am__store_dim_since(t, col) : 0;
+    return since && since <= v;
+}
+
+bool am__store_has_rollups(const am_store *s, const am_table *t)
+{
+    return t->rollup_since && t->rollup_since <= s->version;
 }
 
 /* Add one stored record to the rollups being built in m. */
-bool am__rollup_add(amap *m, const am_record *r)
+bool am__rollup_add(amap *m, const am_record *r, int v, int only)
 {
     const am_table *t = am_table_get(r->table);
-    int vc = am_table_col(t, t->value_col);
-    int ec = t->error_col ? am_table_col(t, t->error_col) : -1;
-    const am_value *v = &r->vals[vc];
-    bool err = ec >= 0 && am__store_is_error(t, t->cols[ec].type, &r->vals[ec]);
-    double ts = r->vals[1].v.d;
+    int ds0 = am__store_dim_since(t, 0);
+    if (!ds0 || ds0 > v)
+        return true; /* no rollups (yet) */
+    const am_value *val = &r->vals[t->value_col];
+    bool err = t->error_col >= 0 &&
+               am__store_is_error(t, t->cols[t->error_col].type, &r->vals[t->error_col]);
+    double ts = r->vals[AM_C_TIMESTAMP].v.d;
     for (int li = 0; li < 2; li++) {
         double bucket = floor(ts / LEVELS[li]) * LEVELS[li];
         for (int dim = 0; dim < (int)t->n_cols; dim = dim ? dim + 1 : 2) {
-            if (dim && !am__store_is_dim(t, dim))
+            int ds = am__store_dim_since(t, dim);
+            if (!ds || ds > v || (only && ds != only))
                 continue;
             const char *g = dim ? r->vals[dim].is_null ? NULL : r->vals[dim].v.s : NULL;
             char key[AM_STORE_MAX_TEXT + 64];
@@ -244,9 +265,9 @@ bool am__rollup_add(amap *m, const am_record *r)
             }
             a->n++;
             a->errors += err;
-            if (!v->is_null) {
+            if (!val->is_null) {
                 a->n_vals++;
-                if (!am__hist_add(&a->h, am__hist_index(v->v.d), 1))
+                if (!am__hist_add(&a->h, am__hist_index(val->v.d), 1))
                     return false;
             }
         }

@@ -55,34 +55,64 @@ static const char *type_name(const am_sql_dialect *d, am_col_type t)
     }
 }
 
-void am__sql_create_table(am_buf *b, const am_sql_dialect *d, const am_table *t)
+void am__sql_create_table(am_buf *b, const am_sql_dialect *d, const am_table *t, int v)
 {
+    if (t->since != v)
+        return;
+    size_t n = am_table_cols_at(t, v);
     am_buf_printf(b, "CREATE TABLE %s (%s", t->sql_name, d->seq_decl);
-    for (size_t i = 0; i < t->n_cols; i++) {
+    for (size_t i = 0; i < n; i++) {
         const am_column *c = &t->cols[i];
         am_buf_printf(b, ", %s %s", c->name, type_name(d, c->type));
-        if (i == 0)
+        if (i == AM_C_ID)
             am_buf_puts(b, " NOT NULL UNIQUE");
-        else if (i == 1)
+        else if (i == AM_C_TIMESTAMP)
             am_buf_puts(b, " NOT NULL");
     }
     am_buf_puts(b, ");\n");
     am_buf_printf(b, "CREATE INDEX %s_time ON %s (timestamp, seq);\n", t->sql_name, t->sql_name);
 }
 
+void am__sql_migration(am_buf *b, const am_sql_dialect *d, int v)
+{
+    for (int i = 0; i < AM_T__N; i++) {
+        const am_table *t = am_table_get((am_table_id)i);
+        am__sql_create_table(b, d, t, v);
+        am__sql_add_columns(b, d, t, v);
+        am__sql_create_indexes(b, d, t, v);
+        am__sql_create_rollup(b, d, t, v);
+    }
+}
+
+void am__sql_add_columns(am_buf *b, const am_sql_dialect *d, const am_table *t, int v)
+{
+    for (size_t i = 0; t->since < v && i < t->n_cols; i++)
+        if (t->cols[i].since == v)
+            am_buf_printf(b, "ALTER TABLE %s ADD COLUMN %s %s;\n", t->sql_name, t->cols[i].name,
+                          type_name(d, t->cols[i].type));
+}
+
 /*
-** Per-dimension indexes: (column, timestamp) for each group_by column that
-** is not high-cardinality (per agent, per host, per model, per metric
-** name ...). Each index costs every insert a B-tree insertion, so session
-** ids (one value per session) are left to the time index.
+** Per-column indexes: (column, timestamp), made by the migration the
+** column's `indexed` names -- for each group_by column that is not
+** high-cardinality (per agent, per host, per model, per metric name ...),
+** and for lookups such as trace ids. Each index costs every insert a
+** B-tree insertion, so session ids (one value per session) are left to
+** the time index, and a sparse column's index leaves its NULL rows out.
 */
-void am__sql_create_indexes(am_buf *b, const am_sql_dialect *d, const am_table *t)
+void am__sql_create_indexes(am_buf *b, const am_sql_dialect *d, const am_table *t, int v)
 {
     (void)d;
-    for (size_t i = 2; i < t->n_cols; i++)
-        if (t->cols[i].group_by && !t->cols[i].is_high_cardinality)
-            am_buf_printf(b, "CREATE INDEX %s_%s ON %s (%s, timestamp);\n", t->sql_name,
-                          t->cols[i].name, t->sql_name, t->cols[i].name);
+    for (size_t i = 2; i < t->n_cols; i++) {
+        const am_column *c = &t->cols[i];
+        if (c->indexed != v)
+            continue;
+        am_buf_printf(b, "CREATE INDEX %s_%s ON %s (%s, timestamp)", t->sql_name, c->name,
+                      t->sql_name, c->name);
+        if (c->is_sparse)
+            am_buf_printf(b, " WHERE %s IS NOT NULL", c->name);
+        am_buf_puts(b, ";\n");
+    }
 }
 
 void am__sql_columns(am_buf *b, const am_table *t, const int *cols, size_t n)
@@ -94,14 +124,14 @@ void am__sql_columns(am_buf *b, const am_table *t, const int *cols, size_t n)
     }
 }
 
-void am__sql_insert(am_buf *b, const am_sql_dialect *d, const am_table *t)
+void am__sql_insert(am_buf *b, const am_sql_dialect *d, const am_table *t, size_t n_cols)
 {
     am_buf_printf(b, "INSERT INTO %s (", t->sql_name);
-    for (size_t i = 0; i < t->n_cols; i++)
+    for (size_t i = 0; i < n_cols; i++)
         am_buf_printf(b, "%s%s", i ? ", " : "", t->cols[i].name);
     am_buf_puts(b, ") VALUES (");
     size_t n = 0;
-    for (size_t i = 0; i < t->n_cols; i++) {
+    for (size_t i = 0; i < n_cols; i++) {
         if (i)
             am_buf_puts(b, ", ");
         am__sql_param(b, d, &n);
@@ -172,8 +202,10 @@ void am__sql_where(am_buf *b, const am_sql_dialect *d, const am_table *t, const 
 ** ("index:count,..."; see store.c), keyed so that a summary reads one
 ** range of the primary key.
 */
-void am__sql_create_rollup(am_buf *b, const am_sql_dialect *d, const am_table *t)
+void am__sql_create_rollup(am_buf *b, const am_sql_dialect *d, const am_table *t, int v)
 {
+    if (t->rollup_since != v)
+        return;
     am_buf_printf(b,
                   "CREATE TABLE %s_rollup (level %s NOT NULL, dim %s NOT NULL, bucket %s NOT "
                   "NULL, key TEXT NOT NULL, g TEXT, n %s NOT NULL, errors %s NOT NULL, n_vals "

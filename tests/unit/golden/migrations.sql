@@ -1,0 +1,76 @@
+-- sqlite migration 1
+CREATE TABLE communication_metrics (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp REAL NOT NULL, session_id TEXT, source_agent_id TEXT, target_agent_id TEXT, message_type TEXT, message_size INTEGER, processing_time REAL, response_time REAL, cpu_usage REAL, memory_usage REAL, context_size INTEGER, context_relevance_score REAL, error_count INTEGER, error_type TEXT, retry_count INTEGER, trace_id TEXT);
+CREATE INDEX communication_metrics_time ON communication_metrics (timestamp, seq);
+CREATE TABLE system_metrics (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp REAL NOT NULL, host TEXT, cpu_usage REAL, memory_usage REAL, disk_usage REAL, network_latency REAL, network_rx_bytes INTEGER, network_tx_bytes INTEGER, load_1m REAL, db_connections INTEGER, db_query_time REAL, db_size REAL, active_connections INTEGER, message_queue_size INTEGER, websocket_latency REAL, session_id TEXT, trace_id TEXT);
+CREATE INDEX system_metrics_time ON system_metrics (timestamp, seq);
+CREATE TABLE agent_metrics (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp REAL NOT NULL, agent_id TEXT, response_time REAL, processing_time REAL, error_rate REAL, request_count INTEGER, success_count INTEGER, failure_count INTEGER, memory_usage REAL, cpu_usage REAL, session_id TEXT, trace_id TEXT);
+CREATE INDEX agent_metrics_time ON agent_metrics (timestamp, seq);
+CREATE TABLE task_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp REAL NOT NULL, agent_id TEXT, status TEXT, error_type TEXT, duration REAL, session_id TEXT, trace_id TEXT);
+CREATE INDEX task_events_time ON task_events (timestamp, seq);
+CREATE TABLE llm_events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp REAL NOT NULL, provider TEXT, model TEXT, task_type TEXT, status TEXT, error_type TEXT, latency REAL, input_tokens INTEGER, output_tokens INTEGER, session_id TEXT, trace_id TEXT);
+CREATE INDEX llm_events_time ON llm_events (timestamp, seq);
+CREATE TABLE metric_samples (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp REAL NOT NULL, name TEXT, type TEXT, labels TEXT, value REAL, source TEXT, session_id TEXT, trace_id TEXT);
+CREATE INDEX metric_samples_time ON metric_samples (timestamp, seq);
+-- sqlite migration 2
+CREATE INDEX communication_metrics_source_agent_id ON communication_metrics (source_agent_id, timestamp);
+CREATE INDEX communication_metrics_target_agent_id ON communication_metrics (target_agent_id, timestamp);
+CREATE INDEX communication_metrics_message_type ON communication_metrics (message_type, timestamp);
+CREATE INDEX communication_metrics_error_type ON communication_metrics (error_type, timestamp);
+CREATE INDEX system_metrics_host ON system_metrics (host, timestamp);
+CREATE INDEX agent_metrics_agent_id ON agent_metrics (agent_id, timestamp);
+CREATE INDEX task_events_agent_id ON task_events (agent_id, timestamp);
+CREATE INDEX task_events_status ON task_events (status, timestamp);
+CREATE INDEX task_events_error_type ON task_events (error_type, timestamp);
+CREATE INDEX llm_events_provider ON llm_events (provider, timestamp);
+CREATE INDEX llm_events_model ON llm_events (model, timestamp);
+CREATE INDEX llm_events_task_type ON llm_events (task_type, timestamp);
+CREATE INDEX llm_events_status ON llm_events (status, timestamp);
+CREATE INDEX llm_events_error_type ON llm_events (error_type, timestamp);
+CREATE INDEX metric_samples_name ON metric_samples (name, timestamp);
+CREATE INDEX metric_samples_type ON metric_samples (type, timestamp);
+CREATE INDEX metric_samples_source ON metric_samples (source, timestamp);
+-- sqlite migration 3
+CREATE TABLE communication_metrics_rollup (level INTEGER NOT NULL, dim INTEGER NOT NULL, bucket REAL NOT NULL, key TEXT NOT NULL, g TEXT, n INTEGER NOT NULL, errors INTEGER NOT NULL, n_vals INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+CREATE TABLE system_metrics_rollup (level INTEGER NOT NULL, dim INTEGER NOT NULL, bucket REAL NOT NULL, key TEXT NOT NULL, g TEXT, n INTEGER NOT NULL, errors INTEGER NOT NULL, n_vals INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+CREATE TABLE agent_metrics_rollup (level INTEGER NOT NULL, dim INTEGER NOT NULL, bucket REAL NOT NULL, key TEXT NOT NULL, g TEXT, n INTEGER NOT NULL, errors INTEGER NOT NULL, n_vals INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+CREATE TABLE task_events_rollup (level INTEGER NOT NULL, dim INTEGER NOT NULL, bucket REAL NOT NULL, key TEXT NOT NULL, g TEXT, n INTEGER NOT NULL, errors INTEGER NOT NULL, n_vals INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+CREATE TABLE llm_events_rollup (level INTEGER NOT NULL, dim INTEGER NOT NULL, bucket REAL NOT NULL, key TEXT NOT NULL, g TEXT, n INTEGER NOT NULL, errors INTEGER NOT NULL, n_vals INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+CREATE TABLE metric_samples_rollup (level INTEGER NOT NULL, dim INTEGER NOT NULL, bucket REAL NOT NULL, key TEXT NOT NULL, g TEXT, n INTEGER NOT NULL, errors INTEGER NOT NULL, n_vals INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+-- postgres migration 1
+CREATE TABLE communication_metrics (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, session_id TEXT, source_agent_id TEXT, target_agent_id TEXT, message_type TEXT, message_size BIGINT, processing_time DOUBLE PRECISION, response_time DOUBLE PRECISION, cpu_usage DOUBLE PRECISION, memory_usage DOUBLE PRECISION, context_size BIGINT, context_relevance_score DOUBLE PRECISION, error_count BIGINT, error_type TEXT, retry_count BIGINT, trace_id TEXT);
+CREATE INDEX communication_metrics_time ON communication_metrics (timestamp, seq);
+CREATE TABLE system_metrics (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, host TEXT, cpu_usage DOUBLE PRECISION, memory_usage DOUBLE PRECISION, disk_usage DOUBLE PRECISION, network_latency DOUBLE PRECISION, network_rx_bytes BIGINT, network_tx_bytes BIGINT, load_1m DOUBLE PRECISION, db_connections BIGINT, db_query_time DOUBLE PRECISION, db_size DOUBLE PRECISION, active_connections BIGINT, message_queue_size BIGINT, websocket_latency DOUBLE PRECISION, session_id TEXT, trace_id TEXT);
+CREATE INDEX system_metrics_time ON system_metrics (timestamp, seq);
+CREATE TABLE agent_metrics (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, agent_id TEXT, response_time DOUBLE PRECISION, processing_time DOUBLE PRECISION, error_rate DOUBLE PRECISION, request_count BIGINT, success_count BIGINT, failure_count BIGINT, memory_usage DOUBLE PRECISION, cpu_usage DOUBLE PRECISION, session_id TEXT, trace_id TEXT);
+CREATE INDEX agent_metrics_time ON agent_metrics (timestamp, seq);
+CREATE TABLE task_events (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, agent_id TEXT, status TEXT, error_type TEXT, duration DOUBLE PRECISION, session_id TEXT, trace_id TEXT);
+CREATE INDEX task_events_time ON task_events (timestamp, seq);
+CREATE TABLE llm_events (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, provider TEXT, model TEXT, task_type TEXT, status TEXT, error_type TEXT, latency DOUBLE PRECISION, input_tokens BIGINT, output_tokens BIGINT, session_id TEXT, trace_id TEXT);
+CREATE INDEX llm_events_time ON llm_events (timestamp, seq);
+CREATE TABLE metric_samples (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, name TEXT, type TEXT, labels TEXT, value DOUBLE PRECISION, source TEXT, session_id TEXT, trace_id TEXT);
+CREATE INDEX metric_samples_time ON metric_samples (timestamp, seq);
+-- postgres migration 2
+CREATE INDEX communication_metrics_source_agent_id ON communication_metrics (source_agent_id, timestamp);
+CREATE INDEX communication_metrics_target_agent_id ON communication_metrics (target_agent_id, timestamp);
+CREATE INDEX communication_metrics_message_type ON communication_metrics (message_type, timestamp);
+CREATE INDEX communication_metrics_error_type ON communication_metrics (error_type, timestamp);
+CREATE INDEX system_metrics_host ON system_metrics (host, timestamp);
+CREATE INDEX agent_metrics_agent_id ON agent_metrics (agent_id, timestamp);
+CREATE INDEX task_events_agent_id ON task_events (agent_id, timestamp);
+CREATE INDEX task_events_status ON task_events (status, timestamp);
+CREATE INDEX task_events_error_type ON task_events (error_type, timestamp);
+CREATE INDEX llm_events_provider ON llm_events (provider, timestamp);
+CREATE INDEX llm_events_model ON llm_events (model, timestamp);
+CREATE INDEX llm_events_task_type ON llm_events (task_type, timestamp);
+CREATE INDEX llm_events_status ON llm_events (status, timestamp);
+CREATE INDEX llm_events_error_type ON llm_events (error_type, timestamp);
+CREATE INDEX metric_samples_name ON metric_samples (name, timestamp);
+CREATE INDEX metric_samples_type ON metric_samples (type, timestamp);
+CREATE INDEX metric_samples_source ON metric_samples (source, timestamp);
+-- postgres migration 3
+CREATE TABLE communication_metrics_rollup (level BIGINT NOT NULL, dim BIGINT NOT NULL, bucket DOUBLE PRECISION NOT NULL, key TEXT NOT NULL, g TEXT, n BIGINT NOT NULL, errors BIGINT NOT NULL, n_vals BIGINT NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+CREATE TABLE system_metrics_rollup (level BIGINT NOT NULL, dim BIGINT NOT NULL, bucket DOUBLE PRECISION NOT NULL, key TEXT NOT NULL, g TEXT, n BIGINT NOT NULL, errors BIGINT NOT NULL, n_vals BIGINT NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+CREATE TABLE agent_metrics_rollup (level BIGINT NOT NULL, dim BIGINT NOT NULL, bucket DOUBLE PRECISION NOT NULL, key TEXT NOT NULL, g TEXT, n BIGINT NOT NULL, errors BIGINT NOT NULL, n_vals BIGINT NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+CREATE TABLE task_events_rollup (level BIGINT NOT NULL, dim BIGINT NOT NULL, bucket DOUBLE PRECISION NOT NULL, key TEXT NOT NULL, g TEXT, n BIGINT NOT NULL, errors BIGINT NOT NULL, n_vals BIGINT NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+CREATE TABLE llm_events_rollup (level BIGINT NOT NULL, dim BIGINT NOT NULL, bucket DOUBLE PRECISION NOT NULL, key TEXT NOT NULL, g TEXT, n BIGINT NOT NULL, errors BIGINT NOT NULL, n_vals BIGINT NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+CREATE TABLE metric_samples_rollup (level BIGINT NOT NULL, dim BIGINT NOT NULL, bucket DOUBLE PRECISION NOT NULL, key TEXT NOT NULL, g TEXT, n BIGINT NOT NULL, errors BIGINT NOT NULL, n_vals BIGINT NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
