@@ -994,6 +994,186 @@ static void test_series(void **state)
     am_store_close(s);
 }
 
+/* ------------------------------------------------------------ state and logs */
+
+/* A record of table t with every column NULL but id, timestamp and the
+   (column, text) pairs given; strings borrowed. */
+typedef struct rec {
+    am_value v[AM_TABLE_MAX_COLS];
+    am_record r;
+} rec;
+
+static void rec_init(rec *x, am_table_id t, const char *id, double ts)
+{
+    for (size_t c = 0; c < AM_TABLE_MAX_COLS; c++)
+        x->v[c] = (am_value){.is_null = true};
+    x->v[AM_C_ID] = (am_value){.v.s = id};
+    x->v[AM_C_TIMESTAMP] = (am_value){.v.d = ts};
+    x->r = (am_record){t, x->v};
+}
+
+typedef struct rows {
+    size_t n;
+    char ids[16][64];
+    am_value v[16][AM_TABLE_MAX_COLS];
+    char text[16][AM_TABLE_MAX_COLS][64];
+} rows;
+
+/* Keep up to 16 rows (copies of their texts). */
+static int keep_row(void *ud, const am_table *t, const am_value *vals)
+{
+    rows *r = ud;
+    if (r->n == 16)
+        return AM_ELIMIT;
+    for (size_t c = 0; c < t->n_cols; c++) {
+        r->v[r->n][c] = vals[c];
+        if (t->cols[c].type == AM_COL_TEXT && !vals[c].is_null) {
+            snprintf(r->text[r->n][c], sizeof r->text[0][0], "%s", vals[c].v.s);
+            r->v[r->n][c].v.s = r->text[r->n][c];
+        }
+    }
+    snprintf(r->ids[r->n], sizeof r->ids[0], "%s", vals[AM_C_ID].v.s);
+    r->n++;
+    return 0;
+}
+
+static void select_into(am_store *s, am_store_query q, rows *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t n;
+    char next[AM_STORE_CURSOR_MAX];
+    AM_ASSERT_OK(am_store_select(s, &q, keep_row, out, &n, next));
+    AM_ASSERT_EQ(n, out->n);
+}
+
+/* Alert state and silences are replaced by id; history and log lines are
+   appended, and found by alert name and trace id. */
+static void test_state_and_logs(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    rec a;
+    rec_init(&a, AM_T_ALERT, "HighErrorRate/1f2e", 1000);
+    a.v[AM_ALERT_ALERT_NAME] = (am_value){.v.s = "HighErrorRate"};
+    a.v[AM_ALERT_FINGERPRINT] = (am_value){.v.s = "1f2e"};
+    a.v[AM_ALERT_LABELS] = (am_value){.v.s = "{agent=\"coder\"}"};
+    a.v[AM_ALERT_STATE] = (am_value){.v.s = "pending"};
+    a.v[AM_ALERT_ACTIVE_AT] = (am_value){.v.d = 1000};
+    a.v[AM_ALERT_VALUE] = (am_value){.v.d = 0.25};
+    put(s, &a.r, 1);
+    a.v[AM_C_TIMESTAMP].v.d = 1300;
+    a.v[AM_ALERT_STATE].v.s = "firing";
+    a.v[AM_ALERT_FIRED_AT] = (am_value){.v.d = 1300};
+    a.v[AM_ALERT_LAST_SENT_AT] = (am_value){.v.d = 1301};
+    a.v[AM_ALERT_VALUE].v.d = 0.5;
+    put(s, &a.r, 1);
+    rows r;
+    select_into(s, all_query(AM_T_ALERT), &r);
+    AM_ASSERT_EQ(r.n, 1);
+    AM_ASSERT_STR_EQ(r.v[0][AM_ALERT_STATE].v.s, "firing");
+    AM_ASSERT_DBL_EQ(r.v[0][AM_ALERT_ACTIVE_AT].v.d, 1000);
+    AM_ASSERT_DBL_EQ(r.v[0][AM_ALERT_FIRED_AT].v.d, 1300);
+    AM_ASSERT_DBL_EQ(r.v[0][AM_ALERT_LAST_SENT_AT].v.d, 1301);
+    AM_ASSERT_DBL_EQ(r.v[0][AM_ALERT_VALUE].v.d, 0.5);
+    assert_true(r.v[0][AM_ALERT_RESOLVED_AT].is_null);
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.duplicates, 0); /* replaced, not skipped */
+
+    rec sil;
+    rec_init(&sil, AM_T_SILENCE, "silence-1", 1000);
+    sil.v[AM_SILENCE_MATCHERS] =
+        (am_value){.v.s = "[{\"name\":\"agent\",\"value\":\"coder\",\"isRegex\":false}]"};
+    sil.v[AM_SILENCE_STARTS_AT] = (am_value){.v.d = 1000};
+    sil.v[AM_SILENCE_ENDS_AT] = (am_value){.v.d = 5000};
+    sil.v[AM_SILENCE_CREATED_BY] = (am_value){.v.s = "ops"};
+    put(s, &sil.r, 1);
+    sil.v[AM_C_TIMESTAMP].v.d = 2000;
+    sil.v[AM_SILENCE_ENDS_AT].v.d = 2000; /* expired */
+    put(s, &sil.r, 1);
+    select_into(s, all_query(AM_T_SILENCE), &r);
+    AM_ASSERT_EQ(r.n, 1);
+    AM_ASSERT_DBL_EQ(r.v[0][AM_SILENCE_ENDS_AT].v.d, 2000);
+    AM_ASSERT_STR_EQ(r.v[0][AM_SILENCE_CREATED_BY].v.s, "ops");
+
+    static const char *const states[] = {"pending", "firing", "resolved"};
+    rec h[3];
+    char hid[3][16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(hid[i], sizeof hid[i], "h-%d", i);
+        rec_init(&h[i], AM_T_ALERT_HISTORY, hid[i], 1000 + i * 300);
+        h[i].v[AM_AHIST_ALERT_NAME] = (am_value){.v.s = i == 2 ? "Other" : "HighErrorRate"};
+        h[i].v[AM_AHIST_FINGERPRINT] = (am_value){.v.s = "1f2e"};
+        h[i].v[AM_AHIST_STATE] = (am_value){.v.s = states[i]};
+    }
+    am_record hr[3] = {h[0].r, h[1].r, h[2].r};
+    put(s, hr, 3);
+    put(s, hr, 1); /* a resent change is stored once */
+    am_store_query q = all_query(AM_T_ALERT_HISTORY);
+    q.filters[0] = (am_store_filter){AM_AHIST_ALERT_NAME, "HighErrorRate"};
+    q.n_filters = 1;
+    select_into(s, q, &r);
+    AM_ASSERT_EQ(r.n, 2);
+    AM_ASSERT_STR_EQ(r.v[1][AM_AHIST_STATE].v.s, "firing");
+
+    /* a trace's log lines and records, in time order */
+    const char *trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    rec l[5];
+    char lid[5][16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(lid[i], sizeof lid[i], "line-%d", i);
+        rec_init(&l[i], AM_T_LOG, lid[i], 2000 - i);
+        l[i].v[AM_LOG_LEVEL] = (am_value){.v.s = "INFO"};
+        l[i].v[AM_LOG_MESSAGE] = (am_value){.v.s = "step"};
+        l[i].v[AM_LOG_FIELDS] = (am_value){.v.s = "{\"attempt\":1}"};
+        if (i % 2 == 0)
+            l[i].v[AM_LOG_TRACE_ID] = (am_value){.v.s = trace};
+    }
+    am_record lr[5] = {l[0].r, l[1].r, l[2].r, l[3].r, l[4].r};
+    put(s, lr, 5);
+    q = all_query(AM_T_LOG);
+    q.filters[0] = (am_store_filter){AM_LOG_TRACE_ID, trace};
+    q.n_filters = 1;
+    select_into(s, q, &r);
+    AM_ASSERT_EQ(r.n, 3);
+    AM_ASSERT_STR_EQ(r.ids[0], "line-4");
+    AM_ASSERT_STR_EQ(r.ids[2], "line-0");
+    AM_ASSERT_STR_EQ(r.v[0][AM_LOG_FIELDS].v.s, "{\"attempt\":1}");
+    rec t;
+    rec_init(&t, AM_T_TASK, "task-1", 1999.5);
+    t.v[AM_TASK_AGENT_ID] = (am_value){.v.s = "coder"};
+    t.v[AM_TASK_STATUS] = (am_value){.v.s = "success"};
+    t.v[AM_TASK_TRACE_ID] = (am_value){.v.s = trace};
+    put(s, &t.r, 1);
+    q = all_query(AM_T_TASK);
+    q.filters[0] = (am_store_filter){AM_TASK_TRACE_ID, trace};
+    q.n_filters = 1;
+    select_into(s, q, &r);
+    AM_ASSERT_EQ(r.n, 1);
+    am_store_close(s);
+
+    /* retention keeps the state tables whole */
+    am_store_opts o = AM_STORE_OPTS_INIT;
+    o.retention_s = 3600;
+    s = open_store(uri, &o);
+    for (int i = 0; i < 1000; i++) {
+        am_store_get_stats(s, &st);
+        if (st.deleted >= 9) /* 3 history + 5 lines + 1 task */
+            break;
+        usleep(20000);
+    }
+    AM_ASSERT_EQ(st.deleted, 9);
+    select_into(s, all_query(AM_T_ALERT), &r);
+    AM_ASSERT_EQ(r.n, 1);
+    select_into(s, all_query(AM_T_SILENCE), &r);
+    AM_ASSERT_EQ(r.n, 1);
+    select_into(s, all_query(AM_T_LOG), &r);
+    AM_ASSERT_EQ(r.n, 0);
+    am_store_close(s);
+}
+
 /* ------------------------------------------------------------ retention */
 
 static void test_retention(void **state)
@@ -1083,7 +1263,7 @@ static const struct CMUnitTest SUITE[] = {
     cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_queue_full),
     cmocka_unit_test(test_group_commit),       cmocka_unit_test(test_summary),
     cmocka_unit_test(test_summary_values),     cmocka_unit_test(test_series),
-    cmocka_unit_test(test_retention),
+    cmocka_unit_test(test_retention),          cmocka_unit_test(test_state_and_logs),
 };
 
 int main(void)

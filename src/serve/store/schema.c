@@ -20,7 +20,8 @@
 #define TS COL(1, "timestamp", TIME, .unit = "seconds")
 /* every event may carry these (monitoring-collector-spec.md 10.3) */
 #define SESSION COL(1, "session_id", TEXT, .group_by = true, .is_high_cardinality = true)
-#define TRACE COL(1, "trace_id", TEXT)
+/* indexed by migration 4 for the trace view (issue 13): the records of one trace */
+#define TRACE COL(1, "trace_id", TEXT, .indexed = 4, .is_sparse = true)
 /* a rollup dimension of migration 1, indexed by migration 2 */
 #define DIM(n, ...) COL(1, n, TEXT, .group_by = true, .indexed = 2, __VA_ARGS__)
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -106,6 +107,8 @@ static const am_column LLM[] = {
     [AM_LLM_OUTPUT_TOKENS] = COL(1, "output_tokens", INT),
     [AM_LLM_SESSION_ID] = SESSION,
     [AM_LLM_TRACE_ID] = TRACE,
+    /* the dashboard's agent filter applies to the LLM page too */
+    [AM_LLM_AGENT_ID] = COL(4, "agent_id", TEXT, .group_by = true, .indexed = 4),
 };
 
 static const am_column METRIC[] = {
@@ -120,17 +123,78 @@ static const am_column METRIC[] = {
     [AM_METRIC_TRACE_ID] = TRACE,
 };
 
+/* Alerting (issue 12): what a restart must not forget. */
+static const am_column ALERT[] = {
+    [AM_ALERT_ID] = COL(4, "id", TEXT),
+    [AM_ALERT_TIMESTAMP] = COL(4, "timestamp", TIME, .unit = "seconds"),
+    [AM_ALERT_ALERT_NAME] = COL(4, "alert_name", TEXT, .required = true),
+    [AM_ALERT_FINGERPRINT] = COL(4, "fingerprint", TEXT, .required = true),
+    [AM_ALERT_LABELS] = COL(4, "labels", TEXT),
+    [AM_ALERT_STATE] = COL(4, "state", TEXT, .required = true),
+    [AM_ALERT_ACTIVE_AT] = COL(4, "active_at", TIME, .unit = "seconds"),
+    [AM_ALERT_FIRED_AT] = COL(4, "fired_at", TIME, .unit = "seconds"),
+    [AM_ALERT_RESOLVED_AT] = COL(4, "resolved_at", TIME, .unit = "seconds"),
+    [AM_ALERT_KEEP_FIRING_SINCE] = COL(4, "keep_firing_since", TIME, .unit = "seconds"),
+    [AM_ALERT_LAST_SENT_AT] = COL(4, "last_sent_at", TIME, .unit = "seconds"),
+    [AM_ALERT_VALUE] = COL(4, "value", REAL),
+    [AM_ALERT_ANNOTATIONS] = COL(4, "annotations", TEXT),
+};
+
+/* What fired when (GET /api/v1/alerts/history), by alert or label set. */
+static const am_column ALERT_HISTORY[] = {
+    [AM_AHIST_ID] = COL(4, "id", TEXT),
+    [AM_AHIST_TIMESTAMP] = COL(4, "timestamp", TIME, .unit = "seconds"),
+    [AM_AHIST_ALERT_NAME] = COL(4, "alert_name", TEXT, .required = true, .indexed = 4),
+    [AM_AHIST_FINGERPRINT] = COL(4, "fingerprint", TEXT, .required = true, .indexed = 4),
+    [AM_AHIST_LABELS] = COL(4, "labels", TEXT),
+    [AM_AHIST_STATE] = COL(4, "state", TEXT, .required = true),
+    [AM_AHIST_VALUE] = COL(4, "value", REAL),
+    [AM_AHIST_ANNOTATIONS] = COL(4, "annotations", TEXT),
+};
+
+static const am_column SILENCE[] = {
+    [AM_SILENCE_ID] = COL(4, "id", TEXT),
+    [AM_SILENCE_TIMESTAMP] = COL(4, "timestamp", TIME, .unit = "seconds"),
+    [AM_SILENCE_MATCHERS] = COL(4, "matchers", TEXT, .required = true),
+    [AM_SILENCE_STARTS_AT] = COL(4, "starts_at", TIME, .unit = "seconds", .required = true),
+    [AM_SILENCE_ENDS_AT] = COL(4, "ends_at", TIME, .unit = "seconds", .required = true),
+    [AM_SILENCE_CREATED_BY] = COL(4, "created_by", TEXT),
+    [AM_SILENCE_COMMENT] = COL(4, "comment", TEXT),
+};
+
+/* The trace view (issue 13): a task's log lines, found by its trace id. */
+static const am_column LOG[] = {
+    [AM_LOG_ID] = COL(4, "id", TEXT),
+    [AM_LOG_TIMESTAMP] = COL(4, "timestamp", TIME, .unit = "seconds"),
+    [AM_LOG_LEVEL] = COL(4, "level", TEXT),
+    [AM_LOG_COMPONENT] = COL(4, "component", TEXT),
+    [AM_LOG_MESSAGE] = COL(4, "message", TEXT),
+    [AM_LOG_TRACE_ID] = COL(4, "trace_id", TEXT, .indexed = 4, .is_sparse = true),
+    [AM_LOG_SPAN_ID] = COL(4, "span_id", TEXT),
+    [AM_LOG_AGENT_ID] = COL(4, "agent_id", TEXT),
+    [AM_LOG_FIELDS] = COL(4, "fields", TEXT),
+};
+
 _Static_assert(N(COMMUNICATION) == AM_COMM__N, "communication columns and their enum");
 _Static_assert(N(SYSTEM) == AM_SYS__N, "system columns and their enum");
 _Static_assert(N(AGENT) == AM_AGENT__N, "agent columns and their enum");
 _Static_assert(N(TASK) == AM_TASK__N, "task columns and their enum");
 _Static_assert(N(LLM) == AM_LLM__N, "llm columns and their enum");
 _Static_assert(N(METRIC) == AM_METRIC__N, "metric columns and their enum");
+_Static_assert(N(ALERT) == AM_ALERT__N, "alert columns and their enum");
+_Static_assert(N(ALERT_HISTORY) == AM_AHIST__N, "alert history columns and their enum");
+_Static_assert(N(SILENCE) == AM_SILENCE__N, "silence columns and their enum");
+_Static_assert(N(LOG) == AM_LOG__N, "log columns and their enum");
 
 /* the six record tables of migration 1, rolled up by migration 3 */
 #define RECORDS(t, a, s, c, tr)                                                                    \
     .id = t, .api_name = a, .sql_name = s, .cols = c, .n_cols = N(c), .trace_col = tr, .since = 1, \
     .rollup_since = 3
+
+/* the collector's own tables of migration 4: no summaries, no rollups */
+#define INTERNAL(t, a, s, c, tr)                                                                   \
+    .id = t, .api_name = a, .sql_name = s, .cols = c, .n_cols = N(c), .value_col = -1,             \
+    .error_col = -1, .trace_col = tr, .since = 4, .is_internal = true
 
 static const am_table TABLES[AM_T__N] = {
     {RECORDS(AM_T_COMMUNICATION, "communication", "communication_metrics", COMMUNICATION,
@@ -146,6 +210,12 @@ static const am_table TABLES[AM_T__N] = {
      .error_col = AM_LLM_STATUS, .error_text = "error"},
     {RECORDS(AM_T_METRIC, "metric", "metric_samples", METRIC, AM_METRIC_TRACE_ID),
      .value_col = AM_METRIC_VALUE, .error_col = -1},
+    /* migration 4 */
+    {INTERNAL(AM_T_ALERT, "alert", "alert_state", ALERT, -1), .is_upsert = true, .is_kept = true},
+    {INTERNAL(AM_T_ALERT_HISTORY, "alert_history", "alert_history", ALERT_HISTORY, -1)},
+    {INTERNAL(AM_T_SILENCE, "silence", "silences", SILENCE, -1), .is_upsert = true,
+     .is_kept = true},
+    {INTERNAL(AM_T_LOG, "log", "log_lines", LOG, AM_LOG_TRACE_ID)},
 };
 
 const am_table *am_table_get(am_table_id id)
@@ -156,7 +226,7 @@ const am_table *am_table_get(am_table_id id)
 const am_table *am_table_by_api_name(const char *name)
 {
     for (int i = 0; name && i < AM_T__N; i++)
-        if (strcmp(TABLES[i].api_name, name) == 0)
+        if (!TABLES[i].is_internal && strcmp(TABLES[i].api_name, name) == 0)
             return &TABLES[i];
     return NULL;
 }

@@ -13,8 +13,12 @@
 ** its column names and units (times in milliseconds, memory in MB); the
 ** next three hold the task and LLM events of monitoring-collector-spec.md
 ** and metrics-exposure-story.md, and generic metric samples (StatsD,
-** scrapes, "metric" events). Every table has `id` (TEXT, unique) and
-** `timestamp` (unix seconds as a double, UTC) as its columns 0 and 1.
+** scrapes, "metric" events). These six are the record tables: event kinds
+** of POST /api/v1/events and types of GET /api/v1/metrics/{type}. The
+** others are the collector's own (is_internal): alert state, alert history
+** and silences for alerting, and log lines for the trace view. Every
+** table has `id` (TEXT, unique) and `timestamp` (unix seconds as a double,
+** UTC) as its columns 0 and 1.
 **
 ** VERSIONS. The database is built by numbered migrations (store_migrate.c),
 ** and migration N is a function of N alone: every table, column, index and
@@ -68,6 +72,10 @@ typedef enum am_table_id {
     AM_T_TASK,          /* task_events */
     AM_T_LLM,           /* llm_events */
     AM_T_METRIC,        /* metric_samples */
+    AM_T_ALERT,         /* alert_state: one row per alert (rule + label set), replaced */
+    AM_T_ALERT_HISTORY, /* alert_history: one row per state change */
+    AM_T_SILENCE,       /* silences: one row per silence, replaced */
+    AM_T_LOG,           /* log_lines: JSON log lines, found by trace id */
     AM_T__N
 } am_table_id;
 
@@ -157,6 +165,7 @@ typedef enum am_llm_col {
     AM_LLM_OUTPUT_TOKENS,
     AM_LLM_SESSION_ID,
     AM_LLM_TRACE_ID,
+    AM_LLM_AGENT_ID, /* migration 4: the agent that made the call */
     AM_LLM__N
 } am_llm_col;
 typedef enum am_metric_col {
@@ -171,6 +180,57 @@ typedef enum am_metric_col {
     AM_METRIC_TRACE_ID,
     AM_METRIC__N
 } am_metric_col;
+/* Alerting (migration 4): an alert is a rule's alert name and one label
+   set; id is its identity (the writer's choice, e.g. name + fingerprint). */
+typedef enum am_alert_col {
+    AM_ALERT_ID,
+    AM_ALERT_TIMESTAMP, /* of the last change */
+    AM_ALERT_ALERT_NAME,
+    AM_ALERT_FINGERPRINT, /* of the label set */
+    AM_ALERT_LABELS,      /* canonical text, as metric_samples.labels */
+    AM_ALERT_STATE,       /* pending | firing | resolved */
+    AM_ALERT_ACTIVE_AT,   /* pending since ("for" counts from here) */
+    AM_ALERT_FIRED_AT,
+    AM_ALERT_RESOLVED_AT,
+    AM_ALERT_KEEP_FIRING_SINCE, /* keep_firing_for counts from here */
+    AM_ALERT_LAST_SENT_AT,      /* notified last: a restart does not page again */
+    AM_ALERT_VALUE,
+    AM_ALERT_ANNOTATIONS, /* JSON object text */
+    AM_ALERT__N
+} am_alert_col;
+typedef enum am_alert_history_col {
+    AM_AHIST_ID,
+    AM_AHIST_TIMESTAMP, /* of the change */
+    AM_AHIST_ALERT_NAME,
+    AM_AHIST_FINGERPRINT,
+    AM_AHIST_LABELS,
+    AM_AHIST_STATE, /* the state entered */
+    AM_AHIST_VALUE,
+    AM_AHIST_ANNOTATIONS,
+    AM_AHIST__N
+} am_alert_history_col;
+typedef enum am_silence_col {
+    AM_SILENCE_ID,
+    AM_SILENCE_TIMESTAMP, /* created or last updated */
+    AM_SILENCE_MATCHERS,  /* JSON array of Alertmanager matchers */
+    AM_SILENCE_STARTS_AT,
+    AM_SILENCE_ENDS_AT, /* expiring a silence moves this to now */
+    AM_SILENCE_CREATED_BY,
+    AM_SILENCE_COMMENT,
+    AM_SILENCE__N
+} am_silence_col;
+typedef enum am_log_col {
+    AM_LOG_ID,
+    AM_LOG_TIMESTAMP,
+    AM_LOG_LEVEL, /* DEBUG ... CRITICAL, as the log lines write it */
+    AM_LOG_COMPONENT,
+    AM_LOG_MESSAGE,
+    AM_LOG_TRACE_ID,
+    AM_LOG_SPAN_ID,
+    AM_LOG_AGENT_ID,
+    AM_LOG_FIELDS, /* the line's other fields: JSON object text */
+    AM_LOG__N
+} am_log_col;
 
 /* The most columns a table has (records carry an am_value per column). */
 #define AM_TABLE_MAX_COLS 32
@@ -190,6 +250,14 @@ typedef struct am_table {
     int trace_col;    /* the W3C trace id of a row (-1: none) */
     int since;        /* the migration that created the table */
     int rollup_since; /* the migration that gave it rollups (0: none) */
+    /* the collector's own: no event kind, no /api/v1/metrics type
+       (am_table_by_api_name does not find it) */
+    bool is_internal;
+    /* a record whose id is stored replaces the row (state), rather than
+       being skipped as a resend */
+    bool is_upsert;
+    /* retention leaves its rows alone (state the collector must keep) */
+    bool is_kept;
 } am_table;
 
 /* The table of id, or of an API name (NULL when unknown). */

@@ -288,8 +288,8 @@ static void write_batch(am_store *s)
 static bool retention_step(am_store *s, am_table_id t, double cutoff)
 {
     const am_table *tb = am_table_get(t);
-    if (!s->n_cols[t])
-        return true; /* not in a database of this version */
+    if (!s->n_cols[t] || tb->is_kept)
+        return true; /* not in a database of this version, or state to keep */
     am_value p[2] = {{.v.d = cutoff}, {.v.i = (int64_t)s->o.retention_batch}};
     am_col_type pt[2] = {AM_COL_REAL, AM_COL_INT};
     am_store_stmt st = {

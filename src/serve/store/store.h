@@ -7,8 +7,8 @@
 **     postgres://user:pw@host:port/db   (also postgresql://; any libpq URI)
 **
 ** The tables are those of schema.h, created and upgraded by numbered
-** migrations kept in a schema_version table (store.c lists them). A
-** database written by a newer agentmon (a higher version) is refused.
+** migrations kept in a schema_version table (store_migrate.c lists them).
+** A database written by a newer agentmon (a higher version) is refused.
 ** One store writes to a database at a time: a second am_store_open() of
 ** the same database, in this process or another, fails with AM_EIO
 ** (SQLite: an flock() on PATH-lock; PostgreSQL: an advisory lock held by
@@ -24,7 +24,11 @@
 ** returns AM_EFULL at once, and nothing is half-queued (the HTTP ingest
 ** answers 503 with Retry-After). Ids are unique per table: a record whose
 ** id is already stored is skipped (so a client that resends after a lost
-** answer stores nothing twice) and counted in am_store_stats.duplicates.
+** answer stores nothing twice) and counted in am_store_stats.duplicates --
+** except in the state tables (is_upsert: alert state, silences), where it
+** replaces the row, which keeps its place (seq) in the table. Retention
+** deletes rows older than retention_s from every table but those
+** (is_kept).
 **
 ** READS run on the calling thread with their own connection (SQLite WAL
 ** readers never block the writer), so several queries run at once.

@@ -94,7 +94,8 @@ void am__sql_create_indexes(am_buf *b, const am_sql_dialect *d, const am_table *
 /* The rollup table of t: per level, dimension, bucket and key, the count,
    errors, values and their histogram. */
 void am__sql_create_rollup(am_buf *b, const am_sql_dialect *d, const am_table *t, int v);
-/* INSERT of t's first n_cols columns, skipping a row whose id is stored. */
+/* INSERT of t's first n_cols columns: a row whose id is stored is skipped,
+   or replaced when t->is_upsert. */
 void am__sql_insert(am_buf *b, const am_sql_dialect *d, const am_table *t, size_t n_cols);
 /* The statements of the rollup table: read one key (level, dim, bucket,
    key), write it (upsert of 9 values), delete a level's and dimension's

@@ -36,6 +36,26 @@ CREATE TABLE agent_metrics_rollup (level INTEGER NOT NULL, dim INTEGER NOT NULL,
 CREATE TABLE task_events_rollup (level INTEGER NOT NULL, dim INTEGER NOT NULL, bucket REAL NOT NULL, key TEXT NOT NULL, g TEXT, n INTEGER NOT NULL, errors INTEGER NOT NULL, n_vals INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
 CREATE TABLE llm_events_rollup (level INTEGER NOT NULL, dim INTEGER NOT NULL, bucket REAL NOT NULL, key TEXT NOT NULL, g TEXT, n INTEGER NOT NULL, errors INTEGER NOT NULL, n_vals INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
 CREATE TABLE metric_samples_rollup (level INTEGER NOT NULL, dim INTEGER NOT NULL, bucket REAL NOT NULL, key TEXT NOT NULL, g TEXT, n INTEGER NOT NULL, errors INTEGER NOT NULL, n_vals INTEGER NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+-- sqlite migration 4
+CREATE INDEX communication_metrics_trace_id ON communication_metrics (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+CREATE INDEX system_metrics_trace_id ON system_metrics (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+CREATE INDEX agent_metrics_trace_id ON agent_metrics (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+CREATE INDEX task_events_trace_id ON task_events (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+ALTER TABLE llm_events ADD COLUMN agent_id TEXT;
+CREATE INDEX llm_events_trace_id ON llm_events (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+CREATE INDEX llm_events_agent_id ON llm_events (agent_id, timestamp);
+CREATE INDEX metric_samples_trace_id ON metric_samples (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+CREATE TABLE alert_state (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp REAL NOT NULL, alert_name TEXT, fingerprint TEXT, labels TEXT, state TEXT, active_at REAL, fired_at REAL, resolved_at REAL, keep_firing_since REAL, last_sent_at REAL, value REAL, annotations TEXT);
+CREATE INDEX alert_state_time ON alert_state (timestamp, seq);
+CREATE TABLE alert_history (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp REAL NOT NULL, alert_name TEXT, fingerprint TEXT, labels TEXT, state TEXT, value REAL, annotations TEXT);
+CREATE INDEX alert_history_time ON alert_history (timestamp, seq);
+CREATE INDEX alert_history_alert_name ON alert_history (alert_name, timestamp);
+CREATE INDEX alert_history_fingerprint ON alert_history (fingerprint, timestamp);
+CREATE TABLE silences (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp REAL NOT NULL, matchers TEXT, starts_at REAL, ends_at REAL, created_by TEXT, comment TEXT);
+CREATE INDEX silences_time ON silences (timestamp, seq);
+CREATE TABLE log_lines (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp REAL NOT NULL, level TEXT, component TEXT, message TEXT, trace_id TEXT, span_id TEXT, agent_id TEXT, fields TEXT);
+CREATE INDEX log_lines_time ON log_lines (timestamp, seq);
+CREATE INDEX log_lines_trace_id ON log_lines (trace_id, timestamp) WHERE trace_id IS NOT NULL;
 -- postgres migration 1
 CREATE TABLE communication_metrics (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, session_id TEXT, source_agent_id TEXT, target_agent_id TEXT, message_type TEXT, message_size BIGINT, processing_time DOUBLE PRECISION, response_time DOUBLE PRECISION, cpu_usage DOUBLE PRECISION, memory_usage DOUBLE PRECISION, context_size BIGINT, context_relevance_score DOUBLE PRECISION, error_count BIGINT, error_type TEXT, retry_count BIGINT, trace_id TEXT);
 CREATE INDEX communication_metrics_time ON communication_metrics (timestamp, seq);
@@ -74,3 +94,23 @@ CREATE TABLE agent_metrics_rollup (level BIGINT NOT NULL, dim BIGINT NOT NULL, b
 CREATE TABLE task_events_rollup (level BIGINT NOT NULL, dim BIGINT NOT NULL, bucket DOUBLE PRECISION NOT NULL, key TEXT NOT NULL, g TEXT, n BIGINT NOT NULL, errors BIGINT NOT NULL, n_vals BIGINT NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
 CREATE TABLE llm_events_rollup (level BIGINT NOT NULL, dim BIGINT NOT NULL, bucket DOUBLE PRECISION NOT NULL, key TEXT NOT NULL, g TEXT, n BIGINT NOT NULL, errors BIGINT NOT NULL, n_vals BIGINT NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
 CREATE TABLE metric_samples_rollup (level BIGINT NOT NULL, dim BIGINT NOT NULL, bucket DOUBLE PRECISION NOT NULL, key TEXT NOT NULL, g TEXT, n BIGINT NOT NULL, errors BIGINT NOT NULL, n_vals BIGINT NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));
+-- postgres migration 4
+CREATE INDEX communication_metrics_trace_id ON communication_metrics (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+CREATE INDEX system_metrics_trace_id ON system_metrics (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+CREATE INDEX agent_metrics_trace_id ON agent_metrics (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+CREATE INDEX task_events_trace_id ON task_events (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+ALTER TABLE llm_events ADD COLUMN agent_id TEXT;
+CREATE INDEX llm_events_trace_id ON llm_events (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+CREATE INDEX llm_events_agent_id ON llm_events (agent_id, timestamp);
+CREATE INDEX metric_samples_trace_id ON metric_samples (trace_id, timestamp) WHERE trace_id IS NOT NULL;
+CREATE TABLE alert_state (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, alert_name TEXT, fingerprint TEXT, labels TEXT, state TEXT, active_at DOUBLE PRECISION, fired_at DOUBLE PRECISION, resolved_at DOUBLE PRECISION, keep_firing_since DOUBLE PRECISION, last_sent_at DOUBLE PRECISION, value DOUBLE PRECISION, annotations TEXT);
+CREATE INDEX alert_state_time ON alert_state (timestamp, seq);
+CREATE TABLE alert_history (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, alert_name TEXT, fingerprint TEXT, labels TEXT, state TEXT, value DOUBLE PRECISION, annotations TEXT);
+CREATE INDEX alert_history_time ON alert_history (timestamp, seq);
+CREATE INDEX alert_history_alert_name ON alert_history (alert_name, timestamp);
+CREATE INDEX alert_history_fingerprint ON alert_history (fingerprint, timestamp);
+CREATE TABLE silences (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, matchers TEXT, starts_at DOUBLE PRECISION, ends_at DOUBLE PRECISION, created_by TEXT, comment TEXT);
+CREATE INDEX silences_time ON silences (timestamp, seq);
+CREATE TABLE log_lines (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, level TEXT, component TEXT, message TEXT, trace_id TEXT, span_id TEXT, agent_id TEXT, fields TEXT);
+CREATE INDEX log_lines_time ON log_lines (timestamp, seq);
+CREATE INDEX log_lines_trace_id ON log_lines (trace_id, timestamp) WHERE trace_id IS NOT NULL;
