@@ -994,6 +994,101 @@ static void test_series(void **state)
     am_store_close(s);
 }
 
+/* ------------------------------------------------------------ callbacks */
+
+typedef struct calls {
+    int n, stop_at; /* stop_at: the call that returns 42 (0: none) */
+} calls;
+
+static int count_call(calls *c)
+{
+    return ++c->n == c->stop_at ? 42 : 0;
+}
+
+static int row_cb(void *ud, const am_table *t, const am_value *v)
+{
+    (void)t;
+    (void)v;
+    return count_call(ud);
+}
+
+static int point_cb(void *ud, const am_store_point *p)
+{
+    (void)p;
+    return count_call(ud);
+}
+
+static int series_cb(void *ud, const char *const *names, const char *const *values, size_t n)
+{
+    (void)names;
+    (void)values;
+    (void)n;
+    return count_call(ud);
+}
+
+static int sample_cb(void *ud, double t, double v)
+{
+    (void)t;
+    (void)v;
+    return count_call(ud);
+}
+
+/* store.h's contract: a non-zero return stops the walk and is returned;
+   a read that fails calls nothing. */
+static void test_callbacks(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    comm c[6];
+    for (int i = 0; i < 6; i++)
+        make_comm(&c[i], i, 1000 + i * 60, i % 2 ? "a" : "b", i, 0);
+    put_comms(s, c, 6);
+    put_sample(s, 1, "up", "{a=\"x\"}", 1000, 1);
+    put_sample(s, 2, "up", "{a=\"x\"}", 1001, 2);
+    put_sample(s, 3, "up", "{a=\"y\"}", 1000, 3);
+
+    calls k = {0, 2};
+    size_t n = 99;
+    char next[AM_STORE_CURSOR_MAX] = "unset";
+    am_store_query q = all_query(AM_T_COMMUNICATION);
+    AM_ASSERT_EQ(am_store_select(s, &q, row_cb, &k, &n, next), 42);
+    AM_ASSERT_EQ(k.n, 2);
+    AM_ASSERT_EQ(n, 99); /* set only on success */
+    k = (calls){0, 0};
+    AM_ASSERT_OK(am_store_select(s, &q, row_cb, &k, &n, next));
+    AM_ASSERT_EQ(k.n, 6);
+    AM_ASSERT_EQ(n, 6);
+
+    am_store_summary sq = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
+    sq.q.start = 0;
+    sq.q.end = 3600;
+    k = (calls){0, 3};
+    AM_ASSERT_EQ(am_store_summarize(s, &sq, point_cb, &k), 42);
+    AM_ASSERT_EQ(k.n, 3);
+
+    am_store_series se = {.name = "up", .start = 0, .end = 2000};
+    k = (calls){0, 2}; /* the first series' first sample */
+    AM_ASSERT_EQ(am_store_series_query(s, &se, series_cb, sample_cb, &k), 42);
+    AM_ASSERT_EQ(k.n, 2);
+    k = (calls){0, 0};
+    AM_ASSERT_OK(am_store_series_query(s, &se, series_cb, sample_cb, &k));
+    AM_ASSERT_EQ(k.n, 5); /* 2 series, 3 samples */
+
+    /* failures call nothing, even when part of the result was good */
+    k = (calls){0, 0};
+    q.cursor = "0000";
+    AM_ASSERT_ERR(am_store_select(s, &q, row_cb, &k, &n, next), AM_EINVAL);
+    sq.step = 0;
+    AM_ASSERT_ERR(am_store_summarize(s, &sq, point_cb, &k), AM_EINVAL);
+    put_sample(s, 4, "up", "{a=unquoted}", 1000, 4); /* sorts after the good ones */
+    AM_ASSERT_ERR(am_store_series_query(s, &se, series_cb, sample_cb, &k), AM_EIO);
+    AM_ASSERT_CONTAINS(am_errmsg(), "not canonical");
+    AM_ASSERT_EQ(k.n, 0);
+    am_store_close(s);
+}
+
 /* ------------------------------------------------------------ state and logs */
 
 /* A record of table t with every column NULL but id, timestamp and the
@@ -1264,6 +1359,7 @@ static const struct CMUnitTest SUITE[] = {
     cmocka_unit_test(test_group_commit),       cmocka_unit_test(test_summary),
     cmocka_unit_test(test_summary_values),     cmocka_unit_test(test_series),
     cmocka_unit_test(test_retention),          cmocka_unit_test(test_state_and_logs),
+    cmocka_unit_test(test_callbacks),
 };
 
 int main(void)
