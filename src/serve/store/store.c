@@ -1,8 +1,9 @@
 /*
 ** store.c: the record store's generic part (see store.h) -- backend
-** choice, migrations, the submit queue and its writer thread, retention,
-** and the three queries -- over a backend that only runs SQL
-** (store_backend.h).
+** choice, open and close, the submit queue and its writer thread,
+** retention -- over a backend that only runs SQL (store_backend.h).
+** Migrations are store_migrate.c's, rollups store_rollup.c's, reads
+** store_query.c's.
 **
 ** DESIGN
 ** Writes. am_store_submit() validates every record, copies the n records
@@ -22,13 +23,20 @@
 ** Retention runs on the writer thread between batches: each pass is a
 ** series of DELETE statements of at most retention_batch rows (each its
 ** own short transaction), one statement per loop turn, so a batch waiting
-** to be written waits for one small delete at most.
+** to be written waits for one small delete at most. The state tables
+** (is_kept: alert state, silences) are left alone.
+**
+** Versions. A store reads and writes the columns, tables and rollups of
+** its database's schema version (s->version, s->n_cols): the latest once
+** migrated, an older one only when a test opens it so
+** (am__store_open_version), to fill it as that version did.
 **
 ** Reads run on the calling thread with a reading connection of the
-** backend. Paging is keyset paging on (timestamp, seq); the cursor
-** carries the last row's key and a checksum over it and the query's
-** fingerprint (am__store_query_hash), so a cursor cannot be altered or
-** replayed against another query unnoticed.
+** backend, and read their whole result before the first callback (so a
+** failed read calls nothing back). Paging is keyset paging on
+** (timestamp, seq); the cursor carries the last row's key and a checksum
+** over it and the query's fingerprint (am__store_query_hash), so a cursor
+** cannot be altered or replayed against another query unnoticed.
 **
 ** Rollups. For every record it stores, the writer adds the record's
 ** count, error and value (into a log-bucketed histogram, < 1% relative

@@ -128,9 +128,9 @@ am_err am_store_wait(am_store *s, uint64_t ticket, double timeout_s);
 #define AM_STORE_CURSOR_MAX 128 /* bytes of a next_cursor, its NUL included */
 
 typedef struct am_store_filter {
-    int col;            /* index in the table's columns */
-    const char *value;  /* compared as the column's type (TIME: unix */
-                        /* seconds); NULL matches SQL NULL; borrowed */
+    int col;           /* index in the table's columns */
+    const char *value; /* compared as the column's type (TIME: unix */
+                       /* seconds); NULL matches SQL NULL; borrowed */
 } am_store_filter;
 
 /*
@@ -145,7 +145,7 @@ typedef struct am_store_filter {
 */
 typedef struct am_store_query {
     am_table_id table;
-    double start, end;  /* unix seconds; NaN = unbounded; end < start is AM_EINVAL */
+    double start, end; /* unix seconds; NaN = unbounded; end < start is AM_EINVAL */
     am_store_filter filters[AM_STORE_MAX_FILTERS];
     size_t n_filters;
     size_t limit;
@@ -186,11 +186,11 @@ am_err am_store_select(am_store *s, const am_store_query *q, am_store_on_row on_
 ** bucket points.
 */
 typedef struct am_store_summary {
-    am_store_query q;   /* table, range, filters (limit and cursor unused) */
+    am_store_query q; /* table, range, filters (limit and cursor unused) */
     int group_by[AM_STORE_MAX_GROUP];
     size_t n_group_by;
-    double step;        /* seconds, > 0; the range must hold at most 10000 steps */
-                        /* (AM_EINVAL otherwise) */
+    double step; /* seconds, > 0; the range must hold at most 10000 steps */
+                 /* (AM_EINVAL otherwise) */
 } am_store_summary;
 
 /* One point of a summary. Groups come in ascending order of their values

@@ -1,10 +1,10 @@
 /*
-** store_internal.h: what the store's files share (store.c: migrations,
-** the queue, the writer, open and close, submit and wait;
-** store_rollup.c: histograms and the rollups the writer maintains;
-** store_query.c: cursors, select, summaries, series) -- the store's
-** struct, its limits, and the functions one file gives another. Not an
-** interface: store.h is.
+** store_internal.h: what the store's files share (store.c: the queue,
+** the writer, open and close, submit and wait; store_migrate.c: schema
+** versions; store_rollup.c: histograms and the rollups the writer
+** maintains; store_query.c: cursors, select, summaries, series) -- the
+** store's struct, its limits, and the functions one file gives another.
+** Not an interface: store.h is.
 */
 #ifndef AM_SERVE_STORE_INTERNAL_H
 #define AM_SERVE_STORE_INTERNAL_H
@@ -18,10 +18,8 @@
 #include <time.h>
 
 #include "../../core/alloc.h"
-#include "../../core/civil.h"
 #include "../../core/error.h"
 #include "../../core/fmt.h"
-#include "../../core/render.h"
 #include "../../core/validate.h"
 #include "agentmon/timer.h"
 #include "labels.h"
@@ -132,16 +130,6 @@ static inline void abs_deadline(struct timespec *ts, double from_now_s)
     ts->tv_nsec = (long)((s - (double)ts->tv_sec) * 1e9);
     if (ts->tv_nsec >= 1000000000L)
         ts->tv_nsec = 999999999L;
-}
-
-/* RFC 3339, UTC, milliseconds, quoted: "2026-01-02T03:04:05.678Z" */
-static inline void buf_rfc3339(am_buf *b, double t)
-{
-    char text[25];
-    am__rfc3339_ms(t, text);
-    am_buf_putc(b, '"');
-    am_buf_append(b, text, 24);
-    am_buf_putc(b, '"');
 }
 
 /* ---- store_rollup.c: histograms ---------------------------------- */

@@ -276,7 +276,6 @@ bool am__rollup_add(amap *m, const am_record *r, int v, int only)
 }
 
 typedef struct old_rollup {
-    bool found;
     uint64_t n, errors, n_vals;
     hist *h;
     bool is_bad;
@@ -285,7 +284,6 @@ typedef struct old_rollup {
 static int on_old_rollup(void *ud, const am_value *cols)
 {
     old_rollup *o = ud;
-    o->found = true;
     o->n = (uint64_t)cols[0].v.i;
     o->errors = (uint64_t)cols[1].v.i;
     o->n_vals = (uint64_t)cols[2].v.i;

@@ -142,8 +142,7 @@ void am__sql_insert(am_buf *b, const am_sql_dialect *d, const am_table *t, size_
     }
     am_buf_puts(b, ") ON CONFLICT (id) DO UPDATE SET ");
     for (size_t i = 1; i < n_cols; i++)
-        am_buf_printf(b, "%s%s = excluded.%s", i > 1 ? ", " : "", t->cols[i].name,
-                      t->cols[i].name);
+        am_buf_printf(b, "%s%s = excluded.%s", i > 1 ? ", " : "", t->cols[i].name, t->cols[i].name);
 }
 
 static void add_param(am_value *params, am_col_type *types, size_t *np, am_value v, am_col_type t)
