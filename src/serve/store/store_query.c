@@ -1,6 +1,20 @@
 /*
 ** store_query.c: the store's reads -- cursors, the row select, summaries
 ** (rollups for whole minutes and hours, rows for the rest) and series.
+**
+** DESIGN
+** Each read runs its SQL on a reading connection and collects the whole
+** result first -- rows copied into one array and one string buffer,
+** summary points into per-(group, bucket) histograms, series samples into
+** one array -- and only then walks it, calling the caller's callbacks
+** with values (store.h's contract: a failed read calls nothing back; a
+** callback's non-zero return stops the walk and is returned). Nothing
+** here knows JSON or HTTP; api/results_json.c renders what the walks give.
+** Collecting costs one copy of each string, which the SQL read dwarfs.
+**
+** Summary groups are ordered by sorting pointers to them with a
+** comparator that reads each group's own width, so sorting needs no
+** shared state and summaries run in parallel without a lock.
 */
 #include "store_internal.h"
 
