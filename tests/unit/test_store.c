@@ -1269,6 +1269,108 @@ static void test_state_and_logs(void **state)
     am_store_close(s);
 }
 
+/* ------------------------------------------------------------ failures */
+
+/* Stores that cannot open, and records larger than the queue. */
+static void test_open_errors_and_limits(void **state)
+{
+    (void)state;
+    am_store *s;
+    if (!g_is_pg) {
+        AM_ASSERT_ERR(am_store_open("sqlite:/proc/no-such-dir/x/agentmon.db", NULL, &s), AM_EIO);
+        AM_ASSERT_CONTAINS(am_errmsg(), "cannot create directory");
+        char dir_uri[128];
+        snprintf(dir_uri, sizeof dir_uri, "sqlite:%s", g_dir); /* a directory */
+        AM_ASSERT_ERR(am_store_open(dir_uri, NULL, &s), AM_EIO);
+        char longp[5000];
+        memset(longp, 'x', sizeof longp - 1);
+        longp[sizeof longp - 1] = '\0';
+        memcpy(longp, "sqlite:/tmp/", 12);
+        AM_ASSERT_ERR(am_store_open(longp, NULL, &s), AM_EINVAL);
+    } else {
+        /* a server that is not there */
+        AM_ASSERT_ERR(am_store_open("postgres://postgres@127.0.0.1:1/postgres", NULL, &s), AM_EIO);
+        AM_ASSERT_CONTAINS(am_errmsg(), "cannot connect");
+    }
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store_opts o = AM_STORE_OPTS_INIT;
+    o.retention_s = -1;
+    AM_ASSERT_ERR(am_store_open(uri, &o, &s), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "retention_s");
+    o.retention_s = 0;
+    o.max_queued_bytes = 4096;
+    s = open_store(uri, &o);
+    char *text = malloc(8000);
+    memset(text, 'y', 7999);
+    text[7999] = '\0';
+    comm c;
+    make_comm(&c, 1, 1000, "a", 1, 0);
+    c.v[AM_COMM_SOURCE_AGENT_ID].v.s = text;
+    uint64_t t;
+    AM_ASSERT_ERR(am_store_submit(s, &c.r, 1, &t), AM_ELIMIT);
+    AM_ASSERT_CONTAINS(am_errmsg(), "bytes of records");
+    /* a record without values, or of a table not known */
+    am_record bad = {AM_T_COMMUNICATION, NULL};
+    AM_ASSERT_ERR(am_store_submit(s, &bad, 1, &t), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "no values");
+    free(text);
+    am_store_close(s);
+}
+
+/* PostgreSQL drops the store's connections (a restart, an administrator):
+   the writer reconnects and takes its lock again, and reads go on. */
+static void test_reconnect(void **state)
+{
+    (void)state;
+    if (!g_is_pg)
+        skip();
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    comm c[2];
+    make_comm(&c[0], 0, 1000, "a", 1, 0);
+    make_comm(&c[1], 1, 1001, "a", 1, 0);
+    put_comms(s, c, 1);
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 1); /* a reader in the pool */
+    PGconn *admin = PQconnectdb(uri);
+    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    PGresult *r = PQexec(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                "pid <> pg_backend_pid() AND datname = current_database()");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_true(PQntuples(r) >= 2);
+    PQclear(r);
+    PQfinish(admin);
+    uint64_t t;
+    am_err rc = AM_EIO;
+    for (int i = 0; i < 300 && rc; i++) {
+        rc = am_store_submit(s, &c[1].r, 1, &t);
+        if (!rc)
+            rc = am_store_wait(s, t, 30);
+        if (rc) {
+            AM_ASSERT_ERR(rc, AM_EIO);
+            usleep(10000);
+        }
+    }
+    AM_ASSERT_OK(rc);
+    /* a pooled reader finds its connection gone once, then reconnects */
+    am_store_query q = all_query(AM_T_COMMUNICATION);
+    size_t n = 0;
+    char next[AM_STORE_CURSOR_MAX];
+    rc = AM_EIO;
+    for (int i = 0; i < 10 && rc; i++) {
+        rows got;
+        memset(&got, 0, sizeof got);
+        rc = am_store_select(s, &q, keep_row, &got, &n, next);
+    }
+    AM_ASSERT_OK(rc);
+    AM_ASSERT_EQ(n, 2);
+    /* the writer holds the lock again: a second store is refused */
+    am_store *s2;
+    AM_ASSERT_ERR(am_store_open(uri, NULL, &s2), AM_EIO);
+    am_store_close(s);
+}
+
 /* ------------------------------------------------------------ retention */
 
 static void test_retention(void **state)
@@ -1359,7 +1461,8 @@ static const struct CMUnitTest SUITE[] = {
     cmocka_unit_test(test_group_commit),       cmocka_unit_test(test_summary),
     cmocka_unit_test(test_summary_values),     cmocka_unit_test(test_series),
     cmocka_unit_test(test_retention),          cmocka_unit_test(test_state_and_logs),
-    cmocka_unit_test(test_callbacks),
+    cmocka_unit_test(test_callbacks),          cmocka_unit_test(test_open_errors_and_limits),
+    cmocka_unit_test(test_reconnect),
 };
 
 int main(void)

@@ -329,10 +329,85 @@ static void test_old_version_limits(void **state)
     am_store_close(s);
 }
 
+/* A migration that fails leaves the database at its version, whole. */
+static void test_failed_migration(void **state)
+{
+    (void)state;
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    int latest = am__store_schema_version();
+    am_buf want[AM_T__N];
+    for (int t = 0; t < AM_T__N; t++)
+        am_buf_init(&want[t], 0);
+    am_store *s;
+    AM_ASSERT_OK(am__store_open_version(uri, NULL, latest - 1, &s));
+    fill(s, latest - 1, 0, want);
+    /* something in the way of the latest migration */
+    AM_ASSERT_OK(am__store_exec(s, "CREATE TABLE log_lines (x INTEGER)"));
+    am_store_close(s);
+    AM_ASSERT_ERR(am_store_open(uri, NULL, &s), AM_EIO);
+    char why[256];
+    snprintf(why, sizeof why, "migration to schema version %d failed", latest);
+    AM_ASSERT_CONTAINS(am_errmsg(), why);
+    AM_ASSERT_CONTAINS(am_errmsg(), "log_lines");
+    /* still the old version, with its rows */
+    AM_ASSERT_OK(am__store_open_version(uri, NULL, latest - 1, &s));
+    AM_ASSERT_OK(am__store_exec(s, "DROP TABLE log_lines"));
+    am_store_close(s);
+    AM_ASSERT_OK(am_store_open(uri, NULL, &s));
+    const am_table *t = am_table_get(AM_T_COMMUNICATION);
+    am_buf got;
+    am_buf_init(&got, 0);
+    read_all(s, t, &got);
+    AM_ASSERT_STR_EQ(got.p, want[AM_T_COMMUNICATION].p);
+    am_buf_free(&got);
+    check_summaries(s, am_table_get(AM_T_LLM)); /* its new dimension, backfilled */
+    am_store_close(s);
+    for (int i = 0; i < AM_T__N; i++)
+        am_buf_free(&want[i]);
+}
+
+/* Rollups of more rows than the backfill holds in memory at once (it
+   writes them in parts): the same as the rows say. */
+static void test_large_backfill(void **state)
+{
+    (void)state;
+    enum { N = 50000 + 1234 };
+    char uri[256];
+    fresh_uri(uri, sizeof uri);
+    am_store *s;
+    AM_ASSERT_OK(am__store_open_version(uri, NULL, 2, &s));
+    static am_value v[1000][AM_TASK__N];
+    static char ids[1000][16];
+    am_record r[1000];
+    static const char *const agents[] = {"planner", "coder", "reviewer"};
+    for (int i = 0; i < N;) {
+        int k = 0;
+        for (; k < 1000 && i < N; k++, i++) {
+            snprintf(ids[k], sizeof ids[k], "t-%d", i);
+            for (size_t c = 0; c < AM_TASK__N; c++)
+                v[k][c] = (am_value){.is_null = true};
+            v[k][AM_TASK_ID] = (am_value){.v.s = ids[k]};
+            v[k][AM_TASK_TIMESTAMP] = (am_value){.v.d = T0 + (i % 7200) * 1.5};
+            v[k][AM_TASK_AGENT_ID] = (am_value){.v.s = agents[i % 3]};
+            v[k][AM_TASK_STATUS] = (am_value){.v.s = i % 11 ? "success" : "failure"};
+            v[k][AM_TASK_DURATION] = (am_value){.v.d = (i % 1000) / 100.0};
+            r[k] = (am_record){AM_T_TASK, v[k]};
+        }
+        uint64_t ticket;
+        AM_ASSERT_OK(am_store_submit(s, r, (size_t)k, &ticket));
+        AM_ASSERT_OK(am_store_wait(s, ticket, 60));
+    }
+    am_store_close(s);
+    AM_ASSERT_OK(am_store_open(uri, NULL, &s));
+    check_summaries(s, am_table_get(AM_T_TASK));
+    am_store_close(s);
+}
+
 static const struct CMUnitTest DB_SUITE[] = {
-    cmocka_unit_test(test_upgrade_every_version),
-    cmocka_unit_test(test_newer_refused),
-    cmocka_unit_test(test_old_version_limits),
+    cmocka_unit_test(test_upgrade_every_version), cmocka_unit_test(test_newer_refused),
+    cmocka_unit_test(test_old_version_limits),    cmocka_unit_test(test_failed_migration),
+    cmocka_unit_test(test_large_backfill),
 };
 
 int main(void)
