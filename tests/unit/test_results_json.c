@@ -2,7 +2,7 @@
 ** test_results_json.c: the query API's JSON for rows, summaries and
 ** series, pinned byte for byte by golden files (tests/unit/golden/
 ** api_select.txt, api_summary.txt, api_series.txt), on SQLite and on a
-** throwaway PostgreSQL (pg_fixture.h) -- one golden file for both, so the
+** throwaway PostgreSQL (store_fixture.h) -- one golden file for both, so the
 ** two stores answer alike to the byte.
 **
 ** The data are fixed records that reach every corner of the rendering:
@@ -15,28 +15,9 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "pg_fixture.h"
+#include "store_fixture.h"
 #include "serve/api/results_json.h"
 #include "serve/store/store.h"
-
-static char g_dir[64];
-static pf_server g_pg;
-static bool g_is_pg;
-static int g_n;
-
-static am_store *fresh_store(void)
-{
-    char uri[256];
-    if (g_is_pg) {
-        assert_true(pf_reset(&g_pg));
-        snprintf(uri, sizeof uri, "%s", g_pg.uri);
-    } else {
-        snprintf(uri, sizeof uri, "sqlite:%s/t%d/agentmon.db", g_dir, ++g_n);
-    }
-    am_store *s = NULL;
-    AM_ASSERT_OK(am_store_open(uri, NULL, &s));
-    return s;
-}
 
 /* ------------------------------------------------------------ records */
 
@@ -218,6 +199,29 @@ static void fill(am_store *s)
 
 /* ------------------------------------------------------------ renderings */
 
+/* A test's store, filled, and the text its renderings gather. */
+typedef struct golden {
+    am_store *s;
+    am_buf all;
+} golden;
+
+static void golden_begin(golden *g)
+{
+    char uri[256];
+    sf_fresh_uri(uri, sizeof uri);
+    AM_ASSERT_OK(am_store_open(uri, NULL, &g->s));
+    fill(g->s);
+    am_buf_init(&g->all, 0);
+}
+
+/* Compare what was gathered with the golden file name. */
+static void golden_end(golden *g, const char *name)
+{
+    am_test_golden(name, g->all.p);
+    am_buf_free(&g->all);
+    am_store_close(g->s);
+}
+
 static void add(am_buf *all, const char *name, const char *json)
 {
     am_buf_printf(all, "== %s\n%s\n", name, json);
@@ -266,15 +270,14 @@ static int colof(am_table_id t, const char *name)
 static void test_select(void **state)
 {
     (void)state;
-    am_store *s = fresh_store();
-    fill(s);
-    am_buf all;
-    am_buf_init(&all, 0);
+    golden g;
+    golden_begin(&g);
+    am_store *s = g.s;
     static const char *const names[] = {"communication", "system", "agent",
                                         "task",          "llm",    "metric"};
     for (int t = 0; t < 6; t++)
         select_json(
-            s, &all, names[t],
+            s, &g.all, names[t],
             &(am_store_query){.table = (am_table_id)t, .start = NAN, .end = NAN, .limit = 10000});
     /* paging: two pages of two, then the last */
     am_store_query q = all_of(AM_T_COMMUNICATION);
@@ -287,8 +290,8 @@ static void test_select(void **state)
         char next[128];
         q.cursor = cursor;
         AM_ASSERT_OK(am__json_select(s, &q, &b, &n, next));
-        add(&all, "page", b.p);
-        am_buf_printf(&all, "rows %zu next \"%s\"\n", n, next);
+        add(&g.all, "page", b.p);
+        am_buf_printf(&g.all, "rows %zu next \"%s\"\n", n, next);
         am_buf_free(&b);
         snprintf(cursor, sizeof cursor, "%s", next);
     }
@@ -297,48 +300,45 @@ static void test_select(void **state)
     q.end = T0 + 3600;
     q.filters[0] = (am_store_filter){colof(AM_T_COMMUNICATION, "source_agent_id"), "planner"};
     q.n_filters = 1;
-    select_json(s, &all, "filtered", &q);
+    select_json(s, &g.all, "filtered", &q);
     q.filters[0] = (am_store_filter){colof(AM_T_COMMUNICATION, "source_agent_id"), NULL};
-    select_json(s, &all, "null filter", &q);
+    select_json(s, &g.all, "null filter", &q);
     q.filters[0] = (am_store_filter){colof(AM_T_COMMUNICATION, "source_agent_id"), "nobody"};
-    select_json(s, &all, "empty", &q);
-    am_test_golden("api_select.txt", all.p);
-    am_buf_free(&all);
-    am_store_close(s);
+    select_json(s, &g.all, "empty", &q);
+    golden_end(&g, "api_select.txt");
 }
 
 static void test_summary(void **state)
 {
     (void)state;
-    am_store *s = fresh_store();
-    fill(s);
-    am_buf all;
-    am_buf_init(&all, 0);
+    golden g;
+    golden_begin(&g);
+    am_store *s = g.s;
     am_store_summary q = {.q = all_of(AM_T_COMMUNICATION), .step = 60};
     q.q.start = T0 - 3600;
     q.q.end = T0 + 7200;
     q.group_by[0] = colof(AM_T_COMMUNICATION, "source_agent_id");
     q.n_group_by = 1;
-    summary_json(s, &all, "communication by source, 60 s", &q);
+    summary_json(s, &g.all, "communication by source, 60 s", &q);
     q.n_group_by = 0;
     q.step = 3600;
-    summary_json(s, &all, "communication, 1 h", &q);
+    summary_json(s, &g.all, "communication, 1 h", &q);
     q.step = 90;
-    summary_json(s, &all, "communication, 90 s", &q);
+    summary_json(s, &g.all, "communication, 90 s", &q);
     q.q.filters[0] = (am_store_filter){colof(AM_T_COMMUNICATION, "source_agent_id"), "planner"};
     q.q.n_filters = 1;
     q.step = 60;
-    summary_json(s, &all, "communication of planner", &q);
+    summary_json(s, &g.all, "communication of planner", &q);
     q.q.start = 0;
     q.q.end = 3600;
-    summary_json(s, &all, "empty", &q);
+    summary_json(s, &g.all, "empty", &q);
 
     am_store_summary sq = {.q = all_of(AM_T_SYSTEM), .step = 60};
     sq.q.start = T0 - 60;
     sq.q.end = T0 + 60;
     sq.group_by[0] = colof(AM_T_SYSTEM, "host");
     sq.n_group_by = 1;
-    summary_json(s, &all, "system (no error column)", &sq);
+    summary_json(s, &g.all, "system (no error column)", &sq);
 
     am_store_summary tq = {.q = all_of(AM_T_TASK), .step = 1};
     tq.q.start = T0;
@@ -346,55 +346,50 @@ static void test_summary(void **state)
     tq.group_by[0] = colof(AM_T_TASK, "agent_id");
     tq.group_by[1] = colof(AM_T_TASK, "status");
     tq.n_group_by = 2;
-    summary_json(s, &all, "task by agent and status", &tq);
+    summary_json(s, &g.all, "task by agent and status", &tq);
     tq.n_group_by = 0;
     tq.step = 600;
-    summary_json(s, &all, "task", &tq);
+    summary_json(s, &g.all, "task", &tq);
 
     am_store_summary lq = {.q = all_of(AM_T_LLM), .step = 60};
     lq.q.start = T0 - 60;
     lq.q.end = T0 + 60;
     lq.group_by[0] = colof(AM_T_LLM, "provider");
     lq.n_group_by = 1;
-    summary_json(s, &all, "llm by provider (a bucket without values)", &lq);
+    summary_json(s, &g.all, "llm by provider (a bucket without values)", &lq);
 
     am_store_summary mq = {.q = all_of(AM_T_METRIC), .step = 3600};
     mq.q.start = T0 - 3600;
     mq.q.end = T0 + 3600;
     mq.group_by[0] = colof(AM_T_METRIC, "name");
     mq.n_group_by = 1;
-    summary_json(s, &all, "metric by name (infinities)", &mq);
-    am_test_golden("api_summary.txt", all.p);
-    am_buf_free(&all);
-    am_store_close(s);
+    summary_json(s, &g.all, "metric by name (infinities)", &mq);
+    golden_end(&g, "api_summary.txt");
 }
 
 static void test_series(void **state)
 {
     (void)state;
-    am_store *s = fresh_store();
-    fill(s);
-    am_buf all;
-    am_buf_init(&all, 0);
+    golden g;
+    golden_begin(&g);
+    am_store *s = g.s;
     am_store_series q = {.name = "tasks", .start = T0, .end = T0 + 60};
-    series_json(s, &all, "tasks", &q);
+    series_json(s, &g.all, "tasks", &q);
     q.match_names[0] = "agent";
     q.match_values[0] = "a";
     q.n_match = 1;
-    series_json(s, &all, "tasks{agent=a}", &q);
+    series_json(s, &g.all, "tasks{agent=a}", &q);
     q.step = 7;
-    series_json(s, &all, "tasks{agent=a}, step 7", &q);
+    series_json(s, &g.all, "tasks{agent=a}, step 7", &q);
     q.match_values[0] = "b";
     q.start = T0 + 400;
     q.end = T0 + 500;
     q.step = 50;
-    series_json(s, &all, "past the lookback", &q);
+    series_json(s, &g.all, "past the lookback", &q);
     q.n_match = 0;
     q.name = "nothing";
-    series_json(s, &all, "empty", &q);
-    am_test_golden("api_series.txt", all.p);
-    am_buf_free(&all);
-    am_store_close(s);
+    series_json(s, &g.all, "empty", &q);
+    golden_end(&g, "api_series.txt");
 }
 
 static const struct CMUnitTest SUITE[] = {
@@ -405,26 +400,5 @@ static const struct CMUnitTest SUITE[] = {
 
 int main(void)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/am-json-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return 1;
-    int failed =
-        _cmocka_run_group_tests("json_sqlite", SUITE, sizeof SUITE / sizeof *SUITE, NULL, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
-    if (!pf_find(&g_pg)) {
-        printf("SKIP: json_postgres: no PostgreSQL (/usr/lib/postgresql/*/bin/initdb)\n");
-        return failed ? 1 : getenv("AM_REQUIRE_POSTGRES") ? 1 : 0;
-    }
-    if (!pf_start(&g_pg)) {
-        fprintf(stderr, "json_postgres: could not start a PostgreSQL cluster\n");
-        return 1;
-    }
-    g_is_pg = true;
-    failed +=
-        _cmocka_run_group_tests("json_postgres", SUITE, sizeof SUITE / sizeof *SUITE, NULL, NULL);
-    pf_cleanup();
-    return failed ? 1 : 0;
+    return sf_run_both("json", SUITE, sizeof SUITE / sizeof *SUITE);
 }

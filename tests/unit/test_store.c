@@ -1,16 +1,13 @@
 /*
 ** test_store.c: the record store (src/serve/store/store.h), one suite run
-** unchanged against SQLite (a fresh file per test) and PostgreSQL (a
-** throwaway cluster, pg_fixture.h; emptied before each test).
+** unchanged against SQLite and PostgreSQL (store_fixture.h).
 **
-** Outputs are read back with jansson, and summaries are checked against
-** percentiles the test computes itself from the values it stored (within
-** the histograms' 1%), and read both ways -- from the rollups and from the
+** Rows, summaries and series are read through the API's renderer
+** (results_json.c) and back with jansson, or through the callbacks where
+** their contract is the point; summaries are checked against percentiles
+** the test computes itself from the values it stored (within the
+** histograms' 1%), and read both ways -- from the rollups and from the
 ** rows -- to the same bytes.
-** Without PostgreSQL's binaries the PostgreSQL half prints SKIP and the
-** test passes on the SQLite half alone (it does not exit 77, which would
-** hide a SQLite failure); AM_REQUIRE_POSTGRES=1 makes their absence a
-** failure.
 */
 #include <math.h>
 #include <pthread.h>
@@ -20,27 +17,11 @@
 #include <jansson.h>
 
 #include "testutil.h"
-#include "pg_fixture.h"
+#include "store_fixture.h"
 #include "serve/store/labels.h"
 #include "serve/api/results_json.h"
 #include "serve/store/store.h"
 #include "serve/store/store_backend.h"
-
-static char g_dir[64];
-static pf_server g_pg;
-static bool g_is_pg;
-static int g_n;
-
-/* A fresh, empty database for one test; the URI into uri. */
-static void fresh_uri(char *uri, size_t cap)
-{
-    if (g_is_pg) {
-        assert_true(pf_reset(&g_pg));
-        snprintf(uri, cap, "%s", g_pg.uri);
-    } else {
-        snprintf(uri, cap, "sqlite:%s/t%d/agentmon.db", g_dir, ++g_n);
-    }
-}
 
 static am_store *open_store(const char *uri, const am_store_opts *o)
 {
@@ -159,9 +140,9 @@ static void test_types_and_nulls(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
-    AM_ASSERT_STR_EQ(am_store_backend(s), g_is_pg ? "postgres" : "sqlite");
+    AM_ASSERT_STR_EQ(am_store_backend(s), sf_is_pg ? "postgres" : "sqlite");
     comm c[3];
     make_comm(&c[0], 0, 1700000000.123, "planner", 12.5, 0);
     make_comm(&c[1], 1, 1700000001.5, "coder \"x\"\n\xc3\xa9", INFINITY, 2);
@@ -234,7 +215,7 @@ static void test_filters_and_ranges(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     enum { N = 40 };
     comm c[N];
@@ -271,7 +252,7 @@ static void test_paging(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     enum { N = 2503 };
     comm *c = calloc(N, sizeof *c);
@@ -323,7 +304,7 @@ static void test_bad_input(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     comm c[2];
     make_comm(&c[0], 0, 1000, "a", 1, 0);
@@ -529,7 +510,7 @@ static void test_queue_full(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store_opts o = AM_STORE_OPTS_INIT;
     o.max_queued = 100;
     am_store *s = open_store(uri, &o);
@@ -587,7 +568,7 @@ static void test_group_commit(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     enum { THREADS = 4, EACH = 200 };
     pthread_t th[THREADS];
@@ -676,7 +657,7 @@ static void test_summary(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     enum { N = 3000 };
     const double t0 = 1700000000; /* a multiple of 3600 + 800 */
@@ -838,7 +819,7 @@ static void test_summary_values(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     enum { N = 400 };
     double vals[N];
@@ -917,7 +898,7 @@ static void test_series(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     const char *la = "{agent=\"a\",job=\"x\"}", *lb = "{agent=\"b\",job=\"x\\\"y\"}",
                *lc = "{xagent=\"a\"}";
@@ -1039,7 +1020,7 @@ static void test_callbacks(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     comm c[6];
     for (int i = 0; i < 6; i++)
@@ -1147,7 +1128,7 @@ static void test_state_and_logs(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     rec a;
     rec_init(&a, AM_T_ALERT, "HighErrorRate/1f2e", 1000);
@@ -1276,11 +1257,11 @@ static void test_open_errors_and_limits(void **state)
 {
     (void)state;
     am_store *s;
-    if (!g_is_pg) {
+    if (!sf_is_pg) {
         AM_ASSERT_ERR(am_store_open("sqlite:/proc/no-such-dir/x/agentmon.db", NULL, &s), AM_EIO);
         AM_ASSERT_CONTAINS(am_errmsg(), "cannot create directory");
         char dir_uri[128];
-        snprintf(dir_uri, sizeof dir_uri, "sqlite:%s", g_dir); /* a directory */
+        snprintf(dir_uri, sizeof dir_uri, "sqlite:%s", sf_dir); /* a directory */
         AM_ASSERT_ERR(am_store_open(dir_uri, NULL, &s), AM_EIO);
         char longp[5000];
         memset(longp, 'x', sizeof longp - 1);
@@ -1293,7 +1274,7 @@ static void test_open_errors_and_limits(void **state)
         AM_ASSERT_CONTAINS(am_errmsg(), "cannot connect");
     }
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store_opts o = AM_STORE_OPTS_INIT;
     o.retention_s = -1;
     AM_ASSERT_ERR(am_store_open(uri, &o, &s), AM_EINVAL);
@@ -1323,10 +1304,10 @@ static void test_open_errors_and_limits(void **state)
 static void test_reconnect(void **state)
 {
     (void)state;
-    if (!g_is_pg)
+    if (!sf_is_pg)
         skip();
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     comm c[2];
     make_comm(&c[0], 0, 1000, "a", 1, 0);
@@ -1377,7 +1358,7 @@ static void test_retention(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store_opts o = AM_STORE_OPTS_INIT;
     o.retention_s = 3600;
     o.retention_batch = 100;
@@ -1418,7 +1399,7 @@ static void test_failed_batch(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     AM_ASSERT_OK(am__store_exec(s, "DROP TABLE communication_metrics"));
     comm c;
@@ -1491,28 +1472,5 @@ int main(void)
             fprintf(stderr, "communication_metrics changed: update make_comm()\n");
             return 1;
         }
-    snprintf(g_dir, sizeof g_dir, "/tmp/am-store-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return 1;
-    int failed =
-        _cmocka_run_group_tests("store_sqlite", SUITE, sizeof SUITE / sizeof *SUITE, NULL, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
-
-    if (!pf_find(&g_pg)) {
-        printf("SKIP: store_postgres: no PostgreSQL (/usr/lib/postgresql/*/bin/initdb)\n");
-        return failed ? 1 : getenv("AM_REQUIRE_POSTGRES") ? 1 : 0;
-    }
-    if (!pf_start(&g_pg)) {
-        fprintf(stderr, "store_postgres: could not start a PostgreSQL cluster (see %s)\n",
-                g_pg.dir);
-        return 1;
-    }
-    g_is_pg = true;
-    failed +=
-        _cmocka_run_group_tests("store_postgres", SUITE, sizeof SUITE / sizeof *SUITE, NULL, NULL);
-    pf_cleanup();
-    return failed ? 1 : 0;
+    return sf_run_both("store", SUITE, sizeof SUITE / sizeof *SUITE);
 }

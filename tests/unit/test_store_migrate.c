@@ -1,7 +1,6 @@
 /*
 ** test_store_migrate.c: the store's schema versions (src/serve/store/
-** store_migrate.c), on SQLite (a fresh file per database) and PostgreSQL
-** (a throwaway cluster, pg_fixture.h; emptied before each database).
+** store_migrate.c), on SQLite and PostgreSQL (store_fixture.h).
 **
 **   - The SQL of every migration, for both dialects, is the text in
 **     tests/unit/golden/migrations.sql: a released migration never
@@ -21,24 +20,9 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "pg_fixture.h"
+#include "store_fixture.h"
 #include "serve/store/store.h"
 #include "serve/store/store_backend.h"
-
-static char g_dir[64];
-static pf_server g_pg;
-static bool g_is_pg;
-static int g_n;
-
-static void fresh_uri(char *uri, size_t cap)
-{
-    if (g_is_pg) {
-        assert_true(pf_reset(&g_pg));
-        snprintf(uri, cap, "%s", g_pg.uri);
-    } else {
-        snprintf(uri, cap, "sqlite:%s/t%d/agentmon.db", g_dir, ++g_n);
-    }
-}
 
 /* ------------------------------------------------------------ the SQL */
 
@@ -207,7 +191,7 @@ static void test_upgrade_every_version(void **state)
     int latest = am__store_schema_version();
     for (int k = 1; k <= latest; k++) {
         char uri[256];
-        fresh_uri(uri, sizeof uri);
+        sf_fresh_uri(uri, sizeof uri);
         am_buf want[AM_T__N];
         for (int t = 0; t < AM_T__N; t++)
             am_buf_init(&want[t], 0);
@@ -240,7 +224,7 @@ static void test_newer_refused(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s;
     AM_ASSERT_OK(am_store_open(uri, NULL, &s));
     am_store_close(s);
@@ -270,7 +254,7 @@ static void test_old_version_limits(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s;
     int old = am__store_schema_version() - 1;
     AM_ASSERT_OK(am__store_open_version(uri, NULL, old, &s));
@@ -317,7 +301,7 @@ static void test_old_version_limits(void **state)
     AM_ASSERT_ERR(am_store_summarize(s, &sq, on_point, &b), AM_EINVAL);
     am_store_close(s);
     /* at version 1 there are no rollups: summaries read rows */
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     AM_ASSERT_OK(am__store_open_version(uri, NULL, 1, &s));
     am_store_summary tq = {.q = {.table = AM_T_TASK, .start = 0, .end = 3600}, .step = 60};
     am_buf_init(&b, 0);
@@ -334,7 +318,7 @@ static void test_failed_migration(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     int latest = am__store_schema_version();
     am_buf want[AM_T__N];
     for (int t = 0; t < AM_T__N; t++)
@@ -374,7 +358,7 @@ static void test_large_backfill(void **state)
     (void)state;
     enum { N = 50000 + 1234 };
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s;
     AM_ASSERT_OK(am__store_open_version(uri, NULL, 2, &s));
     static am_value v[1000][AM_TASK__N];
@@ -414,26 +398,5 @@ int main(void)
 {
     const struct CMUnitTest sql[] = {cmocka_unit_test(test_migration_sql)};
     int failed = cmocka_run_group_tests_name("migration_sql", sql, NULL, NULL);
-    snprintf(g_dir, sizeof g_dir, "/tmp/am-migrate-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return 1;
-    failed += _cmocka_run_group_tests("migrate_sqlite", DB_SUITE,
-                                      sizeof DB_SUITE / sizeof *DB_SUITE, NULL, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
-    if (!pf_find(&g_pg)) {
-        printf("SKIP: migrate_postgres: no PostgreSQL (/usr/lib/postgresql/*/bin/initdb)\n");
-        return failed ? 1 : getenv("AM_REQUIRE_POSTGRES") ? 1 : 0;
-    }
-    if (!pf_start(&g_pg)) {
-        fprintf(stderr, "migrate_postgres: could not start a PostgreSQL cluster\n");
-        return 1;
-    }
-    g_is_pg = true;
-    failed += _cmocka_run_group_tests("migrate_postgres", DB_SUITE,
-                                      sizeof DB_SUITE / sizeof *DB_SUITE, NULL, NULL);
-    pf_cleanup();
-    return failed ? 1 : 0;
+    return sf_run_both("migrate", DB_SUITE, sizeof DB_SUITE / sizeof *DB_SUITE) || failed;
 }
