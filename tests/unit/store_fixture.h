@@ -4,6 +4,7 @@
 ** cluster, pg_fixture.h; emptied for each database).
 **
 **     sf_fresh_uri(uri, sizeof uri);   a fresh, empty database's URI
+**     sf_put(s, recs, n);              submit and wait for the commit
 **     if (sf_is_pg) ...                which half is running
 **     return sf_run_both("store", SUITE, n);    from main()
 **
@@ -20,6 +21,7 @@
 
 #include "testutil.h"
 #include "pg_fixture.h"
+#include "serve/store/store.h"
 
 static char sf_dir[64];
 static pf_server sf_pg;
@@ -34,6 +36,14 @@ static __attribute__((unused)) void sf_fresh_uri(char *uri, size_t cap)
     } else {
         snprintf(uri, cap, "sqlite:%s/t%d/agentmon.db", sf_dir, ++sf_n);
     }
+}
+
+/* Submit n records in one call and wait for their commit. */
+static __attribute__((unused)) void sf_put(am_store *s, const am_record *recs, size_t n)
+{
+    uint64_t ticket;
+    AM_ASSERT_OK(am_store_submit(s, recs, n, &ticket));
+    AM_ASSERT_OK(am_store_wait(s, ticket, 60));
 }
 
 static int sf_run_both(const char *name, const struct CMUnitTest *suite, size_t n)

@@ -65,9 +65,7 @@ static void put(am_store *s, rec **rs, size_t n)
     am_record *recs = calloc(n, sizeof *recs);
     for (size_t i = 0; i < n; i++)
         recs[i] = (am_record){rs[i]->table, rs[i]->v};
-    uint64_t t;
-    AM_ASSERT_OK(am_store_submit(s, recs, n, &t));
-    AM_ASSERT_OK(am_store_wait(s, t, 30));
+    sf_put(s, recs, n);
     free(recs);
     for (size_t i = 0; i < n; i++)
         free(rs[i]);

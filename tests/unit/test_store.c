@@ -71,20 +71,12 @@ static void make_comm(comm *c, int i, double ts, const char *src, double ptime, 
     c->r.vals = c->v;
 }
 
-/* Submit n records in one call and wait for them. */
-static void put(am_store *s, const am_record *recs, size_t n)
-{
-    uint64_t t;
-    AM_ASSERT_OK(am_store_submit(s, recs, n, &t));
-    AM_ASSERT_OK(am_store_wait(s, t, 30));
-}
-
 static void put_comms(am_store *s, comm *cs, size_t n)
 {
     am_record *rs = calloc(n, sizeof *rs);
     for (size_t i = 0; i < n; i++)
         rs[i] = cs[i].r;
-    put(s, rs, n);
+    sf_put(s, rs, n);
     free(rs);
 }
 
@@ -793,7 +785,7 @@ static void test_summary(void **state)
     v[am_table_col(sys, "cpu_usage")] = (am_value){.v.d = 42};
     v[0].is_null = false;
     am_record r = {AM_T_SYSTEM, v};
-    put(s, &r, 1);
+    sf_put(s, &r, 1);
     am_store_summary sq = {.q = all_query(AM_T_SYSTEM), .step = 60};
     sq.q.start = t0 - 60;
     sq.q.end = t0 + 60;
@@ -878,7 +870,7 @@ static void put_sample(am_store *s, int i, const char *name, const char *labels,
     v[am_table_col(t, "value")] = (am_value){.v.d = value};
     v[am_table_col(t, "source")] = (am_value){.v.s = "event"};
     am_record r = {AM_T_METRIC, v};
-    put(s, &r, 1);
+    sf_put(s, &r, 1);
 }
 
 static json_t *series(am_store *s, const am_store_series *q)
@@ -1138,13 +1130,13 @@ static void test_state_and_logs(void **state)
     a.v[AM_ALERT_STATE] = (am_value){.v.s = "pending"};
     a.v[AM_ALERT_ACTIVE_AT] = (am_value){.v.d = 1000};
     a.v[AM_ALERT_VALUE] = (am_value){.v.d = 0.25};
-    put(s, &a.r, 1);
+    sf_put(s, &a.r, 1);
     a.v[AM_C_TIMESTAMP].v.d = 1300;
     a.v[AM_ALERT_STATE].v.s = "firing";
     a.v[AM_ALERT_FIRED_AT] = (am_value){.v.d = 1300};
     a.v[AM_ALERT_LAST_SENT_AT] = (am_value){.v.d = 1301};
     a.v[AM_ALERT_VALUE].v.d = 0.5;
-    put(s, &a.r, 1);
+    sf_put(s, &a.r, 1);
     rows r;
     select_into(s, all_query(AM_T_ALERT), &r);
     AM_ASSERT_EQ(r.n, 1);
@@ -1165,10 +1157,10 @@ static void test_state_and_logs(void **state)
     sil.v[AM_SILENCE_STARTS_AT] = (am_value){.v.d = 1000};
     sil.v[AM_SILENCE_ENDS_AT] = (am_value){.v.d = 5000};
     sil.v[AM_SILENCE_CREATED_BY] = (am_value){.v.s = "ops"};
-    put(s, &sil.r, 1);
+    sf_put(s, &sil.r, 1);
     sil.v[AM_C_TIMESTAMP].v.d = 2000;
     sil.v[AM_SILENCE_ENDS_AT].v.d = 2000; /* expired */
-    put(s, &sil.r, 1);
+    sf_put(s, &sil.r, 1);
     select_into(s, all_query(AM_T_SILENCE), &r);
     AM_ASSERT_EQ(r.n, 1);
     AM_ASSERT_DBL_EQ(r.v[0][AM_SILENCE_ENDS_AT].v.d, 2000);
@@ -1185,8 +1177,8 @@ static void test_state_and_logs(void **state)
         h[i].v[AM_AHIST_STATE] = (am_value){.v.s = states[i]};
     }
     am_record hr[3] = {h[0].r, h[1].r, h[2].r};
-    put(s, hr, 3);
-    put(s, hr, 1); /* a resent change is stored once */
+    sf_put(s, hr, 3);
+    sf_put(s, hr, 1); /* a resent change is stored once */
     am_store_query q = all_query(AM_T_ALERT_HISTORY);
     q.filters[0] = (am_store_filter){AM_AHIST_ALERT_NAME, "HighErrorRate"};
     q.n_filters = 1;
@@ -1208,7 +1200,7 @@ static void test_state_and_logs(void **state)
             l[i].v[AM_LOG_TRACE_ID] = (am_value){.v.s = trace};
     }
     am_record lr[5] = {l[0].r, l[1].r, l[2].r, l[3].r, l[4].r};
-    put(s, lr, 5);
+    sf_put(s, lr, 5);
     q = all_query(AM_T_LOG);
     q.filters[0] = (am_store_filter){AM_LOG_TRACE_ID, trace};
     q.n_filters = 1;
@@ -1222,7 +1214,7 @@ static void test_state_and_logs(void **state)
     t.v[AM_TASK_AGENT_ID] = (am_value){.v.s = "coder"};
     t.v[AM_TASK_STATUS] = (am_value){.v.s = "success"};
     t.v[AM_TASK_TRACE_ID] = (am_value){.v.s = trace};
-    put(s, &t.r, 1);
+    sf_put(s, &t.r, 1);
     q = all_query(AM_T_TASK);
     q.filters[0] = (am_store_filter){AM_TASK_TRACE_ID, trace};
     q.n_filters = 1;

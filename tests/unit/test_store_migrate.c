@@ -116,9 +116,7 @@ static void fill(am_store *s, int v, int from, am_buf *want)
             recs[i] = (am_record){t->id, vals[i]};
             row_text(&want[ti], t, vals[i], n);
         }
-        uint64_t ticket;
-        AM_ASSERT_OK(am_store_submit(s, recs, ROWS, &ticket));
-        AM_ASSERT_OK(am_store_wait(s, ticket, 30));
+        sf_put(s, recs, ROWS);
     }
 }
 
@@ -283,8 +281,7 @@ static void test_old_version_limits(void **state)
     v[AM_LLM_TIMESTAMP] = (am_value){.v.d = T0};
     v[AM_LLM_AGENT_ID] = (am_value){.v.s = "coder"};
     r = (am_record){AM_T_LLM, v};
-    AM_ASSERT_OK(am_store_submit(s, &r, 1, &ticket));
-    AM_ASSERT_OK(am_store_wait(s, ticket, 30));
+    sf_put(s, &r, 1);
     am_buf b;
     am_buf_init(&b, 0);
     read_all(s, llm, &b);
@@ -378,9 +375,7 @@ static void test_large_backfill(void **state)
             v[k][AM_TASK_DURATION] = (am_value){.v.d = (i % 1000) / 100.0};
             r[k] = (am_record){AM_T_TASK, v[k]};
         }
-        uint64_t ticket;
-        AM_ASSERT_OK(am_store_submit(s, r, (size_t)k, &ticket));
-        AM_ASSERT_OK(am_store_wait(s, ticket, 60));
+        sf_put(s, r, (size_t)k);
     }
     am_store_close(s);
     AM_ASSERT_OK(am_store_open(uri, NULL, &s));
