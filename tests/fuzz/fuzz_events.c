@@ -42,7 +42,7 @@
    text again (labels.c, both ways). */
 static void check_labels(const am_record *r)
 {
-    const am_value *v = &r->vals[am_table_col(am_table_get(AM_T_METRIC), "labels")];
+    const am_value *v = &r->vals[AM_METRIC_LABELS];
     if (v->is_null)
         return;
     size_t len = strlen(v->v.s), n;
@@ -53,8 +53,7 @@ static void check_labels(const am_record *r)
     am_buf b;
     am_buf_init(&b, 0);
     am__labels_canonical(&b, names, values, n);
-    CHECK(strcmp(b.p ? b.p : "", v->v.s) == 0, "labels %s came back as %s", v->v.s,
-          b.p ? b.p : "");
+    CHECK(strcmp(b.p ? b.p : "", v->v.s) == 0, "labels %s came back as %s", v->v.s, b.p ? b.p : "");
     am_buf_free(&b);
     free(scratch);
 }
@@ -116,8 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *out = NULL;
     size_t n = 0;
     am_err rc = am__gunzip((const char *)data, size, 1 << 16, &out, &n);
-    CHECK(rc == AM_OK || rc == AM_EINVAL || rc == AM_ELIMIT, "gunzip returned %s",
-          am_err_name(rc));
+    CHECK(rc == AM_OK || rc == AM_EINVAL || rc == AM_ELIMIT, "gunzip returned %s", am_err_name(rc));
     CHECK(rc != AM_OK || (n <= (1 << 16) && out[n] == '\0'), "gunzip output");
     am__free(out);
     return 0;

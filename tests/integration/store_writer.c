@@ -45,10 +45,10 @@ static void *writer(void *arg)
             snprintf(ids[k], sizeof ids[k], "%s-%d-%ld", g_run, th, n + k);
             for (size_t i = 0; i < t->n_cols; i++)
                 vals[k][i] = (am_value){.is_null = true};
-            vals[k][0] = (am_value){.v.s = ids[k]};
-            vals[k][1] = (am_value){.v.d = (double)time(NULL)};
-            vals[k][am_table_col(t, "source_agent_id")] = (am_value){.v.s = "crash"};
-            vals[k][am_table_col(t, "processing_time")] = (am_value){.v.d = (double)k};
+            vals[k][AM_COMM_ID] = (am_value){.v.s = ids[k]};
+            vals[k][AM_COMM_TIMESTAMP] = (am_value){.v.d = (double)time(NULL)};
+            vals[k][AM_COMM_SOURCE_AGENT_ID] = (am_value){.v.s = "crash"};
+            vals[k][AM_COMM_PROCESSING_TIME] = (am_value){.v.d = (double)k};
             recs[k] = (am_record){AM_T_COMMUNICATION, vals[k]};
         }
         uint64_t ticket;
@@ -79,7 +79,7 @@ static int check(const char *path)
     }
     char line[128];
     long n = 0;
-    int id_col = am_table_col(am_table_get(AM_T_COMMUNICATION), "id");
+    int id_col = AM_COMM_ID;
     while (fgets(line, sizeof line, f)) {
         size_t len = strlen(line);
         if (!len || line[len - 1] != '\n')

@@ -34,11 +34,9 @@ static am_store *open_store(const char *uri, const am_store_opts *o)
 
 typedef struct comm {
     char id[32], session[16], src[16], dst[16], type[16], err_type[16];
-    am_value v[17];
+    am_value v[AM_COMM__N];
     am_record r;
 } comm;
-
-static const am_table *T_COMM;
 
 static void make_comm(comm *c, int i, double ts, const char *src, double ptime, int errors)
 {
@@ -50,23 +48,23 @@ static void make_comm(comm *c, int i, double ts, const char *src, double ptime, 
     snprintf(c->type, sizeof c->type, "type%d", i % 5);
     snprintf(c->err_type, sizeof c->err_type, "Timeout");
     am_value *v = c->v;
-    v[0].v.s = c->id;
-    v[1].v.d = ts;
-    v[2].v.s = c->session;
-    v[3].v.s = c->src;
-    v[4].v.s = c->dst;
-    v[5].v.s = c->type;
-    v[6].v.i = 100 + i;
-    v[7].v.d = ptime;
-    v[8].v.d = ptime * 2;
-    v[9].v.d = 0.5;
-    v[10].is_null = true;
-    v[11].v.i = 4096;
-    v[12].v.d = 0.25;
-    v[13].v.i = errors;
-    v[14].v.s = errors ? c->err_type : NULL;
-    v[15].v.i = 0;
-    v[16].v.s = "4bf92f3577b34da6a3ce929d0e0e4736";
+    v[AM_COMM_ID].v.s = c->id;
+    v[AM_COMM_TIMESTAMP].v.d = ts;
+    v[AM_COMM_SESSION_ID].v.s = c->session;
+    v[AM_COMM_SOURCE_AGENT_ID].v.s = c->src;
+    v[AM_COMM_TARGET_AGENT_ID].v.s = c->dst;
+    v[AM_COMM_MESSAGE_TYPE].v.s = c->type;
+    v[AM_COMM_MESSAGE_SIZE].v.i = 100 + i;
+    v[AM_COMM_PROCESSING_TIME].v.d = ptime;
+    v[AM_COMM_RESPONSE_TIME].v.d = ptime * 2;
+    v[AM_COMM_CPU_USAGE].v.d = 0.5;
+    v[AM_COMM_MEMORY_USAGE].is_null = true;
+    v[AM_COMM_CONTEXT_SIZE].v.i = 4096;
+    v[AM_COMM_CONTEXT_RELEVANCE_SCORE].v.d = 0.25;
+    v[AM_COMM_ERROR_COUNT].v.i = errors;
+    v[AM_COMM_ERROR_TYPE].v.s = errors ? c->err_type : NULL;
+    v[AM_COMM_RETRY_COUNT].v.i = 0;
+    v[AM_COMM_TRACE_ID].v.s = "4bf92f3577b34da6a3ce929d0e0e4736";
     c->r.table = AM_T_COMMUNICATION;
     c->r.vals = c->v;
 }
@@ -139,10 +137,10 @@ static void test_types_and_nulls(void **state)
     make_comm(&c[0], 0, 1700000000.123, "planner", 12.5, 0);
     make_comm(&c[1], 1, 1700000001.5, "coder \"x\"\n\xc3\xa9", INFINITY, 2);
     make_comm(&c[2], 2, 1700000002, "coder", -INFINITY, 0);
-    c[2].v[7].is_null = true; /* processing_time NULL */
-    c[2].v[6].v.i = INT64_MIN;
-    c[2].v[11].v.i = INT64_MAX;
-    c[2].v[3].v.s = NULL; /* NULL text */
+    c[2].v[AM_COMM_PROCESSING_TIME].is_null = true; /* processing_time NULL */
+    c[2].v[AM_COMM_MESSAGE_SIZE].v.i = INT64_MIN;
+    c[2].v[AM_COMM_CONTEXT_SIZE].v.i = INT64_MAX;
+    c[2].v[AM_COMM_SOURCE_AGENT_ID].v.s = NULL; /* NULL text */
     put_comms(s, c, 3);
     am_store_stats st;
     am_store_get_stats(s, &st);
@@ -214,15 +212,15 @@ static void test_filters_and_ranges(void **state)
     for (int i = 0; i < N; i++)
         make_comm(&c[i], i, 1000 + i, i % 2 ? "odd" : "even", i * 0.5, i % 4 == 0);
     put_comms(s, c, N);
-    int src = am_table_col(T_COMM, "source_agent_id");
+    int src = AM_COMM_SOURCE_AGENT_ID;
     AM_ASSERT_EQ(count_where(s, src, "odd", NAN, NAN), 20);
     AM_ASSERT_EQ(count_where(s, src, "nobody", NAN, NAN), 0);
-    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "message_size"), "105", NAN, NAN), 1);
-    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "processing_time"), "2.5", NAN, NAN), 1);
-    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "error_count"), "1", NAN, NAN), 10);
-    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "error_type"), NULL, NAN, NAN), 30);
-    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "memory_usage"), NULL, NAN, NAN), 40);
-    AM_ASSERT_EQ(count_where(s, 1, "1007", NAN, NAN), 1); /* TIME: unix seconds */
+    AM_ASSERT_EQ(count_where(s, AM_COMM_MESSAGE_SIZE, "105", NAN, NAN), 1);
+    AM_ASSERT_EQ(count_where(s, AM_COMM_PROCESSING_TIME, "2.5", NAN, NAN), 1);
+    AM_ASSERT_EQ(count_where(s, AM_COMM_ERROR_COUNT, "1", NAN, NAN), 10);
+    AM_ASSERT_EQ(count_where(s, AM_COMM_ERROR_TYPE, NULL, NAN, NAN), 30);
+    AM_ASSERT_EQ(count_where(s, AM_COMM_MEMORY_USAGE, NULL, NAN, NAN), 40);
+    AM_ASSERT_EQ(count_where(s, AM_COMM_TIMESTAMP, "1007", NAN, NAN), 1); /* TIME: unix seconds */
     /* ranges: start inclusive, end exclusive */
     AM_ASSERT_EQ(count_where(s, -1, NULL, 1010, 1020), 10);
     AM_ASSERT_EQ(count_where(s, -1, NULL, 1010, NAN), 30);
@@ -232,7 +230,7 @@ static void test_filters_and_ranges(void **state)
     /* two filters */
     am_store_query q = all_query(AM_T_COMMUNICATION);
     q.filters[0] = (am_store_filter){src, "even"};
-    q.filters[1] = (am_store_filter){am_table_col(T_COMM, "error_count"), "1"};
+    q.filters[1] = (am_store_filter){AM_COMM_ERROR_COUNT, "1"};
     q.n_filters = 2;
     json_t *a = select_all(s, q, NULL);
     AM_ASSERT_EQ(json_array_size(a), 10);
@@ -309,13 +307,13 @@ static void test_bad_input(void **state)
         am_value v;
         const char *msg;
     } bad[] = {
-        {7, {.v.d = NAN}, "NaN"},
-        {3, {.v.s = "\xff\xfe"}, "UTF-8"},
-        {0, {.is_null = true}, "NULL"},
-        {0, {.v.s = ""}, "empty"},
-        {1, {.v.d = -1}, "1970..9999"},
-        {1, {.v.d = INFINITY}, "1970..9999"},
-        {1, {.v.d = 253402300800.0}, "1970..9999"},
+        {AM_COMM_PROCESSING_TIME, {.v.d = NAN}, "NaN"},
+        {AM_COMM_SOURCE_AGENT_ID, {.v.s = "\xff\xfe"}, "UTF-8"},
+        {AM_COMM_ID, {.is_null = true}, "NULL"},
+        {AM_COMM_ID, {.v.s = ""}, "empty"},
+        {AM_COMM_TIMESTAMP, {.v.d = -1}, "1970..9999"},
+        {AM_COMM_TIMESTAMP, {.v.d = INFINITY}, "1970..9999"},
+        {AM_COMM_TIMESTAMP, {.v.d = 253402300800.0}, "1970..9999"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         comm b[2];
@@ -333,13 +331,13 @@ static void test_bad_input(void **state)
     longtext[AM_STORE_MAX_TEXT + 1] = '\0';
     comm b;
     make_comm(&b, 100, 1000, "a", 1, 0);
-    b.v[3].v.s = longtext;
+    b.v[AM_COMM_SOURCE_AGENT_ID].v.s = longtext;
     uint64_t t;
     AM_ASSERT_ERR(am_store_submit(s, &b.r, 1, &t), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "longer than");
     longtext[AM_STORE_MAX_ID + 1] = '\0';
     make_comm(&b, 100, 1000, "a", 1, 0);
-    b.v[0].v.s = longtext;
+    b.v[AM_COMM_ID].v.s = longtext;
     AM_ASSERT_ERR(am_store_submit(s, &b.r, 1, &t), AM_EINVAL);
     free(longtext);
     AM_ASSERT_ERR(am_store_submit(s, &b.r, 0, &t), AM_EINVAL);
@@ -398,7 +396,7 @@ static void test_bad_input(void **state)
     AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "another query");
     q.start = NAN;
-    q.filters[0] = (am_store_filter){3, "a"};
+    q.filters[0] = (am_store_filter){AM_COMM_SOURCE_AGENT_ID, "a"};
     q.n_filters = 1;
     AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     q.n_filters = 0;
@@ -415,10 +413,16 @@ static void test_bad_input(void **state)
         const char *value;
         const char *msg;
     } badf[] = {
-        {99, "x", "no column"}, {-1, "x", "no column"}, {6, "12x", "integer"},
-        {6, "", "integer"},     {6, " 1", "integer"},   {7, "abc", "number"},
-        {7, "nan", "number"},   {1, "inf", "time"},     {6, "99999999999999999999", "integer"},
-        {3, "\xc3", "UTF-8"},
+        {99, "x", "no column"},
+        {-1, "x", "no column"},
+        {AM_COMM_MESSAGE_SIZE, "12x", "integer"},
+        {AM_COMM_MESSAGE_SIZE, "", "integer"},
+        {AM_COMM_MESSAGE_SIZE, " 1", "integer"},
+        {AM_COMM_PROCESSING_TIME, "abc", "number"},
+        {AM_COMM_PROCESSING_TIME, "nan", "number"},
+        {AM_COMM_TIMESTAMP, "inf", "time"},
+        {AM_COMM_MESSAGE_SIZE, "99999999999999999999", "integer"},
+        {AM_COMM_SOURCE_AGENT_ID, "\xc3", "UTF-8"},
     };
     for (size_t i = 0; i < sizeof badf / sizeof *badf; i++) {
         q.filters[0] = (am_store_filter){badf[i].col, badf[i].value};
@@ -453,12 +457,12 @@ static void test_bad_input(void **state)
     AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "steps");
     sq.step = 60;
-    sq.group_by[0] = am_table_col(T_COMM, "message_size"); /* not a group_by column */
+    sq.group_by[0] = AM_COMM_MESSAGE_SIZE; /* not a group_by column */
     sq.n_group_by = 1;
     AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "message_size");
-    sq.group_by[0] = 3;
-    sq.group_by[1] = 3;
+    sq.group_by[0] = AM_COMM_SOURCE_AGENT_ID;
+    sq.group_by[1] = AM_COMM_SOURCE_AGENT_ID;
     sq.n_group_by = 2;
     AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "twice");
@@ -661,12 +665,13 @@ static void test_summary(void **state)
         double v = exp((rand() % 10000) / 1000.0);
         make_comm(&c[i], i, ts, agents[i % 3] ? agents[i % 3] : "x", v, i % 7 == 0);
         if (!agents[i % 3])
-            c[i].v[3].is_null = true;
+            c[i].v[AM_COMM_SOURCE_AGENT_ID].is_null = true;
         if (i % 11 == 0)
-            c[i].v[7].is_null = true; /* no value: counted, not in percentiles */
+            c[i].v[AM_COMM_PROCESSING_TIME].is_null =
+                true; /* no value: counted, not in percentiles */
     }
     put_comms(s, c, N);
-    int src = am_table_col(T_COMM, "source_agent_id");
+    int src = AM_COMM_SOURCE_AGENT_ID;
     am_store_summary q = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
     q.q.start = t0 - 3600;
     q.q.end = t0 + 3600;
@@ -698,12 +703,13 @@ static void test_summary(void **state)
             double vals[N];
             size_t nv = 0, cnt = 0, errs = 0;
             for (int i = 0; i < N; i++) {
-                if (i % 3 != which || c[i].v[1].v.d < b0 || c[i].v[1].v.d >= b0 + 60)
+                if (i % 3 != which || c[i].v[AM_COMM_TIMESTAMP].v.d < b0 ||
+                    c[i].v[AM_COMM_TIMESTAMP].v.d >= b0 + 60)
                     continue;
                 cnt++;
                 errs += i % 7 == 0;
-                if (!c[i].v[7].is_null)
-                    vals[nv++] = c[i].v[7].v.d;
+                if (!c[i].v[AM_COMM_PROCESSING_TIME].is_null)
+                    vals[nv++] = c[i].v[AM_COMM_PROCESSING_TIME].v.d;
             }
             qsort(vals, nv, sizeof *vals, cmp_d);
             AM_ASSERT_EQ(json_integer_value(json_object_get(p, "count")), cnt);
@@ -741,7 +747,7 @@ static void test_summary(void **state)
     h.step = 90;
     check_both_ways(s, &h, false);
     h.step = 60;
-    h.group_by[0] = am_table_col(T_COMM, "message_type");
+    h.group_by[0] = AM_COMM_MESSAGE_TYPE;
     h.n_group_by = 1;
     check_both_ways(s, &h, false);
 
@@ -763,7 +769,7 @@ static void test_summary(void **state)
     /* two group_by columns; an empty range */
     q.q.n_filters = 0;
     q.group_by[0] = src;
-    q.group_by[1] = am_table_col(T_COMM, "message_type");
+    q.group_by[1] = AM_COMM_MESSAGE_TYPE;
     q.n_group_by = 2;
     j = summarize(s, &q);
     AM_ASSERT_EQ(json_array_size(json_object_get(j, "groups")), 15);
@@ -779,11 +785,11 @@ static void test_summary(void **state)
     am_value v[40];
     for (size_t i = 0; i < sys->n_cols; i++)
         v[i] = (am_value){.is_null = true};
-    v[0].v.s = "sys-1";
-    v[1] = (am_value){.v.d = t0};
-    v[am_table_col(sys, "host")] = (am_value){.v.s = "h"};
-    v[am_table_col(sys, "cpu_usage")] = (am_value){.v.d = 42};
-    v[0].is_null = false;
+    v[AM_SYS_ID].v.s = "sys-1";
+    v[AM_SYS_TIMESTAMP] = (am_value){.v.d = t0};
+    v[AM_SYS_HOST] = (am_value){.v.s = "h"};
+    v[AM_SYS_CPU_USAGE] = (am_value){.v.d = 42};
+    v[AM_SYS_ID].is_null = false;
     am_record r = {AM_T_SYSTEM, v};
     sf_put(s, &r, 1);
     am_store_summary sq = {.q = all_query(AM_T_SYSTEM), .step = 60};
@@ -862,13 +868,13 @@ static void put_sample(am_store *s, int i, const char *name, const char *labels,
     am_value v[40];
     for (size_t k = 0; k < t->n_cols; k++)
         v[k] = (am_value){.is_null = true};
-    v[0] = (am_value){.v.s = id};
-    v[1] = (am_value){.v.d = ts};
-    v[am_table_col(t, "name")] = (am_value){.v.s = name};
-    v[am_table_col(t, "type")] = (am_value){.v.s = "gauge"};
-    v[am_table_col(t, "labels")] = (am_value){.v.s = labels};
-    v[am_table_col(t, "value")] = (am_value){.v.d = value};
-    v[am_table_col(t, "source")] = (am_value){.v.s = "event"};
+    v[AM_METRIC_ID] = (am_value){.v.s = id};
+    v[AM_METRIC_TIMESTAMP] = (am_value){.v.d = ts};
+    v[AM_METRIC_NAME] = (am_value){.v.s = name};
+    v[AM_METRIC_TYPE] = (am_value){.v.s = "gauge"};
+    v[AM_METRIC_LABELS] = (am_value){.v.s = labels};
+    v[AM_METRIC_VALUE] = (am_value){.v.d = value};
+    v[AM_METRIC_SOURCE] = (am_value){.v.s = "event"};
     am_record r = {AM_T_METRIC, v};
     sf_put(s, &r, 1);
 }
@@ -1440,29 +1446,5 @@ static const struct CMUnitTest SUITE[] = {
 
 int main(void)
 {
-    T_COMM = am_table_get(AM_T_COMMUNICATION);
-    /* make_comm() fills communication_metrics by position */
-    static const char *const order[] = {"id",
-                                        "timestamp",
-                                        "session_id",
-                                        "source_agent_id",
-                                        "target_agent_id",
-                                        "message_type",
-                                        "message_size",
-                                        "processing_time",
-                                        "response_time",
-                                        "cpu_usage",
-                                        "memory_usage",
-                                        "context_size",
-                                        "context_relevance_score",
-                                        "error_count",
-                                        "error_type",
-                                        "retry_count",
-                                        "trace_id"};
-    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
-        if (am_table_col(T_COMM, order[i]) != (int)i || T_COMM->n_cols != 17) {
-            fprintf(stderr, "communication_metrics changed: update make_comm()\n");
-            return 1;
-        }
     return sf_run_both("store", SUITE, sizeof SUITE / sizeof *SUITE);
 }
