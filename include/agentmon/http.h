@@ -143,6 +143,12 @@ AM_EXTERN const char *am_http_req_query_value(const am_http_req *r, size_t i);
 AM_EXTERN const char *am_http_req_param(const am_http_req *r, const char *name);
 /* The request body (NULL and 0 when none); NUL-terminated for convenience. */
 AM_EXTERN const char *am_http_req_body(const am_http_req *r, size_t *len);
+/*
+** The same body, writable: a handler may change the bytes in place (a
+** parser that unescapes strings where they stand, say). Still the
+** request's memory, valid during the handler; NUL-terminated. Since: 0.2
+*/
+AM_EXTERN char *am_http_req_body_mut(am_http_req *r, size_t *len);
 
 /* ---- responses: by default 200 with an empty body ---- */
 

@@ -60,14 +60,14 @@ typedef enum am_metric_type {
 } am_metric_type;
 
 /* Limits the data model needs to stay bounded. */
-#define AM_MAX_LABELS 32            /* label names per family */
-#define AM_MAX_BUCKETS 512          /* finite histogram bounds */
-#define AM_MAX_STATES 64            /* states per stateset */
-#define AM_MAX_LABEL_VALUE 4096     /* bytes per label value */
-#define AM_MAX_NAME 255             /* bytes per metric name or json_name */
+#define AM_MAX_LABELS 32        /* label names per family */
+#define AM_MAX_BUCKETS 512      /* finite histogram bounds */
+#define AM_MAX_STATES 64        /* states per stateset */
+#define AM_MAX_LABEL_VALUE 4096 /* bytes per label value */
+#define AM_MAX_NAME 255         /* bytes per metric name or json_name */
 #define AM_DEFAULT_MAX_CHILDREN 10000
-#define AM_EXEMPLAR_MAX_RUNES 128   /* OpenMetrics limit on exemplar labels */
-#define AM_EXEMPLAR_MAX_BYTES 256   /* and ours on their text once escaped */
+#define AM_EXEMPLAR_MAX_RUNES 128 /* OpenMetrics limit on exemplar labels */
+#define AM_EXEMPLAR_MAX_BYTES 256 /* and ours on their text once escaped */
 
 /* Label values written inline: am_counter_with(c, AM_LABELS("a", "b"), &s). */
 #define AM_LABELS(...)                                                                             \
@@ -82,24 +82,27 @@ typedef enum am_metric_type {
 ** you need; every string and array is copied, so none must outlive the call.
 */
 typedef struct am_metric_opts {
-    const char *name;              /* required; [a-zA-Z_:][a-zA-Z0-9_:]*, not "__", */
-                                   /* at most AM_MAX_NAME bytes */
-    const char *help;              /* UTF-8; NULL means "" */
-    const char *unit;              /* optional OpenMetrics unit; name must end _<unit> */
-    const char *json_name;         /* optional key in the JSON snapshot, may hold dots; */
-                                   /* at most AM_MAX_NAME bytes */
+    const char *name;      /* required; [a-zA-Z_:][a-zA-Z0-9_:]*, not "__", */
+                           /* at most AM_MAX_NAME bytes */
+    const char *help;      /* UTF-8; NULL means "" */
+    const char *unit;      /* optional OpenMetrics unit; name must end _<unit> */
+    const char *json_name; /* optional key in the JSON snapshot, may hold dots; */
+                           /* at most AM_MAX_NAME bytes */
     const char *const *label_names;
     size_t n_labels;
-    const double *buckets;         /* histogram: strictly increasing finite bounds; */
-    size_t n_buckets;              /* NULL/0 = AM_DEFAULT_BUCKETS */
-    const char *const *states;     /* stateset: the state names */
+    const double *buckets;     /* histogram: strictly increasing finite bounds; */
+    size_t n_buckets;          /* NULL/0 = AM_DEFAULT_BUCKETS */
+    const char *const *states; /* stateset: the state names */
     size_t n_states;
-    size_t max_children;           /* cardinality limit; 0 = AM_DEFAULT_MAX_CHILDREN */
-    unsigned flags;                /* AM_METRIC_* */
+    size_t max_children; /* cardinality limit; 0 = AM_DEFAULT_MAX_CHILDREN */
+    unsigned flags;      /* AM_METRIC_* */
     void *reserved[4];
 } am_metric_opts;
 
-#define AM_METRIC_OPTS_INIT {0}
+#define AM_METRIC_OPTS_INIT                                                                        \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* Label name/value pairs, for exemplars and info metrics. */
 typedef struct am_labels {
@@ -149,6 +152,25 @@ AM_EXTERN am_err am_registry_unregister(am_registry *r, const char *name);
 AM_EXTERN size_t am_registry_count(am_registry *r);
 
 /*
+** am_registry_set_max_series: bound the labelled series of all the
+** registry's families together (each family keeps its own max_children
+** too). Past the bound, a new label set of any family resolves to that
+** family's overflow series, exactly as at the family's own limit
+** (AM_ELIMIT, counted in agentmon_cardinality_overflow_total{metric}).
+** max 0 removes the bound. Series that exist are kept when the bound is
+** lowered below their number; only new ones are refused. Thread-safe.
+** Returns AM_OK or AM_EINVAL (r NULL and no default registry). Since: 0.2
+*/
+AM_EXTERN am_err am_registry_set_max_series(am_registry *r, size_t max);
+
+/*
+** am_registry_series: the labelled series the registry holds now (the
+** number am_registry_set_max_series() bounds; overflow series and
+** families without labels are not counted). Thread-safe. Since: 0.2
+*/
+AM_EXTERN size_t am_registry_series(am_registry *r);
+
+/*
 ** am_registry_enable_process_metrics: add the process_* metrics (CPU,
 ** resident and virtual memory, open and maximum file descriptors, start
 ** time, threads), read from /proc at exposition time. Idempotent.
@@ -175,7 +197,8 @@ AM_EXTERN am_err am_counter_new(am_registry *r, const am_metric_opts *o, am_coun
 /*
 ** am_counter_with: resolve label values to the child series, creating it if
 ** needed. values: n strings, copied on creation, valid UTF-8 of at most
-** AM_MAX_LABEL_VALUE bytes; "__overflow__" is reserved (see AM_ELIMIT). Resolve once and keep the handle: this is the
+** AM_MAX_LABEL_VALUE bytes; "__overflow__" is reserved (see AM_ELIMIT). Resolve once and keep the
+*handle: this is the
 ** only call that hashes strings. Lock-free when the child exists.
 ** Returns AM_OK; AM_ELIMIT when the family is at its child limit: *out is
 ** then the family's overflow series (label values "__overflow__") and
@@ -314,11 +337,17 @@ AM_EXTERN am_err am_histogram_observe_exemplar(am_histogram *h, double v, const 
 ** buckets  borrowed; may be NULL; else room for am_histogram_n_buckets()+1.
 ** Since: 0.1
 */
-AM_EXTERN void am_histogram_read(am_histogram *h, uint64_t *count, double *sum,
-                                 uint64_t *buckets);
+AM_EXTERN void am_histogram_read(am_histogram *h, uint64_t *count, double *sum, uint64_t *buckets);
 
 /* am_histogram_n_buckets: the number of finite bounds. Since: 0.1 */
 AM_EXTERN size_t am_histogram_n_buckets(am_histogram *h);
+
+/*
+** am_histogram_bounds: the finite upper bounds, ascending
+** (am_histogram_n_buckets() of them). Owned by the family: valid while it
+** is registered. Since: 0.2
+*/
+AM_EXTERN const double *am_histogram_bounds(am_histogram *h);
 
 /* ------------------------------------------------------------------ */
 /* Info: constant key/value facts about a service (value 1)            */

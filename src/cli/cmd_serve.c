@@ -3,6 +3,7 @@
 ** until SIGINT or SIGTERM, which stop it cleanly: inputs closed first,
 ** what is buffered committed, the store closed.
 */
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,11 @@ static int run(int argc, char **argv)
         return rc == 1 ? 0 : rc; /* 1: --help was shown */
     }
     am_serve *s;
+    /* A fixed mmap threshold: glibc otherwise raises it to the size of the
+       largest block freed (a 64 MiB inflated body), after which such
+       blocks come from the handler threads' arenas and stay there. With
+       it, a request's large buffers go back to the kernel when freed. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     if (am_serve_start(&o, &s)) {
         fprintf(stderr, "agentmon serve: %s\n", am_errmsg());
         cleanup();

@@ -32,6 +32,9 @@ enum { ROLE_ORCH, ROLE_PLANNER, ROLE_RESEARCHER, ROLE_CODER, ROLE_REVIEWER, ROLE
 #define DEMO_MAX_AGENTS (1 + (N_ROLES - 1) * DEMO_MAX_INSTANCES)
 #define DEMO_PROVIDERS 3
 
+/* histogram buckets the live view can read (the task histogram has 21) */
+#define DEMO_VIEW_BUCKETS 32
+
 typedef struct demo demo;
 
 typedef struct demo_agent {
@@ -39,10 +42,10 @@ typedef struct demo_agent {
     int role;
     char name[32];
     pthread_t thread;
-    am_task_agent *task;             /* prepared task-pack handle */
-    _Atomic uint64_t done, failed;   /* steps finished, steps failed */
-    uint64_t view_done, view_failed; /* the view's last reading */
-    uint64_t view_buckets[16];       /* the view's last histogram reading */
+    am_task_agent *task;                      /* prepared task-pack handle */
+    _Atomic uint64_t done, failed;            /* steps finished, steps failed */
+    uint64_t view_done, view_failed;          /* the view's last reading */
+    uint64_t view_buckets[DEMO_VIEW_BUCKETS]; /* the view's last histogram reading */
 } demo_agent;
 
 typedef struct demo_provider {

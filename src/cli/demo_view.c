@@ -43,15 +43,15 @@ static double p95_since(demo *d, demo_agent *a)
     if (rc && rc != AM_ELIMIT)
         return 0;
     size_t nb = am_histogram_n_buckets(h);
-    if (nb >= 16)
+    if (nb >= DEMO_VIEW_BUCKETS)
         return 0;
-    uint64_t cum[16], delta[16];
+    uint64_t cum[DEMO_VIEW_BUCKETS], delta[DEMO_VIEW_BUCKETS];
     am_histogram_read(h, NULL, NULL, cum);
     for (size_t i = 0; i <= nb; i++) {
         delta[i] = cum[i] - a->view_buckets[i];
         a->view_buckets[i] = cum[i];
     }
-    return quantile(0.95, AM_DEFAULT_BUCKETS, nb, delta);
+    return quantile(0.95, am_histogram_bounds(h), nb, delta);
 }
 
 void demo_view(demo *d, double elapsed)

@@ -34,12 +34,12 @@
 
 struct am_childtab {
     am_retired rt;
-    uint32_t cap;               /* power of two */
-    uint32_t used;              /* live entries + tombstones */
+    uint32_t cap;  /* power of two */
+    uint32_t used; /* live entries + tombstones */
     am_child *_Atomic slot[];
 };
 
-static am_child g_tomb;         /* marks a removed entry */
+static am_child g_tomb; /* marks a removed entry */
 
 static const char OVERFLOW_VALUE[] = "__overflow__";
 
@@ -490,10 +490,17 @@ oom:
     return am__err(AM_ENOMEM, "out of memory creating metric \"%s\"", base);
 }
 
+/* The registry whose series bound f's children count against, or NULL. */
+static am_registry *budget_of(const am_family *f)
+{
+    return f->flags & AM__FAMILY_UNBUDGETED ? NULL : f->reg;
+}
+
 void am__family_free(am_family *f)
 {
     if (!f)
         return;
+    am__registry_give(budget_of(f), f->n_children);
     for (am_child *c = f->head, *n; c; c = n) {
         n = c->next;
         if (f->n_cells)
@@ -643,8 +650,10 @@ am_err am__family_with(am_family *f, const char *const *values, size_t n, am_chi
 
     for (size_t i = 0; i < n; i++) {
         if (strcmp(values[i], OVERFLOW_VALUE) == 0)
-            return am__err(AM_EINVAL, "metric \"%s\": label value \"%s\" is reserved for the "
-                                      "overflow series", f->name, OVERFLOW_VALUE);
+            return am__err(AM_EINVAL,
+                           "metric \"%s\": label value \"%s\" is reserved for the "
+                           "overflow series",
+                           f->name, OVERFLOW_VALUE);
         if (lens[i] > AM_MAX_LABEL_VALUE)
             return am__err(AM_EINVAL, "metric \"%s\": value of label \"%s\" is longer than %d",
                            f->name, f->label_names[i], AM_MAX_LABEL_VALUE);
@@ -657,7 +666,9 @@ am_err am__family_with(am_family *f, const char *const *values, size_t n, am_chi
     c = tab_find(atomic_load_explicit(&f->tab, am_relaxed), h, values, n, lens, NULL);
     if (c)
         goto found;
-    if (f->n_children >= f->max_children) {
+    bool at_family_limit = f->n_children >= f->max_children;
+    am_registry *budget = budget_of(f);
+    if (at_family_limit || !am__registry_take(budget)) {
         if (!f->overflow) {
             const char *ov[AM_MAX_LABELS];
             size_t ovlens[AM_MAX_LABELS];
@@ -673,13 +684,19 @@ am_err am__family_with(am_family *f, const char *const *values, size_t n, am_chi
         *out = f->overflow;
         pthread_mutex_unlock(&f->lock);
         am__registry_count_overflow(f->reg, f);
-        return am__err(AM_ELIMIT, "metric \"%s\" reached its limit of %zu children", f->name,
-                       f->max_children);
+        if (at_family_limit)
+            return am__err(AM_ELIMIT, "metric \"%s\" reached its limit of %zu children", f->name,
+                           f->max_children);
+        return am__err(AM_ELIMIT, "metric \"%s\": the registry reached its limit of %zu series",
+                       f->name, atomic_load_explicit(&f->reg->max_series, am_relaxed));
     }
-    if ((rc = tab_reserve(f)) != AM_OK)
+    if ((rc = tab_reserve(f)) != AM_OK) {
+        am__registry_give(budget, 1);
         goto fail;
+    }
     c = child_new(f, values, n, h);
     if (!c) {
+        am__registry_give(budget, 1);
         rc = AM_ENOMEM;
         goto fail;
     }
@@ -714,6 +731,7 @@ am_err am__family_remove(am_family *f, const char *const *values, size_t n)
     atomic_store(&t->slot[at], &g_tomb);
     list_unlink(f, c);
     f->n_children--;
+    am__registry_give(budget_of(f), 1);
     child_retire(c);
     pthread_mutex_unlock(&f->lock);
     return AM_OK;
@@ -738,6 +756,7 @@ void am__family_clear(am_family *f)
     am_child *c = f->head;
     f->head = f->tail = NULL;
     f->overflow = NULL;
+    am__registry_give(budget_of(f), f->n_children);
     f->n_children = 0;
     while (c) {
         am_child *n = c->next;

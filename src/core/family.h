@@ -24,50 +24,55 @@ typedef struct am_childtab am_childtab;
 typedef struct am_exemplars am_exemplars;
 
 struct am_child {
-    am_retired rt;              /* EBR node, used once removed */
+    am_retired rt; /* EBR node, used once removed */
     am_family *fam;
-    uint32_t slot;              /* first cell (counter, histogram) */
-    uint32_t hash;              /* of the label values */
+    uint32_t slot; /* first cell (counter, histogram) */
+    uint32_t hash; /* of the label values */
     union {
-        _Atomic double g;       /* gauge value */
-        _Atomic uint64_t bits;  /* stateset: bit i = state i */
+        _Atomic double g;      /* gauge value */
+        _Atomic uint64_t bits; /* stateset: bit i = state i */
     } v;
-    am_exemplars *_Atomic ex;   /* allocated on the first exemplar */
-    double created;             /* unix seconds */
-    am_child *next, *prev;      /* family's insertion-order list */
-    uint32_t n_values;          /* strings in data: label values (info: name, value pairs) */
-    uint32_t values_len;        /* bytes of those NUL-terminated strings */
-    uint32_t labels_len;        /* bytes of the rendered labels that follow */
+    am_exemplars *_Atomic ex; /* allocated on the first exemplar */
+    double created;           /* unix seconds */
+    am_child *next, *prev;    /* family's insertion-order list */
+    uint32_t n_values;        /* strings in data: label values (info: name, value pairs) */
+    uint32_t values_len;      /* bytes of those NUL-terminated strings */
+    uint32_t labels_len;      /* bytes of the rendered labels that follow */
     char data[];
 };
+
+/* am_family.flags beyond the public AM_METRIC_* ones: the family's
+   children are not counted against the registry's series bound (the
+   overflow counter, whose children are bounded by the families) */
+#define AM__FAMILY_UNBUDGETED 0x80000000u
 
 struct am_family {
     am_registry *reg;
     am_metric_type type;
-    char *name;                 /* base name: no _total (counter), no _info (info) */
+    char *name; /* base name: no _total (counter), no _info (info) */
     size_t name_len;
     char *help;
-    char *unit;                 /* NULL when none */
-    char *json_name;            /* NULL: use name */
+    char *unit;      /* NULL when none */
+    char *json_name; /* NULL: use name */
     char **label_names;
     size_t n_labels;
-    double *bounds;             /* histogram: finite upper bounds */
-    char (*le)[32];             /* the bounds as le label text, formatted once */
+    double *bounds; /* histogram: finite upper bounds */
+    char (*le)[32]; /* the bounds as le label text, formatted once */
     size_t n_bounds;
-    char **states;              /* stateset */
+    char **states; /* stateset */
     size_t n_states;
     size_t max_children;
     unsigned flags;
-    uint32_t n_cells;           /* cells per child: 0, 2 (counter) or n_bounds + 2 */
-    am_collect_fn collect;      /* callback families */
+    uint32_t n_cells;      /* cells per child: 0, 2 (counter) or n_bounds + 2 */
+    am_collect_fn collect; /* callback families */
     void *collect_ud;
 
-    pthread_mutex_t lock;       /* child creation/removal, and encoders' walks */
-    am_childtab *_Atomic tab;   /* label values -> child, read lock-free */
-    size_t n_children;          /* in tab */
-    am_child *head, *tail;      /* exposed children of a labelled family */
-    am_child *_Atomic root;     /* the handle am_<type>_new returns */
-    am_child *overflow;         /* target of label sets past max_children */
+    pthread_mutex_t lock;     /* child creation/removal, and encoders' walks */
+    am_childtab *_Atomic tab; /* label values -> child, read lock-free */
+    size_t n_children;        /* in tab */
+    am_child *head, *tail;    /* exposed children of a labelled family */
+    am_child *_Atomic root;   /* the handle am_<type>_new returns */
+    am_child *overflow;       /* target of label sets past max_children */
 };
 
 #define AM_CHILD(h) ((am_child *)(h))

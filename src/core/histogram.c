@@ -23,8 +23,9 @@ am_err am_buckets_linear(double start, double width, size_t count, double *out)
 {
     if (!out || count == 0 || count > AM_MAX_BUCKETS || !(width > 0) || !isfinite(start) ||
         !isfinite(width))
-        return am__err(AM_EINVAL, "linear buckets need 1..%d bounds, a finite start and a "
-                                  "positive width",
+        return am__err(AM_EINVAL,
+                       "linear buckets need 1..%d bounds, a finite start and a "
+                       "positive width",
                        AM_MAX_BUCKETS);
     for (size_t i = 0; i < count; i++) {
         out[i] = start + width * (double)i;
@@ -38,8 +39,9 @@ am_err am_buckets_exponential(double start, double factor, size_t count, double 
 {
     if (!out || count == 0 || count > AM_MAX_BUCKETS || !(start > 0) || !(factor > 1) ||
         !isfinite(start) || !isfinite(factor))
-        return am__err(AM_EINVAL, "exponential buckets need 1..%d bounds, start > 0 and "
-                                  "factor > 1",
+        return am__err(AM_EINVAL,
+                       "exponential buckets need 1..%d bounds, start > 0 and "
+                       "factor > 1",
                        AM_MAX_BUCKETS);
     double v = start;
     for (size_t i = 0; i < count; i++) {
@@ -116,6 +118,11 @@ void am__histogram_observe_text(am_child *c, double v, const char *text, size_t 
 size_t am_histogram_n_buckets(am_histogram *h)
 {
     return AM_CHILD(h)->fam->n_bounds;
+}
+
+const double *am_histogram_bounds(am_histogram *h)
+{
+    return AM_CHILD(h)->fam->bounds;
 }
 
 void am_histogram_read(am_histogram *h, uint64_t *count, double *sum, uint64_t *buckets)

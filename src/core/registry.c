@@ -102,8 +102,8 @@ static size_t search(const am_registry *r, const char *name, bool *found)
 /* The name of an exposed sample of f that another family already exposes. */
 static const char *clash(const am_registry *r, const am_family *f)
 {
-    static const char *const sfx[] = {"", "_total", "_created", "_bucket", "_count",
-                                      "_sum", "_info"};
+    static const char *const sfx[] = {"",       "_total", "_created", "_bucket",
+                                      "_count", "_sum",   "_info"};
     static __thread char x[300];
     for (size_t k = 0; k < sizeof sfx / sizeof sfx[0]; k++) {
         snprintf(x, sizeof x, "%s%s", f->name, sfx[k]);
@@ -241,6 +241,40 @@ size_t am_registry_count(am_registry *r)
     return n;
 }
 
+am_err am_registry_set_max_series(am_registry *r, size_t max)
+{
+    if (!r && !(r = am_registry_default()))
+        return am__err(AM_EINVAL, "no registry");
+    atomic_store(&r->max_series, max);
+    return AM_OK;
+}
+
+size_t am_registry_series(am_registry *r)
+{
+    if (!r && !(r = am_registry_default()))
+        return 0;
+    return atomic_load_explicit(&r->n_series, am_relaxed);
+}
+
+bool am__registry_take(am_registry *r)
+{
+    if (!r)
+        return true;
+    size_t max = atomic_load_explicit(&r->max_series, am_relaxed);
+    size_t n = atomic_fetch_add_explicit(&r->n_series, 1, am_relaxed);
+    if (max && n >= max) {
+        atomic_fetch_sub_explicit(&r->n_series, 1, am_relaxed);
+        return false;
+    }
+    return true;
+}
+
+void am__registry_give(am_registry *r, size_t n)
+{
+    if (r && n)
+        atomic_fetch_sub_explicit(&r->n_series, n, am_relaxed);
+}
+
 void am__registry_count_overflow(am_registry *r, am_family *f)
 {
     if (!r || f == atomic_load(&r->overflow))
@@ -248,6 +282,7 @@ void am__registry_count_overflow(am_registry *r, am_family *f)
     am_family *of = atomic_load(&r->overflow);
     if (!of) {
         am_metric_opts o = am__def_opts(&am__defs_core[0]);
+        o.flags |= AM__FAMILY_UNBUDGETED;
         if (am__register(r, AM_TYPE_COUNTER, &o, NULL, NULL, &of) != AM_OK)
             return;
         atomic_store(&r->overflow, of);

@@ -9,14 +9,17 @@
 #define AM_CORE_REGISTRY_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "family.h"
 
 struct am_registry {
-    pthread_rwlock_t lock;      /* the family list; encoders hold it shared */
+    pthread_rwlock_t lock; /* the family list; encoders hold it shared */
     am_family **fams;
     size_t n, cap;
     am_family *_Atomic overflow; /* agentmon_cardinality_overflow_total, made on demand */
+    _Atomic size_t n_series;     /* labelled children of all families */
+    _Atomic size_t max_series;   /* 0: no bound */
 };
 
 /*
@@ -29,8 +32,15 @@ am_err am__register(am_registry *r, am_metric_type type, const am_metric_opts *o
 
 /* Find a family by registered or exposed name; AM_ENOTFOUND, or AM_EINVAL
    when it exists with another type. */
-am_err am__registry_find(am_registry *r, const char *name, am_metric_type type,
-                         am_family **out);
+am_err am__registry_find(am_registry *r, const char *name, am_metric_type type, am_family **out);
+
+/*
+** Take one series from r's budget for a new child (true), or false when
+** the registry is at max_series; am__registry_give() returns n of them
+** (children removed). r NULL: always true.
+*/
+bool am__registry_take(am_registry *r);
+void am__registry_give(am_registry *r, size_t n);
 
 /* Count one label set of f sent to its overflow child. */
 void am__registry_count_overflow(am_registry *r, am_family *f);

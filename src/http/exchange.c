@@ -83,6 +83,13 @@ const char *am_http_req_body(const am_http_req *r, size_t *len)
     return r->body.len ? r->body.p : NULL;
 }
 
+char *am_http_req_body_mut(am_http_req *r, size_t *len)
+{
+    if (len)
+        *len = r->body.len;
+    return r->body.len ? r->body.p : NULL;
+}
+
 void am_http_resp_status(am_http_resp *r, unsigned status)
 {
     r->status = status;

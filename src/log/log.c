@@ -4,12 +4,16 @@
 **
 ** DESIGN
 ** A call goes: level check (one atomic load) -> format the whole line into
-** the calling thread's buffer -> lock the logger's mutex -> one write() ->
-** unlock. Formatting happens outside the lock, so threads only serialize
-** on the system call, and a line is never split: lines from many threads
-** cannot interleave in a pipe or file, however long they are (the mutex
-** covers the partial-write loop too), and a path is opened O_APPEND so
-** other processes appending to the same file do not tear lines either.
+** the calling thread's buffer -> one write(). A line is never split. Into
+** a file or character device (/dev/null, a tty) there is no lock at all:
+** the kernel writes each write(2) whole under its own lock. Into a pipe or
+** socket, a line of at most PIPE_BUF bytes (nearly all) is not split
+** either (POSIX), so such lines take the logger's rwlock shared and go
+** out in parallel; a longer one, which the kernel may split, takes it
+** exclusively, as does any line for a write_fn, and the lock covers the
+** partial-write loop. So lines from many threads cannot interleave,
+** however long, and a path is opened O_APPEND so other processes
+** appending to the same file do not tear lines either.
 **
 ** COST (the issue's target: <= 1 us per line to /dev/null, no malloc per
 ** line). The buffer is a thread-local am_buf that keeps its memory between
@@ -47,8 +51,9 @@
 ** once with pthread_once: so it needs no freeing and am_shutdown() (in
 ** core) knows nothing about logs.
 **
-** THREADS. The level and the dropped count are atomics; the mutex guards
-** the descriptor and write_fn. Per-thread: the line buffer, the date cache
+** THREADS. The level, the descriptor's kind and the dropped count are
+** atomics; the rwlock keeps long lines (into pipes and sockets) and
+** write_fn calls apart from everything else. Per-thread: the line buffer, the date cache
 ** and a busy flag that refuses (AM_EMISUSE) a log call made from inside a
 ** write_fn, whose line lives in that same buffer.
 */
@@ -56,6 +61,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -84,13 +90,15 @@
 #define MIN_MAX_LINE 1024
 #define MAX_MAX_LINE (1u << 30)
 
-enum fd_kind { FD_PLAIN, FD_FIFO, FD_SOCKET };
+/* FD_FILE: a regular file or a character device (/dev/null, a tty),
+   which the kernel writes whole under its own lock whatever the length */
+enum fd_kind { FD_PLAIN, FD_FIFO, FD_SOCKET, FD_FILE };
 
 struct am_logger {
-    pthread_mutex_t lock;
+    pthread_rwlock_t lock; /* shared: short lines; exclusive: long ones, write_fn */
     int fd;
     bool owns_fd;
-    enum fd_kind kind;
+    _Atomic int kind; /* enum fd_kind; written lines may change it (dup2) */
     am_log_write_fn write_fn;
     void *userdata;
     _Atomic int level;
@@ -197,6 +205,8 @@ static enum fd_kind fd_kind_of(int fd)
         return FD_FIFO;
     if (S_ISSOCK(st.st_mode))
         return FD_SOCKET;
+    if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))
+        return FD_FILE;
     return FD_PLAIN;
 }
 
@@ -207,7 +217,7 @@ static const char *program_name(void)
 }
 
 static am_logger g_default = {
-    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .lock = PTHREAD_RWLOCK_INITIALIZER,
     .fd = 1,
     .level = AM_LOG_LEVEL_INFO,
     .max_line = AM_LOG_DEFAULT_MAX_LINE,
@@ -291,7 +301,7 @@ am_err am_logger_new(const am_log_opts *o, am_logger **out)
     am_log_level level = o->level == AM_LOG_LEVEL_ENV ? level_from_env(lg) : o->level;
     atomic_init(&lg->level, (int)level);
     atomic_init(&lg->dropped, 0);
-    pthread_mutex_init(&lg->lock, NULL);
+    pthread_rwlock_init(&lg->lock, NULL);
     *out = lg;
     return AM_OK;
 }
@@ -302,7 +312,7 @@ void am_logger_free(am_logger *lg)
         return;
     if (lg->owns_fd)
         close(lg->fd);
-    pthread_mutex_destroy(&lg->lock);
+    pthread_rwlock_destroy(&lg->lock);
     am__free((char *)lg->component);
     am__free(lg);
 }
@@ -722,19 +732,20 @@ static void format_line(line *ln, const am_logger *lg, am_log_level level, const
 /* Writing                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Write all of p under lg->lock. Returns 0 or an errno value. */
+/* Write all of p. Returns 0 or an errno value. */
 static int write_all(am_logger *lg, const char *p, size_t n)
 {
     sigset_t pipe_set, old;
     bool blocked = false;
-    if (lg->kind == FD_FIFO) {
+    int kind = atomic_load_explicit(&lg->kind, memory_order_relaxed);
+    if (kind == FD_FIFO) {
         sigemptyset(&pipe_set);
         sigaddset(&pipe_set, SIGPIPE);
         blocked = pthread_sigmask(SIG_BLOCK, &pipe_set, &old) == 0 && !sigismember(&old, SIGPIPE);
     }
     int err = 0;
     while (n) {
-        ssize_t w = lg->kind == FD_SOCKET ? send(lg->fd, p, n, MSG_NOSIGNAL) : write(lg->fd, p, n);
+        ssize_t w = kind == FD_SOCKET ? send(lg->fd, p, n, MSG_NOSIGNAL) : write(lg->fd, p, n);
         if (w > 0) {
             p += w;
             n -= (size_t)w;
@@ -742,8 +753,10 @@ static int write_all(am_logger *lg, const char *p, size_t n)
         }
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0 && errno == ENOTSOCK && lg->kind == FD_SOCKET) {
-            lg->kind = FD_PLAIN; /* fd was replaced (dup2) since: plain writes */
+        if (w < 0 && errno == ENOTSOCK && kind == FD_SOCKET) {
+            /* fd was replaced (dup2) since: plain writes */
+            kind = FD_PLAIN;
+            atomic_store_explicit(&lg->kind, FD_PLAIN, memory_order_relaxed);
             continue;
         }
         err = w < 0 ? errno : EIO;
@@ -760,9 +773,29 @@ static int write_all(am_logger *lg, const char *p, size_t n)
     return err;
 }
 
+static am_err write_error(am_logger *lg, int e)
+{
+    char eb[128];
+    return am__err(AM_EIO, "writing a log line to fd %d failed: %s", lg->fd,
+                   strerror_r(e, eb, sizeof eb));
+}
+
 static am_err emit(am_logger *lg, const char *p, size_t n)
 {
-    pthread_mutex_lock(&lg->lock);
+    int kind = atomic_load_explicit(&lg->kind, memory_order_relaxed);
+    if (!lg->write_fn && kind == FD_FILE) {
+        /* the kernel writes a file or device whole, under its own lock */
+        int e = write_all(lg, p, n);
+        return e ? write_error(lg, e) : AM_OK;
+    }
+    /* into a pipe or socket, a write of at most PIPE_BUF bytes is not
+       split (POSIX), so short lines share the lock and only a longer one,
+       which could be, shuts the others out */
+    bool is_short = !lg->write_fn && n <= PIPE_BUF;
+    if (is_short)
+        pthread_rwlock_rdlock(&lg->lock);
+    else
+        pthread_rwlock_wrlock(&lg->lock);
     t_busy = true;
     am_err rc = AM_OK;
     if (lg->write_fn) {
@@ -771,14 +804,11 @@ static am_err emit(am_logger *lg, const char *p, size_t n)
             rc = am__err(AM_EIO, "the log's write_fn refused a line (returned %d)", r);
     } else {
         int e = write_all(lg, p, n);
-        if (e) {
-            char eb[128];
-            rc = am__err(AM_EIO, "writing a log line to fd %d failed: %s", lg->fd,
-                         strerror_r(e, eb, sizeof eb));
-        }
+        if (e)
+            rc = write_error(lg, e);
     }
     t_busy = false;
-    pthread_mutex_unlock(&lg->lock);
+    pthread_rwlock_unlock(&lg->lock);
     return rc;
 }
 

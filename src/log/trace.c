@@ -23,15 +23,9 @@
 ** valid key and value, OWS around commas) and then kept byte for byte: we
 ** never rewrite another vendor's entries.
 **
-** IDS come from getrandom(2), 256 bytes at a time into a per-thread buffer
-** (one system call per ~10 ids). GRND_NONBLOCK: very early in boot, before
-** the kernel's pool is ready, or where the call does not exist, the bytes
-** come from a per-thread splitmix64 seeded from both clocks, the process
-** id, the thread's address and a global counter -- unique ids, which is
-** what tracing needs, though not unpredictable ones. A pthread_atfork
-** child handler empties the forking thread's buffer (the only thread the
-** child has) and reseeds, so parent and child never share ids. An all-zero
-** id (invalid on the wire) is drawn again.
+** IDS come from util/random.c: a per-thread ChaCha8 generator keyed from
+** getrandom(2), reseeded after fork, so ids are unpredictable and cost no
+** system call. An all-zero id (invalid on the wire) is drawn again.
 **
 ** THE CURRENT CONTEXT is a thread-local copy plus its ids in hex, which is
 ** what log lines and exemplars need; setting it costs a copy and 48 hex
@@ -39,95 +33,15 @@
 ** context (OpenTelemetry's trace-based exemplar filter): an exemplar that
 ** points at a trace the tracing backend never recorded helps no one.
 **
-** THREADS: everything here is per-thread or pure; the only shared state is
-** the once-flag of the fork handler and a seed counter.
+** THREADS: everything here is per-thread or pure.
 */
-#define _GNU_SOURCE /* getrandom */
-
-#include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <math.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "agentmon/trace.h"
 #include "../core/error.h"
 #include "../core/exemplar.h"
 #include "trace_internal.h"
-
-/* ------------------------------------------------------------------ */
-/* Random bytes                                                        */
-/* ------------------------------------------------------------------ */
-
-#define RAND_BUF 256
-
-static __thread uint8_t t_rand[RAND_BUF];
-static __thread unsigned t_rand_avail; /* unread bytes at the start of t_rand */
-static __thread uint64_t t_prng;       /* fallback state; 0 = not seeded */
-
-static pthread_once_t g_fork_once = PTHREAD_ONCE_INIT;
-static _Atomic uint64_t g_seed_counter;
-
-static void after_fork_child(void)
-{
-    t_rand_avail = 0;
-    t_prng = 0;
-}
-
-static void register_fork_handler(void)
-{
-    pthread_atfork(NULL, NULL, after_fork_child);
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void prng_fill(uint8_t *out, size_t n)
-{
-    if (t_prng == 0) {
-        struct timespec a, b;
-        clock_gettime(CLOCK_REALTIME, &a);
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        uint64_t k = atomic_fetch_add_explicit(&g_seed_counter, 1, memory_order_relaxed);
-        t_prng = ((uint64_t)a.tv_sec * 1000000000ull + (uint64_t)a.tv_nsec) ^
-                 ((uint64_t)b.tv_nsec << 20) ^ ((uint64_t)getpid() << 40) ^
-                 (uint64_t)(uintptr_t)&t_prng ^ (k * 0xD1B54A32D192ED03ull);
-        if (t_prng == 0)
-            t_prng = 1;
-    }
-    for (size_t i = 0; i < n; i += 8) {
-        uint64_t r = splitmix64(&t_prng);
-        size_t m = n - i < 8 ? n - i : 8;
-        memcpy(out + i, &r, m);
-    }
-}
-
-static void refill(void)
-{
-    pthread_once(&g_fork_once, register_fork_handler);
-    size_t got = 0;
-    while (got < RAND_BUF) {
-        ssize_t r = getrandom(t_rand + got, RAND_BUF - got, GRND_NONBLOCK);
-        if (r > 0) {
-            got += (size_t)r;
-            continue;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        break; /* EAGAIN (pool not ready), ENOSYS: use the fallback */
-    }
-    if (got < RAND_BUF)
-        prng_fill(t_rand + got, RAND_BUF - got);
-    t_rand_avail = RAND_BUF;
-}
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -137,27 +51,21 @@ static bool all_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
-void am__random_id(uint8_t *out, size_t n)
-{
-    do {
-        if (t_rand_avail < n)
-            refill();
-        t_rand_avail -= (unsigned)n;
-        memcpy(out, t_rand + t_rand_avail, n);
-        memset(t_rand + t_rand_avail, 0, n); /* an id is handed out once */
-    } while (all_zero(out, n));
-}
-
 /* ------------------------------------------------------------------ */
 /* Contexts                                                            */
 /* ------------------------------------------------------------------ */
 
 void am_trace_new(am_trace_ctx *out)
 {
-    memset(out, 0, sizeof *out);
+    /* field by field: zeroing the 512-byte tracestate would cost more than
+       the ids; an empty tracestate is its length and a NUL */
     am__random_id(out->trace_id, AM_TRACE_ID_SIZE);
     am__random_id(out->span_id, AM_SPAN_ID_SIZE);
+    memset(out->parent_span_id, 0, sizeof out->parent_span_id);
     out->flags = AM_TRACE_FLAG_SAMPLED;
+    out->tracestate_len = 0;
+    out->tracestate[0] = '\0';
+    out->reserved[0] = out->reserved[1] = NULL;
 }
 
 bool am_trace_ctx_is_valid(const am_trace_ctx *ctx)

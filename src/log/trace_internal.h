@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "agentmon/trace.h"
+#include "../util/random.h"
 
 /*
 ** Whether the calling thread has a current context; if so *trace_hex and
@@ -27,9 +28,7 @@ bool am__trace_current_hex(const char **trace_hex, const char **span_hex);
 #define AM__TRACE_EXEMPLAR_MAX 80
 size_t am__trace_exemplar(const am_trace_ctx *ctx, char *out);
 
-/* n (<= 16) random bytes, not all zero, from the same per-thread pool as
-   trace ids (getrandom(2) in blocks); for any id that must not collide. */
-void am__random_id(uint8_t *out, size_t n);
+/* am__random_id(): util/random.h, the generator of trace ids. */
 
 /* Write n bytes as 2n lowercase hex digits (no NUL). */
 void am__hex(char *out, const uint8_t *in, size_t n);

@@ -4,7 +4,11 @@
 ** The MonitoringCollector's four metrics, exactly: a task's duration by
 ** agent and status ("success" or "failure", the spec's record_task_duration
 ** values), successes, failures by error type, and queue depth. The
-** duration histogram has the default buckets, as the spec's Histogram does.
+** duration histogram has the spec's own buckets -- prometheus_client's
+** defaults, which its Histogram gets (0.005 .. 10 s, with 0.075, 0.75 and
+** 7.5) -- and bounds up to 30 minutes past them: agent tasks take minutes,
+** and the spec's SlowTaskExecution alert (p95 > 60 s) needs bounds on both
+** sides of 60 s to fire.
 */
 #include <string.h>
 
@@ -14,14 +18,18 @@
 
 enum { DURATION, SUCCESS, FAILURE, QUEUE, N_DEFS };
 
+static const double TASK_BUCKETS[] = {.005, .01, .025, .05, .075, .1, .25, .5,  .75, 1,
+                                      2.5,  5,   7.5,  10,  30,   60, 120, 300, 600, 1800};
+
 const am_metric_def am__defs_task[] = {
     [DURATION] = {"task", AM_TYPE_HISTOGRAM, "agent_task_duration_seconds", NULL,
                   "Task execution duration in seconds", "seconds",
-                  AM_DEF_LABELS("agent_id", "status"), NULL, 0, NULL,
+                  AM_DEF_LABELS("agent_id", "status"), TASK_BUCKETS,
+                  sizeof TASK_BUCKETS / sizeof TASK_BUCKETS[0], NULL,
                   "monitoring-collector-spec.md"},
     [SUCCESS] = {"task", AM_TYPE_COUNTER, "agent_task_success_total", NULL,
-                 "Total successful task executions", NULL, AM_DEF_LABELS("agent_id"), NULL, 0,
-                 NULL, "monitoring-collector-spec.md"},
+                 "Total successful task executions", NULL, AM_DEF_LABELS("agent_id"), NULL, 0, NULL,
+                 "monitoring-collector-spec.md"},
     [FAILURE] = {"task", AM_TYPE_COUNTER, "agent_task_failure_total", NULL,
                  "Total failed task executions", NULL, AM_DEF_LABELS("agent_id", "error_type"),
                  NULL, 0, NULL, "monitoring-collector-spec.md"},

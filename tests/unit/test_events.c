@@ -19,9 +19,32 @@ static const am_value *col(const am_record *r, const char *name)
     return &r->vals[c];
 }
 
+/* The decoder writes into the body and the records point into it: each
+   decode gets a copy that lives until the test ends (a few KB each). */
+static char *copy(const char *body)
+{
+    static char *kept[64];
+    static size_t n_kept;
+    size_t n = strlen(body);
+    char *c = malloc(n + 1);
+    memcpy(c, body, n + 1);
+    if (n_kept == 64) {
+        for (size_t i = 0; i < n_kept; i++)
+            free(kept[i]);
+        n_kept = 0;
+    }
+    kept[n_kept++] = c;
+    return c;
+}
+
+static am_err decode(const char *body, bool ndjson, am_events *ev)
+{
+    return am__events_decode(copy(body), strlen(body), ndjson, NOW, ev);
+}
+
 static void decode_ok(const char *body, am_events *ev)
 {
-    AM_ASSERT_OK(am__events_decode(body, strlen(body), false, NOW, ev));
+    AM_ASSERT_OK(decode(body, false, ev));
 }
 
 static void test_every_table(void **state)
@@ -111,7 +134,7 @@ static void test_ndjson_and_partial(void **state)
 
     const char *one =
         "{\"event\":\"task\",\"agent_id\":\"a\",\"status\":\"success\",\"duration\":1}";
-    AM_ASSERT_OK(am__events_decode(one, strlen(one), true, NOW, &ev));
+    AM_ASSERT_OK(decode(one, true, &ev));
     AM_ASSERT_EQ(ev.n_recs, 1);
     am__events_free(&ev);
 }
@@ -195,6 +218,20 @@ static void test_bad_events(void **state)
          "\"value\" must be a number"},
         {"{\"event\":\"system\",\"cpu_usage\":-0.5}", "\"cpu_usage\" is -0.5"},
         {"{\"event\":\"system\",\"timestamp\":null}", "must not be null"},
+        /* what a tree-building parser hid: each is the event's fault alone */
+        {"{\"event\":\"task\",\"agent_id\":\"a\",\"agent_id\":\"b\",\"status\":\"success\","
+         "\"duration\":1}",
+         "\"agent_id\" is given twice"},
+        {"{" TASK ",\"duration\":1,\"event\":\"task\"}", "\"event\" is given twice"},
+        {"{" TASK ",\"duration\":1,\"error_type\":\"a\\u0000b\"}", "NUL character"},
+        {"{" METRIC ",\"name\":\"x\",\"labels\":{\"a\":\"1\",\"a\":\"2\"}}",
+         "label \"a\" is given twice"},
+        {"{" METRIC ",\"name\":\"x\",\"labels\":{\"a\":\"\\u0000\"}}", "NUL character"},
+        {"{" TASK ",\"duration\":[1]}", "\"duration\" must be a number"},
+        {"{" TASK ",\"duration\":{\"a\":{}}}", "\"duration\" must be a number"},
+        {"{" COMM ",\"processing_time\":1,\"context_metrics\":{\"size\":[]}}",
+         "\"context_size\" must be a whole number"},
+        {"{\"event\":\"task\"," TASK ",\"duration\":1}", "\"event\" is given twice"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         /* each bad event between two good ones: only it is rejected */
@@ -202,7 +239,7 @@ static void test_bad_events(void **state)
         snprintf(body, sizeof body, "[{" TASK ",\"duration\":1},%s,{" TASK ",\"duration\":2}]",
                  bad[i].event);
         am_events ev;
-        am_err rc = am__events_decode(body, strlen(body), false, NOW, &ev);
+        am_err rc = decode(body, false, &ev);
         if (rc)
             fail_msg("case %zu (%s): %s", i, bad[i].event, am_errmsg());
         if (ev.n_recs != 2 || ev.n_rejects != 1 || ev.rejects[0].index != 1)
@@ -221,7 +258,7 @@ static void test_bad_events(void **state)
     memset(big + o, 'x', n);
     memcpy(big + o + n, "\"}", 3);
     am_events ev;
-    AM_ASSERT_OK(am__events_decode(big, strlen(big), false, NOW, &ev));
+    AM_ASSERT_OK(decode(big, false, &ev));
     AM_ASSERT_EQ(ev.n_rejects, 1);
     AM_ASSERT_CONTAINS(ev.rejects[0].error, "20000 bytes");
     am__events_free(&ev);
@@ -245,23 +282,21 @@ static void test_bad_bodies(void **state)
         {"\"x\"", AM_EINVAL, "must be a JSON object"},
         {"null", AM_EINVAL, "must be a JSON object"},
         {"{\"a\":1}{", AM_EINVAL, "not JSON"},
-        {"{\"a\":\"\\u0000\"}", AM_EINVAL, "not JSON"},
-        {"{\"a\":\"\xff\"}", AM_EINVAL, "not JSON"},
-        {"{\"a\":1,\"a\":2}", AM_EINVAL, "duplicate object key"},
-        {"[{\"event\":\"task\",\"agent_id\":\"a\",\"agent_id\":\"b\"}]", AM_EINVAL,
-         "duplicate object key"},
+        {"{\"a\":\"\xff\"}", AM_EINVAL, "not JSON: invalid UTF-8 byte 0xff"},
+        {"[{\"a\":1}][]", AM_EINVAL, "more text after the array"},
+        {"[{\"a\":1}]{}", AM_EINVAL, "more text after the array"},
         {"\n\n", AM_EINVAL, "not JSON"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         am_events ev;
-        am_err rc = am__events_decode(bad[i].body, strlen(bad[i].body), false, NOW, &ev);
+        am_err rc = decode(bad[i].body, false, &ev);
         if (rc != bad[i].code)
             fail_msg("case %zu: got %s, expected %s", i, am_err_name(rc), am_err_name(bad[i].code));
         AM_ASSERT_CONTAINS(am_errmsg(), bad[i].msg);
         am__events_free(&ev);
     }
     am_events ev;
-    AM_ASSERT_ERR(am__events_decode("\n \n", 3, true, NOW, &ev), AM_EINVAL);
+    AM_ASSERT_ERR(decode("\n \n", true, &ev), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "no event");
     am__events_free(&ev);
     /* too many events */
@@ -275,8 +310,53 @@ static void test_bad_bodies(void **state)
     }
     body[o - 1] = ']';
     AM_ASSERT_ERR(am__events_decode(body, o, false, NOW, &ev), AM_ELIMIT);
+    AM_ASSERT_CONTAINS(am_errmsg(), "more than 100000 events");
     am__events_free(&ev);
     free(body);
+}
+
+/* Objects one after another are events, as SERVE.md says; a bounded
+   amount of text and members per event. */
+static void test_sequences_and_bounds(void **state)
+{
+    (void)state;
+    am_events ev;
+    decode_ok("{" TASK ",\"duration\":1}{" TASK ",\"duration\":2} {\"event\":\"x\"}", &ev);
+    AM_ASSERT_EQ(ev.n_events, 3);
+    AM_ASSERT_EQ(ev.n_recs, 2);
+    AM_ASSERT_EQ(ev.n_rejects, 1);
+    AM_ASSERT_DBL_EQ(col(&ev.recs[1], "duration")->v.d, 2);
+    am__events_free(&ev);
+
+    /* a scalar among the objects is rejected alone */
+    decode_ok("{" TASK ",\"duration\":1} 5", &ev);
+    AM_ASSERT_EQ(ev.n_recs, 1);
+    AM_ASSERT_CONTAINS(ev.rejects[0].error, "must be a JSON object");
+    am__events_free(&ev);
+
+    /* more members than any table has */
+    char many[8192];
+    size_t o = (size_t)snprintf(many, sizeof many, "[{" TASK ",\"duration\":1");
+    for (int i = 0; i < 200; i++)
+        o += (size_t)snprintf(many + o, sizeof many - o, ",\"x%d\":%d", i, i);
+    snprintf(many + o, sizeof many - o, "},{" TASK ",\"duration\":2}]");
+    decode_ok(many, &ev);
+    AM_ASSERT_EQ(ev.n_recs, 1);
+    AM_ASSERT_CONTAINS(ev.rejects[0].error, "more than 160 fields");
+    am__events_free(&ev);
+
+    /* an event of more than AM_EVENT_MAX_BYTES of text */
+    size_t n = AM_EVENT_MAX_BYTES;
+    char *big = malloc(n + 200);
+    o = (size_t)snprintf(big, 200, "[{" TASK ",\"duration\":1,\"x\":\"");
+    memset(big + o, 'x', n);
+    o += n;
+    o += (size_t)snprintf(big + o, 200, "\"},{" TASK ",\"duration\":2}]");
+    AM_ASSERT_OK(am__events_decode(big, o, false, NOW, &ev));
+    AM_ASSERT_EQ(ev.n_recs, 1);
+    AM_ASSERT_CONTAINS(ev.rejects[0].error, "at most 1048576 are taken per event");
+    am__events_free(&ev);
+    free(big);
 }
 
 static void test_tables_fit(void **state)
@@ -293,8 +373,8 @@ static void test_tables_fit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_table), cmocka_unit_test(test_ndjson_and_partial),
-        cmocka_unit_test(test_bad_events), cmocka_unit_test(test_bad_bodies),
-        cmocka_unit_test(test_tables_fit)};
+        cmocka_unit_test(test_every_table),          cmocka_unit_test(test_ndjson_and_partial),
+        cmocka_unit_test(test_bad_events),           cmocka_unit_test(test_bad_bodies),
+        cmocka_unit_test(test_sequences_and_bounds), cmocka_unit_test(test_tables_fit)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -245,6 +245,65 @@ static void test_sorted_output(void **state)
     am_registry_free(r);
 }
 
+/* The registry-wide series bound: new label sets of any family go to that
+   family's overflow series once the registry holds max_series; removing,
+   clearing and unregistering give series back. */
+static void test_max_series(void **state)
+{
+    (void)state;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    const char *ln[] = {"agent"};
+    am_metric_opts o = AM_METRIC_OPTS_INIT;
+    o.label_names = ln;
+    o.n_labels = 1;
+    o.name = "a_total";
+    am_counter *a, *b, *c;
+    AM_ASSERT_OK(am_counter_new(r, &o, &a));
+    o.name = "b";
+    am_gauge *g, *gc;
+    AM_ASSERT_OK(am_gauge_new(r, &o, &g));
+    AM_ASSERT_OK(am_registry_set_max_series(r, 3));
+    AM_ASSERT_OK(am_counter_with(a, AM_LABELS("x"), &c));
+    AM_ASSERT_OK(am_counter_with(a, AM_LABELS("y"), &c));
+    AM_ASSERT_OK(am_gauge_with(g, AM_LABELS("x"), &gc));
+    AM_ASSERT_EQ(am_registry_series(r), 3);
+    /* a fourth label set, in either family, overflows */
+    AM_ASSERT_ERR(am_gauge_with(g, AM_LABELS("z"), &gc), AM_ELIMIT);
+    AM_ASSERT_CONTAINS(am_errmsg(), "the registry reached its limit of 3 series");
+    am_gauge_set(gc, 7);
+    AM_ASSERT_ERR(am_counter_with(a, AM_LABELS("z"), &b), AM_ELIMIT);
+    am_counter_inc(b);
+    /* existing series still resolve */
+    AM_ASSERT_OK(am_counter_with(a, AM_LABELS("x"), &c));
+    AM_ASSERT_EQ(am_registry_series(r), 3);
+    char *text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
+    AM_ASSERT_CONTAINS(text, "b{agent=\"__overflow__\"} 7\n");
+    AM_ASSERT_CONTAINS(text, "a_total{agent=\"__overflow__\"} 1\n");
+    AM_ASSERT_CONTAINS(text, "agentmon_cardinality_overflow_total{metric=\"a\"} 1\n");
+    AM_ASSERT_CONTAINS(text, "agentmon_cardinality_overflow_total{metric=\"b\"} 1\n");
+    am_free(text);
+    /* removing one makes room for one */
+    AM_ASSERT_OK(am_counter_remove(a, AM_LABELS("y")));
+    AM_ASSERT_EQ(am_registry_series(r), 2);
+    AM_ASSERT_OK(am_gauge_with(g, AM_LABELS("z"), &gc));
+    AM_ASSERT_ERR(am_gauge_with(g, AM_LABELS("w"), &gc), AM_ELIMIT);
+    /* clearing and unregistering give theirs back */
+    am_gauge_clear(g);
+    AM_ASSERT_EQ(am_registry_series(r), 1);
+    AM_ASSERT_OK(am_registry_unregister(r, "a_total"));
+    AM_ASSERT_EQ(am_registry_series(r), 0);
+    /* 0 removes the bound */
+    AM_ASSERT_OK(am_registry_set_max_series(r, 0));
+    for (int i = 0; i < 20; i++) {
+        char v[8];
+        snprintf(v, sizeof v, "%d", i);
+        AM_ASSERT_OK(am_gauge_with(g, AM_LABELS(v), &gc));
+    }
+    AM_ASSERT_EQ(am_registry_series(r), 20);
+    am_registry_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_default_registry),
         cmocka_unit_test(test_sorted_output),
+        cmocka_unit_test(test_max_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 ** translate: bodies go through events.c, parameters through params.c, and
 ** the store's results through results_json.c.
 */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -66,31 +67,13 @@ static void reply_ingest(am_http_resp *resp, const am_events *ev)
     send_buf(resp, ev->n_recs ? 200 : 400, &b);
 }
 
-static void post_events(am_http_req *req, am_http_resp *resp, void *ud)
+#define TRIM_AFTER_BYTES (1u << 20)
+
+/* Decode, store and answer; body is the request's or the inflated one. */
+static void ingest(am_routes *r, char *body, size_t len, bool ndjson, am_http_resp *resp)
 {
-    am_routes *r = ud;
-    size_t len;
-    const char *body = am_http_req_body(req, &len);
-    char *inflated = NULL;
-    const char *enc = am_http_req_header(req, "Content-Encoding");
-    if (enc && strcasecmp(enc, "identity") != 0) {
-        if (strcasecmp(enc, "gzip") != 0) {
-            am_http_resp_error(resp, 415, "bad_data", "Content-Encoding must be gzip or identity");
-            return;
-        }
-        am_err rc = am__gunzip(body ? body : "", len, AM_ROUTES_MAX_INFLATED, &inflated, &len);
-        if (rc) {
-            am_http_resp_error(resp, rc == AM_ELIMIT ? 413 : 400, "bad_data", am_errmsg());
-            return;
-        }
-        body = inflated;
-    }
-    const char *ct = am_http_req_header(req, "Content-Type");
-    bool ndjson = ct && (strncasecmp(ct, "application/x-ndjson", 20) == 0 ||
-                         strncasecmp(ct, "application/jsonl", 17) == 0);
     am_events ev;
-    am_err rc = am__events_decode(body ? body : "", len, ndjson, am_unix_time(), &ev);
-    am__free(inflated);
+    am_err rc = am__events_decode(body, len, ndjson, am_unix_time(), &ev);
     if (rc) {
         am__event_metrics_received(r->metrics, "http", 1, 1);
         am_http_resp_error(resp,
@@ -109,22 +92,51 @@ static void post_events(am_http_req *req, am_http_resp *resp, void *ud)
             rc = am_store_wait(r->store, ticket, r->ack_timeout_s > 0 ? r->ack_timeout_s : 30);
         if (rc == AM_ELIMIT) {
             am_http_resp_error(resp, 413, "bad_data", am_errmsg());
-            am__events_free(&ev);
-            return;
-        }
-        if (rc) {
+        } else if (rc) {
             /* acknowledged means committed: not committed, not acknowledged */
             store_error(resp, rc);
-            am__events_free(&ev);
-            return;
-        }
-        for (size_t i = 0; i < ev.n_recs; i++) {
-            am__event_metrics_apply(r->metrics, &ev.recs[i]);
-            am__event_metrics_stored(r->metrics, "http", ev.recs[i].table);
+        } else {
+            for (size_t i = 0; i < ev.n_recs; i++) {
+                am__event_metrics_apply(r->metrics, &ev.recs[i]);
+                am__event_metrics_stored(r->metrics, "http", ev.recs[i].table);
+            }
         }
     }
-    reply_ingest(resp, &ev);
+    if (!rc)
+        reply_ingest(resp, &ev);
     am__events_free(&ev);
+    /* glibc keeps what a handler thread freed in that thread's arena, so
+       after a large request every handler thread would sit on its own
+       peak: give the free pages back now */
+    if (len >= TRIM_AFTER_BYTES)
+        malloc_trim(0);
+}
+
+static void post_events(am_http_req *req, am_http_resp *resp, void *ud)
+{
+    size_t len;
+    char *body = am_http_req_body_mut(req, &len);
+    char empty[1] = "";
+    const char *ct = am_http_req_header(req, "Content-Type");
+    bool ndjson = ct && (strncasecmp(ct, "application/x-ndjson", 20) == 0 ||
+                         strncasecmp(ct, "application/jsonl", 17) == 0);
+    const char *enc = am_http_req_header(req, "Content-Encoding");
+    if (!enc || strcasecmp(enc, "identity") == 0) {
+        ingest(ud, body ? body : empty, len, ndjson, resp);
+        return;
+    }
+    if (strcasecmp(enc, "gzip") != 0) {
+        am_http_resp_error(resp, 415, "bad_data", "Content-Encoding must be gzip or identity");
+        return;
+    }
+    char *inflated;
+    am_err rc = am__gunzip(body ? body : empty, len, AM_ROUTES_MAX_INFLATED, &inflated, &len);
+    if (rc) {
+        am_http_resp_error(resp, rc == AM_ELIMIT ? 413 : 400, "bad_data", am_errmsg());
+        return;
+    }
+    ingest(ud, inflated, len, ndjson, resp);
+    am__free(inflated);
 }
 
 /* ---- queries ------------------------------------------------------ */

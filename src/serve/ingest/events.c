@@ -1,16 +1,30 @@
 /*
 ** events.c: JSON events -> records (see events.h).
 **
-** jansson parses; this file walks the table description of schema.c, so a
-** column added there is accepted here with no change. The checks are the
-** store's (store.h, am_store_submit) made per event, so that the batch the
-** HTTP layer submits never fails as a whole for one bad event.
+** DESIGN
+** A body is read twice by the pull reader of util/json.c, and never
+** turned into a tree. The first pass only checks (it writes nothing): the
+** text is JSON, what shape it has (an array, objects one after another,
+** or NDJSON lines) and how many events it holds -- so a body of more than
+** AM_EVENTS_MAX events is refused before anything is allocated for it,
+** whatever it inflated from. The second pass reads for real: strings are
+** unescaped in place in the body, and each event's members are gathered
+** into a small array on the stack (at most MAX_FIELDS, nested objects'
+** members included) before they are read as columns, since "event", which
+** says what the other members mean, may come anywhere in the object.
 **
-** Memory: the parsed JSON trees stay alive until am__events_free, and the
-** records' strings point into them; what is made here (ids, label text)
-** lives in one small block per record.
+** This file walks the table description of schema.c, so a column added
+** there is accepted here with no change. The checks are the store's
+** (store.h, am_store_submit) made per event, so that the batch the HTTP
+** layer submits never fails as a whole for one bad event.
+**
+** MEMORY. Records' strings point into the body, which therefore must
+** outlive them. Everything else -- the records' values, made ids, label
+** text, the reasons for rejections -- is carved out of one arena of
+** chunks, freed at once by am__events_free. A request's memory is thus
+** its body, plus a bounded amount per event it holds: nothing per JSON
+** node.
 */
-#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,22 +36,34 @@
 #include "../../core/error.h"
 #include "../../core/validate.h"
 #include "../../log/trace_internal.h"
-#include "events.h"
+#include "../../util/json.h"
 #include "../store/labels.h"
 #include "../store/store.h"
+#include "events.h"
 
-/* What one record owns. */
-typedef struct rec_mem {
-    am_value vals[AM_TABLE_MAX_COLS];
-    char id[37];
-    char *labels; /* metric events: canonical label text */
-} rec_mem;
+#define MAX_FIELDS 160         /* members of one event, its nested objects' included */
+#define ARENA_CHUNK (1u << 20) /* above the mmap threshold: given back to the kernel when freed */
+
+/* One member of an event: its name and its value (scalars read; a
+   nested object's members follow it with parent set to its index). */
+typedef struct field {
+    const char *key;
+    size_t klen;
+    am_json_tok tok; /* the value's first token */
+    const char *s;   /* STRING */
+    size_t len;
+    double num; /* NUMBER */
+    int parent; /* -1: a member of the event itself */
+} field;
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t used, cap;
+    _Alignas(16) char data[];
+} chunk;
 
 typedef struct priv {
-    json_t **roots;
-    size_t n_roots, cap_roots;
-    rec_mem **mems;
-    size_t n_mems;
+    chunk *chunks;
 } priv;
 
 /* A nested object of the analytics slice: its keys -> columns (NULL map:
@@ -64,17 +90,59 @@ static const char *const METRIC_TYPES[] = {"counter", "gauge",   "histogram",
 
 /* ------------------------------------------------------------------ */
 
+/* n bytes from the request's arena (16-aligned), or NULL. */
+static void *arena_alloc(am_events *ev, size_t n)
+{
+    priv *p = ev->priv;
+    n = (n + 15) & ~(size_t)15;
+    chunk *c = p->chunks;
+    if (!c || c->cap - c->used < n) {
+        /* chunks double from 4 KiB (most bodies are small) to ARENA_CHUNK */
+        size_t cap = c ? c->cap * 2 : 4096;
+        if (cap > ARENA_CHUNK)
+            cap = ARENA_CHUNK;
+        if (cap < n)
+            cap = n;
+        c = am__malloc(sizeof *c + cap);
+        if (!c)
+            return NULL;
+        c->used = 0;
+        c->cap = cap;
+        c->next = p->chunks;
+        p->chunks = c;
+    }
+    void *r = c->data + c->used;
+    c->used += n;
+    ev->arena_bytes += n;
+    return r;
+}
+
+static char *arena_strdup(am_events *ev, const char *s, size_t n)
+{
+    char *d = arena_alloc(ev, n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
 static int reject(am_events *ev, size_t index, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int reject(am_events *ev, size_t index, const char *fmt, ...)
 {
-    am_event_reject *r = &ev->rejects[ev->n_rejects++];
-    r->index = index;
+    char msg[AM_EVENT_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->error, sizeof r->error, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n;
+    am_event_reject *r = &ev->rejects[ev->n_rejects++];
+    r->index = index;
+    r->error = arena_strdup(ev, msg, len);
+    if (!r->error)
+        r->error = (char *)"out of memory";
     return -1;
 }
 
@@ -94,12 +162,18 @@ static void set_of(char *out, size_t n, const char *const *set)
         len += (size_t)snprintf(out + len, n - len, "%s%s", len ? ", " : "", *set);
 }
 
-/* Set column c of rec from v; 0, or -1 after rejecting the event. */
-static int set_value(am_events *ev, size_t index, const am_table *t, int c, json_t *v, rec_mem *m)
+static bool is_key(const field *f, const char *name)
+{
+    return f->klen == strlen(name) && memcmp(f->key, name, f->klen) == 0;
+}
+
+/* Set column c of the record from f; 0, or -1 after rejecting the event. */
+static int set_value(am_events *ev, size_t index, const am_table *t, int c, const field *f,
+                     am_value *vals)
 {
     const am_column *col = &t->cols[c];
-    am_value *out = &m->vals[c];
-    if (json_is_null(v)) {
+    am_value *out = &vals[c];
+    if (f->tok == AM_JSON_NULL) {
         if (col->required || c < 2) /* id and timestamp may be left out, not null */
             return reject(ev, index, "field \"%s\" must not be null", col->name);
         out->is_null = true;
@@ -107,29 +181,31 @@ static int set_value(am_events *ev, size_t index, const am_table *t, int c, json
     }
     switch (col->type) {
     case AM_COL_TEXT: {
-        if (!json_is_string(v))
+        if (f->tok != AM_JSON_STRING)
             return reject(ev, index, "field \"%s\" must be a string", col->name);
-        size_t n = json_string_length(v);
+        size_t n = f->len;
         size_t max = c == 0 ? AM_STORE_MAX_ID : AM_STORE_MAX_TEXT;
         if (n > max)
             return reject(ev, index, "field \"%s\" is %zu bytes long; at most %zu are allowed",
                           col->name, n, max);
         if (n == 0 && (c == 0 || col->required))
             return reject(ev, index, "field \"%s\" must not be empty", col->name);
-        out->v.s = json_string_value(v);
+        if (memchr(f->s, '\0', n))
+            return reject(ev, index, "field \"%s\" holds a NUL character (\\u0000)", col->name);
+        out->v.s = f->s;
         break;
     }
     case AM_COL_INT: {
-        double d = json_number_value(v);
-        if (!json_is_number(v) || d != floor(d) || !(d >= 0) || d > 9007199254740992.0)
+        double d = f->num;
+        if (f->tok != AM_JSON_NUMBER || d != floor(d) || !(d >= 0) || d > 9007199254740992.0)
             return reject(ev, index, "field \"%s\" must be a whole number >= 0", col->name);
-        out->v.i = json_is_integer(v) ? (int64_t)json_integer_value(v) : (int64_t)d;
+        out->v.i = (int64_t)d;
         break;
     }
     case AM_COL_REAL: {
-        if (!json_is_number(v))
+        if (f->tok != AM_JSON_NUMBER)
             return reject(ev, index, "field \"%s\" must be a number", col->name);
-        double d = json_number_value(v);
+        double d = f->num;
         /* durations, sizes and percentages cannot be negative; a metric
            sample (no unit) can */
         if (col->unit && d < 0)
@@ -140,13 +216,13 @@ static int set_value(am_events *ev, size_t index, const am_table *t, int c, json
     }
     case AM_COL_TIME: {
         double d;
-        if (json_is_number(v)) {
-            d = json_number_value(v);
+        if (f->tok == AM_JSON_NUMBER) {
+            d = f->num;
             if (!(d >= 0 && d < (double)AM_CIVIL_MAX_SEC + 1))
                 return reject(ev, index, "field \"%s\" is outside 1970-01-01 .. 9999-12-31",
                               col->name);
-        } else if (json_is_string(v)) {
-            if (am__time_parse(json_string_value(v), json_string_length(v), col->name, &d))
+        } else if (f->tok == AM_JSON_STRING) {
+            if (am__time_parse(f->s, f->len, col->name, &d))
                 return reject(ev, index, "%s", am_errmsg());
         } else {
             return reject(ev, index, "field \"%s\" must be RFC 3339 text or unix seconds",
@@ -160,31 +236,35 @@ static int set_value(am_events *ev, size_t index, const am_table *t, int c, json
     return 0;
 }
 
-/* metric events: "labels" is an object of strings -> canonical text. */
-static int set_labels(am_events *ev, size_t index, json_t *v, rec_mem *m, int c)
+/* metric events: "labels" is an object of strings -> canonical text.
+   fs[at] is the object; its members follow it. */
+static int set_labels(am_events *ev, size_t index, const field *fs, size_t n_fs, size_t at,
+                      am_value *vals, int c)
 {
-    if (json_is_null(v)) {
-        m->vals[c].is_null = true;
+    const field *obj = &fs[at];
+    if (obj->tok == AM_JSON_NULL) {
+        vals[c].is_null = true;
         return 0;
     }
-    if (!json_is_object(v))
+    if (obj->tok != AM_JSON_OBJECT)
         return reject(ev, index, "field \"labels\" must be an object of name: \"value\"");
-    size_t n = json_object_size(v);
-    if (n > AM_LABELS_MAX)
-        return reject(ev, index, "field \"labels\" has %zu labels; at most %d are allowed", n,
-                      AM_LABELS_MAX);
     const char *names[AM_LABELS_MAX], *values[AM_LABELS_MAX];
-    size_t i = 0;
-    const char *k;
-    json_t *lv;
-    json_object_foreach(v, k, lv)
-    {
-        if (am__check_label_name(k, "label name"))
+    size_t n = 0;
+    for (size_t i = at + 1; i < n_fs && fs[i].parent == (int)at; i++) {
+        const field *f = &fs[i];
+        if (n == AM_LABELS_MAX)
+            return reject(ev, index, "field \"labels\" has more than %d labels", AM_LABELS_MAX);
+        if (am__check_label_name(f->key, "label name"))
             return reject(ev, index, "labels: %s", am_errmsg());
-        if (!json_is_string(lv))
-            return reject(ev, index, "label \"%s\" must have a string value", k);
-        names[i] = k;
-        values[i++] = json_string_value(lv);
+        if (f->tok != AM_JSON_STRING)
+            return reject(ev, index, "label \"%s\" must have a string value", f->key);
+        if (memchr(f->s, '\0', f->len))
+            return reject(ev, index, "label \"%s\" holds a NUL character (\\u0000)", f->key);
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(names[k], f->key) == 0)
+                return reject(ev, index, "label \"%s\" is given twice", f->key);
+        names[n] = f->key;
+        values[n++] = f->s;
     }
     am_buf b;
     am_buf_init(&b, AM_STORE_MAX_TEXT);
@@ -194,35 +274,32 @@ static int set_labels(am_events *ev, size_t index, json_t *v, rec_mem *m, int c)
         return reject(ev, index, "field \"labels\" is longer than %d bytes as text",
                       AM_STORE_MAX_TEXT);
     }
-    m->labels = am_buf_take(&b, NULL);
-    if (!m->labels)
-        m->labels = am__strdup("");
-    if (!m->labels)
+    char *text = arena_strdup(ev, b.p ? b.p : "", b.len);
+    am_buf_free(&b);
+    if (!text)
         return reject(ev, index, "out of memory");
-    m->vals[c].is_null = false;
-    m->vals[c].v.s = m->labels;
+    vals[c].is_null = false;
+    vals[c].v.s = text;
     return 0;
 }
 
-static int set_nested(am_events *ev, size_t index, const am_table *t, const nest *ns, json_t *v,
-                      rec_mem *m, bool *given)
+static int set_nested(am_events *ev, size_t index, const am_table *t, const nest *ns,
+                      const field *fs, size_t n_fs, size_t at, am_value *vals, bool *given)
 {
-    if (!json_is_object(v))
+    if (fs[at].tok != AM_JSON_OBJECT)
         return reject(ev, index, "field \"%s\" must be an object", ns->field);
-    const char *k;
-    json_t *f;
-    json_object_foreach(v, k, f)
-    {
-        const char *colname = ns->map ? NULL : k;
-        for (size_t i = 0; i < ns->n_map; i++)
-            if (strcmp(ns->map[i][0], k) == 0)
-                colname = ns->map[i][1];
+    for (size_t i = at + 1; i < n_fs && fs[i].parent == (int)at; i++) {
+        const field *f = &fs[i];
+        const char *colname = ns->map ? NULL : f->key;
+        for (size_t m = 0; m < ns->n_map; m++)
+            if (is_key(f, ns->map[m][0]))
+                colname = ns->map[m][1];
         int c = colname ? am_table_col(t, colname) : -1;
         if (c < 2) /* unknown, or id/timestamp, which belong at the top */
-            return reject(ev, index, "field \"%s.%s\" is not known", ns->field, k);
+            return reject(ev, index, "field \"%s.%s\" is not known", ns->field, f->key);
         if (given[c])
             return reject(ev, index, "field \"%s\" is given twice", t->cols[c].name);
-        if (set_value(ev, index, t, c, f, m))
+        if (set_value(ev, index, t, c, f, vals))
             return -1;
         given[c] = true;
     }
@@ -230,9 +307,9 @@ static int set_nested(am_events *ev, size_t index, const am_table *t, const nest
 }
 
 /* What the analytics slice's record_*_metric fill in, and rules per table. */
-static int finish(am_events *ev, size_t index, const am_table *t, rec_mem *m, bool *given)
+static int finish(am_events *ev, size_t index, const am_table *t, am_value *v, char *id,
+                  bool *given)
 {
-    am_value *v = m->vals;
     if (t->id == AM_T_COMMUNICATION) {
         int rt = AM_COMM_RESPONSE_TIME, pt = AM_COMM_PROCESSING_TIME;
         int ec = AM_COMM_ERROR_COUNT, et = AM_COMM_ERROR_TYPE;
@@ -289,99 +366,168 @@ static int finish(am_events *ev, size_t index, const am_table *t, rec_mem *m, bo
         r[8] = (uint8_t)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
         char h[32];
         am__hex(h, r, 16);
-        snprintf(m->id, sizeof m->id, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16,
-                 h + 20);
+        snprintf(id, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
         v[0].is_null = false;
-        v[0].v.s = m->id;
+        v[0].v.s = id;
     }
     return 0;
 }
 
-static int decode_one(am_events *ev, size_t index, json_t *obj, double now)
+/*
+** Gather the members of the object whose '{' was just read into fs: the
+** event's own (parent -1) and, after each nested object, its members.
+** Deeper values are skipped (their field says OBJECT or ARRAY). Returns
+** the number of fields; *too_many when members were left out; -1 when the
+** text ends badly (the first pass makes that impossible).
+*/
+static int gather(am_json *j, field *fs, bool *too_many)
 {
-    if (!json_is_object(obj))
-        return reject(ev, index, "an event must be a JSON object");
-    json_t *kind = json_object_get(obj, "event");
-    if (!kind)
-        return reject(ev, index,
-                      "field \"event\" is missing: communication, system, agent, task, llm or "
-                      "metric");
-    const am_table *t = json_is_string(kind) ? am_table_by_api_name(json_string_value(kind)) : NULL;
-    if (!t)
-        return reject(ev, index,
-                      "field \"event\" must be communication, system, agent, task, llm or "
-                      "metric");
-    priv *p = ev->priv;
-    rec_mem *m = am__calloc(1, sizeof *m);
-    if (!m)
-        return reject(ev, index, "out of memory");
-    p->mems[p->n_mems++] = m;
-
-    bool given[AM_TABLE_MAX_COLS] = {false};
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v)
-    {
-        if (strcmp(k, "event") == 0)
+    int n = 0;
+    int parent = -1;
+    *too_many = false;
+    for (;;) {
+        am_json_tok t = am__json_next(j);
+        if (t == AM_JSON_OBJECT_END) {
+            if (parent < 0)
+                return n;
+            parent = -1; /* a nested object ended */
             continue;
-        const nest *ns = NULL;
-        for (size_t i = 0; i < sizeof NESTS / sizeof NESTS[0]; i++)
-            if (NESTS[i].table == t->id && strcmp(NESTS[i].field, k) == 0)
-                ns = &NESTS[i];
-        if (ns) {
-            if (set_nested(ev, index, t, ns, v, m, given))
+        }
+        if (t != AM_JSON_KEY)
+            return -1;
+        const char *key = j->str;
+        size_t klen = j->len;
+        am_json_tok v = am__json_next(j);
+        if (v == AM_JSON_ERROR || v == AM_JSON_END)
+            return -1;
+        if (n == MAX_FIELDS) {
+            *too_many = true;
+            if (am__json_skip(j, v) == AM_JSON_ERROR)
                 return -1;
             continue;
         }
-        int c = am_table_col(t, k);
-        if (c < 0)
-            return reject(ev, index, "field \"%s\" is not a column of %s events", k, t->api_name);
-        if (given[c])
-            return reject(ev, index, "field \"%s\" is given twice", k);
-        int rc = t->id == AM_T_METRIC && strcmp(k, "labels") == 0
-                     ? set_labels(ev, index, v, m, c)
-                     : set_value(ev, index, t, c, v, m);
-        if (rc)
+        fs[n] = (field){key, klen, v, j->str, j->len, j->num, parent};
+        if (v == AM_JSON_OBJECT && parent < 0) {
+            parent = n++;
+            continue;
+        }
+        n++;
+        if (am__json_skip(j, v) == AM_JSON_ERROR)
             return -1;
+    }
+}
+
+/* One event: the value whose first token t was just read. */
+static void decode_one(am_events *ev, size_t index, am_json *j, am_json_tok t, double now)
+{
+    size_t begin = j->tok_off;
+    if (t != AM_JSON_OBJECT) {
+        am__json_skip(j, t);
+        reject(ev, index, "an event must be a JSON object");
+        return;
+    }
+    field fs[MAX_FIELDS];
+    bool too_many;
+    int n = gather(j, fs, &too_many);
+    if (n < 0) {
+        reject(ev, index, "the event is not JSON: %s", am__json_error(j));
+        return;
+    }
+    size_t bytes = am__json_offset(j) - begin;
+    if (bytes > AM_EVENT_MAX_BYTES) {
+        reject(ev, index, "the event is %zu bytes of JSON; at most %d are taken per event", bytes,
+               AM_EVENT_MAX_BYTES);
+        return;
+    }
+    if (too_many) {
+        reject(ev, index, "the event has more than %d fields", MAX_FIELDS);
+        return;
+    }
+    const field *kind = NULL;
+    for (int i = 0; i < n; i++)
+        if (fs[i].parent < 0 && is_key(&fs[i], "event")) {
+            if (kind) {
+                reject(ev, index, "field \"event\" is given twice");
+                return;
+            }
+            kind = &fs[i];
+        }
+    if (!kind) {
+        reject(ev, index,
+               "field \"event\" is missing: communication, system, agent, task, llm or metric");
+        return;
+    }
+    const am_table *t_ = kind->tok == AM_JSON_STRING ? am_table_by_api_name(kind->s) : NULL;
+    if (!t_) {
+        reject(ev, index,
+               "field \"event\" must be communication, system, agent, task, llm or metric");
+        return;
+    }
+    am_value *vals = arena_alloc(ev, t_->n_cols * sizeof *vals + 40);
+    if (!vals) {
+        reject(ev, index, "out of memory");
+        return;
+    }
+    char *id = (char *)(vals + t_->n_cols);
+    bool given[AM_TABLE_MAX_COLS] = {false};
+    for (int i = 0; i < n; i++) {
+        const field *f = &fs[i];
+        if (f->parent >= 0 || f == kind)
+            continue;
+        const nest *ns = NULL;
+        for (size_t k = 0; k < sizeof NESTS / sizeof NESTS[0]; k++)
+            if (NESTS[k].table == t_->id && is_key(f, NESTS[k].field))
+                ns = &NESTS[k];
+        if (ns) {
+            if (set_nested(ev, index, t_, ns, fs, (size_t)n, (size_t)i, vals, given))
+                return;
+            continue;
+        }
+        int c = strlen(f->key) == f->klen ? am_table_col(t_, f->key) : -1;
+        if (c < 0) {
+            reject(ev, index, "field \"%s\" is not a column of %s events", f->key, t_->api_name);
+            return;
+        }
+        if (given[c]) {
+            reject(ev, index, "field \"%s\" is given twice", f->key);
+            return;
+        }
+        int rc;
+        if (t_->id == AM_T_METRIC && is_key(f, "labels"))
+            rc = set_labels(ev, index, fs, (size_t)n, (size_t)i, vals, c);
+        else
+            rc = set_value(ev, index, t_, c, f, vals);
+        if (rc)
+            return;
         given[c] = true;
     }
     if (!given[1]) {
-        m->vals[1].is_null = false;
-        m->vals[1].v.d = now;
+        vals[1].is_null = false;
+        vals[1].v.d = now;
         given[1] = true;
     }
-    if (finish(ev, index, t, m, given))
-        return -1;
-    ev->recs[ev->n_recs] = (am_record){t->id, m->vals};
+    if (finish(ev, index, t_, vals, id, given))
+        return;
+    ev->recs[ev->n_recs] = (am_record){t_->id, vals};
     ev->index[ev->n_recs++] = index;
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */
 
-static am_err keep_root(priv *p, json_t *root)
-{
-    json_t **r = am__grow(p->roots, &p->cap_roots, p->n_roots + 1, sizeof *r, 16);
-    if (!r)
-        return am__err(AM_ENOMEM, "out of memory");
-    p->roots = r;
-    p->roots[p->n_roots++] = root;
-    return AM_OK;
-}
-
 static am_err reserve(am_events *ev, size_t n)
 {
-    if (n > AM_EVENTS_MAX)
-        return am__err(AM_ELIMIT, "the body holds more than %d events; send fewer per request",
-                       AM_EVENTS_MAX);
-    priv *p = ev->priv;
     ev->recs = am__calloc(n ? n : 1, sizeof *ev->recs);
     ev->index = am__calloc(n ? n : 1, sizeof *ev->index);
     ev->rejects = am__calloc(n ? n : 1, sizeof *ev->rejects);
-    p->mems = am__calloc(n ? n : 1, sizeof *p->mems);
-    if (!ev->recs || !ev->index || !ev->rejects || !p->mems)
+    if (!ev->recs || !ev->index || !ev->rejects)
         return am__err(AM_ENOMEM, "out of memory");
     return AM_OK;
+}
+
+static am_err too_many(void)
+{
+    return am__err(AM_ELIMIT, "the body holds more than %d events; send fewer per request",
+                   AM_EVENTS_MAX);
 }
 
 static bool blank(const char *s, size_t n)
@@ -392,13 +538,15 @@ static bool blank(const char *s, size_t n)
     return true;
 }
 
-static am_err decode_ndjson(am_events *ev, const char *body, size_t len, double now)
+static am_err decode_ndjson(am_events *ev, char *body, size_t len, double now)
 {
     size_t lines = 0;
     for (size_t i = 0; i < len;) {
         const char *nl = memchr(body + i, '\n', len - i);
         size_t end = nl ? (size_t)(nl - body) : len;
         lines += !blank(body + i, end - i);
+        if (lines > AM_EVENTS_MAX)
+            return too_many();
         i = end + 1;
     }
     if (lines == 0)
@@ -407,21 +555,20 @@ static am_err decode_ndjson(am_events *ev, const char *body, size_t len, double 
     if (rc)
         return rc;
     for (size_t i = 0; i < len;) {
-        const char *nl = memchr(body + i, '\n', len - i);
+        char *nl = memchr(body + i, '\n', len - i);
         size_t end = nl ? (size_t)(nl - body) : len;
         if (!blank(body + i, end - i)) {
             size_t index = ev->n_events++;
-            json_error_t err;
-            json_t *root =
-                json_loadb(body + i, end - i, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-            if (!root) {
-                reject(ev, index, "line %zu is not JSON: %s", index + 1, err.text);
+            am_json j;
+            am__json_init(&j, body + i, end - i, AM_JSON_CHECK);
+            am_json_tok t;
+            while ((t = am__json_next(&j)) > AM_JSON_END)
+                ;
+            if (t == AM_JSON_ERROR) {
+                reject(ev, index, "line %zu is not JSON: %s", index + 1, am__json_error(&j));
             } else {
-                if ((rc = keep_root(ev->priv, root))) {
-                    json_decref(root);
-                    return rc;
-                }
-                decode_one(ev, index, root, now);
+                am__json_init(&j, body + i, end - i, 0);
+                decode_one(ev, index, &j, am__json_next(&j), now);
             }
         }
         i = end + 1;
@@ -429,7 +576,55 @@ static am_err decode_ndjson(am_events *ev, const char *body, size_t len, double 
     return AM_OK;
 }
 
-am_err am__events_decode(const char *body, size_t len, bool ndjson, double now, am_events *out)
+/* Whether token t, just read, begins a value at nesting level d. */
+static bool begins_value(const am_json *j, am_json_tok t, unsigned d)
+{
+    if (t == AM_JSON_OBJECT || t == AM_JSON_ARRAY)
+        return am__json_depth(j) == d + 1;
+    return t >= AM_JSON_STRING && am__json_depth(j) == d;
+}
+
+/* The first pass: check the text and count its events (the elements of
+   one array, or top-level values one after another). AM_OK, AM_EINVAL
+   (*syntax set when the text is not JSON) or AM_ELIMIT. */
+static am_err count_events(char *body, size_t len, bool *is_array, size_t *n, bool *syntax)
+{
+    am_json j;
+    am__json_init(&j, body, len, AM_JSON_CHECK | AM_JSON_SEQUENCE);
+    am_json_tok first = am__json_next(&j), t = first;
+    unsigned level = first == AM_JSON_ARRAY ? 1 : 0;
+    *is_array = first == AM_JSON_ARRAY;
+    *n = 0;
+    *syntax = false;
+    if (*is_array)
+        t = am__json_next(&j);
+    for (; t > AM_JSON_END; t = am__json_next(&j)) {
+        if (*is_array && am__json_depth(&j) == 0)
+            break; /* the array's end */
+        if (begins_value(&j, t, level) && ++*n > AM_EVENTS_MAX)
+            return too_many();
+    }
+    if (*is_array && t == AM_JSON_ARRAY_END) {
+        t = am__json_next(&j);
+        if (t > AM_JSON_END)
+            return *syntax = true, am__err(AM_EINVAL, "the body is not JSON: more text after "
+                                                      "the array");
+    }
+    if (t == AM_JSON_ERROR) {
+        *syntax = true;
+        return am__err(AM_EINVAL, "the body is not JSON: %s", am__json_error(&j));
+    }
+    if (first == AM_JSON_END)
+        return *syntax = true, am__err(AM_EINVAL, "the body is not JSON: it is empty");
+    if (first != AM_JSON_ARRAY && first != AM_JSON_OBJECT)
+        return am__err(AM_EINVAL, "the body must be a JSON object, an array of objects, or "
+                                  "NDJSON");
+    if (*is_array && *n == 0)
+        return am__err(AM_EINVAL, "the body is an empty array: no event to take");
+    return AM_OK;
+}
+
+am_err am__events_decode(char *body, size_t len, bool ndjson, double now, am_events *out)
 {
     memset(out, 0, sizeof *out);
     priv *p = am__calloc(1, sizeof *p);
@@ -439,38 +634,29 @@ am_err am__events_decode(const char *body, size_t len, bool ndjson, double now, 
     if (ndjson)
         return decode_ndjson(out, body, len, now);
 
-    json_error_t err;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
-    if (!root) {
-        /* several objects one after another: NDJSON sent without its type */
+    bool is_array, syntax;
+    size_t n;
+    am_err rc = count_events(body, len, &is_array, &n, &syntax);
+    if (rc == AM_EINVAL && syntax) {
+        /* objects on lines, some of them broken: NDJSON sent without its
+           type, where each line stands alone */
         size_t i = 0;
         while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
             i++;
         if (i < len && body[i] == '{' && memchr(body + i, '\n', len - i))
             return decode_ndjson(out, body, len, now);
-        return am__err(AM_EINVAL, "the body is not JSON: %s (line %d, column %d)", err.text,
-                       err.line, err.column);
     }
-    am_err rc = keep_root(p, root);
-    if (rc) {
-        json_decref(root);
+    if (rc)
         return rc;
-    }
-    if (json_is_array(root)) {
-        size_t n = json_array_size(root);
-        if (n == 0)
-            return am__err(AM_EINVAL, "the body is an empty array: no event to take");
-        if ((rc = reserve(out, n)))
-            return rc;
-        for (size_t i = 0; i < n; i++)
-            decode_one(out, out->n_events++, json_array_get(root, i), now);
-        return AM_OK;
-    }
-    if (!json_is_object(root))
-        return am__err(AM_EINVAL, "the body must be a JSON object, an array of objects, or NDJSON");
-    if ((rc = reserve(out, 1)))
+    if ((rc = reserve(out, n)))
         return rc;
-    decode_one(out, out->n_events++, root, now);
+    am_json j;
+    am__json_init(&j, body, len, AM_JSON_SEQUENCE);
+    am_json_tok t = am__json_next(&j);
+    if (is_array)
+        t = am__json_next(&j);
+    for (; t > AM_JSON_END && t != AM_JSON_ARRAY_END; t = am__json_next(&j))
+        decode_one(out, out->n_events++, &j, t, now);
     return AM_OK;
 }
 
@@ -478,14 +664,10 @@ void am__events_free(am_events *ev)
 {
     priv *p = ev->priv;
     if (p) {
-        for (size_t i = 0; i < p->n_roots; i++)
-            json_decref(p->roots[i]);
-        for (size_t i = 0; i < p->n_mems; i++) {
-            am__free(p->mems[i]->labels);
-            am__free(p->mems[i]);
+        for (chunk *c = p->chunks, *next; c; c = next) {
+            next = c->next;
+            am__free(c);
         }
-        am__free(p->roots);
-        am__free(p->mems);
         am__free(p);
     }
     am__free(ev->recs);

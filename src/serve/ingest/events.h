@@ -13,11 +13,11 @@
 **   context_metrics {size, relevance}, error_info {type, retries}
 **              (communication) and performance_metrics {column: value}
 **              (agent): the nested shapes of monitoring-analytics-slice.md.
-** An event that breaks a rule is rejected alone, with its index and why;
-** the others are decoded. Only a body that is not JSON at all fails as a
-** whole: an array with a syntax error, or a key given twice in one object
-** (RFC 8259 leaves its meaning open; we refuse to guess). In NDJSON each
-** line stands alone.
+** An event that breaks a rule is rejected alone, with its index and why
+** (a member given twice included: RFC 8259 leaves its meaning open, and we
+** refuse to guess); the others are decoded. Only a body that is not JSON
+** at all fails as a whole. In NDJSON each line stands alone; objects one
+** after another ({..}{..}) are events as the elements of an array are.
 */
 #ifndef AM_SERVE_EVENTS_H
 #define AM_SERVE_EVENTS_H
@@ -28,12 +28,16 @@
 #include "agentmon/common.h"
 #include "../store/schema.h"
 
-#define AM_EVENTS_MAX 100000   /* events in one body */
-#define AM_EVENT_ERROR_MAX 256 /* bytes of one rejection's reason */
+#define AM_EVENTS_MAX 100000         /* events in one body */
+#define AM_EVENT_MAX_BYTES (1 << 20) /* JSON text of one event */
+#define AM_EVENT_ERROR_MAX 256       /* bytes of one rejection's reason */
+/* What one event may cost beyond its text: its values, a made id, label
+   text (AM_STORE_MAX_TEXT at most) and a reason, rounded up. */
+#define AM_EVENT_ARENA_MAX (32 * 16 + 48 + 16400 + AM_EVENT_ERROR_MAX + 64)
 
 typedef struct am_event_reject {
     size_t index; /* position in the body, from 0 */
-    char error[AM_EVENT_ERROR_MAX];
+    char *error;  /* owned by the am_events */
 } am_event_reject;
 
 typedef struct am_events {
@@ -43,18 +47,25 @@ typedef struct am_events {
     size_t n_recs;
     am_event_reject *rejects; /* in body order */
     size_t n_rejects;
-    void *priv; /* the memory the records point into */
+    size_t arena_bytes; /* memory made for the events: at most */
+                        /* AM_EVENT_ARENA_MAX per event seen */
+    void *priv;         /* the memory the records point into */
 } am_events;
 
 /*
 ** Decode body[0..len); ndjson forces one event per line (Content-Type
-** application/x-ndjson), otherwise a body that is not one JSON value is
-** tried as NDJSON. now: the timestamp of events without one. On AM_OK
-** *out holds the records and rejections (free with am__events_free(),
-** also after an error). AM_EINVAL: not JSON, or no event in it; AM_ELIMIT:
-** more than AM_EVENTS_MAX events; AM_ENOMEM. am_errmsg() says which.
+** application/x-ndjson), otherwise a body that is not JSON but holds
+** objects on lines is read as NDJSON. now: the timestamp of events
+** without one. body is borrowed and written to (strings are unescaped in
+** place): the records point into it, so it must outlive *out. The body is
+** checked and its events counted before anything is allocated for them:
+** memory is the body's plus a bounded amount per event, never per JSON
+** node. On AM_OK *out holds the records and rejections (free with
+** am__events_free(), also after an error). AM_EINVAL: not JSON, or no
+** event in it; AM_ELIMIT: more than AM_EVENTS_MAX events; AM_ENOMEM.
+** am_errmsg() says which.
 */
-am_err am__events_decode(const char *body, size_t len, bool ndjson, double now, am_events *out);
+am_err am__events_decode(char *body, size_t len, bool ndjson, double now, am_events *out);
 void am__events_free(am_events *ev);
 
 /* The trace id of a record ("trace_id" column: 32 hex digits, or a UUID
