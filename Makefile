@@ -6,6 +6,7 @@
 #   make bench    build optimised and run am-bench (JSON, one figure a line)
 #   make demo     run `agentmon demo`: a live multi-agent workload, served
 #                 on 127.0.0.1:9470 with a terminal view
+#   make soak     serve + demo under hostile load for 30 minutes (not in CI)
 #
 # Each target first runs scripts/deps.sh, which installs missing Debian
 # packages (as root, with apt-get) and does nothing when all are present.
@@ -14,7 +15,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test unit asan integration fuzz bench demo metrics-doc clean
+.PHONY: all build deps test unit asan integration fuzz bench demo soak metrics-doc clean
 
 all: build
 
@@ -46,6 +47,14 @@ bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAM_BUILD_TESTS=OFF >/dev/null
 	@cmake --build build-bench -j$(JOBS) --target am-bench agentmon
 	@build-bench/am-bench
+
+# Not in `make test`: serve and the demo under a mixed hostile load for
+# SOAK_SECONDS (default 30 minutes); memory, descriptors and threads must
+# stay flat. Prints the figures as one JSON line.
+soak: build
+	@scripts/deps.sh test
+	@cmake --build $(BUILD) -j$(JOBS) --target slowloris >/dev/null
+	@/usr/bin/python3 scripts/soak.py $(BUILD) $${SOAK_SECONDS:-1800}
 
 # Ctrl-C stops it; DEMO_ARGS adds options (e.g. DEMO_ARGS="--duration 60").
 demo: build

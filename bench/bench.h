@@ -104,6 +104,12 @@ const char *bench_peer_unavailable(void);
 int bench_run_capture(char *const argv[], char **out, size_t *len, int *status);
 
 /*
+** The program name (a relative path: "agentmon", "tests/slowloris") in
+** am-bench's own directory into out, or "" when it is not there.
+*/
+void bench_sibling(const char *name, char *out, size_t cap);
+
+/*
 ** Find "key": in one JSON object line and read the number or string after
 ** it. The scanner knows just enough JSON for the peer's flat objects.
 */
@@ -121,18 +127,19 @@ void bench_group_encode_10k(void);
 void bench_group_encode_100k(void);
 void bench_group_rss_100k(void);
 void bench_group_http_scrape(void);
+void bench_group_http_slowloris(void); /* bench_http.c */
 void bench_group_coord_memory(void);
 void bench_group_packs(void);
-void bench_group_demo(void);                     /* bench_demo.c */
+void bench_group_demo(void); /* bench_demo.c */
 void bench_group_coord_snapshot(void);
-void bench_group_coord_redis(void);              /* bench_coord_redis.c */
-void bench_group_log_line(void);                 /* bench_log.c */
+void bench_group_coord_redis(void); /* bench_coord_redis.c */
+void bench_group_log_line(void);    /* bench_log.c */
 void bench_group_histogram_observe_traced(void);
 void bench_group_trace(void);
-void bench_group_expo(void);                     /* bench_expo.c */
-void bench_group_statsd(void);                   /* bench_statsd.c */
-void bench_group_store(void);                    /* bench_store.c */
-void bench_group_serve(void);                    /* bench_serve.c */
+void bench_group_expo(void);   /* bench_expo.c */
+void bench_group_statsd(void); /* bench_statsd.c */
+void bench_group_store(void);  /* bench_store.c */
+void bench_group_serve(void);  /* bench_serve.c */
 
 /* am-bench --rss-child: the fresh process the RSS group measures in. */
 int bench_rss_child_main(void);

@@ -28,27 +28,26 @@
 
 #include "bench.h"
 
-/* The agentmon program beside this one, or "" when there is none. */
-static void sibling(char *out, size_t cap)
-{
-    ssize_t n = readlink("/proc/self/exe", out, cap - 16);
-    out[n > 0 ? n : 0] = '\0';
-    char *slash = strrchr(out, '/');
-    if (slash) /* cap - 16 left room for the name */
-        memcpy(slash + 1, "agentmon", sizeof "agentmon");
-    if (n <= 0 || !slash || access(out, X_OK) != 0)
-        out[0] = '\0';
-}
-
 /* One run; the summary's steps per second, or -1. */
 static double run(const char *prog, bool instrumented, const char *seconds)
 {
-    char *argv[] = {(char *)prog,         "demo",           "--quiet",
-                    "--listen",           "127.0.0.1:0",    "--log",
-                    "/dev/null",          "--time-scale",   "0",
-                    "--rate",             "1000000",        "--duration",
-                    (char *)seconds,      "--seed",         "1",
-                    instrumented ? NULL : "--uninstrumented", NULL};
+    char *argv[] = {(char *)prog,
+                    "demo",
+                    "--quiet",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--log",
+                    "/dev/null",
+                    "--time-scale",
+                    "0",
+                    "--rate",
+                    "1000000",
+                    "--duration",
+                    (char *)seconds,
+                    "--seed",
+                    "1",
+                    instrumented ? NULL : "--uninstrumented",
+                    NULL};
     char *out;
     size_t len;
     int status;
@@ -71,7 +70,7 @@ static int cmp(const void *a, const void *b)
 void bench_group_demo(void)
 {
     char prog[4096];
-    sibling(prog, sizeof prog);
+    bench_sibling("agentmon", prog, sizeof prog);
     if (!prog[0]) {
         bench_emit_error("demo_steps_per_s_instrumented",
                          "no agentmon program beside am-bench (make bench builds it)");

@@ -10,12 +10,22 @@
 **                                           latency. Target: >= 1,000/s.
 **   http_scrape_10k_gzip_rps / _p99_ms      the same with Accept-Encoding:
 **                                           gzip, as Prometheus scrapes.
+**   http_health_idle_p99_ms                 /health asked every 100 ms on a new
+**   http_health_slowloris_p99_ms / _max_ms  connection (tests/integration/
+**                                           slowloris.c), first alone, then
+**                                           during a slowloris of 500
+**                                           header-dripping connections from
+**                                           10 addresses (15 s; 5 s with
+**                                           --quick). Target (issue 10): every
+**                                           answer within 1 s.
 ** wrk runs on the same two cores as the server, so these are the figures of
 ** the whole machine doing both sides -- a lower bound for the server alone.
-** Skipped, with a line saying so, when /usr/bin/wrk is missing.
+** Skipped, with a line saying so, when /usr/bin/wrk (or tests/slowloris,
+** built with the tests) is missing.
 */
 #define _POSIX_C_SOURCE 200809L
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +136,96 @@ void bench_group_http_scrape(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%u/metrics", am_http_port(srv));
     run_wrk(url, false, "http_scrape_10k_rps", "http_scrape_10k_p99_ms");
     run_wrk(url, true, "http_scrape_10k_gzip_rps", "http_scrape_10k_gzip_p99_ms");
+    am_http_free(srv);
+    am_registry_free(r);
+}
+
+/* One slowloris run (conns 0: the probe alone); its JSON line, owned. */
+static char *loris(const char *prog, unsigned port, const char *conns)
+{
+    char p[8];
+    snprintf(p, sizeof p, "%u", port);
+    char *argv[] = {(char *)prog,
+                    "--port",
+                    p,
+                    "--conns",
+                    (char *)conns,
+                    "--seconds",
+                    g_opts.is_quick ? "5" : "15",
+                    "--mode",
+                    "headers",
+                    "--probe",
+                    "/health",
+                    "--probe-ms",
+                    "100",
+                    NULL};
+    char *out;
+    size_t len;
+    int status;
+    if (bench_run_capture(argv, &out, &len, &status) != 0 || !out || !WIFEXITED(status) ||
+        WEXITSTATUS(status) > 1) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+void bench_group_http_slowloris(void)
+{
+    char prog[PATH_MAX];
+    bench_sibling("tests/slowloris", prog, sizeof prog);
+    if (!prog[0]) {
+        bench_emit_error("http_health_slowloris_p99_ms",
+                         "tests/slowloris is not built (configure with the tests)");
+        return;
+    }
+    am_registry *r;
+    am_http *srv;
+    am_http_opts ho = AM_HTTP_OPTS_INIT;
+    ho.port = 0;
+    if (am_registry_new(&r) != AM_OK) {
+        bench_emit_error("http_health_slowloris_p99_ms", am_errmsg());
+        return;
+    }
+    ho.registries = &r;
+    ho.n_registries = 1;
+    if (am_http_start(&ho, &srv) != AM_OK) {
+        bench_emit_error("http_health_slowloris_p99_ms", am_errmsg());
+        am_registry_free(r);
+        return;
+    }
+    char *idle = loris(prog, am_http_port(srv), "0");
+    char *hit = loris(prog, am_http_port(srv), "500");
+    double v;
+    bench_fig f = {0};
+    f.unit = "ms";
+    f.name = "http_health_idle_p99_ms";
+    if (idle && bench_json_number(idle, "p99_ms", &v)) {
+        f.value = v;
+        f.note = "no attack: the baseline of the next two";
+        bench_emit(&f);
+    } else {
+        bench_emit_error(f.name, "the probe failed");
+    }
+    double open = 0;
+    if (hit && bench_json_number(hit, "p99_ms", &v) &&
+        bench_json_number(hit, "attack_open_max", &open)) {
+        f.name = "http_health_slowloris_p99_ms";
+        f.value = v;
+        f.note = open >= 400 ? "500 header-drip connections from 10 addresses"
+                             : "the attack held fewer than 400 connections";
+        bench_emit(&f);
+        bench_json_number(hit, "max_ms", &v);
+        f.name = "http_health_slowloris_max_ms";
+        f.value = v;
+        f.has_target = true;
+        f.target = 1000;
+        bench_emit(&f);
+    } else {
+        bench_emit_error("http_health_slowloris_p99_ms", "the attack or its probe failed");
+    }
+    free(idle);
+    free(hit);
     am_http_free(srv);
     am_registry_free(r);
 }

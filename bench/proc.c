@@ -19,6 +19,18 @@
 
 #include "bench.h"
 
+void bench_sibling(const char *name, char *out, size_t cap)
+{
+    size_t nlen = strlen(name);
+    ssize_t n = cap > nlen + 2 ? readlink("/proc/self/exe", out, cap - nlen - 2) : -1;
+    out[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(out, '/');
+    if (slash) /* the readlink left room for the name */
+        memcpy(slash + 1, name, nlen + 1);
+    if (n <= 0 || !slash || access(out, X_OK) != 0)
+        out[0] = '\0';
+}
+
 int bench_run_capture(char *const argv[], char **out, size_t *len, int *status)
 {
     int fd[2];

@@ -8,10 +8,15 @@
 **     o.port = 9464;
 **     am_http *srv; am_http_start(&o, &srv);     ... am_http_free(srv);
 **
-** Built on libmicrohttpd: a small thread pool runs handlers while an event
-** loop reads requests, so a slow or malformed client holds a connection
-** slot, never a thread, and cannot stall other scrapes. Request bodies,
-** headers, connections and idle time are bounded by the options.
+** Built on libmicrohttpd: a few event-loop threads read and write every
+** connection (epoll: no FD_SETSIZE limit); route handlers run on a separate
+** pool of handler threads while their connection is set aside, so a
+** handler that waits (a database commit) never delays another connection,
+** and /health and /metrics, which never block, are answered on the event
+** loop itself. A slow or malformed client holds at most a connection slot
+** for a bounded time: the request line and headers have a deadline, a body
+** a minimum rate, each client address a connection limit, and bodies,
+** headers and connections a size. docs/SECURITY.md lists the defaults.
 **
 ** Routes are "METHODS pattern -> handler". A pattern is a path of literal
 ** segments, "{name}" segments that match any one segment (read with
@@ -45,37 +50,81 @@ typedef struct am_http_resp am_http_resp;
 #define AM_HTTP_PUT 0x08u
 #define AM_HTTP_DELETE 0x10u
 
-/* Credentials a route requires; all NULL means none. Strings are copied. */
+/*
+** AM_HTTP_INLINE, or-ed into am_http_route()'s methods: run the handler on
+** the event-loop thread that read the request instead of the handler pool.
+** Only for handlers that never block (no I/O, no waiting on other threads'
+** work): every other connection of that thread waits while it runs. The
+** built-in /metrics, /health and /snapshot are inline, so a full pool never
+** delays them. Since: 0.2
+*/
+#define AM_HTTP_INLINE 0x100u
+
+/* For max_connections_per_ip and body_min_bytes_per_s: no limit. Since: 0.2 */
+#define AM_HTTP_NO_LIMIT 0xffffffffu
+
+/*
+** Credentials a route requires. One am_http_auth holds a bearer token, a
+** Basic user and password, or both; a request presenting any one of them
+** is let in. next chains more (up to 16 in all): a route protected by
+**     am_http_auth write = {.bearer_token = "w-token"};
+**     am_http_auth read = {.bearer_token = "r-token", .next = &write};
+** accepts the read token or the write token. All strings and the chain are
+** copied when the route is added. An empty token, user or password, a
+** token with a space, control or non-ASCII byte, a user or password with a
+** control character, or a user with ':' is refused (AM_EINVAL): an empty
+** secret would let "Bearer " in, and the others could never match. An
+** am_http_auth with nothing set and no next means "no credentials needed".
+** Since: 0.1 (next: 0.2)
+*/
 typedef struct am_http_auth {
-    const char *bearer_token;   /* "Authorization: Bearer <token>" */
-    const char *basic_user;     /* "Authorization: Basic ..." with this user */
-    const char *basic_password; /*   and password */
+    const char *bearer_token;        /* "Authorization: Bearer <token>" */
+    const char *basic_user;          /* "Authorization: Basic ..." with this user */
+    const char *basic_password;      /*   and password */
+    const struct am_http_auth *next; /* also accepted; NULL ends the list */
+    void *reserved[2];
 } am_http_auth;
 
 typedef struct am_http_opts {
-    const char *host;              /* address or name to bind; "127.0.0.1" */
-    uint16_t port;                 /* 0 picks a free port: see am_http_port() */
-    unsigned threads;              /* handler threads; 0 = 2 */
-    unsigned max_connections;      /* 0 = 128 */
-    unsigned idle_timeout_s;       /* close idle connections; 0 = 15 */
-    size_t max_body_bytes;         /* larger bodies get 413; 0 = 8 MiB */
-    size_t max_header_bytes;       /* per-connection header memory; 0 = 32 KiB */
-    const char *tls_cert_file;     /* PEM; both set = HTTPS */
+    const char *host;          /* address or name to bind; "127.0.0.1" */
+    uint16_t port;             /* 0 picks a free port: see am_http_port() */
+    unsigned threads;          /* handler threads; 0 = 2 */
+    unsigned max_connections;  /* 0 = 1024, lowered to fit RLIMIT_NOFILE */
+    unsigned idle_timeout_s;   /* close idle connections; 0 = 15 */
+    size_t max_body_bytes;     /* larger bodies get 413; 0 = 8 MiB */
+    size_t max_header_bytes;   /* per-connection header memory; 0 = 32 KiB */
+    const char *tls_cert_file; /* PEM; both set = HTTPS */
     const char *tls_key_file;
     am_registry *const *registries; /* served by /metrics and /snapshot; */
-    size_t n_registries;           /*   none = the default registry */
-    am_registry *self_registry;    /* agentmon_http_*; NULL = the first served */
-    am_http_auth builtin_auth;     /* required by /metrics, /health, /snapshot */
-    bool no_builtin_routes;        /* start with an empty route table */
-    int gzip_level;                /* 1..9; 0 = 1 (fast: scrapes are frequent) */
+    size_t n_registries;            /*   none = the default registry */
+    am_registry *self_registry;     /* agentmon_http_*; NULL = the first served */
+    am_http_auth builtin_auth;      /* required by /metrics, /health, /snapshot */
+    bool no_builtin_routes;         /* start with an empty route table */
+    int gzip_level;                 /* 1..9; 0 = 1 (fast: scrapes are frequent) */
+    /* Since 0.2: slow clients (see docs/SECURITY.md) */
+    unsigned header_timeout_s;       /* the request line and headers must arrive
+                                        within this of the connection opening or
+                                        of the previous response; 0 = 10 */
+    unsigned body_grace_s;           /* a body may take this long ... 0 = 10 */
+    unsigned body_min_bytes_per_s;   /* ... plus 1 s per this many bytes;
+                                        0 = 1024; AM_HTTP_NO_LIMIT: no minimum */
+    unsigned max_connections_per_ip; /* 0 = 64; AM_HTTP_NO_LIMIT: none (behind
+                                      a reverse proxy every client is its IP) */
+    unsigned io_threads;             /* event-loop threads; 0 = 2 */
     void *reserved[4];
 } am_http_opts;
 
-#define AM_HTTP_OPTS_INIT {"127.0.0.1", 9470}
+#define AM_HTTP_OPTS_INIT                                                                          \
+    {                                                                                              \
+        "127.0.0.1", 9470                                                                          \
+    }
 
 /*
-** A handler fills resp from req. It runs on one of the server's threads,
-** concurrently with other handlers; req and resp are valid during the call.
+** A handler fills resp from req. It runs on one of the server's handler
+** threads (an event-loop thread for AM_HTTP_INLINE routes), concurrently
+** with other handlers; req and resp are valid during the call. It may take
+** as long as it needs: its connection waits, no other does (a full pool
+** makes later requests queue).
 */
 typedef void (*am_http_handler)(am_http_req *req, am_http_resp *resp, void *userdata);
 
@@ -84,25 +133,34 @@ typedef void (*am_http_handler)(am_http_req *req, am_http_resp *resp, void *user
 ** unless o->no_builtin_routes. o and everything it points to are copied,
 ** except the registries, which are borrowed and must outlive the server.
 ** out: owned result, free with am_http_free().
-** Returns AM_OK, AM_EINVAL (bad option; am_errmsg() says which), AM_EIO
-** (a TLS file cannot be read) or AM_ENOMEM. Since: 0.1
+** Returns AM_OK, AM_EINVAL (bad option, or bad builtin_auth: see
+** am_http_auth; am_errmsg() says which), AM_EIO (a TLS file cannot be
+** read) or AM_ENOMEM. Since: 0.1
 */
 AM_EXTERN am_err am_http_new(const am_http_opts *o, am_http **out);
 
 /*
-** am_http_route: add a route. methods is a mask of AM_HTTP_*; pattern is
-** copied; userdata borrowed; auth copied (NULL: open). Routes are tried in
-** the order added; the first whose pattern and method match handles the
-** request. Thread-safe, also while serving.
-** Returns AM_OK, AM_EINVAL (bad pattern or methods) or AM_ENOMEM. Since: 0.1
+** am_http_route: add a route. methods is a mask of AM_HTTP_* (methods, and
+** AM_HTTP_INLINE); pattern is copied; userdata borrowed; auth and its chain
+** copied (NULL: open). Routes are tried in the order added; the first whose
+** pattern and method match handles the request. A request that matches no
+** route, or lacks the credentials, is answered before its body is read.
+** Thread-safe, also while serving.
+** Returns AM_OK, AM_EINVAL (bad pattern, methods or credentials: see
+** am_http_auth) or AM_ENOMEM. Since: 0.1
 */
 AM_EXTERN am_err am_http_route(am_http *h, unsigned methods, const char *pattern,
                                am_http_handler fn, void *userdata, const am_http_auth *auth);
 
 /*
-** am_http_listen: bind and start serving. Returns AM_OK, AM_EINVAL (host
-** does not resolve), AM_EIO (cannot bind: am_errmsg() says why) or
-** AM_EMISUSE (already listening). Since: 0.1
+** am_http_listen: bind and start serving. max_connections needs as many
+** file descriptors: when RLIMIT_NOFILE's soft limit is below
+** max_connections + 64 it is raised (up to the hard limit); if that is not
+** enough, a default max_connections is lowered to fit (see
+** am_http_max_connections()) and an explicit one is refused (AM_ELIMIT).
+** Returns AM_OK, AM_EINVAL (host does not resolve), AM_EIO (cannot bind:
+** am_errmsg() says why), AM_ELIMIT or AM_EMISUSE (already listening).
+** Since: 0.1
 */
 AM_EXTERN am_err am_http_listen(am_http *h);
 
@@ -113,7 +171,23 @@ AM_EXTERN am_err am_http_start(const am_http_opts *o, am_http **out);
 AM_EXTERN uint16_t am_http_port(const am_http *h);
 
 /*
-** am_http_stop: stop accepting, finish the requests in progress, close.
+** am_http_is_loopback: whether h listens only on a loopback address
+** (127.0.0.0/8, ::1, ::ffff:127.x.y.z), so that only this machine can
+** connect. False before am_http_listen() and for a wildcard address. A
+** program prints a warning when this is false and its routes need no
+** credentials. Thread-safe. Since: 0.2
+*/
+AM_EXTERN bool am_http_is_loopback(const am_http *h);
+
+/*
+** am_http_max_connections: the connection limit in force: the option, or
+** the default lowered to fit RLIMIT_NOFILE by am_http_listen(). Since: 0.2
+*/
+AM_EXTERN unsigned am_http_max_connections(const am_http *h);
+
+/*
+** am_http_stop: stop accepting, let the handlers already running finish
+** (requests still queued for a handler thread are answered 503), close.
 ** Idempotent. am_http_free(h) stops and frees; NULL is a no-op. Since: 0.1
 */
 AM_EXTERN void am_http_stop(am_http *h);
@@ -133,8 +207,8 @@ AM_EXTERN const char *am_http_req_query(const am_http_req *r, const char *name);
 ** All values of a repeated query parameter (match[]=a&match[]=b): fills
 ** vals[0..max) and returns how many there are (may exceed max).
 */
-AM_EXTERN size_t am_http_req_query_all(const am_http_req *r, const char *name,
-                                       const char **vals, size_t max);
+AM_EXTERN size_t am_http_req_query_all(const am_http_req *r, const char *name, const char **vals,
+                                       size_t max);
 /* The number of query parameters, and the i-th name and value. */
 AM_EXTERN size_t am_http_req_query_count(const am_http_req *r);
 AM_EXTERN const char *am_http_req_query_name(const am_http_req *r, size_t i);

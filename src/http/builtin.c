@@ -6,9 +6,10 @@
 **   GET /health     {"status":"ok","version":"0.1.0","uptime_seconds":12.5}
 **   GET /snapshot   the JSON snapshot of the served registries
 **
-** Each encodes the server's registries on the handler thread; encoding
-** takes only read locks, so scrapes run in parallel with each other and
-** with the agents' updates.
+** They are AM_HTTP_INLINE: they run on the event-loop thread that read the
+** request, so a handler pool full of slow handlers never delays them. That
+** is safe because they never block: encoding takes only read locks, so
+** scrapes run in parallel with each other and with the agents' updates.
 */
 #include <stdio.h>
 
@@ -55,11 +56,11 @@ static void health(am_http_req *req, am_http_resp *resp, void *ud)
 
 am_err am__http_builtin_routes(am_http *h, const am_http_auth *auth)
 {
-    const am_http_auth *a = auth && (auth->bearer_token || auth->basic_user) ? auth : NULL;
+    const unsigned m = AM_HTTP_GET | AM_HTTP_INLINE;
     am_err rc;
-    if ((rc = am_http_route(h, AM_HTTP_GET, "/metrics", metrics, NULL, a)) ||
-        (rc = am_http_route(h, AM_HTTP_GET, "/health", health, NULL, a)) ||
-        (rc = am_http_route(h, AM_HTTP_GET, "/snapshot", snapshot, NULL, a)))
+    if ((rc = am_http_route(h, m, "/metrics", metrics, NULL, auth)) ||
+        (rc = am_http_route(h, m, "/health", health, NULL, auth)) ||
+        (rc = am_http_route(h, m, "/snapshot", snapshot, NULL, auth)))
         return rc;
     return AM_OK;
 }

@@ -7,6 +7,12 @@
 ** allocates except setting response headers and bodies. Headers are kept as
 ** NUL-separated pairs in one buffer and handed to libmicrohttpd when the
 ** response is built.
+**
+** A handler usually runs on a pool thread while its connection is
+** suspended (pool.c); am_http_req_header() then reads the connection's
+** header list from that thread. That is safe: libmicrohttpd does not
+** process a suspended connection, so nothing writes the list meanwhile,
+** and the suspension and resumption go through its mutex.
 */
 #include <microhttpd.h>
 #include <string.h>
@@ -39,8 +45,7 @@ const char *am_http_req_query(const am_http_req *r, const char *name)
     return NULL;
 }
 
-size_t am_http_req_query_all(const am_http_req *r, const char *name, const char **vals,
-                             size_t max)
+size_t am_http_req_query_all(const am_http_req *r, const char *name, const char **vals, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->query.n; i++) {

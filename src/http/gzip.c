@@ -91,9 +91,9 @@ static am_err gunzip_member(struct libdeflate_decompressor *d, const char *in, s
         memcpy(&hint, in + len - 4, 4); /* ISIZE of the last member: a guess */
     for (;;) {
         size_t room = *cap - *n - 1, got = 0;
-        enum libdeflate_result r = room ? libdeflate_gzip_decompress_ex(
-                                              d, in, len, *buf + *n, room, used, &got)
-                                        : LIBDEFLATE_INSUFFICIENT_SPACE;
+        enum libdeflate_result r =
+            room ? libdeflate_gzip_decompress_ex(d, in, len, *buf + *n, room, used, &got)
+                 : LIBDEFLATE_INSUFFICIENT_SPACE;
         if (r == LIBDEFLATE_SUCCESS) {
             *n += got;
             return AM_OK;

@@ -2,7 +2,8 @@
 ** negotiate.c: Accept and Accept-Encoding, with their q-values.
 **
 ** Prometheus asks for
-**   application/openmetrics-text;version=1.0.0,...;q=0.75,text/plain;version=0.0.4;q=0.5,*\/ *;q=0.1
+**   application/openmetrics-text;version=1.0.0,...;q=0.75,text/plain;version=0.0.4;q=0.5,*\/
+**;q=0.1
 ** so the rule is: the best q among the ranges that match OpenMetrics
 ** against the best among those that match text/plain (including "text/ *"
 ** and "*\/ *"); OpenMetrics wins ties only if it was named. Malformed

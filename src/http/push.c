@@ -66,6 +66,7 @@
 #include "../core/buf.h"
 #include "../core/error.h"
 #include "../core/validate.h"
+#include "auth.h"
 #include "curl.h"
 
 /* How much of a gateway's error body goes into am_errmsg(). */
@@ -157,15 +158,6 @@ static am_err check_target(const am_push_opts *o, size_t *base_len)
     return check_grouping(&o->grouping);
 }
 
-/* Credentials end up in a header line: no control characters in them. */
-static bool has_ctl(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 /* What only am_push() needs: method, registries, credentials. */
 static am_err check_send(const am_push_opts *o, am_push_method m)
 {
@@ -179,22 +171,19 @@ static am_err check_send(const am_push_opts *o, am_push_method m)
     if (o->bearer_token) {
         if (o->username || o->password)
             return am__err(AM_EINVAL, "push has both a bearer token and basic auth");
-        if (!o->bearer_token[0])
-            return am__err(AM_EINVAL, "push bearer token is empty");
-        for (const char *p = o->bearer_token; *p; p++)
-            if (*p <= 0x20 || *p >= 0x7f)
-                return am__err(AM_EINVAL,
-                               "push bearer token has a space, control or "
-                               "non-ASCII byte at offset %zu",
-                               (size_t)(p - o->bearer_token));
+        am_err rc = am__secret_check(o->bearer_token, "push bearer token", AM_SECRET_TOKEN);
+        if (rc)
+            return rc;
     }
     if (o->password && !o->username)
         return am__err(AM_EINVAL, "push password given without a username");
     if (o->username) {
-        if (strchr(o->username, ':'))
-            return am__err(AM_EINVAL, "push username contains ':' (not allowed in basic auth)");
-        if (has_ctl(o->username) || (o->password && has_ctl(o->password)))
-            return am__err(AM_EINVAL, "push username or password has a control character");
+        am_err rc =
+            am__secret_check(o->username, "push username", AM_SECRET_USER | AM_SECRET_EMPTY_OK);
+        if (!rc && o->password)
+            rc = am__secret_check(o->password, "push password", AM_SECRET_EMPTY_OK);
+        if (rc)
+            return rc;
     }
     return AM_OK;
 }

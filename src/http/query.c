@@ -52,8 +52,7 @@ am_err am__query_parse(const char *q, size_t len, am_query *out)
     for (size_t i = 0; i < len; i++)
         n += q[i] == '&';
     if (n > AM_QUERY_MAX_PARAMS)
-        return am__err(AM_EINVAL, "query string has more than %d parameters",
-                       AM_QUERY_MAX_PARAMS);
+        return am__err(AM_EINVAL, "query string has more than %d parameters", AM_QUERY_MAX_PARAMS);
     size_t arrays = 2 * n * sizeof(char *);
     char *mem = am__malloc(arrays + len + 2 * n);
     if (!mem)
@@ -90,13 +89,15 @@ am_err am__query_parse(const char *q, size_t len, am_query *out)
     return AM_OK;
 bad_name:
     am__free(mem);
-    return am__err(AM_EINVAL, "query parameter %zu: name has a bad %%-escape, a NUL or invalid "
-                              "UTF-8",
+    return am__err(AM_EINVAL,
+                   "query parameter %zu: name has a bad %%-escape, a NUL or invalid "
+                   "UTF-8",
                    k + 1);
-bad_value: {
+bad_value : {
     /* The name lives in mem: write the message before freeing it. */
-    am_err rc = am__err(AM_EINVAL, "query parameter \"%.64s\": value has a bad %%-escape, a NUL "
-                                   "or invalid UTF-8",
+    am_err rc = am__err(AM_EINVAL,
+                        "query parameter \"%.64s\": value has a bad %%-escape, a NUL "
+                        "or invalid UTF-8",
                         names[k]);
     am__free(mem);
     return rc;

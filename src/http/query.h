@@ -14,7 +14,7 @@ typedef struct am_query {
     char **names;
     char **values;
     size_t n;
-    char *mem;      /* one block holding the arrays and the decoded strings */
+    char *mem; /* one block holding the arrays and the decoded strings */
 } am_query;
 
 /*

@@ -42,15 +42,15 @@ void am__route_free(am_route *r)
     for (size_t i = 0; i < r->n_segs; i++)
         am__free(r->segs[i]);
     am__free(r->pattern);
-    am__free(r->bearer);
-    am__free(r->user);
-    am__free(r->password);
+    am__creds_free(&r->creds);
     am__free(r);
 }
 
 am_err am__route_new(unsigned methods, const char *pattern, am_route **out)
 {
     const unsigned all = AM_HTTP_GET | AM_HTTP_HEAD | AM_HTTP_POST | AM_HTTP_PUT | AM_HTTP_DELETE;
+    bool is_inline = (methods & AM_HTTP_INLINE) != 0;
+    methods &= ~AM_HTTP_INLINE;
     if (!methods || (methods & ~all))
         return am__err(AM_EINVAL, "route methods 0x%x are not a set of AM_HTTP_* bits", methods);
     if (!pattern || pattern[0] != '/')
@@ -64,6 +64,7 @@ am_err am__route_new(unsigned methods, const char *pattern, am_route **out)
         return am__err(AM_ENOMEM, "out of memory adding a route");
     }
     r->methods = methods;
+    r->is_inline = is_inline;
     if (methods & AM_HTTP_GET)
         r->methods |= AM_HTTP_HEAD;
     const char *p = pattern + 1;
@@ -92,8 +93,9 @@ am_err am__route_new(unsigned methods, const char *pattern, am_route **out)
             r->segs[r->n_segs] = seg;
             r->is_param[r->n_segs++] = param;
             bool bad = memchr(seg, '{', slen) || memchr(seg, '}', slen) || memchr(seg, '*', slen) ||
-                       memchr(seg, '?', slen) || (param && am__check_label_name(seg, "route "
-                                                                                     "parameter"));
+                       memchr(seg, '?', slen) ||
+                       (param && am__check_label_name(seg, "route "
+                                                           "parameter"));
             if (bad || (slen == 0 && end)) {
                 am__route_free(r);
                 return am__err(AM_EINVAL, "route \"%s\": bad segment \"%.*s\"", pattern, (int)len,

@@ -11,20 +11,22 @@
 #include <stddef.h>
 
 #include "agentmon/http.h"
+#include "auth.h"
 
 #define AM_ROUTE_MAX_SEGS 32
 #define AM_ROUTE_MAX_PARAMS 8
 
 typedef struct am_route {
-    unsigned methods;
-    char *pattern;                   /* as given; also the route's metric label */
-    char *segs[AM_ROUTE_MAX_SEGS];   /* literal, or "{name}" (stored as "name" with is_param) */
+    unsigned methods;              /* AM_HTTP_* method bits */
+    bool is_inline;                /* AM_HTTP_INLINE: run on the event loop */
+    char *pattern;                 /* as given; also the route's metric label */
+    char *segs[AM_ROUTE_MAX_SEGS]; /* literal, or "{name}" (stored as "name" with is_param) */
     bool is_param[AM_ROUTE_MAX_SEGS];
     size_t n_segs;
-    bool tail;                       /* ends with "*" */
+    bool tail; /* ends with "*" */
     am_http_handler fn;
     void *ud;
-    char *bearer, *user, *password;  /* required credentials, or NULL */
+    am_creds creds; /* any one lets a request in; none: open */
 } am_route;
 
 typedef struct am_router {
@@ -39,8 +41,8 @@ typedef struct am_route_param {
 } am_route_param;
 
 typedef struct am_route_match {
-    const am_route *route;           /* NULL: see status */
-    unsigned allowed;                /* methods of the routes whose path matched */
+    const am_route *route; /* NULL: see status */
+    unsigned allowed;      /* methods of the routes whose path matched */
     am_route_param params[AM_ROUTE_MAX_PARAMS];
     size_t n_params;
 } am_route_match;
@@ -48,7 +50,8 @@ typedef struct am_route_match {
 /* The AM_HTTP_* bit of a method name; 0 for methods we do not route. */
 unsigned am__http_method_bit(const char *method);
 
-/* Parse pattern into a new route (owned; free with am__route_free). */
+/* Parse pattern into a new route (owned; free with am__route_free).
+   methods: AM_HTTP_* method bits, optionally with AM_HTTP_INLINE. */
 am_err am__route_new(unsigned methods, const char *pattern, am_route **out);
 void am__route_free(am_route *r);
 

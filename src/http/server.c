@@ -1,51 +1,66 @@
 /*
-** server.c: the HTTP server -- options, the listening socket, and the
-** libmicrohttpd callbacks that turn a request into a handler call.
+** server.c: the HTTP server -- options, the listening socket, starting
+** and stopping libmicrohttpd, the guard and the handler pool.
 **
 ** DESIGN
 ** We bind the listening socket ourselves (so a failure comes back as
 ** "127.0.0.1:9470: Address already in use", not a bare NULL) and hand it
-** to libmicrohttpd, which runs an event loop plus a pool of threads. A
-** request's life:
-**   1. URI callback: allocate the request, keep the raw target (we parse
-**      path and query ourselves, with the fuzzed parsers in query.c and
-**      router.c, instead of trusting two parsers to agree);
-**   2. access callback, first call: refuse a declared body over the limit
-**      with 413 before reading it;
-**   3. further calls: append body chunks, bounded;
-**   4. last call: parse, route (404/405), authenticate (401), run the
-**      handler, gzip when the client accepts it, queue the response, and
-**      count it in agentmon_http_requests_total / _duration_seconds;
-**   5. completion callback: free the request.
-** A slow client only ever holds a connection (bounded by max_connections
-** and idle_timeout_s), never a handler thread.
+** to libmicrohttpd, which runs io_threads event loops over epoll (no
+** FD_SETSIZE limit). Three parts share the work:
+**   request.c  a request's life in libmicrohttpd's callbacks: refusals as
+**              soon as the headers are complete, inline handlers, answers;
+**   pool.c     the handler threads: a non-inline route's handler runs there
+**              while its connection is suspended, so a handler that waits
+**              never delays another connection -- /health and /metrics are
+**              inline and answered by the event loop itself;
+**   guard.c    deadlines libmicrohttpd lacks: the request line and headers
+**              (header_timeout_s), a minimum body rate, enforced by a reaper
+**              that shuts down late sockets (why that is safe: its essay).
+** libmicrohttpd itself bounds the connections (max_connections, far more
+** than there are threads: a slow client costs a slot, never a thread),
+** connections per client address, idle time and header memory.
+**
+** SLOWLORIS, IN NUMBERS (defaults)
+** 1024 slots, 64 per address: holding them all takes 16 addresses, and
+** each held slot is freed within 10 s (headers) or 10 s + 1 s per KiB
+** (body); then the attacker has to reconnect and start again, while every
+** other client is served from the free slots. A slot costs one fd and at
+** most 32 KiB of header memory. RLIMIT_NOFILE is raised to fit
+** max_connections + 64 when it is lower (see am_http_listen()).
+**
+** STOPPING
+** Quiesce (stop accepting), drain the pool (new and queued requests get
+** 503, running handlers finish: libmicrohttpd must not be stopped with a
+** suspended connection), stop libmicrohttpd, then the reaper and the pool
+** threads, and close the listening socket (quiesced, libmicrohttpd leaves
+** it to us).
 **
 ** The route table is read under a shared lock; routes are never removed,
 ** so a matched route stays valid after the lock is dropped.
 */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agentmon/expose.h"
 #include "agentmon/timer.h"
 #include "../core/alloc.h"
 #include "../core/catalog.h"
 #include "../core/error.h"
 #include "auth.h"
-#include "gzip.h"
-#include "negotiate.h"
 #include "server.h"
 
-#define GZIP_MIN_BYTES 1024
+#define FD_RESERVE 64      /* descriptors kept for the rest of the process */
+#define MIN_CONNECTIONS 16 /* lowering max_connections stops here */
+#define MAX_TIMEOUT_S 3600
 
 /* ------------------------------------------------------------------ */
 /* Creating                                                            */
@@ -80,20 +95,43 @@ const am_metric_def am__defs_http[] = {
     {"http", AM_TYPE_HISTOGRAM, "agentmon_http_request_duration_seconds", NULL,
      "Time from a request's arrival to its response being queued, by route pattern.", "seconds",
      AM_DEF_LABELS("route"), NULL, 0, NULL, "agentmon"},
+    {"http", AM_TYPE_COUNTER, "agentmon_http_connections_closed_total", NULL,
+     "Connections agentmon's HTTP server closed because the client was too slow: reason "
+     "header_timeout (request line and headers late) or body_too_slow (body below the minimum "
+     "rate).",
+     NULL, AM_DEF_LABELS("reason"), NULL, 0, NULL, "agentmon"},
+    {"http", AM_TYPE_GAUGE, "agentmon_http_open_connections", NULL,
+     "Connections open to agentmon's HTTP server.", NULL, NULL, NULL, 0, NULL, "agentmon"},
 };
-const size_t am__n_defs_http = 2;
-const am_def_table am__table_http = {am__defs_http, 2};
+const size_t am__n_defs_http = 4;
+const am_def_table am__table_http = {am__defs_http, 4};
 
 static am_err self_metrics(am_http *h)
 {
-    am_err rc = am__def_register(h->self, &am__defs_http[0], (void **)&h->requests);
-    return rc ? rc : am__def_register(h->self, &am__defs_http[1], (void **)&h->duration);
+    am_counter *closed;
+    am_err rc;
+    if ((rc = am__def_register(h->self, &am__defs_http[0], (void **)&h->requests)) ||
+        (rc = am__def_register(h->self, &am__defs_http[1], (void **)&h->duration)) ||
+        (rc = am__def_register(h->self, &am__defs_http[2], (void **)&closed)) ||
+        (rc = am__def_register(h->self, &am__defs_http[3], (void **)&h->guard.open)))
+        return rc;
+    /* both reasons from the start, so that a rate over them is never empty */
+    if ((rc = am_counter_with(closed, AM_LABELS("header_timeout"), &h->guard.closed_headers)) &&
+        rc != AM_ELIMIT)
+        return rc;
+    if ((rc = am_counter_with(closed, AM_LABELS("body_too_slow"), &h->guard.closed_body)) &&
+        rc != AM_ELIMIT)
+        return rc;
+    return AM_OK;
 }
 
-am_err am_http_new(const am_http_opts *o, am_http **out)
+static unsigned or_default(unsigned v, unsigned def)
 {
-    if (!o || !out)
-        return am__err(AM_EINVAL, "options or out pointer is NULL");
+    return v ? v : def;
+}
+
+static am_err check_opts(const am_http_opts *o)
+{
     if ((o->tls_cert_file == NULL) != (o->tls_key_file == NULL))
         return am__err(AM_EINVAL, "TLS needs both tls_cert_file and tls_key_file");
     if (o->gzip_level < 0 || o->gzip_level > 9)
@@ -103,21 +141,60 @@ am_err am_http_new(const am_http_opts *o, am_http **out)
     for (size_t i = 0; i < o->n_registries; i++)
         if (!o->registries[i])
             return am__err(AM_EINVAL, "registry %zu is NULL", i);
+    if (o->header_timeout_s > MAX_TIMEOUT_S || o->body_grace_s > MAX_TIMEOUT_S ||
+        o->idle_timeout_s > MAX_TIMEOUT_S)
+        return am__err(AM_EINVAL,
+                       "header_timeout_s, body_grace_s and idle_timeout_s are at "
+                       "most %d",
+                       MAX_TIMEOUT_S);
+    if (o->io_threads > 64 || o->threads > 1024)
+        return am__err(AM_EINVAL, "io_threads is at most 64 and threads at most 1024");
+    if (o->max_connections > (1u << 20))
+        return am__err(AM_EINVAL, "max_connections %u is more than %u", o->max_connections,
+                       1u << 20);
+    if (o->max_connections && o->max_connections < or_default(o->io_threads, 2))
+        return am__err(AM_EINVAL, "max_connections %u is less than io_threads", o->max_connections);
+    return AM_OK;
+}
+
+am_err am_http_new(const am_http_opts *o, am_http **out)
+{
+    if (!o || !out)
+        return am__err(AM_EINVAL, "options or out pointer is NULL");
+    am_err rc = check_opts(o);
+    if (rc)
+        return rc;
     am_http *h = am__calloc(1, sizeof *h);
     if (!h)
         return am__err(AM_ENOMEM, "out of memory creating the server");
     h->fd = -1;
     pthread_rwlock_init(&h->lock, NULL);
     pthread_mutex_init(&h->run_lock, NULL);
+    pthread_mutex_init(&h->guard.lock, NULL);
+    pthread_cond_init(&h->guard.wake, NULL);
+    pthread_mutex_init(&h->pool.lock, NULL);
+    pthread_cond_init(&h->pool.work, NULL);
+    pthread_cond_init(&h->pool.idle, NULL);
     h->port = o->port;
-    h->threads = o->threads ? o->threads : 2;
-    h->max_connections = o->max_connections ? o->max_connections : 128;
-    h->idle_timeout_s = o->idle_timeout_s ? o->idle_timeout_s : 15;
+    h->threads = or_default(o->threads, 2);
+    h->io_threads = or_default(o->io_threads, 2);
+    h->is_max_connections_default = o->max_connections == 0;
+    h->max_connections = or_default(o->max_connections, 1024);
+    h->max_per_ip = o->max_connections_per_ip == AM_HTTP_NO_LIMIT
+                        ? 0
+                        : or_default(o->max_connections_per_ip, 64);
+    if (h->max_per_ip > h->max_connections)
+        h->max_per_ip = h->max_connections;
+    h->idle_timeout_s = or_default(o->idle_timeout_s, 15);
+    h->guard.header_ns = or_default(o->header_timeout_s, 10) * 1000000000ull;
+    h->guard.grace_ns = or_default(o->body_grace_s, 10) * 1000000000ull;
+    h->guard.min_rate =
+        o->body_min_bytes_per_s == AM_HTTP_NO_LIMIT ? 0 : or_default(o->body_min_bytes_per_s, 1024);
     h->max_body_bytes = o->max_body_bytes ? o->max_body_bytes : 8u << 20;
     h->max_header_bytes = o->max_header_bytes ? o->max_header_bytes : 32u << 10;
     h->gzip_level = o->gzip_level ? o->gzip_level : 1;
     h->started = am_unix_time();
-    am_err rc = AM_ENOMEM;
+    rc = AM_ENOMEM;
     if (!(h->host = am__strdup(o->host ? o->host : "127.0.0.1")))
         goto fail;
     h->n_regs = o->n_registries ? o->n_registries : 1;
@@ -144,39 +221,23 @@ fail:
     return rc;
 }
 
-static char *dup_or_null(const char *s, bool *oom)
-{
-    if (!s)
-        return NULL;
-    char *d = am__strdup(s);
-    if (!d)
-        *oom = true;
-    return d;
-}
-
 am_err am_http_route(am_http *h, unsigned methods, const char *pattern, am_http_handler fn,
                      void *userdata, const am_http_auth *auth)
 {
     if (!h || !fn)
         return am__err(AM_EINVAL, "server or handler is NULL");
-    if (auth && auth->basic_user && !auth->basic_password)
-        return am__err(AM_EINVAL, "basic auth needs a password");
-    am_route *r;
-    am_err rc = am__route_new(methods, pattern, &r);
+    am_creds creds;
+    am_err rc = am__creds_copy(auth, &creds);
     if (rc)
         return rc;
+    am_route *r;
+    if ((rc = am__route_new(methods, pattern, &r))) {
+        am__creds_free(&creds);
+        return rc;
+    }
     r->fn = fn;
     r->ud = userdata;
-    bool oom = false;
-    if (auth) {
-        r->bearer = dup_or_null(auth->bearer_token, &oom);
-        r->user = dup_or_null(auth->basic_user, &oom);
-        r->password = dup_or_null(auth->basic_password, &oom);
-    }
-    if (oom) {
-        am__route_free(r);
-        return am__err(AM_ENOMEM, "out of memory adding a route");
-    }
+    r->creds = creds;
     pthread_rwlock_wrlock(&h->lock);
     rc = am__router_add(&h->router, r);
     pthread_rwlock_unlock(&h->lock);
@@ -186,256 +247,20 @@ am_err am_http_route(am_http *h, unsigned methods, const char *pattern, am_http_
 }
 
 /* ------------------------------------------------------------------ */
-/* Requests                                                            */
-/* ------------------------------------------------------------------ */
-
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    am_http_req *r = am__calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    r->h = cls;
-    r->conn = conn;
-    r->t0 = am_now_ns();
-    r->resp.status = 200;
-    am_buf_init(&r->body, r->h->max_body_bytes + 1);
-    am_buf_init(&r->resp.headers, 0);
-    if (!(r->uri = am__strdup(uri))) {
-        am__free(r);
-        return NULL;
-    }
-    return r;
-}
-
-static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                    enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    am_http_req *r = *con_cls;
-    if (!r)
-        return;
-    am__query_free(&r->query);
-    for (size_t i = 0; i < AM_ROUTE_MAX_PARAMS; i++)
-        am__free(r->params[i]);
-    am_buf_free(&r->body);
-    am__http_resp_clear(&r->resp);
-    am__free(r->path);
-    am__free(r->uri);
-    am__free(r);
-    *con_cls = NULL;
-}
-
-static void count(am_http_req *r, const char *route)
-{
-    char code[8];
-    snprintf(code, sizeof code, "%u", r->resp.status);
-    am_counter *c;
-    am_histogram *d;
-    am_err rc = am_counter_with(r->h->requests, AM_LABELS(route, code), &c);
-    if (rc == AM_OK || rc == AM_ELIMIT)
-        am_counter_inc(c);
-    rc = am_histogram_with(r->h->duration, AM_LABELS(route), &d);
-    if (rc == AM_OK || rc == AM_ELIMIT)
-        am_histogram_observe(d, (double)(am_now_ns() - r->t0) / 1e9);
-}
-
-static void free_body(void *p)
-{
-    am__free(p);
-}
-
-/* Turn r->resp into a libmicrohttpd response and queue it. */
-static enum MHD_Result respond(am_http_req *r, const char *route)
-{
-    am_http_resp *resp = &r->resp;
-    bool textual = !resp->ctype || strncmp(resp->ctype, "text/", 5) == 0 ||
-                   strstr(resp->ctype, "json") || strstr(resp->ctype, "openmetrics");
-    bool encoded = false;
-    for (const char *p = resp->headers.p; p && p < resp->headers.p + resp->headers.len;) {
-        if (strcasecmp(p, "Content-Encoding") == 0)
-            encoded = true;
-        p += strlen(p) + 1;
-        p += strlen(p) + 1;
-    }
-    bool gzipped = false;
-    if (textual && !encoded && resp->len >= GZIP_MIN_BYTES &&
-        am__accepts_gzip(am_http_req_header(r, "Accept-Encoding"))) {
-        char *z;
-        size_t zlen;
-        if (am__gzip(resp->body, resp->len, r->h->gzip_level, &z, &zlen) == AM_OK) {
-            am__free(resp->body);
-            resp->body = z;
-            resp->len = zlen;
-            gzipped = true;
-        }
-    }
-    struct MHD_Response *m;
-    if (resp->body) {
-        m = MHD_create_response_from_buffer_with_free_callback(resp->len, resp->body, free_body);
-        if (m)
-            resp->body = NULL; /* libmicrohttpd frees it now */
-    } else {
-        m = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    }
-    if (!m)
-        return MHD_NO;
-    if (resp->ctype)
-        MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE, resp->ctype);
-    if (gzipped)
-        MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-    if (textual)
-        MHD_add_response_header(m, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-    for (const char *p = resp->headers.p; p && p < resp->headers.p + resp->headers.len;) {
-        const char *v = p + strlen(p) + 1;
-        MHD_add_response_header(m, p, v);
-        p = v + strlen(v) + 1;
-    }
-    count(r, route);
-    enum MHD_Result ok = MHD_queue_response(r->conn, resp->status, m);
-    MHD_destroy_response(m);
-    return ok;
-}
-
-static enum MHD_Result error(am_http_req *r, unsigned status, const char *type, const char *route,
-                             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static enum MHD_Result error(am_http_req *r, unsigned status, const char *type, const char *route,
-                             const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    am__http_resp_clear(&r->resp);
-    if (am_http_resp_error(&r->resp, status, type, msg) != AM_OK)
-        r->resp.status = status;
-    return respond(r, route);
-}
-
-static void allow_header(am_http_resp *resp, unsigned allowed)
-{
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } t[] = {{AM_HTTP_GET, "GET"},
-             {AM_HTTP_HEAD, "HEAD"},
-             {AM_HTTP_POST, "POST"},
-             {AM_HTTP_PUT, "PUT"},
-             {AM_HTTP_DELETE, "DELETE"}};
-    char v[64] = "";
-    size_t o = 0;
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (allowed & t[i].bit)
-            o += (size_t)snprintf(v + o, sizeof v - o, "%s%s", o ? ", " : "", t[i].name);
-    am_http_resp_header(resp, "Allow", v);
-}
-
-/* The request is complete: route it and answer. */
-static enum MHD_Result dispatch(am_http_req *r)
-{
-    am_http *h = r->h;
-    if (r->too_large)
-        return error(r, 413, "bad_data", "unmatched", "request body is larger than %zu bytes",
-                     h->max_body_bytes);
-    char *q = strchr(r->uri, '?');
-    size_t plen = q ? (size_t)(q - r->uri) : strlen(r->uri);
-    if (!(r->path = am__strndup(r->uri, plen)))
-        return error(r, 503, "internal", "unmatched", "out of memory");
-    if (q && am__query_parse(q + 1, strlen(q + 1), &r->query) != AM_OK)
-        return error(r, 400, "bad_data", "unmatched", "%s", am_errmsg());
-
-    pthread_rwlock_rdlock(&h->lock);
-    int st = am__router_match(&h->router, am__http_method_bit(r->method), r->path, &r->match);
-    pthread_rwlock_unlock(&h->lock);
-    const am_route *route = r->match.route;
-    if (st == 400)
-        return error(r, 400, "bad_data", "unmatched", "request path is not a valid path");
-    if (st == 404)
-        return error(r, 404, "not_found", "unmatched", "no route for %s %.200s", r->method,
-                     r->path);
-    if (st == 405) {
-        enum MHD_Result res;
-        am__http_resp_clear(&r->resp);
-        allow_header(&r->resp, r->match.allowed);
-        char msg[300];
-        snprintf(msg, sizeof msg, "method %s is not allowed for %.200s", r->method, r->path);
-        am_http_resp_error(&r->resp, 405, "method_not_allowed", msg);
-        res = respond(r, "unmatched");
-        return res;
-    }
-    if (!am__auth_check(route->bearer, route->user, route->password,
-                        am_http_req_header(r, "Authorization"))) {
-        am__http_resp_clear(&r->resp);
-        am_http_resp_header(&r->resp, "WWW-Authenticate",
-                            route->bearer ? "Bearer realm=\"agentmon\""
-                                          : "Basic realm=\"agentmon\", charset=\"UTF-8\"");
-        am_http_resp_error(&r->resp, 401, "unauthorized", "missing or wrong credentials");
-        return respond(r, route->pattern);
-    }
-    for (size_t i = 0; i < r->match.n_params; i++) {
-        const am_route_param *p = &r->match.params[i];
-        char *v = am__malloc(p->len + 1);
-        if (!v)
-            return error(r, 503, "internal", route->pattern, "out of memory");
-        r->params[i] = v;
-        if (am__percent_decode(r->path + p->off, p->len, v, 0) == (size_t)-1)
-            return error(r, 400, "bad_data", route->pattern, "path parameter \"%s\" has a bad "
-                         "%%-escape", p->name);
-    }
-    if (r->body.p)
-        r->body.p[r->body.len] = '\0';
-    route->fn(r, &r->resp, route->ud);
-    return respond(r, route->pattern);
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
-{
-    (void)cls;
-    (void)url;
-    (void)version;
-    am_http_req *r = *con_cls;
-    if (!r) {
-        static char oom[] = "{\"status\":\"error\",\"errorType\":\"internal\","
-                            "\"error\":\"out of memory\"}\n";
-        struct MHD_Response *m =
-            MHD_create_response_from_buffer(sizeof oom - 1, oom, MHD_RESPMEM_PERSISTENT);
-        if (!m)
-            return MHD_NO;
-        enum MHD_Result ok = MHD_queue_response(conn, 503, m);
-        MHD_destroy_response(m);
-        return ok;
-    }
-    if (!r->begun) {
-        r->begun = true;
-        r->method = method;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > r->h->max_body_bytes) {
-            r->too_large = true;
-            return dispatch(r); /* answer now; the body is never read */
-        }
-        return MHD_YES;
-    }
-    if (*upload_data_size) {
-        if (!r->too_large) {
-            am_buf_append(&r->body, upload_data, *upload_data_size);
-            if (am_buf_err(&r->body) || r->body.len > r->h->max_body_bytes)
-                r->too_large = true;
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    return dispatch(r);
-}
-
-/* ------------------------------------------------------------------ */
 /* Listening                                                           */
 /* ------------------------------------------------------------------ */
+
+bool am__addr_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family != AF_INET6)
+        return false;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(a))
+        return true;
+    return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+}
 
 static am_err bind_socket(am_http *h, int *family)
 {
@@ -451,8 +276,11 @@ static am_err bind_socket(am_http *h, int *family)
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     am_err rc = AM_OK;
+    /* a backlog for a burst of connects as large as the slots (the kernel
+       caps it at net.core.somaxconn) */
+    int backlog = h->max_connections < 128 ? 128 : (int)h->max_connections;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
         rc = am__err(AM_EIO, "%s:%u: %s", h->host, (unsigned)h->port, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -462,12 +290,75 @@ static am_err bind_socket(am_http *h, int *family)
     freeaddrinfo(ai);
     if (rc)
         return rc;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    socklen_t sl = sizeof h->bound;
+    if (getsockname(fd, (struct sockaddr *)&h->bound, &sl) == 0)
+        h->port =
+            ntohs(h->bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&h->bound)->sin6_port
+                                                 : ((struct sockaddr_in *)&h->bound)->sin_port);
     h->fd = fd;
+    return AM_OK;
+}
+
+/* Make room for max_connections descriptors: raise the soft
+   RLIMIT_NOFILE up to the hard one, else lower a default max_connections. */
+static am_err fit_fd_limit(am_http *h)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return AM_OK;
+    rlim_t need = (rlim_t)h->max_connections + FD_RESERVE;
+    if (rl.rlim_cur < need) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        if (up.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    if (rl.rlim_cur >= need)
+        return AM_OK;
+    if (!h->is_max_connections_default || rl.rlim_cur < FD_RESERVE + MIN_CONNECTIONS)
+        return am__err(AM_ELIMIT,
+                       "max_connections %u needs %llu file descriptors but RLIMIT_NOFILE allows "
+                       "%llu (raise it, e.g. ulimit -n, or lower max_connections)",
+                       h->max_connections, (unsigned long long)need,
+                       (unsigned long long)rl.rlim_cur);
+    h->max_connections = (unsigned)(rl.rlim_cur - FD_RESERVE);
+    if (h->max_connections < h->io_threads)
+        h->max_connections = h->io_threads;
+    if (h->max_per_ip > h->max_connections)
+        h->max_per_ip = h->max_connections;
+    return AM_OK;
+}
+
+static am_err start_daemon(am_http *h, int family)
+{
+    unsigned flags = MHD_ALLOW_SUSPEND_RESUME;
+    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL_INTERNAL_THREAD
+                                                                    : MHD_USE_AUTO_INTERNAL_THREAD;
+    if (family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (h->tls_cert)
+        flags |= MHD_USE_TLS;
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_LISTEN_SOCKET, h->fd, NULL},
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)h->io_threads, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)h->max_connections, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)h->max_per_ip, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)h->idle_timeout_s, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)h->max_header_bytes, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)am__req_uri, h},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)am__req_done, h},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)am__guard_notify, h},
+        /* Without TLS the list ends here, before the key. */
+        {h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, am__req_access, h, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
+    if (!h->d)
+        return am__err(AM_EIO, "libmicrohttpd could not start on %s:%u%s", h->host,
+                       (unsigned)h->port,
+                       h->tls_cert ? " (check the TLS certificate and key)" : "");
     return AM_OK;
 }
 
@@ -481,41 +372,21 @@ am_err am_http_listen(am_http *h)
         return am__err(AM_EMISUSE, "the server is already listening");
     }
     int family = AF_INET;
-    am_err rc = bind_socket(h, &family);
+    am_err rc = fit_fd_limit(h);
+    if (!rc)
+        rc = bind_socket(h, &family);
+    if (!rc && !(rc = am__guard_start(&h->guard)) && !(rc = am__pool_start(&h->pool, h->threads)))
+        rc = start_daemon(h, family);
     if (rc) {
-        pthread_mutex_unlock(&h->run_lock);
-        return rc;
-    }
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
-    if (family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    if (h->tls_cert)
-        flags |= MHD_USE_TLS;
-    struct MHD_OptionItem opts[] = {
-        {MHD_OPTION_LISTEN_SOCKET, h->fd, NULL},
-        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)h->threads, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)h->max_connections, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)h->idle_timeout_s, NULL},
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)h->max_header_bytes, NULL},
-        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_done, h},
-        /* Without TLS the list ends here, before the key. */
-        {h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->tls_cert},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
-                            MHD_OPTION_END);
-    if (!h->d) {
-        close(h->fd);
+        am__guard_stop(&h->guard);
+        am__pool_stop(&h->pool);
+        if (h->fd >= 0)
+            close(h->fd);
         h->fd = -1;
-        pthread_mutex_unlock(&h->run_lock);
-        return am__err(AM_EIO, "libmicrohttpd could not start on %s:%u%s", h->host,
-                       (unsigned)h->port, h->tls_cert ? " (check the TLS certificate and key)"
-                                                      : "");
     }
+    h->is_listening = rc == AM_OK;
     pthread_mutex_unlock(&h->run_lock);
-    return AM_OK;
+    return rc;
 }
 
 am_err am_http_start(const am_http_opts *o, am_http **out)
@@ -537,16 +408,37 @@ uint16_t am_http_port(const am_http *h)
     return h ? h->port : 0;
 }
 
+bool am_http_is_loopback(const am_http *h)
+{
+    if (!h)
+        return false;
+    pthread_mutex_lock((pthread_mutex_t *)&h->run_lock);
+    bool yes = h->is_listening && am__addr_is_loopback((const struct sockaddr *)&h->bound);
+    pthread_mutex_unlock((pthread_mutex_t *)&h->run_lock);
+    return yes;
+}
+
+unsigned am_http_max_connections(const am_http *h)
+{
+    return h ? h->max_connections : 0;
+}
+
 void am_http_stop(am_http *h)
 {
     if (!h)
         return;
     pthread_mutex_lock(&h->run_lock);
     if (h->d) {
+        bool is_ours = MHD_quiesce_daemon(h->d) != MHD_INVALID_SOCKET;
+        am__pool_drain(&h->pool);
         MHD_stop_daemon(h->d);
         h->d = NULL;
-        close(h->fd);
+        am__guard_stop(&h->guard);
+        am__pool_stop(&h->pool);
+        if (is_ours)
+            close(h->fd);
         h->fd = -1;
+        h->is_listening = false;
     }
     pthread_mutex_unlock(&h->run_lock);
 }
@@ -559,6 +451,11 @@ void am_http_free(am_http *h)
     am__router_free(&h->router);
     pthread_rwlock_destroy(&h->lock);
     pthread_mutex_destroy(&h->run_lock);
+    pthread_mutex_destroy(&h->guard.lock);
+    pthread_cond_destroy(&h->guard.wake);
+    pthread_mutex_destroy(&h->pool.lock);
+    pthread_cond_destroy(&h->pool.work);
+    pthread_cond_destroy(&h->pool.idle);
     am__free(h->host);
     am__free(h->regs);
     am__free(h->tls_cert);

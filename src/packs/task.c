@@ -5,8 +5,8 @@
 ** agent and status ("success" or "failure", the spec's record_task_duration
 ** values), successes, failures by error type, and queue depth. The
 ** duration histogram has the spec's own buckets -- prometheus_client's
-** defaults, which its Histogram gets (0.005 .. 10 s, with 0.075, 0.75 and
-** 7.5) -- and bounds up to 30 minutes past them: agent tasks take minutes,
+** defaults, which its Histogram is given (0.005 .. 10 s, with 0.075, 0.75
+** and 7.5) -- and bounds up to 30 minutes past them: agent tasks take minutes,
 ** and the spec's SlowTaskExecution alert (p95 > 60 s) needs bounds on both
 ** sides of 60 s to fire.
 */
