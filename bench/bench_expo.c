@@ -36,7 +36,7 @@
 
 #include "agentmon/agentmon.h"
 #include "bench.h"
-#include "serve/expo_parse.h"
+#include "serve/ingest/expo_parse.h"
 
 #define N_COUNTERS 4000
 #define N_GAUGES 4000

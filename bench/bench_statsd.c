@@ -43,8 +43,8 @@
 
 #include "agentmon/agentmon.h"
 #include "bench.h"
-#include "serve/ingest_statsd.h"
-#include "serve/statsd_agg.h"
+#include "serve/ingest/statsd.h"
+#include "serve/ingest/statsd_agg.h"
 
 #define N_DATAGRAMS 256
 #define DATAGRAM_BYTES 1400

@@ -27,11 +27,12 @@
 **                                submitted through the store at full speed
 **                                into a fresh SQLite file.
 **   store_select_p50_ms / _p99_ms
-**                                am_store_select: a page of 100 rows of one
+**                                am__json_select (rows as the API answers
+**                                them): a page of 100 rows of one
 **                                source agent over one random hour, 200
 **                                queries.
 **   store_summary_1h_p50_ms / _p99_ms, store_summary_24h_p50_ms / _p99_ms
-**                                am_store_summarize: group_by
+**                                am__json_summary: group_by
 **                                source_agent_id over the last hour at step
 **                                60 s and the whole day at step 3600 s.
 **                                Target (p99): 20 ms; the slice asks 100 ms.
@@ -51,8 +52,9 @@
 #include "../tests/unit/pg_fixture.h"
 #include "agentmon/agentmon.h"
 #include "bench.h"
-#include "serve/store.h"
-#include "serve/store_backend.h"
+#include "serve/api/results_json.h"
+#include "serve/store/store.h"
+#include "serve/store/store_backend.h"
 
 #define BATCH 50
 #define THREADS 16
@@ -79,17 +81,17 @@ static void make_rec(rec *x, const char *run, uint64_t i, double ts)
         x->v[k] = (am_value){.is_null = true};
     uint64_t r = i * 0x9e3779b97f4a7c15ULL;
     double u = (double)(r >> 11) / 9007199254740992.0;
-    x->v[0] = (am_value){.v.s = x->id};
-    x->v[1] = (am_value){.v.d = ts};
-    x->v[am_table_col(t, "session_id")] = (am_value){.v.s = x->session};
-    x->v[am_table_col(t, "source_agent_id")] = (am_value){.v.s = x->src};
-    x->v[am_table_col(t, "target_agent_id")] = (am_value){.v.s = x->dst};
-    x->v[am_table_col(t, "message_type")] = (am_value){.v.s = x->type};
-    x->v[am_table_col(t, "message_size")] = (am_value){.v.i = (int64_t)(200 + (r >> 50))};
-    x->v[am_table_col(t, "processing_time")] = (am_value){.v.d = 5 + 500 * u * u};
-    x->v[am_table_col(t, "response_time")] = (am_value){.v.d = 10 + 800 * u * u};
-    x->v[am_table_col(t, "error_count")] = (am_value){.v.i = (r >> 40) % 50 == 0};
-    x->v[am_table_col(t, "retry_count")] = (am_value){.v.i = 0};
+    x->v[AM_COMM_ID] = (am_value){.v.s = x->id};
+    x->v[AM_COMM_TIMESTAMP] = (am_value){.v.d = ts};
+    x->v[AM_COMM_SESSION_ID] = (am_value){.v.s = x->session};
+    x->v[AM_COMM_SOURCE_AGENT_ID] = (am_value){.v.s = x->src};
+    x->v[AM_COMM_TARGET_AGENT_ID] = (am_value){.v.s = x->dst};
+    x->v[AM_COMM_MESSAGE_TYPE] = (am_value){.v.s = x->type};
+    x->v[AM_COMM_MESSAGE_SIZE] = (am_value){.v.i = (int64_t)(200 + (r >> 50))};
+    x->v[AM_COMM_PROCESSING_TIME] = (am_value){.v.d = 5 + 500 * u * u};
+    x->v[AM_COMM_RESPONSE_TIME] = (am_value){.v.d = 10 + 800 * u * u};
+    x->v[AM_COMM_ERROR_COUNT] = (am_value){.v.i = (r >> 40) % 50 == 0};
+    x->v[AM_COMM_RETRY_COUNT] = (am_value){.v.i = 0};
     x->r = (am_record){AM_T_COMMUNICATION, x->v};
 }
 
@@ -204,7 +206,8 @@ static double naive_sqlite(const char *path, char *err, size_t cap)
     sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
     am_buf sql;
     am_buf_init(&sql, 0);
-    am__sql_insert(&sql, &am__sql_sqlite, am_table_get(AM_T_COMMUNICATION));
+    const am_table *t = am_table_get(AM_T_COMMUNICATION);
+    am__sql_insert(&sql, &am__sql_sqlite, t, t->n_cols);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
         snprintf(err, cap, "prepare: %s", sqlite3_errmsg(db));
@@ -244,7 +247,7 @@ static double naive_pg(const char *uri, char *err, size_t cap)
     const am_table *t = am_table_get(AM_T_COMMUNICATION);
     am_buf sql;
     am_buf_init(&sql, 0);
-    am__sql_insert(&sql, &am__sql_pg, t);
+    am__sql_insert(&sql, &am__sql_pg, t, t->n_cols);
     rec x;
     uint64_t n = 0;
     double t0 = now_s(), len = g_opts.is_quick ? 0.5 : 2.0, el;
@@ -392,8 +395,7 @@ static void million(const char *dir)
              "store (SQLite)";
     bench_emit(&f);
 
-    const am_table *t = am_table_get(AM_T_COMMUNICATION);
-    int src = am_table_col(t, "source_agent_id");
+    int src = AM_COMM_SOURCE_AGENT_ID;
     enum { NQ = 200 };
     double ms[NQ];
     uint64_t seed = 42;
@@ -410,7 +412,7 @@ static void million(const char *dir)
         size_t n;
         out.len = 0;
         double a = now_s();
-        rc = am_store_select(s, &q, &out, &n, next);
+        rc = am__json_select(s, &q, &out, &n, next);
         ms[i] = (now_s() - a) * 1e3;
     }
     if (rc)
@@ -428,7 +430,7 @@ static void million(const char *dir)
             q.n_group_by = 1;
             out.len = 0;
             double a = now_s();
-            rc = am_store_summarize(s, &q, &out);
+            rc = am__json_summary(s, &q, &out);
             ms[i] = (now_s() - a) * 1e3;
         }
         if (rc)

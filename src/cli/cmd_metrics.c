@@ -23,8 +23,8 @@
 
 static const char *type_name(am_metric_type t)
 {
-    static const char *const n[] = {"", "counter", "gauge", "histogram", "info", "stateset",
-                                    "unknown"};
+    static const char *const n[] = {"",     "counter",  "gauge",  "histogram",
+                                    "info", "stateset", "unknown"};
     return t >= AM_TYPE_COUNTER && t <= AM_TYPE_UNKNOWN ? n[t] : "unknown";
 }
 

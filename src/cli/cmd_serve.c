@@ -34,7 +34,7 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
          NULL},
         {"--statsd-unix", true, "also a unix datagram socket at this path", NULL},
         {"--store", true,
-         "sqlite:PATH (default sqlite:./agentmon-data/agentmon.db) or "
+         "sqlite:PATH (default " AM_STORE_DEFAULT_URI ") or "
          "postgres://user:pw@host:port/db",
          NULL},
         {"--scrape", true, "pull Prometheus/OpenMetrics text from this URL (repeatable)", NULL},
@@ -149,9 +149,8 @@ static int run(int argc, char **argv)
            am_serve_http_port(s));
     if (sp)
         printf("StatsD on udp %s:%d, ", o.statsd_host, sp);
-    printf("store %s, %zu scrape target%s\n",
-           o.store_uri ? o.store_uri : "sqlite:./agentmon-data/agentmon.db", o.n_scrape,
-           o.n_scrape == 1 ? "" : "s");
+    printf("store %s, %zu scrape target%s\n", o.store_uri ? o.store_uri : AM_STORE_DEFAULT_URI,
+           o.n_scrape, o.n_scrape == 1 ? "" : "s");
     fflush(stdout);
     while (!cli_stop_signal)
         sleep(1); /* a signal cuts it short; no race with pause() */

@@ -4,9 +4,9 @@
 ** adds a table adds it here.
 */
 #include "catalog.h"
-#include "event_metrics.h"
-#include "ingest_scrape.h"
-#include "ingest_statsd.h"
+#include "ingest/event_metrics.h"
+#include "ingest/scrape.h"
+#include "ingest/statsd.h"
 #include "serve.h"
 
 static const am_def_table *const TABLES[] = {

@@ -9,12 +9,19 @@
 ** queue is full refuses the batch whole, and its records are counted in
 ** agentmon_ingest_dropped_total{protocol} -- dropped, never silently.
 **
-** HOUSEKEEPING. One thread: the sample batch every second, the StatsD
-** flush and the /proc sample at their intervals. It sleeps on a condition
-** variable so that stop is prompt.
+** SOURCES. What feeds the collector -- the HTTP server (events in,
+** queries out), the StatsD listener, the scraper, the /proc sampler -- is
+** a table of {name, start, stop, flush} rows (SOURCES below): started in
+** order, stopped in the same order (inputs first), each flushing what it
+** holds when it stops. Adding a source is adding a row.
+**
+** HOUSEKEEPING. One thread: the sample batch every second, and each
+** source's flush at its interval (StatsD's series as samples, a /proc
+** sample). It sleeps on a condition variable so that stop is prompt.
 */
 #define _GNU_SOURCE /* memrchr */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +34,14 @@
 #include "../core/alloc.h"
 #include "../core/error.h"
 #include "../packs/pack.h"
-#include "event_metrics.h"
-#include "ingest_scrape.h"
-#include "ingest_statsd.h"
-#include "routes.h"
+#include "api/routes.h"
+#include "ingest/event_metrics.h"
+#include "ingest/scrape.h"
+#include "ingest/statsd.h"
+#include "ingest/statsd_agg.h"
+#include "ingest/sysstat.h"
 #include "serve.h"
-#include "statsd_agg.h"
-#include "store.h"
-#include "sysstat.h"
+#include "store/store.h"
 
 #define BATCH 5000
 
@@ -86,7 +93,7 @@ typedef struct store_cb {
 /* One sample kept until its batch is submitted. */
 typedef struct kept {
     char *name, *type, *labels, *source, id[40];
-    am_value vals[16];
+    am_value vals[AM_METRIC__N];
 } kept;
 
 struct am_serve {
@@ -102,6 +109,7 @@ struct am_serve {
     am__pack *dropped; /* S_DROPPED only: the others are callbacks */
     store_cb cbs[S_DROPPED];
     char disk_path[4096];
+    am_sysstat sys; /* the /proc sampler's state */
 
     pthread_mutex_t lock; /* the batch, stopping */
     pthread_cond_t wake;
@@ -171,18 +179,16 @@ static int on_sample(void *ud, const am_sample *smp)
              (unsigned long long)++s->seq);
     for (size_t c = 0; c < t->n_cols; c++)
         k->vals[c].is_null = true;
-    k->vals[0] = (am_value){false, {.s = k->id}};
-    k->vals[1] = (am_value){false, {.d = smp->timestamp > 0 ? smp->timestamp : am_unix_time()}};
-    k->vals[am_table_col(t, "name")] = (am_value){false, {.s = k->name}};
-    k->vals[am_table_col(t, "type")] = (am_value){false, {.s = k->type}};
-    k->vals[am_table_col(t, "labels")] = (am_value){false, {.s = k->labels}};
-    k->vals[am_table_col(t, "source")] = (am_value){false, {.s = k->source}};
+    k->vals[AM_METRIC_ID] = (am_value){.v.s = k->id};
+    k->vals[AM_METRIC_TIMESTAMP] =
+        (am_value){.v.d = smp->timestamp > 0 ? smp->timestamp : am_unix_time()};
+    k->vals[AM_METRIC_NAME] = (am_value){.v.s = k->name};
+    k->vals[AM_METRIC_TYPE] = (am_value){.v.s = k->type};
+    k->vals[AM_METRIC_LABELS] = (am_value){.v.s = k->labels};
+    k->vals[AM_METRIC_SOURCE] = (am_value){.v.s = k->source};
     /* the store refuses NaN in a REAL column: a NaN sample is stored as
        SQL NULL, which the series API answers as "NaN" */
-    if (smp->value == smp->value)
-        k->vals[am_table_col(t, "value")] = (am_value){false, {.d = smp->value}};
-    else
-        k->vals[am_table_col(t, "value")] = (am_value){true, {.d = 0}};
+    k->vals[AM_METRIC_VALUE] = (am_value){.is_null = smp->value != smp->value, .v.d = smp->value};
     s->n_batch++;
     pthread_mutex_unlock(&s->lock);
     return 0;
@@ -239,12 +245,12 @@ static am_err store_metrics(am_serve *s)
                : am__err(AM_ENOMEM, "cannot register agentmon_ingest_dropped_total");
 }
 
-/* ---- housekeeping ----------------------------------------------------- */
+/* ---- the sources ------------------------------------------------------ */
 
-static void sample_system(am_serve *s, am_sysstat *sys)
+static void sample_system(am_serve *s)
 {
     am_record rec;
-    if (am__sysstat_sample(sys, s->disk_path, am_unix_time(), &rec))
+    if (am__sysstat_sample(&s->sys, s->disk_path, am_unix_time(), &rec))
         return;
     uint64_t ticket;
     if (am_store_submit(s->store, &rec, 1, &ticket) == AM_OK)
@@ -254,41 +260,34 @@ static void sample_system(am_serve *s, am_sysstat *sys)
     am__event_metrics_apply(s->em, &rec);
 }
 
-static void *housekeeping(void *arg)
+static am_err start_system(am_serve *s)
 {
-    am_serve *s = arg;
-    am_sysstat sys;
-    am__sysstat_init(&sys);
-    double next_flush = am_unix_time() + s->o.flush_interval_s;
-    double next_sys = s->o.system_interval_s > 0 ? am_unix_time() : -1;
-    pthread_mutex_lock(&s->lock);
-    while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_cond_timedwait(&s->wake, &s->lock, &until);
-        if (s->stopping)
-            break;
-        submit_batch(s);
-        double now = am_unix_time();
-        bool flush = s->agg && now >= next_flush;
-        bool sys_due = next_sys >= 0 && now >= next_sys;
-        pthread_mutex_unlock(&s->lock);
-        if (flush) {
-            am__statsd_agg_flush(s->agg, on_sample, s);
-            next_flush = now + s->o.flush_interval_s;
-        }
-        if (sys_due) {
-            sample_system(s, &sys);
-            next_sys = now + s->o.system_interval_s;
-        }
-        pthread_mutex_lock(&s->lock);
-    }
-    pthread_mutex_unlock(&s->lock);
-    return NULL;
+    am__sysstat_init(&s->sys);
+    return AM_OK;
 }
 
-/* ---- start and stop --------------------------------------------------- */
+/* The HTTP server: POST /api/v1/events (an input: routes.c hands the
+   bodies to ingest/events.c), the query API and /metrics. */
+static am_err start_http(am_serve *s)
+{
+    am_http_opts ho = AM_HTTP_OPTS_INIT;
+    ho.host = s->o.http_host;
+    ho.port = s->o.http_port;
+    ho.registries = &s->reg;
+    ho.n_registries = 1;
+    ho.threads = 8; /* ingests wait for their commit: more than the CPUs */
+    s->routes = (am_routes){s->store, s->em, 30};
+    am_err rc = am_http_new(&ho, &s->http);
+    if (!rc)
+        rc = am__routes_add(s->http, &s->routes);
+    return rc ? rc : am_http_listen(s->http);
+}
+
+static void stop_http(am_serve *s)
+{
+    am_http_free(s->http);
+    s->http = NULL;
+}
 
 static am_err start_statsd(am_serve *s)
 {
@@ -306,6 +305,24 @@ static am_err start_statsd(am_serve *s)
     so.agg = s->agg;
     so.logger = s->o.logger;
     return am__ingest_statsd_start(&so, &s->statsd);
+}
+
+/* The series StatsD moved since the last flush, as samples. */
+static void flush_statsd(am_serve *s)
+{
+    if (s->agg)
+        am__statsd_agg_flush(s->agg, on_sample, s);
+}
+
+/* Close the listener, flush what it took, free the series. */
+static void stop_statsd(am_serve *s)
+{
+    am__ingest_statsd_stop(s->statsd);
+    s->statsd = NULL;
+    if (s->store)
+        flush_statsd(s);
+    am__statsd_agg_free(s->agg);
+    s->agg = NULL;
 }
 
 static am_err start_scraper(am_serve *s)
@@ -327,6 +344,84 @@ static am_err start_scraper(am_serve *s)
     }
     return rc ? rc : am__scraper_start(s->scraper);
 }
+
+static void stop_scraper(am_serve *s)
+{
+    am__scraper_free(s->scraper);
+    s->scraper = NULL;
+}
+
+/*
+** Everything that feeds the collector, one row each (STYLE.md rule 23).
+** am_serve_start() starts them in this order and am_serve_stop() stops
+** them in the same order, so the HTTP inputs close first. A start the
+** options leave off starts nothing and returns AM_OK; stop (NULL: none)
+** runs on every row however far the start came, so it takes a source
+** that never started. flush is the source's periodic work, run by the
+** housekeeping thread every `interval` seconds (an option; <= 0 turns it
+** off): first one interval after the start, or at once when
+** is_flushed_at_start; stop flushes what is left itself.
+*/
+typedef struct source {
+    const char *name;
+    am_err (*start)(am_serve *s);
+    void (*stop)(am_serve *s);
+    void (*flush)(am_serve *s);
+    size_t interval; /* offsetof(am_serve_opts, the flush's interval) */
+    bool is_flushed_at_start;
+} source;
+
+static const source SOURCES[] = {
+    {"http", start_http, stop_http, NULL, 0, false},
+    {"statsd", start_statsd, stop_statsd, flush_statsd, offsetof(am_serve_opts, flush_interval_s),
+     false},
+    {"scrape", start_scraper, stop_scraper, NULL, 0, false},
+    {"system", start_system, NULL, sample_system, offsetof(am_serve_opts, system_interval_s), true},
+};
+#define N_SOURCES (sizeof SOURCES / sizeof SOURCES[0])
+
+static double interval_of(const am_serve *s, const source *src)
+{
+    if (!src->flush)
+        return 0;
+    double v;
+    memcpy(&v, (const char *)&s->o + src->interval, sizeof v);
+    return v;
+}
+
+/* ---- housekeeping ----------------------------------------------------- */
+
+static void *housekeeping(void *arg)
+{
+    am_serve *s = arg;
+    double next[N_SOURCES];
+    double t0 = am_unix_time();
+    for (size_t i = 0; i < N_SOURCES; i++)
+        next[i] = SOURCES[i].is_flushed_at_start ? t0 : t0 + interval_of(s, &SOURCES[i]);
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->wake, &s->lock, &until);
+        if (s->stopping)
+            break;
+        submit_batch(s);
+        pthread_mutex_unlock(&s->lock);
+        for (size_t i = 0; i < N_SOURCES; i++) {
+            double now = am_unix_time(), every = interval_of(s, &SOURCES[i]);
+            if (every > 0 && now >= next[i]) {
+                SOURCES[i].flush(s);
+                next[i] = now + every;
+            }
+        }
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---- start and stop --------------------------------------------------- */
 
 /* The directory of a sqlite: store, for the disk gauge (and made here, so
    the default path works in a fresh checkout). */
@@ -371,17 +466,17 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
         return am__err(AM_ENOMEM, "out of memory");
     s->o = *o;
     if (s->o.retention_s <= 0)
-        s->o.retention_s = 15 * 86400.0;
+        s->o.retention_s = AM_SERVE_RETENTION_S;
     if (s->o.scrape_interval_s <= 0)
-        s->o.scrape_interval_s = 15;
+        s->o.scrape_interval_s = AM_SERVE_SCRAPE_INTERVAL_S;
     if (s->o.flush_interval_s <= 0)
-        s->o.flush_interval_s = 10;
+        s->o.flush_interval_s = AM_SERVE_FLUSH_INTERVAL_S;
     if (s->o.system_interval_s == 0)
-        s->o.system_interval_s = 10;
+        s->o.system_interval_s = AM_SERVE_SYSTEM_INTERVAL_S;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     s->batch = am__calloc(BATCH, sizeof *s->batch);
-    const char *uri = o->store_uri ? o->store_uri : "sqlite:./agentmon-data/agentmon.db";
+    const char *uri = o->store_uri ? o->store_uri : AM_STORE_DEFAULT_URI;
     am_store_opts so = AM_STORE_OPTS_INIT;
     so.retention_s = s->o.retention_s;
     so.max_queued = s->o.store_max_queued;
@@ -396,21 +491,8 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
         rc = am__event_metrics_new(s->reg, &s->em);
     if (!rc)
         rc = store_metrics(s);
-    if (!rc) {
-        am_http_opts ho = AM_HTTP_OPTS_INIT;
-        ho.host = o->http_host;
-        ho.port = o->http_port;
-        ho.registries = &s->reg;
-        ho.n_registries = 1;
-        ho.threads = 8; /* ingests wait for their commit: more than the CPUs */
-        s->routes = (am_routes){s->store, s->em, 30};
-        if (!(rc = am_http_new(&ho, &s->http)) && !(rc = am__routes_add(s->http, &s->routes)))
-            rc = am_http_listen(s->http);
-    }
-    if (!rc)
-        rc = start_statsd(s);
-    if (!rc)
-        rc = start_scraper(s);
+    for (size_t i = 0; i < N_SOURCES && !rc; i++)
+        rc = SOURCES[i].start(s);
     if (!rc) {
         if (pthread_create(&s->thread, NULL, housekeeping, s) != 0)
             rc = am__err(AM_ENOMEM, "cannot start the collector's housekeeping thread");
@@ -441,24 +523,22 @@ void am_serve_stop(am_serve *s)
 {
     if (!s)
         return;
-    /* inputs first, so nothing arrives after the last flush */
-    am_http_free(s->http);
-    am__ingest_statsd_stop(s->statsd);
-    am__scraper_free(s->scraper);
+    /* the periodic flushes end; then the sources, inputs first, each
+       flushing what it still holds */
     pthread_mutex_lock(&s->lock);
     s->stopping = true;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
     if (s->thread_started)
         pthread_join(s->thread, NULL);
-    if (s->agg && s->store)
-        am__statsd_agg_flush(s->agg, on_sample, s);
+    for (size_t i = 0; i < N_SOURCES; i++)
+        if (SOURCES[i].stop)
+            SOURCES[i].stop(s);
     pthread_mutex_lock(&s->lock);
     if (s->store)
         submit_batch(s);
     pthread_mutex_unlock(&s->lock);
     am_store_close(s->store); /* commits what is queued */
-    am__statsd_agg_free(s->agg);
     am__event_metrics_free(s->em);
     am__pack_free(s->dropped);
     am_registry_free(s->reg);

@@ -18,8 +18,15 @@
 #include "agentmon/log.h"
 #include "agentmon/metrics.h"
 #include "../core/catalog.h"
+#include "store/store.h"
 
 #define AM_SERVE_MAX_SCRAPE 64
+
+/* The defaults of the options that have one (0 in the options means it). */
+#define AM_SERVE_RETENTION_S (15 * 86400.0) /* 15 days */
+#define AM_SERVE_SCRAPE_INTERVAL_S 15.0
+#define AM_SERVE_FLUSH_INTERVAL_S 10.0
+#define AM_SERVE_SYSTEM_INTERVAL_S 10.0
 
 typedef struct am_serve_opts {
     const char *http_host;                   /* "127.0.0.1" */
@@ -27,13 +34,13 @@ typedef struct am_serve_opts {
     const char *statsd_host;                 /* "127.0.0.1" (a name, IPv4 or IPv6) */
     int statsd_port;                         /* 8125; 0 picks one; -1: no UDP listener */
     const char *statsd_unix;                 /* a unix datagram socket path, or NULL */
-    const char *store_uri;                   /* NULL: sqlite:./agentmon-data/agentmon.db */
-    double retention_s;                      /* 0: 15 days */
+    const char *store_uri;                   /* NULL: AM_STORE_DEFAULT_URI */
+    double retention_s;                      /* 0: AM_SERVE_RETENTION_S */
     const char *scrape[AM_SERVE_MAX_SCRAPE]; /* URLs */
     size_t n_scrape;
-    double scrape_interval_s; /* 0: 15 */
-    double flush_interval_s;  /* StatsD samples into the store; 0: 10 */
-    double system_interval_s; /* the /proc sampler; 0: 10; < 0: off */
+    double scrape_interval_s; /* 0: AM_SERVE_SCRAPE_INTERVAL_S */
+    double flush_interval_s;  /* StatsD samples into the store; 0: AM_SERVE_FLUSH_INTERVAL_S */
+    double system_interval_s; /* the /proc sampler; 0: AM_SERVE_SYSTEM_INTERVAL_S; < 0: off */
     size_t store_max_queued;  /* records the store queues; 0: its default */
     am_logger *logger;        /* borrowed; NULL: the default logger */
 } am_serve_opts;

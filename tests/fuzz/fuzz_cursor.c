@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "agentmon/agentmon.h"
-#include "serve/store_backend.h"
+#include "serve/store/store_backend.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \

@@ -27,9 +27,9 @@
 #include "core/civil.h"
 #include "core/validate.h"
 #include "http/gzip.h"
-#include "serve/events.h"
-#include "serve/labels.h"
-#include "serve/store.h"
+#include "serve/ingest/events.h"
+#include "serve/store/labels.h"
+#include "serve/store/store.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -44,7 +44,7 @@
    text again (labels.c, both ways). */
 static void check_labels(const am_record *r)
 {
-    const am_value *v = &r->vals[am_table_col(am_table_get(AM_T_METRIC), "labels")];
+    const am_value *v = &r->vals[AM_METRIC_LABELS];
     if (v->is_null)
         return;
     size_t len = strlen(v->v.s), n;

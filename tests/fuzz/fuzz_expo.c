@@ -19,7 +19,7 @@
 
 #include "agentmon/agentmon.h"
 #include "core/validate.h"
-#include "serve/expo_parse.h"
+#include "serve/ingest/expo_parse.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "agentmon/agentmon.h"
-#include "serve/store_internal.h"
+#include "serve/store/store_internal.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \

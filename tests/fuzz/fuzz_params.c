@@ -21,7 +21,7 @@
 #include "agentmon/agentmon.h"
 #include "core/validate.h"
 #include "http/query.h"
-#include "serve/params.h"
+#include "serve/api/params.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \

@@ -24,7 +24,7 @@
 
 #include "agentmon/agentmon.h"
 #include "core/validate.h"
-#include "serve/statsd_agg.h"
+#include "serve/ingest/statsd_agg.h"
 
 #define CHECK(x)                                                                                   \
     do {                                                                                           \

@@ -21,7 +21,7 @@
 
 #include "core/buf.h"
 #include "core/render.h"
-#include "serve/expo_parse.h"
+#include "serve/ingest/expo_parse.h"
 
 static void put_num(am_buf *b, double v)
 {

@@ -23,8 +23,9 @@
 #include <time.h>
 
 #include "agentmon/agentmon.h"
-#include "serve/store.h"
-#include "serve/store_backend.h"
+#include "serve/api/results_json.h"
+#include "serve/store/store.h"
+#include "serve/store/store_backend.h"
 
 #define BATCH 20
 
@@ -44,10 +45,10 @@ static void *writer(void *arg)
             snprintf(ids[k], sizeof ids[k], "%s-%d-%ld", g_run, th, n + k);
             for (size_t i = 0; i < t->n_cols; i++)
                 vals[k][i] = (am_value){.is_null = true};
-            vals[k][0] = (am_value){.v.s = ids[k]};
-            vals[k][1] = (am_value){.v.d = (double)time(NULL)};
-            vals[k][am_table_col(t, "source_agent_id")] = (am_value){.v.s = "crash"};
-            vals[k][am_table_col(t, "processing_time")] = (am_value){.v.d = (double)k};
+            vals[k][AM_COMM_ID] = (am_value){.v.s = ids[k]};
+            vals[k][AM_COMM_TIMESTAMP] = (am_value){.v.d = (double)time(NULL)};
+            vals[k][AM_COMM_SOURCE_AGENT_ID] = (am_value){.v.s = "crash"};
+            vals[k][AM_COMM_PROCESSING_TIME] = (am_value){.v.d = (double)k};
             recs[k] = (am_record){AM_T_COMMUNICATION, vals[k]};
         }
         uint64_t ticket;
@@ -78,7 +79,7 @@ static int check(const char *path)
     }
     char line[128];
     long n = 0;
-    int id_col = am_table_col(am_table_get(AM_T_COMMUNICATION), "id");
+    int id_col = AM_COMM_ID;
     while (fgets(line, sizeof line, f)) {
         size_t len = strlen(line);
         if (!len || line[len - 1] != '\n')
@@ -91,7 +92,7 @@ static int check(const char *path)
         am_buf_init(&b, 0);
         size_t rows = 0;
         char next[128];
-        am_err rc = am_store_select(g_store, &q, &b, &rows, next);
+        am_err rc = am__json_select(g_store, &q, &b, &rows, next);
         am_buf_free(&b);
         if (rc || rows != 1) {
             fprintf(stderr, "store_writer: acknowledged id %s is %s\n", line,
@@ -109,10 +110,10 @@ static int check(const char *path)
     am_buf a, b;
     am_buf_init(&a, 0);
     am_buf_init(&b, 0);
-    am_err rc = am_store_summarize(g_store, &q, &a);
+    am_err rc = am__json_summary(g_store, &q, &a);
     am__store_read_rollups(g_store, false);
     if (!rc)
-        rc = am_store_summarize(g_store, &q, &b);
+        rc = am__json_summary(g_store, &q, &b);
     int bad = rc || strcmp(a.p, b.p) != 0;
     if (bad)
         fprintf(stderr, "store_writer: rollups and rows disagree (%s):\n%s\n%s\n",

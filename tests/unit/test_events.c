@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "testutil.h"
-#include "serve/events.h"
+#include "serve/ingest/events.h"
 
 #define NOW 1700000000.0
 

@@ -10,7 +10,7 @@
 #include "core/buf.h"
 #include "core/fmt.h"
 #include "core/render.h"
-#include "serve/expo_parse.h"
+#include "serve/ingest/expo_parse.h"
 
 /* ---------------------------------------------------------------- helpers */
 

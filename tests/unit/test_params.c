@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "testutil.h"
-#include "serve/params.h"
+#include "serve/api/params.h"
 
 #define NOW 1700003600.0
 

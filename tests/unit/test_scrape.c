@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "fixture.h"
-#include "serve/expo_parse.h"
-#include "serve/ingest_scrape.h"
+#include "serve/ingest/expo_parse.h"
+#include "serve/ingest/scrape.h"
 
 /* ---------------------------------------------------------------- the sink */
 

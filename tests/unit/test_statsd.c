@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "serve/ingest_statsd.h"
+#include "serve/ingest/statsd.h"
 
 static void sleep_ms(int ms)
 {

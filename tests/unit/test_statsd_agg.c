@@ -8,7 +8,7 @@
 #include <math.h>
 
 #include "testutil.h"
-#include "serve/statsd_agg.h"
+#include "serve/ingest/statsd_agg.h"
 
 static am_err feed(am_statsd_agg *a, const char *line)
 {

@@ -5,7 +5,7 @@
 ** name mapping.
 */
 #include "testutil.h"
-#include "serve/statsd_parse.h"
+#include "serve/ingest/statsd_parse.h"
 
 static int str_is(am_statsd_str s, const char *want)
 {

@@ -1,16 +1,13 @@
 /*
-** test_store.c: the record store (src/serve/store.h), one suite run
-** unchanged against SQLite (a fresh file per test) and PostgreSQL (a
-** throwaway cluster, pg_fixture.h; emptied before each test).
+** test_store.c: the record store (src/serve/store/store.h), one suite run
+** unchanged against SQLite and PostgreSQL (store_fixture.h).
 **
-** Outputs are read back with jansson, and summaries are checked against
-** percentiles the test computes itself from the values it stored (within
-** the histograms' 1%), and read both ways -- from the rollups and from the
+** Rows, summaries and series are read through the API's renderer
+** (results_json.c) and back with jansson, or through the callbacks where
+** their contract is the point; summaries are checked against percentiles
+** the test computes itself from the values it stored (within the
+** histograms' 1%), and read both ways -- from the rollups and from the
 ** rows -- to the same bytes.
-** Without PostgreSQL's binaries the PostgreSQL half prints SKIP and the
-** test passes on the SQLite half alone (it does not exit 77, which would
-** hide a SQLite failure); AM_REQUIRE_POSTGRES=1 makes their absence a
-** failure.
 */
 #include <math.h>
 #include <pthread.h>
@@ -20,26 +17,11 @@
 #include <jansson.h>
 
 #include "testutil.h"
-#include "pg_fixture.h"
-#include "serve/labels.h"
-#include "serve/store.h"
-#include "serve/store_backend.h"
-
-static char g_dir[64];
-static pf_server g_pg;
-static bool g_is_pg;
-static int g_n;
-
-/* A fresh, empty database for one test; the URI into uri. */
-static void fresh_uri(char *uri, size_t cap)
-{
-    if (g_is_pg) {
-        assert_true(pf_reset(&g_pg));
-        snprintf(uri, cap, "%s", g_pg.uri);
-    } else {
-        snprintf(uri, cap, "sqlite:%s/t%d/agentmon.db", g_dir, ++g_n);
-    }
-}
+#include "store_fixture.h"
+#include "serve/store/labels.h"
+#include "serve/api/results_json.h"
+#include "serve/store/store.h"
+#include "serve/store/store_backend.h"
 
 static am_store *open_store(const char *uri, const am_store_opts *o)
 {
@@ -52,11 +34,9 @@ static am_store *open_store(const char *uri, const am_store_opts *o)
 
 typedef struct comm {
     char id[32], session[16], src[16], dst[16], type[16], err_type[16];
-    am_value v[17];
+    am_value v[AM_COMM__N];
     am_record r;
 } comm;
-
-static const am_table *T_COMM;
 
 static void make_comm(comm *c, int i, double ts, const char *src, double ptime, int errors)
 {
@@ -68,33 +48,25 @@ static void make_comm(comm *c, int i, double ts, const char *src, double ptime, 
     snprintf(c->type, sizeof c->type, "type%d", i % 5);
     snprintf(c->err_type, sizeof c->err_type, "Timeout");
     am_value *v = c->v;
-    v[0].v.s = c->id;
-    v[1].v.d = ts;
-    v[2].v.s = c->session;
-    v[3].v.s = c->src;
-    v[4].v.s = c->dst;
-    v[5].v.s = c->type;
-    v[6].v.i = 100 + i;
-    v[7].v.d = ptime;
-    v[8].v.d = ptime * 2;
-    v[9].v.d = 0.5;
-    v[10].is_null = true;
-    v[11].v.i = 4096;
-    v[12].v.d = 0.25;
-    v[13].v.i = errors;
-    v[14].v.s = errors ? c->err_type : NULL;
-    v[15].v.i = 0;
-    v[16].v.s = "4bf92f3577b34da6a3ce929d0e0e4736";
+    v[AM_COMM_ID].v.s = c->id;
+    v[AM_COMM_TIMESTAMP].v.d = ts;
+    v[AM_COMM_SESSION_ID].v.s = c->session;
+    v[AM_COMM_SOURCE_AGENT_ID].v.s = c->src;
+    v[AM_COMM_TARGET_AGENT_ID].v.s = c->dst;
+    v[AM_COMM_MESSAGE_TYPE].v.s = c->type;
+    v[AM_COMM_MESSAGE_SIZE].v.i = 100 + i;
+    v[AM_COMM_PROCESSING_TIME].v.d = ptime;
+    v[AM_COMM_RESPONSE_TIME].v.d = ptime * 2;
+    v[AM_COMM_CPU_USAGE].v.d = 0.5;
+    v[AM_COMM_MEMORY_USAGE].is_null = true;
+    v[AM_COMM_CONTEXT_SIZE].v.i = 4096;
+    v[AM_COMM_CONTEXT_RELEVANCE_SCORE].v.d = 0.25;
+    v[AM_COMM_ERROR_COUNT].v.i = errors;
+    v[AM_COMM_ERROR_TYPE].v.s = errors ? c->err_type : NULL;
+    v[AM_COMM_RETRY_COUNT].v.i = 0;
+    v[AM_COMM_TRACE_ID].v.s = "4bf92f3577b34da6a3ce929d0e0e4736";
     c->r.table = AM_T_COMMUNICATION;
     c->r.vals = c->v;
-}
-
-/* Submit n records in one call and wait for them. */
-static void put(am_store *s, const am_record *recs, size_t n)
-{
-    uint64_t t;
-    AM_ASSERT_OK(am_store_submit(s, recs, n, &t));
-    AM_ASSERT_OK(am_store_wait(s, t, 30));
 }
 
 static void put_comms(am_store *s, comm *cs, size_t n)
@@ -102,7 +74,7 @@ static void put_comms(am_store *s, comm *cs, size_t n)
     am_record *rs = calloc(n, sizeof *rs);
     for (size_t i = 0; i < n; i++)
         rs[i] = cs[i].r;
-    put(s, rs, n);
+    sf_put(s, rs, n);
     free(rs);
 }
 
@@ -124,7 +96,7 @@ static json_t *select_all(am_store *s, am_store_query q, size_t *n_pages)
         size_t n = 0;
         char next[128];
         q.cursor = cursor;
-        AM_ASSERT_OK(am_store_select(s, &q, &b, &n, next));
+        AM_ASSERT_OK(am__json_select(s, &q, &b, &n, next));
         json_error_t e;
         json_t *page = json_loads(b.p, 0, &e);
         if (!page)
@@ -158,17 +130,17 @@ static void test_types_and_nulls(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
-    AM_ASSERT_STR_EQ(am_store_backend(s), g_is_pg ? "postgres" : "sqlite");
+    AM_ASSERT_STR_EQ(am_store_backend(s), sf_is_pg ? "postgres" : "sqlite");
     comm c[3];
     make_comm(&c[0], 0, 1700000000.123, "planner", 12.5, 0);
     make_comm(&c[1], 1, 1700000001.5, "coder \"x\"\n\xc3\xa9", INFINITY, 2);
     make_comm(&c[2], 2, 1700000002, "coder", -INFINITY, 0);
-    c[2].v[7].is_null = true; /* processing_time NULL */
-    c[2].v[6].v.i = INT64_MIN;
-    c[2].v[11].v.i = INT64_MAX;
-    c[2].v[3].v.s = NULL; /* NULL text */
+    c[2].v[AM_COMM_PROCESSING_TIME].is_null = true; /* processing_time NULL */
+    c[2].v[AM_COMM_MESSAGE_SIZE].v.i = INT64_MIN;
+    c[2].v[AM_COMM_CONTEXT_SIZE].v.i = INT64_MAX;
+    c[2].v[AM_COMM_SOURCE_AGENT_ID].v.s = NULL; /* NULL text */
     put_comms(s, c, 3);
     am_store_stats st;
     am_store_get_stats(s, &st);
@@ -233,22 +205,22 @@ static void test_filters_and_ranges(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     enum { N = 40 };
     comm c[N];
     for (int i = 0; i < N; i++)
         make_comm(&c[i], i, 1000 + i, i % 2 ? "odd" : "even", i * 0.5, i % 4 == 0);
     put_comms(s, c, N);
-    int src = am_table_col(T_COMM, "source_agent_id");
+    int src = AM_COMM_SOURCE_AGENT_ID;
     AM_ASSERT_EQ(count_where(s, src, "odd", NAN, NAN), 20);
     AM_ASSERT_EQ(count_where(s, src, "nobody", NAN, NAN), 0);
-    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "message_size"), "105", NAN, NAN), 1);
-    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "processing_time"), "2.5", NAN, NAN), 1);
-    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "error_count"), "1", NAN, NAN), 10);
-    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "error_type"), NULL, NAN, NAN), 30);
-    AM_ASSERT_EQ(count_where(s, am_table_col(T_COMM, "memory_usage"), NULL, NAN, NAN), 40);
-    AM_ASSERT_EQ(count_where(s, 1, "1007", NAN, NAN), 1); /* TIME: unix seconds */
+    AM_ASSERT_EQ(count_where(s, AM_COMM_MESSAGE_SIZE, "105", NAN, NAN), 1);
+    AM_ASSERT_EQ(count_where(s, AM_COMM_PROCESSING_TIME, "2.5", NAN, NAN), 1);
+    AM_ASSERT_EQ(count_where(s, AM_COMM_ERROR_COUNT, "1", NAN, NAN), 10);
+    AM_ASSERT_EQ(count_where(s, AM_COMM_ERROR_TYPE, NULL, NAN, NAN), 30);
+    AM_ASSERT_EQ(count_where(s, AM_COMM_MEMORY_USAGE, NULL, NAN, NAN), 40);
+    AM_ASSERT_EQ(count_where(s, AM_COMM_TIMESTAMP, "1007", NAN, NAN), 1); /* TIME: unix seconds */
     /* ranges: start inclusive, end exclusive */
     AM_ASSERT_EQ(count_where(s, -1, NULL, 1010, 1020), 10);
     AM_ASSERT_EQ(count_where(s, -1, NULL, 1010, NAN), 30);
@@ -258,7 +230,7 @@ static void test_filters_and_ranges(void **state)
     /* two filters */
     am_store_query q = all_query(AM_T_COMMUNICATION);
     q.filters[0] = (am_store_filter){src, "even"};
-    q.filters[1] = (am_store_filter){am_table_col(T_COMM, "error_count"), "1"};
+    q.filters[1] = (am_store_filter){AM_COMM_ERROR_COUNT, "1"};
     q.n_filters = 2;
     json_t *a = select_all(s, q, NULL);
     AM_ASSERT_EQ(json_array_size(a), 10);
@@ -270,7 +242,7 @@ static void test_paging(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     enum { N = 2503 };
     comm *c = calloc(N, sizeof *c);
@@ -322,7 +294,7 @@ static void test_bad_input(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     comm c[2];
     make_comm(&c[0], 0, 1000, "a", 1, 0);
@@ -335,13 +307,13 @@ static void test_bad_input(void **state)
         am_value v;
         const char *msg;
     } bad[] = {
-        {7, {.v.d = NAN}, "NaN"},
-        {3, {.v.s = "\xff\xfe"}, "UTF-8"},
-        {0, {.is_null = true}, "NULL"},
-        {0, {.v.s = ""}, "empty"},
-        {1, {.v.d = -1}, "1970..9999"},
-        {1, {.v.d = INFINITY}, "1970..9999"},
-        {1, {.v.d = 253402300800.0}, "1970..9999"},
+        {AM_COMM_PROCESSING_TIME, {.v.d = NAN}, "NaN"},
+        {AM_COMM_SOURCE_AGENT_ID, {.v.s = "\xff\xfe"}, "UTF-8"},
+        {AM_COMM_ID, {.is_null = true}, "NULL"},
+        {AM_COMM_ID, {.v.s = ""}, "empty"},
+        {AM_COMM_TIMESTAMP, {.v.d = -1}, "1970..9999"},
+        {AM_COMM_TIMESTAMP, {.v.d = INFINITY}, "1970..9999"},
+        {AM_COMM_TIMESTAMP, {.v.d = 253402300800.0}, "1970..9999"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         comm b[2];
@@ -359,13 +331,13 @@ static void test_bad_input(void **state)
     longtext[AM_STORE_MAX_TEXT + 1] = '\0';
     comm b;
     make_comm(&b, 100, 1000, "a", 1, 0);
-    b.v[3].v.s = longtext;
+    b.v[AM_COMM_SOURCE_AGENT_ID].v.s = longtext;
     uint64_t t;
     AM_ASSERT_ERR(am_store_submit(s, &b.r, 1, &t), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "longer than");
     longtext[AM_STORE_MAX_ID + 1] = '\0';
     make_comm(&b, 100, 1000, "a", 1, 0);
-    b.v[0].v.s = longtext;
+    b.v[AM_COMM_ID].v.s = longtext;
     AM_ASSERT_ERR(am_store_submit(s, &b.r, 1, &t), AM_EINVAL);
     free(longtext);
     AM_ASSERT_ERR(am_store_submit(s, &b.r, 0, &t), AM_EINVAL);
@@ -387,7 +359,7 @@ static void test_bad_input(void **state)
     char next[128];
     am_store_query q = all_query(AM_T_COMMUNICATION);
     q.limit = 1;
-    AM_ASSERT_OK(am_store_select(s, &q, &out, &n, next));
+    AM_ASSERT_OK(am__json_select(s, &q, &out, &n, next));
     assert_true(next[0]);
     char good[128];
     snprintf(good, sizeof good, "%s", next);
@@ -412,7 +384,7 @@ static void test_bad_input(void **state)
         q.cursor = bad_cursors[i];
         if (strcmp(upper, good) == 0 && i == 3)
             continue;
-        am_err rc = am_store_select(s, &q, &out, &n, next);
+        am_err rc = am__json_select(s, &q, &out, &n, next);
         if (rc != AM_EINVAL)
             fail_msg("cursor \"%s\" gave %s", bad_cursors[i], am_err_name(rc));
         AM_ASSERT_CONTAINS(am_errmsg(), "cursor");
@@ -421,16 +393,16 @@ static void test_bad_input(void **state)
     /* a cursor of another query */
     q.cursor = good;
     q.start = 0;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "another query");
     q.start = NAN;
-    q.filters[0] = (am_store_filter){3, "a"};
+    q.filters[0] = (am_store_filter){AM_COMM_SOURCE_AGENT_ID, "a"};
     q.n_filters = 1;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     q.n_filters = 0;
     /* the same query with another limit keeps paging */
     q.limit = 5;
-    AM_ASSERT_OK(am_store_select(s, &q, &out, &n, next));
+    AM_ASSERT_OK(am__json_select(s, &q, &out, &n, next));
     AM_ASSERT_EQ(n, 1);
     out.len = 4;
     out.p[4] = '\0';
@@ -441,68 +413,74 @@ static void test_bad_input(void **state)
         const char *value;
         const char *msg;
     } badf[] = {
-        {99, "x", "no column"}, {-1, "x", "no column"}, {6, "12x", "integer"},
-        {6, "", "integer"},     {6, " 1", "integer"},   {7, "abc", "number"},
-        {7, "nan", "number"},   {1, "inf", "time"},     {6, "99999999999999999999", "integer"},
-        {3, "\xc3", "UTF-8"},
+        {99, "x", "no column"},
+        {-1, "x", "no column"},
+        {AM_COMM_MESSAGE_SIZE, "12x", "integer"},
+        {AM_COMM_MESSAGE_SIZE, "", "integer"},
+        {AM_COMM_MESSAGE_SIZE, " 1", "integer"},
+        {AM_COMM_PROCESSING_TIME, "abc", "number"},
+        {AM_COMM_PROCESSING_TIME, "nan", "number"},
+        {AM_COMM_TIMESTAMP, "inf", "time"},
+        {AM_COMM_MESSAGE_SIZE, "99999999999999999999", "integer"},
+        {AM_COMM_SOURCE_AGENT_ID, "\xc3", "UTF-8"},
     };
     for (size_t i = 0; i < sizeof badf / sizeof *badf; i++) {
         q.filters[0] = (am_store_filter){badf[i].col, badf[i].value};
         q.n_filters = 1;
-        am_err rc = am_store_select(s, &q, &out, &n, next);
+        am_err rc = am__json_select(s, &q, &out, &n, next);
         if (rc != AM_EINVAL)
             fail_msg("filter %d=\"%s\" gave %s", badf[i].col, badf[i].value, am_err_name(rc));
         AM_ASSERT_CONTAINS(am_errmsg(), badf[i].msg);
     }
     q.n_filters = 0;
     q.limit = 0;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     q.limit = 10001;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     q.limit = 10;
     q.start = 10;
     q.end = 5;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "before start");
     q.start = INFINITY;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
     q.table = (am_table_id)77;
-    AM_ASSERT_ERR(am_store_select(s, &q, &out, &n, next), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_select(s, &q, &out, &n, next), AM_EINVAL);
 
     am_store_summary sq = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
-    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL); /* unbounded range */
+    AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL); /* unbounded range */
     sq.q.start = 0;
     sq.q.end = 3600;
     sq.step = 0;
-    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     sq.step = 0.1;
-    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "steps");
     sq.step = 60;
-    sq.group_by[0] = am_table_col(T_COMM, "message_size"); /* not a group_by column */
+    sq.group_by[0] = AM_COMM_MESSAGE_SIZE; /* not a group_by column */
     sq.n_group_by = 1;
-    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "message_size");
-    sq.group_by[0] = 3;
-    sq.group_by[1] = 3;
+    sq.group_by[0] = AM_COMM_SOURCE_AGENT_ID;
+    sq.group_by[1] = AM_COMM_SOURCE_AGENT_ID;
     sq.n_group_by = 2;
-    AM_ASSERT_ERR(am_store_summarize(s, &sq, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_summary(s, &sq, &out), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "twice");
 
     am_store_series se = {.name = "up", .start = 0, .end = 10};
     se.name = "bad name";
-    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_series(s, &se, &out), AM_EINVAL);
     se.name = "up";
     se.end = NAN;
-    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_series(s, &se, &out), AM_EINVAL);
     se.end = 1e6;
     se.step = 1;
-    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_series(s, &se, &out), AM_EINVAL);
     se.step = 0;
     se.match_names[0] = "0bad";
     se.match_values[0] = "x";
     se.n_match = 1;
-    AM_ASSERT_ERR(am_store_series_query(s, &se, &out), AM_EINVAL);
+    AM_ASSERT_ERR(am__json_series(s, &se, &out), AM_EINVAL);
     AM_ASSERT_STR_EQ(out.p, "keep");
     am_buf_free(&out);
 
@@ -528,7 +506,7 @@ static void test_queue_full(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store_opts o = AM_STORE_OPTS_INIT;
     o.max_queued = 100;
     am_store *s = open_store(uri, &o);
@@ -586,7 +564,7 @@ static void test_group_commit(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     enum { THREADS = 4, EACH = 200 };
     pthread_t th[THREADS];
@@ -629,7 +607,7 @@ static char *summary_text(am_store *s, const am_store_summary *q)
 {
     am_buf b;
     am_buf_init(&b, 0);
-    AM_ASSERT_OK(am_store_summarize(s, q, &b));
+    AM_ASSERT_OK(am__json_summary(s, q, &b));
     return am_buf_take(&b, NULL);
 }
 
@@ -656,7 +634,7 @@ static json_t *summarize(am_store *s, const am_store_summary *q)
 {
     am_buf b;
     am_buf_init(&b, 0);
-    AM_ASSERT_OK(am_store_summarize(s, q, &b));
+    AM_ASSERT_OK(am__json_summary(s, q, &b));
     json_error_t e;
     json_t *j = json_loads(b.p, 0, &e);
     if (!j)
@@ -675,7 +653,7 @@ static void test_summary(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     enum { N = 3000 };
     const double t0 = 1700000000; /* a multiple of 3600 + 800 */
@@ -687,12 +665,13 @@ static void test_summary(void **state)
         double v = exp((rand() % 10000) / 1000.0);
         make_comm(&c[i], i, ts, agents[i % 3] ? agents[i % 3] : "x", v, i % 7 == 0);
         if (!agents[i % 3])
-            c[i].v[3].is_null = true;
+            c[i].v[AM_COMM_SOURCE_AGENT_ID].is_null = true;
         if (i % 11 == 0)
-            c[i].v[7].is_null = true; /* no value: counted, not in percentiles */
+            c[i].v[AM_COMM_PROCESSING_TIME].is_null =
+                true; /* no value: counted, not in percentiles */
     }
     put_comms(s, c, N);
-    int src = am_table_col(T_COMM, "source_agent_id");
+    int src = AM_COMM_SOURCE_AGENT_ID;
     am_store_summary q = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
     q.q.start = t0 - 3600;
     q.q.end = t0 + 3600;
@@ -724,12 +703,13 @@ static void test_summary(void **state)
             double vals[N];
             size_t nv = 0, cnt = 0, errs = 0;
             for (int i = 0; i < N; i++) {
-                if (i % 3 != which || c[i].v[1].v.d < b0 || c[i].v[1].v.d >= b0 + 60)
+                if (i % 3 != which || c[i].v[AM_COMM_TIMESTAMP].v.d < b0 ||
+                    c[i].v[AM_COMM_TIMESTAMP].v.d >= b0 + 60)
                     continue;
                 cnt++;
                 errs += i % 7 == 0;
-                if (!c[i].v[7].is_null)
-                    vals[nv++] = c[i].v[7].v.d;
+                if (!c[i].v[AM_COMM_PROCESSING_TIME].is_null)
+                    vals[nv++] = c[i].v[AM_COMM_PROCESSING_TIME].v.d;
             }
             qsort(vals, nv, sizeof *vals, cmp_d);
             AM_ASSERT_EQ(json_integer_value(json_object_get(p, "count")), cnt);
@@ -767,7 +747,7 @@ static void test_summary(void **state)
     h.step = 90;
     check_both_ways(s, &h, false);
     h.step = 60;
-    h.group_by[0] = am_table_col(T_COMM, "message_type");
+    h.group_by[0] = AM_COMM_MESSAGE_TYPE;
     h.n_group_by = 1;
     check_both_ways(s, &h, false);
 
@@ -789,7 +769,7 @@ static void test_summary(void **state)
     /* two group_by columns; an empty range */
     q.q.n_filters = 0;
     q.group_by[0] = src;
-    q.group_by[1] = am_table_col(T_COMM, "message_type");
+    q.group_by[1] = AM_COMM_MESSAGE_TYPE;
     q.n_group_by = 2;
     j = summarize(s, &q);
     AM_ASSERT_EQ(json_array_size(json_object_get(j, "groups")), 15);
@@ -805,13 +785,13 @@ static void test_summary(void **state)
     am_value v[40];
     for (size_t i = 0; i < sys->n_cols; i++)
         v[i] = (am_value){.is_null = true};
-    v[0].v.s = "sys-1";
-    v[1] = (am_value){.v.d = t0};
-    v[am_table_col(sys, "host")] = (am_value){.v.s = "h"};
-    v[am_table_col(sys, "cpu_usage")] = (am_value){.v.d = 42};
-    v[0].is_null = false;
+    v[AM_SYS_ID].v.s = "sys-1";
+    v[AM_SYS_TIMESTAMP] = (am_value){.v.d = t0};
+    v[AM_SYS_HOST] = (am_value){.v.s = "h"};
+    v[AM_SYS_CPU_USAGE] = (am_value){.v.d = 42};
+    v[AM_SYS_ID].is_null = false;
     am_record r = {AM_T_SYSTEM, v};
-    put(s, &r, 1);
+    sf_put(s, &r, 1);
     am_store_summary sq = {.q = all_query(AM_T_SYSTEM), .step = 60};
     sq.q.start = t0 - 60;
     sq.q.end = t0 + 60;
@@ -837,7 +817,7 @@ static void test_summary_values(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     enum { N = 400 };
     double vals[N];
@@ -888,22 +868,22 @@ static void put_sample(am_store *s, int i, const char *name, const char *labels,
     am_value v[40];
     for (size_t k = 0; k < t->n_cols; k++)
         v[k] = (am_value){.is_null = true};
-    v[0] = (am_value){.v.s = id};
-    v[1] = (am_value){.v.d = ts};
-    v[am_table_col(t, "name")] = (am_value){.v.s = name};
-    v[am_table_col(t, "type")] = (am_value){.v.s = "gauge"};
-    v[am_table_col(t, "labels")] = (am_value){.v.s = labels};
-    v[am_table_col(t, "value")] = (am_value){.v.d = value};
-    v[am_table_col(t, "source")] = (am_value){.v.s = "event"};
+    v[AM_METRIC_ID] = (am_value){.v.s = id};
+    v[AM_METRIC_TIMESTAMP] = (am_value){.v.d = ts};
+    v[AM_METRIC_NAME] = (am_value){.v.s = name};
+    v[AM_METRIC_TYPE] = (am_value){.v.s = "gauge"};
+    v[AM_METRIC_LABELS] = (am_value){.v.s = labels};
+    v[AM_METRIC_VALUE] = (am_value){.v.d = value};
+    v[AM_METRIC_SOURCE] = (am_value){.v.s = "event"};
     am_record r = {AM_T_METRIC, v};
-    put(s, &r, 1);
+    sf_put(s, &r, 1);
 }
 
 static json_t *series(am_store *s, const am_store_series *q)
 {
     am_buf b;
     am_buf_init(&b, 0);
-    AM_ASSERT_OK(am_store_series_query(s, q, &b));
+    AM_ASSERT_OK(am__json_series(s, q, &b));
     json_error_t e;
     json_t *j = json_loads(b.p, 0, &e);
     if (!j)
@@ -916,7 +896,7 @@ static void test_series(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     const char *la = "{agent=\"a\",job=\"x\"}", *lb = "{agent=\"b\",job=\"x\\\"y\"}",
                *lc = "{xagent=\"a\"}";
@@ -993,13 +973,390 @@ static void test_series(void **state)
     am_store_close(s);
 }
 
-/* ------------------------------------------------------------ retention, migrations */
+/* ------------------------------------------------------------ callbacks */
+
+typedef struct calls {
+    int n, stop_at; /* stop_at: the call that returns 42 (0: none) */
+} calls;
+
+static int count_call(calls *c)
+{
+    return ++c->n == c->stop_at ? 42 : 0;
+}
+
+static int row_cb(void *ud, const am_table *t, const am_value *v)
+{
+    (void)t;
+    (void)v;
+    return count_call(ud);
+}
+
+static int point_cb(void *ud, const am_store_point *p)
+{
+    (void)p;
+    return count_call(ud);
+}
+
+static int series_cb(void *ud, const char *const *names, const char *const *values, size_t n)
+{
+    (void)names;
+    (void)values;
+    (void)n;
+    return count_call(ud);
+}
+
+static int sample_cb(void *ud, double t, double v)
+{
+    (void)t;
+    (void)v;
+    return count_call(ud);
+}
+
+/* store.h's contract: a non-zero return stops the walk and is returned;
+   a read that fails calls nothing. */
+static void test_callbacks(void **state)
+{
+    (void)state;
+    char uri[256];
+    sf_fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    comm c[6];
+    for (int i = 0; i < 6; i++)
+        make_comm(&c[i], i, 1000 + i * 60, i % 2 ? "a" : "b", i, 0);
+    put_comms(s, c, 6);
+    put_sample(s, 1, "up", "{a=\"x\"}", 1000, 1);
+    put_sample(s, 2, "up", "{a=\"x\"}", 1001, 2);
+    put_sample(s, 3, "up", "{a=\"y\"}", 1000, 3);
+
+    calls k = {0, 2};
+    size_t n = 99;
+    char next[AM_STORE_CURSOR_MAX] = "unset";
+    am_store_query q = all_query(AM_T_COMMUNICATION);
+    AM_ASSERT_EQ(am_store_select(s, &q, row_cb, &k, &n, next), 42);
+    AM_ASSERT_EQ(k.n, 2);
+    AM_ASSERT_EQ(n, 99); /* set only on success */
+    k = (calls){0, 0};
+    AM_ASSERT_OK(am_store_select(s, &q, row_cb, &k, &n, next));
+    AM_ASSERT_EQ(k.n, 6);
+    AM_ASSERT_EQ(n, 6);
+
+    am_store_summary sq = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
+    sq.q.start = 0;
+    sq.q.end = 3600;
+    k = (calls){0, 3};
+    AM_ASSERT_EQ(am_store_summarize(s, &sq, point_cb, &k), 42);
+    AM_ASSERT_EQ(k.n, 3);
+
+    am_store_series se = {.name = "up", .start = 0, .end = 2000};
+    k = (calls){0, 2}; /* the first series' first sample */
+    AM_ASSERT_EQ(am_store_series_query(s, &se, series_cb, sample_cb, &k), 42);
+    AM_ASSERT_EQ(k.n, 2);
+    k = (calls){0, 0};
+    AM_ASSERT_OK(am_store_series_query(s, &se, series_cb, sample_cb, &k));
+    AM_ASSERT_EQ(k.n, 5); /* 2 series, 3 samples */
+
+    /* failures call nothing, even when part of the result was good */
+    k = (calls){0, 0};
+    q.cursor = "0000";
+    AM_ASSERT_ERR(am_store_select(s, &q, row_cb, &k, &n, next), AM_EINVAL);
+    sq.step = 0;
+    AM_ASSERT_ERR(am_store_summarize(s, &sq, point_cb, &k), AM_EINVAL);
+    put_sample(s, 4, "up", "{a=unquoted}", 1000, 4); /* sorts after the good ones */
+    AM_ASSERT_ERR(am_store_series_query(s, &se, series_cb, sample_cb, &k), AM_EIO);
+    AM_ASSERT_CONTAINS(am_errmsg(), "not canonical");
+    AM_ASSERT_EQ(k.n, 0);
+    am_store_close(s);
+}
+
+/* ------------------------------------------------------------ state and logs */
+
+/* A record of table t with every column NULL but id, timestamp and the
+   (column, text) pairs given; strings borrowed. */
+typedef struct rec {
+    am_value v[AM_TABLE_MAX_COLS];
+    am_record r;
+} rec;
+
+static void rec_init(rec *x, am_table_id t, const char *id, double ts)
+{
+    for (size_t c = 0; c < AM_TABLE_MAX_COLS; c++)
+        x->v[c] = (am_value){.is_null = true};
+    x->v[AM_C_ID] = (am_value){.v.s = id};
+    x->v[AM_C_TIMESTAMP] = (am_value){.v.d = ts};
+    x->r = (am_record){t, x->v};
+}
+
+typedef struct rows {
+    size_t n;
+    char ids[16][64];
+    am_value v[16][AM_TABLE_MAX_COLS];
+    char text[16][AM_TABLE_MAX_COLS][64];
+} rows;
+
+/* Keep up to 16 rows (copies of their texts). */
+static int keep_row(void *ud, const am_table *t, const am_value *vals)
+{
+    rows *r = ud;
+    if (r->n == 16)
+        return AM_ELIMIT;
+    for (size_t c = 0; c < t->n_cols; c++) {
+        r->v[r->n][c] = vals[c];
+        if (t->cols[c].type == AM_COL_TEXT && !vals[c].is_null) {
+            snprintf(r->text[r->n][c], sizeof r->text[0][0], "%s", vals[c].v.s);
+            r->v[r->n][c].v.s = r->text[r->n][c];
+        }
+    }
+    snprintf(r->ids[r->n], sizeof r->ids[0], "%s", vals[AM_C_ID].v.s);
+    r->n++;
+    return 0;
+}
+
+static void select_into(am_store *s, am_store_query q, rows *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t n;
+    char next[AM_STORE_CURSOR_MAX];
+    AM_ASSERT_OK(am_store_select(s, &q, keep_row, out, &n, next));
+    AM_ASSERT_EQ(n, out->n);
+}
+
+/* Alert state and silences are replaced by id; history and log lines are
+   appended, and found by alert name and trace id. */
+static void test_state_and_logs(void **state)
+{
+    (void)state;
+    char uri[256];
+    sf_fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    rec a;
+    rec_init(&a, AM_T_ALERT, "HighErrorRate/1f2e", 1000);
+    a.v[AM_ALERT_ALERT_NAME] = (am_value){.v.s = "HighErrorRate"};
+    a.v[AM_ALERT_FINGERPRINT] = (am_value){.v.s = "1f2e"};
+    a.v[AM_ALERT_LABELS] = (am_value){.v.s = "{agent=\"coder\"}"};
+    a.v[AM_ALERT_STATE] = (am_value){.v.s = "pending"};
+    a.v[AM_ALERT_ACTIVE_AT] = (am_value){.v.d = 1000};
+    a.v[AM_ALERT_VALUE] = (am_value){.v.d = 0.25};
+    sf_put(s, &a.r, 1);
+    a.v[AM_C_TIMESTAMP].v.d = 1300;
+    a.v[AM_ALERT_STATE].v.s = "firing";
+    a.v[AM_ALERT_FIRED_AT] = (am_value){.v.d = 1300};
+    a.v[AM_ALERT_LAST_SENT_AT] = (am_value){.v.d = 1301};
+    a.v[AM_ALERT_VALUE].v.d = 0.5;
+    sf_put(s, &a.r, 1);
+    rows r;
+    select_into(s, all_query(AM_T_ALERT), &r);
+    AM_ASSERT_EQ(r.n, 1);
+    AM_ASSERT_STR_EQ(r.v[0][AM_ALERT_STATE].v.s, "firing");
+    AM_ASSERT_DBL_EQ(r.v[0][AM_ALERT_ACTIVE_AT].v.d, 1000);
+    AM_ASSERT_DBL_EQ(r.v[0][AM_ALERT_FIRED_AT].v.d, 1300);
+    AM_ASSERT_DBL_EQ(r.v[0][AM_ALERT_LAST_SENT_AT].v.d, 1301);
+    AM_ASSERT_DBL_EQ(r.v[0][AM_ALERT_VALUE].v.d, 0.5);
+    assert_true(r.v[0][AM_ALERT_RESOLVED_AT].is_null);
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.duplicates, 0); /* replaced, not skipped */
+
+    rec sil;
+    rec_init(&sil, AM_T_SILENCE, "silence-1", 1000);
+    sil.v[AM_SILENCE_MATCHERS] =
+        (am_value){.v.s = "[{\"name\":\"agent\",\"value\":\"coder\",\"isRegex\":false}]"};
+    sil.v[AM_SILENCE_STARTS_AT] = (am_value){.v.d = 1000};
+    sil.v[AM_SILENCE_ENDS_AT] = (am_value){.v.d = 5000};
+    sil.v[AM_SILENCE_CREATED_BY] = (am_value){.v.s = "ops"};
+    sf_put(s, &sil.r, 1);
+    sil.v[AM_C_TIMESTAMP].v.d = 2000;
+    sil.v[AM_SILENCE_ENDS_AT].v.d = 2000; /* expired */
+    sf_put(s, &sil.r, 1);
+    select_into(s, all_query(AM_T_SILENCE), &r);
+    AM_ASSERT_EQ(r.n, 1);
+    AM_ASSERT_DBL_EQ(r.v[0][AM_SILENCE_ENDS_AT].v.d, 2000);
+    AM_ASSERT_STR_EQ(r.v[0][AM_SILENCE_CREATED_BY].v.s, "ops");
+
+    static const char *const states[] = {"pending", "firing", "resolved"};
+    rec h[3];
+    char hid[3][16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(hid[i], sizeof hid[i], "h-%d", i);
+        rec_init(&h[i], AM_T_ALERT_HISTORY, hid[i], 1000 + i * 300);
+        h[i].v[AM_AHIST_ALERT_NAME] = (am_value){.v.s = i == 2 ? "Other" : "HighErrorRate"};
+        h[i].v[AM_AHIST_FINGERPRINT] = (am_value){.v.s = "1f2e"};
+        h[i].v[AM_AHIST_STATE] = (am_value){.v.s = states[i]};
+    }
+    am_record hr[3] = {h[0].r, h[1].r, h[2].r};
+    sf_put(s, hr, 3);
+    sf_put(s, hr, 1); /* a resent change is stored once */
+    am_store_query q = all_query(AM_T_ALERT_HISTORY);
+    q.filters[0] = (am_store_filter){AM_AHIST_ALERT_NAME, "HighErrorRate"};
+    q.n_filters = 1;
+    select_into(s, q, &r);
+    AM_ASSERT_EQ(r.n, 2);
+    AM_ASSERT_STR_EQ(r.v[1][AM_AHIST_STATE].v.s, "firing");
+
+    /* a trace's log lines and records, in time order */
+    const char *trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    rec l[5];
+    char lid[5][16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(lid[i], sizeof lid[i], "line-%d", i);
+        rec_init(&l[i], AM_T_LOG, lid[i], 2000 - i);
+        l[i].v[AM_LOG_LEVEL] = (am_value){.v.s = "INFO"};
+        l[i].v[AM_LOG_MESSAGE] = (am_value){.v.s = "step"};
+        l[i].v[AM_LOG_FIELDS] = (am_value){.v.s = "{\"attempt\":1}"};
+        if (i % 2 == 0)
+            l[i].v[AM_LOG_TRACE_ID] = (am_value){.v.s = trace};
+    }
+    am_record lr[5] = {l[0].r, l[1].r, l[2].r, l[3].r, l[4].r};
+    sf_put(s, lr, 5);
+    q = all_query(AM_T_LOG);
+    q.filters[0] = (am_store_filter){AM_LOG_TRACE_ID, trace};
+    q.n_filters = 1;
+    select_into(s, q, &r);
+    AM_ASSERT_EQ(r.n, 3);
+    AM_ASSERT_STR_EQ(r.ids[0], "line-4");
+    AM_ASSERT_STR_EQ(r.ids[2], "line-0");
+    AM_ASSERT_STR_EQ(r.v[0][AM_LOG_FIELDS].v.s, "{\"attempt\":1}");
+    rec t;
+    rec_init(&t, AM_T_TASK, "task-1", 1999.5);
+    t.v[AM_TASK_AGENT_ID] = (am_value){.v.s = "coder"};
+    t.v[AM_TASK_STATUS] = (am_value){.v.s = "success"};
+    t.v[AM_TASK_TRACE_ID] = (am_value){.v.s = trace};
+    sf_put(s, &t.r, 1);
+    q = all_query(AM_T_TASK);
+    q.filters[0] = (am_store_filter){AM_TASK_TRACE_ID, trace};
+    q.n_filters = 1;
+    select_into(s, q, &r);
+    AM_ASSERT_EQ(r.n, 1);
+    am_store_close(s);
+
+    /* retention keeps the state tables whole */
+    am_store_opts o = AM_STORE_OPTS_INIT;
+    o.retention_s = 3600;
+    s = open_store(uri, &o);
+    for (int i = 0; i < 1000; i++) {
+        am_store_get_stats(s, &st);
+        if (st.deleted >= 9) /* 3 history + 5 lines + 1 task */
+            break;
+        usleep(20000);
+    }
+    AM_ASSERT_EQ(st.deleted, 9);
+    select_into(s, all_query(AM_T_ALERT), &r);
+    AM_ASSERT_EQ(r.n, 1);
+    select_into(s, all_query(AM_T_SILENCE), &r);
+    AM_ASSERT_EQ(r.n, 1);
+    select_into(s, all_query(AM_T_LOG), &r);
+    AM_ASSERT_EQ(r.n, 0);
+    am_store_close(s);
+}
+
+/* ------------------------------------------------------------ failures */
+
+/* Stores that cannot open, and records larger than the queue. */
+static void test_open_errors_and_limits(void **state)
+{
+    (void)state;
+    am_store *s;
+    if (!sf_is_pg) {
+        AM_ASSERT_ERR(am_store_open("sqlite:/proc/no-such-dir/x/agentmon.db", NULL, &s), AM_EIO);
+        AM_ASSERT_CONTAINS(am_errmsg(), "cannot create directory");
+        char dir_uri[128];
+        snprintf(dir_uri, sizeof dir_uri, "sqlite:%s", sf_dir); /* a directory */
+        AM_ASSERT_ERR(am_store_open(dir_uri, NULL, &s), AM_EIO);
+        char longp[5000];
+        memset(longp, 'x', sizeof longp - 1);
+        longp[sizeof longp - 1] = '\0';
+        memcpy(longp, "sqlite:/tmp/", 12);
+        AM_ASSERT_ERR(am_store_open(longp, NULL, &s), AM_EINVAL);
+    } else {
+        /* a server that is not there */
+        AM_ASSERT_ERR(am_store_open("postgres://postgres@127.0.0.1:1/postgres", NULL, &s), AM_EIO);
+        AM_ASSERT_CONTAINS(am_errmsg(), "cannot connect");
+    }
+    char uri[256];
+    sf_fresh_uri(uri, sizeof uri);
+    am_store_opts o = AM_STORE_OPTS_INIT;
+    o.retention_s = -1;
+    AM_ASSERT_ERR(am_store_open(uri, &o, &s), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "retention_s");
+    o.retention_s = 0;
+    o.max_queued_bytes = 4096;
+    s = open_store(uri, &o);
+    char *text = malloc(8000);
+    memset(text, 'y', 7999);
+    text[7999] = '\0';
+    comm c;
+    make_comm(&c, 1, 1000, "a", 1, 0);
+    c.v[AM_COMM_SOURCE_AGENT_ID].v.s = text;
+    uint64_t t;
+    AM_ASSERT_ERR(am_store_submit(s, &c.r, 1, &t), AM_ELIMIT);
+    AM_ASSERT_CONTAINS(am_errmsg(), "bytes of records");
+    /* a record without values, or of a table not known */
+    am_record bad = {AM_T_COMMUNICATION, NULL};
+    AM_ASSERT_ERR(am_store_submit(s, &bad, 1, &t), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "no values");
+    free(text);
+    am_store_close(s);
+}
+
+/* PostgreSQL drops the store's connections (a restart, an administrator):
+   the writer reconnects and takes its lock again, and reads go on. */
+static void test_reconnect(void **state)
+{
+    (void)state;
+    if (!sf_is_pg)
+        skip();
+    char uri[256];
+    sf_fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    comm c[2];
+    make_comm(&c[0], 0, 1000, "a", 1, 0);
+    make_comm(&c[1], 1, 1001, "a", 1, 0);
+    put_comms(s, c, 1);
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 1); /* a reader in the pool */
+    PGconn *admin = PQconnectdb(uri);
+    assert_int_equal(PQstatus(admin), CONNECTION_OK);
+    PGresult *r = PQexec(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                "pid <> pg_backend_pid() AND datname = current_database()");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_true(PQntuples(r) >= 2);
+    PQclear(r);
+    PQfinish(admin);
+    uint64_t t;
+    am_err rc = AM_EIO;
+    for (int i = 0; i < 300 && rc; i++) {
+        rc = am_store_submit(s, &c[1].r, 1, &t);
+        if (!rc)
+            rc = am_store_wait(s, t, 30);
+        if (rc) {
+            AM_ASSERT_ERR(rc, AM_EIO);
+            usleep(10000);
+        }
+    }
+    AM_ASSERT_OK(rc);
+    /* a pooled reader finds its connection gone once, then reconnects */
+    am_store_query q = all_query(AM_T_COMMUNICATION);
+    size_t n = 0;
+    char next[AM_STORE_CURSOR_MAX];
+    rc = AM_EIO;
+    for (int i = 0; i < 10 && rc; i++) {
+        rows got;
+        memset(&got, 0, sizeof got);
+        rc = am_store_select(s, &q, keep_row, &got, &n, next);
+    }
+    AM_ASSERT_OK(rc);
+    AM_ASSERT_EQ(n, 2);
+    /* the writer holds the lock again: a second store is refused */
+    am_store *s2;
+    AM_ASSERT_ERR(am_store_open(uri, NULL, &s2), AM_EIO);
+    am_store_close(s);
+}
+
+/* ------------------------------------------------------------ retention */
 
 static void test_retention(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store_opts o = AM_STORE_OPTS_INIT;
     o.retention_s = 3600;
     o.retention_batch = 100;
@@ -1034,57 +1391,13 @@ static void test_retention(void **state)
     am_store_close(s);
 }
 
-static void test_migrations(void **state)
-{
-    (void)state;
-    char uri[256];
-    fresh_uri(uri, sizeof uri);
-    assert_true(am__store_schema_version() >= 2);
-    am_store *s;
-    AM_ASSERT_OK(am__store_open_version(uri, NULL, 1, &s));
-    comm c[50];
-    for (int i = 0; i < 50; i++)
-        make_comm(&c[i], i, 1000 + i * 7, i % 2 ? "a" : "b", i, i % 5 == 0);
-    put_comms(s, c, 1);
-    am_store_close(s);
-    /* rows stored before the rollups existed are rolled up by migration 3 */
-    AM_ASSERT_OK(am__store_open_version(uri, NULL, 2, &s));
-    put_comms(s, c + 1, 49);
-    am_store_close(s);
-    /* an older database is upgraded and keeps its rows */
-    s = open_store(uri, NULL);
-    AM_ASSERT_EQ(count_where(s, 3, "b", NAN, NAN), 25);
-    am_store_summary q = {.q = all_query(AM_T_COMMUNICATION), .step = 60};
-    q.q.start = 900;
-    q.q.end = 1500;
-    q.group_by[0] = 3;
-    q.n_group_by = 1;
-    check_both_ways(s, &q, true);
-    json_t *j = summarize(s, &q);
-    json_t *g0 = json_array_get(json_object_get(j, "groups"), 0);
-    AM_ASSERT_STR_EQ(
-        json_string_value(json_object_get(json_object_get(g0, "group"), "source_agent_id")), "a");
-    json_decref(j);
-    am_store_close(s);
-    /* now it is newer than a program that knows only version 1 */
-    AM_ASSERT_ERR(am__store_open_version(uri, NULL, 1, &s), AM_EIO);
-    AM_ASSERT_CONTAINS(am_errmsg(), "newer");
-    /* and than this one */
-    s = open_store(uri, NULL);
-    AM_ASSERT_OK(am__store_exec(s, "INSERT INTO schema_version (version, applied_at) VALUES "
-                                   "(999, 0)"));
-    am_store_close(s);
-    AM_ASSERT_ERR(am_store_open(uri, NULL, &s), AM_EIO);
-    AM_ASSERT_CONTAINS(am_errmsg(), "schema version 999");
-}
-
 /* A batch the database refuses fails its tickets with the reason, and
    the store goes on writing once the database takes writes again. */
 static void test_failed_batch(void **state)
 {
     (void)state;
     char uri[256];
-    fresh_uri(uri, sizeof uri);
+    sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
     AM_ASSERT_OK(am__store_exec(s, "DROP TABLE communication_metrics"));
     comm c;
@@ -1126,57 +1439,12 @@ static const struct CMUnitTest SUITE[] = {
     cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_queue_full),
     cmocka_unit_test(test_group_commit),       cmocka_unit_test(test_summary),
     cmocka_unit_test(test_summary_values),     cmocka_unit_test(test_series),
-    cmocka_unit_test(test_retention),          cmocka_unit_test(test_migrations),
+    cmocka_unit_test(test_retention),          cmocka_unit_test(test_state_and_logs),
+    cmocka_unit_test(test_callbacks),          cmocka_unit_test(test_open_errors_and_limits),
+    cmocka_unit_test(test_reconnect),
 };
 
 int main(void)
 {
-    T_COMM = am_table_get(AM_T_COMMUNICATION);
-    /* make_comm() fills communication_metrics by position */
-    static const char *const order[] = {"id",
-                                        "timestamp",
-                                        "session_id",
-                                        "source_agent_id",
-                                        "target_agent_id",
-                                        "message_type",
-                                        "message_size",
-                                        "processing_time",
-                                        "response_time",
-                                        "cpu_usage",
-                                        "memory_usage",
-                                        "context_size",
-                                        "context_relevance_score",
-                                        "error_count",
-                                        "error_type",
-                                        "retry_count",
-                                        "trace_id"};
-    for (size_t i = 0; i < sizeof order / sizeof *order; i++)
-        if (am_table_col(T_COMM, order[i]) != (int)i || T_COMM->n_cols != 17) {
-            fprintf(stderr, "communication_metrics changed: update make_comm()\n");
-            return 1;
-        }
-    snprintf(g_dir, sizeof g_dir, "/tmp/am-store-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return 1;
-    int failed =
-        _cmocka_run_group_tests("store_sqlite", SUITE, sizeof SUITE / sizeof *SUITE, NULL, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", g_dir);
-
-    if (!pf_find(&g_pg)) {
-        printf("SKIP: store_postgres: no PostgreSQL (/usr/lib/postgresql/*/bin/initdb)\n");
-        return failed ? 1 : getenv("AM_REQUIRE_POSTGRES") ? 1 : 0;
-    }
-    if (!pf_start(&g_pg)) {
-        fprintf(stderr, "store_postgres: could not start a PostgreSQL cluster (see %s)\n",
-                g_pg.dir);
-        return 1;
-    }
-    g_is_pg = true;
-    failed +=
-        _cmocka_run_group_tests("store_postgres", SUITE, sizeof SUITE / sizeof *SUITE, NULL, NULL);
-    pf_cleanup();
-    return failed ? 1 : 0;
+    return sf_run_both("store", SUITE, sizeof SUITE / sizeof *SUITE);
 }

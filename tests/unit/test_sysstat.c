@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "serve/sysstat.h"
+#include "serve/ingest/sysstat.h"
 
-static const am_value *col(const am_record *r, const char *name)
+static const am_value *col(const am_record *r, am_sys_col c)
 {
-    return &r->vals[am_table_col(am_table_get(AM_T_SYSTEM), name)];
+    return &r->vals[c];
 }
 
 static void test_sample(void **state)
@@ -22,25 +22,25 @@ static void test_sample(void **state)
     am_record r;
     AM_ASSERT_OK(am__sysstat_sample(&s, NULL, 1700000000, &r));
     AM_ASSERT_EQ(r.table, AM_T_SYSTEM);
-    assert_true(col(&r, "cpu_usage")->is_null); /* no interval yet */
-    AM_ASSERT_STR_EQ(col(&r, "host")->v.s, s.host);
-    AM_ASSERT_DBL_EQ(col(&r, "timestamp")->v.d, 1700000000);
-    assert_true(strncmp(col(&r, "id")->v.s, "sys-", 4) == 0);
-    assert_true(col(&r, "memory_usage")->v.d > 0);
-    assert_true(col(&r, "disk_usage")->v.d > 0);
-    assert_true(col(&r, "load_1m")->v.d >= 0);
-    assert_true(col(&r, "network_rx_bytes")->v.i >= 0);
-    assert_true(col(&r, "network_latency")->is_null); /* /proc cannot tell */
+    assert_true(col(&r, AM_SYS_CPU_USAGE)->is_null); /* no interval yet */
+    AM_ASSERT_STR_EQ(col(&r, AM_SYS_HOST)->v.s, s.host);
+    AM_ASSERT_DBL_EQ(col(&r, AM_SYS_TIMESTAMP)->v.d, 1700000000);
+    assert_true(strncmp(col(&r, AM_SYS_ID)->v.s, "sys-", 4) == 0);
+    assert_true(col(&r, AM_SYS_MEMORY_USAGE)->v.d > 0);
+    assert_true(col(&r, AM_SYS_DISK_USAGE)->v.d > 0);
+    assert_true(col(&r, AM_SYS_LOAD_1M)->v.d >= 0);
+    assert_true(col(&r, AM_SYS_NETWORK_RX_BYTES)->v.i >= 0);
+    assert_true(col(&r, AM_SYS_NETWORK_LATENCY)->is_null); /* /proc cannot tell */
     char first[48];
-    snprintf(first, sizeof first, "%s", col(&r, "id")->v.s);
+    snprintf(first, sizeof first, "%s", col(&r, AM_SYS_ID)->v.s);
     for (volatile unsigned long i = 0; i < 20000000; i++) /* some CPU time to see */
         ;
     usleep(20000);
     AM_ASSERT_OK(am__sysstat_sample(&s, "/", 1700000010, &r));
-    double cpu = col(&r, "cpu_usage")->v.d;
-    assert_false(col(&r, "cpu_usage")->is_null);
+    double cpu = col(&r, AM_SYS_CPU_USAGE)->v.d;
+    assert_false(col(&r, AM_SYS_CPU_USAGE)->is_null);
     assert_true(cpu >= 0 && cpu <= 100);
-    assert_true(strcmp(first, col(&r, "id")->v.s) != 0); /* a new id each time */
+    assert_true(strcmp(first, col(&r, AM_SYS_ID)->v.s) != 0); /* a new id each time */
 }
 
 int main(void)

@@ -1,0 +1,301 @@
+/*
+** routes.c: the collector's HTTP API (see routes.h). The handlers only
+** translate: bodies go through events.c, parameters through params.c, and
+** the store's results through results_json.c.
+*/
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "agentmon/timer.h"
+#include "../../core/alloc.h"
+#include "../../core/buf.h"
+#include "../../core/render.h"
+#include "../../http/gzip.h"
+#include "../ingest/events.h"
+#include "params.h"
+#include "results_json.h"
+#include "routes.h"
+
+static void send_buf(am_http_resp *resp, unsigned status, am_buf *b)
+{
+    if (am_buf_err(b)) {
+        am_buf_free(b);
+        am_http_resp_error(resp, 500, "internal", "out of memory writing the answer");
+        return;
+    }
+    size_t len;
+    char *p = am_buf_take(b, &len);
+    am_http_resp_status(resp, status);
+    am_http_resp_body_take(resp, "application/json", p ? p : am__strdup(""), p ? len : 0);
+}
+
+/* The status for a store error, and the error type Prometheus' API uses. */
+static void store_error(am_http_resp *resp, am_err rc)
+{
+    switch (rc) {
+    case AM_EINVAL:
+    case AM_ELIMIT:
+        am_http_resp_error(resp, 400, "bad_data", am_errmsg());
+        break;
+    case AM_EFULL:
+    case AM_ETIMEDOUT:
+    case AM_EIO:
+        am_http_resp_header(resp, "Retry-After", "1");
+        am_http_resp_error(resp, 503, "unavailable", am_errmsg());
+        break;
+    default:
+        am_http_resp_error(resp, 500, "internal", am_errmsg());
+    }
+}
+
+/* ---- POST /api/v1/events ------------------------------------------ */
+
+static void reply_ingest(am_http_resp *resp, const am_events *ev)
+{
+    am_buf b;
+    am_buf_init(&b, 0);
+    am_buf_printf(&b, "{\"accepted\":%zu,\"rejected\":[", ev->n_recs);
+    for (size_t i = 0; i < ev->n_rejects; i++) {
+        am_buf_printf(&b, "%s{\"index\":%zu,\"error\":", i ? "," : "", ev->rejects[i].index);
+        am__buf_json_string(&b, ev->rejects[i].error, strlen(ev->rejects[i].error));
+        am_buf_putc(&b, '}');
+    }
+    am_buf_puts(&b, "]}");
+    /* nothing taken: the request as a whole was bad */
+    send_buf(resp, ev->n_recs ? 200 : 400, &b);
+}
+
+#define TRIM_AFTER_BYTES (1u << 20)
+
+/* Decode, store and answer; body is the request's or the inflated one. */
+static void ingest(am_routes *r, char *body, size_t len, bool ndjson, am_http_resp *resp)
+{
+    am_events ev;
+    am_err rc = am__events_decode(body, len, ndjson, am_unix_time(), &ev);
+    if (rc) {
+        am__event_metrics_received(r->metrics, "http", 1, 1);
+        am_http_resp_error(resp,
+                           rc == AM_ELIMIT   ? 413
+                           : rc == AM_ENOMEM ? 500
+                                             : 400,
+                           "bad_data", am_errmsg());
+        am__events_free(&ev);
+        return;
+    }
+    am__event_metrics_received(r->metrics, "http", ev.n_events, ev.n_rejects);
+    if (ev.n_recs) {
+        uint64_t ticket;
+        rc = am_store_submit(r->store, ev.recs, ev.n_recs, &ticket);
+        if (!rc)
+            rc = am_store_wait(r->store, ticket, r->ack_timeout_s > 0 ? r->ack_timeout_s : 30);
+        if (rc == AM_ELIMIT) {
+            am_http_resp_error(resp, 413, "bad_data", am_errmsg());
+        } else if (rc) {
+            /* acknowledged means committed: not committed, not acknowledged */
+            store_error(resp, rc);
+        } else {
+            for (size_t i = 0; i < ev.n_recs; i++) {
+                am__event_metrics_apply(r->metrics, &ev.recs[i]);
+                am__event_metrics_stored(r->metrics, "http", ev.recs[i].table);
+            }
+        }
+    }
+    if (!rc)
+        reply_ingest(resp, &ev);
+    am__events_free(&ev);
+    /* glibc keeps what a handler thread freed in that thread's arena, so
+       after a large request every handler thread would sit on its own
+       peak: give the free pages back now */
+    if (len >= TRIM_AFTER_BYTES)
+        malloc_trim(0);
+}
+
+static void post_events(am_http_req *req, am_http_resp *resp, void *ud)
+{
+    size_t len;
+    char *body = am_http_req_body_mut(req, &len);
+    char empty[1] = "";
+    const char *ct = am_http_req_header(req, "Content-Type");
+    bool ndjson = ct && (strncasecmp(ct, "application/x-ndjson", 20) == 0 ||
+                         strncasecmp(ct, "application/jsonl", 17) == 0);
+    const char *enc = am_http_req_header(req, "Content-Encoding");
+    if (!enc || strcasecmp(enc, "identity") == 0) {
+        ingest(ud, body ? body : empty, len, ndjson, resp);
+        return;
+    }
+    if (strcasecmp(enc, "gzip") != 0) {
+        am_http_resp_error(resp, 415, "bad_data", "Content-Encoding must be gzip or identity");
+        return;
+    }
+    char *inflated;
+    am_err rc = am__gunzip(body ? body : empty, len, AM_ROUTES_MAX_INFLATED, &inflated, &len);
+    if (rc) {
+        am_http_resp_error(resp, rc == AM_ELIMIT ? 413 : 400, "bad_data", am_errmsg());
+        return;
+    }
+    ingest(ud, inflated, len, ndjson, resp);
+    am__free(inflated);
+}
+
+/* ---- queries ------------------------------------------------------ */
+
+#define MAX_PARAMS 256
+
+typedef struct req_params {
+    const char *names[MAX_PARAMS], *values[MAX_PARAMS];
+    am_params p;
+} req_params;
+
+static bool gather(am_http_req *req, am_http_resp *resp, req_params *rp)
+{
+    size_t n = am_http_req_query_count(req);
+    if (n > MAX_PARAMS) {
+        am_http_resp_error(resp, 400, "bad_data", "more than 256 query parameters");
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rp->names[i] = am_http_req_query_name(req, i);
+        rp->values[i] = am_http_req_query_value(req, i);
+    }
+    rp->p = (am_params){rp->names, rp->values, n, am_unix_time()};
+    return true;
+}
+
+static const am_table *table_of(am_http_req *req, am_http_resp *resp)
+{
+    const char *type = am_http_req_param(req, "type");
+    const am_table *t = am_table_by_api_name(type);
+    if (!t) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "no metric type \"%.64s\": communication, system, agent, task, llm or metric",
+                 type ? type : "");
+        am_http_resp_error(resp, 404, "not_found", msg);
+    }
+    return t;
+}
+
+static void get_rows(am_http_req *req, am_http_resp *resp, void *ud)
+{
+    am_routes *r = ud;
+    const am_table *t = table_of(req, resp);
+    req_params rp;
+    if (!t || !gather(req, resp, &rp))
+        return;
+    am_store_query q;
+    am_params_mem mem;
+    am_err rc = am__params_select(t, &rp.p, &q, &mem);
+    if (rc) {
+        am_http_resp_error(resp, 400, "bad_data", am_errmsg());
+        return;
+    }
+    am_buf b;
+    am_buf_init(&b, 0);
+    size_t n;
+    char next[AM_STORE_CURSOR_MAX];
+    rc = am__json_select(r->store, &q, &b, &n, next);
+    am__params_free(&mem);
+    if (rc) {
+        am_buf_free(&b);
+        store_error(resp, rc);
+        return;
+    }
+    if (next[0]) {
+        /* the slice's client wants the rows as the body: the next page goes
+           in headers, as GitHub's API does it */
+        am_http_resp_header(resp, "X-Next-Cursor", next);
+        am_buf link;
+        am_buf_init(&link, 0);
+        am_buf_printf(&link, "</api/v1/metrics/%s?", t->api_name);
+        for (size_t i = 0; i < rp.p.n; i++)
+            if (strcmp(rp.names[i], "cursor") != 0) {
+                am_buf_puts(&link, rp.names[i]);
+                am_buf_putc(&link, '=');
+                for (const char *s = rp.values[i]; *s; s++) {
+                    unsigned char c = (unsigned char)*s;
+                    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || strchr("-_.~", c))
+                        am_buf_putc(&link, (char)c);
+                    else
+                        am_buf_printf(&link, "%%%02X", c);
+                }
+                am_buf_putc(&link, '&');
+            }
+        am_buf_printf(&link, "cursor=%s>; rel=\"next\"", next);
+        if (!am_buf_err(&link))
+            am_http_resp_header(resp, "Link", link.p);
+        am_buf_free(&link);
+    }
+    send_buf(resp, 200, &b);
+}
+
+/* {"status":"success","data":<what the store wrote>} */
+static void wrapped(am_http_resp *resp, am_err rc, am_buf *b)
+{
+    if (rc) {
+        am_buf_free(b);
+        store_error(resp, rc);
+        return;
+    }
+    am_buf_puts(b, "}");
+    send_buf(resp, 200, b);
+}
+
+static void get_summary(am_http_req *req, am_http_resp *resp, void *ud)
+{
+    am_routes *r = ud;
+    const am_table *t = table_of(req, resp);
+    req_params rp;
+    if (!t || !gather(req, resp, &rp))
+        return;
+    if (t->value_col < 0) {
+        am_http_resp_error(resp, 404, "not_found", "this type has no summary");
+        return;
+    }
+    am_store_summary q;
+    am_params_mem mem;
+    if (am__params_summary(t, &rp.p, &q, &mem)) {
+        am_http_resp_error(resp, 400, "bad_data", am_errmsg());
+        return;
+    }
+    am_buf b;
+    am_buf_init(&b, 0);
+    am_buf_puts(&b, "{\"status\":\"success\",\"data\":");
+    am_err rc = am__json_summary(r->store, &q, &b);
+    am__params_free(&mem);
+    wrapped(resp, rc, &b);
+}
+
+static void get_series(am_http_req *req, am_http_resp *resp, void *ud)
+{
+    am_routes *r = ud;
+    req_params rp;
+    if (!gather(req, resp, &rp))
+        return;
+    am_store_series q;
+    am_params_mem mem;
+    if (am__params_series(&rp.p, &q, &mem)) {
+        am_http_resp_error(resp, 400, "bad_data", am_errmsg());
+        return;
+    }
+    am_buf b;
+    am_buf_init(&b, 0);
+    am_buf_puts(&b, "{\"status\":\"success\",\"data\":");
+    am_err rc = am__json_series(r->store, &q, &b);
+    am__params_free(&mem);
+    wrapped(resp, rc, &b);
+}
+
+am_err am__routes_add(am_http *h, am_routes *r)
+{
+    am_err rc;
+    if ((rc = am_http_route(h, AM_HTTP_POST, "/api/v1/events", post_events, r, NULL)) ||
+        (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/metrics/{type}/summary", get_summary, r,
+                            NULL)) ||
+        (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/metrics/{type}", get_rows, r, NULL)) ||
+        (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/series", get_series, r, NULL)))
+        return rc;
+    return AM_OK;
+}

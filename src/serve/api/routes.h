@@ -1,0 +1,32 @@
+/*
+** routes.h: the collector's HTTP API on an am_http server.
+**
+**   POST /api/v1/events                  ingest (events.h); 200 once stored
+**   GET  /api/v1/metrics/{type}          rows, paged (Link / X-Next-Cursor)
+**   GET  /api/v1/metrics/{type}/summary  counts, error rate, percentiles
+**   GET  /api/v1/series                  stored metric samples
+**
+** Errors are Prometheus API JSON ({"status":"error","errorType":..,
+** "error":..}): 400 bad parameter or body (the message names it), 404
+** unknown type, 413 too large, 415 unknown Content-Encoding, 503 with
+** Retry-After when the store's queue is full or it cannot write.
+*/
+#ifndef AM_SERVE_ROUTES_H
+#define AM_SERVE_ROUTES_H
+
+#include "agentmon/http.h"
+#include "../ingest/event_metrics.h"
+#include "../store/store.h"
+
+#define AM_ROUTES_MAX_INFLATED (64u << 20) /* bytes a gzip body may inflate to */
+
+typedef struct am_routes {
+    am_store *store;           /* borrowed */
+    am_event_metrics *metrics; /* borrowed */
+    double ack_timeout_s;      /* longest an ingest waits for its commit; 0 = 30 */
+} am_routes;
+
+/* Add the four routes to h; r must outlive h. */
+am_err am__routes_add(am_http *h, am_routes *r);
+
+#endif

@@ -1,0 +1,716 @@
+/*
+** store.c: the record store's generic part (see store.h) -- backend
+** choice, open and close, the submit queue and its writer thread,
+** retention -- over a backend that only runs SQL (store_backend.h).
+** Migrations are store_migrate.c's, rollups store_rollup.c's, reads
+** store_query.c's.
+**
+** DESIGN
+** Writes. am_store_submit() validates every record, copies the n records
+** into one allocation (an entry) and appends it to a FIFO queue under the
+** store's mutex, giving it the next ticket. One writer thread takes
+** entries in order and commits them in one transaction (group commit):
+** it takes what is queued (up to max_batch records), inserts it, then,
+** while the batch is younger than batch_window_s and smaller than
+** max_batch, takes what arrived meanwhile, and commits. Tickets therefore
+** commit in order: "ticket <= done" means committed, unless the ticket
+** lies in one of the failed ranges kept for that. Waiters sleep on one
+** condition variable broadcast after each batch. A batch that fails is
+** rolled back, its tickets fail with the error (AM_EIO), and submits are
+** refused with AM_EIO until the writer's probe (ping) succeeds again, so
+** nothing is accepted that cannot be written.
+**
+** Retention runs on the writer thread between batches: each pass is a
+** series of DELETE statements of at most retention_batch rows (each its
+** own short transaction), one statement per loop turn, so a batch waiting
+** to be written waits for one small delete at most. The state tables
+** (is_kept: alert state, silences) are left alone.
+**
+** Versions. A store reads and writes the columns, tables and rollups of
+** its database's schema version (s->version, s->n_cols): the latest once
+** migrated, an older one only when a test opens it so
+** (am__store_open_version), to fill it as that version did.
+**
+** Reads run on the calling thread with a reading connection of the
+** backend, and read their whole result before the first callback (so a
+** failed read calls nothing back). Paging is keyset paging on
+** (timestamp, seq); the cursor carries the last row's key and a checksum
+** over it and the query's fingerprint (am__store_query_hash), so a cursor
+** cannot be altered or replayed against another query unnoticed.
+**
+** Rollups. For every record it stores, the writer adds the record's
+** count, error and value (into a log-bucketed histogram, < 1% relative
+** error) to the keys (table, level 60 s / 3600 s, dimension, bucket,
+** value of the dimension) -- dimension "none" and each TEXT group_by
+** column that is not high-cardinality -- and before COMMIT merges them
+** into the <table>_rollup rows of the same transaction, so the rollups
+** are exactly the committed rows. The totals of the keys written last
+** are kept in memory (one writer: they are what is stored), so a batch
+** writes its keys without reading them back; a failed batch drops them.
+** A histogram is stored as text ("index:count,..."), which both databases
+** hold and compare alike.
+**
+** Summaries split [start, end) into whole hours (step a multiple of
+** 3600), whole minutes (step a multiple of 60) and the partial minutes at
+** the ends; the first two are read from the rollups, the rest from rows,
+** all into the same per-(group, step) histograms, so a summary gives the
+** same numbers whichever way it was read. Group_by or filters the
+** rollups do not have (two dimensions, another column) read rows only.
+*/
+#include "store_internal.h"
+
+/* ------------------------------------------------------------------ */
+/* Validation and copies of records                                    */
+/* ------------------------------------------------------------------ */
+
+static am_err check_record(const am_store *s, const am_record *r, size_t idx, size_t *bytes)
+{
+    const am_table *t = am_table_get(r->table);
+    if (!t)
+        return am__err(AM_EINVAL, "record %zu: unknown table %d", idx, (int)r->table);
+    if (!s->n_cols[r->table])
+        return am__err(AM_EINVAL, "record %zu: the database (schema version %d) has no table %s",
+                       idx, s->version, t->sql_name);
+    if (!r->vals)
+        return am__err(AM_EINVAL, "record %zu: no values", idx);
+    *bytes += sizeof(am_record) + t->n_cols * sizeof(am_value);
+    for (size_t i = 0; i < t->n_cols; i++) {
+        const am_column *c = &t->cols[i];
+        const am_value *v = &r->vals[i];
+        bool is_null = v->is_null || (c->type == AM_COL_TEXT && !v->v.s);
+        if (is_null) {
+            if (i < 2)
+                return am__err(AM_EINVAL, "record %zu: %s %s is NULL", idx, t->api_name, c->name);
+            continue;
+        }
+        switch (c->type) {
+        case AM_COL_TEXT: {
+            size_t n = strlen(v->v.s);
+            size_t max = i == 0 ? AM_STORE_MAX_ID : AM_STORE_MAX_TEXT;
+            if (i == 0 && n == 0)
+                return am__err(AM_EINVAL, "record %zu: %s id is empty", idx, t->api_name);
+            if (n > max)
+                return am__err(AM_EINVAL, "record %zu: %s %s is longer than %zu bytes", idx,
+                               t->api_name, c->name, max);
+            if (!am__utf8_valid(v->v.s, n, NULL))
+                return am__err(AM_EINVAL, "record %zu: %s %s is not valid UTF-8", idx, t->api_name,
+                               c->name);
+            *bytes += n + 1;
+            break;
+        }
+        case AM_COL_REAL:
+            if (isnan(v->v.d))
+                return am__err(AM_EINVAL, "record %zu: %s %s is NaN", idx, t->api_name, c->name);
+            break;
+        case AM_COL_TIME:
+            if (!(v->v.d >= 0 && v->v.d < MAX_TIME))
+                return am__err(AM_EINVAL,
+                               "record %zu: %s %s is not a time in years 1970..9999 (%g)", idx,
+                               t->api_name, c->name, v->v.d);
+            break;
+        case AM_COL_INT:
+            break;
+        }
+    }
+    return AM_OK;
+}
+
+/* One allocation: the entry, the records, their values, their strings. */
+static entry *copy_entry(const am_record *recs, size_t n, size_t bytes)
+{
+    size_t head = sizeof(entry);
+    entry *e = am__malloc(head + bytes);
+    if (!e)
+        return NULL;
+    e->next = NULL;
+    e->n = n;
+    e->bytes = bytes;
+    e->recs = (am_record *)(void *)((char *)e + head);
+    char *p = (char *)(e->recs + n);
+    for (size_t k = 0; k < n; k++) {
+        const am_table *t = am_table_get(recs[k].table);
+        e->recs[k].table = recs[k].table;
+        e->recs[k].vals = (am_value *)(void *)p;
+        p += t->n_cols * sizeof(am_value);
+    }
+    for (size_t k = 0; k < n; k++) {
+        const am_table *t = am_table_get(recs[k].table);
+        for (size_t i = 0; i < t->n_cols; i++) {
+            am_value v = recs[k].vals[i];
+            if (t->cols[i].type == AM_COL_TEXT && (v.is_null || !v.v.s)) {
+                v.is_null = true;
+                v.v.s = NULL;
+            } else if (t->cols[i].type == AM_COL_TEXT) {
+                size_t len = strlen(v.v.s) + 1;
+                memcpy(p, v.v.s, len);
+                v.v.s = p;
+                p += len;
+            }
+            e->recs[k].vals[i] = v;
+        }
+    }
+    return e;
+}
+
+/* ------------------------------------------------------------------ */
+/* The writer                                                          */
+/* ------------------------------------------------------------------ */
+
+static void fail_tickets(am_store *s, uint64_t lo, uint64_t hi, const char *msg)
+{
+    if (s->n_failed && s->failed[s->n_failed - 1].hi + 1 == lo) {
+        s->failed[s->n_failed - 1].hi = hi;
+    } else {
+        failed_range *f = am__grow(s->failed, &s->cap_failed, s->n_failed + 1, sizeof *f, 8);
+        if (!f)
+            return; /* the waiters see the batch as failed via is_broken */
+        s->failed = f;
+        s->failed[s->n_failed].lo = lo;
+        s->failed[s->n_failed++].hi = hi;
+    }
+    snprintf(s->failed[s->n_failed - 1].msg, sizeof s->failed[0].msg, "%s", msg);
+}
+
+static am_err insert_entry(am_store *s, const entry *e, uint64_t *dups, amap *rollups)
+{
+    /* in chunks, so the statements of a large entry need no allocation */
+    enum { CHUNK = 256 };
+    am_store_stmt st[CHUNK];
+    for (size_t k0 = 0; k0 < e->n; k0 += CHUNK) {
+        size_t n = e->n - k0 < CHUNK ? e->n - k0 : CHUNK;
+        for (size_t k = 0; k < n; k++) {
+            const am_record *r = &e->recs[k0 + k];
+            st[k] = (am_store_stmt){.sql = s->insert_sql[r->table],
+                                    .params = r->vals,
+                                    .param_types = s->param_types[r->table],
+                                    .n_params = s->n_cols[r->table],
+                                    .is_cached = true};
+        }
+        bool changed[CHUNK];
+        am_err rc = s->ops->run_many(s->be, st, n, changed);
+        if (rc)
+            return rc;
+        for (size_t k = 0; k < n; k++) {
+            if (!changed[k])
+                ++*dups; /* stored before: already in the rollups */
+            else if (!am__rollup_add(rollups, &e->recs[k0 + k], s->version, 0))
+                return am__err(AM_ENOMEM, "out of memory building rollups");
+        }
+    }
+    return AM_OK;
+}
+
+static void free_entries(entry *e)
+{
+    while (e) {
+        entry *next = e->next;
+        am__free(e);
+        e = next;
+    }
+}
+
+/* Take queued entries (mutex held) while the batch has room. */
+static void take(am_store *s, entry **head, entry **tail, size_t *n)
+{
+    while (s->head && (*n == 0 || *n + s->head->n <= s->o.max_batch)) {
+        entry *e = s->head;
+        s->head = e->next;
+        if (!s->head)
+            s->tail = NULL;
+        e->next = NULL;
+        s->n_queued -= e->n;
+        s->queued_bytes -= e->bytes;
+        if (*tail)
+            (*tail)->next = e;
+        else
+            *head = e;
+        *tail = e;
+        *n += e->n;
+    }
+}
+
+/* One batch, begun with what is queued (mutex held on entry and exit). */
+static void write_batch(am_store *s)
+{
+    entry *head = NULL, *tail = NULL;
+    size_t n = 0;
+    uint64_t dups = 0;
+    double opened = mono_now();
+    take(s, &head, &tail, &n);
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->conn_mu);
+
+    am_err rc = s->ops->exec(s->be, "BEGIN");
+    amap rollups = {0};
+    entry *e = head;
+    for (;;) {
+        for (; !rc && e; e = e->next) {
+            rc = insert_entry(s, e, &dups, &rollups);
+        }
+        if (rc || n >= s->o.max_batch || mono_now() - opened >= s->o.batch_window_s)
+            break;
+        /* the batch is still open: take what arrived while it was written.
+           When nothing did, commit now rather than linger: the submitters
+           are waiting for this very batch (lingering measured 2x slower) */
+        pthread_mutex_lock(&s->mu);
+        entry *before = tail;
+        take(s, &head, &tail, &n);
+        pthread_mutex_unlock(&s->mu);
+        if (tail == before)
+            break;
+        e = before ? before->next : head;
+    }
+    /* the rollups of the batch's rows commit with them */
+    if (!rc)
+        rc = am__rollup_flush(s, &rollups);
+    am__amap_free(&rollups);
+    if (!rc)
+        rc = s->ops->exec(s->be, "COMMIT");
+    char msg[256] = "";
+    if (rc) {
+        am__amap_free(&s->rcache); /* it counted what was rolled back */
+        snprintf(msg, sizeof msg, "writing a batch failed: %s", am_errmsg());
+        s->ops->exec(s->be, "ROLLBACK");
+    }
+    pthread_mutex_unlock(&s->conn_mu);
+
+    pthread_mutex_lock(&s->mu);
+    if (rc) {
+        fail_tickets(s, head->ticket, tail->ticket, msg);
+        s->st.failed += n;
+        s->is_broken = true;
+        snprintf(s->broken_msg, sizeof s->broken_msg, "%s", msg);
+    } else {
+        s->st.committed += n;
+        s->st.duplicates += dups;
+        s->st.batches++;
+    }
+    s->done = tail->ticket;
+    pthread_cond_broadcast(&s->done_cv);
+    pthread_mutex_unlock(&s->mu);
+    free_entries(head);
+    pthread_mutex_lock(&s->mu);
+}
+
+/* One retention DELETE; returns true when the table has no more to delete. */
+static bool retention_step(am_store *s, am_table_id t, double cutoff)
+{
+    const am_table *tb = am_table_get(t);
+    if (!s->n_cols[t] || tb->is_kept)
+        return true; /* not in a database of this version, or state to keep */
+    am_value p[2] = {{.v.d = cutoff}, {.v.i = (int64_t)s->o.retention_batch}};
+    am_col_type pt[2] = {AM_COL_REAL, AM_COL_INT};
+    am_store_stmt st = {
+        .sql = s->delete_sql[t], .params = p, .param_types = pt, .n_params = 2, .is_cached = true};
+    int64_t changes = 0;
+    pthread_mutex_lock(&s->conn_mu);
+    am_err rc = s->ops->run(s->be, true, &st, &changes);
+    if (!rc && changes < (int64_t)s->o.retention_batch && am__store_has_rollups(s, tb)) {
+        /* the table's old rows are gone: so go its buckets that ended
+           before the cutoff (a few rows per minute: no batching needed) */
+        for (int li = 0; li < 2 && !rc; li++)
+            for (int dim = 0; dim < (int)tb->n_cols && !rc; dim = dim ? dim + 1 : 2) {
+                if (dim && !am__store_is_dim(tb, dim, s->version))
+                    continue;
+                am_value rp[3] = {
+                    {.v.i = (int64_t)LEVELS[li]}, {.v.i = dim}, {.v.d = cutoff - LEVELS[li]}};
+                am_col_type rt[3] = {AM_COL_INT, AM_COL_INT, AM_COL_REAL};
+                am_store_stmt rs = {.sql = s->rollup_delete_sql[t],
+                                    .params = rp,
+                                    .param_types = rt,
+                                    .n_params = 3,
+                                    .is_cached = true};
+                int64_t gone = 0;
+                rc = s->ops->run(s->be, true, &rs, &gone);
+                if (gone)
+                    am__amap_free(&s->rcache); /* it may hold deleted buckets */
+            }
+    }
+    pthread_mutex_unlock(&s->conn_mu);
+    pthread_mutex_lock(&s->mu);
+    if (!rc && changes > 0) {
+        s->st.deleted += (uint64_t)changes;
+        s->st.retention_runs++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc || changes < (int64_t)s->o.retention_batch;
+}
+
+static void *writer_main(void *arg)
+{
+    am_store *s = arg;
+    double next_retention = mono_now();
+    double next_ping = 0;
+    int ret_table = -1; /* the table a retention pass is at; -1 between passes */
+    double cutoff = 0;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (!s->is_broken && !s->is_paused && s->head)
+            write_batch(s);
+        if (s->is_stopping && (!s->head || s->is_broken))
+            break;
+        double now = mono_now();
+        if (s->is_broken) {
+            if (now >= next_ping) {
+                next_ping = now + PING_EVERY_S;
+                pthread_mutex_unlock(&s->mu);
+                pthread_mutex_lock(&s->conn_mu);
+                am_err rc = s->ops->ping(s->be);
+                pthread_mutex_unlock(&s->conn_mu);
+                pthread_mutex_lock(&s->mu);
+                if (!rc)
+                    s->is_broken = false;
+                continue;
+            }
+        } else {
+            if (ret_table < 0 && s->o.retention_s > 0 && now >= next_retention) {
+                next_retention = now + RETENTION_EVERY_S;
+                ret_table = 0;
+                cutoff = am_unix_time() - s->o.retention_s;
+            }
+            if (ret_table >= 0) {
+                /* one small delete between batches, never a long transaction */
+                pthread_mutex_unlock(&s->mu);
+                if (retention_step(s, (am_table_id)ret_table, cutoff))
+                    ret_table = ret_table + 1 < AM_T__N ? ret_table + 1 : -1;
+                pthread_mutex_lock(&s->mu);
+                continue;
+            }
+            if (s->head && !s->is_paused)
+                continue;
+        }
+        double until = s->is_broken ? next_ping : s->o.retention_s > 0 ? next_retention : now + 1;
+        double wait_s = until - now;
+        struct timespec ts;
+        abs_deadline(&ts, wait_s > 1 ? 1 : wait_s > 0.001 ? wait_s : 0.001);
+        pthread_cond_timedwait(&s->queued_cv, &s->mu, &ts);
+    }
+    /* what could not be written fails now rather than waiting forever */
+    if (s->head) {
+        fail_tickets(s, s->head->ticket, s->tail->ticket,
+                     s->broken_msg[0] ? s->broken_msg : "the store was closed");
+        s->st.failed += s->n_queued;
+        s->done = s->tail->ticket;
+        free_entries(s->head);
+        s->head = s->tail = NULL;
+        s->n_queued = s->queued_bytes = 0;
+    }
+    pthread_cond_broadcast(&s->done_cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open and close                                                      */
+/* ------------------------------------------------------------------ */
+
+static am_err resolve(const am_store_opts *in, am_store_opts *o)
+{
+    am_store_opts d = AM_STORE_OPTS_INIT;
+    if (in)
+        d = *in;
+    if (!d.max_queued)
+        d.max_queued = 100000;
+    if (d.batch_window_s == 0)
+        d.batch_window_s = 0.05;
+    if (!d.max_batch)
+        d.max_batch = 5000;
+    if (!d.retention_batch)
+        d.retention_batch = 2000;
+    if (!d.max_queued_bytes)
+        d.max_queued_bytes = 256u << 20;
+    if (!(d.batch_window_s > 0) || !isfinite(d.batch_window_s) || d.batch_window_s > 10)
+        return am__err(AM_EINVAL, "batch_window_s must be in (0, 10] seconds");
+    if (!(d.retention_s >= 0) || !isfinite(d.retention_s))
+        return am__err(AM_EINVAL, "retention_s must be >= 0 seconds (0 keeps everything)");
+    *o = d;
+    return AM_OK;
+}
+
+/* What the rest of the store relies on in schema.c (schema.h, VERSIONS). */
+static am_err check_schema(void)
+{
+    for (int t = 0; t < AM_T__N; t++) {
+        const am_table *tb = am_table_get((am_table_id)t);
+        if (tb->n_cols > AM_TABLE_MAX_COLS)
+            return am__err(AM_EMISUSE, "table %s has more than %d columns", tb->sql_name,
+                           AM_TABLE_MAX_COLS);
+        for (size_t i = 0; i < tb->n_cols; i++)
+            if (tb->cols[i].since < (i ? tb->cols[i - 1].since : tb->since) ||
+                (tb->cols[i].indexed && tb->cols[i].indexed < tb->cols[i].since))
+                return am__err(AM_EMISUSE, "%s.%s: columns must follow their versions",
+                               tb->sql_name, tb->cols[i].name);
+    }
+    return AM_OK;
+}
+
+static const am_store_ops *backend_of(const char *uri)
+{
+    if (strncmp(uri, "sqlite:", 7) == 0)
+        return &am__store_sqlite_ops;
+    if (strncmp(uri, "postgres://", 11) == 0 || strncmp(uri, "postgresql://", 13) == 0)
+        return &am__store_pg_ops;
+    return NULL;
+}
+
+am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_version,
+                              am_store **out)
+{
+    *out = NULL;
+    if (!uri)
+        uri = AM_STORE_DEFAULT_URI;
+    const am_store_ops *ops = backend_of(uri);
+    if (!ops)
+        return am__err(AM_EINVAL,
+                       "store \"%.200s\": expected sqlite:PATH or postgres://user@host:port/db",
+                       uri);
+    if (max_version < 1 || max_version > am__store_schema_version())
+        return am__err(AM_EINVAL, "schema version %d: this agentmon knows 1..%d", max_version,
+                       am__store_schema_version());
+    am_err rc = check_schema();
+    if (rc)
+        return rc;
+    am_store_opts ro;
+    if ((rc = resolve(o, &ro)))
+        return rc;
+    am_store *s = am__calloc(1, sizeof *s);
+    if (!s)
+        return am__err(AM_ENOMEM, "out of memory opening the store");
+    s->ops = ops;
+    s->o = ro;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->conn_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->queued_cv, &ca);
+    pthread_cond_init(&s->done_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    /* the statements migrations use, then the connection and the
+       migrations, then the INSERTs of the version the database is at */
+    for (int t = 0; t < AM_T__N && !rc; t++) {
+        const am_table *tb = am_table_get((am_table_id)t);
+        for (size_t i = 0; i < tb->n_cols; i++)
+            s->param_types[t][i] = tb->cols[i].type == AM_COL_TIME ? AM_COL_REAL : tb->cols[i].type;
+        am_buf b;
+        am_buf_init(&b, 0);
+        size_t np = 0;
+        am_buf_printf(&b, "DELETE FROM %s WHERE seq IN (SELECT seq FROM %s WHERE timestamp < ",
+                      tb->sql_name, tb->sql_name);
+        am__sql_param(&b, ops->dialect, &np);
+        am_buf_puts(&b, " ORDER BY timestamp LIMIT ");
+        am__sql_param(&b, ops->dialect, &np);
+        am_buf_putc(&b, ')');
+        s->delete_sql[t] = am_buf_take(&b, NULL);
+        am__sql_rollup_get(&b, ops->dialect, tb);
+        s->rollup_get_sql[t] = am_buf_take(&b, NULL);
+        am__sql_rollup_put(&b, ops->dialect, tb);
+        s->rollup_put_sql[t] = am_buf_take(&b, NULL);
+        am__sql_rollup_delete(&b, ops->dialect, tb);
+        s->rollup_delete_sql[t] = am_buf_take(&b, NULL);
+        if (!s->delete_sql[t] || !s->rollup_get_sql[t] || !s->rollup_put_sql[t] ||
+            !s->rollup_delete_sql[t])
+            rc = am__err(AM_ENOMEM, "out of memory opening the store");
+    }
+    if (!rc)
+        rc = ops->open(uri, &s->be);
+    if (!rc)
+        rc = am__store_migrate(s, max_version);
+    for (int t = 0; t < AM_T__N && !rc; t++) {
+        const am_table *tb = am_table_get((am_table_id)t);
+        s->n_cols[t] = am_table_cols_at(tb, s->version);
+        am_buf b;
+        am_buf_init(&b, 0);
+        am__sql_insert(&b, ops->dialect, tb, s->n_cols[t]);
+        if (!(s->insert_sql[t] = am_buf_take(&b, NULL)))
+            rc = am__err(AM_ENOMEM, "out of memory opening the store");
+    }
+    if (!rc && pthread_create(&s->writer, NULL, writer_main, s) != 0)
+        rc = am__err(AM_EIO, "cannot start the store's writer thread");
+    if (rc) {
+        am_store_close(s);
+        return rc;
+    }
+    s->has_writer = true;
+    *out = s;
+    return AM_OK;
+}
+
+am_err am_store_open(const char *uri, const am_store_opts *o, am_store **out)
+{
+    return am__store_open_version(uri, o, am__store_schema_version(), out);
+}
+
+void am_store_close(am_store *s)
+{
+    if (!s)
+        return;
+    if (s->has_writer) {
+        pthread_mutex_lock(&s->mu);
+        s->is_stopping = true;
+        s->is_paused = false;
+        pthread_cond_broadcast(&s->queued_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->writer, NULL);
+    }
+    if (s->be)
+        s->ops->close(s->be);
+    free_entries(s->head);
+    for (int t = 0; t < AM_T__N; t++) {
+        am__free(s->insert_sql[t]);
+        am__free(s->delete_sql[t]);
+        am__free(s->rollup_get_sql[t]);
+        am__free(s->rollup_put_sql[t]);
+        am__free(s->rollup_delete_sql[t]);
+    }
+    am__free(s->failed);
+    am__amap_free(&s->rcache);
+    pthread_cond_destroy(&s->queued_cv);
+    pthread_cond_destroy(&s->done_cv);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->conn_mu);
+    am__free(s);
+}
+
+const char *am_store_backend(const am_store *s)
+{
+    return s->ops->name;
+}
+
+void am__store_read_rollups(am_store *s, bool is_on)
+{
+    s->is_rollup_read_off = !is_on;
+}
+
+void am__store_pause(am_store *s, bool is_paused)
+{
+    pthread_mutex_lock(&s->mu);
+    s->is_paused = is_paused;
+    pthread_cond_signal(&s->queued_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+am_err am__store_exec(am_store *s, const char *sql)
+{
+    /* the writer thread is the only other user of the connection */
+    pthread_mutex_lock(&s->conn_mu);
+    am_err rc = s->ops->exec(s->be, sql);
+    pthread_mutex_unlock(&s->conn_mu);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Submit and wait                                                     */
+/* ------------------------------------------------------------------ */
+
+am_err am_store_submit(am_store *s, const am_record *recs, size_t n, uint64_t *ticket)
+{
+    if (!n || !recs)
+        return am__err(AM_EINVAL, "no records to submit");
+    if (n > s->o.max_queued)
+        return am__err(AM_ELIMIT, "%zu records are more than the queue holds (%zu)", n,
+                       s->o.max_queued);
+    /* a full queue is refused before the records are read: back-pressure
+       costs the caller nothing */
+    pthread_mutex_lock(&s->mu);
+    bool is_full = s->n_queued + n > s->o.max_queued;
+    if (is_full)
+        s->st.rejected_full += n;
+    size_t waiting = s->n_queued;
+    pthread_mutex_unlock(&s->mu);
+    if (is_full)
+        return am__err(AM_EFULL, "the store's queue is full (%zu records waiting)", waiting);
+    size_t bytes = n * sizeof(am_record);
+    for (size_t k = 0; k < n; k++) {
+        am_err rc = check_record(s, &recs[k], k, &bytes);
+        if (rc)
+            return rc;
+    }
+    if (bytes > s->o.max_queued_bytes)
+        return am__err(AM_ELIMIT, "%zu bytes of records are more than the queue holds (%zu)", bytes,
+                       s->o.max_queued_bytes);
+    pthread_mutex_lock(&s->mu);
+    am_err rc = AM_OK;
+    if (s->is_stopping)
+        rc = am__err(AM_EIO, "the store is closing");
+    else if (s->is_broken)
+        rc = am__err(AM_EIO, "the store cannot write: %s", s->broken_msg);
+    else if (s->n_queued + n > s->o.max_queued || s->queued_bytes + bytes > s->o.max_queued_bytes) {
+        s->st.rejected_full += n;
+        rc = am__err(AM_EFULL, "the store's queue is full (%zu records waiting)", s->n_queued);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc)
+        return rc;
+    /* copy outside the lock; the queue may fill meanwhile, so check again */
+    entry *e = copy_entry(recs, n, bytes);
+    if (!e)
+        return am__err(AM_ENOMEM, "out of memory queueing %zu records", n);
+    pthread_mutex_lock(&s->mu);
+    if (s->is_stopping) {
+        rc = am__err(AM_EIO, "the store is closing");
+    } else if (s->n_queued + n > s->o.max_queued ||
+               s->queued_bytes + bytes > s->o.max_queued_bytes) {
+        s->st.rejected_full += n;
+        rc = am__err(AM_EFULL, "the store's queue is full (%zu records waiting)", s->n_queued);
+    } else {
+        e->ticket = ++s->last_ticket;
+        *ticket = e->ticket;
+        if (s->tail)
+            s->tail->next = e;
+        else
+            s->head = e;
+        s->tail = e;
+        s->n_queued += n;
+        s->queued_bytes += bytes;
+        pthread_cond_signal(&s->queued_cv);
+        e = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+    am__free(e);
+    return rc;
+}
+
+am_err am_store_wait(am_store *s, uint64_t ticket, double timeout_s)
+{
+    pthread_mutex_lock(&s->mu);
+    if (ticket == 0 || ticket > s->last_ticket) {
+        pthread_mutex_unlock(&s->mu);
+        return am__err(AM_EINVAL, "ticket %llu was not given by am_store_submit",
+                       (unsigned long long)ticket);
+    }
+    struct timespec ts;
+    abs_deadline(&ts, timeout_s > 0 ? timeout_s : 0);
+    while (s->done < ticket && timeout_s > 0) {
+        if (pthread_cond_timedwait(&s->done_cv, &s->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    am_err rc = AM_OK;
+    if (s->done < ticket) {
+        rc = am__err(AM_ETIMEDOUT, "ticket %llu is not committed yet", (unsigned long long)ticket);
+    } else {
+        for (size_t i = s->n_failed; i-- > 0;)
+            if (ticket >= s->failed[i].lo && ticket <= s->failed[i].hi) {
+                rc = am__err(AM_EIO, "%s", s->failed[i].msg);
+                break;
+            }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void am_store_get_stats(am_store *s, am_store_stats *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->st;
+    out->queued = s->n_queued;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void am__store_count_read(am_store *s, uint64_t raw, uint64_t rollup)
+{
+    pthread_mutex_lock(&s->mu);
+    s->st.raw_rows_read += raw;
+    s->st.rollup_rows_read += rollup;
+    pthread_mutex_unlock(&s->mu);
+}

@@ -1,0 +1,397 @@
+/*
+** store_pg.c: the PostgreSQL backend of the store (see store_backend.h).
+**
+** URI: any libpq URI, postgres://user:pw@host:port/db (also
+** postgresql://), handed to PQconnectdb as it is.
+**
+** DURABILITY. A batch is one transaction; COMMIT returns after the WAL
+** record is flushed (synchronous_commit is set to on for the writer's
+** session, whatever the server's default), so an acknowledged event
+** survives a crash of agentmon and of the server.
+**
+** CONNECTIONS. One writer connection, whose statements with a cached text
+** (the INSERT per table, the retention DELETE) are prepared once by name;
+** every value travels as a text parameter (PQexecParams /
+** PQexecPrepared), never pasted into the SQL. Readers take a connection
+** from a small pool for the call. Results are read in text form: integers
+** with strtoll, doubles with strtod (which reads PostgreSQL's "Infinity").
+**
+** ONE WRITER. The writer session holds the advisory lock AM_PG_LOCK_KEY
+** (pg_try_advisory_lock) for as long as it is connected: a second store
+** of the same database fails at open. After a lost connection, ping()
+** reconnects and takes the lock again before the writer goes on.
+*/
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "../../core/alloc.h"
+#include "../../core/error.h"
+#include "store_backend.h"
+
+#define AM_PG_LOCK_KEY 0x616d73746f7265LL /* "amstore" */
+#define POOL_MAX 8
+#define CACHE_MAX 32
+#define MAX_PARAMS 64
+#define PARAM_TEXT 32
+
+typedef struct pg_be {
+    char *uri;
+    PGconn *w;
+    bool has_lock;                /* w holds the writer lock */
+    const char *cache[CACHE_MAX]; /* statement sN prepared on w for cache[N] */
+    size_t n_cache;
+    pthread_mutex_t pool_mu;
+    PGconn *pool[POOL_MAX];
+    size_t n_pool;
+} pg_be;
+
+static am_err conn_err(PGconn *c, const char *what)
+{
+    const char *m = c ? PQerrorMessage(c) : "out of memory";
+    size_t n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        n--;
+    return am__err(AM_EIO, "postgres: %s: %.*s", what, (int)n, m);
+}
+
+static am_err res_err(PGconn *c, PGresult *r, const char *what)
+{
+    am_err e = conn_err(c, what);
+    PQclear(r);
+    return e;
+}
+
+static am_err connect_db(const char *uri, PGconn **out)
+{
+    PGconn *c = PQconnectdb(uri);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        am_err e = conn_err(c, "cannot connect");
+        PQfinish(c);
+        return e;
+    }
+    PGresult *r = PQexec(c, "SET synchronous_commit = on; SET client_min_messages = warning");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        am_err e = res_err(c, r, "setting up the session");
+        PQfinish(c);
+        return e;
+    }
+    PQclear(r);
+    *out = c;
+    return AM_OK;
+}
+
+static am_err take_lock(PGconn *c)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%lld", (long long)AM_PG_LOCK_KEY);
+    const char *p[1] = {key};
+    PGresult *r =
+        PQexecParams(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return res_err(c, r, "taking the writer lock");
+    bool is_ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!is_ok)
+        return am__err(AM_EIO, "postgres: the database is open by another agentmon store (its "
+                               "advisory writer lock is held)");
+    return AM_OK;
+}
+
+static void pg_close(void *be)
+{
+    pg_be *b = be;
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n_pool; i++)
+        PQfinish(b->pool[i]);
+    if (b->has_lock && PQstatus(b->w) == CONNECTION_OK) {
+        /* release the lock before we return: the server ends a closed
+           session a little later, and a store opened right after this
+           one must find the lock free */
+        char key[32];
+        snprintf(key, sizeof key, "%lld", (long long)AM_PG_LOCK_KEY);
+        const char *p[1] = {key};
+        PQclear(
+            PQexecParams(b->w, "SELECT pg_advisory_unlock($1::bigint)", 1, NULL, p, NULL, NULL, 0));
+    }
+    PQfinish(b->w);
+    pthread_mutex_destroy(&b->pool_mu);
+    am__free(b->uri);
+    am__free(b);
+}
+
+static am_err pg_open(const char *uri, void **out)
+{
+    pg_be *b = am__calloc(1, sizeof *b);
+    if (!b)
+        return am__err(AM_ENOMEM, "out of memory opening the store");
+    pthread_mutex_init(&b->pool_mu, NULL);
+    b->uri = am__strdup(uri);
+    if (!b->uri) {
+        pg_close(b);
+        return am__err(AM_ENOMEM, "out of memory opening the store");
+    }
+    am_err rc = connect_db(uri, &b->w);
+    if (!rc)
+        rc = take_lock(b->w);
+    b->has_lock = !rc;
+    if (rc) {
+        pg_close(b);
+        return rc;
+    }
+    *out = b;
+    return AM_OK;
+}
+
+static am_err pg_exec(void *be, const char *sql)
+{
+    pg_be *b = be;
+    PGresult *r = PQexec(b->w, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        return res_err(b->w, r, "statement failed");
+    PQclear(r);
+    return AM_OK;
+}
+
+/* Parameters as text, in one buffer of PARAM_TEXT bytes per number. */
+static am_err params_text(const am_store_stmt *s, char (*num)[PARAM_TEXT], const char **vals)
+{
+    if (s->n_params > MAX_PARAMS)
+        return am__err(AM_EINVAL, "postgres: more than %d parameters", MAX_PARAMS);
+    for (size_t i = 0; i < s->n_params; i++) {
+        const am_value *v = &s->params[i];
+        if (v->is_null || (s->param_types[i] == AM_COL_TEXT && !v->v.s)) {
+            vals[i] = NULL;
+        } else if (s->param_types[i] == AM_COL_TEXT) {
+            vals[i] = v->v.s;
+        } else if (s->param_types[i] == AM_COL_INT) {
+            snprintf(num[i], PARAM_TEXT, "%lld", (long long)v->v.i);
+            vals[i] = num[i];
+        } else {
+            if (isinf(v->v.d))
+                snprintf(num[i], PARAM_TEXT, "%s", v->v.d > 0 ? "Infinity" : "-Infinity");
+            else
+                snprintf(num[i], PARAM_TEXT, "%.17g", v->v.d);
+            vals[i] = num[i];
+        }
+    }
+    return AM_OK;
+}
+
+static am_err read_rows(PGresult *r, const am_store_stmt *s)
+{
+    am_value cols[40];
+    int nr = PQntuples(r);
+    if (s->n_cols > 40 || (size_t)PQnfields(r) < s->n_cols)
+        return am__err(AM_EIO, "postgres: the result has %d columns, expected %zu", PQnfields(r),
+                       s->n_cols);
+    for (int row = 0; row < nr; row++) {
+        for (size_t i = 0; i < s->n_cols; i++) {
+            bool is_null = PQgetisnull(r, row, (int)i);
+            cols[i] = (am_value){.is_null = is_null};
+            if (is_null)
+                continue;
+            const char *t = PQgetvalue(r, row, (int)i);
+            if (s->col_types[i] == AM_COL_TEXT)
+                cols[i].v.s = t;
+            else if (s->col_types[i] == AM_COL_INT)
+                cols[i].v.i = strtoll(t, NULL, 10);
+            else
+                cols[i].v.d = strtod(t, NULL);
+        }
+        int stop = s->on_row(s->ud, cols);
+        if (stop)
+            return am__err((am_err)stop, "reading rows failed: %s", am_strerror((am_err)stop));
+    }
+    return AM_OK;
+}
+
+static PGconn *pool_get(pg_be *b, am_err *rc)
+{
+    PGconn *c = NULL;
+    pthread_mutex_lock(&b->pool_mu);
+    if (b->n_pool)
+        c = b->pool[--b->n_pool];
+    pthread_mutex_unlock(&b->pool_mu);
+    *rc = AM_OK;
+    if (c && PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        c = NULL;
+    }
+    if (!c)
+        *rc = connect_db(b->uri, &c);
+    return c;
+}
+
+static void pool_put(pg_be *b, PGconn *c)
+{
+    pthread_mutex_lock(&b->pool_mu);
+    if (b->n_pool < POOL_MAX && PQstatus(c) == CONNECTION_OK &&
+        PQtransactionStatus(c) == PQTRANS_IDLE) {
+        b->pool[b->n_pool++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&b->pool_mu);
+    PQfinish(c);
+}
+
+/* The name of s's statement prepared on the writer (preparing it now);
+   its index, -1 when the cache is full, -2 on error (am_errmsg set). */
+static int prepared(pg_be *b, const am_store_stmt *s, char name[16])
+{
+    size_t k = 0;
+    while (k < b->n_cache && b->cache[k] != s->sql)
+        k++;
+    if (k == CACHE_MAX)
+        return -1;
+    snprintf(name, 16, "s%zu", k);
+    if (k == b->n_cache) {
+        PGresult *p = PQprepare(b->w, name, s->sql, (int)s->n_params, NULL);
+        if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+            res_err(b->w, p, "preparing a statement");
+            return -2;
+        }
+        PQclear(p);
+        b->cache[b->n_cache++] = s->sql;
+    }
+    return (int)k;
+}
+
+static am_err pg_run(void *be, bool on_writer, const am_store_stmt *s, int64_t *changes)
+{
+    pg_be *b = be;
+    char num[MAX_PARAMS][PARAM_TEXT];
+    const char *vals[MAX_PARAMS];
+    am_err rc = params_text(s, num, vals);
+    if (rc)
+        return rc;
+    PGconn *c = on_writer ? b->w : pool_get(b, &rc);
+    if (!c)
+        return rc;
+    PGresult *r = NULL;
+    char name[16];
+    if (on_writer && s->is_cached) {
+        int k = prepared(b, s, name);
+        if (k == -2)
+            return AM_EIO;
+        if (k >= 0)
+            r = PQexecPrepared(c, name, (int)s->n_params, vals, NULL, NULL, 0);
+    }
+    if (!r)
+        r = PQexecParams(c, s->sql, (int)s->n_params, NULL, vals, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        rc = res_err(c, r, "statement failed");
+        r = NULL;
+    }
+    if (!rc && s->on_row)
+        rc = read_rows(r, s);
+    if (!rc && changes) {
+        const char *n = PQcmdTuples(r);
+        *changes = *n ? strtoll(n, NULL, 10) : 0;
+    }
+    PQclear(r);
+    if (!on_writer)
+        pool_put(b, c);
+    return rc;
+}
+
+static am_err pg_ping(void *be)
+{
+    pg_be *b = be;
+    if (PQstatus(b->w) != CONNECTION_OK) {
+        /* a new session: its prepared statements and lock are gone */
+        PQfinish(b->w);
+        b->w = NULL;
+        b->n_cache = 0;
+        am_err rc = connect_db(b->uri, &b->w);
+        if (!rc)
+            rc = take_lock(b->w);
+        b->has_lock = !rc;
+        if (rc)
+            return rc;
+    }
+    return pg_exec(b, "SELECT 1");
+}
+
+/*
+** Pipeline mode: every statement is sent before any result is read, so n
+** inserts cost one round trip instead of n. (store.c hands at most 256 at
+** a time: their results fit in the socket buffers, so the server never
+** blocks writing results while we are still sending.)
+*/
+static am_err pg_run_many(void *be, const am_store_stmt *sts, size_t n, bool *changed)
+{
+    pg_be *b = be;
+    PGconn *c = b->w;
+    char name[16];
+    for (size_t i = 0; i < n; i++) {
+        int k = prepared(b, &sts[i], name);
+        if (k == -2)
+            return AM_EIO;
+        if (k == -1) { /* more distinct statements than the cache: one by one */
+            for (size_t j = 0; j < n; j++) {
+                int64_t ch = 0;
+                am_err rc = pg_run(b, true, &sts[j], &ch);
+                if (rc)
+                    return rc;
+                changed[j] = ch > 0;
+            }
+            return AM_OK;
+        }
+    }
+    if (!PQenterPipelineMode(c))
+        return conn_err(c, "entering pipeline mode");
+    am_err rc = AM_OK;
+    size_t sent = 0;
+    for (; sent < n && !rc; sent++) {
+        char num[MAX_PARAMS][PARAM_TEXT];
+        const char *vals[MAX_PARAMS];
+        rc = params_text(&sts[sent], num, vals);
+        if (rc)
+            break;
+        prepared(b, &sts[sent], name);
+        if (!PQsendQueryPrepared(c, name, (int)sts[sent].n_params, vals, NULL, NULL, 0))
+            rc = conn_err(c, "sending an insert");
+    }
+    if (!PQpipelineSync(c) && !rc)
+        rc = conn_err(c, "sending a pipeline sync");
+    size_t got = 0; /* results of statements seen */
+    for (;;) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            if (PQstatus(c) != CONNECTION_OK) {
+                if (!rc)
+                    rc = conn_err(c, "reading results");
+                break;
+            }
+            continue; /* the end of one statement's results */
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK && got < n) {
+            const char *t = PQcmdTuples(r);
+            changed[got] = *t && strtoll(t, NULL, 10) > 0;
+        }
+        if (st != PGRES_PIPELINE_SYNC)
+            got++;
+        if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_SYNC && st != PGRES_PIPELINE_ABORTED &&
+            !rc) {
+            rc = am__err(AM_EIO, "postgres: insert failed: %s", PQresultErrorMessage(r));
+        }
+        PQclear(r);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    PQexitPipelineMode(c);
+    return rc;
+}
+
+const am_store_ops am__store_pg_ops = {
+    1, "postgres", &am__sql_pg, pg_open, pg_close, pg_exec, pg_run, pg_ping, pg_run_many,
+};

@@ -1,0 +1,425 @@
+/*
+** store_rollup.c: the store's histograms (log buckets, < 1% relative
+** error) and the per-minute and per-hour rollups the writer keeps in the
+** transaction of the rows (see store.c's DESIGN).
+*/
+#include "store_internal.h"
+
+/* ------------------------------------------------------------------ */
+/* Histograms and rollups                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+** A value goes to the log bucket i = ceil(log_GAMMA |v|) and is read back
+** as 2 GAMMA^i / (GAMMA + 1), at most (GAMMA - 1) / (GAMMA + 1) < 1% from
+** any value of the bucket. Indexes keep the order of the values: -Inf <
+** negatives < 0 < positives < +Inf.
+*/
+
+int32_t am__hist_index(double v)
+{
+    if (v == 0)
+        return 0;
+    if (isinf(v))
+        return v > 0 ? H_INF : -H_INF;
+    int32_t i = (int32_t)ceil(log(fabs(v)) / log(GAMMA));
+    return v > 0 ? H_POS + i : -H_POS - i;
+}
+
+static double hist_value(int32_t idx)
+{
+    if (idx == 0)
+        return 0;
+    if (idx == H_INF || idx == -H_INF)
+        return idx > 0 ? INFINITY : -INFINITY;
+    int32_t i = idx > 0 ? idx - H_POS : -H_POS - idx;
+    /* 2 GAMMA^i / (GAMMA + 1) in one exp, so the top bucket stays finite */
+    double v = exp((double)i * log(GAMMA) + log(2 / (GAMMA + 1)));
+    return idx > 0 ? v : -v;
+}
+
+bool am__hist_add(hist *h, int32_t idx, uint64_t n)
+{
+    /* counts come from the database too: one that would wrap is refused */
+    size_t lo = 0, hi = h->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (h->b[mid].idx < idx)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < h->n && h->b[lo].idx == idx) {
+        if (h->b[lo].n > UINT64_MAX - n)
+            return false;
+        h->b[lo].n += n;
+        return true;
+    }
+    hbin *b = am__grow(h->b, &h->cap, h->n + 1, sizeof *b, 8);
+    if (!b)
+        return false;
+    h->b = b;
+    memmove(h->b + lo + 1, h->b + lo, (h->n - lo) * sizeof *h->b);
+    h->b[lo] = (hbin){idx, n};
+    h->n++;
+    return true;
+}
+
+/* As stored: "idx:n,idx:n" in index order. */
+void am__hist_text(am_buf *b, const hist *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        if (i)
+            am_buf_putc(b, ',');
+        am__buf_int(b, h->b[i].idx);
+        am_buf_putc(b, ':');
+        am__buf_int(b, (int64_t)h->b[i].n); /* counts stay far below 2^63 */
+    }
+}
+
+/* Digits only (no sign, spaces or '+', which strtoull would take) up to
+   max_digits; *p moves past them. */
+static bool digits(const char **p, unsigned max_digits, uint64_t *out)
+{
+    uint64_t v = 0;
+    unsigned k = 0;
+    for (; **p >= '0' && **p <= '9'; (*p)++, k++) {
+        if (k == max_digits)
+            return false;
+        v = v * 10 + (uint64_t)(**p - '0');
+    }
+    *out = v;
+    return k > 0;
+}
+
+bool am__hist_merge_text(hist *h, const char *s)
+{
+    while (*s) {
+        bool neg = *s == '-';
+        uint64_t idx, n;
+        s += neg;
+        if (!digits(&s, 8, &idx) || idx > H_INF || *s++ != ':' || !digits(&s, 15, &n) ||
+            (*s && *s != ',') || (*s == ',' && !s[1]))
+            return false;
+        if (!am__hist_add(h, neg ? -(int32_t)idx : (int32_t)idx, n))
+            return false;
+        s += *s == ',';
+    }
+    return true;
+}
+
+/* The value at nearest rank ceil(q * total). */
+double am__hist_quantile(const hist *h, uint64_t total, double q)
+{
+    uint64_t rank = (uint64_t)ceil(q * (double)total - 1e-9), cum = 0;
+    if (rank < 1)
+        rank = 1;
+    for (size_t i = 0; i < h->n; i++) {
+        cum += h->b[i].n;
+        if (cum >= rank)
+            return hist_value(h->b[i].idx);
+    }
+    return h->n ? hist_value(h->b[h->n - 1].idx) : NAN;
+}
+
+acc *am__amap_get(amap *m, const void *key, size_t klen, bool *is_new)
+{
+    uint64_t h = am__store_fnv(0xcbf29ce484222325ULL, key, klen);
+    if (m->n * 2 >= m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 256;
+        struct aslot *ns = am__calloc(cap, sizeof *ns);
+        if (!ns)
+            return NULL;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->slots[i].key)
+                continue;
+            size_t j = m->slots[i].hash & (cap - 1);
+            while (ns[j].key)
+                j = (j + 1) & (cap - 1);
+            ns[j] = m->slots[i];
+        }
+        am__free(m->slots);
+        m->slots = ns;
+        m->cap = cap;
+    }
+    size_t j = h & (m->cap - 1);
+    while (m->slots[j].key) {
+        if (m->slots[j].hash == h && m->slots[j].klen == klen &&
+            memcmp(m->slots[j].key, key, klen) == 0) {
+            *is_new = false;
+            return m->slots[j].a;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    char *k = am__malloc(klen ? klen : 1);
+    acc *a = am__calloc(1, sizeof *a);
+    if (!k || !a) {
+        am__free(k);
+        am__free(a);
+        return NULL;
+    }
+    memcpy(k, key, klen);
+    m->slots[j] = (struct aslot){k, klen, h, a};
+    m->n++;
+    *is_new = true;
+    return a;
+}
+
+void am__amap_free(amap *m)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].key)
+            continue;
+        am__free(m->slots[i].key);
+        am__free(m->slots[i].a->h.b);
+        am__free(m->slots[i].a->g);
+        am__free(m->slots[i].a);
+    }
+    am__free(m->slots);
+    *m = (amap){0};
+}
+
+/* ------------------------------------------------------------------ */
+/* Rows: errors and dimensions                                         */
+/* ------------------------------------------------------------------ */
+
+/* Whether a row is an error, from the table's error column value. */
+bool am__store_is_error(const am_table *t, am_col_type type, const am_value *e)
+{
+    if (t->error_col < 0 || e->is_null)
+        return false;
+    if (type == AM_COL_TEXT)
+        return strcmp(e->v.s, t->error_text) == 0;
+    if (type == AM_COL_INT)
+        return e->v.i > 0;
+    return e->v.d > 0;
+}
+
+int am__store_dim_since(const am_table *t, int col)
+{
+    if (!t->rollup_since)
+        return 0;
+    if (col == 0)
+        return t->rollup_since;
+    if (col < 2 || (size_t)col >= t->n_cols)
+        return 0;
+    const am_column *c = &t->cols[col];
+    if (!c->group_by || c->is_high_cardinality || c->type != AM_COL_TEXT)
+        return 0;
+    return c->since > t->rollup_since ? c->since : t->rollup_since;
+}
+
+bool am__store_is_dim(const am_table *t, int col, int v)
+{
+    int since = col >= 2 ? am__store_dim_since(t, col) : 0;
+    return since && since <= v;
+}
+
+bool am__store_has_rollups(const am_store *s, const am_table *t)
+{
+    return t->rollup_since && t->rollup_since <= s->version;
+}
+
+/* Add one stored record to the rollups being built in m. */
+bool am__rollup_add(amap *m, const am_record *r, int v, int only)
+{
+    const am_table *t = am_table_get(r->table);
+    int ds0 = am__store_dim_since(t, 0);
+    if (!ds0 || ds0 > v)
+        return true; /* no rollups (yet) */
+    const am_value *val = &r->vals[t->value_col];
+    bool err = t->error_col >= 0 &&
+               am__store_is_error(t, t->cols[t->error_col].type, &r->vals[t->error_col]);
+    double ts = r->vals[AM_C_TIMESTAMP].v.d;
+    for (int li = 0; li < 2; li++) {
+        double bucket = floor(ts / LEVELS[li]) * LEVELS[li];
+        for (int dim = 0; dim < (int)t->n_cols; dim = dim ? dim + 1 : 2) {
+            int ds = am__store_dim_since(t, dim);
+            if (!ds || ds > v || (only && ds != only))
+                continue;
+            const char *g = dim ? r->vals[dim].is_null ? NULL : r->vals[dim].v.s : NULL;
+            char key[AM_STORE_MAX_TEXT + 64];
+            size_t k = 0;
+            key[k++] = (char)r->table;
+            key[k++] = (char)li;
+            key[k++] = (char)dim;
+            memcpy(key + k, &bucket, sizeof bucket);
+            k += sizeof bucket;
+            key[k++] = g ? '=' : '-';
+            if (g) {
+                size_t gl = strlen(g);
+                memcpy(key + k, g, gl);
+                k += gl;
+            }
+            bool is_new;
+            acc *a = am__amap_get(m, key, k, &is_new);
+            if (!a)
+                return false;
+            if (is_new) {
+                a->table = r->table;
+                a->level = (int)LEVELS[li];
+                a->dim = dim;
+                a->bucket = bucket;
+                if (g && !(a->g = am__strdup(g)))
+                    return false;
+            }
+            a->n++;
+            a->errors += err;
+            if (!val->is_null) {
+                a->n_vals++;
+                if (!am__hist_add(&a->h, am__hist_index(val->v.d), 1))
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
+typedef struct old_rollup {
+    uint64_t n, errors, n_vals;
+    hist *h;
+    bool is_bad;
+} old_rollup;
+
+static int on_old_rollup(void *ud, const am_value *cols)
+{
+    old_rollup *o = ud;
+    o->n = (uint64_t)cols[0].v.i;
+    o->errors = (uint64_t)cols[1].v.i;
+    o->n_vals = (uint64_t)cols[2].v.i;
+    if (!cols[3].is_null && !am__hist_merge_text(o->h, cols[3].v.s))
+        o->is_bad = true;
+    return 0;
+}
+
+/* The stored totals of a's key, merged into c (a fresh acc). */
+static am_err rollup_load(am_store *s, const acc *a, const char *key, acc *c)
+{
+    am_value p[4] = {{.v.i = a->level}, {.v.i = a->dim}, {.v.d = a->bucket}, {.v.s = key}};
+    static const am_col_type pt[4] = {AM_COL_INT, AM_COL_INT, AM_COL_REAL, AM_COL_TEXT};
+    static const am_col_type ct[4] = {AM_COL_INT, AM_COL_INT, AM_COL_INT, AM_COL_TEXT};
+    old_rollup o = {.h = &c->h};
+    am_store_stmt get = {.sql = s->rollup_get_sql[a->table],
+                         .params = p,
+                         .param_types = pt,
+                         .n_params = 4,
+                         .col_types = ct,
+                         .n_cols = 4,
+                         .on_row = on_old_rollup,
+                         .ud = &o,
+                         .is_cached = true};
+    am_err rc = s->ops->run(s->be, true, &get, NULL);
+    if (!rc && o.is_bad)
+        rc = am__err(AM_EIO, "a stored rollup histogram of %s is not readable",
+                     am_table_get(a->table)->sql_name);
+    c->n += o.n;
+    c->errors += o.errors;
+    c->n_vals += o.n_vals;
+    return rc;
+}
+
+#define ROLLUP_CACHE_MAX 8192 /* keys; the cache starts over beyond */
+
+/*
+** Merge the rollups of m into their tables, in the writer's transaction.
+** The writer keeps the totals of the keys it wrote last (s->rcache: it is
+** the only writer, so they are what is stored) and reads a key back only
+** the first time; the upserts then go to the backend as one run_many (a
+** single round trip on PostgreSQL). If the transaction fails, the caller
+** drops the cache.
+*/
+am_err am__rollup_flush(am_store *s, amap *m)
+{
+    if (!m->n)
+        return AM_OK;
+    if (s->rcache.n + m->n > ROLLUP_CACHE_MAX)
+        am__amap_free(&s->rcache);
+    size_t n = 0;
+    am_value(*pv)[9] = am__malloc(m->n * sizeof *pv);
+    size_t *hoff = am__malloc(m->n * sizeof *hoff);
+    am_store_stmt *st = am__malloc(m->n * sizeof *st);
+    bool *changed = am__malloc(m->n * sizeof *changed);
+    am_buf hb;
+    am_buf_init(&hb, 0);
+    am_err rc = pv && hoff && st && changed ? AM_OK : AM_ENOMEM;
+    static const am_col_type pt[9] = {AM_COL_INT, AM_COL_INT, AM_COL_REAL, AM_COL_TEXT, AM_COL_TEXT,
+                                      AM_COL_INT, AM_COL_INT, AM_COL_INT,  AM_COL_TEXT};
+    am_buf kb;
+    am_buf_init(&kb, 0);
+    size_t *koff = am__malloc(m->n * sizeof *koff);
+    if (!koff)
+        rc = AM_ENOMEM;
+    for (size_t i = 0; i < m->cap && !rc; i++) {
+        if (!m->slots[i].key)
+            continue;
+        acc *a = m->slots[i].a;
+        koff[n] = kb.len;
+        if (a->dim && a->g)
+            am_buf_putc(&kb, '=');
+        am_buf_puts(&kb, a->g ? a->g : "");
+        am_buf_putc(&kb, '\0');
+        if (am_buf_err(&kb)) {
+            rc = AM_ENOMEM;
+            break;
+        }
+        bool is_new;
+        acc *c = am__amap_get(&s->rcache, m->slots[i].key, m->slots[i].klen, &is_new);
+        if (!c) {
+            rc = AM_ENOMEM;
+            break;
+        }
+        if (is_new) {
+            c->table = a->table;
+            c->level = a->level;
+            c->dim = a->dim;
+            c->bucket = a->bucket;
+            if (a->g && !(c->g = am__strdup(a->g))) {
+                rc = AM_ENOMEM;
+                break;
+            }
+            if ((rc = rollup_load(s, a, kb.p + koff[n], c)))
+                break;
+        }
+        c->n += a->n;
+        c->errors += a->errors;
+        c->n_vals += a->n_vals;
+        for (size_t k = 0; k < a->h.n && !rc; k++)
+            if (!am__hist_add(&c->h, a->h.b[k].idx, a->h.b[k].n))
+                rc = AM_ENOMEM;
+        hoff[n] = hb.len;
+        am__hist_text(&hb, &c->h);
+        am_buf_putc(&hb, '\0');
+        if (am_buf_err(&hb))
+            rc = AM_ENOMEM;
+        pv[n][0] = (am_value){.v.i = c->level};
+        pv[n][1] = (am_value){.v.i = c->dim};
+        pv[n][2] = (am_value){.v.d = c->bucket};
+        pv[n][4] = (am_value){.is_null = !c->g, .v.s = c->g};
+        pv[n][5] = (am_value){.v.i = (int64_t)c->n};
+        pv[n][6] = (am_value){.v.i = (int64_t)c->errors};
+        pv[n][7] = (am_value){.v.i = (int64_t)c->n_vals};
+        st[n] = (am_store_stmt){.sql = s->rollup_put_sql[c->table],
+                                .params = pv[n],
+                                .param_types = pt,
+                                .n_params = 9,
+                                .is_cached = true};
+        n++;
+    }
+    /* the texts are complete: point at them (the buffers may have moved) */
+    for (size_t i = 0; i < n && !rc; i++) {
+        pv[i][3] = (am_value){.v.s = kb.p + koff[i]};
+        pv[i][8] = (am_value){.v.s = hb.p + hoff[i]};
+    }
+    for (size_t i = 0; i < n && !rc; i += 256)
+        rc = s->ops->run_many(s->be, st + i, n - i < 256 ? n - i : 256, changed + i);
+    if (rc == AM_ENOMEM)
+        rc = am__err(AM_ENOMEM, "out of memory writing rollups");
+    am_buf_free(&hb);
+    am_buf_free(&kb);
+    am__free(pv);
+    am__free(hoff);
+    am__free(koff);
+    am__free(st);
+    am__free(changed);
+    return rc;
+}

@@ -1,0 +1,77 @@
+/*
+** test_store_rollup.c: the store's histograms -- under 1% error over the
+** range of doubles, their stored text both ways, and a table of stored
+** text that is not ours (a corrupt or foreign rollup row is refused, not
+** half-read).
+*/
+#include <math.h>
+
+#include "testutil.h"
+#include "serve/store/store_internal.h"
+
+static void test_error_and_text(void **state)
+{
+    (void)state;
+    hist h = {0};
+    const double vals[] = {-1e300, -2.5, -1e-300, 0, 1e-300, 0.001, 1, 12.5, 1e6, 1e300};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
+        assert_true(am__hist_add(&h, am__hist_index(vals[i]), i + 1));
+    size_t total = 55;
+    /* each value read back within 1% (nearest rank hits each bin once) */
+    uint64_t cum = 0;
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        cum += i + 1;
+        double q = am__hist_quantile(&h, total, (double)cum / (double)total);
+        if (vals[i] == 0 ? q != 0 : fabs(q - vals[i]) > 0.01 * fabs(vals[i]))
+            fail_msg("%g came back as %g", vals[i], q);
+    }
+    am_buf b;
+    am_buf_init(&b, 0);
+    am__hist_text(&b, &h);
+    hist back = {0};
+    assert_true(am__hist_merge_text(&back, b.p));
+    am_buf c;
+    am_buf_init(&c, 0);
+    am__hist_text(&c, &back);
+    AM_ASSERT_STR_EQ(c.p, b.p);
+    /* merging the same text again doubles every count */
+    assert_true(am__hist_merge_text(&back, b.p));
+    AM_ASSERT_EQ(back.n, h.n);
+    AM_ASSERT_EQ(back.b[0].n, 2 * h.b[0].n);
+    am_buf_free(&b);
+    am_buf_free(&c);
+    am__free(h.b);
+    am__free(back.b);
+}
+
+static void test_bad_text(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        ":1",   "1:",       "1",          "a:1",         "1:a",         "1:1,",
+        ",1:1", "1:1,,2:2", " 1:1",       "1: 1",        "+1:1",        "1:+1",
+        "1:-1", "1:1x",     "10000001:1", "-10000001:1", "123456789:1", "1:1234567890123456",
+        "1;1",  "1:1 2:2",  "--1:1",      "1::1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        hist h = {0};
+        if (am__hist_merge_text(&h, bad[i]))
+            fail_msg("\"%s\" was accepted", bad[i]);
+        am__free(h.b);
+    }
+    /* a count that would wrap is refused */
+    hist h = {0};
+    assert_true(am__hist_add(&h, 5, UINT64_MAX - 1));
+    assert_false(am__hist_add(&h, 5, 2));
+    am__free(h.b);
+    hist e = {0};
+    assert_true(am__hist_merge_text(&e, "")); /* no values */
+    AM_ASSERT_EQ(e.n, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_error_and_text),
+                                       cmocka_unit_test(test_bad_text)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
