@@ -19,9 +19,9 @@
 #include <time.h>
 
 #include "args.h"
+#include "http_security.h"
 #include "cli.h"
 #include "demo.h"
-
 
 static int parse(int argc, char **argv, demo_opts *o)
 {
@@ -36,6 +36,7 @@ static int parse(int argc, char **argv, demo_opts *o)
         {"--quiet", false, "no terminal view; only the summary at the end", NULL},
         {"--time-scale", true, "simulated latencies times this (default 1; 0: none)", NULL},
         {"--uninstrumented", false, "no packs and no logs (to measure what they cost)", NULL},
+        CLI_HTTP_SECURITY_OPTS,
     };
     const size_t n = sizeof opts / sizeof opts[0];
     const char *pos[1];
@@ -64,7 +65,7 @@ static int parse(int argc, char **argv, demo_opts *o)
     o->seed = (uint64_t)seed;
     o->quiet = cli_get(opts, n, "--quiet") != NULL;
     o->uninstrumented = cli_get(opts, n, "--uninstrumented") != NULL;
-    return 0;
+    return cli_http_security_load(opts, n, "agentmon demo", &o->security);
 }
 
 /* GET /coordinator: the coordinator's JSON snapshot. */
@@ -143,9 +144,11 @@ static am_err serve(demo *d)
     am_http_opts ho = AM_HTTP_OPTS_INIT;
     ho.host = d->o.host;
     ho.port = d->o.port;
+    cli_http_security_apply(&d->o.security, &ho);
     am_err rc = am_http_new(&ho, &d->srv);
     if (!rc)
-        rc = am_http_route(d->srv, AM_HTTP_GET, "/coordinator", coordinator_route, d, NULL);
+        rc = am_http_route(d->srv, AM_HTTP_GET, "/coordinator", coordinator_route, d,
+                           cli_http_read_auth(&d->o.security));
     if (!rc)
         rc = am_http_listen(d->srv);
     return rc;
@@ -166,6 +169,7 @@ static void teardown(demo *d)
     am_task_pack_free(d->tasks);
     am_logger_free(d->log);
     pthread_mutex_destroy(&d->cache_lock);
+    cli_http_security_free(&d->o.security);
 }
 
 /* Start every agent's thread; on failure stop and join those started. */
@@ -193,8 +197,10 @@ static int run_demo(int argc, char **argv)
     d.o.coordinator = "memory:";
     d.o.log_path = "agentmon-demo.log";
     int rc = parse(argc, argv, &d.o);
-    if (rc)
+    if (rc) {
+        cli_http_security_free(&d.o.security);
         return rc < 0 ? 0 : rc;
+    }
     demo_seed(d.o.seed ? d.o.seed : (uint64_t)time(NULL));
     demo_set_time_scale(d.o.time_scale);
     pthread_mutex_init(&d.cache_lock, NULL);
@@ -214,10 +220,11 @@ static int run_demo(int argc, char **argv)
     }
 
     cli_catch_stop_signals();
+    cli_http_security_warn(&d.o.security, "agentmon demo", d.srv);
 
-    printf("agentmon demo: %u agents on %s; metrics at http://%s:%u/metrics, logs in %s%s\n",
-           d.n_agents, d.o.coordinator, d.o.host, am_http_port(d.srv), d.o.log_path,
-           d.o.duration > 0 ? "" : "; Ctrl-C stops it");
+    printf("agentmon demo: %u agents on %s; metrics at http%s://%s:%u/metrics, logs in %s%s\n",
+           d.n_agents, d.o.coordinator, d.o.security.tls_cert ? "s" : "", d.o.host,
+           am_http_port(d.srv), d.o.log_path, d.o.duration > 0 ? "" : "; Ctrl-C stops it");
     fflush(stdout);
     if (start_agents(&d)) {
         fprintf(stderr, "agentmon demo: cannot start the agents' threads\n");

@@ -15,10 +15,12 @@
 #include "../serve/config.h"
 #include "../serve/serve.h"
 #include "args.h"
+#include "http_security.h"
 #include "cli.h"
 
 static am_config g_config; /* --config: its strings outlive parse() */
-static char **g_merged;    /* argv with the file's options in front */
+static cli_http_security g_security;
+static char **g_merged; /* argv with the file's options in front */
 
 static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char *statsd_host,
                  size_t host_size)
@@ -41,6 +43,7 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         {"--scrape-interval", true, "seconds or a duration between scrapes (default 15s)", NULL},
         {"--retention", true, "keep records this long (default 15d)", NULL},
         {"--system-interval", true, "sample /proc this often (default 10s; 0: off)", NULL},
+        CLI_HTTP_SECURITY_OPTS,
     };
     const size_t n = sizeof opts / sizeof opts[0];
     const char *pos[1];
@@ -113,11 +116,18 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
             return 2;
         }
     }
+    if (cli_http_security_load(opts, n, "agentmon serve", &g_security))
+        return 2;
+    o->tls_cert_file = g_security.tls_cert;
+    o->tls_key_file = g_security.tls_key;
+    o->read_auth = cli_http_read_auth(&g_security);
+    o->write_auth = cli_http_write_auth(&g_security);
     return 0;
 }
 
 static void cleanup(void)
 {
+    cli_http_security_free(&g_security);
     am__config_free(&g_config);
     free(g_merged);
     g_merged = NULL;
@@ -144,9 +154,10 @@ static int run(int argc, char **argv)
         return 1;
     }
     cli_catch_stop_signals();
+    cli_http_security_warn(&g_security, "agentmon serve", am_serve_http(s));
     int sp = am_serve_statsd_port(s);
-    printf("agentmon serve: HTTP on %s:%u (POST /api/v1/events, /metrics), ", o.http_host,
-           am_serve_http_port(s));
+    printf("agentmon serve: HTTP%s on %s:%u (POST /api/v1/events, /metrics), ",
+           o.tls_cert_file ? "S" : "", o.http_host, am_serve_http_port(s));
     if (sp)
         printf("StatsD on udp %s:%d, ", o.statsd_host, sp);
     printf("store %s, %zu scrape target%s\n", o.store_uri ? o.store_uri : AM_STORE_DEFAULT_URI,

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "agentmon/agentmon.h"
+#include "http_security.h"
 #include "agentmon/breaker.h"
 
 enum { ROLE_ORCH, ROLE_PLANNER, ROLE_RESEARCHER, ROLE_CODER, ROLE_REVIEWER, ROLE_WRITER, N_ROLES };
@@ -67,6 +68,7 @@ typedef struct demo_opts {
     bool uninstrumented; /* no packs, no logs: to measure their cost */
     double time_scale;   /* simulated latencies x this; 0 = none */
     uint64_t seed;
+    cli_http_security security; /* TLS and credentials */
 } demo_opts;
 
 struct demo {

@@ -276,7 +276,11 @@ static am_err start_http(am_serve *s)
     ho.registries = &s->reg;
     ho.n_registries = 1;
     ho.threads = 8; /* ingests wait for their commit: more than the CPUs */
-    s->routes = (am_routes){s->store, s->em, 30};
+    ho.tls_cert_file = s->o.tls_cert_file;
+    ho.tls_key_file = s->o.tls_key_file;
+    if (s->o.read_auth)
+        ho.builtin_auth = *s->o.read_auth;
+    s->routes = (am_routes){s->store, s->em, 30, s->o.read_auth, s->o.write_auth};
     am_err rc = am_http_new(&ho, &s->http);
     if (!rc)
         rc = am__routes_add(s->http, &s->routes);
@@ -507,6 +511,11 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
     }
     *out = s;
     return AM_OK;
+}
+
+const am_http *am_serve_http(const am_serve *s)
+{
+    return s->http;
 }
 
 uint16_t am_serve_http_port(const am_serve *s)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agentmon/http.h"
 #include "agentmon/log.h"
 #include "agentmon/metrics.h"
 #include "../core/catalog.h"
@@ -43,6 +44,9 @@ typedef struct am_serve_opts {
     double system_interval_s; /* the /proc sampler; 0: AM_SERVE_SYSTEM_INTERVAL_S; < 0: off */
     size_t store_max_queued;  /* records the store queues; 0: its default */
     am_logger *logger;        /* borrowed; NULL: the default logger */
+    const char *tls_cert_file, *tls_key_file; /* both: HTTPS */
+    const am_http_auth *read_auth;  /* GET routes and /metrics; NULL: open (copied) */
+    const am_http_auth *write_auth; /* POST /api/v1/events; NULL: open (copied) */
 } am_serve_opts;
 
 /* clang-format off */
@@ -58,6 +62,9 @@ extern const am_def_table am__table_store;
    error). out: owned, am_serve_stop(). AM_EINVAL (an option; am_errmsg()
    names it), AM_EIO (a port in use, a store that cannot open), AM_ENOMEM. */
 am_err am_serve_start(const am_serve_opts *o, am_serve **out);
+
+/* The HTTP server (borrowed: to ask am_http_is_loopback() and the like). */
+const am_http *am_serve_http(const am_serve *s);
 
 /* The ports listened on (the chosen ones for port 0); statsd 0 when off. */
 uint16_t am_serve_http_port(const am_serve *s);

@@ -291,11 +291,11 @@ static void get_series(am_http_req *req, am_http_resp *resp, void *ud)
 am_err am__routes_add(am_http *h, am_routes *r)
 {
     am_err rc;
-    if ((rc = am_http_route(h, AM_HTTP_POST, "/api/v1/events", post_events, r, NULL)) ||
+    if ((rc = am_http_route(h, AM_HTTP_POST, "/api/v1/events", post_events, r, r->write_auth)) ||
         (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/metrics/{type}/summary", get_summary, r,
-                            NULL)) ||
-        (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/metrics/{type}", get_rows, r, NULL)) ||
-        (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/series", get_series, r, NULL)))
+                            r->read_auth)) ||
+        (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/metrics/{type}", get_rows, r, r->read_auth)) ||
+        (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/series", get_series, r, r->read_auth)))
         return rc;
     return AM_OK;
 }

@@ -21,9 +21,11 @@
 #define AM_ROUTES_MAX_INFLATED (64u << 20) /* bytes a gzip body may inflate to */
 
 typedef struct am_routes {
-    am_store *store;           /* borrowed */
-    am_event_metrics *metrics; /* borrowed */
-    double ack_timeout_s;      /* longest an ingest waits for its commit; 0 = 30 */
+    am_store *store;                /* borrowed */
+    am_event_metrics *metrics;      /* borrowed */
+    double ack_timeout_s;           /* longest an ingest waits for its commit; 0 = 30 */
+    const am_http_auth *read_auth;  /* what GET routes need; NULL: open (copied by am_http) */
+    const am_http_auth *write_auth; /* what POST /api/v1/events needs; NULL: open */
 } am_routes;
 
 /* Add the four routes to h; r must outlive h. */
