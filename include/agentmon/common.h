@@ -40,7 +40,8 @@ extern "C" {
     X(AM_EPROTO, 8, "protocol error")                                                              \
     X(AM_EMISUSE, 9, "library used incorrectly")                                                   \
     X(AM_ENOTFOUND, 10, "not found")                                                               \
-    X(AM_EFULL, 11, "full")
+    X(AM_EFULL, 11, "full")                                                                        \
+    X(AM_EBUSY, 12, "busy: the operation is in progress")
 
 typedef enum am_err {
 #define AM__ERR_ENUM(name, num, text) name = num,
@@ -49,7 +50,7 @@ typedef enum am_err {
 } am_err;
 
 /* The highest code so far (for iterating over all of them). */
-#define AM_ERR_LAST AM_EFULL
+#define AM_ERR_LAST AM_EBUSY
 
 /*
 ** am_strerror: a constant English explanation of an error code.

@@ -43,6 +43,13 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         {"--scrape-interval", true, "seconds or a duration between scrapes (default 15s)", NULL},
         {"--retention", true, "keep records this long (default 15d)", NULL},
         {"--system-interval", true, "sample /proc this often (default 10s; 0: off)", NULL},
+        {"--flush-interval", true, "store StatsD's series this often (default 10s)", NULL},
+        {"--max-series", true, "series the collector holds, all sources (default 200000)", NULL},
+        {"--statsd-max-series", true, "series StatsD may make (default 100000)", NULL},
+        {"--events-max-series", true, "series metric events may make (default 100000)", NULL},
+        {"--max-flush-samples", true, "StatsD samples stored per flush (default 100000)", NULL},
+        {"--store-queue", true,
+         "records waiting for the store's writer (default 100000; samples may hold half)", NULL},
         CLI_HTTP_SECURITY_OPTS,
     };
     const size_t n = sizeof opts / sizeof opts[0];
@@ -101,7 +108,8 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         size_t off;
     } DURATIONS[] = {{"--scrape-interval", offsetof(am_serve_opts, scrape_interval_s)},
                      {"--retention", offsetof(am_serve_opts, retention_s)},
-                     {"--system-interval", offsetof(am_serve_opts, system_interval_s)}};
+                     {"--system-interval", offsetof(am_serve_opts, system_interval_s)},
+                     {"--flush-interval", offsetof(am_serve_opts, flush_interval_s)}};
     for (size_t i = 0; i < sizeof DURATIONS / sizeof DURATIONS[0]; i++) {
         const char *v = cli_get(opts, n, DURATIONS[i].opt);
         double *out = (double *)((char *)o + DURATIONS[i].off);
@@ -115,6 +123,21 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
             fprintf(stderr, "agentmon serve: %s\n", am_errmsg());
             return 2;
         }
+    }
+    static const struct {
+        const char *opt;
+        size_t off;
+    } COUNTS[] = {{"--max-series", offsetof(am_serve_opts, max_series)},
+                  {"--statsd-max-series", offsetof(am_serve_opts, statsd_max_series)},
+                  {"--events-max-series", offsetof(am_serve_opts, events_max_series)},
+                  {"--max-flush-samples", offsetof(am_serve_opts, max_flush_samples)},
+                  {"--store-queue", offsetof(am_serve_opts, store_max_queued)}};
+    for (size_t i = 0; i < sizeof COUNTS / sizeof COUNTS[0]; i++) {
+        double v = 0;
+        if (cli_number(opts, n, COUNTS[i].opt, 1, 1e9, &v))
+            return 2;
+        if (v > 0)
+            *(size_t *)((char *)o + COUNTS[i].off) = (size_t)v;
     }
     if (cli_http_security_load(opts, n, "agentmon serve", &g_security))
         return 2;

@@ -626,6 +626,36 @@ static am_err check_values(am_family *f, const char *const *values, size_t n)
     return AM_OK;
 }
 
+/* The overflow child of labelled family f, made on first use; NULL when
+   out of memory. Called with f->lock held. */
+static am_child *overflow_locked(am_family *f)
+{
+    if (!f->overflow) {
+        const char *ov[AM_MAX_LABELS];
+        size_t ovlens[AM_MAX_LABELS];
+        for (size_t i = 0; i < f->n_labels; i++)
+            ov[i] = OVERFLOW_VALUE;
+        f->overflow = child_new(f, ov, f->n_labels, am__labels_hash(ov, f->n_labels, ovlens));
+        if (f->overflow)
+            list_append(f, f->overflow);
+    }
+    return f->overflow;
+}
+
+am_err am__family_overflow(am_family *f, am_child **out)
+{
+    if (!f->n_labels)
+        return am__err(AM_EINVAL, "metric \"%s\" has no labels, so no overflow series", f->name);
+    pthread_mutex_lock(&f->lock);
+    am_child *c = overflow_locked(f);
+    pthread_mutex_unlock(&f->lock);
+    if (!c)
+        return am__err(AM_ENOMEM, "out of memory");
+    am__registry_count_overflow(f->reg, f);
+    *out = c;
+    return AM_OK;
+}
+
 am_err am__family_with(am_family *f, const char *const *values, size_t n, am_child **out)
 {
     am_err rc = check_values(f, values, n);
@@ -669,19 +699,10 @@ am_err am__family_with(am_family *f, const char *const *values, size_t n, am_chi
     bool at_family_limit = f->n_children >= f->max_children;
     am_registry *budget = budget_of(f);
     if (at_family_limit || !am__registry_take(budget)) {
-        if (!f->overflow) {
-            const char *ov[AM_MAX_LABELS];
-            size_t ovlens[AM_MAX_LABELS];
-            for (size_t i = 0; i < n; i++)
-                ov[i] = OVERFLOW_VALUE;
-            f->overflow = child_new(f, ov, n, am__labels_hash(ov, n, ovlens));
-            if (!f->overflow) {
-                pthread_mutex_unlock(&f->lock);
-                return am__err(AM_ENOMEM, "out of memory");
-            }
-            list_append(f, f->overflow);
+        if (!(*out = overflow_locked(f))) {
+            pthread_mutex_unlock(&f->lock);
+            return am__err(AM_ENOMEM, "out of memory");
         }
-        *out = f->overflow;
         pthread_mutex_unlock(&f->lock);
         am__registry_count_overflow(f->reg, f);
         if (at_family_limit)

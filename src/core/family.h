@@ -116,6 +116,12 @@ void am__family_json_key(const am_family *f, char *buf, size_t size);
 ** am_counter_with() for the codes. On AM_ELIMIT *out is the overflow child.
 */
 am_err am__family_with(am_family *f, const char *const *values, size_t n, am_child **out);
+
+/* The overflow child of labelled family f (made on first use), counted in
+   agentmon_cardinality_overflow_total as a label set sent there: for a
+   caller's own budget, which the family cannot see. AM_OK, AM_EINVAL (no
+   labels) or AM_ENOMEM. Thread-safe. */
+am_err am__family_overflow(am_family *f, am_child **out);
 am_err am__family_remove(am_family *f, const char *const *values, size_t n);
 void am__family_clear(am_family *f);
 

@@ -54,6 +54,8 @@ enum {
     S_DUPLICATES,
     S_QUEUED,
     S_DROPPED,
+    S_SERIES,
+    S_SERIES_LIMIT,
     N_STORE
 };
 
@@ -78,9 +80,21 @@ static const am_metric_def STORE[] = {
     [S_QUEUED] = {"store", AM_TYPE_GAUGE, "agentmon_store_queued_records", NULL,
                   "Records waiting for the store's writer.", NULL, NULL, NULL, 0, NULL, "agentmon"},
     [S_DROPPED] = {"store", AM_TYPE_COUNTER, "agentmon_ingest_dropped_total", NULL,
-                   "Samples (StatsD flushes, scrapes) dropped because the store's queue was "
-                   "full.",
-                   NULL, AM_DEF_LABELS("protocol"), NULL, 0, NULL, "agentmon"},
+                   "Samples (StatsD flushes, scrapes, /proc) not stored, by why: queue_full (the "
+                   "samples' share of the store's queue was full), invalid (the store refuses "
+                   "the sample: the log says why), flush_cap (past the samples stored per "
+                   "StatsD flush).",
+                   NULL, AM_DEF_LABELS("protocol", "reason"), NULL, 0, NULL, "agentmon"},
+    [S_SERIES] = {"store", AM_TYPE_GAUGE, "agentmon_series", NULL,
+                  "Series the collector holds, by source: statsd and events (metric events) "
+                  "against their budgets, all (every series of its registry, the packs' "
+                  "included) against the total.",
+                  NULL, AM_DEF_LABELS("source"), NULL, 0, NULL, "agentmon"},
+    [S_SERIES_LIMIT] = {"store", AM_TYPE_GAUGE, "agentmon_series_limit", NULL,
+                        "The series budgets in force (--max-series, --statsd-max-series, "
+                        "--events-max-series); past one, new label sets go to overflow series, "
+                        "counted in agentmon_cardinality_overflow_total.",
+                        NULL, AM_DEF_LABELS("source"), NULL, 0, NULL, "agentmon"},
 };
 const am_def_table am__table_store = {STORE, N_STORE};
 
@@ -107,7 +121,9 @@ struct am_serve {
     am_ingest_statsd *statsd;
     am_scraper *scraper;
     am__pack *dropped; /* S_DROPPED only: the others are callbacks */
-    store_cb cbs[S_DROPPED];
+    store_cb cbs[N_STORE];
+    size_t flush_samples;    /* samples the StatsD flush under way has given */
+    double next_invalid_log; /* invalid samples are logged once a second */
     char disk_path[4096];
     am_sysstat sys; /* the /proc sampler's state */
 
@@ -131,6 +147,17 @@ static void kept_free(kept *k)
     am__free(k->source);
 }
 
+/* The protocol label of a sample's source ("statsd", "scrape:URL"). */
+static const char *protocol_of(const char *source)
+{
+    return strncmp(source, "scrape", 6) == 0 ? "scrape" : source;
+}
+
+static void dropped(am_serve *s, const char *source, const char *reason, uint64_t n)
+{
+    am__pack_count(s->dropped, 0, AM_LABELS(protocol_of(source), reason), n);
+}
+
 /* Submit the batch; called with the lock held. */
 static void submit_batch(am_serve *s)
 {
@@ -140,16 +167,11 @@ static void submit_batch(am_serve *s)
     if (recs) {
         for (size_t i = 0; i < s->n_batch; i++)
             recs[i] = (am_record){AM_T_METRIC, s->batch[i].vals};
-        uint64_t ticket;
-        am_err rc = am_store_submit(s->store, recs, s->n_batch, &ticket);
-        if (rc) {
-            /* by protocol: the source says which ("statsd", "scrape:...") */
-            for (size_t i = 0; i < s->n_batch; i++) {
-                const char *src = s->batch[i].source;
-                am__pack_count(s->dropped, 0,
-                               AM_LABELS(strncmp(src, "scrape", 6) == 0 ? "scrape" : src), 1);
-            }
-        }
+        /* within the samples' share of the queue: a flood of them never
+           makes acknowledged ingest wait or fail */
+        if (am_store_submit_samples(s->store, recs, s->n_batch))
+            for (size_t i = 0; i < s->n_batch; i++)
+                dropped(s, s->batch[i].source, "queue_full", 1);
         am__free(recs);
     }
     for (size_t i = 0; i < s->n_batch; i++)
@@ -157,11 +179,31 @@ static void submit_batch(am_serve *s)
     s->n_batch = 0;
 }
 
+/* A sample the store would refuse is dropped alone, counted as invalid
+   and logged (once a second at most), not left to fail its whole batch. */
+static void invalid_sample(am_serve *s, const am_sample *smp)
+{
+    dropped(s, smp->source ? smp->source : "", "invalid", 1);
+    double now = am_unix_time();
+    if (now < s->next_invalid_log)
+        return;
+    s->next_invalid_log = now + 1;
+    AM_LOG_WARNING(
+        s->o.logger, "agentmon-serve", "a sample was not stored", AM_F_STR("metric", smp->name),
+        AM_F_STR("source", smp->source ? smp->source : ""), AM_F_STR("reason", am_errmsg()));
+}
+
 static int on_sample(void *ud, const am_sample *smp)
 {
     am_serve *s = ud;
     const am_table *t = am_table_get(AM_T_METRIC);
     pthread_mutex_lock(&s->lock);
+    if (smp->source && strcmp(smp->source, "statsd") == 0 &&
+        ++s->flush_samples > s->o.max_flush_samples) {
+        dropped(s, "statsd", "flush_cap", 1);
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
     if (s->n_batch == BATCH)
         submit_batch(s);
     kept *k = &s->batch[s->n_batch];
@@ -189,7 +231,13 @@ static int on_sample(void *ud, const am_sample *smp)
     /* the store refuses NaN in a REAL column: a NaN sample is stored as
        SQL NULL, which the series API answers as "NaN" */
     k->vals[AM_METRIC_VALUE] = (am_value){.is_null = smp->value != smp->value, .v.d = smp->value};
-    s->n_batch++;
+    am_record rec = {AM_T_METRIC, k->vals};
+    if (am_store_check(s->store, &rec)) {
+        invalid_sample(s, smp);
+        kept_free(k);
+    } else {
+        s->n_batch++;
+    }
     pthread_mutex_unlock(&s->lock);
     return 0;
 }
@@ -230,13 +278,32 @@ static void collect_row(am_sink *sink, void *ud)
     am_sink_put(sink, NULL, 0, v);
 }
 
+/* agentmon_series and agentmon_series_limit: each budget's source. */
+static void collect_series(am_sink *sink, void *ud)
+{
+    const store_cb *cb = ud;
+    am_serve *s = cb->s;
+    bool is_limit = cb->row == S_SERIES_LIMIT;
+    am_sink_put(sink, AM_LABELS("all"),
+                is_limit ? (double)s->o.max_series : (double)am_registry_series(s->reg));
+    am_sink_put(sink, AM_LABELS("statsd"),
+                is_limit ? (double)s->o.statsd_max_series
+                         : (double)(s->agg ? am__statsd_agg_n_series(s->agg) : 0));
+    am_sink_put(sink, AM_LABELS("events"),
+                is_limit ? (double)s->o.events_max_series
+                         : (double)am__event_metrics_n_series(s->em));
+}
+
 static am_err store_metrics(am_serve *s)
 {
-    for (int i = 0; i < S_DROPPED; i++) {
+    for (int i = 0; i < N_STORE; i++) {
+        if (i == S_DROPPED)
+            continue;
         s->cbs[i] = (store_cb){s, i};
         am_metric_opts o = am__def_opts(&STORE[i]);
         am_callback *cb;
-        am_err rc = am_callback_new(s->reg, STORE[i].type, &o, collect_row, &s->cbs[i], &cb);
+        am_err rc = am_callback_new(s->reg, STORE[i].type, &o,
+                                    i < S_DROPPED ? collect_row : collect_series, &s->cbs[i], &cb);
         if (rc)
             return rc;
     }
@@ -252,11 +319,10 @@ static void sample_system(am_serve *s)
     am_record rec;
     if (am__sysstat_sample(&s->sys, s->disk_path, am_unix_time(), &rec))
         return;
-    uint64_t ticket;
-    if (am_store_submit(s->store, &rec, 1, &ticket) == AM_OK)
+    if (am_store_submit_samples(s->store, &rec, 1) == AM_OK)
         am__event_metrics_stored(s->em, "system", AM_T_SYSTEM);
     else
-        am__pack_count(s->dropped, 0, AM_LABELS("system"), 1);
+        dropped(s, "system", "queue_full", 1);
     am__event_metrics_apply(s->em, &rec);
 }
 
@@ -280,7 +346,8 @@ static am_err start_http(am_serve *s)
     ho.tls_key_file = s->o.tls_key_file;
     if (s->o.read_auth)
         ho.builtin_auth = *s->o.read_auth;
-    s->routes = (am_routes){s->store, s->em, 30, s->o.read_auth, s->o.write_auth};
+    s->routes = (am_routes){s->store,       s->em,           s->o.ack_timeout_s,
+                            s->o.read_auth, s->o.write_auth, s->o.retention_s};
     am_err rc = am_http_new(&ho, &s->http);
     if (!rc)
         rc = am__routes_add(s->http, &s->routes);
@@ -297,7 +364,9 @@ static am_err start_statsd(am_serve *s)
 {
     if (s->o.statsd_port < 0 && !s->o.statsd_unix)
         return AM_OK;
-    am_err rc = am__statsd_agg_new(s->reg, NULL, &s->agg);
+    am_statsd_agg_opts ao = AM_STATSD_AGG_OPTS_INIT;
+    ao.max_series = s->o.statsd_max_series;
+    am_err rc = am__statsd_agg_new(s->reg, &ao, &s->agg);
     if (rc)
         return rc;
     am_ingest_statsd_opts so = AM_INGEST_STATSD_OPTS_INIT;
@@ -314,8 +383,12 @@ static am_err start_statsd(am_serve *s)
 /* The series StatsD moved since the last flush, as samples. */
 static void flush_statsd(am_serve *s)
 {
-    if (s->agg)
-        am__statsd_agg_flush(s->agg, on_sample, s);
+    if (!s->agg)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->flush_samples = 0;
+    pthread_mutex_unlock(&s->lock);
+    am__statsd_agg_flush(s->agg, on_sample, s);
 }
 
 /* Close the listener, flush what it took, free the series. */
@@ -477,6 +550,14 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
         s->o.flush_interval_s = AM_SERVE_FLUSH_INTERVAL_S;
     if (s->o.system_interval_s == 0)
         s->o.system_interval_s = AM_SERVE_SYSTEM_INTERVAL_S;
+    if (!s->o.max_series)
+        s->o.max_series = AM_SERVE_MAX_SERIES;
+    if (!s->o.statsd_max_series)
+        s->o.statsd_max_series = AM_SERVE_SOURCE_MAX_SERIES;
+    if (!s->o.events_max_series)
+        s->o.events_max_series = AM_SERVE_SOURCE_MAX_SERIES;
+    if (!s->o.max_flush_samples)
+        s->o.max_flush_samples = AM_SERVE_MAX_FLUSH_SAMPLES;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     s->batch = am__calloc(BATCH, sizeof *s->batch);
@@ -488,11 +569,13 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
     if (!rc && !(rc = am_registry_new(&s->reg)))
         rc = am_registry_enable_process_metrics(s->reg);
     if (!rc)
+        rc = am_registry_set_max_series(s->reg, s->o.max_series);
+    if (!rc)
         rc = store_dir(s, uri);
     if (!rc)
         rc = am_store_open(uri, &so, &s->store);
     if (!rc)
-        rc = am__event_metrics_new(s->reg, &s->em);
+        rc = am__event_metrics_new(s->reg, s->o.events_max_series, &s->em);
     if (!rc)
         rc = store_metrics(s);
     for (size_t i = 0; i < N_SOURCES && !rc; i++)
@@ -511,6 +594,11 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
     }
     *out = s;
     return AM_OK;
+}
+
+am_store *am__serve_store(am_serve *s)
+{
+    return s->store;
 }
 
 const am_http *am_serve_http(const am_serve *s)

@@ -28,6 +28,9 @@
 #define AM_SERVE_SCRAPE_INTERVAL_S 15.0
 #define AM_SERVE_FLUSH_INTERVAL_S 10.0
 #define AM_SERVE_SYSTEM_INTERVAL_S 10.0
+#define AM_SERVE_MAX_SERIES 200000        /* the registry's series, every source */
+#define AM_SERVE_SOURCE_MAX_SERIES 100000 /* StatsD's, and metric events' */
+#define AM_SERVE_MAX_FLUSH_SAMPLES 100000 /* samples stored per StatsD flush */
 
 typedef struct am_serve_opts {
     const char *http_host;                   /* "127.0.0.1" */
@@ -45,8 +48,13 @@ typedef struct am_serve_opts {
     size_t store_max_queued;  /* records the store queues; 0: its default */
     am_logger *logger;        /* borrowed; NULL: the default logger */
     const char *tls_cert_file, *tls_key_file; /* both: HTTPS */
-    const am_http_auth *read_auth;  /* GET routes and /metrics; NULL: open (copied) */
-    const am_http_auth *write_auth; /* POST /api/v1/events; NULL: open (copied) */
+    const am_http_auth *read_auth;            /* GET routes and /metrics; NULL: open (copied) */
+    const am_http_auth *write_auth;           /* POST /api/v1/events; NULL: open (copied) */
+    size_t max_series;        /* all the collector's series; 0: AM_SERVE_MAX_SERIES */
+    size_t statsd_max_series; /* StatsD's; 0: AM_SERVE_SOURCE_MAX_SERIES */
+    size_t events_max_series; /* metric events'; 0: AM_SERVE_SOURCE_MAX_SERIES */
+    size_t max_flush_samples; /* stored per StatsD flush; 0: AM_SERVE_MAX_FLUSH_SAMPLES */
+    double ack_timeout_s;     /* longest an ingest waits for its commit; 0: 30 */
 } am_serve_opts;
 
 /* clang-format off */
@@ -62,6 +70,9 @@ extern const am_def_table am__table_store;
    error). out: owned, am_serve_stop(). AM_EINVAL (an option; am_errmsg()
    names it), AM_EIO (a port in use, a store that cannot open), AM_ENOMEM. */
 am_err am_serve_start(const am_serve_opts *o, am_serve **out);
+
+/* The store (borrowed; for tests that pause its writer). */
+am_store *am__serve_store(am_serve *s);
 
 /* The HTTP server (borrowed: to ask am_http_is_loopback() and the like). */
 const am_http *am_serve_http(const am_serve *s);

@@ -281,6 +281,61 @@ static void test_limits(void **state)
     am__statsd_agg_free(NULL);
 }
 
+/* A source's budget of series, all names together (issue 10): one UDP
+   sender made 1 M series in 11 s when only names and series per name were
+   bounded. Past the budget a new label set lands in its family's overflow
+   series and is counted, existing series keep working, and the registry's
+   own bound (all sources together) does the same. */
+static void test_series_budget(void **state)
+{
+    (void)state;
+    am_registry *r;
+    am_statsd_agg *a;
+    AM_ASSERT_OK(am_registry_new(&r));
+    am_statsd_agg_opts o = AM_STATSD_AGG_OPTS_INIT;
+    o.max_series = 5;
+    AM_ASSERT_OK(am__statsd_agg_new(r, &o, &a));
+    char line[64];
+    for (int i = 0; i < 3; i++) {
+        snprintf(line, sizeof line, "x.%d:1|c|#id:a", i);
+        AM_ASSERT_OK(feed(a, line));
+    }
+    AM_ASSERT_OK(feed(a, "y:1|g|#id:a"));
+    AM_ASSERT_OK(feed(a, "y:2|g|#id:b"));
+    AM_ASSERT_EQ(am__statsd_agg_n_series(a), 5);
+    /* the budget is spent: new label sets of any name overflow */
+    AM_ASSERT_ERR(feed(a, "y:7|g|#id:c"), AM_ELIMIT);
+    AM_ASSERT_ERR(feed(a, "x.0:1|c|#id:b"), AM_ELIMIT);
+    AM_ASSERT_ERR(feed(a, "x.0:1|c|#id:c"), AM_ELIMIT);
+    /* a new name without labels has no overflow series: refused */
+    AM_ASSERT_ERR(feed(a, "z:1|c"), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "budget of 5 series is spent");
+    /* known series still count, even spelled another way */
+    AM_ASSERT_OK(feed(a, "x.0:1|c|#id:a"));
+    AM_ASSERT_OK(feed(a, "y:3|g|#id:b"));
+    AM_ASSERT_EQ(am__statsd_agg_n_series(a) <= 7, 1); /* + the overflow series of x.0 and y */
+    char *text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
+    AM_ASSERT_CONTAINS(text, "x_0_total{id=\"a\"} 2\n");
+    AM_ASSERT_CONTAINS(text, "x_0_total{id=\"__overflow__\"} 2\n");
+    AM_ASSERT_CONTAINS(text, "y{id=\"__overflow__\"} 7\n");
+    AM_ASSERT_CONTAINS(text, "y{id=\"b\"} 3\n");
+    AM_ASSERT_CONTAINS(text, "agentmon_cardinality_overflow_total{metric=\"x_0\"} 2\n");
+    AM_ASSERT_LACKS(text, "x_0_total{id=\"b\"}");
+    am_free(text);
+    am__statsd_agg_free(a);
+
+    /* the registry's bound, across sources: a second aggregator sees it */
+    am_statsd_agg *b;
+    AM_ASSERT_OK(am__statsd_agg_new(r, NULL, &b));
+    AM_ASSERT_OK(am_registry_set_max_series(r, am_registry_series(r)));
+    AM_ASSERT_ERR(feed(b, "w:1|c|#id:a"), AM_ELIMIT);
+    text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
+    AM_ASSERT_CONTAINS(text, "w_total{id=\"__overflow__\"} 1\n");
+    am_free(text);
+    am__statsd_agg_free(b);
+    am_registry_free(r);
+}
+
 typedef struct invalids {
     int n;
     am_err last;
@@ -447,6 +502,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_existing, setup, teardown),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_series_budget),
         cmocka_unit_test_setup_teardown(test_datagram, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

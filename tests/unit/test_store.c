@@ -542,6 +542,66 @@ static void test_queue_full(void **state)
     free(c);
 }
 
+/* Samples may fill only their share of the queue: acknowledged ingest
+   always has the rest (issue 10: a sample flood made posts get 503). A
+   bad record is found alone by am_store_check. A waiter that gives up
+   takes its records back while the writer has not started on them. */
+static void test_samples_share_and_cancel(void **state)
+{
+    (void)state;
+    char uri[256];
+    sf_fresh_uri(uri, sizeof uri);
+    am_store_opts o = AM_STORE_OPTS_INIT;
+    o.max_queued = 100;
+    o.samples_share = 0.4;
+    am_store *s = open_store(uri, &o);
+    comm *c = calloc(200, sizeof *c);
+    am_record rs[200];
+    for (int i = 0; i < 200; i++) {
+        make_comm(&c[i], i, 1000 + i, "a", 1, 0);
+        rs[i] = c[i].r;
+    }
+    am__store_pause(s, true);
+    AM_ASSERT_OK(am_store_submit_samples(s, rs, 30));
+    AM_ASSERT_OK(am_store_submit_samples(s, rs + 30, 10));
+    AM_ASSERT_ERR(am_store_submit_samples(s, rs + 40, 1), AM_EFULL); /* their 40 are taken */
+    AM_ASSERT_CONTAINS(am_errmsg(), "samples");
+    uint64_t t1, t2, t3;
+    AM_ASSERT_OK(am_store_submit(s, rs + 40, 60, &t1)); /* the rest is ingest's */
+    AM_ASSERT_ERR(am_store_submit(s, rs + 100, 1, &t2), AM_EFULL);
+    AM_ASSERT_ERR(am_store_submit_samples(s, rs + 100, 1), AM_EFULL);
+    /* cancel: a queued ticket comes back and fails for its waiters */
+    AM_ASSERT_OK(am_store_cancel(s, t1));
+    AM_ASSERT_ERR(am_store_wait(s, t1, 0.01), AM_ETIMEDOUT);
+    AM_ASSERT_ERR(am_store_cancel(s, t1 + 5), AM_EINVAL);
+    AM_ASSERT_OK(am_store_submit(s, rs + 100, 20, &t2));
+    AM_ASSERT_OK(am_store_submit(s, rs + 120, 20, &t3));
+    AM_ASSERT_OK(am_store_cancel(s, t2)); /* one from the middle of the queue */
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.queued, 60);
+    AM_ASSERT_EQ(st.cancelled, 80);
+    am__store_pause(s, false);
+    AM_ASSERT_OK(am_store_wait(s, t3, 30));
+    AM_ASSERT_ERR(am_store_wait(s, t1, 0), AM_EIO);
+    AM_ASSERT_CONTAINS(am_errmsg(), "cancelled");
+    AM_ASSERT_ERR(am_store_wait(s, t2, 0), AM_EIO);
+    AM_ASSERT_ERR(am_store_cancel(s, t3), AM_EEXIST);    /* finished: too late */
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 60); /* samples and t3, nothing cancelled */
+    /* one bad record, found alone */
+    comm bad;
+    make_comm(&bad, 500, 1e12, "a", 1, 0); /* past year 9999 */
+    AM_ASSERT_ERR(am_store_check(s, &bad.r), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "1970..9999");
+    AM_ASSERT_OK(am_store_check(s, &rs[0]));
+    am_store_close(s);
+    /* the share must be a fraction */
+    o.samples_share = 1.5;
+    am_store *s2;
+    AM_ASSERT_ERR(am_store_open(uri, &o, &s2), AM_EINVAL);
+    free(c);
+}
+
 typedef struct submitter {
     am_store *s;
     int base, n;
@@ -1434,13 +1494,21 @@ static void test_failed_batch(void **state)
 }
 
 static const struct CMUnitTest SUITE[] = {
-    cmocka_unit_test(test_failed_batch),       cmocka_unit_test(test_types_and_nulls),
-    cmocka_unit_test(test_filters_and_ranges), cmocka_unit_test(test_paging),
-    cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_queue_full),
-    cmocka_unit_test(test_group_commit),       cmocka_unit_test(test_summary),
-    cmocka_unit_test(test_summary_values),     cmocka_unit_test(test_series),
-    cmocka_unit_test(test_retention),          cmocka_unit_test(test_state_and_logs),
-    cmocka_unit_test(test_callbacks),          cmocka_unit_test(test_open_errors_and_limits),
+    cmocka_unit_test(test_failed_batch),
+    cmocka_unit_test(test_types_and_nulls),
+    cmocka_unit_test(test_filters_and_ranges),
+    cmocka_unit_test(test_paging),
+    cmocka_unit_test(test_bad_input),
+    cmocka_unit_test(test_queue_full),
+    cmocka_unit_test(test_samples_share_and_cancel),
+    cmocka_unit_test(test_group_commit),
+    cmocka_unit_test(test_summary),
+    cmocka_unit_test(test_summary_values),
+    cmocka_unit_test(test_series),
+    cmocka_unit_test(test_retention),
+    cmocka_unit_test(test_state_and_logs),
+    cmocka_unit_test(test_callbacks),
+    cmocka_unit_test(test_open_errors_and_limits),
     cmocka_unit_test(test_reconnect),
 };
 

@@ -11,6 +11,7 @@
 #include "agentmon/timer.h"
 #include "../../core/alloc.h"
 #include "../../core/buf.h"
+#include "../../core/error.h"
 #include "../../core/render.h"
 #include "../../http/gzip.h"
 #include "../ingest/events.h"
@@ -69,6 +70,58 @@ static void reply_ingest(am_http_resp *resp, const am_events *ev)
 
 #define TRIM_AFTER_BYTES (1u << 20)
 
+/*
+** What decoding cannot know: an event older than the retention (deleted
+** at once, were it stored) or far ahead of this clock, and a metric event
+** the collector could not apply (it would be acknowledged and move
+** nothing), are rejected like any bad event.
+*/
+static am_err admit(am_routes *r, am_events *ev)
+{
+    double now = am_unix_time();
+    for (size_t k = ev->n_recs; k-- > 0;) {
+        const am_record *rec = &ev->recs[k];
+        double ts = rec->vals[1].v.d; /* every table's column 1 is its timestamp */
+        am_err rc = AM_OK;
+        if (r->retention_s > 0 && ts < now - r->retention_s)
+            rc = am__events_drop(ev, k, "field \"timestamp\" is older than the retention (%g s)",
+                                 r->retention_s);
+        else if (ts > now + AM_ROUTES_MAX_AHEAD_S)
+            rc = am__events_drop(ev, k,
+                                 "field \"timestamp\" is %.0f s ahead of the collector's clock "
+                                 "(at most %.0f s are allowed)",
+                                 ts - now, AM_ROUTES_MAX_AHEAD_S);
+        else if (am__event_metrics_check(r->metrics, rec) == AM_EINVAL)
+            rc = am__events_drop(ev, k, "cannot be applied: %s", am_errmsg());
+        if (rc)
+            return rc;
+    }
+    return AM_OK;
+}
+
+/*
+** The commit did not come in time: take the events back if the writer has
+** not started on them, so that "not acknowledged" means "not stored";
+** else say that they may still be stored, and that resending them with
+** their ids stores them once.
+*/
+static am_err gave_up(am_routes *r, uint64_t ticket, double wait_s)
+{
+    am_err c = am_store_cancel(r->store, ticket);
+    if (c == AM_OK)
+        return am__err(AM_ETIMEDOUT,
+                       "the store did not start writing these events within %g s: none of "
+                       "them was stored; send them again",
+                       wait_s);
+    if (c == AM_EEXIST) /* finished meanwhile: committed, or failed */
+        return am_store_wait(r->store, ticket, 0);
+    return am__err(AM_ETIMEDOUT,
+                   "the store is writing these events but did not commit them within %g s: "
+                   "they may yet be stored; send them again with the same ids (an id is "
+                   "stored once)",
+                   wait_s);
+}
+
 /* Decode, store and answer; body is the request's or the inflated one. */
 static void ingest(am_routes *r, char *body, size_t len, bool ndjson, am_http_resp *resp)
 {
@@ -84,12 +137,16 @@ static void ingest(am_routes *r, char *body, size_t len, bool ndjson, am_http_re
         am__events_free(&ev);
         return;
     }
+    rc = admit(r, &ev);
     am__event_metrics_received(r->metrics, "http", ev.n_events, ev.n_rejects);
-    if (ev.n_recs) {
+    if (!rc && ev.n_recs) {
         uint64_t ticket;
+        double wait_s = r->ack_timeout_s > 0 ? r->ack_timeout_s : 30;
         rc = am_store_submit(r->store, ev.recs, ev.n_recs, &ticket);
         if (!rc)
-            rc = am_store_wait(r->store, ticket, r->ack_timeout_s > 0 ? r->ack_timeout_s : 30);
+            rc = am_store_wait(r->store, ticket, wait_s);
+        if (rc == AM_ETIMEDOUT)
+            rc = gave_up(r, ticket, wait_s);
         if (rc == AM_ELIMIT) {
             am_http_resp_error(resp, 413, "bad_data", am_errmsg());
         } else if (rc) {
@@ -97,8 +154,10 @@ static void ingest(am_routes *r, char *body, size_t len, bool ndjson, am_http_re
             store_error(resp, rc);
         } else {
             for (size_t i = 0; i < ev.n_recs; i++) {
-                am__event_metrics_apply(r->metrics, &ev.recs[i]);
+                am_err a = am__event_metrics_apply(r->metrics, &ev.recs[i]);
                 am__event_metrics_stored(r->metrics, "http", ev.recs[i].table);
+                if (a && a != AM_ELIMIT) /* admit() saw the state before this request */
+                    am__event_metrics_unapplied(r->metrics, "http", ev.recs[i].table);
             }
         }
     }

@@ -26,7 +26,11 @@ typedef struct am_routes {
     double ack_timeout_s;           /* longest an ingest waits for its commit; 0 = 30 */
     const am_http_auth *read_auth;  /* what GET routes need; NULL: open (copied by am_http) */
     const am_http_auth *write_auth; /* what POST /api/v1/events needs; NULL: open */
+    double retention_s;             /* events older than this are refused; 0: no bound */
 } am_routes;
+
+/* How far ahead of the collector's clock an event's timestamp may be. */
+#define AM_ROUTES_MAX_AHEAD_S 3600.0
 
 /* Add the four routes to h; r must outlive h. */
 am_err am__routes_add(am_http *h, am_routes *r);

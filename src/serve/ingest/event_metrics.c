@@ -22,8 +22,13 @@ static const am_metric_def EVENTS[] = {
      "Events the collector stored, by protocol and type (the table: communication, system, "
      "agent, task, llm, metric).",
      NULL, AM_DEF_LABELS("protocol", "type"), NULL, 0, NULL, "agentmon"},
+    {"ingest", AM_TYPE_COUNTER, "agentmon_ingest_unapplied_total", NULL,
+     "Events stored that moved none of the collector's series: a metric event that clashes "
+     "with an earlier one of the same request (another type, other labels); events that clash "
+     "with what the collector held already are rejected instead.",
+     NULL, AM_DEF_LABELS("protocol", "type"), NULL, 0, NULL, "agentmon"},
 };
-const am_def_table am__table_events = {EVENTS, 1};
+const am_def_table am__table_events = {EVENTS, 2};
 
 enum { CPU, MEM, DISK, RX, TX, LOAD1, N_SYSTEM };
 
@@ -62,17 +67,19 @@ struct am_event_metrics {
     am__pack *system;
 };
 
-am_err am__event_metrics_new(am_registry *r, am_event_metrics **out)
+am_err am__event_metrics_new(am_registry *r, size_t max_series, am_event_metrics **out)
 {
+    am_statsd_agg_opts ao = AM_STATSD_AGG_OPTS_INIT;
+    ao.max_series = max_series;
     am_event_metrics *m = am__calloc(1, sizeof *m);
     if (!m)
         return am__err(AM_ENOMEM, "out of memory");
     am_err rc;
     if ((rc = am_task_pack_new(r, &m->task)) || (rc = am_llm_pack_new(r, &m->llm)) ||
-        (rc = am_worker_pack_new(r, &m->worker)) || (rc = am__pack_new(r, EVENTS, 1, &m->events)) ||
+        (rc = am_worker_pack_new(r, &m->worker)) || (rc = am__pack_new(r, EVENTS, 2, &m->events)) ||
         (rc = am__pack_new(r, am__defs_ingest, am__n_defs_ingest, &m->ingest)) ||
         (rc = am__pack_new(r, SYSTEM, N_SYSTEM, &m->system)) ||
-        (rc = am__statsd_agg_new(r, NULL, &m->agg))) {
+        (rc = am__statsd_agg_new(r, &ao, &m->agg))) {
         am__event_metrics_free(m);
         return rc;
     }
@@ -84,6 +91,11 @@ am_err am__event_metrics_new(am_registry *r, am_event_metrics **out)
     }
     *out = m;
     return AM_OK;
+}
+
+size_t am__event_metrics_n_series(am_event_metrics *m)
+{
+    return am__statsd_agg_n_series(m->agg);
 }
 
 void am__event_metrics_free(am_event_metrics *m)
@@ -131,8 +143,9 @@ static const am_trace_ctx *trace_of(const am_record *r, am_trace_ctx *ctx)
 }
 
 /* A metric event, as the StatsD line it amounts to: one mechanism feeds
-   the registry from both (statsd_agg.c: names, families, label checks). */
-static am_err metric(am_event_metrics *m, const am_record *r)
+   the registry from both (statsd_agg.c: names, families, label checks).
+   is_check: only say whether it would be applied. */
+static am_err metric(am_event_metrics *m, const am_record *r, bool is_check)
 {
     static const struct {
         const char *type;
@@ -167,10 +180,15 @@ static am_err metric(am_event_metrics *m, const am_record *r)
             l.tag_values[i] = (am_statsd_str){values[i], strlen(values[i])};
         }
         l.tags = (am_statsd_str){labels, len}; /* canonical: a fine cache key */
-        rc = am__statsd_agg_line(m->agg, &l);
+        rc = is_check ? am__statsd_agg_check(m->agg, &l) : am__statsd_agg_line(m->agg, &l);
     }
     am__free(scratch);
     return rc;
+}
+
+am_err am__event_metrics_check(am_event_metrics *m, const am_record *r)
+{
+    return r->table == AM_T_METRIC ? metric(m, r, true) : AM_OK;
 }
 
 am_err am__event_metrics_apply(am_event_metrics *m, const am_record *r)
@@ -224,7 +242,7 @@ am_err am__event_metrics_apply(am_event_metrics *m, const am_record *r)
         return worst;
     }
     case AM_T_METRIC:
-        return metric(m, r);
+        return metric(m, r, false);
     default:
         return AM_OK;
     }
@@ -243,4 +261,11 @@ void am__event_metrics_stored(am_event_metrics *m, const char *protocol, am_tabl
     const am_table *tab = am_table_get(t);
     if (tab)
         am__pack_count(m->events, 0, AM_LABELS(protocol, tab->api_name), 1);
+}
+
+void am__event_metrics_unapplied(am_event_metrics *m, const char *protocol, am_table_id t)
+{
+    const am_table *tab = am_table_get(t);
+    if (tab)
+        am__pack_count(m->events, 1, AM_LABELS(protocol, tab->api_name), 1);
 }

@@ -24,9 +24,20 @@ typedef struct am_event_metrics am_event_metrics;
 extern const am_def_table am__table_events;
 extern const am_def_table am__table_system;
 
-/* Register the packs and the tables above in r. out: owned, _free().
-   AM_EINVAL/AM_ENOMEM as am_counter_new(). */
-am_err am__event_metrics_new(am_registry *r, am_event_metrics **out);
+/* Register the packs and the tables above in r; metric events may make at
+   most max_series series (0: AM_STATSD_DEFAULT_SERIES). out: owned,
+   _free(). AM_EINVAL/AM_ENOMEM as am_counter_new(). */
+am_err am__event_metrics_new(am_registry *r, size_t max_series, am_event_metrics **out);
+
+/* Whether record r would move the collector's series: AM_OK (also for
+   records that move none, and for one that would land in an overflow
+   series), or AM_EINVAL saying why a metric event cannot be applied (a
+   negative counter increment, a type or labels that clash with the
+   name's, a reserved name or label). Changes nothing. Thread-safe. */
+am_err am__event_metrics_check(am_event_metrics *m, const am_record *r);
+
+/* The series metric events have made (their budget's use). */
+size_t am__event_metrics_n_series(am_event_metrics *m);
 void am__event_metrics_free(am_event_metrics *m);
 
 /* Move the series of one committed record. Thread-safe. AM_ELIMIT when a
@@ -40,5 +51,9 @@ void am__event_metrics_received(am_event_metrics *m, const char *protocol, size_
                                 size_t invalid);
 /* One record of table t stored: agentmon_ingest_events_total{protocol,type}. */
 void am__event_metrics_stored(am_event_metrics *m, const char *protocol, am_table_id t);
+
+/* Count a stored event of table t that moved no series (its apply failed:
+   it clashed with an earlier event of the same request). */
+void am__event_metrics_unapplied(am_event_metrics *m, const char *protocol, am_table_id t);
 
 #endif

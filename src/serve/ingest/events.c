@@ -660,6 +660,30 @@ am_err am__events_decode(char *body, size_t len, bool ndjson, double now, am_eve
     return AM_OK;
 }
 
+am_err am__events_drop(am_events *ev, size_t k, const char *fmt, ...)
+{
+    char msg[AM_EVENT_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n;
+    char *text = arena_strdup(ev, msg, len);
+    if (!text)
+        return am__err(AM_ENOMEM, "out of memory");
+    /* the rejections have room: they were sized for every event */
+    size_t index = ev->index[k], at = ev->n_rejects;
+    while (at > 0 && ev->rejects[at - 1].index > index)
+        at--;
+    memmove(&ev->rejects[at + 1], &ev->rejects[at], (ev->n_rejects - at) * sizeof *ev->rejects);
+    ev->rejects[at] = (am_event_reject){index, text};
+    ev->n_rejects++;
+    memmove(&ev->recs[k], &ev->recs[k + 1], (ev->n_recs - k - 1) * sizeof *ev->recs);
+    memmove(&ev->index[k], &ev->index[k + 1], (ev->n_recs - k - 1) * sizeof *ev->index);
+    ev->n_recs--;
+    return AM_OK;
+}
+
 void am__events_free(am_events *ev)
 {
     priv *p = ev->priv;

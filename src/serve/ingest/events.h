@@ -68,6 +68,15 @@ typedef struct am_events {
 am_err am__events_decode(char *body, size_t len, bool ndjson, double now, am_events *out);
 void am__events_free(am_events *ev);
 
+/*
+** Turn accepted record k (recs[k]) into a rejection with the reason fmt
+** (for checks made after decoding: the timestamp against the retention,
+** whether a metric event can be applied). The records after k move down;
+** the rejections stay in body order. AM_OK or AM_ENOMEM (nothing changed).
+*/
+am_err am__events_drop(am_events *ev, size_t k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The trace id of a record ("trace_id" column: 32 hex digits, or a UUID
    whose dashes are dropped) as 32 lowercase hex digits and a NUL; false
    when it has none. */

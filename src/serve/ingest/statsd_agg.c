@@ -207,6 +207,8 @@ am_err am__statsd_agg_new(am_registry *r, const am_statsd_agg_opts *o, am_statsd
         a->o.max_families = AM_STATSD_DEFAULT_FAMILIES;
     if (!a->o.max_cache)
         a->o.max_cache = AM_STATSD_DEFAULT_CACHE;
+    if (!a->o.max_series)
+        a->o.max_series = AM_STATSD_DEFAULT_SERIES;
     a->r = r;
     /* a per-process seed, so nobody can precompute colliding names */
     struct timespec ts;
@@ -549,6 +551,18 @@ static am_err series_new(am_statsd_agg *a, family *f, void *child, const char *c
     return AM_OK;
 }
 
+/* Whether f already has the series of these label values (in f's order). */
+static bool has_series(am_statsd_agg *a, family *f, const char *const *values)
+{
+    am_buf *k = &a->key;
+    k->len = 0;
+    k->err = AM_OK;
+    am_buf_puts(k, f->exposed);
+    am_buf_putc(k, '\0');
+    am__labels_canonical(k, (const char *const *)f->label_names, values, f->n_labels);
+    return !am_buf_err(k) && map_find(&a->series, hash_bytes(a->seed, k->p, k->len), k->p, k->len);
+}
+
 /*
 ** The series of a line whose raw key is not cached. *is_overflow tells that
 ** it is the family's overflow series (not to be cached).
@@ -581,7 +595,15 @@ static am_err resolve(am_statsd_agg *a, const am_statsd_line *l, series **out, i
             for (size_t j = 0; j < t.n; j++)
                 if (!strcmp(f->label_names[i], t.keys[j]))
                     ordered[i] = t.values[j];
-        rc = child_with(f, ordered, &child);
+        /* a new series past this source's budget goes where one past the
+           family's or the registry's would: the overflow series */
+        if (a->n_series < a->o.max_series || has_series(a, f, ordered))
+            rc = child_with(f, ordered, &child);
+        else if (!f->n_labels) /* a new name: nowhere to put it */
+            rc = am__err(AM_EINVAL, "statsd: the budget of %zu series is spent: \"%s\" refused",
+                         a->o.max_series, f->exposed);
+        else if (!(rc = am__family_overflow(AM_CHILD(f->root)->fam, (am_child **)&child)))
+            rc = AM_ELIMIT;
         if (rc == AM_ELIMIT) {
             for (size_t i = 0; i < t.n; i++)
                 over[i] = OVERFLOW_VALUE;
@@ -692,13 +714,75 @@ static void apply(am_statsd_agg *a, series *s, const am_statsd_line *l)
     }
 }
 
+/* What a line's values must be, whatever its series. */
+static am_err check_values(const am_statsd_line *l)
+{
+    if (l->type == AM_STATSD_COUNTER)
+        for (size_t i = 0; i < l->n_values; i++) {
+            double v = l->values[i] / l->sample_rate;
+            if (!isfinite(v))
+                return am__err(AM_EINVAL, "statsd: counter value / sample rate is not finite");
+            if (v < 0)
+                return am__err(AM_EINVAL, "a counter increment must be >= 0, not %g", v);
+        }
+    return AM_OK;
+}
+
+am_err am__statsd_agg_check(am_statsd_agg *a, const am_statsd_line *l)
+{
+    am_err rc = check_values(l);
+    if (rc)
+        return rc;
+    char mapped[AM_STATSD_MAX_NAME + 2];
+    am__statsd_map_name(l->name.p, l->name.len, mapped, sizeof mapped);
+    am_buf tb;
+    am_buf_init(&tb, 0);
+    tagset t;
+    pthread_mutex_lock(&a->mu);
+    rc = map_tags(l, &tb, &t);
+    am_statsd_type k = kind_of(l->type);
+    family *f = rc ? NULL
+                   : map_find(&a->fams, hash_bytes(a->seed, mapped, strlen(mapped)), mapped,
+                              strlen(mapped));
+    if (rc) {
+        /* map_tags said why */
+    } else if (f && f->kind != k) {
+        rc = am__err(AM_EINVAL, "\"%s\" is a %s, not a %s", f->exposed, kind_name(f->kind),
+                     kind_name(k));
+    } else if (f) {
+        rc = check_keys(f, &t);
+    } else {
+        /* a name not seen yet: what family_new would refuse */
+        char exposed[AM_STATSD_MAX_NAME + 16];
+        snprintf(exposed, sizeof exposed, "%s%s", mapped,
+                 k == AM_STATSD_COUNTER && !ends_with(mapped, "_total")   ? "_total"
+                 : k == AM_STATSD_TIMER && !ends_with(mapped, "_seconds") ? "_seconds"
+                                                                          : "");
+        am_family *have;
+        am_err found = am__registry_find(a->r, exposed, metric_type(k), &have);
+        if (!strncmp(exposed, "agentmon_", 9))
+            rc = am__err(AM_EINVAL, "metric name \"%s\" is reserved for the collector", exposed);
+        else if (found == AM_OK &&
+                 !same_keys((const char *const *)have->label_names, have->n_labels, &t))
+            rc = keys_differ(exposed, (const char *const *)have->label_names, have->n_labels, &t,
+                             "the registered metric's");
+        else if (found != AM_OK && found != AM_ENOTFOUND)
+            rc = found; /* another type: the message says */
+        for (size_t i = 0; !rc && i < t.n; i++)
+            if (metric_type(k) == AM_TYPE_HISTOGRAM && !strcmp(t.keys[i], "le"))
+                rc = am__err(AM_EINVAL, "label \"le\" is reserved for a histogram's buckets");
+    }
+    pthread_mutex_unlock(&a->mu);
+    am_buf_free(&tb);
+    return rc;
+}
+
 static am_err line_locked(am_statsd_agg *a, const am_statsd_line *l, int *is_overflow)
 {
     *is_overflow = 0;
-    if (l->type == AM_STATSD_COUNTER)
-        for (size_t i = 0; i < l->n_values; i++)
-            if (!isfinite(l->values[i] / l->sample_rate))
-                return am__err(AM_EINVAL, "statsd: counter value / sample rate is not finite");
+    am_err vrc = check_values(l);
+    if (vrc)
+        return vrc;
     am_buf *k = &a->key;
     k->len = 0;
     k->err = AM_OK;

@@ -47,6 +47,7 @@ extern const double AM_STATSD_VALUE_BUCKETS[AM_STATSD_VALUE_BUCKETS_N];
 #define AM_STATSD_MAX_REPEAT 1000        /* observations per sampled line */
 #define AM_STATSD_DEFAULT_FAMILIES 10000 /* distinct names */
 #define AM_STATSD_DEFAULT_CACHE 65536    /* remembered raw name+tags keys */
+#define AM_STATSD_DEFAULT_SERIES 100000  /* series, all names together */
 #define AM_STATSD_MAX_SET 65536          /* distinct values per set per flush */
 
 typedef struct am_statsd_agg_opts {
@@ -54,6 +55,10 @@ typedef struct am_statsd_agg_opts {
     size_t max_children; /* per family (the registry's guard); 0: its default */
     size_t max_cache;    /* 0: AM_STATSD_DEFAULT_CACHE; the cache is emptied */
                          /* when full (a speed-up only, never a limit) */
+    size_t max_series;   /* this source's budget of series, all names together; */
+                         /* 0: AM_STATSD_DEFAULT_SERIES. Past it a new label set */
+                         /* goes to its family's overflow series (AM_ELIMIT), as */
+                         /* at a family's own limit, and is counted there */
 } am_statsd_agg_opts;
 
 /* clang-format off */
@@ -90,6 +95,16 @@ void am__statsd_agg_free(am_statsd_agg *a);
 ** am_errmsg() saying why.
 */
 am_err am__statsd_agg_line(am_statsd_agg *a, const am_statsd_line *l);
+
+/*
+** Whether l would be applied, changing nothing: AM_OK, or the code and
+** message am__statsd_agg_line() would give for a line it refuses (a
+** negative counter increment, another type or other tag keys than the
+** name's, a reserved name or label). A line past a limit is AM_OK: it
+** would be recorded (in an overflow series). For a metric event's
+** answer: refused there rather than accepted and lost. Thread-safe.
+*/
+am_err am__statsd_agg_check(am_statsd_agg *a, const am_statsd_line *l);
 
 /*
 ** Parse and apply every line of a datagram, adding to *counts. A line that

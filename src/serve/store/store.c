@@ -210,6 +210,17 @@ static void free_entries(entry *e)
 }
 
 /* Take queued entries (mutex held) while the batch has room. */
+/* e leaves the queue: its records and bytes no longer count (mutex held). */
+static void dequeued(am_store *s, const entry *e)
+{
+    s->n_queued -= e->n;
+    s->queued_bytes -= e->bytes;
+    if (e->is_samples) {
+        s->n_queued_samples -= e->n;
+        s->queued_bytes_samples -= e->bytes;
+    }
+}
+
 static void take(am_store *s, entry **head, entry **tail, size_t *n)
 {
     while (s->head && (*n == 0 || *n + s->head->n <= s->o.max_batch)) {
@@ -218,8 +229,7 @@ static void take(am_store *s, entry **head, entry **tail, size_t *n)
         if (!s->head)
             s->tail = NULL;
         e->next = NULL;
-        s->n_queued -= e->n;
-        s->queued_bytes -= e->bytes;
+        dequeued(s, e);
         if (*tail)
             (*tail)->next = e;
         else
@@ -394,6 +404,7 @@ static void *writer_main(void *arg)
         free_entries(s->head);
         s->head = s->tail = NULL;
         s->n_queued = s->queued_bytes = 0;
+        s->n_queued_samples = s->queued_bytes_samples = 0;
     }
     pthread_cond_broadcast(&s->done_cv);
     pthread_mutex_unlock(&s->mu);
@@ -419,6 +430,10 @@ static am_err resolve(const am_store_opts *in, am_store_opts *o)
         d.retention_batch = 2000;
     if (!d.max_queued_bytes)
         d.max_queued_bytes = 256u << 20;
+    if (d.samples_share == 0)
+        d.samples_share = 0.5;
+    if (!(d.samples_share > 0 && d.samples_share <= 1))
+        return am__err(AM_EINVAL, "samples_share must be in (0, 1]");
     if (!(d.batch_window_s > 0) || !isfinite(d.batch_window_s) || d.batch_window_s > 10)
         return am__err(AM_EINVAL, "batch_window_s must be in (0, 10] seconds");
     if (!(d.retention_s >= 0) || !isfinite(d.retention_s))
@@ -603,7 +618,31 @@ am_err am__store_exec(am_store *s, const char *sql)
 /* Submit and wait                                                     */
 /* ------------------------------------------------------------------ */
 
-am_err am_store_submit(am_store *s, const am_record *recs, size_t n, uint64_t *ticket)
+/* Whether n more records of bytes fit now (mutex held): all of the queue
+   for acknowledged ingest, samples_share of it for samples. */
+static bool fits(const am_store *s, size_t n, size_t bytes, bool is_samples)
+{
+    if (s->n_queued + n > s->o.max_queued || s->queued_bytes + bytes > s->o.max_queued_bytes)
+        return false;
+    if (!is_samples)
+        return true;
+    return (double)(s->n_queued_samples + n) <= s->o.samples_share * (double)s->o.max_queued &&
+           (double)(s->queued_bytes_samples + bytes) <=
+               s->o.samples_share * (double)s->o.max_queued_bytes;
+}
+
+static am_err full(am_store *s, size_t n, bool is_samples)
+{
+    s->st.rejected_full += n;
+    if (is_samples)
+        return am__err(AM_EFULL,
+                       "the store's queue holds all the samples it may (%zu of %zu records)",
+                       s->n_queued_samples, s->n_queued);
+    return am__err(AM_EFULL, "the store's queue is full (%zu records waiting)", s->n_queued);
+}
+
+static am_err submit(am_store *s, const am_record *recs, size_t n, bool is_samples,
+                     uint64_t *ticket)
 {
     if (!n || !recs)
         return am__err(AM_EINVAL, "no records to submit");
@@ -613,49 +652,33 @@ am_err am_store_submit(am_store *s, const am_record *recs, size_t n, uint64_t *t
     /* a full queue is refused before the records are read: back-pressure
        costs the caller nothing */
     pthread_mutex_lock(&s->mu);
-    bool is_full = s->n_queued + n > s->o.max_queued;
-    if (is_full)
-        s->st.rejected_full += n;
-    size_t waiting = s->n_queued;
-    pthread_mutex_unlock(&s->mu);
-    if (is_full)
-        return am__err(AM_EFULL, "the store's queue is full (%zu records waiting)", waiting);
-    size_t bytes = n * sizeof(am_record);
-    for (size_t k = 0; k < n; k++) {
-        am_err rc = check_record(s, &recs[k], k, &bytes);
-        if (rc)
-            return rc;
-    }
-    if (bytes > s->o.max_queued_bytes)
-        return am__err(AM_ELIMIT, "%zu bytes of records are more than the queue holds (%zu)", bytes,
-                       s->o.max_queued_bytes);
-    pthread_mutex_lock(&s->mu);
-    am_err rc = AM_OK;
-    if (s->is_stopping)
-        rc = am__err(AM_EIO, "the store is closing");
-    else if (s->is_broken)
-        rc = am__err(AM_EIO, "the store cannot write: %s", s->broken_msg);
-    else if (s->n_queued + n > s->o.max_queued || s->queued_bytes + bytes > s->o.max_queued_bytes) {
-        s->st.rejected_full += n;
-        rc = am__err(AM_EFULL, "the store's queue is full (%zu records waiting)", s->n_queued);
-    }
+    am_err rc = fits(s, n, n * sizeof(am_record), is_samples) ? AM_OK : full(s, n, is_samples);
     pthread_mutex_unlock(&s->mu);
     if (rc)
         return rc;
+    size_t bytes = n * sizeof(am_record);
+    for (size_t k = 0; k < n; k++)
+        if ((rc = check_record(s, &recs[k], k, &bytes)))
+            return rc;
+    if (bytes > s->o.max_queued_bytes)
+        return am__err(AM_ELIMIT, "%zu bytes of records are more than the queue holds (%zu)", bytes,
+                       s->o.max_queued_bytes);
     /* copy outside the lock; the queue may fill meanwhile, so check again */
     entry *e = copy_entry(recs, n, bytes);
     if (!e)
         return am__err(AM_ENOMEM, "out of memory queueing %zu records", n);
+    e->is_samples = is_samples;
     pthread_mutex_lock(&s->mu);
     if (s->is_stopping) {
         rc = am__err(AM_EIO, "the store is closing");
-    } else if (s->n_queued + n > s->o.max_queued ||
-               s->queued_bytes + bytes > s->o.max_queued_bytes) {
-        s->st.rejected_full += n;
-        rc = am__err(AM_EFULL, "the store's queue is full (%zu records waiting)", s->n_queued);
+    } else if (s->is_broken) {
+        rc = am__err(AM_EIO, "the store cannot write: %s", s->broken_msg);
+    } else if (!fits(s, n, bytes, is_samples)) {
+        rc = full(s, n, is_samples);
     } else {
         e->ticket = ++s->last_ticket;
-        *ticket = e->ticket;
+        if (ticket)
+            *ticket = e->ticket;
         if (s->tail)
             s->tail->next = e;
         else
@@ -663,11 +686,66 @@ am_err am_store_submit(am_store *s, const am_record *recs, size_t n, uint64_t *t
         s->tail = e;
         s->n_queued += n;
         s->queued_bytes += bytes;
+        if (is_samples) {
+            s->n_queued_samples += n;
+            s->queued_bytes_samples += bytes;
+        }
         pthread_cond_signal(&s->queued_cv);
         e = NULL;
     }
     pthread_mutex_unlock(&s->mu);
     am__free(e);
+    return rc;
+}
+
+am_err am_store_submit(am_store *s, const am_record *recs, size_t n, uint64_t *ticket)
+{
+    return submit(s, recs, n, false, ticket);
+}
+
+am_err am_store_submit_samples(am_store *s, const am_record *recs, size_t n)
+{
+    return submit(s, recs, n, true, NULL);
+}
+
+am_err am_store_check(am_store *s, const am_record *r)
+{
+    size_t bytes = 0;
+    return check_record(s, r, 0, &bytes);
+}
+
+am_err am_store_cancel(am_store *s, uint64_t ticket)
+{
+    pthread_mutex_lock(&s->mu);
+    am_err rc;
+    if (ticket == 0 || ticket > s->last_ticket) {
+        rc = am__err(AM_EINVAL, "ticket %llu was not given by am_store_submit",
+                     (unsigned long long)ticket);
+    } else if (ticket <= s->done) {
+        rc = am__err(AM_EEXIST, "ticket %llu is finished already", (unsigned long long)ticket);
+    } else {
+        entry *prev = NULL, *e = s->head;
+        while (e && e->ticket != ticket) {
+            prev = e;
+            e = e->next;
+        }
+        if (!e) {
+            rc = am__err(AM_EBUSY, "ticket %llu is being written", (unsigned long long)ticket);
+        } else {
+            if (prev)
+                prev->next = e->next;
+            else
+                s->head = e->next;
+            if (s->tail == e)
+                s->tail = prev;
+            dequeued(s, e);
+            s->st.cancelled += e->n;
+            fail_tickets(s, ticket, ticket, "cancelled: its waiter gave up before the commit");
+            am__free(e);
+            rc = AM_OK;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
     return rc;
 }
 

@@ -59,6 +59,9 @@ typedef struct am_store_opts {
     double retention_s;      /* rows older than this are deleted; 0 = keep all */
     size_t retention_batch;  /* rows per delete statement; 0 = 2000 */
     size_t max_queued_bytes; /* bytes of queued record copies; 0 = 256 MiB */
+    double samples_share;    /* the part of both that samples (unacknowledged */
+                             /* records) may hold, (0, 1]; 0 = 0.5: acknowledged */
+                             /* ingest always has the rest */
 } am_store_opts;
 
 #define AM_STORE_OPTS_INIT                                                                         \
@@ -95,6 +98,31 @@ const char *am_store_backend(const am_store *s);
 ** last error in am_errmsg()) or after close began.
 */
 am_err am_store_submit(am_store *s, const am_record *recs, size_t n, uint64_t *ticket);
+
+/*
+** Queue records nobody waits for (StatsD flushes, scrapes, /proc samples):
+** as am_store_submit(), but they may fill only samples_share of the queue
+** (AM_EFULL past it), so a flood of samples never makes acknowledged
+** ingest wait or fail. No ticket. Thread-safe.
+*/
+am_err am_store_submit_samples(am_store *s, const am_record *recs, size_t n);
+
+/*
+** Check one record as am_store_submit() would (AM_OK, or AM_EINVAL naming
+** the column and why), without queueing it: to drop one bad record of a
+** batch rather than have the batch refused. Thread-safe.
+*/
+am_err am_store_check(am_store *s, const am_record *r);
+
+/*
+** Take back the records of ticket if the writer has not taken them yet:
+** AM_OK, and they will never be stored (its waiters get AM_EIO); AM_EBUSY
+** when the writer is writing them now (they may yet be committed), AM_EEXIST
+** when they are finished already (committed or failed), AM_EINVAL for a
+** ticket never given. For a waiter that gives up, so "not acknowledged"
+** means "not stored" whenever that can be true. Thread-safe.
+*/
+am_err am_store_cancel(am_store *s, uint64_t ticket);
 
 /* Wait until ticket is committed (AM_OK) or its batch failed (AM_EIO, with
    the batch's error), at most timeout_s (AM_ETIMEDOUT; <= 0 only looks).
@@ -245,6 +273,7 @@ typedef struct am_store_stats {
     size_t queued;             /* records waiting now */
     uint64_t duplicates;       /* committed records skipped: id already stored */
     uint64_t failed;           /* records of batches that failed (AM_EIO) */
+    uint64_t cancelled;        /* records taken back by am_store_cancel() */
     uint64_t retention_runs;   /* retention delete statements that removed rows */
     uint64_t rollup_rows_read; /* by summaries, from the rollup tables */
     uint64_t raw_rows_read;    /* by summaries, from the record tables */

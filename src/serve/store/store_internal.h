@@ -74,6 +74,7 @@ typedef struct entry {
     uint64_t ticket;
     size_t n;
     size_t bytes;
+    bool is_samples; /* submitted by am_store_submit_samples: within its share */
     am_record *recs;
 } entry;
 
@@ -103,8 +104,9 @@ struct am_store {
     pthread_cond_t done_cv;   /* waiters wait for batches */
     entry *head, *tail;
     size_t n_queued, queued_bytes;
-    uint64_t last_ticket; /* given by submit */
-    uint64_t done;        /* every ticket <= done is finished */
+    size_t n_queued_samples, queued_bytes_samples; /* the part samples hold */
+    uint64_t last_ticket;                          /* given by submit */
+    uint64_t done;                                 /* every ticket <= done is finished */
     failed_range *failed;
     size_t n_failed, cap_failed;
     bool is_stopping, is_broken, is_paused;
