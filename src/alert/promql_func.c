@@ -692,10 +692,10 @@ static double extrapolated(am_evaluator *ev, const am_pql_node *c, const am_mser
     double threshold = avg * 1.1, interval = sampled;
     interval += to_start < threshold ? to_start : avg / 2;
     interval += to_end < threshold ? to_end : avg / 2;
-    result = result * (interval / sampled);
+    double factor = interval / sampled;
     if (is_rate)
-        result = result / ((double)ms->u.ms.range_ms / 1000);
-    return result;
+        factor /= (double)ms->u.ms.range_ms / 1000;
+    return result * factor;
 }
 
 static double rate_ot(am_evaluator *ev, const am_pql_node *c, const am_mseries *s, am_value *a,

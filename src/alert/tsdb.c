@@ -396,7 +396,10 @@ static am_err series_create(am_tsdb *db, am_label *p, size_t n, am_tseries **out
     }
     s->last_t = INT64_MIN;
     uint32_t id;
-    if (db->n_free) {
+    /* ids are reused only when many are free: selections come out in id
+       order, which is then creation order, as Prometheus' (ties in topk,
+       sort, ... fall the same way) */
+    if (db->n_free && db->n_free * 2 > db->n_ids) {
         id = db->free_ids[--db->n_free];
     } else {
         size_t cap = db->cap_ids;
@@ -713,12 +716,6 @@ static uint32_t *matcher_postings(am_tsdb *db, const am_matcher *m, am_arena *a,
     return out;
 }
 
-static int series_cmp(const void *a, const void *b)
-{
-    const am_tseries *x = *(const am_tseries *const *)a, *y = *(const am_tseries *const *)b;
-    return am__labels_cmp(x->labels, y->labels);
-}
-
 size_t am__tsdb_select(am_tsdb *db, const am_matcher *m, size_t n, am_arena *a, am_tseries ***out)
 {
     uint32_t *set = NULL;
@@ -769,7 +766,6 @@ size_t am__tsdb_select(am_tsdb *db, const am_matcher *m, size_t n, am_arena *a, 
         if (ok)
             res[k++] = s;
     }
-    qsort(res, k, sizeof *res, series_cmp);
     *out = res;
     return k;
 }

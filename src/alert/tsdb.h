@@ -50,7 +50,8 @@ typedef struct am_matcher {
 bool am__matcher_ok(const am_matcher *m, const char *v);
 
 /*
-** Series matching every matcher, sorted by labels, into an array in arena
+** Series matching every matcher, in creation order (as Prometheus' head
+** returns them), into an array in arena
 ** a (*out; count returned). Call with the read lock held; the series stay
 ** valid until it is released.
 */
