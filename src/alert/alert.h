@@ -66,6 +66,7 @@ void am_tsdb_free(am_tsdb *db);
 
 /* Change the retention (the engine sizes it from its rules). Thread-safe. */
 void am_tsdb_set_retention(am_tsdb *db, int64_t retention_ms);
+int64_t am_tsdb_retention(am_tsdb *db);
 
 /*
 ** A source: one writer's set of series, for staleness. With has_staleness,
@@ -303,10 +304,10 @@ typedef struct am_alert_persister {
     void *ud;
     am_err (*save)(void *ud, const char *file, const char *group, const am_alert_record *recs,
                    size_t n, int64_t eval_ms);
-    /* Call fn once per saved record of the group; *saved_ms: the
-       evaluation time of that snapshot. Returns AM_OK or AM_ENOTFOUND. */
+    /* Call fn once per saved record of the group, with the evaluation time
+       of the snapshot it was saved in. Returns AM_OK or AM_ENOTFOUND. */
     am_err (*load)(void *ud, const char *file, const char *group,
-                   void (*fn)(void *ctx, const am_alert_record *r), void *ctx, int64_t *saved_ms);
+                   void (*fn)(void *ctx, const am_alert_record *r, int64_t saved_ms), void *ctx);
 } am_alert_persister;
 
 typedef struct am_alert_engine am_alert_engine;

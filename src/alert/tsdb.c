@@ -170,6 +170,14 @@ void am_tsdb_set_retention(am_tsdb *db, int64_t retention_ms)
     pthread_rwlock_unlock(&db->lock);
 }
 
+int64_t am_tsdb_retention(am_tsdb *db)
+{
+    pthread_rwlock_rdlock(&db->lock);
+    int64_t r = db->retention_ms;
+    pthread_rwlock_unlock(&db->lock);
+    return r;
+}
+
 void am__tsdb_rdlock(am_tsdb *db)
 {
     pthread_rwlock_rdlock(&db->lock);
