@@ -112,7 +112,7 @@ static const char *re2_unsupported(const char *p)
     return NULL;
 }
 
-am_err am__regex_new(const char *pattern, am_regex **out, char *err, size_t cap)
+static am_err compile(const char *pattern, bool anchored, am_regex **out, char *err, size_t cap)
 {
     const char *bad = re2_unsupported(pattern);
     if (bad) {
@@ -129,13 +129,19 @@ am_err am__regex_new(const char *pattern, am_regex **out, char *err, size_t cap)
         snprintf(err, cap, "out of memory");
         return AM_ENOMEM;
     }
-    memcpy(wrapped, "^(?:", 4);
-    memcpy(wrapped + 4, pattern, n);
-    memcpy(wrapped + 4 + n, ")$", 3);
+    size_t wl = n;
+    if (anchored) {
+        memcpy(wrapped, "^(?:", 4);
+        memcpy(wrapped + 4, pattern, n);
+        memcpy(wrapped + 4 + n, ")$", 3);
+        wl = n + 6;
+    } else {
+        memcpy(wrapped, pattern, n + 1);
+    }
     int ec;
     PCRE2_SIZE off;
     re->code =
-        pcre2_compile((PCRE2_SPTR)wrapped, n + 6,
+        pcre2_compile((PCRE2_SPTR)wrapped, wl,
                       PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &off, NULL);
     am__free(wrapped);
     if (!re->code) {
@@ -158,6 +164,16 @@ am_err am__regex_new(const char *pattern, am_regex **out, char *err, size_t cap)
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &re->n_caps);
     *out = re;
     return AM_OK;
+}
+
+am_err am__regex_new(const char *pattern, am_regex **out, char *err, size_t cap)
+{
+    return compile(pattern, true, out, err, cap);
+}
+
+am_err am__regex_new_find(const char *pattern, am_regex **out, char *err, size_t cap)
+{
+    return compile(pattern, false, out, err, cap);
 }
 
 void am__regex_free(am_regex *re)
@@ -189,13 +205,18 @@ static pcre2_match_data *match_data(uint32_t pairs)
     return t_md;
 }
 
-static int run(const am_regex *re, const char *s, size_t n, pcre2_match_data **mdp)
+static int run_at(const am_regex *re, const char *s, size_t n, size_t start, pcre2_match_data **mdp)
 {
     pcre2_match_data *md = match_data(re->n_caps + 1);
     if (!md)
         return -1;
     *mdp = md;
-    return pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, md, re->mctx);
+    return pcre2_match(re->code, (PCRE2_SPTR)s, n, start, 0, md, re->mctx);
+}
+
+static int run(const am_regex *re, const char *s, size_t n, pcre2_match_data **mdp)
+{
+    return run_at(re, s, n, 0, mdp);
 }
 
 bool am__regex_match(const am_regex *re, const char *s, size_t n)
@@ -240,14 +261,10 @@ static bool extract(const char *t, const char **name, size_t *nlen, long *num, c
     return true;
 }
 
-bool am__regex_expand(const am_regex *re, const char *s, size_t n, const char *tmpl, am_buf *out)
+/* Append Go's expansion of tmpl for the match in ov (rc pairs set). */
+static void expand_match(const am_regex *re, const char *s, const PCRE2_SIZE *ov, uint32_t pairs,
+                         int rc, const char *tmpl, am_buf *out)
 {
-    pcre2_match_data *md;
-    int rc = run(re, s, n, &md);
-    if (rc <= 0)
-        return false;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-    uint32_t pairs = pcre2_get_ovector_count(md);
     const char *t = tmpl;
     for (;;) {
         const char *d = strchr(t, '$');
@@ -285,5 +302,52 @@ bool am__regex_expand(const am_regex *re, const char *s, size_t n, const char *t
         if ((uint32_t)idx < pairs && (int)idx < rc && ov[2 * idx] != PCRE2_UNSET)
             am_buf_append(out, s + ov[2 * idx], ov[2 * idx + 1] - ov[2 * idx]);
     }
+}
+
+bool am__regex_expand(const am_regex *re, const char *s, size_t n, const char *tmpl, am_buf *out)
+{
+    pcre2_match_data *md;
+    int rc = run(re, s, n, &md);
+    if (rc <= 0)
+        return false;
+    expand_match(re, s, pcre2_get_ovector_pointer(md), pcre2_get_ovector_count(md), rc, tmpl, out);
     return true;
+}
+
+static size_t rune_width(const char *s, size_t n, size_t at)
+{
+    if (at >= n)
+        return 0;
+    unsigned char c = (unsigned char)s[at];
+    size_t w = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return at + w <= n ? w : 1;
+}
+
+void am__regex_replace_all(const am_regex *re, const char *s, size_t n, const char *tmpl,
+                           am_buf *out)
+{
+    size_t last_end = 0, pos = 0;
+    while (pos <= n) {
+        pcre2_match_data *md;
+        int rc = run_at(re, s, n, pos, &md);
+        if (rc <= 0)
+            break;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        size_t a0 = ov[0], a1 = ov[1];
+        am_buf_append(out, s + last_end, a0 - last_end);
+        /* no replacement for an empty match right after a match */
+        if (a1 > last_end || a0 == 0)
+            expand_match(re, s, ov, pcre2_get_ovector_count(md), rc, tmpl, out);
+        last_end = a1;
+        size_t w = rune_width(s, n, pos);
+        if (pos + w > a1)
+            pos += w;
+        else if (pos + 1 > a1)
+            pos++;
+        else
+            pos = a1;
+        if (w == 0 && pos > n)
+            break;
+    }
+    am_buf_append(out, s + last_end, n - last_end);
 }

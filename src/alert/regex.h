@@ -33,9 +33,16 @@ typedef struct am_regex am_regex;
 ** out: owned result, free with am__regex_free.
 */
 am_err am__regex_new(const char *pattern, am_regex **out, char *err, size_t cap);
+/* The same, not anchored: Go's regexp as templates use it (match,
+   reReplaceAll), a match anywhere in the text. */
+am_err am__regex_new_find(const char *pattern, am_regex **out, char *err, size_t cap);
 void am__regex_free(am_regex *re);
 
-/* Whether s[0..n) matches the whole pattern. */
+/* Go's Regexp.ReplaceAllString(s, tmpl) for an unanchored regex. */
+void am__regex_replace_all(const am_regex *re, const char *s, size_t n, const char *tmpl,
+                           am_buf *out);
+
+/* Whether s[0..n) matches the whole pattern (anywhere, unanchored). */
 bool am__regex_match(const am_regex *re, const char *s, size_t n);
 
 /*

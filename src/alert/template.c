@@ -539,6 +539,8 @@ static pipe *parse_pipe(tparser *p, bool in_parens)
         }
         if (c.n == 0)
             perr(p, "missing value for command");
+        if (c.args[0].k == A_NIL)
+            perr(p, "nil is not a command");
         pp->cmds = am__arena_grow(p->a, pp->cmds, &cap, pp->n + 1, sizeof *pp->cmds);
         pp->cmds[pp->n++] = c;
         skip_sp(p);
@@ -1852,12 +1854,9 @@ static tval call(exec *x, int fn, const arg *args, size_t n, const tval *piped, 
         if (total != want)
             xerr(x, "wrong number of args for %s: want %zu got %zu", name, want, total);
         const char *pat = str_of(x, name, &a[0]);
-        /* Go's regexp here is unanchored: wrap the pattern to find it anywhere */
-        char *w = am__arena_alloc(&x->a, strlen(pat) + 16);
-        snprintf(w, strlen(pat) + 16, "(?s:.*?)(?:%s)(?s:.*)", pat);
         am_regex *re;
         char err[300];
-        if (am__regex_new(w, &re, err, sizeof err))
+        if (am__regex_new_find(pat, &re, err, sizeof err))
             xerr(x, "error calling %s: %s", name, err);
         const char *s = str_of(x, name, &a[fn == F_MATCH ? 1 : 2]);
         if (fn == F_MATCH) {
@@ -1865,56 +1864,9 @@ static tval call(exec *x, int fn, const arg *args, size_t n, const tval *piped, 
             am__regex_free(re);
             return v_bool(m);
         }
-        am__regex_free(re);
-        /* reReplaceAll: every leftmost non-overlapping match replaced */
-        am_regex *one;
-        if (am__regex_new(pat, &one, err, sizeof err))
-            xerr(x, "error calling %s: %s", name, err);
-        const char *repl = str_of(x, name, &a[1]);
         am_buf_init(&b, 0);
-        size_t len = strlen(s), i = 0;
-        bool last_empty_at_prev = false;
-        while (i <= len) {
-            /* the longest prefix of s+i the anchored pattern matches, as Go's
-               leftmost-first: try ends from i..len with PCRE's preference */
-            size_t best = (size_t)-1;
-            for (size_t e = i; e <= len; e++) {
-                if (am__regex_match(one, s + i, e - i)) {
-                    best = e;
-                    break; /* shortest-first is wrong for greedy: refined below */
-                }
-            }
-            if (best != (size_t)-1) {
-                /* prefer the longest match for greedy patterns */
-                for (size_t e = len; e > best; e--)
-                    if (am__regex_match(one, s + i, e - i)) {
-                        best = e;
-                        break;
-                    }
-            }
-            if (best == (size_t)-1 || (best == i && last_empty_at_prev)) {
-                if (i < len)
-                    am_buf_putc(&b, s[i]);
-                i++;
-                last_empty_at_prev = false;
-                continue;
-            }
-            am_buf tmp;
-            am_buf_init(&tmp, 0);
-            am__regex_expand(one, s + i, best - i, repl, &tmp);
-            am_buf_append(&b, tmp.p ? tmp.p : "", tmp.len);
-            am_buf_free(&tmp);
-            if (best == i) {
-                if (i < len)
-                    am_buf_putc(&b, s[i]);
-                i++;
-                last_empty_at_prev = true;
-            } else {
-                i = best;
-                last_empty_at_prev = true;
-            }
-        }
-        am__regex_free(one);
+        am__regex_replace_all(re, s, strlen(s), str_of(x, name, &a[1]), &b);
+        am__regex_free(re);
         r = v_str(am__arena_strdup(&x->a, b.p ? b.p : ""));
         am_buf_free(&b);
         return r;

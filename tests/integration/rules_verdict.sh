@@ -13,7 +13,8 @@
 #   FAILED or neither;
 # - rules/refused/: PromQL Prometheus accepts but agentmon's subset does not
 #   (a subquery, holt_winters): agentmon refuses the file, naming the line.
-# Then promql_oracle.py: a thousand-odd expressions evaluated by both.
+# Then promql_oracle.py: a thousand-odd expressions evaluated by both, and
+# template_oracle.py: sixty-odd Go templates expanded by both.
 #
 # Skips (exit 0, saying so) when promtool is missing.
 set -u
@@ -64,6 +65,11 @@ if python3 tests/integration/promql_oracle.py "$A" "$D" >"$D/oracle.out"; then
     tail -1 "$D/oracle.out"
 else
     grep -E '^(MISMATCH|  )' "$D/oracle.out" | head -40; tail -1 "$D/oracle.out"; fail=1
+fi
+if python3 tests/integration/template_oracle.py "$A" "$D" >"$D/tmpl.out"; then
+    tail -1 "$D/tmpl.out"
+else
+    cat "$D/tmpl.out"; fail=1
 fi
 [ $fail = 0 ] && echo "rules_verdict: ok"
 exit $fail

@@ -161,7 +161,7 @@ static void test_select(void **state)
     AM_ASSERT_EQ(sel(db, &a, m5, 2, &res), 2); /* b, none */
     am_matcher m6[] = {{"__name__", "", AM_MATCH_RE, re_any}, {"job", "a", AM_MATCH_EQ, NULL}};
     AM_ASSERT_EQ(sel(db, &a, m6, 2, &res), 2);
-    AM_ASSERT_STR_EQ(am__labels_val(res[0]->labels, "__name__"), "down"); /* sorted */
+    AM_ASSERT_STR_EQ(am__labels_val(res[0]->labels, "__name__"), "up"); /* creation order */
     am_matcher m7[] = {{"__name__", "nope", AM_MATCH_EQ, NULL}};
     AM_ASSERT_EQ(sel(db, &a, m7, 1, &res), 0);
     am__regex_free(re_a);
@@ -406,9 +406,9 @@ static void test_feed(void **state)
         am__buf_double(&b, res[i]->last_v);
         am_buf_putc(&b, '\n');
     }
-    AM_ASSERT_STR_EQ(b.p, "{__name__=\"dur_seconds_bucket\", agent=\"coder\", le=\"+Inf\"}1\n"
-                          "{__name__=\"dur_seconds_bucket\", agent=\"coder\", le=\"0.5\"}0\n"
-                          "{__name__=\"dur_seconds_bucket\", agent=\"coder\", le=\"1\"}1\n");
+    AM_ASSERT_STR_EQ(b.p, "{__name__=\"dur_seconds_bucket\", agent=\"coder\", le=\"0.5\"}0\n"
+                          "{__name__=\"dur_seconds_bucket\", agent=\"coder\", le=\"1\"}1\n"
+                          "{__name__=\"dur_seconds_bucket\", agent=\"coder\", le=\"+Inf\"}1\n");
     am_matcher m2 = {"__name__", "tasks_total", AM_MATCH_EQ, NULL};
     AM_ASSERT_EQ(sel(db, &a, &m2, 1, &res), 1);
     AM_ASSERT_DBL_EQ(res[0]->last_v, 3);
