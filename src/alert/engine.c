@@ -57,7 +57,8 @@ am_err am_alert_engine_new(const am_alert_engine_opts *o, am_alert_engine **out)
     e->ext_url = am__strdup(o->external_url ? o->external_url : "");
     am_label *p = am__calloc(o->n_external_labels + 1, sizeof *p);
     if (p)
-        memcpy(p, o->external_labels, o->n_external_labels * sizeof *p);
+        if (o->n_external_labels)
+            memcpy(p, o->external_labels, o->n_external_labels * sizeof *p);
     e->ext = p ? am__labels_new(NULL, p, o->n_external_labels) : NULL;
     am__free(p);
     e->rs = am__calloc(1, sizeof *e->rs);
@@ -248,7 +249,8 @@ static void restore_one(void *ud, const am_alert_record *rec, int64_t saved)
     am_label *p = am__calloc(rec->n_labels + 1, sizeof *p);
     if (!p)
         return;
-    memcpy(p, rec->labels, rec->n_labels * sizeof *p);
+    if (rec->n_labels)
+        memcpy(p, rec->labels, rec->n_labels * sizeof *p);
     am_lset *l = am__labels_new(NULL, p, rec->n_labels);
     am__free(p);
     if (!l)

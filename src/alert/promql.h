@@ -169,11 +169,15 @@ typedef struct am_pql_match {
     size_t n_include;
 } am_pql_match;
 
+/* Deepest tree accepted: evaluation recurses along it. */
+#define AM_PQL_MAX_DEPTH 256
+
 struct am_pql_node {
     am_pql_kind kind;
     am_pql_type type;
     uint32_t pos;
     uint32_t end;
+    uint32_t depth; /* 1 + the deepest child */
     union {
         double num;
         struct {

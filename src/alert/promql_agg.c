@@ -151,7 +151,8 @@ static const am_lset *group_labels(am_evaluator *ev, am_lbuild *b, const am_pql_
         char **keep = n->u.agg.labels;
         if (value_label) {
             keep = am__arena_alloc(ev->a, (k + 1) * sizeof *keep);
-            memcpy(keep, n->u.agg.labels, k * sizeof *keep);
+            if (k)
+                memcpy(keep, n->u.agg.labels, k * sizeof *keep);
             keep[k++] = (char *)value_label;
         }
         am__lb_keep(b, keep, k);

@@ -215,7 +215,8 @@ static void sort_vec(am_evaluator *ev, am_value *a, am_vector *o, bool desc)
 {
     size_t n = a[0].vec.n;
     am_sample *s = am__arena_alloc(ev->a, (n ? n : 1) * sizeof *s);
-    memcpy(s, a[0].vec.s, n * sizeof *s);
+    if (n)
+        memcpy(s, a[0].vec.s, n * sizeof *s);
     /* merge sort: stable */
     am_sample *tmp = am__arena_alloc(ev->a, (n ? n : 1) * sizeof *tmp);
     for (size_t w = 1; w < n; w *= 2) {

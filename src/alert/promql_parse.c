@@ -31,6 +31,7 @@
 #include "promql_fmt.h"
 
 typedef struct parser {
+    int nesting; /* parse_expr recursion */
     am_lexer lx;
     am_token tok;
     am_promql *q;
@@ -121,6 +122,16 @@ static am_pql_node *node(parser *p, am_pql_kind k, am_pql_type type, size_t pos)
     n->pos = (uint32_t)pos;
     n->end = (uint32_t)p->lx.pos;
     return n;
+}
+
+/* n has child c: n is one deeper; a tree too deep is refused, since
+   evaluation recurses along it. */
+static void deeper(parser *p, am_pql_node *n, const am_pql_node *c)
+{
+    if (c->depth + 1 > n->depth)
+        n->depth = c->depth + 1;
+    if (n->depth > AM_PQL_MAX_DEPTH)
+        fail(p, n->pos, "expression nested too deeply (more than %d levels)", AM_PQL_MAX_DEPTH);
 }
 
 /* ------------------------------------------------------------ literals */
@@ -392,6 +403,7 @@ static am_pql_node *parse_call(parser *p)
         n->u.call.args =
             am__arena_grow(p->a, n->u.call.args, &cap, n->u.call.n + 1, sizeof *n->u.call.args);
         n->u.call.args[n->u.call.n++] = arg;
+        deeper(p, n, arg);
         if (p->tok.t == T_COMMA) {
             next(p);
             if (p->tok.t == T_RPAREN)
@@ -494,8 +506,11 @@ static am_pql_node *parse_aggregation(parser *p)
              "wrong number of arguments for aggregate expression provided, expected %zu, got %zu",
              want, nargs);
     n->u.agg.expr = args[want - 1];
-    if (has_param)
+    deeper(p, n, n->u.agg.expr);
+    if (has_param) {
         n->u.agg.param = args[0];
+        deeper(p, n, args[0]);
+    }
     if (n->u.agg.expr->type != AM_PQL_VECTOR)
         fail(p, n->u.agg.expr->pos,
              "expected type instant vector in aggregation expression, got %s",
@@ -554,6 +569,7 @@ static am_pql_node *parse_postfix(parser *p, am_pql_node *n)
                 fail(p, pos, "range must be greater than 0");
             am_pql_node *m = node(p, N_MSEL, AM_PQL_MATRIX, n->pos);
             m->u.ms.vs = n;
+            deeper(p, m, n);
             m->u.ms.range_ms = range;
             n = m;
             continue;
@@ -642,6 +658,7 @@ static am_pql_node *parse_primary(parser *p)
             unexpected(p, "in paren expression, expected \")\"");
         am_pql_node *n = node(p, N_PAREN, e->type, t.pos);
         n->u.paren.expr = e;
+        deeper(p, n, e);
         next(p);
         return n;
     }
@@ -685,6 +702,7 @@ static am_pql_node *parse_unary(parser *p)
         am_pql_node *n = node(p, N_UNARY, e->type, op.pos);
         n->u.un.op = op.t;
         n->u.un.expr = e;
+        deeper(p, n, e);
         return n;
     }
     return parse_postfix(p, parse_primary(p));
@@ -729,17 +747,23 @@ static am_pql_node *binary(parser *p, am_token op, am_pql_node *lhs, am_pql_node
     n->u.bin.rhs = rhs;
     n->u.bin.ret_bool = ret_bool;
     n->u.bin.vm = vm;
+    deeper(p, n, lhs);
+    deeper(p, n, rhs);
     return n;
 }
 
 static am_pql_node *parse_expr(parser *p, int min_prec)
 {
+    if (++p->nesting > AM_PQL_MAX_DEPTH)
+        fail(p, p->tok.pos, "expression nested too deeply (more than %d levels)", AM_PQL_MAX_DEPTH);
     am_pql_node *lhs = parse_unary(p);
     for (;;) {
         am_token op = p->tok;
         int pr = prec(op.t);
-        if (pr == 0 || pr < min_prec)
+        if (pr == 0 || pr < min_prec) {
+            p->nesting--;
             return lhs;
+        }
         next(p);
         bool ret_bool = false;
         am_pql_match *vm = am__arena_zalloc(p->a, sizeof *vm);

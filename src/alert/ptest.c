@@ -244,7 +244,8 @@ static am_lset *sorted_keep(am_arena *a, am_label *p, size_t n)
     am_lset *l = am__arena_alloc(a, sizeof *l + n * sizeof(am_label));
     l->n = (uint32_t)n;
     l->hash = 0;
-    memcpy(l->l, p, n * sizeof *p);
+    if (n)
+        memcpy(l->l, p, n * sizeof *p);
     return l;
 }
 

@@ -161,7 +161,7 @@ static bool known_keys(rf *f, const am_ynode *m, const char *const *keys, const 
             ok = false;
         }
         for (size_t j = 0; j < i && known; j++)
-            if (strcmp(m->items[2 * j]->str, k->str) == 0) {
+            if (is_scalar(m->items[2 * j]) && strcmp(m->items[2 * j]->str, k->str) == 0) {
                 rerr(f, k, "yaml: unmarshal errors: mapping key \"%s\" already defined", k->str);
                 ok = false;
             }

@@ -1275,22 +1275,47 @@ static void go_printf(exec *x, am_buf *b, const char *f, const tval *args, size_
             am_buf_putc(b, '%');
             continue;
         }
-        char spec[32];
+        /* flags, width, precision, as fmt reads them; widths and
+           precisions past 10000 are refused (Go's limit is 1e6) */
+        char spec[48];
         size_t sl = 0;
         spec[sl++] = '%';
-        while (*p && strchr("+- #0", *p) && sl < 8)
-            spec[sl++] = *p++;
-        while (*p && isdigit((unsigned char)*p) && sl < 16)
-            spec[sl++] = *p++;
-        int prec = -1;
-        if (*p == '.') {
-            spec[sl++] = *p++;
-            prec = 0;
-            while (*p && isdigit((unsigned char)*p) && sl < 24) {
-                prec = prec * 10 + (*p - '0');
-                spec[sl++] = *p++;
-            }
+        while (*p && strchr("+- #0", *p)) {
+            if (sl < 8)
+                spec[sl++] = *p;
+            p++;
         }
+        long width = -1, prec = -1;
+        bool bad = false;
+        if (isdigit((unsigned char)*p)) {
+            width = 0;
+            while (isdigit((unsigned char)*p)) {
+                if (width <= 10000)
+                    width = width * 10 + (*p - '0');
+                p++;
+            }
+            bad |= width > 10000;
+        }
+        if (*p == '.') {
+            p++;
+            prec = 0;
+            while (isdigit((unsigned char)*p)) {
+                if (prec <= 10000)
+                    prec = prec * 10 + (*p - '0');
+                p++;
+            }
+            bad |= prec > 10000;
+        }
+        if (bad) {
+            am_buf_puts(b, "%!(BADWIDTH)");
+            if (!*p)
+                break;
+            continue;
+        }
+        if (width >= 0)
+            sl += (size_t)snprintf(spec + sl, sizeof spec - sl, "%ld", width);
+        if (prec >= 0)
+            sl += (size_t)snprintf(spec + sl, sizeof spec - sl, ".%ld", prec);
         char verb = *p;
         if (!verb) {
             am_buf_puts(b, "%!(NOVERB)");
@@ -1385,7 +1410,6 @@ static void go_printf(exec *x, am_buf *b, const char *f, const tval *args, size_
             print_val(x, b, a);
             am_buf_putc(b, ')');
         }
-        (void)prec;
     }
     if (ai < n) {
         am_buf_puts(b, "%!(EXTRA ");
@@ -1506,17 +1530,17 @@ static const char *humanize_duration(exec *x, double v)
 /* time.Time.String() of a UTC time with ms precision. */
 static const char *humanize_timestamp(exec *x, double v)
 {
+    double ns = v * 1e9;
+    if (isfinite(v) && (ns > 9.2233720368547758e18 || ns < -9.2233720368547758e18))
+        xerr(x,
+             "error calling humanizeTimestamp: %g cannot be represented as a nanoseconds "
+             "timestamp since it overflows int64",
+             v);
     am_buf b;
     am_buf_init(&b, 0);
     if (isnan(v) || isinf(v)) {
         g4(&b, v);
     } else {
-        double ns = v * 1e9;
-        if (ns > 9.2233720368547758e18 || ns < -9.2233720368547758e18)
-            xerr(x,
-                 "error calling humanizeTimestamp: %g cannot be represented as a nanoseconds "
-                 "timestamp since it overflows int64",
-                 v);
         int64_t ms = (int64_t)ns / 1000000;
         int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
         int64_t frac = ms - s * 1000;
@@ -1810,7 +1834,8 @@ static tval call(exec *x, int fn, const arg *args, size_t n, const tval *piped, 
         const char *l = str_of(x, name, &a[0]);
         tval v = a[1];
         tsample *s = am__arena_alloc(&x->a, (v.n ? v.n : 1) * sizeof *s);
-        memcpy(s, v.samples, v.n * sizeof *s);
+        if (v.n)
+            memcpy(s, v.samples, v.n * sizeof *s);
         for (size_t i = 1; i < v.n; i++)
             for (size_t j = i; j > 0 && strcmp(am__labels_val(s[j].labels, l),
                                                am__labels_val(s[j - 1].labels, l)) < 0;
@@ -1853,19 +1878,22 @@ static tval call(exec *x, int fn, const arg *args, size_t n, const tval *piped, 
         size_t want = fn == F_MATCH ? 2 : 3;
         if (total != want)
             xerr(x, "wrong number of args for %s: want %zu got %zu", name, want, total);
+        /* every argument checked before the regex exists: an error
+           longjmps, and the regex is not in the arena */
         const char *pat = str_of(x, name, &a[0]);
+        const char *s = str_of(x, name, &a[fn == F_MATCH ? 1 : 2]);
+        const char *repl = fn == F_MATCH ? NULL : str_of(x, name, &a[1]);
         am_regex *re;
         char err[300];
         if (am__regex_new_find(pat, &re, err, sizeof err))
             xerr(x, "error calling %s: %s", name, err);
-        const char *s = str_of(x, name, &a[fn == F_MATCH ? 1 : 2]);
         if (fn == F_MATCH) {
             bool m = am__regex_match(re, s, strlen(s));
             am__regex_free(re);
             return v_bool(m);
         }
         am_buf_init(&b, 0);
-        am__regex_replace_all(re, s, strlen(s), str_of(x, name, &a[1]), &b);
+        am__regex_replace_all(re, s, strlen(s), repl, &b);
         am__regex_free(re);
         r = v_str(am__arena_strdup(&x->a, b.p ? b.p : ""));
         am_buf_free(&b);

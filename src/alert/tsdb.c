@@ -736,7 +736,8 @@ size_t am__tsdb_select(am_tsdb *db, const am_matcher *m, size_t n, am_arena *a, 
         uint32_t *p = matcher_postings(db, &m[i], a, &np);
         if (!have_set) {
             set = am__arena_alloc(a, (np ? np : 1) * sizeof *set);
-            memcpy(set, p, np * sizeof *set);
+            if (np)
+                memcpy(set, p, np * sizeof *set);
             n_set = np;
             have_set = true;
         } else {
