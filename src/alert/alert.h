@@ -362,6 +362,8 @@ int64_t am_alert_engine_tick(am_alert_engine *e, int64_t now_ms);
 /* Evaluate group i at exactly ts_ms (tests, replays). */
 am_err am_alert_engine_eval_group(am_alert_engine *e, size_t i, int64_t ts_ms);
 size_t am_alert_engine_n_groups(const am_alert_engine *e);
+/* The name of group i (borrowed until the next load), NULL past the end. */
+const char *am_alert_engine_group_name(const am_alert_engine *e, size_t i);
 
 /*
 ** The rules and alerts, for /api/v1/rules and /api/v1/alerts: fn is

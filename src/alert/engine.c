@@ -102,6 +102,11 @@ size_t am_alert_engine_n_groups(const am_alert_engine *e)
     return e->rs->n;
 }
 
+const char *am_alert_engine_group_name(const am_alert_engine *e, size_t i)
+{
+    return i < e->rs->n ? e->rs->groups[i]->name : NULL;
+}
+
 static int64_t interval_of(const am_alert_engine *e, const am_rgroup *g)
 {
     return g->interval_ms > 0 ? g->interval_ms : e->o.default_interval_ms;
