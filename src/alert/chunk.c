@@ -20,11 +20,11 @@
 
 am_chunk *am__chunk_new(void)
 {
-    am_chunk *c = am__malloc(sizeof *c + 32);
+    am_chunk *c = am__malloc(sizeof *c + 64);
     if (!c)
         return NULL;
-    memset(c, 0, sizeof *c + 32);
-    c->cap = 32;
+    memset(c, 0, sizeof *c + 64);
+    c->cap = 64;
     return c;
 }
 
@@ -91,9 +91,11 @@ bool am__chunk_append(am_chunk **cp, am_chunk_app *st, int64_t t, double v)
 {
     am_chunk *c = *cp;
     /* the worst case for one sample: 4 + 64 + 2 + 5 + 6 + 64 bits, or two
-       10-byte varints + 64 bits for the first two */
-    if (c->cap - (c->nbits + 7) / 8 < 24) {
-        uint32_t cap = c->cap + c->cap / 2 + 24;
+       10-byte varints + 64 bits for the first two; and the head chunk
+       keeps 40 bytes of zeros past its data, so that readers of its newest
+       samples -- every rule evaluation -- take the word-at-a-time path */
+    if (c->cap - (c->nbits + 7) / 8 < 64) {
+        uint32_t cap = c->cap + c->cap / 2 + 64;
         am_chunk *nc = am__realloc(c, sizeof *c + cap);
         if (!nc)
             return false;
@@ -159,14 +161,27 @@ void am__chunk_shrink(am_chunk **cp)
 
 /* ------------------------------------------------------------ reading */
 
-static bool get_bits(am_chunk_it *it, unsigned n, uint64_t *out)
+/* Up to 64 bits, most significant first: a word load where the chunk has
+   eight bytes left past the position, else byte by byte. */
+static inline __attribute__((always_inline)) bool get_bits(am_chunk_it *it, unsigned n,
+                                                           uint64_t *out)
 {
     if ((uint64_t)it->pos + n > it->c->nbits)
         return false;
+    uint32_t byte = it->pos >> 3, used = it->pos & 7;
+    if (n <= 56 && byte + 8 <= it->c->cap) {
+        uint64_t w;
+        memcpy(&w, it->c->data + byte, 8);
+        w = __builtin_bswap64(w);
+        *out = (w << used) >> (64 - n);
+        it->pos += n;
+        return true;
+    }
     uint64_t v = 0;
     while (n > 0) {
-        uint32_t byte = it->pos >> 3, used = it->pos & 7, room = 8 - used;
-        unsigned take = n < room ? n : room;
+        byte = it->pos >> 3;
+        used = it->pos & 7;
+        unsigned room = 8 - used, take = n < room ? n : room;
         uint8_t b = it->c->data[byte];
         v = (v << take) | ((b >> (room - take)) & ((1u << take) - 1));
         it->pos += take;
@@ -200,7 +215,7 @@ static int64_t sign_extend(uint64_t v, unsigned bits)
     return (int64_t)v;
 }
 
-static bool get_value(am_chunk_it *it)
+static inline __attribute__((always_inline)) bool get_value(am_chunk_it *it)
 {
     uint64_t b;
     if (!get_bits(it, 1, &b))
@@ -237,11 +252,91 @@ void am__chunk_it_init(am_chunk_it *it, const am_chunk *c)
     it->leading = 0xff;
 }
 
+/* 64 bits from bit pos: the top 57 at least are valid. The caller makes
+   sure eight bytes are there. */
+static inline uint64_t peek(const uint8_t *d, uint32_t pos)
+{
+    uint64_t w;
+    memcpy(&w, d + (pos >> 3), 8);
+    return __builtin_bswap64(w) << (pos & 7);
+}
+
+/* n (1..64) bits from pos, with two peeks when n > 56. */
+static inline uint64_t take(const uint8_t *d, uint32_t *pos, unsigned n)
+{
+    uint64_t v;
+    if (n <= 56) {
+        v = peek(d, *pos) >> (64 - n);
+    } else {
+        uint64_t hi = peek(d, *pos) >> (64 - 32), lo = peek(d, *pos + 32) >> (64 - (n - 32));
+        v = hi << (n - 32) | lo;
+    }
+    *pos += n;
+    return v;
+}
+
+/*
+** A sample past the second, far enough from the end of the data that no
+** read can leave the buffer (a sample takes at most 4 + 64 + 2 + 11 + 64
+** bits): whole words are peeked and the fields cut out with shifts. The
+** checks of the slow path (bits left, window valid) hold by construction
+** except one, the window before the first '11' value, checked here too.
+*/
+static inline bool next_fast(am_chunk_it *it)
+{
+    const uint8_t *d = it->c->data;
+    uint32_t pos = it->pos;
+    uint64_t w = peek(d, pos);
+    int64_t dod = 0;
+    if (w >> 63) {
+        unsigned ones = ~w ? (unsigned)__builtin_clzll(~w) : 64;
+        if (ones > 4)
+            ones = 4;
+        static const unsigned WIDTH[] = {0, 14, 17, 20, 64};
+        unsigned ctrl = ones < 4 ? ones + 1 : 4;
+        pos += ctrl;
+        uint64_t raw = take(d, &pos, WIDTH[ones]);
+        dod = ones == 4 ? (int64_t)raw : sign_extend(raw, WIDTH[ones]);
+    } else {
+        pos += 1;
+    }
+    w = peek(d, pos);
+    if (w >> 63) {
+        if ((w << 1) >> 63) {
+            unsigned lead = (unsigned)((w << 2) >> 59), sig = (unsigned)((w << 7) >> 58);
+            if (sig == 0)
+                sig = 64;
+            if (lead + sig > 64)
+                return false;
+            it->leading = (uint8_t)lead;
+            it->trailing = (uint8_t)(64 - lead - sig);
+            pos += 13;
+        } else {
+            if (it->leading == 0xff)
+                return false;
+            pos += 2;
+        }
+        unsigned sig = 64u - it->leading - it->trailing;
+        it->vbits ^= take(d, &pos, sig) << it->trailing;
+    } else {
+        pos += 1;
+    }
+    if (pos > it->c->nbits)
+        return false;
+    it->pos = pos;
+    it->tdelta += dod;
+    it->t += it->tdelta;
+    return true;
+}
+
 bool am__chunk_it_next(am_chunk_it *it, int64_t *t, double *v)
 {
     if (it->i >= it->c->n)
         return false;
-    if (it->i == 0) {
+    if (it->i >= 2 && (it->pos >> 3) + 32 <= it->c->cap) {
+        if (!next_fast(it))
+            return false;
+    } else if (it->i == 0) {
         uint64_t z;
         if (!get_uvarint(it, &z) || !get_bits(it, 64, &it->vbits))
             return false;

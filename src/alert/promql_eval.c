@@ -142,7 +142,7 @@ static void eval_msel(am_evaluator *ev, const am_pql_node *n, am_matrix *out)
     for (size_t i = 0; i < k; i++) {
         am_point *pts = NULL;
         size_t np = 0, cap = 0;
-        am__series_range(series[i], mint, maxt, ev->a, &pts, &np, &cap);
+        am__series_range(ev->db, series[i], mint, maxt, ev->a, &pts, &np, &cap);
         if (!np)
             continue;
         count_samples(ev, np);

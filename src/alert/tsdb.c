@@ -64,8 +64,11 @@ struct am_tsdb_src {
     size_t n_cur, cap_cur;
 };
 
+#define N_CURSOR_LOCKS 64
+
 struct am_tsdb {
     pthread_rwlock_t lock;
+    pthread_mutex_t cursor_locks[N_CURSOR_LOCKS];
     int64_t retention_ms;
     size_t max_series;
 
@@ -88,13 +91,6 @@ struct am_tsdb {
     size_t n_samples, data_bytes, chunk_bytes, series_bytes;
     uint64_t n_rejected;
 };
-
-bool am__is_stale_nan(double v)
-{
-    uint64_t b;
-    memcpy(&b, &v, sizeof b);
-    return b == AM_STALE_NAN_BITS;
-}
 
 double am__stale_nan(void)
 {
@@ -121,6 +117,8 @@ am_err am_tsdb_new(const am_tsdb_opts *o, am_tsdb **out)
         return am__err(AM_ENOMEM, "out of memory");
     }
     pthread_rwlock_init(&db->lock, NULL);
+    for (int i = 0; i < N_CURSOR_LOCKS; i++)
+        pthread_mutex_init(&db->cursor_locks[i], NULL);
     db->retention_ms = o->retention_ms > 0 ? o->retention_ms : def.retention_ms;
     db->max_series = o->max_series;
     db->max_t = INT64_MIN;
@@ -159,6 +157,8 @@ void am_tsdb_free(am_tsdb *db)
     am__free(db->free_ids);
     am__free(db->tab);
     pthread_rwlock_destroy(&db->lock);
+    for (int i = 0; i < N_CURSOR_LOCKS; i++)
+        pthread_mutex_destroy(&db->cursor_locks[i]);
     am__free(db);
 }
 
@@ -403,6 +403,7 @@ static am_err series_create(am_tsdb *db, am_label *p, size_t n, am_tseries **out
         goto oom;
     }
     s->last_t = INT64_MIN;
+    s->cur_chunk = UINT32_MAX;
     uint32_t id;
     /* ids are reused only when many are free: selections come out in id
        order, which is then creation order, as Prometheus' (ties in topk,
@@ -625,6 +626,8 @@ static void truncate_window(am_tsdb *db)
         if (drop) {
             memmove(s->chunks, s->chunks + drop, (s->n_chunks - drop) * sizeof *s->chunks);
             s->n_chunks -= drop;
+            s->cur_chunk = s->cur_chunk != UINT32_MAX && s->cur_chunk >= drop ? s->cur_chunk - drop
+                                                                              : UINT32_MAX;
         }
         if (s->n_chunks == 0 && s->src == 0)
             series_drop(db, s);
@@ -812,7 +815,7 @@ bool am__series_at(const am_tseries *s, int64_t ref, int64_t lookback, int64_t *
     return true;
 }
 
-size_t am__series_range(const am_tseries *s, int64_t mint, int64_t maxt, am_arena *a,
+size_t am__series_range(am_tsdb *db, am_tseries *s, int64_t mint, int64_t maxt, am_arena *a,
                         am_point **pts, size_t *n, size_t *cap)
 {
     /* first chunk that can hold samples >= mint */
@@ -824,21 +827,58 @@ size_t am__series_range(const am_tseries *s, int64_t mint, int64_t maxt, am_aren
         else
             hi = mid;
     }
+    pthread_mutex_t *lk = &db->cursor_locks[s->id % N_CURSOR_LOCKS];
+    am_chunk_it saved;
+    bool resume = false;
+    pthread_mutex_lock(lk);
+    if (s->cur_chunk == lo && s->cur.i > 0 && s->cur.t < mint) {
+        saved = s->cur;
+        resume = true;
+    }
+    pthread_mutex_unlock(lk);
+    bool has_before = false;
+    am_chunk_it before;
     for (uint32_t c = lo; c < s->n_chunks && s->chunks[c]->mint <= maxt; c++) {
         am_chunk_it it;
-        am__chunk_it_init(&it, s->chunks[c]);
+        if (resume && c == lo) {
+            it = saved;
+            it.c = s->chunks[c]; /* the chunk may have moved (grown) since */
+        } else {
+            am__chunk_it_init(&it, s->chunks[c]);
+        }
         int64_t t;
         double v;
-        while (am__chunk_it_next(&it, &t, &v)) {
-            if (t > maxt)
+        /* skip to the range, keeping the state before its first sample */
+        bool in_range = false;
+        for (;;) {
+            am_chunk_it prev = it;
+            if (!am__chunk_it_next(&it, &t, &v) || t > maxt)
                 break;
-            if (t < mint || am__is_stale_nan(v))
+            if (t < mint)
                 continue;
-            if (*n >= *cap)
-                *pts = am__arena_grow(a, *pts, cap, *n + 1, sizeof **pts);
-            (*pts)[*n].t = t;
-            (*pts)[(*n)++].v = v;
+            if (c == lo && !has_before && prev.i > 0) {
+                before = prev;
+                has_before = true;
+            }
+            in_range = true;
+            break;
         }
+        while (in_range) {
+            if (!am__is_stale_nan(v)) {
+                if (*n >= *cap)
+                    *pts = am__arena_grow(a, *pts, cap, *n + 1, sizeof **pts);
+                (*pts)[*n].t = t;
+                (*pts)[(*n)++].v = v;
+            }
+            if (!am__chunk_it_next(&it, &t, &v) || t > maxt)
+                break;
+        }
+    }
+    if (has_before) {
+        pthread_mutex_lock(lk);
+        s->cur_chunk = lo;
+        s->cur = before;
+        pthread_mutex_unlock(lk);
     }
     return *n;
 }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "alert.h"
 #include "arena.h"
@@ -20,7 +21,12 @@
 
 /* Prometheus' staleness marker: a NaN with this exact bit pattern. */
 #define AM_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
-bool am__is_stale_nan(double v);
+static inline bool am__is_stale_nan(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return b == AM_STALE_NAN_BITS;
+}
 double am__stale_nan(void);
 
 typedef struct am_tseries {
@@ -35,6 +41,12 @@ typedef struct am_tseries {
     am_chunk **chunks; /* oldest first; the last one takes appends */
     uint32_t n_chunks;
     uint32_t cap_chunks;
+    /* where the last range read stopped before its range: the next read
+       of a later range resumes there instead of decoding the chunk from
+       its start (rules read the same series every round). Guarded by
+       the window's striped cursor locks; cur_chunk UINT32_MAX: none. */
+    uint32_t cur_chunk;
+    am_chunk_it cur;
 } am_tseries;
 
 typedef enum am_match_op { AM_MATCH_EQ, AM_MATCH_NEQ, AM_MATCH_RE, AM_MATCH_NRE } am_match_op;
@@ -75,7 +87,7 @@ typedef struct am_point {
 ** ranges), staleness markers left out, appended to *pts (grown in a).
 ** Returns the new count.
 */
-size_t am__series_range(const am_tseries *s, int64_t mint, int64_t maxt, am_arena *a,
+size_t am__series_range(am_tsdb *db, am_tseries *s, int64_t mint, int64_t maxt, am_arena *a,
                         am_point **pts, size_t *n, size_t *cap);
 
 void am__tsdb_rdlock(am_tsdb *db);

@@ -199,7 +199,7 @@ static void test_lookback_and_range(void **state)
     assert_false(am__series_at(res[0], -1, 300000, &t, &v));
     am_point *pts = NULL;
     size_t n = 0, cap = 0;
-    am__series_range(res[0], 1190000, 1500000, &a, &pts, &n, &cap); /* crosses a chunk */
+    am__series_range(db, res[0], 1190000, 1500000, &a, &pts, &n, &cap); /* crosses a chunk */
     AM_ASSERT_EQ(n, 32);
     AM_ASSERT_EQ(pts[0].t, 1190000);
     AM_ASSERT_EQ(pts[31].t, 1500000);
@@ -238,7 +238,7 @@ static void test_staleness(void **state)
     AM_ASSERT_EQ(res[1]->last_t, 2000);
     am_point *pts = NULL;
     size_t n = 0, cap = 0;
-    am__series_range(res[1], 0, 3000, &a, &pts, &n, &cap);
+    am__series_range(db, res[1], 0, 3000, &a, &pts, &n, &cap);
     AM_ASSERT_EQ(n, 1); /* the marker is not a sample to ranges */
     am__tsdb_unlock(db);
     /* a third batch does not mark it again */
