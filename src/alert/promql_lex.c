@@ -403,11 +403,11 @@ am_token am__lex_next(am_lexer *lx)
         }
         return tok(lx, T_GTR, start);
     default: {
-        char ch[8];
+        char ch[16];
         if (c >= 0x20 && c < 0x7f)
             snprintf(ch, sizeof ch, "%c", c);
         else
-            snprintf(ch, sizeof ch, "\\x%02x", c);
+            snprintf(ch, sizeof ch, "\\x%02x", (unsigned)c & 0xffu);
         return lex_error(lx, start, "unexpected character: '%s'", ch);
     }
     }

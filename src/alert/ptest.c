@@ -317,8 +317,10 @@ static void check_alerts(tg *t, const am_ynode *test, int64_t eval_time)
             n_exp++;
         }
     }
-    qsort(got, n_got, sizeof *got, la_cmp);
-    qsort(exp, n_exp, sizeof *exp, la_cmp);
+    if (n_got)
+        qsort(got, n_got, sizeof *got, la_cmp);
+    if (n_exp)
+        qsort(exp, n_exp, sizeof *exp, la_cmp);
     bool same = n_got == n_exp;
     for (size_t i = 0; same && i < n_got; i++)
         same = la_cmp(&got[i], &exp[i]) == 0 && got[i].labels->n == exp[i].labels->n &&

@@ -10,8 +10,11 @@
 ** changing anything else.
 */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "testutil.h"
+#include "alert/promql.h"
 #include "alert/chunk.h"
 #include "alert/labels.h"
 #include "alert/tsdb.h"
@@ -424,6 +427,90 @@ static void test_feed(void **state)
     am_registry_free(r);
 }
 
+/* One thread appends (with staleness), two query: ranges that share the
+   series' read cursors, instant selectors, label listings. Run under TSan
+   by scripts/test.sh tsan. */
+typedef struct conc {
+    am_tsdb *db;
+    _Atomic int64_t now;
+    _Atomic bool stop;
+} conc;
+
+static void *appender(void *arg)
+{
+    conc *c = arg;
+    am_tsdb_src *src;
+    if (am_tsdb_src_new(c->db, true, &src))
+        return NULL;
+    for (int i = 0; i < 600; i++) {
+        int64_t t = (int64_t)i * 1000;
+        am_tsdb_begin(c->db, src);
+        for (int k = 0; k < 20; k++) {
+            char v[8];
+            snprintf(v, sizeof v, "%d", k);
+            am_label p[] = {{"__name__", "c_total"}, {"k", v}};
+            if (k != i % 20) /* one series missing per round: stale markers */
+                (void)am_tsdb_append(c->db, src, p, 2, t, i * (k + 1.0));
+        }
+        am_tsdb_commit(c->db, src, t);
+        atomic_store(&c->now, t);
+    }
+    am_tsdb_src_free(c->db, src);
+    atomic_store(&c->stop, true);
+    return NULL;
+}
+
+static void count_name(const char *s, void *ud)
+{
+    (void)s;
+    (*(int *)ud)++;
+}
+
+static void *querier(void *arg)
+{
+    conc *c = arg;
+    am_promql *q1, *q2;
+    char err[200];
+    if (am_promql_parse("sum(rate(c_total[30s]))", &q1, err, sizeof err) ||
+        am_promql_parse("max_over_time(c_total[10s]) or c_total", &q2, err, sizeof err))
+        return NULL;
+    long n = 0;
+    while (!atomic_load(&c->stop)) {
+        int64_t t = atomic_load(&c->now);
+        am_promql_result *r;
+        if (am_promql_eval(c->db, n % 2 ? q1 : q2, t, NULL, &r, err, sizeof err) == AM_OK)
+            am_promql_result_free(r);
+        int names = 0;
+        am_tsdb_label_names(c->db, count_name, &names);
+        n++;
+    }
+    am_promql_free(q1);
+    am_promql_free(q2);
+    return (void *)n;
+}
+
+static void test_concurrent_readers(void **state)
+{
+    (void)state;
+    conc c;
+    AM_ASSERT_OK(am_tsdb_new(NULL, &c.db));
+    atomic_store(&c.now, 0);
+    atomic_store(&c.stop, false);
+    pthread_t w, r1, r2;
+    pthread_create(&r1, NULL, querier, &c);
+    pthread_create(&r2, NULL, querier, &c);
+    pthread_create(&w, NULL, appender, &c);
+    void *n1, *n2;
+    pthread_join(w, NULL);
+    pthread_join(r1, &n1);
+    pthread_join(r2, &n2);
+    assert_true((long)n1 > 0 && (long)n2 > 0);
+    am_tsdb_stats st;
+    am_tsdb_stats_get(c.db, &st);
+    AM_ASSERT_EQ(st.n_series, 20);
+    am_tsdb_free(c.db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_bad_appends),
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_feed),
+        cmocka_unit_test(test_concurrent_readers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
