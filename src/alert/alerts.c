@@ -89,30 +89,6 @@ typedef struct fresh {
     double value;
 } fresh;
 
-/* A copy of a set keeping empty values (annotations): arena a or heap. */
-static am_lset *copy_keep_empty(am_arena *a, const am_label *p, size_t n)
-{
-    size_t size = sizeof(am_lset) + n * sizeof(am_label);
-    for (size_t k = 0; k < n; k++)
-        size += strlen(p[k].name) + strlen(p[k].value) + 2;
-    am_lset *l = a ? am__arena_alloc(a, size) : am__malloc(size);
-    if (!l)
-        return NULL;
-    l->n = (uint32_t)n;
-    l->hash = 0;
-    char *w = (char *)(l->l + n);
-    for (size_t k = 0; k < n; k++) {
-        size_t nl = strlen(p[k].name) + 1, vl = strlen(p[k].value) + 1;
-        memcpy(w, p[k].name, nl);
-        l->l[k].name = w;
-        w += nl;
-        memcpy(w, p[k].value, vl);
-        l->l[k].value = w;
-        w += vl;
-    }
-    return l;
-}
-
 /* The result's samples as alerts-to-be (labels and annotations expanded).
    Allocation failures longjmp to the caller's handler through a->oom. */
 static size_t build_fresh(am_rule *r, am_rule_ctx *c, const am_vector *res, int64_t ts, am_arena *a,
@@ -135,7 +111,7 @@ static size_t build_fresh(am_rule *r, am_rule_ctx *c, const am_vector *res, int6
             an[k].name = r->annotations->l[k].name;
             an[k].value = expand(r->ann_tmpl[k], &d, a);
         }
-        f[i].annotations = copy_keep_empty(a, an, r->annotations->n);
+        f[i].annotations = am__labels_raw(a, an, r->annotations->n);
         f[i].value = res->s[i].v;
     }
     *out = f;
@@ -162,7 +138,7 @@ static am_err merge(am_rule *r, const fresh *f, size_t n, int64_t ts)
     for (size_t i = 0; i < n; i++) {
         size_t at = 0;
         am_alert *al = find_alert(r, f[i].labels, &at);
-        am_lset *ann = copy_keep_empty(NULL, f[i].annotations->l, f[i].annotations->n);
+        am_lset *ann = am__labels_raw(NULL, f[i].annotations->l, f[i].annotations->n);
         if (!ann)
             return AM_ENOMEM;
         if (al && al->state != AM_ALERT_INACTIVE) {

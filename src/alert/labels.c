@@ -114,6 +114,51 @@ size_t am__labels_size(const am_lset *l)
     return size;
 }
 
+am_lset *am__labels_raw(am_arena *a, const am_label *p, size_t n)
+{
+    size_t size = sizeof(am_lset) + n * sizeof(am_label);
+    for (size_t k = 0; k < n; k++)
+        size += strlen(p[k].name) + strlen(p[k].value) + 2;
+    am_lset *l = a ? am__arena_alloc(a, size) : am__malloc(size);
+    if (!l)
+        return NULL;
+    l->n = (uint32_t)n;
+    l->hash = 0;
+    char *w = (char *)(l->l + n);
+    for (size_t k = 0; k < n; k++) {
+        size_t nl = strlen(p[k].name) + 1, vl = strlen(p[k].value) + 1;
+        memcpy(w, p[k].name, nl);
+        l->l[k].name = w;
+        w += nl;
+        memcpy(w, p[k].value, vl);
+        l->l[k].value = w;
+        w += vl;
+    }
+    return l;
+}
+
+static bool name_chars(const char *s, bool colon)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
+          (colon && *s == ':')))
+        return false;
+    for (s++; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
+              (*s >= '0' && *s <= '9') || (colon && *s == ':')))
+            return false;
+    return true;
+}
+
+bool am__label_name_ok(const char *s)
+{
+    return name_chars(s, false);
+}
+
+bool am__metric_name_ok(const char *s)
+{
+    return name_chars(s, true);
+}
+
 am_lset *am__labels_copy(am_arena *a, const am_lset *l)
 {
     return build(a, l->l, l->n);

@@ -103,6 +103,16 @@ void am__lmap_init(am_lmap *m, am_arena *a, size_t hint);
 void **am__lmap_put(am_lmap *m, const am_lset *k, bool *found);
 void *am__lmap_get(const am_lmap *m, const am_lset *k);
 
+/* [a-zA-Z_][a-zA-Z0-9_]*: a label name as PromQL and rule files take it
+   (names starting with "__" included), and [a-zA-Z_:][a-zA-Z0-9_:]*: a
+   metric name. */
+bool am__label_name_ok(const char *s);
+bool am__metric_name_ok(const char *s);
+
+/* A set as given -- order kept, empty values kept, no hash: annotations
+   and promtool's expected labels. Arena a, or the heap when NULL. */
+am_lset *am__labels_raw(am_arena *a, const am_label *pairs, size_t n);
+
 /* The hash of pairs[0..n) (already sorted), as am_lset.hash holds it. */
 uint32_t am__labels_hash_pairs(const am_label *pairs, size_t n);
 

@@ -273,18 +273,22 @@ static am_err new_result(am_promql_result **out, char *err, size_t cap)
     return AM_OK;
 }
 
+/* Defaults for a caller's missing options or error buffer. */
+#define SETTLE_ARGS()                                                                              \
+    char dummy_[8];                                                                                \
+    am_promql_opts def_ = AM_PROMQL_OPTS_INIT;                                                     \
+    if (!err || !cap) {                                                                            \
+        err = dummy_;                                                                              \
+        cap = sizeof dummy_;                                                                       \
+    }                                                                                              \
+    err[0] = '\0';                                                                                 \
+    if (!o)                                                                                        \
+    o = &def_
+
 am_err am_promql_eval(am_tsdb *db, const am_promql *q, int64_t t_ms, const am_promql_opts *o,
                       am_promql_result **out, char *err, size_t cap)
 {
-    char dummy[8];
-    am_promql_opts def = AM_PROMQL_OPTS_INIT;
-    if (!err || !cap) {
-        err = dummy;
-        cap = sizeof dummy;
-    }
-    err[0] = '\0';
-    if (!o)
-        o = &def;
+    SETTLE_ARGS();
     am_promql_result *r;
     am_err rc = new_result(&r, err, cap);
     if (rc)
@@ -404,15 +408,7 @@ am_err am_promql_eval_range(am_tsdb *db, const am_promql *q, int64_t start_ms, i
                             int64_t step_ms, const am_promql_opts *o, am_promql_result **out,
                             char *err, size_t cap)
 {
-    char dummy[8];
-    am_promql_opts def = AM_PROMQL_OPTS_INIT;
-    if (!err || !cap) {
-        err = dummy;
-        cap = sizeof dummy;
-    }
-    err[0] = '\0';
-    if (!o)
-        o = &def;
+    SETTLE_ARGS();
     if (step_ms <= 0 || end_ms < start_ms) {
         snprintf(err, cap,
                  "zero or negative query resolution step widths are not accepted, or "

@@ -77,17 +77,6 @@ static const char *str_arg(const am_pql_node *call, size_t i)
     return unwrap(call->u.call.args[i])->u.str.s;
 }
 
-static bool valid_label_name(const char *s)
-{
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
-        return false;
-    for (s++; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
-              (*s >= '0' && *s <= '9')))
-            return false;
-    return true;
-}
-
 /* Apply f to every sample, name dropped. */
 static void simple(am_evaluator *ev, am_value *args, am_vector *out, double (*f)(double))
 {
@@ -255,7 +244,7 @@ static void fn_label_replace(am_evaluator *ev, const am_pql_node *c, am_value *a
     const char *dst = str_arg(c, 1), *repl = str_arg(c, 2), *src = str_arg(c, 3);
     if (c->u.call.re_err)
         am__ev_fail(ev, AM_EINVAL, "%s", c->u.call.re_err);
-    if (!valid_label_name(dst))
+    if (!am__label_name_ok(dst))
         am__ev_fail(ev, AM_EINVAL, "invalid destination label name in label_replace(): %s", dst);
     am_lbuild b;
     am__lb_init(&b, ev->a, NULL);
@@ -286,10 +275,10 @@ static void fn_label_join(am_evaluator *ev, const am_pql_node *c, am_value *a, a
     const char *dst = str_arg(c, 1), *sep = str_arg(c, 2);
     size_t n_src = c->u.call.n - 3;
     for (size_t k = 0; k < n_src; k++)
-        if (!valid_label_name(str_arg(c, 3 + k)))
+        if (!am__label_name_ok(str_arg(c, 3 + k)))
             am__ev_fail(ev, AM_EINVAL, "invalid source label name in label_join(): %s",
                         str_arg(c, 3 + k));
-    if (!valid_label_name(dst))
+    if (!am__label_name_ok(dst))
         am__ev_fail(ev, AM_EINVAL, "invalid destination label name in label_join(): %s", dst);
     am_lbuild b;
     am__lb_init(&b, ev->a, NULL);

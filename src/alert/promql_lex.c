@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/validate.h"
 #include "promql.h"
 
 static const struct {
@@ -415,17 +416,6 @@ am_token am__lex_next(am_lexer *lx)
 
 /* ------------------------------------------------------------ unquoting */
 
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static size_t put_utf8(char *w, uint32_t r)
 {
     if (r < 0x80) {
@@ -518,7 +508,7 @@ bool am__pql_unquote(const char *s, size_t n, am_arena *a, char **out, size_t *o
         case 'x': {
             if (i + 2 > n - 1)
                 return false;
-            int h1 = hexv((unsigned char)s[i]), h2 = hexv((unsigned char)s[i + 1]);
+            int h1 = am__hexval((unsigned char)s[i]), h2 = am__hexval((unsigned char)s[i + 1]);
             if (h1 < 0 || h2 < 0)
                 return false;
             w[o++] = (char)(h1 << 4 | h2);
@@ -532,7 +522,7 @@ bool am__pql_unquote(const char *s, size_t n, am_arena *a, char **out, size_t *o
                 return false;
             uint32_t r = 0;
             for (size_t j = 0; j < k; j++) {
-                int h = hexv((unsigned char)s[i + j]);
+                int h = am__hexval((unsigned char)s[i + j]);
                 if (h < 0)
                     return false;
                 r = r << 4 | (uint32_t)h;

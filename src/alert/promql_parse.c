@@ -228,17 +228,6 @@ static am_regex *compile_re(parser *p, const char *pattern, size_t pos)
     return keep_re(p, re);
 }
 
-static bool is_label_name(const char *s)
-{
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
-        return false;
-    for (s++; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
-              (*s >= '0' && *s <= '9')))
-            return false;
-    return true;
-}
-
 /* {a="b", c=~"d", ...}: appended to the selector's matchers. */
 static void parse_matchers(parser *p, am_pql_vsel *vs, size_t *cap)
 {
@@ -363,7 +352,7 @@ static void parse_labels(parser *p, char ***out, size_t *n, const char *what)
     expect(p, T_LPAREN, what);
     while (p->tok.t != T_RPAREN) {
         const char *name = tok_text(p, p->tok);
-        if (p->tok.t == T_NUMBER || p->tok.t == T_STRING || !is_label_name(name))
+        if (p->tok.t == T_NUMBER || p->tok.t == T_STRING || !am__label_name_ok(name))
             unexpected(p, "in grouping opts, expected label");
         next(p);
         *out = am__arena_grow(p->a, *out, &cap, *n + 1, sizeof **out);
@@ -522,7 +511,7 @@ static am_pql_node *parse_aggregation(parser *p)
                  am__pql_type_name(pt), am__pql_type_name(n->u.agg.param->type));
         if (ot.t == T_COUNT_VALUES) {
             const char *l = unwrap(n->u.agg.param)->u.str.s;
-            if (!is_label_name(l))
+            if (!am__label_name_ok(l))
                 fail(p, n->u.agg.param->pos, "invalid label name %s", l);
         }
     }

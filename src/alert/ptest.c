@@ -241,11 +241,7 @@ static am_lset *sorted_keep(am_arena *a, am_label *p, size_t n)
             p[j] = p[j - 1];
             p[j - 1] = t;
         }
-    am_lset *l = am__arena_alloc(a, sizeof *l + n * sizeof(am_label));
-    l->n = (uint32_t)n;
-    l->hash = 0;
-    if (n)
-        memcpy(l->l, p, n * sizeof *p);
+    am_lset *l = am__labels_raw(a, p, n);
     return l;
 }
 

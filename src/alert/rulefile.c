@@ -91,28 +91,6 @@ static bool duration_field(rf *f, const am_ynode *n, int64_t *ms)
     return true;
 }
 
-static bool label_name_ok(const char *s)
-{
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
-        return false;
-    for (s++; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
-              (*s >= '0' && *s <= '9')))
-            return false;
-    return true;
-}
-
-static bool metric_name_ok(const char *s)
-{
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' || *s == ':'))
-        return false;
-    for (s++; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' || *s == ':' ||
-              (*s >= '0' && *s <= '9')))
-            return false;
-    return true;
-}
-
 /* A map of strings (labels, annotations) into pairs; NULL node: none. */
 static bool string_map(rf *f, const am_ynode *n, am_label **out, size_t *count, const char *what)
 {
@@ -299,17 +277,17 @@ static am_rule *parse_rule(rf *f, const am_ynode *rn, const char *gname, size_t 
             RERR(nrec, "invalid field 'for' in recording rule");
         if (keep_ms)
             RERR(nrec, "invalid field 'keep_firing_for' in recording rule");
-        if (!metric_name_ok(rec))
+        if (!am__metric_name_ok(rec))
             RERR(nrec, "invalid recording rule name: %s", rec);
     }
     for (size_t i = 0; i < n_labels; i++) {
-        if (!label_name_ok(labels[i].name) || strcmp(labels[i].name, "__name__") == 0)
+        if (!am__label_name_ok(labels[i].name) || strcmp(labels[i].name, "__name__") == 0)
             RERR(nlab, "invalid label name: %s", labels[i].name);
         if (!am__utf8_valid(labels[i].value, strlen(labels[i].value), NULL))
             RERR(nlab, "invalid label value: %s", labels[i].value);
     }
     for (size_t i = 0; i < n_anns; i++)
-        if (!label_name_ok(anns[i].name))
+        if (!am__label_name_ok(anns[i].name))
             RERR(nann, "invalid annotation name: %s", anns[i].name);
 
     am_rule *r = am__calloc(1, sizeof *r);

@@ -20,16 +20,6 @@
 #include "seriesdesc.h"
 #include "tsdb.h"
 
-static bool lname_ok(const char *s, size_t n)
-{
-    if (n == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
-            return false;
-    return true;
-}
-
 am_err am__parse_metric(const char *s, am_arena *a, am_lset **out, char *err, size_t cap)
 {
     am_lexer lx;
@@ -47,7 +37,7 @@ am_err am__parse_metric(const char *s, am_arena *a, am_lset **out, char *err, si
     if (t.t == T_LBRACE) {
         t = am__lex_next(&lx);
         while (t.t != T_RBRACE) {
-            if (t.t != T_IDENT || !lname_ok(s + t.pos, t.len))
+            if (t.t != T_IDENT)
                 goto bad;
             const char *ln = am__arena_strndup(a, s + t.pos, t.len);
             t = am__lex_next(&lx);

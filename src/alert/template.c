@@ -1430,50 +1430,39 @@ static void g4(am_buf *b, double v)
     am_buf_append(b, out, am__fmt_go_prec(out, sizeof out, v, 'g', 4));
 }
 
+/*
+** v with an SI (or binary) prefix, as Prometheus' humanize functions
+** scale: up by base while |v| >= base, or down by 1000 while |v| < 1.
+** %.4g of the scaled value, then the prefix.
+*/
+static void scaled(am_buf *b, double v, double base, bool down)
+{
+    static const char *const UP[] = {"k", "M", "G", "T", "P", "E", "Z", "Y"};
+    static const char *const BIN[] = {"ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"};
+    static const char *const DOWN[] = {"m", "u", "n", "p", "f", "a", "z", "y"};
+    const char *prefix = "";
+    for (size_t i = 0; i < 8; i++) {
+        if (down ? fabs(v) >= 1 : fabs(v) < base)
+            break;
+        prefix = down ? DOWN[i] : base == 1024 ? BIN[i] : UP[i];
+        v = down ? v * 1000 : v / base;
+    }
+    g4(b, v);
+    am_buf_puts(b, prefix);
+}
+
 static const char *humanize(exec *x, double v, bool k1024)
 {
     am_buf b;
     am_buf_init(&b, 0);
-    if (k1024) {
-        if (fabs(v) <= 1 || isnan(v) || isinf(v)) {
-            g4(&b, v);
-        } else {
-            static const char *const P[] = {"ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"};
-            const char *prefix = "";
-            for (size_t i = 0; i < 8; i++) {
-                if (fabs(v) < 1024)
-                    break;
-                prefix = P[i];
-                v /= 1024;
-            }
-            g4(&b, v);
-            am_buf_puts(&b, prefix);
-        }
-    } else if (v == 0 || isnan(v) || isinf(v)) {
+    if (k1024 && (fabs(v) <= 1 || isnan(v) || isinf(v)))
         g4(&b, v);
-    } else if (fabs(v) >= 1) {
-        static const char *const P[] = {"k", "M", "G", "T", "P", "E", "Z", "Y"};
-        const char *prefix = "";
-        for (size_t i = 0; i < 8; i++) {
-            if (fabs(v) < 1000)
-                break;
-            prefix = P[i];
-            v /= 1000;
-        }
+    else if (k1024)
+        scaled(&b, v, 1024, false);
+    else if (v == 0 || isnan(v) || isinf(v))
         g4(&b, v);
-        am_buf_puts(&b, prefix);
-    } else {
-        static const char *const P[] = {"m", "u", "n", "p", "f", "a", "z", "y"};
-        const char *prefix = "";
-        for (size_t i = 0; i < 8; i++) {
-            if (fabs(v) >= 1)
-                break;
-            prefix = P[i];
-            v *= 1000;
-        }
-        g4(&b, v);
-        am_buf_puts(&b, prefix);
-    }
+    else
+        scaled(&b, v, 1000, fabs(v) < 1);
     const char *s = am__arena_strdup(&x->a, b.p ? b.p : "");
     am_buf_free(&b);
     return s;
@@ -1510,16 +1499,7 @@ static const char *humanize_duration(exec *x, double v)
             am_buf_putc(&b, 's');
         }
     } else {
-        static const char *const P[] = {"m", "u", "n", "p", "f", "a", "z", "y"};
-        const char *prefix = "";
-        for (size_t i = 0; i < 8; i++) {
-            if (fabs(v) >= 1)
-                break;
-            prefix = P[i];
-            v *= 1000;
-        }
-        g4(&b, v);
-        am_buf_puts(&b, prefix);
+        scaled(&b, v, 1000, true);
         am_buf_putc(&b, 's');
     }
     const char *s = am__arena_strdup(&x->a, b.p ? b.p : "");
