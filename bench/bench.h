@@ -141,6 +141,7 @@ void bench_group_expo(void);   /* bench_expo.c */
 void bench_group_statsd(void); /* bench_statsd.c */
 void bench_group_store(void);  /* bench_store.c */
 void bench_group_serve(void);  /* bench_serve.c */
+void bench_group_alert(void);  /* bench_alert.c */
 
 /* am-bench --rss-child: the fresh process the RSS group measures in. */
 int bench_rss_child_main(void);

@@ -159,6 +159,10 @@ static const group GROUPS[] = {
      bench_group_serve,
      {"serve_http_sqlite_events_per_s", "serve_http_pg_events_per_s", "serve_summary_1h_p99_ms",
       "serve_query_p99_ms"}},
+    {"alert",
+     bench_group_alert,
+     {"alert_eval_round_100rules_10k_ms", "alert_histogram_quantile_1k_1h_ms",
+      "prometheus_histogram_quantile_1k_1h_ms", "alert_bytes_per_sample"}},
 };
 #define N_GROUPS (sizeof GROUPS / sizeof GROUPS[0])
 

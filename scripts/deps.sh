@@ -10,7 +10,7 @@ set -eu
 
 BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
     libmicrohttpd-dev libcurl4-openssl-dev libdeflate-dev zlib1g-dev libhiredis-dev
-    libsqlite3-dev libpq-dev libjansson-dev libyaml-dev"
+    libsqlite3-dev libpq-dev libjansson-dev libyaml-dev libpcre2-dev"
 TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl
     redis-server postgresql prometheus-node-exporter prometheus-redis-exporter lcov"
 

@@ -16,6 +16,7 @@ typedef struct am_cli_cmd {
 extern const am_cli_cmd am_cli_cmd_demo;
 extern const am_cli_cmd am_cli_cmd_dlq;
 extern const am_cli_cmd am_cli_cmd_metrics;
+extern const am_cli_cmd am_cli_cmd_rules;
 extern const am_cli_cmd am_cli_cmd_serve;
 extern const am_cli_cmd am_cli_cmd_snapshot;
 
