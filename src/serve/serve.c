@@ -565,6 +565,7 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
     am_store_opts so = AM_STORE_OPTS_INIT;
     so.retention_s = s->o.retention_s;
     so.max_queued = s->o.store_max_queued;
+    so.logger = s->o.logger ? s->o.logger : am_log_default();
     am_err rc = s->batch ? AM_OK : am__err(AM_ENOMEM, "out of memory");
     if (!rc && !(rc = am_registry_new(&s->reg)))
         rc = am_registry_enable_process_metrics(s->reg);

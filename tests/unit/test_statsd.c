@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -315,6 +316,44 @@ static void test_unix(void **state)
     AM_ASSERT_CONTAINS(text, "agent_tasks_total{agent=\"planner\",env=\"test\"} 22\n");
     am_free(text);
     server_stop(&sv);
+}
+
+/* A unix path another collector listens on is refused; a left-over
+   socket (its owner killed) is taken over; at exit a collector unlinks
+   only its own socket, not one another process put there since. */
+static void test_unix_path_owner(void **state)
+{
+    (void)state;
+    server a;
+    server_start(&a, false, true, 0);
+    am_ingest_statsd_opts o = AM_INGEST_STATSD_OPTS_INIT;
+    o.registry = a.r;
+    o.agg = a.agg;
+    o.logger = a.lg;
+    o.unix_path = a.path;
+    am_ingest_statsd *b;
+    AM_ASSERT_ERR(am__ingest_statsd_start(&o, &b), AM_EIO);
+    AM_ASSERT_CONTAINS(am_errmsg(), "another process listens");
+    assert_int_equal(access(a.path, F_OK), 0); /* a's socket untouched */
+
+    /* the path is taken by someone else meanwhile: a must leave it */
+    unlink(a.path);
+    int other = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", a.path);
+    AM_ASSERT_EQ(bind(other, (struct sockaddr *)&sa, sizeof sa), 0);
+    am__ingest_statsd_stop(a.s);
+    assert_int_equal(access(a.path, F_OK), 0);
+    close(other); /* its socket file stays: a left-over, as after kill -9 */
+
+    /* a left-over socket nobody reads is taken over */
+    AM_ASSERT_OK(am__ingest_statsd_start(&o, &b));
+    am__ingest_statsd_stop(b);
+    assert_int_equal(access(a.path, F_OK), -1);
+    am__statsd_agg_free(a.agg);
+    am_logger_free(a.lg);
+    am_registry_free(a.r);
+    pthread_mutex_destroy(&a.log.mu);
 }
 
 static void test_lines(void **state)
@@ -664,6 +703,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_udp),
         cmocka_unit_test(test_unix),
+        cmocka_unit_test(test_unix_path_owner),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_split_and_timer),

@@ -489,6 +489,11 @@ static void test_bad_input(void **state)
     AM_ASSERT_ERR(am_store_open("mysql://x", NULL, &s2), AM_EINVAL);
     AM_ASSERT_ERR(am_store_open("sqlite:", NULL, &s2), AM_EINVAL);
     AM_ASSERT_ERR(am_store_open("sqlite:/tmp/x.db?sync=maybe", NULL, &s2), AM_EINVAL);
+    /* in-memory: every connection would see a database of its own */
+    AM_ASSERT_ERR(am_store_open("sqlite::memory:", NULL, &s2), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "in-memory");
+    AM_ASSERT_ERR(am_store_open("sqlite:file::memory:?cache=shared", NULL, &s2), AM_EINVAL);
+    AM_ASSERT_ERR(am_store_open("sqlite::memory:?sync=full", NULL, &s2), AM_EINVAL);
     am_store_opts o = AM_STORE_OPTS_INIT;
     o.batch_window_s = -1;
     AM_ASSERT_ERR(am_store_open(uri, &o, &s2), AM_EINVAL);

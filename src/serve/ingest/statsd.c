@@ -66,6 +66,8 @@ struct am_ingest_statsd {
     int udp_fd, unix_fd, wake_fd;
     int port;
     char *unix_path;
+    dev_t unix_dev; /* the socket file we bound: the only one we unlink */
+    ino_t unix_ino;
     size_t max_datagram;
     am_statsd_agg *agg;
     am_logger *logger;
@@ -216,17 +218,28 @@ static am_err bind_unix(am_ingest_statsd *s, const char *path, int rcvbuf)
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
             return am__err(AM_EINVAL, "statsd: \"%s\" exists and is not a socket", path);
-        unlink(path); /* a previous run's socket */
+        /* someone still reading it (another collector) answers a connect;
+           a previous run's left-over socket refuses it and may go */
+        int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        bool is_live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (is_live)
+            return am__err(AM_EIO, "statsd: another process listens on the unix socket \"%s\"",
+                           path);
+        unlink(path);
     }
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return am__err(AM_EIO, "statsd: unix socket: %s", strerror(errno));
     set_rcvbuf(fd, rcvbuf);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || lstat(path, &st) != 0) {
         int e = errno;
         close(fd);
         return am__err(AM_EIO, "statsd: cannot bind unix socket \"%s\": %s", path, strerror(e));
     }
+    s->unix_dev = st.st_dev;
+    s->unix_ino = st.st_ino;
     s->unix_fd = fd;
     s->unix_path = am__strdup(path);
     if (!s->unix_path) {
@@ -244,7 +257,10 @@ static void destroy(am_ingest_statsd *s)
         close(s->unix_fd);
     if (s->wake_fd >= 0)
         close(s->wake_fd);
-    if (s->unix_path)
+    /* only our own socket: another collector may have taken the path since */
+    struct stat st;
+    if (s->unix_path && lstat(s->unix_path, &st) == 0 && st.st_dev == s->unix_dev &&
+        st.st_ino == s->unix_ino)
         unlink(s->unix_path);
     am__free(s->unix_path);
     am__free(s->bufs);

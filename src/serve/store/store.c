@@ -290,10 +290,23 @@ static void write_batch(am_store *s)
         s->st.failed += n;
         s->is_broken = true;
         snprintf(s->broken_msg, sizeof s->broken_msg, "%s", msg);
+        if (!s->is_failing) {
+            /* once per outage: the writer retries every second */
+            s->is_failing = true;
+            if (s->o.logger)
+                AM_LOG_ERROR(s->o.logger, "agentmon-store",
+                             "the store cannot write: ingest answers 503 until it can",
+                             AM_F_STR("error", msg), AM_F_INT("records", (int64_t)n));
+        }
     } else {
         s->st.committed += n;
         s->st.duplicates += dups;
         s->st.batches++;
+        if (s->is_failing) {
+            s->is_failing = false;
+            if (s->o.logger)
+                AM_LOG_INFO(s->o.logger, "agentmon-store", "the store writes again");
+        }
     }
     s->done = tail->ticket;
     pthread_cond_broadcast(&s->done_cv);

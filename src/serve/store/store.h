@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "agentmon/common.h"
+#include "agentmon/log.h"
 #include "schema.h"
 
 typedef struct am_store am_store;
@@ -59,6 +60,8 @@ typedef struct am_store_opts {
     double retention_s;      /* rows older than this are deleted; 0 = keep all */
     size_t retention_batch;  /* rows per delete statement; 0 = 2000 */
     size_t max_queued_bytes; /* bytes of queued record copies; 0 = 256 MiB */
+    am_logger *logger;       /* when the writer stops and starts writing again */
+                             /* (disk full, the database gone); NULL: none */
     double samples_share;    /* the part of both that samples (unacknowledged */
                              /* records) may hold, (0, 1]; 0 = 0.5: acknowledged */
                              /* ingest always has the rest */

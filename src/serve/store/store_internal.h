@@ -110,6 +110,7 @@ struct am_store {
     failed_range *failed;
     size_t n_failed, cap_failed;
     bool is_stopping, is_broken, is_paused;
+    bool is_failing; /* a batch failed and none has committed since: logged once */
     char broken_msg[256];
     am_store_stats st;
     pthread_t writer;

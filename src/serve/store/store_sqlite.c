@@ -205,6 +205,13 @@ static am_err sqlite_open(const char *uri, void **out)
     }
     if (n == 0)
         return am__err(AM_EINVAL, "store \"%.200s\": sqlite: needs a file path", uri);
+    /* each of the store's connections (the writer, the readers) would see
+       a database of its own: rows written would never be read back */
+    if ((n == 8 && memcmp(path, ":memory:", 8) == 0) || (n >= 5 && memcmp(path, "file:", 5) == 0))
+        return am__err(AM_EINVAL,
+                       "store \"%.200s\": an in-memory SQLite database is private to one "
+                       "connection, and the store uses several: give a file path",
+                       uri);
     sqlite_be *b = am__calloc(1, sizeof *b);
     if (!b)
         return am__err(AM_ENOMEM, "out of memory opening the store");
