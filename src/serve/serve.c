@@ -629,6 +629,10 @@ void am_serve_stop(am_serve *s)
     pthread_mutex_unlock(&s->lock);
     if (s->thread_started)
         pthread_join(s->thread, NULL);
+    /* clients waiting for a commit get their 503 now: stopping the HTTP
+       server waits for its handlers, and the store may not answer */
+    if (s->store)
+        am_store_release_waiters(s->store);
     for (size_t i = 0; i < N_SOURCES; i++)
         if (SOURCES[i].stop)
             SOURCES[i].stop(s);
@@ -636,7 +640,9 @@ void am_serve_stop(am_serve *s)
     if (s->store)
         submit_batch(s);
     pthread_mutex_unlock(&s->lock);
-    am_store_close(s->store); /* commits what is queued */
+    /* commits what is queued, within a bound: a database that does not
+       answer must not keep the collector from stopping */
+    am_store_close_within(s->store, AM_SERVE_STOP_S);
     am__event_metrics_free(s->em);
     am__pack_free(s->dropped);
     am_registry_free(s->reg);

@@ -31,6 +31,7 @@
 #define AM_SERVE_MAX_SERIES 200000        /* the registry's series, every source */
 #define AM_SERVE_SOURCE_MAX_SERIES 100000 /* StatsD's, and metric events' */
 #define AM_SERVE_MAX_FLUSH_SAMPLES 100000 /* samples stored per StatsD flush */
+#define AM_SERVE_STOP_S 10.0              /* longest the store may take to close */
 
 typedef struct am_serve_opts {
     const char *http_host;                   /* "127.0.0.1" */

@@ -36,6 +36,7 @@
 #define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,9 @@ struct am_statsd_agg {
     map cache;  /* raw name, type, raw tags -> series */
     family **fam_list;
     size_t n_fam, cap_fam;
-    size_t n_series;
+    /* written under mu, read without it: a metrics callback reads it while
+       the registry is locked, and mu is taken before the registry's lock */
+    _Atomic size_t n_series;
     am_buf key; /* scratch for keys */
 };
 
@@ -546,7 +549,7 @@ static am_err series_new(am_statsd_agg *a, family *f, void *child, const char *c
     else
         f->first = s;
     f->last = s;
-    a->n_series++;
+    atomic_fetch_add_explicit(&a->n_series, 1, memory_order_relaxed);
     *out = s;
     return AM_OK;
 }
@@ -597,7 +600,8 @@ static am_err resolve(am_statsd_agg *a, const am_statsd_line *l, series **out, i
                     ordered[i] = t.values[j];
         /* a new series past this source's budget goes where one past the
            family's or the registry's would: the overflow series */
-        if (a->n_series < a->o.max_series || has_series(a, f, ordered))
+        if (atomic_load_explicit(&a->n_series, memory_order_relaxed) < a->o.max_series ||
+            has_series(a, f, ordered))
             rc = child_with(f, ordered, &child);
         else if (!f->n_labels) /* a new name: nowhere to put it */
             rc = am__err(AM_EINVAL, "statsd: the budget of %zu series is spent: \"%s\" refused",
@@ -953,8 +957,5 @@ size_t am__statsd_agg_n_families(am_statsd_agg *a)
 
 size_t am__statsd_agg_n_series(am_statsd_agg *a)
 {
-    pthread_mutex_lock(&a->mu);
-    size_t n = a->n_series;
-    pthread_mutex_unlock(&a->mu);
-    return n;
+    return atomic_load_explicit(&a->n_series, memory_order_relaxed);
 }

@@ -122,7 +122,8 @@ void am__statsd_agg_datagram(am_statsd_agg *a, const char *buf, size_t len,
 */
 am_err am__statsd_agg_flush(am_statsd_agg *a, am_sample_sink sink, void *ud);
 
-/* Families and series made so far (for tests and the self-metrics). */
+/* Families and series made so far (for tests and the self-metrics; the
+   series count takes no lock, so a registry callback may read it). */
 size_t am__statsd_agg_n_families(am_statsd_agg *a);
 size_t am__statsd_agg_n_series(am_statsd_agg *a);
 

@@ -569,18 +569,58 @@ am_err am_store_open(const char *uri, const am_store_opts *o, am_store **out)
     return am__store_open_version(uri, o, am__store_schema_version(), out);
 }
 
-void am_store_close(am_store *s)
+void am_store_release_waiters(am_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->is_releasing = true;
+    pthread_cond_broadcast(&s->done_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void free_store(am_store *s);
+
+bool am_store_close_within(am_store *s, double limit_s)
 {
     if (!s)
-        return;
+        return true;
     if (s->has_writer) {
         pthread_mutex_lock(&s->mu);
         s->is_stopping = true;
         s->is_paused = false;
         pthread_cond_broadcast(&s->queued_cv);
+        size_t queued = s->n_queued;
         pthread_mutex_unlock(&s->mu);
-        pthread_join(s->writer, NULL);
+        if (limit_s > 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            double t = (double)ts.tv_sec + ts.tv_nsec / 1e9 + limit_s;
+            ts.tv_sec = (time_t)t;
+            ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+            if (pthread_timedjoin_np(s->writer, NULL, &ts) != 0) {
+                /* the database does not answer: leave the writer to it (the
+                   process is ending) and say what is lost */
+                if (s->o.logger)
+                    AM_LOG_ERROR(s->o.logger, "agentmon-store",
+                                 "the store did not finish in time: records not committed",
+                                 AM_F_INT("records", (int64_t)queued),
+                                 AM_F_DOUBLE("waited_s", limit_s));
+                return false;
+            }
+        } else {
+            pthread_join(s->writer, NULL);
+        }
     }
+    free_store(s);
+    return true;
+}
+
+void am_store_close(am_store *s)
+{
+    am_store_close_within(s, 0);
+}
+
+static void free_store(am_store *s)
+{
     if (s->be)
         s->ops->close(s->be);
     free_entries(s->head);
@@ -772,12 +812,15 @@ am_err am_store_wait(am_store *s, uint64_t ticket, double timeout_s)
     }
     struct timespec ts;
     abs_deadline(&ts, timeout_s > 0 ? timeout_s : 0);
-    while (s->done < ticket && timeout_s > 0) {
+    while (s->done < ticket && timeout_s > 0 && !s->is_releasing) {
         if (pthread_cond_timedwait(&s->done_cv, &s->mu, &ts) == ETIMEDOUT)
             break;
     }
     am_err rc = AM_OK;
-    if (s->done < ticket) {
+    if (s->done < ticket && s->is_releasing) {
+        rc = am__err(AM_EIO, "the collector is stopping: ticket %llu is not committed yet",
+                     (unsigned long long)ticket);
+    } else if (s->done < ticket) {
         rc = am__err(AM_ETIMEDOUT, "ticket %llu is not committed yet", (unsigned long long)ticket);
     } else {
         for (size_t i = s->n_failed; i-- > 0;)

@@ -86,6 +86,19 @@ am_err am_store_open(const char *uri, const am_store_opts *o, am_store **out);
    while other threads still use s. */
 void am_store_close(am_store *s);
 
+/*
+** The same, waiting at most limit_s seconds (<= 0: no limit) for the
+** writer: true when closed; false when the database did not answer in
+** time -- the writer is left to it and s is not freed (for a process that
+** is ending), and the records not committed are logged. Not while other
+** threads still use s.
+*/
+bool am_store_close_within(am_store *s, double limit_s);
+
+/* Make every am_store_wait() return at once (AM_EIO, "stopping"), now and
+   from now on: a stopping collector answers its waiting clients. */
+void am_store_release_waiters(am_store *s);
+
 /* "sqlite" or "postgres". */
 const char *am_store_backend(const am_store *s);
 

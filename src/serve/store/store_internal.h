@@ -9,6 +9,9 @@
 #ifndef AM_SERVE_STORE_INTERNAL_H
 #define AM_SERVE_STORE_INTERNAL_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_timedjoin_np */
+#endif
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -110,7 +113,8 @@ struct am_store {
     failed_range *failed;
     size_t n_failed, cap_failed;
     bool is_stopping, is_broken, is_paused;
-    bool is_failing; /* a batch failed and none has committed since: logged once */
+    bool is_failing;   /* a batch failed and none has committed since: logged once */
+    bool is_releasing; /* waits return at once: the collector is stopping */
     char broken_msg[256];
     am_store_stats st;
     pthread_t writer;

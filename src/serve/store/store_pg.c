@@ -20,8 +20,20 @@
 ** (pg_try_advisory_lock) for as long as it is connected: a second store
 ** of the same database fails at open. After a lost connection, ping()
 ** reconnects and takes the lock again before the writer goes on.
+**
+** DEADLINES. A server that stops answering (stopped, hung on its disk, a
+** network that drops everything) must never hang the collector, so
+** nothing here blocks without a bound: connections are non-blocking and
+** every statement is sent and its results awaited with poll() against a
+** deadline (READ_S for the query API's reads, WRITE_S for the writer's,
+** connect_timeout for connecting; TCP keepalives and tcp_user_timeout
+** find a dead peer in between). A statement past its deadline fails with
+** AM_ETIMEDOUT and its connection is dropped (it is mid-protocol): a
+** reader's is closed, the writer's is reconnected by ping().
 */
+#include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +43,13 @@
 
 #include "../../core/alloc.h"
 #include "../../core/error.h"
+#include "agentmon/timer.h"
 #include "store_backend.h"
 
 #define AM_PG_LOCK_KEY 0x616d73746f7265LL /* "amstore" */
+#define READ_S 10.0                       /* a query API read */
+#define WRITE_S 30.0                      /* a statement of the writer */
+#define CONNECT_S "5"                     /* connect_timeout, seconds */
 #define POOL_MAX 8
 #define CACHE_MAX 32
 #define MAX_PARAMS 64
@@ -66,21 +82,125 @@ static am_err res_err(PGconn *c, PGresult *r, const char *what)
     return e;
 }
 
+static double deadline_in(double s)
+{
+    return (double)am_now_ns() / 1e9 + s;
+}
+
+/* Wait until c's socket is readable (or writable too), at most until
+   deadline; false when it passed or the socket failed. */
+static bool wait_io(PGconn *c, bool also_write, double deadline)
+{
+    for (;;) {
+        double left = deadline - (double)am_now_ns() / 1e9;
+        if (left <= 0)
+            return false;
+        struct pollfd p = {PQsocket(c), (short)(POLLIN | (also_write ? POLLOUT : 0)), 0};
+        int n = poll(&p, 1, (int)(left * 1000) + 1);
+        if (n > 0)
+            return true;
+        if (n < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+static am_err timed_out(PGconn *c, const char *what, double s)
+{
+    (void)c;
+    return am__err(AM_ETIMEDOUT, "postgres: %s: no answer within %g s", what, s);
+}
+
+/* Send what a PQsend* queued, within the deadline. */
+static am_err flush(PGconn *c, double deadline, double s)
+{
+    int r;
+    while ((r = PQflush(c)) == 1) {
+        if (!wait_io(c, true, deadline))
+            return timed_out(c, "sending", s);
+        if (!PQconsumeInput(c))
+            return conn_err(c, "sending");
+    }
+    return r == 0 ? AM_OK : conn_err(c, "sending");
+}
+
+/* The next result of what was sent (NULL at its end), within the deadline;
+ *rc says why when NULL comes from a failure. */
+static PGresult *next_result(PGconn *c, double deadline, double s, am_err *rc)
+{
+    *rc = AM_OK;
+    while (PQisBusy(c)) {
+        if (!wait_io(c, false, deadline)) {
+            *rc = timed_out(c, "waiting for the result", s);
+            return NULL;
+        }
+        if (!PQconsumeInput(c)) {
+            *rc = conn_err(c, "reading the result");
+            return NULL;
+        }
+    }
+    return PQgetResult(c);
+}
+
+/* The last result of what was just sent (flushing it first), within s
+   seconds; NULL with *rc set on failure or timeout (the connection is then
+   mid-protocol: the caller drops it). */
+static PGresult *await_last(PGconn *c, double s, am_err *rc)
+{
+    double deadline = deadline_in(s);
+    if ((*rc = flush(c, deadline, s)))
+        return NULL;
+    PGresult *last = NULL, *r;
+    while ((r = next_result(c, deadline, s, rc))) {
+        PQclear(last);
+        last = r;
+    }
+    if (*rc) {
+        PQclear(last);
+        return NULL;
+    }
+    return last;
+}
+
+/* What PQexec / PQexecParams (n_params >= 0) / PQexecPrepared (name set)
+   give, without blocking past s seconds. */
+static PGresult *exec_within(PGconn *c, double s, const char *sql, const char *name, int n_params,
+                             const char *const *vals, am_err *rc)
+{
+    int sent = name            ? PQsendQueryPrepared(c, name, n_params, vals, NULL, NULL, 0)
+               : n_params >= 0 ? PQsendQueryParams(c, sql, n_params, NULL, vals, NULL, NULL, 0)
+                               : PQsendQuery(c, sql);
+    if (!sent) {
+        *rc = conn_err(c, "sending a statement");
+        return NULL;
+    }
+    return await_last(c, s, rc);
+}
+
 static am_err connect_db(const char *uri, PGconn **out)
 {
-    PGconn *c = PQconnectdb(uri);
+    /* the URI's own settings win: dbname (the URI, expanded) comes last */
+    const char *const keys[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          NULL};
+    const char *const vals[] = {CONNECT_S, "1", "10", "5", "3", "20000", uri, NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         am_err e = conn_err(c, "cannot connect");
         PQfinish(c);
         return e;
     }
-    PGresult *r = PQexec(c, "SET synchronous_commit = on; SET client_min_messages = warning");
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        am_err e = res_err(c, r, "setting up the session");
-        PQfinish(c);
-        return e;
-    }
+    am_err rc = PQsetnonblocking(c, 1) == 0 ? AM_OK : conn_err(c, "going non-blocking");
+    PGresult *r = rc ? NULL
+                     : exec_within(c, WRITE_S,
+                                   "SET synchronous_commit = on; SET client_min_messages = warning",
+                                   NULL, -1, NULL, &rc);
+    if (!rc && PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = res_err(c, r, "setting up the session"), r = NULL;
     PQclear(r);
+    if (rc) {
+        PQfinish(c);
+        return rc;
+    }
     *out = c;
     return AM_OK;
 }
@@ -90,8 +210,11 @@ static am_err take_lock(PGconn *c)
     char key[32];
     snprintf(key, sizeof key, "%lld", (long long)AM_PG_LOCK_KEY);
     const char *p[1] = {key};
+    am_err rc;
     PGresult *r =
-        PQexecParams(c, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL, p, NULL, NULL, 0);
+        exec_within(c, WRITE_S, "SELECT pg_try_advisory_lock($1::bigint)", NULL, 1, p, &rc);
+    if (rc)
+        return rc;
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return res_err(c, r, "taking the writer lock");
     bool is_ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -109,15 +232,15 @@ static void pg_close(void *be)
         return;
     for (size_t i = 0; i < b->n_pool; i++)
         PQfinish(b->pool[i]);
-    if (b->has_lock && PQstatus(b->w) == CONNECTION_OK) {
+    if (b->has_lock && b->w && PQstatus(b->w) == CONNECTION_OK) {
         /* release the lock before we return: the server ends a closed
            session a little later, and a store opened right after this
            one must find the lock free */
         char key[32];
         snprintf(key, sizeof key, "%lld", (long long)AM_PG_LOCK_KEY);
         const char *p[1] = {key};
-        PQclear(
-            PQexecParams(b->w, "SELECT pg_advisory_unlock($1::bigint)", 1, NULL, p, NULL, NULL, 0));
+        am_err rc;
+        PQclear(exec_within(b->w, 2.0, "SELECT pg_advisory_unlock($1::bigint)", NULL, 1, p, &rc));
     }
     PQfinish(b->w);
     pthread_mutex_destroy(&b->pool_mu);
@@ -148,10 +271,27 @@ static am_err pg_open(const char *uri, void **out)
     return AM_OK;
 }
 
+/* The writer's connection is mid-protocol after a failure to send or a
+   timeout: drop it, for ping() to make a new one. */
+static void drop_writer(pg_be *b)
+{
+    PQfinish(b->w);
+    b->w = NULL;
+    b->has_lock = false;
+    b->n_cache = 0;
+}
+
 static am_err pg_exec(void *be, const char *sql)
 {
     pg_be *b = be;
-    PGresult *r = PQexec(b->w, sql);
+    if (!b->w)
+        return am__err(AM_EIO, "postgres: the writer's connection is down");
+    am_err rc;
+    PGresult *r = exec_within(b->w, WRITE_S, sql, NULL, -1, NULL, &rc);
+    if (rc) {
+        drop_writer(b);
+        return rc;
+    }
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
         return res_err(b->w, r, "statement failed");
@@ -252,7 +392,14 @@ static int prepared(pg_be *b, const am_store_stmt *s, char name[16])
         return -1;
     snprintf(name, 16, "s%zu", k);
     if (k == b->n_cache) {
-        PGresult *p = PQprepare(b->w, name, s->sql, (int)s->n_params, NULL);
+        am_err rc;
+        PGresult *p = PQsendPrepare(b->w, name, s->sql, (int)s->n_params, NULL)
+                          ? await_last(b->w, WRITE_S, &rc)
+                          : (rc = conn_err(b->w, "preparing a statement"), NULL);
+        if (rc) {
+            drop_writer(b);
+            return -2;
+        }
         if (PQresultStatus(p) != PGRES_COMMAND_OK) {
             res_err(b->w, p, "preparing a statement");
             return -2;
@@ -271,20 +418,24 @@ static am_err pg_run(void *be, bool on_writer, const am_store_stmt *s, int64_t *
     am_err rc = params_text(s, num, vals);
     if (rc)
         return rc;
+    if (on_writer && !b->w)
+        return am__err(AM_EIO, "postgres: the writer's connection is down");
     PGconn *c = on_writer ? b->w : pool_get(b, &rc);
     if (!c)
         return rc;
-    PGresult *r = NULL;
     char name[16];
-    if (on_writer && s->is_cached) {
-        int k = prepared(b, s, name);
-        if (k == -2)
-            return AM_EIO;
-        if (k >= 0)
-            r = PQexecPrepared(c, name, (int)s->n_params, vals, NULL, NULL, 0);
+    int k = on_writer && s->is_cached ? prepared(b, s, name) : -1;
+    if (k == -2)
+        return AM_EIO;
+    double limit = on_writer ? WRITE_S : READ_S;
+    PGresult *r = exec_within(c, limit, s->sql, k >= 0 ? name : NULL, (int)s->n_params, vals, &rc);
+    if (rc) { /* mid-protocol: the connection goes */
+        if (on_writer)
+            drop_writer(b);
+        else
+            PQfinish(c);
+        return rc;
     }
-    if (!r)
-        r = PQexecParams(c, s->sql, (int)s->n_params, NULL, vals, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         rc = res_err(c, r, "statement failed");
@@ -305,7 +456,7 @@ static am_err pg_run(void *be, bool on_writer, const am_store_stmt *s, int64_t *
 static am_err pg_ping(void *be)
 {
     pg_be *b = be;
-    if (PQstatus(b->w) != CONNECTION_OK) {
+    if (!b->w || PQstatus(b->w) != CONNECTION_OK) {
         /* a new session: its prepared statements and lock are gone */
         PQfinish(b->w);
         b->w = NULL;
@@ -330,6 +481,8 @@ static am_err pg_run_many(void *be, const am_store_stmt *sts, size_t n, bool *ch
 {
     pg_be *b = be;
     PGconn *c = b->w;
+    if (!c)
+        return am__err(AM_EIO, "postgres: the writer's connection is down");
     char name[16];
     for (size_t i = 0; i < n; i++) {
         int k = prepared(b, &sts[i], name);
@@ -362,13 +515,16 @@ static am_err pg_run_many(void *be, const am_store_stmt *sts, size_t n, bool *ch
     }
     if (!PQpipelineSync(c) && !rc)
         rc = conn_err(c, "sending a pipeline sync");
+    double deadline = deadline_in(WRITE_S);
+    am_err io = flush(c, deadline, WRITE_S);
     size_t got = 0; /* results of statements seen */
-    for (;;) {
-        PGresult *r = PQgetResult(c);
+    while (!io) {
+        PGresult *r = next_result(c, deadline, WRITE_S, &io);
+        if (io)
+            break;
         if (!r) {
             if (PQstatus(c) != CONNECTION_OK) {
-                if (!rc)
-                    rc = conn_err(c, "reading results");
+                io = conn_err(c, "reading results");
                 break;
             }
             continue; /* the end of one statement's results */
@@ -387,6 +543,10 @@ static am_err pg_run_many(void *be, const am_store_stmt *sts, size_t n, bool *ch
         PQclear(r);
         if (st == PGRES_PIPELINE_SYNC)
             break;
+    }
+    if (io) { /* mid-protocol: the connection goes, for ping() to renew */
+        drop_writer(b);
+        return io;
     }
     PQexitPipelineMode(c);
     return rc;
