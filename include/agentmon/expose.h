@@ -40,8 +40,10 @@ AM_EXTERN am_err am_registry_encode(am_registry *r, am_format f, char **out, siz
 
 /*
 ** am_encode: as am_registry_encode(), for several registries in one
-** exposition (families of all of them, in order; duplicate names are the
-** caller's to avoid). regs borrowed, n >= 1. Since: 0.1
+** exposition (families of all of them, in order). Families of one name in
+** several registries are exposed as one when they have the same type, unit
+** and buckets (their label names may differ); one of another shape is
+** left out. regs borrowed, n >= 1. Since: 0.1
 */
 AM_EXTERN am_err am_encode(am_registry *const *regs, size_t n, am_format f, char **out,
                            size_t *len);

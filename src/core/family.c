@@ -526,17 +526,28 @@ void am__family_free(am_family *f)
     am__free(f);
 }
 
-bool am__family_same(const am_family *a, const am_family *b)
+bool am__family_same_labels(const am_family *a, const am_family *b)
 {
-    if (a->type != b->type || strcmp(a->name, b->name) != 0 || a->n_labels != b->n_labels ||
-        a->n_bounds != b->n_bounds || a->n_states != b->n_states ||
-        (a->collect != NULL) != (b->collect != NULL))
-        return false;
-    if ((a->unit == NULL) != (b->unit == NULL) || (a->unit && strcmp(a->unit, b->unit) != 0))
+    if (a->n_labels != b->n_labels)
         return false;
     for (size_t i = 0; i < a->n_labels; i++)
         if (strcmp(a->label_names[i], b->label_names[i]) != 0)
             return false;
+    return true;
+}
+
+bool am__family_same(const am_family *a, const am_family *b)
+{
+    return am__family_same_shape(a, b) && am__family_same_labels(a, b);
+}
+
+bool am__family_same_shape(const am_family *a, const am_family *b)
+{
+    if (a->type != b->type || strcmp(a->name, b->name) != 0 || a->n_bounds != b->n_bounds ||
+        a->n_states != b->n_states || (a->collect != NULL) != (b->collect != NULL))
+        return false;
+    if ((a->unit == NULL) != (b->unit == NULL) || (a->unit && strcmp(a->unit, b->unit) != 0))
+        return false;
     for (size_t i = 0; i < a->n_bounds; i++)
         if (a->bounds[i] != b->bounds[i])
             return false;

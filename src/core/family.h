@@ -45,6 +45,12 @@ struct am_child {
    children are not counted against the registry's series bound (the
    overflow counter, whose children are bounded by the families) */
 #define AM__FAMILY_UNBUDGETED 0x80000000u
+/* a sibling: a family of another's name and shape with other label names,
+   exposed as part of it (StatsD lines of one name with other tag keys) */
+#define AM__FAMILY_SIBLING 0x40000000u
+/* made by the collector's StatsD aggregator: lines with other tag keys may
+   add siblings to it (a pack's family keeps its labels) */
+#define AM__FAMILY_STATSD 0x20000000u
 
 struct am_family {
     am_registry *reg;
@@ -101,6 +107,11 @@ void am__family_free(am_family *f);
 
 /* Whether two families have the same definition (type, name, labels, ...). */
 bool am__family_same(const am_family *a, const am_family *b);
+/* The same but for the label names: one exposed family, series of both
+   (siblings, or one name in two registries). */
+bool am__family_same_shape(const am_family *a, const am_family *b);
+/* The same label names, in the same order. */
+bool am__family_same_labels(const am_family *a, const am_family *b);
 
 /* Whether f exposes a sample or family called x (e.g. "foo_total"). */
 bool am__family_occupies(const am_family *f, const char *x);

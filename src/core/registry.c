@@ -79,7 +79,8 @@ void am_shutdown(void)
     am__cells_shutdown();
 }
 
-/* Index of the family whose base name is name, or where it would go. */
+/* Index of the (first) family whose base name is name, or where it would
+   go. Siblings follow the family they belong to. */
 static size_t search(const am_registry *r, const char *name, bool *found)
 {
     size_t lo = 0, hi = r->n;
@@ -87,6 +88,8 @@ static size_t search(const am_registry *r, const char *name, bool *found)
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(r->fams[mid]->name, name);
         if (c == 0) {
+            while (mid > 0 && strcmp(r->fams[mid - 1]->name, name) == 0)
+                mid--;
             *found = true;
             return mid;
         }
@@ -175,6 +178,50 @@ am_err am__register(am_registry *r, am_metric_type type, const am_metric_opts *o
     return AM_OK;
 }
 
+am_err am__register_sibling(am_registry *r, const am_metric_opts *o, am_family *first,
+                            am_family **out)
+{
+    am_family *f;
+    am_err rc = am__family_new(first->type, o, NULL, NULL, &f);
+    if (rc)
+        return rc;
+    f->flags |= AM__FAMILY_SIBLING | (first->flags & AM__FAMILY_UNBUDGETED);
+    if (!am__family_same_shape(first, f)) {
+        am__family_free(f);
+        return am__err(AM_EEXIST, "metric \"%s\": a sibling must have its type, unit and buckets",
+                       first->name);
+    }
+    pthread_rwlock_wrlock(&r->lock);
+    bool found;
+    size_t at = search(r, first->name, &found);
+    if (!found || r->fams[at] != first) {
+        pthread_rwlock_unlock(&r->lock);
+        am__family_free(f);
+        return am__err(AM_ENOTFOUND, "metric \"%s\" is no longer registered", first->name);
+    }
+    for (; at < r->n && strcmp(r->fams[at]->name, first->name) == 0; at++)
+        if (am__family_same_labels(r->fams[at], f)) { /* made meanwhile */
+            *out = r->fams[at];
+            pthread_rwlock_unlock(&r->lock);
+            am__family_free(f);
+            return AM_OK;
+        }
+    am_family **v = am__grow(r->fams, &r->cap, r->n + 1, sizeof *v, 16);
+    if (!v) {
+        pthread_rwlock_unlock(&r->lock);
+        am__family_free(f);
+        return am__err(AM_ENOMEM, "out of memory registering a metric");
+    }
+    r->fams = v;
+    memmove(r->fams + at + 1, r->fams + at, (r->n - at) * sizeof *r->fams);
+    r->fams[at] = f;
+    r->n++;
+    f->reg = r;
+    pthread_rwlock_unlock(&r->lock);
+    *out = f;
+    return AM_OK;
+}
+
 /* Index of the family registered or exposed as name; r->n if none. */
 static size_t lookup(const am_registry *r, const char *name)
 {
@@ -221,13 +268,23 @@ am_err am_registry_unregister(am_registry *r, const char *name)
         pthread_rwlock_unlock(&r->lock);
         return am__err(AM_ENOTFOUND, "no metric named \"%s\"", name);
     }
-    am_family *f = r->fams[at];
-    memmove(r->fams + at, r->fams + at + 1, (r->n - at - 1) * sizeof *r->fams);
-    r->n--;
-    if (atomic_load(&r->overflow) == f)
-        atomic_store(&r->overflow, NULL);
+    /* the family and its siblings, which follow it */
+    size_t end = at + 1;
+    while (end < r->n && (r->fams[end]->flags & AM__FAMILY_SIBLING) &&
+           strcmp(r->fams[end]->name, r->fams[at]->name) == 0)
+        end++;
+    am_family *gone[64];
+    size_t n_gone = end - at < 64 ? end - at : 64;
+    end = at + n_gone;
+    memcpy(gone, r->fams + at, n_gone * sizeof *gone);
+    memmove(r->fams + at, r->fams + end, (r->n - end) * sizeof *r->fams);
+    r->n -= n_gone;
+    for (size_t i = 0; i < n_gone; i++)
+        if (atomic_load(&r->overflow) == gone[i])
+            atomic_store(&r->overflow, NULL);
     pthread_rwlock_unlock(&r->lock);
-    am__family_free(f);
+    for (size_t i = 0; i < n_gone; i++)
+        am__family_free(gone[i]);
     return AM_OK;
 }
 

@@ -30,6 +30,16 @@ struct am_registry {
 am_err am__register(am_registry *r, am_metric_type type, const am_metric_opts *o,
                     am_collect_fn collect, void *collect_ud, am_family **out);
 
+/*
+** Register a sibling of first (registered in r): a family of its name and
+** shape (o's type, unit and buckets must be first's) with other label
+** names, exposed in one block with it; or the sibling of o's label names
+** made already. Siblings are unregistered with first. AM_OK, AM_EEXIST
+** (another shape), AM_ENOTFOUND (first is gone), AM_EINVAL, AM_ENOMEM.
+*/
+am_err am__register_sibling(am_registry *r, const am_metric_opts *o, am_family *first,
+                            am_family **out);
+
 /* Find a family by registered or exposed name; AM_ENOTFOUND, or AM_EINVAL
    when it exists with another type. */
 am_err am__registry_find(am_registry *r, const char *name, am_metric_type type, am_family **out);

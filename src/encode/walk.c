@@ -28,7 +28,7 @@
 
 typedef struct walk {
     am_enc e;
-    am_exview *ex;            /* scratch for exemplars, grown as needed */
+    am_exview *ex; /* scratch for exemplars, grown as needed */
     size_t ex_cap;
     double counts[AM_MAX_BUCKETS + 2];
 } walk;
@@ -219,17 +219,18 @@ am_err am__encode(am_registry *const *regs, size_t n, const am_encoder *ops, am_
             break;
         am_family *first = NULL;
         for (size_t k = 0; k < n; k++) {
-            if (at[k] >= regs[k]->n || strcmp(regs[k]->fams[at[k]]->name, name) != 0)
-                continue;
-            am_family *f = regs[k]->fams[at[k]++];
-            if (!first) {
-                first = f;
-                w->e.n_series = 0;
-                ops->family(&w->e, first);
-            } else if (f == first || !am__family_same(first, f)) {
-                continue; /* the same registry twice, or a conflicting definition */
+            /* a registry's family of this name and its siblings */
+            while (at[k] < regs[k]->n && strcmp(regs[k]->fams[at[k]]->name, name) == 0) {
+                am_family *f = regs[k]->fams[at[k]++];
+                if (!first) {
+                    first = f;
+                    w->e.n_series = 0;
+                    ops->family(&w->e, first);
+                } else if (f == first || !am__family_same_shape(first, f)) {
+                    continue; /* the same registry twice, or a conflicting definition */
+                }
+                walk_series(w, f);
             }
-            walk_series(w, f);
         }
         ops->family_end(&w->e, first);
         w->e.n_families++;

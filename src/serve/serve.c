@@ -413,7 +413,9 @@ static am_err start_scraper(am_serve *s)
     am_err rc = am__scraper_new(&so, &s->scraper);
     for (size_t i = 0; !rc && i < s->o.n_scrape; i++) {
         am_scrape_target t = AM_SCRAPE_TARGET_INIT;
-        t.url = s->o.scrape[i];
+        char spec[4096];
+        if ((rc = am__scrape_spec(s->o.scrape[i], spec, sizeof spec, &t)))
+            break;
         t.interval_ms = (unsigned)(s->o.scrape_interval_s * 1000);
         if (t.timeout_ms > t.interval_ms)
             t.timeout_ms = t.interval_ms;

@@ -210,7 +210,12 @@ static void test_scrape(void **state)
                               "/fail",    "/big",     "/slow",    "/clash"};
     for (int i = 0; i < N_T; i++) {
         snprintf(url[i], sizeof url[i], "http://127.0.0.1:%u%s", ports[i], paths[i]);
-        snprintf(inst[i], sizeof inst[i], "127.0.0.1:%u", ports[i]);
+        /* targets of one job on one host:port have instances of their own
+           (issue 10: one's failure read as the other's): host:port/path */
+        bool is_shared = false;
+        for (int j = 0; j < N_T; j++)
+            is_shared |= j != i && ports[j] == ports[i] && (i == T_NOTOKEN) == (j == T_NOTOKEN);
+        snprintf(inst[i], sizeof inst[i], "127.0.0.1:%u%s", ports[i], is_shared ? paths[i] : "");
     }
 
     am_registry *self;
@@ -378,6 +383,102 @@ static void test_scrape(void **state)
     am_registry_free(servers);
 }
 
+static void repeats(am_http_req *req, am_http_resp *resp, void *ud)
+{
+    (void)req;
+    (void)ud;
+    static const char text[] = "# TYPE x gauge\nx{a=\"1\"} 1\nx{a=\"2\"} 2\nx{a=\"1\"} 9\n"
+                               "# TYPE y gauge\ny 5\ny 6\n";
+    am_http_resp_body(resp, "text/plain; version=0.0.4", text, sizeof text - 1);
+}
+
+/* A series' second sample in one scrape is dropped, as Prometheus drops
+   it (the first stays), and counted; the target stays up. JOB=URL names a
+   target's job. */
+static void test_repeats_and_specs(void **state)
+{
+    (void)state;
+    am_http_opts go = AM_HTTP_OPTS_INIT;
+    go.port = 0;
+    go.no_builtin_routes = true;
+    am_http *h;
+    AM_ASSERT_OK(am_http_new(&go, &h));
+    AM_ASSERT_OK(am_http_route(h, AM_HTTP_GET, "/r", repeats, NULL, NULL));
+    AM_ASSERT_OK(am_http_listen(h));
+    char url[128];
+    snprintf(url, sizeof url, "rep=http://127.0.0.1:%u/r", am_http_port(h));
+    am_registry *self;
+    AM_ASSERT_OK(am_registry_new(&self));
+    sink k = {0};
+    am_scrape_opts o = AM_SCRAPE_OPTS_INIT;
+    o.registry = self;
+    o.sink = on_sample;
+    o.sink_ud = &k;
+    am_scraper *s;
+    AM_ASSERT_OK(am__scraper_new(&o, &s));
+    am_scrape_target t = AM_SCRAPE_TARGET_INIT;
+    char spec[256];
+    AM_ASSERT_OK(am__scrape_spec(url, spec, sizeof spec, &t));
+    AM_ASSERT_STR_EQ(t.job, "rep");
+    t.interval_ms = t.timeout_ms = 1000;
+    AM_ASSERT_OK(am__scraper_add(s, &t));
+    AM_ASSERT_OK(am__scraper_start(s));
+    wait_scrapes(s, 1);
+    am__scraper_stop(s);
+    am_scrape_stats st;
+    AM_ASSERT_OK(am__scraper_stats(s, 0, &st));
+    assert_true(st.is_up);
+    char src[160], inst[64], want[160];
+    snprintf(src, sizeof src, "scrape:%s", url + 4);
+    snprintf(inst, sizeof inst, "127.0.0.1:%u", am_http_port(h));
+    snprintf(want, sizeof want, "{a=\"1\",instance=\"%s\",job=\"rep\"}", inst);
+    const got *g = find(&k, "x", want, src);
+    assert_non_null(g);
+    AM_ASSERT_DBL_EQ(g->value, 1); /* the first, not the repeat */
+    snprintf(want, sizeof want, "{instance=\"%s\",job=\"rep\"}", inst);
+    g = find(&k, "y", want, src);
+    assert_non_null(g);
+    AM_ASSERT_DBL_EQ(g->value, 5);
+    char *text = am_test_encode(self, AM_FORMAT_PROMETHEUS);
+    snprintf(want, sizeof want,
+             "agentmon_scrape_errors_total{instance=\"%s\",job=\"rep\",reason=\"duplicate\"} ",
+             inst);
+    AM_ASSERT_CONTAINS(text, want);
+    am_free(text);
+    am__scraper_free(s);
+    sink_free(&k);
+    am_registry_free(self);
+    am_http_free(h);
+
+    /* specs */
+    static const struct {
+        const char *spec, *job, *url, *says;
+    } specs[] = {
+        {"http://h:1/m", NULL, "http://h:1/m", NULL},
+        {"node=http://h:1/m", "node", "http://h:1/m", NULL},
+        {"http://h:1/m?a=b", NULL, "http://h:1/m?a=b", NULL}, /* '=' after the scheme */
+        {"=http://h:1/m", NULL, NULL, "the job before '=' is empty"},
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        am_scrape_target st2 = AM_SCRAPE_TARGET_INIT;
+        am_err rc = am__scrape_spec(specs[i].spec, spec, sizeof spec, &st2);
+        if (specs[i].says) {
+            AM_ASSERT_ERR(rc, AM_EINVAL);
+            AM_ASSERT_CONTAINS(am_errmsg(), specs[i].says);
+            continue;
+        }
+        AM_ASSERT_OK(rc);
+        AM_ASSERT_STR_EQ(st2.url, specs[i].url);
+        if (specs[i].job)
+            AM_ASSERT_STR_EQ(st2.job, specs[i].job);
+        else
+            assert_null(st2.job);
+    }
+    char tiny[8];
+    am_scrape_target st3 = AM_SCRAPE_TARGET_INIT;
+    AM_ASSERT_ERR(am__scrape_spec("http://h:1/m", tiny, sizeof tiny, &st3), AM_EINVAL);
+}
+
 static void test_bad_targets(void **state)
 {
     (void)state;
@@ -450,6 +551,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scrape),
+        cmocka_unit_test(test_repeats_and_specs),
         cmocka_unit_test(test_bad_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

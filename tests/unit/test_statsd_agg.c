@@ -140,12 +140,28 @@ static void test_tags(void **state)
     AM_ASSERT_CONTAINS(text, "req_total{a=\"1\",b_x=\"2\"} 2\n");
     am_free(text);
 
-    /* other keys than the first line's: refused, nothing changes */
-    AM_ASSERT_ERR(feed(g_a, "req:1|c|#a:1"), AM_EINVAL);
-    AM_ASSERT_CONTAINS(am_errmsg(), "tag keys (a) differ from the first line's (a,b_x)");
-    AM_ASSERT_ERR(feed(g_a, "req:1|c|#a:1,b.x:2,c:3"), AM_EINVAL);
-    AM_ASSERT_ERR(feed(g_a, "req:1|c"), AM_EINVAL);
-    AM_ASSERT_CONTAINS(am_errmsg(), "tag keys () differ");
+    /* other keys than the first line's: taken, as statsd_exporter takes
+       them (hot-shots sends global tags on some lines, not on others):
+       one family, exposed once, with series of each key set */
+    AM_ASSERT_OK(feed(g_a, "req:1|c|#a:1"));
+    AM_ASSERT_OK(feed(g_a, "req:1|c|#a:1,b.x:2,c:3"));
+    AM_ASSERT_OK(feed(g_a, "req:4|c"));
+    AM_ASSERT_OK(feed(g_a, "req:1|c|#a:2")); /* a key set seen before */
+    text = am_test_encode(g_r, AM_FORMAT_PROMETHEUS);
+    AM_ASSERT_CONTAINS(text, "# TYPE req_total counter\nreq_total{a=\"1\",b_x=\"2\"} 2\n"
+                             "req_total{a=\"1\"} 1\nreq_total{a=\"2\"} 1\n");
+    AM_ASSERT_CONTAINS(text, "req_total{a=\"1\",b_x=\"2\",c=\"3\"} 1\nreq_total 4\n");
+    if (strstr(strstr(text, "# TYPE req_total") + 1, "# TYPE req_total"))
+        fail_msg("req_total is exposed twice:\n%s", text);
+    am_free(text);
+    /* and a bound on key sets per name */
+    char line[64];
+    for (int i = 0; i < 4; i++) {
+        snprintf(line, sizeof line, "req:1|c|#k%d:1", i);
+        AM_ASSERT_OK(feed(g_a, line));
+    }
+    AM_ASSERT_ERR(feed(g_a, "req:1|c|#k9:1"), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "has 8 tag key sets already");
     /* keys that map to the same label */
     AM_ASSERT_ERR(feed(g_a, "dup:1|c|#a.b:1,a-b:2"), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "map to label \"a_b\"");
@@ -155,6 +171,13 @@ static void test_tags(void **state)
     AM_ASSERT_OK(feed(g_a, "sz:1|h"));
     AM_ASSERT_OK(feed(g_a, "sz:1|d"));
     AM_ASSERT_ERR(feed(g_a, "sz:1|ms"), AM_EINVAL);
+    /* the collector's own series cannot be forged (a fake up{job} would
+       fool the alert rules that trust it) */
+    AM_ASSERT_ERR(feed(g_a, "up:0|g|#instance:x,job:y"), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "\"up\" is reserved for the collector");
+    AM_ASSERT_ERR(feed(g_a, "scrape_duration_seconds:1|g"), AM_EINVAL);
+    AM_ASSERT_ERR(feed(g_a, "agentmon.store.queued:1|g"), AM_EINVAL);
+    AM_ASSERT_OK(feed(g_a, "upstream:1|g")); /* only the exact name */
     AM_ASSERT_ERR(feed(g_a, "sz:1|s"), AM_EINVAL);
     /* a timer whose _seconds name is a histogram already */
     AM_ASSERT_OK(feed(g_a, "t_seconds:1|h"));
@@ -213,6 +236,7 @@ static void test_existing(void **state)
 
     AM_ASSERT_OK(feed(g_a, "agent.task.duration:1500|ms|#status:success,agent_id:coder"));
     AM_ASSERT_OK(feed(g_a, "pairs:2|c|#a:x,b:y"));
+    /* a pack's family keeps its labels: other keys are refused */
     AM_ASSERT_ERR(feed(g_a, "agent.task.duration:1|ms|#agent_id:coder"), AM_EINVAL);
     AM_ASSERT_CONTAINS(am_errmsg(), "tag keys (agent_id) differ from the first line's");
     AM_ASSERT_ERR(feed(g_a, "pairs_total:1|c|#a:x"), AM_EINVAL);

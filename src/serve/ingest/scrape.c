@@ -49,6 +49,7 @@
 #include "../../core/validate.h"
 #include "../../http/curl.h"
 #include "scrape.h"
+#include "../../util/hash.h"
 #include "../store/labels.h"
 
 #define ACCEPT_HEADER                                                                              \
@@ -69,8 +70,10 @@ const am_metric_def am__defs_scrape[] = {
                  "Samples the target exposed in its last good scrape.", NULL,
                  AM_DEF_LABELS("instance", "job"), NULL, 0, NULL, "prometheus"},
     [ERRORS] = {"scrape", AM_TYPE_COUNTER, "agentmon_scrape_errors_total", NULL,
-                "Failed scrapes, by reason: connect, timeout, http, limit, parse.", NULL,
-                AM_DEF_LABELS("instance", "job", "reason"), NULL, 0, NULL, "agentmon"},
+                "Failed scrapes, by reason: connect, timeout, http, limit, parse; and "
+                "samples dropped from good scrapes: duplicate (a series' second sample in one "
+                "scrape, which Prometheus refuses too).",
+                NULL, AM_DEF_LABELS("instance", "job", "reason"), NULL, 0, NULL, "agentmon"},
     [DELIVERED] = {"scrape", AM_TYPE_COUNTER, "agentmon_scrape_samples_total", NULL,
                    "Scraped samples handed to the collector.", NULL, AM_DEF_LABELS("job"), NULL, 0,
                    NULL, "agentmon"},
@@ -109,6 +112,7 @@ struct am_scraper {
     pthread_mutex_t lock;
     void *fam[N_DEFS]; /* the registry's families, or NULL */
     am_buf labels;     /* canonical label text of the sample being delivered */
+    am_buf key;        /* name NUL labels: the repeated-series check's key */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -159,13 +163,14 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return total;
 }
 
-/* host:port of url, the way Prometheus names an instance. */
-static am_err instance_of(const char *url, char **out)
+/* host:port of url, the way Prometheus names an instance; with_path:
+   host:port/path, for targets that share host:port in one job. */
+static am_err instance_of(const char *url, bool with_path, char **out)
 {
     CURLU *u = curl_url();
     if (!u)
         return am__err(AM_ENOMEM, "out of memory parsing a target url");
-    char *scheme = NULL, *host = NULL, *port = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
     am_err rc = AM_OK;
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
@@ -173,16 +178,18 @@ static am_err instance_of(const char *url, char **out)
     } else if (strcasecmp(scheme, "http") && strcasecmp(scheme, "https")) {
         rc = am__err(AM_EINVAL, "scrape target \"%.200s\": scheme must be http or https", url);
     } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-               curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+               curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+               curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
         rc = am__err(AM_EINVAL, "scrape target \"%.200s\" has no host", url);
     } else {
-        size_t n = strlen(host) + strlen(port) + 2;
+        size_t n = strlen(host) + strlen(port) + strlen(path) + 2;
         *out = am__malloc(n);
         if (!*out)
             rc = am__err(AM_ENOMEM, "out of memory for a scrape target");
         else
-            snprintf(*out, n, "%s:%s", host, port);
+            snprintf(*out, n, "%s:%s%s", host, port, with_path ? path : "");
     }
+    curl_free(path);
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
@@ -267,6 +274,26 @@ static am_err resolve_health(am_scraper *s, target *t)
     return rc;
 }
 
+am_err am__scrape_spec(const char *spec, char *buf, size_t cap, am_scrape_target *t)
+{
+    size_t n = strlen(spec);
+    if (n + 1 > cap)
+        return am__err(AM_EINVAL, "scrape target \"%.100s...\" is longer than %zu bytes", spec,
+                       cap - 1);
+    memcpy(buf, spec, n + 1);
+    char *scheme = strstr(buf, "://"), *eq = strchr(buf, '=');
+    t->url = buf;
+    if (eq && (!scheme || eq < scheme)) { /* JOB=URL */
+        *eq = '\0';
+        if (!*buf)
+            return am__err(AM_EINVAL, "scrape target \"%.200s\": the job before '=' is empty",
+                           spec);
+        t->job = buf;
+        t->url = eq + 1;
+    }
+    return AM_OK;
+}
+
 am_err am__scraper_add(am_scraper *s, const am_scrape_target *in)
 {
     if (!s || !in || !in->url)
@@ -301,7 +328,7 @@ am_err am__scraper_add(am_scraper *s, const am_scrape_target *in)
     t->interval_ms = interval;
     t->timeout_ms = timeout;
     am_buf_init(&t->body, s->o.max_body_bytes + 1);
-    rc = instance_of(in->url, &t->instance);
+    rc = instance_of(in->url, false, &t->instance);
     if (!rc) {
         t->url = am__strdup(in->url);
         t->job = am__strdup(job);
@@ -319,8 +346,6 @@ am_err am__scraper_add(am_scraper *s, const am_scrape_target *in)
             rc = am__err(cc == CURLE_OUT_OF_MEMORY ? AM_ENOMEM : AM_EINVAL,
                          "scrape target %.200s: %s", in->url, curl_easy_strerror(cc));
     }
-    if (!rc)
-        rc = resolve_health(s, t);
     if (rc) {
         target_free(t);
         return rc;
@@ -336,6 +361,8 @@ typedef struct deliver_ctx {
     target *t;
     size_t n;
     bool is_stopped;
+    am__map *seen;     /* the series delivered by this scrape; NULL: no check */
+    size_t n_repeated; /* samples of a series already delivered: dropped */
 } deliver_ctx;
 
 /* "exported_" + name, with "exported_" repeated until unused in the set. */
@@ -355,6 +382,28 @@ static const char *exported(char *buf, size_t cap, const char *name, const char 
     }
 }
 
+/* Whether this scrape delivered the series name + labels already (and
+   if not, remember it). Prometheus refuses a series' second sample in one
+   scrape ("duplicate sample for timestamp"): so do we. */
+static bool repeated(deliver_ctx *c, const char *name, const am_buf *labels)
+{
+    if (!c->seen)
+        return false;
+    am_buf *k = &c->s->key;
+    k->len = 0;
+    k->err = AM_OK;
+    am_buf_puts(k, name);
+    am_buf_putc(k, '\0');
+    am_buf_append(k, labels->p, labels->len);
+    if (am_buf_err(k))
+        return false;
+    uint64_t h = am__hash64(0, k->p, k->len);
+    if (am__map_find(c->seen, h, k->p, k->len))
+        return true;
+    (void)am__map_put(c->seen, h, k->p, k->len, c); /* out of memory: no check, not a failure */
+    return false;
+}
+
 static int send_sample(deliver_ctx *c, const char *name, const char *type, const char *const *names,
                        const char *const *values, size_t n, double v, double ts)
 {
@@ -365,6 +414,10 @@ static int send_sample(deliver_ctx *c, const char *name, const char *type, const
     am__labels_canonical(&s->labels, names, values, n);
     if (am_buf_err(&s->labels))
         return 1;
+    if (repeated(c, name, &s->labels)) {
+        c->n_repeated++;
+        return 0;
+    }
     am_sample x = {name, type, s->labels.p, v, ts, c->t->source};
     return s->o.sink(s->o.sink_ud, &x);
 }
@@ -403,13 +456,13 @@ static int on_sample(void *ud, const am_expo_sample *x)
 
 /* ------------------------------------------------------------------ the loop */
 
-static void count_error(am_scraper *s, target *t, const char *reason)
+static void count_error(am_scraper *s, target *t, const char *reason, size_t n)
 {
     if (!s->fam[ERRORS])
         return;
     am_counter *c = NULL;
     if (am_counter_with(s->fam[ERRORS], AM_LABELS(t->instance, t->job, reason), &c) == AM_OK || c)
-        am_counter_inc(c);
+        am_counter_add(c, (double)n);
 }
 
 static void finish(am_scraper *s, target *t, CURLcode cc)
@@ -417,7 +470,7 @@ static void finish(am_scraper *s, target *t, CURLcode cc)
     const char *reason = NULL;
     char why[256] = "";
     long status = 0;
-    size_t n = 0, delivered = 0;
+    size_t n = 0, delivered = 0, repeats = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
     if (cc == CURLE_WRITE_ERROR && t->is_too_big) {
         reason = "limit";
@@ -441,9 +494,12 @@ static void finish(am_scraper *s, target *t, CURLcode cc)
             reason = rc == AM_EPROTO ? "parse" : "limit";
             snprintf(why, sizeof why, "%s", am_errmsg());
         } else if (s->o.sink) {
-            deliver_ctx c = {s, t, 0, false};
+            am__map seen = {0};
+            deliver_ctx c = {s, t, 0, false, &seen, 0};
             rc = am__expo_parse(text, t->body.len, f, &s->o.parse, on_sample, &c, NULL);
             delivered = c.n;
+            repeats = c.n_repeated;
+            am__map_free(&seen);
             if (rc) { /* only ENOMEM can differ from the check */
                 reason = "limit";
                 snprintf(why, sizeof why, "%s", am_errmsg());
@@ -461,7 +517,9 @@ static void finish(am_scraper *s, target *t, CURLcode cc)
             am_counter_add(t->delivered, (double)delivered);
     }
     if (reason)
-        count_error(s, t, reason);
+        count_error(s, t, reason, 1);
+    if (repeats)
+        count_error(s, t, "duplicate", repeats);
     pthread_mutex_lock(&s->lock);
     t->stats.n_scrapes++;
     t->stats.n_errors += !up;
@@ -472,7 +530,7 @@ static void finish(am_scraper *s, target *t, CURLcode cc)
     snprintf(t->stats.last_error, sizeof t->stats.last_error, "%s", why);
     pthread_mutex_unlock(&s->lock);
     if (s->o.sink) {
-        deliver_ctx c = {s, t, 0, false};
+        deliver_ctx c = {s, t, 0, false, NULL, 0};
         const char *const names[] = {"instance", "job"};
         const char *const values[] = {t->instance, t->job};
         if (!send_sample(&c, "up", "gauge", names, values, 2, up, t->started_wall) &&
@@ -580,6 +638,7 @@ am_err am__scraper_new(const am_scrape_opts *o, am_scraper **out)
         s->o.parse.max_label_value_bytes = d.max_label_value_bytes;
     pthread_mutex_init(&s->lock, NULL);
     am_buf_init(&s->labels, 0);
+    am_buf_init(&s->key, 0);
     am_err rc = AM_OK;
     if (o->registry)
         rc = am__defs_register(o->registry, am__defs_scrape, N_DEFS, s->fam);
@@ -599,6 +658,31 @@ am_err am__scraper_start(am_scraper *s)
         return am__err(AM_EINVAL, "scraper is NULL");
     if (s->is_started)
         return am__err(AM_EMISUSE, "the scraper is started already");
+    /* every target has health series of its own: targets of one job on one
+       host:port are told apart by their path in the instance label */
+    for (size_t i = 0; i < s->n; i++) {
+        bool is_shared = false;
+        for (size_t j = 0; j < s->n && !is_shared; j++) {
+            char *other = NULL;
+            is_shared = j != i && !strcmp(s->t[i]->job, s->t[j]->job) &&
+                        !instance_of(s->t[j]->url, false, &other) &&
+                        !strcmp(s->t[i]->instance, other);
+            am__free(other);
+        }
+        if (is_shared) {
+            char *inst;
+            am_err rc = instance_of(s->t[i]->url, true, &inst);
+            if (rc)
+                return rc;
+            am__free(s->t[i]->instance);
+            s->t[i]->instance = inst;
+        }
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        am_err rc = resolve_health(s, s->t[i]);
+        if (rc)
+            return rc;
+    }
     int e = pthread_create(&s->thread, NULL, loop, s);
     if (e)
         return am__err(AM_EIO, "cannot start the scraping thread: %s", strerror(e));
@@ -627,6 +711,7 @@ void am__scraper_free(am_scraper *s)
     if (s->multi)
         curl_multi_cleanup(s->multi);
     am_buf_free(&s->labels);
+    am_buf_free(&s->key);
     pthread_mutex_destroy(&s->lock);
     am__free(s);
 }

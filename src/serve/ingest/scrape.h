@@ -26,6 +26,15 @@
 #include "expo_parse.h"
 #include "sample.h"
 
+/*
+** A target as written on the command line or in the config file:
+** "URL" or "JOB=URL" (the job label; "scrape" when not given). Fills t's
+** url and job, pointing into buf (cap bytes, which receives a copy of
+** spec). AM_EINVAL naming the problem.
+*/
+typedef struct am_scrape_target am_scrape_target;
+am_err am__scrape_spec(const char *spec, char *buf, size_t cap, am_scrape_target *t);
+
 typedef struct am_scrape_target {
     const char *url;          /* http:// or https://; copied */
     const char *job;          /* the job label; NULL = "scrape"; copied */

@@ -51,6 +51,7 @@
 #include "../../core/registry.h"
 #include "../store/labels.h"
 #include "statsd_agg.h"
+#include "../../util/hash.h"
 
 const double AM_STATSD_TIMER_BUCKETS[AM_STATSD_TIMER_BUCKETS_N] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
@@ -69,6 +70,13 @@ typedef struct family {
     size_t n_labels;
     char **label_names; /* sorted by byte order */
     series *first, *last;
+    /* lines of one name with other tag keys: one family per key set, the
+       others registered as siblings of the first (exposed as one family,
+       as statsd_exporter exposes them) -- only for families StatsD made,
+       never for a pack's */
+    struct family *sibling;
+    bool is_statsd_made;
+    size_t n_keysets; /* on the first: its key sets, itself included */
 } family;
 
 struct series {
@@ -81,26 +89,14 @@ struct series {
     size_t set_cap, set_n;
 };
 
-typedef struct slot {
-    uint64_t hash;
-    char *key;
-    size_t klen;
-    void *val;
-} slot;
-
-typedef struct map {
-    slot *s;
-    size_t cap, n; /* cap a power of two or 0 */
-} map;
-
 struct am_statsd_agg {
     pthread_mutex_t mu;
     am_registry *r;
     am_statsd_agg_opts o;
     uint64_t seed;
-    map fams;   /* mapped line name -> family */
-    map series; /* exposed name NUL canonical labels -> series */
-    map cache;  /* raw name, type, raw tags -> series */
+    am__map fams;   /* mapped line name -> family */
+    am__map series; /* exposed name NUL canonical labels -> series */
+    am__map cache;  /* raw name, type, raw tags -> series */
     family **fam_list;
     size_t n_fam, cap_fam;
     /* written under mu, read without it: a metrics callback reads it while
@@ -108,94 +104,6 @@ struct am_statsd_agg {
     _Atomic size_t n_series;
     am_buf key; /* scratch for keys */
 };
-
-/* ------------------------------------------------------------ hash map */
-
-static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ull);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    return h ? h : 1;
-}
-
-static void *map_find(const map *m, uint64_t h, const char *key, size_t klen)
-{
-    if (!m->cap)
-        return NULL;
-    for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        const slot *s = &m->s[i];
-        if (!s->key)
-            return NULL;
-        if (s->hash == h && s->klen == klen && !memcmp(s->key, key, klen))
-            return s->val;
-    }
-}
-
-static am_err map_grow(map *m)
-{
-    size_t cap = m->cap ? m->cap * 2 : 64;
-    slot *s = am__calloc(cap, sizeof *s);
-    if (!s)
-        return am__err(AM_ENOMEM, "statsd: out of memory");
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->s[i].key)
-            continue;
-        size_t j = m->s[i].hash & (cap - 1);
-        while (s[j].key)
-            j = (j + 1) & (cap - 1);
-        s[j] = m->s[i];
-    }
-    am__free(m->s);
-    m->s = s;
-    m->cap = cap;
-    return AM_OK;
-}
-
-/* Insert key (copied; not present) -> val. */
-static am_err map_put(map *m, uint64_t h, const char *key, size_t klen, void *val)
-{
-    if ((m->n + 1) * 2 > m->cap && map_grow(m))
-        return AM_ENOMEM;
-    char *k = am__malloc(klen ? klen : 1);
-    if (!k)
-        return am__err(AM_ENOMEM, "statsd: out of memory");
-    memcpy(k, key, klen);
-    size_t i = h & (m->cap - 1);
-    while (m->s[i].key)
-        i = (i + 1) & (m->cap - 1);
-    m->s[i] = (slot){h, k, klen, val};
-    m->n++;
-    return AM_OK;
-}
-
-static void map_clear(map *m)
-{
-    for (size_t i = 0; i < m->cap; i++) {
-        am__free(m->s[i].key);
-        m->s[i].key = NULL;
-    }
-    m->n = 0;
-}
-
-static void map_free(map *m)
-{
-    map_clear(m);
-    am__free(m->s);
-    m->s = NULL;
-    m->cap = 0;
-}
 
 /* ------------------------------------------------------------ lifetime */
 
@@ -216,7 +124,7 @@ am_err am__statsd_agg_new(am_registry *r, const am_statsd_agg_opts *o, am_statsd
     /* a per-process seed, so nobody can precompute colliding names */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    a->seed = hash_bytes((uint64_t)(uintptr_t)a, &ts, sizeof ts);
+    a->seed = am__hash64((uint64_t)(uintptr_t)a, &ts, sizeof ts);
     am_buf_init(&a->key, 0);
     pthread_mutex_init(&a->mu, NULL);
     *out = a;
@@ -260,9 +168,9 @@ void am__statsd_agg_free(am_statsd_agg *a)
     for (size_t i = 0; i < a->n_fam; i++)
         family_free(a->fam_list[i]);
     am__free(a->fam_list);
-    map_free(&a->fams);
-    map_free(&a->series);
-    map_free(&a->cache);
+    am__map_free(&a->fams);
+    am__map_free(&a->series);
+    am__map_free(&a->cache);
     am_buf_free(&a->key);
     pthread_mutex_destroy(&a->mu);
     am__free(a);
@@ -414,34 +322,60 @@ static am_metric_type metric_type(am_statsd_type k)
     }
 }
 
+/* The options of the registry family a StatsD line makes: its name, a
+   help naming the line, its tag keys, buckets by type; marked as StatsD's,
+   so that lines with other tag keys may add siblings to it. */
+static void family_opts(am_statsd_agg *a, const am_statsd_line *l, const char *exposed,
+                        const tagset *t, char *help, size_t help_cap, am_metric_opts *o)
+{
+    am_statsd_type k = kind_of(l->type);
+    snprintf(help, help_cap, "StatsD %s \"%.*s\".", am__statsd_type_name(l->type), (int)l->name.len,
+             l->name.p);
+    o->name = exposed;
+    o->help = help;
+    o->label_names = t->keys;
+    o->n_labels = t->n;
+    o->max_children = a->o.max_children;
+    o->flags |= AM__FAMILY_STATSD;
+    if (metric_type(k) == AM_TYPE_HISTOGRAM) {
+        o->buckets = k == AM_STATSD_TIMER ? AM_STATSD_TIMER_BUCKETS : AM_STATSD_VALUE_BUCKETS;
+        o->n_buckets = k == AM_STATSD_TIMER ? AM_STATSD_TIMER_BUCKETS_N : AM_STATSD_VALUE_BUCKETS_N;
+        if (k == AM_STATSD_TIMER)
+            o->unit = "seconds";
+    }
+}
+
 /* Register the family of a new name: the registry's own when it has one
    of this name and type (a pack's, say: StatsD then feeds the metric the
    pack defines, with its buckets), else a new one. *names gets its label
    names in the registry's order. */
 static am_err register_family(am_statsd_agg *a, const am_statsd_line *l, const char *exposed,
-                              const tagset *t, void **root, const char *const **names)
+                              const tagset *t, void **root, const char *const **names,
+                              bool *is_statsd_made)
 {
     am_statsd_type k = kind_of(l->type);
     am_family *have;
+    char help[AM_STATSD_MAX_NAME + 64];
+    am_metric_opts o = AM_METRIC_OPTS_INIT;
+    family_opts(a, l, exposed, t, help, sizeof help, &o);
     am_err rc = am__registry_find(a->r, exposed, metric_type(k), &have);
     if (rc == AM_OK) {
+        *is_statsd_made = have->flags & AM__FAMILY_STATSD;
         *names = (const char *const *)have->label_names;
-        if (!same_keys(*names, have->n_labels, t))
-            return keys_differ(exposed, *names, have->n_labels, t, "the registered metric's");
+        if (!same_keys(*names, have->n_labels, t)) {
+            if (!*is_statsd_made) /* a pack's: its labels are the contract */
+                return keys_differ(exposed, *names, have->n_labels, t, "the registered metric's");
+            /* another aggregator's StatsD family: a sibling with these keys */
+            if ((rc = am__register_sibling(a->r, &o, have, &have)))
+                return rc;
+            *names = t->keys;
+        }
         *root = atomic_load_explicit(&have->root, am_relaxed);
         return AM_OK;
     }
     if (rc != AM_ENOTFOUND)
         return rc; /* another type, or a computed family: the message says */
-    char help[AM_STATSD_MAX_NAME + 64];
-    snprintf(help, sizeof help, "StatsD %s \"%.*s\".", am__statsd_type_name(l->type),
-             (int)l->name.len, l->name.p);
-    am_metric_opts o = AM_METRIC_OPTS_INIT;
-    o.name = exposed;
-    o.help = help;
-    o.label_names = t->keys;
-    o.n_labels = t->n;
-    o.max_children = a->o.max_children;
+    *is_statsd_made = true;
     *names = t->keys;
     switch (k) {
     case AM_STATSD_COUNTER:
@@ -450,39 +384,35 @@ static am_err register_family(am_statsd_agg *a, const am_statsd_line *l, const c
     case AM_STATSD_SET:
         return am_gauge_new(a->r, &o, (am_gauge **)root);
     default:
-        o.buckets = k == AM_STATSD_TIMER ? AM_STATSD_TIMER_BUCKETS : AM_STATSD_VALUE_BUCKETS;
-        o.n_buckets = k == AM_STATSD_TIMER ? AM_STATSD_TIMER_BUCKETS_N : AM_STATSD_VALUE_BUCKETS_N;
-        if (k == AM_STATSD_TIMER)
-            o.unit = "seconds";
         return am_histogram_new(a->r, &o, (am_histogram **)root);
     }
 }
 
-static am_err family_new(am_statsd_agg *a, const am_statsd_line *l, const char *mapped,
-                         const tagset *t, family **out)
+/* The sample name of a line's family: counters end in _total, timers in
+   _seconds (unless the name does already). */
+static void exposed_of(const char *mapped, am_statsd_type k, char *out, size_t cap)
 {
-    if (a->n_fam >= a->o.max_families)
-        return am__err(AM_ELIMIT, "statsd: too many metric names (limit %zu)", a->o.max_families);
-    char exposed[AM_STATSD_MAX_NAME + 16];
-    am_statsd_type k = kind_of(l->type);
-    snprintf(exposed, sizeof exposed, "%s%s", mapped,
+    snprintf(out, cap, "%s%s", mapped,
              k == AM_STATSD_COUNTER && !ends_with(mapped, "_total")   ? "_total"
              : k == AM_STATSD_TIMER && !ends_with(mapped, "_seconds") ? "_seconds"
                                                                       : "");
-    if (!strncmp(exposed, "agentmon_", 9))
-        return am__err(AM_EINVAL, "statsd: metric name \"%s\" is reserved for the collector",
-                       exposed);
-    /* another spelling of a name this aggregator made ("t" as ms and
-       "t_seconds" as h): one type per exposed name, as for one name */
-    for (size_t i = 0; i < a->n_fam; i++)
-        if (a->fam_list[i]->kind != k && !strcmp(a->fam_list[i]->exposed, exposed))
-            return am__err(AM_EINVAL, "statsd: \"%s\" was first sent as a %s, not a %s", exposed,
-                           kind_name(a->fam_list[i]->kind), kind_name(k));
-    void *root = NULL;
-    const char *const *names = NULL;
-    am_err rc = register_family(a, l, exposed, t, &root, &names);
-    if (rc)
-        return rc;
+}
+
+/* Names the collector writes itself (its own metrics, a scrape's health):
+   StatsD and events must not forge them (a fake up{job=..} would fool the
+   alert rules that trust it). */
+static am_err check_reserved(const char *exposed)
+{
+    if (!strncmp(exposed, "agentmon_", 9) || !strcmp(exposed, "up") ||
+        !strncmp(exposed, "scrape_", 7))
+        return am__err(AM_EINVAL, "metric name \"%s\" is reserved for the collector", exposed);
+    return AM_OK;
+}
+
+/* A family of the aggregator for a registry family's root, on fam_list. */
+static am_err family_make(am_statsd_agg *a, am_statsd_type k, const char *exposed, void *root,
+                          const char *const *names, size_t n, bool is_statsd_made, family **out)
+{
     family **v = am__grow(a->fam_list, &a->cap_fam, a->n_fam + 1, sizeof *v, 16);
     if (!v)
         return am__err(AM_ENOMEM, "statsd: out of memory");
@@ -492,22 +422,101 @@ static am_err family_new(am_statsd_agg *a, const am_statsd_line *l, const char *
         return am__err(AM_ENOMEM, "statsd: out of memory");
     f->kind = k;
     f->root = root;
-    f->n_labels = t->n;
+    f->is_statsd_made = is_statsd_made;
+    f->n_keysets = 1;
+    f->n_labels = n;
     f->exposed = dup_str(exposed);
-    f->label_names = t->n ? am__calloc(t->n, sizeof(char *)) : NULL;
-    rc = f->exposed && (!t->n || f->label_names) ? AM_OK : AM_ENOMEM;
-    for (size_t i = 0; !rc && i < t->n; i++)
+    f->label_names = n ? am__calloc(n, sizeof(char *)) : NULL;
+    am_err rc = f->exposed && (!n || f->label_names) ? AM_OK : AM_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++)
         if (!(f->label_names[i] = dup_str(names[i])))
             rc = AM_ENOMEM;
-    if (!rc)
-        rc = map_put(&a->fams, hash_bytes(a->seed, mapped, strlen(mapped)), mapped, strlen(mapped),
-                     f);
     if (rc) {
         family_free(f);
         return am__err(AM_ENOMEM, "statsd: out of memory");
     }
     a->fam_list[a->n_fam++] = f;
     *out = f;
+    return AM_OK;
+}
+
+static am_err family_new(am_statsd_agg *a, const am_statsd_line *l, const char *mapped,
+                         const tagset *t, family **out)
+{
+    if (a->n_fam >= a->o.max_families)
+        return am__err(AM_ELIMIT, "statsd: too many metric names (limit %zu)", a->o.max_families);
+    char exposed[AM_STATSD_MAX_NAME + 16];
+    am_statsd_type k = kind_of(l->type);
+    exposed_of(mapped, k, exposed, sizeof exposed);
+    am_err reserved = check_reserved(exposed);
+    if (reserved)
+        return reserved;
+    /* another spelling of a name this aggregator made ("t" as ms and
+       "t_seconds" as h): one type per exposed name, as for one name */
+    for (size_t i = 0; i < a->n_fam; i++)
+        if (a->fam_list[i]->kind != k && !strcmp(a->fam_list[i]->exposed, exposed))
+            return am__err(AM_EINVAL, "statsd: \"%s\" was first sent as a %s, not a %s", exposed,
+                           kind_name(a->fam_list[i]->kind), kind_name(k));
+    void *root = NULL;
+    const char *const *names = NULL;
+    bool is_statsd_made = false;
+    am_err rc = register_family(a, l, exposed, t, &root, &names, &is_statsd_made);
+    if (rc)
+        return rc;
+    family *f;
+    if ((rc = family_make(a, k, exposed, root, names, t->n, is_statsd_made, &f)))
+        return rc;
+    if (am__map_put(&a->fams, am__hash64(a->seed, mapped, strlen(mapped)), mapped, strlen(mapped),
+                    f)) {
+        a->n_fam--;
+        family_free(f);
+        return am__err(AM_ENOMEM, "statsd: out of memory");
+    }
+    *out = f;
+    return AM_OK;
+}
+
+/* The most key sets one name may have (its first line's and siblings). */
+#define MAX_KEYSETS 8
+
+/*
+** The family of head's name for tag keys t: head or one of its siblings,
+** made now when StatsD made head and no key set of it matches (as
+** statsd_exporter exposes one name with several label sets). A pack's
+** family keeps its labels: other keys are refused.
+*/
+static am_err keyset_of(am_statsd_agg *a, const am_statsd_line *l, family *head, const tagset *t,
+                        family **out)
+{
+    for (family *g = head; g; g = g->sibling)
+        if (same_keys((const char *const *)g->label_names, g->n_labels, t)) {
+            *out = g;
+            return AM_OK;
+        }
+    if (!head->is_statsd_made)
+        return check_keys(head, t);
+    if (head->n_keysets >= MAX_KEYSETS)
+        return am__err(AM_EINVAL, "statsd: \"%s\" has %d tag key sets already; no more are taken",
+                       head->exposed, MAX_KEYSETS);
+    if (a->n_fam >= a->o.max_families)
+        return am__err(AM_ELIMIT, "statsd: too many metric names (limit %zu)", a->o.max_families);
+    char help[AM_STATSD_MAX_NAME + 64];
+    am_metric_opts o = AM_METRIC_OPTS_INIT;
+    family_opts(a, l, head->exposed, t, help, sizeof help, &o);
+    am_family *first = AM_CHILD(head->root)->fam, *sib;
+    am_err rc = am__register_sibling(a->r, &o, first, &sib);
+    if (rc)
+        return rc;
+    family *g;
+    if ((rc = family_make(a, head->kind, head->exposed,
+                          atomic_load_explicit(&sib->root, am_relaxed), t->keys, t->n, true, &g)))
+        return rc;
+    family *last = head;
+    while (last->sibling)
+        last = last->sibling;
+    last->sibling = g;
+    head->n_keysets++;
+    *out = g;
     return AM_OK;
 }
 
@@ -539,7 +548,7 @@ static am_err series_new(am_statsd_agg *a, family *f, void *child, const char *c
         if (!(s->values[i] = am__strdup(values[i])))
             rc = AM_ENOMEM;
     if (!rc)
-        rc = map_put(&a->series, h, key, klen, s);
+        rc = am__map_put(&a->series, h, key, klen, s);
     if (rc) {
         series_free(s, f->n_labels);
         return am__err(AM_ENOMEM, "statsd: out of memory");
@@ -563,7 +572,8 @@ static bool has_series(am_statsd_agg *a, family *f, const char *const *values)
     am_buf_puts(k, f->exposed);
     am_buf_putc(k, '\0');
     am__labels_canonical(k, (const char *const *)f->label_names, values, f->n_labels);
-    return !am_buf_err(k) && map_find(&a->series, hash_bytes(a->seed, k->p, k->len), k->p, k->len);
+    return !am_buf_err(k) &&
+           am__map_find(&a->series, am__hash64(a->seed, k->p, k->len), k->p, k->len);
 }
 
 /*
@@ -580,12 +590,13 @@ static am_err resolve(am_statsd_agg *a, const am_statsd_line *l, series **out, i
     am_err rc = map_tags(l, &tb, &t);
     family *f = NULL;
     if (!rc) {
-        f = map_find(&a->fams, hash_bytes(a->seed, mapped, strlen(mapped)), mapped, strlen(mapped));
+        f = am__map_find(&a->fams, am__hash64(a->seed, mapped, strlen(mapped)), mapped,
+                         strlen(mapped));
         if (f && f->kind != kind_of(l->type))
             rc = am__err(AM_EINVAL, "statsd: \"%s\" was first sent as a %s, not a %s", mapped,
                          kind_name(f->kind), kind_name(l->type));
         else if (f)
-            rc = check_keys(f, &t);
+            rc = keyset_of(a, l, f, &t, &f);
         else
             rc = family_new(a, l, mapped, &t, &f);
     }
@@ -628,8 +639,8 @@ static am_err resolve(am_statsd_agg *a, const am_statsd_line *l, series **out, i
         if (am_buf_err(k)) {
             rc = am__err(AM_ENOMEM, "statsd: out of memory");
         } else {
-            uint64_t h = hash_bytes(a->seed, k->p, k->len);
-            series *s = map_find(&a->series, h, k->p, k->len);
+            uint64_t h = am__hash64(a->seed, k->p, k->len);
+            series *s = am__map_find(&a->series, h, k->p, k->len);
             if (!s) {
                 /* copy: series_new's map_put may not alias the scratch */
                 char *key = am__malloc(k->len + 1);
@@ -701,7 +712,7 @@ static void apply(am_statsd_agg *a, series *s, const am_statsd_line *l)
         break;
     case AM_STATSD_SET:
         for (size_t i = 0; i < l->n_values; i++)
-            set_add(s, hash_bytes(a->seed, l->raw[i].p, l->raw[i].len));
+            set_add(s, am__hash64(a->seed, l->raw[i].p, l->raw[i].len));
         break;
     default: {
         double scale = s->fam->kind == AM_STATSD_TIMER ? 1e-3 : 1;
@@ -746,31 +757,37 @@ am_err am__statsd_agg_check(am_statsd_agg *a, const am_statsd_line *l)
     rc = map_tags(l, &tb, &t);
     am_statsd_type k = kind_of(l->type);
     family *f = rc ? NULL
-                   : map_find(&a->fams, hash_bytes(a->seed, mapped, strlen(mapped)), mapped,
-                              strlen(mapped));
+                   : am__map_find(&a->fams, am__hash64(a->seed, mapped, strlen(mapped)), mapped,
+                                  strlen(mapped));
     if (rc) {
         /* map_tags said why */
     } else if (f && f->kind != k) {
         rc = am__err(AM_EINVAL, "\"%s\" is a %s, not a %s", f->exposed, kind_name(f->kind),
                      kind_name(k));
     } else if (f) {
-        rc = check_keys(f, &t);
+        /* what keyset_of() would do, without making anything */
+        bool is_known = false;
+        for (family *g = f; g && !is_known; g = g->sibling)
+            is_known = same_keys((const char *const *)g->label_names, g->n_labels, &t);
+        if (!is_known && !f->is_statsd_made)
+            rc = check_keys(f, &t);
+        else if (!is_known && f->n_keysets >= MAX_KEYSETS)
+            rc = am__err(AM_EINVAL,
+                         "statsd: \"%s\" has %d tag key sets already; no more are "
+                         "taken",
+                         f->exposed, MAX_KEYSETS);
     } else {
         /* a name not seen yet: what family_new would refuse */
         char exposed[AM_STATSD_MAX_NAME + 16];
-        snprintf(exposed, sizeof exposed, "%s%s", mapped,
-                 k == AM_STATSD_COUNTER && !ends_with(mapped, "_total")   ? "_total"
-                 : k == AM_STATSD_TIMER && !ends_with(mapped, "_seconds") ? "_seconds"
-                                                                          : "");
+        exposed_of(mapped, k, exposed, sizeof exposed);
         am_family *have;
         am_err found = am__registry_find(a->r, exposed, metric_type(k), &have);
-        if (!strncmp(exposed, "agentmon_", 9))
-            rc = am__err(AM_EINVAL, "metric name \"%s\" is reserved for the collector", exposed);
-        else if (found == AM_OK &&
-                 !same_keys((const char *const *)have->label_names, have->n_labels, &t))
+        rc = check_reserved(exposed);
+        if (!rc && found == AM_OK &&
+            !same_keys((const char *const *)have->label_names, have->n_labels, &t))
             rc = keys_differ(exposed, (const char *const *)have->label_names, have->n_labels, &t,
                              "the registered metric's");
-        else if (found != AM_OK && found != AM_ENOTFOUND)
+        else if (!rc && found != AM_OK && found != AM_ENOTFOUND)
             rc = found; /* another type: the message says */
         for (size_t i = 0; !rc && i < t.n; i++)
             if (metric_type(k) == AM_TYPE_HISTOGRAM && !strcmp(t.keys[i], "le"))
@@ -796,8 +813,8 @@ static am_err line_locked(am_statsd_agg *a, const am_statsd_line *l, int *is_ove
     am_buf_append(k, l->tags.p, l->tags.len);
     if (am_buf_err(k))
         return am__err(AM_ENOMEM, "statsd: out of memory");
-    uint64_t h = hash_bytes(a->seed, k->p, k->len);
-    series *s = map_find(&a->cache, h, k->p, k->len);
+    uint64_t h = am__hash64(a->seed, k->p, k->len);
+    series *s = am__map_find(&a->cache, h, k->p, k->len);
     if (AM_LIKELY(s != NULL)) {
         apply(a, s, l);
         return AM_OK;
@@ -812,8 +829,8 @@ static am_err line_locked(am_statsd_agg *a, const am_statsd_line *l, int *is_ove
     am_err rc = resolve(a, l, &s, is_overflow);
     if (!rc && !*is_overflow) {
         if (a->cache.n >= a->o.max_cache)
-            map_clear(&a->cache);
-        (void)map_put(&a->cache, h, raw, klen, s); /* a miss next time is all it costs */
+            am__map_clear(&a->cache);
+        (void)am__map_put(&a->cache, h, raw, klen, s); /* a miss next time is all it costs */
     }
     if (raw != stack)
         am__free(raw);

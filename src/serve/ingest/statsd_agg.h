@@ -13,12 +13,16 @@
 ** Histograms observe a sampled line round(1 / rate) times (at most
 ** AM_STATSD_MAX_REPEAT). Names and tag keys are mapped as
 ** am__statsd_map_name() says; tags become labels sorted by key. The first
-** line of a name fixes its type and tag keys: a later line with another
-** type or other keys is refused (AM_EINVAL) and changes nothing. Names
-** starting "agentmon_" are the collector's own and are refused. A name the
-** registry already holds with the same type (a pack's metric, such as
+** line of a name fixes its type: a later line with another type is refused
+** (AM_EINVAL) and changes nothing. Lines of one name with other tag keys
+** are taken, as statsd_exporter takes them: each key set is a family of its
+** own in the registry, a sibling of the first, all exposed as one family
+** (at most 8 key sets a name). Names starting "agentmon_", "scrape_" and
+** "up" are the collector's own and are refused. A name the registry already
+** holds with the same type (a pack's metric, such as
 ** agent_task_duration_seconds) is fed as defined there -- its buckets, its
-** label order -- when the tag keys are its label names.
+** label order -- when the tag keys are its label names; other keys are
+** refused, since a pack's labels are its contract.
 **
 ** THREADS: every function takes the aggregator's mutex, so one receive
 ** thread and a flushing thread may share it; a datagram takes it once.

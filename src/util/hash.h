@@ -1,0 +1,50 @@
+/*
+** hash.h: the one hash function and the one hash map of agentmon.
+**
+** am__hash64 mixes eight bytes at a time with a multiply and a shift (the
+** finalizer constants of MurmurHash3 and of David Stafford's "mix13"),
+** seeded so that a table keyed by text an attacker sends (StatsD names,
+** label values) can be given a per-process seed. Never 0: 0 may mean
+** "empty" in a table.
+**
+** am__map maps byte strings (copied) to pointers: open addressing with
+** linear probing, at most half full, keys compared by hash then bytes.
+** It has no lock: its owner's lock guards it.
+*/
+#ifndef AM_UTIL_HASH_H
+#define AM_UTIL_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentmon/common.h"
+
+/* A 64-bit hash of p[0..n) under seed; never 0. */
+uint64_t am__hash64(uint64_t seed, const void *p, size_t n);
+
+typedef struct am__map_slot {
+    uint64_t hash;
+    char *key; /* NULL: empty */
+    size_t klen;
+    void *val;
+} am__map_slot;
+
+typedef struct am__map {
+    am__map_slot *s;
+    size_t cap, n; /* cap a power of two, or 0 */
+} am__map;
+
+/* The value of key (hash h = am__hash64(seed, key, klen)), or NULL. */
+void *am__map_find(const am__map *m, uint64_t h, const void *key, size_t klen);
+
+/* Insert key (copied; must not be present) -> val. AM_OK or AM_ENOMEM
+   (nothing changed). */
+am_err am__map_put(am__map *m, uint64_t h, const void *key, size_t klen, void *val);
+
+/* Empty the map, keeping its table; the values are the caller's. */
+void am__map_clear(am__map *m);
+
+/* Empty it and free its table. */
+void am__map_free(am__map *m);
+
+#endif
