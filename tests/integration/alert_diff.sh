@@ -42,8 +42,16 @@ E
     prometheus --config.file="$D/p.yml" --storage.tsdb.path="$D/data" \
         --web.listen-address=127.0.0.1:$PP >"$D/prom.log" 2>&1 & PR=$!
     until curl -fsS "http://127.0.0.1:$PP/-/ready" >/dev/null 2>&1; do sleep 0.1; done
+    # the offsets of scrapes and evaluations are fixed from the start: when
+    # an evaluation would fall just after a scrape, start again at once
+    sleep 7 # every group has been evaluated once (the slowest runs every 5 s)
+    if ! python3 tests/integration/alert_diff.py "http://127.0.0.1:$PP" --phase; then
+        kill $PR $TG 2>/dev/null; wait $PR 2>/dev/null; wait $TG 2>/dev/null
+        rm -rf "$D"
+        return 76
+    fi
     # the script runs 45 s; leave room for the last transitions
-    sleep 55
+    sleep 48
     python3 tests/integration/alert_diff.py "http://127.0.0.1:$PP" "$B/tests/alert_replay" \
         "$RULES" agentmon
     rc=$?
@@ -53,10 +61,15 @@ E
     return $rc
 }
 
-for attempt in 1 2 3; do
+n_full=0
+for attempt in 1 2 3 4 5 6 7 8 9 10 11 12; do
     run_once; rc=$?
+    [ $rc = 76 ] && continue # racy offsets, seen in 4 s: other ports
     [ $rc = 75 ] || break
+    n_full=$((n_full + 1))
     echo "alert_diff: attempt $attempt inconclusive, again"
+    [ $n_full -ge 3 ] && break
 done
+[ $rc = 76 ] && echo "alert_diff: FAIL: every start had an evaluation just after a scrape"
 [ $rc = 0 ] && echo "alert_diff: ok"
 exit $rc
