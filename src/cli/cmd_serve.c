@@ -144,6 +144,7 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
     o->tls_cert_file = g_security.tls_cert;
     o->tls_key_file = g_security.tls_key;
     o->read_auth = cli_http_read_auth(&g_security);
+    o->max_connections_per_ip = g_security.max_connections_per_ip;
     o->write_auth = cli_http_write_auth(&g_security);
     return 0;
 }

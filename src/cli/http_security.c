@@ -99,6 +99,13 @@ int cli_http_security_load(const cli_opt *opts, size_t n, const char *cmd, cli_h
         return 2;
     s->has_read = nr > 0;
     s->has_write = nw > 0;
+    double per_ip = -1;
+    if (cli_number(opts, n, "--max-connections-per-ip", 0, 1e6, &per_ip))
+        return 2;
+    if (per_ip == 0)
+        s->max_connections_per_ip = AM_HTTP_NO_LIMIT;
+    else if (per_ip > 0)
+        s->max_connections_per_ip = (unsigned)per_ip;
     /* reads accept the write credentials too: read's chain, then write's */
     for (int i = 0; i < nw; i++)
         s->read[nr + i] = s->write[i];
@@ -136,6 +143,7 @@ void cli_http_security_apply(const cli_http_security *s, am_http_opts *o)
 {
     o->tls_cert_file = s->tls_cert;
     o->tls_key_file = s->tls_key;
+    o->max_connections_per_ip = s->max_connections_per_ip;
     const am_http_auth *r = cli_http_read_auth(s);
     if (r)
         o->builtin_auth = *r;

@@ -27,27 +27,30 @@
 #include "args.h"
 
 /* The option rows, to put in a command's cli_opt table. */
-#define CLI_HTTP_SECURITY_OPTS                                                                     \
-    {"--tls-cert", true, "PEM certificate: serve HTTPS (with --tls-key)", NULL},                   \
-        {"--tls-key", true, "PEM private key of --tls-cert", NULL},                                \
-        {"--read-token-file", true, "a file holding the bearer token that reads need", NULL},      \
-        {"--read-user", true, "Basic user that may read (with --read-password-file)", NULL},       \
-        {"--read-password-file", true, "a file holding --read-user's password", NULL},             \
-        {"--write-token-file", true,                                                               \
-         "a file holding the bearer token that writes (and reads) need", NULL},                    \
-        {"--write-user", true, "Basic user that may write (with --write-password-file)", NULL},    \
-    {                                                                                              \
-        "--write-password-file", true, "a file holding --write-user's password", NULL              \
-    }
+/* clang-format off */
+#define CLI_HTTP_SECURITY_OPTS \
+    {"--tls-cert", true, "PEM certificate: serve HTTPS (with --tls-key)", NULL}, \
+    {"--tls-key", true, "PEM private key of --tls-cert", NULL}, \
+    {"--read-token-file", true, "a file holding the bearer token that reads need", NULL}, \
+    {"--read-user", true, "Basic user that may read (with --read-password-file)", NULL}, \
+    {"--read-password-file", true, "a file holding --read-user's password", NULL}, \
+    {"--write-token-file", true, "a file holding the bearer token that writes (and reads) need", \
+     NULL}, \
+    {"--write-user", true, "Basic user that may write (with --write-password-file)", NULL}, \
+    {"--write-password-file", true, "a file holding --write-user's password", NULL}, \
+    {"--max-connections-per-ip", true, \
+     "connections one client address may hold (default 64; 0: no limit, behind a proxy)", NULL}
+/* clang-format on */
 
 /* The config-file keys of the same options (without their dashes). */
-#define CLI_HTTP_SECURITY_N_OPTS 8
+#define CLI_HTTP_SECURITY_N_OPTS 9
 
 typedef struct cli_http_security {
     const char *tls_cert, *tls_key; /* borrowed from the options */
     char *secrets[4];               /* read token, read password, write token, write password */
     am_http_auth read[4], write[2]; /* chains: read's then write's; write's */
     bool has_read, has_write;
+    unsigned max_connections_per_ip; /* am_http_opts': 0 its default */
 } cli_http_security;
 
 /*
@@ -66,7 +69,8 @@ void cli_http_security_free(cli_http_security *s);
 const am_http_auth *cli_http_read_auth(const cli_http_security *s);
 const am_http_auth *cli_http_write_auth(const cli_http_security *s);
 
-/* Fill the TLS fields and the built-in routes' credentials of o. */
+/* Fill the TLS fields, the per-address limit and the built-in routes'
+   credentials of o. */
 void cli_http_security_apply(const cli_http_security *s, am_http_opts *o);
 
 /* Warn on stderr when h listens beyond loopback with routes open. */

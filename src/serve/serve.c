@@ -344,6 +344,7 @@ static am_err start_http(am_serve *s)
     ho.threads = 8; /* ingests wait for their commit: more than the CPUs */
     ho.tls_cert_file = s->o.tls_cert_file;
     ho.tls_key_file = s->o.tls_key_file;
+    ho.max_connections_per_ip = s->o.max_connections_per_ip;
     if (s->o.read_auth)
         ho.builtin_auth = *s->o.read_auth;
     s->routes = (am_routes){s->store,       s->em,           s->o.ack_timeout_s,

@@ -51,11 +51,12 @@ typedef struct am_serve_opts {
     const char *tls_cert_file, *tls_key_file; /* both: HTTPS */
     const am_http_auth *read_auth;            /* GET routes and /metrics; NULL: open (copied) */
     const am_http_auth *write_auth;           /* POST /api/v1/events; NULL: open (copied) */
-    size_t max_series;        /* all the collector's series; 0: AM_SERVE_MAX_SERIES */
-    size_t statsd_max_series; /* StatsD's; 0: AM_SERVE_SOURCE_MAX_SERIES */
-    size_t events_max_series; /* metric events'; 0: AM_SERVE_SOURCE_MAX_SERIES */
-    size_t max_flush_samples; /* stored per StatsD flush; 0: AM_SERVE_MAX_FLUSH_SAMPLES */
-    double ack_timeout_s;     /* longest an ingest waits for its commit; 0: 30 */
+    size_t max_series;               /* all the collector's series; 0: AM_SERVE_MAX_SERIES */
+    size_t statsd_max_series;        /* StatsD's; 0: AM_SERVE_SOURCE_MAX_SERIES */
+    size_t events_max_series;        /* metric events'; 0: AM_SERVE_SOURCE_MAX_SERIES */
+    size_t max_flush_samples;        /* stored per StatsD flush; 0: AM_SERVE_MAX_FLUSH_SAMPLES */
+    double ack_timeout_s;            /* longest an ingest waits for its commit; 0: 30 */
+    unsigned max_connections_per_ip; /* am_http_opts': 0 its default */
 } am_serve_opts;
 
 /* clang-format off */
