@@ -614,12 +614,14 @@ static void test_recover_sweeps(void **state)
     AM_ASSERT_OK(send_to(f->c, "coder:1", "s1", 5, "x"));
     AM_ASSERT_OK(send_to(f->c, "coder:2", "s2", 5, "x"));
     am_coord_delivery *d1, *d2;
-    AM_ASSERT_OK(am_coord_receive(f->c, "coder:1", 0.1, 0, &d1));
-    AM_ASSERT_OK(am_coord_receive(f->c, "coder:2", 0.1, 0, &d2));
+    /* a second: long enough that a sanitizer on a loaded machine still
+       recovers before the reservations expire (0.1 s was not) */
+    AM_ASSERT_OK(am_coord_receive(f->c, "coder:1", 1.0, 0, &d1));
+    AM_ASSERT_OK(am_coord_receive(f->c, "coder:2", 1.0, 0, &d2));
     size_t n;
     AM_ASSERT_OK(am_coord_recover(f->c, &n));
     AM_ASSERT_EQ(n, 0);
-    sleep_s(0.2);
+    sleep_s(1.2);
     AM_ASSERT_OK(am_coord_recover(f->c, &n));
     AM_ASSERT_EQ(n, 2);
     am_coord_stats st;
