@@ -193,12 +193,12 @@ static void test_visibility_expiry(void **state)
     cfix *f = *state;
     AM_ASSERT_OK(send_to(f->c, "coder:1", "v1", 5, "x"));
     am_coord_delivery *d1;
-    AM_ASSERT_OK(am_coord_receive(f->c, "coder:1", 0.15, 0, &d1));
+    AM_ASSERT_OK(am_coord_receive(f->c, "coder:1", 1.0, 0, &d1));
     assert_null(recv_now(f->c, "coder:1")); /* reserved: nobody else sees it */
     am_coord_stats st;
     AM_ASSERT_OK(am_coord_agent_stats(f->c, "coder:1", &st));
     AM_ASSERT_EQ(st.inflight, 1);
-    sleep_s(0.25);
+    sleep_s(1.2);
     am_coord_delivery *d2 = recv_now(f->c, "coder:1");
     assert_non_null(d2);
     AM_ASSERT_STR_EQ(d2->id, "v1");
