@@ -172,7 +172,7 @@ void am__eval_aggregate(am_evaluator *ev, const am_pql_node *n, am_vector *out)
     int64_t k = 0;
     if (op == T_TOPK || op == T_BOTTOMK) {
         double f = param.scalar;
-        if (!(f >= -9.2233720368547758e18 && f <= 9.2233720368547758e18))
+        if (!(f >= -9.2233720368547758e18 && f < 9.2233720368547758e18))
             am__ev_fail(ev, AM_EINVAL, "Scalar value %g overflows int64", f);
         k = (int64_t)f;
         if (k < 1)

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "../core/buf.h"
+#include "../util/number.h"
 #include "promql.h"
 #include "promql_fmt.h"
 
@@ -852,7 +853,7 @@ static void date_fn(am_evaluator *ev, const am_pql_node *c, am_value *a, am_vect
     }
     for (size_t i = 0; i < a[0].vec.n; i++) {
         double v = a[0].vec.s[i].v;
-        time_t t = (time_t)(int64_t)v;
+        time_t t = (time_t)am__num_to_int64_go(v);
         struct tm tm;
         gmtime_r(&t, &tm);
         am__vec_push(ev, o, am__drop_name(ev, a[0].vec.s[i].l), f(&tm), ev->ts);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "../core/fmt.h"
+#include "../util/number.h"
 #include "promql.h"
 #include "promql_fmt.h"
 #include "regex.h"
@@ -347,7 +348,7 @@ static const char *humanize_duration(exec *x, double v)
             sign = "-";
             v = -v;
         }
-        int64_t d = (int64_t)v;
+        int64_t d = am__num_to_int64_go(v);
         int64_t sec = d % 60, min = (d / 60) % 60, hour = (d / 3600) % 24, days = d / 86400;
         if (days)
             am_buf_printf(&b, "%s%lldd %lldh %lldm %llds", sign, (long long)days, (long long)hour,

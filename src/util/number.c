@@ -153,3 +153,11 @@ bool am__num_parse(const char *s, size_t n, unsigned flags, double *out)
     *out = v;
     return true;
 }
+
+int64_t am__num_to_int64_go(double v)
+{
+    /* 2^63 is exact as a double; anything at or past it, and NaN, fails the test. */
+    if (v >= -9223372036854775808.0 && v < 9223372036854775808.0)
+        return (int64_t)v;
+    return INT64_MIN;
+}

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Grammar flags for am__num_parse(). */
 #define AM_NUM_PLUS 0x1u    /* a leading '+' is allowed */
@@ -36,5 +37,12 @@ bool am__num_parse(const char *s, size_t n, unsigned flags, double *out);
 ** prefix that is one, or 0 when s does not start with one.
 */
 size_t am__num_json_span(const char *s, size_t n);
+
+/*
+** v truncated to an int64 as Go's int64(v) does on amd64, which Prometheus'
+** template and PromQL functions rely on: NaN and values out of range become
+** INT64_MIN (a C cast would be undefined behaviour).
+*/
+int64_t am__num_to_int64_go(double v);
 
 #endif

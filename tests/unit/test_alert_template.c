@@ -53,6 +53,8 @@ static void test_expand(void **state)
         {"{{ $externalLabels.cluster }} {{ $externalURL }}", 0, "prod http://x"},
         {"{{ humanize $value }}", 1234567, "1.235M"},
         {"{{ $value | humanizeDuration }}", 3725, "1h 2m 5s"},
+        /* out of int64's range: Go (amd64) converts to INT64_MIN; found by fuzz_alert_rules */
+        {"{{ $value | humanizeDuration }}", 1e30, "-106751991167300d -15h -30m -8s"},
         {"{{ humanizePercentage $value }}", 0.5, "50%"},
         {"{{ printf \"%.2f\" $value }}", 3.14159, "3.14"},
         {"{{ if gt $value 10.0 }}high{{ else }}low{{ end }}", 11, "high"},
