@@ -66,4 +66,4 @@ metrics-doc: build
 	@echo "docs/METRICS.md regenerated"
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz build-bench
+	rm -rf build build-min build-asan build-tsan build-fuzz build-bench

@@ -2,10 +2,12 @@
 # test.sh: everything `make test` runs, in order; stops at the first failure.
 #
 #   scripts/test.sh              all stages
-#   scripts/test.sh STAGE...     only these: unit asan tsan integration fuzz
+#   scripts/test.sh STAGE...     only these: unit minimal asan tsan integration fuzz
 #
 # unit         source rules (scripts/check-src.sh), then a -Wall -Wextra -Werror
 #              build and every unit test under ctest
+# minimal      the library alone (every AM_WITH_* OFF): it builds, its unit
+#              tests pass, and libagentmon.so needs nothing beyond libc and libm
 # asan         the same tests built with AddressSanitizer+UBSan (LeakSanitizer
 #              included), which also checks the fault-injection test for leaks
 # tsan         the unit tests under ThreadSanitizer: the lock-free hot path,
@@ -16,7 +18,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 JOBS=$(nproc 2>/dev/null || echo 2)
-stages=${*:-unit asan tsan integration fuzz}
+stages=${*:-unit minimal asan tsan integration fuzz}
 
 say() { printf '\n== %s ==\n' "$*"; }
 
@@ -54,6 +56,24 @@ for stage in $stages; do
             echo "-- $t"
             sh "$t" build
         done
+        ;;
+    minimal)
+        say "the library without optional dependencies (AM_WITH_*=OFF)"
+        cmake -S . -B build-min -DAM_WERROR=ON -DAM_BUILD_BENCH=OFF -DAM_WITH_HTTP=OFF \
+            -DAM_WITH_PUSH=OFF -DAM_WITH_REDIS=OFF -DAM_WITH_POSTGRES=OFF >/dev/null
+        cmake --build build-min -j"$JOBS"
+        (cd build-min && ctest -j"$JOBS" --output-on-failure)
+        needed=$(readelf -d build-min/libagentmon.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+        for lib in $needed; do
+            case $lib in
+            libc.so.* | libm.so.* | ld-linux*) ;;
+            *)
+                echo "build-min/libagentmon.so needs $lib although every AM_WITH_* is OFF" >&2
+                exit 1
+                ;;
+            esac
+        done
+        echo "libagentmon.so needs only:" $needed
         ;;
     fuzz)
         say "fuzz targets (libFuzzer, short run)"

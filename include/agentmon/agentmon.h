@@ -4,6 +4,8 @@
 #ifndef AGENTMON_H
 #define AGENTMON_H
 
+#include <agentmon/features.h> /* generated: what this libagentmon was built with */
+
 #include "common.h"
 #include "metrics.h"
 #include "expose.h"

@@ -21,6 +21,7 @@
 ** ones are freed at close (a reader may still hold one). No operation
 ** writes a cache line another agent's operation writes.
 */
+#include <agentmon/features.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,12 +151,19 @@ am_err am__coord_check_agent(const char *agent, const char *what)
 /* Open and close                                                      */
 /* ------------------------------------------------------------------ */
 
+static bool is_redis_uri(const char *uri)
+{
+    return strncmp(uri, "redis://", 8) == 0 || strncmp(uri, "unix://", 7) == 0;
+}
+
 static const am_coord_ops *backend_of(const char *uri)
 {
     if (strncmp(uri, "memory:", 7) == 0)
         return &am__coord_memory;
-    if (strncmp(uri, "redis://", 8) == 0 || strncmp(uri, "unix://", 7) == 0)
+#if AM_HAVE_REDIS
+    if (is_redis_uri(uri))
         return &am__coord_redis;
+#endif
     return NULL;
 }
 
@@ -181,6 +189,10 @@ am_err am_coord_open(const char *uri, const am_coord_opts *o, am_coord **out)
     if (!uri || !out)
         return am__err(AM_EINVAL, "URI or out pointer is NULL");
     const am_coord_ops *ops = backend_of(uri);
+    if (!ops && is_redis_uri(uri))
+        return am__err(AM_EINVAL, "coordinator URI \"%.64s\": this libagentmon was built without "
+                                  "Redis (AM_WITH_REDIS=OFF)",
+                       uri);
     if (!ops)
         return am__err(AM_EINVAL, "coordinator URI \"%.64s\" is not memory:, redis:// or unix://",
                        uri);

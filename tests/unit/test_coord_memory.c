@@ -27,11 +27,26 @@ static void test_close_with_everything(void **state)
     am_registry_free(r);
 }
 
+/* Built without Redis, a redis:// URI is refused by name, not taken for a typo. */
+static void test_redis_uri_without_redis(void **state)
+{
+    (void)state;
+#if AM_HAVE_REDIS
+    skip();
+#else
+    am_coord *c = NULL;
+    assert_int_equal(am_coord_open("redis://127.0.0.1:6379/0", NULL, &c), AM_EINVAL);
+    assert_null(c);
+    assert_non_null(strstr(am_errmsg(), "AM_WITH_REDIS=OFF"));
+#endif
+}
+
 int main(void)
 {
     g_uri = "memory:";
     int rc = coord_suite_run("coordinator conformance: memory");
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_close_with_everything)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_close_with_everything),
+                                       cmocka_unit_test(test_redis_uri_without_redis)};
     rc |= cmocka_run_group_tests(tests, NULL, NULL);
     return rc;
 }

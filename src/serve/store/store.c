@@ -57,6 +57,8 @@
 ** same numbers whichever way it was read. Group_by or filters the
 ** rollups do not have (two dimensions, another column) read rows only.
 */
+#include <agentmon/features.h>
+
 #include "store_internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -472,12 +474,19 @@ static am_err check_schema(void)
     return AM_OK;
 }
 
+static bool is_pg_uri(const char *uri)
+{
+    return strncmp(uri, "postgres://", 11) == 0 || strncmp(uri, "postgresql://", 13) == 0;
+}
+
 static const am_store_ops *backend_of(const char *uri)
 {
     if (strncmp(uri, "sqlite:", 7) == 0)
         return &am__store_sqlite_ops;
-    if (strncmp(uri, "postgres://", 11) == 0 || strncmp(uri, "postgresql://", 13) == 0)
+#if AM_HAVE_POSTGRES
+    if (is_pg_uri(uri))
         return &am__store_pg_ops;
+#endif
     return NULL;
 }
 
@@ -488,6 +497,10 @@ am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_v
     if (!uri)
         uri = AM_STORE_DEFAULT_URI;
     const am_store_ops *ops = backend_of(uri);
+    if (!ops && is_pg_uri(uri))
+        return am__err(AM_EINVAL, "store \"%.200s\": this agentmon was built without PostgreSQL "
+                                  "(AM_WITH_POSTGRES=OFF)",
+                       uri);
     if (!ops)
         return am__err(AM_EINVAL,
                        "store \"%.200s\": expected sqlite:PATH or postgres://user@host:port/db",
