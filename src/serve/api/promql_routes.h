@@ -1,0 +1,51 @@
+/*
+** promql_routes.h: Prometheus' HTTP API over the alerting window, so that
+** what speaks to Prometheus (Grafana's Prometheus data source, promtool,
+** curl scripts) speaks to `agentmon serve` and `agentmon demo`.
+**
+**   GET|POST /api/v1/query           instant query: query, time, timeout
+**   GET|POST /api/v1/query_range     range query: query, start, end, step, timeout
+**   GET|POST /api/v1/labels          label names: match[], start, end
+**   GET      /api/v1/label/{name}/values
+**   GET|POST /api/v1/series          series: match[], start, end (with name=,
+**                                    the collector's stored samples instead)
+**   GET      /api/v1/rules           ?type=alert|record
+**   GET      /api/v1/alerts          the rules' pending and firing alerts
+**   GET      /api/v1/status/buildinfo, /api/v1/metadata, /api/v1/query_exemplars
+**   GET      /-/ready, /-/healthy
+**   POST|PUT /-/reload               rule files (and notifiers) again
+**
+** Answers are Prometheus 2.42's JSON: {"status":"success","data":...} or
+** {"status":"error","errorType":...,"error":...} with its statuses: 400
+** bad_data (a parameter, a query that does not parse), 422 execution (an
+** evaluation error, or more samples than the budget), 503 unavailable
+** (the engine not started yet). POST bodies are form-encoded, as
+** Prometheus takes them; a body parameter wins over the URL's.
+*/
+#ifndef AM_SERVE_PROMQL_ROUTES_H
+#define AM_SERVE_PROMQL_ROUTES_H
+
+#include <stdatomic.h>
+
+#include "agentmon/http.h"
+#include "../../alert/service.h"
+#include "../../core/buf.h"
+
+typedef struct am_promql_api {
+    _Atomic(am_alerting *) al; /* NULL until the engine runs (answers 503) */
+    /* POST /-/reload: reload everything; problems to errs. NULL: 404s. */
+    am_err (*reload)(void *ud, am_buf *errs);
+    void *reload_ud;
+    /* GET /api/v1/series with name=: the store's series (routes.c) */
+    am_http_handler series_fallback;
+    void *series_fallback_ud;
+    const am_http_auth *read_auth;  /* NULL: open */
+    const am_http_auth *write_auth; /* /-/reload; NULL: open */
+    int64_t max_window_ms;          /* queries may widen the window up to this; 0: 24 h */
+} am_promql_api;
+
+/* Add the routes to h (before routes.c's, so /api/v1/series is ours);
+   api must outlive h. */
+am_err am__promql_routes_add(am_http *h, am_promql_api *api);
+
+#endif
