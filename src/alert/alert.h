@@ -145,6 +145,10 @@ am_err am_promql_parse(const char *text, am_promql **out, char *err, size_t cap)
 void am_promql_free(am_promql *q);
 const char *am_promql_text(const am_promql *q);
 
+/* The type of q's value: "scalar", "vector", "matrix" (a range vector),
+   "string". */
+const char *am_promql_type(const am_promql *q);
+
 /* How far back of its evaluation time q reads: the longest range plus
    offset of its selectors (the lookback comes on top). */
 int64_t am_promql_reach_ms(const am_promql *q);

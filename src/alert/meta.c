@@ -36,6 +36,22 @@ am_err am_promql_selector(const char *text, am_promql **out, char *err, size_t c
     return AM_OK;
 }
 
+const char *am_promql_type(const am_promql *q)
+{
+    switch (q->root->type) {
+    case AM_PQL_SCALAR:
+        return "scalar";
+    case AM_PQL_VECTOR:
+        return "vector";
+    case AM_PQL_MATRIX:
+        return "matrix";
+    case AM_PQL_STRING:
+        return "string";
+    default:
+        return "none";
+    }
+}
+
 static bool overlaps(const am_tseries *s, int64_t start, int64_t end)
 {
     if (!s->n_chunks || s->last_t < start)

@@ -41,6 +41,7 @@
 
 #define DEFAULT_EVAL_MS 15000
 #define DEFAULT_MAX_SERIES 1000000
+#define DEFAULT_WINDOW_MS (3600 * 1000LL) /* before rules or queries ask for more */
 #define MAX_STAGES 256
 
 typedef struct staged {
@@ -181,9 +182,8 @@ static void *engine_main(void *arg)
     am_alerting *al = arg;
     int64_t interval = al->o.eval_interval_ms;
     int64_t last_feed = INT64_MIN;
-    int64_t wake = am_alert_engine_tick(al->eng, now_ms());
-    if (wake > now_ms() + interval)
-        wake = now_ms() + interval;
+    (void)am_alert_engine_tick(al->eng, now_ms()); /* the groups' first slots */
+    int64_t wake = now_ms();                       /* the first feed at once */
     pthread_mutex_lock(&al->mu);
     while (!al->is_stopping) {
         if (al->reload_asked != al->reload_done) {
@@ -287,6 +287,7 @@ am_err am_alerting_start(const am_alerting_opts *o, am_alerting **out, struct am
     }
     am_tsdb_opts to = AM_TSDB_OPTS_INIT;
     to.max_series = al->o.max_series;
+    to.retention_ms = al->o.window_ms > 0 ? al->o.window_ms : DEFAULT_WINDOW_MS;
     if (!rc)
         rc = am_tsdb_new(&to, &al->db);
     if (!rc)

@@ -50,6 +50,7 @@ typedef struct am_alerting_opts {
     const char *external_url;  /* copied; "" or NULL: none */
     uint64_t max_samples;      /* a query's sample budget; 0: 50,000,000 */
     size_t max_series;         /* the window's series; 0: 1,000,000 */
+    int64_t window_ms;         /* the first retention (rules and queries widen it); 0: 1 h */
     am_alert_notify_fn notify; /* where alerts go (the dispatcher); may be NULL */
     void *notify_ud;
     const am_alert_persister *persister; /* borrowed; may be NULL */
@@ -58,7 +59,7 @@ typedef struct am_alerting_opts {
 
 #define AM_ALERTING_OPTS_INIT                                                                      \
     {                                                                                              \
-        NULL, 0, NULL, 0, 0, NULL, 0, 0, NULL, NULL, NULL, NULL                                    \
+        NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL                                 \
     }
 
 /*

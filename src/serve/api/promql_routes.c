@@ -30,7 +30,6 @@
 #include "../../core/alloc.h"
 #include "../../core/error.h"
 #include "../../core/render.h"
-#include "../../core/validate.h"
 #include "../../http/query.h"
 #include "promql_routes.h"
 
@@ -227,6 +226,17 @@ static void get_query(am_http_req *req, am_http_resp *resp, void *ud)
     form_free(&f);
 }
 
+/* A range query is of a scalar or an instant vector (Prometheus: 400). */
+static bool range_type_ok(am_http_resp *resp, const am_promql *q)
+{
+    const char *t = am_promql_type(q);
+    if (strcmp(t, "scalar") == 0 || strcmp(t, "vector") == 0)
+        return true;
+    bad(resp, "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
+        strcmp(t, "matrix") == 0 ? "range vector" : t);
+    return false;
+}
+
 static void get_query_range(am_http_req *req, am_http_resp *resp, void *ud)
 {
     am_promql_api *api = ud;
@@ -254,7 +264,10 @@ static void get_query_range(am_http_req *req, am_http_resp *resp, void *ud)
     } else if ((end - start) / step > MAX_POINTS) {
         bad(resp, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing "
                   "the query resolution (?step=XX)");
-    } else if (timeout_ok(&f, resp) && parse_query(&f, resp, &q)) {
+    } else if (timeout_ok(&f, resp) && parse_query(&f, resp, &q) && !range_type_ok(resp, q)) {
+        am_promql_free(q);
+        q = NULL;
+    } else if (q) {
         am_promql_opts o = am_alerting_query_opts(al);
         am_tsdb *db = am_alerting_db(al);
         widen(api, db, now_ms() - start + am_promql_reach_ms(q) + o.lookback_ms);
@@ -424,7 +437,11 @@ static void get_labels(am_http_req *req, am_http_resp *resp, void *ud)
 static void get_label_values(am_http_req *req, am_http_resp *resp, void *ud)
 {
     const char *name = am_http_req_param(req, "name");
-    if (!name || am__check_label_name(name, "label")) {
+    bool ok = name && *name && !(*name >= '0' && *name <= '9');
+    for (const char *c = name; ok && *c; c++)
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+             *c == '_';
+    if (!ok) { /* model.LabelNameRE: reserved __names__ too */
         bad(resp, "invalid label name: \"%.200s\"", name ? name : "");
         return;
     }
