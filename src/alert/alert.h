@@ -430,6 +430,14 @@ am_err am_tsdb_series_matching(am_tsdb *db, const am_promql *const *sel, size_t 
 ** ?type=alert|record) and of /api/v1/alerts, as Prometheus 2.42 writes
 ** them; and a time as Go's RFC3339Nano (0: Go's zero time).
 */
+/*
+** An alert's identity as Alertmanager computes it (model.LabelSet.
+** Fingerprint: FNV-1a 64 over the pairs sorted by name, 0xff after each
+** name and value), and as 16 hex digits (its String()). l sorted by name.
+*/
+uint64_t am_alert_fingerprint(const am_label *l, size_t n);
+void am_alert_fingerprint_hex(const am_label *l, size_t n, char out[17]);
+
 #define AM_RULES_ALERTING 1u
 #define AM_RULES_RECORDING 2u
 void am_alert_rules_json(am_alert_engine *e, unsigned types, struct am_buf *b);

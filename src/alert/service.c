@@ -302,6 +302,12 @@ am_err am_alerting_start(const am_alerting_opts *o, am_alerting **out, struct am
         eo.notify = o->notify;
         eo.notify_ud = o->notify_ud;
         eo.persister = o->persister;
+        if (o->resend_delay_ms > 0)
+            eo.resend_delay_ms = o->resend_delay_ms;
+        if (o->outage_tolerance_ms > 0)
+            eo.outage_tolerance_ms = o->outage_tolerance_ms;
+        if (o->for_grace_period_ms > 0)
+            eo.for_grace_period_ms = o->for_grace_period_ms;
         rc = am_alert_engine_new(&eo, &al->eng);
     }
     if (!rc)

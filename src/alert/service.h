@@ -54,12 +54,15 @@ typedef struct am_alerting_opts {
     am_alert_notify_fn notify; /* where alerts go (the dispatcher); may be NULL */
     void *notify_ud;
     const am_alert_persister *persister; /* borrowed; may be NULL */
+    int64_t resend_delay_ms;             /* 0: 1 m (Prometheus' --rules.alert.resend-delay) */
+    int64_t outage_tolerance_ms;         /* 0: 1 h (--rules.alert.for-outage-tolerance) */
+    int64_t for_grace_period_ms;         /* 0: 10 m (--rules.alert.for-grace-period) */
     am_logger *logger;                   /* borrowed; NULL: the default logger */
 } am_alerting_opts;
 
 #define AM_ALERTING_OPTS_INIT                                                                      \
     {                                                                                              \
-        NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, NULL                                 \
+        NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, NULL                        \
     }
 
 /*

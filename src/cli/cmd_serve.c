@@ -59,6 +59,11 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         {"--query-max-samples", true, "samples one query may load (default 50000000)", NULL},
         {"--query-max-window", true, "how far back queries may widen the window (default 24h)",
          NULL},
+        {"--resend-delay", true, "send firing alerts again after this (default 1m)", NULL},
+        {"--for-outage-tolerance", true,
+         "restore pending `for` state only when down less than this (default 1h)", NULL},
+        {"--for-grace-period", true,
+         "a restored alert fires no sooner than this after a restart (default 10m)", NULL},
         CLI_HTTP_SECURITY_OPTS,
     };
     const size_t n = sizeof opts / sizeof opts[0];
@@ -126,6 +131,9 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
     } DURATIONS[] = {{"--scrape-interval", offsetof(am_serve_opts, scrape_interval_s)},
                      {"--evaluation-interval", offsetof(am_serve_opts, eval_interval_s)},
                      {"--query-max-window", offsetof(am_serve_opts, query_max_window_s)},
+                     {"--resend-delay", offsetof(am_serve_opts, resend_delay_s)},
+                     {"--for-outage-tolerance", offsetof(am_serve_opts, for_outage_tolerance_s)},
+                     {"--for-grace-period", offsetof(am_serve_opts, for_grace_period_s)},
                      {"--retention", offsetof(am_serve_opts, retention_s)},
                      {"--system-interval", offsetof(am_serve_opts, system_interval_s)},
                      {"--flush-interval", offsetof(am_serve_opts, flush_interval_s)}};

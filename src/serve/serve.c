@@ -37,6 +37,8 @@
 #include "../core/error.h"
 #include "../packs/pack.h"
 #include "../alert/service.h"
+#include "alert_state.h"
+#include "api/alert_routes.h"
 #include "api/promql_routes.h"
 #include "api/routes.h"
 #include "ingest/event_metrics.h"
@@ -122,7 +124,9 @@ struct am_serve {
     am_event_metrics *em;
     am_routes routes;
     am_promql_api papi; /* the query API; papi.al is the engine once it runs */
+    am_alert_api aapi;  /* alert history */
     am_alerting *alerting;
+    am_alert_state_store *astate; /* the engine's persister, in the store */
     am_http *http;
     am_statsd_agg *agg;
     am_ingest_statsd *statsd;
@@ -402,6 +406,9 @@ static am_err start_http(am_serve *s)
         rc = am__promql_routes_add(s->http, &s->papi);
     if (!rc)
         rc = am__routes_add(s->http, &s->routes);
+    s->aapi = (am_alert_api){s->store, s->o.read_auth, s->o.write_auth};
+    if (!rc)
+        rc = am__alert_routes_add(s->http, &s->aapi);
     return rc ? rc : am_http_listen(s->http);
 }
 
@@ -492,9 +499,16 @@ static am_err start_alerting(am_serve *s)
     ao.external_url = s->o.external_url;
     ao.max_samples = (uint64_t)s->o.query_max_samples;
     ao.logger = s->o.logger;
+    ao.resend_delay_ms = (int64_t)(s->o.resend_delay_s * 1000);
+    ao.outage_tolerance_ms = (int64_t)(s->o.for_outage_tolerance_s * 1000);
+    ao.for_grace_period_ms = (int64_t)(s->o.for_grace_period_s * 1000);
+    am_err rc = am__alert_state_open(s->store, s->o.logger, &s->astate);
+    if (rc)
+        return rc;
+    ao.persister = am__alert_state_persister(s->astate);
     am_buf errs;
     am_buf_init(&errs, 1u << 20);
-    am_err rc = am_alerting_start(&ao, &s->alerting, &errs);
+    rc = am_alerting_start(&ao, &s->alerting, &errs);
     if (rc && errs.len) {
         /* every problem, each naming file and line */
         if (errs.p[errs.len - 1] == '\n')
@@ -512,6 +526,8 @@ static void stop_alerting(am_serve *s)
     atomic_store(&s->papi.al, NULL);
     am_alerting_stop(s->alerting);
     s->alerting = NULL;
+    am__alert_state_free(s->astate);
+    s->astate = NULL;
 }
 
 /*

@@ -64,6 +64,9 @@ typedef struct am_serve_opts {
     const char *external_url;  /* links in alerts back to this collector; NULL: none */
     double query_max_samples;  /* a query's sample budget; 0: 50,000,000 */
     double query_max_window_s; /* queries may widen the window to this; 0: 24 h */
+    double resend_delay_s;         /* firing alerts sent again after; 0: 1 m */
+    double for_outage_tolerance_s; /* state older than this is not restored; 0: 1 h */
+    double for_grace_period_s;     /* a restored `for` fires no sooner; 0: 10 m */
 } am_serve_opts;
 
 /* clang-format off */

@@ -5,7 +5,7 @@
 ** parameter named), 422 past the sample budget, form POSTs, the rules and
 ** their alerts, label and series lookups (and the store's series still
 ** behind name=), and reloads -- one that fails answers 500 naming file
-** and line and keeps the rules that run.
+** and line and keeps the rules that run; the alert's history.
 ** (Equality with a real Prometheus is tests/integration/promql_api.sh.)
 */
 #include <unistd.h>
@@ -225,6 +225,20 @@ static void test_rules_alerts_reload(void **state)
     r = get(f, "/api/v1/rules?type=record");
     AM_ASSERT_CONTAINS(r.body, "\"name\":\"job:one\"");
     AM_ASSERT_LACKS(r.body, "\"type\":\"alerting\"");
+    reply_free(&r);
+
+    /* the history has the alert's firing, paged as the other row routes */
+    r = wait_for(f, "/api/v1/alerts/history?alert_name=AlwaysOn", "\"state\":\"firing\"");
+    AM_ASSERT_CONTAINS(r.body, "\"labels\":{\"alertname\":\"AlwaysOn\",\"severity\":\"warning\"}");
+    AM_ASSERT_CONTAINS(r.body, "\"annotations\":{\"summary\":\"value 7\"}");
+    AM_ASSERT_CONTAINS(r.body, "\"value\":7");
+    reply_free(&r);
+    r = get(f, "/api/v1/alerts/history?limit=0");
+    AM_ASSERT_EQ(r.status, 400);
+    AM_ASSERT_CONTAINS(r.body, "limit");
+    reply_free(&r);
+    r = get(f, "/api/v1/alerts/history?nope=1");
+    AM_ASSERT_EQ(r.status, 400);
     reply_free(&r);
 
     /* a broken file: 500 naming file and line; the rules keep running */
