@@ -64,6 +64,10 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
          "restore pending `for` state only when down less than this (default 1h)", NULL},
         {"--for-grace-period", true,
          "a restored alert fires no sooner than this after a restart (default 10m)", NULL},
+        {"--notify-config", true,
+         "Alertmanager's route:, receivers:, inhibit_rules: (and prometheus.yml's alerting:) "
+         "in a file of their own; or put them in --config",
+         NULL},
         CLI_HTTP_SECURITY_OPTS,
     };
     const size_t n = sizeof opts / sizeof opts[0];
@@ -123,6 +127,16 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         return 2;
     }
     o->external_url = cli_get(opts, n, "--external-url");
+    o->notify_config = cli_get(opts, n, "--notify-config");
+    if (g_config.has_sections) {
+        if (o->notify_config) {
+            fprintf(stderr, "agentmon serve: the alerting sections are in --config and "
+                            "--notify-config names another file: keep them in one\n");
+            return 2;
+        }
+        o->notify_config = cli_get(opts, n, "--config");
+        o->notify_config_is_collector = true;
+    }
     if (cli_number(opts, n, "--query-max-samples", 1, 1e15, &o->query_max_samples))
         return 2;
     static const struct {

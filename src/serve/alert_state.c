@@ -21,6 +21,7 @@
 ** THREADING: a mutex; save and load come from the engine's thread, the
 ** events and the notification log from the dispatcher's threads.
 */
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -306,7 +307,7 @@ static void labels_text(am_buf *b, const am_label *l, size_t n)
     am__labels_canonical(b, names, values, n);
 }
 
-static void json_object(am_buf *b, const am_label *l, size_t n)
+static void ann_json(am_buf *b, const am_label *l, size_t n)
 {
     am_buf_putc(b, '{');
     for (size_t i = 0; i < n; i++) {
@@ -340,7 +341,7 @@ static arow *make_row(const char *gk, const char *name, const am_label *l, size_
     am_buf_init(&lb, AM_STORE_MAX_TEXT);
     am_buf_init(&ab, AM_STORE_MAX_TEXT);
     labels_text(&lb, l, n);
-    json_object(&ab, ann, n_ann);
+    ann_json(&ab, ann, n_ann);
     r->id = am__strdup(id);
     r->name = am__strdup(name);
     r->fp = am__strdup(fp);
@@ -657,4 +658,128 @@ int64_t am__alert_state_log_get(am_alert_state_store *as, const char *key, char 
     }
     pthread_mutex_unlock(&as->mu);
     return t;
+}
+
+/* ---- the notifier's persistence ------------------------------------------------------- */
+
+static int64_t log_get(void *ud, const char *key, char *out, size_t cap)
+{
+    return am__alert_state_log_get(ud, key, out, cap);
+}
+
+static void log_put(void *ud, const char *key, const char *text, int64_t t_ms)
+{
+    am__alert_state_log_put(ud, key, text, t_ms);
+}
+
+static void silence_put(void *ud, const am_silence *sl)
+{
+    am_alert_state_store *as = ud;
+    am_buf m;
+    am_buf_init(&m, AM_STORE_MAX_TEXT);
+    am_buf_putc(&m, '[');
+    for (size_t i = 0; i < sl->n_m; i++) {
+        const am_amatcher *x = &sl->m[i];
+        am_buf_puts(&m, i ? ",{\"name\":" : "{\"name\":");
+        am__buf_json_string(&m, x->name, strlen(x->name));
+        am_buf_puts(&m, ",\"value\":");
+        am__buf_json_string(&m, x->value, strlen(x->value));
+        am_buf_printf(&m, ",\"isRegex\":%s,\"isEqual\":%s}",
+                      x->op == AM_AM_RE || x->op == AM_AM_NRE ? "true" : "false",
+                      x->op == AM_AM_EQ || x->op == AM_AM_RE ? "true" : "false");
+    }
+    am_buf_putc(&m, ']');
+    if (am_buf_err(&m)) {
+        am_buf_free(&m);
+        warn_dropped(as, "a silence");
+        return;
+    }
+    am_value v[AM_SILENCE__N];
+    v[AM_SILENCE_ID] = txt(sl->id);
+    v[AM_SILENCE_TIMESTAMP] = secs((double)sl->updated_ms / 1000);
+    v[AM_SILENCE_MATCHERS] = txt(m.p);
+    v[AM_SILENCE_STARTS_AT] = (am_value){.v.d = (double)sl->starts_at_ms / 1000};
+    v[AM_SILENCE_ENDS_AT] = (am_value){.v.d = (double)sl->ends_at_ms / 1000};
+    v[AM_SILENCE_CREATED_BY] = txt(sl->created_by);
+    v[AM_SILENCE_COMMENT] = txt(sl->comment);
+    am_record r = {AM_T_SILENCE, v};
+    uint64_t ticket;
+    if (am_store_submit(as->store, &r, 1, &ticket))
+        warn_dropped(as, "a silence");
+    am_buf_free(&m);
+}
+
+typedef struct sload {
+    void (*fn)(void *ctx, const am_silence *s);
+    void *ctx;
+    double before;
+} sload;
+
+static int on_silence(void *ud, const am_table *t, const am_value *v)
+{
+    (void)t;
+    sload *c = ud;
+    if (v[AM_SILENCE_ENDS_AT].v.d < c->before || v[AM_SILENCE_MATCHERS].is_null)
+        return 0;
+    json_error_t e;
+    json_t *arr = json_loads(v[AM_SILENCE_MATCHERS].v.s, 0, &e);
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+    am_amatcher *m = am__calloc(n + 1, sizeof *m);
+    am_silence sl;
+    memset(&sl, 0, sizeof sl);
+    for (size_t i = 0; m && i < n; i++) {
+        json_t *x = json_array_get(arr, i);
+        const char *name = json_string_value(json_object_get(x, "name"));
+        const char *value = json_string_value(json_object_get(x, "value"));
+        bool re = json_is_true(json_object_get(x, "isRegex"));
+        json_t *eq = json_object_get(x, "isEqual");
+        bool is_eq = !eq || json_is_true(eq);
+        if (!name || !value)
+            continue;
+        m[sl.n_m].name = (char *)name;
+        m[sl.n_m].value = (char *)value;
+        m[sl.n_m].op = re ? (is_eq ? AM_AM_RE : AM_AM_NRE) : (is_eq ? AM_AM_EQ : AM_AM_NEQ);
+        sl.n_m++;
+    }
+    snprintf(sl.id, sizeof sl.id, "%s", v[AM_SILENCE_ID].v.s ? v[AM_SILENCE_ID].v.s : "");
+    sl.m = m;
+    sl.starts_at_ms = (int64_t)llround(v[AM_SILENCE_STARTS_AT].v.d * 1000);
+    sl.ends_at_ms = (int64_t)llround(v[AM_SILENCE_ENDS_AT].v.d * 1000);
+    sl.updated_ms = (int64_t)llround(v[AM_SILENCE_TIMESTAMP].v.d * 1000);
+    if (sl.updated_ms <= 0)
+        sl.updated_ms = 1; /* marks it as loaded */
+    sl.created_by = (char *)(v[AM_SILENCE_CREATED_BY].is_null ? "" : v[AM_SILENCE_CREATED_BY].v.s);
+    sl.comment = (char *)(v[AM_SILENCE_COMMENT].is_null ? "" : v[AM_SILENCE_COMMENT].v.s);
+    if (sl.n_m && sl.id[0])
+        c->fn(c->ctx, &sl);
+    am__free(m);
+    json_decref(arr);
+    return 0;
+}
+
+static void silences_load(void *ud, void (*fn)(void *ctx, const am_silence *s), void *ctx)
+{
+    am_alert_state_store *as = ud;
+    sload c = {fn, ctx, am_unix_time() - AM_ALERT_STATE_KEEP_S};
+    char cursor[AM_STORE_CURSOR_MAX] = "";
+    for (;;) {
+        am_store_query q = {.table = AM_T_SILENCE, .start = NAN, .end = NAN, .limit = 10000};
+        char next[AM_STORE_CURSOR_MAX];
+        size_t n = 0;
+        q.cursor = cursor;
+        if (am_store_select(as->store, &q, on_silence, &c, &n, next) || !next[0])
+            break;
+        memcpy(cursor, next, sizeof cursor);
+    }
+}
+
+static void event_state(void *ud, const am_nalert *a, const char *state, int64_t t_ms)
+{
+    am__alert_state_event(ud, a->labels->l, a->labels->n, a->annotations->l, a->annotations->n,
+                          state, t_ms);
+}
+
+am_notify_store am__alert_state_notify_store(am_alert_state_store *as)
+{
+    return (am_notify_store){as, log_get, log_put, silence_put, silences_load, event_state};
 }

@@ -32,6 +32,7 @@
 #include "agentmon/log.h"
 #include "../alert/alert.h"
 #include "../alert/labels.h" /* am_label, complete */
+#include "../alert/notify/notify.h"
 #include "store/store.h"
 
 #define AM_ALERT_STATE_KEEP_S (120 * 3600.0)
@@ -63,5 +64,13 @@ void am__alert_state_event(am_alert_state_store *as, const am_label *labels, siz
 void am__alert_state_log_put(am_alert_state_store *as, const char *key, const char *text,
                              int64_t t_ms);
 int64_t am__alert_state_log_get(am_alert_state_store *as, const char *key, char *out, size_t cap);
+
+/*
+** The notifier's persistence (notify.h's am_notify_store): the
+** notification log above, silences in the silences table (matchers as
+** Alertmanager's JSON, [{"name","value","isRegex","isEqual"}]; a silence
+** that ended more than 120 h ago is not loaded), and events' history.
+*/
+am_notify_store am__alert_state_notify_store(am_alert_state_store *as);
 
 #endif

@@ -127,6 +127,7 @@ struct am_serve {
     am_alert_api aapi;  /* alert history */
     am_alerting *alerting;
     am_alert_state_store *astate; /* the engine's persister, in the store */
+    am_notify *notify;            /* routing, silences, receivers */
     am_http *http;
     am_statsd_agg *agg;
     am_ingest_statsd *statsd;
@@ -406,7 +407,9 @@ static am_err start_http(am_serve *s)
         rc = am__promql_routes_add(s->http, &s->papi);
     if (!rc)
         rc = am__routes_add(s->http, &s->routes);
-    s->aapi = (am_alert_api){s->store, s->o.read_auth, s->o.write_auth};
+    s->aapi.store = s->store;
+    s->aapi.read_auth = s->o.read_auth;
+    s->aapi.write_auth = s->o.write_auth;
     if (!rc)
         rc = am__alert_routes_add(s->http, &s->aapi);
     return rc ? rc : am_http_listen(s->http);
@@ -508,7 +511,18 @@ static am_err start_alerting(am_serve *s)
     ao.persister = am__alert_state_persister(s->astate);
     am_buf errs;
     am_buf_init(&errs, 1u << 20);
-    rc = am_alerting_start(&ao, &s->alerting, &errs);
+    am_notify_config *nc = NULL;
+    if (s->o.notify_config)
+        rc =
+            am__notify_config_load(s->o.notify_config, s->o.notify_config_is_collector, &nc, &errs);
+    am_notify_opts no = {s->reg, s->o.logger, s->o.external_url,
+                         am__alert_state_notify_store(s->astate)};
+    if (!rc)
+        rc = am_notify_new(&no, nc, &s->notify);
+    ao.notify = am_notify_engine_fn;
+    ao.notify_ud = s->notify;
+    if (!rc)
+        rc = am_alerting_start(&ao, &s->alerting, &errs);
     if (rc && errs.len) {
         /* every problem, each naming file and line */
         if (errs.p[errs.len - 1] == '\n')
@@ -516,16 +530,21 @@ static am_err start_alerting(am_serve *s)
         rc = am__err(rc, "%s", errs.p);
     }
     am_buf_free(&errs);
-    if (!rc)
+    if (!rc) {
         atomic_store(&s->papi.al, s->alerting);
+        atomic_store(&s->aapi.notify, s->notify);
+    }
     return rc;
 }
 
 static void stop_alerting(am_serve *s)
 {
     atomic_store(&s->papi.al, NULL);
+    atomic_store(&s->aapi.notify, NULL);
     am_alerting_stop(s->alerting);
     s->alerting = NULL;
+    am_notify_free(s->notify); /* after the engine: it was the engine's notifier */
+    s->notify = NULL;
     am__alert_state_free(s->astate);
     s->astate = NULL;
 }
@@ -700,12 +719,25 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
     return AM_OK;
 }
 
+/* The notifiers' file first: a reload that fails changes nothing. */
 am_err am_serve_reload(am_serve *s, am_buf *errs)
 {
     am_alerting *al = atomic_load(&s->papi.al);
-    if (!al)
+    if (!al || !s->notify)
         return am__err(AM_EIO, "the alerting engine is not running");
-    return am_alerting_reload(al, errs);
+    am_notify_config *nc = NULL;
+    if (s->o.notify_config) {
+        am_err rc =
+            am__notify_config_load(s->o.notify_config, s->o.notify_config_is_collector, &nc, errs);
+        if (rc)
+            return rc;
+    }
+    am_err rc = am_alerting_reload(al, errs);
+    if (rc) {
+        am__notify_config_free(nc);
+        return rc;
+    }
+    return am_notify_set_config(s->notify, nc);
 }
 
 am_store *am__serve_store(am_serve *s)

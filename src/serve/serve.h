@@ -67,6 +67,11 @@ typedef struct am_serve_opts {
     double resend_delay_s;         /* firing alerts sent again after; 0: 1 m */
     double for_outage_tolerance_s; /* state older than this is not restored; 0: 1 h */
     double for_grace_period_s;     /* a restored `for` fires no sooner; 0: 10 m */
+    /* notifiers: a YAML file with Alertmanager's route:, receivers:,
+       inhibit_rules: (and global:, alerting:); NULL: none (silences and
+       POST /api/v1/alerts still work) */
+    const char *notify_config;
+    bool notify_config_is_collector; /* it is the --config file: other keys are ours */
 } am_serve_opts;
 
 /* clang-format off */
