@@ -50,6 +50,8 @@ static int parse(int argc, char **argv, demo_opts *o)
          "Prometheus rule file to evaluate (repeatable; default " DEMO_DEFAULT_RULES "; off: none)",
          NULL},
         {"--evaluation-interval", true, "rule groups without interval: (default 15s)", NULL},
+        {"--notify-config", true,
+         "Alertmanager's route:, receivers:, inhibit_rules: (and alerting:) for the alerts", NULL},
         CLI_HTTP_SECURITY_OPTS,
     };
     const size_t n = sizeof opts / sizeof opts[0];
@@ -85,6 +87,7 @@ static int parse(int argc, char **argv, demo_opts *o)
         return 2;
     }
     o->no_rules = o->n_rules == 1 && strcmp(o->rules[0], "off") == 0;
+    o->notify_config = cli_get(opts, n, "--notify-config");
     if ((v = cli_get(opts, n, "--evaluation-interval")) &&
         am__duration_parse(v, strlen(v), "--evaluation-interval", &o->eval_interval)) {
         fprintf(stderr, "agentmon demo: %s\n", am_errmsg());
@@ -153,6 +156,8 @@ static am_err setup(demo *d)
     co.dlq_growth_threshold = 5;
     co.dlq_growth_window_s = 30;
     co.logger = d->log;
+    co.on_dlq_growth = demo_dlq_alert;
+    co.dlq_growth_userdata = d;
     if ((rc = am_coord_open(d->o.coordinator, &co, &d->coord)) || (rc = demo_providers_init(d)))
         return rc;
 
@@ -176,7 +181,16 @@ static am_err setup(demo *d)
 static am_err reload_cb(void *ud, am_buf *errs)
 {
     demo *d = ud;
-    return am_alerting_reload(d->alerting, errs);
+    am_notify_config *nc = NULL;
+    am_err rc =
+        d->o.notify_config ? am__notify_config_load(d->o.notify_config, false, &nc, errs) : AM_OK;
+    if (!rc)
+        rc = am_alerting_reload(d->alerting, errs);
+    if (rc) {
+        am__notify_config_free(nc);
+        return rc;
+    }
+    return am_notify_set_config(d->notify, nc);
 }
 
 /*
@@ -208,24 +222,38 @@ static am_err start_alerting(demo *d)
             n = 1;
         }
     }
+    d->reg = am_registry_default(); /* setup() fills it; the engine reads it */
+    am_buf errs;
+    am_buf_init(&errs, 1u << 20);
+    am_notify_config *nc = NULL;
+    am_err rc =
+        d->o.notify_config ? am__notify_config_load(d->o.notify_config, false, &nc, &errs) : AM_OK;
+    am_notify_opts no = {d->reg, d->log, NULL};
+    am_notify *notify = NULL;
+    if (!rc)
+        rc = am_notify_new(&no, nc, &notify);
+    atomic_store(&d->notify, notify);
     am_alerting_opts ao = AM_ALERTING_OPTS_INIT;
+    ao.notify = am_notify_engine_fn;
+    ao.notify_ud = notify;
     ao.rule_files = files;
     ao.n_rule_files = n;
     ao.regs = &d->reg;
     ao.n_regs = 1;
     ao.eval_interval_ms = (int64_t)(d->o.eval_interval * 1000);
     ao.logger = d->log;
-    am_buf errs;
-    am_buf_init(&errs, 1u << 20);
-    am_err rc = am_alerting_start(&ao, &d->alerting, &errs);
+    if (!rc)
+        rc = am_alerting_start(&ao, &d->alerting, &errs);
     if (rc && errs.len) {
         if (errs.p[errs.len - 1] == '\n')
             errs.p[--errs.len] = '\0';
         rc = am__err(rc, "%s", errs.p);
     }
     am_buf_free(&errs);
-    if (!rc)
+    if (!rc) {
         atomic_store(&d->papi.al, d->alerting);
+        atomic_store(&d->aapi.notify, notify);
+    }
     d->n_rule_files = n;
     return rc;
 }
@@ -244,8 +272,12 @@ static am_err serve(demo *d)
     if (!rc)
         rc = am_http_route(d->srv, AM_HTTP_GET, "/coordinator", coordinator_route, d,
                            cli_http_read_auth(&d->o.security));
+    d->aapi.read_auth = d->papi.read_auth;
+    d->aapi.write_auth = d->papi.write_auth;
     if (!rc)
         rc = am__promql_routes_add(d->srv, &d->papi);
+    if (!rc)
+        rc = am__alert_routes_add(d->srv, &d->aapi);
     if (!rc)
         rc = am_http_listen(d->srv);
     return rc;
@@ -261,6 +293,7 @@ static void teardown(demo *d)
         am_task_agent_free(d->agents[i].task);
     demo_providers_free(d);
     am_coord_close(d->coord);
+    am_notify_free(atomic_exchange(&d->notify, NULL));
     am_worker_pack_free(d->worker);
     am_llm_pack_free(d->llm);
     am_rate_pack_free(d->rate);
@@ -307,11 +340,12 @@ static int run_demo(int argc, char **argv)
     d.t0 = demo_now();
     d.next_replay = d.t0 + 20;
 
-    const char *stage = "setup";
-    am_err e = setup(&d);
+    /* the notifier first: the coordinator's and breakers' events go to it */
+    const char *stage = "--rules";
+    am_err e = start_alerting(&d);
     if (!e) {
-        stage = "--rules";
-        e = start_alerting(&d);
+        stage = "setup";
+        e = setup(&d);
     }
     if (!e) {
         stage = "--listen";

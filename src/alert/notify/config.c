@@ -84,8 +84,6 @@ static void check_keys(cfx *f, const am_ynode *m, const char *what, const char *
     for (size_t i = 0; m && m->kind == AM_Y_MAP && i < m->n; i++) {
         const am_ynode *k = m->items[2 * i];
         bool ok = false;
-        for (size_t j = 0; allowed[j] && !ok; j++)
-            ok = strcmp(k->str, allowed[j]) == 0;
         for (size_t j = 0; unsupported && unsupported[j] && !ok; j++)
             if (strcmp(k->str, unsupported[j]) == 0) {
                 const am_ynode *v = m->items[2 * i + 1];
@@ -93,6 +91,8 @@ static void check_keys(cfx *f, const am_ynode *m, const char *what, const char *
                     cerr(f, k, "%s: %s is not supported by agentmon", what, k->str);
                 ok = true;
             }
+        for (size_t j = 0; allowed[j] && !ok; j++)
+            ok = strcmp(k->str, allowed[j]) == 0;
         if (!ok)
             cerr(f, k, "field %s not found in %s", k->str, what);
     }

@@ -400,6 +400,10 @@ static void report_event(am_notify *n, aentry *e, int64_t now)
     int want = am__nalert_resolved(e->a, now) ? 2 : 1;
     if (e->reported == want)
         return;
+    if (want == 2 && !e->reported) { /* resolved before anyone saw it fire */
+        e->reported = 2;
+        return;
+    }
     e->reported = want;
     n->o.store.event_state(n->o.store.ud, e->a, want == 2 ? "resolved" : "firing",
                            want == 2 ? e->a->ends_at_ms : e->a->starts_at_ms);
