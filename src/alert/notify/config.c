@@ -142,13 +142,20 @@ static bool boolean(cfx *f, const am_ynode *m, const char *key, bool def)
     return def;
 }
 
-/* A file's text, one trailing newline dropped. */
+/* A file's text, one trailing newline dropped; a relative path is
+   relative to the configuration file's directory, as Alertmanager has it. */
 static char *read_secret_file(cfx *f, const am_ynode *v)
 {
     char *text;
     size_t len;
-    if (am__read_file(v->str, &text, &len)) {
-        cerr(f, v, "cannot read %s", v->str);
+    char path[4096];
+    const char *slash = strrchr(f->file, '/');
+    if (v->str[0] != '/' && slash)
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - f->file), f->file, v->str);
+    else
+        snprintf(path, sizeof path, "%s", v->str);
+    if (am__read_file(path, &text, &len)) {
+        cerr(f, v, "cannot read %s", path);
         return NULL;
     }
     if (len && text[len - 1] == '\n')

@@ -99,20 +99,34 @@ static const char *quoted(const char *p, am_buf *out)
 
 am_err am__amatchers_parse(const char *s, am_amatcher **m, size_t *n, char *err, size_t cap)
 {
-    const char *p = skip_ws(s);
-    bool braced = *p == '{';
-    if (braced)
-        p = skip_ws(p + 1);
+    /* as labels.ParseMatchers: trimmed, then a leading '{' and a trailing
+       '}' each trimmed on its own; nothing left is no matchers */
+    size_t len = strlen(s);
+    char *text = am__malloc(len + 1);
+    if (!text) {
+        snprintf(err, cap, "out of memory");
+        return AM_ENOMEM;
+    }
+    const char *b = skip_ws(s);
+    size_t bl = strlen(b);
+    while (bl && (b[bl - 1] == ' ' || b[bl - 1] == '\t' || b[bl - 1] == '\n' || b[bl - 1] == '\r'))
+        bl--;
+    if (bl && *b == '{')
+        b++, bl--;
+    if (bl && b[bl - 1] == '}')
+        bl--;
+    memcpy(text, b, bl);
+    text[bl] = '\0';
+    const char *p = skip_ws(text);
     size_t cap_m = *n;
     am_err rc = AM_OK;
-    bool any = false;
-    while (*p && !(braced && *p == '}')) {
+    while (*p && !rc) {
         const char *ns = p;
-        while (isalnum((unsigned char)*p) || *p == '_')
+        while (isalnum((unsigned char)*p) || *p == '_' || *p == ':')
             p++;
         size_t nl = (size_t)(p - ns);
         p = skip_ws(p);
-        am_amatch_op op;
+        am_amatch_op op = AM_AM_EQ;
         if (p[0] == '=' && p[1] == '~')
             op = AM_AM_RE, p += 2;
         else if (p[0] == '!' && p[1] == '~')
@@ -121,13 +135,12 @@ am_err am__amatchers_parse(const char *s, am_amatcher **m, size_t *n, char *err,
             op = AM_AM_NEQ, p += 2;
         else if (p[0] == '=')
             op = AM_AM_EQ, p += 1;
-        else {
-            snprintf(err, cap, "bad matcher format: %.100s", s);
-            return AM_EINVAL;
-        }
+        else
+            nl = 0;
         if (!nl) {
             snprintf(err, cap, "bad matcher format: %.100s", s);
-            return AM_EINVAL;
+            rc = AM_EINVAL;
+            break;
         }
         p = skip_ws(p);
         am_buf v;
@@ -139,11 +152,12 @@ am_err am__amatchers_parse(const char *s, am_amatcher **m, size_t *n, char *err,
                 am_buf_free(&v);
                 snprintf(err, cap,
                          "bad matcher format: unterminated or badly escaped value: %.100s", s);
-                return AM_EINVAL;
+                rc = AM_EINVAL;
+                break;
             }
         } else {
             const char *vs = p;
-            while (*p && *p != ',' && !(braced && *p == '}'))
+            while (*p && *p != ',')
                 p++;
             const char *ve = p;
             while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
@@ -156,38 +170,29 @@ am_err am__amatchers_parse(const char *s, am_amatcher **m, size_t *n, char *err,
         if (!nm || am_buf_err(&v)) {
             am_buf_free(&v);
             snprintf(err, cap, "out of memory");
-            return AM_ENOMEM;
+            rc = AM_ENOMEM;
+            break;
         }
         *m = nm;
         rc = am__amatcher_make(name, v.p, op, &(*m)[*n], err, cap);
         am_buf_free(&v);
         if (rc)
-            return rc;
+            break;
         (*n)++;
-        any = true;
         p = skip_ws(p);
-        if (*p == ',')
+        if (*p == ',') {
             p = skip_ws(p + 1);
-        else if (*p && !(braced && *p == '}')) {
+            if (!*p) {
+                snprintf(err, cap, "bad matcher format: a trailing comma: %.100s", s);
+                rc = AM_EINVAL;
+            }
+        } else if (*p) {
             snprintf(err, cap, "bad matcher format: %.100s", s);
-            return AM_EINVAL;
+            rc = AM_EINVAL;
         }
     }
-    if (braced && *p != '}') {
-        snprintf(err, cap, "bad matcher format: missing '}': %.100s", s);
-        return AM_EINVAL;
-    }
-    if (braced)
-        p = skip_ws(p + 1);
-    if (*p) {
-        snprintf(err, cap, "bad matcher format: %.100s", s);
-        return AM_EINVAL;
-    }
-    if (!any && !braced) {
-        snprintf(err, cap, "bad matcher format: %.100s", s);
-        return AM_EINVAL;
-    }
-    return AM_OK;
+    am__free(text);
+    return rc;
 }
 
 bool am__amatchers_ok(const am_amatcher *m, size_t n, const am_lset *l)
