@@ -76,6 +76,12 @@ static bool is_map(cfx *f, const am_ynode *n, const char *what)
     return false;
 }
 
+/* A mapping key's text ("" for a key that is not a scalar). */
+static const char *key_of(const am_ynode *k)
+{
+    return k && k->kind == AM_Y_SCALAR && k->str ? k->str : "";
+}
+
 /* Refuse keys not in allowed (NULL-terminated); refused names, a second
    list, get "not supported by agentmon". */
 static void check_keys(cfx *f, const am_ynode *m, const char *what, const char *const *allowed,
@@ -85,16 +91,16 @@ static void check_keys(cfx *f, const am_ynode *m, const char *what, const char *
         const am_ynode *k = m->items[2 * i];
         bool ok = false;
         for (size_t j = 0; unsupported && unsupported[j] && !ok; j++)
-            if (strcmp(k->str, unsupported[j]) == 0) {
+            if (strcmp(key_of(k), unsupported[j]) == 0) {
                 const am_ynode *v = m->items[2 * i + 1];
                 if (!am__y_is_null(v) && !(v->kind != AM_Y_SCALAR && v->n == 0))
-                    cerr(f, k, "%s: %s is not supported by agentmon", what, k->str);
+                    cerr(f, k, "%s: %s is not supported by agentmon", what, key_of(k));
                 ok = true;
             }
         for (size_t j = 0; allowed[j] && !ok; j++)
-            ok = strcmp(k->str, allowed[j]) == 0;
+            ok = strcmp(key_of(k), allowed[j]) == 0;
         if (!ok)
-            cerr(f, k, "field %s not found in %s", k->str, what);
+            cerr(f, k, "field %s not found in %s", key_of(k), what);
     }
 }
 
@@ -429,15 +435,15 @@ static void string_map(cfx *f, const am_ynode *m, const char *key, am_label **ou
     for (size_t i = 0; i < v->n; i++) {
         const am_ynode *k = v->items[2 * i], *x = v->items[2 * i + 1];
         if (x->kind != AM_Y_SCALAR) {
-            cerr(f, x, "%s.%s must be a string", key, k->str);
+            cerr(f, x, "%s.%s must be a string", key, key_of(k));
             continue;
         }
         if (strstr(x->str, "{{")) {
             cerr(f, x, "%s.%s: custom notification templates are not supported by agentmon", key,
-                 k->str);
+                 key_of(k));
             continue;
         }
-        (*out)[*n].name = am__strdup(k->str);
+        (*out)[*n].name = am__strdup(key_of(k));
         (*out)[*n].value = am__strdup(x->str);
         (*n)++;
     }
@@ -578,7 +584,7 @@ static void email(cfx *f, const am_ynode *m, am_integration *ig)
     if (is_map(f, hd, "headers"))
         for (size_t i = 0; i < hd->n; i++) {
             const am_ynode *k = hd->items[2 * i], *x = hd->items[2 * i + 1];
-            bool dflt = strcasecmp(k->str, "Subject") == 0 && x->kind == AM_Y_SCALAR &&
+            bool dflt = strcasecmp(key_of(k), "Subject") == 0 && x->kind == AM_Y_SCALAR &&
                         default_tmpl(x->str, "email.default.subject");
             if (dflt)
                 continue;
@@ -590,14 +596,14 @@ static void email(cfx *f, const am_ynode *m, am_integration *ig)
             if (x->kind != AM_Y_SCALAR || strstr(x->str, "{{")) {
                 cerr(f, x,
                      "headers.%s: custom notification templates are not supported by agentmon",
-                     k->str);
+                     key_of(k));
                 continue;
             }
             if (strchr(x->str, '\n') || strchr(x->str, '\r')) {
-                cerr(f, x, "headers.%s: a header value must be one line", k->str);
+                cerr(f, x, "headers.%s: a header value must be one line", key_of(k));
                 continue;
             }
-            h[ig->n_headers].name = am__strdup(k->str);
+            h[ig->n_headers].name = am__strdup(key_of(k));
             h[ig->n_headers].value = am__strdup(x->str);
             ig->n_headers++;
         }
@@ -741,7 +747,7 @@ static void matcher_map(cfx *f, const am_ynode *r, const char *key, am_amatch_op
     for (size_t i = 0; i < m->n; i++) {
         const am_ynode *k = m->items[2 * i], *v = m->items[2 * i + 1];
         if (v->kind != AM_Y_SCALAR) {
-            cerr(f, v, "%s.%s must be a string", key, k->str);
+            cerr(f, v, "%s.%s must be a string", key, key_of(k));
             continue;
         }
         size_t cap = rt->n_m;
@@ -750,7 +756,7 @@ static void matcher_map(cfx *f, const am_ynode *r, const char *key, am_amatch_op
             return;
         rt->m = nm;
         char err[400];
-        if (am__amatcher_make(k->str, v->str, op, &rt->m[rt->n_m], err, sizeof err))
+        if (am__amatcher_make(key_of(k), v->str, op, &rt->m[rt->n_m], err, sizeof err))
             cerr(f, v, "%s: %s", key, err);
         else
             rt->n_m++;
@@ -1141,7 +1147,7 @@ am_err am__notify_config_parse(const char *file, const char *text, size_t len, b
         NULL};
     bool any = false;
     for (size_t i = 0; i < root->n; i++) {
-        const char *k = root->items[2 * i]->str;
+        const char *k = key_of(root->items[2 * i]);
         bool is_section = false;
         for (size_t j = 0; SECTIONS[j] && !is_section; j++)
             is_section = strcmp(k, SECTIONS[j]) == 0;
