@@ -42,7 +42,7 @@ bool am_promql_parse_time(const char *s, int64_t *ms)
     size_t n = strlen(s);
     double f;
     if (am__go_parse_float(s, n, &f)) {
-        if (!(f > -9.2e15 && f < 9.2e15))
+        if (!(f > -9.2e12 && f < 9.2e12)) /* about 290,000 years either way */
             return false;
         double sec = floor(f), frac = round((f - sec) * 1000);
         *ms = (int64_t)sec * 1000 + (int64_t)frac;

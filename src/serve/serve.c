@@ -397,13 +397,11 @@ static am_err start_http(am_serve *s)
                             s->o.read_auth, s->o.write_auth, s->o.retention_s};
     s->papi.reload = reload_cb;
     s->papi.reload_ud = s;
-    s->papi.series_fallback = am__routes_get_series;
-    s->papi.series_fallback_ud = &s->routes;
     s->papi.read_auth = s->o.read_auth;
     s->papi.write_auth = s->o.write_auth;
     s->papi.max_window_ms = (int64_t)(s->o.query_max_window_s * 1000);
     am_err rc = am_http_new(&ho, &s->http);
-    if (!rc) /* before routes.c's: GET /api/v1/series is Prometheus' first */
+    if (!rc)
         rc = am__promql_routes_add(s->http, &s->papi);
     if (!rc)
         rc = am__routes_add(s->http, &s->routes);

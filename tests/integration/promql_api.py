@@ -164,7 +164,6 @@ ERRORS = [
     ('/api/v1/query_range', {'query': '"s"', 'start': '1', 'end': '5', 'step': '1'}),
     ('/api/v1/labels', {'match[]': 'rate(x[5m])'}),
     ('/api/v1/labels', {'match[]': '{x=~".*"}'}),
-    ('/api/v1/series', {'match[]': 'sum(x)'}),
     # more samples than --query.max-samples (both run with 100000): 422
     ('/api/v1/query_range', {'query': 'count_over_time(task_total[40m])', 'start': sec(BASE),
                              'end': sec(END), 'step': '1'}),
@@ -186,7 +185,6 @@ sel = [('{__name__=~"task_total|queue_depth"}',), ('dur_seconds_count', 'gone_ga
 for m in sel:
     check('/api/v1/labels', {'match[]': list(m)} if len(m) > 1 else {'match[]': m[0]},
           post_too=False)
-    check('/api/v1/series', {'match[]': m[0]})
     check('/api/v1/label/queue/values', {'match[]': m[0]}, post_too=False)
     check('/api/v1/label/agent_id/values', {'match[]': m[0]}, post_too=False)
 check('/api/v1/label/__name__/values', {'match[]': '{job="scrape",__name__!~"up|scrape_.*|agentmon_.*"}'},

@@ -140,7 +140,6 @@ static void test_bad_requests(void **state)
          "invalid parameter \\\"match[]\\\""},
         {"/api/v1/labels?match%5B%5D=%7Bx%3D~%22.*%22%7D", 400, "bad_data",
          "at least one non-empty matcher"},
-        {"/api/v1/series", 400, "bad_data", "no match[] parameter provided"},
         {"/api/v1/label/1x/values", 400, "bad_data", "invalid label name: \\\"1x\\\""},
         {"/api/v1/rules?type=both", 400, "bad_data", "not supported value \\\"both\\\""},
         /* vector(1) over 5000 steps: past the budget of 1000 samples */
@@ -190,10 +189,7 @@ static void test_queries(void **state)
     r = get(f, "/api/v1/labels?match%5B%5D=job:one");
     AM_ASSERT_STR_EQ(r.body, "{\"status\":\"success\",\"data\":[\"__name__\"]}");
     reply_free(&r);
-    r = get(f, "/api/v1/series?match%5B%5D=job:one");
-    AM_ASSERT_STR_EQ(r.body, "{\"status\":\"success\",\"data\":[{\"__name__\":\"job:one\"}]}");
-    reply_free(&r);
-    /* with name=, /api/v1/series is the store's */
+    /* /api/v1/series stays the store's (docs/SERVE.md) */
     r = get(f, "/api/v1/series?name=nothing_stored");
     AM_ASSERT_EQ(r.status, 200);
     AM_ASSERT_LACKS(r.body, "job:one");

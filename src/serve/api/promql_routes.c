@@ -448,59 +448,6 @@ static void get_label_values(am_http_req *req, am_http_resp *resp, void *ud)
     labels_or_values(req, resp, ud, name);
 }
 
-typedef struct series_ctx {
-    am_buf *b;
-    size_t n;
-} series_ctx;
-
-static void on_series(void *ud, const am_label *l, size_t n)
-{
-    series_ctx *c = ud;
-    am_buf *b = c->b;
-    if (c->n++)
-        am_buf_putc(b, ',');
-    am_buf_putc(b, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            am_buf_putc(b, ',');
-        am__buf_json_string(b, l[i].name, strlen(l[i].name));
-        am_buf_putc(b, ':');
-        am__buf_json_string(b, l[i].value, strlen(l[i].value));
-    }
-    am_buf_putc(b, '}');
-}
-
-static void get_series(am_http_req *req, am_http_resp *resp, void *ud)
-{
-    am_promql_api *api = ud;
-    if (api->series_fallback && am_http_req_query(req, "name")) {
-        api->series_fallback(req, resp, api->series_fallback_ud);
-        return;
-    }
-    am_alerting *al = engine_or_503(api, resp);
-    form f;
-    if (!al || !form_init(&f, req, resp))
-        return;
-    selection s;
-    if (select_params(&f, resp, &s)) {
-        if (!s.n) {
-            bad(resp, "no match[] parameter provided");
-        } else {
-            am_buf b;
-            am_buf_init(&b, 0);
-            am_buf_puts(&b, "{\"status\":\"success\",\"data\":[");
-            series_ctx c = {&b, 0};
-            if (am_tsdb_series_matching(am_alerting_db(al), (const am_promql *const *)s.sel, s.n,
-                                        s.start, s.end, on_series, &c))
-                b.err = AM_ENOMEM;
-            am_buf_puts(&b, "]}");
-            send_json(resp, 200, &b);
-        }
-        selection_free(&s);
-    }
-    form_free(&f);
-}
-
 /* ---- rules and alerts --------------------------------------------------------- */
 
 static void get_rules(am_http_req *req, am_http_resp *resp, void *ud)
@@ -618,7 +565,6 @@ am_err am__promql_routes_add(am_http *h, am_promql_api *api)
         {AM_HTTP_GET | AM_HTTP_POST, "/api/v1/query_range", get_query_range},
         {AM_HTTP_GET | AM_HTTP_POST, "/api/v1/labels", get_labels},
         {AM_HTTP_GET, "/api/v1/label/{name}/values", get_label_values},
-        {AM_HTTP_GET | AM_HTTP_POST, "/api/v1/series", get_series},
         {AM_HTTP_GET, "/api/v1/rules", get_rules},
         {AM_HTTP_GET, "/api/v1/alerts", get_alerts},
         {AM_HTTP_GET, "/api/v1/status/buildinfo", get_buildinfo},

@@ -7,8 +7,6 @@
 **   GET|POST /api/v1/query_range     range query: query, start, end, step, timeout
 **   GET|POST /api/v1/labels          label names: match[], start, end
 **   GET      /api/v1/label/{name}/values
-**   GET|POST /api/v1/series          series: match[], start, end (with name=,
-**                                    the collector's stored samples instead)
 **   GET      /api/v1/rules           ?type=alert|record
 **   GET      /api/v1/alerts          the rules' pending and firing alerts
 **   GET      /api/v1/status/buildinfo, /api/v1/metadata, /api/v1/query_exemplars
@@ -21,6 +19,11 @@
 ** evaluation error, or more samples than the budget), 503 unavailable
 ** (the engine not started yet). POST bodies are form-encoded, as
 ** Prometheus takes them; a body parameter wins over the URL's.
+**
+** Not here: Prometheus' /api/v1/series. The collector's GET /api/v1/series
+** (routes.c, the store's samples) came first and takes the same
+** parameters; Grafana, told version 2.42 by buildinfo, lists labels and
+** values with match[] instead.
 */
 #ifndef AM_SERVE_PROMQL_ROUTES_H
 #define AM_SERVE_PROMQL_ROUTES_H
@@ -36,16 +39,12 @@ typedef struct am_promql_api {
     /* POST /-/reload: reload everything; problems to errs. NULL: 404s. */
     am_err (*reload)(void *ud, am_buf *errs);
     void *reload_ud;
-    /* GET /api/v1/series with name=: the store's series (routes.c) */
-    am_http_handler series_fallback;
-    void *series_fallback_ud;
     const am_http_auth *read_auth;  /* NULL: open */
     const am_http_auth *write_auth; /* /-/reload; NULL: open */
     int64_t max_window_ms;          /* queries may widen the window up to this; 0: 24 h */
 } am_promql_api;
 
-/* Add the routes to h (before routes.c's, so /api/v1/series is ours);
-   api must outlive h. */
+/* Add the routes to h; api must outlive h. */
 am_err am__promql_routes_add(am_http *h, am_promql_api *api);
 
 #endif

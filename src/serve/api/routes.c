@@ -355,11 +355,6 @@ static void get_series(am_http_req *req, am_http_resp *resp, void *ud)
     wrapped(resp, rc, &b);
 }
 
-void am__routes_get_series(am_http_req *req, am_http_resp *resp, void *ud)
-{
-    get_series(req, resp, ud);
-}
-
 am_err am__routes_add(am_http *h, am_routes *r)
 {
     am_err rc;

@@ -35,11 +35,6 @@ typedef struct am_routes {
 /* Add the four routes to h; r must outlive h. */
 am_err am__routes_add(am_http *h, am_routes *r);
 
-/* GET /api/v1/series (name=...) for promql_routes.c, which answers the
-   Prometheus form of the same path and hands this one on; ud: the
-   am_routes. */
-void am__routes_get_series(am_http_req *req, am_http_resp *resp, void *ud);
-
 /* A page of rows has a next one: X-Next-Cursor and Link: <path?the
    request's parameters but cursor&cursor=next>; rel="next". */
 void am__routes_next_page(am_http_resp *resp, const char *path, const char *const *names,
