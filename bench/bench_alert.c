@@ -28,6 +28,12 @@
 **       create-blocks-from openmetrics`, over its HTTP API (so it includes
 **       a loopback request, ~0.2 ms). Best of g_opts.reps after a warm-up.
 **   alert_histogram_quantile_vs_prometheus   theirs / ours (x)
+**   alert_api_histogram_quantile_1k_1h_ms
+**       The same query through agentmon's query API (GET /api/v1/query of
+**       promql_routes.c on an embedded server, the samples in an alerting
+**       engine's window) over loopback HTTP, as Prometheus' figure is
+**       taken; and alert_api_histogram_quantile_vs_prometheus, theirs /
+**       ours.
 **   alert_bytes_per_sample        encoded chunk bytes per stored sample in
 **                                 the 10k-series window (Prometheus' TSDB
 **                                 needs about 1.3)
@@ -54,6 +60,8 @@
 #include "agentmon/agentmon.h"
 #include "alert/promql.h"
 #include "alert/rules.h"
+#include "alert/service.h"
+#include "serve/api/promql_routes.h"
 #include "bench.h"
 #include "core/alloc.h"
 
@@ -237,13 +245,9 @@ static double bucket_value(int pod, int le, int s)
 }
 
 /* The window, and the same samples as an OpenMetrics file (seconds). */
-static am_tsdb *histogram_window(int64_t start, FILE *om)
+/* The histogram's hour into db (and, with om, as OpenMetrics text). */
+static void histogram_fill(am_tsdb *db, int64_t start, FILE *om)
 {
-    am_tsdb_opts to = AM_TSDB_OPTS_INIT;
-    to.retention_ms = 3 * 3600 * 1000;
-    am_tsdb *db;
-    if (am_tsdb_new(&to, &db))
-        return NULL;
     am_tsdb_begin(db, NULL);
     if (om)
         fputs("# TYPE h_bucket gauge\n", om);
@@ -267,6 +271,16 @@ static am_tsdb *histogram_window(int64_t start, FILE *om)
     am_tsdb_commit(db, NULL, 0);
     if (om)
         fputs("# EOF\n", om);
+}
+
+static am_tsdb *histogram_window(int64_t start, FILE *om)
+{
+    am_tsdb_opts to = AM_TSDB_OPTS_INIT;
+    to.retention_ms = 3 * 3600 * 1000;
+    am_tsdb *db;
+    if (am_tsdb_new(&to, &db))
+        return NULL;
+    histogram_fill(db, start, om);
     return db;
 }
 
@@ -398,6 +412,63 @@ static double prometheus_ms(const char *dir, int64_t at, char *answer, size_t ca
     return best;
 }
 
+/*
+** The same query through agentmon's query API (promql_routes.c) over HTTP,
+** as Grafana would ask it: an alerting engine with the histogram's hour in
+** its window, the routes on an embedded server, one keep-alive client.
+*/
+static double api_ms(int64_t start, int64_t at, char *err, size_t ecap)
+{
+    am_alerting_opts ao = AM_ALERTING_OPTS_INIT;
+    ao.window_ms = 3 * 3600 * 1000;
+    ao.eval_interval_ms = 3600 * 1000; /* nothing to feed: let it sleep */
+    am_alerting *al;
+    if (am_alerting_start(&ao, &al, NULL)) {
+        snprintf(err, ecap, "cannot start the engine: %s", am_errmsg());
+        return -1;
+    }
+    histogram_fill(am_alerting_db(al), start, NULL);
+    static am_promql_api api; /* outlives the server */
+    memset(&api, 0, sizeof api);
+    atomic_store(&api.al, al);
+    am_http_opts ho = AM_HTTP_OPTS_INIT;
+    ho.port = 0;
+    ho.no_builtin_routes = true;
+    am_http *h;
+    double best = -1;
+    if (am_http_new(&ho, &h) || am__promql_routes_add(h, &api) || am_http_listen(h)) {
+        snprintf(err, ecap, "cannot serve the query API: %s", am_errmsg());
+        am_alerting_stop(al);
+        return -1;
+    }
+    CURL *c = curl_easy_init();
+    char *esc = curl_easy_escape(c, QUERY, 0);
+    char url[1024];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/api/v1/query?query=%s&time=%lld.%03lld",
+             am_http_port(h), esc, (long long)(at / 1000), (long long)(at % 1000));
+    curl_free(esc);
+    am_buf b;
+    am_buf_init(&b, 0);
+    get(c, url, &b); /* warm-up: the connection */
+    for (int r = 0; r < g_opts.reps + 2; r++) {
+        uint64_t a = bench_now_ns();
+        long code = get(c, url, &b);
+        double ms = (double)(bench_now_ns() - a) / 1e6;
+        if (code != 200) {
+            snprintf(err, ecap, "the query API answered %ld", code);
+            best = -1;
+            break;
+        }
+        if (best < 0 || ms < best)
+            best = ms;
+    }
+    am_buf_free(&b);
+    curl_easy_cleanup(c);
+    am_http_free(h);
+    am_alerting_stop(al);
+    return best;
+}
+
 static void bench_quantile(void)
 {
     char dir[] = "/tmp/am-bench-alert.XXXXXX";
@@ -451,6 +522,13 @@ static void bench_quantile(void)
         bench_emit_error("prometheus_histogram_quantile_1k_1h_ms", "cannot make a temp dir");
         return;
     }
+    double api = api_ms(start, end, err, sizeof err);
+    if (api < 0)
+        bench_emit_error("alert_api_histogram_quantile_1k_1h_ms", err);
+    else
+        emit("alert_api_histogram_quantile_1k_1h_ms", "ms", api, false, 0,
+             "the same query through agentmon's GET /api/v1/query over loopback HTTP "
+             "(keep-alive); best of reps + 2");
     char answer[4096] = "";
     double theirs = prometheus_ms(dir, end, answer, sizeof answer, err, sizeof err);
     char cmd[700];
@@ -472,6 +550,10 @@ static void bench_quantile(void)
     emit("prometheus_histogram_quantile_1k_1h_ms", "ms", theirs, false, 0, note);
     emit("alert_histogram_quantile_vs_prometheus", "x", theirs / best, false, 0,
          "Prometheus' time / ours (> 1: we are faster)");
+    if (api > 0)
+        emit("alert_api_histogram_quantile_vs_prometheus", "x", theirs / api, false, 0,
+             "Prometheus' HTTP time / agentmon's query API's, both over loopback HTTP (> 1: we "
+             "are faster)");
 }
 
 void bench_group_alert(void)

@@ -145,6 +145,10 @@ am_err am_promql_parse(const char *text, am_promql **out, char *err, size_t cap)
 void am_promql_free(am_promql *q);
 const char *am_promql_text(const am_promql *q);
 
+/* The type of q's value: "scalar", "vector", "matrix" (a range vector),
+   "string". */
+const char *am_promql_type(const am_promql *q);
+
 /* How far back of its evaluation time q reads: the longest range plus
    offset of its selectors (the lookback comes on top). */
 int64_t am_promql_reach_ms(const am_promql *q);
@@ -393,5 +397,51 @@ typedef struct am_rule_info {
 
 void am_alert_engine_rules(am_alert_engine *e, void (*fn)(void *ud, const am_rule_info *r),
                            void *ud);
+
+/* ================================================================ the API */
+
+/*
+** The query API's parameters as Prometheus reads them: a time is unix
+** seconds (a Go float, rounded to the millisecond) or RFC 3339; a step or
+** timeout is seconds (a float) or a Prometheus duration (5m, 1h30m).
+** false when s is neither.
+*/
+bool am_promql_parse_time(const char *s, int64_t *ms);
+bool am_promql_parse_duration_param(const char *s, int64_t *ms);
+
+/*
+** A series selector (match[] of /api/v1/labels, /series, ...): parsed as
+** PromQL and refused unless it is one vector selector. As am_promql_parse.
+*/
+am_err am_promql_selector(const char *text, am_promql **out, char *err, size_t cap);
+
+/*
+** The series that any of sel[0..n) (selectors from am_promql_selector)
+** picks and that have samples in [start_ms, end_ms]: fn once per series
+** with its label set (sorted, borrowed for the call), under the window's
+** read lock (fn must not call back into the window). AM_OK or AM_ENOMEM.
+*/
+am_err am_tsdb_series_matching(am_tsdb *db, const am_promql *const *sel, size_t n, int64_t start_ms,
+                               int64_t end_ms,
+                               void (*fn)(void *ud, const am_label *l, size_t n_labels), void *ud);
+
+/*
+** The "data" member of /api/v1/rules (types: a mask of the two kinds, for
+** ?type=alert|record) and of /api/v1/alerts, as Prometheus 2.42 writes
+** them; and a time as Go's RFC3339Nano (0: Go's zero time).
+*/
+/*
+** An alert's identity as Alertmanager computes it (model.LabelSet.
+** Fingerprint: FNV-1a 64 over the pairs sorted by name, 0xff after each
+** name and value), and as 16 hex digits (its String()). l sorted by name.
+*/
+uint64_t am_alert_fingerprint(const am_label *l, size_t n);
+void am_alert_fingerprint_hex(const am_label *l, size_t n, char out[17]);
+
+#define AM_RULES_ALERTING 1u
+#define AM_RULES_RECORDING 2u
+void am_alert_rules_json(am_alert_engine *e, unsigned types, struct am_buf *b);
+void am_alert_alerts_json(am_alert_engine *e, struct am_buf *b);
+void am_alert_time_json(struct am_buf *b, int64_t ms);
 
 #endif

@@ -30,6 +30,8 @@ uint32_t am__labels_hash_pairs(const am_label *pairs, size_t n)
     const char *s[2 * CHUNK];
     size_t lens[2 * CHUNK];
     uint32_t h = 0x9e3779b9u;
+    if (n == 0)
+        return 0; /* as am__labels_empty, so every empty set is equal to it */
     /* in chunks of 64 pairs, each chunk's hash folded into the next */
     for (size_t i = 0; i < n || i == 0; i += CHUNK) {
         size_t k = n - i < CHUNK ? n - i : CHUNK;

@@ -17,8 +17,8 @@ static void print_usage(FILE *out, const char *usage, const cli_opt *opts, size_
     fprintf(out, "  %-22s %s\n", "--help", "show this help");
 }
 
-int cli_parse(int argc, char **argv, cli_opt *opts, size_t n_opts, const char **pos,
-              size_t max_pos, size_t *n_pos, const char *usage)
+int cli_parse(int argc, char **argv, cli_opt *opts, size_t n_opts, const char **pos, size_t max_pos,
+              size_t *n_pos, const char *usage)
 {
     *n_pos = 0;
     for (int i = 1; i < argc; i++) {
@@ -82,8 +82,8 @@ int cli_number(const cli_opt *opts, size_t n_opts, const char *name, double min,
     return 0;
 }
 
-int cli_listen(const cli_opt *opts, size_t n_opts, const char *name, char *host,
-               size_t host_size, uint16_t *port)
+int cli_listen(const cli_opt *opts, size_t n_opts, const char *name, char *host, size_t host_size,
+               uint16_t *port)
 {
     const char *s = cli_get(opts, n_opts, name);
     if (!s)

@@ -4,11 +4,16 @@
 **
 **   agentmon demo [--listen HOST:PORT] [--coordinator URI] [--log FILE]
 **                 [--duration S] [--rate N] [--instances N] [--seed N] [--quiet]
-**                 [--time-scale F] [--uninstrumented]
+**                 [--time-scale F] [--uninstrumented] [--rules FILE]...
+**                 [--evaluation-interval D]
 **
 ** Everything lives in the default registry, which the embedded server
 ** serves at /metrics and /snapshot; /coordinator is the coordinator's own
-** JSON snapshot. The main thread samples queue depths every second and
+** JSON snapshot. The alerting engine (src/alert/service.h) evaluates the
+** rule files (the shipped deploy/prometheus/alerts.yml by default) over
+** that registry; the server answers Prometheus' query API over its window
+** (/api/v1/query, /api/v1/rules, /api/v1/alerts, ...), POST /-/reload and
+** SIGHUP reload the rules. The main thread samples queue depths every second and
 ** draws the view every two; the agents run on their own threads. SIGINT,
 ** SIGTERM or the end of --duration stop the agents, which finish the step
 ** in hand (their receives time out within 0.2 s), and everything is freed.
@@ -17,6 +22,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "../core/buf.h"
+#include "../core/civil.h"
+#include "../core/error.h"
 
 #include "args.h"
 #include "http_security.h"
@@ -36,6 +46,12 @@ static int parse(int argc, char **argv, demo_opts *o)
         {"--quiet", false, "no terminal view; only the summary at the end", NULL},
         {"--time-scale", true, "simulated latencies times this (default 1; 0: none)", NULL},
         {"--uninstrumented", false, "no packs and no logs (to measure what they cost)", NULL},
+        {"--rules", true,
+         "Prometheus rule file to evaluate (repeatable; default " DEMO_DEFAULT_RULES "; off: none)",
+         NULL},
+        {"--evaluation-interval", true, "rule groups without interval: (default 15s)", NULL},
+        {"--notify-config", true,
+         "Alertmanager's route:, receivers:, inhibit_rules: (and alerting:) for the alerts", NULL},
         CLI_HTTP_SECURITY_OPTS,
     };
     const size_t n = sizeof opts / sizeof opts[0];
@@ -65,7 +81,28 @@ static int parse(int argc, char **argv, demo_opts *o)
     o->seed = (uint64_t)seed;
     o->quiet = cli_get(opts, n, "--quiet") != NULL;
     o->uninstrumented = cli_get(opts, n, "--uninstrumented") != NULL;
+    o->n_rules = cli_all(argc, argv, "--rules", o->rules, DEMO_MAX_RULE_FILES);
+    if (o->n_rules > DEMO_MAX_RULE_FILES) {
+        fprintf(stderr, "agentmon demo: at most %d --rules files\n", DEMO_MAX_RULE_FILES);
+        return 2;
+    }
+    o->no_rules = o->n_rules == 1 && strcmp(o->rules[0], "off") == 0;
+    o->notify_config = cli_get(opts, n, "--notify-config");
+    if ((v = cli_get(opts, n, "--evaluation-interval")) &&
+        am__duration_parse(v, strlen(v), "--evaluation-interval", &o->eval_interval)) {
+        fprintf(stderr, "agentmon demo: %s\n", am_errmsg());
+        return 2;
+    }
     return cli_http_security_load(opts, n, "agentmon demo", &o->security);
+}
+
+/* SIGHUP: reload the rule files. */
+static volatile sig_atomic_t g_hup;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    g_hup = 1;
 }
 
 /* GET /coordinator: the coordinator's JSON snapshot. */
@@ -119,6 +156,8 @@ static am_err setup(demo *d)
     co.dlq_growth_threshold = 5;
     co.dlq_growth_window_s = 30;
     co.logger = d->log;
+    co.on_dlq_growth = demo_dlq_alert;
+    co.dlq_growth_userdata = d;
     if ((rc = am_coord_open(d->o.coordinator, &co, &d->coord)) || (rc = demo_providers_init(d)))
         return rc;
 
@@ -139,16 +178,106 @@ static am_err setup(demo *d)
     return AM_OK;
 }
 
+static am_err reload_cb(void *ud, am_buf *errs)
+{
+    demo *d = ud;
+    am_notify_config *nc = NULL;
+    am_err rc =
+        d->o.notify_config ? am__notify_config_load(d->o.notify_config, false, &nc, errs) : AM_OK;
+    if (!rc)
+        rc = am_alerting_reload(d->alerting, errs);
+    if (rc) {
+        am__notify_config_free(nc);
+        return rc;
+    }
+    return am_notify_set_config(d->notify, nc);
+}
+
+/*
+** The rules: --rules, or the shipped ones when they are found (from the
+** repository's root, or beside the program's build directory); none with
+** --rules off. A file that does not load stops the demo, naming file and
+** line.
+*/
+static am_err start_alerting(demo *d)
+{
+    const char *const *files = d->o.rules;
+    size_t n = d->o.no_rules ? 0 : d->o.n_rules;
+    static char found[4096];
+    const char *def[1];
+    if (!d->o.n_rules) {
+        char exe[4000];
+        ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[l > 0 ? l : 0] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        if (access(DEMO_DEFAULT_RULES, R_OK) == 0)
+            snprintf(found, sizeof found, "%s", DEMO_DEFAULT_RULES);
+        else if (slash)
+            snprintf(found, sizeof found, "%s/../%s", exe, DEMO_DEFAULT_RULES);
+        if (found[0] && access(found, R_OK) == 0) {
+            def[0] = found;
+            files = def;
+            n = 1;
+        }
+    }
+    d->reg = am_registry_default(); /* setup() fills it; the engine reads it */
+    am_buf errs;
+    am_buf_init(&errs, 1u << 20);
+    am_notify_config *nc = NULL;
+    am_err rc =
+        d->o.notify_config ? am__notify_config_load(d->o.notify_config, false, &nc, &errs) : AM_OK;
+    am_notify_opts no = {d->reg, d->log, NULL};
+    am_notify *notify = NULL;
+    if (!rc)
+        rc = am_notify_new(&no, nc, &notify);
+    atomic_store(&d->notify, notify);
+    am_alerting_opts ao = AM_ALERTING_OPTS_INIT;
+    ao.notify = am_notify_engine_fn;
+    ao.notify_ud = notify;
+    ao.rule_files = files;
+    ao.n_rule_files = n;
+    ao.regs = &d->reg;
+    ao.n_regs = 1;
+    ao.eval_interval_ms = (int64_t)(d->o.eval_interval * 1000);
+    ao.logger = d->log;
+    if (!rc)
+        rc = am_alerting_start(&ao, &d->alerting, &errs);
+    if (rc && errs.len) {
+        if (errs.p[errs.len - 1] == '\n')
+            errs.p[--errs.len] = '\0';
+        rc = am__err(rc, "%s", errs.p);
+    }
+    am_buf_free(&errs);
+    if (!rc) {
+        atomic_store(&d->papi.al, d->alerting);
+        atomic_store(&d->aapi.notify, notify);
+    }
+    d->n_rule_files = n;
+    return rc;
+}
+
 static am_err serve(demo *d)
 {
     am_http_opts ho = AM_HTTP_OPTS_INIT;
     ho.host = d->o.host;
     ho.port = d->o.port;
     cli_http_security_apply(&d->o.security, &ho);
+    d->papi.reload = reload_cb;
+    d->papi.reload_ud = d;
+    d->papi.read_auth = cli_http_read_auth(&d->o.security);
+    d->papi.write_auth = cli_http_write_auth(&d->o.security);
     am_err rc = am_http_new(&ho, &d->srv);
     if (!rc)
         rc = am_http_route(d->srv, AM_HTTP_GET, "/coordinator", coordinator_route, d,
                            cli_http_read_auth(&d->o.security));
+    d->aapi.read_auth = d->papi.read_auth;
+    d->aapi.write_auth = d->papi.write_auth;
+    if (!rc)
+        rc = am__promql_routes_add(d->srv, &d->papi);
+    if (!rc)
+        rc = am__alert_routes_add(d->srv, &d->aapi);
     if (!rc)
         rc = am_http_listen(d->srv);
     return rc;
@@ -157,10 +286,14 @@ static am_err serve(demo *d)
 static void teardown(demo *d)
 {
     am_http_free(d->srv);
+    atomic_store(&d->papi.al, NULL);
+    am_alerting_stop(d->alerting);
+    d->alerting = NULL;
     for (unsigned i = 0; i < d->n_agents; i++)
         am_task_agent_free(d->agents[i].task);
     demo_providers_free(d);
     am_coord_close(d->coord);
+    am_notify_free(atomic_exchange(&d->notify, NULL));
     am_worker_pack_free(d->worker);
     am_llm_pack_free(d->llm);
     am_rate_pack_free(d->rate);
@@ -207,8 +340,13 @@ static int run_demo(int argc, char **argv)
     d.t0 = demo_now();
     d.next_replay = d.t0 + 20;
 
-    const char *stage = "setup";
-    am_err e = setup(&d);
+    /* the notifier first: the coordinator's and breakers' events go to it */
+    const char *stage = "--rules";
+    am_err e = start_alerting(&d);
+    if (!e) {
+        stage = "setup";
+        e = setup(&d);
+    }
     if (!e) {
         stage = "--listen";
         e = serve(&d);
@@ -222,9 +360,11 @@ static int run_demo(int argc, char **argv)
     cli_catch_stop_signals();
     cli_http_security_warn(&d.o.security, "agentmon demo", d.srv);
 
-    printf("agentmon demo: %u agents on %s; metrics at http%s://%s:%u/metrics, logs in %s%s\n",
+    printf("agentmon demo: %u agents on %s; metrics at http%s://%s:%u/metrics, logs in %s, "
+           "%zu rule file%s%s\n",
            d.n_agents, d.o.coordinator, d.o.security.tls_cert ? "s" : "", d.o.host,
-           am_http_port(d.srv), d.o.log_path, d.o.duration > 0 ? "" : "; Ctrl-C stops it");
+           am_http_port(d.srv), d.o.log_path, d.n_rule_files, d.n_rule_files == 1 ? "" : "s",
+           d.o.duration > 0 ? "" : "; Ctrl-C stops it");
     fflush(stdout);
     if (start_agents(&d)) {
         fprintf(stderr, "agentmon demo: cannot start the agents' threads\n");
@@ -232,8 +372,22 @@ static int run_demo(int argc, char **argv)
         return 1;
     }
 
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hup;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
     double next_sample = d.t0, next_view = d.t0 + 2;
     while (!cli_stop_signal) {
+        if (g_hup) {
+            g_hup = 0;
+            am_buf errs;
+            am_buf_init(&errs, 1u << 20);
+            if (am_alerting_reload(d.alerting, &errs))
+                fprintf(stderr, "agentmon demo: reload failed, the running rules stay:\n%s",
+                        errs.len ? errs.p : am_errmsg());
+            am_buf_free(&errs);
+        }
         double now = demo_now();
         if (d.o.duration > 0 && now - d.t0 >= d.o.duration)
             break;

@@ -4,6 +4,7 @@
 ** what is buffered committed, the store closed.
 */
 #include <malloc.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "agentmon/agentmon.h"
+#include "../core/buf.h"
 #include "../core/civil.h"
 #include "../serve/config.h"
 #include "../serve/serve.h"
@@ -50,6 +52,22 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         {"--max-flush-samples", true, "StatsD samples stored per flush (default 100000)", NULL},
         {"--store-queue", true,
          "records waiting for the store's writer (default 100000; samples may hold half)", NULL},
+        {"--rules", true,
+         "a Prometheus rule file (or glob) to evaluate (repeatable; rules: in the config)", NULL},
+        {"--evaluation-interval", true, "rule groups without interval: (default 15s)", NULL},
+        {"--external-url", true, "this collector's URL, for links in alerts", NULL},
+        {"--query-max-samples", true, "samples one query may load (default 50000000)", NULL},
+        {"--query-max-window", true, "how far back queries may widen the window (default 24h)",
+         NULL},
+        {"--resend-delay", true, "send firing alerts again after this (default 1m)", NULL},
+        {"--for-outage-tolerance", true,
+         "restore pending `for` state only when down less than this (default 1h)", NULL},
+        {"--for-grace-period", true,
+         "a restored alert fires no sooner than this after a restart (default 10m)", NULL},
+        {"--notify-config", true,
+         "Alertmanager's route:, receivers:, inhibit_rules: (and prometheus.yml's alerting:) "
+         "in a file of their own; or put them in --config",
+         NULL},
         CLI_HTTP_SECURITY_OPTS,
     };
     const size_t n = sizeof opts / sizeof opts[0];
@@ -61,10 +79,10 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
     const char *path = cli_get(opts, n, "--config");
     if (path && !g_merged) {
         /* the file's options go before the command line's: parse again */
-        const char *known[sizeof opts / sizeof opts[0]], *lists[] = {"--scrape"};
+        const char *known[sizeof opts / sizeof opts[0]], *lists[] = {"--scrape", "--rules"};
         for (size_t i = 1; i < n; i++)
             known[i - 1] = opts[i].name;
-        if (am__config_load(path, known, n - 1, lists, 1, &g_config)) {
+        if (am__config_load(path, known, n - 1, lists, 2, &g_config)) {
             fprintf(stderr, "agentmon serve: %s\n", am_errmsg());
             return 2;
         }
@@ -103,10 +121,33 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         fprintf(stderr, "agentmon serve: at most %d --scrape targets\n", AM_SERVE_MAX_SCRAPE);
         return 2;
     }
+    o->n_rule_files = cli_all(argc, argv, "--rules", o->rule_files, AM_SERVE_MAX_RULE_FILES);
+    if (o->n_rule_files > AM_SERVE_MAX_RULE_FILES) {
+        fprintf(stderr, "agentmon serve: at most %d --rules files\n", AM_SERVE_MAX_RULE_FILES);
+        return 2;
+    }
+    o->external_url = cli_get(opts, n, "--external-url");
+    o->notify_config = cli_get(opts, n, "--notify-config");
+    if (g_config.has_sections) {
+        if (o->notify_config) {
+            fprintf(stderr, "agentmon serve: the alerting sections are in --config and "
+                            "--notify-config names another file: keep them in one\n");
+            return 2;
+        }
+        o->notify_config = cli_get(opts, n, "--config");
+        o->notify_config_is_collector = true;
+    }
+    if (cli_number(opts, n, "--query-max-samples", 1, 1e15, &o->query_max_samples))
+        return 2;
     static const struct {
         const char *opt;
         size_t off;
     } DURATIONS[] = {{"--scrape-interval", offsetof(am_serve_opts, scrape_interval_s)},
+                     {"--evaluation-interval", offsetof(am_serve_opts, eval_interval_s)},
+                     {"--query-max-window", offsetof(am_serve_opts, query_max_window_s)},
+                     {"--resend-delay", offsetof(am_serve_opts, resend_delay_s)},
+                     {"--for-outage-tolerance", offsetof(am_serve_opts, for_outage_tolerance_s)},
+                     {"--for-grace-period", offsetof(am_serve_opts, for_grace_period_s)},
                      {"--retention", offsetof(am_serve_opts, retention_s)},
                      {"--system-interval", offsetof(am_serve_opts, system_interval_s)},
                      {"--flush-interval", offsetof(am_serve_opts, flush_interval_s)}};
@@ -149,6 +190,28 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
     return 0;
 }
 
+/* SIGHUP: reload the rule files (and notifiers), as Prometheus does. */
+static volatile sig_atomic_t g_hup;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    g_hup = 1;
+}
+
+static void reload(am_serve *s)
+{
+    am_buf errs;
+    am_buf_init(&errs, 1u << 20);
+    if (am_serve_reload(s, &errs))
+        fprintf(stderr, "agentmon serve: reload failed, the running rules stay:\n%s",
+                errs.len ? errs.p : am_errmsg());
+    else
+        printf("agentmon serve: reloaded\n");
+    fflush(stdout);
+    am_buf_free(&errs);
+}
+
 static void cleanup(void)
 {
     cli_http_security_free(&g_security);
@@ -178,17 +241,28 @@ static int run(int argc, char **argv)
         return 1;
     }
     cli_catch_stop_signals();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hup;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
     cli_http_security_warn(&g_security, "agentmon serve", am_serve_http(s));
     int sp = am_serve_statsd_port(s);
     printf("agentmon serve: HTTP%s on %s:%u (POST /api/v1/events, /metrics), ",
            o.tls_cert_file ? "S" : "", o.http_host, am_serve_http_port(s));
     if (sp)
         printf("StatsD on udp %s:%d, ", o.statsd_host, sp);
-    printf("store %s, %zu scrape target%s\n", o.store_uri ? o.store_uri : AM_STORE_DEFAULT_URI,
-           o.n_scrape, o.n_scrape == 1 ? "" : "s");
+    printf("store %s, %zu scrape target%s, %zu rule file%s\n",
+           o.store_uri ? o.store_uri : AM_STORE_DEFAULT_URI, o.n_scrape, o.n_scrape == 1 ? "" : "s",
+           o.n_rule_files, o.n_rule_files == 1 ? "" : "s");
     fflush(stdout);
-    while (!cli_stop_signal)
+    while (!cli_stop_signal) {
         sleep(1); /* a signal cuts it short; no race with pause() */
+        if (g_hup) {
+            g_hup = 0;
+            reload(s);
+        }
+    }
     am_serve_stop(s);
     cleanup();
     printf("agentmon serve: stopped\n");

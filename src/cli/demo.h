@@ -26,12 +26,18 @@
 #include "agentmon/agentmon.h"
 #include "http_security.h"
 #include "agentmon/breaker.h"
+#include "../alert/service.h"
+#include "../serve/api/alert_routes.h"
+#include "../serve/api/promql_routes.h"
 
 enum { ROLE_ORCH, ROLE_PLANNER, ROLE_RESEARCHER, ROLE_CODER, ROLE_REVIEWER, ROLE_WRITER, N_ROLES };
 
 #define DEMO_MAX_INSTANCES 8
 #define DEMO_MAX_AGENTS (1 + (N_ROLES - 1) * DEMO_MAX_INSTANCES)
 #define DEMO_PROVIDERS 3
+#define DEMO_MAX_RULE_FILES 16
+/* the shipped rules, loaded unless --rules says otherwise */
+#define DEMO_DEFAULT_RULES "deploy/prometheus/alerts.yml"
 
 /* histogram buckets the live view can read (the task histogram has 21) */
 #define DEMO_VIEW_BUCKETS 32
@@ -68,7 +74,12 @@ typedef struct demo_opts {
     bool uninstrumented; /* no packs, no logs: to measure their cost */
     double time_scale;   /* simulated latencies x this; 0 = none */
     uint64_t seed;
-    cli_http_security security; /* TLS and credentials */
+    cli_http_security security;             /* TLS and credentials */
+    const char *rules[DEMO_MAX_RULE_FILES]; /* rule files; none: the shipped ones */
+    size_t n_rules;
+    bool no_rules;             /* --rules off */
+    double eval_interval;      /* seconds; 0: 15 */
+    const char *notify_config; /* Alertmanager's route:, receivers:, ... */
 } demo_opts;
 
 struct demo {
@@ -77,6 +88,10 @@ struct demo {
     am_coord *coord;
     am_logger *log;
     am_http *srv;
+    am_alerting *alerting;     /* the rules over the demo's registry */
+    am_promql_api papi;        /* the query API on the demo's server */
+    am_notify *_Atomic notify; /* routing and receivers; events become alerts */
+    am_alert_api aapi;         /* silences, alerts in (no store: no history) */
     am_task_pack *tasks;
     am_a2a_pack *a2a;
     am_cache_pack *cache;
@@ -86,6 +101,7 @@ struct demo {
     demo_provider providers[DEMO_PROVIDERS];
     demo_agent agents[DEMO_MAX_AGENTS];
     unsigned n_agents;
+    size_t n_rule_files; /* loaded */
     _Atomic int stop;
     double t0; /* monotonic seconds at start */
     _Atomic uint64_t started, finished, dropped;
@@ -125,6 +141,11 @@ void *demo_orchestrator_main(void *arg);
 const char *demo_role_name(int role);
 /* Per-second bookkeeping: queue depths, DLQ sizes, worker health. */
 void demo_sample(demo *d);
+
+/* demo_alerts.c: the coordinator's DLQ growth and the breakers' openings
+   as alerts, through the same routing and receivers as the rules' */
+void demo_dlq_alert(const char *agent, size_t grown, double window_s, void *ud);
+void demo_breaker_alert(const char *name, am_breaker_state from, am_breaker_state to, void *ud);
 
 /* demo_view.c */
 void demo_view(demo *d, double elapsed);

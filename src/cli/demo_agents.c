@@ -311,7 +311,10 @@ void *demo_orchestrator_main(void *arg)
            finished tasks never pile up in the orchestrator's queue */
         double wait = next - demo_now();
         am_coord_delivery *m;
-        if (am_coord_receive(d->coord, orch->name, 10, wait < 0 ? 0 : wait < 0.2 ? wait : 0.2,
+        if (am_coord_receive(d->coord, orch->name, 10,
+                             wait < 0     ? 0
+                             : wait < 0.2 ? wait
+                                          : 0.2,
                              &m) == AM_OK) {
             collect(d, orch, m);
             am_coord_delivery_free(m);

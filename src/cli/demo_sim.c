@@ -103,6 +103,8 @@ am_err demo_providers_init(demo *d)
         am_breaker_opts bo = AM_BREAKER_OPTS_INIT;
         bo.name = bname;
         bo.registry = d->reg;
+        bo.on_transition = demo_breaker_alert;
+        bo.transition_userdata = d;
         bo.failure_threshold = 5;
         /* in simulated time, like the latencies: at --time-scale 0 calls
            take no time, and background failures must not add up to a trip */

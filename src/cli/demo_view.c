@@ -7,12 +7,15 @@
 ** since the last view, and the p95 of its step duration since the last view
 ** -- estimated from the agent_task_duration_seconds buckets the way
 ** Prometheus' histogram_quantile does. Then totals: tasks, tokens, and the
-** circuit breakers that are not closed. The numbers come from the same
-** places /metrics reads them from.
+** circuit breakers that are not closed, and the alerts of the rules that
+** are pending or firing (firing first, since when). The numbers come from
+** the same places /metrics and /api/v1/alerts read them from.
 */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "agentmon/timer.h"
 
 #include "demo.h"
 
@@ -52,6 +55,53 @@ static double p95_since(demo *d, demo_agent *a)
         a->view_buckets[i] = cum[i];
     }
     return quantile(0.95, am_histogram_bounds(h), nb, delta);
+}
+
+/* One line per pending or firing alert of the rules, firing first. */
+typedef struct alerts_view {
+    int pass; /* 0: firing, 1: pending */
+    unsigned n, shown;
+} alerts_view;
+
+static void on_alert(void *ud, const am_rule_info *r, const am_alert_record *a)
+{
+    alerts_view *v = ud;
+    if ((v->pass == 0) != (a->state == AM_ALERT_FIRING))
+        return;
+    v->n++;
+    if (v->shown >= 8)
+        return;
+    v->shown++;
+    char labels[160];
+    size_t o = 0;
+    labels[0] = '\0';
+    for (size_t i = 0; i < a->n_labels && o + 2 < sizeof labels; i++) {
+        if (strcmp(a->labels[i].name, "alertname") == 0)
+            continue;
+        int k = snprintf(labels + o, sizeof labels - o, "%s%s=%s", o ? "," : "", a->labels[i].name,
+                         a->labels[i].value);
+        if (k < 0)
+            break;
+        o += (size_t)k < sizeof labels - o ? (size_t)k : sizeof labels - o - 1;
+    }
+    double since =
+        (double)(a->state == AM_ALERT_FIRING && a->fired_at_ms ? a->fired_at_ms : a->active_at_ms);
+    printf("  %-7s %-26s %-40.40s %6.0fs  %g\n", a->state == AM_ALERT_FIRING ? "FIRING" : "pending",
+           r->name, labels, am_unix_time() - since / 1000, a->value);
+}
+
+static void view_alerts(demo *d)
+{
+    if (!d->alerting || !d->n_rule_files)
+        return;
+    alerts_view v = {0, 0, 0};
+    am_alerting_active(d->alerting, on_alert, &v);
+    unsigned firing = v.n;
+    v.pass = 1;
+    v.n = 0;
+    am_alerting_active(d->alerting, on_alert, &v);
+    printf("alerts: %u firing, %u pending%s\n", firing, v.n,
+           firing + v.n > v.shown ? " (more in /api/v1/alerts)" : "");
 }
 
 void demo_view(demo *d, double elapsed)
@@ -95,6 +145,7 @@ void demo_view(demo *d, double elapsed)
         }
     }
     printf("%s\n", shown ? "" : " all closed");
+    view_alerts(d);
     if (!tty)
         putchar('\n');
     fflush(stdout);

@@ -3,6 +3,7 @@
 ** the catalogue shows them (see catalog.h). A part of the collector that
 ** adds a table adds it here.
 */
+#include "../alert/notify/notify.h"
 #include "catalog.h"
 #include "ingest/event_metrics.h"
 #include "ingest/scrape.h"
@@ -10,7 +11,8 @@
 #include "serve.h"
 
 static const am_def_table *const TABLES[] = {
-    &am__table_ingest, &am__table_events, &am__table_store, &am__table_scrape, &am__table_system,
+    &am__table_ingest, &am__table_events, &am__table_store,
+    &am__table_scrape, &am__table_system, &am__table_notify,
 };
 
 const am_def_table *const *am__serve_catalog(size_t *n_tables)

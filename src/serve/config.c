@@ -2,7 +2,10 @@
 ** config.c: the YAML config file (see config.h), read with libyaml's event
 ** parser: a mapping of scalars, or of lists of scalars for the options
 ** that repeat. Anything else is refused with the line it is on, rather
-** than guessed at.
+** than guessed at -- but for the alerting sections (Alertmanager's
+** global, route, receivers, inhibit_rules, templates, time_intervals and
+** Prometheus' alerting), whose values are skipped here whole and read by
+** the notifier's own parser (src/alert/notify/config.c) from the same file.
 */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,6 +25,11 @@ static bool in(const char *name, const char *const *set, size_t n)
             return true;
     return false;
 }
+
+/* Top-level keys whose values are the notifier's (notify/config.c). */
+static const char *const SECTIONS[] = {
+    "global",    "route",    "receivers",      "inhibit_rules",
+    "templates", "alerting", "time_intervals", "mute_time_intervals"};
 
 typedef struct pending {
     size_t name_off; /* into the strings buffer: "--key" */
@@ -58,6 +66,7 @@ am_err am__config_parse(const char *text, size_t len, const char *const *known, 
     /* states: 0 before the mapping, 1 want a key, 2 want a value, 3 in a
        list value, 4 after the mapping */
     int state = 0, depth = 0;
+    int skip = 0; /* > 0: inside a section's value, this deep; -1: the next value is one */
     size_t key_off = 0;
     char key[128] = "";
     am_err rc = AM_OK;
@@ -68,6 +77,19 @@ am_err am__config_parse(const char *text, size_t len, const char *const *known, 
             rc = am__err(AM_EINVAL, "config: line %lu: %s", (unsigned long)p.problem_mark.line + 1,
                          p.problem ? p.problem : "not YAML");
             break;
+        }
+        if (skip) {
+            /* a section's value, whatever its shape: the notifier reads it */
+            if (e.type == YAML_MAPPING_START_EVENT || e.type == YAML_SEQUENCE_START_EVENT)
+                skip = skip < 0 ? 1 : skip + 1;
+            else if (e.type == YAML_MAPPING_END_EVENT || e.type == YAML_SEQUENCE_END_EVENT)
+                skip--;
+            else if (skip < 0)
+                skip = 0; /* a scalar (or alias) value */
+            if (skip == 0)
+                state = 1;
+            yaml_event_delete(&e);
+            continue;
         }
         switch (e.type) {
         case YAML_STREAM_START_EVENT:
@@ -118,6 +140,11 @@ am_err am__config_parse(const char *text, size_t len, const char *const *known, 
                 if (vlen == 0 || vlen > sizeof key - 3 || memchr(v, '\0', vlen)) {
                     rc = am__err(AM_EINVAL, "config: line %lu: an empty or overlong key",
                                  line_of(&e));
+                    break;
+                }
+                if (in(v, SECTIONS, sizeof SECTIONS / sizeof SECTIONS[0])) {
+                    out->has_sections = true;
+                    skip = -1;
                     break;
                 }
                 snprintf(key, sizeof key, "--%.*s", (int)vlen, v);
@@ -174,7 +201,9 @@ am_err am__config_parse(const char *text, size_t len, const char *const *known, 
         am_buf_free(&strs);
         return rc;
     }
+    bool has_sections = out->has_sections;
     out->mem = am_buf_take(&strs, NULL);
+    out->has_sections = has_sections;
     for (size_t i = 0; i < n; i++) {
         out->names[i] = out->mem + pairs[i].name_off;
         out->values[i] = out->mem + pairs[i].value_off;

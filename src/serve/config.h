@@ -9,7 +9,11 @@
 **       - http://127.0.0.1:9464/metrics
 **
 ** The file becomes "--name value" pairs put before the command line's own,
-** so one parser checks both and the command line wins.
+** so one parser checks both and the command line wins. Alertmanager's
+** sections (global, route, receivers, inhibit_rules, templates,
+** time_intervals) and Prometheus' alerting: may be in the same file: they
+** are skipped here (has_sections says they are there) and read by the
+** notifier (src/alert/notify/notify.h).
 */
 #ifndef AM_SERVE_CONFIG_H
 #define AM_SERVE_CONFIG_H
@@ -25,7 +29,8 @@ typedef struct am_config {
     const char *names[AM_CONFIG_MAX_PAIRS]; /* "--listen" */
     const char *values[AM_CONFIG_MAX_PAIRS];
     size_t n;
-    char *mem; /* the strings */
+    char *mem;         /* the strings */
+    bool has_sections; /* alerting sections (route:, receivers:, ...): the notifier's */
 } am_config;
 
 /*

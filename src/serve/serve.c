@@ -21,6 +21,8 @@
 */
 #define _GNU_SOURCE /* memrchr */
 #include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -34,6 +36,10 @@
 #include "../core/alloc.h"
 #include "../core/error.h"
 #include "../packs/pack.h"
+#include "../alert/service.h"
+#include "alert_state.h"
+#include "api/alert_routes.h"
+#include "api/promql_routes.h"
 #include "api/routes.h"
 #include "ingest/event_metrics.h"
 #include "ingest/scrape.h"
@@ -41,6 +47,7 @@
 #include "ingest/statsd_agg.h"
 #include "ingest/sysstat.h"
 #include "serve.h"
+#include "store/labels.h"
 #include "store/store.h"
 
 #define BATCH 5000
@@ -116,6 +123,11 @@ struct am_serve {
     am_store *store;
     am_event_metrics *em;
     am_routes routes;
+    am_promql_api papi; /* the query API; papi.al is the engine once it runs */
+    am_alert_api aapi;  /* alert history */
+    am_alerting *alerting;
+    am_alert_state_store *astate; /* the engine's persister, in the store */
+    am_notify *notify;            /* routing, silences, receivers */
     am_http *http;
     am_statsd_agg *agg;
     am_ingest_statsd *statsd;
@@ -193,10 +205,40 @@ static void invalid_sample(am_serve *s, const am_sample *smp)
         AM_F_STR("source", smp->source ? smp->source : ""), AM_F_STR("reason", am_errmsg()));
 }
 
+/*
+** A scraped sample also goes to the alerting window, staged until its
+** scrape is complete: the target's `up`, which the scraper delivers after
+** the body, ends it. The health series themselves come in with the
+** registry (the scraper keeps them there), so they are not staged twice.
+*/
+static void to_window(am_serve *s, const am_sample *smp)
+{
+    am_alerting *al = atomic_load(&s->papi.al);
+    if (!al || !smp->source || strncmp(smp->source, "scrape:", 7) != 0)
+        return;
+    int64_t t = (int64_t)llround(smp->timestamp * 1000);
+    if (strcmp(smp->name, "up") == 0) {
+        am_alerting_scrape_end(al, smp->source, t);
+        return;
+    }
+    if (strcmp(smp->name, "scrape_duration_seconds") == 0 ||
+        strcmp(smp->name, "scrape_samples_scraped") == 0)
+        return;
+    const char *names[AM_LABELS_MAX], *values[AM_LABELS_MAX];
+    size_t n = 0, len = smp->labels ? strlen(smp->labels) : 0;
+    char stack[2048], *scratch = len < sizeof stack ? stack : am__malloc(len + 1);
+    if (scratch && !am__labels_split(smp->labels ? smp->labels : "", scratch, len + 1, names,
+                                     values, AM_LABELS_MAX, &n))
+        am_alerting_scrape_sample(al, smp->source, smp->name, names, values, n, t, smp->value);
+    if (scratch != stack)
+        am__free(scratch);
+}
+
 static int on_sample(void *ud, const am_sample *smp)
 {
     am_serve *s = ud;
     const am_table *t = am_table_get(AM_T_METRIC);
+    to_window(s, smp);
     pthread_mutex_lock(&s->lock);
     if (smp->source && strcmp(smp->source, "statsd") == 0 &&
         ++s->flush_samples > s->o.max_flush_samples) {
@@ -332,6 +374,11 @@ static am_err start_system(am_serve *s)
     return AM_OK;
 }
 
+static am_err reload_cb(void *ud, am_buf *errs)
+{
+    return am_serve_reload(ud, errs);
+}
+
 /* The HTTP server: POST /api/v1/events (an input: routes.c hands the
    bodies to ingest/events.c), the query API and /metrics. */
 static am_err start_http(am_serve *s)
@@ -349,9 +396,21 @@ static am_err start_http(am_serve *s)
         ho.builtin_auth = *s->o.read_auth;
     s->routes = (am_routes){s->store,       s->em,           s->o.ack_timeout_s,
                             s->o.read_auth, s->o.write_auth, s->o.retention_s};
+    s->papi.reload = reload_cb;
+    s->papi.reload_ud = s;
+    s->papi.read_auth = s->o.read_auth;
+    s->papi.write_auth = s->o.write_auth;
+    s->papi.max_window_ms = (int64_t)(s->o.query_max_window_s * 1000);
     am_err rc = am_http_new(&ho, &s->http);
     if (!rc)
+        rc = am__promql_routes_add(s->http, &s->papi);
+    if (!rc)
         rc = am__routes_add(s->http, &s->routes);
+    s->aapi.store = s->store;
+    s->aapi.read_auth = s->o.read_auth;
+    s->aapi.write_auth = s->o.write_auth;
+    if (!rc)
+        rc = am__alert_routes_add(s->http, &s->aapi);
     return rc ? rc : am_http_listen(s->http);
 }
 
@@ -431,6 +490,66 @@ static void stop_scraper(am_serve *s)
     s->scraper = NULL;
 }
 
+/* The alerting engine: its window is fed from the registry at each tick
+   and from scrapes as they complete; the query API reads it. */
+static am_err start_alerting(am_serve *s)
+{
+    am_alerting_opts ao = AM_ALERTING_OPTS_INIT;
+    ao.rule_files = s->o.rule_files;
+    ao.n_rule_files = s->o.n_rule_files;
+    ao.regs = &s->reg;
+    ao.n_regs = 1;
+    ao.eval_interval_ms = (int64_t)(s->o.eval_interval_s * 1000);
+    ao.external_url = s->o.external_url;
+    ao.max_samples = (uint64_t)s->o.query_max_samples;
+    ao.logger = s->o.logger;
+    ao.resend_delay_ms = (int64_t)(s->o.resend_delay_s * 1000);
+    ao.outage_tolerance_ms = (int64_t)(s->o.for_outage_tolerance_s * 1000);
+    ao.for_grace_period_ms = (int64_t)(s->o.for_grace_period_s * 1000);
+    am_err rc = am__alert_state_open(s->store, s->o.logger, &s->astate);
+    if (rc)
+        return rc;
+    ao.persister = am__alert_state_persister(s->astate);
+    am_buf errs;
+    am_buf_init(&errs, 1u << 20);
+    am_notify_config *nc = NULL;
+    if (s->o.notify_config)
+        rc =
+            am__notify_config_load(s->o.notify_config, s->o.notify_config_is_collector, &nc, &errs);
+    am_notify_opts no = {s->reg, s->o.logger, s->o.external_url,
+                         am__alert_state_notify_store(s->astate)};
+    if (!rc)
+        rc = am_notify_new(&no, nc, &s->notify);
+    ao.notify = am_notify_engine_fn;
+    ao.notify_ud = s->notify;
+    if (!rc)
+        rc = am_alerting_start(&ao, &s->alerting, &errs);
+    if (rc && errs.len) {
+        /* every problem, each naming file and line */
+        if (errs.p[errs.len - 1] == '\n')
+            errs.p[--errs.len] = '\0';
+        rc = am__err(rc, "%s", errs.p);
+    }
+    am_buf_free(&errs);
+    if (!rc) {
+        atomic_store(&s->papi.al, s->alerting);
+        atomic_store(&s->aapi.notify, s->notify);
+    }
+    return rc;
+}
+
+static void stop_alerting(am_serve *s)
+{
+    atomic_store(&s->papi.al, NULL);
+    atomic_store(&s->aapi.notify, NULL);
+    am_alerting_stop(s->alerting);
+    s->alerting = NULL;
+    am_notify_free(s->notify); /* after the engine: it was the engine's notifier */
+    s->notify = NULL;
+    am__alert_state_free(s->astate);
+    s->astate = NULL;
+}
+
 /*
 ** Everything that feeds the collector, one row each (STYLE.md rule 23).
 ** am_serve_start() starts them in this order and am_serve_stop() stops
@@ -457,6 +576,8 @@ static const source SOURCES[] = {
      false},
     {"scrape", start_scraper, stop_scraper, NULL, 0, false},
     {"system", start_system, NULL, sample_system, offsetof(am_serve_opts, system_interval_s), true},
+    /* last: it reads what the others feed, and stops after them */
+    {"alert", start_alerting, stop_alerting, NULL, 0, false},
 };
 #define N_SOURCES (sizeof SOURCES / sizeof SOURCES[0])
 
@@ -598,6 +719,27 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
     }
     *out = s;
     return AM_OK;
+}
+
+/* The notifiers' file first: a reload that fails changes nothing. */
+am_err am_serve_reload(am_serve *s, am_buf *errs)
+{
+    am_alerting *al = atomic_load(&s->papi.al);
+    if (!al || !s->notify)
+        return am__err(AM_EIO, "the alerting engine is not running");
+    am_notify_config *nc = NULL;
+    if (s->o.notify_config) {
+        am_err rc =
+            am__notify_config_load(s->o.notify_config, s->o.notify_config_is_collector, &nc, errs);
+        if (rc)
+            return rc;
+    }
+    am_err rc = am_alerting_reload(al, errs);
+    if (rc) {
+        am__notify_config_free(nc);
+        return rc;
+    }
+    return am_notify_set_config(s->notify, nc);
 }
 
 am_store *am__serve_store(am_serve *s)

@@ -8,6 +8,7 @@
 **   StatsD ---------> statsd_agg --> registry --(flush)--> samples ---> store
 **   scrapes --------> expo_parse ------------------------> samples ---> store
 **   /proc ----------> sysstat ---> store + agentmon_system_* gauges
+**   registry + scrapes ---> the alerting window ---> rules, query API
 */
 #ifndef AM_SERVE_SERVE_H
 #define AM_SERVE_SERVE_H
@@ -22,6 +23,7 @@
 #include "store/store.h"
 
 #define AM_SERVE_MAX_SCRAPE 64
+#define AM_SERVE_MAX_RULE_FILES 64
 
 /* The defaults of the options that have one (0 in the options means it). */
 #define AM_SERVE_RETENTION_S (15 * 86400.0) /* 15 days */
@@ -57,6 +59,21 @@ typedef struct am_serve_opts {
     size_t max_flush_samples;        /* stored per StatsD flush; 0: AM_SERVE_MAX_FLUSH_SAMPLES */
     double ack_timeout_s;            /* longest an ingest waits for its commit; 0: 30 */
     unsigned max_connections_per_ip; /* am_http_opts': 0 its default */
+    /* alerting (docs/ALERTING.md) */
+    const char *rule_files[AM_SERVE_MAX_RULE_FILES]; /* Prometheus rule files (globs) */
+    size_t n_rule_files;
+    double eval_interval_s;        /* groups without interval:; 0: 15 s */
+    const char *external_url;      /* links in alerts back to this collector; NULL: none */
+    double query_max_samples;      /* a query's sample budget; 0: 50,000,000 */
+    double query_max_window_s;     /* queries may widen the window to this; 0: 24 h */
+    double resend_delay_s;         /* firing alerts sent again after; 0: 1 m */
+    double for_outage_tolerance_s; /* state older than this is not restored; 0: 1 h */
+    double for_grace_period_s;     /* a restored `for` fires no sooner; 0: 10 m */
+    /* notifiers: a YAML file with Alertmanager's route:, receivers:,
+       inhibit_rules: (and global:, alerting:); NULL: none (silences and
+       POST /api/v1/alerts still work) */
+    const char *notify_config;
+    bool notify_config_is_collector; /* it is the --config file: other keys are ours */
 } am_serve_opts;
 
 /* clang-format off */
@@ -82,6 +99,14 @@ const am_http *am_serve_http(const am_serve *s);
 /* The ports listened on (the chosen ones for port 0); statsd 0 when off. */
 uint16_t am_serve_http_port(const am_serve *s);
 int am_serve_statsd_port(const am_serve *s);
+
+/*
+** Reload the rule files (SIGHUP, POST /-/reload) on the engine's thread.
+** A reload that fails keeps what runs; errs (may be NULL) gets the
+** problems, each naming file and line. AM_OK, AM_EINVAL, AM_EIO.
+*/
+struct am_buf;
+am_err am_serve_reload(am_serve *s, struct am_buf *errs);
 
 /* Stop accepting, move what is buffered into the store, close it, free.
    NULL is a no-op. */

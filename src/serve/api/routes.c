@@ -236,6 +236,33 @@ static const am_table *table_of(am_http_req *req, am_http_resp *resp)
     return t;
 }
 
+void am__routes_next_page(am_http_resp *resp, const char *path, const char *const *names,
+                          const char *const *values, size_t n, const char *next)
+{
+    am_http_resp_header(resp, "X-Next-Cursor", next);
+    am_buf link;
+    am_buf_init(&link, 0);
+    am_buf_printf(&link, "<%s?", path);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], "cursor") != 0) {
+            am_buf_puts(&link, names[i]);
+            am_buf_putc(&link, '=');
+            for (const char *s = values[i]; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    strchr("-_.~", c))
+                    am_buf_putc(&link, (char)c);
+                else
+                    am_buf_printf(&link, "%%%02X", c);
+            }
+            am_buf_putc(&link, '&');
+        }
+    am_buf_printf(&link, "cursor=%s>; rel=\"next\"", next);
+    if (!am_buf_err(&link))
+        am_http_resp_header(resp, "Link", link.p);
+    am_buf_free(&link);
+}
+
 static void get_rows(am_http_req *req, am_http_resp *resp, void *ud)
 {
     am_routes *r = ud;
@@ -264,28 +291,9 @@ static void get_rows(am_http_req *req, am_http_resp *resp, void *ud)
     if (next[0]) {
         /* the slice's client wants the rows as the body: the next page goes
            in headers, as GitHub's API does it */
-        am_http_resp_header(resp, "X-Next-Cursor", next);
-        am_buf link;
-        am_buf_init(&link, 0);
-        am_buf_printf(&link, "</api/v1/metrics/%s?", t->api_name);
-        for (size_t i = 0; i < rp.p.n; i++)
-            if (strcmp(rp.names[i], "cursor") != 0) {
-                am_buf_puts(&link, rp.names[i]);
-                am_buf_putc(&link, '=');
-                for (const char *s = rp.values[i]; *s; s++) {
-                    unsigned char c = (unsigned char)*s;
-                    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || strchr("-_.~", c))
-                        am_buf_putc(&link, (char)c);
-                    else
-                        am_buf_printf(&link, "%%%02X", c);
-                }
-                am_buf_putc(&link, '&');
-            }
-        am_buf_printf(&link, "cursor=%s>; rel=\"next\"", next);
-        if (!am_buf_err(&link))
-            am_http_resp_header(resp, "Link", link.p);
-        am_buf_free(&link);
+        char path[128];
+        snprintf(path, sizeof path, "/api/v1/metrics/%s", t->api_name);
+        am__routes_next_page(resp, path, rp.names, rp.values, rp.p.n, next);
     }
     send_buf(resp, 200, &b);
 }

@@ -35,4 +35,9 @@ typedef struct am_routes {
 /* Add the four routes to h; r must outlive h. */
 am_err am__routes_add(am_http *h, am_routes *r);
 
+/* A page of rows has a next one: X-Next-Cursor and Link: <path?the
+   request's parameters but cursor&cursor=next>; rel="next". */
+void am__routes_next_page(am_http_resp *resp, const char *path, const char *const *names,
+                          const char *const *values, size_t n, const char *next);
+
 #endif

@@ -279,6 +279,16 @@ typedef int (*am_store_on_sample)(void *ud, double t, double v);
 am_err am_store_series_query(am_store *s, const am_store_series *q, am_store_on_series on_series,
                              am_store_on_sample on_sample, void *ud);
 
+/*
+** Delete the rows of a state table (is_kept: alert state, silences) whose
+** timestamp is before `before` (unix seconds), which retention never does:
+** the table's owner says when its rows are old (store_prune.c). On the
+** writer connection, between batches, in statements of retention_batch
+** rows. *n_deleted (may be NULL) gets the count. AM_EINVAL for a table
+** that is not a state table; the backend's error otherwise.
+*/
+am_err am_store_prune(am_store *s, am_table_id t, double before, uint64_t *n_deleted);
+
 /* ---- for /metrics and tests --------------------------------------- */
 
 typedef struct am_store_stats {

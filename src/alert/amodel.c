@@ -1,0 +1,33 @@
+/*
+** amodel.c: Alertmanager's data model where agentmon needs it to agree
+** byte for byte: the fingerprint of a label set (model.LabelSet.
+** Fingerprint: FNV-1a 64 over the pairs sorted by name, each name and
+** value followed by a 0xff byte), written as 16 hex digits.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "alert.h"
+#include "labels.h"
+
+uint64_t am_alert_fingerprint(const am_label *l, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    if (!n)
+        return h;
+    /* l is sorted by name (am_lset order); the empty set hashes to the offset */
+    for (size_t i = 0; i < n; i++) {
+        for (const unsigned char *p = (const unsigned char *)l[i].name; *p; p++)
+            h = (h ^ *p) * 1099511628211ull;
+        h = (h ^ 0xffu) * 1099511628211ull;
+        for (const unsigned char *p = (const unsigned char *)l[i].value; *p; p++)
+            h = (h ^ *p) * 1099511628211ull;
+        h = (h ^ 0xffu) * 1099511628211ull;
+    }
+    return h;
+}
+
+void am_alert_fingerprint_hex(const am_label *l, size_t n, char out[17])
+{
+    snprintf(out, 17, "%016llx", (unsigned long long)am_alert_fingerprint(l, n));
+}
