@@ -10,9 +10,10 @@ set -eu
 
 BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
     libmicrohttpd-dev libcurl4-openssl-dev libdeflate-dev zlib1g-dev libhiredis-dev
-    libsqlite3-dev libpq-dev libjansson-dev libyaml-dev"
+    libsqlite3-dev libpq-dev libjansson-dev libyaml-dev python3-dev python3-setuptools"
 TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl
-    redis-server postgresql prometheus-node-exporter prometheus-redis-exporter"
+    redis-server postgresql prometheus-node-exporter prometheus-redis-exporter
+    python3-pytest python3-venv python3-pip gunicorn"
 
 case "${1:-all}" in
     build) want="$BUILD_PKGS" ;;

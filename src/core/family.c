@@ -331,6 +331,8 @@ static am_err check_labels(am_metric_type type, const char *base, const am_metri
             return rc;
         if (type == AM_TYPE_HISTOGRAM && strcmp(l, "le") == 0)
             return am__err(AM_EINVAL, "histogram \"%s\": label name \"le\" is reserved", base);
+        if (type == AM_TYPE_SUMMARY && strcmp(l, "quantile") == 0)
+            return am__err(AM_EINVAL, "summary \"%s\": label name \"quantile\" is reserved", base);
         if (type == AM_TYPE_STATESET && strcmp(l, base) == 0)
             return am__err(AM_EINVAL, "stateset \"%s\": a label may not share its name", base);
         for (size_t j = 0; j < i; j++)
@@ -399,7 +401,7 @@ am_err am__family_new(am_metric_type type, const am_metric_opts *o, am_collect_f
 {
     if (!o || !out)
         return am__err(AM_EINVAL, "options or out pointer is NULL");
-    if (type < AM_TYPE_COUNTER || type > AM_TYPE_UNKNOWN)
+    if (type < AM_TYPE_COUNTER || type > AM_TYPE_SUMMARY)
         return am__err(AM_EINVAL, "unknown metric type %d", (int)type);
     am_err rc = am__check_metric_name(o->name, "metric name");
     if (rc)
@@ -445,6 +447,7 @@ am_err am__family_new(am_metric_type type, const am_metric_opts *o, am_collect_f
     f->collect_ud = collect_ud;
     f->n_cells = collect                     ? 0
                  : type == AM_TYPE_COUNTER   ? 2
+                 : type == AM_TYPE_SUMMARY   ? 2
                  : type == AM_TYPE_HISTOGRAM ? (uint32_t)n_bounds + 2
                                              : 0;
     pthread_mutex_init(&f->lock, NULL);
@@ -551,6 +554,7 @@ static const char *const *suffixes_of(am_metric_type t)
     static const char *const counter[] = {"_total", "_created", NULL};
     static const char *const histogram[] = {"_bucket", "_count", "_sum", "_created", NULL};
     static const char *const info[] = {"_info", NULL};
+    static const char *const summary[] = {"_count", "_sum", "_created", NULL};
     static const char *const none[] = {NULL};
     switch (t) {
     case AM_TYPE_COUNTER:
@@ -559,6 +563,8 @@ static const char *const *suffixes_of(am_metric_type t)
         return histogram;
     case AM_TYPE_INFO:
         return info;
+    case AM_TYPE_SUMMARY:
+        return summary;
     default:
         return none;
     }

@@ -28,7 +28,7 @@
 
 typedef struct walk {
     am_enc e;
-    am_exview *ex;            /* scratch for exemplars, grown as needed */
+    am_exview *ex; /* scratch for exemplars, grown as needed */
     size_t ex_cap;
     double counts[AM_MAX_BUCKETS + 2];
 } walk;
@@ -128,6 +128,11 @@ static void walk_child(walk *w, const am_family *f, const am_child *c)
         s.ex = read_exemplars(w, c, nb + 1);
         break;
     }
+    case AM_TYPE_SUMMARY:
+        am__cells_sum(c->slot, 2, w->counts);
+        s.value = w->counts[0]; /* the count */
+        s.sum = w->counts[1];
+        break;
     case AM_TYPE_STATESET:
         s.bits = atomic_load_explicit(&((am_child *)c)->v.bits, am_relaxed);
         break;
