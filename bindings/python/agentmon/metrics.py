@@ -436,3 +436,34 @@ class Enum(_am.EnumBase, MetricWrapperBase):
 
     def _bind_extra(self):
         return {'states': tuple(str(s) for s in self._states)}
+
+
+def _adopt(cls, registry: CollectorRegistry, row: dict):
+    """A metric object of cls over an existing family of registry's native
+    registry, defined by a catalogue row (a pack's family): recording on it
+    records into the pack's series."""
+    m = cls.__new__(cls)
+    name = row['name']
+    if row['type'] == 'counter' and name.endswith('_total'):
+        name = name[:-6]
+    elif row['type'] == 'info' and name.endswith('_info'):
+        name = name[:-5]
+    m._name = name
+    m._documentation = row['help']
+    m._unit = row['unit'] or ''
+    m._kwargs = {}
+    m._own_native = None
+    m._function = None
+    m._hook_registries = [registry]
+    extra = {}
+    if row['type'] == 'histogram':
+        m._upper_bounds = list(row['buckets']) + [INF]
+        extra['buckets'] = tuple(row['buckets'])
+    if row['type'] == 'stateset':
+        m._states = list(row['states'])
+        extra['states'] = tuple(row['states'])
+    if row['type'] == 'gauge':
+        m._multiprocess_mode = 'all'
+    m._bind(registry._native, name, row['help'], tuple(row['labels']), unit=row['unit'],
+            json_name=row['json_name'], adopt=True, **extra)
+    return m

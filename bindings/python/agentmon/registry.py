@@ -174,6 +174,20 @@ class CollectorRegistry(Collector):
             self._add(collector, names)
             self._natives[collector] = None
 
+    def _register_pack(self, group, make):
+        """The collector of a pack kind's families in this registry, made
+        (and its names checked) the first time; later packs share it."""
+        with self._lock:
+            packs = self.__dict__.setdefault('_packs', {})
+            if group not in packs:
+                collector = make()
+                names = collector.names()
+                self._check(names)
+                self._add(collector, names)
+                self._natives[collector] = None
+                packs[group] = collector
+            return packs[group]
+
     def register(self, collector: Collector) -> None:
         """Add a collector to the registry."""
         with self._lock:

@@ -282,18 +282,21 @@ static am_err probe(am_registry *r, int kind, const char *name)
 ** Register the family in registry (a Registry); the name is the full name
 ** prometheus_client builds (counters without _total). Raises ValueError
 ** when the registry has this name already (prometheus_client's
-** "Duplicated timeseries"), or for what the library refuses.
+** "Duplicated timeseries"), or for what the library refuses. adopt=True
+** binds to an existing family of the same definition instead (a pack's).
 */
 static PyObject *metric_bind(MetricObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"registry",  "name",    "documentation", "labelnames",   "unit",
-                             "json_name", "buckets", "states",        "max_children", NULL};
+                             "json_name", "buckets", "states",        "max_children", "adopt",
+                             NULL};
     PyObject *owner, *labelnames, *buckets = Py_None, *states = Py_None, *name;
     const char *help, *unit = NULL, *json_name = NULL;
     Py_ssize_t max_children = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!UsO!|zzOOn", kwlist, &RegistryType, &owner, &name,
-                                     &help, &PyTuple_Type, &labelnames, &unit, &json_name, &buckets,
-                                     &states, &max_children))
+    int adopt = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!UsO!|zzOOnp", kwlist, &RegistryType, &owner,
+                                     &name, &help, &PyTuple_Type, &labelnames, &unit, &json_name,
+                                     &buckets, &states, &max_children, &adopt))
         return NULL;
     if (self->flags & F_BOUND) {
         PyErr_SetString(PyExc_RuntimeError, "metric is bound already");
@@ -347,7 +350,9 @@ static PyObject *metric_bind(MetricObject *self, PyObject *args, PyObject *kw)
         o.states = snames;
         o.n_states = (size_t)PyTuple_GET_SIZE(state_tuple);
     }
-    am_err rc = probe(reg, kind, cname);
+    /* adopt: the family exists (a pack made it) and this object is a view
+       of it; am_*_new() returns it when the definition is the same. */
+    am_err rc = adopt ? AM_ENOTFOUND : probe(reg, kind, cname);
     if (rc != AM_ENOTFOUND) {
         Py_XDECREF(state_tuple);
         if (rc == AM_ENOMEM)
