@@ -16,6 +16,7 @@ static const am_cli_cmd *const commands[] = {
     &am_cli_cmd_dlq,
     &am_cli_cmd_metrics,
     &am_cli_cmd_serve,
+    &am_cli_cmd_shm,
     &am_cli_cmd_snapshot,
 };
 

@@ -41,7 +41,7 @@ struct am_childtab {
 
 static am_child g_tomb; /* marks a removed entry */
 
-static const char OVERFLOW_VALUE[] = "__overflow__";
+static const char OVERFLOW_VALUE[] = AM__OVERFLOW_VALUE;
 
 /* ------------------------------------------------------------------ */
 /* Hashing                                                             */
@@ -618,6 +618,24 @@ am_err am__family_of(const void *h, am_metric_type type, am_family **out)
     return AM_OK;
 }
 
+am_err am__values_check(const am_family *f, const char *const *values, const size_t *lens, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(values[i], OVERFLOW_VALUE) == 0)
+            return am__err(AM_EINVAL,
+                           "metric \"%s\": label value \"%s\" is reserved for the "
+                           "overflow series",
+                           f->name, OVERFLOW_VALUE);
+        if (lens[i] > AM_MAX_LABEL_VALUE)
+            return am__err(AM_EINVAL, "metric \"%s\": value of label \"%s\" is longer than %d",
+                           f->name, f->label_names[i], AM_MAX_LABEL_VALUE);
+        if (!am__utf8_valid(values[i], lens[i], NULL))
+            return am__err(AM_EINVAL, "metric \"%s\": value of label \"%s\" is not valid UTF-8",
+                           f->name, f->label_names[i]);
+    }
+    return AM_OK;
+}
+
 static am_err check_values(am_family *f, const char *const *values, size_t n)
 {
     if (n != f->n_labels)
@@ -654,19 +672,8 @@ am_err am__family_with(am_family *f, const char *const *values, size_t n, am_chi
         return AM_OK;
     }
 
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(values[i], OVERFLOW_VALUE) == 0)
-            return am__err(AM_EINVAL,
-                           "metric \"%s\": label value \"%s\" is reserved for the "
-                           "overflow series",
-                           f->name, OVERFLOW_VALUE);
-        if (lens[i] > AM_MAX_LABEL_VALUE)
-            return am__err(AM_EINVAL, "metric \"%s\": value of label \"%s\" is longer than %d",
-                           f->name, f->label_names[i], AM_MAX_LABEL_VALUE);
-        if (!am__utf8_valid(values[i], lens[i], NULL))
-            return am__err(AM_EINVAL, "metric \"%s\": value of label \"%s\" is not valid UTF-8",
-                           f->name, f->label_names[i]);
-    }
+    if ((rc = am__values_check(f, values, lens, n)))
+        return rc;
 
     pthread_mutex_lock(&f->lock);
     c = tab_find(atomic_load_explicit(&f->tab, am_relaxed), h, values, n, lens, NULL);

@@ -61,6 +61,9 @@ def _validate_labelnames(cls, labelnames):
     return labelnames
 
 
+_SHARED_TYPES = ('counter', 'gauge', 'histogram', 'summary')
+
+
 class MetricWrapperBase(Collector):
     """What every metric class shares (prometheus_client's MetricWrapperBase).
 
@@ -93,11 +96,27 @@ class MetricWrapperBase(Collector):
                          unit=unit or None, json_name=json_name, max_children=max_children,
                          **self._bind_extra())
 
-        def bind(native):
-            self._bind(native, self._name, **bind_args)
+        from . import multiprocess
+        seg = multiprocess.segment() if self._type in _SHARED_TYPES else None
+        if seg is not None:
+            # Multi-process mode: the family lives in the shared segment.
+            shm_args = dict(documentation=documentation, labelnames=labelnames,
+                            unit=unit or None, json_name=json_name, max_children=max_children,
+                            mode=multiprocess.GAUGE_MODES[getattr(self, '_multiprocess_mode',
+                                                                  'all')])
+            if self._type == 'histogram':
+                shm_args['buckets'] = tuple(self._upper_bounds)
+
+            def bind(native):
+                self._bind_shm(seg, self._name, **shm_args)
+        else:
+            def bind(native):
+                self._bind(native, self._name, **bind_args)
 
         if registry:
             registry._register_metric(self, bind)
+            if seg is not None:
+                registry._set_shm(seg)
         else:
             self._own_native = _am.Registry()
             bind(self._own_native)

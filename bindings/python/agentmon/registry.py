@@ -236,8 +236,9 @@ class CollectorRegistry(Collector):
 
     def _set_shm(self, shm):
         with self._lock:
-            self._shm = shm
-            self._sync()
+            if self._shm is not shm:
+                self._shm = shm
+                self._sync()
 
     def _sync(self):
         render = self._render if (self._python or self._hooks) else None

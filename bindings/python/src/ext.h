@@ -28,6 +28,7 @@
 #include <stdbool.h>
 
 #include "agentmon/agentmon.h"
+#include "agentmon/shm.h"
 
 /* ------------------------------------------------------------ errors */
 
@@ -168,6 +169,10 @@ int ext_log_init(PyObject *m);
 int ext_packs_init(PyObject *m);
 int ext_coord_init(PyObject *m);
 int ext_shm_init(PyObject *m);
+
+/* The segment of a Shm object (shm.c), or NULL with TypeError. */
+extern PyTypeObject ShmType;
+struct am_shm *ext_shm_of(PyObject *o);
 
 /*
 ** Convert a Python str (or anything str() accepts when is_str_only is

@@ -47,6 +47,8 @@ enum { K_NONE, K_COUNTER, K_GAUGE, K_HISTOGRAM, K_SUMMARY, K_INFO, K_ENUM, K_N }
 #define F_DETACHED 0x2u /* h points at the graveyard */
 #define F_BOUND 0x4u    /* _bind() done */
 #define F_WARNED 0x8u   /* the overflow warning was given */
+#define F_SHM 0x10u     /* h is a shared-memory handle (am_shm_*) */
+#define SHM(self) ((self)->flags & F_SHM)
 
 typedef struct MetricObject {
     PyObject_HEAD void *h;
@@ -109,7 +111,7 @@ static void detach(MetricObject *m)
 {
     m->h = g_grave_h[m->kind];
     m->flags |= F_DETACHED;
-    m->flags &= ~F_PARENT;
+    m->flags &= ~(F_PARENT | F_SHM);
 }
 
 /* ------------------------------------------------------------------ */
@@ -409,12 +411,114 @@ static PyObject *metric_bind(MetricObject *self, PyObject *args, PyObject *kw)
     Py_RETURN_NONE;
 }
 
+/*
+** _bind_shm(shm, name, documentation, labelnames, unit=None, buckets=None,
+**           mode=0, max_children=0)
+** The family in a shared-memory segment (agentmon.multiprocess): the same
+** definition in every process gives the same family; another one raises
+** ValueError. Counters, gauges (mode: an am_shm_gauge_mode), histograms and
+** summaries.
+*/
+static PyObject *metric_bind_shm(MetricObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"shm",     "name", "documentation", "labelnames", "unit",
+                             "buckets", "mode", "max_children",  "json_name",  NULL};
+    PyObject *shm, *labelnames, *buckets = Py_None, *name;
+    const char *help, *unit = NULL, *json_name = NULL;
+    int mode = 0;
+    Py_ssize_t max_children = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OUsO!|zOinz", kwlist, &shm, &name, &help,
+                                     &PyTuple_Type, &labelnames, &unit, &buckets, &mode,
+                                     &max_children, &json_name))
+        return NULL;
+    struct am_shm *seg = ext_shm_of(shm);
+    if (!seg)
+        return NULL;
+    if (self->flags & F_BOUND)
+        return PyErr_Format(PyExc_RuntimeError, "metric is bound already");
+    int kind = kind_of((PyObject *)self);
+    if (kind != K_COUNTER && kind != K_GAUGE && kind != K_HISTOGRAM && kind != K_SUMMARY)
+        return PyErr_Format(PyExc_TypeError, "%s metrics are not multi-process", kind_word(kind));
+    if (max_children < 0)
+        return PyErr_Format(PyExc_ValueError, "max_children must be >= 0");
+    const char *lnames[AM_MAX_LABELS];
+    if (strs_from(labelnames, lnames, AM_MAX_LABELS) < 0)
+        return NULL;
+    am_metric_opts o = AM_METRIC_OPTS_INIT;
+    if (!(o.name = PyUnicode_AsUTF8(name)))
+        return NULL;
+    o.help = help;
+    o.unit = unit && *unit ? unit : NULL;
+    o.json_name = json_name;
+    o.label_names = lnames;
+    o.n_labels = (size_t)PyTuple_GET_SIZE(labelnames);
+    o.max_children = (size_t)max_children;
+    double bounds[AM_MAX_BUCKETS + 1];
+    if (kind == K_HISTOGRAM && buckets != Py_None) {
+        size_t nb;
+        if (doubles_from(buckets, bounds, AM_MAX_BUCKETS + 1, &nb) < 0)
+            return NULL;
+        o.buckets = bounds;
+        o.n_buckets = nb;
+    }
+    void *h = NULL;
+    am_err rc;
+    EXT_NOGIL_BEGIN
+    switch (kind) {
+    case K_COUNTER:
+        rc = am_shm_counter_new(seg, &o, (am_shm_counter **)&h);
+        break;
+    case K_GAUGE:
+        rc = am_shm_gauge_new(seg, &o, (am_shm_gauge_mode)mode, (am_shm_gauge **)&h);
+        break;
+    case K_HISTOGRAM:
+        rc = am_shm_histogram_new(seg, &o, (am_shm_histogram **)&h);
+        break;
+    default:
+        rc = am_shm_summary_new(seg, &o, (am_shm_summary **)&h);
+        break;
+    }
+    EXT_NOGIL_END
+    if (rc)
+        return ext_raise(rc, "cannot make the shared metric");
+    self->kind = kind;
+    self->h = h;
+    self->flags |= F_BOUND | F_SHM;
+    self->n_labels = o.n_labels;
+    Py_INCREF(labelnames);
+    Py_XSETREF(self->labelnames, labelnames);
+    Py_INCREF(shm);
+    Py_XSETREF(self->owner, shm);
+    Py_INCREF(name);
+    Py_XSETREF(self->name, name);
+    if (o.n_labels) {
+        self->flags |= F_PARENT;
+        if (!(self->children = PyDict_New()))
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* ------------------------------------------------------------------ */
 /* labels(), remove(), clear()                                         */
 /* ------------------------------------------------------------------ */
 
 static am_err resolve(MetricObject *fam, const char *const *v, size_t n, void **out)
 {
+    if (SHM(fam)) {
+        switch (fam->kind) {
+        case K_COUNTER:
+            return am_shm_counter_with(fam->h, v, n, (am_shm_counter **)out);
+        case K_GAUGE:
+            return am_shm_gauge_with(fam->h, v, n, (am_shm_gauge **)out);
+        case K_HISTOGRAM:
+            return am_shm_histogram_with(fam->h, v, n, (am_shm_histogram **)out);
+        case K_SUMMARY:
+            return am_shm_summary_with(fam->h, v, n, (am_shm_summary **)out);
+        default:
+            return AM_EMISUSE;
+        }
+    }
     switch (fam->kind) {
     case K_COUNTER:
         return am_counter_with(fam->h, v, n, (am_counter **)out);
@@ -479,7 +583,7 @@ static MetricObject *new_child(MetricObject *fam, void *h, PyObject *values)
         return NULL;
     c->h = h;
     c->kind = fam->kind;
-    c->flags = F_BOUND | (fam->flags & F_DETACHED);
+    c->flags = F_BOUND | (fam->flags & (F_DETACHED | F_SHM));
     Py_INCREF(fam);
     c->parent = fam;
     Py_INCREF(values);
@@ -641,10 +745,20 @@ static PyObject *metric_labels(MetricObject *self, PyObject *const *args, Py_ssi
     return make_child(self, key);
 }
 
+static PyObject *no_removal(void)
+{
+    PyErr_SetString(PyExc_NotImplementedError,
+                    "series in shared memory cannot be removed: other processes record into "
+                    "them (agentmon.multiprocess)");
+    return NULL;
+}
+
 static PyObject *metric_remove(MetricObject *self, PyObject *args)
 {
     if (!self->children)
         return no_labels_error(self);
+    if (SHM(self))
+        return no_removal();
     Py_ssize_t n = PyTuple_GET_SIZE(args);
     if (n != self->n_labels)
         return PyErr_Format(PyExc_ValueError, "Incorrect label count (expected %zd, got %R)",
@@ -699,6 +813,8 @@ static PyObject *metric_clear_children(MetricObject *self, PyObject *noargs)
     (void)noargs;
     if (!self->children)
         Py_RETURN_NONE; /* prometheus_client: a no-op without labels */
+    if (SHM(self))
+        return no_removal();
     detach_children(self);
     if (!(self->flags & F_DETACHED))
         drop_all(self);
@@ -714,6 +830,8 @@ static PyObject *metric_unbind(MetricObject *self, PyObject *noargs)
     (void)noargs;
     if (!(self->flags & F_BOUND) || self->parent || (self->flags & F_DETACHED))
         Py_RETURN_NONE;
+    if (SHM(self))
+        Py_RETURN_NONE; /* the segment's family stays: other processes use it */
     detach_children(self);
     bool had_children = self->children != NULL;
     detach(self);
@@ -789,12 +907,26 @@ static PyObject *check(am_err rc)
     Py_RETURN_NONE;
 }
 
+static am_err counter_add(MetricObject *self, double v)
+{
+    return SHM(self) ? am_shm_counter_add(self->h, v) : am_counter_add(self->h, v);
+}
+
+static am_err counter_add_ex(MetricObject *self, double v, const am_labels *ex)
+{
+    return SHM(self) ? am_shm_counter_add_exemplar(self->h, v, ex)
+                     : am_counter_add_exemplar(self->h, v, ex);
+}
+
 static PyObject *counter_inc(MetricObject *self, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames)
 {
     CHECK_OBSERVABLE(self);
     if (nargs == 0 && !kwnames) {
-        am_counter_inc(self->h);
+        if (SHM(self))
+            am_shm_counter_inc(self->h);
+        else
+            am_counter_inc(self->h);
         Py_RETURN_NONE;
     }
     static const char *const names[] = {"amount", "exemplar"};
@@ -810,11 +942,11 @@ static PyObject *counter_inc(MetricObject *self, PyObject *const *args, Py_ssize
         ext_labels ex;
         if (ext_labels_from_dict(a[1], &ex) < 0)
             return NULL;
-        am_err rc = am_counter_add_exemplar(self->h, v, &ex.labels);
+        am_err rc = counter_add_ex(self, v, &ex.labels);
         ext_labels_release(&ex);
         return check(rc);
     }
-    return check(am_counter_add(self->h, v));
+    return check(counter_add(self, v));
 }
 
 static PyObject *counter_inc_traced(MetricObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -834,15 +966,32 @@ static PyObject *counter_inc_traced(MetricObject *self, PyObject *const *args, P
         return NULL;
     ext_trace_ex ex;
     if (ctx && ext_trace_exemplar(ctx, &ex))
-        return check(am_counter_add_exemplar(self->h, v, &ex.labels));
-    return check(am_counter_add(self->h, v));
+        return check(counter_add_ex(self, v, &ex.labels));
+    return check(counter_add(self, v));
 }
 
 static PyObject *counter_get(MetricObject *self, PyObject *noargs)
 {
     (void)noargs;
     CHECK_OBSERVABLE(self);
-    return PyFloat_FromDouble(am_counter_value(self->h));
+    return PyFloat_FromDouble(SHM(self) ? am_shm_counter_value(self->h)
+                                        : am_counter_value(self->h));
+}
+
+static void gauge_add(MetricObject *self, double v)
+{
+    if (SHM(self))
+        am_shm_gauge_add(self->h, v);
+    else
+        am_gauge_add(self->h, v);
+}
+
+static void gauge_set_value(MetricObject *self, double v)
+{
+    if (SHM(self))
+        am_shm_gauge_set(self->h, v);
+    else
+        am_gauge_set(self->h, v);
 }
 
 static PyObject *gauge_amount(MetricObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -850,7 +999,7 @@ static PyObject *gauge_amount(MetricObject *self, PyObject *const *args, Py_ssiz
 {
     CHECK_OBSERVABLE(self);
     if (nargs == 0 && !kwnames) {
-        am_gauge_add(self->h, sign);
+        gauge_add(self, sign);
         Py_RETURN_NONE;
     }
     static const char *const names[] = {"amount"};
@@ -859,7 +1008,7 @@ static PyObject *gauge_amount(MetricObject *self, PyObject *const *args, Py_ssiz
     if (parse_args(fname, args, nargs, kwnames, names, 1, a) < 0 ||
         (a[0] && as_double(a[0], &v) < 0))
         return NULL;
-    am_gauge_add(self->h, sign * v);
+    gauge_add(self, sign * v);
     Py_RETURN_NONE;
 }
 
@@ -881,7 +1030,7 @@ static PyObject *gauge_set(MetricObject *self, PyObject *value)
     double v;
     if (as_double_loose(value, &v) < 0)
         return NULL;
-    am_gauge_set(self->h, v);
+    gauge_set_value(self, v);
     Py_RETURN_NONE;
 }
 
@@ -889,7 +1038,7 @@ static PyObject *gauge_set_now(MetricObject *self, PyObject *noargs)
 {
     (void)noargs;
     CHECK_OBSERVABLE(self);
-    am_gauge_set_to_now(self->h);
+    gauge_set_value(self, am_unix_time());
     Py_RETURN_NONE;
 }
 
@@ -897,7 +1046,21 @@ static PyObject *gauge_get(MetricObject *self, PyObject *noargs)
 {
     (void)noargs;
     CHECK_OBSERVABLE(self);
-    return PyFloat_FromDouble(am_gauge_value(self->h));
+    return PyFloat_FromDouble(SHM(self) ? am_shm_gauge_value(self->h) : am_gauge_value(self->h));
+}
+
+static void hist_observe(MetricObject *self, double v)
+{
+    if (SHM(self))
+        am_shm_histogram_observe(self->h, v);
+    else
+        am_histogram_observe(self->h, v);
+}
+
+static am_err hist_observe_ex(MetricObject *self, double v, const am_labels *ex)
+{
+    return SHM(self) ? am_shm_histogram_observe_exemplar(self->h, v, ex)
+                     : am_histogram_observe_exemplar(self->h, v, ex);
 }
 
 static PyObject *histogram_observe(MetricObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -908,7 +1071,7 @@ static PyObject *histogram_observe(MetricObject *self, PyObject *const *args, Py
     if (nargs == 1 && !kwnames) {
         if (as_double(args[0], &v) < 0)
             return NULL;
-        am_histogram_observe(self->h, v);
+        hist_observe(self, v);
         Py_RETURN_NONE;
     }
     static const char *const names[] = {"amount", "exemplar"};
@@ -923,11 +1086,11 @@ static PyObject *histogram_observe(MetricObject *self, PyObject *const *args, Py
         ext_labels ex;
         if (ext_labels_from_dict(a[1], &ex) < 0)
             return NULL;
-        am_err rc = am_histogram_observe_exemplar(self->h, v, &ex.labels);
+        am_err rc = hist_observe_ex(self, v, &ex.labels);
         ext_labels_release(&ex);
         return check(rc);
     }
-    am_histogram_observe(self->h, v);
+    hist_observe(self, v);
     Py_RETURN_NONE;
 }
 
@@ -943,8 +1106,8 @@ static PyObject *histogram_observe_traced(MetricObject *self, PyObject *arg)
         return NULL;
     ext_trace_ex ex;
     if (ctx && ext_trace_exemplar(ctx, &ex))
-        return check(am_histogram_observe_exemplar(self->h, v, &ex.labels));
-    am_histogram_observe(self->h, v);
+        return check(hist_observe_ex(self, v, &ex.labels));
+    hist_observe(self, v);
     Py_RETURN_NONE;
 }
 
@@ -952,10 +1115,13 @@ static PyObject *histogram_read(MetricObject *self, PyObject *noargs)
 {
     (void)noargs;
     CHECK_OBSERVABLE(self);
-    size_t nb = am_histogram_n_buckets(self->h);
+    size_t nb = SHM(self) ? am_shm_histogram_n_buckets(self->h) : am_histogram_n_buckets(self->h);
     uint64_t count, b[AM_MAX_BUCKETS + 1];
     double sum;
-    am_histogram_read(self->h, &count, &sum, b);
+    if (SHM(self))
+        am_shm_histogram_read(self->h, &count, &sum, b);
+    else
+        am_histogram_read(self->h, &count, &sum, b);
     PyObject *t = PyTuple_New((Py_ssize_t)nb + 1);
     if (!t)
         return NULL;
@@ -969,8 +1135,8 @@ static PyObject *histogram_bounds(MetricObject *self, PyObject *noargs)
     (void)noargs;
     if (!(self->flags & F_BOUND))
         return not_observable(self);
-    size_t nb = am_histogram_n_buckets(self->h);
-    const double *b = am_histogram_bounds(self->h);
+    size_t nb = SHM(self) ? am_shm_histogram_n_buckets(self->h) : am_histogram_n_buckets(self->h);
+    const double *b = SHM(self) ? am_shm_histogram_bounds(self->h) : am_histogram_bounds(self->h);
     PyObject *t = PyTuple_New((Py_ssize_t)nb);
     for (size_t i = 0; t && i < nb; i++)
         PyTuple_SET_ITEM(t, (Py_ssize_t)i, PyFloat_FromDouble(b[i]));
@@ -992,7 +1158,10 @@ static PyObject *summary_observe(MetricObject *self, PyObject *const *args, Py_s
         return PyErr_Format(PyExc_TypeError, "observe() missing required argument 'amount'");
     if (as_double(a[0], &v) < 0)
         return NULL;
-    am_summary_observe(self->h, v);
+    if (SHM(self))
+        am_shm_summary_observe(self->h, v);
+    else
+        am_summary_observe(self->h, v);
     Py_RETURN_NONE;
 }
 
@@ -1002,7 +1171,10 @@ static PyObject *summary_read(MetricObject *self, PyObject *noargs)
     CHECK_OBSERVABLE(self);
     uint64_t count;
     double sum;
-    am_summary_read(self->h, &count, &sum);
+    if (SHM(self))
+        am_shm_summary_read(self->h, &count, &sum);
+    else
+        am_summary_read(self->h, &count, &sum);
     return Py_BuildValue("(dd)", (double)count, sum);
 }
 
@@ -1103,6 +1275,8 @@ static PyGetSetDef metric_getset[] = {
      (void *)(uintptr_t)F_DETACHED},
     {"_is_parent", (getter)get_flag, NULL, "A labelled family (labels() needed).",
      (void *)(uintptr_t)F_PARENT},
+    {"_is_shared", (getter)get_flag, NULL, "In a shared-memory segment (multi-process).",
+     (void *)(uintptr_t)F_SHM},
     {"_native_kind", (getter)get_kind, NULL, "counter, gauge, ...", NULL},
     {"_children", (getter)get_children, NULL, "A copy of {label values: child}.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
@@ -1111,6 +1285,9 @@ static PyMethodDef metric_methods[] = {
     {"_bind", (PyCFunction)(void (*)(void))metric_bind, METH_VARARGS | METH_KEYWORDS,
      "_bind(registry, name, documentation, labelnames, unit=None, json_name=None, "
      "buckets=None, states=None, max_children=0): create the family."},
+    {"_bind_shm", (PyCFunction)(void (*)(void))metric_bind_shm, METH_VARARGS | METH_KEYWORDS,
+     "_bind_shm(shm, name, documentation, labelnames, unit=None, buckets=None, mode=0, "
+     "max_children=0, json_name=None): the family in a shared-memory segment."},
     {"_unbind", (PyCFunction)metric_unbind, METH_NOARGS, "Remove the family from its registry."},
     {"labels", (PyCFunction)(void (*)(void))metric_labels, METH_FASTCALL | METH_KEYWORDS,
      "labels(*values) or labels(**values): the child for these label values."},
