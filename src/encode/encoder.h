@@ -62,7 +62,7 @@ am_err am__encode(am_registry *const *regs, size_t n, const am_encoder *ops, am_
 */
 typedef struct am__enc_source {
     const char *(*peek)(void *ud);
-    void (*emit)(void *ud, am_enc *e);
+    bool (*emit)(void *ud, am_enc *e);
     void *ud;
 } am__enc_source;
 

@@ -234,8 +234,8 @@ am_err am__encode_with(am_registry *const *regs, size_t n, const am__enc_source 
                 while (at[k] < regs[k]->n && strcmp(regs[k]->fams[at[k]]->name, sname) == 0)
                     at[k]++;
             w->e.n_series = 0;
-            src->emit(src->ud, &w->e);
-            w->e.n_families++;
+            if (src->emit(src->ud, &w->e))
+                w->e.n_families++;
             continue;
         }
         if (!name)

@@ -220,8 +220,9 @@ typedef struct snap {
     am_shm *s;
     rowset r;
     uint32_t n_cells;
-    double *cells; /* merged values, indexed like a row */
-    bool *set;     /* gauges: whether a value is set, by cell */
+    uint32_t n_series; /* bounds walks of the series lists */
+    double *cells;     /* merged values, indexed like a row */
+    bool *set;         /* gauges: whether a value is set, by cell */
     per_proc *pp;
     size_t n_pp, cap_pp;
     /* the source's cursor */
@@ -246,6 +247,29 @@ static bool push_pp(snap *z, uint32_t series, int32_t pid, double v)
     return true;
 }
 
+/*
+** Whether sr can be read: its cells within the snapshot, its strings within
+** the arena with as many values as its family has labels. Series are written
+** by trusted processes of one service; this keeps a damaged file from
+** taking a reader out of bounds.
+*/
+static bool series_ok(const snap *z, const shm_fam *f, const shm_series *sr)
+{
+    const am_shm *s = z->s;
+    uint64_t used = atomic_load_explicit(&s->h->arena_used, am_acquire);
+    uint32_t want = f->type == AM_TYPE_HISTOGRAM ? f->n_bounds + 2 : 2;
+    if (f->n_cells != want || f->n_bounds > AM_MAX_BUCKETS || f->n_labels > AM_MAX_LABELS ||
+        sr->cell + (uint64_t)f->n_cells > z->n_cells || sr->n_values != f->n_labels ||
+        used > s->h->arena_bytes || (uint64_t)sr->values_off + sr->values_len > used ||
+        (uint64_t)sr->labels_off + sr->labels_len > used || !sr->values_off || !sr->labels_off)
+        return false;
+    const char *v = (const char *)s->base + s->h->off_arena + sr->values_off;
+    uint32_t nuls = 0;
+    for (uint32_t i = 0; i < sr->values_len; i++)
+        nuls += v[i] == '\0';
+    return nuls == sr->n_values && (!sr->n_values || v[sr->values_len - 1] == '\0');
+}
+
 static bool take_snapshot(void *ud)
 {
     snap *z = ud;
@@ -259,11 +283,13 @@ static bool take_snapshot(void *ud)
         const shm_fam *f = &fv[fi];
         bool all = f->type == AM_TYPE_GAUGE &&
                    (f->mode == AM_SHM_GAUGE_ALL || f->mode == AM_SHM_GAUGE_LIVEALL);
-        for (uint32_t e = atomic_load_explicit(&f->head, am_acquire); e;
+        uint32_t steps = 0;
+        for (uint32_t e = atomic_load_explicit(&f->head, am_acquire);
+             e && e - 1 < s->h->max_series && steps++ < z->n_series;
              e = atomic_load_explicit(&sv[e - 1].next, am_acquire)) {
             const shm_series *sr = &sv[e - 1];
-            if (sr->cell + (uint64_t)f->n_cells > z->n_cells)
-                continue; /* made after the snapshot's size was taken */
+            if (!series_ok(z, f, sr))
+                continue; /* made after the snapshot's size was taken, or damaged */
             if (all) {
                 for (uint32_t k = 0; k < z->r.n; k++) {
                     am_acell *row = z->r.row[k];
@@ -400,33 +426,33 @@ static void emit_series(snap *z, am_enc *e, const am_family *lf, const shm_fam *
     e->n_series++;
 }
 
-static void src_emit(void *ud, am_enc *e)
+static bool src_emit(void *ud, am_enc *e)
 {
     snap *z = ud;
     uint32_t fi = z->order[z->at++];
     const am_family *lf = am__shm_local_family(z->s, fi);
-    if (!lf) {
-        z->oom = true;
-        e->b->err = AM_ENOMEM;
-        return;
-    }
+    if (!lf)
+        return false; /* no memory, or a damaged definition: left out */
     const shm_fam *f = &am__shm_fams(z->s)[fi];
     const shm_series *sv = am__shm_series(z->s);
     e->ops->family(e, lf);
     if (f->type == AM_TYPE_GAUGE &&
         (f->mode == AM_SHM_GAUGE_ALL || f->mode == AM_SHM_GAUGE_LIVEALL)) {
         for (size_t i = 0; i < z->n_pp; i++)
-            if (sv[z->pp[i].series].fam == fi)
+            if (sv[z->pp[i].series].fam == fi && series_ok(z, f, &sv[z->pp[i].series]))
                 emit_series(z, e, lf, f, &sv[z->pp[i].series], &z->pp[i]);
     } else {
-        for (uint32_t s = atomic_load_explicit(&f->head, am_acquire); s;
+        uint32_t steps = 0;
+        for (uint32_t s = atomic_load_explicit(&f->head, am_acquire);
+             s && s - 1 < z->s->h->max_series && steps++ < z->n_series;
              s = atomic_load_explicit(&sv[s - 1].next, am_acquire))
-            if (sv[s - 1].cell + (uint64_t)f->n_cells <= z->n_cells)
+            if (series_ok(z, f, &sv[s - 1]))
                 emit_series(z, e, lf, f, &sv[s - 1], NULL);
     }
     if (z->oom)
         e->b->err = AM_ENOMEM;
     e->ops->family_end(e, lf);
+    return true;
 }
 
 am_err am_shm_encode(am_shm *s, am_registry *const *regs, size_t n, am_format fmt, char **out,
@@ -442,6 +468,7 @@ am_err am_shm_encode(am_shm *s, am_registry *const *regs, size_t n, am_format fm
     am_buf_init(&z.scratch, 0);
     z.n_fams = atomic_load_explicit(&s->h->n_families, am_acquire);
     z.n_cells = (uint32_t)atomic_load_explicit(&s->h->cells_used, am_acquire);
+    z.n_series = atomic_load_explicit(&s->h->n_series, am_acquire);
     z.cells = am__calloc(z.n_cells ? z.n_cells : 1, sizeof *z.cells);
     z.set = am__calloc(z.n_cells ? z.n_cells : 1, sizeof *z.set);
     z.order = am__calloc(z.n_fams ? z.n_fams : 1, sizeof *z.order);

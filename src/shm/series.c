@@ -109,7 +109,17 @@ static bool is_all_mode(const shm_fam *f)
 static void label_names(const am_shm *s, const shm_fam *f, const char **v)
 {
     const char *p = am__shm_str(s, f->labels_off);
+    uint64_t used = atomic_load_explicit(&s->h->arena_used, am_acquire);
+    const char *end = (const char *)s->base + s->h->off_arena +
+                      (used < s->h->arena_bytes ? used : s->h->arena_bytes);
     for (uint32_t i = 0; i < f->n_labels && i < AM_MAX_LABELS; i++) {
+        /* Each name must end inside the arena (a damaged file: "", which
+           am__family_new then refuses). */
+        if (p >= end || !memchr(p, '\0', (size_t)(end - p))) {
+            v[i] = "";
+            p = end;
+            continue;
+        }
         v[i] = p;
         p += strlen(p) + 1;
     }
@@ -175,6 +185,8 @@ static am__shm_h *handle_of(am_shm *s, uint32_t series)
     if (hd)
         return hd;
     const shm_series *sr = &am__shm_series(s)[series];
+    if (sr->fam >= s->h->max_families)
+        return NULL; /* a damaged segment */
     const shm_fam *f = &am__shm_fams(s)[sr->fam];
     const am_family *lf = am__shm_local_family(s, sr->fam); /* takes s->local */
     if (!lf)
@@ -201,7 +213,7 @@ static am__shm_h *family_handle(am_shm *s, uint32_t fi)
 {
     const shm_fam *f = &am__shm_fams(s)[fi];
     uint32_t root = atomic_load_explicit(&f->root, am_acquire);
-    if (root)
+    if (root && root - 1 < s->h->max_series)
         return handle_of(s, root - 1);
     const am_family *lf = am__shm_local_family(s, fi);
     if (!lf)
@@ -365,7 +377,7 @@ static am_err resolve(am__shm_h *root, am_metric_type type, const char *const *v
                 if (oi != NO_SERIES)
                     atomic_store_explicit(&fw->overflow, ov = oi + 1, am_release);
             }
-            i = ov ? ov - 1 : NO_SERIES;
+            i = ov && ov - 1 < s->h->max_series ? ov - 1 : NO_SERIES;
         }
     }
     am__shm_unlock(s);
