@@ -72,6 +72,12 @@ class Rand:
         return self.state
 
 
+def _kw(pc, n):
+    """agentmon bounds a family's label sets (10,000 by default); the bench
+    asks for room. prometheus_client has no such argument."""
+    return {'max_children': n} if pc.__name__ == 'agentmon' else {}
+
+
 def series_labels(i):
     return "%s:%d" % (ROLES[i % 10], i // 100), "%d" % ((i // 10) % 10)
 
@@ -124,7 +130,7 @@ class Timing:
 
 # ------------------------------------------------------------ figures
 
-def fig_counter_inc(pc, tm):
+def fig_counter_inc(pc, tm, name="counter_inc"):
     reg = pc.CollectorRegistry()
     c = pc.Counter("bench_inc", "am-bench counter.", registry=reg)
     inc = c.inc
@@ -132,10 +138,10 @@ def fig_counter_inc(pc, tm):
     def loop(n):
         for _ in range(n):
             inc()
-    emit({"bench": "counter_inc", "value": tm.best_ns_per_op(loop)})
+    emit({"bench": name, "value": tm.best_ns_per_op(loop)})
 
 
-def fig_counter_inc_labelled(pc, tm):
+def fig_counter_inc_labelled(pc, tm, name="counter_inc_labelled"):
     reg = pc.CollectorRegistry()
     c = pc.Counter("bench_inc_labelled", "am-bench counter.", ["agent", "priority"], registry=reg)
     inc = c.labels("planner:17", "5").inc
@@ -143,7 +149,7 @@ def fig_counter_inc_labelled(pc, tm):
     def loop(n):
         for _ in range(n):
             inc()
-    emit({"bench": "counter_inc_labelled", "value": tm.best_ns_per_op(loop)})
+    emit({"bench": name, "value": tm.best_ns_per_op(loop)})
 
 
 def fig_counter_inc_2threads(pc, tm):
@@ -177,7 +183,7 @@ def fig_counter_inc_2threads(pc, tm):
     emit({"bench": "counter_inc_2threads_shared", "value": best})
 
 
-def fig_histogram_observe(pc, tm):
+def fig_histogram_observe(pc, tm, name="histogram_observe"):
     reg = pc.CollectorRegistry()
     h = pc.Histogram("bench_observe_seconds", "am-bench histogram.", registry=reg)
     obs = h.observe
@@ -189,10 +195,10 @@ def fig_histogram_observe(pc, tm):
                 obs(v)
         for v in vals[:n % 1024]:
             obs(v)
-    emit({"bench": "histogram_observe", "value": tm.best_ns_per_op(loop)})
+    emit({"bench": name, "value": tm.best_ns_per_op(loop)})
 
 
-def fig_counter_with_existing(pc, tm):
+def fig_counter_with_existing(pc, tm, name="counter_with_existing"):
     reg = pc.CollectorRegistry()
     c = pc.Counter("bench_lookup", "am-bench counter.", ["agent", "priority"], registry=reg)
     n_children = 1000
@@ -212,20 +218,20 @@ def fig_counter_with_existing(pc, tm):
                 labels(a, p)
         for a, p in keys[:n % n_children]:
             labels(a, p)
-    emit({"bench": "counter_with_existing", "value": tm.best_ns_per_op(loop)})
+    emit({"bench": name, "value": tm.best_ns_per_op(loop)})
 
 
 def build_series(pc, n, set_values):
     reg = pc.CollectorRegistry()
     c = pc.Counter("agent_messages_sent", "Messages an agent sent, by priority.",
-                   ["agent", "priority"], registry=reg)
+                   ["agent", "priority"], registry=reg, **_kw(pc, n))
     for i in range(n):
         child = c.labels(*series_labels(i))
         child.inc(series_value(i) if set_values else 1)
     return reg
 
 
-def fig_encode(pc, tm, n, tag):
+def fig_encode(pc, tm, n, tag, prefix="encode_prometheus"):
     reg = build_series(pc, n, True)
     text = pc.generate_latest(reg)  # warm-up, and the size
     best = None
@@ -234,8 +240,9 @@ def fig_encode(pc, tm, n, tag):
         pc.generate_latest(reg)
         ms = (time.perf_counter_ns() - t0) / 1e6
         best = ms if best is None or ms < best else best
-    emit({"bench": "encode_prometheus_%s_ms" % tag, "value": best})
-    emit({"bench": "encode_prometheus_%s_bytes" % tag, "value": len(text)})
+    emit({"bench": "%s_%s_ms" % (prefix, tag), "value": best})
+    if prefix == "encode_prometheus":
+        emit({"bench": "%s_%s_bytes" % (prefix, tag), "value": len(text)})
 
 
 def vm_rss_kib():
@@ -370,54 +377,13 @@ def fig_trace(pc, tm):
 
 # ------------------------------------------------------------ agentmon vs prometheus_client
 
-def _kw(pc, n):
-    """agentmon bounds a family's label sets (10,000 by default); the bench
-    asks for room. prometheus_client has no such argument."""
-    return {'max_children': n} if pc.__name__ == 'agentmon' else {}
-
-
 def fig_python_hot(pc, tm):
-    """The hot calls through the Python API: what a Python agent pays."""
-    reg = pc.CollectorRegistry()
-    c = pc.Counter("py_inc", "am-bench counter.", registry=reg)
-    inc = c.inc
-
-    def loop(n):
-        for _ in range(n):
-            inc()
-    emit({"bench": "python_agentmon_counter_inc", "value": tm.best_ns_per_op(loop)})
-    cl = pc.Counter("py_inc_labelled", "am-bench counter.", ["agent", "priority"], registry=reg)
-    incl = cl.labels("planner:17", "5").inc
-
-    def loop_l(n):
-        for _ in range(n):
-            incl()
-    emit({"bench": "python_agentmon_counter_inc_labelled", "value": tm.best_ns_per_op(loop_l)})
-    h = pc.Histogram("py_observe_seconds", "am-bench histogram.", registry=reg)
-    obs = h.observe
-    vals = spread_values(1024)
-
-    def loop_o(n):
-        for _ in range(n // 1024):
-            for v in vals:
-                obs(v)
-        for v in vals[:n % 1024]:
-            obs(v)
-    emit({"bench": "python_agentmon_histogram_observe", "value": tm.best_ns_per_op(loop_o)})
-    lc = pc.Counter("py_lookup", "am-bench counter.", ["agent", "priority"], registry=reg)
-    n_children = 1000
-    for i in range(n_children):
-        lc.labels(*series_labels(i))
-    keys = [series_labels(i) for i in range(n_children)]
-    labels = lc.labels
-
-    def loop_k(n):
-        for _ in range(n // n_children):
-            for a, p in keys:
-                labels(a, p)
-        for a, p in keys[:n % n_children]:
-            labels(a, p)
-    emit({"bench": "python_agentmon_labels_lookup", "value": tm.best_ns_per_op(loop_k)})
+    """The hot calls through the Python API: what a Python agent pays (the
+    same loops as the figures above, under the python_agentmon_* names)."""
+    fig_counter_inc(pc, tm, "python_agentmon_counter_inc")
+    fig_counter_inc_labelled(pc, tm, "python_agentmon_counter_inc_labelled")
+    fig_histogram_observe(pc, tm, "python_agentmon_histogram_observe")
+    fig_counter_with_existing(pc, tm, "python_agentmon_labels_lookup")
 
 
 MP_WORKERS, MP_SERIES = 8, 10000
@@ -487,20 +453,7 @@ def _mp_expo_ms(impl, tm):
 
 def fig_python_expo(pc, tm):
     """generate_latest of 100,000 series, and the multi-process exposition."""
-    reg = pc.CollectorRegistry()
-    c = pc.Counter("agent_messages_sent", "Messages an agent sent, by priority.",
-                   ["agent", "priority"], registry=reg, **_kw(pc, 100000))
-    for i in range(100000):
-        c.labels(*series_labels(i)).inc(series_value(i))
-    pc.generate_latest(reg)
-    best = None
-    for _ in range(max(tm.reps - 2, 2)):
-        t0 = time.perf_counter_ns()
-        pc.generate_latest(reg)
-        ms = (time.perf_counter_ns() - t0) / 1e6
-        best = ms if best is None or ms < best else best
-    emit({"bench": "python_agentmon_generate_latest_100k_ms", "value": best})
-    del reg, c
+    fig_encode(pc, tm, 100000, "100k", prefix="python_agentmon_generate_latest")
     impl = 'agentmon' if pc.__name__ == 'agentmon' else 'prometheus_client'
     emit({"bench": "python_agentmon_mp_expo_8x10k_ms", "value": _mp_expo_ms(impl, tm)})
 

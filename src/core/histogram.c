@@ -112,14 +112,5 @@ void am_histogram_read(am_histogram *h, uint64_t *count, double *sum, uint64_t *
     am__cells_rdlock();
     am__cells_sum(c->slot, (uint32_t)nb + 2, v);
     am__cells_rdunlock();
-    uint64_t acc = 0;
-    for (size_t i = 0; i <= nb; i++) {
-        acc += (uint64_t)v[i];
-        if (buckets)
-            buckets[i] = acc;
-    }
-    if (count)
-        *count = acc;
-    if (sum)
-        *sum = v[nb + 1];
+    am__buckets_report(v, nb, count, sum, buckets);
 }

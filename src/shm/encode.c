@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/bucket.h"
 #include "../core/buf.h"
 #include "../core/error.h"
 #include "../core/render.h"
@@ -183,16 +184,7 @@ void am_shm_histogram_read(am_shm_histogram *hh, uint64_t *count, double *sum, u
     size_t nb = h && h->lf ? h->lf->n_bounds : 0;
     double v[AM_MAX_BUCKETS + 2] = {0};
     read_series(h, v, nb + 2);
-    uint64_t acc = 0;
-    for (size_t i = 0; i <= nb; i++) {
-        acc += (uint64_t)v[i];
-        if (buckets)
-            buckets[i] = acc;
-    }
-    if (count)
-        *count = acc;
-    if (sum)
-        *sum = v[nb + 1];
+    am__buckets_report(v, nb, count, sum, buckets);
 }
 
 void am_shm_summary_read(am_shm_summary *ss, uint64_t *count, double *sum)

@@ -29,7 +29,24 @@ def _decorate(manager_factory, f):
     return wrapped
 
 
-class ExceptionCounter:
+class _Manager:
+    """A context manager that is also an async one and a decorator (sync and
+    async); subclasses define __enter__ and __exit__."""
+
+    async def __aenter__(self):
+        return self.__enter__()
+
+    async def __aexit__(self, typ, value, traceback):
+        return self.__exit__(typ, value, traceback)
+
+    def _fresh(self):
+        return self
+
+    def __call__(self, f):
+        return _decorate(self._fresh, f)
+
+
+class ExceptionCounter(_Manager):
     def __init__(self, counter, exception):
         self._counter = counter
         self._exception = exception
@@ -42,17 +59,8 @@ class ExceptionCounter:
             self._counter.inc()
         return False
 
-    async def __aenter__(self):
-        return self.__enter__()
 
-    async def __aexit__(self, typ, value, traceback):
-        return self.__exit__(typ, value, traceback)
-
-    def __call__(self, f):
-        return _decorate(lambda: self, f)
-
-
-class InprogressTracker:
+class InprogressTracker(_Manager):
     def __init__(self, gauge):
         self._gauge = gauge
 
@@ -62,22 +70,14 @@ class InprogressTracker:
     def __exit__(self, typ, value, traceback):
         self._gauge.dec()
 
-    async def __aenter__(self):
-        return self.__enter__()
 
-    async def __aexit__(self, typ, value, traceback):
-        return self.__exit__(typ, value, traceback)
-
-    def __call__(self, f):
-        return _decorate(lambda: self, f)
-
-
-class Timer:
+class Timer(_Manager):
     def __init__(self, metric, callback_name):
         self._metric = metric
         self._callback_name = callback_name
 
-    def _new_timer(self):
+    def _fresh(self):
+        # A new timer per decorated call keeps concurrent calls apart.
         return self.__class__(self._metric, self._callback_name)
 
     def __enter__(self):
@@ -92,15 +92,5 @@ class Timer:
             name = 'observe_traced'
         getattr(self._metric, name)(duration)
 
-    async def __aenter__(self):
-        return self.__enter__()
-
-    async def __aexit__(self, typ, value, traceback):
-        return self.__exit__(typ, value, traceback)
-
     def labels(self, *args, **kw):
         self._metric = self._metric.labels(*args, **kw)
-
-    def __call__(self, f):
-        # A new timer per call keeps concurrent calls apart.
-        return _decorate(self._new_timer, f)

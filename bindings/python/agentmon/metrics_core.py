@@ -68,10 +68,13 @@ def _one_of(value, labels):
     return tuple(labels) if labels is not None else ()
 
 
-class UnknownMetricFamily(Metric):
+class _ValueFamily(Metric):
+    """A family of one value per label set (unknown and gauge)."""
+    _typ = ''
+
     def __init__(self, name: str, documentation: str, value: Optional[float] = None,
                  labels: Optional[Sequence[str]] = None, unit: str = ''):
-        Metric.__init__(self, name, documentation, 'unknown', unit)
+        Metric.__init__(self, name, documentation, self._typ, unit)
         self._labelnames = _one_of(value, labels)
         if value is not None:
             self.add_metric([], value)
@@ -79,6 +82,10 @@ class UnknownMetricFamily(Metric):
     def add_metric(self, labels: Sequence[str], value: float, timestamp: _Stamp = None) -> None:
         self.samples.append(Sample(self.name, dict(zip(self._labelnames, labels)), value,
                                    timestamp))
+
+
+class UnknownMetricFamily(_ValueFamily):
+    _typ = 'unknown'
 
 
 UntypedMetricFamily = UnknownMetricFamily
@@ -103,17 +110,8 @@ class CounterMetricFamily(Metric):
             self.samples.append(Sample(self.name + '_created', dict(ls), created, timestamp))
 
 
-class GaugeMetricFamily(Metric):
-    def __init__(self, name: str, documentation: str, value: Optional[float] = None,
-                 labels: Optional[Sequence[str]] = None, unit: str = ''):
-        Metric.__init__(self, name, documentation, 'gauge', unit)
-        self._labelnames = _one_of(value, labels)
-        if value is not None:
-            self.add_metric([], value)
-
-    def add_metric(self, labels: Sequence[str], value: float, timestamp: _Stamp = None) -> None:
-        self.samples.append(Sample(self.name, dict(zip(self._labelnames, labels)), value,
-                                   timestamp))
+class GaugeMetricFamily(_ValueFamily):
+    _typ = 'gauge'
 
 
 class SummaryMetricFamily(Metric):

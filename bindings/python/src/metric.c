@@ -71,6 +71,111 @@ static PyTypeObject MetricType, CounterType, GaugeType, HistogramType, SummaryTy
     EnumType;
 
 /* ------------------------------------------------------------------ */
+/* Each kind's library calls, in one table                             */
+/* ------------------------------------------------------------------ */
+
+/*
+** The typed calls of each kind behind one signature, so the code below
+** dispatches on a table instead of a switch per operation. NULL where a
+** kind has no such call (Info has no children; statesets and Info are not
+** in shared memory).
+*/
+typedef struct kind_ops {
+    am_err (*make)(am_registry *r, const am_metric_opts *o, void **out);
+    am_err (*find)(am_registry *r, const char *name, void **out);
+    am_err (*with)(void *h, const char *const *v, size_t n, void **out);
+    am_err (*drop)(void *h, const char *const *v, size_t n);
+    void (*clear)(void *h);
+    am_err (*shm_make)(am_shm *s, const am_metric_opts *o, int mode, void **out);
+    am_err (*shm_with)(void *h, const char *const *v, size_t n, void **out);
+} kind_ops;
+
+#define EXT_LOCAL_OPS(T)                                                                           \
+    static am_err T##_make(am_registry *r, const am_metric_opts *o, void **out)                    \
+    {                                                                                              \
+        return am_##T##_new(r, o, (am_##T **)out);                                                 \
+    }                                                                                              \
+    static am_err T##_with(void *h, const char *const *v, size_t n, void **out)                    \
+    {                                                                                              \
+        return am_##T##_with(h, v, n, (am_##T **)out);                                             \
+    }                                                                                              \
+    static am_err T##_drop(void *h, const char *const *v, size_t n)                                \
+    {                                                                                              \
+        return am_##T##_remove(h, v, n);                                                           \
+    }                                                                                              \
+    static void T##_clear(void *h)                                                                 \
+    {                                                                                              \
+        am_##T##_clear(h);                                                                         \
+    }
+#define EXT_FIND_OP(T)                                                                             \
+    static am_err T##_find(am_registry *r, const char *name, void **out)                           \
+    {                                                                                              \
+        return am_##T##_find(r, name, (am_##T **)out);                                             \
+    }
+#define EXT_SHM_OPS(T)                                                                             \
+    static am_err T##_shm_with(void *h, const char *const *v, size_t n, void **out)                \
+    {                                                                                              \
+        return am_shm_##T##_with(h, v, n, (am_shm_##T **)out);                                     \
+    }
+EXT_LOCAL_OPS(counter)
+EXT_LOCAL_OPS(gauge)
+EXT_LOCAL_OPS(histogram)
+EXT_LOCAL_OPS(summary)
+EXT_LOCAL_OPS(stateset)
+EXT_FIND_OP(counter)
+EXT_FIND_OP(gauge)
+EXT_FIND_OP(histogram)
+EXT_FIND_OP(summary)
+EXT_SHM_OPS(counter)
+EXT_SHM_OPS(gauge)
+EXT_SHM_OPS(histogram)
+EXT_SHM_OPS(summary)
+
+static am_err info_make(am_registry *r, const am_metric_opts *o, void **out)
+{
+    return am_info_new(r, o, (am_info **)out);
+}
+
+static am_err counter_shm_make(am_shm *s, const am_metric_opts *o, int mode, void **out)
+{
+    (void)mode;
+    return am_shm_counter_new(s, o, (am_shm_counter **)out);
+}
+
+static am_err gauge_shm_make(am_shm *s, const am_metric_opts *o, int mode, void **out)
+{
+    return am_shm_gauge_new(s, o, (am_shm_gauge_mode)mode, (am_shm_gauge **)out);
+}
+
+static am_err histogram_shm_make(am_shm *s, const am_metric_opts *o, int mode, void **out)
+{
+    (void)mode;
+    return am_shm_histogram_new(s, o, (am_shm_histogram **)out);
+}
+
+static am_err summary_shm_make(am_shm *s, const am_metric_opts *o, int mode, void **out)
+{
+    (void)mode;
+    return am_shm_summary_new(s, o, (am_shm_summary **)out);
+}
+
+/* Info and statesets have no find: a gauge's tells whether the name is
+   taken (AM_EINVAL: by another type). */
+static const kind_ops OPS[K_N] = {
+    [K_COUNTER] = {counter_make, counter_find, counter_with, counter_drop, counter_clear,
+                   counter_shm_make, counter_shm_with},
+    [K_GAUGE] = {gauge_make, gauge_find, gauge_with, gauge_drop, gauge_clear, gauge_shm_make,
+                 gauge_shm_with},
+    [K_HISTOGRAM] = {histogram_make, histogram_find, histogram_with, histogram_drop,
+                     histogram_clear, histogram_shm_make, histogram_shm_with},
+    [K_SUMMARY] = {summary_make, summary_find, summary_with, summary_drop, summary_clear,
+                   summary_shm_make, summary_shm_with},
+    [K_INFO] = {info_make, gauge_find, NULL, NULL, NULL, NULL, NULL},
+    [K_ENUM] = {stateset_make, gauge_find, stateset_with, stateset_drop, stateset_clear, NULL,
+                NULL},
+};
+
+/* ------------------------------------------------------------------ */
 /* The graveyard                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -89,21 +194,16 @@ static int grave_init(void)
         snprintf(names[i], sizeof names[i], "s%d", i);
         states[i] = names[i];
     }
-    am_err rc;
-    o.name = "grave_counter";
-    rc = am_counter_new(g_grave, &o, (am_counter **)&g_grave_h[K_COUNTER]);
-    o.name = "grave_gauge";
-    rc = rc ? rc : am_gauge_new(g_grave, &o, (am_gauge **)&g_grave_h[K_GAUGE]);
-    o.name = "grave_histogram";
-    rc = rc ? rc : am_histogram_new(g_grave, &o, (am_histogram **)&g_grave_h[K_HISTOGRAM]);
-    o.name = "grave_summary";
-    rc = rc ? rc : am_summary_new(g_grave, &o, (am_summary **)&g_grave_h[K_SUMMARY]);
-    o.name = "grave_info";
-    rc = rc ? rc : am_info_new(g_grave, &o, (am_info **)&g_grave_h[K_INFO]);
-    o.name = "grave_enum";
+    static const char *const names_of[K_N] = {
+        [K_COUNTER] = "grave_counter", [K_GAUGE] = "grave_gauge", [K_HISTOGRAM] = "grave_histogram",
+        [K_SUMMARY] = "grave_summary", [K_INFO] = "grave_info",   [K_ENUM] = "grave_enum"};
     o.states = states;
-    o.n_states = AM_MAX_STATES;
-    rc = rc ? rc : am_stateset_new(g_grave, &o, (am_stateset **)&g_grave_h[K_ENUM]);
+    am_err rc = AM_OK;
+    for (int k = K_COUNTER; k < K_N && !rc; k++) {
+        o.name = names_of[k];
+        o.n_states = k == K_ENUM ? AM_MAX_STATES : 0;
+        rc = OPS[k].make(g_grave, &o, &g_grave_h[k]);
+    }
     return rc ? -1 : 0;
 }
 
@@ -259,25 +359,6 @@ static int strs_from(PyObject *tuple, const char **out, size_t cap)
     return 0;
 }
 
-static am_err probe(am_registry *r, int kind, const char *name)
-{
-    void *h;
-    switch (kind) {
-    case K_COUNTER:
-        return am_counter_find(r, name, (am_counter **)&h);
-    case K_GAUGE:
-        return am_gauge_find(r, name, (am_gauge **)&h);
-    case K_HISTOGRAM:
-        return am_histogram_find(r, name, (am_histogram **)&h);
-    case K_SUMMARY:
-        return am_summary_find(r, name, (am_summary **)&h);
-    default:
-        /* info and statesets have no find: any type will do to learn
-           whether the name is taken (AM_EINVAL: by another type). */
-        return am_gauge_find(r, name, (am_gauge **)&h);
-    }
-}
-
 /*
 ** _bind(registry, name, documentation, labelnames, unit, json_name,
 **       buckets, states, max_children)
@@ -354,7 +435,8 @@ static PyObject *metric_bind(MetricObject *self, PyObject *args, PyObject *kw)
     }
     /* adopt: the family exists (a pack made it) and this object is a view
        of it; am_*_new() returns it when the definition is the same. */
-    am_err rc = adopt ? AM_ENOTFOUND : probe(reg, kind, cname);
+    void *found;
+    am_err rc = adopt ? AM_ENOTFOUND : OPS[kind].find(reg, cname, &found);
     if (rc != AM_ENOTFOUND) {
         Py_XDECREF(state_tuple);
         if (rc == AM_ENOMEM)
@@ -363,26 +445,7 @@ static PyObject *metric_bind(MetricObject *self, PyObject *args, PyObject *kw)
                             cname);
     }
     void *h = NULL;
-    switch (kind) {
-    case K_COUNTER:
-        rc = am_counter_new(reg, &o, (am_counter **)&h);
-        break;
-    case K_GAUGE:
-        rc = am_gauge_new(reg, &o, (am_gauge **)&h);
-        break;
-    case K_HISTOGRAM:
-        rc = am_histogram_new(reg, &o, (am_histogram **)&h);
-        break;
-    case K_SUMMARY:
-        rc = am_summary_new(reg, &o, (am_summary **)&h);
-        break;
-    case K_INFO:
-        rc = am_info_new(reg, &o, (am_info **)&h);
-        break;
-    default:
-        rc = am_stateset_new(reg, &o, (am_stateset **)&h);
-        break;
-    }
+    rc = OPS[kind].make(reg, &o, &h);
     if (rc) {
         Py_XDECREF(state_tuple);
         if (rc == AM_EEXIST)
@@ -464,20 +527,7 @@ static PyObject *metric_bind_shm(MetricObject *self, PyObject *args, PyObject *k
     void *h = NULL;
     am_err rc;
     EXT_NOGIL_BEGIN
-    switch (kind) {
-    case K_COUNTER:
-        rc = am_shm_counter_new(seg, &o, (am_shm_counter **)&h);
-        break;
-    case K_GAUGE:
-        rc = am_shm_gauge_new(seg, &o, (am_shm_gauge_mode)mode, (am_shm_gauge **)&h);
-        break;
-    case K_HISTOGRAM:
-        rc = am_shm_histogram_new(seg, &o, (am_shm_histogram **)&h);
-        break;
-    default:
-        rc = am_shm_summary_new(seg, &o, (am_shm_summary **)&h);
-        break;
-    }
+    rc = OPS[kind].shm_make(seg, &o, mode, &h);
     EXT_NOGIL_END
     if (rc)
         return ext_raise(rc, "cannot make the shared metric");
@@ -505,75 +555,21 @@ static PyObject *metric_bind_shm(MetricObject *self, PyObject *args, PyObject *k
 
 static am_err resolve(MetricObject *fam, const char *const *v, size_t n, void **out)
 {
-    if (SHM(fam)) {
-        switch (fam->kind) {
-        case K_COUNTER:
-            return am_shm_counter_with(fam->h, v, n, (am_shm_counter **)out);
-        case K_GAUGE:
-            return am_shm_gauge_with(fam->h, v, n, (am_shm_gauge **)out);
-        case K_HISTOGRAM:
-            return am_shm_histogram_with(fam->h, v, n, (am_shm_histogram **)out);
-        case K_SUMMARY:
-            return am_shm_summary_with(fam->h, v, n, (am_shm_summary **)out);
-        default:
-            return AM_EMISUSE;
-        }
-    }
-    switch (fam->kind) {
-    case K_COUNTER:
-        return am_counter_with(fam->h, v, n, (am_counter **)out);
-    case K_GAUGE:
-        return am_gauge_with(fam->h, v, n, (am_gauge **)out);
-    case K_HISTOGRAM:
-        return am_histogram_with(fam->h, v, n, (am_histogram **)out);
-    case K_SUMMARY:
-        return am_summary_with(fam->h, v, n, (am_summary **)out);
-    case K_ENUM:
-        return am_stateset_with(fam->h, v, n, (am_stateset **)out);
-    default:
-        return AM_EMISUSE; /* labelled Info lives in Python (metrics.py) */
-    }
+    const kind_ops *ops = &OPS[fam->kind];
+    am_err (*with)(void *, const char *const *, size_t, void **) =
+        SHM(fam) ? ops->shm_with : ops->with;
+    return with ? with(fam->h, v, n, out) : AM_EMISUSE; /* labelled Info: metrics.py */
 }
 
 static am_err drop(MetricObject *fam, const char *const *v, size_t n)
 {
-    switch (fam->kind) {
-    case K_COUNTER:
-        return am_counter_remove(fam->h, v, n);
-    case K_GAUGE:
-        return am_gauge_remove(fam->h, v, n);
-    case K_HISTOGRAM:
-        return am_histogram_remove(fam->h, v, n);
-    case K_SUMMARY:
-        return am_summary_remove(fam->h, v, n);
-    case K_ENUM:
-        return am_stateset_remove(fam->h, v, n);
-    default:
-        return AM_EMISUSE;
-    }
+    return OPS[fam->kind].drop ? OPS[fam->kind].drop(fam->h, v, n) : AM_EMISUSE;
 }
 
 static void drop_all(MetricObject *fam)
 {
-    switch (fam->kind) {
-    case K_COUNTER:
-        am_counter_clear(fam->h);
-        break;
-    case K_GAUGE:
-        am_gauge_clear(fam->h);
-        break;
-    case K_HISTOGRAM:
-        am_histogram_clear(fam->h);
-        break;
-    case K_SUMMARY:
-        am_summary_clear(fam->h);
-        break;
-    case K_ENUM:
-        am_stateset_clear(fam->h);
-        break;
-    default:
-        break;
-    }
+    if (OPS[fam->kind].clear)
+        OPS[fam->kind].clear(fam->h);
 }
 
 static MetricObject *new_child(MetricObject *fam, void *h, PyObject *values)
