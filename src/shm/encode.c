@@ -323,7 +323,7 @@ static const char *src_peek(void *ud)
 static const am_exview *read_ex(snap *z, const shm_series *sr, uint32_t n)
 {
     uint32_t e = atomic_load_explicit(&((shm_series *)sr)->ex, am_acquire);
-    if (!e)
+    if (!e || (uint64_t)e - 1 + n > z->s->h->max_exemplars)
         return NULL;
     shm_ex *blk = am__shm_ex(z->s) + (e - 1);
     for (uint32_t i = 0; i < n; i++) {
@@ -358,9 +358,11 @@ static void emit_series(snap *z, am_enc *e, const am_family *lf, const shm_fam *
                         const shm_series *sr, const per_proc *pp)
 {
     am_series out = {0};
-    out.values = am__shm_str(z->s, sr->values_off);
+    /* Ranges checked by series_ok(). */
+    const char *arena = (const char *)z->s->base + z->s->h->off_arena;
+    out.values = arena + sr->values_off;
     out.n_values = sr->n_values;
-    out.labels = am__shm_str(z->s, sr->labels_off);
+    out.labels = arena + sr->labels_off;
     out.labels_len = sr->labels_len;
     out.created = sr->created;
     double counts[AM_MAX_BUCKETS + 1];
@@ -423,13 +425,14 @@ static bool src_emit(void *ud, am_enc *e)
     snap *z = ud;
     uint32_t fi = z->order[z->at++];
     const am_family *lf = am__shm_local_family(z->s, fi);
-    if (!lf)
-        return false; /* no memory, or a damaged definition: left out */
     const shm_fam *f = &am__shm_fams(z->s)[fi];
+    bool all = f->type == AM_TYPE_GAUGE &&
+               (f->mode == AM_SHM_GAUGE_ALL || f->mode == AM_SHM_GAUGE_LIVEALL);
+    if (!lf || lf->n_bounds != f->n_bounds || lf->n_labels != f->n_labels + all)
+        return false; /* no memory, or a damaged definition: left out */
     const shm_series *sv = am__shm_series(z->s);
     e->ops->family(e, lf);
-    if (f->type == AM_TYPE_GAUGE &&
-        (f->mode == AM_SHM_GAUGE_ALL || f->mode == AM_SHM_GAUGE_LIVEALL)) {
+    if (all) {
         for (size_t i = 0; i < z->n_pp; i++)
             if (sv[z->pp[i].series].fam == fi && series_ok(z, f, &sv[z->pp[i].series]))
                 emit_series(z, e, lf, f, &sv[z->pp[i].series], &z->pp[i]);

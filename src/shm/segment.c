@@ -253,12 +253,12 @@ static void recover(am_shm *s)
 void am__shm_lock(am_shm *s)
 {
     int rc = pthread_mutex_lock(&s->h->lock);
-    if (rc == EOWNERDEAD) {
+    /* Folds only run under the mutex: with it held, a journal entry or an
+       odd sequence is what a dead holder left (or a damaged file). */
+    if (rc == EOWNERDEAD || s->h->j_phase != 0 || (atomic_load(&s->h->fold_seq) & 1))
         recover(s);
+    if (rc == EOWNERDEAD)
         pthread_mutex_consistent(&s->h->lock);
-    } else if (s->h->j_phase != 0) {
-        recover(s); /* cannot happen without EOWNERDEAD; cheap to be sure */
-    }
 }
 
 void am__shm_unlock(am_shm *s)

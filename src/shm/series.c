@@ -90,7 +90,7 @@ static uint32_t arena_strs(am_shm *s, const char *const *v, size_t n, uint32_t *
 
 static const double *arena_doubles(const am_shm *s, uint32_t off, uint32_t n)
 {
-    if (!off || off + (uint64_t)n * 8 > s->h->arena_bytes)
+    if (!off || off % 8 || off + (uint64_t)n * 8 > s->h->arena_bytes)
         return NULL;
     return (const double *)(s->base + s->h->off_arena + off);
 }
@@ -110,12 +110,12 @@ static void label_names(const am_shm *s, const shm_fam *f, const char **v)
 {
     const char *p = am__shm_str(s, f->labels_off);
     uint64_t used = atomic_load_explicit(&s->h->arena_used, am_acquire);
-    const char *end = (const char *)s->base + s->h->off_arena +
-                      (used < s->h->arena_bytes ? used : s->h->arena_bytes);
+    const char *start = (const char *)s->base + s->h->off_arena;
+    const char *end = start + (used < s->h->arena_bytes ? used : s->h->arena_bytes);
     for (uint32_t i = 0; i < f->n_labels && i < AM_MAX_LABELS; i++) {
         /* Each name must end inside the arena (a damaged file: "", which
            am__family_new then refuses). */
-        if (p >= end || !memchr(p, '\0', (size_t)(end - p))) {
+        if (p < start || p >= end || !memchr(p, '\0', (size_t)(end - p))) {
             v[i] = "";
             p = end;
             continue;
@@ -129,8 +129,8 @@ const am_family *am__shm_local_family(am_shm *s, uint32_t i)
 {
     pthread_mutex_lock(&s->local);
     am_family *lf = s->fams[i];
-    if (!lf) {
-        const shm_fam *f = &am__shm_fams(s)[i];
+    const shm_fam *f = &am__shm_fams(s)[i];
+    if (!lf && f->n_labels <= AM_MAX_LABELS && f->n_bounds <= AM_MAX_BUCKETS) {
         const char *names[AM_MAX_LABELS + 1];
         label_names(s, f, names);
         size_t n = f->n_labels;
@@ -661,7 +661,7 @@ static shm_ex *ex_block(am__shm_h *h, uint32_t n_recs)
         }
         am__shm_unlock(s);
     }
-    return e ? am__shm_ex(s) + (e - 1) : NULL;
+    return e && (uint64_t)e - 1 + n_recs <= s->h->max_exemplars ? am__shm_ex(s) + (e - 1) : NULL;
 }
 
 static am_err ex_store(am__shm_h *h, uint32_t n_recs, uint32_t idx, const char *text, size_t len,

@@ -2,10 +2,11 @@
 ** fuzz_shm.c: attaching to and reading a damaged shared-memory segment.
 **
 ** A valid small segment (families of every type, labelled series, a
-** per-process gauge, exemplars, a claimed slot) is made once; each input
-** overwrites the start of a copy of it -- header, slots, families, series,
-** index and arena -- and the segment is opened, encoded in the three
-** formats, written to, reclaimed and closed. The segment's robust mutex is
+** per-process gauge, exemplars, a claimed slot) is made once; each input is
+** a list of patches -- a 16-bit offset, a length byte, that many bytes --
+** applied to a copy of it (anywhere in its first 64 KiB: header, slots,
+** families, series, index, arena, rows), and the segment is opened,
+** encoded in the three formats, written to, reclaimed and closed. The segment's robust mutex is
 ** kept intact: it is trusted state (a garbage owner would block every
 ** process of the service, which no check can prevent), everything else
 ** must be refused at open or skipped when read, never read out of bounds
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -76,8 +78,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         make_valid();
     unsigned char *copy = malloc(g_size);
     memcpy(copy, g_valid, g_size);
-    size_t n = size < g_size ? size : g_size;
-    memcpy(copy, data, n);
+    for (size_t i = 0; i + 3 <= size;) {
+        size_t off = (size_t)data[i] | (size_t)data[i + 1] << 8, len = data[i + 2];
+        i += 3;
+        if (len > size - i)
+            len = size - i;
+        if (off < g_size) {
+            size_t n = len < g_size - off ? len : g_size - off;
+            memcpy(copy + off, data + i, n);
+        }
+        i += len;
+    }
     /* The mutex stays as it was (see the top). */
     memcpy(copy + offsetof(shm_hdr, lock), g_valid + offsetof(shm_hdr, lock),
            sizeof(pthread_mutex_t));
