@@ -27,12 +27,20 @@ static char g_path[64];
 static unsigned char *g_valid;
 static size_t g_size;
 
+static char g_dir[] = "/tmp/am-fuzz-shm-XXXXXX";
+
+static void cleanup(void)
+{
+    unlink(g_path);
+    rmdir(g_dir);
+}
+
 static void make_valid(void)
 {
-    char dir[] = "/tmp/am-fuzz-shm-XXXXXX";
-    if (!mkdtemp(dir))
+    if (!mkdtemp(g_dir))
         abort();
-    snprintf(g_path, sizeof g_path, "%s/seg", dir);
+    snprintf(g_path, sizeof g_path, "%s/seg", g_dir);
+    atexit(cleanup);
     am_shm_opts o = AM_SHM_OPTS_INIT;
     o.max_procs = 2;
     o.max_families = 8;
