@@ -294,7 +294,8 @@ bool am__shm_read_stable(am_shm *s, bool (*read)(void *ud), void *ud)
 
 bool am__shm_slot_live(am_shm *s, uint32_t k)
 {
-    if ((int)k == s->slot && s->lock_fd >= 0)
+    /* Our own slot: we hold it (slot is set once the lock is taken). */
+    if ((int)k == atomic_load_explicit(&s->slot, am_acquire))
         return true;
     struct flock fl = {0};
     fl.l_type = F_WRLCK;
@@ -366,12 +367,12 @@ am_acell *am__shm_claim(am_shm *s)
         atomic_store_explicit(&p[k].pid, (int32_t)getpid(), am_relaxed);
         p[k].claimed_ns = am_now_ns();
         atomic_store_explicit(&p[k].state, 1, am_release);
-        s->slot = (int)k;
         s->lock_fd = fd;
+        atomic_store_explicit(&s->slot, (int)k, am_release);
         row = am__shm_row(s, AM__SHM_ROW_SLOT0 + k);
     } else {
         row = am__shm_row(s, AM__SHM_ROW_SPILL); /* shared, never folded */
-        s->slot = -1;
+        atomic_store_explicit(&s->slot, -1, am_relaxed);
     }
     am__shm_unlock(s);
     atomic_store_explicit(&s->row, row, am_release);
@@ -399,7 +400,7 @@ static void fork_child(void)
     for (am_shm *s = g_open; s; s = s->next_open) {
         memcpy(&s->local, &fresh, sizeof fresh); /* another thread may have held it */
         atomic_store_explicit(&s->row, NULL, am_relaxed);
-        s->slot = -1;
+        atomic_store_explicit(&s->slot, -1, am_relaxed);
         if (s->lock_fd >= 0)
             close(s->lock_fd); /* the parent's lock stays the parent's */
         s->lock_fd = -1;
@@ -590,7 +591,7 @@ am_err am_shm_open(const char *path, const am_shm_opts *o, am_shm **out)
         goto fail;
     s->fd = -1;
     s->lock_fd = -1;
-    s->slot = -1;
+    atomic_store_explicit(&s->slot, -1, am_relaxed);
     s->pid = getpid();
     s->refs = 1;
     pthread_mutex_init(&s->local, NULL);

@@ -113,7 +113,7 @@ struct am_shm {
     size_t size;
     shm_hdr *h;
     am_acell *_Atomic row; /* this process's row; NULL until claimed, after fork */
-    int slot;              /* -1: none (or the spill row) */
+    _Atomic int slot;      /* -1: none (or the spill row); set under local */
     pid_t pid;
     pthread_mutex_t local; /* claims, handles, the local family cache */
     am__shm_h **handles;   /* [max_series] */
