@@ -27,6 +27,7 @@ from .exposition import (CONTENT_TYPE_LATEST, delete_from_gateway, generate_late
 from .metrics import Counter, Enum, Gauge, Histogram, Info, Summary
 from .metrics_core import Metric
 from .registry import CollectorRegistry, REGISTRY
+from . import multiprocess  # AGENTMON_MULTIPROC_FILE set: multi-process mode from import on
 
 __version__ = _agentmon.version()
 
