@@ -61,7 +61,8 @@ typedef struct bench_fig {
     double target;
     bool is_target_min;    /* ok means value >= target (else <=) */
     bool is_peer_compared; /* look the peer's figure of this name up */
-    bool has_ratio_target; /* peer/ours must be >= 100 (speed figures) */
+    bool has_ratio_target; /* peer/ours must be >= ratio_target (speed figures) */
+    double ratio_target;   /* 0: 100 */
     const char *reference; /* JSON object text of issue numbers, or NULL */
     const char *note;      /* free text, or NULL */
 } bench_fig;
@@ -137,11 +138,13 @@ void bench_group_coord_redis_snapshot(void); /* bench_coord_redis.c */
 void bench_group_log_line(void);             /* bench_log.c */
 void bench_group_histogram_observe_traced(void);
 void bench_group_trace(void);
-void bench_group_expo(void);   /* bench_expo.c */
-void bench_group_statsd(void); /* bench_statsd.c */
-void bench_group_store(void);  /* bench_store.c */
-void bench_group_serve(void);  /* bench_serve.c */
-void bench_group_alert(void);  /* bench_alert.c */
+void bench_group_expo(void);       /* bench_expo.c */
+void bench_group_statsd(void);     /* bench_statsd.c */
+void bench_group_store(void);      /* bench_store.c */
+void bench_group_serve(void);      /* bench_serve.c */
+void bench_group_alert(void);      /* bench_alert.c */
+void bench_group_python_hot(void); /* bench_python.c */
+void bench_group_python_expo(void);
 
 /* am-bench --rss-child: the fresh process the RSS group measures in. */
 int bench_rss_child_main(void);

@@ -8,6 +8,13 @@ its output is how many times libagentmon is faster or smaller than the
 client most agent code uses, measured on this machine in this run.
 
     /usr/bin/python3 bench/peer_python.py [--only G1,G2,...] [--quick]
+    /usr/bin/python3 bench/peer_python.py --impl agentmon --path DIR --only python_hot
+
+With --impl agentmon the same figure functions run on the agentmon package
+(its API is prometheus_client's) from DIR (build/python): am-bench's Python
+groups (bench/bench_python.c) run that and compare each python_agentmon_*
+figure with this peer's value for the same name, measured with
+prometheus_client in the same run.
 
 Prints JSON objects, one per line: first {"peer": "python prometheus_client
 X.Y.Z"}, then {"bench": NAME, "value": V} per figure, with the names and
@@ -65,6 +72,12 @@ class Rand:
         return self.state
 
 
+def _kw(pc, n):
+    """agentmon bounds a family's label sets (10,000 by default); the bench
+    asks for room. prometheus_client has no such argument."""
+    return {'max_children': n} if pc.__name__ == 'agentmon' else {}
+
+
 def series_labels(i):
     return "%s:%d" % (ROLES[i % 10], i // 100), "%d" % ((i // 10) % 10)
 
@@ -117,7 +130,7 @@ class Timing:
 
 # ------------------------------------------------------------ figures
 
-def fig_counter_inc(pc, tm):
+def fig_counter_inc(pc, tm, name="counter_inc"):
     reg = pc.CollectorRegistry()
     c = pc.Counter("bench_inc", "am-bench counter.", registry=reg)
     inc = c.inc
@@ -125,10 +138,10 @@ def fig_counter_inc(pc, tm):
     def loop(n):
         for _ in range(n):
             inc()
-    emit({"bench": "counter_inc", "value": tm.best_ns_per_op(loop)})
+    emit({"bench": name, "value": tm.best_ns_per_op(loop)})
 
 
-def fig_counter_inc_labelled(pc, tm):
+def fig_counter_inc_labelled(pc, tm, name="counter_inc_labelled"):
     reg = pc.CollectorRegistry()
     c = pc.Counter("bench_inc_labelled", "am-bench counter.", ["agent", "priority"], registry=reg)
     inc = c.labels("planner:17", "5").inc
@@ -136,7 +149,7 @@ def fig_counter_inc_labelled(pc, tm):
     def loop(n):
         for _ in range(n):
             inc()
-    emit({"bench": "counter_inc_labelled", "value": tm.best_ns_per_op(loop)})
+    emit({"bench": name, "value": tm.best_ns_per_op(loop)})
 
 
 def fig_counter_inc_2threads(pc, tm):
@@ -170,7 +183,7 @@ def fig_counter_inc_2threads(pc, tm):
     emit({"bench": "counter_inc_2threads_shared", "value": best})
 
 
-def fig_histogram_observe(pc, tm):
+def fig_histogram_observe(pc, tm, name="histogram_observe"):
     reg = pc.CollectorRegistry()
     h = pc.Histogram("bench_observe_seconds", "am-bench histogram.", registry=reg)
     obs = h.observe
@@ -182,10 +195,10 @@ def fig_histogram_observe(pc, tm):
                 obs(v)
         for v in vals[:n % 1024]:
             obs(v)
-    emit({"bench": "histogram_observe", "value": tm.best_ns_per_op(loop)})
+    emit({"bench": name, "value": tm.best_ns_per_op(loop)})
 
 
-def fig_counter_with_existing(pc, tm):
+def fig_counter_with_existing(pc, tm, name="counter_with_existing"):
     reg = pc.CollectorRegistry()
     c = pc.Counter("bench_lookup", "am-bench counter.", ["agent", "priority"], registry=reg)
     n_children = 1000
@@ -205,20 +218,20 @@ def fig_counter_with_existing(pc, tm):
                 labels(a, p)
         for a, p in keys[:n % n_children]:
             labels(a, p)
-    emit({"bench": "counter_with_existing", "value": tm.best_ns_per_op(loop)})
+    emit({"bench": name, "value": tm.best_ns_per_op(loop)})
 
 
 def build_series(pc, n, set_values):
     reg = pc.CollectorRegistry()
     c = pc.Counter("agent_messages_sent", "Messages an agent sent, by priority.",
-                   ["agent", "priority"], registry=reg)
+                   ["agent", "priority"], registry=reg, **_kw(pc, n))
     for i in range(n):
         child = c.labels(*series_labels(i))
         child.inc(series_value(i) if set_values else 1)
     return reg
 
 
-def fig_encode(pc, tm, n, tag):
+def fig_encode(pc, tm, n, tag, prefix="encode_prometheus"):
     reg = build_series(pc, n, True)
     text = pc.generate_latest(reg)  # warm-up, and the size
     best = None
@@ -227,8 +240,9 @@ def fig_encode(pc, tm, n, tag):
         pc.generate_latest(reg)
         ms = (time.perf_counter_ns() - t0) / 1e6
         best = ms if best is None or ms < best else best
-    emit({"bench": "encode_prometheus_%s_ms" % tag, "value": best})
-    emit({"bench": "encode_prometheus_%s_bytes" % tag, "value": len(text)})
+    emit({"bench": "%s_%s_ms" % (prefix, tag), "value": best})
+    if prefix == "encode_prometheus":
+        emit({"bench": "%s_%s_bytes" % (prefix, tag), "value": len(text)})
 
 
 def vm_rss_kib():
@@ -361,6 +375,89 @@ def fig_trace(pc, tm):
     emit({"bench": "traceparent_format", "value": tm.best_ns_per_op(fmt)})
 
 
+# ------------------------------------------------------------ agentmon vs prometheus_client
+
+def fig_python_hot(pc, tm):
+    """The hot calls through the Python API: what a Python agent pays (the
+    same loops as the figures above, under the python_agentmon_* names)."""
+    fig_counter_inc(pc, tm, "python_agentmon_counter_inc")
+    fig_counter_inc_labelled(pc, tm, "python_agentmon_counter_inc_labelled")
+    fig_histogram_observe(pc, tm, "python_agentmon_histogram_observe")
+    fig_counter_with_existing(pc, tm, "python_agentmon_labels_lookup")
+
+
+MP_WORKERS, MP_SERIES = 8, 10000
+
+
+def _mp_child(impl, where, k):
+    """A worker of the multi-process figure: MP_SERIES series of one counter."""
+    if impl == 'agentmon':
+        from agentmon import multiprocess
+        multiprocess.enable(where)
+        import agentmon as pc
+    else:
+        import prometheus_client as pc
+    c = pc.Counter("mp_jobs", "Jobs.", ["agent", "priority"], **_kw(pc, MP_SERIES))
+    for i in range(MP_SERIES):
+        c.labels(*series_labels(i)).inc(k + 1)
+    return 0
+
+
+def _mp_expo_ms(impl, tm):
+    """MP_WORKERS processes write MP_SERIES series each (the same series), then
+    the merged exposition is timed in the parent, in a fresh interpreter
+    with the mode's environment (prometheus_client reads
+    PROMETHEUS_MULTIPROC_DIR at import)."""
+    import multiprocessing
+    import shutil
+    import subprocess
+    import tempfile
+    d = tempfile.mkdtemp(prefix='am-bench-mp-')
+    try:
+        where = os.path.join(d, 'seg.agentmon') if impl == 'agentmon' else d
+        env = dict(os.environ)
+        if impl != 'agentmon':
+            env['PROMETHEUS_MULTIPROC_DIR'] = d
+        code = (
+            "import sys, json, time, multiprocessing\n"
+            "sys.path[:0] = json.loads(sys.argv[1])\n"
+            "import peer_python as P\n"
+            "impl, where, reps = sys.argv[2], sys.argv[3], int(sys.argv[4])\n"
+            "ctx = multiprocessing.get_context('fork')\n"
+            "ps = [ctx.Process(target=P._mp_child, args=(impl, where, k))"
+            " for k in range(P.MP_WORKERS)]\n"
+            "[p.start() for p in ps]; [p.join() for p in ps]\n"
+            "if impl == 'agentmon':\n"
+            "    from agentmon import multiprocess as m, CollectorRegistry, generate_latest\n"
+            "    r = CollectorRegistry(); m.MultiProcessCollector(r, path=where)\n"
+            "else:\n"
+            "    from prometheus_client import CollectorRegistry, generate_latest, multiprocess\n"
+            "    r = CollectorRegistry(); multiprocess.MultiProcessCollector(r)\n"
+            "text = generate_latest(r)\n"
+            "assert text.count(b'mp_jobs_total{') == P.MP_SERIES, text[:300]\n"
+            "best = None\n"
+            "for _ in range(reps):\n"
+            "    t0 = time.perf_counter_ns(); generate_latest(r)\n"
+            "    ms = (time.perf_counter_ns() - t0) / 1e6\n"
+            "    best = ms if best is None or ms < best else best\n"
+            "print(best)\n")
+        paths = [os.path.dirname(os.path.abspath(__file__))] + \
+            [p for p in sys.path if p.endswith('/python')]
+        out = subprocess.run([sys.executable, '-c', code, json.dumps(paths), impl, where,
+                              str(max(tm.reps, 2))], env=env, capture_output=True, text=True,
+                             check=True, timeout=600)
+        return float(out.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def fig_python_expo(pc, tm):
+    """generate_latest of 100,000 series, and the multi-process exposition."""
+    fig_encode(pc, tm, 100000, "100k", prefix="python_agentmon_generate_latest")
+    impl = 'agentmon' if pc.__name__ == 'agentmon' else 'prometheus_client'
+    emit({"bench": "python_agentmon_mp_expo_8x10k_ms", "value": _mp_expo_ms(impl, tm)})
+
+
 GROUPS = {
     "counter_inc": fig_counter_inc,
     "counter_inc_labelled": fig_counter_inc_labelled,
@@ -373,14 +470,24 @@ GROUPS = {
     "log_line": fig_log_line,
     "histogram_observe_traced": fig_histogram_observe_traced,
     "trace": fig_trace,
+    "python_hot": fig_python_hot,
+    "python_expo": fig_python_expo,
 }
 
 
 def main(argv):
+    impl = 'prometheus_client'
+    if "--impl" in argv:
+        impl = argv[argv.index("--impl") + 1]
+    if "--path" in argv:
+        sys.path.insert(0, argv[argv.index("--path") + 1])
     try:
-        import prometheus_client as pc
+        if impl == 'agentmon':
+            import agentmon as pc
+        else:
+            import prometheus_client as pc
     except ImportError as e:
-        emit({"error": "cannot import prometheus_client (%s) with %s" % (e, sys.executable)})
+        emit({"error": "cannot import %s (%s) with %s" % (impl, e, sys.executable)})
         return 2
     if argv[1:] == ["--rss-child"]:
         rss_child(pc)
@@ -399,10 +506,10 @@ def main(argv):
         only = [g for g in only if g in GROUPS]
     try:
         from importlib.metadata import version
-        ver = version("prometheus_client")
+        ver = version("prometheus_client") if impl != 'agentmon' else pc.__version__
     except Exception:  # metadata missing: the figures are still good
         ver = "unknown version"
-    emit({"peer": "python prometheus_client %s" % ver})
+    emit({"peer": "python %s %s" % (impl, ver)})
     tm = Timing(quick)
     for name, fn in GROUPS.items():
         if only is None or name in only:

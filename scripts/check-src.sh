@@ -1,7 +1,7 @@
 #!/bin/sh
 # check-src.sh: source rules a compiler does not enforce (STYLE rule 13).
 #
-# - banned C library calls anywhere in src/, bench/, examples/, tests/:
+# - banned C library calls anywhere in src/, bench/, examples/, tests/, bindings/:
 #   sprintf strcpy strcat strtok atoi gets sscanf (unbounded or unchecked);
 # - raw malloc/calloc/realloc/free in the library (src/core, src/encode and
 #   the other library folders) outside src/core/alloc.c, so every allocation
@@ -11,7 +11,7 @@ set -u
 cd "$(dirname "$0")/.."
 rc=0
 banned='(^|[^_a-zA-Z0-9])(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|gets|sscanf)[[:space:]]*\('
-if grep -rnE "$banned" src bench examples tests --include='*.c' --include='*.h' |
+if grep -rnE "$banned" src bench examples tests bindings --include='*.c' --include='*.h' |
     grep -vE '(snprintf|vsnprintf)'; then
     echo "check-src: banned function (use snprintf, memcpy with lengths, strtol)" >&2
     rc=1

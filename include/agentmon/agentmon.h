@@ -18,5 +18,6 @@
 #include "packs.h"
 #include "breaker.h"
 #include "statsd.h"
+#include "shm.h"
 
 #endif

@@ -47,6 +47,7 @@ typedef struct am_gauge am_gauge;
 typedef struct am_histogram am_histogram;
 typedef struct am_info am_info;
 typedef struct am_stateset am_stateset;
+typedef struct am_summary am_summary;
 typedef struct am_callback am_callback;
 typedef struct am_sink am_sink;
 
@@ -56,7 +57,8 @@ typedef enum am_metric_type {
     AM_TYPE_HISTOGRAM = 3,
     AM_TYPE_INFO = 4,
     AM_TYPE_STATESET = 5,
-    AM_TYPE_UNKNOWN = 6
+    AM_TYPE_UNKNOWN = 6,
+    AM_TYPE_SUMMARY = 7 /* Since: 0.2 */
 } am_metric_type;
 
 /* Limits the data model needs to stay bounded. */
@@ -348,6 +350,38 @@ AM_EXTERN size_t am_histogram_n_buckets(am_histogram *h);
 ** is registered. Since: 0.2
 */
 AM_EXTERN const double *am_histogram_bounds(am_histogram *h);
+
+/* ------------------------------------------------------------------ */
+/* Summaries: a count and a sum of observations                        */
+/* ------------------------------------------------------------------ */
+
+/*
+** A summary as prometheus_client defines one: the number of observations
+** and their sum (<name>_count, <name>_sum), no quantiles. For rates and
+** averages (rate(x_sum[5m]) / rate(x_count[5m])) at the cost of a counter;
+** use a histogram when quantiles matter.
+** As am_counter_new/with/remove/clear/find, for summaries; "quantile" is
+** not allowed as a label name. Since: 0.2
+*/
+AM_EXTERN am_err am_summary_new(am_registry *r, const am_metric_opts *o, am_summary **out);
+AM_EXTERN am_err am_summary_with(am_summary *s, const char *const *values, size_t n,
+                                 am_summary **out);
+AM_EXTERN am_err am_summary_remove(am_summary *s, const char *const *values, size_t n);
+AM_EXTERN void am_summary_clear(am_summary *s);
+AM_EXTERN am_err am_summary_find(am_registry *r, const char *name, am_summary **out);
+
+/*
+** am_summary_observe: count v and add it to the sum (any double, NaN
+** included: the sum then reads NaN). Lock-free, never fails, writes only
+** the calling thread's cells. Since: 0.2
+*/
+AM_EXTERN void am_summary_observe(am_summary *s, double v);
+
+/*
+** am_summary_read: the series' count and sum as of now (either pointer may
+** be NULL). Takes a read lock; for tests and snapshots. Since: 0.2
+*/
+AM_EXTERN void am_summary_read(am_summary *s, uint64_t *count, double *sum);
 
 /* ------------------------------------------------------------------ */
 /* Info: constant key/value facts about a service (value 1)            */

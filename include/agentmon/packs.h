@@ -99,8 +99,7 @@ AM_EXTERN void am_a2a_pack_free(am_a2a_pack *p);
 ** "success" or "error"; response_bytes < 0 means unknown (not observed).
 */
 AM_EXTERN am_err am_a2a_request(am_a2a_pack *p, const char *agent, const char *operation, bool ok,
-                                double seconds, double response_bytes,
-                                const am_trace_ctx *trace);
+                                double seconds, double response_bytes, const am_trace_ctx *trace);
 
 /* a2a_active_tasks{agent} += delta (+1 when a task starts, -1 when done). */
 AM_EXTERN am_err am_a2a_active(am_a2a_pack *p, const char *agent, double delta);
@@ -157,18 +156,21 @@ AM_EXTERN void am_llm_pack_free(am_llm_pack *p);
 
 /* One LLM call. Strings borrowed for the call. */
 typedef struct am_llm_call {
-    const char *provider;         /* "openai", "anthropic", ... */
-    const char *model;            /* gen_ai_request_model */
-    const char *operation;        /* gen_ai_operation_name; NULL = "chat" */
-    const char *task_type;        /* ccr task_type; NULL = "default" */
-    const char *error_type;       /* NULL: success */
+    const char *provider;   /* "openai", "anthropic", ... */
+    const char *model;      /* gen_ai_request_model */
+    const char *operation;  /* gen_ai_operation_name; NULL = "chat" */
+    const char *task_type;  /* ccr task_type; NULL = "default" */
+    const char *error_type; /* NULL: success */
     double seconds;
     uint64_t input_tokens, output_tokens;
     const am_trace_ctx *trace;
     void *reserved[2];
 } am_llm_call;
 
-#define AM_LLM_CALL_INIT {0}
+#define AM_LLM_CALL_INIT                                                                           \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* Record an LLM call in all seven series it moves. */
 AM_EXTERN am_err am_llm_record(am_llm_pack *p, const am_llm_call *call);
@@ -176,8 +178,7 @@ AM_EXTERN am_err am_llm_record(am_llm_pack *p, const am_llm_call *call);
 /* A prepared (provider, model, operation, task_type): records with no
    lookup on success. */
 AM_EXTERN am_err am_llm_route_new(am_llm_pack *p, const char *provider, const char *model,
-                                  const char *operation, const char *task_type,
-                                  am_llm_route **out);
+                                  const char *operation, const char *task_type, am_llm_route **out);
 AM_EXTERN void am_llm_route_free(am_llm_route *r);
 AM_EXTERN am_err am_llm_route_record(am_llm_route *r, const char *error_type, double seconds,
                                      uint64_t input_tokens, uint64_t output_tokens,
@@ -227,8 +228,8 @@ AM_EXTERN am_err am_worker_request(am_worker_pack *p, const char *agent_type, bo
                                    double seconds, const am_trace_ctx *trace);
 AM_EXTERN am_err am_worker_active_requests(am_worker_pack *p, const char *agent_type, double n);
 AM_EXTERN am_err am_worker_queue_size(am_worker_pack *p, const char *agent_type, double n);
-AM_EXTERN am_err am_worker_message(am_worker_pack *p, const char *from_agent,
-                                   const char *to_agent, const char *message_type);
+AM_EXTERN am_err am_worker_message(am_worker_pack *p, const char *from_agent, const char *to_agent,
+                                   const char *message_type);
 AM_EXTERN am_err am_worker_handoff(am_worker_pack *p, const char *from_agent, const char *to_agent);
 /* A cache lookup in cache_name: a hit or a miss. */
 AM_EXTERN am_err am_worker_cache(am_worker_pack *p, const char *cache_name, bool hit);
@@ -247,6 +248,42 @@ AM_EXTERN am_err am_worker_dlq_size(am_worker_pack *p, const char *agent_type, d
 AM_EXTERN am_err am_worker_dlq_replay(am_worker_pack *p, const char *agent_type, bool ok);
 AM_EXTERN am_err am_worker_db_op(am_worker_pack *p, const char *operation, const char *table,
                                  double seconds);
+
+/* ---- the catalogue: every metric the library defines ------------ */
+
+/*
+** One metric definition of the catalogue: a pack's, the coordinator's, the
+** HTTP server's, the library's own (the rows `agentmon metrics list` prints
+** and docs/METRICS.md is made from). Every pointer is the library's static
+** data, valid for the life of the process. name is the exposed name
+** (counters end in _total); buckets NULL means AM_DEFAULT_BUCKETS.
+*/
+typedef struct am_metric_def_info {
+    const char *group; /* "task", "a2a", "messaging", ... */
+    const char *name;
+    const char *json_name; /* dotted alias in the JSON snapshot, or NULL */
+    const char *help;
+    const char *unit;   /* OpenMetrics unit, or NULL */
+    const char *source; /* the document it comes from */
+    am_metric_type type;
+    const char *const *labels;
+    size_t n_labels;
+    const double *buckets;
+    size_t n_buckets;
+    const char *const *states;
+    size_t n_states;
+    void *reserved[4];
+} am_metric_def_info;
+
+/*
+** am_catalog_count / am_catalog_get: the number of definitions, and the
+** i-th (0-based, in catalogue order) into *out. For bindings and tools
+** that need the exact names, labels and buckets without hard-coding them.
+** Returns AM_OK, or AM_EINVAL when i is out of range or out is NULL.
+** Thread-safe (read-only data). Since: 0.2
+*/
+AM_EXTERN size_t am_catalog_count(void);
+AM_EXTERN am_err am_catalog_get(size_t i, am_metric_def_info *out);
 
 #ifdef __cplusplus
 }

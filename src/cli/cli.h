@@ -18,6 +18,7 @@ extern const am_cli_cmd am_cli_cmd_dlq;
 extern const am_cli_cmd am_cli_cmd_metrics;
 extern const am_cli_cmd am_cli_cmd_rules;
 extern const am_cli_cmd am_cli_cmd_serve;
+extern const am_cli_cmd am_cli_cmd_shm;
 extern const am_cli_cmd am_cli_cmd_snapshot;
 
 #endif

@@ -23,9 +23,9 @@
 
 static const char *type_name(am_metric_type t)
 {
-    static const char *const n[] = {"",     "counter",  "gauge",  "histogram",
-                                    "info", "stateset", "unknown"};
-    return t >= AM_TYPE_COUNTER && t <= AM_TYPE_UNKNOWN ? n[t] : "unknown";
+    static const char *const n[] = {"",     "counter",  "gauge",   "histogram",
+                                    "info", "stateset", "unknown", "summary"};
+    return t >= AM_TYPE_COUNTER && t <= AM_TYPE_SUMMARY ? n[t] : "unknown";
 }
 
 /* "a, b" (or "-" for none) into b. */

@@ -12,8 +12,8 @@
 #include "cli.h"
 
 static const am_cli_cmd *const commands[] = {
-    &am_cli_cmd_demo,  &am_cli_cmd_dlq,   &am_cli_cmd_metrics,
-    &am_cli_cmd_rules, &am_cli_cmd_serve, &am_cli_cmd_snapshot,
+    &am_cli_cmd_demo,  &am_cli_cmd_dlq, &am_cli_cmd_metrics,  &am_cli_cmd_rules,
+    &am_cli_cmd_serve, &am_cli_cmd_shm, &am_cli_cmd_snapshot,
 };
 
 static void usage(FILE *out)

@@ -54,7 +54,7 @@ typedef struct freelist {
 
 static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
 static am_tblock g_empty;
-__thread am_tblock *am__tls_block __attribute__((tls_model("initial-exec"))) = &g_empty;
+__thread am_tblock *am__tls_block = &g_empty;
 
 static am_tblock *g_blocks;    /* live thread blocks */
 static am_tblock g_dead;       /* cells of exited threads, and OOM fallback */

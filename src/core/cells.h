@@ -35,8 +35,17 @@ typedef struct am_tblock {
     struct am_tblock *next, *prev;
 } am_tblock;
 
-/* The calling thread's block; an empty static block until its first write. */
-extern __thread am_tblock *am__tls_block __attribute__((tls_model("initial-exec")));
+/*
+** The calling thread's block; an empty static block until its first write.
+** No tls_model attribute: a program that links the static library gets the
+** local-exec access anyway (the linker relaxes it), and the shared library
+** and modules built on the static one (the Python extension) stay loadable
+** with dlopen(), which initial-exec forbids once the library's thread-local
+** data outgrows glibc's small static-TLS reserve for dlopen. CMake compiles
+** with -mtls-dialect=gnu2 where it exists, so a dlopen'ed copy pays a
+** TLS-descriptor call, not __tls_get_addr.
+*/
+extern __thread am_tblock *am__tls_block;
 
 /* Pointer to the calling thread's cell for slot, or NULL if not yet there. */
 static inline am_acell *am__cell_fast(uint32_t slot)

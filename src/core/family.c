@@ -41,7 +41,7 @@ struct am_childtab {
 
 static am_child g_tomb; /* marks a removed entry */
 
-static const char OVERFLOW_VALUE[] = "__overflow__";
+static const char OVERFLOW_VALUE[] = AM__OVERFLOW_VALUE;
 
 /* ------------------------------------------------------------------ */
 /* Hashing                                                             */
@@ -331,6 +331,8 @@ static am_err check_labels(am_metric_type type, const char *base, const am_metri
             return rc;
         if (type == AM_TYPE_HISTOGRAM && strcmp(l, "le") == 0)
             return am__err(AM_EINVAL, "histogram \"%s\": label name \"le\" is reserved", base);
+        if (type == AM_TYPE_SUMMARY && strcmp(l, "quantile") == 0)
+            return am__err(AM_EINVAL, "summary \"%s\": label name \"quantile\" is reserved", base);
         if (type == AM_TYPE_STATESET && strcmp(l, base) == 0)
             return am__err(AM_EINVAL, "stateset \"%s\": a label may not share its name", base);
         for (size_t j = 0; j < i; j++)
@@ -399,7 +401,7 @@ am_err am__family_new(am_metric_type type, const am_metric_opts *o, am_collect_f
 {
     if (!o || !out)
         return am__err(AM_EINVAL, "options or out pointer is NULL");
-    if (type < AM_TYPE_COUNTER || type > AM_TYPE_UNKNOWN)
+    if (type < AM_TYPE_COUNTER || type > AM_TYPE_SUMMARY)
         return am__err(AM_EINVAL, "unknown metric type %d", (int)type);
     am_err rc = am__check_metric_name(o->name, "metric name");
     if (rc)
@@ -445,6 +447,7 @@ am_err am__family_new(am_metric_type type, const am_metric_opts *o, am_collect_f
     f->collect_ud = collect_ud;
     f->n_cells = collect                     ? 0
                  : type == AM_TYPE_COUNTER   ? 2
+                 : type == AM_TYPE_SUMMARY   ? 2
                  : type == AM_TYPE_HISTOGRAM ? (uint32_t)n_bounds + 2
                                              : 0;
     pthread_mutex_init(&f->lock, NULL);
@@ -562,6 +565,7 @@ static const char *const *suffixes_of(am_metric_type t)
     static const char *const counter[] = {"_total", "_created", NULL};
     static const char *const histogram[] = {"_bucket", "_count", "_sum", "_created", NULL};
     static const char *const info[] = {"_info", NULL};
+    static const char *const summary[] = {"_count", "_sum", "_created", NULL};
     static const char *const none[] = {NULL};
     switch (t) {
     case AM_TYPE_COUNTER:
@@ -570,6 +574,8 @@ static const char *const *suffixes_of(am_metric_type t)
         return histogram;
     case AM_TYPE_INFO:
         return info;
+    case AM_TYPE_SUMMARY:
+        return summary;
     default:
         return none;
     }
@@ -620,6 +626,24 @@ am_err am__family_of(const void *h, am_metric_type type, am_family **out)
     if (atomic_load_explicit(&f->root, am_relaxed) != c)
         return am__err(AM_EMISUSE, "handle is a child of \"%s\", not its family", f->name);
     *out = f;
+    return AM_OK;
+}
+
+am_err am__values_check(const am_family *f, const char *const *values, const size_t *lens, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(values[i], OVERFLOW_VALUE) == 0)
+            return am__err(AM_EINVAL,
+                           "metric \"%s\": label value \"%s\" is reserved for the "
+                           "overflow series",
+                           f->name, OVERFLOW_VALUE);
+        if (lens[i] > AM_MAX_LABEL_VALUE)
+            return am__err(AM_EINVAL, "metric \"%s\": value of label \"%s\" is longer than %d",
+                           f->name, f->label_names[i], AM_MAX_LABEL_VALUE);
+        if (!am__utf8_valid(values[i], lens[i], NULL))
+            return am__err(AM_EINVAL, "metric \"%s\": value of label \"%s\" is not valid UTF-8",
+                           f->name, f->label_names[i]);
+    }
     return AM_OK;
 }
 
@@ -689,19 +713,8 @@ am_err am__family_with(am_family *f, const char *const *values, size_t n, am_chi
         return AM_OK;
     }
 
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(values[i], OVERFLOW_VALUE) == 0)
-            return am__err(AM_EINVAL,
-                           "metric \"%s\": label value \"%s\" is reserved for the "
-                           "overflow series",
-                           f->name, OVERFLOW_VALUE);
-        if (lens[i] > AM_MAX_LABEL_VALUE)
-            return am__err(AM_EINVAL, "metric \"%s\": value of label \"%s\" is longer than %d",
-                           f->name, f->label_names[i], AM_MAX_LABEL_VALUE);
-        if (!am__utf8_valid(values[i], lens[i], NULL))
-            return am__err(AM_EINVAL, "metric \"%s\": value of label \"%s\" is not valid UTF-8",
-                           f->name, f->label_names[i]);
-    }
+    if ((rc = am__values_check(f, values, lens, n)))
+        return rc;
 
     pthread_mutex_lock(&f->lock);
     c = tab_find(atomic_load_explicit(&f->tab, am_relaxed), h, values, n, lens, NULL);

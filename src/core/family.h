@@ -148,6 +148,18 @@ am_child *am__child_build(am_family *f, const char *const *names, const char *co
                           size_t n, bool pairs);
 void am__child_free(am_child *c);
 
+/*
+** Whether values (lens[i] = strlen(values[i])) may make a new child of f:
+** not the reserved "__overflow__", at most AM_MAX_LABEL_VALUE bytes, valid
+** UTF-8. AM_OK or AM_EINVAL naming the label. (The shared-memory registry
+** checks its label sets with it too.)
+*/
+am_err am__values_check(const am_family *f, const char *const *values, const size_t *lens,
+                        size_t n);
+
+/* The value every label of an overflow series has. */
+#define AM__OVERFLOW_VALUE "__overflow__"
+
 /* Hash of label values, as stored in am_child.hash. */
 uint32_t am__labels_hash(const char *const *values, size_t n, size_t *lens);
 

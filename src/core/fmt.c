@@ -169,8 +169,13 @@ size_t am__fmt_double(char *out, double v)
 
 size_t am__fmt_millis(char *out, double v)
 {
-    if (!(v >= 0) || v >= 1e15)
-        return (size_t)snprintf(out, AM_FMT_MAX, "%.3f", v);
+    if (!(v >= 0) || v >= 1e15) {
+        /* %.3f of a huge value would not fit AM_FMT_MAX (snprintf would
+           report the length it wanted): those, and NaN, as doubles. */
+        if (v > -1e15 && v < 1e15)
+            return (size_t)snprintf(out, AM_FMT_MAX, "%.3f", v);
+        return am__fmt_double(out, v);
+    }
     uint64_t ms = (uint64_t)llround(v * 1000.0);
     char tmp[24];
     size_t n = 0;

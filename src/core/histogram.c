@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "alloc.h"
+#include "bucket.h"
 #include "cells.h"
 #include "exemplar.h"
 #include "typed.h"
@@ -53,33 +54,11 @@ am_err am_buckets_exponential(double start, double factor, size_t count, double 
     return AM_OK;
 }
 
-/* Index of the first bound >= v; n for +Inf (and for NaN, as Prometheus does). */
-static inline size_t bucket_of(const double *b, size_t n, double v)
-{
-    if (n <= 16) {
-        size_t i = 0;
-        for (size_t k = 0; k < n; k++)
-            i += !(v <= b[k]);
-        return i;
-    }
-    if (!(v <= b[n - 1]))
-        return n;
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (v <= b[mid])
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
 static inline size_t observe(am_child *c, double v)
 {
     const am_family *f = c->fam;
     size_t nb = f->n_bounds;
-    size_t i = bucket_of(f->bounds, nb, v);
+    size_t i = am__bucket_of(f->bounds, nb, v);
     am_acell *base = am__cell_fast(c->slot);
     if (AM_LIKELY(base != NULL)) {
         am_cell_add_own_u(base + i, 1);
@@ -133,14 +112,5 @@ void am_histogram_read(am_histogram *h, uint64_t *count, double *sum, uint64_t *
     am__cells_rdlock();
     am__cells_sum(c->slot, (uint32_t)nb + 2, v);
     am__cells_rdunlock();
-    uint64_t acc = 0;
-    for (size_t i = 0; i <= nb; i++) {
-        acc += (uint64_t)v[i];
-        if (buckets)
-            buckets[i] = acc;
-    }
-    if (count)
-        *count = acc;
-    if (sum)
-        *sum = v[nb + 1];
+    am__buckets_report(v, nb, count, sum, buckets);
 }

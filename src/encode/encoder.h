@@ -10,21 +10,22 @@
 #ifndef AM_ENCODE_ENCODER_H
 #define AM_ENCODE_ENCODER_H
 
+#include "agentmon/expose.h"
 #include "../core/buf.h"
 #include "../core/exemplar.h"
 #include "../core/family.h"
 
 typedef struct am_series {
-    const char *values;       /* n_values NUL-terminated strings (info: name, value pairs) */
+    const char *values; /* n_values NUL-terminated strings (info: name, value pairs) */
     size_t n_values;
-    const char *labels;       /* rendered name="value",...; "" when none */
+    const char *labels; /* rendered name="value",...; "" when none */
     size_t labels_len;
-    double created;           /* unix seconds */
-    double value;             /* counter, gauge, unknown */
-    const double *buckets;    /* histogram: cumulative counts, n_bounds + 1 */
+    double created;        /* unix seconds */
+    double value;          /* counter, gauge, unknown */
+    const double *buckets; /* histogram: cumulative counts, n_bounds + 1 */
     double sum;
-    uint64_t bits;            /* stateset */
-    const am_exview *ex;      /* NULL, or one per bucket (histogram) / one (counter) */
+    uint64_t bits;       /* stateset */
+    const am_exview *ex; /* NULL, or one per bucket (histogram) / one (counter) */
 } am_series;
 
 typedef struct am_enc am_enc;
@@ -41,8 +42,8 @@ typedef struct am_encoder {
 struct am_enc {
     am_buf *b;
     const am_encoder *ops;
-    size_t n_families;        /* families begun so far */
-    size_t n_series;          /* series of the current family so far */
+    size_t n_families; /* families begun so far */
+    size_t n_series;   /* series of the current family so far */
 };
 
 extern const am_encoder am__enc_prometheus;
@@ -51,6 +52,26 @@ extern const am_encoder am__enc_json;
 
 /* Encode regs[0..n) with ops into b; returns am_buf_err(b) or AM_ENOMEM. */
 am_err am__encode(am_registry *const *regs, size_t n, const am_encoder *ops, am_buf *b);
+
+/*
+** A source of families besides registries (the shared-memory segment,
+** src/shm): peek names its next family (base name, NULL at the end), emit
+** writes that family through e -- ops->family, a series() per series,
+** family_end -- and moves past it. Its families are merged into the sorted
+** output; a registry family of the same name is left out (the source wins).
+*/
+typedef struct am__enc_source {
+    const char *(*peek)(void *ud);
+    bool (*emit)(void *ud, am_enc *e);
+    void *ud;
+} am__enc_source;
+
+/* am__encode() with a source; src may be NULL, regs may be none (n 0). */
+am_err am__encode_with(am_registry *const *regs, size_t n, const am__enc_source *src,
+                       const am_encoder *ops, am_buf *b);
+
+/* The encoder of a public format, or NULL. */
+const am_encoder *am__encoder_of(am_format f);
 
 /* Append {labels[,extra]} -- or nothing when both are empty. extra is a
    rendered pair such as le="0.5" (may be NULL). */

@@ -9,7 +9,7 @@
 ** Keys are each family's json_name (the dotted names of the messaging spec)
 ** or its Prometheus name. Series carry their labels as an object and their
 ** value by type: "value" (counter, gauge, unknown, info), "count"/"sum"/
-** "buckets" (histogram, cumulative, keyed by le), "states" (stateset).
+** "buckets" (histogram, cumulative, keyed by le), "count"/"sum" (summary), "states" (stateset).
 ** NaN and the infinities, which JSON lacks, are the strings "NaN", "+Inf",
 ** "-Inf".
 */
@@ -51,9 +51,9 @@ static void end(am_enc *e)
 
 static const char *type_word(am_metric_type t)
 {
-    static const char *const w[] = {"", "counter", "gauge", "histogram", "info", "stateset",
-                                    "unknown"};
-    return t >= AM_TYPE_COUNTER && t <= AM_TYPE_UNKNOWN ? w[t] : "unknown";
+    static const char *const w[] = {"",     "counter",  "gauge",   "histogram",
+                                    "info", "stateset", "unknown", "summary"};
+    return t >= AM_TYPE_COUNTER && t <= AM_TYPE_SUMMARY ? w[t] : "unknown";
 }
 
 static void family(am_enc *e, const am_family *f)
@@ -175,6 +175,12 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
             am_buf_putc(b, '}');
         break;
     }
+    case AM_TYPE_SUMMARY:
+        am_buf_append(b, ",\"count\":", 9);
+        number(b, s->value);
+        am_buf_append(b, ",\"sum\":", 7);
+        number(b, s->sum);
+        break;
     case AM_TYPE_STATESET:
         am_buf_append(b, ",\"states\":{", 11);
         for (size_t i = 0; i < f->n_states; i++) {

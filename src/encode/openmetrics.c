@@ -7,7 +7,7 @@
 ** quotes escaped in HELP, and the closing "# EOF".
 **
 ** OpenMetrics forbids a _sum that is negative or NaN, and any _sum when a
-** bucket bound is negative; such a histogram leaves _sum and _count out
+** bucket bound is negative; such a histogram (or summary) leaves _sum and _count out
 ** (they come as a pair), which the spec allows, rather than emit an
 ** exposition parsers must reject.
 */
@@ -40,6 +40,8 @@ static const char *type_word(am_metric_type t)
         return "info";
     case AM_TYPE_STATESET:
         return "stateset";
+    case AM_TYPE_SUMMARY:
+        return "summary";
     default:
         return "unknown";
     }
@@ -85,8 +87,8 @@ static void exemplar(am_buf *b, const am_exview *x)
     am__buf_millis(b, x->ts);
 }
 
-static void line(am_buf *b, const am_family *f, const char *suffix, size_t slen,
-                 const am_series *s, const char *extra, size_t elen, double v, const am_exview *x)
+static void line(am_buf *b, const am_family *f, const char *suffix, size_t slen, const am_series *s,
+                 const char *extra, size_t elen, double v, const am_exview *x)
 {
     am__enc_sample(b, f, suffix, slen, s, extra, elen, v);
     exemplar(b, x);
@@ -125,6 +127,13 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
         }
         if (s->sum >= 0 && (f->n_bounds == 0 || f->bounds[0] >= 0)) {
             line(b, f, "_count", 6, s, NULL, 0, s->buckets[f->n_bounds], NULL);
+            line(b, f, "_sum", 4, s, NULL, 0, s->sum, NULL);
+        }
+        created(b, f, s);
+        break;
+    case AM_TYPE_SUMMARY:
+        if (s->sum >= 0) {
+            line(b, f, "_count", 6, s, NULL, 0, s->value, NULL);
             line(b, f, "_sum", 4, s, NULL, 0, s->sum, NULL);
         }
         created(b, f, s);

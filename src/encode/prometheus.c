@@ -3,7 +3,8 @@
 **
 ** What every Prometheus, promtool and client parser reads. Counters are
 ** named <base>_total in HELP, TYPE and samples (as the Go and Python
-** clients do); statesets and info, which 0.0.4 lacks, become gauges; there
+** clients do); statesets and info, which 0.0.4 lacks, become gauges; a summary is its
+** _count and _sum (no quantiles, as prometheus_client writes it); there
 ** are no exemplars, units or _created lines in this format.
 */
 #include "../core/fmt.h"
@@ -27,6 +28,8 @@ static const char *type_word(const am_family *f)
         return "counter";
     case AM_TYPE_HISTOGRAM:
         return "histogram";
+    case AM_TYPE_SUMMARY:
+        return "summary";
     case AM_TYPE_UNKNOWN:
         return "untyped";
     default:
@@ -63,8 +66,8 @@ static void family_end(am_enc *e, const am_family *f)
     (void)f;
 }
 
-static void line(am_buf *b, const am_family *f, const char *suffix, size_t slen,
-                 const am_series *s, const char *extra, size_t elen, double v)
+static void line(am_buf *b, const am_family *f, const char *suffix, size_t slen, const am_series *s,
+                 const char *extra, size_t elen, double v)
 {
     am__enc_sample(b, f, suffix, slen, s, extra, elen, v);
     am_buf_putc(b, '\n');
@@ -88,6 +91,10 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
         }
         line(b, f, "_sum", 4, s, NULL, 0, s->sum);
         line(b, f, "_count", 6, s, NULL, 0, s->buckets[f->n_bounds]);
+        break;
+    case AM_TYPE_SUMMARY:
+        line(b, f, "_count", 6, s, NULL, 0, s->value);
+        line(b, f, "_sum", 4, s, NULL, 0, s->sum);
         break;
     case AM_TYPE_STATESET:
         for (size_t i = 0; i < f->n_states; i++) {

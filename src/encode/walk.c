@@ -3,7 +3,9 @@
 **
 ** DESIGN
 ** Several registries can go into one exposition; their sorted family lists
-** are merged by name (see am__encode). Lock order is registry (shared), then
+** are merged by name (see am__encode), and with them the families of a
+** source that is not a registry (the shared-memory segment, src/shm). Lock order is registry
+*(shared), then
 ** family (its mutex, so children do
 ** not come and go mid-walk), then cells (shared, so values are summed while
 ** no thread folds or releases cells). Lookups and hot-path writes go on
@@ -128,6 +130,11 @@ static void walk_child(walk *w, const am_family *f, const am_child *c)
         s.ex = read_exemplars(w, c, nb + 1);
         break;
     }
+    case AM_TYPE_SUMMARY:
+        am__cells_sum(c->slot, 2, w->counts);
+        s.value = w->counts[0]; /* the count */
+        s.sum = w->counts[1];
+        break;
     case AM_TYPE_STATESET:
         s.bits = atomic_load_explicit(&((am_child *)c)->v.bits, am_relaxed);
         break;
@@ -198,8 +205,14 @@ static void walk_series(walk *w, am_family *f)
 */
 am_err am__encode(am_registry *const *regs, size_t n, const am_encoder *ops, am_buf *b)
 {
+    return am__encode_with(regs, n, NULL, ops, b);
+}
+
+am_err am__encode_with(am_registry *const *regs, size_t n, const am__enc_source *src,
+                       const am_encoder *ops, am_buf *b)
+{
     walk *w = am__calloc(1, sizeof *w);
-    size_t *at = am__calloc(n, sizeof *at);
+    size_t *at = am__calloc(n ? n : 1, sizeof *at);
     if (!w || !at) {
         am__free(w);
         am__free(at);
@@ -215,6 +228,16 @@ am_err am__encode(am_registry *const *regs, size_t n, const am_encoder *ops, am_
         for (size_t k = 0; k < n; k++)
             if (at[k] < regs[k]->n && (!name || strcmp(regs[k]->fams[at[k]]->name, name) < 0))
                 name = regs[k]->fams[at[k]]->name;
+        const char *sname = src ? src->peek(src->ud) : NULL;
+        if (sname && (!name || strcmp(sname, name) <= 0)) {
+            for (size_t k = 0; k < n; k++) /* the source's family wins its name */
+                while (at[k] < regs[k]->n && strcmp(regs[k]->fams[at[k]]->name, sname) == 0)
+                    at[k]++;
+            w->e.n_series = 0;
+            if (src->emit(src->ud, &w->e))
+                w->e.n_families++;
+            continue;
+        }
         if (!name)
             break;
         am_family *first = NULL;
@@ -257,7 +280,7 @@ const char *am_format_content_type(am_format f)
     return "application/octet-stream";
 }
 
-static const am_encoder *encoder_of(am_format f)
+const am_encoder *am__encoder_of(am_format f)
 {
     switch (f) {
     case AM_FORMAT_PROMETHEUS:
@@ -272,7 +295,7 @@ static const am_encoder *encoder_of(am_format f)
 
 am_err am_encode(am_registry *const *regs, size_t n, am_format f, char **out, size_t *len)
 {
-    const am_encoder *ops = encoder_of(f);
+    const am_encoder *ops = am__encoder_of(f);
     if (!ops)
         return am__err(AM_EINVAL, "unknown format %d", (int)f);
     if (!regs || n == 0 || !out)

@@ -6,15 +6,18 @@
 ** parts that record them (core, http, coord, the packs). A part that adds
 ** a table adds it here; tests/integration/metrics_doc.sh fails until
 ** docs/METRICS.md is regenerated from it (make metrics-doc).
+** am_catalog_count()/am_catalog_get() hand the rows to bindings (the
+** Python packs register their names from them).
 */
 #include <agentmon/features.h>
 
+#include "agentmon/packs.h"
+#include "../core/error.h"
 #include "defs.h"
 
 static const am_def_table *const TABLES[] = {
-    &am__table_task,  &am__table_a2a,     &am__table_cache,  &am__table_rate,
-    &am__table_ccr,   &am__table_genai,   &am__table_service, &am__table_worker,
-    &am__table_breaker, &am__table_coord,
+    &am__table_task,  &am__table_a2a,     &am__table_cache,  &am__table_rate,    &am__table_ccr,
+    &am__table_genai, &am__table_service, &am__table_worker, &am__table_breaker, &am__table_coord,
 #if AM_HAVE_HTTP
     &am__table_http,
 #endif
@@ -25,4 +28,42 @@ const am_def_table *const *am__catalog(size_t *n_tables)
 {
     *n_tables = sizeof TABLES / sizeof TABLES[0];
     return TABLES;
+}
+
+size_t am_catalog_count(void)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < sizeof TABLES / sizeof TABLES[0]; k++)
+        n += TABLES[k]->n;
+    return n;
+}
+
+am_err am_catalog_get(size_t i, am_metric_def_info *out)
+{
+    if (!out)
+        return am__err(AM_EINVAL, "out pointer is NULL");
+    for (size_t k = 0; k < sizeof TABLES / sizeof TABLES[0]; k++) {
+        if (i >= TABLES[k]->n) {
+            i -= TABLES[k]->n;
+            continue;
+        }
+        const am_metric_def *d = &TABLES[k]->defs[i];
+        am_metric_opts o = am__def_opts(d);
+        *out = (am_metric_def_info){0};
+        out->group = d->group;
+        out->name = d->name;
+        out->json_name = d->json_name;
+        out->help = d->help;
+        out->unit = d->unit;
+        out->source = d->source;
+        out->type = d->type;
+        out->labels = d->labels;
+        out->n_labels = o.n_labels;
+        out->buckets = d->buckets;
+        out->n_buckets = d->n_buckets;
+        out->states = d->states;
+        out->n_states = o.n_states;
+        return AM_OK;
+    }
+    return am__err(AM_EINVAL, "catalogue index out of range");
 }
