@@ -154,7 +154,8 @@ static const am_coord_ops *backend_of(const char *uri)
 {
     if (strncmp(uri, "memory:", 7) == 0)
         return &am__coord_memory;
-    if (strncmp(uri, "redis://", 8) == 0 || strncmp(uri, "unix://", 7) == 0)
+    if (strncmp(uri, "redis://", 8) == 0 || strncmp(uri, "unix://", 7) == 0 ||
+        strncmp(uri, "redis+cluster://", 16) == 0)
         return &am__coord_redis;
     return NULL;
 }
@@ -182,7 +183,9 @@ am_err am_coord_open(const char *uri, const am_coord_opts *o, am_coord **out)
         return am__err(AM_EINVAL, "URI or out pointer is NULL");
     const am_coord_ops *ops = backend_of(uri);
     if (!ops)
-        return am__err(AM_EINVAL, "coordinator URI \"%.64s\" is not memory:, redis:// or unix://",
+        return am__err(AM_EINVAL,
+                       "coordinator URI \"%.64s\" is not memory:, redis://, unix:// or "
+                       "redis+cluster://",
                        uri);
     am_coord_opts resolved;
     am_err rc = resolve(o, &resolved);

@@ -1,14 +1,15 @@
 -- uses: queue lens
 -- send.lua: enqueue a message at the back of its priority's queue.
 -- ARGV: prefix, id, from, to, type, payload, priority, traceparent,
---       tracestate, max_queue
+--       tracestate, max_queue[, claim (cluster: the id's claim, kept in the
+--       message so that whoever deletes it can release the claim)]
 -- Returns 0 (queued), 1 (the id is in the coordinator: AM_EEXIST) or 2
 -- (to's queue holds max_queue messages: AM_EFULL), checked in that order,
 -- as coord_memory.c; the recipient is registered in every case. The
 -- maintained lengths only let a send through: a refusal is decided on the
 -- lists themselves (and the line recounted if they disagree).
 local id, to, prio, max_queue = ARGV[2], ARGV[4], ARGV[7], tonumber(ARGV[10])
-local mk = key('m', id)
+local mk = mkey(to, id)
 if redis.call('EXISTS', mk) == 1 then
     lens_register(to)
     return 1
@@ -27,14 +28,15 @@ if L[1] + L[2] + L[3] + L[4] >= max_queue then
     end
 end
 local _, now = clock()
-if ARGV[8] == '' then
-    redis.call('HSET', mk, 'from', ARGV[3], 'to', to, 'type', ARGV[5], 'payload', ARGV[6],
-               'priority', prio, 'attempt', '0', 'enqueued_at', now)
-else
-    redis.call('HSET', mk, 'from', ARGV[3], 'to', to, 'type', ARGV[5], 'payload', ARGV[6],
-               'priority', prio, 'attempt', '0', 'enqueued_at', now, 'traceparent', ARGV[8],
-               'tracestate', ARGV[9])
+local f = {'from', ARGV[3], 'to', to, 'type', ARGV[5], 'payload', ARGV[6], 'priority', prio,
+           'attempt', '0', 'enqueued_at', now}
+if ARGV[8] ~= '' then
+    f[15], f[16], f[17], f[18] = 'traceparent', ARGV[8], 'tracestate', ARGV[9]
 end
+if ARGV[11] then
+    f[#f + 1], f[#f + 2] = 'claim', ARGV[11]
+end
+redis.call('HSET', mk, unpack(f))
 local qi = QI[prio]
 L[qi] = redis.call('RPUSH', key('q' .. prio, to), id)
 if L[qi] == 1 then

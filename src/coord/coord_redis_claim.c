@@ -1,0 +1,214 @@
+/*
+** coord_redis_claim.c: message ids that stay unique across a Redis
+** Cluster, whose scripts each see one slot.
+**
+** DESIGN
+** The coordinator refuses a send whose id is in use (AM_EEXIST), across
+** every agent: that is what makes a send safe to repeat after a lost
+** reply. On a standalone server the message hash <prefix>:m:<id> is the
+** proof, read by send.lua. On a cluster a message lives in its agent's
+** slot (with its queue), so no script can see whether another agent holds
+** the id. So an id is first claimed in the slot of its own bucket, in the
+** hash <prefix>:{<tag>}:ids, the field being the id and the value
+**   "<agent>\t<nonce>\t<unix ms>"
+** -- the agent it was sent to, a value no other claim has (this process's
+** id and a counter) and when it was claimed or last reused -- and the
+** claim travels with the message (its hash's "claim" field) so that
+** whoever deletes the message (ack, DLQ purge) can release it.
+**
+** A send claims with HSETNX (and HGET, in the same round trip), then runs
+** send.lua in the agent's slot. When the id is claimed already:
+**   - for the same agent: the claim is reused (its time refreshed, its
+**     nonce kept; compare-and-set) and send.lua decides, as on one
+**     server: the message is there (AM_EEXIST) or not (it is queued);
+**   - for another agent: EXISTS of that agent's message decides. There:
+**     AM_EEXIST. Not there: either a send to it is between its claim and
+**     its send.lua, or the message is gone and its release was lost (the
+**     process killed between an ack and the release, or a send that
+**     failed after its claim). A claim younger than 60 s is taken to be
+**     the first (AM_EEXIST); an older one is taken over (compare-and-set:
+**     if two try, one wins).
+** A send refused for a full queue releases its claim; a send whose reply
+** was lost keeps it (the message may be there). Release compares agent
+** and nonce, so a release that comes late never drops a claim someone
+** made since. Claims are written with the writes of the operation (a
+** replica confirms them, see coord_redis_cluster.c); releases are not
+** waited for: one lost in a failover leaves a claim that is taken over.
+**
+** What this costs: a send on a cluster is two round trips (claim, then
+** send.lua), an ack two (ack.lua, then the release); the claim is a
+** plain HSETNX, the release a small script. What it leaves: a claim whose
+** release was lost stays until its id is used again -- a few bytes per
+** process killed at the wrong moment -- and an id whose message was acked
+** can be sent to another agent only after the release (immediately, in
+** the normal case). A process stalled for more than 60 s between its
+** claim and its send could, after a take-over, queue a message whose id
+** another agent holds too; nothing else can.
+**
+** Threading: any thread (b->claim_seq is atomic). Ownership: nothing is
+** kept; replies are freed here.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "agentmon/timer.h"
+#include "../core/alloc.h"
+#include "../core/error.h"
+#include "coord_redis_conn.h"
+
+#define TRIES 4
+
+/* Set the claim of id in bucket from expected to want: 1 set, 0 not,
+   -1 on an error (am_errmsg). */
+static int cas(am__rbe *b, int bucket, const char *id, const char *expected, const char *want)
+{
+    const char *argv[3] = {id, expected, want};
+    redisReply *r;
+    if (am__redis_eval(b, AM__S_CLAIM_CAS, bucket, 3, argv, NULL, &r))
+        return -1;
+    int set = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return set;
+}
+
+/* Whether agent's message id exists: 1, 0, or -1 on an error. */
+static int message_exists(am__rbe *b, const char *agent, size_t an, const char *id)
+{
+    int bucket = am__redis_bucket(agent, an);
+    char key[AM__REDIS_BKEY_MAX + 2 * AM_COORD_MAX_NAME + 16];
+    snprintf(key, sizeof key, "%s:m:%.*s:%s", b->bkey[bucket], (int)an, agent, id);
+    const char *argv[2] = {"EXISTS", key};
+    const am__rcmd cmd = {2, argv, NULL, -1, bucket, NULL, false};
+    redisReply *r;
+    if (am__redis_fanout(b, &cmd, 1, &r))
+        return -1;
+    int v = r->type == REDIS_REPLY_INTEGER ? r->integer > 0 : -1;
+    if (v < 0)
+        am__err(AM_EBACKEND, "redis at %s: EXISTS answered %s", b->where,
+                r->type == REDIS_REPLY_ERROR ? r->str : "something else");
+    freeReplyObject(r);
+    return v;
+}
+
+am_err am__redis_claim(am__rbe *b, const char *id, const char *to, char out[AM__REDIS_CLAIM_MAX])
+{
+    int bucket = am__redis_bucket(id, strlen(id));
+    char ikey[AM__REDIS_BKEY_MAX + 8];
+    am__redis_bkey(b, bucket, "ids", ikey, sizeof ikey);
+    unsigned long long nonce = (unsigned long long)atomic_fetch_add(&b->claim_seq, 1) + 1;
+    size_t tn = strlen(to);
+    for (int attempt = 0; attempt < TRIES; attempt++) {
+        long long now_ms = (long long)(am_unix_time() * 1000);
+        char mine[AM__REDIS_CLAIM_MAX];
+        snprintf(mine, sizeof mine, "%s\t%s.%llu\t%lld", to, b->proc, nonce, now_ms);
+        const char *set_argv[4] = {"HSETNX", ikey, id, mine};
+        const char *get_argv[3] = {"HGET", ikey, id};
+        const am__rcmd cmds[2] = {{4, set_argv, NULL, -1, bucket, NULL, true},
+                                  {3, get_argv, NULL, -1, bucket, NULL, false}};
+        redisReply *r[2];
+        am_err rc = am__redis_fanout(b, cmds, 2, r);
+        if (rc)
+            return rc;
+        if (r[0]->type != REDIS_REPLY_INTEGER ||
+            (r[1]->type != REDIS_REPLY_STRING && r[1]->type != REDIS_REPLY_NIL)) {
+            rc = am__err(AM_EBACKEND, "redis at %s: claiming id \"%.64s\": %.200s", b->where, id,
+                         r[0]->type == REDIS_REPLY_ERROR   ? r[0]->str
+                         : r[1]->type == REDIS_REPLY_ERROR ? r[1]->str
+                                                           : "unexpected reply");
+            freeReplyObject(r[0]);
+            freeReplyObject(r[1]);
+            return rc;
+        }
+        bool claimed = r[0]->integer == 1;
+        char held[AM__REDIS_CLAIM_MAX] = "";
+        bool has_held = r[1]->type == REDIS_REPLY_STRING && r[1]->len < sizeof held;
+        if (has_held)
+            memcpy(held, r[1]->str, r[1]->len + 1);
+        freeReplyObject(r[0]);
+        freeReplyObject(r[1]);
+        if (claimed) {
+            memcpy(out, mine, strlen(mine) + 1);
+            return AM_OK;
+        }
+        if (!has_held)
+            continue; /* released in between (or too long to be ours): again */
+        /* "<agent>\t<nonce>\t<ms>" */
+        char *t1 = strchr(held, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        size_t on = t1 ? (size_t)(t1 - held) : 0;
+        long long since = t2 ? strtoll(t2 + 1, NULL, 10) : 0;
+        if (t2 && on == tn && memcmp(held, to, tn) == 0) {
+            /* the same agent's: reuse it, fresh, and let send.lua decide */
+            char again[AM__REDIS_CLAIM_MAX];
+            snprintf(again, sizeof again, "%.*s\t%lld", (int)(t2 - held), held, now_ms);
+            int set = cas(b, bucket, id, held, again);
+            if (set < 0)
+                return AM_EBACKEND;
+            if (set) {
+                memcpy(out, again, strlen(again) + 1);
+                return AM_OK;
+            }
+            continue;
+        }
+        bool is_agent = t2 && on > 0 && on <= AM_COORD_MAX_NAME && memchr(held, ':', on);
+        if (is_agent) {
+            int there = message_exists(b, held, on, id);
+            if (there < 0)
+                return AM_EBACKEND;
+            if (there || now_ms - since < AM__REDIS_CLAIM_STALE_MS)
+                return am__err(AM_EEXIST,
+                               "a message with id \"%.64s\" is already in the coordinator (sent "
+                               "to \"%.*s\"%s)",
+                               id, (int)on, held, there ? "" : "; its send is under way");
+        }
+        /* a claim left behind (or written by hand): take it over */
+        int set = cas(b, bucket, id, held, mine);
+        if (set < 0)
+            return AM_EBACKEND;
+        if (set) {
+            memcpy(out, mine, strlen(mine) + 1);
+            return AM_OK;
+        }
+    }
+    return am__err(AM_EBACKEND, "redis at %s: the claim of id \"%.64s\" kept changing", b->where,
+                   id);
+}
+
+void am__redis_release(am__rbe *b, const char *const *ids, const size_t *id_lens,
+                       const char *const *claims, const size_t *claim_lens, size_t n)
+{
+    if (!n)
+        return;
+    /* one release.lua per bucket, all in one fan-out */
+    int *bucket = am__malloc(n * sizeof *bucket);
+    const char **argv = am__malloc(2 * n * sizeof *argv);
+    size_t *lens = am__malloc(2 * n * sizeof *lens);
+    am__rcmd *cmds = am__malloc(AM__REDIS_BUCKETS * sizeof *cmds);
+    redisReply **r = am__malloc(AM__REDIS_BUCKETS * sizeof *r);
+    if (bucket && argv && lens && cmds && r) {
+        for (size_t i = 0; i < n; i++)
+            bucket[i] = am__redis_bucket(ids[i], id_lens[i]);
+        size_t k = 0, nc = 0;
+        for (int bk = 0; bk < AM__REDIS_BUCKETS; bk++) {
+            size_t first = k;
+            for (size_t i = 0; i < n; i++) {
+                if (bucket[i] != bk)
+                    continue;
+                argv[k] = ids[i];
+                lens[k++] = id_lens[i];
+                argv[k] = claims[i];
+                lens[k++] = claim_lens[i];
+            }
+            if (k > first)
+                cmds[nc++] = (am__rcmd){
+                    (int)(k - first), argv + first, lens + first, AM__S_RELEASE, bk, NULL, false};
+        }
+        if (am__redis_fanout(b, cmds, nc, r) == AM_OK)
+            for (size_t i = 0; i < nc; i++)
+                freeReplyObject(r[i]);
+    }
+    am__free(bucket);
+    am__free(argv);
+    am__free(lens);
+    am__free(cmds);
+    am__free(r);
+}
