@@ -343,27 +343,45 @@ static am_err r_send(am_coord *c, const am__msg *m, size_t max_queue)
     char prio[4], maxq[24], claim[AM__REDIS_CLAIM_MAX];
     snprintf(prio, sizeof prio, "%d", m->priority);
     snprintf(maxq, sizeof maxq, "%zu", max_queue);
+    /* On a cluster the id is claimed (coord_redis_claim.c): by send.lua
+       itself when the id's bucket is the recipient's (a generated id's
+       always is), else first, the long way. */
+    int bucket = bucket_of(m->to);
+    bool by_script = b->is_cluster && am__redis_bucket(m->id, strlen(m->id)) == bucket;
     am_err rc;
-    if (b->is_cluster && (rc = am__redis_claim(b, m->id, m->to, claim)))
+    if (by_script)
+        am__redis_claim_value(b, m->to, claim);
+    else if (b->is_cluster && (rc = am__redis_claim(b, m->id, m->to, claim)))
         return rc;
-    const char *argv[10] = {
-        m->id, m->from,        m->to,         m->type, m->payload ? m->payload : "",
-        prio,  m->traceparent, m->tracestate, maxq,    claim};
-    size_t lens[10];
-    for (int i = 0; i < 10; i++)
-        lens[i] = i == 4 ? m->len : i < 9 || b->is_cluster ? strlen(argv[i]) : 0;
-    redisReply *r;
-    rc = am__redis_eval(b, AM__S_SEND, bucket_of(m->to), b->is_cluster ? 10 : 9, argv, lens, &r);
-    if (rc)
-        return rc; /* a claim stays: the message may have landed */
-    if (r->type != REDIS_REPLY_INTEGER || r->integer < 0 || r->integer > 2)
-        return am__redis_bad_reply(b, AM__S_SEND, r);
-    long long code = r->integer;
-    freeReplyObject(r);
+    const char *argv[11] = {
+        m->id,          m->from,       m->to, m->type, m->payload ? m->payload : "", prio,
+        m->traceparent, m->tracestate, maxq,  claim,   by_script ? "1" : "0"};
+    size_t lens[11];
+    for (int i = 0; i < 11; i++)
+        lens[i] = i == 4 ? m->len : strlen(argv[i]);
+    long long code = 3;
+    for (int pass = 0; pass < 2 && code == 3; pass++) {
+        if (pass == 1) { /* another agent holds the claim: the long way */
+            if ((rc = am__redis_claim(b, m->id, m->to, claim)))
+                return rc;
+            by_script = false;
+            argv[10] = "0";
+            lens[9] = strlen(claim);
+        }
+        redisReply *r;
+        rc = am__redis_eval(b, AM__S_SEND, bucket, b->is_cluster ? 11 : 9, argv, lens, &r);
+        if (rc)
+            return rc; /* a claim stays: the message may have landed */
+        if (r->type != REDIS_REPLY_INTEGER || r->integer < 0 || r->integer > 3 ||
+            (r->integer == 3 && !by_script))
+            return am__redis_bad_reply(b, AM__S_SEND, r);
+        code = r->integer;
+        freeReplyObject(r);
+    }
     if (code == 1)
         return am__err(AM_EEXIST, "a message with id \"%.64s\" is already queued", m->id);
     if (code == 2) {
-        if (b->is_cluster) {
+        if (b->is_cluster && !by_script) { /* (send.lua claims only what it queues) */
             const char *id = m->id, *cl = claim;
             size_t il = strlen(id), cll = strlen(claim);
             am__redis_release(b, &id, &il, &cl, &cll, 1);
@@ -404,6 +422,7 @@ enum {
     T_TRACEPARENT,
     T_TRACESTATE,
     T_TOKEN,
+    T_CLAIM,
     T_N
 };
 
@@ -457,8 +476,8 @@ static am_err r_take(am_coord *c, const char *agent, double visibility_s, unsign
     const char *payload = am__el_str(r, 1, &payload_len);
     if (nf != T_N || !payload || strlen(f[T_TOKEN]) >= AM__TOKEN_MAX)
         return am__redis_bad_reply(b, AM__S_TAKE, r);
-    am_coord_delivery *d =
-        am__delivery_new(f[T_ID], f[T_FROM], agent, f[T_TYPE], payload, payload_len);
+    am_coord_delivery *d = am__delivery_new(f[T_ID], f[T_FROM], agent, f[T_TYPE], payload,
+                                            payload_len, f[T_CLAIM][0] ? f[T_CLAIM] : NULL);
     if (!d) {
         freeReplyObject(r);
         return am__err(AM_ENOMEM, "out of memory delivering a message (it stays reserved until "
@@ -534,7 +553,7 @@ static am_err settle(am_coord *c, int script, const am_coord_delivery *d, const 
 {
     am__rbe *b = c->be;
     const char *argv[5] = {d->to, d->id, d->token, a4, a5};
-    int argc = script == AM__S_ACK ? 3 : 5;
+    int argc = script == AM__S_ACK ? (a4 ? 4 : 3) : 5;
     redisReply *r;
     am_err rc = am__redis_eval(b, script, bucket_of(d->to), argc, argv, NULL, &r);
     if (rc)
@@ -561,7 +580,41 @@ static am_err settle(am_coord *c, int script, const am_coord_delivery *d, const 
 
 static am_err r_ack(am_coord *c, const am_coord_delivery *d)
 {
-    return settle(c, AM__S_ACK, d, NULL, NULL);
+    am__rbe *b = c->be;
+    const char *claim = b->is_cluster ? d->reserved[0] : NULL;
+    if (!claim) /* standalone, or a delivery we did not make */
+        return settle(c, AM__S_ACK, d, NULL, NULL);
+    if (am__redis_bucket(d->id, strlen(d->id)) == bucket_of(d->to))
+        return settle(c, AM__S_ACK, d, "1", NULL); /* ack.lua releases it itself */
+    /* On a cluster the id's claim is released in the same round trip as
+       the ack (its master may be another: both at once), and restored if
+       the ack did not happen (coord_redis_claim.c). */
+    const char *ack_argv[3] = {d->to, d->id, d->token};
+    const char *rel_argv[2] = {d->id, claim};
+    const am__rcmd cmds[2] = {{3, ack_argv, NULL, AM__S_ACK, bucket_of(d->to), NULL, false},
+                              {2, rel_argv, NULL, AM__S_RELEASE, bucket_of(d->id), NULL, false}};
+    redisReply *r[2];
+    am_err rc = am__redis_fanout(b, cmds, 2, r);
+    if (rc) {
+        am__redis_reclaim(b, d->id, claim); /* the ack may not have happened */
+        return rc;
+    }
+    long long code = r[0]->type == REDIS_REPLY_INTEGER ? r[0]->integer : 0;
+    if (r[0]->type == REDIS_REPLY_ERROR)
+        rc = am__err(AM_EBACKEND, "redis at %s: ack.lua failed: %.300s", b->where, r[0]->str);
+    else if (r[0]->type != REDIS_REPLY_STRING &&
+             (r[0]->type != REDIS_REPLY_INTEGER || code < 0 || code > 1))
+        rc = am__redis_bad_reply(b, AM__S_ACK, NULL);
+    else if (code == 1)
+        rc = am__err(AM_ENOTFOUND,
+                     "the reservation of message \"%.64s\" is no longer held (it expired or "
+                     "was settled)",
+                     d->id);
+    freeReplyObject(r[0]);
+    freeReplyObject(r[1]);
+    if (rc)
+        am__redis_reclaim(b, d->id, claim);
+    return rc;
 }
 
 static am_err r_retry(am_coord *c, const am_coord_delivery *d, double delay_s, const char *error)
@@ -714,6 +767,11 @@ static am_err r_dlq_purge(am_coord *c, const char *agent, size_t *n)
     return AM_OK;
 }
 
+static void r_new_id(am_coord *c, const char *to, char out[33])
+{
+    am__redis_new_id(c->be, to, out);
+}
+
 const am_coord_ops am__coord_redis = {
     .version = 1,
     .name = "redis",
@@ -734,4 +792,5 @@ const am_coord_ops am__coord_redis = {
     .stats = am__redis_stats,
     .each_agent = am__redis_each_agent,
     .wake = r_wake,
+    .new_id = r_new_id,
 };

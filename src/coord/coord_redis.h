@@ -92,6 +92,11 @@ int am__redis_key_slot(const char *k, size_t n);
    src/coord/lua/common.lua computes it (lens_key). Pure. Since: 0.3 */
 int am__redis_bucket(const char *name, size_t n);
 
+/* The same in two steps: the hash of a name's bytes s[0..n) after those
+   whose hash is h (0 to start), and the bucket of a whole name's hash. */
+uint64_t am__redis_name_hash(uint64_t h, const char *s, size_t n);
+int am__redis_hash_bucket(uint64_t h);
+
 /*
 ** The hash tag of bucket n (0..63) on a Redis Cluster: "<n>.<k>", k the
 ** smallest number >= 0 whose slot is in [256 n, 256 n + 256), so that the

@@ -16,8 +16,11 @@
 ** claim travels with the message (its hash's "claim" field) so that
 ** whoever deletes the message (ack, DLQ purge) can release it.
 **
-** A send claims with HSETNX (and HGET, in the same round trip), then runs
-** send.lua in the agent's slot. When the id is claimed already:
+** A send claims with HSETNX, then runs send.lua in the agent's slot --
+** or, when the id's bucket is the agent's (1 in 64 ids chosen by the
+** caller; every id the coordinator generates, as it chooses them so),
+** send.lua claims it itself, in the same atomic step, and ack.lua
+** releases it. When the id is claimed already (HGET says by whom):
 **   - for the same agent: the claim is reused (its time refreshed, its
 **     nonce kept; compare-and-set) and send.lua decides, as on one
 **     server: the message is there (AM_EEXIST) or not (it is queued);
@@ -31,7 +34,7 @@
 ** A send refused for a full queue releases its claim; a send whose reply
 ** was lost keeps it (the message may be there). Release compares agent
 ** and nonce, so a release that comes late never drops a claim someone
-** made since. Claims are written with the writes of the operation (a
+** made since. Claims are written with the confirm of the operation (a
 ** replica confirms them, see coord_redis_cluster.c); releases are not
 ** waited for: one lost in a failover leaves a claim that is taken over.
 **
@@ -90,42 +93,76 @@ static int message_exists(am__rbe *b, const char *agent, size_t an, const char *
     return v;
 }
 
+void am__redis_claim_value(am__rbe *b, const char *to, char out[AM__REDIS_CLAIM_MAX])
+{
+    unsigned long long nonce = (unsigned long long)atomic_fetch_add(&b->claim_seq, 1) + 1;
+    snprintf(out, AM__REDIS_CLAIM_MAX, "%s\t%s.%llu\t%lld", to, b->proc, nonce,
+             (long long)(am_unix_time() * 1000));
+}
+
+void am__redis_new_id(am__rbe *b, const char *to, char out[33])
+{
+    am_trace_ctx t;
+    am_trace_new(&t);
+    am_trace_id_hex(&t, out);
+    if (!b->is_cluster)
+        return;
+    /* the last three hex digits chosen so that its bucket is to's: of 4096
+       tries one in 64 fits (none fitting: e^-64) */
+    static const char hex[] = "0123456789abcdef";
+    int want = am__redis_bucket(to, strlen(to));
+    uint64_t head = am__redis_name_hash(0, out, 29);
+    for (unsigned k = 0; k < 4096; k++) {
+        out[29] = hex[k >> 8];
+        out[30] = hex[(k >> 4) & 15];
+        out[31] = hex[k & 15];
+        if (am__redis_hash_bucket(am__redis_name_hash(head, out + 29, 3)) == want)
+            return;
+    }
+}
+
 am_err am__redis_claim(am__rbe *b, const char *id, const char *to, char out[AM__REDIS_CLAIM_MAX])
 {
     int bucket = am__redis_bucket(id, strlen(id));
     char ikey[AM__REDIS_BKEY_MAX + 8];
     am__redis_bkey(b, bucket, "ids", ikey, sizeof ikey);
-    unsigned long long nonce = (unsigned long long)atomic_fetch_add(&b->claim_seq, 1) + 1;
     size_t tn = strlen(to);
+    char mine[AM__REDIS_CLAIM_MAX];
+    am__redis_claim_value(b, to, mine);
     for (int attempt = 0; attempt < TRIES; attempt++) {
         long long now_ms = (long long)(am_unix_time() * 1000);
-        char mine[AM__REDIS_CLAIM_MAX];
-        snprintf(mine, sizeof mine, "%s\t%s.%llu\t%lld", to, b->proc, nonce, now_ms);
         const char *set_argv[4] = {"HSETNX", ikey, id, mine};
         const char *get_argv[3] = {"HGET", ikey, id};
-        const am__rcmd cmds[2] = {{4, set_argv, NULL, -1, bucket, NULL, true},
-                                  {3, get_argv, NULL, -1, bucket, NULL, false}};
-        redisReply *r[2];
-        am_err rc = am__redis_fanout(b, cmds, 2, r);
-        if (rc)
-            return rc;
-        if (r[0]->type != REDIS_REPLY_INTEGER ||
-            (r[1]->type != REDIS_REPLY_STRING && r[1]->type != REDIS_REPLY_NIL)) {
-            rc = am__err(AM_EBACKEND, "redis at %s: claiming id \"%.64s\": %.200s", b->where, id,
-                         r[0]->type == REDIS_REPLY_ERROR   ? r[0]->str
-                         : r[1]->type == REDIS_REPLY_ERROR ? r[1]->str
-                                                           : "unexpected reply");
-            freeReplyObject(r[0]);
-            freeReplyObject(r[1]);
+        const am__rcmd setnx = {4, set_argv, NULL, -1, bucket, NULL, false};
+        const am__rcmd get = {3, get_argv, NULL, -1, bucket, NULL, false};
+        redisReply *r[2] = {NULL, NULL};
+        am_err rc = am__redis_fanout(b, &setnx, 1, &r[0]);
+        bool claimed = !rc && r[0]->type == REDIS_REPLY_INTEGER && r[0]->integer == 1;
+        if (!rc && r[0]->type == REDIS_REPLY_INTEGER && !claimed)
+            rc = am__redis_fanout(b, &get, 1, &r[1]); /* whose, then */
+        if (rc) {
+            if (r[0])
+                freeReplyObject(r[0]);
             return rc;
         }
-        bool claimed = r[0]->integer == 1;
+        if (r[0]->type != REDIS_REPLY_INTEGER ||
+            (r[1] && r[1]->type != REDIS_REPLY_STRING && r[1]->type != REDIS_REPLY_NIL)) {
+            rc = am__err(AM_EBACKEND, "redis at %s: claiming id \"%.64s\": %.200s", b->where, id,
+                         r[0]->type == REDIS_REPLY_ERROR           ? r[0]->str
+                         : r[1] && r[1]->type == REDIS_REPLY_ERROR ? r[1]->str
+                                                                   : "unexpected reply");
+            freeReplyObject(r[0]);
+            if (r[1])
+                freeReplyObject(r[1]);
+            return rc;
+        }
         char held[AM__REDIS_CLAIM_MAX] = "";
-        bool has_held = r[1]->type == REDIS_REPLY_STRING && r[1]->len < sizeof held;
+        bool has_held = r[1] && r[1]->type == REDIS_REPLY_STRING && r[1]->len < sizeof held;
         if (has_held)
             memcpy(held, r[1]->str, r[1]->len + 1);
         freeReplyObject(r[0]);
-        freeReplyObject(r[1]);
+        if (r[1])
+            freeReplyObject(r[1]);
         if (claimed) {
             memcpy(out, mine, strlen(mine) + 1);
             return AM_OK;
@@ -171,6 +208,18 @@ am_err am__redis_claim(am__rbe *b, const char *id, const char *to, char out[AM__
     }
     return am__err(AM_EBACKEND, "redis at %s: the claim of id \"%.64s\" kept changing", b->where,
                    id);
+}
+
+void am__redis_reclaim(am__rbe *b, const char *id, const char *claim)
+{
+    int bucket = am__redis_bucket(id, strlen(id));
+    char ikey[AM__REDIS_BKEY_MAX + 8];
+    const char *argv[4] = {"HSETNX", am__redis_bkey(b, bucket, "ids", ikey, sizeof ikey), id,
+                           claim};
+    const am__rcmd cmd = {4, argv, NULL, -1, bucket, NULL, false};
+    redisReply *r;
+    if (am__redis_fanout(b, &cmd, 1, &r) == AM_OK)
+        freeReplyObject(r);
 }
 
 void am__redis_release(am__rbe *b, const char *const *ids, const size_t *id_lens,

@@ -328,7 +328,7 @@ typedef struct cstate {
     const char **argv; /* as sent (EVALSHA ... for a script) */
     size_t *lens;
     int argc;
-    bool writes;
+    bool confirm;
     bool pending;     /* to send (again) */
     am__rnode *node;  /* where it goes this round */
     am__rnode *asked; /* ASK: run it there once, after ASKING */
@@ -410,7 +410,7 @@ static bool rerun(am__rbe *b, group *g, cstate *c, int script, redisReply **out,
         g->failed = lost;
         return !lost;
     }
-    bool wait = c->writes && atomic_load(&g->node->replicas) > 0;
+    bool wait = c->confirm && atomic_load(&g->node->replicas) > 0;
     if (!append(g->ctx, c) || (wait && !send_wait(g->ctx, on_bg(g->node))) ||
         !am__redis_send(g->ctx) || !read_one(g->ctx, c, out)) {
         g->failed = true;
@@ -433,12 +433,12 @@ static void send_group(am__rbe *b, group *g, cstate *cs)
         snprintf(g->why, sizeof g->why, "%s", am_errmsg());
         return;
     }
-    bool ok = true, writes = false;
+    bool ok = true, confirm = false;
     for (size_t i = 0; i < g->n && ok; i++) {
         ok = append(g->ctx, &cs[g->idx[i]]);
-        writes = writes || cs[g->idx[i]].writes;
+        confirm = confirm || cs[g->idx[i]].confirm;
     }
-    g->wait = b->is_cluster && writes && atomic_load(&g->node->replicas) > 0;
+    g->wait = b->is_cluster && confirm && atomic_load(&g->node->replicas) > 0;
     if (ok && g->wait)
         ok = send_wait(g->ctx, on_bg(g->node));
     if (!ok || !am__redis_send(g->ctx))
@@ -507,9 +507,9 @@ static bool expand(am__rbe *b, const am__rcmd *cmds, size_t n, cstate *cs, const
             av[k] = b->u.prefix;
             al[k] = strlen(av[k]);
             k++;
-            cs[i].writes = am__redis_script_writes(c->script);
+            cs[i].confirm = am__redis_script_confirms(c->script);
         } else {
-            cs[i].writes = c->writes;
+            cs[i].confirm = c->confirm;
         }
         for (int j = 0; j < c->argc; j++, k++) {
             av[k] = c->argv[j];
@@ -563,11 +563,22 @@ am_err am__redis_fanout(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply *
         out[i] = NULL;
         words += (size_t)cmds[i].argc + 5;
     }
-    cstate *cs = am__calloc(n, sizeof *cs);
-    group *gs = am__calloc(n, sizeof *gs);
-    size_t *idx = am__calloc(n, sizeof *idx);
-    const char **av = am__malloc(words * sizeof *av);
-    size_t *al = am__malloc(words * sizeof *al);
+    /* an operation's one or two commands need no allocation */
+    enum { FEW = 4, FEW_WORDS = 48 };
+    cstate cs_few[FEW];
+    group gs_few[FEW];
+    size_t idx_few[FEW], al_few[FEW_WORDS];
+    const char *av_few[FEW_WORDS];
+    bool few = n <= FEW && words <= FEW_WORDS;
+    cstate *cs = few ? cs_few : am__calloc(n, sizeof *cs);
+    group *gs = few ? gs_few : am__calloc(n, sizeof *gs);
+    size_t *idx = few ? idx_few : am__calloc(n, sizeof *idx);
+    const char **av = few ? av_few : am__malloc(words * sizeof *av);
+    size_t *al = few ? al_few : am__malloc(words * sizeof *al);
+    if (few) {
+        memset(cs_few, 0, sizeof cs_few);
+        memset(gs_few, 0, sizeof gs_few);
+    }
     am_err rc = AM_OK;
     if (!cs || !gs || !idx || !av || !al) {
         rc = am__err(AM_ENOMEM, "out of memory sending commands to redis");
@@ -683,11 +694,13 @@ am_err am__redis_fanout(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply *
 done:
     if (rc)
         free_replies(out, n);
-    am__free(cs);
-    am__free(gs);
-    am__free(idx);
-    am__free(av);
-    am__free(al);
+    if (!few) {
+        am__free(cs);
+        am__free(gs);
+        am__free(idx);
+        am__free(av);
+        am__free(al);
+    }
     return rc;
 }
 

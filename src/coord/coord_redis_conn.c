@@ -67,10 +67,19 @@
 static const struct {
     const char *name;
     const char *text;
-    bool writes; /* its effect is what the caller relies on (see am__redis_fanout) */
+    /* On a cluster, confirmed by a replica before the caller has the reply
+       (am__redis_fanout): what would break the conservation of messages
+       or of the counters if a master's death undid it after the caller
+       acted on it -- a send, an ack, a nack, a replay, a purge, a flush
+       of counters, a recovery. Not a take: a reservation undone puts the
+       message back in its queue, delivered again (at least once), and
+       the holder's ack is refused (AM_ENOTFOUND). Not the claims of ids
+       (coord_redis_claim.c says why), nor what only reads or mends the
+       kept lengths. */
+    bool confirm;
 } SCRIPTS[AM__N_SCRIPTS] = {
     [AM__S_SEND] = {"send", am__lua_send, true},
-    [AM__S_TAKE] = {"take", am__lua_take, true},
+    [AM__S_TAKE] = {"take", am__lua_take, false},
     [AM__S_ACK] = {"ack", am__lua_ack, true},
     [AM__S_RETRY] = {"retry", am__lua_retry, true},
     [AM__S_DEAD] = {"dead", am__lua_dead, true},
@@ -79,12 +88,12 @@ static const struct {
     [AM__S_DLQ_REPLAY] = {"dlq_replay", am__lua_dlq_replay, true},
     [AM__S_DLQ_PURGE] = {"dlq_purge", am__lua_dlq_purge, true},
     [AM__S_STATS] = {"stats", am__lua_stats, false},
-    [AM__S_ADD_AGENT] = {"add_agent", am__lua_add_agent, true},
+    [AM__S_ADD_AGENT] = {"add_agent", am__lua_add_agent, false},
     [AM__S_TOTALS_ADD] = {"totals_add", am__lua_totals_add, true},
     [AM__S_LENS_FIX] = {"lens_fix", am__lua_lens_fix, false},
     [AM__S_AUDIT] = {"audit", am__lua_audit, false},
     [AM__S_MIGRATE] = {"migrate", am__lua_migrate, false},
-    [AM__S_CLAIM_CAS] = {"claim_cas", am__lua_claim_cas, true},
+    [AM__S_CLAIM_CAS] = {"claim_cas", am__lua_claim_cas, false},
     [AM__S_RELEASE] = {"release", am__lua_release, false},
 };
 
@@ -93,9 +102,9 @@ const char *am__redis_script_name(int script)
     return SCRIPTS[script].name;
 }
 
-bool am__redis_script_writes(int script)
+bool am__redis_script_confirms(int script)
 {
-    return SCRIPTS[script].writes;
+    return SCRIPTS[script].confirm;
 }
 
 /* Which pool the calling thread's operations use (am__redis_use_bg). */

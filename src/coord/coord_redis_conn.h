@@ -124,9 +124,10 @@ typedef struct am__rbe {
 /* Name of a script, for messages. */
 const char *am__redis_script_name(int script);
 
-/* Whether script changes what a caller relies on (on a cluster it waits
-   for a replica to have it, see am__redis_fanout). */
-bool am__redis_script_writes(int script);
+/* Whether what script does must survive its master's death once the
+   caller has the reply (on a cluster it waits for a replica to have it,
+   see am__redis_fanout). */
+bool am__redis_script_confirms(int script);
 
 /* max connections to node, each read or write waiting at most
    timeout_ms; false on ENOMEM. */
@@ -187,8 +188,9 @@ am_err am__redis_reload(am__rbe *b, const am__rnode *node, redisContext *ctx, in
 ** One command of a fan-out. script >= 0: EVALSHA of that script, argv
 ** being its ARGV after the prefix (the EVALSHA, SHA1, key and prefix are
 ** added); script -1: argv is the whole command. It runs on the node of
-** bucket (0..63), or on node when bucket is -1. writes: a command (not a
-** script: those say themselves) whose effect the caller relies on.
+** bucket (0..63), or on node when bucket is -1. confirm: a command (not
+** a script: those say themselves, am__redis_script_confirms) whose effect
+** must survive its master's death once the caller has the reply.
 ** argv/lens borrowed (lens NULL: strlen).
 */
 typedef struct am__rcmd {
@@ -198,7 +200,7 @@ typedef struct am__rcmd {
     int script;
     int bucket;
     am__rnode *node;
-    bool writes;
+    bool confirm;
 } am__rcmd;
 
 /*
@@ -209,7 +211,7 @@ typedef struct am__rcmd {
 ** run again. On a cluster: a MOVED reply updates the map and the command
 ** goes to the node named, an ASK reply sends it there once after ASKING,
 ** TRYAGAIN sends it again a little later -- none of them ran -- and when
-** a group has a command that writes and its node has an online replica,
+** a group has a command to confirm and its node has an online replica,
 ** the group ends with WAIT 1, so that a reply means a replica has what
 ** it did (a master killed after its reply loses nothing); when no replica
 ** confirms it in time, the call fails (what it did may be lost).
@@ -265,6 +267,17 @@ const char *am__redis_bkey(const am__rbe *b, int bucket, const char *what, char 
 /* Claim id for a message to agent to: AM_OK and the claim in out (to keep
    in the message), AM_EEXIST, or AM_EBACKEND. */
 am_err am__redis_claim(am__rbe *b, const char *id, const char *to, char out[AM__REDIS_CLAIM_MAX]);
+
+/* A claim of an id for a message to agent to, this process's: into out. */
+void am__redis_claim_value(am__rbe *b, const char *to, char out[AM__REDIS_CLAIM_MAX]);
+
+/* A new message id for a message to agent to: 32 random hex digits; on a
+   cluster in to's bucket (so that send.lua claims it itself). */
+void am__redis_new_id(am__rbe *b, const char *to, char out[33]);
+
+/* Put back the claim of id that a release took while its message stayed
+   (an ack refused, or whose reply was lost); best effort. */
+void am__redis_reclaim(am__rbe *b, const char *id, const char *claim);
 
 /* Release n claims of messages that are gone (ids[i], claims[i]); best
    effort (a claim left behind is taken over later). */

@@ -60,12 +60,21 @@ int am__redis_key_slot(const char *k, size_t n)
     return (int)(am__redis_crc16(k, n) % AM__REDIS_SLOTS);
 }
 
+uint64_t am__redis_name_hash(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h * 31 + (unsigned char)s[i]) % 1000003;
+    return h;
+}
+
+int am__redis_hash_bucket(uint64_t h)
+{
+    return (int)(h * 2654435761u % 4294967296u / 67108864u);
+}
+
 int am__redis_bucket(const char *name, size_t n)
 {
-    uint64_t h = 0;
-    for (size_t i = 0; i < n; i++)
-        h = (h * 31 + (unsigned char)name[i]) % 1000003;
-    return (int)(h * 2654435761u % 4294967296u / 67108864u);
+    return am__redis_hash_bucket(am__redis_name_hash(0, name, n));
 }
 
 void am__redis_bucket_tag(int n, char out[AM__REDIS_TAG_MAX], int *slot)

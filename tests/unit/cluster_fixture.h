@@ -33,14 +33,14 @@ typedef struct cl_cluster {
     char exe[512];
 } cl_cluster;
 
-static void cl_sleep_ms(int ms)
+static inline void cl_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 /* Start node i (again, on its port and directory). */
-static bool cl_start_node(cl_cluster *cl, int i)
+static inline bool cl_start_node(cl_cluster *cl, int i)
 {
     char bus[16];
     snprintf(bus, sizeof bus, "%d", cl->bus[i]);
@@ -59,7 +59,7 @@ static bool cl_start_node(cl_cluster *cl, int i)
 }
 
 /* A reply's integer, -1 if none. */
-static long long cl_int(redisReply *r)
+static inline long long cl_int(redisReply *r)
 {
     long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     if (r)
@@ -68,7 +68,7 @@ static long long cl_int(redisReply *r)
 }
 
 /* Whether node i's INFO section / CLUSTER INFO text has line. */
-static bool cl_says(const rf_server *s, const char *cmd, const char *line)
+static inline bool cl_says(const rf_server *s, const char *cmd, const char *line)
 {
     redisReply *r = rf_cmd(s, cmd);
     bool yes = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
@@ -79,7 +79,7 @@ static bool cl_says(const rf_server *s, const char *cmd, const char *line)
 }
 
 /* How many lines of node i's CLUSTER NODES hold word (and not "fail"). */
-static int cl_count_nodes(const rf_server *s, const char *word)
+static inline int cl_count_nodes(const rf_server *s, const char *word)
 {
     redisReply *r = rf_cmd(s, "CLUSTER NODES");
     int n = 0;
@@ -100,7 +100,7 @@ static int cl_count_nodes(const rf_server *s, const char *word)
 
 /* Every running node: cluster_state:ok, three replicas known, and each
    replica's link to its master up. */
-static bool cl_ready(cl_cluster *cl)
+static inline bool cl_ready(cl_cluster *cl)
 {
     for (int i = 0; i < CL_NODES; i++) {
         rf_server *s = &cl->node[i];
@@ -115,7 +115,7 @@ static bool cl_ready(cl_cluster *cl)
     return true;
 }
 
-static bool cl_wait_ready(cl_cluster *cl, int seconds)
+static inline bool cl_wait_ready(cl_cluster *cl, int seconds)
 {
     for (int i = 0; i < seconds * 20; i++) {
         if (cl_ready(cl))
@@ -125,7 +125,7 @@ static bool cl_wait_ready(cl_cluster *cl, int seconds)
     return false;
 }
 
-static bool cl_start(cl_cluster *cl, const char *exe)
+static inline bool cl_start(cl_cluster *cl, const char *exe)
 {
     memset(cl, 0, sizeof *cl);
     snprintf(cl->exe, sizeof cl->exe, "%s", exe);
@@ -185,7 +185,7 @@ static bool cl_start(cl_cluster *cl, const char *exe)
 
 /* The index of the node that serves slot now (as node 0 or any that
    answers says), -1 if none. */
-static int cl_master_of_slot(cl_cluster *cl, int slot)
+static inline int cl_master_of_slot(cl_cluster *cl, int slot)
 {
     for (int i = 0; i < CL_NODES; i++) {
         if (!cl->node[i].pid)
@@ -208,7 +208,7 @@ static int cl_master_of_slot(cl_cluster *cl, int slot)
 }
 
 /* The index of master m's replica (by what m said it is), -1 if none. */
-static int cl_replica_of(cl_cluster *cl, int m)
+static inline int cl_replica_of(cl_cluster *cl, int m)
 {
     for (int j = 0; j < CL_NODES; j++) {
         if (j == m || !cl->node[j].pid)
@@ -224,7 +224,7 @@ static int cl_replica_of(cl_cluster *cl, int m)
 /* kill -9 master m, and wait until its replica says it is a master (and
    every other running node agrees the cluster is ok). Returns the
    replica's index, or -1 when none took over within 30 s. */
-static int cl_failover_kill(cl_cluster *cl, int m)
+static inline int cl_failover_kill(cl_cluster *cl, int m)
 {
     int r = cl_replica_of(cl, m);
     if (r < 0)
@@ -250,7 +250,7 @@ static int cl_failover_kill(cl_cluster *cl, int m)
 
 /* Start node i again (after cl_failover_kill: it rejoins as a replica)
    and wait for the cluster to be whole. */
-static bool cl_restart(cl_cluster *cl, int i)
+static inline bool cl_restart(cl_cluster *cl, int i)
 {
     return cl_start_node(cl, i) && cl_wait_ready(cl, 30);
 }

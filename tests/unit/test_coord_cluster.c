@@ -247,6 +247,36 @@ static void test_ids_unique_across_slots(void **state)
     AM_ASSERT_EQ(cl_int(rep), 1);
     AM_ASSERT_OK(send_to(c, a, "junk", 5, "x"));
 
+    /* a generated id is chosen in its recipient's bucket, and claimed and
+       released by the scripts themselves */
+    am_coord_msg gm = AM_COORD_MSG_INIT;
+    gm.from = "planner:1";
+    gm.to = "gen:1";
+    AM_ASSERT_OK(am_coord_send(c, &gm));
+    AM_ASSERT_OK(am_coord_receive(c, "gen:1", 0, 0, &d));
+    AM_ASSERT_EQ(strlen(d->id), 32);
+    AM_ASSERT_EQ(am__redis_bucket(d->id, 32), am__redis_bucket("gen:1", 5));
+    bkey(d->id, "ids", ids_key, sizeof ids_key);
+    rep = cl_cmd_key(ids_key, "HEXISTS %s %s", ids_key, d->id);
+    AM_ASSERT_EQ(cl_int(rep), 1);
+    AM_ASSERT_ERR(send_to(c, a, d->id, 5, "x"), AM_EEXIST); /* held, from anywhere */
+    AM_ASSERT_OK(am_coord_ack(c, d));
+    rep = cl_cmd_key(ids_key, "HEXISTS %s %s", ids_key, d->id);
+    AM_ASSERT_EQ(cl_int(rep), 0);
+    AM_ASSERT_OK(send_to(c, a, d->id, 5, "x")); /* released */
+    am_coord_delivery_free(d);
+    /* an id of b's bucket held by a: send.lua finds the claim another
+       agent's and the send goes the long way (AM_EEXIST) */
+    char near[32];
+    for (int i = 0;; i++) {
+        snprintf(near, sizeof near, "near%d", i);
+        if (am__redis_bucket(near, strlen(near)) == am__redis_bucket(b, strlen(b)))
+            break;
+    }
+    AM_ASSERT_OK(send_to(c, a, near, 5, "x"));
+    AM_ASSERT_ERR(send_to(c, b, near, 5, "x"), AM_EEXIST);
+    AM_ASSERT_CONTAINS(am_errmsg(), a);
+
     /* a full queue refuses, and releases its claim */
     am_coord_opts o = suite_opts(r);
     o.max_queue = 1;

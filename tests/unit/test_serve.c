@@ -71,16 +71,17 @@ static reply req(fx *f, const char *method, const char *path, const char *body,
 static void test_ingest_then_query(void **state)
 {
     fx *f = *state;
-    static const char BODY[] =
-        "[" TASK("coder", "success", "0.5") "," TASK("coder", "bad", "1") ","
-        "{\"event\":\"llm\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"status\":"
-        "\"error\",\"error_type\":\"rate_limit\",\"latency\":2,\"input_tokens\":10,"
-        "\"output_tokens\":3,\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"},"
-        "{\"event\":\"metric\",\"name\":\"jobs_done\",\"type\":\"counter\",\"value\":5,"
-        "\"labels\":{\"queue\":\"a\\\\b\"}},"
-        "{\"event\":\"metric\",\"name\":\"jobs_done\",\"type\":\"counter\",\"value\":2,"
-        "\"labels\":{\"queue\":\"a\\\\b\"}},"
-        "{\"event\":\"metric\",\"name\":\"depth\",\"type\":\"gauge\",\"value\":-4}]";
+    static const char BODY[] = "[" TASK("coder", "success", "0.5") "," TASK(
+        "coder", "bad",
+        "1") ","
+             "{\"event\":\"llm\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"status\":"
+             "\"error\",\"error_type\":\"rate_limit\",\"latency\":2,\"input_tokens\":10,"
+             "\"output_tokens\":3,\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"},"
+             "{\"event\":\"metric\",\"name\":\"jobs_done\",\"type\":\"counter\",\"value\":5,"
+             "\"labels\":{\"queue\":\"a\\\\b\"}},"
+             "{\"event\":\"metric\",\"name\":\"jobs_done\",\"type\":\"counter\",\"value\":2,"
+             "\"labels\":{\"queue\":\"a\\\\b\"}},"
+             "{\"event\":\"metric\",\"name\":\"depth\",\"type\":\"gauge\",\"value\":-4}]";
     reply r = req(f, "POST", "/api/v1/events", BODY, NULL);
     AM_ASSERT_EQ(r.status, 200);
     AM_ASSERT_CONTAINS(r.body, "\"accepted\":5");

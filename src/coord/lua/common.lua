@@ -116,6 +116,13 @@ local function clock()
     return tonumber(t[1]) + tonumber(t[2]) / 1000000, t[1] .. '.' .. string.sub('00000' .. t[2], -6)
 end
 
+-- What identifies a claim (common.lua's ids), "<agent>\t<nonce>", of
+-- "<agent>\t<nonce>\t<time>" (nil when it is not one): its time may be
+-- refreshed, and a release compares the rest.
+local function claim_of(c)
+    return string.match(c, '^([^\t]+\t[^\t]+)\t')
+end
+
 -- A time as stored: digits with an optional fraction.
 local function is_number(s)
     return type(s) == 'string' and #s <= 24 and string.find(s, '^%d+%.?%d*$') ~= nil

@@ -5,10 +5,11 @@
 
 -- Read message id of agent's queue and check that it decodes. Returns its
 -- fields (from to type payload priority attempt enqueued_at ready_at
--- traceparent tracestate), or nil and why it cannot be delivered.
+-- traceparent tracestate claim), or nil and why it cannot be delivered.
 local function load(id, agent)
     local v = redis.pcall('HMGET', mkey(agent, id), 'from', 'to', 'type', 'payload', 'priority',
-                          'attempt', 'enqueued_at', 'ready_at', 'traceparent', 'tracestate')
+                          'attempt', 'enqueued_at', 'ready_at', 'traceparent', 'tracestate',
+                          'claim')
     if v.err then
         return nil, 'the stored message is not a hash'
     end
@@ -39,7 +40,8 @@ local function load(id, agent)
     end
     v[9] = v[9] or ''
     v[10] = v[10] or ''
-    if string.find(id .. v[1] .. v[3] .. v[9] .. v[10], '\n', 1, true) then
+    v[11] = v[11] or ''
+    if string.find(id .. v[1] .. v[3] .. v[9] .. v[10] .. v[11], '\n', 1, true) then
         return nil, 'a field has a line break'
     end
     return v

@@ -6,13 +6,10 @@
 -- KEYS[1]: the ids' bucket. ARGV: prefix, id, claim, id, claim, ...
 -- Returns how many were released.
 local ik, n = B .. ':ids', 0
-local function owner_and_nonce(claim)
-    return string.match(claim, '^([^\t]+\t[^\t]+)\t')
-end
 for i = 2, #ARGV - 1, 2 do
     local v = redis.call('HGET', ik, ARGV[i])
-    local want = owner_and_nonce(ARGV[i + 1])
-    if v and want and owner_and_nonce(v) == want then
+    local want = claim_of(ARGV[i + 1])
+    if v and want and claim_of(v) == want then
         redis.call('HDEL', ik, ARGV[i])
         n = n + 1
     end

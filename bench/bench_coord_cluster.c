@@ -1,0 +1,181 @@
+/*
+** bench_coord_cluster.c: the Redis coordinator on a Redis Cluster -- three
+** masters with a replica each, started by this group on 127.0.0.1 (the
+** test's fixture, tests/unit/cluster_fixture.h) -- beside the server's own
+** ceiling on the same cluster, in the same run as the standalone figures
+** (groups coord_redis and coord_redis_snapshot).
+**
+** WHAT IT MEASURES, AND WHY
+**   coord_cluster_ops_per_s     the workload of coord_redis_ops_per_s (4
+**                               producer and 4 consumer threads, each its
+**                               own coordinator, agents bench:1..4, whose
+**                               buckets are on all three masters) against
+**                               the cluster, for 2 s (0.5 s with --quick).
+**                               Each operation is what it is on a cluster:
+**                               a send claims its id (HSETNX in the id's
+**                               slot) then runs send.lua, an ack runs
+**                               ack.lua then releases the claim, and every
+**                               write waits for a replica (WAIT 1), so the
+**                               figure includes replication.
+**   redis_benchmark_cluster_evalsha_rps
+**                               redis-benchmark --cluster -c 8 running
+**                               EVALSHA of "return 1" (loaded on every
+**                               master) against the same cluster: the
+**                               rate at which its masters serve one
+**                               trivial script per round trip.
+**   coord_cluster_vs_evalsha    ours / theirs; the issue's target is >= 0.5.
+**   coord_cluster_ops_per_s_generated_ids
+**                               the same workload with ids left to the
+**                               coordinator (am_coord_msg.id NULL), which
+**                               generates each in its recipient's bucket:
+**                               no claim round trip, no release.
+**   coord_cluster_snapshot_10k_agents_ms
+**                               am_coord_snapshot() with 10,000 agents x 3
+**                               priorities on the cluster, best of 5: one
+**                               round trip per master for the totals,
+**                               badkeys and clocks, one for the 64
+**                               buckets' lines, all masters at once.
+** The two throughput figures are measured twice, alternating, and the best
+** of each kept (as bench_coord_redis.c does). Everything shares the
+** machine's cores: six redis-servers, the client threads, redis-benchmark.
+**
+** Without redis-server (or redis-benchmark) on PATH the group says so.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "../tests/unit/cluster_fixture.h"
+
+static cl_cluster g_cl; /* static: the fixture keeps pointers to its servers */
+
+static void flush_masters(void)
+{
+    for (int i = 0; i < CL_NODES; i++) {
+        redisReply *r = g_cl.node[i].pid ? rf_cmd(&g_cl.node[i], "FLUSHALL") : NULL;
+        if (r)
+            freeReplyObject(r);
+    }
+}
+
+static void stop_cluster(void)
+{
+    for (int i = 0; i < CL_NODES; i++) {
+        rf_stop(&g_cl.node[i], SIGTERM);
+        rf_rmdir(g_cl.node[i].dir);
+    }
+}
+
+static void emit(const char *name, const char *unit, double v, const char *note)
+{
+    bench_fig f = {0};
+    f.name = name;
+    f.unit = unit;
+    f.value = v;
+    f.note = note;
+    bench_emit(&f);
+}
+
+void bench_group_coord_cluster(void)
+{
+    char exe[512], benchmark[512], err[256] = "", their_err[256] = "";
+    if (!rf_find(exe, sizeof exe) || !cl_start(&g_cl, exe)) {
+        bench_emit_error("coord_cluster_ops_per_s",
+                         "skipped: redis-server is not installed or the cluster did not form");
+        stop_cluster();
+        return;
+    }
+    bool has_peer = bench_find_exe("redis-benchmark", benchmark, sizeof benchmark);
+    char uri[128], sha[41] = "";
+    snprintf(uri, sizeof uri, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d?prefix=bench",
+             g_cl.node[0].port, g_cl.node[1].port);
+    for (int i = 0; i < 3; i++) {
+        redisReply *r = rf_cmd(&g_cl.node[i], "SCRIPT LOAD %s", "return 1");
+        if (r && r->type == REDIS_REPLY_STRING && r->len == 40)
+            memcpy(sha, r->str, 41);
+        if (r)
+            freeReplyObject(r);
+    }
+
+    double seconds = g_opts.is_quick ? 0.5 : 2.0;
+    double best_ours = -1, best_gen = -1, best_theirs = -1;
+    bench_coord_ops_per_s(uri, false, 0.2, err, sizeof err); /* warm up: connections, scripts */
+    for (int round = 0; round < 2; round++) {
+        if (has_peer && sha[0]) {
+            double v = bench_redis_benchmark(benchmark, g_cl.node[0].port, true, sha, their_err,
+                                             sizeof their_err);
+            if (v > best_theirs)
+                best_theirs = v;
+        }
+        flush_masters();
+        double v = bench_coord_ops_per_s(uri, false, seconds, err, sizeof err);
+        flush_masters();
+        double g = v < 0 ? -1 : bench_coord_ops_per_s(uri, true, seconds, err, sizeof err);
+        if (v < 0 || g < 0) {
+            best_ours = -1;
+            break;
+        }
+        if (v > best_ours)
+            best_ours = v;
+        if (g > best_gen)
+            best_gen = g;
+    }
+    if (best_ours < 0)
+        bench_emit_error("coord_cluster_ops_per_s", err);
+    else
+        emit("coord_cluster_ops_per_s", "ops/s", best_ours,
+             "3 masters + 3 replicas; 4 producer + 4 consumer threads, each its own "
+             "coordinator; a send = claim + send.lua, an ack = ack.lua + release, each write "
+             "confirmed by a replica (WAIT 1); compare coord_redis_ops_per_s (standalone), "
+             "same run");
+    if (best_gen > 0) {
+        char note[200];
+        snprintf(note, sizeof note,
+                 "as coord_cluster_ops_per_s, but the coordinator generates the ids: each in its "
+                 "recipient's slot, claimed and released by send.lua and ack.lua (%.2fx)",
+                 best_theirs > 0 ? best_gen / best_theirs : 0);
+        emit("coord_cluster_ops_per_s_generated_ids", "ops/s", best_gen, note);
+    }
+    if (best_theirs > 0) {
+        emit("redis_benchmark_cluster_evalsha_rps", "ops/s", best_theirs,
+             "redis-benchmark --cluster -c 8 EVALSHA of \"return 1\", same cluster, same run");
+        if (best_ours > 0) {
+            bench_fig x = {0};
+            x.name = "coord_cluster_vs_evalsha";
+            x.unit = "x";
+            x.value = best_ours / best_theirs;
+            x.has_target = true;
+            x.target = 0.5;
+            x.is_target_min = true;
+            x.note = "coord_cluster_ops_per_s / redis_benchmark_cluster_evalsha_rps";
+            bench_emit(&x);
+        }
+    } else {
+        bench_emit_error("redis_benchmark_cluster_evalsha_rps",
+                         !has_peer      ? "skipped: redis-benchmark not installed"
+                         : their_err[0] ? their_err
+                                        : "no SHA");
+    }
+
+    flush_masters();
+    size_t bytes = 0;
+    double ms = bench_coord_snapshot_ms(uri, 10000, 3, &bytes, err, sizeof err);
+    if (ms < 0) {
+        bench_emit_error("coord_cluster_snapshot_10k_agents_ms", err);
+    } else {
+        char note[256];
+        snprintf(note, sizeof note,
+                 "10000 agents x 3 messages on 3 masters, %zu bytes of JSON; compare "
+                 "coord_redis_snapshot_10k_agents_ms (standalone), same run",
+                 bytes);
+        bench_fig f = {0};
+        f.name = "coord_cluster_snapshot_10k_agents_ms";
+        f.unit = "ms";
+        f.value = ms;
+        f.has_target = true;
+        f.target = 50;
+        f.note = note;
+        bench_emit(&f);
+    }
+    stop_cluster();
+}
