@@ -5,7 +5,7 @@
 */
 #include "testutil.h"
 #include "core/buf.h"
-#include "serve/labels.h"
+#include "serve/store/labels.h"
 
 static void test_round_trip(void **state)
 {
@@ -41,18 +41,10 @@ static void test_bad(void **state)
         const char *text;
         am_err code;
     } bad[] = {
-        {"a=\"1\"", AM_EINVAL},
-        {"{a=\"1\"", AM_EINVAL},
-        {"{a=1}", AM_EINVAL},
-        {"{=\"1\"}", AM_EINVAL},
-        {"{1a=\"1\"}", AM_EINVAL},
-        {"{a=\"1}", AM_EINVAL},
-        {"{a=\"\\x\"}", AM_EINVAL},
-        {"{a=\"1\",}", AM_EINVAL},
-        {"{a=\"1\"b=\"2\"}", AM_EINVAL},
-        {"{a=\"1\"}x", AM_EINVAL},
-        {"{a-b=\"1\"}", AM_EINVAL},
-        {"{a =\"1\"}", AM_EINVAL},
+        {"a=\"1\"", AM_EINVAL},       {"{a=\"1\"", AM_EINVAL},    {"{a=1}", AM_EINVAL},
+        {"{=\"1\"}", AM_EINVAL},      {"{1a=\"1\"}", AM_EINVAL},  {"{a=\"1}", AM_EINVAL},
+        {"{a=\"\\x\"}", AM_EINVAL},   {"{a=\"1\",}", AM_EINVAL},  {"{a=\"1\"b=\"2\"}", AM_EINVAL},
+        {"{a=\"1\"}x", AM_EINVAL},    {"{a-b=\"1\"}", AM_EINVAL}, {"{a =\"1\"}", AM_EINVAL},
         {"{a=\"1\",b=\"2\",c=\"3\"}", AM_ELIMIT},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

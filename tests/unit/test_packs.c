@@ -91,9 +91,8 @@ static void test_a2a_cache_rate_service(void **state)
     AM_ASSERT_CONTAINS(t, "a2a_response_size_bytes_bucket{agent=\"navi\",le=\"5000\"} 1\n");
     AM_ASSERT_CONTAINS(t, "a2a_response_size_bytes_count{agent=\"navi\"} 1\n"); /* -1: unknown */
     AM_ASSERT_CONTAINS(t, "a2a_active_tasks{agent=\"navi\"} 1\n");
-    AM_ASSERT_CONTAINS(t,
-                       "a2a_requests_total{agent=\"herald\",operation=\"run\",status=\"success\"}"
-                       " 1\n");
+    AM_ASSERT_CONTAINS(t, "a2a_requests_total{agent=\"herald\",operation=\"run\",status=\"success\"}"
+                          " 1\n");
     AM_ASSERT_CONTAINS(t, "cache_operations_total{operation=\"get\",result=\"miss\"} 1\n");
     AM_ASSERT_CONTAINS(t, "cache_latency_seconds_bucket{operation=\"get\",le=\"0.005\"} 1\n");
     AM_ASSERT_CONTAINS(t, "cache_latency_seconds_count{operation=\"get\"} 1\n");
@@ -145,10 +144,9 @@ static void test_llm(void **state)
                           "gen_ai_provider_name=\"openai\",gen_ai_token_type=\"input\","
                           "gen_ai_request_model=\"gpt-4o\",le=\"1024\"} 3\n");
     AM_ASSERT_CONTAINS(t, "le=\"6.7108864e+07\"");
-    AM_ASSERT_CONTAINS(t,
-                       "gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name="
-                       "\"chat\",gen_ai_provider_name=\"openai\",gen_ai_request_model=\"gpt-4o\","
-                       "error_type=\"RateLimitError\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name="
+                          "\"chat\",gen_ai_provider_name=\"openai\",gen_ai_request_model=\"gpt-4o\","
+                          "error_type=\"RateLimitError\"} 1\n");
     AM_ASSERT_CONTAINS(t, "le=\"81.92\"");
     AM_ASSERT_CONTAINS(t, "gen_ai_invoke_agent_duration_seconds_bucket{gen_ai_agent_name="
                           "\"planner\",le=\"51.2\"} 1\n");
