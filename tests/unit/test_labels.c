@@ -5,7 +5,7 @@
 */
 #include "testutil.h"
 #include "core/buf.h"
-#include "serve/store/labels.h"
+#include "serve/labels.h"
 
 static void test_round_trip(void **state)
 {
