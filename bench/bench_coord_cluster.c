@@ -35,7 +35,16 @@
 **                               round trip per master for the totals,
 **                               badkeys and clocks, one for the 64
 **                               buckets' lines, all masters at once.
-** The two throughput figures are measured twice, alternating, and the best
+**   coord_cluster_no_replicas_ops_per_s, redis_benchmark_cluster_no_
+**   replicas_evalsha_rps, coord_cluster_no_replicas_vs_evalsha
+**                               the same on three masters without
+**                               replicas (nothing to WAIT for, nothing
+**                               replicated): on these two shared cores a
+**                               replica's work is its master's lost time,
+**                               which it would not be on separate machines;
+**                               these say what the coordinator costs on a
+**                               cluster, replication aside.
+** The throughput figures are measured twice, alternating, and the best
 ** of each kept (as bench_coord_redis.c does). Everything shares the
 ** machine's cores: six redis-servers, the client threads, redis-benchmark.
 **
@@ -51,7 +60,7 @@ static cl_cluster g_cl; /* static: the fixture keeps pointers to its servers */
 
 static void flush_masters(void)
 {
-    for (int i = 0; i < CL_NODES; i++) {
+    for (int i = 0; i < g_cl.n; i++) {
         redisReply *r = g_cl.node[i].pid ? rf_cmd(&g_cl.node[i], "FLUSHALL") : NULL;
         if (r)
             freeReplyObject(r);
@@ -60,7 +69,7 @@ static void flush_masters(void)
 
 static void stop_cluster(void)
 {
-    for (int i = 0; i < CL_NODES; i++) {
+    for (int i = 0; i < g_cl.n; i++) {
         rf_stop(&g_cl.node[i], SIGTERM);
         rf_rmdir(g_cl.node[i].dir);
     }
@@ -76,6 +85,72 @@ static void emit(const char *name, const char *unit, double v, const char *note)
     bench_emit(&f);
 }
 
+/* The cluster's URI and redis-benchmark's SHA ("return 1" on every master). */
+static void prepare(char *uri, size_t cap, char sha[41])
+{
+    snprintf(uri, cap, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d?prefix=bench", g_cl.node[0].port,
+             g_cl.node[1].port);
+    for (int i = 0; i < 3; i++) {
+        redisReply *r = rf_cmd(&g_cl.node[i], "SCRIPT LOAD %s", "return 1");
+        if (r && r->type == REDIS_REPLY_STRING && r->len == 40)
+            memcpy(sha, r->str, 41);
+        if (r)
+            freeReplyObject(r);
+    }
+}
+
+/* ours (caller's ids; generated ones too when gen is not NULL) and
+   redis-benchmark's, alternating, best of two each; false (err) when ours
+   failed. */
+static bool measure(const char *uri, const char *benchmark, const char *sha, double *ours,
+                    double *gen, double *theirs, char *err, size_t cap, char *their_err,
+                    size_t their_cap)
+{
+    double seconds = g_opts.is_quick ? 0.5 : 2.0;
+    *ours = *theirs = -1;
+    if (gen)
+        *gen = -1;
+    bench_coord_ops_per_s(uri, false, 0.2, err, cap); /* warm up: connections, scripts */
+    for (int round = 0; round < 2; round++) {
+        if (benchmark && sha[0]) {
+            double v = bench_redis_benchmark(benchmark, g_cl.node[0].port, true, sha, their_err,
+                                             their_cap);
+            if (v > *theirs)
+                *theirs = v;
+        }
+        flush_masters();
+        double v = bench_coord_ops_per_s(uri, false, seconds, err, cap);
+        if (v < 0)
+            return false;
+        if (v > *ours)
+            *ours = v;
+        if (gen) {
+            flush_masters();
+            double g = bench_coord_ops_per_s(uri, true, seconds, err, cap);
+            if (g < 0)
+                return false;
+            if (g > *gen)
+                *gen = g;
+        }
+    }
+    return true;
+}
+
+static void emit_ratio(const char *name, double ours, double theirs, const char *note)
+{
+    if (ours <= 0 || theirs <= 0)
+        return;
+    bench_fig x = {0};
+    x.name = name;
+    x.unit = "x";
+    x.value = ours / theirs;
+    x.has_target = true;
+    x.target = 0.5;
+    x.is_target_min = true;
+    x.note = note;
+    bench_emit(&x);
+}
+
 void bench_group_coord_cluster(void)
 {
     char exe[512], benchmark[512], err[256] = "", their_err[256] = "";
@@ -87,47 +162,19 @@ void bench_group_coord_cluster(void)
     }
     bool has_peer = bench_find_exe("redis-benchmark", benchmark, sizeof benchmark);
     char uri[128], sha[41] = "";
-    snprintf(uri, sizeof uri, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d?prefix=bench",
-             g_cl.node[0].port, g_cl.node[1].port);
-    for (int i = 0; i < 3; i++) {
-        redisReply *r = rf_cmd(&g_cl.node[i], "SCRIPT LOAD %s", "return 1");
-        if (r && r->type == REDIS_REPLY_STRING && r->len == 40)
-            memcpy(sha, r->str, 41);
-        if (r)
-            freeReplyObject(r);
-    }
-
-    double seconds = g_opts.is_quick ? 0.5 : 2.0;
-    double best_ours = -1, best_gen = -1, best_theirs = -1;
-    bench_coord_ops_per_s(uri, false, 0.2, err, sizeof err); /* warm up: connections, scripts */
-    for (int round = 0; round < 2; round++) {
-        if (has_peer && sha[0]) {
-            double v = bench_redis_benchmark(benchmark, g_cl.node[0].port, true, sha, their_err,
-                                             sizeof their_err);
-            if (v > best_theirs)
-                best_theirs = v;
-        }
-        flush_masters();
-        double v = bench_coord_ops_per_s(uri, false, seconds, err, sizeof err);
-        flush_masters();
-        double g = v < 0 ? -1 : bench_coord_ops_per_s(uri, true, seconds, err, sizeof err);
-        if (v < 0 || g < 0) {
-            best_ours = -1;
-            break;
-        }
-        if (v > best_ours)
-            best_ours = v;
-        if (g > best_gen)
-            best_gen = g;
-    }
+    prepare(uri, sizeof uri, sha);
+    double best_ours, best_gen, best_theirs;
+    if (!measure(uri, has_peer ? benchmark : NULL, sha, &best_ours, &best_gen, &best_theirs, err,
+                 sizeof err, their_err, sizeof their_err))
+        best_ours = best_gen = -1;
     if (best_ours < 0)
         bench_emit_error("coord_cluster_ops_per_s", err);
     else
         emit("coord_cluster_ops_per_s", "ops/s", best_ours,
              "3 masters + 3 replicas; 4 producer + 4 consumer threads, each its own "
-             "coordinator; a send = claim + send.lua, an ack = ack.lua + release, each write "
-             "confirmed by a replica (WAIT 1); compare coord_redis_ops_per_s (standalone), "
-             "same run");
+             "coordinator, ids chosen by the caller; a send = claim + send.lua, an ack = "
+             "ack.lua + release, each send and ack confirmed by a replica (WAIT 1); compare "
+             "coord_redis_ops_per_s (standalone), same run");
     if (best_gen > 0) {
         char note[200];
         snprintf(note, sizeof note,
@@ -139,17 +186,8 @@ void bench_group_coord_cluster(void)
     if (best_theirs > 0) {
         emit("redis_benchmark_cluster_evalsha_rps", "ops/s", best_theirs,
              "redis-benchmark --cluster -c 8 EVALSHA of \"return 1\", same cluster, same run");
-        if (best_ours > 0) {
-            bench_fig x = {0};
-            x.name = "coord_cluster_vs_evalsha";
-            x.unit = "x";
-            x.value = best_ours / best_theirs;
-            x.has_target = true;
-            x.target = 0.5;
-            x.is_target_min = true;
-            x.note = "coord_cluster_ops_per_s / redis_benchmark_cluster_evalsha_rps";
-            bench_emit(&x);
-        }
+        emit_ratio("coord_cluster_vs_evalsha", best_ours, best_theirs,
+                   "coord_cluster_ops_per_s / redis_benchmark_cluster_evalsha_rps");
     } else {
         bench_emit_error("redis_benchmark_cluster_evalsha_rps",
                          !has_peer      ? "skipped: redis-benchmark not installed"
@@ -176,6 +214,30 @@ void bench_group_coord_cluster(void)
         f.target = 50;
         f.note = note;
         bench_emit(&f);
+    }
+    stop_cluster();
+
+    /* The same on three masters without replicas: what replication (its
+       CPU, on these shared cores, and WAIT) costs. */
+    if (!cl_start_n(&g_cl, exe, false)) {
+        bench_emit_error("coord_cluster_no_replicas_ops_per_s", "the cluster did not form");
+        stop_cluster();
+        return;
+    }
+    prepare(uri, sizeof uri, sha);
+    if (!measure(uri, has_peer ? benchmark : NULL, sha, &best_ours, NULL, &best_theirs, err,
+                 sizeof err, their_err, sizeof their_err)) {
+        bench_emit_error("coord_cluster_no_replicas_ops_per_s", err);
+    } else {
+        emit("coord_cluster_no_replicas_ops_per_s", "ops/s", best_ours,
+             "as coord_cluster_ops_per_s on 3 masters without replicas (so no WAIT): what the "
+             "coordinator costs on a cluster, replication aside");
+        if (best_theirs > 0)
+            emit("redis_benchmark_cluster_no_replicas_evalsha_rps", "ops/s", best_theirs,
+                 "redis-benchmark --cluster -c 8 EVALSHA of \"return 1\" on those 3 masters");
+        emit_ratio("coord_cluster_no_replicas_vs_evalsha", best_ours, best_theirs,
+                   "coord_cluster_no_replicas_ops_per_s / "
+                   "redis_benchmark_cluster_no_replicas_evalsha_rps");
     }
     stop_cluster();
 }

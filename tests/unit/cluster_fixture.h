@@ -14,6 +14,7 @@
 **     int m = cl_master_of_slot(&cl, slot);   a master's index
 **     int r = cl_failover_kill(&cl, m);       kill -9 it; its replica, promoted
 **     cl_restart(&cl, m);                     it comes back as a replica
+**     cl_start_n(&cl, exe, false);            three masters, no replicas
 **
 ** Node i < 3 starts as a master with slots [i * 5462, ...), node i + 3 as
 ** its replica. The cluster bus of each node is a second free port
@@ -27,6 +28,7 @@
 #define CL_NODES 6
 
 typedef struct cl_cluster {
+    int n; /* nodes started: CL_NODES, or 3 (cl_start_n without replicas) */
     rf_server node[CL_NODES];
     int bus[CL_NODES];
     char id[CL_NODES][41];
@@ -98,15 +100,16 @@ static inline int cl_count_nodes(const rf_server *s, const char *word)
     return n;
 }
 
-/* Every running node: cluster_state:ok, three replicas known, and each
+/* Every running node: cluster_state:ok, every replica known, and each
    replica's link to its master up. */
 static inline bool cl_ready(cl_cluster *cl)
 {
-    for (int i = 0; i < CL_NODES; i++) {
+    for (int i = 0; i < cl->n; i++) {
         rf_server *s = &cl->node[i];
         if (!s->pid)
             continue;
-        if (!cl_says(s, "CLUSTER INFO", "cluster_state:ok") || cl_count_nodes(s, "slave") != 3)
+        if (!cl_says(s, "CLUSTER INFO", "cluster_state:ok") ||
+            cl_count_nodes(s, "slave") != cl->n - 3)
             return false;
         if (!cl_says(s, "INFO replication", "role:master") &&
             !cl_says(s, "INFO replication", "master_link_status:up"))
@@ -125,11 +128,13 @@ static inline bool cl_wait_ready(cl_cluster *cl, int seconds)
     return false;
 }
 
-static inline bool cl_start(cl_cluster *cl, const char *exe)
+/* Three masters with a replica each (with_replicas), or alone. */
+static inline bool cl_start_n(cl_cluster *cl, const char *exe, bool with_replicas)
 {
     memset(cl, 0, sizeof *cl);
+    cl->n = with_replicas ? CL_NODES : 3;
     snprintf(cl->exe, sizeof cl->exe, "%s", exe);
-    for (int i = 0; i < CL_NODES; i++) {
+    for (int i = 0; i < cl->n; i++) {
         cl->node[i].port = rf_free_port();
         do
             cl->bus[i] = rf_free_port();
@@ -154,7 +159,7 @@ static inline bool cl_start(cl_cluster *cl, const char *exe)
         if (!ok)
             return false;
     }
-    for (int i = 1; i < CL_NODES; i++) {
+    for (int i = 1; i < cl->n; i++) {
         redisReply *r =
             rf_cmd(&cl->node[0], "CLUSTER MEET 127.0.0.1 %d %d", cl->node[i].port, cl->bus[i]);
         if (r)
@@ -163,13 +168,13 @@ static inline bool cl_start(cl_cluster *cl, const char *exe)
     /* every node knows the others before a replica may follow a master */
     for (int t = 0; t < 200; t++) {
         bool all = true;
-        for (int i = 0; i < CL_NODES && all; i++)
-            all = cl_count_nodes(&cl->node[i], "connected") == CL_NODES;
+        for (int i = 0; i < cl->n && all; i++)
+            all = cl_count_nodes(&cl->node[i], "connected") == cl->n;
         if (all)
             break;
         cl_sleep_ms(50);
     }
-    for (int i = 3; i < CL_NODES; i++) {
+    for (int i = 3; i < cl->n; i++) {
         for (int t = 0; t < 100; t++) {
             redisReply *r = rf_cmd(&cl->node[i], "CLUSTER REPLICATE %s", cl->id[i - 3]);
             bool ok = r && r->type == REDIS_REPLY_STATUS;
@@ -181,6 +186,11 @@ static inline bool cl_start(cl_cluster *cl, const char *exe)
         }
     }
     return cl_wait_ready(cl, 30);
+}
+
+static inline bool cl_start(cl_cluster *cl, const char *exe)
+{
+    return cl_start_n(cl, exe, true);
 }
 
 /* The index of the node that serves slot now (as node 0 or any that
