@@ -75,16 +75,6 @@ static void stop_cluster(void)
     }
 }
 
-static void emit(const char *name, const char *unit, double v, const char *note)
-{
-    bench_fig f = {0};
-    f.name = name;
-    f.unit = unit;
-    f.value = v;
-    f.note = note;
-    bench_emit(&f);
-}
-
 /* The cluster's URI and redis-benchmark's SHA ("return 1" on every master). */
 static void prepare(char *uri, size_t cap, char sha[41])
 {
@@ -170,22 +160,31 @@ void bench_group_coord_cluster(void)
     if (best_ours < 0)
         bench_emit_error("coord_cluster_ops_per_s", err);
     else
-        emit("coord_cluster_ops_per_s", "ops/s", best_ours,
-             "3 masters + 3 replicas; 4 producer + 4 consumer threads, each its own "
-             "coordinator, ids chosen by the caller; a send = claim + send.lua, an ack = "
-             "ack.lua + release, each send and ack confirmed by a replica (WAIT 1); compare "
-             "coord_redis_ops_per_s (standalone), same run");
+        bench_emit(&(bench_fig){
+            .name = "coord_cluster_ops_per_s",
+            .unit = "ops/s",
+            .value = best_ours,
+            .note = "3 masters + 3 replicas; 4 producer + 4 consumer threads, each its own "
+                    "coordinator, ids chosen by the caller; a send = claim + send.lua, an ack = "
+                    "ack.lua + release, each send and ack confirmed by a replica (WAIT 1); compare "
+                    "coord_redis_ops_per_s (standalone), same run"});
     if (best_gen > 0) {
         char note[200];
         snprintf(note, sizeof note,
-                 "as coord_cluster_ops_per_s, but the coordinator generates the ids: each in its "
-                 "recipient's slot, claimed and released by send.lua and ack.lua (%.2fx)",
+                 "as coord_cluster_ops_per_s, but the coordinator generates the ids: each in "
+                 "its recipient's slot, claimed and released by send.lua and ack.lua (%.2fx)",
                  best_theirs > 0 ? best_gen / best_theirs : 0);
-        emit("coord_cluster_ops_per_s_generated_ids", "ops/s", best_gen, note);
+        bench_emit(&(bench_fig){.name = "coord_cluster_ops_per_s_generated_ids",
+                                .unit = "ops/s",
+                                .value = best_gen,
+                                .note = note});
     }
     if (best_theirs > 0) {
-        emit("redis_benchmark_cluster_evalsha_rps", "ops/s", best_theirs,
-             "redis-benchmark --cluster -c 8 EVALSHA of \"return 1\", same cluster, same run");
+        bench_emit(&(bench_fig){.name = "redis_benchmark_cluster_evalsha_rps",
+                                .unit = "ops/s",
+                                .value = best_theirs,
+                                .note = "redis-benchmark --cluster -c 8 EVALSHA of "
+                                        "\"return 1\", same cluster, same run"});
         emit_ratio("coord_cluster_vs_evalsha", best_ours, best_theirs,
                    "coord_cluster_ops_per_s / redis_benchmark_cluster_evalsha_rps");
     } else {
@@ -229,12 +228,18 @@ void bench_group_coord_cluster(void)
                  sizeof err, their_err, sizeof their_err)) {
         bench_emit_error("coord_cluster_no_replicas_ops_per_s", err);
     } else {
-        emit("coord_cluster_no_replicas_ops_per_s", "ops/s", best_ours,
-             "as coord_cluster_ops_per_s on 3 masters without replicas (so no WAIT): what the "
-             "coordinator costs on a cluster, replication aside");
+        bench_emit(&(bench_fig){.name = "coord_cluster_no_replicas_ops_per_s",
+                                .unit = "ops/s",
+                                .value = best_ours,
+                                .note = "as coord_cluster_ops_per_s on 3 masters without "
+                                        "replicas (so no WAIT): what the coordinator costs "
+                                        "on a cluster, replication aside"});
         if (best_theirs > 0)
-            emit("redis_benchmark_cluster_no_replicas_evalsha_rps", "ops/s", best_theirs,
-                 "redis-benchmark --cluster -c 8 EVALSHA of \"return 1\" on those 3 masters");
+            bench_emit(&(bench_fig){.name = "redis_benchmark_cluster_no_replicas_evalsha_rps",
+                                    .unit = "ops/s",
+                                    .value = best_theirs,
+                                    .note = "redis-benchmark --cluster -c 8 EVALSHA of \"return "
+                                            "1\" on those 3 masters"});
         emit_ratio("coord_cluster_no_replicas_vs_evalsha", best_ours, best_theirs,
                    "coord_cluster_no_replicas_ops_per_s / "
                    "redis_benchmark_cluster_no_replicas_evalsha_rps");

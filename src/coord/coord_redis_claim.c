@@ -173,21 +173,14 @@ am_err am__redis_claim(am__rbe *b, const char *id, const char *to, char out[AM__
         char *t1 = strchr(held, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
         size_t on = t1 ? (size_t)(t1 - held) : 0;
         long long since = t2 ? strtoll(t2 + 1, NULL, 10) : 0;
+        char again[AM__REDIS_CLAIM_MAX];
+        const char *want = mine; /* a claim left behind (or written by hand): take it over */
+        bool is_agent = t2 && on > 0 && on <= AM_COORD_MAX_NAME && memchr(held, ':', on);
         if (t2 && on == tn && memcmp(held, to, tn) == 0) {
             /* the same agent's: reuse it, fresh, and let send.lua decide */
-            char again[AM__REDIS_CLAIM_MAX];
             snprintf(again, sizeof again, "%.*s\t%lld", (int)(t2 - held), held, now_ms);
-            int set = cas(b, bucket, id, held, again);
-            if (set < 0)
-                return AM_EBACKEND;
-            if (set) {
-                memcpy(out, again, strlen(again) + 1);
-                return AM_OK;
-            }
-            continue;
-        }
-        bool is_agent = t2 && on > 0 && on <= AM_COORD_MAX_NAME && memchr(held, ':', on);
-        if (is_agent) {
+            want = again;
+        } else if (is_agent) {
             int there = message_exists(b, held, on, id);
             if (there < 0)
                 return AM_EBACKEND;
@@ -197,12 +190,11 @@ am_err am__redis_claim(am__rbe *b, const char *id, const char *to, char out[AM__
                                "to \"%.*s\"%s)",
                                id, (int)on, held, there ? "" : "; its send is under way");
         }
-        /* a claim left behind (or written by hand): take it over */
-        int set = cas(b, bucket, id, held, mine);
+        int set = cas(b, bucket, id, held, want);
         if (set < 0)
             return AM_EBACKEND;
         if (set) {
-            memcpy(out, mine, strlen(mine) + 1);
+            memcpy(out, want, strlen(want) + 1);
             return AM_OK;
         }
     }

@@ -183,11 +183,13 @@ static int bucket_of_slot(const am__rbe *b, int slot)
 /* The map                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Read the topology from node at, on a connection of its own. */
-static am_err read_topology(am__rbe *b, const am__rnode *at, am__redis_topo *t)
+/* Read the topology from node at (on a connection of the calling
+   thread's pool there: none is held while the map is read). */
+static am_err read_topology(am__rbe *b, am__rnode *at, am__redis_topo *t)
 {
     redisContext *ctx;
-    am_err rc = am__redis_connect(b, at, AM__REDIS_BG_TIMEOUT_MS, &ctx);
+    am__rpool *pool = am__redis_ops_pool(at);
+    am_err rc = am__redis_pool_get(b, pool, &ctx);
     if (rc)
         return rc;
     const char *shards[2] = {"CLUSTER", "SHARDS"}, *slots[2] = {"CLUSTER", "SLOTS"};
@@ -207,7 +209,7 @@ static am_err read_topology(am__rbe *b, const am__rnode *at, am__redis_topo *t)
         rc = am__err(AM_EBACKEND, "redis at %s: %s", at->addr, am_errmsg());
     if (r)
         freeReplyObject(r);
-    redisFree(ctx);
+    am__redis_pool_put(pool, ctx, r == NULL);
     return rc;
 }
 

@@ -128,16 +128,22 @@ static redisContext *rf_connect(const rf_server *s)
 }
 
 /* Run one command on a fresh connection; its reply (freeReplyObject) or NULL. */
-static redisReply *rf_cmd(const rf_server *s, const char *fmt, ...)
+static inline redisReply *rf_vcmd(const rf_server *s, const char *fmt, va_list ap)
 {
     redisContext *c = rf_connect(s);
     if (!c)
         return NULL;
+    redisReply *r = redisvCommand(c, fmt, ap);
+    redisFree(c);
+    return r;
+}
+
+static redisReply *rf_cmd(const rf_server *s, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
+    redisReply *r = rf_vcmd(s, fmt, ap);
     va_end(ap);
-    redisFree(c);
     return r;
 }
 

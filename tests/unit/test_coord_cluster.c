@@ -46,14 +46,10 @@ static redisReply *cl_cmd_key(const char *key, const char *fmt, ...)
     int m = cl_master_of_slot(&g_cl, slot);
     if (m < 0)
         return NULL;
-    redisContext *c = rf_connect(&g_cl.node[m]);
-    if (!c)
-        return NULL;
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
+    redisReply *r = rf_vcmd(&g_cl.node[m], fmt, ap);
     va_end(ap);
-    redisFree(c);
     return r;
 }
 
