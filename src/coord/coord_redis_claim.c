@@ -32,21 +32,31 @@
 **     the first (AM_EEXIST); an older one is taken over (compare-and-set:
 **     if two try, one wins).
 ** A send refused for a full queue releases its claim; a send whose reply
-** was lost keeps it (the message may be there). Release compares agent
-** and nonce, so a release that comes late never drops a claim someone
-** made since. Claims are written with the confirm of the operation (a
-** replica confirms them, see coord_redis_cluster.c); releases are not
-** waited for: one lost in a failover leaves a claim that is taken over.
+** was lost keeps it (the message may be there). take.lua hands the claim
+** to the delivery (its reserved[0]), so that an ack releases it in the
+** same round trip as ack.lua (two masters at once: am__redis_fanout), and
+** puts it back (HSETNX, the same value) when the ack did not happen (the
+** reservation had expired: the message is someone else's to settle).
+** Release compares agent and nonce, so a release that comes late never
+** drops a claim someone made since.
 **
-** What this costs: a send on a cluster is two round trips (claim, then
-** send.lua), an ack two (ack.lua, then the release); the claim is a
-** plain HSETNX, the release a small script. What it leaves: a claim whose
+** Claims are not confirmed by a replica (WAIT: coord_redis_cluster.c), as
+** the sends and acks that carry them are: a claim lost with its master,
+** when its message survived (a send in the last moment before a master is
+** killed), lets the same id be sent to another agent once; a release lost
+** leaves a claim that is taken over later. Waiting for both would cost
+** every send a second wait for a replica.
+**
+** What this costs: a send with an id of the caller's is one round trip
+** more (the claim: a plain HSETNX), an ack none (the release runs beside
+** it); an id the coordinator generates (am__redis_new_id, chosen in its
+** recipient's bucket) costs nothing more. What it leaves: a claim whose
 ** release was lost stays until its id is used again -- a few bytes per
 ** process killed at the wrong moment -- and an id whose message was acked
-** can be sent to another agent only after the release (immediately, in
-** the normal case). A process stalled for more than 60 s between its
-** claim and its send could, after a take-over, queue a message whose id
-** another agent holds too; nothing else can.
+** can be sent to another agent only after the release (at once, normally).
+** A process stalled for more than 60 s between its claim and its send
+** could, after a take-over, queue a message whose id another agent holds
+** too; nothing else can.
 **
 ** Threading: any thread (b->claim_seq is atomic). Ownership: nothing is
 ** kept; replies are freed here.

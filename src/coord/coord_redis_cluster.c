@@ -596,7 +596,7 @@ am_err am__redis_fanout(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply *
             cs[i].node = cs[i].asked           ? cs[i].asked
                          : cmds[i].bucket >= 0 ? am__redis_node_of(b, cmds[i].bucket)
                                                : cmds[i].node;
-            if (!cs[i].node && cmds[i].bucket >= 0 && am__redis_map_refresh(b, true) == AM_OK)
+            if (!cs[i].node && cmds[i].bucket >= 0 && am__redis_map_refresh(b, false) == AM_OK)
                 cs[i].node = am__redis_node_of(b, cmds[i].bucket);
             if (!cs[i].node && cmds[i].bucket < 0) {
                 rc = am__err(AM_EBACKEND, "redis at %s: a command for no node", b->where);

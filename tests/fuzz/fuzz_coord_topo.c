@@ -6,7 +6,9 @@
 **
 ** INPUT: the bytes are fed to hiredis's own reader (as they would come
 ** off a socket); each complete reply it makes is given to both topology
-** parsers. All the bytes are also an error reply's text for the
+** parsers. (Inputs whose headers announce more than 65536 elements or
+** bytes are not: hiredis 0.14 allocates what is announced first.) All the bytes are also an error
+*reply's text for the
 ** redirection parser.
 **
 ** WHAT IT CHECKS
@@ -55,6 +57,24 @@ static bool host_ok(const char *h, size_t cap, bool empty_ok)
 
 static am__redis_topo g_t, g_again;
 
+/* Whether a RESP header in data announces more than 65536 elements or
+   bytes: hiredis 0.14's reader allocates what an array announces before it
+   has read it (a server's reply is trusted: it is Redis), which is not what
+   is under test here. */
+static bool announces_too_much(const uint8_t *data, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        if ((data[i] != '*' && data[i] != '$') || (i >= 2 && data[i - 1] != '\n'))
+            continue;
+        unsigned long long v = 0;
+        for (size_t j = i + 1; j < size && data[j] >= '0' && data[j] <= '9' && v < 1000000; j++)
+            v = v * 10 + (data[j] - '0');
+        if (v > 65536)
+            return true;
+    }
+    return false;
+}
+
 static void check_topo(const redisReply *r, bool slots)
 {
     am_err rc = slots ? am__redis_topo_slots(r, &g_t) : am__redis_topo_shards(r, &g_t);
@@ -79,10 +99,8 @@ static void check_topo(const redisReply *r, bool slots)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    redisReader *rd = redisReaderCreate();
-    if (!rd)
-        return 0;
-    if (redisReaderFeed(rd, (const char *)data, size) == REDIS_OK) {
+    redisReader *rd = announces_too_much(data, size) ? NULL : redisReaderCreate();
+    if (rd && redisReaderFeed(rd, (const char *)data, size) == REDIS_OK) {
         for (int i = 0; i < 4; i++) {
             void *r = NULL;
             if (redisReaderGetReply(rd, &r) != REDIS_OK || !r)
@@ -92,7 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             freeReplyObject(r);
         }
     }
-    redisReaderFree(rd);
+    if (rd)
+        redisReaderFree(rd);
 
     bool ask = false;
     int slot = -1, port = -1;
