@@ -117,6 +117,28 @@ void bench_sibling(const char *name, char *out, size_t cap);
 bool bench_json_number(const char *line, const char *key, double *out);
 bool bench_json_string(const char *line, const char *key, char *out, size_t cap);
 
+/* ------------------------------------------------------------ redis */
+/* (bench_coord_redis.c; the cluster's group uses them too) */
+
+/* The path of program name on PATH into out; false when it is not there. */
+bool bench_find_exe(const char *name, char *out, size_t cap);
+
+/* redis-benchmark -c 8 EVALSHA sha 0 against 127.0.0.1:port (cluster:
+   --cluster, its clients over the masters): requests/s, or -1 (why in err). */
+double bench_redis_benchmark(const char *exe, int port, bool cluster, const char *sha, char *err,
+                             size_t cap);
+
+/* Operations per second (send, receive, ack) of 4 producer and 4 consumer
+   threads, each with its own coordinator on uri, for seconds; -1 (err).
+   generated_ids: sends leave the id to the coordinator (else "b<i>-<n>"). */
+double bench_coord_ops_per_s(const char *uri, bool generated_ids, double seconds, char *err,
+                             size_t cap);
+
+/* am_coord_snapshot() of a coordinator on uri with n agents x prios
+   messages (filled by 4 threads): best ms, or -1 (err); *bytes of JSON. */
+double bench_coord_snapshot_ms(const char *uri, int n, int prios, size_t *bytes, char *err,
+                               size_t cap);
+
 /* ------------------------------------------------------------ groups */
 
 void bench_group_counter_inc(void);
@@ -135,6 +157,7 @@ void bench_group_demo(void); /* bench_demo.c */
 void bench_group_coord_snapshot(void);
 void bench_group_coord_redis(void);          /* bench_coord_redis.c */
 void bench_group_coord_redis_snapshot(void); /* bench_coord_redis.c */
+void bench_group_coord_cluster(void);        /* bench_coord_cluster.c */
 void bench_group_log_line(void);             /* bench_log.c */
 void bench_group_histogram_observe_traced(void);
 void bench_group_trace(void);

@@ -76,7 +76,7 @@
 
 #define THREADS 4 /* producers, and as many consumers */
 
-static bool find_exe(const char *name, char *out, size_t cap)
+bool bench_find_exe(const char *name, char *out, size_t cap)
 {
     const char *path = getenv("PATH");
     if (!path || !*path)
@@ -164,14 +164,18 @@ static pid_t start_redis(const char *exe, int port, const char *dir)
 /* redis-benchmark                                                     */
 /* ------------------------------------------------------------------ */
 
-/* Its EVALSHA rate, or -1 (why in err). */
-static double redis_benchmark(const char *exe, int port, const char *sha, char *err, size_t cap)
+double bench_redis_benchmark(const char *exe, int port, bool cluster, const char *sha, char *err,
+                             size_t cap)
 {
     char ports[16], n[16];
     snprintf(ports, sizeof ports, "%d", port);
     snprintf(n, sizeof n, "%d", g_opts.is_quick ? 50000 : 200000);
-    char *argv[] = {(char *)exe, "-h", "127.0.0.1", "-p",      ports,       "-c", "8",
-                    "-n",        n,    "--csv",     "evalsha", (char *)sha, "0",  NULL};
+    char *argv[] = {(char *)exe, "-h",    "127.0.0.1", "-p",        ports, "-c", "8", "-n",
+                    n,           "--csv", "evalsha",   (char *)sha, "0",   NULL, NULL};
+    if (cluster) { /* --cluster: its clients spread over the masters */
+        memmove(argv + 2, argv + 1, 12 * sizeof *argv);
+        argv[1] = "--cluster";
+    }
     char *out;
     size_t len;
     int status;
@@ -195,6 +199,7 @@ static double redis_benchmark(const char *exe, int port, const char *sha, char *
 
 typedef struct worker {
     const char *uri;
+    bool generated_ids; /* sends leave the id to the coordinator */
     int index;
     bool is_producer;
     volatile bool *stop;
@@ -236,7 +241,7 @@ static void *work(void *p)
     while (c && !*w->stop) {
         if (w->is_producer) {
             snprintf(id, sizeof id, "b%d-%llu", w->index, (unsigned long long)seq++);
-            m.id = id;
+            m.id = w->generated_ids ? NULL : id;
             m.priority = (int)(seq % 3) * 4 + 1;
             am_err rc = am_coord_send(c, &m);
             if (rc == AM_OK) {
@@ -273,8 +278,8 @@ static void *work(void *p)
     return NULL;
 }
 
-/* Operations per second of 4 producers + 4 consumers for seconds. */
-static double ours(const char *uri, double seconds, char *err, size_t cap)
+double bench_coord_ops_per_s(const char *uri, bool generated_ids, double seconds, char *err,
+                             size_t cap)
 {
     volatile bool stop = false;
     worker w[2 * THREADS];
@@ -282,7 +287,8 @@ static double ours(const char *uri, double seconds, char *err, size_t cap)
     pthread_barrier_t ready;
     pthread_barrier_init(&ready, NULL, 2 * THREADS + 1);
     for (int i = 0; i < 2 * THREADS; i++) {
-        w[i] = (worker){uri, i % THREADS + 1, i < THREADS, &stop, 0, false, "", &ready};
+        w[i] =
+            (worker){uri, generated_ids, i % THREADS + 1, i < THREADS, &stop, 0, false, "", &ready};
         pthread_create(&t[i], NULL, work, &w[i]);
     }
     pthread_barrier_wait(&ready);
@@ -427,11 +433,8 @@ static void *fill(void *p)
     return NULL;
 }
 
-/*
-** am_coord_snapshot of a coordinator on uri with n agents x prios
-** messages, filled by 4 threads: best ms of reps, or -1 (why in err).
-*/
-static double snapshot_ms(const char *uri, int n, int prios, size_t *bytes, char *err, size_t cap)
+double bench_coord_snapshot_ms(const char *uri, int n, int prios, size_t *bytes, char *err,
+                               size_t cap)
 {
     am_registry *r;
     if (am_registry_new(&r) != AM_OK)
@@ -543,7 +546,7 @@ void bench_group_coord_redis_snapshot(void)
          50}};
     char exe[512], err[256] = "";
     server sv;
-    if (!find_exe("redis-server", exe, sizeof exe) || !server_start(&sv, exe)) {
+    if (!bench_find_exe("redis-server", exe, sizeof exe) || !server_start(&sv, exe)) {
         bench_emit_error(sizes[0].name, "skipped: redis-server is not installed or did not start");
         return;
     }
@@ -552,10 +555,11 @@ void bench_group_coord_redis_snapshot(void)
     for (int i = 0; i < 2; i++) {
         flushall(sv.port);
         size_t bytes = 0, mbytes = 0;
-        double ms = snapshot_ms(uri, sizes[i].agents, sizes[i].prios, &bytes, err, sizeof err);
+        double ms =
+            bench_coord_snapshot_ms(uri, sizes[i].agents, sizes[i].prios, &bytes, err, sizeof err);
         char merr[256] = "";
-        double mem =
-            snapshot_ms("memory:", sizes[i].agents, sizes[i].prios, &mbytes, merr, sizeof merr);
+        double mem = bench_coord_snapshot_ms("memory:", sizes[i].agents, sizes[i].prios, &mbytes,
+                                             merr, sizeof merr);
         if (ms < 0) {
             bench_emit_error(sizes[i].name, err);
         } else {
@@ -595,12 +599,12 @@ void bench_group_coord_redis(void)
 {
     char exe[512], benchmark[512], err[256] = "";
     server sv;
-    if (!find_exe("redis-server", exe, sizeof exe) || !server_start(&sv, exe)) {
+    if (!bench_find_exe("redis-server", exe, sizeof exe) || !server_start(&sv, exe)) {
         bench_emit_error("coord_redis_ops_per_s",
                          "skipped: redis-server is not installed or did not start");
         return;
     }
-    bool has_peer = find_exe("redis-benchmark", benchmark, sizeof benchmark);
+    bool has_peer = bench_find_exe("redis-benchmark", benchmark, sizeof benchmark);
     int port = sv.port;
     char uri[96];
     snprintf(uri, sizeof uri, "redis://127.0.0.1:%d/0?prefix=bench", port);
@@ -614,15 +618,17 @@ void bench_group_coord_redis(void)
     double seconds = g_opts.is_quick ? 0.5 : 2.0;
     double best_ours = -1, best_theirs = -1;
     char their_err[256] = "";
-    ours(uri, 0.2, err, sizeof err); /* warm up: connections, scripts, pages */
+    bench_coord_ops_per_s(uri, false, 0.2, err,
+                          sizeof err); /* warm up: connections, scripts, pages */
     for (int round = 0; round < 2; round++) {
         if (has_peer && sha[0]) {
-            double v = redis_benchmark(benchmark, port, sha, their_err, sizeof their_err);
+            double v =
+                bench_redis_benchmark(benchmark, port, false, sha, their_err, sizeof their_err);
             if (v > best_theirs)
                 best_theirs = v;
         }
         flushall(port);
-        double v = ours(uri, seconds, err, sizeof err);
+        double v = bench_coord_ops_per_s(uri, false, seconds, err, sizeof err);
         if (v < 0) {
             best_ours = -1;
             break;

@@ -6,6 +6,11 @@
 # Nothing is downloaded from anywhere but Debian's package registry.
 #
 # Usage: scripts/deps.sh [build|test|all]   (default: all)
+#
+# redis-tools (redis-cli, redis-benchmark; redis-server pulls it in too) is
+# named for what uses it directly: the coordinator's conservation test forms
+# a Redis Cluster with redis-cli, am-bench measures the server's ceiling
+# with redis-benchmark (also with --cluster).
 set -eu
 
 BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
@@ -13,7 +18,7 @@ BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
     libsqlite3-dev libpq-dev libjansson-dev libyaml-dev libpcre2-dev libssl-dev python3-dev
     python3-setuptools"
 TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl
-    redis-server postgresql prometheus-node-exporter prometheus-redis-exporter lcov
+    redis-server redis-tools postgresql prometheus-node-exporter prometheus-redis-exporter lcov
     prometheus-alertmanager python3-aiosmtpd python3-pytest python3-venv python3-pip gunicorn"
 
 case "${1:-all}" in

@@ -32,6 +32,20 @@
 ** share queues between processes and hosts (Redis >= 6, standalone): every
 ** operation is one atomic Lua script; pool is the number of connections
 ** for operations (1..64; blocked receives use connections of their own).
+**   redis+cluster://[[user]:password@]host[:port][,host[:port]]...[?prefix=ao&pool=4]
+** does the same on a Redis Cluster (Redis >= 7; Since: 0.3): the URI names
+** 1..16 of its nodes (the others are learnt from them), pool is per node,
+** and there is no database. Each agent's keys are in one slot (hash tags),
+** so each operation is still one script on one master; MOVED and ASK are
+** followed, the slot map re-read, a master's replica found after a
+** failover. What spans agents (snapshots, totals, recover) is read from
+** every master at once and summed. An operation whose effect the caller
+** acts on (send, ack, nack, replay, purge) returns once a replica has it,
+** when its master has one, so a master's death loses nothing answered
+** (AM_EBACKEND if no replica confirms within 1 s); while a master is being
+** replaced its agents' operations fail with AM_EBACKEND. Ids stay unique
+** across agents (a claim in the id's own slot: a send with a caller's id
+** costs one more round trip; a generated id does not).
 **
 ** METRICS (in opts.registry; Prometheus names, with the spec's dotted names
 ** as JSON keys): messaging_queue_length{agent,priority},
@@ -159,8 +173,9 @@ typedef struct am_coord_dlq_entry {
 } am_coord_dlq_entry;
 
 /*
-** am_coord_open: open a coordinator. uri: "memory:", "redis://..." or
-** "unix://..." (see the top). o copied; NULL = defaults.
+** am_coord_open: open a coordinator. uri: "memory:", "redis://...",
+** "unix://..." or "redis+cluster://..." (see the top). o copied; NULL =
+** defaults.
 ** out: owned result, close with am_coord_close().
 ** Returns AM_OK, AM_EINVAL (bad URI or option; am_errmsg() says which),
 ** AM_EBACKEND (Redis unreachable or refusing: the reason in am_errmsg())

@@ -43,8 +43,8 @@ static int fail(const char *what)
 static int open_coord(const char *uri, am_coord **c)
 {
     if (!uri) {
-        fprintf(stderr, "agentmon: --coordinator URI is required (redis://host:port/db or "
-                        "unix:///path.sock)\n");
+        fprintf(stderr, "agentmon: --coordinator URI is required (redis://host:port/db, "
+                        "unix:///path.sock or redis+cluster://host:port,host:port)\n");
         return 2;
     }
     am_registry *r;
@@ -119,7 +119,8 @@ static void print_entry(const am_coord_dlq_entry *e)
 static int run_dlq(int argc, char **argv)
 {
     cli_opt opts[] = {
-        {"--coordinator", true, "coordinator URI (redis://..., unix://...)", NULL},
+        {"--coordinator", true, "coordinator URI (redis://..., unix://..., redis+cluster://...)",
+         NULL},
         {"--agent", true, "the agent whose dead letters to act on (type:instance)", NULL},
         {"--id", true, "replay: only this message (default: all)", NULL},
         {"--max", true, "list: at most this many (default 1000)", NULL},
@@ -193,7 +194,8 @@ static void report_errors(const char *snap)
 static int run_snapshot(int argc, char **argv)
 {
     cli_opt opts[] = {
-        {"--coordinator", true, "coordinator URI (redis://..., unix://...)", NULL},
+        {"--coordinator", true, "coordinator URI (redis://..., unix://..., redis+cluster://...)",
+         NULL},
     };
     const char *pos[1];
     size_t n_pos;

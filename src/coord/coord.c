@@ -153,7 +153,8 @@ am_err am__coord_check_agent(const char *agent, const char *what)
 
 static bool is_redis_uri(const char *uri)
 {
-    return strncmp(uri, "redis://", 8) == 0 || strncmp(uri, "unix://", 7) == 0;
+    return strncmp(uri, "redis://", 8) == 0 || strncmp(uri, "unix://", 7) == 0 ||
+           strncmp(uri, "redis+cluster://", 16) == 0;
 }
 
 static const am_coord_ops *backend_of(const char *uri)
@@ -194,7 +195,9 @@ am_err am_coord_open(const char *uri, const am_coord_opts *o, am_coord **out)
                                   "Redis (AM_WITH_REDIS=OFF)",
                        uri);
     if (!ops)
-        return am__err(AM_EINVAL, "coordinator URI \"%.64s\" is not memory:, redis:// or unix://",
+        return am__err(AM_EINVAL,
+                       "coordinator URI \"%.64s\" is not memory:, redis://, unix:// or "
+                       "redis+cluster://",
                        uri);
     am_coord_opts resolved;
     am_err rc = resolve(o, &resolved);
@@ -275,7 +278,6 @@ static void new_id(char out[33])
 static am_err prepare(am_coord *c, const am_coord_msg *m, bool need_to, am__msg *out,
                       char idbuf[33], const am_coord_opts *o)
 {
-    (void)c;
     if (!m)
         return am__err(AM_EINVAL, "message is NULL");
     am_err rc;
@@ -296,7 +298,9 @@ static am_err prepare(am_coord *c, const am_coord_msg *m, bool need_to, am__msg 
     memset(out, 0, sizeof *out);
     out->from = m->from;
     out->to = m->to;
-    if (!m->id)
+    if (!m->id && need_to && c->ops->new_id)
+        c->ops->new_id(c, m->to, idbuf); /* the backend places it (a Redis Cluster) */
+    else if (!m->id)
         new_id(idbuf);
     out->id = m->id ? m->id : idbuf;
     out->type = m->type ? m->type : "message";
@@ -428,10 +432,13 @@ am_err am_coord_broadcast(am_coord *c, const am_coord_msg *m, const char *agent_
 /* ------------------------------------------------------------------ */
 
 am_coord_delivery *am__delivery_new(const char *id, const char *from, const char *to,
-                                    const char *type, const void *payload, size_t len)
+                                    const char *type, const void *payload, size_t len,
+                                    const char *note)
 {
     size_t li = strlen(id) + 1, lf = strlen(from) + 1, lt = strlen(to) + 1, lty = strlen(type) + 1;
-    am_coord_delivery *d = am__malloc(sizeof *d + li + lf + lt + lty + AM__TOKEN_MAX + len + 1);
+    size_t ln = note ? strlen(note) + 1 : 0;
+    am_coord_delivery *d =
+        am__malloc(sizeof *d + li + lf + lt + lty + AM__TOKEN_MAX + len + 1 + ln);
     if (!d)
         return NULL;
     memset(d, 0, sizeof *d);
@@ -452,6 +459,8 @@ am_coord_delivery *am__delivery_new(const char *id, const char *from, const char
         memcpy(p, payload, len);
     p[len] = '\0';
     d->len = len;
+    if (note)
+        d->reserved[0] = memcpy(p + len + 1, note, ln);
     return d;
 }
 

@@ -96,6 +96,10 @@ typedef struct am_coord_ops {
     am_err (*each_agent)(am_coord *c, const am__agent_sink *s);
     /* Optional (is_remote): refresh the snapshot soon; never blocks. */
     void (*wake)(am_coord *c);
+    /* Optional: a new message id (32 hex digits, random) for a message to
+       to, which the backend may choose to suit where it keeps messages.
+       Since: 0.3 */
+    void (*new_id)(am_coord *c, const char *to, char out[33]);
 } am_coord_ops;
 
 /* The spec's counters, in the order of the snapshot and the totals. */
@@ -186,10 +190,13 @@ am_err am__coord_check_agent(const char *agent, const char *what);
 /* Room for a reservation token in a delivery, NUL included. */
 #define AM__TOKEN_MAX 96
 
-/* A delivery with copies of these fields (payload copied too) and an empty
-   token of AM__TOKEN_MAX bytes, in one block; NULL on ENOMEM. */
+/* A delivery with copies of these fields (payload copied too), an empty
+   token of AM__TOKEN_MAX bytes and, when note is not NULL, a copy of it at
+   reserved[0] (the backend's: the Redis one keeps an id's claim there), in
+   one block; NULL on ENOMEM. */
 am_coord_delivery *am__delivery_new(const char *id, const char *from, const char *to,
-                                    const char *type, const void *payload, size_t len);
+                                    const char *type, const void *payload, size_t len,
+                                    const char *note);
 
 /*
 ** Fill e's text fields (f[AM_DLQ_ID..], lens NULL: strlen), lens and

@@ -583,7 +583,8 @@ static void promote_due(magent *a, double now)
 
 static am_coord_delivery *delivery_of(const mmsg *m, double now)
 {
-    am_coord_delivery *d = am__delivery_new(m->id, m->from, m->to, m->type, m->payload, m->len);
+    am_coord_delivery *d =
+        am__delivery_new(m->id, m->from, m->to, m->type, m->payload, m->len, NULL);
     if (!d)
         return NULL;
     d->priority = m->prio;

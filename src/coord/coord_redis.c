@@ -1,7 +1,7 @@
 /*
-** coord_redis.c: the "redis://" and "unix://" coordinator backend --
-** queues in Redis, shared by every process and host that uses the same
-** server and key prefix.
+** coord_redis.c: the "redis://", "unix://" and "redis+cluster://"
+** coordinator backend -- queues in Redis, shared by every process and host
+** that uses the same server (or cluster) and key prefix.
 **
 ** DESIGN
 ** Every operation is one Lua script run with EVALSHA (src/coord/lua/, keys
@@ -21,7 +21,7 @@
 ** hosts whose clocks disagree still agree on them.
 **
 ** LENGTHS: every script that moves a message also updates its agent's
-** line in the hash <prefix>:agents -- the lengths of its three queues,
+** line in the hash <prefix>:lens:<n> -- the lengths of its three queues,
 ** delayed set, reservations and DLQ, the enqueued_at of each queue's head
 ** and its next timer (lib_lens.lua) -- in the same atomic script, so the
 ** lines are exact whenever no script runs, and a snapshot of any number of
@@ -64,6 +64,16 @@
 ** process, so a batch whose reply was lost can be sent again without
 ** counting twice: counters never go backwards and never double. (A process
 ** killed with SIGKILL loses its last second of deltas.)
+**
+** ON A REDIS CLUSTER the same scripts run, each on the master of the one
+** slot its agent's keys are in (common.lua: every key of an agent carries
+** its bucket's hash tag), so an operation is still one atomic script and
+** one round trip -- plus a replica's confirmation (coord_redis_cluster.c
+** routes, follows MOVED and ASK, reloads scripts, waits for a replica).
+** What spans agents is read from every master and summed (the snapshot,
+** the totals, kept per bucket; coord_redis_snap.c), and ids stay unique
+** across agents by a claim in the id's own slot (coord_redis_claim.c),
+** which costs a send and an ack one more round trip each.
 **
 ** THE BACKGROUND THREAD flushes the counters and then refreshes the
 ** snapshot the gauges show (am__coord_refresh()), every second -- the
@@ -149,7 +159,8 @@ static bool flush_once(am_coord *c, bool final)
         argv[3 + i] = nums[i];
     }
     redisReply *r;
-    if (am__redis_eval(b, AM__S_TOTALS_ADD, AM__N_TOTALS + 3, argv, NULL, &r) == AM_OK) {
+    if (am__redis_eval(b, AM__S_TOTALS_ADD, am__redis_bucket(b->proc, strlen(b->proc)),
+                       AM__N_TOTALS + 3, argv, NULL, &r) == AM_OK) {
         freeReplyObject(r);
         for (int i = 0; i < AM__N_TOTALS; i++)
             b->flushed[i] += b->batch[i];
@@ -178,6 +189,7 @@ static void *background(void *arg)
             break;
         b->wake = false;
         pthread_mutex_unlock(&b->stop_lock);
+        am__redis_map_refresh(b, false); /* a cluster: who serves what now */
         flush_once(c, false);
         am__coord_refresh(c);
         pthread_mutex_lock(&b->stop_lock);
@@ -203,9 +215,8 @@ static void r_wake(am_coord *c)
 
 static void be_free(am__rbe *b)
 {
-    am__redis_pool_fini(&b->ops);
-    am__redis_pool_fini(&b->waits);
-    am__redis_pool_fini(&b->bg);
+    am__redis_nodes_free(b);
+    am__free(b->texts);
     pthread_mutex_destroy(&b->flush_lock);
     pthread_mutex_destroy(&b->stop_lock);
     pthread_cond_destroy(&b->stop_cond);
@@ -229,29 +240,39 @@ static am_err r_open(am_coord *c, const char *uri)
         be_free(b);
         return rc;
     }
+    const char *host_fmt = strchr(b->u.host, ':') ? "%s[%s]:%d" : "%s%s:%d";
     if (b->u.is_unix)
         snprintf(b->where, sizeof b->where, "%s", b->u.path);
-    else if (strchr(b->u.host, ':'))
-        snprintf(b->where, sizeof b->where, "[%s]:%d", b->u.host, b->u.port);
     else
-        snprintf(b->where, sizeof b->where, "%s:%d", b->u.host, b->u.port);
-    if (!am__redis_pool_init(&b->ops, (size_t)b->u.pool, AM__REDIS_OP_TIMEOUT_MS) ||
-        !am__redis_pool_init(&b->waits, AM__REDIS_WAIT_POOL_MAX, AM__REDIS_OP_TIMEOUT_MS) ||
-        !am__redis_pool_init(&b->bg, 1, AM__REDIS_BG_TIMEOUT_MS)) {
-        be_free(b);
-        return am__err(AM_ENOMEM, "out of memory opening the coordinator");
-    }
+        snprintf(b->where, sizeof b->where, host_fmt, b->u.is_cluster ? "cluster " : "", b->u.host,
+                 b->u.port);
     am_trace_ctx t;
     am_trace_new(&t);
     am_trace_id_hex(&t, b->proc);
-
-    redisContext *ctx;
-    if ((rc = am__redis_pool_get(b, &b->ops, &ctx))) {
+    if ((rc = am__redis_nodes_open(b))) {
         be_free(b);
         return rc;
     }
-    rc = am__redis_load_scripts(b, ctx);
-    am__redis_pool_put(&b->ops, ctx, rc != AM_OK);
+    if (!am__redis_scripts_init(b)) {
+        be_free(b);
+        return am__err(AM_ENOMEM, "out of memory opening the coordinator");
+    }
+    /* The SHA1s, from the first node that serves a bucket (the others
+       load a script when they first answer NOSCRIPT). */
+    am__rnode *first = NULL;
+    for (int i = 0; i < AM__REDIS_BUCKETS && !first; i++)
+        first = am__redis_node_of(b, i);
+    redisContext *ctx;
+    if (!first) {
+        be_free(b);
+        return am__err(AM_EBACKEND, "redis at %s: no master serves any slot", b->where);
+    }
+    if ((rc = am__redis_pool_get(b, &first->ops, &ctx))) {
+        be_free(b);
+        return rc;
+    }
+    rc = am__redis_load_scripts(b, first, ctx);
+    am__redis_pool_put(&first->ops, ctx, rc != AM_OK);
     if (rc) {
         be_free(b);
         return rc;
@@ -301,10 +322,16 @@ static void r_close(am_coord *c)
 /* Sending                                                             */
 /* ------------------------------------------------------------------ */
 
+/* The bucket of an agent's keys. */
+static int bucket_of(const char *agent)
+{
+    return am__redis_bucket(agent, strlen(agent));
+}
+
 static am_err r_add_agent(am_coord *c, const char *agent)
 {
     redisReply *r;
-    am_err rc = am__redis_eval(c->be, AM__S_ADD_AGENT, 1, &agent, NULL, &r);
+    am_err rc = am__redis_eval(c->be, AM__S_ADD_AGENT, bucket_of(agent), 1, &agent, NULL, &r);
     if (rc == AM_OK)
         freeReplyObject(r);
     return rc;
@@ -313,28 +340,55 @@ static am_err r_add_agent(am_coord *c, const char *agent)
 static am_err r_send(am_coord *c, const am__msg *m, size_t max_queue)
 {
     am__rbe *b = c->be;
-    char prio[4], maxq[24];
+    char prio[4], maxq[24], claim[AM__REDIS_CLAIM_MAX];
     snprintf(prio, sizeof prio, "%d", m->priority);
     snprintf(maxq, sizeof maxq, "%zu", max_queue);
-    const char *argv[9] = {
-        m->id, m->from,        m->to,         m->type, m->payload ? m->payload : "",
-        prio,  m->traceparent, m->tracestate, maxq};
-    size_t lens[9];
-    for (int i = 0; i < 9; i++)
-        lens[i] = i == 4 ? m->len : strlen(argv[i]);
-    redisReply *r;
-    am_err rc = am__redis_eval(b, AM__S_SEND, 9, argv, lens, &r);
-    if (rc)
+    /* On a cluster the id is claimed (coord_redis_claim.c): by send.lua
+       itself when the id's bucket is the recipient's (a generated id's
+       always is), else first, the long way. */
+    int bucket = bucket_of(m->to);
+    bool by_script = b->is_cluster && am__redis_bucket(m->id, strlen(m->id)) == bucket;
+    am_err rc;
+    if (by_script)
+        am__redis_claim_value(b, m->to, claim);
+    else if (b->is_cluster && (rc = am__redis_claim(b, m->id, m->to, claim)))
         return rc;
-    if (r->type != REDIS_REPLY_INTEGER || r->integer < 0 || r->integer > 2)
-        return am__redis_bad_reply(b, AM__S_SEND, r);
-    long long code = r->integer;
-    freeReplyObject(r);
+    const char *argv[11] = {
+        m->id,          m->from,       m->to, m->type, m->payload ? m->payload : "", prio,
+        m->traceparent, m->tracestate, maxq,  claim,   by_script ? "1" : "0"};
+    size_t lens[11];
+    for (int i = 0; i < 11; i++)
+        lens[i] = i == 4 ? m->len : strlen(argv[i]);
+    long long code = 3;
+    for (int pass = 0; pass < 2 && code == 3; pass++) {
+        if (pass == 1) { /* another agent holds the claim: the long way */
+            if ((rc = am__redis_claim(b, m->id, m->to, claim)))
+                return rc;
+            by_script = false;
+            argv[10] = "0";
+            lens[9] = strlen(claim);
+        }
+        redisReply *r;
+        rc = am__redis_eval(b, AM__S_SEND, bucket, b->is_cluster ? 11 : 9, argv, lens, &r);
+        if (rc)
+            return rc; /* a claim stays: the message may have landed */
+        if (r->type != REDIS_REPLY_INTEGER || r->integer < 0 || r->integer > 3 ||
+            (r->integer == 3 && !by_script))
+            return am__redis_bad_reply(b, AM__S_SEND, r);
+        code = r->integer;
+        freeReplyObject(r);
+    }
     if (code == 1)
         return am__err(AM_EEXIST, "a message with id \"%.64s\" is already queued", m->id);
-    if (code == 2)
+    if (code == 2) {
+        if (b->is_cluster && !by_script) { /* (send.lua claims only what it queues) */
+            const char *id = m->id, *cl = claim;
+            size_t il = strlen(id), cll = strlen(claim);
+            am__redis_release(b, &id, &il, &cl, &cll, 1);
+        }
         return am__err(AM_EFULL, "the queue of \"%s\" holds %zu messages (max_queue)", m->to,
                        max_queue);
+    }
     return AM_OK;
 }
 
@@ -368,6 +422,7 @@ enum {
     T_TRACEPARENT,
     T_TRACESTATE,
     T_TOKEN,
+    T_CLAIM,
     T_N
 };
 
@@ -397,7 +452,7 @@ static am_err r_take(am_coord *c, const char *agent, double visibility_s, unsign
     snprintf(maxa, sizeof maxa, "%u", max_attempts);
     const char *argv[3] = {agent, vis, maxa};
     redisReply *r;
-    am_err rc = am__redis_eval(b, AM__S_TAKE, 3, argv, NULL, &r);
+    am_err rc = am__redis_eval(b, AM__S_TAKE, bucket_of(agent), 3, argv, NULL, &r);
     if (rc)
         return rc;
     const char *f[T_N];
@@ -421,8 +476,8 @@ static am_err r_take(am_coord *c, const char *agent, double visibility_s, unsign
     const char *payload = am__el_str(r, 1, &payload_len);
     if (nf != T_N || !payload || strlen(f[T_TOKEN]) >= AM__TOKEN_MAX)
         return am__redis_bad_reply(b, AM__S_TAKE, r);
-    am_coord_delivery *d =
-        am__delivery_new(f[T_ID], f[T_FROM], agent, f[T_TYPE], payload, payload_len);
+    am_coord_delivery *d = am__delivery_new(f[T_ID], f[T_FROM], agent, f[T_TYPE], payload,
+                                            payload_len, f[T_CLAIM][0] ? f[T_CLAIM] : NULL);
     if (!d) {
         freeReplyObject(r);
         return am__err(AM_ENOMEM, "out of memory delivering a message (it stays reserved until "
@@ -465,11 +520,14 @@ static void r_wait(am_coord *c, const char *agent, uint64_t deadline_ns)
     t_hint.c = NULL;
     if (until_s < 0.001)
         until_s = 0.001; /* BLPOP's 0 would block for ever */
+    int bucket = bucket_of(agent);
+    am__rnode *node = am__redis_node_of(b, bucket);
     redisContext *ctx;
-    if (am__redis_pool_get(b, &b->waits, &ctx) != AM_OK)
+    if (!node || am__redis_pool_get(b, &node->waits, &ctx) != AM_OK)
         return; /* take() will report the failure */
-    char key[AM__REDIS_PREFIX_MAX + AM_COORD_MAX_NAME + 8], timeout[32];
-    snprintf(key, sizeof key, "%s:sig:%s", b->u.prefix, agent);
+    char key[AM__REDIS_BKEY_MAX + AM_COORD_MAX_NAME + 8], timeout[32], what[AM_COORD_MAX_NAME + 8];
+    snprintf(what, sizeof what, "sig:%s", agent);
+    am__redis_bkey(b, bucket, what, key, sizeof key);
     snprintf(timeout, sizeof timeout, "%.3f", until_s);
     double rto = until_s + (double)AM__REDIS_OP_TIMEOUT_MS / 1000;
     struct timeval tv = {(time_t)rto, (suseconds_t)((rto - (double)(time_t)rto) * 1e6)};
@@ -477,9 +535,13 @@ static void r_wait(am_coord *c, const char *agent, uint64_t deadline_ns)
     const char *argv[3] = {"BLPOP", key, timeout};
     size_t lens[3] = {5, strlen(key), strlen(timeout)};
     redisReply *r = am__redis_command(ctx, 3, argv, lens);
+    bool moved =
+        r && r->type == REDIS_REPLY_ERROR; /* MOVED, CLUSTERDOWN, ...: the next take says */
     if (r)
         freeReplyObject(r);
-    am__redis_pool_put(&b->waits, ctx, r == NULL);
+    am__redis_pool_put(&node->waits, ctx, r == NULL);
+    if (moved || !r)
+        am__redis_map_refresh(b, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -491,11 +553,19 @@ static am_err settle(am_coord *c, int script, const am_coord_delivery *d, const 
 {
     am__rbe *b = c->be;
     const char *argv[5] = {d->to, d->id, d->token, a4, a5};
-    int argc = script == AM__S_ACK ? 3 : 5;
+    int argc = script == AM__S_ACK ? (a4 ? 4 : 3) : 5;
     redisReply *r;
-    am_err rc = am__redis_eval(b, script, argc, argv, NULL, &r);
+    am_err rc = am__redis_eval(b, script, bucket_of(d->to), argc, argv, NULL, &r);
     if (rc)
         return rc;
+    if (script == AM__S_ACK && b->is_cluster && r->type == REDIS_REPLY_STRING) {
+        /* acked; the id's claim (coord_redis_claim.c) is released */
+        const char *id = d->id, *cl = r->str;
+        size_t il = strlen(id), cll = r->len;
+        am__redis_release(b, &id, &il, &cl, &cll, 1);
+        freeReplyObject(r);
+        return AM_OK;
+    }
     if (r->type != REDIS_REPLY_INTEGER || (r->integer != 0 && r->integer != 1))
         return am__redis_bad_reply(b, script, r);
     long long code = r->integer;
@@ -510,7 +580,41 @@ static am_err settle(am_coord *c, int script, const am_coord_delivery *d, const 
 
 static am_err r_ack(am_coord *c, const am_coord_delivery *d)
 {
-    return settle(c, AM__S_ACK, d, NULL, NULL);
+    am__rbe *b = c->be;
+    const char *claim = b->is_cluster ? d->reserved[0] : NULL;
+    if (!claim) /* standalone, or a delivery we did not make */
+        return settle(c, AM__S_ACK, d, NULL, NULL);
+    if (am__redis_bucket(d->id, strlen(d->id)) == bucket_of(d->to))
+        return settle(c, AM__S_ACK, d, "1", NULL); /* ack.lua releases it itself */
+    /* On a cluster the id's claim is released in the same round trip as
+       the ack (its master may be another: both at once), and restored if
+       the ack did not happen (coord_redis_claim.c). */
+    const char *ack_argv[3] = {d->to, d->id, d->token};
+    const char *rel_argv[2] = {d->id, claim};
+    const am__rcmd cmds[2] = {{3, ack_argv, NULL, AM__S_ACK, bucket_of(d->to), NULL, false},
+                              {2, rel_argv, NULL, AM__S_RELEASE, bucket_of(d->id), NULL, false}};
+    redisReply *r[2];
+    am_err rc = am__redis_fanout(b, cmds, 2, r);
+    if (rc) {
+        am__redis_reclaim(b, d->id, claim); /* the ack may not have happened */
+        return rc;
+    }
+    long long code = r[0]->type == REDIS_REPLY_INTEGER ? r[0]->integer : 0;
+    if (r[0]->type == REDIS_REPLY_ERROR)
+        rc = am__err(AM_EBACKEND, "redis at %s: ack.lua failed: %.300s", b->where, r[0]->str);
+    else if (r[0]->type != REDIS_REPLY_STRING &&
+             (r[0]->type != REDIS_REPLY_INTEGER || code < 0 || code > 1))
+        rc = am__redis_bad_reply(b, AM__S_ACK, NULL);
+    else if (code == 1)
+        rc = am__err(AM_ENOTFOUND,
+                     "the reservation of message \"%.64s\" is no longer held (it expired or "
+                     "was settled)",
+                     d->id);
+    freeReplyObject(r[0]);
+    freeReplyObject(r[1]);
+    if (rc)
+        am__redis_reclaim(b, d->id, claim);
+    return rc;
 }
 
 static am_err r_retry(am_coord *c, const am_coord_delivery *d, double delay_s, const char *error)
@@ -553,7 +657,7 @@ static am_err r_dlq_list(am_coord *c, const char *agent, size_t max, am_coord_dl
     snprintf(maxs, sizeof maxs, "%zu", max < 1000000000u ? max : (size_t)1000000000u);
     const char *argv[2] = {agent, maxs};
     redisReply *r;
-    am_err rc = am__redis_eval(b, AM__S_DLQ_LIST, 2, argv, NULL, &r);
+    am_err rc = am__redis_eval(b, AM__S_DLQ_LIST, bucket_of(agent), 2, argv, NULL, &r);
     if (rc)
         return rc;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % L_N != 0)
@@ -600,7 +704,7 @@ static am_err r_dlq_replay(am_coord *c, const char *agent, const char *id, size_
     snprintf(maxq, sizeof maxq, "%zu", max_queue);
     const char *argv[3] = {agent, id ? id : "", maxq};
     redisReply *r;
-    am_err rc = am__redis_eval(b, AM__S_DLQ_REPLAY, 3, argv, NULL, &r);
+    am_err rc = am__redis_eval(b, AM__S_DLQ_REPLAY, bucket_of(agent), 3, argv, NULL, &r);
     if (rc)
         return rc;
     long long code, done, skipped;
@@ -631,14 +735,41 @@ static am_err r_dlq_purge(am_coord *c, const char *agent, size_t *n)
     am__rbe *b = c->be;
     *n = 0;
     redisReply *r;
-    am_err rc = am__redis_eval(b, AM__S_DLQ_PURGE, 1, &agent, NULL, &r);
+    am_err rc = am__redis_eval(b, AM__S_DLQ_PURGE, bucket_of(agent), 1, &agent, NULL, &r);
     if (rc)
         return rc;
+    if (b->is_cluster) {
+        /* {how many, id, claim, ...}: the claims are released */
+        long long k;
+        if (!am__is_array(r, 1) || !am__el_int(r, 0, &k) || k < 0 || r->elements % 2 == 0)
+            return am__redis_bad_reply(b, AM__S_DLQ_PURGE, r);
+        size_t m = (r->elements - 1) / 2;
+        const char **s = am__malloc((2 * m + 1) * sizeof *s);
+        size_t *l = am__malloc((2 * m + 1) * sizeof *l);
+        size_t k2 = 0;
+        for (size_t i = 0; s && l && i < m; i++) {
+            s[k2] = am__el_str(r, 1 + 2 * i, &l[k2]);
+            s[m + k2] = am__el_str(r, 2 + 2 * i, &l[m + k2]);
+            k2 += s[k2] && s[m + k2];
+        }
+        if (s && l) /* ids in s[0..k2), their claims in s[m..m + k2) */
+            am__redis_release(b, s, l, s + m, l + m, k2);
+        am__free(s);
+        am__free(l);
+        *n = (size_t)k;
+        freeReplyObject(r);
+        return AM_OK;
+    }
     if (r->type != REDIS_REPLY_INTEGER || r->integer < 0)
         return am__redis_bad_reply(b, AM__S_DLQ_PURGE, r);
     *n = (size_t)r->integer;
     freeReplyObject(r);
     return AM_OK;
+}
+
+static void r_new_id(am_coord *c, const char *to, char out[33])
+{
+    am__redis_new_id(c->be, to, out);
 }
 
 const am_coord_ops am__coord_redis = {
@@ -661,4 +792,5 @@ const am_coord_ops am__coord_redis = {
     .stats = am__redis_stats,
     .each_agent = am__redis_each_agent,
     .wake = r_wake,
+    .new_id = r_new_id,
 };

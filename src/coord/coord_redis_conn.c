@@ -1,11 +1,13 @@
 /*
 ** coord_redis_conn.c: connections to Redis for the coordinator -- pools,
-** connecting, the scripts, and running one of them.
+** connecting, and the scripts (routing a command to its node, and running
+** it, is coord_redis_cluster.c's).
 **
 ** DESIGN
 ** hiredis contexts are not thread-safe, so each is used by one thread at
-** a time, taken from a pool under a mutex and given back. The pool for
-** operations holds at most uri.pool connections (default 4): operations
+** a time, taken from a pool under a mutex and given back. Every node (the
+** standalone server, or each master of a cluster) has its pools. The pool
+** for operations holds at most uri.pool connections (default 4): operations
 ** of different agents run side by side, each one round trip, and no
 ** thread holds a connection between operations. Blocked receives use a
 ** second pool that grows to the number of threads waiting at once, so a
@@ -29,13 +31,13 @@
 ** SCRIPTS are the files of src/coord/lua/, embedded by the build. open
 ** loads them all (SCRIPT LOAD) and keeps their SHA1s; every
 ** operation is EVALSHA. A server that lost its script cache (restart,
-** SCRIPT FLUSH) answers NOSCRIPT, and the script is loaded and run once
-** more -- a NOSCRIPT reply means nothing ran, so this is safe.
-**
-** PIPELINES: a snapshot sends several commands (TIME, HMGET, EVALSHA,
-** HSCAN) in one write and reads their replies in order; error replies are
-** the caller's to judge, since one key of the wrong type must not hide the
-** others' answers.
+** SCRIPT FLUSH), or a node of a cluster that never saw them (another
+** master, a replica promoted), answers NOSCRIPT, and the script is loaded
+** there and run once more -- a NOSCRIPT reply means nothing ran, so this
+** is safe. On a cluster each script starts with the "#!lua" shebang
+** (Redis >= 7), under which Redis refuses a script that touches keys of
+** two slots: the key layout's promise (common.lua) is checked on every
+** call.
 **
 ** SIGPIPE: hiredis writes with write(2), and a write to a socket the peer
 ** reset raises SIGPIPE, which by default kills the process. So hiredis
@@ -65,27 +67,44 @@
 static const struct {
     const char *name;
     const char *text;
+    /* On a cluster, confirmed by a replica before the caller has the reply
+       (am__redis_fanout): what would break the conservation of messages
+       or of the counters if a master's death undid it after the caller
+       acted on it -- a send, an ack, a nack, a replay, a purge, a flush
+       of counters, a recovery. Not a take: a reservation undone puts the
+       message back in its queue, delivered again (at least once), and
+       the holder's ack is refused (AM_ENOTFOUND). Not the claims of ids
+       (coord_redis_claim.c says why), nor what only reads or mends the
+       kept lengths. */
+    bool confirm;
 } SCRIPTS[AM__N_SCRIPTS] = {
-    [AM__S_SEND] = {"send", am__lua_send},
-    [AM__S_TAKE] = {"take", am__lua_take},
-    [AM__S_ACK] = {"ack", am__lua_ack},
-    [AM__S_RETRY] = {"retry", am__lua_retry},
-    [AM__S_DEAD] = {"dead", am__lua_dead},
-    [AM__S_RECOVER] = {"recover", am__lua_recover},
-    [AM__S_DLQ_LIST] = {"dlq_list", am__lua_dlq_list},
-    [AM__S_DLQ_REPLAY] = {"dlq_replay", am__lua_dlq_replay},
-    [AM__S_DLQ_PURGE] = {"dlq_purge", am__lua_dlq_purge},
-    [AM__S_STATS] = {"stats", am__lua_stats},
-    [AM__S_ADD_AGENT] = {"add_agent", am__lua_add_agent},
-    [AM__S_TOTALS_ADD] = {"totals_add", am__lua_totals_add},
-    [AM__S_LENS_FIX] = {"lens_fix", am__lua_lens_fix},
-    [AM__S_AUDIT] = {"audit", am__lua_audit},
-    [AM__S_MIGRATE] = {"migrate", am__lua_migrate},
+    [AM__S_SEND] = {"send", am__lua_send, true},
+    [AM__S_TAKE] = {"take", am__lua_take, false},
+    [AM__S_ACK] = {"ack", am__lua_ack, true},
+    [AM__S_RETRY] = {"retry", am__lua_retry, true},
+    [AM__S_DEAD] = {"dead", am__lua_dead, true},
+    [AM__S_RECOVER] = {"recover", am__lua_recover, true},
+    [AM__S_DLQ_LIST] = {"dlq_list", am__lua_dlq_list, false},
+    [AM__S_DLQ_REPLAY] = {"dlq_replay", am__lua_dlq_replay, true},
+    [AM__S_DLQ_PURGE] = {"dlq_purge", am__lua_dlq_purge, true},
+    [AM__S_STATS] = {"stats", am__lua_stats, false},
+    [AM__S_ADD_AGENT] = {"add_agent", am__lua_add_agent, false},
+    [AM__S_TOTALS_ADD] = {"totals_add", am__lua_totals_add, true},
+    [AM__S_LENS_FIX] = {"lens_fix", am__lua_lens_fix, false},
+    [AM__S_AUDIT] = {"audit", am__lua_audit, false},
+    [AM__S_MIGRATE] = {"migrate", am__lua_migrate, false},
+    [AM__S_CLAIM_CAS] = {"claim_cas", am__lua_claim_cas, false},
+    [AM__S_RELEASE] = {"release", am__lua_release, false},
 };
 
 const char *am__redis_script_name(int script)
 {
     return SCRIPTS[script].name;
+}
+
+bool am__redis_script_confirms(int script)
+{
+    return SCRIPTS[script].confirm;
 }
 
 /* Which pool the calling thread's operations use (am__redis_use_bg). */
@@ -96,9 +115,9 @@ void am__redis_use_bg(bool on)
     t_bg = on;
 }
 
-static am__rpool *ops_pool(am__rbe *b)
+am__rpool *am__redis_ops_pool(am__rnode *node)
 {
-    return t_bg ? &b->bg : &b->ops;
+    return t_bg ? &node->bg : &node->ops;
 }
 
 /* ------------------------------------------------------------------ */
@@ -108,7 +127,7 @@ static am__rpool *ops_pool(am__rbe *b)
 /* Send what redisAppendCommandArgv put in ctx's output buffer. hiredis
    would write(2), which raises SIGPIPE on a reset connection; this sends
    with MSG_NOSIGNAL instead. false when the connection failed. */
-static bool send_obuf(redisContext *ctx)
+bool am__redis_send(redisContext *ctx)
 {
     size_t len = sdslen(ctx->obuf), done = 0;
     while (done < len) {
@@ -131,7 +150,7 @@ static bool send_obuf(redisContext *ctx)
 
 redisReply *am__redis_command(redisContext *ctx, int argc, const char **argv, const size_t *lens)
 {
-    if (redisAppendCommandArgv(ctx, argc, argv, lens) != REDIS_OK || !send_obuf(ctx))
+    if (redisAppendCommandArgv(ctx, argc, argv, lens) != REDIS_OK || !am__redis_send(ctx))
         return NULL;
     void *r = NULL;
     if (redisGetReply(ctx, &r) != REDIS_OK)
@@ -144,24 +163,26 @@ static bool reply_ok(const redisReply *r)
     return r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
 }
 
-am_err am__redis_connect(am__rbe *b, int timeout_ms, redisContext **out)
+am_err am__redis_connect(am__rbe *b, const am__rnode *node, int timeout_ms, redisContext **out)
 {
     struct timeval tv = {AM__REDIS_CONNECT_TIMEOUT_MS / 1000,
                          (AM__REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
-    redisContext *ctx = b->u.is_unix ? redisConnectUnixWithTimeout(b->u.path, tv)
-                                     : redisConnectWithTimeout(b->u.host, b->u.port, tv);
+    bool is_unix = node->port == 0;
+    const char *where = node->addr;
+    redisContext *ctx = is_unix ? redisConnectUnixWithTimeout(b->u.path, tv)
+                                : redisConnectWithTimeout(node->host, node->port, tv);
     if (!ctx)
-        return am__err(AM_EBACKEND, "redis at %s: out of memory connecting", b->where);
+        return am__err(AM_EBACKEND, "redis at %s: out of memory connecting", where);
     if (ctx->err) {
-        am_err rc = am__err(AM_EBACKEND, "redis at %s: cannot connect: %s", b->where, ctx->errstr);
+        am_err rc = am__err(AM_EBACKEND, "redis at %s: cannot connect: %s", where, ctx->errstr);
         redisFree(ctx);
         return rc;
     }
     struct timeval op = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     if (redisSetTimeout(ctx, op) != REDIS_OK ||
-        (!b->u.is_unix && redisEnableKeepAlive(ctx) != REDIS_OK)) {
-        am_err rc = am__err(AM_EBACKEND, "redis at %s: cannot set socket options: %s", b->where,
-                            ctx->errstr);
+        (!is_unix && redisEnableKeepAlive(ctx) != REDIS_OK)) {
+        am_err rc =
+            am__err(AM_EBACKEND, "redis at %s: cannot set socket options: %s", where, ctx->errstr);
         redisFree(ctx);
         return rc;
     }
@@ -172,7 +193,7 @@ am_err am__redis_connect(am__rbe *b, int timeout_ms, redisContext **out)
         size_t lens[3] = {4, strlen(argv[1]), strlen(b->u.password)};
         redisReply *r = am__redis_command(ctx, acl ? 3 : 2, argv, lens);
         if (!reply_ok(r)) {
-            am_err rc = am__err(AM_EBACKEND, "redis at %s: AUTH refused: %s", b->where,
+            am_err rc = am__err(AM_EBACKEND, "redis at %s: AUTH refused: %s", where,
                                 r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")
                                   : ctx->errstr);
             if (r)
@@ -189,9 +210,9 @@ am_err am__redis_connect(am__rbe *b, int timeout_ms, redisContext **out)
         size_t lens[2] = {6, strlen(db)};
         redisReply *r = am__redis_command(ctx, 2, argv, lens);
         if (!reply_ok(r)) {
-            am_err rc = am__err(
-                AM_EBACKEND, "redis at %s: SELECT %d refused: %s", b->where, b->u.db,
-                r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") : ctx->errstr);
+            am_err rc = am__err(AM_EBACKEND, "redis at %s: SELECT %d refused: %s", where, b->u.db,
+                                r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")
+                                  : ctx->errstr);
             if (r)
                 freeReplyObject(r);
             redisFree(ctx);
@@ -203,19 +224,43 @@ am_err am__redis_connect(am__rbe *b, int timeout_ms, redisContext **out)
     return AM_OK;
 }
 
-am_err am__redis_load_scripts(am__rbe *b, redisContext *ctx)
+bool am__redis_scripts_init(am__rbe *b)
+{
+    static const char shebang[] = "#!lua\n";
+    size_t total = 0;
+    for (int i = 0; i < AM__N_SCRIPTS; i++) {
+        b->text[i] = SCRIPTS[i].text;
+        total += sizeof shebang + strlen(SCRIPTS[i].text);
+    }
+    if (!b->is_cluster)
+        return true;
+    char *p = b->texts = am__malloc(total);
+    if (!p)
+        return false;
+    for (int i = 0; i < AM__N_SCRIPTS; i++) {
+        size_t n = strlen(SCRIPTS[i].text);
+        b->text[i] = p;
+        memcpy(p, shebang, sizeof shebang - 1);
+        memcpy(p + sizeof shebang - 1, SCRIPTS[i].text, n + 1);
+        p += sizeof shebang + n;
+    }
+    return true;
+}
+
+am_err am__redis_load_scripts(am__rbe *b, const am__rnode *node, redisContext *ctx)
 {
     for (int i = 0; i < AM__N_SCRIPTS; i++) {
-        const char *argv[3] = {"SCRIPT", "LOAD", SCRIPTS[i].text};
-        size_t lens[3] = {6, 4, strlen(SCRIPTS[i].text)};
+        const char *argv[3] = {"SCRIPT", "LOAD", b->text[i]};
+        size_t lens[3] = {6, 4, strlen(b->text[i])};
         redisReply *r = am__redis_command(ctx, 3, argv, lens);
         if (!r)
             return am__err(AM_EBACKEND, "redis at %s: connection lost loading scripts: %s",
-                           b->where, ctx->errstr);
+                           node->addr, ctx->errstr);
         if (r->type != REDIS_REPLY_STRING || r->len != 40) {
-            am_err rc = am__err(AM_EBACKEND, "redis at %s: cannot load script %s.lua: %.200s",
-                                b->where, SCRIPTS[i].name,
-                                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            am_err rc =
+                am__err(AM_EBACKEND, "redis at %s: cannot load script %s.lua: %.200s%s", node->addr,
+                        SCRIPTS[i].name, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply",
+                        b->is_cluster ? " (a cluster needs Redis >= 7)" : "");
             freeReplyObject(r);
             return rc;
         }
@@ -226,13 +271,33 @@ am_err am__redis_load_scripts(am__rbe *b, redisContext *ctx)
     return AM_OK;
 }
 
+am_err am__redis_reload(am__rbe *b, const am__rnode *node, redisContext *ctx, int script,
+                        bool *lost)
+{
+    const char *lv[3] = {"SCRIPT", "LOAD", b->text[script]};
+    size_t ll[3] = {6, 4, strlen(b->text[script])};
+    redisReply *l = am__redis_command(ctx, 3, lv, ll);
+    *lost = l == NULL;
+    if (!l)
+        return am__err(AM_EBACKEND, "redis at %s: connection lost reloading %s.lua: %s", node->addr,
+                       SCRIPTS[script].name, ctx->errstr);
+    am_err rc = AM_OK;
+    if (l->type != REDIS_REPLY_STRING || l->len != 40 || memcmp(l->str, b->sha[script], 40) != 0)
+        rc = am__err(AM_EBACKEND, "redis at %s: cannot reload script %s.lua: %.200s", node->addr,
+                     SCRIPTS[script].name,
+                     l->type == REDIS_REPLY_ERROR ? l->str : "unexpected reply");
+    freeReplyObject(l);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Pools                                                               */
 /* ------------------------------------------------------------------ */
 
-bool am__redis_pool_init(am__rpool *p, size_t max, int timeout_ms)
+bool am__redis_pool_init(am__rpool *p, am__rnode *node, size_t max, int timeout_ms)
 {
     memset(p, 0, sizeof *p);
+    p->node = node;
     p->idle = am__calloc(max, sizeof *p->idle);
     p->idle_since = am__calloc(max, sizeof *p->idle_since);
     if (!p->idle || !p->idle_since) {
@@ -292,7 +357,7 @@ am_err am__redis_pool_get(am__rbe *b, am__rpool *p, redisContext **out)
         ctx = NULL;
     }
     if (!ctx) {
-        am_err rc = am__redis_connect(b, p->timeout_ms, &ctx);
+        am_err rc = am__redis_connect(b, p->node, p->timeout_ms, &ctx);
         if (rc) {
             pthread_mutex_lock(&p->lock);
             p->n_live--;
@@ -319,131 +384,4 @@ void am__redis_pool_put(am__rpool *p, redisContext *ctx, bool broken)
     }
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
-}
-
-/* ------------------------------------------------------------------ */
-/* Running a script                                                    */
-/* ------------------------------------------------------------------ */
-
-static bool is_noscript(const redisReply *r)
-{
-    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
-}
-
-/* Load script on ctx again after NOSCRIPT. AM_OK; AM_EBACKEND with the
-   reason (*lost: the connection failed). */
-static am_err reload(am__rbe *b, redisContext *ctx, int script, bool *lost)
-{
-    const char *lv[3] = {"SCRIPT", "LOAD", SCRIPTS[script].text};
-    size_t ll[3] = {6, 4, strlen(SCRIPTS[script].text)};
-    redisReply *l = am__redis_command(ctx, 3, lv, ll);
-    *lost = l == NULL;
-    if (!l)
-        return am__err(AM_EBACKEND, "redis at %s: connection lost reloading %s.lua: %s", b->where,
-                       SCRIPTS[script].name, ctx->errstr);
-    am_err rc = AM_OK;
-    if (l->type != REDIS_REPLY_STRING || l->len != 40 || memcmp(l->str, b->sha[script], 40) != 0)
-        rc = am__err(AM_EBACKEND, "redis at %s: cannot reload script %s.lua: %.200s", b->where,
-                     SCRIPTS[script].name,
-                     l->type == REDIS_REPLY_ERROR ? l->str : "unexpected reply");
-    freeReplyObject(l);
-    return rc;
-}
-
-am_err am__redis_pipeline(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply **out)
-{
-    redisContext *ctx;
-    am__rpool *pool = ops_pool(b);
-    am_err rc = am__redis_pool_get(b, pool, &ctx);
-    if (rc)
-        return rc;
-    const char *what = cmds[0].script >= 0 ? SCRIPTS[cmds[0].script].name : cmds[0].argv[0];
-    bool ok = true;
-    for (size_t i = 0; i < n && ok; i++)
-        ok = redisAppendCommandArgv(ctx, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].lens) ==
-             REDIS_OK;
-    ok = ok && send_obuf(ctx);
-    size_t got = 0;
-    for (; ok && got < n; got++) {
-        void *r = NULL;
-        ok = redisGetReply(ctx, &r) == REDIS_OK && r;
-        out[got] = r;
-    }
-    /* A script the server does not have (restarted, SCRIPT FLUSH) did not
-       run: load it and run that command again, alone. */
-    for (size_t i = 0; ok && i < n; i++) {
-        if (cmds[i].script < 0 || !is_noscript(out[i]))
-            continue;
-        freeReplyObject(out[i]);
-        out[i] = NULL;
-        bool lost;
-        if ((rc = reload(b, ctx, cmds[i].script, &lost))) {
-            ok = !lost;
-            for (size_t j = 0; j < n; j++)
-                if (out[j])
-                    freeReplyObject(out[j]);
-            am__redis_pool_put(pool, ctx, lost);
-            return rc;
-        }
-        out[i] = am__redis_command(ctx, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].lens);
-        ok = out[i] != NULL;
-    }
-    if (!ok) {
-        rc = am__err(AM_EBACKEND, "redis at %s: connection lost running %s: %s", b->where, what,
-                     ctx->err ? ctx->errstr : "no reply");
-        for (size_t j = 0; j < got; j++)
-            if (out[j])
-                freeReplyObject(out[j]);
-        am__redis_pool_put(pool, ctx, true);
-        return rc;
-    }
-    am__redis_pool_put(pool, ctx, false);
-    return AM_OK;
-}
-
-am_err am__redis_eval(am__rbe *b, int script, int argc, const char *const *argv, const size_t *lens,
-                      redisReply **out)
-{
-    enum { ON_STACK = 24 };
-    const char *sv[ON_STACK];
-    size_t sl[ON_STACK];
-    size_t n = (size_t)argc + 4;
-    const char **av = n <= ON_STACK ? sv : am__malloc(n * sizeof *av);
-    size_t *al = n <= ON_STACK ? sl : am__malloc(n * sizeof *al);
-    if (!av || !al) {
-        if (av != sv)
-            am__free(av);
-        if (al != sl)
-            am__free(al);
-        return am__err(AM_ENOMEM, "out of memory running %s.lua", SCRIPTS[script].name);
-    }
-    av[0] = "EVALSHA";
-    al[0] = 7;
-    av[1] = b->sha[script];
-    al[1] = 40;
-    av[2] = "0";
-    al[2] = 1;
-    av[3] = b->u.prefix;
-    al[3] = strlen(b->u.prefix);
-    for (int i = 0; i < argc; i++) {
-        av[4 + i] = argv[i];
-        al[4 + i] = lens ? lens[i] : strlen(argv[i]);
-    }
-    am__rcmd cmd = {(int)n, av, al, script};
-    redisReply *r = NULL;
-    am_err rc = am__redis_pipeline(b, &cmd, 1, &r);
-    if (av != sv)
-        am__free(av);
-    if (al != sl)
-        am__free(al);
-    if (rc)
-        return rc;
-    if (r->type == REDIS_REPLY_ERROR) {
-        rc = am__err(AM_EBACKEND, "redis at %s: %s.lua failed: %.300s", b->where,
-                     SCRIPTS[script].name, r->str);
-        freeReplyObject(r);
-        return rc;
-    }
-    *out = r;
-    return AM_OK;
 }

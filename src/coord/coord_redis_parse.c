@@ -17,7 +17,10 @@
 ** query is key=value pairs joined by '&'. What it adds: the database of a
 ** TCP URI is its path ("/2"), that of a unix socket URI a query parameter
 ** (the path is the socket's); the key prefix must not contain ':' so that
-** no two prefixes can name the same keys.
+** no two prefixes can name the same keys. A redis+cluster:// URI names
+** several nodes joined by ',' (as most cluster clients write it; the
+** authority of RFC 3986 has one host, so this is our extension) and no
+** database.
 **
 ** The lengths line is what the scripts keep for each agent in the hashes
 ** <prefix>:lens:<n> (lib_lens.lua), and what a snapshot reads for every
@@ -126,8 +129,9 @@ static am_err parse_userinfo(const char *s, size_t n, am__redis_uri *u)
     return AM_OK;
 }
 
-/* host[:port] of a redis:// URI. */
-static am_err parse_hostport(const char *s, size_t n, am__redis_uri *u)
+/* host[:port] of a redis:// URI (or of one node of a redis+cluster://
+   URI) into seed; the port stays the default when absent. */
+static am_err parse_hostport(const char *s, size_t n, am__redis_seed *seed)
 {
     const char *port = NULL;
     size_t hn;
@@ -143,8 +147,8 @@ static am_err parse_hostport(const char *s, size_t n, am__redis_uri *u)
             if (am__hexval(s[i]) < 0 && s[i] != ':' && s[i] != '.')
                 return am__err(AM_EINVAL, "redis URI: the IPv6 host has a character other than "
                                           "hex digits, ':' and '.'");
-        memcpy(u->host, s + 1, hn);
-        u->host[hn] = '\0';
+        memcpy(seed->host, s + 1, hn);
+        seed->host[hn] = '\0';
         size_t used = hn + 2;
         if (used < n) {
             if (s[used] != ':')
@@ -169,8 +173,8 @@ static am_err parse_hostport(const char *s, size_t n, am__redis_uri *u)
         if (s[0] == '-' || s[0] == '.')
             return am__err(AM_EINVAL, "redis URI: the host \"%.*s\" starts with '%c'",
                            (int)(hn < 64 ? hn : 64), s, s[0]);
-        memcpy(u->host, s, hn);
-        u->host[hn] = '\0';
+        memcpy(seed->host, s, hn);
+        seed->host[hn] = '\0';
         if (colon)
             port = colon + 1;
     }
@@ -180,9 +184,40 @@ static am_err parse_hostport(const char *s, size_t n, am__redis_uri *u)
         if (p < 1)
             return am__err(AM_EINVAL, "redis URI: the port \"%.*s\" is not a number 1..65535",
                            (int)(pn < 16 ? pn : 16), port);
-        u->port = (int)p;
+        seed->port = (int)p;
     }
     return AM_OK;
+}
+
+/* The nodes of a redis+cluster:// URI: host[:port] joined by ','. */
+static am_err parse_seeds(const char *s, size_t n, am__redis_uri *u)
+{
+    if (n && s[n - 1] == '/')
+        return am__err(AM_EINVAL, "redis URI: a redis+cluster:// URI has no database (a cluster "
+                                  "has only database 0): nothing may follow the nodes but "
+                                  "?parameters");
+    size_t start = 0;
+    for (;;) {
+        const char *comma = memchr(s + start, ',', n - start);
+        size_t end = comma ? (size_t)(comma - s) : n;
+        if (end == start)
+            return am__err(AM_EINVAL, "redis URI: an empty node in the list (\",,\", or ',' at "
+                                      "an end)");
+        if (u->n_seeds == AM__REDIS_SEEDS_MAX)
+            return am__err(AM_EINVAL, "redis URI: more than %d nodes", AM__REDIS_SEEDS_MAX);
+        am__redis_seed *seed = &u->seeds[u->n_seeds++];
+        seed->port = 6379;
+        if (memchr(s + start, '/', end - start))
+            return am__err(AM_EINVAL, "redis URI: a redis+cluster:// URI has no database (a "
+                                      "cluster has only database 0): nothing may follow the "
+                                      "nodes but ?parameters");
+        am_err rc = parse_hostport(s + start, end - start, seed);
+        if (rc)
+            return rc;
+        if (!comma)
+            return AM_OK;
+        start = end + 1;
+    }
 }
 
 static am_err parse_query(const char *s, size_t n, am__redis_uri *u)
@@ -211,6 +246,9 @@ static am_err parse_query(const char *s, size_t n, am__redis_uri *u)
             seen = &seen_pool;
         else if (kn == 2 && memcmp(kv, "db", 2) == 0 && u->is_unix)
             seen = &seen_db;
+        else if (kn == 2 && memcmp(kv, "db", 2) == 0 && u->is_cluster)
+            return am__err(AM_EINVAL, "redis URI: a redis+cluster:// URI has no database (a "
+                                      "cluster has only database 0), so no ?db=");
         else if (kn == 2 && memcmp(kv, "db", 2) == 0)
             return am__err(AM_EINVAL, "redis URI: the database of a redis:// URI is its path "
                                       "(redis://host:port/N), not ?db=");
@@ -271,8 +309,12 @@ am_err am__redis_uri_parse(const char *uri, am__redis_uri *u)
     } else if (strncmp(uri, "unix://", 7) == 0) {
         s = uri + 7;
         u->is_unix = true;
+    } else if (strncmp(uri, "redis+cluster://", 16) == 0) {
+        s = uri + 16;
+        u->is_cluster = true;
     } else {
-        return am__err(AM_EINVAL, "redis URI: does not start with redis:// or unix://");
+        return am__err(AM_EINVAL,
+                       "redis URI: does not start with redis://, unix:// or redis+cluster://");
     }
     size_t n = strlen(s);
     for (size_t i = 0; i < n; i++) {
@@ -318,12 +360,22 @@ am_err am__redis_uri_parse(const char *uri, am__redis_uri *u)
             return am__err(AM_EINVAL, "redis URI: the socket path names a directory");
         memcpy(u->path, rest, rest_n);
         u->path[rest_n] = '\0';
+    } else if (u->is_cluster) {
+        am_err rc = parse_seeds(rest, rest_n, u);
+        if (rc)
+            return rc;
+        memcpy(u->host, u->seeds[0].host, sizeof u->host);
+        u->port = u->seeds[0].port;
     } else {
         const char *slash = memchr(rest, '/', rest_n);
         size_t hp_n = slash ? (size_t)(slash - rest) : rest_n;
-        am_err rc = parse_hostport(rest, hp_n, u);
+        u->n_seeds = 1;
+        u->seeds[0].port = 6379;
+        am_err rc = parse_hostport(rest, hp_n, &u->seeds[0]);
         if (rc)
             return rc;
+        memcpy(u->host, u->seeds[0].host, sizeof u->host);
+        u->port = u->seeds[0].port;
         if (slash) {
             const char *db = slash + 1;
             size_t dn = rest_n - hp_n - 1;

@@ -12,10 +12,11 @@
 **   Refused: the message starts "redis URI:". Accepted: every field keeps
 **   its documented range (port 1..65535, db 0..999999, pool 1..64, a prefix
 **   of 1..64 [A-Za-z0-9_.-], a unix path that is absolute, host or path
-**   set for its scheme, strings NUL-terminated within their arrays, no NUL
-**   inside a password); and the URI written back canonically (every field
-**   explicit, user and password percent-encoded) parses to the same
-**   fields -- so nothing was read loosely, or lost.
+**   set for its scheme, 1..16 nodes of a redis+cluster:// URI each with a
+**   host and a port and no database, strings NUL-terminated within their
+**   arrays, no NUL inside a password); and the URI written back
+**   canonically (every field explicit, user and password percent-encoded)
+**   parses to the same fields -- so nothing was read loosely, or lost.
 **   Lines. am__redis_lens_parse returns AM_OK or AM_EPROTO; on AM_OK the
 **   agent name is a non-empty run of printable bytes at the start of the
 **   line, at most AM_COORD_MAX_NAME, followed by a space and exactly 56
@@ -99,9 +100,22 @@ static void check_uri(const char *uri)
     CHECK(u.pool >= 1 && u.pool <= AM__REDIS_POOL_MAX, "pool %d", u.pool);
     CHECK(prefix_ok(u.prefix), "prefix \"%s\"", u.prefix);
     if (u.is_unix)
-        CHECK(u.path[0] == '/' && !u.host[0] && strncmp(uri, "unix://", 7) == 0, "unix fields");
+        CHECK(u.path[0] == '/' && !u.host[0] && strncmp(uri, "unix://", 7) == 0 && !u.n_seeds &&
+                  !u.is_cluster,
+              "unix fields");
+    else if (u.is_cluster)
+        CHECK(u.host[0] && !u.path[0] && strncmp(uri, "redis+cluster://", 16) == 0 &&
+                  u.n_seeds >= 1 && u.n_seeds <= AM__REDIS_SEEDS_MAX && u.db == 0 &&
+                  strcmp(u.host, u.seeds[0].host) == 0 && u.port == u.seeds[0].port,
+              "cluster fields");
     else
-        CHECK(u.host[0] && !u.path[0] && strncmp(uri, "redis://", 8) == 0, "redis fields");
+        CHECK(u.host[0] && !u.path[0] && strncmp(uri, "redis://", 8) == 0 && u.n_seeds == 1 &&
+                  strcmp(u.host, u.seeds[0].host) == 0 && u.port == u.seeds[0].port,
+              "redis fields");
+    for (int i = 0; i < u.n_seeds && i < AM__REDIS_SEEDS_MAX; i++)
+        CHECK(terminated(u.seeds[i].host, sizeof u.seeds[i].host) && u.seeds[i].host[0] &&
+                  u.seeds[i].port >= 1 && u.seeds[i].port <= 65535,
+              "seed %d", i);
     CHECK(u.has_password || (!u.user[0] && !u.password[0]), "a user without a password");
 
     /* Write it back with every field explicit and parse that. */
@@ -110,8 +124,15 @@ static void check_uri(const char *uri)
     pct(pw, sizeof pw, u.password);
     snprintf(auth, sizeof auth, "%s%s%s%s", u.has_password ? user : "", u.has_password ? ":" : "",
              u.has_password ? pw : "", u.has_password ? "@" : "");
-    char again[2048];
-    if (u.is_unix)
+    char again[8192];
+    if (u.is_cluster) {
+        int w = snprintf(again, sizeof again, "redis+cluster://%s", auth);
+        for (int i = 0; i < u.n_seeds; i++)
+            w += snprintf(again + w, sizeof again - (size_t)w,
+                          strchr(u.seeds[i].host, ':') ? "%s[%s]:%d" : "%s%s:%d", i ? "," : "",
+                          u.seeds[i].host, u.seeds[i].port);
+        snprintf(again + w, sizeof again - (size_t)w, "?prefix=%s&pool=%d", u.prefix, u.pool);
+    } else if (u.is_unix)
         snprintf(again, sizeof again, "unix://%s%s?db=%d&prefix=%s&pool=%d", auth, u.path, u.db,
                  u.prefix, u.pool);
     else if (strchr(u.host, ':'))
@@ -122,8 +143,12 @@ static void check_uri(const char *uri)
                  u.db, u.prefix, u.pool);
     am__redis_uri v;
     CHECK(am__redis_uri_parse(again, &v) == AM_OK, "canonical form \"%s\" refused", again);
-    CHECK(v.is_unix == u.is_unix && v.port == u.port && v.db == u.db && v.pool == u.pool &&
-              v.has_password == u.has_password && strcmp(v.host, u.host) == 0 &&
+    bool same_seeds = v.n_seeds == u.n_seeds && v.is_cluster == u.is_cluster;
+    for (int i = 0; same_seeds && i < u.n_seeds; i++)
+        same_seeds =
+            v.seeds[i].port == u.seeds[i].port && strcmp(v.seeds[i].host, u.seeds[i].host) == 0;
+    CHECK(same_seeds && v.is_unix == u.is_unix && v.port == u.port && v.db == u.db &&
+              v.pool == u.pool && v.has_password == u.has_password && strcmp(v.host, u.host) == 0 &&
               strcmp(v.path, u.path) == 0 && strcmp(v.user, u.user) == 0 &&
               strcmp(v.password, u.password) == 0 && strcmp(v.prefix, u.prefix) == 0,
           "\"%s\" does not round-trip through \"%s\"", uri, again);

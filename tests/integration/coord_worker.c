@@ -17,9 +17,14 @@
 **   coord_worker check URI DIR                 the verdict (below)
 **   coord_worker lens URI                      every agent's lengths line (as
 **                                              the scripts keep it in
-**                                              <prefix>:lens:<n>) against its
-**                                              keys: LLEN, ZCARD, the head's
-**                                              enqueued_at, the next timer
+**                                              <prefix>:lens:<n>, on a cluster
+**                                              <prefix>:{<tag>}:lens on the
+**                                              master of each bucket) against
+**                                              its keys: LLEN, ZCARD, the
+**                                              head's enqueued_at, the next
+**                                              timer
+**   coord_worker master URI AGENT              the port of the master that
+**                                              serves AGENT's bucket (cluster)
 **   coord_worker deadletters URI AGENT         dead-letter messages whose
 **                                              payloads and error texts hold
 **                                              NUL, invalid UTF-8 and control
@@ -561,6 +566,92 @@ static FILE *open_log(const char *path)
 /* The lengths lines against the keys                                  */
 /* ------------------------------------------------------------------ */
 
+/*
+** Where the referee reads: one server (redis://), or the masters of a
+** cluster (redis+cluster://), a connection to each found by asking a seed
+** CLUSTER SLOTS and cached by port. Keys are named as common.lua names
+** them: "<prefix>:<kind>:<agent>" and "<prefix>:m:<id>" on one server,
+** "<prefix>:{<tag>}:<kind>:<agent>" and "<prefix>:{<tag>}:m:<agent>:<id>"
+** on a cluster, the tag being the bucket's (am__redis_bucket_tag).
+*/
+typedef struct where {
+    am__redis_uri u;
+    redisContext *one; /* standalone */
+    int slot_port[16384];
+    int ports[16];
+    redisContext *ctx[16];
+    int n;
+} where;
+
+static redisContext *connect_port(const char *host, int port)
+{
+    struct timeval tv = {5, 0};
+    redisContext *rc = redisConnectWithTimeout(host, port, tv);
+    if (!rc || rc->err) {
+        fprintf(stderr, "coord_worker: cannot connect to %s:%d\n", host, port);
+        exit(2);
+    }
+    return rc;
+}
+
+static void where_open(where *w, const char *uri)
+{
+    memset(w, 0, sizeof *w);
+    if (am__redis_uri_parse(uri, &w->u) != AM_OK || w->u.is_unix) {
+        fprintf(stderr, "coord_worker: %s: %s\n", uri, am_errmsg());
+        exit(2);
+    }
+    if (!w->u.is_cluster) {
+        w->one = connect_port(w->u.host, w->u.port);
+        return;
+    }
+    redisContext *seed = connect_port(w->u.host, w->u.port);
+    redisReply *r = redisCommand(seed, "CLUSTER SLOTS");
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        for (long long s = e->element[0]->integer; s <= e->element[1]->integer; s++)
+            w->slot_port[s] = (int)e->element[2]->element[1]->integer;
+    }
+    if (r)
+        freeReplyObject(r);
+    redisFree(seed);
+}
+
+/* The connection to the node of bucket. */
+static redisContext *at(where *w, int bucket)
+{
+    if (w->one)
+        return w->one;
+    char tag[AM__REDIS_TAG_MAX];
+    int slot;
+    am__redis_bucket_tag(bucket, tag, &slot);
+    int port = w->slot_port[slot];
+    for (int i = 0; i < w->n; i++)
+        if (w->ports[i] == port)
+            return w->ctx[i];
+    w->ports[w->n] = port;
+    return w->ctx[w->n++] = connect_port(w->u.host, port);
+}
+
+static void where_close(where *w)
+{
+    if (w->one)
+        redisFree(w->one);
+    for (int i = 0; i < w->n; i++)
+        redisFree(w->ctx[i]);
+}
+
+/* The name of bucket's key "<what>" (kind:agent, m:..., lens, totals). */
+static void bkey(const where *w, int bucket, const char *what, char *out, size_t cap)
+{
+    char tag[AM__REDIS_TAG_MAX];
+    am__redis_bucket_tag(bucket, tag, NULL);
+    if (w->u.is_cluster)
+        snprintf(out, cap, "%s:{%s}:%s", w->u.prefix, tag, what);
+    else
+        snprintf(out, cap, "%s:%s", w->u.prefix, what);
+}
+
 static long long int_reply(redisContext *rc, const char *cmd, const char *key)
 {
     redisReply *r = redisCommand(rc, "%s %s", cmd, key);
@@ -570,13 +661,21 @@ static long long int_reply(redisContext *rc, const char *cmd, const char *key)
     return v;
 }
 
-/* The enqueued_at of the head of list qk as stored ("-" when none). */
-static void head_time(redisContext *rc, const char *prefix, const char *qk, char *out, size_t cap)
+/* The enqueued_at of the head of agent's list qk as stored ("-" when none). */
+static void head_time(where *w, int bucket, const char *agent, const char *qk, char *out,
+                      size_t cap)
 {
+    redisContext *rc = at(w, bucket);
     snprintf(out, cap, "-");
     redisReply *h = redisCommand(rc, "LINDEX %s 0", qk);
     if (h && h->type == REDIS_REPLY_STRING) {
-        redisReply *e = redisCommand(rc, "HGET %s:m:%b enqueued_at", prefix, h->str, h->len);
+        char what[512], mk[640];
+        if (w->u.is_cluster)
+            snprintf(what, sizeof what, "m:%s:%s", agent, h->str);
+        else
+            snprintf(what, sizeof what, "m:%s", h->str);
+        bkey(w, bucket, what, mk, sizeof mk);
+        redisReply *e = redisCommand(rc, "HGET %s enqueued_at", mk);
         if (e && e->type == REDIS_REPLY_STRING)
             snprintf(out, cap, "%s", e->str);
         if (e)
@@ -598,27 +697,23 @@ static double first_score(redisContext *rc, const char *k)
     return v;
 }
 
-/* Every line of <prefix>:agents equals what its keys say (lib_lens.lua):
-   run while no script runs. Exit 0 and a summary, or each difference. */
+/* Every line of the buckets equals what its keys say (lib_lens.lua): run
+   while no script runs. Exit 0 and a summary, or each difference. */
 static int lens(const char *uri)
 {
-    am__redis_uri u;
-    if (am__redis_uri_parse(uri, &u) != AM_OK || u.is_unix) {
-        fprintf(stderr, "coord_worker lens: %s: %s\n", uri, am_errmsg());
-        return 2;
-    }
-    struct timeval tv = {5, 0};
-    redisContext *rc = redisConnectWithTimeout(u.host, u.port, tv);
-    if (!rc || rc->err) {
-        fprintf(stderr, "coord_worker lens: cannot connect to %s\n", uri);
-        return 2;
-    }
+    where w;
+    where_open(&w, uri);
     int bad = 0;
     size_t checked = 0;
+    long long repairs = 0;
     for (int bucket = 0; bucket < 64; bucket++) {
-        redisReply *all = redisCommand(rc, "HGETALL %s:lens:%d", u.prefix, bucket);
+        redisContext *rc = at(&w, bucket);
+        char lk[256], n[16];
+        snprintf(n, sizeof n, "lens:%d", bucket);
+        bkey(&w, bucket, w.u.is_cluster ? "lens" : n, lk, sizeof lk);
+        redisReply *all = redisCommand(rc, "HGETALL %s", lk);
         if (!all || all->type != REDIS_REPLY_ARRAY) {
-            fprintf(stderr, "coord_worker lens: %s:lens:%d is not a hash\n", u.prefix, bucket);
+            fprintf(stderr, "coord_worker lens: %s is not a hash\n", lk);
             return 1;
         }
         static const char *const kinds[6] = {"q1", "q5", "q9", "dl", "if", "dlq"};
@@ -631,8 +726,7 @@ static int lens(const char *uri)
                 h = (h * 31 + (unsigned char)*p) % 1000003;
             int want = (int)((h * 2654435761u) % 4294967296u / 67108864u);
             if (want != bucket) {
-                printf("lens: %s is in %s:lens:%d, its bucket is %d\n", agent, u.prefix, bucket,
-                       want);
+                printf("lens: %s is in %s, its bucket is %d\n", agent, lk, want);
                 bad++;
             }
             /* "<agent> " and the packed numbers (tests/unit/lens_line.h) */
@@ -644,20 +738,22 @@ static int lens(const char *uri)
                 bad++;
                 continue;
             }
-            char key[512];
+            char key[512], what[300];
             for (int k = 0; k < 6; k++) {
-                snprintf(key, sizeof key, "%s:%s:%s", u.prefix, kinds[k], agent);
-                long long n = int_reply(rc, cmds[k], key);
-                if (n != l.counts[k]) {
+                snprintf(what, sizeof what, "%s:%s", kinds[k], agent);
+                bkey(&w, bucket, what, key, sizeof key);
+                long long v = int_reply(rc, cmds[k], key);
+                if (v != l.counts[k]) {
                     printf("lens: %s: %s is %u, %s %s says %lld\n", agent, kinds[k], l.counts[k],
-                           cmds[k], key, n);
+                           cmds[k], key, v);
                     bad++;
                 }
             }
             for (int q = 0; q < 3; q++) {
                 char t[64];
-                snprintf(key, sizeof key, "%s:%s:%s", u.prefix, kinds[q], agent);
-                head_time(rc, u.prefix, key, t, sizeof t);
+                snprintf(what, sizeof what, "%s:%s", kinds[q], agent);
+                bkey(&w, bucket, what, key, sizeof key);
+                head_time(&w, bucket, agent, key, t, sizeof t);
                 double want_h = strcmp(t, "-") == 0 ? LL_NONE : strtod(t, NULL);
                 if (l.heads[q] != LL_UNKNOWN && l.heads[q] != want_h) {
                     printf("lens: %s: the head of %s was enqueued at %s, the line says %.6f\n",
@@ -666,8 +762,10 @@ static int lens(const char *uri)
                 }
             }
             char dk[512], ik[512];
-            snprintf(dk, sizeof dk, "%s:dl:%s", u.prefix, agent);
-            snprintf(ik, sizeof ik, "%s:if:%s", u.prefix, agent);
+            snprintf(what, sizeof what, "dl:%s", agent);
+            bkey(&w, bucket, what, dk, sizeof dk);
+            snprintf(what, sizeof what, "if:%s", agent);
+            bkey(&w, bucket, what, ik, sizeof ik);
             double d = first_score(rc, dk), r = first_score(rc, ik);
             double earliest = d < 0 ? r : r < 0 ? d : d < r ? d : r;
             if (earliest >= 0 && (l.next == LL_NONE || l.next > earliest + 1e-6)) {
@@ -678,19 +776,41 @@ static int lens(const char *uri)
             checked++;
         }
         freeReplyObject(all);
+        /* audits' repairs: in the totals (one hash standalone, per bucket
+           on a cluster) */
+        if (w.u.is_cluster || bucket == 0) {
+            char tk[256];
+            bkey(&w, bucket, "totals", tk, sizeof tk);
+            redisReply *rep = redisCommand(rc, "HGET %s lens_repairs", tk);
+            if (rep && rep->type == REDIS_REPLY_STRING)
+                repairs += strtoll(rep->str, NULL, 10);
+            if (rep)
+                freeReplyObject(rep);
+        }
     }
-    redisReply *rep = redisCommand(rc, "HGET %s:totals lens_repairs", u.prefix);
-    if (rep && rep->type == REDIS_REPLY_STRING && strcmp(rep->str, "0") != 0) {
-        printf("lens: audits repaired %s line(s): something made them disagree\n", rep->str);
+    if (repairs) {
+        printf("lens: audits repaired %lld line(s): something made them disagree\n", repairs);
         bad++;
     }
-    if (rep)
-        freeReplyObject(rep);
-    redisFree(rc);
+    where_close(&w);
     if (!bad)
         printf("lens: %zu agents, every line exact (counts, heads, next), no repair made\n",
                checked);
     return bad ? 1 : 0;
+}
+
+/* The port of the master that serves agent's bucket (a cluster URI). */
+static int master_of(const char *uri, const char *agent)
+{
+    where w;
+    where_open(&w, uri);
+    char tag[AM__REDIS_TAG_MAX];
+    int slot;
+    am__redis_bucket_tag(am__redis_bucket(agent, strlen(agent)), tag, &slot);
+    if (!w.u.is_cluster || !w.slot_port[slot])
+        return 2;
+    printf("%d\n", w.slot_port[slot]);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -778,10 +898,12 @@ int main(int argc, char **argv)
         return check(argv[2], argv[3]);
     if (strcmp(mode, "lens") == 0 && argc == 3)
         return lens(argv[2]);
+    if (strcmp(mode, "master") == 0 && argc == 4)
+        return master_of(argv[2], argv[3]);
     if (strcmp(mode, "deadletters") == 0 && argc == 4)
         return deadletters(argv[2], argv[3]);
     fprintf(stderr, "usage: coord_worker port | ping PORT SECONDS | produce URI TAG N LOG |\n"
                     "       consume URI AGENT SEED LOG STOPFILE | hold URI AGENT K LOG |\n"
-                    "       check URI DIR | lens URI | deadletters URI AGENT\n");
+                    "       check URI DIR | lens URI | master URI AGENT | deadletters URI AGENT\n");
     return 2;
 }

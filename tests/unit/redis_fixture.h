@@ -45,7 +45,7 @@ typedef struct rf_server {
     char exe[512];
 } rf_server;
 
-#define RF_MAX 8
+#define RF_MAX 16
 static rf_server *rf_all[RF_MAX];
 static int rf_n;
 
@@ -85,7 +85,8 @@ static int rf_free_port(void)
 
 static void rf_rmdir(const char *dir)
 {
-    static const char *const files[] = {"r.sock", "redis.log", "dump.rdb", "appendonly.aof"};
+    static const char *const files[] = {"r.sock", "redis.log", "dump.rdb", "appendonly.aof",
+                                        "nodes.conf"};
     char p[160];
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
@@ -127,16 +128,22 @@ static redisContext *rf_connect(const rf_server *s)
 }
 
 /* Run one command on a fresh connection; its reply (freeReplyObject) or NULL. */
-static redisReply *rf_cmd(const rf_server *s, const char *fmt, ...)
+static inline redisReply *rf_vcmd(const rf_server *s, const char *fmt, va_list ap)
 {
     redisContext *c = rf_connect(s);
     if (!c)
         return NULL;
+    redisReply *r = redisvCommand(c, fmt, ap);
+    redisFree(c);
+    return r;
+}
+
+static redisReply *rf_cmd(const rf_server *s, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
+    redisReply *r = rf_vcmd(s, fmt, ap);
     va_end(ap);
-    redisFree(c);
     return r;
 }
 

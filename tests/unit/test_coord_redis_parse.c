@@ -3,9 +3,13 @@
 ** (src/coord/coord_redis_parse.c), without a server -- the coordinator URI
 ** against tables of good URIs (every field checked) and bad ones (each
 ** refused with AM_EINVAL and a message naming the part at fault, never
-** quoting the password), and the per-agent lengths line the scripts keep
-** in <prefix>:agents against good and malformed lines.
+** quoting the password), the per-agent lengths line the scripts keep in
+** <prefix>:lens:<n> against good and malformed lines, and a Redis
+** Cluster's topology (CLUSTER SHARDS and CLUSTER SLOTS replies, as Redis
+** 7.0 writes them and damaged) and its MOVED / ASK redirections.
 */
+#include <hiredis/hiredis.h>
+
 #include "testutil.h"
 #include "coord/coord_redis.h"
 #include "lens_line.h"
@@ -48,6 +52,9 @@ static void test_good_uris(void **state)
          "/var/run/redis/redis.sock", "", "", false, 7, "p", 1},
         {"unix://:pw@/tmp/a@b.sock", true, "", 6379, "/tmp/a@b.sock", "", "pw", true, 0, "ao", 4},
         {"unix:///tmp/a@b.sock", true, "", 6379, "/tmp/a@b.sock", "", "", false, 0, "ao", 4},
+        {"redis+cluster://10.0.0.1:7000", false, "10.0.0.1", 7000, "", "", "", false, 0, "ao", 4},
+        {"redis+cluster://:pw@a,b:7001,[::1]:7002?prefix=q&pool=8", false, "a", 6379, "", "", "pw",
+         true, 0, "q", 8},
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         am__redis_uri u;
@@ -64,7 +71,24 @@ static void test_good_uris(void **state)
         AM_ASSERT_EQ(u.db, good[i].db);
         AM_ASSERT_STR_EQ(u.prefix, good[i].prefix);
         AM_ASSERT_EQ(u.pool, good[i].pool);
+        AM_ASSERT_EQ(u.is_cluster, strncmp(good[i].uri, "redis+cluster://", 16) == 0);
+        AM_ASSERT_EQ(u.n_seeds, good[i].is_unix ? 0 : u.n_seeds);
     }
+    /* the nodes of a cluster URI, each with its port */
+    am__redis_uri u;
+    AM_ASSERT_OK(am__redis_uri_parse("redis+cluster://:pw@a,b:7001,[::1]:7002", &u));
+    AM_ASSERT_EQ(u.n_seeds, 3);
+    AM_ASSERT_STR_EQ(u.seeds[0].host, "a");
+    AM_ASSERT_EQ(u.seeds[0].port, 6379);
+    AM_ASSERT_STR_EQ(u.seeds[1].host, "b");
+    AM_ASSERT_EQ(u.seeds[1].port, 7001);
+    AM_ASSERT_STR_EQ(u.seeds[2].host, "::1");
+    AM_ASSERT_EQ(u.seeds[2].port, 7002);
+    AM_ASSERT_OK(am__redis_uri_parse("redis://h:7", &u));
+    AM_ASSERT_EQ(u.n_seeds, 1);
+    AM_ASSERT_EQ(u.seeds[0].port, 7);
+    AM_ASSERT_OK(am__redis_uri_parse("redis+cluster://1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", &u));
+    AM_ASSERT_EQ(u.n_seeds, 16);
 }
 
 static void test_bad_uris(void **state)
@@ -76,11 +100,36 @@ static void test_bad_uris(void **state)
     snprintf(long_path, sizeof long_path, "unix:///%0107d", 0);
     snprintf(long_pw, sizeof long_pw, "redis://:%0256d@h", 0);
     static const char *const fixed[][2] = {
-        {"", "redis:// or unix://"},
-        {"memory:", "redis:// or unix://"},
-        {"REDIS://h", "redis:// or unix://"},
-        {"rediss://h", "redis:// or unix://"},
-        {"redis:/h", "redis:// or unix://"},
+        {"", "redis://, unix:// or redis+cluster://"},
+        {"memory:", "redis://, unix:// or redis+cluster://"},
+        {"REDIS://h", "redis://, unix:// or redis+cluster://"},
+        {"rediss://h", "redis://, unix:// or redis+cluster://"},
+        {"redis:/h", "redis://, unix:// or redis+cluster://"},
+        {"redis+cluster:/h", "redis://, unix:// or redis+cluster://"},
+        {"redis+Cluster://h", "redis://, unix:// or redis+cluster://"},
+        {"rediss+cluster://h", "redis://, unix:// or redis+cluster://"},
+        {"redis+cluster://", "empty node"},
+        {"redis+cluster://,h", "empty node"},
+        {"redis+cluster://h,", "empty node"},
+        {"redis+cluster://h,,g", "empty node"},
+        {"redis+cluster://h:1,:2", "host is empty"},
+        {"redis+cluster://h:0", "port"},
+        {"redis+cluster://h:1,g:65536", "port"},
+        {"redis+cluster://h:1;g:2", "port"},
+        {"redis+cluster://h;g", "host"},
+        {"redis+cluster://h g", "space"},
+        {"redis+cluster://h/0", "no database"},
+        {"redis+cluster://h/", "no database"},
+        {"redis+cluster://h:1/,g", "no database"},
+        {"redis+cluster://h?db=0", "no database"},
+        {"redis+cluster://h?pool=0", "pool"},
+        {"redis+cluster://h?prefix=a:b", "prefix"},
+        {"redis+cluster://h?nodes=3", "unknown parameter"},
+        {"redis+cluster://[::1,h", "not closed"},
+        {"redis+cluster://[::1]x,h", "']'"},
+        {"redis+cluster://user@h,g", "[user]:password"},
+        {"redis+cluster://h,g#x", "fragment"},
+        {"redis+cluster://1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "more than 16 nodes"},
         {"redis://", "host is empty"},
         {"redis://:6379", "host is empty"},
         {"redis:///0", "host is empty"},
@@ -168,7 +217,8 @@ static void test_bad_uris(void **state)
     }
     /* The password never appears in a message. */
     static const char *const secret[] = {"redis://:hunter2%zz@h", "redis://:hunter2@h:0",
-                                         "redis://u:hunter2@h?x=1", "redis://:hunter2\"@h"};
+                                         "redis://u:hunter2@h?x=1", "redis://:hunter2\"@h",
+                                         "redis+cluster://:hunter2@h,,g"};
     for (size_t i = 0; i < sizeof secret / sizeof *secret; i++) {
         am__redis_uri u;
         AM_ASSERT_ERR(am__redis_uri_parse(secret[i], &u), AM_EINVAL);
@@ -296,12 +346,213 @@ static void test_lens_lines(void **state)
     AM_ASSERT_ERR(am__redis_lens_parse("", 0, 1.0, &a, &alen, &st, &unknown), AM_EPROTO);
 }
 
+/* ------------------------------------------------------------------ */
+/* A cluster's topology and redirections                               */
+/* ------------------------------------------------------------------ */
+
+/* The reply RESP text s stands for (hiredis's own reader); NULL if none. */
+static redisReply *resp(const char *s)
+{
+    redisReader *rd = redisReaderCreate();
+    void *r = NULL;
+    if (redisReaderFeed(rd, s, strlen(s)) != REDIS_OK || redisReaderGetReply(rd, &r) != REDIS_OK)
+        r = NULL;
+    redisReaderFree(rd);
+    return r;
+}
+
+/* A node of CLUSTER SHARDS as Redis 7.0 writes it. */
+#define NODE(port, role, health)                                                                   \
+    "*14\r\n$2\r\nid\r\n$3\r\nabc\r\n$4\r\nport\r\n:" port "\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n"   \
+    "$8\r\nendpoint\r\n$9\r\n127.0.0.1\r\n$4\r\nrole\r\n" role "\r\n$18\r\nreplication-offset\r\n" \
+    ":1274\r\n$6\r\nhealth\r\n" health "\r\n"
+#define MASTER "$6\r\nmaster"
+#define REPLICA "$7\r\nreplica"
+#define ONLINE "$6\r\nonline"
+#define FAIL "$4\r\nfail"
+#define SLOTS(a, b) "$5\r\nslots\r\n*2\r\n:" a "\r\n:" b "\r\n$5\r\nnodes\r\n"
+
+static int port_of(const am__redis_topo *t, int slot)
+{
+    int m = t->slot_master[slot];
+    return m ? t->masters[m - 1].port : 0;
+}
+
+static void test_topology(void **state)
+{
+    (void)state;
+    am__redis_topo *t = malloc(sizeof *t);
+    /* three shards, a replica each (what redis-cli --cluster create makes) */
+    redisReply *r =
+        resp("*3\r\n*4\r\n" SLOTS("10923", "16383") "*2\r\n" NODE("7002", MASTER, ONLINE)
+                 NODE("7005", REPLICA,
+                      ONLINE) "*4\r\n" SLOTS("0", "5460") "*2\r\n" NODE("7000", MASTER, ONLINE)
+                     NODE("7003", REPLICA, ONLINE) "*4\r\n" SLOTS("5461", "10922") "*2\r\n" NODE(
+                         "7004", REPLICA, "$7\r\nloading") NODE("7001", MASTER, ONLINE));
+    assert_non_null(r);
+    AM_ASSERT_OK(am__redis_topo_shards(r, t));
+    freeReplyObject(r);
+    AM_ASSERT_EQ(t->n_masters, 3);
+    AM_ASSERT_EQ(port_of(t, 0), 7000);
+    AM_ASSERT_EQ(port_of(t, 5460), 7000);
+    AM_ASSERT_EQ(port_of(t, 5461), 7001);
+    AM_ASSERT_EQ(port_of(t, 16383), 7002);
+    AM_ASSERT_STR_EQ(t->masters[t->slot_master[0] - 1].host, "127.0.0.1");
+    AM_ASSERT_EQ(t->masters[t->slot_master[0] - 1].replicas, 1);
+    AM_ASSERT_EQ(t->masters[t->slot_master[5461] - 1].replicas, 0); /* still loading */
+    /* after a failover: the old master failed, alone, with no slots; the
+       replica promoted has no replica of its own */
+    r = resp("*2\r\n*4\r\n$5\r\nslots\r\n*0\r\n$5\r\nnodes\r\n*1\r\n" NODE(
+        "7000", MASTER, FAIL) "*4\r\n" SLOTS("0", "16383") "*1\r\n" NODE("7003", MASTER, ONLINE));
+    AM_ASSERT_OK(am__redis_topo_shards(r, t));
+    freeReplyObject(r);
+    AM_ASSERT_EQ(port_of(t, 100), 7003);
+    AM_ASSERT_EQ(t->masters[t->slot_master[100] - 1].replicas, 0);
+    /* an online master is preferred to a failed one of the same shard */
+    r = resp("*1\r\n*4\r\n" SLOTS("0", "1") "*2\r\n" NODE("7000", MASTER, FAIL)
+                 NODE("7003", MASTER, ONLINE));
+    AM_ASSERT_OK(am__redis_topo_shards(r, t));
+    freeReplyObject(r);
+    AM_ASSERT_EQ(port_of(t, 1), 7003);
+    AM_ASSERT_EQ(port_of(t, 2), 0); /* no one */
+    /* an endpoint that is not known ("?") falls back to the ip */
+    r = resp("*1\r\n*4\r\n" SLOTS(
+        "0", "0") "*1\r\n*8\r\n$4\r\nport\r\n:9\r\n$8\r\nendpoint\r\n"
+                  "$1\r\n?\r\n$2\r\nip\r\n$8\r\n10.0.0.9\r\n$4\r\nrole\r\n$6\r\nmaster\r\n");
+    AM_ASSERT_OK(am__redis_topo_shards(r, t));
+    freeReplyObject(r);
+    AM_ASSERT_STR_EQ(t->masters[0].host, "10.0.0.9");
+
+    /* CLUSTER SLOTS (older servers), with a Redis 7 metadata map */
+    r = resp("*2\r\n*4\r\n:0\r\n:5460\r\n*3\r\n$9\r\n127.0.0.1\r\n:7000\r\n$3\r\nabc\r\n"
+             "*3\r\n$9\r\n127.0.0.1\r\n:7003\r\n$3\r\ndef\r\n*3\r\n:5461\r\n:16383\r\n*4\r\n"
+             "$1\r\n?\r\n:7001\r\n$3\r\nxyz\r\n*2\r\n$2\r\nip\r\n$8\r\n10.0.0.1\r\n");
+    AM_ASSERT_OK(am__redis_topo_slots(r, t));
+    freeReplyObject(r);
+    AM_ASSERT_EQ(port_of(t, 5460), 7000);
+    AM_ASSERT_EQ(t->masters[0].replicas, 1);
+    AM_ASSERT_EQ(port_of(t, 5461), 7001);
+    AM_ASSERT_STR_EQ(t->masters[1].host, "10.0.0.1");
+    AM_ASSERT_EQ(t->masters[1].replicas, 0);
+
+    /* bad replies: each refused with AM_EPROTO, never a crash */
+    static const struct {
+        bool slots; /* CLUSTER SLOTS, else SHARDS */
+        const char *resp, *msg;
+    } bad[] = {
+        {false, "+OK\r\n", "did not answer an array"},
+        {false, "-ERR unknown\r\n", "did not answer an array"},
+        {false, "*1\r\n:1\r\n", "not an array of names"},
+        {false, "*1\r\n*1\r\n$5\r\nslots\r\n", "not an array of names"},
+        {false, "*1\r\n*2\r\n:1\r\n:2\r\n", "field name of a shard"},
+        {false, "*1\r\n*2\r\n$5\r\nslots\r\n*0\r\n", "no nodes"},
+        {false, "*1\r\n*4\r\n$5\r\nslots\r\n*1\r\n:1\r\n$5\r\nnodes\r\n*0\r\n", "no slots"},
+        {false, "*1\r\n*4\r\n$5\r\nslots\r\n$1\r\nx\r\n$5\r\nnodes\r\n*0\r\n", "no slots"},
+        {false, "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:1\r\n$1\r\n2\r\n$5\r\nnodes\r\n*0\r\n",
+         "not an integer"},
+        {false, "*1\r\n*4\r\n" SLOTS("5", "4") "*1\r\n" NODE("7000", MASTER, ONLINE),
+         "within 0..16383"},
+        {false, "*1\r\n*4\r\n" SLOTS("0", "16384") "*1\r\n" NODE("7000", MASTER, ONLINE),
+         "within 0..16383"},
+        {false, "*1\r\n*4\r\n" SLOTS("-1", "3") "*1\r\n" NODE("7000", MASTER, ONLINE),
+         "within 0..16383"},
+        {false, "*1\r\n*4\r\n" SLOTS("0", "1") "*1\r\n" NODE("0", MASTER, ONLINE), "port 1..65535"},
+        {false, "*1\r\n*4\r\n" SLOTS("0", "1") "*1\r\n" NODE("65536", MASTER, ONLINE),
+         "port 1..65535"},
+        {false, "*1\r\n*4\r\n" SLOTS("0", "1") "*1\r\n*2\r\n$4\r\nport\r\n$4\r\n7000\r\n",
+         "port is not an integer"},
+        {false, "*1\r\n*4\r\n" SLOTS("0", "1") "*1\r\n*2\r\n$4\r\nrole\r\n:1\r\n", "not a string"},
+        {false, "*1\r\n*4\r\n" SLOTS("0", "1") "*1\r\n*1\r\n$4\r\nrole\r\n", "names and values"},
+        {false, "*1\r\n*4\r\n" SLOTS("0", "1") "*1\r\n*2\r\n:4\r\n$1\r\nx\r\n",
+         "field name of a node"},
+        {false,
+         "*1\r\n*4\r\n" SLOTS("0", "1") "*1\r\n*6\r\n$4\r\nport\r\n:1\r\n$2\r\nip\r\n$3\r\na b\r\n"
+                                        "$4\r\nrole\r\n$6\r\nmaster\r\n",
+         "usable endpoint"},
+        {false,
+         "*1\r\n*4\r\n" SLOTS("0", "1") "*1\r\n*4\r\n$4\r\nport\r\n:1\r\n$4\r\nrole\r\n"
+                                        "$6\r\nmaster\r\n",
+         "usable endpoint"},
+        {true, "$3\r\nabc\r\n", "did not answer an array"},
+        {true, "*1\r\n*2\r\n:0\r\n:1\r\n", "[start, end, master"},
+        {true, "*1\r\n*3\r\n$1\r\n0\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n", "[start, end, master"},
+        {true, "*1\r\n*3\r\n:0\r\n:1\r\n$1\r\nh\r\n", "usable host"},
+        {true, "*1\r\n*3\r\n:0\r\n:1\r\n*1\r\n$1\r\nh\r\n", "usable host"},
+        {true, "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:0\r\n", "port 1..65535"},
+        {true, "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n:1\r\n:1\r\n", "usable host"},
+        {true, "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$0\r\n\r\n:1\r\n", "usable host"},
+        {true, "*1\r\n*3\r\n:9\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n", "within 0..16383"},
+        {true, "*1\r\n*3\r\n:0\r\n:99999\r\n*2\r\n$1\r\nh\r\n:1\r\n", "within 0..16383"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        r = resp(bad[i].resp);
+        if (!r)
+            fail_msg("bad reply %zu is not RESP", i);
+        am_err rc = bad[i].slots ? am__redis_topo_slots(r, t) : am__redis_topo_shards(r, t);
+        freeReplyObject(r);
+        if (rc != AM_EPROTO)
+            fail_msg("bad reply %zu gave %s", i, am_err_name(rc));
+        AM_ASSERT_CONTAINS(am_errmsg(), bad[i].msg);
+    }
+    AM_ASSERT_ERR(am__redis_topo_shards(NULL, t), AM_EPROTO);
+    free(t);
+}
+
+static void test_redirects(void **state)
+{
+    (void)state;
+    bool ask;
+    int slot, port;
+    char host[AM__REDIS_HOST_MAX + 1];
+    static const char *const moved = "MOVED 3999 127.0.0.1:6381";
+    AM_ASSERT_OK(am__redis_redirect_parse(moved, strlen(moved), &ask, &slot, host, &port));
+    assert_false(ask);
+    AM_ASSERT_EQ(slot, 3999);
+    AM_ASSERT_STR_EQ(host, "127.0.0.1");
+    AM_ASSERT_EQ(port, 6381);
+    static const char *const asked = "ASK 16383 ::1:7000";
+    AM_ASSERT_OK(am__redis_redirect_parse(asked, strlen(asked), &ask, &slot, host, &port));
+    assert_true(ask);
+    AM_ASSERT_EQ(slot, 16383);
+    AM_ASSERT_STR_EQ(host, "::1"); /* IPv6: the port follows the last ':' */
+    AM_ASSERT_EQ(port, 7000);
+    static const char *const empty = "MOVED 0 :7001"; /* the node asked */
+    AM_ASSERT_OK(am__redis_redirect_parse(empty, strlen(empty), &ask, &slot, host, &port));
+    AM_ASSERT_STR_EQ(host, "");
+    AM_ASSERT_EQ(port, 7001);
+    static const char *const bad[] = {
+        "",
+        "MOVED",
+        "MOVED ",
+        "MOVED 1",
+        "MOVED 1 ",
+        "MOVED x h:1",
+        "MOVED 16384 h:1",
+        "MOVED 123456 h:1",
+        "MOVED 1 h",
+        "MOVED 1 h:",
+        "MOVED 1 h:0",
+        "MOVED 1 h:65536",
+        "MOVED 1 h:1x",
+        "MOVED 1  h:1",
+        "MOVED -1 h:1",
+        "ASK 1 a b:1",
+        "ASKING 1 h:1",
+        "moved 1 h:1",
+        "TRYAGAIN x",
+        "MOVED 1 h\x01:1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (am__redis_redirect_parse(bad[i], strlen(bad[i]), &ask, &slot, host, &port) != AM_EPROTO)
+            fail_msg("redirection \"%s\" was accepted", bad[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_uris),
-        cmocka_unit_test(test_bad_uris),
-        cmocka_unit_test(test_lens_lines),
+        cmocka_unit_test(test_good_uris),  cmocka_unit_test(test_bad_uris),
+        cmocka_unit_test(test_lens_lines), cmocka_unit_test(test_topology),
+        cmocka_unit_test(test_redirects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,17 +1,31 @@
 -- uses: lens
 -- ack.lua: the delivery was handled; delete the message.
--- ARGV: prefix, agent, id, token
+-- ARGV: prefix, agent, id, token[, inline ("1": on a cluster, the id's
+--       claim is in this bucket too, and is released here)]
 -- Returns 0, or 1 when that reservation is no longer held (AM_ENOTFOUND):
 -- it expired and was settled, was settled already, or never was agent's.
--- Nothing changes then.
+-- Nothing changes then. On a cluster, a message that had a claim (see
+-- common.lua's ids) returns it instead of 0, for the caller to release.
 local agent, id = ARGV[2], ARGV[3]
 if redis.call('ZREM', key('if', agent), id .. '\t' .. ARGV[4]) == 0 then
     return 1
 end
-redis.call('DEL', key('m', id))
+local mk, claim = mkey(agent, id), nil
+if CLUSTER then
+    claim = redis.pcall('HGET', mk, 'claim')
+end
+redis.call('DEL', mk)
+if ARGV[5] == '1' and type(claim) == 'string' then
+    local ik = B .. ':ids'
+    local held = redis.call('HGET', ik, id)
+    if held and claim_of(held) and claim_of(held) == claim_of(claim) then
+        redis.call('HDEL', ik, id)
+    end
+    claim = nil
+end
 local L, counted = lens_load(agent)
 if not counted then
     L[5] = L[5] - 1
 end
 lens_store(agent, L)
-return 0
+return type(claim) == 'string' and claim or 0

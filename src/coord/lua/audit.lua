@@ -11,16 +11,20 @@
 -- the last audit stopped ("0 0" to start), how many agents (at most)
 -- Returns {bucket, cursor, repaired, key, agent, error, key, ...}: where
 -- to go on, lines repaired, keys of the wrong type met. Walks on through
--- the buckets until it has counted that many agents or been round all 64.
+-- the buckets until it has counted that many agents or been round all 64
+-- -- on a cluster, where a script sees one bucket (KEYS[1]'s), it stops
+-- at the end of its bucket.
 local b, cursor, budget = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local out = {0, '0', 0}
 local has_bad = redis.call('EXISTS', BADKEYS) == 1
 local seen, visited = 0, 0
 
 local function audit_one(k, agent, line)
-    if lens_key(agent) ~= k then -- put in the wrong bucket (by hand): move it
+    if bucket_of(agent) ~= b then -- put in the wrong bucket (by hand): move it
         redis.call('HDEL', k, agent)
-        lens_register(agent)
+        if not CLUSTER then -- (on a cluster its keys are in its own bucket's slot)
+            lens_register(agent)
+        end
         out[3] = out[3] + 1
         return
     end
@@ -47,7 +51,7 @@ local function audit_one(k, agent, line)
 end
 
 while seen < budget and visited <= NBUCKETS do
-    local k = P .. ':lens:' .. b
+    local k = CLUSTER and B .. ':lens' or P .. ':lens:' .. b
     local r = redis.pcall('HSCAN', k, cursor, 'COUNT', budget - seen)
     if r.err then -- not a hash: someone wrote over it
         redis.call('HSET', BADKEYS, k, '\t' .. r.err)
@@ -62,10 +66,13 @@ while seen < budget and visited <= NBUCKETS do
     if cursor == '0' then
         b = (b + 1) % NBUCKETS
         visited = visited + 1
+        if CLUSTER then
+            break
+        end
     end
 end
 out[1], out[2] = b, cursor
 if out[3] > 0 then
-    redis.call('HINCRBY', P .. ':totals', 'lens_repairs', out[3])
+    redis.call('HINCRBY', TOTALS, 'lens_repairs', out[3])
 end
 return out

@@ -11,7 +11,7 @@ if not counted then
     L[5] = L[5] - 1
 end
 local _, now_s = clock()
-redis.call('HSET', key('m', id), 'attempt', string.match(token, '^%d+'), 'reason', ARGV[5],
+redis.call('HSET', mkey(agent, id), 'attempt', string.match(token, '^%d+'), 'reason', ARGV[5],
            'error', ARGV[6], 'dead_at', now_s)
 L[6] = redis.call('RPUSH', key('dlq', agent), id)
 lens_store(agent, L)

@@ -15,7 +15,7 @@ if ids.err then
     return redis.error_reply('WRONGTYPE key ' .. dk .. ' is not a list: ' .. ids.err)
 end
 for _, id in ipairs(ids) do
-    local v = redis.pcall('HMGET', key('m', id), 'from', 'to', 'type', 'payload', 'priority',
+    local v = redis.pcall('HMGET', mkey(agent, id), 'from', 'to', 'type', 'payload', 'priority',
                           'attempt', 'reason', 'error', 'dead_at')
     if v.err then
         v = {}

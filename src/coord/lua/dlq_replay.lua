@@ -17,7 +17,7 @@ local _, now_s = clock()
 
 -- The priority and enqueued_at of x, or nil when it is not a hash.
 local function fields(x)
-    local v = redis.pcall('HMGET', key('m', x), 'priority', 'enqueued_at')
+    local v = redis.pcall('HMGET', mkey(agent, x), 'priority', 'enqueued_at')
     if v.err then
         return nil
     end
@@ -25,7 +25,7 @@ local function fields(x)
 end
 
 local function replay(x, prio, enq)
-    local mk = key('m', x)
+    local mk = mkey(agent, x)
     redis.call('HSET', mk, 'attempt', '0', 'ready_at', now_s)
     redis.call('HDEL', mk, 'reason', 'dead_at')
     local qi = QI[prio]

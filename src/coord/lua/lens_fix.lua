@@ -24,7 +24,8 @@ for i = 2, #ARGV do
                     if t[qi] == 0 then
                         t[6 + qi] = NONE
                     else
-                        ok, r, why = lens_try(agent, head_time, safe_call, key(QKIND[qi], agent))
+                        ok, r, why = lens_try(agent, head_time, safe_call, agent,
+                                              key(QKIND[qi], agent))
                         if not ok then
                             break
                         end

@@ -5,10 +5,11 @@
 
 -- Read message id of agent's queue and check that it decodes. Returns its
 -- fields (from to type payload priority attempt enqueued_at ready_at
--- traceparent tracestate), or nil and why it cannot be delivered.
+-- traceparent tracestate claim), or nil and why it cannot be delivered.
 local function load(id, agent)
-    local v = redis.pcall('HMGET', key('m', id), 'from', 'to', 'type', 'payload', 'priority',
-                          'attempt', 'enqueued_at', 'ready_at', 'traceparent', 'tracestate')
+    local v = redis.pcall('HMGET', mkey(agent, id), 'from', 'to', 'type', 'payload', 'priority',
+                          'attempt', 'enqueued_at', 'ready_at', 'traceparent', 'tracestate',
+                          'claim')
     if v.err then
         return nil, 'the stored message is not a hash'
     end
@@ -39,7 +40,8 @@ local function load(id, agent)
     end
     v[9] = v[9] or ''
     v[10] = v[10] or ''
-    if string.find(id .. v[1] .. v[3] .. v[9] .. v[10], '\n', 1, true) then
+    v[11] = v[11] or ''
+    if string.find(id .. v[1] .. v[3] .. v[9] .. v[10] .. v[11], '\n', 1, true) then
         return nil, 'a field has a line break'
     end
     return v
@@ -48,7 +50,7 @@ end
 -- Dead-letter a message that cannot be decoded, keeping what is left of
 -- it; the DLQ's new length goes to L.
 local function poison(agent, id, why, now_s, L)
-    local mk = key('m', id)
+    local mk = mkey(agent, id)
     local t = redis.call('TYPE', mk)
     if t.ok ~= 'hash' and t.ok ~= 'none' then
         redis.call('DEL', mk)
@@ -80,12 +82,12 @@ local function settle(agent, members, now_s, max_attempts, L)
                    'the reservation does not decode', now_s, L)
             npois = npois + 1
         elseif tonumber(attempt) >= max_attempts then
-            redis.call('HSET', key('m', id), 'attempt', attempt, 'reason', 'max_attempts',
+            redis.call('HSET', mkey(agent, id), 'attempt', attempt, 'reason', 'max_attempts',
                        'dead_at', now_s)
             L[6] = redis.call('RPUSH', key('dlq', agent), id)
             ndead = ndead + 1
         else
-            redis.call('HSET', key('m', id), 'attempt', attempt, 'ready_at', now_s)
+            redis.call('HSET', mkey(agent, id), 'attempt', attempt, 'ready_at', now_s)
             local qi = QI[prio]
             L[qi] = redis.call('LPUSH', key('q' .. prio, agent), id)
             L[6 + qi] = UNKNOWN -- a new head, whose enqueued_at this did not read
@@ -104,10 +106,10 @@ local function promote(agent, now_s, L)
     for i = 1, #due, 2 do
         local id = due[i]
         L[4] = L[4] - redis.call('ZREM', dk, id)
-        local v = redis.pcall('HMGET', key('m', id), 'priority', 'enqueued_at')
+        local v = redis.pcall('HMGET', mkey(agent, id), 'priority', 'enqueued_at')
         local prio = not v.err and v[1]
         if IS_PRIO[prio] then
-            redis.call('HSET', key('m', id), 'ready_at', due[i + 1])
+            redis.call('HSET', mkey(agent, id), 'ready_at', due[i + 1])
             local qi = QI[prio]
             L[qi] = redis.call('RPUSH', key('q' .. prio, agent), id)
             if L[qi] == 1 then

@@ -61,13 +61,14 @@ local function lens_store(agent, t)
     redis.call('HSET', lens_key(agent), agent, lens_encode(agent, t))
 end
 
--- The time of the head of queue qk: its message's enqueued_at, or NONE.
-local function head_time(call, qk)
+-- The time of the head of agent's queue qk: its message's enqueued_at, or
+-- NONE.
+local function head_time(call, agent, qk)
     local id = call('LINDEX', qk, 0)
     if not id then
         return NONE
     end
-    local enq = redis.pcall('HGET', key('m', id), 'enqueued_at')
+    local enq = redis.pcall('HGET', mkey(agent, id), 'enqueued_at')
     return is_number(enq) and tonumber(enq) or NONE
 end
 
@@ -99,7 +100,7 @@ end
 local function recount(agent, call, t)
     t = t or count_keys(agent, call)
     for i = 1, 3 do
-        t[6 + i] = t[i] > 0 and head_time(call, key(QKIND[i], agent)) or NONE
+        t[6 + i] = t[i] > 0 and head_time(call, agent, key(QKIND[i], agent)) or NONE
     end
     t[10] = (t[4] > 0 or t[5] > 0) and earliest(call, agent) or NONE
     return t

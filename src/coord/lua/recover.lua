@@ -2,7 +2,7 @@
 -- recover.lua: for each agent named, settle its expired reservations, and
 -- repair its line if it disagrees with its keys (audit.lua says when that
 -- can happen).
--- ARGV: prefix, max_attempts, agent...
+-- ARGV: prefix, max_attempts, agent... (on a cluster, all of one bucket)
 -- Returns {total settled, lines repaired, {agent, recovered, dead,
 -- poisoned, agent, ...}, {key, agent, error, ...}}: a group per agent that
 -- had expired reservations, and the keys of the wrong type met (those
@@ -45,6 +45,6 @@ for i = 3, #ARGV do
     end
 end
 if repaired > 0 then
-    redis.call('HINCRBY', P .. ':totals', 'lens_repairs', repaired)
+    redis.call('HINCRBY', TOTALS, 'lens_repairs', repaired)
 end
 return {total, repaired, groups, bad}

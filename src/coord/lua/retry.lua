@@ -8,7 +8,7 @@ if redis.call('ZREM', key('if', agent), id .. '\t' .. token) == 0 then
 end
 local L, counted = lens_load(agent)
 local due = clock() + tonumber(ARGV[5])
-redis.call('HSET', key('m', id), 'attempt', string.match(token, '^%d+'), 'error', ARGV[6])
+redis.call('HSET', mkey(agent, id), 'attempt', string.match(token, '^%d+'), 'error', ARGV[6])
 local added = redis.call('ZADD', key('dl', agent), due, id)
 if counted then
     L = recount(agent, redis.call) -- counted before the ZADD: count again

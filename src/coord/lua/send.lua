@@ -1,14 +1,19 @@
 -- uses: queue lens
 -- send.lua: enqueue a message at the back of its priority's queue.
 -- ARGV: prefix, id, from, to, type, payload, priority, traceparent,
---       tracestate, max_queue
+--       tracestate, max_queue[, claim, inline] -- on a cluster, the id's
+--       claim (common.lua's ids), kept in the message so that whoever
+--       deletes it can release the claim; inline "1" when the id is of this
+--       bucket too, and is claimed here rather than before (a generated id
+--       is always: coord_redis_claim.c)
 -- Returns 0 (queued), 1 (the id is in the coordinator: AM_EEXIST) or 2
 -- (to's queue holds max_queue messages: AM_EFULL), checked in that order,
--- as coord_memory.c; the recipient is registered in every case. The
--- maintained lengths only let a send through: a refusal is decided on the
--- lists themselves (and the line recounted if they disagree).
+-- as coord_memory.c; the recipient is registered in every case; inline, 3
+-- when another agent holds the claim (the caller claims the long way).
+-- The maintained lengths only let a send through: a refusal is decided on
+-- the lists themselves (and the line recounted if they disagree).
 local id, to, prio, max_queue = ARGV[2], ARGV[4], ARGV[7], tonumber(ARGV[10])
-local mk = key('m', id)
+local mk = mkey(to, id)
 if redis.call('EXISTS', mk) == 1 then
     lens_register(to)
     return 1
@@ -26,15 +31,29 @@ if L[1] + L[2] + L[3] + L[4] >= max_queue then
         return 2
     end
 end
-local _, now = clock()
-if ARGV[8] == '' then
-    redis.call('HSET', mk, 'from', ARGV[3], 'to', to, 'type', ARGV[5], 'payload', ARGV[6],
-               'priority', prio, 'attempt', '0', 'enqueued_at', now)
-else
-    redis.call('HSET', mk, 'from', ARGV[3], 'to', to, 'type', ARGV[5], 'payload', ARGV[6],
-               'priority', prio, 'attempt', '0', 'enqueued_at', now, 'traceparent', ARGV[8],
-               'tracestate', ARGV[9])
+local claim = ARGV[11]
+if ARGV[12] == '1' then
+    local ik = B .. ':ids'
+    local held = redis.call('HGET', ik, id)
+    if held then
+        if string.match(held, '^[^\t]*') ~= to then
+            return 3
+        end
+        claim = held -- this agent's (left behind): kept, as its release will name it
+    else
+        redis.call('HSET', ik, id, claim)
+    end
 end
+local _, now = clock()
+local f = {'from', ARGV[3], 'to', to, 'type', ARGV[5], 'payload', ARGV[6], 'priority', prio,
+           'attempt', '0', 'enqueued_at', now}
+if ARGV[8] ~= '' then
+    f[15], f[16], f[17], f[18] = 'traceparent', ARGV[8], 'tracestate', ARGV[9]
+end
+if claim then
+    f[#f + 1], f[#f + 2] = 'claim', claim
+end
+redis.call('HSET', mk, unpack(f))
 local qi = QI[prio]
 L[qi] = redis.call('RPUSH', key('q' .. prio, to), id)
 if L[qi] == 1 then

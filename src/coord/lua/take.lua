@@ -10,7 +10,8 @@
 -- message share one. Returns {head, payload}, head being these fields
 -- joined by "\n" (a reply of few elements is much cheaper to make):
 --   0 recovered dead poisoned id from type priority attempt enqueued_at
---   ready_at received_at traceparent tracestate token
+--   ready_at received_at traceparent tracestate token claim (cluster: the
+--   id's claim, see common.lua's ids; "" when none)
 -- or, when nothing is deliverable, {head}:
 --   1 recovered dead poisoned seconds-until-a-retry-may-be-due-or-a-
 --   reservation-may-expire ("" if none)
@@ -52,7 +53,7 @@ for qi = 3, 1, -1 do
             end
             lens_store(agent, L)
             return {table.concat({'0', nrec, ndead, npois, id, m[1], m[3], m[5], attempt, m[7],
-                                  m[8], now_s, m[9], m[10], token}, '\n'), m[4]}
+                                  m[8], now_s, m[9], m[10], token, m[11]}, '\n'), m[4]}
         end
         poison(agent, id, why, now_s, L)
         npois = npois + 1
