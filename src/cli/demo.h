@@ -14,6 +14,7 @@
 **   demo_agents.c  what each role does with a message; the orchestrator
 **   demo_sim.c     randomness, latencies, LLM providers, the cache
 **   demo_view.c    the terminal view every 2 s
+**   demo_pool.c    the results database's connection pool
 */
 #ifndef AM_CLI_DEMO_H
 #define AM_CLI_DEMO_H
@@ -98,6 +99,11 @@ struct demo {
         double expires;
     } cache_entries[24];
     unsigned cache_n;
+    struct demo_pool { /* the results database's connections (demo_pool.c) */
+        pthread_mutex_t lock;
+        pthread_cond_t freed;
+        unsigned active, idle, max;
+    } pool;
 };
 
 /* demo_sim.c */
@@ -125,6 +131,14 @@ void *demo_orchestrator_main(void *arg);
 const char *demo_role_name(int role);
 /* Per-second bookkeeping: queue depths, DLQ sizes, worker health. */
 void demo_sample(demo *d);
+
+/* demo_pool.c: a connection of the simulated results database, taken for
+   one operation (waiting while all are lent out) and given back; the
+   pool's gauges and the wait are recorded. */
+void demo_pool_init(demo *d, unsigned max);
+void demo_pool_free(demo *d);
+/* Run one simulated operation of `typical` seconds on a connection. */
+void demo_db_op(demo *d, const char *operation, const char *table, double typical);
 
 /* demo_view.c */
 void demo_view(demo *d, double elapsed);

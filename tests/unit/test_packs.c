@@ -91,8 +91,9 @@ static void test_a2a_cache_rate_service(void **state)
     AM_ASSERT_CONTAINS(t, "a2a_response_size_bytes_bucket{agent=\"navi\",le=\"5000\"} 1\n");
     AM_ASSERT_CONTAINS(t, "a2a_response_size_bytes_count{agent=\"navi\"} 1\n"); /* -1: unknown */
     AM_ASSERT_CONTAINS(t, "a2a_active_tasks{agent=\"navi\"} 1\n");
-    AM_ASSERT_CONTAINS(t, "a2a_requests_total{agent=\"herald\",operation=\"run\",status=\"success\"}"
-                          " 1\n");
+    AM_ASSERT_CONTAINS(t,
+                       "a2a_requests_total{agent=\"herald\",operation=\"run\",status=\"success\"}"
+                       " 1\n");
     AM_ASSERT_CONTAINS(t, "cache_operations_total{operation=\"get\",result=\"miss\"} 1\n");
     AM_ASSERT_CONTAINS(t, "cache_latency_seconds_bucket{operation=\"get\",le=\"0.005\"} 1\n");
     AM_ASSERT_CONTAINS(t, "cache_latency_seconds_count{operation=\"get\"} 1\n");
@@ -144,9 +145,10 @@ static void test_llm(void **state)
                           "gen_ai_provider_name=\"openai\",gen_ai_token_type=\"input\","
                           "gen_ai_request_model=\"gpt-4o\",le=\"1024\"} 3\n");
     AM_ASSERT_CONTAINS(t, "le=\"6.7108864e+07\"");
-    AM_ASSERT_CONTAINS(t, "gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name="
-                          "\"chat\",gen_ai_provider_name=\"openai\",gen_ai_request_model=\"gpt-4o\","
-                          "error_type=\"RateLimitError\"} 1\n");
+    AM_ASSERT_CONTAINS(t,
+                       "gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name="
+                       "\"chat\",gen_ai_provider_name=\"openai\",gen_ai_request_model=\"gpt-4o\","
+                       "error_type=\"RateLimitError\"} 1\n");
     AM_ASSERT_CONTAINS(t, "le=\"81.92\"");
     AM_ASSERT_CONTAINS(t, "gen_ai_invoke_agent_duration_seconds_bucket{gen_ai_agent_name="
                           "\"planner\",le=\"51.2\"} 1\n");
@@ -182,6 +184,17 @@ static void test_worker(void **state)
     AM_ASSERT_OK(am_worker_dlq_size(p, "sizing_agent", 11));
     AM_ASSERT_OK(am_worker_dlq_replay(p, "sizing_agent", true));
     AM_ASSERT_OK(am_worker_db_op(p, "select", "leads", 0.004));
+    AM_ASSERT_OK(am_worker_cache_size(p, "agent_cache", 42));
+    AM_ASSERT_OK(am_worker_db_pool(p, "crm", 3, 1, 4));
+    AM_ASSERT_OK(am_worker_db_wait(p, "crm", 0.002));
+    AM_ASSERT_OK(am_worker_route(p, "sizing_agent", "least_loaded"));
+    AM_ASSERT_OK(am_worker_parallel(p, "orchestrator", 3, 0.8, NULL));
+    /* bad values are refused and record nothing */
+    AM_ASSERT_ERR(am_worker_cache_size(p, "agent_cache", -1), AM_EINVAL);
+    AM_ASSERT_ERR(am_worker_db_pool(p, "crm", 1, NAN, 4), AM_EINVAL);
+    AM_ASSERT_ERR(am_worker_db_wait(p, "crm", INFINITY), AM_EINVAL);
+    AM_ASSERT_ERR(am_worker_parallel(p, "orchestrator", 0, 0.1, NULL), AM_EINVAL);
+    AM_ASSERT_ERR(am_worker_parallel(p, "orchestrator", 2, -0.1, NULL), AM_EINVAL);
     char *t = am_test_encode(r, AM_FORMAT_PROMETHEUS);
     /* what the plan's alert rules query */
     AM_ASSERT_CONTAINS(t, "insa_agent_requests_total{agent_type=\"sizing_agent\",status=\"error\"} "
@@ -194,6 +207,21 @@ static void test_worker(void **state)
     AM_ASSERT_CONTAINS(t, "insa_retry_success_after_attempts_bucket{agent_type=\"sizing_agent\","
                           "le=\"2\"} 0\n");
     AM_ASSERT_CONTAINS(t, "insa_dlq_replay_success_total{agent_type=\"sizing_agent\"} 1\n");
+    /* what the plan's cache, database and orchestrator dashboards query */
+    AM_ASSERT_CONTAINS(t, "insa_cache_size{cache_name=\"agent_cache\"} 42\n");
+    AM_ASSERT_CONTAINS(t, "insa_database_connections{pool=\"crm\",state=\"active\"} 3\n");
+    AM_ASSERT_CONTAINS(t, "insa_database_connections{pool=\"crm\",state=\"idle\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "insa_database_connections_max{pool=\"crm\"} 4\n");
+    AM_ASSERT_CONTAINS(t, "insa_database_connection_wait_seconds_count{pool=\"crm\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "insa_orchestrator_routing_decisions_total{agent_type=\"sizing_agent\","
+                          "reason=\"least_loaded\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "insa_parallel_executions_total{agent_type=\"orchestrator\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "insa_parallel_execution_branches_bucket{agent_type=\"orchestrator\","
+                          "le=\"3\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "insa_parallel_execution_branches_bucket{agent_type=\"orchestrator\","
+                          "le=\"2\"} 0\n");
+    AM_ASSERT_CONTAINS(t, "insa_parallel_execution_duration_seconds_sum{agent_type="
+                          "\"orchestrator\"} 0.8\n");
     am_free(t);
     am_worker_pack_free(p);
     am_registry_free(r);
@@ -252,6 +280,12 @@ static void test_null_packs_record_nothing(void **state)
     AM_ASSERT_OK(am_worker_handoff(NULL, "planner:1", "coder:1"));
     AM_ASSERT_OK(am_worker_dlq_replay(NULL, "coder", true));
     AM_ASSERT_OK(am_worker_db_op(NULL, "insert", "results", 0.003));
+    AM_ASSERT_OK(am_worker_cache_size(NULL, "research_cache", 3));
+    AM_ASSERT_OK(am_worker_db_pool(NULL, "results_db", 1, 1, 2));
+    AM_ASSERT_OK(am_worker_db_wait(NULL, "results_db", 0));
+    AM_ASSERT_OK(am_worker_route(NULL, "planner", "least_loaded"));
+    AM_ASSERT_OK(am_worker_parallel(NULL, "researcher", 2, 0.1, NULL));
+    AM_ASSERT_ERR(am_worker_parallel(NULL, "researcher", 0, 0.1, NULL), AM_EINVAL);
     AM_ASSERT_ERR(am_task_finished(NULL, "planner:1", NULL, -1, NULL), AM_EINVAL);
     AM_ASSERT_ERR(am_llm_route_record(NULL, NULL, NAN, 10, 20, NULL), AM_EINVAL);
     AM_ASSERT_ERR(am_llm_record(NULL, NULL), AM_EINVAL);
