@@ -214,7 +214,14 @@ typedef struct am_worker_pack am_worker_pack;
 ** insa_retry_success_after_attempts{agent_type} (histogram of attempts),
 ** insa_dead_letter_queue_size{agent_type},
 ** insa_dlq_replay_attempts_total / insa_dlq_replay_success_total{agent_type},
-** insa_database_operation_duration_seconds{operation,table}.
+** insa_database_operation_duration_seconds{operation,table};
+** insa_cache_size{cache_name}, insa_database_connections{pool,state},
+** insa_database_connections_max{pool},
+** insa_database_connection_wait_seconds{pool},
+** insa_orchestrator_routing_decisions_total{agent_type,reason},
+** insa_parallel_executions_total{agent_type},
+** insa_parallel_execution_branches{agent_type} (histogram of branches),
+** insa_parallel_execution_duration_seconds{agent_type}.
 ** The plan's alert rules (HighErrorRate, WorkerUnhealthy, CircuitBreakerOpen,
 ** DeadLetterQueueGrowing) query these names.
 */
@@ -248,6 +255,65 @@ AM_EXTERN am_err am_worker_dlq_size(am_worker_pack *p, const char *agent_type, d
 AM_EXTERN am_err am_worker_dlq_replay(am_worker_pack *p, const char *agent_type, bool ok);
 AM_EXTERN am_err am_worker_db_op(am_worker_pack *p, const char *operation, const char *table,
                                  double seconds);
+
+/*
+** am_worker_cache_size: insa_cache_size{cache_name} = entries, the entries
+** cache_name holds now (the INSA-Cache dashboard's size panel).
+** METHOD: am_worker_pack   THREAD-SAFE: yes   Since: 0.2
+**
+** p           borrowed; NULL records nothing.
+** cache_name  copied (as a label value).
+** Returns AM_OK; AM_EINVAL for a negative, NaN or infinite count;
+** AM_ELIMIT when the family is full (recorded in its overflow series).
+*/
+AM_EXTERN am_err am_worker_cache_size(am_worker_pack *p, const char *cache_name, double entries);
+
+/*
+** am_worker_db_pool: the state of the database connection pool `pool`:
+** insa_database_connections{pool,state="active"} = active (lent to an
+** operation), {state="idle"} = idle (open, waiting), and
+** insa_database_connections_max{pool} = max. Call it whenever the pool
+** changes, or sample it.
+** am_worker_db_wait: an operation waited `seconds` for a connection of
+** pool (0 when one was free): insa_database_connection_wait_seconds{pool}.
+** METHOD: am_worker_pack   THREAD-SAFE: yes   Since: 0.2
+**
+** p     borrowed; NULL records nothing.  pool: copied.
+** Returns AM_OK; AM_EINVAL for a negative, NaN or infinite number (nothing
+** is recorded); AM_ELIMIT as above.
+*/
+AM_EXTERN am_err am_worker_db_pool(am_worker_pack *p, const char *pool, double active, double idle,
+                                   double max);
+AM_EXTERN am_err am_worker_db_wait(am_worker_pack *p, const char *pool, double seconds);
+
+/*
+** am_worker_route: the orchestrator routed a task to an agent of
+** agent_type, for reason (e.g. "least_loaded", "tie", or, when it did not
+** route it, "rate_limited", "queue_full"):
+** insa_orchestrator_routing_decisions_total{agent_type,reason} += 1.
+** METHOD: am_worker_pack   THREAD-SAFE: yes   Since: 0.2
+**
+** p  borrowed; NULL records nothing.  agent_type, reason: copied.
+** Returns AM_OK, or AM_ELIMIT as above.
+*/
+AM_EXTERN am_err am_worker_route(am_worker_pack *p, const char *agent_type, const char *reason);
+
+/*
+** am_worker_parallel: a parallel execution of agent_type finished: it ran
+** `branches` branches at once and took `seconds` from its start to its
+** last branch's end. insa_parallel_executions_total{agent_type} += 1;
+** insa_parallel_execution_branches{agent_type} observes branches and
+** insa_parallel_execution_duration_seconds{agent_type} seconds (with the
+** trace as exemplar when it is sampled; NULL: the thread's current one).
+** METHOD: am_worker_pack   THREAD-SAFE: yes   Since: 0.2
+**
+** p      borrowed; NULL records nothing.  agent_type: copied.
+** trace  borrowed, may be NULL.
+** Returns AM_OK; AM_EINVAL for 0 branches or a negative, NaN or infinite
+** duration (nothing is recorded); AM_ELIMIT as above.
+*/
+AM_EXTERN am_err am_worker_parallel(am_worker_pack *p, const char *agent_type, unsigned branches,
+                                    double seconds, const am_trace_ctx *trace);
 
 /* ---- the catalogue: every metric the library defines ------------ */
 

@@ -160,6 +160,7 @@ static am_err setup(demo *d)
     co.dlq_growth_userdata = d;
     if ((rc = am_coord_open(d->o.coordinator, &co, &d->coord)) || (rc = demo_providers_init(d)))
         return rc;
+    demo_pool_init(d, 2); /* two writers and the orchestrator share two connections */
 
     /* agents[0] is the orchestrator; then each role's instances in turn */
     d->n_agents = 0;
@@ -302,6 +303,8 @@ static void teardown(demo *d)
     am_task_pack_free(d->tasks);
     am_logger_free(d->log);
     pthread_mutex_destroy(&d->cache_lock);
+    if (d->pool.max)
+        demo_pool_free(d);
     cli_http_security_free(&d->o.security);
 }
 

@@ -14,6 +14,7 @@
 **   demo_agents.c  what each role does with a message; the orchestrator
 **   demo_sim.c     randomness, latencies, LLM providers, the cache
 **   demo_view.c    the terminal view every 2 s
+**   demo_pool.c    the results database's connection pool
 */
 #ifndef AM_CLI_DEMO_H
 #define AM_CLI_DEMO_H
@@ -114,6 +115,11 @@ struct demo {
         double expires;
     } cache_entries[24];
     unsigned cache_n;
+    struct demo_pool { /* the results database's connections (demo_pool.c) */
+        pthread_mutex_t lock;
+        pthread_cond_t freed;
+        unsigned active, idle, max;
+    } pool;
 };
 
 /* demo_sim.c */
@@ -146,6 +152,13 @@ void demo_sample(demo *d);
    as alerts, through the same routing and receivers as the rules' */
 void demo_dlq_alert(const char *agent, size_t grown, double window_s, void *ud);
 void demo_breaker_alert(const char *name, am_breaker_state from, am_breaker_state to, void *ud);
+/* demo_pool.c: a connection of the simulated results database, taken for
+   one operation (waiting while all are lent out) and given back; the
+   pool's gauges and the wait are recorded. */
+void demo_pool_init(demo *d, unsigned max);
+void demo_pool_free(demo *d);
+/* Run one simulated operation of `typical` seconds on a connection. */
+void demo_db_op(demo *d, const char *operation, const char *table, double typical);
 
 /* demo_view.c */
 void demo_view(demo *d, double elapsed);

@@ -79,16 +79,24 @@ static const char *work(demo *d, demo_agent *a, int *next_role, bool *permanent)
         err = demo_llm_call(d, a, "planning");
         *next_role = ROLE_RESEARCHER;
         break;
-    case ROLE_RESEARCHER:
-        for (int i = 0; i < 2; i++) {
+    case ROLE_RESEARCHER: {
+        /* two to four topics looked up at once: the step waits for the
+           slowest branch (a parallel execution) */
+        unsigned branches = 2 + (unsigned)(demo_rand() % 3);
+        double slowest = 0;
+        for (unsigned i = 0; i < branches; i++) {
+            double t = demo_latency(0.001);
             if (!demo_cache_lookup(d, (int)(demo_rand() % 40))) {
-                double t = demo_latency(0.04);
-                demo_work(t);
+                t = demo_latency(0.04);
                 am_llm_execute_tool(d->llm, "web_search", t, NULL);
             }
+            slowest = t > slowest ? t : slowest;
         }
+        demo_work(slowest);
+        am_worker_parallel(d->worker, ROLE[a->role], branches, slowest, NULL);
         *next_role = ROLE_CODER;
         break;
+    }
     case ROLE_CODER:
         err = demo_llm_call(d, a, "agent_step");
         if (!err) {
@@ -108,9 +116,7 @@ static const char *work(demo *d, demo_agent *a, int *next_role, bool *permanent)
     case ROLE_WRITER:
         err = demo_llm_call(d, a, "writing");
         if (!err) {
-            double t = demo_latency(0.003);
-            demo_work(t);
-            am_worker_db_op(d->worker, "insert", "results", t);
+            demo_db_op(d, "insert", "results", 0.003);
             if (demo_uniform() < 0.015) {
                 err = "InvalidOutput"; /* the result does not validate: for good */
                 *permanent = true;
@@ -230,15 +236,43 @@ static bool admit(demo *d, int ws, const demo_agent *planner)
     return allowed;
 }
 
+/*
+** The orchestrator's routing decision: the instance of role with the
+** fewest messages waiting ("least_loaded"), or a random one of those tied
+** for fewest ("tie"). Only the orchestrator's thread calls this.
+*/
+static demo_agent *route(demo *d, int role, const char **reason)
+{
+    unsigned n = d->o.instances, best[DEMO_MAX_INSTANCES], n_best = 0;
+    uint64_t least = UINT64_MAX;
+    for (unsigned k = 0; k < n; k++) {
+        am_coord_stats st;
+        demo_agent *a = &d->agents[1 + (unsigned)(role - 1) * n + k];
+        uint64_t q = am_coord_agent_stats(d->coord, a->name, &st) == AM_OK
+                         ? st.queued[0] + st.queued[1] + st.queued[2] + st.delayed
+                         : UINT64_MAX - 1;
+        if (q < least) {
+            least = q;
+            n_best = 0;
+        }
+        if (q == least)
+            best[n_best++] = k;
+    }
+    *reason = n_best == 1 ? "least_loaded" : "tie";
+    return &d->agents[1 + (unsigned)(role - 1) * n + best[demo_rand() % n_best]];
+}
+
 static void submit(demo *d, demo_agent *orch, unsigned long id)
 {
     double w = demo_uniform();
     int ws = w < 0.5 ? 0 : w < 0.8 ? 1 : 2;
     char ws_name[8];
     snprintf(ws_name, sizeof ws_name, "ws-%d", ws);
-    demo_agent *to = pick(d, ROLE_PLANNER);
+    const char *reason;
+    demo_agent *to = route(d, ROLE_PLANNER, &reason);
     bool allowed = admit(d, ws, to);
     am_rate_decision(d->rate, "/v1/tasks", ws_name, allowed);
+    am_worker_route(d->worker, ROLE[ROLE_PLANNER], allowed ? reason : "rate_limited");
     if (!allowed) {
         atomic_fetch_add(&d->dropped, 1);
         AM_LOG_INFO(d->log, orch->name, "task refused by the rate limiter", AM_F_INT("task", id),
@@ -268,6 +302,7 @@ static void submit(demo *d, demo_agent *orch, unsigned long id)
                     AM_F_STR("planner", to->name), AM_F_INT("priority", m.priority));
     } else {
         atomic_fetch_add(&d->dropped, 1);
+        am_worker_route(d->worker, ROLE[ROLE_PLANNER], rc == AM_EFULL ? "queue_full" : "error");
         AM_LOG_WARNING(d->log, orch->name, "task not submitted", AM_F_INT("task", id),
                        AM_F_AM_ERR(rc));
         demo_sleep(0.001);
@@ -284,6 +319,7 @@ static void collect(demo *d, demo_agent *orch, am_coord_delivery *m)
     parse_payload(m, &task, &start);
     double total = start > 0 ? demo_now() - start : 0;
     am_task_agent_finished(orch->task, NULL, total, NULL);
+    demo_db_op(d, "update", "tasks", 0.002);
     am_coord_ack(d->coord, m);
     atomic_fetch_add(&orch->done, 1);
     atomic_fetch_add(&d->finished, 1);

@@ -213,7 +213,9 @@ bool demo_cache_lookup(demo *d, int topic)
         d->cache_entries[d->cache_n].topic = topic;
         d->cache_entries[d->cache_n++].expires = now + 10;
     }
+    unsigned size = d->cache_n;
     pthread_mutex_unlock(&d->cache_lock);
+    am_worker_cache_size(d->worker, "research_cache", size);
     double secs = demo_latency(hit ? 0.001 : 0.004);
     am_cache_op(d->cache, "get", hit ? "hit" : "miss", secs);
     if (!hit)

@@ -184,6 +184,17 @@ static void test_worker(void **state)
     AM_ASSERT_OK(am_worker_dlq_size(p, "sizing_agent", 11));
     AM_ASSERT_OK(am_worker_dlq_replay(p, "sizing_agent", true));
     AM_ASSERT_OK(am_worker_db_op(p, "select", "leads", 0.004));
+    AM_ASSERT_OK(am_worker_cache_size(p, "agent_cache", 42));
+    AM_ASSERT_OK(am_worker_db_pool(p, "crm", 3, 1, 4));
+    AM_ASSERT_OK(am_worker_db_wait(p, "crm", 0.002));
+    AM_ASSERT_OK(am_worker_route(p, "sizing_agent", "least_loaded"));
+    AM_ASSERT_OK(am_worker_parallel(p, "orchestrator", 3, 0.8, NULL));
+    /* bad values are refused and record nothing */
+    AM_ASSERT_ERR(am_worker_cache_size(p, "agent_cache", -1), AM_EINVAL);
+    AM_ASSERT_ERR(am_worker_db_pool(p, "crm", 1, NAN, 4), AM_EINVAL);
+    AM_ASSERT_ERR(am_worker_db_wait(p, "crm", INFINITY), AM_EINVAL);
+    AM_ASSERT_ERR(am_worker_parallel(p, "orchestrator", 0, 0.1, NULL), AM_EINVAL);
+    AM_ASSERT_ERR(am_worker_parallel(p, "orchestrator", 2, -0.1, NULL), AM_EINVAL);
     char *t = am_test_encode(r, AM_FORMAT_PROMETHEUS);
     /* what the plan's alert rules query */
     AM_ASSERT_CONTAINS(t, "insa_agent_requests_total{agent_type=\"sizing_agent\",status=\"error\"} "
@@ -196,6 +207,21 @@ static void test_worker(void **state)
     AM_ASSERT_CONTAINS(t, "insa_retry_success_after_attempts_bucket{agent_type=\"sizing_agent\","
                           "le=\"2\"} 0\n");
     AM_ASSERT_CONTAINS(t, "insa_dlq_replay_success_total{agent_type=\"sizing_agent\"} 1\n");
+    /* what the plan's cache, database and orchestrator dashboards query */
+    AM_ASSERT_CONTAINS(t, "insa_cache_size{cache_name=\"agent_cache\"} 42\n");
+    AM_ASSERT_CONTAINS(t, "insa_database_connections{pool=\"crm\",state=\"active\"} 3\n");
+    AM_ASSERT_CONTAINS(t, "insa_database_connections{pool=\"crm\",state=\"idle\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "insa_database_connections_max{pool=\"crm\"} 4\n");
+    AM_ASSERT_CONTAINS(t, "insa_database_connection_wait_seconds_count{pool=\"crm\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "insa_orchestrator_routing_decisions_total{agent_type=\"sizing_agent\","
+                          "reason=\"least_loaded\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "insa_parallel_executions_total{agent_type=\"orchestrator\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "insa_parallel_execution_branches_bucket{agent_type=\"orchestrator\","
+                          "le=\"3\"} 1\n");
+    AM_ASSERT_CONTAINS(t, "insa_parallel_execution_branches_bucket{agent_type=\"orchestrator\","
+                          "le=\"2\"} 0\n");
+    AM_ASSERT_CONTAINS(t, "insa_parallel_execution_duration_seconds_sum{agent_type="
+                          "\"orchestrator\"} 0.8\n");
     am_free(t);
     am_worker_pack_free(p);
     am_registry_free(r);
@@ -254,6 +280,12 @@ static void test_null_packs_record_nothing(void **state)
     AM_ASSERT_OK(am_worker_handoff(NULL, "planner:1", "coder:1"));
     AM_ASSERT_OK(am_worker_dlq_replay(NULL, "coder", true));
     AM_ASSERT_OK(am_worker_db_op(NULL, "insert", "results", 0.003));
+    AM_ASSERT_OK(am_worker_cache_size(NULL, "research_cache", 3));
+    AM_ASSERT_OK(am_worker_db_pool(NULL, "results_db", 1, 1, 2));
+    AM_ASSERT_OK(am_worker_db_wait(NULL, "results_db", 0));
+    AM_ASSERT_OK(am_worker_route(NULL, "planner", "least_loaded"));
+    AM_ASSERT_OK(am_worker_parallel(NULL, "researcher", 2, 0.1, NULL));
+    AM_ASSERT_ERR(am_worker_parallel(NULL, "researcher", 0, 0.1, NULL), AM_EINVAL);
     AM_ASSERT_ERR(am_task_finished(NULL, "planner:1", NULL, -1, NULL), AM_EINVAL);
     AM_ASSERT_ERR(am_llm_route_record(NULL, NULL, NAN, 10, 20, NULL), AM_EINVAL);
     AM_ASSERT_ERR(am_llm_record(NULL, NULL), AM_EINVAL);
