@@ -52,10 +52,15 @@ for stage in $stages; do
     integration)
         say "integration tests against real tools"
         [ -x build/agentmon ] || { cmake -S . -B build >/dev/null; cmake --build build -j"$JOBS"; }
-        for t in tests/integration/*.sh; do
-            echo "-- $t"
-            sh "$t" build
+        # Those that time responses, or kill and starve servers, run alone;
+        # the others (each starts its own servers on free ports) one per core.
+        alone="http_attack serve_hostile coord_conservation coord_hung_redis store_hung_pg
+            store_disk_full"
+        for t in $alone; do
+            if [ -f "tests/integration/$t.sh" ]; then scripts/integration_one.sh "$t"; fi
         done
+        ls tests/integration/*.sh | sed 's|.*/||; s|\.sh$||' | grep -vxF "$(echo $alone | tr ' ' '\n')" |
+            xargs -P "$JOBS" -n 1 scripts/integration_one.sh
         ;;
     minimal)
         say "the library without optional dependencies (AM_WITH_*=OFF)"
