@@ -205,60 +205,10 @@ static void bind_rec(sqlite3_stmt *st, const rec *x)
     }
 }
 
-/* One INSERT per record, autocommit, on a database the store created. */
-static double naive_sqlite(const char *path, char *err, size_t cap)
+/* One INSERT per record on a database the store created: each its own
+   commit (autocommit), or all in one transaction (is_one_tx). */
+static double insert_loop(const char *path, bool is_one_tx, char *err, size_t cap)
 {
-    sqlite3 *db;
-    if (sqlite3_open(path, &db) != SQLITE_OK) {
-        snprintf(err, cap, "sqlite3_open: %s", sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    am_buf sql;
-    am_buf_init(&sql, 0);
-    const am_table *t = am_table_get(AM_T_COMMUNICATION);
-    am__sql_insert(&sql, &am__sql_sqlite, t, t->n_cols);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, cap, "prepare: %s", sqlite3_errmsg(db));
-        am_buf_free(&sql);
-        sqlite3_close(db);
-        return -1;
-    }
-    am_buf_free(&sql);
-    rec x;
-    uint64_t n = 0;
-    double t0 = now_s(), len = g_opts.is_quick ? 0.5 : 2.0, el;
-    double ts = (double)time(NULL);
-    while ((el = now_s() - t0) < len) {
-        make_rec(&x, "naive", n, ts);
-        bind_rec(st, &x);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            snprintf(err, cap, "insert: %s", sqlite3_errmsg(db));
-            n = 0;
-            break;
-        }
-        sqlite3_reset(st);
-        n++;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n ? (double)n / el : -1;
-}
-
-/* The limit: the same INSERT in one transaction, one thread. */
-static double bare_sqlite(const char *dir, char *err, size_t cap)
-{
-    char uri[300], path[280];
-    snprintf(path, sizeof path, "%s/b/agentmon.db", dir);
-    snprintf(uri, sizeof uri, "sqlite:%s", path);
-    am_store *s;
-    if (am_store_open(uri, NULL, &s) != AM_OK) { /* the schema and its indexes */
-        snprintf(err, cap, "%s", am_errmsg());
-        return -1;
-    }
-    am_store_close(s);
     sqlite3 *db;
     if (sqlite3_open(path, &db) != SQLITE_OK) {
         snprintf(err, cap, "sqlite3_open: %s", sqlite3_errmsg(db));
@@ -274,20 +224,20 @@ static double bare_sqlite(const char *dir, char *err, size_t cap)
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql.p, -1, &st, NULL);
     am_buf_free(&sql);
+    if (rc == SQLITE_OK && is_one_tx)
+        rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     rec x;
     uint64_t n = 0;
     double t0 = now_s(), len = g_opts.is_quick ? 0.5 : 2.0;
     double ts = (double)time(NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     while (rc == SQLITE_OK && now_s() - t0 < len) {
-        make_rec(&x, "bare", n, ts);
+        make_rec(&x, is_one_tx ? "bare" : "naive", n, ts);
         bind_rec(st, &x);
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
         sqlite3_reset(st);
         n++;
     }
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK && is_one_tx)
         rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     double el = now_s() - t0;
     if (rc != SQLITE_OK)
@@ -295,6 +245,22 @@ static double bare_sqlite(const char *dir, char *err, size_t cap)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return rc == SQLITE_OK && n ? (double)n / el : -1;
+}
+
+/* The limit: the same INSERT in one transaction, one thread, into a
+   fresh database of the store's schema. */
+static double bare_sqlite(const char *dir, char *err, size_t cap)
+{
+    char uri[300], path[280];
+    snprintf(path, sizeof path, "%s/b/agentmon.db", dir);
+    snprintf(uri, sizeof uri, "sqlite:%s", path);
+    am_store *s;
+    if (am_store_open(uri, NULL, &s) != AM_OK) { /* the schema and its indexes */
+        snprintf(err, cap, "%s", am_errmsg());
+        return -1;
+    }
+    am_store_close(s);
+    return insert_loop(path, true, err, cap);
 }
 
 static double naive_pg(const char *uri, char *err, size_t cap)
@@ -519,7 +485,7 @@ void bench_group_store(void)
     snprintf(path, sizeof path, "%s/a/agentmon.db", dir);
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     double o = ours(uri, err, sizeof err);
-    double p = naive_sqlite(path, perr, sizeof perr);
+    double p = insert_loop(path, false, perr, sizeof perr);
     emit_pair("sqlite", o, err, p, perr, true);
     double bare = bare_sqlite(dir, perr, sizeof perr);
     if (bare < 0) {
