@@ -12,7 +12,11 @@
 ** entries in order and commits them in one transaction (group commit):
 ** it takes what is queued (up to max_batch records), inserts it, then,
 ** while the batch is younger than batch_window_s and smaller than
-** max_batch, takes what arrived meanwhile, and commits. Tickets therefore
+** max_batch, takes what arrived meanwhile, and commits. A run of records
+** of one table goes to the backend's insert_rows when it has one (SQLite:
+** many rows per statement), else one INSERT per record (run_many); either
+** way the backend says which records it stored, and only those go into
+** the rollups. Tickets therefore
 ** commit in order: "ticket <= done" means committed, unless the ticket
 ** lies in one of the failed ranges kept for that. Waiters sleep on one
 ** condition variable broadcast after each batch. A batch that fails is
