@@ -12,7 +12,11 @@
 ** entries in order and commits them in one transaction (group commit):
 ** it takes what is queued (up to max_batch records), inserts it, then,
 ** while the batch is younger than batch_window_s and smaller than
-** max_batch, takes what arrived meanwhile, and commits. Tickets therefore
+** max_batch, takes what arrived meanwhile, and commits. A run of records
+** of one table goes to the backend's insert_rows when it has one (SQLite:
+** many rows per statement), else one INSERT per record (run_many); either
+** way the backend says which records it stored, and only those go into
+** the rollups. Tickets therefore
 ** commit in order: "ticket <= done" means committed, unless the ticket
 ** lies in one of the failed ranges kept for that. Waiters sleep on one
 ** condition variable broadcast after each batch. A batch that fails is
@@ -173,31 +177,58 @@ static void fail_tickets(am_store *s, uint64_t lo, uint64_t hi, const char *msg)
     snprintf(s->failed[s->n_failed - 1].msg, sizeof s->failed[0].msg, "%s", msg);
 }
 
+/* Rollups of the records of e from k0 on that were stored (changed). */
+static am_err roll_up(am_store *s, const entry *e, size_t k0, size_t n, const bool *changed,
+                      uint64_t *dups, amap *rollups)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (!changed[k])
+            ++*dups; /* stored before: already in the rollups */
+        else if (!am__rollup_add(rollups, &e->recs[k0 + k], s->version, 0))
+            return am__err(AM_ENOMEM, "out of memory building rollups");
+    }
+    return AM_OK;
+}
+
 static am_err insert_entry(am_store *s, const entry *e, uint64_t *dups, amap *rollups)
 {
     /* in chunks, so the statements of a large entry need no allocation */
     enum { CHUNK = 256 };
     am_store_stmt st[CHUNK];
-    for (size_t k0 = 0; k0 < e->n; k0 += CHUNK) {
-        size_t n = e->n - k0 < CHUNK ? e->n - k0 : CHUNK;
-        for (size_t k = 0; k < n; k++) {
-            const am_record *r = &e->recs[k0 + k];
-            st[k] = (am_store_stmt){.sql = s->insert_sql[r->table],
-                                    .params = r->vals,
-                                    .param_types = s->param_types[r->table],
-                                    .n_params = s->n_cols[r->table],
-                                    .is_cached = true};
+    bool changed[CHUNK];
+    for (size_t k0 = 0; k0 < e->n;) {
+        am_table_id tid = e->recs[k0].table;
+        bool has_rows = s->ops->version >= 2 && s->ops->insert_rows;
+        size_t n = 1;
+        am_err rc;
+        if (has_rows && !am_table_get(tid)->is_upsert) {
+            /* a run of records of one table: as many rows per statement
+               as the backend takes */
+            while (n < CHUNK && k0 + n < e->n && e->recs[k0 + n].table == tid)
+                n++;
+            rc = s->ops->insert_rows(s->be, am_table_get(tid), s->n_cols[tid], e->recs + k0, n,
+                                     changed);
+        } else {
+            /* one statement per record (upserts; or all, without
+               insert_rows) */
+            while (n < CHUNK && k0 + n < e->n &&
+                   (!has_rows || am_table_get(e->recs[k0 + n].table)->is_upsert))
+                n++;
+            for (size_t k = 0; k < n; k++) {
+                const am_record *r = &e->recs[k0 + k];
+                st[k] = (am_store_stmt){.sql = s->insert_sql[r->table],
+                                        .params = r->vals,
+                                        .param_types = s->param_types[r->table],
+                                        .n_params = s->n_cols[r->table],
+                                        .is_cached = true};
+            }
+            rc = s->ops->run_many(s->be, st, n, changed);
         }
-        bool changed[CHUNK];
-        am_err rc = s->ops->run_many(s->be, st, n, changed);
+        if (!rc)
+            rc = roll_up(s, e, k0, n, changed, dups, rollups);
         if (rc)
             return rc;
-        for (size_t k = 0; k < n; k++) {
-            if (!changed[k])
-                ++*dups; /* stored before: already in the rollups */
-            else if (!am__rollup_add(rollups, &e->recs[k0 + k], s->version, 0))
-                return am__err(AM_ENOMEM, "out of memory building rollups");
-        }
+        k0 += n;
     }
     return AM_OK;
 }
@@ -498,8 +529,9 @@ am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_v
         uri = AM_STORE_DEFAULT_URI;
     const am_store_ops *ops = backend_of(uri);
     if (!ops && is_pg_uri(uri))
-        return am__err(AM_EINVAL, "store \"%.200s\": this agentmon was built without PostgreSQL "
-                                  "(AM_WITH_POSTGRES=OFF)",
+        return am__err(AM_EINVAL,
+                       "store \"%.200s\": this agentmon was built without PostgreSQL "
+                       "(AM_WITH_POSTGRES=OFF)",
                        uri);
     if (!ops)
         return am__err(AM_EINVAL,
