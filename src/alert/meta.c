@@ -25,12 +25,12 @@ am_err am_promql_selector(const char *text, am_promql **out, char *err, size_t c
     am_err rc = am_promql_parse(text, out, err, cap);
     if (rc)
         return rc;
-    const am_pql_node *n = (*out)->root;
-    if (n->kind != N_VSEL) {
+    am_pql_kind kind = (*out)->root->kind; /* read before the parse is freed */
+    if (kind != N_VSEL) {
         am_promql_free(*out);
         *out = NULL;
         snprintf(err, cap, "1:1: parse error: unexpected %s, expected a series selector",
-                 n->kind == N_MSEL ? "range vector" : "expression");
+                 kind == N_MSEL ? "range vector" : "expression");
         return am__err(AM_EINVAL, "%s", err);
     }
     return AM_OK;

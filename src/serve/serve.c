@@ -12,8 +12,9 @@
 ** SOURCES. What feeds the collector -- the HTTP server (events in,
 ** queries out), the StatsD listener, the scraper, the /proc sampler -- is
 ** a table of {name, start, stop, flush} rows (SOURCES below): started in
-** order, stopped in the same order (inputs first), each flushing what it
-** holds when it stops. Adding a source is adding a row.
+** order, stopped in the same order (the alerting engine, then the inputs),
+** each flushing what it holds when it stops. Adding a source is adding a
+** row.
 **
 ** HOUSEKEEPING. One thread: the sample batch every second, and each
 ** source's flush at its interval (StatsD's series as samples, a /proc
@@ -554,7 +555,8 @@ static void stop_alerting(am_serve *s)
 /*
 ** Everything that feeds the collector, one row each (STYLE.md rule 23).
 ** am_serve_start() starts them in this order and am_serve_stop() stops
-** them in the same order, so the HTTP inputs close first. A start the
+** them in the same order, so the alerting engine stops reading before
+** anything it reads goes, and the HTTP inputs close before the others. A start the
 ** options leave off starts nothing and returns AM_OK; stop (NULL: none)
 ** runs on every row however far the start came, so it takes a source
 ** that never started. flush is the source's periodic work, run by the
@@ -572,13 +574,15 @@ typedef struct source {
 } source;
 
 static const source SOURCES[] = {
+    /* first: its feed reads the registry's callbacks, which read the other
+       sources (StatsD's series count); stopped before they are, it never
+       reads one that is gone (TSan saw stop_statsd free what it read) */
+    {"alert", start_alerting, stop_alerting, NULL, 0, false},
     {"http", start_http, stop_http, NULL, 0, false},
     {"statsd", start_statsd, stop_statsd, flush_statsd, offsetof(am_serve_opts, flush_interval_s),
      false},
     {"scrape", start_scraper, stop_scraper, NULL, 0, false},
     {"system", start_system, NULL, sample_system, offsetof(am_serve_opts, system_interval_s), true},
-    /* last: it reads what the others feed, and stops after them */
-    {"alert", start_alerting, stop_alerting, NULL, 0, false},
 };
 #define N_SOURCES (sizeof SOURCES / sizeof SOURCES[0])
 
