@@ -85,8 +85,18 @@ typedef struct am_http_auth {
     void *reserved[2];
 } am_http_auth;
 
+/*
+** Where a server listens unless told otherwise: loopback only, on agentmon's
+** port. The one place these defaults are written (the collector, the demo and
+** the shm server use them too). Since: 0.3
+*/
+#define AM_HTTP_DEFAULT_HOST "127.0.0.1"
+#define AM_HTTP_DEFAULT_PORT 9470
+/* "127.0.0.1:9470", for help texts. Since: 0.3 */
+#define AM_HTTP_DEFAULT_LISTEN AM_HTTP_DEFAULT_HOST ":" AM_STR(AM_HTTP_DEFAULT_PORT)
+
 typedef struct am_http_opts {
-    const char *host;          /* address or name to bind; "127.0.0.1" */
+    const char *host;          /* address or name to bind; AM_HTTP_DEFAULT_HOST */
     uint16_t port;             /* 0 picks a free port: see am_http_port() */
     unsigned threads;          /* handler threads; 0 = 2 */
     unsigned max_connections;  /* 0 = 1024, lowered to fit RLIMIT_NOFILE */
@@ -116,7 +126,7 @@ typedef struct am_http_opts {
 
 #define AM_HTTP_OPTS_INIT                                                                          \
     {                                                                                              \
-        "127.0.0.1", 9470                                                                          \
+        AM_HTTP_DEFAULT_HOST, AM_HTTP_DEFAULT_PORT                                                 \
     }
 
 /*
