@@ -48,6 +48,7 @@
 #include "../../core/alloc.h"
 #include "../../core/error.h"
 #include "../../packs/pack.h"
+#include "../../util/hash.h"
 #include "../../util/random.h"
 #include "../promql_fmt.h"
 #include "notify_int.h"
@@ -892,14 +893,13 @@ void am_notify_alerts(am_notify *n,
 void am__nflog_key(const char *receiver, const am_integration *ig, const char *group_key,
                    char out[40])
 {
-    uint64_t h = 14695981039346656037ull;
+    uint64_t h = AM_FNV1A64_INIT;
     char kind[32];
     snprintf(kind, sizeof kind, "%d/%d", ig->kind, ig->index);
     const char *parts[3] = {receiver, kind, group_key};
     for (int p = 0; p < 3; p++) {
-        for (const unsigned char *c = (const unsigned char *)parts[p]; *c; c++)
-            h = (h ^ *c) * 1099511628211ull;
-        h = (h ^ 0xffu) * 1099511628211ull;
+        h = am__fnv1a64(h, parts[p], strlen(parts[p]));
+        h = am__fnv1a64(h, "\xff", 1);
     }
     snprintf(out, 40, "%016llx", (unsigned long long)h);
 }
