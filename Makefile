@@ -4,6 +4,8 @@
 #   make test     unit tests, then again under ASan+UBSan, integration
 #                 tests against real tools, and a short fuzz run
 #   make bench    build optimised and run am-bench (JSON, one figure a line)
+#   make coverage gcov build in build-cov: unit tests (+ the coordinator and
+#                 store integration scripts), lines and branches per folder
 #   make demo     run `agentmon demo`: a live multi-agent workload, served
 #                 on 127.0.0.1:9470 with a terminal view
 #   make soak     serve + demo under hostile load for 30 minutes (not in CI)
@@ -15,7 +17,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test unit asan integration fuzz bench demo soak metrics-doc clean
+.PHONY: all build deps test unit asan integration fuzz bench coverage demo soak metrics-doc clean
 
 all: build
 
@@ -50,6 +52,12 @@ bench: deps
 		cmake --build build-bench -j$(JOBS) --target agentmon_python; fi
 	@build-bench/am-bench
 
+# Line and branch coverage per folder (gcc --coverage, lcov); the summary
+# is printed and kept in build-cov/coverage/summary.txt, HTML beside it.
+coverage: deps
+	@scripts/deps.sh test
+	@scripts/coverage.sh build-cov
+
 # Not in `make test`: serve and the demo under a mixed hostile load for
 # SOAK_SECONDS (default 30 minutes); memory, descriptors and threads must
 # stay flat. Prints the figures as one JSON line.
@@ -68,4 +76,4 @@ metrics-doc: build
 	@echo "docs/METRICS.md regenerated"
 
 clean:
-	rm -rf build build-min build-asan build-tsan build-fuzz build-bench
+	rm -rf build build-min build-asan build-tsan build-fuzz build-bench build-cov

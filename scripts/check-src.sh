@@ -5,7 +5,10 @@
 #   sprintf strcpy strcat strtok atoi gets sscanf (unbounded or unchecked);
 # - raw malloc/calloc/realloc/free in the library (src/core, src/encode and
 #   the other library folders) outside src/core/alloc.c, so every allocation
-#   goes through am_set_allocator() and the fault-injection test sees it.
+#   goes through am_set_allocator() and the fault-injection test sees it;
+# - every public declaration (AM_EXTERN in include/agentmon/) under a
+#   contract block saying `Since: 0.x` (STYLE rule 15): the nearest comment
+#   above it, shared by the declarations that follow it without a blank line.
 # Prints each offending line and exits 1 if there is one.
 set -u
 cd "$(dirname "$0")/.."
@@ -20,6 +23,32 @@ raw='(^|[^_a-zA-Z0-9.>])(malloc|calloc|realloc|free)[[:space:]]*\('
 libdirs=$(ls -d src/*/ | grep -v 'src/cli/')
 if grep -rnE "$raw" $libdirs --include='*.c' --include='*.h' | grep -v '^src/core/alloc.c:'; then
     echo "check-src: raw allocation in the library (use am__malloc & co. from alloc.h)" >&2
+    rc=1
+fi
+# A declaration's contract block: walk up over the declarations grouped with
+# it to the first comment; a blank line first means it has none.
+if ! awk '
+FNR == 1 { n = 0 }
+{ line[++n] = $0 }
+/^AM_EXTERN/ {
+    ok = 0; found = 0
+    for (j = n - 1; j > 0 && line[j] !~ /^[[:space:]]*$/; j--) {
+        if (line[j] ~ /\*\/[[:space:]]*$/) {
+            found = 1
+            for (k = j; k > 0; k--) {
+                if (line[k] ~ /Since: [0-9]+\.[0-9]+/) ok = 1
+                if (line[k] ~ /^[[:space:]]*\/\*/) break
+            }
+            break
+        }
+    }
+    if (!ok) {
+        printf "%s:%d: %s\n", FILENAME, n, found ? "contract block without Since: 0.x" : "no contract block"
+        bad = 1
+    }
+}
+END { exit bad }' include/agentmon/*.h; then
+    echo "check-src: a public declaration lacks its contract block's Since: (STYLE rule 15)" >&2
     rc=1
 fi
 [ $rc -eq 0 ] && echo "check-src: ok"

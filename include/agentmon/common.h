@@ -27,6 +27,10 @@ extern "C" {
 #define AM_DEPRECATED(since, msg)
 #endif
 
+/* AM_STR(9470) is "9470": a numeric macro as a string literal. Since: 0.3 */
+#define AM_STR(x) AM__STR(x)
+#define AM__STR(x) #x
+
 /* X(name, number, explanation): append only, never renumber. */
 #define AM_ERR_LIST(X)                                                                             \
     X(AM_OK, 0, "success")                                                                         \

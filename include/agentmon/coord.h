@@ -285,7 +285,7 @@ AM_EXTERN void am_coord_dlq_free(am_coord_dlq_entry *e, size_t n);
 */
 AM_EXTERN am_err am_coord_dlq_replay(am_coord *c, const char *agent, const char *id, size_t *n);
 
-/* am_coord_dlq_purge: delete agent's DLQ; *n (may be NULL) counts. */
+/* am_coord_dlq_purge: delete agent's DLQ; *n (may be NULL) counts. Since: 0.1 */
 AM_EXTERN am_err am_coord_dlq_purge(am_coord *c, const char *agent, size_t *n);
 
 /* Lengths as the backend holds them now, for one agent. */
@@ -298,6 +298,11 @@ typedef struct am_coord_stats {
     void *reserved[2];
 } am_coord_stats;
 
+/*
+** am_coord_agent_stats: fill *out (borrowed; meaningful only on AM_OK) with
+** agent's queue lengths as the backend holds them now. Returns AM_OK,
+** AM_EINVAL or a backend error. Thread-safe. Since: 0.1
+*/
 AM_EXTERN am_err am_coord_agent_stats(am_coord *c, const char *agent, am_coord_stats *out);
 
 /*

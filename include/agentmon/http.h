@@ -85,8 +85,18 @@ typedef struct am_http_auth {
     void *reserved[2];
 } am_http_auth;
 
+/*
+** Where a server listens unless told otherwise: loopback only, on agentmon's
+** port. The one place these defaults are written (the collector, the demo and
+** the shm server use them too). Since: 0.3
+*/
+#define AM_HTTP_DEFAULT_HOST "127.0.0.1"
+#define AM_HTTP_DEFAULT_PORT 9470
+/* "127.0.0.1:9470", for help texts. Since: 0.3 */
+#define AM_HTTP_DEFAULT_LISTEN AM_HTTP_DEFAULT_HOST ":" AM_STR(AM_HTTP_DEFAULT_PORT)
+
 typedef struct am_http_opts {
-    const char *host;          /* address or name to bind; "127.0.0.1" */
+    const char *host;          /* address or name to bind; AM_HTTP_DEFAULT_HOST */
     uint16_t port;             /* 0 picks a free port: see am_http_port() */
     unsigned threads;          /* handler threads; 0 = 2 */
     unsigned max_connections;  /* 0 = 1024, lowered to fit RLIMIT_NOFILE */
@@ -116,7 +126,7 @@ typedef struct am_http_opts {
 
 #define AM_HTTP_OPTS_INIT                                                                          \
     {                                                                                              \
-        "127.0.0.1", 9470                                                                          \
+        AM_HTTP_DEFAULT_HOST, AM_HTTP_DEFAULT_PORT                                                 \
     }
 
 /*
@@ -164,10 +174,10 @@ AM_EXTERN am_err am_http_route(am_http *h, unsigned methods, const char *pattern
 */
 AM_EXTERN am_err am_http_listen(am_http *h);
 
-/* am_http_start: am_http_new() then am_http_listen(); *out only on AM_OK. */
+/* am_http_start: am_http_new() then am_http_listen(); *out only on AM_OK. Since: 0.1 */
 AM_EXTERN am_err am_http_start(const am_http_opts *o, am_http **out);
 
-/* am_http_port: the port being listened on (the chosen one for port 0). */
+/* am_http_port: the port being listened on (the chosen one for port 0). Since: 0.1 */
 AM_EXTERN uint16_t am_http_port(const am_http *h);
 
 /*
@@ -195,27 +205,28 @@ AM_EXTERN void am_http_free(am_http *h);
 
 /* ---- requests: every string is borrowed, valid during the handler ---- */
 
-/* "GET", "POST", ... */
+/* The request method: "GET", "POST", ... Since: 0.1 */
 AM_EXTERN const char *am_http_req_method(const am_http_req *r);
-/* The path, without the query string, as sent (not percent-decoded). */
+/* The path, without the query string, as sent (not percent-decoded). Since: 0.1 */
 AM_EXTERN const char *am_http_req_path(const am_http_req *r);
-/* A header's value (name case-insensitive), or NULL. */
+/* A header's value (name case-insensitive), or NULL. Since: 0.1 */
 AM_EXTERN const char *am_http_req_header(const am_http_req *r, const char *name);
-/* The first value of a query parameter (percent-decoded, UTF-8), or NULL. */
+/* The first value of a query parameter (percent-decoded, UTF-8), or NULL. Since: 0.1 */
 AM_EXTERN const char *am_http_req_query(const am_http_req *r, const char *name);
 /*
 ** All values of a repeated query parameter (match[]=a&match[]=b): fills
 ** vals[0..max) and returns how many there are (may exceed max).
+** Since: 0.1
 */
 AM_EXTERN size_t am_http_req_query_all(const am_http_req *r, const char *name, const char **vals,
                                        size_t max);
-/* The number of query parameters, and the i-th name and value. */
+/* The number of query parameters, and the i-th name and value. Since: 0.1 */
 AM_EXTERN size_t am_http_req_query_count(const am_http_req *r);
 AM_EXTERN const char *am_http_req_query_name(const am_http_req *r, size_t i);
 AM_EXTERN const char *am_http_req_query_value(const am_http_req *r, size_t i);
-/* The value of a "{name}" segment of the route's pattern, or NULL. */
+/* The value of a "{name}" segment of the route's pattern, or NULL. Since: 0.1 */
 AM_EXTERN const char *am_http_req_param(const am_http_req *r, const char *name);
-/* The request body (NULL and 0 when none); NUL-terminated for convenience. */
+/* The request body (NULL and 0 when none); NUL-terminated for convenience. Since: 0.1 */
 AM_EXTERN const char *am_http_req_body(const am_http_req *r, size_t *len);
 /*
 ** The same body, writable: a handler may change the bytes in place (a
@@ -226,12 +237,13 @@ AM_EXTERN char *am_http_req_body_mut(am_http_req *r, size_t *len);
 
 /* ---- responses: by default 200 with an empty body ---- */
 
+/* Set the response's status code (default 200). Since: 0.1 */
 AM_EXTERN void am_http_resp_status(am_http_resp *r, unsigned status);
 
-/* Add a header (name and value copied; no CR/LF allowed: AM_EINVAL). */
+/* Add a header (name and value copied; no CR/LF allowed: AM_EINVAL). Since: 0.1 */
 AM_EXTERN am_err am_http_resp_header(am_http_resp *r, const char *name, const char *value);
 
-/* Set the body and its Content-Type (both copied). */
+/* Set the body and its Content-Type (both copied). Since: 0.1 */
 AM_EXTERN am_err am_http_resp_body(am_http_resp *r, const char *content_type, const void *data,
                                    size_t len);
 
@@ -239,6 +251,7 @@ AM_EXTERN am_err am_http_resp_body(am_http_resp *r, const char *content_type, co
 ** Set the body, taking data: memory from this library's allocator (such as
 ** text from am_registry_encode()), freed with am_free() when sent, or at
 ** once if this fails. Returns AM_OK or AM_ENOMEM.
+** Since: 0.1
 */
 AM_EXTERN am_err am_http_resp_body_take(am_http_resp *r, const char *content_type, char *data,
                                         size_t len);
@@ -247,6 +260,7 @@ AM_EXTERN am_err am_http_resp_body_take(am_http_resp *r, const char *content_typ
 ** Answer with status and the JSON error body
 ** {"status":"error","errorType":type,"error":message}. Returns AM_OK or
 ** AM_ENOMEM.
+** Since: 0.1
 */
 AM_EXTERN am_err am_http_resp_error(am_http_resp *r, unsigned status, const char *type,
                                     const char *message);

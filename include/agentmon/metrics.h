@@ -293,7 +293,7 @@ AM_EXTERN double am_gauge_value(am_gauge *g);
 /* Histograms: distributions in cumulative buckets                     */
 /* ------------------------------------------------------------------ */
 
-/* Prometheus' default buckets: .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10. */
+/* Prometheus' default buckets: .005 .01 .025 .05 .1 .25 .5 1 2.5 5 10. Since: 0.1 */
 AM_EXTERN extern const double AM_DEFAULT_BUCKETS[11];
 #define AM_DEFAULT_BUCKETS_N 11
 
@@ -425,7 +425,7 @@ AM_EXTERN void am_stateset_clear(am_stateset *s);
 AM_EXTERN am_err am_stateset_set(am_stateset *s, size_t idx, bool on);
 AM_EXTERN am_err am_stateset_select(am_stateset *s, size_t idx);
 
-/* am_stateset_get: whether state idx is true (false when out of range). */
+/* am_stateset_get: whether state idx is true (false when out of range). Since: 0.1 */
 AM_EXTERN bool am_stateset_get(am_stateset *s, size_t idx);
 
 /* ------------------------------------------------------------------ */

@@ -61,7 +61,7 @@ typedef struct am_task_agent am_task_agent;
 
 /* Register agent_task_duration_seconds{agent_id,status},
    agent_task_success_total{agent_id}, agent_task_failure_total{agent_id,
-   error_type} and agent_queue_depth{queue_name} in r (NULL: default). */
+   error_type} and agent_queue_depth{queue_name} in r (NULL: default). Since: 0.1 */
 AM_EXTERN am_err am_task_pack_new(am_registry *r, am_task_pack **out);
 AM_EXTERN void am_task_pack_free(am_task_pack *p);
 
@@ -73,11 +73,11 @@ AM_EXTERN void am_task_pack_free(am_task_pack *p);
 AM_EXTERN am_err am_task_finished(am_task_pack *p, const char *agent_id, const char *error_type,
                                   double seconds, const am_trace_ctx *trace);
 
-/* agent_queue_depth{queue_name} = depth. */
+/* agent_queue_depth{queue_name} = depth. Since: 0.1 */
 AM_EXTERN am_err am_task_queue_depth(am_task_pack *p, const char *queue_name, double depth);
 
 /* A prepared agent: am_task_agent_finished() records with no lookup on
-   success (a failure's error_type is looked up). Free with _free. */
+   success (a failure's error_type is looked up). Free with _free. Since: 0.1 */
 AM_EXTERN am_err am_task_agent_new(am_task_pack *p, const char *agent_id, am_task_agent **out);
 AM_EXTERN void am_task_agent_free(am_task_agent *a);
 AM_EXTERN am_err am_task_agent_finished(am_task_agent *a, const char *error_type, double seconds,
@@ -90,21 +90,22 @@ typedef struct am_a2a_target am_a2a_target;
 
 /* a2a_request_duration_seconds and a2a_requests_total {agent,operation,
    status}, a2a_active_tasks{agent}, a2a_response_size_bytes{agent}, with
-   the story's buckets. */
+   the story's buckets. Since: 0.1 */
 AM_EXTERN am_err am_a2a_pack_new(am_registry *r, am_a2a_pack **out);
 AM_EXTERN void am_a2a_pack_free(am_a2a_pack *p);
 
 /*
 ** An A2A request to agent's operation finished: ok selects status
 ** "success" or "error"; response_bytes < 0 means unknown (not observed).
+** Since: 0.1
 */
 AM_EXTERN am_err am_a2a_request(am_a2a_pack *p, const char *agent, const char *operation, bool ok,
                                 double seconds, double response_bytes, const am_trace_ctx *trace);
 
-/* a2a_active_tasks{agent} += delta (+1 when a task starts, -1 when done). */
+/* a2a_active_tasks{agent} += delta (+1 when a task starts, -1 when done). Since: 0.1 */
 AM_EXTERN am_err am_a2a_active(am_a2a_pack *p, const char *agent, double delta);
 
-/* A prepared (agent, operation): records with no lookup. */
+/* A prepared (agent, operation): records with no lookup. Since: 0.1 */
 AM_EXTERN am_err am_a2a_target_new(am_a2a_pack *p, const char *agent, const char *operation,
                                    am_a2a_target **out);
 AM_EXTERN void am_a2a_target_free(am_a2a_target *t);
@@ -115,22 +116,22 @@ AM_EXTERN am_err am_a2a_target_request(am_a2a_target *t, bool ok, double seconds
 
 typedef struct am_cache_pack am_cache_pack;
 
-/* cache_operations_total{operation,result}, cache_latency_seconds{operation}. */
+/* cache_operations_total{operation,result}, cache_latency_seconds{operation}. Since: 0.1 */
 AM_EXTERN am_err am_cache_pack_new(am_registry *r, am_cache_pack **out);
 AM_EXTERN void am_cache_pack_free(am_cache_pack *p);
 
 /* A cache operation ("get", "set", ...) with its result ("hit", "miss",
-   "ok", ...) took seconds (negative: not observed). */
+   "ok", ...) took seconds (negative: not observed). Since: 0.1 */
 AM_EXTERN am_err am_cache_op(am_cache_pack *p, const char *operation, const char *result,
                              double seconds);
 
 typedef struct am_rate_pack am_rate_pack;
 
-/* rate_limit_hits_total{endpoint,workspace_id,result}. */
+/* rate_limit_hits_total{endpoint,workspace_id,result}. Since: 0.1 */
 AM_EXTERN am_err am_rate_pack_new(am_registry *r, am_rate_pack **out);
 AM_EXTERN void am_rate_pack_free(am_rate_pack *p);
 
-/* A rate-limit decision: result "allowed" or "denied". */
+/* A rate-limit decision: result "allowed" or "denied". Since: 0.1 */
 AM_EXTERN am_err am_rate_decision(am_rate_pack *p, const char *endpoint, const char *workspace_id,
                                   bool allowed);
 
@@ -139,7 +140,7 @@ AM_EXTERN am_err am_rate_decision(am_rate_pack *p, const char *endpoint, const c
 typedef struct am_llm_pack am_llm_pack;
 typedef struct am_llm_route am_llm_route;
 
-/* The OpenTelemetry GenAI semantic conventions these metrics follow. */
+/* The OpenTelemetry GenAI semantic conventions these metrics follow. Since: 0.1 */
 AM_EXTERN extern const char AM_GENAI_SEMCONV_VERSION[];
 
 /*
@@ -150,6 +151,7 @@ AM_EXTERN extern const char AM_GENAI_SEMCONV_VERSION[];
 ** gen_ai_client_operation_duration_seconds{... ,error_type},
 ** gen_ai_invoke_agent_duration_seconds{gen_ai_agent_name},
 ** gen_ai_execute_tool_duration_seconds{gen_ai_tool_name}.
+** Since: 0.1
 */
 AM_EXTERN am_err am_llm_pack_new(am_registry *r, am_llm_pack **out);
 AM_EXTERN void am_llm_pack_free(am_llm_pack *p);
@@ -172,11 +174,11 @@ typedef struct am_llm_call {
         0                                                                                          \
     }
 
-/* Record an LLM call in all seven series it moves. */
+/* Record an LLM call in all seven series it moves. Since: 0.1 */
 AM_EXTERN am_err am_llm_record(am_llm_pack *p, const am_llm_call *call);
 
 /* A prepared (provider, model, operation, task_type): records with no
-   lookup on success. */
+   lookup on success. Since: 0.1 */
 AM_EXTERN am_err am_llm_route_new(am_llm_pack *p, const char *provider, const char *model,
                                   const char *operation, const char *task_type, am_llm_route **out);
 AM_EXTERN void am_llm_route_free(am_llm_route *r);
@@ -184,17 +186,17 @@ AM_EXTERN am_err am_llm_route_record(am_llm_route *r, const char *error_type, do
                                      uint64_t input_tokens, uint64_t output_tokens,
                                      const am_trace_ctx *trace);
 
-/* gen_ai_invoke_agent_duration_seconds{gen_ai_agent_name}. */
+/* gen_ai_invoke_agent_duration_seconds{gen_ai_agent_name}. Since: 0.1 */
 AM_EXTERN am_err am_llm_invoke_agent(am_llm_pack *p, const char *agent_name, double seconds,
                                      const am_trace_ctx *trace);
 
-/* gen_ai_execute_tool_duration_seconds{gen_ai_tool_name}. */
+/* gen_ai_execute_tool_duration_seconds{gen_ai_tool_name}. Since: 0.1 */
 AM_EXTERN am_err am_llm_execute_tool(am_llm_pack *p, const char *tool_name, double seconds,
                                      const am_trace_ctx *trace);
 
 /* ---- service: metrics-exposure-story.md --------------------------- */
 
-/* agentos_info{...} = 1 with these pairs (e.g. version, environment). */
+/* agentos_info{...} = 1 with these pairs (e.g. version, environment). Since: 0.1 */
 AM_EXTERN am_err am_service_info(am_registry *r, const am_labels *pairs);
 
 /* ---- worker: prometheus-integration-plan.md (the insa_ metrics) --- */
@@ -224,13 +226,15 @@ typedef struct am_worker_pack am_worker_pack;
 ** insa_parallel_execution_duration_seconds{agent_type}.
 ** The plan's alert rules (HighErrorRate, WorkerUnhealthy, CircuitBreakerOpen,
 ** DeadLetterQueueGrowing) query these names.
+** Since: 0.1
 */
 AM_EXTERN am_err am_worker_pack_new(am_registry *r, am_worker_pack **out);
 AM_EXTERN void am_worker_pack_free(am_worker_pack *p);
 
+/* insa_worker_health_status{worker_name,agent_type} = 1 or 0. Since: 0.1 */
 AM_EXTERN am_err am_worker_health(am_worker_pack *p, const char *worker_name,
                                   const char *agent_type, bool healthy);
-/* A request handled by an agent_type worker: status "success" or "error". */
+/* A request handled by an agent_type worker: status "success" or "error". Since: 0.1 */
 AM_EXTERN am_err am_worker_request(am_worker_pack *p, const char *agent_type, bool ok,
                                    double seconds, const am_trace_ctx *trace);
 AM_EXTERN am_err am_worker_active_requests(am_worker_pack *p, const char *agent_type, double n);
@@ -238,15 +242,16 @@ AM_EXTERN am_err am_worker_queue_size(am_worker_pack *p, const char *agent_type,
 AM_EXTERN am_err am_worker_message(am_worker_pack *p, const char *from_agent, const char *to_agent,
                                    const char *message_type);
 AM_EXTERN am_err am_worker_handoff(am_worker_pack *p, const char *from_agent, const char *to_agent);
-/* A cache lookup in cache_name: a hit or a miss. */
+/* A cache lookup in cache_name: a hit or a miss. Since: 0.1 */
 AM_EXTERN am_err am_worker_cache(am_worker_pack *p, const char *cache_name, bool hit);
-/* An eviction from cache_name, reason "ttl" or "size" (others allowed). */
+/* An eviction from cache_name, reason "ttl" or "size" (others allowed). Since: 0.1 */
 AM_EXTERN am_err am_worker_cache_eviction(am_worker_pack *p, const char *cache_name,
                                           const char *reason);
 /*
 ** A retry: attempt is the attempt number about to run (2 for the first
 ** retry). am_worker_retry_succeeded: the operation finally succeeded on
 ** attempt `attempts` (observed in the success-after-N histogram).
+** Since: 0.1
 */
 AM_EXTERN am_err am_worker_retry(am_worker_pack *p, const char *agent_type);
 AM_EXTERN am_err am_worker_retry_succeeded(am_worker_pack *p, const char *agent_type,

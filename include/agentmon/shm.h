@@ -231,6 +231,10 @@ typedef struct am_shm_stats {
     void *reserved[4];
 } am_shm_stats;
 
+/*
+** am_shm_stats_get: fill *out (borrowed) with what the segment holds now.
+** Returns AM_OK or AM_EINVAL (a NULL argument). Thread-safe. Since: 0.2
+*/
 AM_EXTERN am_err am_shm_stats_get(am_shm *s, am_shm_stats *out);
 
 /*

@@ -35,7 +35,10 @@ extern "C" {
 
 typedef struct am_statsd am_statsd;
 
-#define AM_STATSD_DEFAULT_TARGET "127.0.0.1:8125"
+/* The StatsD default target (and the collector's default listener). Since: 0.3 */
+#define AM_STATSD_DEFAULT_HOST "127.0.0.1"
+#define AM_STATSD_DEFAULT_PORT 8125
+#define AM_STATSD_DEFAULT_TARGET AM_STATSD_DEFAULT_HOST ":" AM_STR(AM_STATSD_DEFAULT_PORT)
 #define AM_STATSD_DEFAULT_PACKET 1432 /* bytes per datagram */
 #define AM_STATSD_DEFAULT_FLUSH_MS 100
 #define AM_STATSD_MAX_NAME 200 /* bytes of prefix + name; the collector's limit */

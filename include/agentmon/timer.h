@@ -25,17 +25,17 @@
 extern "C" {
 #endif
 
-/* am_now_ns: CLOCK_MONOTONIC in nanoseconds (vDSO, no system call). */
+/* am_now_ns: CLOCK_MONOTONIC in nanoseconds (vDSO, no system call). Since: 0.1 */
 AM_EXTERN uint64_t am_now_ns(void);
 
-/* am_unix_time: CLOCK_REALTIME in seconds with fraction. */
+/* am_unix_time: CLOCK_REALTIME in seconds with fraction. Since: 0.1 */
 AM_EXTERN double am_unix_time(void);
 
 typedef struct am_timer {
     uint64_t start_ns;
 } am_timer;
 
-/* am_timer_start: a timer started now. am_timer_seconds: seconds since. */
+/* am_timer_start: a timer started now. am_timer_seconds: seconds since. Since: 0.1 */
 AM_EXTERN am_timer am_timer_start(void);
 AM_EXTERN double am_timer_seconds(const am_timer *t);
 
@@ -60,7 +60,7 @@ typedef struct am_timer_scope {
 AM_EXTERN am_err am_timer_scope_begin(am_timer_scope *s, am_histogram *h,
                                       const char *const *values, size_t n);
 
-/* am_timer_scope_fail: the scope will observe with status="error". */
+/* am_timer_scope_fail: the scope will observe with status="error". Since: 0.1 */
 AM_EXTERN void am_timer_scope_fail(am_timer_scope *s);
 
 /*
@@ -71,6 +71,7 @@ AM_EXTERN void am_timer_scope_fail(am_timer_scope *s);
 */
 AM_EXTERN am_err am_timer_scope_end(am_timer_scope *s);
 
+/* AM_TIMER_SCOPE's cleanup helper, not for direct use. Since: 0.1 */
 AM_EXTERN void am__timer_scope_cleanup(am_timer_scope *s);
 
 #if defined(__GNUC__)

@@ -7,22 +7,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../util/hash.h"
 #include "alert.h"
 #include "labels.h"
 
 uint64_t am_alert_fingerprint(const am_label *l, size_t n)
 {
-    uint64_t h = 14695981039346656037ull;
-    if (!n)
-        return h;
+    uint64_t h = AM_FNV1A64_INIT;
     /* l is sorted by name (am_lset order); the empty set hashes to the offset */
     for (size_t i = 0; i < n; i++) {
-        for (const unsigned char *p = (const unsigned char *)l[i].name; *p; p++)
-            h = (h ^ *p) * 1099511628211ull;
-        h = (h ^ 0xffu) * 1099511628211ull;
-        for (const unsigned char *p = (const unsigned char *)l[i].value; *p; p++)
-            h = (h ^ *p) * 1099511628211ull;
-        h = (h ^ 0xffu) * 1099511628211ull;
+        h = am__fnv1a64(h, l[i].name, strlen(l[i].name));
+        h = am__fnv1a64(h, "\xff", 1);
+        h = am__fnv1a64(h, l[i].value, strlen(l[i].value));
+        h = am__fnv1a64(h, "\xff", 1);
     }
     return h;
 }

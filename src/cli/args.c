@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentmon/http.h"
 #include "args.h"
 
 static void print_usage(FILE *out, const char *usage, const cli_opt *opts, size_t n)
@@ -99,7 +100,8 @@ int cli_listen(const cli_opt *opts, size_t n_opts, const char *name, char *host,
     unsigned long p = colon ? strtoul(colon + 1, &end, 10) : 0;
     if (!colon || h_end == h || (size_t)(h_end - h) >= host_size || !colon[1] || *end ||
         p > 65535) {
-        fprintf(stderr, "agentmon: %s \"%s\" is not HOST:PORT (e.g. 127.0.0.1:9470)\n", name, s);
+        fprintf(stderr, "agentmon: %s \"%s\" is not HOST:PORT (e.g. " AM_HTTP_DEFAULT_LISTEN ")\n",
+                name, s);
         return 2;
     }
     memcpy(host, h, (size_t)(h_end - h));

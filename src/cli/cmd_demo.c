@@ -36,7 +36,8 @@
 static int parse(int argc, char **argv, demo_opts *o)
 {
     cli_opt opts[] = {
-        {"--listen", true, "serve /metrics here (default 127.0.0.1:9470; port 0 picks one)", NULL},
+        {"--listen", true,
+         "serve /metrics here (default " AM_HTTP_DEFAULT_LISTEN "; port 0 picks one)", NULL},
         {"--coordinator", true, "memory: (default), redis://host:port/db, unix:///path", NULL},
         {"--log", true, "JSON log file (default agentmon-demo.log)", NULL},
         {"--duration", true, "stop after this many seconds (default: at Ctrl-C)", NULL},
@@ -337,8 +338,8 @@ static int run_demo(int argc, char **argv)
 {
     static demo d; /* ~10 KiB; and a signal can arrive at any time */
     memset(&d, 0, sizeof d);
-    snprintf(d.o.host, sizeof d.o.host, "127.0.0.1");
-    d.o.port = 9470;
+    snprintf(d.o.host, sizeof d.o.host, "%s", AM_HTTP_DEFAULT_HOST);
+    d.o.port = AM_HTTP_DEFAULT_PORT;
     d.o.coordinator = "memory:";
     d.o.log_path = "agentmon-demo.log";
     int rc = parse(argc, argv, &d.o);

@@ -32,10 +32,10 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
          "a YAML file of these options (e.g. retention: 30d); the command "
          "line wins",
          NULL},
-        {"--listen", true, "HTTP API and /metrics (default 127.0.0.1:9470; port 0 picks one)",
-         NULL},
-        {"--statsd", true, "StatsD/DogStatsD over UDP (default 127.0.0.1:8125; \"off\": none)",
-         NULL},
+        {"--listen", true,
+         "HTTP API and /metrics (default " AM_HTTP_DEFAULT_LISTEN "; port 0 picks one)", NULL},
+        {"--statsd", true,
+         "StatsD/DogStatsD over UDP (default " AM_STATSD_DEFAULT_TARGET "; \"off\": none)", NULL},
         {"--statsd-unix", true, "also a unix datagram socket at this path", NULL},
         {"--store", true,
          "sqlite:PATH (default " AM_STORE_DEFAULT_URI ") or "
@@ -227,7 +227,7 @@ static void cleanup(void)
 static int run(int argc, char **argv)
 {
     am_serve_opts o = AM_SERVE_OPTS_INIT;
-    char http_host[256] = "127.0.0.1", statsd_host[256] = "127.0.0.1"; /* the defaults */
+    char http_host[256] = AM_HTTP_DEFAULT_HOST, statsd_host[256] = AM_STATSD_DEFAULT_HOST;
     int rc = parse(argc, argv, &o, http_host, statsd_host, sizeof http_host);
     if (rc) {
         cleanup();

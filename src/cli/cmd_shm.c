@@ -49,7 +49,8 @@ static int run(int argc, char **argv)
 {
     cli_opt opts[] = {
         {"--file", true, "the segment (e.g. /dev/shm/myservice.agentmon)", NULL},
-        {"--listen", true, "serve /metrics here (default 127.0.0.1:9470; port 0 picks one)", NULL},
+        {"--listen", true,
+         "serve /metrics here (default " AM_HTTP_DEFAULT_LISTEN "; port 0 picks one)", NULL},
         {"--once", false, "print one exposition and exit", NULL},
         {"--format", true, "for --once: prometheus (default), openmetrics or json", NULL},
         {"--reclaim-s", true, "fold dead workers' rows this often (default 10)", NULL},
@@ -66,8 +67,8 @@ static int run(int argc, char **argv)
         fprintf(stderr, "agentmon shm: --file PATH is required\n");
         return 2;
     }
-    char host[256] = "127.0.0.1";
-    uint16_t port = 9470;
+    char host[256] = AM_HTTP_DEFAULT_HOST;
+    uint16_t port = AM_HTTP_DEFAULT_PORT;
     double reclaim_s = 10;
     if ((rc = cli_listen(opts, n, "--listen", host, sizeof host, &port)) ||
         (rc = cli_number(opts, n, "--reclaim-s", 0.1, 86400, &reclaim_s)))

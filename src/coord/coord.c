@@ -267,13 +267,6 @@ am_err am_coord_register(am_coord *c, const char *agent)
 /* Sending                                                             */
 /* ------------------------------------------------------------------ */
 
-static void new_id(char out[33])
-{
-    am_trace_ctx t;
-    am_trace_new(&t);
-    am_trace_id_hex(&t, out);
-}
-
 /* Validate m and fill the backend's view of it (strings borrowed). */
 static am_err prepare(am_coord *c, const am_coord_msg *m, bool need_to, am__msg *out,
                       char idbuf[33], const am_coord_opts *o)
@@ -301,7 +294,7 @@ static am_err prepare(am_coord *c, const am_coord_msg *m, bool need_to, am__msg 
     if (!m->id && need_to && c->ops->new_id)
         c->ops->new_id(c, m->to, idbuf); /* the backend places it (a Redis Cluster) */
     else if (!m->id)
-        new_id(idbuf);
+        am__id_hex(idbuf);
     out->id = m->id ? m->id : idbuf;
     out->type = m->type ? m->type : "message";
     out->payload = m->payload;

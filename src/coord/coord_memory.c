@@ -36,6 +36,7 @@
 #include "../core/alloc.h"
 #include "../core/atomic.h"
 #include "../core/error.h"
+#include "../util/hash.h"
 #include "coord.h"
 #include "heap.h"
 
@@ -124,10 +125,7 @@ typedef struct mem {
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h ^ (h >> 29);
+    return am__hash64(0, s, strlen(s));
 }
 
 /* ------------------------------------------------------------------ */

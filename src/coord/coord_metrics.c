@@ -410,7 +410,6 @@ const am_metric_def am__defs_coord[] = {
      NULL, AM_DEF_LABELS("agent", "key"), NULL, 0, NULL, "agentmon"},
 };
 #define N_DEFS (sizeof am__defs_coord / sizeof am__defs_coord[0])
-const size_t am__n_defs_coord = N_DEFS;
 const am_def_table am__table_coord = {am__defs_coord, N_DEFS};
 
 #define H(field) offsetof(am_coord, field)

@@ -67,6 +67,7 @@
 #include "agentmon/timer.h"
 #include "../core/alloc.h"
 #include "../core/error.h"
+#include "../log/trace_internal.h"
 #include "coord_redis_conn.h"
 
 #define TRIES 4
@@ -112,9 +113,7 @@ void am__redis_claim_value(am__rbe *b, const char *to, char out[AM__REDIS_CLAIM_
 
 void am__redis_new_id(am__rbe *b, const char *to, char out[33])
 {
-    am_trace_ctx t;
-    am_trace_new(&t);
-    am_trace_id_hex(&t, out);
+    am__id_hex(out);
     if (!b->is_cluster)
         return;
     /* the last three hex digits chosen so that its bucket is to's: of 4096

@@ -94,21 +94,3 @@ void *am__grow(void *v, size_t *cap, size_t need, size_t elem, size_t first)
         *cap = n;
     return p;
 }
-
-#define AM_LINE 64
-
-void *am__calloc_aligned(size_t n)
-{
-    unsigned char *raw = am__calloc(1, n + AM_LINE + sizeof(void *));
-    if (!raw)
-        return NULL;
-    uintptr_t a = ((uintptr_t)raw + sizeof(void *) + AM_LINE - 1) & ~(uintptr_t)(AM_LINE - 1);
-    ((void **)a)[-1] = raw;
-    return (void *)a;
-}
-
-void am__free_aligned(void *p)
-{
-    if (p)
-        am__free(((void **)p)[-1]);
-}

@@ -23,8 +23,5 @@ char *am__strndup(const char *s, size_t n);
 ** untouched) or the size would overflow. The one way arrays grow here.
 */
 void *am__grow(void *v, size_t *cap, size_t need, size_t elem, size_t first);
-/* Memory aligned to a cache line, released with am__free_aligned(). */
-void *am__calloc_aligned(size_t n);
-void am__free_aligned(void *p);
 
 #endif

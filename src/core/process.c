@@ -150,12 +150,11 @@ const am_metric_def am__defs_process[] = {
     [P_THREADS] = {"process", AM_TYPE_GAUGE, "process_threads", NULL,
                    "Number of OS threads in the process.", NULL, NULL, NULL, 0, NULL, SRC},
 };
-const size_t am__n_defs_process = P_THREADS + 1;
 const am_def_table am__table_process = {am__defs_process, P_THREADS + 1};
 
 am_err am_registry_enable_process_metrics(am_registry *r)
 {
-    for (size_t k = 0; k < am__n_defs_process; k++) {
+    for (size_t k = 0; k < am__table_process.n; k++) {
         am_metric_opts o = am__def_opts(&am__defs_process[k]);
         am_callback *cb;
         am_err rc =

@@ -26,7 +26,6 @@ const am_metric_def am__defs_core[] = {
      "Label sets sent to a family's overflow series because it reached its child limit.", NULL,
      AM_DEF_LABELS("metric"), NULL, 0, NULL, "agentmon"},
 };
-const size_t am__n_defs_core = 1;
 const am_def_table am__table_core = {am__defs_core, 1};
 
 static pthread_mutex_t g_default_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -103,7 +103,6 @@ const am_metric_def am__defs_http[] = {
     {"http", AM_TYPE_GAUGE, "agentmon_http_open_connections", NULL,
      "Connections open to agentmon's HTTP server.", NULL, NULL, NULL, 0, NULL, "agentmon"},
 };
-const size_t am__n_defs_http = 4;
 const am_def_table am__table_http = {am__defs_http, 4};
 
 static am_err self_metrics(am_http *h)
@@ -195,7 +194,7 @@ am_err am_http_new(const am_http_opts *o, am_http **out)
     h->gzip_level = o->gzip_level ? o->gzip_level : 1;
     h->started = am_unix_time();
     rc = AM_ENOMEM;
-    if (!(h->host = am__strdup(o->host ? o->host : "127.0.0.1")))
+    if (!(h->host = am__strdup(o->host ? o->host : AM_HTTP_DEFAULT_HOST)))
         goto fail;
     h->n_regs = o->n_registries ? o->n_registries : 1;
     if (!(h->regs = am__calloc(h->n_regs, sizeof *h->regs)))

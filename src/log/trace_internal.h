@@ -33,4 +33,15 @@ size_t am__trace_exemplar(const am_trace_ctx *ctx, char *out);
 /* Write n bytes as 2n lowercase hex digits (no NUL). */
 void am__hex(char *out, const uint8_t *in, size_t n);
 
+/*
+** The ids agentmon makes, one scheme: 16 random bytes (util/random.h,
+** never all zero) written as text. am__id_hex: 32 lowercase hex digits and
+** a NUL, the shape of a W3C trace id (message ids of the coordinator, the
+** collector's own rows). am__uuid4: an RFC 4122 version 4 UUID, lowercase,
+** 36 characters and a NUL, where the protocol wants one (event ids,
+** Alertmanager's silence ids). Thread-safe, never fail.
+*/
+void am__id_hex(char out[33]);
+void am__uuid4(char out[37]);
+
 #endif

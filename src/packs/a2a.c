@@ -31,7 +31,6 @@ const am_metric_def am__defs_a2a[] = {
               "A2A response size in bytes", "bytes", AM_DEF_LABELS("agent"), SIZE_BUCKETS, 7,
               NULL, "metrics-exposure-story.md"},
 };
-const size_t am__n_defs_a2a = N_DEFS;
 const am_def_table am__table_a2a = {am__defs_a2a, N_DEFS};
 
 struct am_a2a_target {

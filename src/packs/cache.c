@@ -18,7 +18,6 @@ const am_metric_def am__defs_cache[] = {
                  "Cache operation latency", "seconds", AM_DEF_LABELS("operation"),
                  LATENCY_BUCKETS, 6, NULL, "metrics-exposure-story.md"},
 };
-const size_t am__n_defs_cache = N_DEFS;
 const am_def_table am__table_cache = {am__defs_cache, N_DEFS};
 
 am_err am_cache_pack_new(am_registry *r, am_cache_pack **out)

@@ -8,7 +8,6 @@
 
 #define AM__DEFS(x)                                                                                \
     extern const am_metric_def am__defs_##x[];                                                     \
-    extern const size_t am__n_defs_##x;                                                            \
     extern const am_def_table am__table_##x;
 
 AM__DEFS(core)

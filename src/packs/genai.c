@@ -53,5 +53,4 @@ const am_metric_def am__defs_genai[] = {
                             "seconds", AM_DEF_LABELS("gen_ai_tool_name"), DURATION_BUCKETS,
                             sizeof DURATION_BUCKETS / sizeof DURATION_BUCKETS[0], NULL, SRC},
 };
-const size_t am__n_defs_genai = GENAI_N;
 const am_def_table am__table_genai = {am__defs_genai, GENAI_N};

@@ -10,6 +10,5 @@
 enum { GENAI_TOKENS, GENAI_DURATION, GENAI_INVOKE_AGENT, GENAI_EXECUTE_TOOL, GENAI_N };
 
 extern const am_metric_def am__defs_genai[];
-extern const size_t am__n_defs_genai;
 
 #endif

@@ -32,7 +32,6 @@ const am_metric_def am__defs_ccr[] = {
                     AM_DEF_LABELS("provider", "direction"), NULL, 0, NULL,
                     "metrics-exposure-story.md"},
 };
-const size_t am__n_defs_ccr = CCR_N;
 const am_def_table am__table_ccr = {am__defs_ccr, CCR_N};
 
 struct am_llm_pack {

@@ -14,7 +14,6 @@ const am_metric_def am__defs_rate[] = {
               AM_DEF_LABELS("endpoint", "workspace_id", "result"), NULL, 0, NULL,
               "metrics-exposure-story.md"},
 };
-const size_t am__n_defs_rate = N_DEFS;
 const am_def_table am__table_rate = {am__defs_rate, N_DEFS};
 
 am_err am_rate_pack_new(am_registry *r, am_rate_pack **out)

@@ -9,7 +9,6 @@ const am_metric_def am__defs_service[] = {
     {"service", AM_TYPE_INFO, "agentos", NULL, "AgentOS service information", NULL, NULL, NULL, 0,
      NULL, "metrics-exposure-story.md"},
 };
-const size_t am__n_defs_service = 1;
 const am_def_table am__table_service = {am__defs_service, 1};
 
 am_err am_service_info(am_registry *r, const am_labels *pairs)

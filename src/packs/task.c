@@ -36,7 +36,6 @@ const am_metric_def am__defs_task[] = {
     [QUEUE] = {"task", AM_TYPE_GAUGE, "agent_queue_depth", NULL, "Current queue depth", NULL,
                AM_DEF_LABELS("queue_name"), NULL, 0, NULL, "monitoring-collector-spec.md"},
 };
-const size_t am__n_defs_task = N_DEFS;
 const am_def_table am__table_task = {am__defs_task, N_DEFS};
 
 struct am_task_agent {

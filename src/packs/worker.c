@@ -129,7 +129,6 @@ const am_metric_def am__defs_worker[] = {
                            "branch's end.",
                            "seconds", AM_DEF_LABELS("agent_type"), NULL, 0, NULL, SRC},
 };
-const size_t am__n_defs_worker = N_DEFS;
 const am_def_table am__table_worker = {am__defs_worker, N_DEFS};
 
 am_err am_worker_pack_new(am_registry *r, am_worker_pack **out)

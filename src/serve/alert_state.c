@@ -32,6 +32,7 @@
 #include "../core/buf.h"
 #include "../core/error.h"
 #include "../core/render.h"
+#include "../util/hash.h"
 #include "alert_state.h"
 #include "store/labels.h"
 
@@ -57,16 +58,9 @@ struct am_alert_state_store {
 
 /* ---- the table in memory -------------------------------------------------- */
 
-static uint64_t fnv(const char *s, size_t n, uint64_t h)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 static size_t slot_of(const am_alert_state_store *as, const char *id)
 {
-    size_t i = (size_t)fnv(id, strlen(id), 14695981039346656037ull) & (as->cap - 1);
+    size_t i = (size_t)am__fnv1a64(AM_FNV1A64_INIT, id, strlen(id)) & (as->cap - 1);
     while (as->rows[i] && strcmp(as->rows[i]->id, id) != 0)
         i = (i + 1) & (as->cap - 1);
     return i;
@@ -290,8 +284,8 @@ static void batch_submit(am_alert_state_store *as, batch *b)
 
 static void group_key(const char *file, const char *group, char out[18])
 {
-    uint64_t h = fnv(file, strlen(file) + 1, 14695981039346656037ull);
-    h = fnv(group, strlen(group), h);
+    uint64_t h = am__fnv1a64(AM_FNV1A64_INIT, file, strlen(file) + 1);
+    h = am__fnv1a64(h, group, strlen(group));
     snprintf(out, 18, "%016llx", (unsigned long long)h);
 }
 

@@ -19,6 +19,7 @@
 #include "agentmon/http.h"
 #include "agentmon/log.h"
 #include "agentmon/metrics.h"
+#include "agentmon/statsd.h"
 #include "../core/catalog.h"
 #include "store/store.h"
 
@@ -37,9 +38,9 @@
 
 typedef struct am_serve_opts {
     const char *http_host;                   /* "127.0.0.1" */
-    uint16_t http_port;                      /* 9470; 0 picks one */
+    uint16_t http_port;                      /* AM_HTTP_DEFAULT_PORT; 0 picks one */
     const char *statsd_host;                 /* "127.0.0.1" (a name, IPv4 or IPv6) */
-    int statsd_port;                         /* 8125; 0 picks one; -1: no UDP listener */
+    int statsd_port;                         /* AM_STATSD_DEFAULT_PORT; 0 picks one; -1: none */
     const char *statsd_unix;                 /* a unix datagram socket path, or NULL */
     const char *store_uri;                   /* NULL: AM_STORE_DEFAULT_URI */
     double retention_s;                      /* 0: AM_SERVE_RETENTION_S */
@@ -78,7 +79,8 @@ typedef struct am_serve_opts {
 } am_serve_opts;
 
 /* clang-format off */
-#define AM_SERVE_OPTS_INIT {"127.0.0.1", 9470, "127.0.0.1", 8125}
+#define AM_SERVE_OPTS_INIT                                                                         \
+    {AM_HTTP_DEFAULT_HOST, AM_HTTP_DEFAULT_PORT, AM_STATSD_DEFAULT_HOST, AM_STATSD_DEFAULT_PORT}
 /* clang-format on */
 
 typedef struct am_serve am_serve;

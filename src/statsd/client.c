@@ -421,7 +421,7 @@ static am_err open_unix(am_statsd *c, const char *path)
 static am_err open_udp(am_statsd *c, const char *target)
 {
     char host[256];
-    const char *port = "8125";
+    const char *port = AM_STR(AM_STATSD_DEFAULT_PORT);
     const char *colon;
     size_t hl;
     if (target[0] == '[') {

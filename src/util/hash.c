@@ -1,5 +1,5 @@
 /*
-** hash.c: am__hash64 and am__map (see hash.h).
+** hash.c: am__hash64, am__fnv1a64 and am__map (see hash.h).
 **
 ** The map keeps its slots at most half full, so a probe ends within a few
 ** slots on any input the hash spreads; growth rehashes from the stored
@@ -29,6 +29,14 @@ uint64_t am__hash64(uint64_t seed, const void *p, size_t n)
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 29;
     return h ? h : 1;
+}
+
+uint64_t am__fnv1a64(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 0x100000001b3ull;
+    return h;
 }
 
 void *am__map_find(const am__map *m, uint64_t h, const void *key, size_t klen)

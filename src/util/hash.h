@@ -7,6 +7,15 @@
 ** label values) can be given a per-process seed. Never 0: 0 may mean
 ** "empty" in a table.
 **
+** am__fnv1a64 is FNV-1a, 64 bits, byte at a time: slower, but its values
+** are fixed by its definition, so it is the hash of whatever outlives the
+** process or shows: Alertmanager's label-set fingerprint, alert group keys
+** and notification-log keys (stored), query cursors (held by clients), and
+** the tables whose walk order reaches an output (rollup rows, alert state).
+** Chain it by passing the previous value as h; start from AM_FNV1A64_INIT.
+** Nothing else hashes bytes by hand (core/family.c's label hash aside: the
+** hot path's own, word at a time with overlapping tail loads).
+**
 ** am__map maps byte strings (copied) to pointers: open addressing with
 ** linear probing, at most half full, keys compared by hash then bytes.
 ** It has no lock: its owner's lock guards it.
@@ -21,6 +30,10 @@
 
 /* A 64-bit hash of p[0..n) under seed; never 0. */
 uint64_t am__hash64(uint64_t seed, const void *p, size_t n);
+
+/* FNV-1a 64 of p[0..n) continuing from h (AM_FNV1A64_INIT to start). */
+#define AM_FNV1A64_INIT 0xcbf29ce484222325ull
+uint64_t am__fnv1a64(uint64_t h, const void *p, size_t n);
 
 typedef struct am__map_slot {
     uint64_t hash;

@@ -632,6 +632,89 @@ static void test_recover_sweeps(void **state)
     am_coord_delivery_free(d2);
 }
 
+/* A consumer that takes a message and dies, every time: each lapse of
+   its visibility counts as an attempt, and the last one dead-letters it
+   as max_attempts -- it does not circle the queue for ever. Recovered by
+   am_coord_recover(), as a supervisor runs it. */
+static void test_expiry_until_dead(void **state)
+{
+    cfix *f = *state;
+    AM_ASSERT_OK(send_to(f->c, "coder:1", "e1", 5, "x"));
+    for (unsigned attempt = 1; attempt <= 3; attempt++) {
+        am_coord_delivery *d;
+        AM_ASSERT_OK(am_coord_receive(f->c, "coder:1", 0.3, 0, &d));
+        AM_ASSERT_STR_EQ(d->id, "e1");
+        AM_ASSERT_EQ(d->attempt, attempt);
+        am_coord_delivery_free(d); /* never settled */
+        sleep_s(0.4);
+        size_t n = 0;
+        AM_ASSERT_OK(am_coord_recover(f->c, &n));
+        AM_ASSERT_EQ(n, 1);
+    }
+    assert_null(recv_now(f->c, "coder:1"));
+    am_coord_stats st;
+    AM_ASSERT_OK(am_coord_agent_stats(f->c, "coder:1", &st));
+    AM_ASSERT_EQ(st.dlq, 1);
+    AM_ASSERT_EQ(st.queued[1] + st.delayed + st.inflight, 0);
+    am_coord_dlq_entry *e;
+    size_t n;
+    AM_ASSERT_OK(am_coord_dlq_list(f->c, "coder:1", 10, &e, &n));
+    AM_ASSERT_EQ(n, 1);
+    AM_ASSERT_STR_EQ(e[0].id, "e1");
+    AM_ASSERT_STR_EQ(e[0].reason, "max_attempts");
+    AM_ASSERT_EQ(e[0].attempts, 3);
+    am_coord_dlq_free(e, n);
+    char *text = encode_fresh(f->c, f->r, AM_FORMAT_PROMETHEUS);
+    AM_ASSERT_CONTAINS(
+        text, "messaging_dead_lettered_total{agent=\"coder:1\",reason=\"max_attempts\"} 1\n");
+    am_free(text);
+}
+
+/* Past the first sizes of every table a backend keeps (agents, ids):
+   150 agents of 20 messages each. Every agent still finds its own queue,
+   every id is still known (a duplicate is refused wherever it is sent),
+   and each queue gives back its own messages in order. */
+static void test_many_agents_and_ids(void **state)
+{
+    cfix *f = *state;
+    enum { AGENTS = 150, PER = 20 };
+    char to[32], id[32];
+    for (int a = 0; a < AGENTS; a++) {
+        snprintf(to, sizeof to, "worker:%d", a);
+        for (int k = 0; k < PER; k++) {
+            snprintf(id, sizeof id, "m%d.%d", a, k);
+            AM_ASSERT_OK(send_to(f->c, to, id, 5, id));
+        }
+    }
+    for (int a = 0; a < AGENTS; a += 7) {
+        snprintf(id, sizeof id, "m%d.%d", a, a % PER);
+        AM_ASSERT_ERR(send_to(f->c, "worker:0", id, 5, "again"), AM_EEXIST);
+        snprintf(to, sizeof to, "worker:%d", a);
+        am_coord_stats st;
+        AM_ASSERT_OK(am_coord_agent_stats(f->c, to, &st));
+        AM_ASSERT_EQ(st.queued[1], PER);
+    }
+    for (int a = 0; a < AGENTS; a += 37) {
+        snprintf(to, sizeof to, "worker:%d", a);
+        for (int k = 0; k < PER; k++) {
+            am_coord_delivery *d = recv_now(f->c, to);
+            assert_non_null(d);
+            snprintf(id, sizeof id, "m%d.%d", a, k);
+            AM_ASSERT_STR_EQ(d->id, id);
+            AM_ASSERT_EQ(d->len, strlen(id));
+            assert_memory_equal(d->payload, id, d->len);
+            AM_ASSERT_OK(am_coord_ack(f->c, d));
+            am_coord_delivery_free(d);
+        }
+        assert_null(recv_now(f->c, to));
+    }
+    char *snap;
+    size_t len;
+    AM_ASSERT_OK(am_coord_snapshot(f->c, &snap, &len));
+    AM_ASSERT_CONTAINS(snap, "\"worker:149\"");
+    am_free(snap);
+}
+
 static int coord_suite_run(const char *name)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +730,8 @@ static int coord_suite_run(const char *name)
         cmocka_unit_test_setup_teardown(test_metrics_from_state, csetup, cteardown),
         cmocka_unit_test_setup_teardown(test_dlq_growth_event, csetup, cteardown),
         cmocka_unit_test_setup_teardown(test_recover_sweeps, csetup, cteardown),
+        cmocka_unit_test_setup_teardown(test_expiry_until_dead, csetup, cteardown),
+        cmocka_unit_test_setup_teardown(test_many_agents_and_ids, csetup, cteardown),
     };
     return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

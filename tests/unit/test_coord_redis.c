@@ -244,6 +244,37 @@ static void test_bad_uris(void **state)
     AM_ASSERT_LACKS(am_errmsg(), "s3cret");
 }
 
+/* An ACL user that may not run scripts (a locked-down Redis): the open is
+   refused, naming the script it could not load and Redis's reason, and
+   leaves nothing open behind. */
+static void test_acl_without_scripting(void **state)
+{
+    (void)state;
+    static rf_server s;
+    if (!rf_start(&s, g_exe, 0, NULL))
+        fail_msg("cannot start a second redis-server");
+    redisReply *rep = rf_cmd(&s, "ACL SETUSER bob on >bobpw ~* &* +@all -@scripting");
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(rep);
+        rf_stop(&s, SIGTERM);
+        skip(); /* a server without ACLs */
+    }
+    freeReplyObject(rep);
+    char uri[160];
+    snprintf(uri, sizeof uri, "redis://bob:bobpw@127.0.0.1:%d/0?prefix=acl", s.port);
+    am_coord *c = NULL;
+    AM_ASSERT_ERR(am_coord_open(uri, NULL, &c), AM_EBACKEND);
+    assert_null(c);
+    AM_ASSERT_CONTAINS(am_errmsg(), "cannot load script");
+    AM_ASSERT_CONTAINS(am_errmsg(), "NOPERM");
+    AM_ASSERT_LACKS(am_errmsg(), "bobpw");
+    rep = rf_cmd(&s, "CLIENT LIST TYPE normal");
+    assert_true(rep && rep->type == REDIS_REPLY_STRING);
+    AM_ASSERT_LACKS(rep->str, "user=bob"); /* no connection left open */
+    freeReplyObject(rep);
+    rf_stop(&s, SIGTERM);
+}
+
 static void test_auth_and_db(void **state)
 {
     (void)state;
@@ -936,6 +967,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_open_refused),
         cmocka_unit_test(test_bad_uris),
         cmocka_unit_test(test_auth_and_db),
+        cmocka_unit_test(test_acl_without_scripting),
         cmocka_unit_test(test_poison),
         cmocka_unit_test(test_lines_repair),
         cmocka_unit_test(test_wrong_type_keys),

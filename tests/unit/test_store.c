@@ -1456,6 +1456,53 @@ static void test_retention(void **state)
     am_store_close(s);
 }
 
+/* One row the database refuses (a trigger on SQLite, a CHECK constraint
+   on PostgreSQL -- what a DBA's rule looks like) fails the whole batch it
+   came in: the rows before and after it are not stored either, so a
+   client that retries what failed duplicates nothing. Once the rule
+   goes, the same records commit. */
+static void test_refused_row_fails_its_batch(void **state)
+{
+    (void)state;
+    char uri[256];
+    sf_fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    AM_ASSERT_OK(am__store_exec(
+        s, sf_is_pg ? "ALTER TABLE communication_metrics ADD CONSTRAINT no_bad_source "
+                      "CHECK (source_agent_id <> 'bad') NOT VALID"
+                    : "CREATE TRIGGER no_bad_source BEFORE INSERT ON communication_metrics "
+                      "WHEN NEW.source_agent_id = 'bad' BEGIN SELECT RAISE(ABORT, "
+                      "'no_bad_source'); END"));
+    comm c[3];
+    make_comm(&c[0], 0, 1000, "a", 1, 0);
+    make_comm(&c[1], 1, 1001, "bad", 1, 0);
+    make_comm(&c[2], 2, 1002, "a", 1, 0);
+    am_record rs[3] = {c[0].r, c[1].r, c[2].r};
+    uint64_t t;
+    AM_ASSERT_OK(am_store_submit(s, rs, 3, &t));
+    AM_ASSERT_ERR(am_store_wait(s, t, 30), AM_EIO);
+    AM_ASSERT_CONTAINS(am_errmsg(), "no_bad_source");
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 0);
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.committed, 0);
+    assert_true(st.failed >= 1);
+    AM_ASSERT_OK(am__store_exec(s, sf_is_pg ? "ALTER TABLE communication_metrics DROP "
+                                              "CONSTRAINT no_bad_source"
+                                            : "DROP TRIGGER no_bad_source"));
+    am_err rc = AM_EIO;
+    for (int i = 0; i < 300 && rc == AM_EIO; i++) {
+        rc = am_store_submit(s, rs, 3, &t);
+        if (!rc)
+            rc = am_store_wait(s, t, 30);
+        if (rc == AM_EIO)
+            usleep(10000); /* until the writer's probe lets writes in again */
+    }
+    AM_ASSERT_OK(rc);
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 3);
+    am_store_close(s);
+}
+
 /* A batch the database refuses fails its tickets with the reason, and
    the store goes on writing once the database takes writes again. */
 static void test_failed_batch(void **state)
@@ -1547,6 +1594,7 @@ static void test_duplicates_in_batch(void **state)
 
 static const struct CMUnitTest SUITE[] = {
     cmocka_unit_test(test_failed_batch),
+    cmocka_unit_test(test_refused_row_fails_its_batch),
     cmocka_unit_test(test_types_and_nulls),
     cmocka_unit_test(test_duplicates_in_batch),
     cmocka_unit_test(test_filters_and_ranges),

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "log/trace_internal.h"
 
 #define TP_GOOD "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 #define TID "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -617,6 +618,33 @@ static void test_traced_exemplars(void **state)
     am_registry_free(r);
 }
 
+/* The two id texts: 32 lowercase hex digits; an RFC 4122 v4 UUID (version
+   nibble 4, variant 8..b, dashes at 8-4-4-4-12). 2000 of each, distinct. */
+static void test_id_texts(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    static char hex[N][33], uuid[N][37];
+    for (int i = 0; i < N; i++) {
+        am__id_hex(hex[i]);
+        am__uuid4(uuid[i]);
+        AM_ASSERT_EQ(strlen(hex[i]), 32);
+        AM_ASSERT_EQ(strspn(hex[i], "0123456789abcdef"), 32);
+        AM_ASSERT_EQ(strlen(uuid[i]), 36);
+        for (int k = 0; k < 36; k++) {
+            bool dash = k == 8 || k == 13 || k == 18 || k == 23;
+            assert_true(dash ? uuid[i][k] == '-' : strchr("0123456789abcdef", uuid[i][k]) != NULL);
+        }
+        AM_ASSERT_EQ(uuid[i][14], '4');
+        assert_non_null(strchr("89ab", uuid[i][19]));
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++) {
+            assert_true(strcmp(hex[i], hex[j]) != 0);
+            assert_true(strcmp(uuid[i], uuid[j]) != 0);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -624,7 +652,7 @@ int main(void)
         cmocka_unit_test(test_tracestate),       cmocka_unit_test(test_ids_random),
         cmocka_unit_test(test_ids_fork),         cmocka_unit_test(test_child),
         cmocka_unit_test(test_current),          cmocka_unit_test(test_thread_isolation),
-        cmocka_unit_test(test_traced_exemplars),
+        cmocka_unit_test(test_traced_exemplars), cmocka_unit_test(test_id_texts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,8 +47,9 @@
 #include "agentmon/timer.h"
 #include "../../core/alloc.h"
 #include "../../core/error.h"
+#include "../../log/trace_internal.h"
 #include "../../packs/pack.h"
-#include "../../util/random.h"
+#include "../../util/hash.h"
 #include "../promql_fmt.h"
 #include "notify_int.h"
 
@@ -757,17 +758,6 @@ static am_silence *sil_find(am_notify *n, const char *id)
     return NULL;
 }
 
-static void new_id(char id[40])
-{
-    uint8_t b[16];
-    am__random_bytes(b, sizeof b);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* a UUID v4, as Alertmanager's ids */
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(id, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
-
 am_err am_notify_silence_put(am_notify *n, am_silence *s, char id[40])
 {
     if (s->ends_at_ms <= s->starts_at_ms && s->updated_ms == 0)
@@ -808,7 +798,7 @@ am_err am_notify_silence_put(am_notify *n, am_silence *s, char id[40])
     if (old && strcmp(am__silence_state(old, now), "expired") == 0)
         old = NULL, c->id[0] = '\0';
     if (!c->id[0])
-        new_id(c->id);
+        am__uuid4(c->id); /* a UUID v4, as Alertmanager's ids */
     if (old) {
         for (size_t i = 0; i < n->n_sil; i++)
             if (n->sil[i] == old)
@@ -892,14 +882,13 @@ void am_notify_alerts(am_notify *n,
 void am__nflog_key(const char *receiver, const am_integration *ig, const char *group_key,
                    char out[40])
 {
-    uint64_t h = 14695981039346656037ull;
+    uint64_t h = AM_FNV1A64_INIT;
     char kind[32];
     snprintf(kind, sizeof kind, "%d/%d", ig->kind, ig->index);
     const char *parts[3] = {receiver, kind, group_key};
     for (int p = 0; p < 3; p++) {
-        for (const unsigned char *c = (const unsigned char *)parts[p]; *c; c++)
-            h = (h ^ *c) * 1099511628211ull;
-        h = (h ^ 0xffu) * 1099511628211ull;
+        h = am__fnv1a64(h, parts[p], strlen(parts[p]));
+        h = am__fnv1a64(h, "\xff", 1);
     }
     snprintf(out, 40, "%016llx", (unsigned long long)h);
 }

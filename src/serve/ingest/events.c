@@ -360,13 +360,7 @@ static int finish(am_events *ev, size_t index, const am_table *t, am_value *v, c
         return reject(ev, index,
                       "field \"trace_id\" must be 32 hex digits (W3C trace context) or a UUID");
     if (!given[0]) {
-        uint8_t r[16];
-        am__random_id(r, sizeof r);
-        r[6] = (uint8_t)((r[6] & 0x0f) | 0x40); /* UUID version 4 */
-        r[8] = (uint8_t)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-        char h[32];
-        am__hex(h, r, 16);
-        snprintf(id, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+        am__uuid4(id);
         v[0].is_null = false;
         v[0].v.s = id;
     }

@@ -51,6 +51,7 @@
 #include "../../core/buf.h"
 #include "../../core/error.h"
 #include "../../core/validate.h"
+#include "../../util/hash.h"
 #include "expo_parse.h"
 
 /* Types, in the order of type_names. */
@@ -411,14 +412,6 @@ static bool suffix_allowed(int type, const char *suf, bool om)
     }
 }
 
-static uint64_t hash_name(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 /* OpenMetrics: a family name may appear once (families are not interleaved). */
 static am_err remember_family(am_expo_parser *p, const char *name, size_t n)
 {
@@ -430,7 +423,7 @@ static am_err remember_family(am_expo_parser *p, const char *name, size_t n)
         for (size_t i = 0; i < p->cap_seen; i++) {
             if (!p->seen[i])
                 continue;
-            size_t j = hash_name(p->seen[i], strlen(p->seen[i])) & (cap - 1);
+            size_t j = am__hash64(0, p->seen[i], strlen(p->seen[i])) & (cap - 1);
             while (t[j])
                 j = (j + 1) & (cap - 1);
             t[j] = p->seen[i];
@@ -439,7 +432,7 @@ static am_err remember_family(am_expo_parser *p, const char *name, size_t n)
         p->seen = t;
         p->cap_seen = cap;
     }
-    size_t mask = p->cap_seen - 1, i = hash_name(name, n) & mask;
+    size_t mask = p->cap_seen - 1, i = am__hash64(0, name, n) & mask;
     for (; p->seen[i]; i = (i + 1) & mask)
         if (!strncmp(p->seen[i], name, n) && !p->seen[i][n])
             return bad(p, AM_EPROTO, "family \"%.*s\" appears twice (interleaved)", (int)n, name);

@@ -81,7 +81,6 @@ const am_metric_def am__defs_scrape[] = {
                "Exposition text read from targets, after decompression.", "bytes",
                AM_DEF_LABELS("job"), NULL, 0, NULL, "agentmon"},
 };
-const size_t am__n_defs_scrape = N_DEFS;
 const am_def_table am__table_scrape = {am__defs_scrape, N_DEFS};
 
 typedef struct target {

@@ -76,7 +76,6 @@ typedef struct am_scraper am_scraper;
 /* The health metrics (up, scrape_duration_seconds, scrape_samples_scraped)
    and agentmon_scrape_* counters. */
 extern const am_metric_def am__defs_scrape[];
-extern const size_t am__n_defs_scrape;
 extern const am_def_table am__table_scrape;
 
 /*

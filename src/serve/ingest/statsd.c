@@ -295,7 +295,7 @@ am_err am__ingest_statsd_start(const am_ingest_statsd_opts *o, am_ingest_statsd 
         rc = am__err(AM_ENOMEM, "statsd: out of memory");
     int rcvbuf = o->rcvbuf_bytes > 0 ? o->rcvbuf_bytes : 4 << 20;
     if (!rc && o->has_udp)
-        rc = bind_udp(s, o->host ? o->host : "127.0.0.1", o->port, rcvbuf);
+        rc = bind_udp(s, o->host ? o->host : AM_STATSD_DEFAULT_HOST, o->port, rcvbuf);
     if (!rc && o->unix_path)
         rc = bind_unix(s, o->unix_path, rcvbuf);
     if (!rc) {

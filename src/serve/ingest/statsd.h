@@ -19,6 +19,7 @@
 
 #include "agentmon/log.h"
 #include "agentmon/metrics.h"
+#include "agentmon/statsd.h"
 #include "../../core/catalog.h"
 #include "statsd_agg.h"
 
@@ -28,12 +29,11 @@ extern const am_metric_def am__defs_ingest[];
 extern const size_t am__n_defs_ingest;
 extern const am_def_table am__table_ingest;
 
-#define AM_STATSD_DEFAULT_PORT 8125
 #define AM_STATSD_DEFAULT_DATAGRAM 65536 /* bytes; a longer one is refused whole */
 
 typedef struct am_ingest_statsd_opts {
     bool has_udp;          /* default true */
-    const char *host;      /* copied; NULL: "127.0.0.1"; a name, IPv4 or IPv6 */
+    const char *host;      /* copied; NULL: AM_STATSD_DEFAULT_HOST; a name or address */
     int port;              /* default AM_STATSD_DEFAULT_PORT; 0: a free one */
     const char *unix_path; /* copied; NULL: no unix socket. An existing */
                            /* socket file there is replaced; removed at stop */

@@ -117,11 +117,9 @@ am_err am__sysstat_sample(am_sysstat *s, const char *disk_path, double now, am_r
     am_value *v = s->vals;
     for (size_t i = 0; i < t->n_cols; i++)
         v[i] = (am_value){.is_null = true};
-    uint8_t r[16];
-    am__random_id(r, sizeof r);
-    char h[32];
-    am__hex(h, r, sizeof r);
-    snprintf(s->id, sizeof s->id, "sys-%.32s", h);
+    char h[33];
+    am__id_hex(h);
+    snprintf(s->id, sizeof s->id, "sys-%s", h);
     v[AM_SYS_ID] = (am_value){.v.s = s->id};
     v[AM_SYS_TIMESTAMP] = (am_value){.v.d = now};
     v[AM_SYS_HOST] = (am_value){.v.s = s->host};

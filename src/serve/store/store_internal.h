@@ -24,6 +24,7 @@
 #include "../../core/error.h"
 #include "../../core/fmt.h"
 #include "../../core/validate.h"
+#include "../../util/hash.h"
 #include "agentmon/timer.h"
 #include "labels.h"
 #include "store_backend.h"
@@ -178,7 +179,6 @@ am_err am__rollup_flush(am_store *s, amap *m);
 am_err am__store_migrate(am_store *s, int max_version);
 
 /* ---- store_query.c / store.c --------------------------------------- */
-uint64_t am__store_fnv(uint64_t h, const void *p, size_t n);
 /* summaries count the rows they read, for am_store_stats */
 void am__store_count_read(am_store *s, uint64_t raw, uint64_t rollup);
 

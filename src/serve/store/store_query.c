@@ -37,48 +37,38 @@ static am_err run_read(am_store *s, am_buf *sql, am_store_stmt st)
 /* Cursors                                                             */
 /* ------------------------------------------------------------------ */
 
-uint64_t am__store_fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= c[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static uint64_t fnv_double(uint64_t h, double d)
 {
     uint64_t bits;
     if (d != d)
         d = NAN; /* one spelling of "unbounded" */
     memcpy(&bits, &d, sizeof bits);
-    return am__store_fnv(h, &bits, sizeof bits);
+    return am__fnv1a64(h, &bits, sizeof bits);
 }
 
 uint64_t am__store_query_hash(const am_store_query *q)
 {
-    uint64_t h = am__store_fnv(0xcbf29ce484222325ULL, "am-cursor-1", 11);
+    uint64_t h = am__fnv1a64(AM_FNV1A64_INIT, "am-cursor-1", 11);
     int t = (int)q->table;
-    h = am__store_fnv(h, &t, sizeof t);
+    h = am__fnv1a64(h, &t, sizeof t);
     h = fnv_double(h, q->start);
     h = fnv_double(h, q->end);
     for (size_t i = 0; i < q->n_filters; i++) {
         int c = q->filters[i].col;
-        h = am__store_fnv(h, &c, sizeof c);
+        h = am__fnv1a64(h, &c, sizeof c);
         if (q->filters[i].value)
-            h = am__store_fnv(h, q->filters[i].value, strlen(q->filters[i].value) + 1);
+            h = am__fnv1a64(h, q->filters[i].value, strlen(q->filters[i].value) + 1);
         else
-            h = am__store_fnv(h, "\xff", 1);
+            h = am__fnv1a64(h, "\xff", 1);
     }
     return h;
 }
 
 static uint64_t cursor_check(uint64_t qhash, uint64_t tbits, uint64_t seq)
 {
-    uint64_t h = am__store_fnv(0xcbf29ce484222325ULL, &qhash, sizeof qhash);
-    h = am__store_fnv(h, &tbits, sizeof tbits);
-    return am__store_fnv(h, &seq, sizeof seq);
+    uint64_t h = am__fnv1a64(AM_FNV1A64_INIT, &qhash, sizeof qhash);
+    h = am__fnv1a64(h, &tbits, sizeof tbits);
+    return am__fnv1a64(h, &seq, sizeof seq);
 }
 
 static void put_hex(char *out, uint64_t v)
@@ -380,12 +370,12 @@ typedef struct summary_ctx {
 
 static uint64_t group_hash(const am_value *vals, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = AM_FNV1A64_INIT;
     for (size_t i = 0; i < n; i++) {
         if (vals[i].is_null)
-            h = am__store_fnv(h, "\xff", 1);
+            h = am__fnv1a64(h, "\xff", 1);
         else
-            h = am__store_fnv(h, vals[i].v.s, strlen(vals[i].v.s) + 1);
+            h = am__fnv1a64(h, vals[i].v.s, strlen(vals[i].v.s) + 1);
     }
     return h;
 }

@@ -132,7 +132,7 @@ double am__hist_quantile(const hist *h, uint64_t total, double q)
 
 acc *am__amap_get(amap *m, const void *key, size_t klen, bool *is_new)
 {
-    uint64_t h = am__store_fnv(0xcbf29ce484222325ULL, key, klen);
+    uint64_t h = am__fnv1a64(AM_FNV1A64_INIT, key, klen);
     if (m->n * 2 >= m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 256;
         struct aslot *ns = am__calloc(cap, sizeof *ns);

@@ -1,0 +1,88 @@
+/*
+** test_hash.c: util/hash -- FNV-1a's published answers (its values are
+** stored and shown, so they must never move), am__hash64 never 0 and
+** sensitive to every byte, and am__map through growth and clearing.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "util/hash.h"
+
+/* Test vectors of the FNV reference (Landon Curt Noll's fnv_test.c). */
+static void test_fnv1a64_vectors(void **state)
+{
+    (void)state;
+    assert_true(am__fnv1a64(AM_FNV1A64_INIT, "", 0) == 0xcbf29ce484222325ull);
+    assert_true(am__fnv1a64(AM_FNV1A64_INIT, "a", 1) == 0xaf63dc4c8601ec8cull);
+    assert_true(am__fnv1a64(AM_FNV1A64_INIT, "foobar", 6) == 0x85944171f73967e8ull);
+    /* chaining is concatenation */
+    uint64_t h = am__fnv1a64(AM_FNV1A64_INIT, "foo", 3);
+    assert_true(am__fnv1a64(h, "bar", 3) == 0x85944171f73967e8ull);
+}
+
+static void test_hash64(void **state)
+{
+    (void)state;
+    char buf[40];
+    memset(buf, 'x', sizeof buf);
+    /* every length up to past two words; each byte flipped changes it */
+    for (size_t n = 0; n <= sizeof buf; n++) {
+        uint64_t h = am__hash64(7, buf, n);
+        assert_true(h != 0);
+        assert_true(h == am__hash64(7, buf, n));
+        assert_true(h != am__hash64(8, buf, n)); /* the seed counts */
+        for (size_t i = 0; i < n; i++) {
+            buf[i] ^= 1;
+            assert_true(am__hash64(7, buf, n) != h);
+            buf[i] ^= 1;
+        }
+    }
+    /* lengths are part of it: "" and "\0" differ */
+    assert_true(am__hash64(0, "\0", 1) != am__hash64(0, "", 0));
+}
+
+static void test_map(void **state)
+{
+    (void)state;
+    am__map m = {0};
+    assert_null(am__map_find(&m, 1, "a", 1)); /* empty, no table yet */
+    enum { N = 1000 };
+    static int vals[N];
+    char k[16];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(k, sizeof k, "k%d", i);
+        AM_ASSERT_OK(am__map_put(&m, am__hash64(0, k, (size_t)n), k, (size_t)n, &vals[i]));
+    }
+    AM_ASSERT_EQ(m.n, N);
+    assert_true(m.cap >= 2 * N); /* at most half full */
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(k, sizeof k, "k%d", i);
+        assert_ptr_equal(am__map_find(&m, am__hash64(0, k, (size_t)n), k, (size_t)n), &vals[i]);
+    }
+    /* same hash, other bytes: not found (a prefix, a longer key) */
+    assert_null(am__map_find(&m, am__hash64(0, "k1", 2), "k", 1));
+    assert_null(am__map_find(&m, am__hash64(0, "k1", 2), "k10", 3));
+    /* an empty key is a key */
+    AM_ASSERT_OK(am__map_put(&m, am__hash64(0, "", 0), "", 0, &vals[0]));
+    assert_ptr_equal(am__map_find(&m, am__hash64(0, "", 0), "", 0), &vals[0]);
+    size_t cap = m.cap;
+    am__map_clear(&m);
+    AM_ASSERT_EQ(m.n, 0);
+    AM_ASSERT_EQ(m.cap, cap); /* the table stays */
+    assert_null(am__map_find(&m, am__hash64(0, "k1", 2), "k1", 2));
+    AM_ASSERT_OK(am__map_put(&m, am__hash64(0, "k1", 2), "k1", 2, &vals[1]));
+    assert_ptr_equal(am__map_find(&m, am__hash64(0, "k1", 2), "k1", 2), &vals[1]);
+    am__map_free(&m);
+    am__map_free(&m); /* twice: a no-op */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fnv1a64_vectors),
+        cmocka_unit_test(test_hash64),
+        cmocka_unit_test(test_map),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
