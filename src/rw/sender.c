@@ -112,6 +112,8 @@ static const am_metric_def DEFS[] = {
 };
 const am_def_table am__table_remote_write = {DEFS, N_M};
 
+#define RW_CODES 16 /* distinct HTTP statuses counted */
+
 typedef struct seg {
     struct seg *next;
     uint64_t id;
@@ -175,28 +177,72 @@ struct am_remote_write {
     bool sample_stop;
     int64_t sample_t; /* the time of the walk under way */
     am__pack *m;
+    struct code {
+        int code;
+        uint64_t n;
+    } codes[RW_CODES];
+    uint64_t pub[6], pub_codes[RW_CODES]; /* published so far (the dispatcher's) */
 };
 
 /* ---- metrics -------------------------------------------------------- */
 
-static void count(am_remote_write *rw, const char *result, uint64_t n)
+/*
+** The metrics are counted in the sender's own fields, under mu, and
+** published into self_registry by the dispatcher, every second and
+** without mu: the sampler appends while it walks that registry (holding
+** its locks), so touching the registry with mu held could deadlock.
+*/
+static void count_code(am_remote_write *rw, int status)
 {
-    if (rw->m && n)
-        am__pack_count(rw->m, M_SAMPLES, AM_LABELS(rw->name, rw->o.url, result), (double)n);
+    for (size_t i = 0; i < RW_CODES; i++) {
+        if (rw->codes[i].n && rw->codes[i].code != status)
+            continue;
+        rw->codes[i].code = status;
+        rw->codes[i].n++;
+        return;
+    }
 }
 
-/* The gauges; with mu held. */
-static void gauges(am_remote_write *rw)
+static void publish(am_remote_write *rw)
 {
     if (!rw->m)
         return;
-    am__pack_set(rw->m, M_PENDING, AM_LABELS(rw->name, rw->o.url),
-                 (double)(rw->appended - rw->done));
-    am__pack_set(rw->m, M_SHARDS, AM_LABELS(rw->name, rw->o.url), rw->n_shards);
-    am__pack_set(rw->m, M_SHARDS_DESIRED, AM_LABELS(rw->name, rw->o.url), rw->desired);
-    am__pack_set(rw->m, M_HIGHEST_SENT, AM_LABELS(rw->name, rw->o.url), rw->highest_sent);
-    am__pack_set(rw->m, M_HIGHEST_IN, AM_LABELS(rw->name, rw->o.url), rw->highest_in);
-    am__pack_set(rw->m, M_LOG_BYTES, AM_LABELS(rw->name, rw->o.url), (double)rw->log_bytes);
+    pthread_mutex_lock(&rw->mu);
+    uint64_t now[] = {rw->sent, rw->retried, rw->failed, rw->dropped, rw->invalid, rw->bytes};
+    double g[] = {(double)(rw->appended - rw->done),
+                  rw->n_shards,
+                  rw->desired,
+                  rw->highest_sent,
+                  rw->highest_in,
+                  (double)rw->log_bytes};
+    struct code codes[RW_CODES];
+    memcpy(codes, rw->codes, sizeof codes);
+    pthread_mutex_unlock(&rw->mu);
+    static const char *const RESULTS[] = {"success", "retried", "failed", "dropped", "invalid"};
+    for (size_t i = 0; i < 6; i++) {
+        if (now[i] == rw->pub[i])
+            continue;
+        if (i < 5)
+            am__pack_count(rw->m, M_SAMPLES, AM_LABELS(rw->name, rw->o.url, RESULTS[i]),
+                           (double)(now[i] - rw->pub[i]));
+        else
+            am__pack_count(rw->m, M_BYTES, AM_LABELS(rw->name, rw->o.url),
+                           (double)(now[i] - rw->pub[i]));
+        rw->pub[i] = now[i];
+    }
+    for (size_t i = 0; i < RW_CODES && codes[i].n; i++) {
+        if (codes[i].n == rw->pub_codes[i])
+            continue;
+        char code[16];
+        snprintf(code, sizeof code, "%d", codes[i].code);
+        am__pack_count(rw->m, M_REQUESTS, AM_LABELS(rw->name, rw->o.url, code),
+                       (double)(codes[i].n - rw->pub_codes[i]));
+        rw->pub_codes[i] = codes[i].n;
+    }
+    static const int GAUGES[] = {M_PENDING,      M_SHARDS,     M_SHARDS_DESIRED,
+                                 M_HIGHEST_SENT, M_HIGHEST_IN, M_LOG_BYTES};
+    for (size_t i = 0; i < 6; i++)
+        am__pack_set(rw->m, (size_t)GAUGES[i], AM_LABELS(rw->name, rw->o.url), g[i]);
 }
 
 /* ---- the log -------------------------------------------------------- */
@@ -273,7 +319,6 @@ static void enforce_limit(am_remote_write *rw)
             rw->tail = NULL;
         rw->dropped += s->n_recs;
         rw->done += s->n_recs;
-        count(rw, "dropped", s->n_recs);
         double now = am_unix_time();
         if (now >= rw->next_drop_log) {
             rw->next_drop_log = now + 1;
@@ -484,19 +529,15 @@ static void *shard_main(void *arg)
             double t0 = am_unix_time();
             am__rw_post(&sh->handle, &rw->target, body.p, body.len, &out);
             double took = am_unix_time() - t0;
-            char code[16];
-            snprintf(code, sizeof code, "%d", out.status);
             pthread_mutex_lock(&rw->mu);
             rw->requests++;
-            if (rw->m)
-                am__pack_count(rw->m, M_REQUESTS, AM_LABELS(rw->name, rw->o.url, code), 1);
+            count_code(rw, out.status);
             if (out.kind == AM_RW_SENT) {
                 rw->period_out += k;
                 rw->period_send_s += took;
             } else if (out.kind == AM_RW_RETRY) {
                 rw->period_failed = true;
                 rw->retried += k;
-                count(rw, "retried", k);
             }
             bool stopping = rw->stopping && sh->stop;
             pthread_mutex_unlock(&rw->mu);
@@ -524,14 +565,10 @@ static void *shard_main(void *arg)
         if (out.kind == AM_RW_SENT) {
             rw->sent += k;
             rw->bytes += body.len;
-            count(rw, "success", k);
-            if (rw->m)
-                am__pack_count(rw->m, M_BYTES, AM_LABELS(rw->name, rw->o.url), (double)body.len);
             if (newest > rw->highest_sent)
                 rw->highest_sent = newest;
         } else if (out.kind == AM_RW_DROP) {
             rw->failed += k;
-            count(rw, "failed", k);
             double now2 = am_unix_time();
             if (now2 >= rw->next_drop_log) {
                 rw->next_drop_log = now2 + 1;
@@ -544,7 +581,6 @@ static void *shard_main(void *arg)
         if (out.kind != AM_RW_RETRY)
             batch_done(rw, items, n);
         sh->busy = false;
-        gauges(rw);
     }
     pthread_mutex_unlock(&rw->mu);
     am_buf_free(&body);
@@ -649,7 +685,6 @@ static void revise_shards(am_remote_write *rw, double period_s)
         shards_start(rw, rw->o.min_shards);
     AM_LOG_INFO(rw->log, "remote_write", "resharded", AM_F_STR("remote_name", rw->name),
                 AM_F_INT("shards", rw->n_shards));
-    gauges(rw);
 }
 
 static void *dispatcher(void *arg)
@@ -658,16 +693,22 @@ static void *dispatcher(void *arg)
     seg *cur = NULL;
     size_t off = 0;
     double next_revise = am_unix_time() + rw->o.shard_update_s, last_revise = am_unix_time();
+    double next_publish = 0;
     pthread_mutex_lock(&rw->mu);
     for (;;) {
         double now = am_unix_time();
         if (rw->stopping)
             break;
+        if (now >= next_publish) {
+            pthread_mutex_unlock(&rw->mu);
+            publish(rw);
+            pthread_mutex_lock(&rw->mu);
+            next_publish = now + 1;
+        }
         if (now >= next_revise) {
             revise_shards(rw, now - last_revise);
             last_revise = now;
             next_revise = now + rw->o.shard_update_s;
-            gauges(rw);
         }
         if (!cur && rw->head && !(rw->head == rw->tail && rw->tail_open && !rw->head->n_recs)) {
             cur = rw->head;
@@ -688,7 +729,6 @@ static void *dispatcher(void *arg)
             double at = am_unix_time() + 0.05;
             struct timespec until = {(time_t)at, (long)((at - (double)(time_t)at) * 1e9)};
             pthread_cond_timedwait(&rw->cv_disp, &rw->mu, &until);
-            gauges(rw);
             continue;
         }
         /* hand out records until a queue is full */
@@ -733,7 +773,6 @@ static void *dispatcher(void *arg)
         if (handed < cur->n_recs) {
             rw->done += cur->n_recs - handed;
             rw->dropped += cur->n_recs - handed;
-            count(rw, "dropped", cur->n_recs - handed);
         }
         cur->read_done = true;
         if (cur->outstanding == 0) {
@@ -904,7 +943,6 @@ am_err am__rw_new(const am_remote_write_opts *o, am__rw_relabel_fn fn, void *ud,
     if (!rc)
         rc = shards_start(rw, p->min_shards);
     if (!rc) {
-        gauges(rw);
         if (pthread_create(&rw->disp, NULL, dispatcher, rw) != 0)
             rc = am__err(AM_ENOMEM, "remote_write: cannot start the dispatcher");
         else
@@ -942,7 +980,6 @@ am_err am__rw_append_pairs(am_remote_write *rw, am__pair *pairs, size_t n, int64
         if (n > AM_RW_MAX_PAIRS + 8) {
             pthread_mutex_lock(&rw->mu);
             rw->invalid++;
-            count(rw, "invalid", 1);
             pthread_mutex_unlock(&rw->mu);
             return am__err(AM_EINVAL, "remote_write: too many labels");
         }
@@ -951,7 +988,6 @@ am_err am__rw_append_pairs(am_remote_write *rw, am__pair *pairs, size_t n, int64
         if (!rw->relabel(rw->relabel_ud, pairs, &n, AM_RW_MAX_PAIRS + 8, scratch, sizeof scratch)) {
             pthread_mutex_lock(&rw->mu);
             rw->dropped++;
-            count(rw, "dropped", 1);
             pthread_mutex_unlock(&rw->mu);
             return AM_OK;
         }
@@ -960,7 +996,6 @@ am_err am__rw_append_pairs(am_remote_write *rw, am__pair *pairs, size_t n, int64
     am_err rc = log_append(rw, pairs, n, t_ms, v);
     if (rc == AM_EINVAL) {
         rw->invalid++;
-        count(rw, "invalid", 1);
     }
     pthread_mutex_unlock(&rw->mu);
     return rc;
@@ -1067,6 +1102,7 @@ void am_remote_write_free(am_remote_write *rw, double timeout_s)
         }
     }
     pthread_mutex_unlock(&rw->mu);
+    publish(rw);
     am__pack_free(rw->m);
     pthread_mutex_destroy(&rw->mu);
     pthread_cond_destroy(&rw->cv_disp);

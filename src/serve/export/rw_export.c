@@ -30,6 +30,7 @@ struct am_rw_export {
     am_rw_config *cf;
     am_remote_write **rws;
     size_t n;
+    am_registry *reg; /* the senders' registries array (they borrow it) */
 };
 
 static am_err mkdirs(const char *path)
@@ -78,6 +79,7 @@ am_err am__rw_export_start(const am_rw_export_opts *o, am_rw_export **out)
         return am__err(AM_ENOMEM, "out of memory");
     }
     x->cf = cf;
+    x->reg = o->registry;
     for (size_t i = 0; i < cf->n && !rc; i++) {
         am_rw_endpoint *ep = &cf->eps[i];
         am_remote_write_opts so = ep->o;
@@ -95,7 +97,7 @@ am_err am__rw_export_start(const am_rw_export_opts *o, am_rw_export **out)
         rc = mkdirs(o->dir ? o->dir : "remote_write");
         so.wal_dir = dir;
         so.wal_max_bytes = o->max_bytes;
-        so.registries = &((am_rw_export_opts *)o)->registry;
+        so.registries = &x->reg;
         so.n_registries = 1;
         so.interval_s = o->interval_s;
         so.self_registry = o->registry;
