@@ -75,7 +75,7 @@ am_err am__rw_append_pairs(am_remote_write *rw, am__pair *pairs, size_t n, int64
 
 /* The sender's counters, for tests and the bench. */
 typedef struct am__rw_stats {
-    uint64_t sent, failed, retried, dropped, invalid, relabel_dropped;
+    uint64_t sent, failed, retried, dropped, invalid, spilled; /* spilled: segments to disk */
     uint64_t pending, bytes, requests;
     unsigned shards;
     uint64_t segments_on_disk;

@@ -164,6 +164,7 @@ struct am_remote_write {
     bool stopping;
     /* counters */
     uint64_t appended, done, sent, failed, retried, dropped, invalid, bytes, requests, on_disk;
+    uint64_t spilled; /* segments written to wal_dir, ever */
     uint64_t period_in, period_out;
     double period_send_s;
     bool period_failed;
@@ -284,6 +285,7 @@ static void seg_spill(am_remote_write *rw, seg *s)
     }
     s->on_disk = true;
     rw->on_disk++;
+    rw->spilled++;
     am_buf_free(&s->data);
     am_buf_init(&s->data, 0);
 }
@@ -1055,9 +1057,17 @@ am_err am_remote_write_flush(am_remote_write *rw, double timeout_s)
 void am__rw_get_stats(am_remote_write *rw, am__rw_stats *st)
 {
     pthread_mutex_lock(&rw->mu);
-    *st = (am__rw_stats){
-        rw->sent,  rw->failed,   rw->retried,  rw->dropped, rw->invalid, 0, rw->appended - rw->done,
-        rw->bytes, rw->requests, rw->n_shards, rw->on_disk};
+    *st = (am__rw_stats){rw->sent,
+                         rw->failed,
+                         rw->retried,
+                         rw->dropped,
+                         rw->invalid,
+                         rw->spilled,
+                         rw->appended - rw->done,
+                         rw->bytes,
+                         rw->requests,
+                         rw->n_shards,
+                         rw->on_disk};
     pthread_mutex_unlock(&rw->mu);
 }
 

@@ -9,10 +9,12 @@
 ** with values 1..SAMPLES (so each series' sum is SAMPLES*(SAMPLES+1)/2),
 ** timestamps STEP_MS apart ending now, then waits (up to 10 min) until
 ** every sample is sent or dropped and prints the sender's counters as one
-** JSON object. With RW_AGENT_PAUSE_FILE set, appends wait while that file
-** exists (the test stops the receiver meanwhile). Exit 0 when nothing is
-** pending at the end.
+** JSON object. RW_AGENT_NAME renames the metric. With RW_AGENT_PAUSE_FILE set, appends wait while that file
+** exists. With RW_AGENT_REALTIME set, each round waits STEP_MS and is
+** stamped with the time it is appended (a live agent: the test stops the
+** receiver meanwhile). Exit 0 when nothing is pending at the end.
 */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,8 @@ int main(int argc, char **argv)
     o.shard_update_s = 2;
     o.max_shards = 8;
     const char *pause = getenv("RW_AGENT_PAUSE_FILE");
+    bool realtime = getenv("RW_AGENT_REALTIME") != NULL;
+    const char *metric = getenv("RW_AGENT_NAME") ? getenv("RW_AGENT_NAME") : "rw_agent_value";
     am_remote_write *rw;
     if (am_remote_write_new(&o, &rw)) {
         fprintf(stderr, "rw_agent: %s\n", am_errmsg());
@@ -51,11 +55,16 @@ int main(int argc, char **argv)
         struct stat st;
         while (pause && stat(pause, &st) == 0)
             usleep(20000);
+        int64_t t = t0 + k * step;
+        if (realtime) {
+            usleep((useconds_t)step * 1000);
+            t = (int64_t)(am_unix_time() * 1000);
+        }
         for (long i = 0; i < n_series; i++) {
             char sv[32];
             snprintf(sv, sizeof sv, "%ld", i);
-            const char *names[] = {"__name__", "series"}, *vals[] = {"rw_agent_value", sv};
-            if (am_remote_write_append(rw, names, vals, 2, t0 + k * step, (double)k)) {
+            const char *names[] = {"__name__", "series"}, *vals[] = {metric, sv};
+            if (am_remote_write_append(rw, names, vals, 2, t, (double)k)) {
                 fprintf(stderr, "rw_agent: %s\n", am_errmsg());
                 return 1;
             }
@@ -65,11 +74,11 @@ int main(int argc, char **argv)
     am__rw_stats st;
     am__rw_get_stats(rw, &st);
     printf("{\"sent\":%llu,\"failed\":%llu,\"retried\":%llu,\"dropped\":%llu,\"pending\":%llu,"
-           "\"bytes\":%llu,\"requests\":%llu,\"shards\":%u}\n",
+           "\"bytes\":%llu,\"requests\":%llu,\"shards\":%u,\"spilled\":%llu}\n",
            (unsigned long long)st.sent, (unsigned long long)st.failed,
            (unsigned long long)st.retried, (unsigned long long)st.dropped,
            (unsigned long long)st.pending, (unsigned long long)st.bytes,
-           (unsigned long long)st.requests, st.shards);
+           (unsigned long long)st.requests, st.shards, (unsigned long long)st.spilled);
     am_remote_write_free(rw, 5);
     return rc == AM_OK ? 0 : 1;
 }
