@@ -166,6 +166,7 @@ void bench_group_statsd(void);     /* bench_statsd.c */
 void bench_group_store(void);      /* bench_store.c */
 void bench_group_serve(void);      /* bench_serve.c */
 void bench_group_alert(void);      /* bench_alert.c */
+void bench_group_rw(void);         /* bench_rw.c */
 void bench_group_python_hot(void); /* bench_python.c */
 void bench_group_python_expo(void);
 
