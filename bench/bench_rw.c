@@ -88,22 +88,6 @@ static void append_loop(void *arg, uint64_t n)
     }
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static bool listening(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -129,7 +113,7 @@ static void vm_e2e(void)
         bench_emit_error("rw_vm_samples_per_s", "mkdtemp failed");
         return;
     }
-    int port = free_port();
+    int port = bench_free_port();
     char listen[64], data[256];
     snprintf(listen, sizeof listen, "-httpListenAddr=127.0.0.1:%d", port);
     snprintf(data, sizeof data, "-storageDataPath=%s/data", dir);

@@ -9,8 +9,8 @@
 ** a transport error (refused, reset, timeout) and -- when allowed -- 429
 ** are recoverable and retried with backoff (Retry-After honoured for 429
 ** and 5xx as a lower bound); every other status is not recoverable and
-** drops the batch. Messages name the host and status, never the URL's
-** path or credentials.
+** drops the batch. Messages name the status and the start of the
+** receiver's answer, never the URL or credentials.
 **
 ** THREADING: one handle per shard; nothing shared.
 */
@@ -24,32 +24,6 @@
 #include "../core/error.h"
 #include "../http/curl.h"
 #include "rw_send.h"
-
-static size_t keep_start(char *p, size_t size, size_t n, void *ud)
-{
-    am_buf *b = ud;
-    size_t len = size * n;
-    if (b->len < 256)
-        am_buf_append(b, p, len < 256 - b->len ? len : 256 - b->len);
-    return len;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    int64_t *retry = ud;
-    size_t len = size * n;
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        char v[32];
-        size_t k = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
-        memcpy(v, p + 12, k);
-        v[k] = '\0';
-        char *end;
-        long secs = strtol(v, &end, 10);
-        if (end != v && secs >= 0 && secs < 3600)
-            *retry = (int64_t)secs * 1000;
-    }
-    return len;
-}
 
 void am__rw_post(void **handle, const am__rw_target *t, const char *body, size_t len,
                  am__rw_outcome *out)
@@ -99,9 +73,9 @@ void am__rw_post(void **handle, const am__rw_target *t, const char *body, size_t
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_start);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, am__curl_keep_start);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, am__curl_retry_after);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &out->retry_after_ms);
     if (t->basic_user) {
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
