@@ -713,12 +713,13 @@ static void *dispatcher(void *arg)
             next_revise = now + rw->o.shard_update_s;
         }
         if (!cur && rw->head && !(rw->head == rw->tail && rw->tail_open && !rw->head->n_recs)) {
+            /* out of the list first: the limit drops only untaken ones */
             cur = rw->head;
-            if (cur == rw->tail && rw->tail_open)
-                seal(rw, false); /* cut: it goes straight to the shards */
             rw->head = cur->next;
-            if (!rw->head)
+            if (cur == rw->tail) {
                 rw->tail = NULL;
+                rw->tail_open = false; /* cut: it goes straight to the shards */
+            }
             cur->next = rw->taken;
             rw->taken = cur;
             off = 0;

@@ -10,10 +10,10 @@
 #   1. library -> VictoriaMetrics and -> Prometheus: 20 series x 1500 samples
 #      (values 1..1500): count_over_time and sum_over_time of every series
 #      are 1500 and 1125750;
-#   2. outage: a live agent (100 rounds/s of 10 series) while VictoriaMetrics
-#      is stopped for RW_OUTAGE_S and restarted on the same data: the log
-#      spilled segments to its wal_dir, and every sample before, during and
-#      after the outage is there;
+#   2. outage: a live agent (100 rounds/s of 10 series) while the receiver
+#      (VictoriaMetrics, then Prometheus) is stopped for RW_OUTAGE_S and
+#      restarted on the same data: the log spilled segments to its wal_dir,
+#      and every sample before, during and after the outage is there;
 #   3. the log's limit: the same with a 256 KiB limit: samples are dropped
 #      (counted) and the receiver holds exactly the ones counted as sent;
 #   4. 503, 500, 429, 502 answered first (a proxy in front of VictoriaMetrics):
@@ -22,8 +22,9 @@
 #      each batch tried once (no retry storm);
 #   6. agentmon serve with a remote_write: section as prometheus.yml has it
 #      (basic_auth with password_file, queue_config, write_relabel_configs
-#      keep/drop/replace) to both receivers: StatsD counters arrive relabelled,
-#      the dropped ones do not, and the drops are counted.
+#      keep/drop/replace) to both receivers: StatsD counters and a scraped
+#      sample arrive relabelled, the dropped ones do not, and the drops are
+#      counted.
 # VictoriaMetrics runs with -dedup.minScrapeInterval=1ms: a batch whose answer
 # was lost in the outage is resent, and the receiver keeps one copy, as
 # Prometheus does by itself.
@@ -94,17 +95,25 @@ stop_vm() {
     wait $VM 2>/dev/null
     VM=
 }
+start_prom() {
+    prometheus --config.file=$D/p.yml --storage.tsdb.path=$D/prom --web.listen-address=127.0.0.1:$PP \
+        --web.enable-remote-write-receiver >>$D/prom.log 2>&1 &
+    PR=$!
+    n=0
+    until curl -fsS http://127.0.0.1:$PP/-/ready >/dev/null 2>&1; do
+        n=$((n + 1))
+        [ $n -lt 600 ] || fail "Prometheus did not start: $(tail -3 $D/prom.log)"
+        sleep 0.1
+    done
+}
+stop_prom() {
+    kill $PR
+    wait $PR 2>/dev/null
+    PR=
+}
 start_vm
 : >$D/p.yml
-prometheus --config.file=$D/p.yml --storage.tsdb.path=$D/prom --web.listen-address=127.0.0.1:$PP \
-    --web.enable-remote-write-receiver >$D/prom.log 2>&1 &
-PR=$!
-n=0
-until curl -fsS http://127.0.0.1:$PP/-/ready >/dev/null 2>&1; do
-    n=$((n + 1))
-    [ $n -lt 300 ] || fail "Prometheus did not start: $(tail -3 $D/prom.log)"
-    sleep 0.1
-done
+start_prom
 say "VictoriaMetrics on :$VP, Prometheus on :$PP"
 
 # series_ok PORT NAME N_SERIES N_SAMPLES: every series of NAME has N_SAMPLES
@@ -152,24 +161,28 @@ for P in $VP $PP; do
 done
 say "ok: library -> VictoriaMetrics and Prometheus: 20 x 1500 samples, counts and sums exact"
 
-# ---- 2. outage within the log's limit
-rounds=$(((OUTAGE + 12) * 100))
-RW_AGENT_REALTIME=1 RW_AGENT_NAME=rw_outage "$AGENT" http://127.0.0.1:$VP/api/v1/write 10 $rounds 10 \
-    $D/wal 4194304 >$D/outage.json 2>$D/outage.err &
-AG=$!
-sleep 4
-stop_vm
-say "VictoriaMetrics stopped for ${OUTAGE}s"
-sleep "$OUTAGE"
-ls $D/wal | grep -q '^seg-' || fail "no segment spilled to the wal_dir during the outage"
-start_vm
-say "VictoriaMetrics restarted"
-wait $AG || fail "rw_agent (outage): $(cat $D/outage.json $D/outage.err)"
-out=$(cat $D/outage.json)
-[ "$(field "$out" sent)" = $((rounds * 10)) ] || fail "outage: not all sent: $out"
-[ "$(field "$out" spilled)" -gt 0 ] || fail "outage: nothing spilled: $out"
-series_ok $VP rw_outage 10 $rounds || fail "outage: samples lost"
-say "ok: ${OUTAGE}s outage: $((rounds * 10)) samples, $(field "$out" spilled) segments spilled to disk, none lost"
+# ---- 2. outage within the log's limit, on each receiver
+for R in vm prom; do
+    if [ $R = vm ]; then P=$VP; else P=$PP; fi
+    rm -rf $D/wal
+    rounds=$(((OUTAGE + 12) * 100))
+    RW_AGENT_REALTIME=1 RW_AGENT_NAME=rw_outage "$AGENT" http://127.0.0.1:$P/api/v1/write 10 $rounds 10 \
+        $D/wal 4194304 >$D/outage.json 2>$D/outage.err &
+    AG=$!
+    sleep 4
+    stop_$R
+    say "$R stopped for ${OUTAGE}s"
+    sleep "$OUTAGE"
+    ls $D/wal | grep -q '^seg-' || fail "$R: no segment spilled to the wal_dir during the outage"
+    start_$R
+    say "$R restarted"
+    wait $AG || fail "rw_agent (outage): $(cat $D/outage.json $D/outage.err)"
+    out=$(cat $D/outage.json)
+    [ "$(field "$out" sent)" = $((rounds * 10)) ] || fail "$R outage: not all sent: $out"
+    [ "$(field "$out" spilled)" -gt 0 ] || fail "$R outage: nothing spilled: $out"
+    series_ok $P rw_outage 10 $rounds || fail "$R outage: samples lost"
+    say "ok: $R, ${OUTAGE}s outage: $((rounds * 10)) samples, $(field "$out" spilled) segments spilled to disk, none lost"
+done
 
 # ---- 3. past the log's limit: dropped and counted, the rest exact
 rm -rf $D/wal2
@@ -238,7 +251,7 @@ remote_write:
       password_file: pw
     write_relabel_configs:
       - source_labels: [__name__]
-        regex: "rwtest_.*|agentmon_remote_write_samples_total"
+        regex: "rwtest_.*|agentmon_remote_write_samples_total|vm_app_uptime_seconds"
         action: keep
       - source_labels: [__name__]
         regex: rwtest_drop_total
@@ -263,7 +276,8 @@ remote_write:
         regex: "rwtest_.*"
         action: keep
 E
-"$AGENTMON" serve --config $D/serve.yml --remote-write-interval 1s >$D/serve.log 2>&1 &
+"$AGENTMON" serve --config $D/serve.yml --remote-write-interval 1s --scrape-interval 1s \
+    --scrape vm=http://127.0.0.1:$VP/metrics >$D/serve.log 2>&1 &
 SV=$!
 n=0
 until grep -q 'StatsD on udp' $D/serve.log; do
@@ -284,6 +298,12 @@ for P in $VP $PP; do
     done
 done
 [ "$(total $VP 'count(rwtest_keep_total{cluster="c1"})')" = 1 ] || fail "serve: replace did not add cluster=\"c1\""
+n=0
+until [ "$(total $VP 'count(vm_app_uptime_seconds{cluster="c1",job="vm"})')" = 1 ]; do
+    n=$((n + 1))
+    [ $n -lt 120 ] || fail "serve: a scraped sample (vm_app_uptime_seconds) never arrived"
+    sleep 0.5
+done
 [ "$(total $VP 'count(rwtest_drop_total)')" = 0 ] || fail "serve: drop let rwtest_drop_total through"
 [ "$(total $VP 'count(other_thing_total)')" = 0 ] || fail "serve: keep let other_thing_total through"
 [ "$(total $PP 'count(other_thing_total)')" = 0 ] || fail "serve: keep let other_thing_total through to Prometheus"
@@ -292,6 +312,6 @@ curl -s http://127.0.0.1:$HP/metrics | grep -q 'agentmon_remote_write_samples_to
 kill $SV
 wait $SV || fail "serve did not stop cleanly"
 SV=
-say "ok: serve: keep/drop/replace applied, both receivers got rwtest_keep_total=5, drops counted"
+say "ok: serve: keep/drop/replace applied, both receivers got rwtest_keep_total=5, scraped samples too, drops counted"
 say "PASS"
 cleanup
