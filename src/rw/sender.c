@@ -734,11 +734,20 @@ static void *dispatcher(void *arg)
             pthread_cond_timedwait(&rw->cv_disp, &rw->mu, &until);
             continue;
         }
-        /* hand out records until a queue is full */
+        /* hand out records until a queue is full; every 256 the lock is
+           let go, so appenders never wait for a whole segment */
         bool blocked = false;
         am__rw_rec r;
         size_t at = off;
-        while (!blocked) {
+        for (unsigned handed_now = 0; !blocked; handed_now++) {
+            if (handed_now && handed_now % 256 == 0) {
+                pthread_mutex_unlock(&rw->mu);
+                pthread_mutex_lock(&rw->mu);
+                if (rw->stopping) {
+                    blocked = true; /* not done: the top of the loop stops */
+                    break;
+                }
+            }
             at = off;
             int k = am__rw_record_next(cur->data.p, cur->data.len, &off, &r);
             if (k != 1)
@@ -761,7 +770,8 @@ static void *dispatcher(void *arg)
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += 1;
-            pthread_cond_timedwait(&rw->cv_disp, &rw->mu, &until);
+            if (!rw->stopping)
+                pthread_cond_timedwait(&rw->cv_disp, &rw->mu, &until);
             continue;
         }
         /* the segment is handed out whole (or ends in a torn record,
