@@ -70,7 +70,8 @@ typedef struct am_remote_write_opts {
     const char *basic_user, *basic_password;
     const char *auth_type; /* NULL: "Bearer" */
     const char *auth_credentials;
-    /* tls_config */
+    /* tls_config (server_name is accepted and not used yet: the TLS name
+       checked is the url's host) */
     const char *ca_file, *cert_file, *key_file, *server_name;
     int insecure_skip_verify;
     double remote_timeout_s; /* per request; default 30 */
