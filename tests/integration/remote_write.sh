@@ -116,14 +116,15 @@ start_vm
 start_prom
 say "VictoriaMetrics on :$VP, Prometheus on :$PP"
 
+QS=http QOPT= # the receivers' scheme, and curl's options for it
 # series_ok PORT NAME N_SERIES N_SAMPLES: every series of NAME has N_SAMPLES
 # samples valued 1..N_SAMPLES (exact count and sum), polled for up to 60 s
 # (VictoriaMetrics shows new series 2-10 s after they arrive).
 series_ok() {
     n=0
     while :; do
-        qc=$(curl -sS --data-urlencode "query=count_over_time($2[1h])" http://127.0.0.1:$1/api/v1/query)
-        qs=$(curl -sS --data-urlencode "query=sum_over_time($2[1h])" http://127.0.0.1:$1/api/v1/query)
+        qc=$(curl -sS $QOPT --data-urlencode "query=count_over_time($2[1h])" $QS://127.0.0.1:$1/api/v1/query)
+        qs=$(curl -sS $QOPT --data-urlencode "query=sum_over_time($2[1h])" $QS://127.0.0.1:$1/api/v1/query)
         verdict=$($PY - "$qc" "$qs" "$3" "$4" <<'E'
 import json, sys
 c, s = json.loads(sys.argv[1]), json.loads(sys.argv[2])
@@ -235,6 +236,28 @@ kill $PX
 wait $PX 2>/dev/null
 PX=
 say "ok: 400: 5000 samples counted failed, $reqs requests, none retried"
+
+# ---- TLS: a VictoriaMetrics serving https, checked against its CA
+TP=$(fp)
+victoria-metrics -httpListenAddr=127.0.0.1:$TP -storageDataPath=$D/vmtls -search.latencyOffset=0s \
+    -tls -tlsCertFile=$ROOT/tests/unit/tls/cert.pem -tlsKeyFile=$ROOT/tests/unit/tls/key.pem \
+    >$D/vmtls.log 2>&1 &
+PX=$!
+n=0
+until curl -fsS --cacert $ROOT/tests/unit/tls/cert.pem https://127.0.0.1:$TP/health >/dev/null 2>&1; do
+    n=$((n + 1))
+    [ $n -lt 300 ] || fail "VictoriaMetrics (TLS) did not start: $(tail -3 $D/vmtls.log)"
+    sleep 0.1
+done
+out=$(RW_AGENT_CA_FILE=$ROOT/tests/unit/tls/cert.pem RW_AGENT_NAME=rw_tls "$AGENT" \
+    https://127.0.0.1:$TP/api/v1/write 5 500 10) || fail "rw_agent (TLS): $out"
+QS=https QOPT="--cacert $ROOT/tests/unit/tls/cert.pem"
+series_ok $TP rw_tls 5 500 || fail "TLS: samples missing"
+QS=http QOPT=
+kill $PX
+wait $PX 2>/dev/null
+PX=
+say "ok: https with tls_config's ca_file: 5 x 500 samples exact"
 
 # ---- 6. agentmon serve, a prometheus.yml remote_write: section pasted in
 echo 's3cret' >$D/pw

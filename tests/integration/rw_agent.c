@@ -9,7 +9,8 @@
 ** with values 1..SAMPLES (so each series' sum is SAMPLES*(SAMPLES+1)/2),
 ** timestamps STEP_MS apart ending now, then waits (up to 10 min) until
 ** every sample is sent or dropped and prints the sender's counters as one
-** JSON object. RW_AGENT_NAME renames the metric. With RW_AGENT_PAUSE_FILE set, appends wait while that file
+** JSON object. RW_AGENT_NAME renames the metric; RW_AGENT_CA_FILE is the
+** CA to check an https:// receiver with. With RW_AGENT_PAUSE_FILE set, appends wait while that file
 ** exists. With RW_AGENT_REALTIME set, each round waits STEP_MS and is
 ** stamped with the time it is appended (a live agent: the test stops the
 ** receiver meanwhile). Exit 0 when nothing is pending at the end.
@@ -40,6 +41,7 @@ int main(int argc, char **argv)
     o.max_backoff_s = 1;
     o.max_samples_per_send = 500;
     o.shard_update_s = 2;
+    o.ca_file = getenv("RW_AGENT_CA_FILE");
     o.max_shards = 8;
     const char *pause = getenv("RW_AGENT_PAUSE_FILE");
     bool realtime = getenv("RW_AGENT_REALTIME") != NULL;
