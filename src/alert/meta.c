@@ -27,10 +27,11 @@ am_err am_promql_selector(const char *text, am_promql **out, char *err, size_t c
         return rc;
     const am_pql_node *n = (*out)->root;
     if (n->kind != N_VSEL) {
-        am_promql_free(*out);
-        *out = NULL;
+        /* read the node before freeing the tree it lives in */
         snprintf(err, cap, "1:1: parse error: unexpected %s, expected a series selector",
                  n->kind == N_MSEL ? "range vector" : "expression");
+        am_promql_free(*out);
+        *out = NULL;
         return am__err(AM_EINVAL, "%s", err);
     }
     return AM_OK;
