@@ -456,15 +456,15 @@ static void flush_statsd(am_serve *s)
     am__statsd_agg_flush(s->agg, on_sample, s);
 }
 
-/* Close the listener, flush what it took, free the series. */
+/* Close the listener and flush what it took. The series are freed by
+   am_serve_stop once every source has stopped: the alerting engine, which
+   stops later, still walks the registry, whose agentmon_series reads them. */
 static void stop_statsd(am_serve *s)
 {
     am__ingest_statsd_stop(s->statsd);
     s->statsd = NULL;
     if (s->store)
         flush_statsd(s);
-    am__statsd_agg_free(s->agg);
-    s->agg = NULL;
 }
 
 static am_err start_scraper(am_serve *s)
@@ -808,6 +808,8 @@ void am_serve_stop(am_serve *s)
     for (size_t i = 0; i < N_SOURCES; i++)
         if (SOURCES[i].stop)
             SOURCES[i].stop(s);
+    am__statsd_agg_free(s->agg);
+    s->agg = NULL;
     pthread_mutex_lock(&s->lock);
     if (s->store)
         submit_batch(s);
