@@ -120,6 +120,9 @@ bool bench_json_string(const char *line, const char *key, char *out, size_t cap)
 /* ------------------------------------------------------------ redis */
 /* (bench_coord_redis.c; the cluster's group uses them too) */
 
+/* A TCP port free on 127.0.0.1 just now, or -1. */
+int bench_free_port(void);
+
 /* The path of program name on PATH into out; false when it is not there. */
 bool bench_find_exe(const char *name, char *out, size_t cap);
 
@@ -166,6 +169,7 @@ void bench_group_statsd(void);     /* bench_statsd.c */
 void bench_group_store(void);      /* bench_store.c */
 void bench_group_serve(void);      /* bench_serve.c */
 void bench_group_alert(void);      /* bench_alert.c */
+void bench_group_rw(void);         /* bench_rw.c */
 void bench_group_python_hot(void); /* bench_python.c */
 void bench_group_python_expo(void);
 

@@ -92,7 +92,7 @@ bool bench_find_exe(const char *name, char *out, size_t cap)
     return false;
 }
 
-static int free_port(void)
+int bench_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -506,7 +506,7 @@ typedef struct server {
 static bool server_start(server *sv, const char *exe)
 {
     snprintf(sv->dir, sizeof sv->dir, "/tmp/am-bench-redis-XXXXXX");
-    sv->port = free_port();
+    sv->port = bench_free_port();
     if (!mkdtemp(sv->dir) || sv->port < 0)
         return false;
     sv->pid = start_redis(exe, sv->port, sv->dir);

@@ -177,6 +177,9 @@ static const group GROUPS[] = {
      bench_group_alert,
      {"alert_eval_round_100rules_10k_ms", "alert_histogram_quantile_1k_1h_ms",
       "prometheus_histogram_quantile_1k_1h_ms", "alert_bytes_per_sample"}},
+    {"remote_write",
+     bench_group_rw,
+     {"rw_encode_samples_per_s", "rw_bytes_per_sample", "rw_append_ns", "rw_vm_samples_per_s"}},
 };
 #define N_GROUPS (sizeof GROUPS / sizeof GROUPS[0])
 

@@ -14,12 +14,14 @@
 set -eu
 
 BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
+    libprotobuf-c-dev protobuf-c-compiler libsnappy-dev
     libmicrohttpd-dev libcurl4-openssl-dev libdeflate-dev zlib1g-dev libhiredis-dev
     libsqlite3-dev libpq-dev libjansson-dev libyaml-dev libpcre2-dev libssl-dev python3-dev
     python3-setuptools"
 TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl
     redis-server redis-tools postgresql prometheus-node-exporter prometheus-redis-exporter lcov
-    prometheus-alertmanager python3-aiosmtpd python3-pytest python3-venv python3-pip gunicorn"
+    prometheus-alertmanager python3-aiosmtpd python3-pytest python3-venv python3-pip gunicorn
+    victoria-metrics"
 
 case "${1:-all}" in
     build) want="$BUILD_PKGS" ;;

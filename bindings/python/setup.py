@@ -69,7 +69,9 @@ def features_header(out_dir):
             '#ifndef AGENTMON_FEATURES_H\n#define AGENTMON_FEATURES_H\n')
     for feature in ('HTTP', 'PUSH', 'REDIS'):
         text += '#define AM_HAVE_%s 1\n' % feature
-    text += '#define AM_HAVE_POSTGRES 0 /* the collector\'s store: not in the binding */\n#endif\n'
+    text += '#define AM_HAVE_POSTGRES 0 /* the collector\'s store: not in the binding */\n'
+    text += '#define AM_HAVE_REMOTE_WRITE 0 /* src/rw (protobuf-c, snappy): not in the binding */\n'
+    text += '#endif\n'
     os.makedirs(os.path.join(out_dir, 'agentmon'), exist_ok=True)
     with open(os.path.join(out_dir, 'agentmon', 'features.h'), 'w') as f:
         f.write(text)

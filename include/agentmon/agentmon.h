@@ -19,5 +19,6 @@
 #include "breaker.h"
 #include "statsd.h"
 #include "shm.h"
+#include "remote_write.h"
 
 #endif

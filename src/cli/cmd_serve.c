@@ -67,6 +67,13 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
          "restore pending `for` state only when down less than this (default 1h)", NULL},
         {"--for-grace-period", true,
          "a restored alert fires no sooner than this after a restart (default 10m)", NULL},
+        {"--remote-write-dir", true,
+         "where remote_write endpoints keep unsent samples (default <store dir>/remote_write)",
+         NULL},
+        {"--remote-write-max-bytes", true,
+         "the most each endpoint keeps unsent, memory and disk (default 256MiB as bytes)", NULL},
+        {"--remote-write-interval", true,
+         "how often remote_write samples the collector's series (default 15s)", NULL},
         {"--notify-config", true,
          "Alertmanager's route:, receivers:, inhibit_rules: (and prometheus.yml's alerting:) "
          "in a file of their own; or put them in --config",
@@ -140,6 +147,11 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         o->notify_config = cli_get(opts, n, "--config");
         o->notify_config_is_collector = true;
     }
+    if (g_config.has_remote_write)
+        o->remote_write_config = cli_get(opts, n, "--config");
+    o->remote_write_dir = cli_get(opts, n, "--remote-write-dir");
+    if (cli_number(opts, n, "--remote-write-max-bytes", 65536, 1e15, &o->remote_write_max_bytes))
+        return 2;
     if (cli_number(opts, n, "--query-max-samples", 1, 1e15, &o->query_max_samples))
         return 2;
     static const struct {
@@ -154,7 +166,8 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
                      {"--for-grace-period", offsetof(am_serve_opts, for_grace_period_s)},
                      {"--retention", offsetof(am_serve_opts, retention_s)},
                      {"--system-interval", offsetof(am_serve_opts, system_interval_s)},
-                     {"--flush-interval", offsetof(am_serve_opts, flush_interval_s)}};
+                     {"--flush-interval", offsetof(am_serve_opts, flush_interval_s)},
+                     {"--remote-write-interval", offsetof(am_serve_opts, remote_write_interval_s)}};
     for (size_t i = 0; i < sizeof DURATIONS / sizeof DURATIONS[0]; i++) {
         const char *v = cli_get(opts, n, DURATIONS[i].opt);
         double *out = (double *)((char *)o + DURATIONS[i].off);

@@ -14,14 +14,21 @@
 #include "agentmon/packs.h"
 #include "../core/error.h"
 #include "defs.h"
+#if AM_HAVE_REMOTE_WRITE
+#include "../rw/rw.h"
+#endif
 
 static const am_def_table *const TABLES[] = {
-    &am__table_task,  &am__table_a2a,     &am__table_cache,  &am__table_rate,    &am__table_ccr,
-    &am__table_genai, &am__table_service, &am__table_worker, &am__table_breaker, &am__table_coord,
+    &am__table_task,         &am__table_a2a,     &am__table_cache,   &am__table_rate,
+    &am__table_ccr,          &am__table_genai,   &am__table_service, &am__table_worker,
+    &am__table_breaker,      &am__table_coord,
 #if AM_HAVE_HTTP
     &am__table_http,
 #endif
-    &am__table_core,  &am__table_process,
+#if AM_HAVE_REMOTE_WRITE
+    &am__table_remote_write,
+#endif
+    &am__table_core,         &am__table_process,
 };
 
 const am_def_table *const *am__catalog(size_t *n_tables)

@@ -30,6 +30,8 @@ static bool in(const char *name, const char *const *set, size_t n)
 static const char *const SECTIONS[] = {
     "global",    "route",    "receivers",      "inhibit_rules",
     "templates", "alerting", "time_intervals", "mute_time_intervals"};
+/* Top-level keys whose values are remote_write's (export/rw_config.c). */
+static const char *const RW_SECTIONS[] = {"remote_write"};
 
 typedef struct pending {
     size_t name_off; /* into the strings buffer: "--key" */
@@ -147,6 +149,11 @@ am_err am__config_parse(const char *text, size_t len, const char *const *known, 
                     skip = -1;
                     break;
                 }
+                if (in(v, RW_SECTIONS, 1)) {
+                    out->has_remote_write = true;
+                    skip = -1;
+                    break;
+                }
                 snprintf(key, sizeof key, "--%.*s", (int)vlen, v);
                 for (char *c = key + 2; *c; c++)
                     if (*c == '_')
@@ -201,9 +208,10 @@ am_err am__config_parse(const char *text, size_t len, const char *const *known, 
         am_buf_free(&strs);
         return rc;
     }
-    bool has_sections = out->has_sections;
+    bool has_sections = out->has_sections, has_rw = out->has_remote_write;
     out->mem = am_buf_take(&strs, NULL);
     out->has_sections = has_sections;
+    out->has_remote_write = has_rw;
     for (size_t i = 0; i < n; i++) {
         out->names[i] = out->mem + pairs[i].name_off;
         out->values[i] = out->mem + pairs[i].value_off;

@@ -13,7 +13,8 @@
 ** sections (global, route, receivers, inhibit_rules, templates,
 ** time_intervals) and Prometheus' alerting: may be in the same file: they
 ** are skipped here (has_sections says they are there) and read by the
-** notifier (src/alert/notify/notify.h).
+** notifier (src/alert/notify/notify.h); so is Prometheus' remote_write:
+** (has_remote_write), read by src/serve/export/rw_config.c.
 */
 #ifndef AM_SERVE_CONFIG_H
 #define AM_SERVE_CONFIG_H
@@ -29,8 +30,9 @@ typedef struct am_config {
     const char *names[AM_CONFIG_MAX_PAIRS]; /* "--listen" */
     const char *values[AM_CONFIG_MAX_PAIRS];
     size_t n;
-    char *mem;         /* the strings */
-    bool has_sections; /* alerting sections (route:, receivers:, ...): the notifier's */
+    char *mem;             /* the strings */
+    bool has_sections;     /* alerting sections (route:, receivers:, ...): the notifier's */
+    bool has_remote_write; /* remote_write: (export/rw_config.c reads it) */
 } am_config;
 
 /*

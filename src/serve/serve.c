@@ -42,6 +42,7 @@
 #include "api/alert_routes.h"
 #include "api/promql_routes.h"
 #include "api/routes.h"
+#include "export/rw_export.h"
 #include "ingest/event_metrics.h"
 #include "ingest/scrape.h"
 #include "ingest/statsd.h"
@@ -138,7 +139,8 @@ struct am_serve {
     size_t flush_samples;    /* samples the StatsD flush under way has given */
     double next_invalid_log; /* invalid samples are logged once a second */
     char disk_path[4096];
-    am_sysstat sys; /* the /proc sampler's state */
+    am_sysstat sys;    /* the /proc sampler's state */
+    am_rw_export *rwx; /* remote_write endpoints */
 
     pthread_mutex_t lock; /* the batch, stopping */
     pthread_cond_t wake;
@@ -240,6 +242,9 @@ static int on_sample(void *ud, const am_sample *smp)
     am_serve *s = ud;
     const am_table *t = am_table_get(AM_T_METRIC);
     to_window(s, smp);
+    /* scraped series are not in the registry the senders sample */
+    if (smp->source && strncmp(smp->source, "scrape:", 7) == 0)
+        am__rw_export_sample(s->rwx, smp->name, smp->labels, smp->timestamp, smp->value);
     pthread_mutex_lock(&s->lock);
     if (smp->source && strcmp(smp->source, "statsd") == 0 &&
         ++s->flush_samples > s->o.max_flush_samples) {
@@ -452,15 +457,15 @@ static void flush_statsd(am_serve *s)
     am__statsd_agg_flush(s->agg, on_sample, s);
 }
 
-/* Close the listener, flush what it took, free the series. */
+/* Close the listener and flush what it took. The series are freed by
+   am_serve_stop once every source has stopped: the alerting engine, which
+   stops later, still walks the registry, whose agentmon_series reads them. */
 static void stop_statsd(am_serve *s)
 {
     am__ingest_statsd_stop(s->statsd);
     s->statsd = NULL;
     if (s->store)
         flush_statsd(s);
-    am__statsd_agg_free(s->agg);
-    s->agg = NULL;
 }
 
 static am_err start_scraper(am_serve *s)
@@ -552,6 +557,26 @@ static void stop_alerting(am_serve *s)
     s->astate = NULL;
 }
 
+/* remote_write: a sender per endpoint of the config's remote_write: */
+static am_err start_remote_write(am_serve *s)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/remote_write", s->disk_path);
+    am_rw_export_opts ro = {s->o.remote_write_config,
+                            s->reg,
+                            s->o.remote_write_interval_s > 0 ? s->o.remote_write_interval_s : 15,
+                            s->o.remote_write_dir ? s->o.remote_write_dir : dir,
+                            (uint64_t)s->o.remote_write_max_bytes,
+                            s->o.logger};
+    return am__rw_export_start(&ro, &s->rwx);
+}
+
+static void stop_remote_write(am_serve *s)
+{
+    am__rw_export_stop(s->rwx, AM_SERVE_STOP_S);
+    s->rwx = NULL;
+}
+
 /*
 ** Everything that feeds the collector, one row each (STYLE.md rule 23).
 ** am_serve_start() starts them in this order and am_serve_stop() stops
@@ -576,13 +601,15 @@ typedef struct source {
 static const source SOURCES[] = {
     /* first: its feed reads the registry's callbacks, which read the other
        sources (StatsD's series count); stopped before they are, it never
-       reads one that is gone (TSan saw stop_statsd free what it read) */
+       reads one that is stopping */
     {"alert", start_alerting, stop_alerting, NULL, 0, false},
     {"http", start_http, stop_http, NULL, 0, false},
     {"statsd", start_statsd, stop_statsd, flush_statsd, offsetof(am_serve_opts, flush_interval_s),
      false},
     {"scrape", start_scraper, stop_scraper, NULL, 0, false},
     {"system", start_system, NULL, sample_system, offsetof(am_serve_opts, system_interval_s), true},
+    /* after the inputs: it sends what they fed until they stopped */
+    {"remote_write", start_remote_write, stop_remote_write, NULL, 0, false},
 };
 #define N_SOURCES (sizeof SOURCES / sizeof SOURCES[0])
 
@@ -786,6 +813,8 @@ void am_serve_stop(am_serve *s)
     for (size_t i = 0; i < N_SOURCES; i++)
         if (SOURCES[i].stop)
             SOURCES[i].stop(s);
+    am__statsd_agg_free(s->agg);
+    s->agg = NULL;
     pthread_mutex_lock(&s->lock);
     if (s->store)
         submit_batch(s);

@@ -76,6 +76,12 @@ typedef struct am_serve_opts {
        POST /api/v1/alerts still work) */
     const char *notify_config;
     bool notify_config_is_collector; /* it is the --config file: other keys are ours */
+    /* remote_write (docs/REMOTE_WRITE.md): the file with Prometheus'
+       remote_write: section (the --config file); NULL: none */
+    const char *remote_write_config;
+    const char *remote_write_dir;   /* the endpoints' logs; NULL: <store dir>/remote_write */
+    double remote_write_max_bytes;  /* per endpoint; 0: 256 MiB */
+    double remote_write_interval_s; /* the registry sampled; 0: 15 s */
 } am_serve_opts;
 
 /* clang-format off */

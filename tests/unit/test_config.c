@@ -39,6 +39,14 @@ static void test_good(void **state)
     AM_ASSERT_OK(parse("scrape: http://one/metrics\n", &c));
     AM_ASSERT_EQ(c.n, 1);
     am__config_free(&c);
+    /* Prometheus' remote_write: is skipped whole (export/rw_config.c reads it) */
+    AM_ASSERT_OK(parse("listen: a\nremote_write:\n  - url: http://x/api/v1/write\n"
+                       "    queue_config: {max_shards: 2}\nstore: b\n",
+                       &c));
+    AM_ASSERT_EQ(c.n, 2);
+    assert_true(c.has_remote_write);
+    assert_false(c.has_sections);
+    am__config_free(&c);
     AM_ASSERT_OK(parse("", &c)); /* an empty file sets nothing */
     AM_ASSERT_EQ(c.n, 0);
     am__config_free(&c);

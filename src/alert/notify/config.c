@@ -235,7 +235,7 @@ static char *tmpl_field(cfx *f, const am_ynode *m, const char *key, const char *
 
 /* ---- http_config --------------------------------------------------------------- */
 
-static void httpcfg_free(am_httpcfg *h)
+void am__httpcfg_free(am_httpcfg *h)
 {
     am__free(h->basic_user);
     am__free(h->basic_password);
@@ -269,6 +269,8 @@ static void httpcfg_copy(am_httpcfg *d, const am_httpcfg *s)
     d->follow_redirects = s->follow_redirects;
 }
 
+static void httpcfg_fields(cfx *f, const am_ynode *hc, am_httpcfg *h);
+
 /* http_config of m (or a copy of the global one when absent). */
 static void httpcfg(cfx *f, const am_ynode *m, am_httpcfg *h)
 {
@@ -284,6 +286,13 @@ static void httpcfg(cfx *f, const am_ynode *m, am_httpcfg *h)
                                        "oauth2",           NULL};
     static const char *const NO[] = {"oauth2", NULL};
     check_keys(f, hc, "http_config", KEYS, NO);
+    httpcfg_fields(f, hc, h);
+}
+
+/* The fields of an HTTP client configuration in mapping hc (keys checked
+   by the caller). */
+static void httpcfg_fields(cfx *f, const am_ynode *hc, am_httpcfg *h)
+{
     h->follow_redirects = boolean(f, hc, "follow_redirects", true);
     h->proxy_url = str(f, hc, "proxy_url");
     const am_ynode *ba = am__y_get(hc, "basic_auth");
@@ -321,6 +330,17 @@ static void httpcfg(cfx *f, const am_ynode *m, am_httpcfg *h)
         h->server_name = str(f, tc, "server_name");
         h->insecure_skip_verify = boolean(f, tc, "insecure_skip_verify", false);
     }
+}
+
+int am__httpcfg_parse(const char *file, const am_ynode *m, am_httpcfg *h, am_buf *errs)
+{
+    cfx f;
+    memset(&f, 0, sizeof f);
+    f.file = file;
+    f.errs = errs;
+    memset(h, 0, sizeof *h);
+    httpcfg_fields(&f, m, h);
+    return f.n_errs;
 }
 
 /* ---- global ----------------------------------------------------------------------- */
@@ -377,7 +397,7 @@ static void global(cfx *f, const am_ynode *g)
 
 static void integration_free(am_integration *ig)
 {
-    httpcfg_free(&ig->http);
+    am__httpcfg_free(&ig->http);
     char **s[] = {&ig->url,
                   &ig->channel,
                   &ig->username,
@@ -1042,7 +1062,7 @@ static void alerting(cfx *f, const am_ynode *a)
             cerr(f, m, "an alertmanager needs static_configs with targets");
         am_am_target *nt = am__calloc(f->c->n_ams + n_targets + 1, sizeof *nt);
         if (!nt) {
-            httpcfg_free(&h);
+            am__httpcfg_free(&h);
             continue;
         }
         if (f->c->n_ams)
@@ -1069,7 +1089,7 @@ static void alerting(cfx *f, const am_ynode *a)
                 httpcfg_copy(&at->http, &h);
             }
         }
-        httpcfg_free(&h);
+        am__httpcfg_free(&h);
     }
 }
 
@@ -1097,7 +1117,7 @@ void am__notify_config_free(am_notify_config *c)
     am__free(c->inhibit);
     for (size_t i = 0; i < c->n_ams; i++) {
         am__free(c->ams[i].base);
-        httpcfg_free(&c->ams[i].http);
+        am__httpcfg_free(&c->ams[i].http);
     }
     am__free(c->ams);
     am__free(c->file);
@@ -1114,7 +1134,7 @@ static void cfx_free(cfx *f)
     am__free(f->smtp_auth_username);
     am__free(f->smtp_auth_password);
     am__free(f->smtp_auth_identity);
-    httpcfg_free(&f->http);
+    am__httpcfg_free(&f->http);
 }
 
 am_err am__notify_config_parse(const char *file, const char *text, size_t len, bool is_collector,

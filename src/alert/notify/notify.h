@@ -39,6 +39,7 @@
 #include "../alert.h"
 #include "../labels.h"
 #include "../regex.h"
+#include "../yamltree.h"
 
 /* ================================================================ matchers */
 
@@ -82,6 +83,17 @@ typedef struct am_httpcfg {
     bool follow_redirects; /* true */
     char *proxy_url;
 } am_httpcfg;
+
+/*
+** The HTTP client fields of mapping m as Prometheus inlines them in a
+** remote_write: or scrape config (basic_auth, authorization,
+** bearer_token[_file], tls_config, proxy_url, follow_redirects), secrets
+** read from their *_file relative to file's directory. Keys are not
+** checked here. Each problem is a line "FILE:LINE: what" of errs; returns
+** how many. *h is filled (free with am__httpcfg_free) either way.
+*/
+int am__httpcfg_parse(const char *file, const am_ynode *m, am_httpcfg *h, am_buf *errs);
+void am__httpcfg_free(am_httpcfg *h);
 
 /* One integration of a receiver: the union of the four kinds' fields
    that agentmon uses (strings owned; a NULL template is the default). */

@@ -37,41 +37,6 @@ static size_t read_cb(char *buf, size_t size, size_t n, void *ud)
     return k;
 }
 
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-    am_buf *b = ud;
-    if (b->len < 1024) /* keep the start of an error body for the log */
-        am_buf_append(b, p, size * n < 1024 - b->len ? size * n : 1024 - b->len);
-    return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    int64_t *retry = ud;
-    size_t len = size * n;
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        char v[64];
-        size_t k = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
-        memcpy(v, p + 12, k);
-        v[k] = '\0';
-        char *s = v;
-        while (*s == ' ')
-            s++;
-        char *end;
-        long secs = strtol(s, &end, 10);
-        if (end != s && (*end == '\r' || *end == '\n' || !*end) && secs >= 0) {
-            *retry = (int64_t)secs * 1000;
-        } else {
-            time_t t = curl_getdate(s, NULL);
-            if (t > 0) {
-                int64_t d = (int64_t)t * 1000 - (int64_t)(am_unix_time() * 1000);
-                *retry = d > 0 ? d : 0;
-            }
-        }
-    }
-    return len;
-}
-
 /* The host:port of a URL, for messages (never its path or query). */
 static void host_of(const char *url, char *out, size_t cap)
 {
@@ -172,10 +137,10 @@ void am__send(const am_httpcfg *h, const am_request *rq, int64_t timeout_ms, am_
         curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, am__curl_retry_after);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->retry_after_ms);
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, am__curl_keep_start);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
     CURLcode cc = curl_easy_perform(c);
     long status = 0;
