@@ -30,6 +30,7 @@
 #include "../alert/service.h"
 #include "../serve/api/alert_routes.h"
 #include "../serve/api/promql_routes.h"
+#include "../web/dashboard.h"
 
 enum { ROLE_ORCH, ROLE_PLANNER, ROLE_RESEARCHER, ROLE_CODER, ROLE_REVIEWER, ROLE_WRITER, N_ROLES };
 
@@ -81,6 +82,7 @@ typedef struct demo_opts {
     bool no_rules;             /* --rules off */
     double eval_interval;      /* seconds; 0: 15 */
     const char *notify_config; /* Alertmanager's route:, receivers:, ... */
+    double replay_interval;    /* the simulated operator replays a DLQ this often; 0: never */
 } demo_opts;
 
 struct demo {
@@ -93,6 +95,7 @@ struct demo {
     am_promql_api papi;        /* the query API on the demo's server */
     am_notify *_Atomic notify; /* routing and receivers; events become alerts */
     am_alert_api aapi;         /* silences, alerts in (no store: no history) */
+    am_dashboard dash;         /* the web dashboard at / (src/web) */
     am_task_pack *tasks;
     am_a2a_pack *a2a;
     am_cache_pack *cache;

@@ -21,6 +21,7 @@
 #include "agentmon/metrics.h"
 #include "../core/catalog.h"
 #include "store/store.h"
+#include "../web/dashboard.h"
 
 #define AM_SERVE_MAX_SCRAPE 64
 #define AM_SERVE_MAX_RULE_FILES 64
@@ -74,6 +75,9 @@ typedef struct am_serve_opts {
        POST /api/v1/alerts still work) */
     const char *notify_config;
     bool notify_config_is_collector; /* it is the --config file: other keys are ours */
+    /* the web dashboard at / (src/web/dashboard.h): its price table, copied;
+       NULL: the example prices. The rest of it is filled in here. */
+    const am_dashboard *dashboard;
 } am_serve_opts;
 
 /* clang-format off */
