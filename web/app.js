@@ -235,9 +235,11 @@
         charts.push(chart);
       } else {
         chart.data.datasets = ds;
-        chart.options.scales.x.min = undefined;
-        chart.update('none');
       }
+      // the whole chosen range, so that a range's change shows
+      chart.options.scales.x.min = win_.start * 1000;
+      chart.options.scales.x.max = win_.end * 1000;
+      chart.update('none');
       chart.$refreshed = refreshes;
     };
     return w;
@@ -407,7 +409,7 @@
       const el = (t, a, txt) => { const e = document.createElementNS(NS, t); for (const [k, v] of Object.entries(a)) e.setAttribute(k, v); if (txt !== undefined) e.textContent = txt; return e; };
       const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Graph of messages between agents' });
       const defs = el('defs', {});
-      const mk = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '10', refY: '5', markerWidth: '6', markerHeight: '6', orient: 'auto-start-reverse' });
+      const mk = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '10', refY: '5', markerUnits: 'userSpaceOnUse', markerWidth: '9', markerHeight: '9', orient: 'auto-start-reverse' });
       mk.append(el('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: 'currentColor' }));
       defs.append(mk); svg.append(defs);
       const max = Math.max(1, ...edges.map((e) => e.n));
@@ -643,6 +645,13 @@
       go({ range: $('range').value, from: $('from').value, to: $('to').value, session: $('session').value.trim() }, true);
     });
     window.addEventListener('popstate', () => { S = readState(); render(); });
+    // trace links anywhere: stay on this page (a new tab still works)
+    $('main').addEventListener('click', (e) => {
+      const a = e.target.closest('a[data-trace]');
+      if (!a || e.ctrlKey || e.metaKey || e.shiftKey) return;
+      e.preventDefault();
+      go({ page: 'trace', trace: a.dataset.trace }, true);
+    });
     document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(true); });
     await fillFilters();
     render();

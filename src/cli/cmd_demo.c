@@ -251,6 +251,7 @@ static am_err start_alerting(demo *d)
     ao.regs = &d->reg;
     ao.n_regs = 1;
     ao.eval_interval_ms = (int64_t)(d->o.eval_interval * 1000);
+    ao.feed_interval_ms = 1000; /* the dashboard's charts move every second */
     ao.logger = d->log;
     if (!rc)
         rc = am_alerting_start(&ao, &d->alerting, &errs);

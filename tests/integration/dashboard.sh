@@ -1,0 +1,101 @@
+#!/bin/sh
+# dashboard.sh: the web dashboard (docs/DASHBOARD.md) in real headless
+# Chromium against a running `agentmon demo`.
+#
+#   sh tests/integration/dashboard.sh [BUILDDIR]      (from the repo root)
+#
+# 1. The demo runs on loopback (port 0) with write credentials (a bearer
+#    token file) and without its simulated operator's DLQ replays, so that
+#    only the page moves dead letters.
+# 2. tests/browser/dashboard.js (puppeteer-core from npm, installed by
+#    scripts/npm-deps.sh into build-npm/; Debian's chromium) visits every
+#    page: no console error, no failed request, every chart drawn, no
+#    sideways scroll at 1366 px; the time range re-queries and redraws; the
+#    agent filter narrows a table; a panel downloads as CSV; a DLQ replay
+#    without credentials is refused, then with them (confirmed) it works;
+#    the trace page follows a recent trace. PNGs of every page go to
+#    BUILDDIR/dashboard/ (AM_SCREENSHOTS_TO=docs/img also copies them there,
+#    for the README).
+# 3. Checked here, outside the page: the replayed message is no longer in
+#    the DLQ (the coordinator's API), and the agent took the task again
+#    (its log line for that task, after the replay).
+# Skips (exit 0, saying so) when chromium or node is missing.
+set -u
+BUILD=${1:-build}
+AGENTMON=$BUILD/agentmon
+PY=/usr/bin/python3
+command -v chromium >/dev/null 2>&1 || { echo "dashboard: SKIP: chromium not installed"; exit 0; }
+command -v node >/dev/null 2>&1 || { echo "dashboard: SKIP: node not installed"; exit 0; }
+if [ -f "$BUILD/CMakeCache.txt" ]; then
+    cmake --build "$BUILD" --target agentmon >/dev/null || { echo "dashboard: FAIL: build"; exit 1; }
+fi
+NODE_MODULES=$(scripts/npm-deps.sh) || { echo "dashboard: FAIL: npm-deps.sh"; exit 1; }
+export NODE_MODULES
+
+TMP=$(mktemp -d)
+OUT=$BUILD/dashboard
+mkdir -p "$OUT"
+DEMO_PID=""
+cleanup() {
+    [ -n "$DEMO_PID" ] && kill "$DEMO_PID" 2>/dev/null && wait "$DEMO_PID" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+TOKEN=dash-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
+printf '%s\n' "$TOKEN" >"$TMP/write.token"
+"$AGENTMON" demo --listen 127.0.0.1:0 --quiet --seed 11 --log "$TMP/demo.log" \
+    --replay-interval 0 --write-token-file "$TMP/write.token" \
+    >"$TMP/demo.out" 2>"$TMP/demo.err" &
+DEMO_PID=$!
+i=0
+while ! grep -q "dashboard at" "$TMP/demo.out" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && { echo "dashboard: FAIL: the demo did not start"; cat "$TMP/demo.err"; exit 1; }
+    sleep 0.1
+done
+URL=$(sed -n 's|.*dashboard at \(http://127.0.0.1:[0-9]*/\).*|\1|p' "$TMP/demo.out")
+# charts need a few samples in the window first
+sleep 6
+
+node tests/browser/dashboard.js "$URL" "$OUT" "$TOKEN" >"$TMP/facts.json" 2>"$TMP/browser.err" || {
+    echo "dashboard: FAIL: the browser test"
+    cat "$TMP/browser.err"
+    exit 1
+}
+
+# the replay, seen from outside the page
+"$PY" - "$URL" "$TMP/facts.json" "$TMP/demo.log" <<'PY' || exit 1
+import json, re, sys, time, urllib.parse, urllib.request
+url, facts, log = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
+d = facts["dlq"]
+agent, mid, payload = d["agent"], d["id"], d["payload"] or ""
+dlq = json.load(urllib.request.urlopen(url + "api/v1/dlq/" + urllib.parse.quote(agent, safe="")))["data"]
+if any(e["id"] == mid for e in dlq):
+    sys.exit("dashboard: FAIL: message %s is still in %s's DLQ after the replay" % (mid, agent))
+m = re.search(r"task=(\d+)", payload)
+task = int(m.group(1)) if m else None
+if task is None:
+    sys.exit("dashboard: FAIL: no task in the dead letter's payload %r" % payload)
+deadline = time.time() + 30
+while time.time() < deadline:
+    for line in open(log):
+        try:
+            j = json.loads(line)
+        except ValueError:
+            continue
+        ts = j.get("timestamp", "")
+        t = time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone if ts else 0
+        if j.get("component") == agent and j.get("task") == task and t >= int(d["replayed_at"]) - 1:
+            print("dashboard: replayed message %s (task %d) went back to %s's queue and was taken: %s"
+                  % (mid, task, agent, j.get("message")))
+            sys.exit(0)
+    time.sleep(0.5)
+sys.exit("dashboard: FAIL: %s never took task %d again after the replay" % (agent, task))
+PY
+
+if [ -n "${AM_SCREENSHOTS_TO:-}" ]; then
+    mkdir -p "$AM_SCREENSHOTS_TO"
+    cp "$OUT"/dashboard-*.png "$AM_SCREENSHOTS_TO"/
+fi
+echo "dashboard: OK $(cat "$TMP/facts.json")"
