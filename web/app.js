@@ -70,8 +70,10 @@
       const f = Date.parse(S.from) / 1000, t = Date.parse(S.to) / 1000;
       if (f < t) { end = t; span = t - f; }
     }
-    const step = Math.max(2, Math.ceil(span / 150));
-    return { start: end - span, end, span, step, rate: Math.max(4 * step, 60) };
+    // ~100 points a chart; a rate() window holds at least 4 of the
+    // server's samples (it feeds its window every sample_interval_s)
+    const step = Math.max(2, Math.ceil(span / 100));
+    return { start: end - span, end, span, step, rate: Math.max(4 * step, 4 * (CFG.sample_interval_s || 15)) };
   }
 
   function reEscape(v) { return v.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&').replace(/"/g, '\\"'); }

@@ -293,6 +293,7 @@ static am_err serve(demo *d)
     d->dash.read_auth = d->papi.read_auth;
     d->dash.write_auth = d->papi.write_auth;
     d->dash.coord = d->coord;
+    d->dash.sample_interval_s = 1; /* start_alerting(): the feed every second */
     d->dash.log_path = d->o.uninstrumented ? NULL : d->o.log_path;
     if (!rc)
         rc = am__dashboard_routes_add(d->srv, &d->dash);

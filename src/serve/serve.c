@@ -418,6 +418,7 @@ static am_err start_http(am_serve *s)
     s->dash.read_auth = s->o.read_auth;
     s->dash.write_auth = s->o.write_auth;
     s->dash.has_store = true;
+    s->dash.sample_interval_s = s->o.eval_interval_s > 0 ? s->o.eval_interval_s : 15;
     if (!rc)
         rc = am__dashboard_routes_add(s->http, &s->dash);
     return rc ? rc : am_http_listen(s->http);

@@ -113,6 +113,8 @@ static void get_config(am_http_req *req, am_http_resp *resp, void *ud)
                   d->log_path ? "true" : "false");
     const char *cur = d->currency ? d->currency : "USD";
     am__buf_json_string(&b, cur, strlen(cur));
+    am_buf_puts(&b, ",\"sample_interval_s\":");
+    am__buf_double(&b, d->sample_interval_s > 0 ? d->sample_interval_s : 15);
     bool example = d->n_prices == 0;
     am_buf_printf(&b, ",\"prices_are_examples\":%s,\"prices\":[", example ? "true" : "false");
     const am_llm_price *v = example ? EXAMPLE_PRICES : d->prices;
