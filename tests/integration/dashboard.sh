@@ -55,8 +55,10 @@ while ! grep -q "dashboard at" "$TMP/demo.out" 2>/dev/null; do
     sleep 0.1
 done
 URL=$(sed -n 's|.*dashboard at \(http://127.0.0.1:[0-9]*/\).*|\1|p' "$TMP/demo.out")
-# charts need a few samples in the window first
+# charts need a few samples in the window first (the README's pictures, a
+# minute and a half of them)
 sleep 6
+[ -n "${AM_SCREENSHOTS_TO:-}" ] && sleep 84
 
 node tests/browser/dashboard.js "$URL" "$OUT" "$TOKEN" >"$TMP/facts.json" 2>"$TMP/browser.err" || {
     echo "dashboard: FAIL: the browser test"
@@ -93,6 +95,32 @@ while time.time() < deadline:
     time.sleep(0.5)
 sys.exit("dashboard: FAIL: %s never took task %d again after the replay" % (agent, task))
 PY
+
+# `agentmon serve` serves the same page, with its store and a price table
+kill "$DEMO_PID" && wait "$DEMO_PID" 2>/dev/null
+DEMO_PID=""
+"$AGENTMON" serve --listen 127.0.0.1:0 --statsd off --store "sqlite:$TMP/db/agentmon.db" \
+    --system-interval 0 --llm-price openai/gpt-4o=2.5,10 >"$TMP/serve.out" 2>"$TMP/serve.err" &
+DEMO_PID=$!
+i=0
+while ! grep -q "HTTP on" "$TMP/serve.out" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -gt 100 ] && { echo "dashboard: FAIL: serve did not start"; cat "$TMP/serve.err"; exit 1; }
+    sleep 0.1
+done
+SURL=http://$(sed -n 's|.*HTTP on \(127.0.0.1:[0-9]*\).*|\1|p' "$TMP/serve.out")/
+curl -fsS "$SURL" | grep -q '<script src="/ui/app.js"' &&
+    curl -fsS "${SURL}api/v1/dashboard" | grep -q '"store":true,"coordinator":false,"logs":false' &&
+    curl -fsS "${SURL}api/v1/dashboard" | grep -q '"prices_are_examples":false' &&
+    curl -fsS "${SURL}ui/app.js" | grep -q agentmonDashboard ||
+    { echo "dashboard: FAIL: agentmon serve does not serve the dashboard"; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${SURL}api/v1/dlq/coder:1")" = 404 ] ||
+    { echo "dashboard: FAIL: serve has no coordinator, yet answers the DLQ route"; exit 1; }
+"$AGENTMON" serve --listen 127.0.0.1:0 --statsd off --store "sqlite:$TMP/db2/a.db" \
+    --llm-price openai >/dev/null 2>"$TMP/bad.err" &&
+    { echo "dashboard: FAIL: serve took a bad --llm-price"; exit 1; }
+grep -q "want PROVIDER/MODEL=INPUT,OUTPUT" "$TMP/bad.err" ||
+    { echo "dashboard: FAIL: a bad --llm-price is not explained"; cat "$TMP/bad.err"; exit 1; }
 
 if [ -n "${AM_SCREENSHOTS_TO:-}" ]; then
     mkdir -p "$AM_SCREENSHOTS_TO"
