@@ -32,6 +32,7 @@ const puppeteer = require(path.join(process.env.NODE_MODULES, 'puppeteer-core'))
 const [agentmon, warmArg] = process.argv.slice(2);
 const WARMUP = Number(warmArg || 40);
 const REPS = 40;
+const REFRESH_GAP_MS = 2500; // longer than a refresh period: the last one is over
 const PAGES = ['overview', 'messaging', 'agents', 'llm', 'communication', 'system', 'alerts'];
 const TICK_MS = 1000 / 100; // USER_HZ on Linux
 
@@ -98,11 +99,13 @@ const median = (a) => { const b = [...a].sort((x, y) => x - y); return b[Math.fl
     for (const page of PAGES) {
       await p.goto(url + '?page=' + page + '&range=5m', { waitUntil: 'load' });
       await p.waitForFunction(() => Number(document.body.dataset.refreshed || 0) >= 1, { timeout: 20000 });
+      // paused, then one refresh by hand: exactly its requests
+      await p.click('#pause');
+      await sleep(REFRESH_GAP_MS);
       const reqs = [];
       const on = (r) => { if (r.url().includes('/api/')) reqs.push(r.url()); };
-      const start = await p.evaluate(() => Number(document.body.dataset.refreshed));
       p.on('request', on);
-      await p.waitForFunction((k) => Number(document.body.dataset.refreshed) >= k + 1, { timeout: 20000 }, start);
+      await p.evaluate(() => window.agentmonDashboard.refresh());
       p.off('request', on);
       perPage[page] = reqs;
     }

@@ -70,10 +70,12 @@
       const f = Date.parse(S.from) / 1000, t = Date.parse(S.to) / 1000;
       if (f < t) { end = t; span = t - f; }
     }
-    // ~100 points a chart; a rate() window holds at least 4 of the
-    // server's samples (it feeds its window every sample_interval_s)
+    // ~100 points a chart; rate() windows as Grafana's $__rate_interval:
+    // a step and one sample, and at least 4 of the server's samples (it
+    // feeds its window every sample_interval_s)
     const step = Math.max(2, Math.ceil(span / 100));
-    return { start: end - span, end, span, step, rate: Math.max(4 * step, 4 * (CFG.sample_interval_s || 15)) };
+    const si = CFG.sample_interval_s || 15;
+    return { start: end - span, end, span, step, rate: Math.ceil(Math.max(step + si, 4 * si)) };
   }
 
   function reEscape(v) { return v.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&').replace(/"/g, '\\"'); }
@@ -493,7 +495,8 @@
       let hist = [];
       if (CFG.store) {
         hist = await api('/api/v1/alerts/history', { start: win_.start.toFixed(3), end: win_.end.toFixed(3), limit: 200 });
-        const hr = (Array.isArray(hist) ? hist : hist.history || []).map((x) => [time(x.timestamp || x.time || 0), x.alertname || x.name || '', x.state || '', x.labels ? JSON.stringify(x.labels) : '']);
+        const secs = (t) => (typeof t === 'number' ? t : Date.parse(t) / 1000);
+        const hr = (Array.isArray(hist) ? hist : []).map((x) => [time(secs(x.timestamp)), x.alertname || '', x.state || '', x.labels ? Object.entries(x.labels).map(([k, v]) => k + '=' + v).join(', ') : '']);
         put(parts.history, ['time', 'alert', 'state', 'labels'], hr.reverse(), { empty: 'No changes in this range.' });
       }
       w.raw = { alerts: al, rules, silences: sil, history: hist };
@@ -662,7 +665,7 @@
 
   // For tests and the curious: the page's state, its charts and a way to wait.
   window.agentmonDashboard = {
-    state: () => S, refreshes: () => refreshes,
+    state: () => S, refreshes: () => refreshes, refresh: () => refresh(true),
     charts: () => charts.map((c) => ({ panel: c.$panel, refreshed: c.$refreshed, points: c.data.datasets.reduce((n, d) => n + d.data.length, 0),
       firstX: Math.min(...c.data.datasets.flatMap((d) => d.data.map((p) => p.x))) })),
     widgets: () => widgets.map((w) => ({ id: w.id, rows: w.table ? w.table.rows.length : null, error: (w.el.querySelector('.err') || {}).textContent || null })),

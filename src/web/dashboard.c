@@ -99,6 +99,37 @@ static void price_json(am_buf *b, const am_llm_price *p, bool first)
     am_buf_putc(b, '}');
 }
 
+void am__web_send_json(am_http_resp *resp, am_buf *b)
+{
+    if (am_buf_err(b)) {
+        am_buf_free(b);
+        am_http_resp_error(resp, 500, "internal", "out of memory writing the answer");
+        return;
+    }
+    size_t len;
+    char *p = am_buf_take(b, &len);
+    am_http_resp_body_take(resp, "application/json", p, len);
+}
+
+bool am__web_limit(am_http_req *req, am_http_resp *resp, size_t def, size_t max, size_t *out)
+{
+    const char *l = am_http_req_query(req, "limit");
+    *out = def;
+    if (!l)
+        return true;
+    char *end;
+    errno = 0;
+    long v = strtol(l, &end, 10);
+    if (!*l || *end || errno || v < 1 || (unsigned long)v > max) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "limit: a whole number in 1..%zu", max);
+        am_http_resp_error(resp, 400, "bad_data", msg);
+        return false;
+    }
+    *out = (size_t)v;
+    return true;
+}
+
 static void get_config(am_http_req *req, am_http_resp *resp, void *ud)
 {
     (void)req;
@@ -122,14 +153,7 @@ static void get_config(am_http_req *req, am_http_resp *resp, void *ud)
     for (size_t i = 0; i < n; i++)
         price_json(&b, &v[i], i == 0);
     am_buf_puts(&b, "]}}");
-    if (am_buf_err(&b)) {
-        am_buf_free(&b);
-        am_http_resp_error(resp, 500, "internal", "out of memory writing the answer");
-        return;
-    }
-    size_t len;
-    char *p = am_buf_take(&b, &len);
-    am_http_resp_body_take(resp, "application/json", p, len);
+    am__web_send_json(resp, &b);
 }
 
 /* A price: a finite number >= 0 and below a million, the whole of s. */

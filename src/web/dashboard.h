@@ -24,6 +24,8 @@
 #include "agentmon/coord.h"
 #include "agentmon/http.h"
 
+struct am_buf;
+
 /* An LLM price: money per million tokens, in and out. */
 typedef struct am_llm_price {
     char provider[64], model[128];
@@ -61,13 +63,20 @@ am_err am__dashboard_price_add(am_dashboard *d, const char *spec);
 ** and, when trace_id is not NULL, hold "trace_id":"<trace_id>". A partial
 ** first line is skipped. Lines that are not JSON objects are skipped.
 */
-struct am_buf;
 void am__logs_filter(const char *text, size_t len, const char *trace_id, size_t max,
                      struct am_buf *out);
 
 /* The parts of am__dashboard_routes_add(): dlq.c and logs.c. */
 am_err am__dlq_routes_add(am_http *h, const am_dashboard *d);
 am_err am__logs_routes_add(am_http *h, const am_dashboard *d);
+
+/* Answer 200 with b as application/json (b is taken: freed either way);
+   500 when b failed. Shared by the dashboard's routes. */
+void am__web_send_json(am_http_resp *resp, struct am_buf *b);
+
+/* The "limit" query parameter: *out = def when absent; false after
+   answering 400 when it is not a whole number in 1..max. */
+bool am__web_limit(am_http_req *req, am_http_resp *resp, size_t def, size_t max, size_t *out);
 
 /* A trace id as the page may send it: 32 hex digits or a UUID. */
 bool am__trace_id_valid(const char *s);

@@ -19,8 +19,6 @@
 ** Threading: the coordinator is thread-safe; handlers run on the HTTP
 ** pool. Ownership: the coordinator is borrowed from the am_dashboard.
 */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "../core/buf.h"
@@ -31,18 +29,6 @@
 
 #define DLQ_DEFAULT_LIMIT 100
 #define DLQ_MAX_LIMIT 1000
-
-static void send_json(am_http_resp *resp, am_buf *b)
-{
-    if (am_buf_err(b)) {
-        am_buf_free(b);
-        am_http_resp_error(resp, 500, "internal", "out of memory writing the answer");
-        return;
-    }
-    size_t len;
-    char *p = am_buf_take(b, &len);
-    am_http_resp_body_take(resp, "application/json", p, len);
-}
 
 static void coord_error(am_http_resp *resp, am_err rc)
 {
@@ -78,18 +64,9 @@ static void get_dlq(am_http_req *req, am_http_resp *resp, void *ud)
     const char *agent = agent_of(req, resp);
     if (!agent)
         return;
-    size_t limit = DLQ_DEFAULT_LIMIT;
-    const char *l = am_http_req_query(req, "limit");
-    if (l) {
-        char *end;
-        errno = 0;
-        long v = strtol(l, &end, 10);
-        if (!*l || *end || errno || v < 1 || v > DLQ_MAX_LIMIT) {
-            am_http_resp_error(resp, 400, "bad_data", "limit: a whole number in 1..1000");
-            return;
-        }
-        limit = (size_t)v;
-    }
+    size_t limit;
+    if (!am__web_limit(req, resp, DLQ_DEFAULT_LIMIT, DLQ_MAX_LIMIT, &limit))
+        return;
     am_coord_dlq_entry *e = NULL;
     size_t n = 0;
     am_err rc = am_coord_dlq_list(d->coord, agent, limit, &e, &n);
@@ -115,7 +92,7 @@ static void get_dlq(am_http_req *req, am_http_resp *resp, void *ud)
     }
     am_buf_puts(&b, "]}");
     am_coord_dlq_free(e, n);
-    send_json(resp, &b);
+    am__web_send_json(resp, &b);
 }
 
 static void post_replay(am_http_req *req, am_http_resp *resp, void *ud)
@@ -138,7 +115,7 @@ static void post_replay(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf b;
     am_buf_init(&b, 0);
     am_buf_printf(&b, "{\"status\":\"success\",\"data\":{\"replayed\":%zu}}", n);
-    send_json(resp, &b);
+    am__web_send_json(resp, &b);
 }
 
 static void post_purge(am_http_req *req, am_http_resp *resp, void *ud)
@@ -156,7 +133,7 @@ static void post_purge(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf b;
     am_buf_init(&b, 0);
     am_buf_printf(&b, "{\"status\":\"success\",\"data\":{\"purged\":%zu}}", n);
-    send_json(resp, &b);
+    am__web_send_json(resp, &b);
 }
 
 am_err am__dlq_routes_add(am_http *h, const am_dashboard *d)

@@ -18,7 +18,6 @@
 ** O_APPEND, so a reader sees whole lines or a partial last one (skipped:
 ** it does not parse). Ownership: log_path is borrowed from am_dashboard.
 */
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,18 +137,9 @@ static void get_logs(am_http_req *req, am_http_resp *resp, void *ud)
                            "trace_id: 32 hex digits (W3C traceparent) or a UUID");
         return;
     }
-    size_t limit = LOGS_DEFAULT_LIMIT;
-    const char *l = am_http_req_query(req, "limit");
-    if (l) {
-        char *e;
-        errno = 0;
-        long v = strtol(l, &e, 10);
-        if (!*l || *e || errno || v < 1 || v > LOGS_MAX_LIMIT) {
-            am_http_resp_error(resp, 400, "bad_data", "limit: a whole number in 1..2000");
-            return;
-        }
-        limit = (size_t)v;
-    }
+    size_t limit;
+    if (!am__web_limit(req, resp, LOGS_DEFAULT_LIMIT, LOGS_MAX_LIMIT, &limit))
+        return;
     size_t len = 0;
     char *text = read_tail(d->log_path, &len);
     am_buf b;
@@ -161,14 +151,7 @@ static void get_logs(am_http_req *req, am_http_resp *resp, void *ud)
         am_buf_puts(&b, "[]"); /* not written yet */
     am__free(text);
     am_buf_putc(&b, '}');
-    if (am_buf_err(&b)) {
-        am_buf_free(&b);
-        am_http_resp_error(resp, 500, "internal", "out of memory writing the answer");
-        return;
-    }
-    size_t n;
-    char *p = am_buf_take(&b, &n);
-    am_http_resp_body_take(resp, "application/json", p, n);
+    am__web_send_json(resp, &b);
 }
 
 am_err am__logs_routes_add(am_http *h, const am_dashboard *d)

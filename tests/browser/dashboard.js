@@ -19,7 +19,11 @@ const path = require('path');
 const fs = require('fs');
 const puppeteer = require(path.join(process.env.NODE_MODULES, 'puppeteer-core'));
 
-const [url, outdir, token] = process.argv.slice(2);
+const [url, outdir, token, mode] = process.argv.slice(2);
+// mode "serve": `agentmon serve` with a few events: every page loads clean
+// (no console error, failed request or panel error); charts are not required
+// to have points, and the demo-only checks are skipped.
+const SERVE = mode === 'serve';
 const PAGES = ['overview', 'messaging', 'agents', 'llm', 'trace', 'communication', 'system', 'alerts'];
 const problems = [];
 let expect401 = false;
@@ -73,12 +77,24 @@ async function waitRefreshes(p, n) {
         if (typeof spec !== 'string') continue;
         const pd = def.panels[spec];
         if (pd.type === 'stat' || pd.type === 'gauge') continue;
-        if (!(drawn.get(spec) > 0) && !pd.hide_empty) problems.push(`${page}: chart ${spec} has no data points`);
+        if (!(drawn.get(spec) > 0) && !pd.hide_empty && !SERVE) problems.push(`${page}: chart ${spec} has no data points`);
       }
       if (st.scroll > 0) problems.push(`${page}: scrolls sideways by ${st.scroll} px at 1366 px`);
       facts.pages[page] = { charts: st.charts.length, points: st.charts.reduce((n, c) => n + c.points, 0), widgets: st.widgets.length };
-      await p.screenshot({ path: path.join(outdir, 'dashboard-' + page + '.png'), fullPage: true });
+      await p.screenshot({ path: path.join(outdir, (SERVE ? 'serve-' : 'dashboard-') + page + '.png'), fullPage: true });
       if (problems.length) fail(problems.join('\n'));
+    }
+    if (SERVE) {
+      // the records of a trace, from the store
+      await p.goto(url + '?page=trace&trace=' + token, { waitUntil: 'load' });
+      await waitRefreshes(p, 1);
+      const t = await p.evaluate(() => ({ path: document.querySelector('[data-trace-path]').textContent,
+        rows: window.agentmonDashboard.widgets()[0].rows }));
+      if (!(t.rows >= 2) || !/planner/.test(t.path)) fail('serve: the trace page does not show the trace\'s records: ' + JSON.stringify(t));
+      if (problems.length) fail(problems.join('\n'));
+      facts.trace = t;
+      console.log(JSON.stringify(facts));
+      return;
     }
 
     // ---- the time range re-queries and redraws

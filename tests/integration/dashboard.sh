@@ -100,7 +100,7 @@ PY
 kill "$DEMO_PID" && wait "$DEMO_PID" 2>/dev/null
 DEMO_PID=""
 "$AGENTMON" serve --listen 127.0.0.1:0 --statsd off --store "sqlite:$TMP/db/agentmon.db" \
-    --system-interval 0 --llm-price openai/gpt-4o=2.5,10 >"$TMP/serve.out" 2>"$TMP/serve.err" &
+    --evaluation-interval 1s --llm-price openai/gpt-4o=2.5,10 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 DEMO_PID=$!
 i=0
 while ! grep -q "HTTP on" "$TMP/serve.out" 2>/dev/null; do
@@ -116,6 +116,22 @@ curl -fsS "$SURL" | grep -q '<script src="/ui/app.js"' &&
     { echo "dashboard: FAIL: agentmon serve does not serve the dashboard"; exit 1; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' "${SURL}api/v1/dlq/coder:1")" = 404 ] ||
     { echo "dashboard: FAIL: serve has no coordinator, yet answers the DLQ route"; exit 1; }
+# events as an agent sends them: one trace across two agents, an LLM call
+TR=4bf92f3577b34da6a3ce929d0e0e4736
+curl -fsS -o /dev/null -H 'Content-Type: application/x-ndjson' --data-binary @- "${SURL}api/v1/events" <<EV ||
+{"event":"task","agent_id":"planner:1","status":"success","duration":0.4,"trace_id":"$TR","session_id":"s1"}
+{"event":"communication","source_agent_id":"planner:1","target_agent_id":"coder:1","message_type":"code","message_size":120,"processing_time":35,"trace_id":"$TR","session_id":"s1"}
+{"event":"llm","provider":"openai","model":"gpt-4o","status":"success","latency":0.8,"input_tokens":900,"output_tokens":200,"agent_id":"coder:1","trace_id":"$TR"}
+{"event":"task","agent_id":"coder:1","status":"failure","duration":1.2,"error_type":"ToolTimeout","trace_id":"$TR","session_id":"s1"}
+{"event":"system","host":"h1","cpu_usage":12.5,"memory_usage":812,"disk_usage":20480,"load_1m":0.4}
+EV
+    { echo "dashboard: FAIL: serve refused the events"; exit 1; }
+sleep 3
+node tests/browser/dashboard.js "$SURL" "$OUT" "$TR" serve >"$TMP/serve-facts.json" 2>"$TMP/browser.err" || {
+    echo "dashboard: FAIL: the browser test on agentmon serve"
+    cat "$TMP/browser.err"
+    exit 1
+}
 "$AGENTMON" serve --listen 127.0.0.1:0 --statsd off --store "sqlite:$TMP/db2/a.db" \
     --llm-price openai >/dev/null 2>"$TMP/bad.err" &&
     { echo "dashboard: FAIL: serve took a bad --llm-price"; exit 1; }
@@ -126,4 +142,4 @@ if [ -n "${AM_SCREENSHOTS_TO:-}" ]; then
     mkdir -p "$AM_SCREENSHOTS_TO"
     cp "$OUT"/dashboard-*.png "$AM_SCREENSHOTS_TO"/
 fi
-echo "dashboard: OK $(cat "$TMP/facts.json")"
+echo "dashboard: OK $(cat "$TMP/facts.json") serve: $(cat "$TMP/serve-facts.json")"
