@@ -65,7 +65,7 @@
 
   // The time window: [start, end] in unix seconds, the step, the rate window.
   function win() {
-    let end = Date.now() / 1000, span = RANGES[S.range] || 3600;
+    let end = Math.round(Date.now()) / 1000, span = RANGES[S.range] || 3600;
     if (S.range === 'custom' && S.from && S.to) {
       const f = Date.parse(S.from) / 1000, t = Date.parse(S.to) / 1000;
       if (f < t) { end = t; span = t - f; }
@@ -132,6 +132,8 @@
     const v = Object.values(m);
     return v.length ? v.join(' / ') : 'value';
   }
+  // a time as the APIs give it (unix seconds, or RFC 3339) in seconds
+  function secs(t) { return typeof t === 'number' ? t : Date.parse(t) / 1000; }
   function time(t) {
     const d = new Date(t * 1000);
     return d.toLocaleString(undefined, { hour12: false });
@@ -209,8 +211,37 @@
     const note = h('p', { class: 'note', hidden: true });
     w.body.append(box, note);
     let chart = null;
+    // Live refreshes ask only for the steps after the last one evaluated
+    // (on the same grid: start + k * step), append them and drop what left
+    // the range; a new range, page or filter builds the widget anew and
+    // loads it whole.
+    let store = null, lastEval = null, gridKey = null;
     w.refresh = async (win_) => {
-      const res = await Promise.all(p.targets.map((t) => range(t.expr, win_)));
+      const key = win_.span + '/' + win_.step;
+      let q = win_;
+      if (store && gridKey === key && S.range !== 'custom' && lastEval !== null) {
+        q = lastEval + win_.step <= win_.end ? Object.assign({}, win_, { start: lastEval + win_.step }) : null;
+      } else {
+        store = p.targets.map(() => new Map());
+      }
+      gridKey = key;
+      if (q) {
+        const got = await Promise.all(p.targets.map((t) => range(t.expr, q)));
+        got.forEach((r, ti) => (r.result || []).forEach((s) => {
+          const k = JSON.stringify(s.metric);
+          if (!store[ti].has(k)) store[ti].set(k, { metric: s.metric, values: [] });
+          const e = store[ti].get(k);
+          for (const v of s.values) if (!e.values.length || v[0] > e.values[e.values.length - 1][0]) e.values.push(v);
+        }));
+        lastEval = q.start + Math.floor((q.end - q.start) / q.step) * q.step;
+      }
+      for (const m of store) for (const [k, e] of m) {
+        let i = 0;
+        while (i < e.values.length && e.values[i][0] < win_.start) i++;
+        if (i) e.values.splice(0, i);
+        if (!e.values.length) m.delete(k);
+      }
+      const res = store.map((m) => ({ resultType: 'matrix', result: [...m.values()] }));
       const ds = [];
       const cols = ['time'], byT = new Map();
       res.forEach((r, ti) => (r.result || []).forEach((s) => {
@@ -281,7 +312,7 @@
       const rows = await api('/api/v1/metrics/' + spec.table, params);
       w.raw = rows;
       const last = rows.slice(-200).reverse();
-      setTable(w, spec.columns.map((c) => c[1]), last.map((r) => spec.columns.map(([c]) => c === 'timestamp' ? time(r[c]) : r[c])),
+      setTable(w, spec.columns.map((c) => c[1]), last.map((r) => spec.columns.map(([c]) => c === 'timestamp' ? time(secs(r[c])) : r[c])),
         { cell: (c, i) => spec.columns[i][0] === 'trace_id' ? traceLink(c) : c });
     };
     return w;
@@ -495,7 +526,6 @@
       let hist = [];
       if (CFG.store) {
         hist = await api('/api/v1/alerts/history', { start: win_.start.toFixed(3), end: win_.end.toFixed(3), limit: 200 });
-        const secs = (t) => (typeof t === 'number' ? t : Date.parse(t) / 1000);
         const hr = (Array.isArray(hist) ? hist : []).map((x) => [time(secs(x.timestamp)), x.alertname || '', x.state || '', x.labels ? Object.entries(x.labels).map(([k, v]) => k + '=' + v).join(', ') : '']);
         put(parts.history, ['time', 'alert', 'state', 'labels'], hr.reverse(), { empty: 'No changes in this range.' });
       }
@@ -524,7 +554,7 @@
           ['llm', 'agent_id', (r) => `${r.provider}/${r.model} ${r.status} in ${fmt(r.latency, 's')}, ${r.input_tokens ?? 0}+${r.output_tokens ?? 0} tokens`],
           ['communication', 'source_agent_id', (r) => `${r.source_agent_id} → ${r.target_agent_id} ${r.message_type} ${fmt(r.processing_time, 'ms')}`]])
           jobs.push(api('/api/v1/metrics/' + table, { trace_id: S.trace, start: 0, end: (Date.now() / 1000 + 60).toFixed(0), limit: 1000 }).then((rows) => rows.forEach((r) =>
-            got.push({ t: r.timestamp, agent: r[agentCol] || '', kind: table + ' record', what: what(r) }))));
+            got.push({ t: secs(r.timestamp), agent: r[agentCol] || '', kind: table + ' record', what: what(r) }))));
         await Promise.all(jobs);
         got.sort((a, b) => a.t - b.t);
         const visited = [];
@@ -542,7 +572,7 @@
         for (const l of lines.reverse()) if (l.trace_id && !seen.has(l.trace_id)) seen.set(l.trace_id, l);
       } else if (CFG.store) {
         const rows = await api('/api/v1/metrics/task', { start: win_.start.toFixed(3), end: win_.end.toFixed(3), limit: 200 });
-        for (const r of rows.reverse()) if (r.trace_id && !seen.has(r.trace_id)) seen.set(r.trace_id, { timestamp: new Date(r.timestamp * 1000).toISOString(), component: r.agent_id, message: r.status });
+        for (const r of rows.reverse()) if (r.trace_id && !seen.has(r.trace_id)) seen.set(r.trace_id, { timestamp: new Date(secs(r.timestamp) * 1000).toISOString(), component: r.agent_id, message: r.status });
       }
       recent.replaceChildren(tableEl(['time', 'trace', 'agent', 'last line'], [...seen.entries()].slice(0, 15).map(([t, l]) => [l.timestamp.slice(11, 23), t, l.component || '', l.message || '']),
         { empty: 'No traced lines yet.', cell: (c, i) => i === 1 ? traceLink(c) : c }));

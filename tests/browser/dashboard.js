@@ -158,7 +158,12 @@ async function waitRefreshes(p, n) {
       if (!agent) await waitRefreshes(p, 1);
     }
     if (!agent) fail('no dead letters appeared in two minutes');
-    await p.click(`button[data-dlq-list="${agent}"]`);
+    // live updates off, so that the tables stay put while we click (the
+    // actions redraw the panel themselves); clicks in the page's own JS
+    await p.click('#pause');
+    await new Promise((r) => setTimeout(r, 2500));
+    const press = (sel) => p.evaluate((s_) => document.querySelector(s_).click(), sel);
+    await press(`button[data-dlq-list="${agent}"]`);
     await p.waitForSelector('button[data-replay-id]');
     const id = await p.$eval('button[data-replay-id]', (b) => b.dataset.replayId);
     const entry = (await (await fetch(url + 'api/v1/dlq/' + encodeURIComponent(agent))).json()).data.find((e) => e.id === id);
@@ -166,7 +171,7 @@ async function waitRefreshes(p, n) {
     let dialogs = 0;
     p.on('dialog', (d) => { dialogs++; d.accept(); });
     expect401 = true;
-    await p.click(`button[data-replay-id="${id}"]`);
+    await press(`button[data-replay-id="${id}"]`);
     await p.waitForFunction(() => document.querySelector('[data-dlq-status]').dataset.done, { timeout: 10000 });
     const refused = await p.$eval('[data-dlq-status]', (e) => [e.dataset.done, e.textContent]);
     if (refused[0] !== 'error' || !/401|credential/i.test(refused[1])) fail('a replay without credentials was not refused: ' + refused);
@@ -175,7 +180,7 @@ async function waitRefreshes(p, n) {
     const listed = await p.$$eval('button[data-replay-id]', (b) => b.map((x) => x.dataset.replayId));
     if (!listed.includes(id)) fail(`message ${id} left the DLQ before the replay`);
     const t0 = Date.now() / 1000;
-    await p.click(`button[data-replay-id="${id}"]`);
+    await press(`button[data-replay-id="${id}"]`);
     await p.waitForFunction(() => document.querySelector('[data-dlq-status]').dataset.done, { timeout: 10000 });
     const done = await p.$eval('[data-dlq-status]', (e) => [e.dataset.done, e.textContent]);
     if (done[0] !== 'replay:1') fail('the replay did not report one message: ' + done);
