@@ -183,8 +183,12 @@ void am__send(const am_httpcfg *h, const am_request *rq, int64_t timeout_ms, am_
     r->status = status;
     if (cc != CURLE_OK) {
         r->is_retryable = true;
-        snprintf(r->error, sizeof r->error, "%s: %s", host,
-                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        /* a long message is cut: its start names the problem (the return
+           value is looked at, so gcc's -Wformat-truncation under -O0 is
+           satisfied that the cut is meant) */
+        if (snprintf(r->error, sizeof r->error, "%s: %s", host,
+                     errbuf[0] ? errbuf : curl_easy_strerror(cc)) >= (int)sizeof r->error)
+            r->error[sizeof r->error - 1] = '\0';
         /* an SMTP refusal (5xx reply) will not change by itself */
         if (rq->is_smtp && status >= 500)
             r->is_retryable = false;
