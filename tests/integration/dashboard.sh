@@ -42,18 +42,23 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# started PATTERN OUT ERR WHAT: wait (10 s at most) for a server's first line
+started() {
+    i=0
+    while ! grep -q "$1" "$2" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && { echo "dashboard: FAIL: $4 did not start"; cat "$3"; exit 1; }
+        sleep 0.1
+    done
+}
+
 TOKEN=dash-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
 printf '%s\n' "$TOKEN" >"$TMP/write.token"
 "$AGENTMON" demo --listen 127.0.0.1:0 --quiet --seed 11 --log "$TMP/demo.log" \
     --replay-interval 0 --write-token-file "$TMP/write.token" \
     >"$TMP/demo.out" 2>"$TMP/demo.err" &
 DEMO_PID=$!
-i=0
-while ! grep -q "dashboard at" "$TMP/demo.out" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 100 ] && { echo "dashboard: FAIL: the demo did not start"; cat "$TMP/demo.err"; exit 1; }
-    sleep 0.1
-done
+started "dashboard at" "$TMP/demo.out" "$TMP/demo.err" "the demo"
 URL=$(sed -n 's|.*dashboard at \(http://127.0.0.1:[0-9]*/\).*|\1|p' "$TMP/demo.out")
 # charts need a few samples in the window first (the README's pictures, a
 # minute and a half of them)
@@ -104,12 +109,7 @@ DEMO_PID=""
 "$AGENTMON" serve --listen 127.0.0.1:0 --statsd off --store "sqlite:$TMP/db/agentmon.db" \
     --evaluation-interval 1s --llm-price openai/gpt-4o=2.5,10 >"$TMP/serve.out" 2>"$TMP/serve.err" &
 DEMO_PID=$!
-i=0
-while ! grep -q "HTTP on" "$TMP/serve.out" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 100 ] && { echo "dashboard: FAIL: serve did not start"; cat "$TMP/serve.err"; exit 1; }
-    sleep 0.1
-done
+started "HTTP on" "$TMP/serve.out" "$TMP/serve.err" "serve"
 SURL=http://$(sed -n 's|.*HTTP on \(127.0.0.1:[0-9]*\).*|\1|p' "$TMP/serve.out")/
 curl -fsS "$SURL" | grep -q '<script src="/ui/app.js"' &&
     curl -fsS "${SURL}api/v1/dashboard" | grep -q '"store":true,"coordinator":false,"logs":false' &&
