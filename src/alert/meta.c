@@ -13,6 +13,7 @@
 ** THREADING: each call holds the window's read lock while it reads; the
 ** callback runs under it and must not call back into the window.
 */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,10 +28,11 @@ am_err am_promql_selector(const char *text, am_promql **out, char *err, size_t c
         return rc;
     const am_pql_node *n = (*out)->root;
     if (n->kind != N_VSEL) {
+        bool is_range = n->kind == N_MSEL; /* read before the tree is freed */
         am_promql_free(*out);
         *out = NULL;
         snprintf(err, cap, "1:1: parse error: unexpected %s, expected a series selector",
-                 n->kind == N_MSEL ? "range vector" : "expression");
+                 is_range ? "range vector" : "expression");
         return am__err(AM_EINVAL, "%s", err);
     }
     return AM_OK;
