@@ -480,8 +480,9 @@
     const w = panelBox(id, spec.title, 'wide');
     const note = h('p', { class: 'note' });
     w.body.append(note);
-    const price = (prov, model) => CFG.prices.find((p) => p.provider === prov && p.model === model) ||
-      CFG.prices.find((p) => p.provider === prov && p.model === '*');
+    const table = () => (CFG.prices_are_examples ? DEF.prices_example.rows : CFG.prices);
+    const price = (prov, model) => table().find((p) => p.provider === prov && p.model === model) ||
+      table().find((p) => p.provider === prov && p.model === '*');
     w.refresh = async (win_) => {
       const span = Math.max(60, Math.round(win_.span)) + 's';
       const r = await instant(`sum by (gen_ai_provider_name, gen_ai_request_model, gen_ai_token_type) (increase(gen_ai_client_token_usage_sum{gen_ai_provider_name=~"$provider"}[${span}]))`, win_);
@@ -499,7 +500,7 @@
         return [x.provider, x.model, Math.round(x.input), Math.round(x.output), p ? p.input : null, p ? p.output : null, cost];
       });
       rows.push(['total', '', null, null, null, null, total]);
-      w.raw = { tokens: r.result, prices: CFG.prices, currency: CFG.currency };
+      w.raw = { tokens: r.result, prices: table(), currency: CFG.currency };
       note.textContent = `Prices per million tokens in ${CFG.currency}` + (CFG.prices_are_examples ? ' — example prices (set yours with --llm-price PROVIDER/MODEL=IN,OUT)' : ', from the configuration') + '.';
       setTable(w, ['provider', 'model', 'input tokens', 'output tokens', 'price in', 'price out', 'cost'], rows,
         { units: ['', '', 'short', 'short', '', '', 'currencyUSD'] });

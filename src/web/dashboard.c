@@ -10,8 +10,8 @@
 ** dynamic route here is GET /api/v1/dashboard, which tells the page what
 ** this server has (a store with rows: `serve`; a coordinator and a log
 ** file: `demo`) so that it never asks for what would answer 404, and the
-** LLM price table (--llm-price; without one the documented example
-** prices, marked as such).
+** LLM price table (--llm-price; without one, an empty table marked
+** "examples", and the page uses panels.json's example rows).
 **
 ** Threading: handlers run on the HTTP server's pool; they read the assets
 ** (constant) and the am_dashboard, which is written before the routes are
@@ -30,15 +30,6 @@
 #include "../core/render.h"
 #include "assets.h"
 #include "dashboard.h"
-
-/* The example prices (USD per million tokens) used when none are
-   configured; docs/DASHBOARD.md lists them, the page says they are
-   examples. Never fetched from anywhere. */
-static const am_llm_price EXAMPLE_PRICES[] = {
-    {"openai", "gpt-4o", 2.5, 10},           {"openai", "gpt-4o-mini", 0.15, 0.6},
-    {"anthropic", "claude-sonnet-4", 3, 15}, {"anthropic", "claude-haiku", 0.8, 4},
-    {"mistral", "mistral-large", 2, 6},      {"local", "*", 0, 0},
-};
 
 const am_web_asset *am__web_asset(const char *name)
 {
@@ -146,12 +137,11 @@ static void get_config(am_http_req *req, am_http_resp *resp, void *ud)
     am__buf_json_string(&b, cur, strlen(cur));
     am_buf_puts(&b, ",\"sample_interval_s\":");
     am__buf_double(&b, d->sample_interval_s > 0 ? d->sample_interval_s : 15);
-    bool example = d->n_prices == 0;
-    am_buf_printf(&b, ",\"prices_are_examples\":%s,\"prices\":[", example ? "true" : "false");
-    const am_llm_price *v = example ? EXAMPLE_PRICES : d->prices;
-    size_t n = example ? sizeof EXAMPLE_PRICES / sizeof EXAMPLE_PRICES[0] : d->n_prices;
-    for (size_t i = 0; i < n; i++)
-        price_json(&b, &v[i], i == 0);
+    /* none configured: the page takes the example rows of panels.json,
+       their one home, and says they are examples */
+    am_buf_printf(&b, ",\"prices_are_examples\":%s,\"prices\":[", d->n_prices ? "false" : "true");
+    for (size_t i = 0; i < d->n_prices; i++)
+        price_json(&b, &d->prices[i], i == 0);
     am_buf_puts(&b, "]}}");
     am__web_send_json(resp, &b);
 }
