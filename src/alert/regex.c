@@ -18,6 +18,7 @@
 */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,21 @@ struct am_regex {
 
 static __thread pcre2_match_data *t_md;
 static __thread uint32_t t_md_pairs;
+
+/* Each thread's match data is freed when the thread ends (an HTTP handler
+   thread that ran a regex matcher left it behind: LeakSanitizer). */
+static pthread_key_t g_md_key;
+static pthread_once_t g_md_once = PTHREAD_ONCE_INIT;
+
+static void md_free(void *md)
+{
+    pcre2_match_data_free(md);
+}
+
+static void md_key_init(void)
+{
+    (void)pthread_key_create(&g_md_key, md_free);
+}
 
 /* What RE2 refuses, found by a scan outside [...] classes. NULL when fine. */
 static const char *re2_unsupported(const char *p)
@@ -201,6 +217,8 @@ static pcre2_match_data *match_data(uint32_t pairs)
         pcre2_match_data_free(t_md);
         t_md = md;
         t_md_pairs = want;
+        pthread_once(&g_md_once, md_key_init);
+        (void)pthread_setspecific(g_md_key, md);
     }
     return t_md;
 }
