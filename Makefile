@@ -8,6 +8,7 @@
 #                 store integration scripts), lines and branches per folder
 #   make demo     run `agentmon demo`: a live multi-agent workload, served
 #                 on 127.0.0.1:9470 with a terminal view
+#   make screenshots  the README's dashboard pictures, from the browser test
 #   make soak     serve + demo under hostile load for 30 minutes (not in CI)
 #
 # Each target first runs scripts/deps.sh, which installs missing Debian
@@ -17,7 +18,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps test unit asan integration fuzz bench coverage demo soak metrics-doc clean
+.PHONY: all build deps test unit asan integration fuzz bench coverage demo soak metrics-doc clean screenshots
 
 all: build
 
@@ -51,6 +52,14 @@ bench: deps
 	@if grep -q '^AM_BUILD_PYTHON:BOOL=ON' build-bench/CMakeCache.txt; then \
 		cmake --build build-bench -j$(JOBS) --target agentmon_python; fi
 	@build-bench/am-bench
+	@if command -v chromium >/dev/null && command -v node >/dev/null; then \
+		NODE_MODULES=$$(scripts/npm-deps.sh) node bench/dashboard.js build-bench/agentmon; fi
+
+# The README's screenshots (docs/img/dashboard-*.png), taken by the
+# dashboard's browser test against a fresh demo.
+screenshots: build
+	@scripts/deps.sh test
+	@AM_SCREENSHOTS_TO=docs/img sh tests/integration/dashboard.sh $(BUILD)
 
 # Line and branch coverage per folder (gcc --coverage, lcov); the summary
 # is printed and kept in build-cov/coverage/summary.txt, HTML beside it.

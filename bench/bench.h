@@ -156,7 +156,8 @@ void bench_group_http_scrape(void);
 void bench_group_http_slowloris(void); /* bench_http.c */
 void bench_group_coord_memory(void);
 void bench_group_packs(void);
-void bench_group_demo(void); /* bench_demo.c */
+void bench_group_demo(void);      /* bench_demo.c */
+void bench_group_dashboard(void); /* bench_dashboard.c */
 void bench_group_coord_snapshot(void);
 void bench_group_coord_redis(void);          /* bench_coord_redis.c */
 void bench_group_coord_redis_snapshot(void); /* bench_coord_redis.c */

@@ -173,6 +173,7 @@ static const group GROUPS[] = {
      bench_group_serve,
      {"serve_http_sqlite_events_per_s", "serve_http_pg_events_per_s", "serve_summary_1h_p99_ms",
       "serve_query_p99_ms"}},
+    {"dashboard", bench_group_dashboard, {"dashboard_asset_bytes", "dashboard_chartlib_bytes"}},
     {"alert",
      bench_group_alert,
      {"alert_eval_round_100rules_10k_ms", "alert_histogram_quantile_1k_1h_ms",

@@ -11,17 +11,21 @@
 # named for what uses it directly: the coordinator's conservation test forms
 # a Redis Cluster with redis-cli, am-bench measures the server's ceiling
 # with redis-benchmark (also with --cluster).
+#
+# libjs-chart.js is Chart.js, compiled into the program's web dashboard;
+# chromium, nodejs and npm run the dashboard's browser test and benchmark
+# (scripts/npm-deps.sh then installs puppeteer-core from npm, nothing else).
 set -eu
 
 BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
     libprotobuf-c-dev protobuf-c-compiler libsnappy-dev
     libmicrohttpd-dev libcurl4-openssl-dev libdeflate-dev zlib1g-dev libhiredis-dev
     libsqlite3-dev libpq-dev libjansson-dev libyaml-dev libpcre2-dev libssl-dev python3-dev
-    python3-setuptools"
+    python3-setuptools libjs-chart.js"
 TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl
     redis-server redis-tools postgresql prometheus-node-exporter prometheus-redis-exporter lcov
     prometheus-alertmanager python3-aiosmtpd python3-pytest python3-venv python3-pip gunicorn
-    victoria-metrics"
+    victoria-metrics chromium nodejs npm"
 
 case "${1:-all}" in
     build) want="$BUILD_PKGS" ;;

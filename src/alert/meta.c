@@ -13,6 +13,7 @@
 ** THREADING: each call holds the window's read lock while it reads; the
 ** callback runs under it and must not call back into the window.
 */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -224,7 +224,8 @@ static void set_op(am_evaluator *ev, const am_pql_node *n, const am_vector *lhs,
     if (op == T_LOR) {
         am__lmap_init(&sigs, ev->a, lhs->n);
         for (size_t i = 0; i < lhs->n; i++) {
-            am__lmap_put(&sigs, signature(ev, &b, vm, lhs->s[i].l), &found);
+            /* a non-NULL value: am__lmap_get() tells a found key by it */
+            *am__lmap_put(&sigs, signature(ev, &b, vm, lhs->s[i].l), &found) = (void *)1;
             am__vec_push(ev, out, lhs->s[i].l, lhs->s[i].v, ev->ts);
         }
         for (size_t i = 0; i < rhs->n; i++)

@@ -4,8 +4,9 @@
 ** DESIGN
 ** The engine thread is the window's main writer (the registries' feed
 ** and the rules' outputs) and the engine's only driver. It wakes at the
-** earlier of the next slot a rule group is due and one evaluation
-** interval after the last feed, feeds every registry stamped with the
+** earlier of the next slot a rule group is due and one feed interval
+** (the evaluation interval, or shorter for a live dashboard) after the
+** last feed, feeds every registry stamped with the
 ** time it was due (so the group due then reads what was just fed, as a
 ** rule in Prometheus reads the scrape that came before it), and ticks the
 ** engine. A reload is a request the thread takes between ticks: the
@@ -180,7 +181,7 @@ static void reload_now(am_alerting *al)
 static void *engine_main(void *arg)
 {
     am_alerting *al = arg;
-    int64_t interval = al->o.eval_interval_ms;
+    int64_t interval = al->o.feed_interval_ms;
     int64_t last_feed = INT64_MIN;
     (void)am_alert_engine_tick(al->eng, now_ms()); /* the groups' first slots */
     int64_t wake = now_ms();                       /* the first feed at once */
@@ -266,6 +267,8 @@ am_err am_alerting_start(const am_alerting_opts *o, am_alerting **out, struct am
     al->o = *o;
     if (al->o.eval_interval_ms <= 0)
         al->o.eval_interval_ms = DEFAULT_EVAL_MS;
+    if (al->o.feed_interval_ms <= 0 || al->o.feed_interval_ms > al->o.eval_interval_ms)
+        al->o.feed_interval_ms = al->o.eval_interval_ms;
     if (!al->o.max_series)
         al->o.max_series = DEFAULT_MAX_SERIES;
     al->log = o->logger;

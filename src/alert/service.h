@@ -58,11 +58,15 @@ typedef struct am_alerting_opts {
     int64_t outage_tolerance_ms;         /* 0: 1 h (--rules.alert.for-outage-tolerance) */
     int64_t for_grace_period_ms;         /* 0: 10 m (--rules.alert.for-grace-period) */
     am_logger *logger;                   /* borrowed; NULL: the default logger */
+    /* the registries' feed into the window at least this often, between the
+       rules' slots too (a live dashboard's charts move with it); 0:
+       eval_interval_ms */
+    int64_t feed_interval_ms;
 } am_alerting_opts;
 
 #define AM_ALERTING_OPTS_INIT                                                                      \
     {                                                                                              \
-        NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, NULL                        \
+        NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0                     \
     }
 
 /*

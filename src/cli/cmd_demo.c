@@ -5,7 +5,8 @@
 **   agentmon demo [--listen HOST:PORT] [--coordinator URI] [--log FILE]
 **                 [--duration S] [--rate N] [--instances N] [--seed N] [--quiet]
 **                 [--time-scale F] [--uninstrumented] [--rules FILE]...
-**                 [--evaluation-interval D] [--alert-window D]
+**                 [--evaluation-interval D] [--alert-window D] [--llm-price P/M=IN,OUT]...
+**                 [--replay-interval S]
 **
 ** Everything lives in the default registry, which the embedded server
 ** serves at /metrics and /snapshot; /coordinator is the coordinator's own
@@ -13,7 +14,9 @@
 ** rule files (the shipped deploy/prometheus/alerts.yml by default) over
 ** that registry; the server answers Prometheus' query API over its window
 ** (/api/v1/query, /api/v1/rules, /api/v1/alerts, ...), POST /-/reload and
-** SIGHUP reload the rules. The main thread samples queue depths every second and
+** SIGHUP reload the rules. The web dashboard (src/web/dashboard.h) is at
+** /, with the DLQ actions on the demo's coordinator and the trace page
+** reading the demo's log file. The main thread samples queue depths every second and
 ** draws the view every two; the agents run on their own threads. SIGINT,
 ** SIGTERM or the end of --duration stop the agents, which finish the step
 ** in hand (their receives time out within 0.2 s), and everything is freed.
@@ -29,6 +32,7 @@
 #include "../core/error.h"
 
 #include "args.h"
+#include "dashboard_opts.h"
 #include "http_security.h"
 #include "cli.h"
 #include "demo.h"
@@ -56,6 +60,9 @@ static int parse(int argc, char **argv, demo_opts *o)
          NULL},
         {"--notify-config", true,
          "Alertmanager's route:, receivers:, inhibit_rules: (and alerting:) for the alerts", NULL},
+        CLI_DASHBOARD_OPTS,
+        {"--replay-interval", true,
+         "seconds between the simulated operator's DLQ replays (default 20; 0: never)", NULL},
         CLI_HTTP_SECURITY_OPTS,
     };
     const size_t n = sizeof opts / sizeof opts[0];
@@ -69,12 +76,14 @@ static int parse(int argc, char **argv, demo_opts *o)
     double instances = 2, seed = 0;
     o->rate = 8;
     o->time_scale = 1;
+    o->replay_interval = 20;
     if ((rc = cli_listen(opts, n, "--listen", o->host, sizeof o->host, &o->port)) ||
         (rc = cli_number(opts, n, "--duration", 0, 1e9, &o->duration)) ||
         (rc = cli_number(opts, n, "--rate", 0.01, 1e6, &o->rate)) ||
         (rc = cli_number(opts, n, "--instances", 1, DEMO_MAX_INSTANCES, &instances)) ||
         (rc = cli_number(opts, n, "--seed", 0, 9007199254740992.0, &seed)) ||
-        (rc = cli_number(opts, n, "--time-scale", 0, 1000, &o->time_scale)))
+        (rc = cli_number(opts, n, "--time-scale", 0, 1000, &o->time_scale)) ||
+        (rc = cli_number(opts, n, "--replay-interval", 0, 1e9, &o->replay_interval)))
         return rc;
     const char *v;
     if ((v = cli_get(opts, n, "--coordinator")))
@@ -252,6 +261,7 @@ static am_err start_alerting(demo *d)
     ao.n_regs = 1;
     ao.eval_interval_ms = (int64_t)(d->o.eval_interval * 1000);
     ao.window_ms = (int64_t)(d->o.alert_window * 1000);
+    ao.feed_interval_ms = 1000; /* the dashboard's charts move every second */
     ao.logger = d->log;
     if (!rc)
         rc = am_alerting_start(&ao, &d->alerting, &errs);
@@ -289,6 +299,14 @@ static am_err serve(demo *d)
         rc = am__promql_routes_add(d->srv, &d->papi);
     if (!rc)
         rc = am__alert_routes_add(d->srv, &d->aapi);
+    d->dash.title = "agentmon demo";
+    d->dash.read_auth = d->papi.read_auth;
+    d->dash.write_auth = d->papi.write_auth;
+    d->dash.coord = d->coord;
+    d->dash.sample_interval_s = 1; /* start_alerting(): the feed every second */
+    d->dash.log_path = d->o.uninstrumented ? NULL : d->o.log_path;
+    if (!rc)
+        rc = am__dashboard_routes_add(d->srv, &d->dash);
     if (!rc)
         rc = am_http_listen(d->srv);
     return rc;
@@ -343,6 +361,8 @@ static int run_demo(int argc, char **argv)
     d.o.coordinator = "memory:";
     d.o.log_path = "agentmon-demo.log";
     int rc = parse(argc, argv, &d.o);
+    if (!rc)
+        rc = cli_llm_prices(argc, argv, "agentmon demo", &d.dash);
     if (rc) {
         cli_http_security_free(&d.o.security);
         return rc < 0 ? 0 : rc;
@@ -351,7 +371,7 @@ static int run_demo(int argc, char **argv)
     demo_set_time_scale(d.o.time_scale);
     pthread_mutex_init(&d.cache_lock, NULL);
     d.t0 = demo_now();
-    d.next_replay = d.t0 + 20;
+    d.next_replay = d.t0 + d.o.replay_interval;
 
     /* the notifier first: the coordinator's and breakers' events go to it */
     const char *stage = "--rules";
@@ -373,11 +393,13 @@ static int run_demo(int argc, char **argv)
     cli_catch_stop_signals();
     cli_http_security_warn(&d.o.security, "agentmon demo", d.srv);
 
-    printf("agentmon demo: %u agents on %s; metrics at http%s://%s:%u/metrics, logs in %s, "
+    const char *scheme = d.o.security.tls_cert ? "https" : "http";
+    printf("agentmon demo: %u agents on %s; metrics at %s://%s:%u/metrics, logs in %s, "
            "%zu rule file%s%s\n",
-           d.n_agents, d.o.coordinator, d.o.security.tls_cert ? "s" : "", d.o.host,
-           am_http_port(d.srv), d.o.log_path, d.n_rule_files, d.n_rule_files == 1 ? "" : "s",
+           d.n_agents, d.o.coordinator, scheme, d.o.host, am_http_port(d.srv), d.o.log_path,
+           d.n_rule_files, d.n_rule_files == 1 ? "" : "s",
            d.o.duration > 0 ? "" : "; Ctrl-C stops it");
+    printf("agentmon demo: dashboard at %s://%s:%u/\n", scheme, d.o.host, am_http_port(d.srv));
     fflush(stdout);
     if (start_agents(&d)) {
         fprintf(stderr, "agentmon demo: cannot start the agents' threads\n");

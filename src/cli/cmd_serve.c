@@ -17,12 +17,14 @@
 #include "../serve/config.h"
 #include "../serve/serve.h"
 #include "args.h"
+#include "dashboard_opts.h"
 #include "http_security.h"
 #include "cli.h"
 
 static am_config g_config; /* --config: its strings outlive parse() */
 static cli_http_security g_security;
-static char **g_merged; /* argv with the file's options in front */
+static am_dashboard g_dashboard; /* --llm-price */
+static char **g_merged;          /* argv with the file's options in front */
 
 static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char *statsd_host,
                  size_t host_size)
@@ -78,6 +80,7 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
          "Alertmanager's route:, receivers:, inhibit_rules: (and prometheus.yml's alerting:) "
          "in a file of their own; or put them in --config",
          NULL},
+        CLI_DASHBOARD_OPTS,
         CLI_HTTP_SECURITY_OPTS,
     };
     const size_t n = sizeof opts / sizeof opts[0];
@@ -89,10 +92,11 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
     const char *path = cli_get(opts, n, "--config");
     if (path && !g_merged) {
         /* the file's options go before the command line's: parse again */
-        const char *known[sizeof opts / sizeof opts[0]], *lists[] = {"--scrape", "--rules"};
+        const char *known[sizeof opts / sizeof opts[0]],
+            *lists[] = {"--scrape", "--rules", "--llm-price"};
         for (size_t i = 1; i < n; i++)
             known[i - 1] = opts[i].name;
-        if (am__config_load(path, known, n - 1, lists, 2, &g_config)) {
+        if (am__config_load(path, known, n - 1, lists, 3, &g_config)) {
             fprintf(stderr, "agentmon serve: %s\n", am_errmsg());
             return 2;
         }
@@ -197,8 +201,10 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         if (v > 0)
             *(size_t *)((char *)o + COUNTS[i].off) = (size_t)v;
     }
-    if (cli_http_security_load(opts, n, "agentmon serve", &g_security))
+    if (cli_http_security_load(opts, n, "agentmon serve", &g_security) ||
+        cli_llm_prices(argc, argv, "agentmon serve", &g_dashboard))
         return 2;
+    o->dashboard = &g_dashboard;
     o->tls_cert_file = g_security.tls_cert;
     o->tls_key_file = g_security.tls_key;
     o->read_auth = cli_http_read_auth(&g_security);

@@ -30,6 +30,7 @@
 #include "../alert/service.h"
 #include "../serve/api/alert_routes.h"
 #include "../serve/api/promql_routes.h"
+#include "../web/dashboard.h"
 
 enum { ROLE_ORCH, ROLE_PLANNER, ROLE_RESEARCHER, ROLE_CODER, ROLE_REVIEWER, ROLE_WRITER, N_ROLES };
 
@@ -82,6 +83,7 @@ typedef struct demo_opts {
     double eval_interval;      /* seconds; 0: 15 */
     double alert_window;       /* seconds of history first kept; 0: 1 h */
     const char *notify_config; /* Alertmanager's route:, receivers:, ... */
+    double replay_interval;    /* the simulated operator replays a DLQ this often; 0: never */
 } demo_opts;
 
 struct demo {
@@ -94,6 +96,7 @@ struct demo {
     am_promql_api papi;        /* the query API on the demo's server */
     am_notify *_Atomic notify; /* routing and receivers; events become alerts */
     am_alert_api aapi;         /* silences, alerts in (no store: no history) */
+    am_dashboard dash;         /* the web dashboard at / (src/web) */
     am_task_pack *tasks;
     am_a2a_pack *a2a;
     am_cache_pack *cache;

@@ -389,8 +389,8 @@ void demo_sample(demo *d)
     }
     /* now and then an operator replays a DLQ */
     double now = demo_now();
-    if (now >= d->next_replay) {
-        d->next_replay = now + 20;
+    if (d->o.replay_interval > 0 && now >= d->next_replay) {
+        d->next_replay = now + d->o.replay_interval;
         for (unsigned i = 1; i < d->n_agents; i++) {
             demo_agent *a = &d->agents[i];
             size_t n;

@@ -126,6 +126,7 @@ struct am_serve {
     am_event_metrics *em;
     am_routes routes;
     am_promql_api papi; /* the query API; papi.al is the engine once it runs */
+    am_dashboard dash;  /* the web dashboard at / */
     am_alert_api aapi;  /* alert history */
     am_alerting *alerting;
     am_alert_state_store *astate; /* the engine's persister, in the store */
@@ -417,6 +418,15 @@ static am_err start_http(am_serve *s)
     s->aapi.write_auth = s->o.write_auth;
     if (!rc)
         rc = am__alert_routes_add(s->http, &s->aapi);
+    if (s->o.dashboard)
+        s->dash = *s->o.dashboard;
+    s->dash.title = "agentmon serve";
+    s->dash.read_auth = s->o.read_auth;
+    s->dash.write_auth = s->o.write_auth;
+    s->dash.has_store = true;
+    s->dash.sample_interval_s = s->o.eval_interval_s > 0 ? s->o.eval_interval_s : 15;
+    if (!rc)
+        rc = am__dashboard_routes_add(s->http, &s->dash);
     return rc ? rc : am_http_listen(s->http);
 }
 

@@ -22,6 +22,7 @@
 #include "agentmon/statsd.h"
 #include "../core/catalog.h"
 #include "store/store.h"
+#include "../web/dashboard.h"
 
 #define AM_SERVE_MAX_SCRAPE 64
 #define AM_SERVE_MAX_RULE_FILES 64
@@ -82,6 +83,9 @@ typedef struct am_serve_opts {
     const char *remote_write_dir;   /* the endpoints' logs; NULL: <store dir>/remote_write */
     double remote_write_max_bytes;  /* per endpoint; 0: 256 MiB */
     double remote_write_interval_s; /* the registry sampled; 0: 15 s */
+    /* the web dashboard at / (src/web/dashboard.h): its price table, copied;
+       NULL: the example prices. The rest of it is filled in here. */
+    const am_dashboard *dashboard;
 } am_serve_opts;
 
 /* clang-format off */
