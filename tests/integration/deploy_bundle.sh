@@ -13,11 +13,9 @@
 #    without a Docker daemon; nothing is built or run here).
 # 3. systemd-analyze verify on the unit (its ExecStart pointed at BUILDDIR's
 #    agentmon, as verify wants the program to exist).
-# 4. agentmon serve starts on deploy/systemd/serve.yml (listen, store and
-#    StatsD moved to loopback port 0 and a temporary directory), and on the
-#    same file with its commented rules:/notify-config: lines in use.
-# (promtool/amtool on prometheus.yml and alertmanager.yml: deploy_config.sh;
-# the rules' unit tests: alert_rules.sh.)
+# (promtool/amtool on prometheus.yml and alertmanager.yml, and agentmon serve
+# on deploy/systemd/serve.yml: deploy_config.sh; the rules' unit tests:
+# alert_rules.sh.)
 # Skips a tool that is missing, saying so.
 set -u
 B=${1:-build}
@@ -37,38 +35,12 @@ else
     echo "deploy_bundle: SKIP docker-compose config (no docker-compose)"
 fi
 if command -v systemd-analyze >/dev/null; then
-    sed "s|/usr/local/bin/agentmon|$(pwd)/$B/agentmon|" deploy/systemd/agentmon-serve.service \
+    sed "s|/usr/local/bin/agentmon|$(cd "$B" && pwd)/agentmon|" deploy/systemd/agentmon-serve.service \
         >"$D/agentmon-serve.service"
     systemd-analyze verify "$D/agentmon-serve.service" >"$D/verify" 2>&1 ||
         { cat "$D/verify"; echo "deploy_bundle: systemd-analyze verify refused the unit"; rc=1; }
 else
     echo "deploy_bundle: SKIP systemd-analyze (no systemd)"
 fi
-cp deploy/systemd/serve.yml "$D/serve.yml"
-sed -e 's|^#   rules: /etc/agentmon/prometheus/|rules: '"$(pwd)"'/deploy/prometheus/|' \
-    -e 's|^#   notify-config: /etc/agentmon/prometheus/|notify-config: '"$(pwd)"'/deploy/prometheus/|' \
-    deploy/systemd/serve.yml >"$D/serve-alerting.yml"
-grep -q '^rules:' "$D/serve-alerting.yml" && grep -q '^notify-config:' "$D/serve-alerting.yml" ||
-    { echo "deploy_bundle: serve.yml lost its commented rules:/notify-config: lines"; rc=1; }
-for cfg in "$D/serve.yml" "$D/serve-alerting.yml"; do
-    rm -rf "$D/db"
-    "$B/agentmon" serve --config "$cfg" --listen 127.0.0.1:0 --statsd off \
-        --store "sqlite:$D/db/agentmon.db" --system-interval 0 >"$D/serve.log" 2>&1 &
-    P=$!
-    n=0
-    until grep -q 'HTTP on' "$D/serve.log" || ! kill -0 $P 2>/dev/null; do
-        sleep 0.1; n=$((n + 1)); [ $n -lt 100 ] || break
-    done
-    if grep -q 'HTTP on' "$D/serve.log"; then
-        kill $P; wait $P
-        case $cfg in
-        *alerting*) grep -q ' 1 rule file' "$D/serve.log" ||
-            { echo "deploy_bundle: serve did not load the rules of serve.yml:"; cat "$D/serve.log"; rc=1; } ;;
-        esac
-    else
-        echo "deploy_bundle: agentmon serve refused $(basename "$cfg"):"; cat "$D/serve.log"; rc=1
-        kill $P 2>/dev/null; wait $P 2>/dev/null
-    fi
-done
 [ $rc = 0 ] && echo "deploy_bundle: ok"
 exit $rc

@@ -34,27 +34,9 @@ fi
 command -v prometheus >/dev/null 2>&1 ||
     { echo "grafana_panels: SKIP live queries: prometheus not installed"; exit 0; }
 
-TMP=$(mktemp -d)
-DEMO_PID=""
-PROM_PID=""
-cleanup() {
-    for p in $DEMO_PID $PROM_PID; do kill "$p" 2>/dev/null; done
-    for p in $DEMO_PID $PROM_PID; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-"$AGENTMON" demo --listen 127.0.0.1:0 --quiet --seed 11 --log "$TMP/demo.log" \
-    >"$TMP/demo.out" 2>"$TMP/demo.err" &
-DEMO_PID=$!
-i=0
-while ! grep -q "metrics at" "$TMP/demo.out" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 50 ] && { echo "grafana_panels: FAIL: the demo did not start"; cat "$TMP/demo.err"; exit 1; }
-    sleep 0.1
-done
-DP=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$TMP/demo.out")
-PP=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. tests/integration/lib.inc
+make_tmp
+start_demo "$TMP" grafana_panels --seed 11
 
 # the job name has "agent" in it, as the shipped prometheus.yml's agent jobs
 # do: the overview's "Active Agents" selects up{job=~".*agent.*"}
@@ -65,22 +47,14 @@ global:
 scrape_configs:
   - job_name: agents
     static_configs:
-      - targets: ['127.0.0.1:$DP']
+      - targets: ['127.0.0.1:$DEMO_PORT']
 YML
-prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/data" \
-    --web.listen-address=127.0.0.1:"$PP" >"$TMP/prometheus.log" 2>&1 &
-PROM_PID=$!
-i=0
-until curl -fsS "http://127.0.0.1:$PP/-/ready" >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -gt 100 ] && { echo "grafana_panels: FAIL: prometheus not ready"; tail -5 "$TMP/prometheus.log"; exit 1; }
-    sleep 0.1
-done
+start_prometheus "$TMP" grafana_panels "$TMP/prometheus.yml"
 START=$(date +%s)
 while [ $(($(date +%s) - START)) -lt "$SCRAPE_SECONDS" ]; do sleep 1; done
 END=$(date +%s)
 
-if ! "$PY" tests/integration/grafana_check.py live "http://127.0.0.1:$PP" "$START" "$END"; then
+if ! "$PY" tests/integration/grafana_check.py live "http://127.0.0.1:$PROM_PORT" "$START" "$END"; then
     tail -5 "$TMP/prometheus.log"
     echo "grafana_panels: FAIL: panels without data"
     exit 1
