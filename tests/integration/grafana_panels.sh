@@ -5,6 +5,8 @@
 #
 #   sh tests/integration/grafana_panels.sh [BUILDDIR]      (from the repo root)
 #
+# 0. grafana_gen_test.py: the generator refuses bad panels.def lines (a
+#    table of them) by line, and lays panels out as Grafana expects.
 # 1. grafana_check.py static: the JSON is up to date with panels.def
 #    (scripts/grafana_dashboards.py --check), uids and titles unique, panel
 #    ids unique, gridPos inside the grid without overlaps, targets with expr
@@ -29,6 +31,10 @@ if [ -f "$BUILD/CMakeCache.txt" ]; then
     cmake --build "$BUILD" --target agentmon >/dev/null || { echo "grafana_panels: FAIL: build"; exit 1; }
 fi
 
+"$PY" tests/integration/grafana_gen_test.py >"${TMPDIR:-/tmp}/grafana_gen_test.$$" 2>&1 ||
+    { cat "${TMPDIR:-/tmp}/grafana_gen_test.$$"; rm -f "${TMPDIR:-/tmp}/grafana_gen_test.$$";
+      echo "grafana_panels: FAIL: the generator's tests"; exit 1; }
+rm -f "${TMPDIR:-/tmp}/grafana_gen_test.$$"
 "$PY" tests/integration/grafana_check.py static "$AGENTMON" ||
     { echo "grafana_panels: FAIL: dashboard JSON"; exit 1; }
 command -v prometheus >/dev/null 2>&1 ||
