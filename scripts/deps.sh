@@ -25,7 +25,7 @@ BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
 TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl
     redis-server redis-tools postgresql prometheus-node-exporter prometheus-redis-exporter lcov
     prometheus-alertmanager python3-aiosmtpd python3-pytest python3-venv python3-pip gunicorn
-    victoria-metrics chromium nodejs npm"
+    victoria-metrics chromium nodejs npm docker-compose python3-yaml prometheus-postgres-exporter"
 
 case "${1:-all}" in
     build) want="$BUILD_PKGS" ;;

@@ -33,28 +33,11 @@ promtool check rules deploy/prometheus/alerts.yml >/dev/null &&
     promtool check config --syntax-only deploy/prometheus/prometheus.yml >/dev/null ||
     { echo "demo: FAIL: deploy/prometheus does not pass promtool"; exit 1; }
 
-TMP=$(mktemp -d)
-DEMO_PID=""
-PROM_PID=""
-cleanup() {
-    for p in $DEMO_PID $PROM_PID; do kill "$p" 2>/dev/null; done
-    for p in $DEMO_PID $PROM_PID; do wait "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
-
-"$AGENTMON" demo --listen 127.0.0.1:0 --quiet --seed 7 --log "$TMP/demo.log" \
-    >"$TMP/demo.out" 2>"$TMP/demo.err" &
-DEMO_PID=$!
-i=0
-while ! grep -q "metrics at" "$TMP/demo.out" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 50 ] && { echo "demo: FAIL: the demo did not start"; cat "$TMP/demo.err"; exit 1; }
-    sleep 0.1
-done
+. "$ROOT/tests/integration/lib.inc"
+make_tmp
+start_demo "$TMP" demo --seed 7
 T0=$(date +%s)
-DP=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/metrics.*|\1|p' "$TMP/demo.out")
-PP=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+DP=$DEMO_PORT
 
 cp deploy/prometheus/alerts.yml "$TMP/alerts.yml"
 cat >"$TMP/prometheus.yml" <<YML
@@ -69,9 +52,8 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$DP']
 YML
-prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/data" \
-    --web.listen-address=127.0.0.1:"$PP" >"$TMP/prometheus.log" 2>&1 &
-PROM_PID=$!
+start_prometheus "$TMP" demo "$TMP/prometheus.yml"
+PP=$PROM_PORT
 
 # the provider "mistral" degrades from 20 s to 35 s after the start
 while [ $(($(date +%s) - T0)) -lt 34 ]; do sleep 1; done

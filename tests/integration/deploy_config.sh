@@ -10,6 +10,9 @@
 #   deploy/prometheus/prometheus.yml    promtool check config (rule_files,
 #                                       alerting:); its alerting: block is
 #                                       loaded by agentmon as well
+#   deploy/systemd/serve.yml            agentmon serve --config (as the
+#                                       systemd unit runs it), also with its
+#                                       commented alerting lines in use
 #
 # Skips a tool that is missing, saying so.
 set -u
@@ -30,22 +33,31 @@ else
     echo "deploy_config: SKIP promtool (no prometheus)"
 fi
 # agentmon: the rules and the notifiers load (it starts, then stops)
+AGENTMON=$B/agentmon
+. tests/integration/lib.inc
 # shellcheck disable=SC2016
 sed -n '/^alerting:/,$p' deploy/prometheus/prometheus.yml | sed '/^scrape_configs:/,$d' >"$D/alerting.yml"
 for cfg in deploy/prometheus/alertmanager.yml "$D/alerting.yml"; do
-    "$B/agentmon" serve --listen 127.0.0.1:0 --statsd off --store "sqlite:$D/db/agentmon.db" \
-        --system-interval 0 --rules deploy/prometheus/alerts.yml --notify-config "$cfg" \
-        >"$D/serve.log" 2>&1 & P=$!
-    n=0
-    until grep -q 'HTTP on' "$D/serve.log" || ! kill -0 $P 2>/dev/null; do
-        sleep 0.1; n=$((n + 1)); [ $n -lt 100 ] || break
-    done
-    if grep -q 'HTTP on' "$D/serve.log"; then
-        kill $P; wait $P
-    else
-        echo "deploy_config: agentmon refused $cfg:"; cat "$D/serve.log"; rc=1
-        kill $P 2>/dev/null; wait $P 2>/dev/null
-    fi
+    serve_starts "$D" deploy_config --listen 127.0.0.1:0 --statsd off \
+        --store "sqlite:$D/db/agentmon.db" --system-interval 0 \
+        --rules deploy/prometheus/alerts.yml --notify-config "$cfg" || rc=1
+done
+# deploy/systemd/serve.yml as the unit gives it (listen, StatsD and store
+# moved to port 0 and $D), and with its commented rules:/notify-config:
+# lines in use, pointed at deploy/prometheus/
+sed -e 's|^#   rules: /etc/agentmon/prometheus/|rules: '"$(pwd)"'/deploy/prometheus/|' \
+    -e 's|^#   notify-config: /etc/agentmon/prometheus/|notify-config: '"$(pwd)"'/deploy/prometheus/|' \
+    deploy/systemd/serve.yml >"$D/serve-alerting.yml"
+grep -q '^rules:' "$D/serve-alerting.yml" && grep -q '^notify-config:' "$D/serve-alerting.yml" ||
+    { echo "deploy_config: serve.yml lost its commented rules:/notify-config: lines"; rc=1; }
+for cfg in deploy/systemd/serve.yml "$D/serve-alerting.yml"; do
+    rm -rf "$D/db"
+    serve_starts "$D" deploy_config --config "$cfg" --listen 127.0.0.1:0 --statsd off \
+        --store "sqlite:$D/db/agentmon.db" --system-interval 0 || { rc=1; continue; }
+    case $cfg in
+    *alerting*) grep -q ' 1 rule file' "$D/serve.log" ||
+        { echo "deploy_config: serve did not load serve.yml's rules:"; cat "$D/serve.log"; rc=1; } ;;
+    esac
 done
 [ $rc = 0 ] && echo "deploy_config: ok"
 exit $rc
