@@ -25,12 +25,16 @@ BUILD_PKGS="cmake make gcc clang pkg-config libcmocka-dev libclang-rt-14-dev
 TEST_PKGS="prometheus prometheus-pushgateway python3-prometheus-client curl wrk openssl
     redis-server redis-tools postgresql prometheus-node-exporter prometheus-redis-exporter lcov
     prometheus-alertmanager python3-aiosmtpd python3-pytest python3-venv python3-pip gunicorn
-    victoria-metrics chromium nodejs npm docker-compose python3-yaml prometheus-postgres-exporter"
+    victoria-metrics chromium docker-compose python3-yaml prometheus-postgres-exporter"
+# Node.js and npm: Debian's, unless a node with its own npm is installed
+# already (NodeSource's nodejs ships npm and conflicts with Debian's npm).
+NODE_PKGS="nodejs npm"
+command -v npm >/dev/null 2>&1 && NODE_PKGS=""
 
 case "${1:-all}" in
     build) want="$BUILD_PKGS" ;;
-    test) want="$TEST_PKGS" ;;
-    all) want="$BUILD_PKGS $TEST_PKGS" ;;
+    test) want="$TEST_PKGS $NODE_PKGS" ;;
+    all) want="$BUILD_PKGS $TEST_PKGS $NODE_PKGS" ;;
     *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
 esac
 
