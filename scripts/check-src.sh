@@ -8,7 +8,9 @@
 #   goes through am_set_allocator() and the fault-injection test sees it;
 # - every public declaration (AM_EXTERN in include/agentmon/) under a
 #   contract block saying `Since: 0.x` (STYLE rule 15): the nearest comment
-#   above it, shared by the declarations that follow it without a blank line.
+#   above it, shared by the declarations that follow it without a blank line;
+# - every C file as .clang-format lays it out (but the code protoc-c
+#   generated), when clang-format is installed.
 # Prints each offending line and exits 1 if there is one.
 set -u
 cd "$(dirname "$0")/.."
@@ -50,6 +52,16 @@ FNR == 1 { n = 0 }
 END { exit bad }' include/agentmon/*.h; then
     echo "check-src: a public declaration lacks its contract block's Since: (STYLE rule 15)" >&2
     rc=1
+fi
+if command -v clang-format >/dev/null 2>&1; then
+    unformatted=$(git ls-files '*.c' '*.h' | grep -v '\.pb-c\.' |
+        xargs clang-format --dry-run 2>&1 | sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: warning:.*/\1/p' |
+        sort -u)
+    if [ -n "$unformatted" ]; then
+        echo "$unformatted"
+        echo "check-src: not as .clang-format lays it out (clang-format -i FILE)" >&2
+        rc=1
+    fi
 fi
 [ $rc -eq 0 ] && echo "check-src: ok"
 exit $rc

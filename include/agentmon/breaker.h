@@ -92,8 +92,8 @@ typedef enum am_breaker_state {
     AM_BREAKER_HALF_OPEN = 2
 } am_breaker_state;
 
-#define AM_BREAKER_MAX_NAME 128        /* bytes of a breaker's name */
-#define AM_BREAKER_MAX_COUNT 100000    /* upper bound of the three counts in the options */
+#define AM_BREAKER_MAX_NAME 128     /* bytes of a breaker's name */
+#define AM_BREAKER_MAX_COUNT 100000 /* upper bound of the three counts in the options */
 
 /*
 ** A monotonic clock in seconds (any origin). Called with the breaker's lock
@@ -127,11 +127,14 @@ typedef struct am_breaker_opts {
     am_breaker_clock_fn clock;    /* optional; NULL = CLOCK_MONOTONIC */
     void *clock_userdata;         /* borrowed; passed to clock */
     am_breaker_transition_fn on_transition; /* optional */
-    void *transition_userdata;    /* borrowed; passed to on_transition */
-    void *reserved[4];            /* must be NULL */
+    void *transition_userdata;              /* borrowed; passed to on_transition */
+    void *reserved[4];                      /* must be NULL */
 } am_breaker_opts;
 
-#define AM_BREAKER_OPTS_INIT {0}
+#define AM_BREAKER_OPTS_INIT                                                                       \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /*
 ** am_breaker_new: create a breaker, CLOSED, and register its metrics (or

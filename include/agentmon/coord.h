@@ -96,57 +96,62 @@ typedef enum am_priority { AM_PRIO_LOW = 1, AM_PRIO_NORMAL = 5, AM_PRIO_HIGH = 9
 ** dead-lettered the message that crossed the line; then the count starts
 ** again. Must not call back into the coordinator.
 */
-typedef void (*am_dlq_growth_fn)(const char *agent, size_t grown, double window_s,
-                                 void *userdata);
+typedef void (*am_dlq_growth_fn)(const char *agent, size_t grown, double window_s, void *userdata);
 
 typedef struct am_coord_opts {
-    am_registry *registry;        /* the messaging_* metrics; NULL = default registry */
-    size_t max_queue;             /* messages waiting per agent (all priorities) before
-                                     send refuses with AM_EFULL; 0 = 10000 */
-    unsigned max_attempts;        /* deliveries before a message is dead-lettered; 0 = 5 */
-    double backoff_base_s;        /* first retry delay; 0 = 0.5 */
-    double backoff_factor;        /* growth per attempt (>= 1); 0 = 2 */
-    double backoff_max_s;         /* cap; 0 = 30 */
-    double backoff_jitter;        /* +/- fraction of the delay, 0..1; negative = none; 0 = 0.1 */
-    size_t max_payload_bytes;     /* 0 = 1 MiB */
-    double visibility_s;          /* reservation time when receive passes 0; 0 = 30 */
-    unsigned dlq_growth_threshold; /* N; 0 = 10 */
-    double dlq_growth_window_s;   /* W; 0 = 60 */
+    am_registry *registry;          /* the messaging_* metrics; NULL = default registry */
+    size_t max_queue;               /* messages waiting per agent (all priorities) before
+                                       send refuses with AM_EFULL; 0 = 10000 */
+    unsigned max_attempts;          /* deliveries before a message is dead-lettered; 0 = 5 */
+    double backoff_base_s;          /* first retry delay; 0 = 0.5 */
+    double backoff_factor;          /* growth per attempt (>= 1); 0 = 2 */
+    double backoff_max_s;           /* cap; 0 = 30 */
+    double backoff_jitter;          /* +/- fraction of the delay, 0..1; negative = none; 0 = 0.1 */
+    size_t max_payload_bytes;       /* 0 = 1 MiB */
+    double visibility_s;            /* reservation time when receive passes 0; 0 = 30 */
+    unsigned dlq_growth_threshold;  /* N; 0 = 10 */
+    double dlq_growth_window_s;     /* W; 0 = 60 */
     am_dlq_growth_fn on_dlq_growth; /* optional */
     void *dlq_growth_userdata;
-    am_logger *logger;            /* DLQ growth warnings; NULL = the default logger */
+    am_logger *logger; /* DLQ growth warnings; NULL = the default logger */
     void *reserved[4];
 } am_coord_opts;
 
-#define AM_COORD_OPTS_INIT {0}
+#define AM_COORD_OPTS_INIT                                                                         \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* A message to send. Strings are copied; payload is any bytes. */
 typedef struct am_coord_msg {
-    const char *from;             /* "type:instance" */
-    const char *to;               /* "type:instance" (send) */
-    const char *id;               /* unique per message; NULL = generated */
-    const char *type;             /* "task", "result", ...; NULL = "message" */
+    const char *from; /* "type:instance" */
+    const char *to;   /* "type:instance" (send) */
+    const char *id;   /* unique per message; NULL = generated */
+    const char *type; /* "task", "result", ...; NULL = "message" */
     const void *payload;
     size_t len;
-    int priority;                 /* AM_PRIO_*; 0 = NORMAL */
-    const am_trace_ctx *trace;    /* NULL = the thread's current context, if any */
+    int priority;              /* AM_PRIO_*; 0 = NORMAL */
+    const am_trace_ctx *trace; /* NULL = the thread's current context, if any */
     void *reserved[2];
 } am_coord_msg;
 
-#define AM_COORD_MSG_INIT {0}
+#define AM_COORD_MSG_INIT                                                                          \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 /* A received message: owned result, free with am_coord_delivery_free(). */
 typedef struct am_coord_delivery {
     char *id, *from, *to, *type;
-    void *payload;                /* NUL-terminated for convenience */
+    void *payload; /* NUL-terminated for convenience */
     size_t len;
     int priority;
-    unsigned attempt;             /* 1 on the first delivery */
-    double enqueued_at;           /* unix seconds, when first sent */
-    double ready_at;              /* when it last became deliverable (sent, retry due) */
-    double received_at;           /* when this reservation was made */
-    am_trace_ctx trace;           /* the sender's context (invalid if none) */
-    char *token;                  /* names this reservation; used by ack/nack */
+    unsigned attempt;   /* 1 on the first delivery */
+    double enqueued_at; /* unix seconds, when first sent */
+    double ready_at;    /* when it last became deliverable (sent, retry due) */
+    double received_at; /* when this reservation was made */
+    am_trace_ctx trace; /* the sender's context (invalid if none) */
+    char *token;        /* names this reservation; used by ack/nack */
     void *reserved[2];
 } am_coord_delivery;
 
@@ -161,14 +166,14 @@ enum { AM_DLQ_ID, AM_DLQ_FROM, AM_DLQ_TO, AM_DLQ_TYPE, AM_DLQ_REASON, AM_DLQ_ERR
 */
 typedef struct am_coord_dlq_entry {
     char *id, *from, *to, *type;
-    void *payload;                /* NUL-terminated for convenience */
+    void *payload; /* NUL-terminated for convenience */
     size_t len;
     int priority;
     unsigned attempts;
-    char *reason;                 /* "permanent", "max_attempts" or "poison" */
-    char *error;                  /* the last nack's error text, or "" */
-    double dead_at;               /* unix seconds */
-    size_t *lens;                 /* [AM_DLQ_N]: bytes of id .. error. Since: 0.2 */
+    char *reason;   /* "permanent", "max_attempts" or "poison" */
+    char *error;    /* the last nack's error text, or "" */
+    double dead_at; /* unix seconds */
+    size_t *lens;   /* [AM_DLQ_N]: bytes of id .. error. Since: 0.2 */
     void *reserved[1];
 } am_coord_dlq_entry;
 
@@ -202,7 +207,8 @@ AM_EXTERN am_err am_coord_configure(am_coord *c, const am_coord_opts *o);
 /*
 ** am_coord_register: make an endpoint known before anything is sent to it:
 ** it appears in the metrics (its dead-letter and DLQ-growth counters at 0)
-** and receives broadcasts. Sending to an agent registers it too. Returns AM_OK, AM_EINVAL or a backend error. Since: 0.1
+** and receives broadcasts. Sending to an agent registers it too. Returns AM_OK, AM_EINVAL or a
+*backend error. Since: 0.1
 */
 AM_EXTERN am_err am_coord_register(am_coord *c, const char *agent);
 
@@ -290,11 +296,11 @@ AM_EXTERN am_err am_coord_dlq_purge(am_coord *c, const char *agent, size_t *n);
 
 /* Lengths as the backend holds them now, for one agent. */
 typedef struct am_coord_stats {
-    size_t queued[3];             /* by priority: [0] LOW, [1] NORMAL, [2] HIGH */
-    size_t delayed;               /* waiting for a retry's backoff */
+    size_t queued[3]; /* by priority: [0] LOW, [1] NORMAL, [2] HIGH */
+    size_t delayed;   /* waiting for a retry's backoff */
     size_t inflight;
     size_t dlq;
-    double oldest_age_s[3];       /* of the head of each queue; 0 when empty */
+    double oldest_age_s[3]; /* of the head of each queue; 0 when empty */
     void *reserved[2];
 } am_coord_stats;
 

@@ -57,8 +57,8 @@ typedef struct am_timer_scope {
 ** Returns AM_OK, or AM_EINVAL (no status label, wrong count), in which case
 ** the scope is inert and _end observes nothing. Since: 0.1
 */
-AM_EXTERN am_err am_timer_scope_begin(am_timer_scope *s, am_histogram *h,
-                                      const char *const *values, size_t n);
+AM_EXTERN am_err am_timer_scope_begin(am_timer_scope *s, am_histogram *h, const char *const *values,
+                                      size_t n);
 
 /* am_timer_scope_fail: the scope will observe with status="error". Since: 0.1 */
 AM_EXTERN void am_timer_scope_fail(am_timer_scope *s);

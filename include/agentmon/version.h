@@ -11,7 +11,6 @@
 #define AM_VERSION_MINOR 1
 #define AM_VERSION_PATCH 0
 #define AM_VERSION_STRING "0.1.0"
-#define AM_VERSION_HEX                                                                             \
-    ((AM_VERSION_MAJOR << 16) | (AM_VERSION_MINOR << 8) | AM_VERSION_PATCH)
+#define AM_VERSION_HEX ((AM_VERSION_MAJOR << 16) | (AM_VERSION_MINOR << 8) | AM_VERSION_PATCH)
 
 #endif

@@ -15,10 +15,10 @@
 #include <stdint.h>
 
 typedef struct cli_opt {
-    const char *name;    /* "--coordinator" */
+    const char *name; /* "--coordinator" */
     bool takes_value;
-    const char *help;    /* one line for --help */
-    const char *value;   /* set by cli_parse: the value, or "" for a flag given */
+    const char *help;  /* one line for --help */
+    const char *value; /* set by cli_parse: the value, or "" for a flag given */
 } cli_opt;
 
 /*
@@ -26,8 +26,8 @@ typedef struct cli_opt {
 ** max_pos). Returns 0, 1 when --help was asked (usage printed to stdout),
 ** or 2 after printing an error to stderr.
 */
-int cli_parse(int argc, char **argv, cli_opt *opts, size_t n_opts, const char **pos,
-              size_t max_pos, size_t *n_pos, const char *usage);
+int cli_parse(int argc, char **argv, cli_opt *opts, size_t n_opts, const char **pos, size_t max_pos,
+              size_t *n_pos, const char *usage);
 
 /* The value of option name, or NULL when not given. */
 const char *cli_get(const cli_opt *opts, size_t n_opts, const char *name);
@@ -43,8 +43,8 @@ int cli_number(const cli_opt *opts, size_t n_opts, const char *name, double min,
 ** When option name was given, split it as HOST:PORT ([v6]:PORT too) into
 ** host and *port; otherwise leave them. Returns 0, or 2 after an error.
 */
-int cli_listen(const cli_opt *opts, size_t n_opts, const char *name, char *host,
-               size_t host_size, uint16_t *port);
+int cli_listen(const cli_opt *opts, size_t n_opts, const char *name, char *host, size_t host_size,
+               uint16_t *port);
 
 /*
 ** Every value of an option that may be repeated (--scrape A --scrape B),

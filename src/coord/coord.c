@@ -191,8 +191,9 @@ am_err am_coord_open(const char *uri, const am_coord_opts *o, am_coord **out)
         return am__err(AM_EINVAL, "URI or out pointer is NULL");
     const am_coord_ops *ops = backend_of(uri);
     if (!ops && is_redis_uri(uri))
-        return am__err(AM_EINVAL, "coordinator URI \"%.64s\": this libagentmon was built without "
-                                  "Redis (AM_WITH_REDIS=OFF)",
+        return am__err(AM_EINVAL,
+                       "coordinator URI \"%.64s\": this libagentmon was built without "
+                       "Redis (AM_WITH_REDIS=OFF)",
                        uri);
     if (!ops)
         return am__err(AM_EINVAL,

@@ -50,8 +50,8 @@ am_err am__def_register(am_registry *r, const am_metric_def *d, void **out)
     case AM_TYPE_STATESET:
         return am_stateset_new(r, &o, (am_stateset **)out);
     default:
-        return am__err(AM_EINVAL, "metric \"%s\": a definition row cannot be of type %d",
-                       d->name, (int)d->type);
+        return am__err(AM_EINVAL, "metric \"%s\": a definition row cannot be of type %d", d->name,
+                       (int)d->type);
     }
 }
 

@@ -16,17 +16,17 @@
 #include "agentmon/metrics.h"
 
 typedef struct am_metric_def {
-    const char *group;          /* "task", "a2a", "messaging", ... */
+    const char *group; /* "task", "a2a", "messaging", ... */
     am_metric_type type;
-    const char *name;           /* as exposed: counters end in _total */
-    const char *json_name;      /* dotted alias for JSON, or NULL */
+    const char *name;      /* as exposed: counters end in _total */
+    const char *json_name; /* dotted alias for JSON, or NULL */
     const char *help;
-    const char *unit;           /* OpenMetrics unit, or NULL */
-    const char *const *labels;  /* NULL-terminated, or NULL for none */
-    const double *buckets;      /* histograms: NULL = the defaults */
+    const char *unit;          /* OpenMetrics unit, or NULL */
+    const char *const *labels; /* NULL-terminated, or NULL for none */
+    const double *buckets;     /* histograms: NULL = the defaults */
     size_t n_buckets;
-    const char *const *states;  /* statesets: NULL-terminated */
-    const char *source;         /* the document it comes from */
+    const char *const *states; /* statesets: NULL-terminated */
+    const char *source;        /* the document it comes from */
 } am_metric_def;
 
 /* Label lists are NULL-terminated arrays: AM_DEF_LABELS("agent", "status"). */

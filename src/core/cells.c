@@ -56,13 +56,13 @@ static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
 static am_tblock g_empty;
 __thread am_tblock *am__tls_block = &g_empty;
 
-static am_tblock *g_blocks;    /* live thread blocks */
-static am_tblock g_dead;       /* cells of exited threads, and OOM fallback */
-static dirhdr *g_dead_old;     /* replaced dead directories, freed at reset */
+static am_tblock *g_blocks; /* live thread blocks */
+static am_tblock g_dead;    /* cells of exited threads, and OOM fallback */
+static dirhdr *g_dead_old;  /* replaced dead directories, freed at reset */
 static uint32_t g_hw = AM_PAGE_CELLS;
-static uint64_t g_live;        /* slots in live runs */
+static uint64_t g_live; /* slots in live runs */
 static freelist g_free[AM_PAGE_CELLS + 1];
-static uint64_t *g_fbits;      /* bit s set: slot s holds a double */
+static uint64_t *g_fbits; /* bit s set: slot s holds a double */
 static size_t g_fbits_words;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_key;
@@ -347,8 +347,8 @@ am_err am__cells_alloc(uint32_t n, uint32_t *slot)
         /* The dead block gets each page as runs first reach it (g_hw only
            grows, so no page is skipped), and the discard page with the
            first; it never needs memory later. */
-        if (!page_ensure(&g_dead, 0, true) ||
-            !page_ensure(&g_dead, g_hw >> AM_PAGE_SHIFT, true) || !fbits_ensure(g_hw + n)) {
+        if (!page_ensure(&g_dead, 0, true) || !page_ensure(&g_dead, g_hw >> AM_PAGE_SHIFT, true) ||
+            !fbits_ensure(g_hw + n)) {
             rc = AM_ENOMEM;
             goto out;
         }

@@ -29,9 +29,9 @@
 typedef am_acell *_Atomic am_pageptr;
 
 typedef struct am_tblock {
-    am_pageptr *_Atomic dir;      /* page directory, owned by the block */
-    _Atomic uint32_t ndir;        /* entries in dir */
-    _Atomic uint64_t epoch;       /* EBR: 0 = outside a read section */
+    am_pageptr *_Atomic dir; /* page directory, owned by the block */
+    _Atomic uint32_t ndir;   /* entries in dir */
+    _Atomic uint64_t epoch;  /* EBR: 0 = outside a read section */
     struct am_tblock *next, *prev;
 } am_tblock;
 
@@ -53,8 +53,8 @@ static inline am_acell *am__cell_fast(uint32_t slot)
     am_tblock *t = am__tls_block;
     uint32_t pg = slot >> AM_PAGE_SHIFT;
     if (AM_LIKELY(pg < atomic_load_explicit(&t->ndir, am_relaxed))) {
-        am_acell *p = atomic_load_explicit(&atomic_load_explicit(&t->dir, am_relaxed)[pg],
-                                           am_relaxed);
+        am_acell *p =
+            atomic_load_explicit(&atomic_load_explicit(&t->dir, am_relaxed)[pg], am_relaxed);
         if (AM_LIKELY(p != NULL))
             return p + (slot & AM_PAGE_MASK);
     }

@@ -83,8 +83,8 @@ static am_exemplars *storage(am_child *c, uint32_t n_slots)
     return e;
 }
 
-am_err am__exemplar_store(am_child *c, uint32_t n_slots, uint32_t idx, const char *text,
-                          size_t len, double value)
+am_err am__exemplar_store(am_child *c, uint32_t n_slots, uint32_t idx, const char *text, size_t len,
+                          double value)
 {
     am_exemplars *e = storage(c, n_slots);
     if (!e)

@@ -27,8 +27,8 @@ typedef struct am_exview {
 am_err am__exemplar_render(const am_labels *ex, char *out, size_t *len);
 
 /* Record a rendered exemplar in slot idx of c's n_slots. AM_ENOMEM possible. */
-am_err am__exemplar_store(am_child *c, uint32_t n_slots, uint32_t idx, const char *text,
-                          size_t len, double value);
+am_err am__exemplar_store(am_child *c, uint32_t n_slots, uint32_t idx, const char *text, size_t len,
+                          double value);
 
 /*
 ** Observe v into histogram child c and record the already rendered exemplar

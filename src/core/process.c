@@ -145,8 +145,8 @@ const am_metric_def am__defs_process[] = {
     [P_MAXFDS] = {"process", AM_TYPE_GAUGE, "process_max_fds", NULL,
                   "Maximum number of open file descriptors.", NULL, NULL, NULL, 0, NULL, SRC},
     [P_START] = {"process", AM_TYPE_GAUGE, "process_start_time_seconds", NULL,
-                 "Start time of the process since unix epoch in seconds.", "seconds", NULL, NULL,
-                 0, NULL, SRC},
+                 "Start time of the process since unix epoch in seconds.", "seconds", NULL, NULL, 0,
+                 NULL, SRC},
     [P_THREADS] = {"process", AM_TYPE_GAUGE, "process_threads", NULL,
                    "Number of OS threads in the process.", NULL, NULL, NULL, 0, NULL, SRC},
 };

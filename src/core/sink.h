@@ -12,8 +12,8 @@
 #include "family.h"
 
 typedef struct am_sink_item {
-    size_t values_off;   /* n_labels NUL-terminated strings */
-    size_t labels_off;   /* rendered labels */
+    size_t values_off; /* n_labels NUL-terminated strings */
+    size_t labels_off; /* rendered labels */
     size_t labels_len;
     uint32_t hash;
     double v;
@@ -24,9 +24,9 @@ struct am_sink {
     am_buf strs;
     am_sink_item *items;
     size_t n, cap;
-    uint32_t *set;       /* open addressing over items, to refuse duplicates */
+    uint32_t *set; /* open addressing over items, to refuse duplicates */
     size_t set_cap;
-    am_err err;          /* first allocation failure */
+    am_err err; /* first allocation failure */
 };
 
 void am__sink_init(am_sink *s, am_family *f);

@@ -51,8 +51,7 @@ static int status_index(const am_family *f)
     return -1;
 }
 
-am_err am_timer_scope_begin(am_timer_scope *s, am_histogram *h, const char *const *values,
-                            size_t n)
+am_err am_timer_scope_begin(am_timer_scope *s, am_histogram *h, const char *const *values, size_t n)
 {
     memset(s, 0, sizeof *s);
     s->ended = true; /* inert until checked */

@@ -13,7 +13,7 @@
 #include "agentmon/common.h"
 
 /* Whether s[0..n) is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF);
-   *runes (optional) receives the number of code points. */
+ *runes (optional) receives the number of code points. */
 bool am__utf8_valid(const char *s, size_t n, size_t *runes);
 
 /* [a-zA-Z_:][a-zA-Z0-9_:]* and not starting with "__". */

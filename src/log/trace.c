@@ -503,7 +503,6 @@ bool am__trace_current_hex(const char **trace_hex, const char **span_hex)
 /* Exemplars                                                           */
 /* ------------------------------------------------------------------ */
 
-
 size_t am__trace_exemplar(const am_trace_ctx *ctx, char *out)
 {
     char th[AM_TRACE_ID_HEX], sh[AM_SPAN_ID_HEX];

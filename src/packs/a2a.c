@@ -25,16 +25,16 @@ const am_metric_def am__defs_a2a[] = {
     [COUNT] = {"a2a", AM_TYPE_COUNTER, "a2a_requests_total", NULL, "Total A2A requests", NULL,
                AM_DEF_LABELS("agent", "operation", "status"), NULL, 0, NULL,
                "metrics-exposure-story.md"},
-    [ACTIVE] = {"a2a", AM_TYPE_GAUGE, "a2a_active_tasks", NULL, "Currently active A2A tasks",
-                NULL, AM_DEF_LABELS("agent"), NULL, 0, NULL, "metrics-exposure-story.md"},
+    [ACTIVE] = {"a2a", AM_TYPE_GAUGE, "a2a_active_tasks", NULL, "Currently active A2A tasks", NULL,
+                AM_DEF_LABELS("agent"), NULL, 0, NULL, "metrics-exposure-story.md"},
     [SIZE] = {"a2a", AM_TYPE_HISTOGRAM, "a2a_response_size_bytes", NULL,
-              "A2A response size in bytes", "bytes", AM_DEF_LABELS("agent"), SIZE_BUCKETS, 7,
-              NULL, "metrics-exposure-story.md"},
+              "A2A response size in bytes", "bytes", AM_DEF_LABELS("agent"), SIZE_BUCKETS, 7, NULL,
+              "metrics-exposure-story.md"},
 };
 const am_def_table am__table_a2a = {am__defs_a2a, N_DEFS};
 
 struct am_a2a_target {
-    am_histogram *dur[2];  /* [0] error, [1] success */
+    am_histogram *dur[2]; /* [0] error, [1] success */
     am_counter *count[2];
     am_histogram *size;
 };
@@ -94,8 +94,8 @@ am_err am_a2a_target_new(am_a2a_pack *ap, const char *agent, const char *operati
     am_err rc = AM_OK;
     for (int k = 0; k < 2; k++) {
         rc = am__pack_worst(
-            rc, am_histogram_with(p->h[DURATION], AM_LABELS(agent, operation, status[k]),
-                                  &t->dur[k]));
+            rc,
+            am_histogram_with(p->h[DURATION], AM_LABELS(agent, operation, status[k]), &t->dur[k]));
         if (rc && rc != AM_ELIMIT)
             break;
         rc = am__pack_worst(

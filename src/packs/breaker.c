@@ -81,12 +81,12 @@ const am_metric_def am__defs_breaker[] = {
      "2 half-open (a few trial calls go through).",
      NULL, AM_DEF_LABELS("agent_type"), NULL, 0, NULL, SRC},
     {"breaker", AM_TYPE_STATESET, "insa_circuit_breaker_status", NULL,
-     "Circuit breaker state as a stateset: exactly one of closed, open, half_open is true.",
-     NULL, AM_DEF_LABELS("agent_type"), NULL, 0,
+     "Circuit breaker state as a stateset: exactly one of closed, open, half_open is true.", NULL,
+     AM_DEF_LABELS("agent_type"), NULL, 0,
      ((const char *const[]){"closed", "open", "half_open", NULL}), SRC},
     {"breaker", AM_TYPE_COUNTER, "insa_circuit_breaker_transitions_total", NULL,
-     "Circuit breaker state changes, by the state left (from) and the state entered (to).",
-     NULL, AM_DEF_LABELS("agent_type", "from", "to"), NULL, 0, NULL, SRC},
+     "Circuit breaker state changes, by the state left (from) and the state entered (to).", NULL,
+     AM_DEF_LABELS("agent_type", "from", "to"), NULL, 0, NULL, SRC},
     {"breaker", AM_TYPE_COUNTER, "insa_circuit_breaker_time_in_state_seconds_total", NULL,
      "Time the circuit breaker has spent in each state; brought up to date at every call to "
      "the breaker and at every transition.",
@@ -132,12 +132,12 @@ enum { R_ALLOWED, R_REJECTED, R__N };
 struct am_breaker {
     pthread_mutex_t lock;
     char *name;
-    am_registry *reg;                 /* resolved: never NULL */
+    am_registry *reg; /* resolved: never NULL */
 
     /* options, defaults applied; constant after new */
-    unsigned n_threshold;             /* N */
+    unsigned n_threshold; /* N */
     double window_s, cooldown_s;
-    unsigned m_successes;             /* M */
+    unsigned m_successes; /* M */
     unsigned max_calls;
     am_breaker_clock_fn clock;
     void *clock_ud;
@@ -146,20 +146,20 @@ struct am_breaker {
 
     /* under lock */
     am_breaker_state state;
-    double now;                       /* latest clock reading, never decreasing */
-    double since;                     /* when the current state began */
-    double counted_to;                /* time in state is counted up to here */
-    double secs[N_STATES];            /* time counted per state */
-    double *fails;                    /* ring of the last n_threshold failure times */
-    size_t n_fails, head;             /* entries used; index of the oldest */
-    unsigned inflight;                /* HALF_OPEN: admitted calls outstanding */
-    unsigned successes;               /* HALF_OPEN: successes so far */
+    double now;            /* latest clock reading, never decreasing */
+    double since;          /* when the current state began */
+    double counted_to;     /* time in state is counted up to here */
+    double secs[N_STATES]; /* time counted per state */
+    double *fails;         /* ring of the last n_threshold failure times */
+    size_t n_fails, head;  /* entries used; index of the oldest */
+    unsigned inflight;     /* HALF_OPEN: admitted calls outstanding */
+    unsigned successes;    /* HALF_OPEN: successes so far */
 
     struct {
         unsigned char from, to;
-    } pending[PENDING_CAP];           /* transitions not yet given to the callback */
+    } pending[PENDING_CAP]; /* transitions not yet given to the callback */
     size_t pend_head, n_pending;
-    bool delivering;                  /* a thread is running the callback loop */
+    bool delivering; /* a thread is running the callback loop */
     uint64_t n_dropped;
 
     /* series, owned by the registry */
@@ -169,7 +169,7 @@ struct am_breaker {
     am_counter *c_time[N_STATES];
     am_counter *c_calls[R__N];
 
-    am_breaker *next_live;            /* under g_live_lock */
+    am_breaker *next_live; /* under g_live_lock */
 };
 
 static pthread_mutex_t g_live_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -382,8 +382,7 @@ static am_err check_count(unsigned v, const char *what)
 static am_err check_seconds(double v, const char *what)
 {
     if (!isfinite(v) || v < 0)
-        return am__err(AM_EINVAL, "breaker option %s is %g: it must be finite and >= 0", what,
-                       v);
+        return am__err(AM_EINVAL, "breaker option %s is %g: it must be finite and >= 0", what, v);
     return AM_OK;
 }
 
@@ -412,8 +411,8 @@ static am_err check_opts(const am_breaker_opts *o)
 static am_err child_rc(am_err rc, const am_breaker *b, int family)
 {
     if (rc == AM_ELIMIT)
-        return am__err(AM_ELIMIT, "breaker \"%s\": %s is at its limit of series",
-                       b->name, am__defs_breaker[family].name);
+        return am__err(AM_ELIMIT, "breaker \"%s\": %s is at its limit of series", b->name,
+                       am__defs_breaker[family].name);
     return rc;
 }
 
@@ -424,10 +423,9 @@ static am_err resolve(am_breaker *b)
     if (rc)
         return rc;
     const char *name = b->name;
-    if ((rc = child_rc(am_gauge_with(fam[F_STATE], AM_LABELS(name), &b->g_state), b,
-                       F_STATE)) ||
-        (rc = child_rc(am_stateset_with(fam[F_STATUS], AM_LABELS(name), &b->s_status), b,
-                       F_STATUS)))
+    if ((rc = child_rc(am_gauge_with(fam[F_STATE], AM_LABELS(name), &b->g_state), b, F_STATE)) ||
+        (rc =
+             child_rc(am_stateset_with(fam[F_STATUS], AM_LABELS(name), &b->s_status), b, F_STATUS)))
         return rc;
     for (int e = 0; e < E__N; e++) {
         const char *from = STATE_NAMES[EDGES[e].from], *to = STATE_NAMES[EDGES[e].to];

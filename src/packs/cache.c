@@ -15,8 +15,8 @@ const am_metric_def am__defs_cache[] = {
     [OPS] = {"cache", AM_TYPE_COUNTER, "cache_operations_total", NULL, "Cache operations", NULL,
              AM_DEF_LABELS("operation", "result"), NULL, 0, NULL, "metrics-exposure-story.md"},
     [LATENCY] = {"cache", AM_TYPE_HISTOGRAM, "cache_latency_seconds", NULL,
-                 "Cache operation latency", "seconds", AM_DEF_LABELS("operation"),
-                 LATENCY_BUCKETS, 6, NULL, "metrics-exposure-story.md"},
+                 "Cache operation latency", "seconds", AM_DEF_LABELS("operation"), LATENCY_BUCKETS,
+                 6, NULL, "metrics-exposure-story.md"},
 };
 const am_def_table am__table_cache = {am__defs_cache, N_DEFS};
 

@@ -19,14 +19,13 @@
 const char AM_GENAI_SEMCONV_VERSION[] = "1.42";
 
 /* 1, 4, 16, ... x4 ... 67108864 */
-static const double TOKEN_BUCKETS[] = {1,       4,       16,       64,      256,
-                                       1024,    4096,    16384,    65536,   262144,
-                                       1048576, 4194304, 16777216, 67108864};
+static const double TOKEN_BUCKETS[] = {1,     4,     16,     64,      256,     1024,     4096,
+                                       16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864};
 /* 0.01, 0.02, 0.04, ... x2 ... 81.92 */
 static const double DURATION_BUCKETS[] = {0.01, 0.02, 0.04, 0.08,  0.16,  0.32,  0.64,
                                           1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92};
 /* 0.1, 0.2, 0.4, ... x2 ... 409.6 */
-static const double AGENT_BUCKETS[] = {0.1, 0.2,  0.4,  0.8,  1.6,   3.2,   6.4,
+static const double AGENT_BUCKETS[] = {0.1,  0.2,  0.4,  0.8,   1.6,   3.2,  6.4,
                                        12.8, 25.6, 51.2, 102.4, 204.8, 409.6};
 
 #define SRC "OpenTelemetry GenAI semantic conventions 1.42"
@@ -38,8 +37,7 @@ const am_metric_def am__defs_genai[] = {
                                     "gen_ai_token_type", "gen_ai_request_model"),
                       TOKEN_BUCKETS, sizeof TOKEN_BUCKETS / sizeof TOKEN_BUCKETS[0], NULL, SRC},
     [GENAI_DURATION] = {"llm", AM_TYPE_HISTOGRAM, "gen_ai_client_operation_duration_seconds",
-                        "gen_ai.client.operation.duration", "GenAI operation duration.",
-                        "seconds",
+                        "gen_ai.client.operation.duration", "GenAI operation duration.", "seconds",
                         AM_DEF_LABELS("gen_ai_operation_name", "gen_ai_provider_name",
                                       "gen_ai_request_model", "error_type"),
                         DURATION_BUCKETS, sizeof DURATION_BUCKETS / sizeof DURATION_BUCKETS[0],

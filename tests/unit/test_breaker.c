@@ -89,7 +89,7 @@ static void on_transition(const char *name, am_breaker_state from, am_breaker_st
     if (s->fail_on_half_open && to == AM_BREAKER_HALF_OPEN) {
         s->fail_on_half_open = false;
         int before = s->n;
-        am_breaker_failure(s->b); /* half_open -> open, reported after we return */
+        am_breaker_failure(s->b);   /* half_open -> open, reported after we return */
         AM_ASSERT_EQ(s->n, before); /* nothing delivered inside this call */
         AM_ASSERT_EQ(am_breaker_get_state(s->b), AM_BREAKER_OPEN);
     }
@@ -662,8 +662,7 @@ static void test_bad_options(void **state)
         if (rc != AM_EINVAL)
             fail_msg("%s: got %s, expected AM_EINVAL", cases[i].what, am_err_name(rc));
         if (!strstr(am_errmsg(), cases[i].msg))
-            fail_msg("%s: message \"%s\" lacks \"%s\"", cases[i].what, am_errmsg(),
-                     cases[i].msg);
+            fail_msg("%s: message \"%s\" lacks \"%s\"", cases[i].what, am_errmsg(), cases[i].msg);
         assert_ptr_equal(b, (am_breaker *)&dummy); /* untouched */
     }
     am_breaker *b;
@@ -706,8 +705,7 @@ static double tick_clock(void *ud)
     return (double)atomic_fetch_add(&g_ticks, 1) * 1e-5;
 }
 
-static void count_transition(const char *name, am_breaker_state from, am_breaker_state to,
-                             void *ud)
+static void count_transition(const char *name, am_breaker_state from, am_breaker_state to, void *ud)
 {
     (void)name;
     (void)from;

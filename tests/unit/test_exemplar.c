@@ -69,8 +69,9 @@ static void test_exemplars(void **state)
     AM_ASSERT_LACKS(text, "trace_id");
     am_free(text);
     text = am_test_encode(r, AM_FORMAT_JSON);
-    AM_ASSERT_CONTAINS(text, "\"exemplars\":{\"0.1\":{\"labels\":{\"trace_id\":\"00f067aa0ba902b7\"},"
-                             "\"value\":0.07,\"timestamp\":1700000000.500}");
+    AM_ASSERT_CONTAINS(text,
+                       "\"exemplars\":{\"0.1\":{\"labels\":{\"trace_id\":\"00f067aa0ba902b7\"},"
+                       "\"value\":0.07,\"timestamp\":1700000000.500}");
     AM_ASSERT_CONTAINS(text, "\"exemplar\":{\"labels\":{\"trace_id\":");
     am_free(text);
     am_registry_free(r);

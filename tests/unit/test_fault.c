@@ -15,9 +15,9 @@
 
 #include "testutil.h"
 
-static long g_live;     /* allocations not yet freed */
-static long g_count;    /* allocations so far */
-static long g_fail_at;  /* fail this allocation (1-based); 0 = never */
+static long g_live;    /* allocations not yet freed */
+static long g_count;   /* allocations so far */
+static long g_fail_at; /* fail this allocation (1-based); 0 = never */
 static int g_failed;
 
 static void *t_malloc(size_t n)

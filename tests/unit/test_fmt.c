@@ -84,13 +84,19 @@ static void test_millis(void **state)
     static const struct {
         double v;
         const char *s;
-    } cases[] = {{0, "0.000"},           {1700000000.5, "1700000000.500"},
-                 {0.0004, "0.000"},      {0.0005, "0.001"},
-                 {12.3456, "12.346"},    {1795541932.381, "1795541932.381"},
-                 {999.9996, "1000.000"}, {-1, "-1.000"},
+    } cases[] = {{0, "0.000"},
+                 {1700000000.5, "1700000000.500"},
+                 {0.0004, "0.000"},
+                 {0.0005, "0.001"},
+                 {12.3456, "12.346"},
+                 {1795541932.381, "1795541932.381"},
+                 {999.9996, "1000.000"},
+                 {-1, "-1.000"},
                  /* too long for %.3f in AM_FMT_MAX: the shortest double */
-                 {1e300, "1e+300"},      {-1e300, "-1e+300"},
-                 {NAN, "NaN"},           {INFINITY, "+Inf"}};
+                 {1e300, "1e+300"},
+                 {-1e300, "-1e+300"},
+                 {NAN, "NaN"},
+                 {INFINITY, "+Inf"}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char out[AM_FMT_MAX];
         size_t n = am__fmt_millis(out, cases[i].v);

@@ -44,7 +44,8 @@ static void test_info(void **state)
     AM_ASSERT_CONTAINS(text, "agentos_info{version=\"1.0.0\"");
     am_free(text);
     text = am_test_encode(r, AM_FORMAT_JSON);
-    AM_ASSERT_CONTAINS(text, "\"labels\":{\"version\":\"1.0.0\",\"environment\":\"prod \\\"eu\\\"\"}");
+    AM_ASSERT_CONTAINS(text,
+                       "\"labels\":{\"version\":\"1.0.0\",\"environment\":\"prod \\\"eu\\\"\"}");
     am_free(text);
     am_registry_free(r);
 }

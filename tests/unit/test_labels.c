@@ -41,10 +41,18 @@ static void test_bad(void **state)
         const char *text;
         am_err code;
     } bad[] = {
-        {"a=\"1\"", AM_EINVAL},       {"{a=\"1\"", AM_EINVAL},    {"{a=1}", AM_EINVAL},
-        {"{=\"1\"}", AM_EINVAL},      {"{1a=\"1\"}", AM_EINVAL},  {"{a=\"1}", AM_EINVAL},
-        {"{a=\"\\x\"}", AM_EINVAL},   {"{a=\"1\",}", AM_EINVAL},  {"{a=\"1\"b=\"2\"}", AM_EINVAL},
-        {"{a=\"1\"}x", AM_EINVAL},    {"{a-b=\"1\"}", AM_EINVAL}, {"{a =\"1\"}", AM_EINVAL},
+        {"a=\"1\"", AM_EINVAL},
+        {"{a=\"1\"", AM_EINVAL},
+        {"{a=1}", AM_EINVAL},
+        {"{=\"1\"}", AM_EINVAL},
+        {"{1a=\"1\"}", AM_EINVAL},
+        {"{a=\"1}", AM_EINVAL},
+        {"{a=\"\\x\"}", AM_EINVAL},
+        {"{a=\"1\",}", AM_EINVAL},
+        {"{a=\"1\"b=\"2\"}", AM_EINVAL},
+        {"{a=\"1\"}x", AM_EINVAL},
+        {"{a-b=\"1\"}", AM_EINVAL},
+        {"{a =\"1\"}", AM_EINVAL},
         {"{a=\"1\",b=\"2\",c=\"3\"}", AM_ELIMIT},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

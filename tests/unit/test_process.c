@@ -44,7 +44,8 @@ static void test_process(void **state)
     assert_true(value_of(text, "process_threads") >= 1);
     am_free(text);
     text = am_test_encode(r, AM_FORMAT_OPENMETRICS);
-    AM_ASSERT_CONTAINS(text, "# TYPE process_cpu_seconds counter\n# UNIT process_cpu_seconds seconds\n");
+    AM_ASSERT_CONTAINS(text,
+                       "# TYPE process_cpu_seconds counter\n# UNIT process_cpu_seconds seconds\n");
     am_free(text);
     am_registry_free(r);
 }

@@ -12,8 +12,9 @@ static void test_good(void **state)
     const char *s = "a=1&b=x%20y+z&&c&match%5B%5D=up%7Bjob%3D%22x%22%7D&e=&=v&u=%C3%A9";
     AM_ASSERT_OK(am__query_parse(s, strlen(s), &q));
     AM_ASSERT_EQ(q.n, 7);
-    const char *want[][2] = {{"a", "1"},   {"b", "x y z"}, {"c", ""},      {"match[]", "up{job=\"x\"}"},
-                             {"e", ""},    {"", "v"},      {"u", "\xc3\xa9"}};
+    const char *want[][2] = {
+        {"a", "1"}, {"b", "x y z"}, {"c", ""},        {"match[]", "up{job=\"x\"}"},
+        {"e", ""},  {"", "v"},      {"u", "\xc3\xa9"}};
     for (size_t i = 0; i < 7; i++) {
         AM_ASSERT_STR_EQ(q.names[i], want[i][0]);
         AM_ASSERT_STR_EQ(q.values[i], want[i][1]);
@@ -30,8 +31,8 @@ static void test_good(void **state)
 static void test_bad(void **state)
 {
     (void)state;
-    static const char *bad[] = {"a=%",  "a=%2", "a=%zz", "a=%0",   "%=1",   "a=%00",
-                                "a=%ff", "a=%c3", "a=%ed%a0%80", "b=1&a=%G1"};
+    static const char *bad[] = {"a=%",   "a=%2",  "a=%zz", "a=%0",        "%=1",
+                                "a=%00", "a=%ff", "a=%c3", "a=%ed%a0%80", "b=1&a=%G1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         am_query q;
         am_err rc = am__query_parse(bad[i], strlen(bad[i]), &q);

@@ -10,14 +10,10 @@ static void test_label_escape(void **state)
     static const struct {
         const char *in, *out;
     } cases[] = {
-        {"plain", "plain"},
-        {"a\"b", "a\\\"b"},
-        {"a\\b", "a\\\\b"},
-        {"a\nb", "a\\nb"},
-        {"tab\tstays", "tab\tstays"},
-        {"\xc3\xa9", "\xc3\xa9"},
-        {"\\\"\n", "\\\\\\\"\\n"},
-        {"", ""},
+        {"plain", "plain"},           {"a\"b", "a\\\"b"},
+        {"a\\b", "a\\\\b"},           {"a\nb", "a\\nb"},
+        {"tab\tstays", "tab\tstays"}, {"\xc3\xa9", "\xc3\xa9"},
+        {"\\\"\n", "\\\\\\\"\\n"},    {"", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char out[64];

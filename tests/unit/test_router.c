@@ -20,11 +20,20 @@ static void test_bad_patterns(void **state)
         unsigned methods;
         const char *pattern;
     } bad[] = {
-        {AM_HTTP_GET, NULL},         {AM_HTTP_GET, ""},        {AM_HTTP_GET, "metrics"},
-        {AM_HTTP_GET, "/a//b"},      {AM_HTTP_GET, "/a/"},     {AM_HTTP_GET, "/*/a"},
-        {AM_HTTP_GET, "/{}"},        {AM_HTTP_GET, "/{1x}"},   {AM_HTTP_GET, "/a{b}"},
-        {AM_HTTP_GET, "/{a}b}"},     {AM_HTTP_GET, "/a?b"},    {AM_HTTP_GET, "/a*"},
-        {0, "/a"},                   {0x100, "/a"},
+        {AM_HTTP_GET, NULL},
+        {AM_HTTP_GET, ""},
+        {AM_HTTP_GET, "metrics"},
+        {AM_HTTP_GET, "/a//b"},
+        {AM_HTTP_GET, "/a/"},
+        {AM_HTTP_GET, "/*/a"},
+        {AM_HTTP_GET, "/{}"},
+        {AM_HTTP_GET, "/{1x}"},
+        {AM_HTTP_GET, "/a{b}"},
+        {AM_HTTP_GET, "/{a}b}"},
+        {AM_HTTP_GET, "/a?b"},
+        {AM_HTTP_GET, "/a*"},
+        {0, "/a"},
+        {0x100, "/a"},
         {AM_HTTP_GET, "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

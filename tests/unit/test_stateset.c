@@ -33,8 +33,8 @@ static void test_stateset(void **state)
 
     char *text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
     AM_ASSERT_CONTAINS(text, "# TYPE circuit_breaker_state gauge\n");
-    AM_ASSERT_CONTAINS(text,
-                       "circuit_breaker_state{breaker=\"openai\",circuit_breaker_state=\"closed\"} 0\n");
+    AM_ASSERT_CONTAINS(
+        text, "circuit_breaker_state{breaker=\"openai\",circuit_breaker_state=\"closed\"} 0\n");
     AM_ASSERT_CONTAINS(
         text, "circuit_breaker_state{breaker=\"openai\",circuit_breaker_state=\"half_open\"} 1\n");
     am_free(text);

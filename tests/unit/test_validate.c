@@ -9,10 +9,10 @@
 static void test_metric_names(void **state)
 {
     (void)state;
-    static const char *good[] = {"a", "_a", ":a", "a:b", "agent_task_duration_seconds",
-                                 "A9_:x", "messaging_queue_length"};
-    static const char *bad[] = {"", "9a", "a-b", "a.b", "a b", "__reserved", "é", "a\n",
-                                "a{}", "a\"", "a=b"};
+    static const char *good[] = {
+        "a", "_a", ":a", "a:b", "agent_task_duration_seconds", "A9_:x", "messaging_queue_length"};
+    static const char *bad[] = {"",  "9a",  "a-b", "a.b", "a b", "__reserved",
+                                "é", "a\n", "a{}", "a\"", "a=b"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         AM_ASSERT_OK(am__check_metric_name(good[i], "metric name"));
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -61,7 +61,7 @@ static void test_utf8(void **state)
         {"\xf4\x90\x80\x80", 4, 0, 0},         /* above U+10FFFF */
         {"\xf5\x80\x80\x80", 4, 0, 0},         /* invalid lead */
         {"\xff", 1, 0, 0},
-        {"a\xc3(", 3, 0, 0},                   /* bad continuation */
+        {"a\xc3(", 3, 0, 0}, /* bad continuation */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t runes = 99;
