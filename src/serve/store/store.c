@@ -320,8 +320,7 @@ static void write_batch(am_store *s)
                 rc = insert_bulk(s, e, &dups, &rollups);
             for (; !rc && e && !s->ops->insert_rows; e = e->next)
                 rc = insert_entry(s, e, &dups, &rollups);
-            if (rc || attempt || n >= s->o.max_batch ||
-                mono_now() - opened >= s->o.batch_window_s)
+            if (rc || attempt || n >= s->o.max_batch || mono_now() - opened >= s->o.batch_window_s)
                 break;
             /* the batch is still open: take what arrived while it was
                written. When nothing did, commit now rather than linger: the
@@ -592,8 +591,9 @@ am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_v
         uri = AM_STORE_DEFAULT_URI;
     const am_store_ops *ops = backend_of(uri);
     if (!ops && is_pg_uri(uri))
-        return am__err(AM_EINVAL, "store \"%.200s\": this agentmon was built without PostgreSQL "
-                                  "(AM_WITH_POSTGRES=OFF)",
+        return am__err(AM_EINVAL,
+                       "store \"%.200s\": this agentmon was built without PostgreSQL "
+                       "(AM_WITH_POSTGRES=OFF)",
                        uri);
     if (!ops)
         return am__err(AM_EINVAL,

@@ -65,11 +65,11 @@
 #include "agentmon/timer.h"
 #include "store_backend.h"
 
-#define MAINT_KEY 0x616d73746f7265LL   /* "amstore": retention's lock */
+#define MAINT_KEY 0x616d73746f7265LL /* "amstore": retention's lock */
 #define MIGRATE_KEY 0x616d6d696772LL /* "ammigr": one store migrates */
-#define READ_S 10.0                       /* a query API read */
-#define WRITE_S 30.0                      /* a statement of the writer */
-#define CONNECT_S "5"                     /* connect_timeout, seconds */
+#define READ_S 10.0                  /* a query API read */
+#define WRITE_S 30.0                 /* a statement of the writer */
+#define CONNECT_S "5"                /* connect_timeout, seconds */
 #define POOL_MAX 8
 #define CACHE_MAX 32
 #define MAX_PARAMS 64
@@ -287,7 +287,7 @@ static am_err pg_open(const char *uri, void **out)
         return am__err(AM_ENOMEM, "out of memory opening the store");
     }
     am_err rc = connect_db(uri, &b->w);
-    if (!rc) /* the maintenance lock, if it is free (pg_is_maintainer) */
+    if (!rc) /* the maintenance lock, unless another holds it (pg_is_maintainer) */
         b->has_lock = take_lock(b->w, MAINT_KEY, false) == AM_OK;
     if (rc) {
         pg_close(b);
@@ -746,7 +746,7 @@ static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols,
 /* ------------------------------------------------------------------ */
 
 /* Whether this store runs retention: the holder of the maintenance lock,
-   which a store takes whenever it finds it free (at open, or when the
+   which a store takes whenever nobody holds it (at open, or when the
    holder is gone: its session ended and the server released it). */
 static bool pg_is_maintainer(void *be)
 {
@@ -773,7 +773,8 @@ static am_err pg_migration_lock(void *be, bool is_take)
     snprintf(key, sizeof key, "%lld", (long long)MIGRATE_KEY);
     const char *p[1] = {key};
     am_err rc;
-    PGresult *r = exec_within(b->w, WRITE_S, "SELECT pg_advisory_unlock($1::bigint)", NULL, 1, p, &rc);
+    PGresult *r =
+        exec_within(b->w, WRITE_S, "SELECT pg_advisory_unlock($1::bigint)", NULL, 1, p, &rc);
     if (rc) {
         drop_writer(b);
         return rc;
@@ -783,7 +784,6 @@ static am_err pg_migration_lock(void *be, bool is_take)
 }
 
 const am_store_ops am__store_pg_ops = {
-    1,           "postgres",     &am__sql_pg,    pg_open,          pg_close,
-    pg_exec,     pg_run,         pg_ping,        pg_run_many,      pg_insert_rows,
-    pg_is_maintainer, pg_migration_lock,
+    1,      "postgres", &am__sql_pg, pg_open,        pg_close,         pg_exec,
+    pg_run, pg_ping,    pg_run_many, pg_insert_rows, pg_is_maintainer, pg_migration_lock,
 };

@@ -348,7 +348,7 @@ am_err am__rollup_flush(am_store *s, amap *m)
     am_buf hb;
     am_buf_init(&hb, 0);
     am_err rc = pv && hoff && st && changed ? AM_OK : AM_ENOMEM;
-    static const am_col_type pt[10] = {AM_COL_INT, AM_COL_INT, AM_COL_REAL, AM_COL_TEXT,
+    static const am_col_type pt[10] = {AM_COL_INT,  AM_COL_INT, AM_COL_REAL, AM_COL_TEXT,
                                        AM_COL_TEXT, AM_COL_INT, AM_COL_INT,  AM_COL_INT,
                                        AM_COL_TEXT, AM_COL_TEXT};
     am_buf kb;

@@ -155,15 +155,18 @@ void am__sql_bulk_insert(am_buf *b, const am_sql_dialect *d, const am_table *t, 
     am_buf_printf(b, ") ON COMMIT DELETE ROWS;\nCOPY %s FROM STDIN (FORMAT binary);\n", stage);
     /* DISTINCT ON keeps the first row of an id; the INSERT takes them in
        arrival order, so seq orders equal timestamps as they came */
-    am_buf_printf(b, "WITH s AS (SELECT DISTINCT ON (id) * FROM %s ORDER BY id, ord), i AS "
-                     "(INSERT INTO %s (", stage, t->sql_name);
+    am_buf_printf(b,
+                  "WITH s AS (SELECT DISTINCT ON (id) * FROM %s ORDER BY id, ord), i AS "
+                  "(INSERT INTO %s (",
+                  stage, t->sql_name);
     for (size_t i = 0; i < n_cols; i++)
         am_buf_printf(b, "%s%s", i ? ", " : "", t->cols[i].name);
     am_buf_puts(b, ") SELECT ");
     for (size_t i = 0; i < n_cols; i++)
         am_buf_printf(b, "%s%s", i ? ", " : "", t->cols[i].name);
-    am_buf_printf(b, " FROM s ORDER BY ord ON CONFLICT (id) DO NOTHING RETURNING id) SELECT s.ord "
-                     "FROM s JOIN i USING (id);\nDELETE FROM %s",
+    am_buf_printf(b,
+                  " FROM s ORDER BY ord ON CONFLICT (id) DO NOTHING RETURNING id) SELECT s.ord "
+                  "FROM s JOIN i USING (id);\nDELETE FROM %s",
                   stage);
 }
 
