@@ -250,6 +250,18 @@ static am_err take_lock(PGconn *c, long long key, bool is_blocking)
     return is_ok ? AM_OK : AM_EBUSY;
 }
 
+/* Release the advisory lock key held by c's session, within s seconds
+   (on failure the connection is mid-protocol: the caller drops it). */
+static am_err unlock(PGconn *c, long long key, double s)
+{
+    char k[32];
+    snprintf(k, sizeof k, "%lld", key);
+    const char *p[1] = {k};
+    am_err rc;
+    PQclear(exec_within(c, s, "SELECT pg_advisory_unlock($1::bigint)", NULL, 1, p, &rc));
+    return rc;
+}
+
 static void pg_close(void *be)
 {
     pg_be *b = be;
@@ -261,11 +273,7 @@ static void pg_close(void *be)
         /* release the lock before we return: the server ends a closed
            session a little later, and a store opened right after this
            one should find the lock free */
-        char key[32];
-        snprintf(key, sizeof key, "%lld", (long long)MAINT_KEY);
-        const char *p[1] = {key};
-        am_err rc;
-        PQclear(exec_within(b->w, 2.0, "SELECT pg_advisory_unlock($1::bigint)", NULL, 1, p, &rc));
+        unlock(b->w, MAINT_KEY, 2.0);
     }
     PQfinish(b->w);
     for (size_t i = 0; i < AM_T__N; i++)
@@ -769,18 +777,10 @@ static am_err pg_migration_lock(void *be, bool is_take)
         return am__err(AM_EIO, "postgres: the writer's connection is down");
     if (is_take)
         return take_lock(b->w, MIGRATE_KEY, true);
-    char key[32];
-    snprintf(key, sizeof key, "%lld", (long long)MIGRATE_KEY);
-    const char *p[1] = {key};
-    am_err rc;
-    PGresult *r =
-        exec_within(b->w, WRITE_S, "SELECT pg_advisory_unlock($1::bigint)", NULL, 1, p, &rc);
-    if (rc) {
+    am_err rc = unlock(b->w, MIGRATE_KEY, WRITE_S);
+    if (rc)
         drop_writer(b);
-        return rc;
-    }
-    PQclear(r);
-    return AM_OK;
+    return rc;
 }
 
 const am_store_ops am__store_pg_ops = {
