@@ -437,7 +437,11 @@ static bool may_maintain(am_store *s)
     pthread_mutex_lock(&s->conn_mu);
     bool is_mine = s->ops->is_maintainer(s->be);
     pthread_mutex_unlock(&s->conn_mu);
-    if (is_mine != s->is_maintainer && s->o.logger) {
+    /* a lone collector says nothing; one of several says who runs it,
+       and when it takes over */
+    bool is_news = s->has_maint_state ? is_mine != s->is_maintainer : !is_mine;
+    s->has_maint_state = true;
+    if (is_news && s->o.logger) {
         if (is_mine)
             AM_LOG_INFO(s->o.logger, "agentmon-store",
                         "this collector runs retention on the shared database");

@@ -102,6 +102,7 @@ struct am_store {
     bool is_rollup_read_off; /* tests: summaries read rows only */
     amap rcache;             /* writer: the stored totals of recent rollup keys */
     bool is_maintainer;      /* writer: runs retention (store_backend.h) */
+    bool has_maint_state;    /* writer: is_maintainer was found once */
     /* the rollup tables have the writer column (the database's version,
        or the migration being applied, is AM_ROLLUP_WRITER_SINCE or later),
        and this store's value of it: '' when the backend has one writer per
