@@ -763,7 +763,10 @@ static bool pg_is_maintainer(void *be)
         return false;
     if (!b->has_lock) {
         am_err rc = take_lock(b->w, MAINT_KEY, false);
-        b->has_lock = !rc;
+        if (rc == AM_ETIMEDOUT || (rc && PQstatus(b->w) != CONNECTION_OK))
+            drop_writer(b); /* mid-protocol: ping() makes a new one */
+        else
+            b->has_lock = !rc;
     }
     return b->has_lock;
 }
@@ -775,8 +778,12 @@ static am_err pg_migration_lock(void *be, bool is_take)
     pg_be *b = be;
     if (!b->w)
         return am__err(AM_EIO, "postgres: the writer's connection is down");
-    if (is_take)
-        return take_lock(b->w, MIGRATE_KEY, true);
+    if (is_take) {
+        am_err rc = take_lock(b->w, MIGRATE_KEY, true);
+        if (rc == AM_ETIMEDOUT)
+            drop_writer(b);
+        return rc;
+    }
     am_err rc = unlock(b->w, MIGRATE_KEY, WRITE_S);
     if (rc)
         drop_writer(b);
