@@ -22,6 +22,7 @@
 **                                the same against a throwaway PostgreSQL
 **                                cluster this group starts on 127.0.0.1
 **                                (skipped, saying so, without PostgreSQL).
+**                                Target: 60,000 (issue 14).
 **   store_1m_build_s             1,000,000 communication records (24 h of
 **                                timestamps, 20 agents, 5 message types)
 **                                submitted through the store at full speed
@@ -284,7 +285,7 @@ static double naive_pg(const char *uri, char *err, size_t cap)
 }
 
 static void emit_pair(const char *backend, double ours_v, const char *our_err, double peer_v,
-                      const char *peer_err, bool has_target)
+                      const char *peer_err, double target)
 {
     char name[64], pname[64], xname[64];
     snprintf(name, sizeof name, "store_%s_records_per_s", backend);
@@ -297,8 +298,8 @@ static void emit_pair(const char *backend, double ours_v, const char *our_err, d
         f.name = name;
         f.unit = "records/s";
         f.value = ours_v;
-        f.has_target = has_target;
-        f.target = 100000;
+        f.has_target = target > 0;
+        f.target = target;
         f.is_target_min = true;
         f.note = "acknowledged = committed; 16 threads, batches of 50 records, each waiting "
                  "for its ticket (group commit)";
@@ -459,7 +460,7 @@ void bench_group_store(void)
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     double o = ours(uri, err, sizeof err);
     double p = naive_sqlite(path, perr, sizeof perr);
-    emit_pair("sqlite", o, err, p, perr, true);
+    emit_pair("sqlite", o, err, p, perr, 100000);
 
     pf_server pg;
     if (!pf_find(&pg)) {
@@ -469,7 +470,7 @@ void bench_group_store(void)
     } else {
         o = ours(pg.uri, err, sizeof err);
         p = naive_pg(pg.uri, perr, sizeof perr);
-        emit_pair("pg", o, err, p, perr, false);
+        emit_pair("pg", o, err, p, perr, 60000); /* issue 14 */
         pf_cleanup();
     }
 
