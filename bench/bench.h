@@ -171,6 +171,9 @@ void bench_group_python_expo(void);
 
 /* am-bench --rss-child: the fresh process the RSS group measures in. */
 int bench_rss_child_main(void);
+/* am-bench --encode-child: the fresh process the first encodes run in. */
+int bench_encode_child_main(void);
+void bench_group_encode_first(void);
 
 /* ------------------------------------------------------------ shapes */
 

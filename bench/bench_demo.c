@@ -16,6 +16,18 @@
 ** off, ...) and the median of each is kept, since other processes on a
 ** small machine move single runs by tens of percent.
 **
+** WHERE THE OVERHEAD GOES (issue 14 asks for <= 0.05). perf on this
+** 2-core VM (2026-12-05, --duration 3, instrumented vs --uninstrumented),
+** share of the instrumented process's CPU: the write(2) of each JSON log
+** line ~12% (the kernel entry is what costs: the VM makes every syscall
+** expensive; one write per line is kept on purpose, so a line is never
+** torn); label lookups of the packs ~9% (tab_find, am__family_with,
+** am__labels_hash: the demo resolves children per step instead of
+** keeping handles); exemplars ~3%; formatting and parsing doubles for the
+** log lines ~4%. A demo step itself is a few microseconds of hand-offs,
+** so these fixed costs per step are a large fraction of it; an agent
+** whose step waits on an LLM for 100s of ms sees none of it.
+**
 ** The demo is the `agentmon` program next to am-bench (build-bench/agentmon,
 ** built by `make bench`); without it the group reports an error line.
 */
@@ -105,6 +117,10 @@ void bench_group_demo(void)
     o.name = "demo_instrumentation_overhead";
     o.unit = "fraction";
     o.value = 1 - on[RUNS / 2] / off[RUNS / 2];
-    o.note = "1 - instrumented/uninstrumented steps per second; within noise when near 0";
+    o.has_target = true;
+    o.target = 0.05;
+    o.note = "1 - instrumented/uninstrumented steps per second; the rest: a write(2) per log "
+             "line (~12% of CPU), per-step label lookups in the packs (~9%), exemplars (~3%), "
+             "number formatting (~4%) -- see bench_demo.c";
     bench_emit(&o);
 }

@@ -106,6 +106,9 @@ static const group GROUPS[] = {
     {"encode_prometheus_100k",
      bench_group_encode_100k,
      {"encode_prometheus_100k_ms", "encode_prometheus_100k_bytes"}},
+    {"encode_first",
+     bench_group_encode_first,
+     {"encode_first_call_ms", "encode_second_call_ms", "encode_third_call_ms"}},
     {"rss_100k_children",
      bench_group_rss_100k,
      {"rss_100k_children_mib", "rss_100k_children_abs_mib"}},
@@ -311,6 +314,8 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--rss-child") == 0)
         return bench_rss_child_main();
+    if (argc == 2 && strcmp(argv[1], "--encode-child") == 0)
+        return bench_encode_child_main();
     if (parse_args(argc, argv) != 0)
         return 2;
 

@@ -105,6 +105,7 @@ static bool string_map(rf *f, const am_ynode *n, am_label **out, size_t *count, 
     }
     am_label *p = am__arena_alloc(f->a, (n->n ? n->n : 1) * sizeof *p);
     bool ok = true;
+    size_t m = 0; /* the pairs kept: a refused one leaves no slot behind */
     for (size_t i = 0; i < n->n; i++) {
         const am_ynode *k = n->items[2 * i], *v = n->items[2 * i + 1];
         if (!is_scalar(k) || (!is_scalar(v) && !am__y_is_null(v))) {
@@ -112,16 +113,17 @@ static bool string_map(rf *f, const am_ynode *n, am_label **out, size_t *count, 
             ok = false;
             continue;
         }
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < m; j++)
             if (strcmp(p[j].name, k->str) == 0) {
                 rerr(f, k, "yaml: unmarshal errors: mapping key \"%s\" already defined", k->str);
                 ok = false;
             }
-        p[i].name = k->str;
-        p[i].value = am__y_is_null(v) ? "" : v->str;
+        p[m].name = k->str;
+        p[m].value = am__y_is_null(v) ? "" : v->str;
+        m++;
     }
     *out = p;
-    *count = n->n;
+    *count = m;
     return ok;
 }
 

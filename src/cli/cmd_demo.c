@@ -5,7 +5,7 @@
 **   agentmon demo [--listen HOST:PORT] [--coordinator URI] [--log FILE]
 **                 [--duration S] [--rate N] [--instances N] [--seed N] [--quiet]
 **                 [--time-scale F] [--uninstrumented] [--rules FILE]...
-**                 [--evaluation-interval D]
+**                 [--evaluation-interval D] [--alert-window D]
 **
 ** Everything lives in the default registry, which the embedded server
 ** serves at /metrics and /snapshot; /coordinator is the coordinator's own
@@ -50,6 +50,9 @@ static int parse(int argc, char **argv, demo_opts *o)
          "Prometheus rule file to evaluate (repeatable; default " DEMO_DEFAULT_RULES "; off: none)",
          NULL},
         {"--evaluation-interval", true, "rule groups without interval: (default 15s)", NULL},
+        {"--alert-window", true,
+         "history kept in memory for rules and queries before they ask for more (default 1h)",
+         NULL},
         {"--notify-config", true,
          "Alertmanager's route:, receivers:, inhibit_rules: (and alerting:) for the alerts", NULL},
         CLI_HTTP_SECURITY_OPTS,
@@ -90,6 +93,11 @@ static int parse(int argc, char **argv, demo_opts *o)
     o->notify_config = cli_get(opts, n, "--notify-config");
     if ((v = cli_get(opts, n, "--evaluation-interval")) &&
         am__duration_parse(v, strlen(v), "--evaluation-interval", &o->eval_interval)) {
+        fprintf(stderr, "agentmon demo: %s\n", am_errmsg());
+        return 2;
+    }
+    if ((v = cli_get(opts, n, "--alert-window")) &&
+        am__duration_parse(v, strlen(v), "--alert-window", &o->alert_window)) {
         fprintf(stderr, "agentmon demo: %s\n", am_errmsg());
         return 2;
     }
@@ -242,6 +250,7 @@ static am_err start_alerting(demo *d)
     ao.regs = &d->reg;
     ao.n_regs = 1;
     ao.eval_interval_ms = (int64_t)(d->o.eval_interval * 1000);
+    ao.window_ms = (int64_t)(d->o.alert_window * 1000);
     ao.logger = d->log;
     if (!rc)
         rc = am_alerting_start(&ao, &d->alerting, &errs);

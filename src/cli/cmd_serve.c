@@ -55,6 +55,9 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         {"--rules", true,
          "a Prometheus rule file (or glob) to evaluate (repeatable; rules: in the config)", NULL},
         {"--evaluation-interval", true, "rule groups without interval: (default 15s)", NULL},
+        {"--alert-window", true,
+         "history kept in memory for rules and queries before they ask for more (default 1h)",
+         NULL},
         {"--external-url", true, "this collector's URL, for links in alerts", NULL},
         {"--query-max-samples", true, "samples one query may load (default 50000000)", NULL},
         {"--query-max-window", true, "how far back queries may widen the window (default 24h)",
@@ -144,6 +147,7 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
         size_t off;
     } DURATIONS[] = {{"--scrape-interval", offsetof(am_serve_opts, scrape_interval_s)},
                      {"--evaluation-interval", offsetof(am_serve_opts, eval_interval_s)},
+                     {"--alert-window", offsetof(am_serve_opts, alert_window_s)},
                      {"--query-max-window", offsetof(am_serve_opts, query_max_window_s)},
                      {"--resend-delay", offsetof(am_serve_opts, resend_delay_s)},
                      {"--for-outage-tolerance", offsetof(am_serve_opts, for_outage_tolerance_s)},

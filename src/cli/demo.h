@@ -80,6 +80,7 @@ typedef struct demo_opts {
     size_t n_rules;
     bool no_rules;             /* --rules off */
     double eval_interval;      /* seconds; 0: 15 */
+    double alert_window;       /* seconds of history first kept; 0: 1 h */
     const char *notify_config; /* Alertmanager's route:, receivers:, ... */
 } demo_opts;
 

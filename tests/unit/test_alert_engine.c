@@ -484,6 +484,10 @@ static void test_bad_rule_files(void **state)
          "            by (job\n",
          "parse error"},
         {"a: &a [*a, *a]\n", "yaml"},
+        /* a refused pair, then another key: found by fuzz_rulefile (compared an unset slot) */
+        {"groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n"
+         "        labels: {a: [1], b: x}\n",
+         "labels must map strings to strings"},
     };
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         am_ruleset *rs = am__calloc(1, sizeof *rs);

@@ -133,12 +133,61 @@ static void test_rounding(void **state)
         ok(t[i], AM_NUM_JSON, strtod(t[i], NULL));
 }
 
+/*
+** Short decimals take the fast path (m / 10^k, no strtod): every one must
+** be strtod's double, bit for bit -- the boundary lengths, signs, zeros,
+** a leading '.', a trailing '.', and 200,000 random ones.
+*/
+static void test_fast_path(void **state)
+{
+    (void)state;
+    static const char *const t[] = {"0.1",
+                                    "-0.1",
+                                    "0.0",
+                                    "-0.0",
+                                    "1.5",
+                                    "123456789012345",
+                                    "12345678901234.5",
+                                    "1.23456789012345",
+                                    "0.000000000000001",
+                                    "999999999999999",
+                                    "-99999999999999.9",
+                                    "1733390000.123",
+                                    "0.3",
+                                    "2.675",
+                                    "1234567890123456",
+                                    "1.234567890123456",
+                                    "0.0000000000000001"};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        ok(t[i], AM_NUM_JSON, strtod(t[i], NULL));
+        ok(t[i], 0, strtod(t[i], NULL));
+    }
+    ok("5.", 0, 5);
+    ok(".25", 0, 0.25);
+    ok("-.5", 0, -0.5);
+    uint64_t x = 88172645463325252u;
+    char buf[40];
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int digits = 1 + (int)(x % 15), dot = (int)((x >> 8) % (unsigned)(digits + 1));
+        uint64_t m = (x >> 16) % 1000000000000000u;
+        char d[20];
+        snprintf(d, sizeof d, "%0*llu", digits,
+                 (unsigned long long)(m % (uint64_t)pow(10, digits)));
+        snprintf(buf, sizeof buf, "%s%.*s%s%s", x & 1 ? "-" : "", dot ? dot : 1, dot ? d : "0",
+                 dot < digits ? "." : "", d + dot);
+        ok(buf, 0, strtod(buf, NULL)); /* leading zeros: the loose grammar */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loose),    cmocka_unit_test(test_loose_bad),
         cmocka_unit_test(test_json),     cmocka_unit_test(test_json_span),
-        cmocka_unit_test(test_rounding),
+        cmocka_unit_test(test_rounding), cmocka_unit_test(test_fast_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -183,7 +183,7 @@ void am__send(const am_httpcfg *h, const am_request *rq, int64_t timeout_ms, am_
     r->status = status;
     if (cc != CURLE_OK) {
         r->is_retryable = true;
-        snprintf(r->error, sizeof r->error, "%s: %s", host,
+        snprintf(r->error, sizeof r->error, "%.200s: %s", host,
                  errbuf[0] ? errbuf : curl_easy_strerror(cc));
         /* an SMTP refusal (5xx reply) will not change by itself */
         if (rq->is_smtp && status >= 500)

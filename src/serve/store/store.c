@@ -12,7 +12,11 @@
 ** entries in order and commits them in one transaction (group commit):
 ** it takes what is queued (up to max_batch records), inserts it, then,
 ** while the batch is younger than batch_window_s and smaller than
-** max_batch, takes what arrived meanwhile, and commits. Tickets therefore
+** max_batch, takes what arrived meanwhile, and commits. A run of records
+** of one table goes to the backend's insert_rows when it has one (SQLite:
+** many rows per statement), else one INSERT per record (run_many); either
+** way the backend says which records it stored, and only those go into
+** the rollups. Tickets therefore
 ** commit in order: "ticket <= done" means committed, unless the ticket
 ** lies in one of the failed ranges kept for that. Waiters sleep on one
 ** condition variable broadcast after each batch. A batch that fails is
@@ -175,31 +179,58 @@ static void fail_tickets(am_store *s, uint64_t lo, uint64_t hi, const char *msg)
     snprintf(s->failed[s->n_failed - 1].msg, sizeof s->failed[0].msg, "%s", msg);
 }
 
+/* Rollups of the records of e from k0 on that were stored (changed). */
+static am_err roll_up(am_store *s, const entry *e, size_t k0, size_t n, const bool *changed,
+                      uint64_t *dups, amap *rollups)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (!changed[k])
+            ++*dups; /* stored before: already in the rollups */
+        else if (!am__rollup_add(rollups, &e->recs[k0 + k], s->version, 0))
+            return am__err(AM_ENOMEM, "out of memory building rollups");
+    }
+    return AM_OK;
+}
+
 static am_err insert_entry(am_store *s, const entry *e, uint64_t *dups, amap *rollups)
 {
     /* in chunks, so the statements of a large entry need no allocation */
     enum { CHUNK = 256 };
     am_store_stmt st[CHUNK];
-    for (size_t k0 = 0; k0 < e->n; k0 += CHUNK) {
-        size_t n = e->n - k0 < CHUNK ? e->n - k0 : CHUNK;
-        for (size_t k = 0; k < n; k++) {
-            const am_record *r = &e->recs[k0 + k];
-            st[k] = (am_store_stmt){.sql = s->insert_sql[r->table],
-                                    .params = r->vals,
-                                    .param_types = s->param_types[r->table],
-                                    .n_params = s->n_cols[r->table],
-                                    .is_cached = true};
+    bool changed[CHUNK];
+    for (size_t k0 = 0; k0 < e->n;) {
+        am_table_id tid = e->recs[k0].table;
+        bool has_rows = s->ops->version >= 2 && s->ops->insert_rows;
+        size_t n = 1;
+        am_err rc;
+        if (has_rows && !am_table_get(tid)->is_upsert) {
+            /* a run of records of one table: as many rows per statement
+               as the backend takes */
+            while (n < CHUNK && k0 + n < e->n && e->recs[k0 + n].table == tid)
+                n++;
+            rc = s->ops->insert_rows(s->be, am_table_get(tid), s->n_cols[tid], e->recs + k0, n,
+                                     changed);
+        } else {
+            /* one statement per record (upserts; or all, without
+               insert_rows) */
+            while (n < CHUNK && k0 + n < e->n &&
+                   (!has_rows || am_table_get(e->recs[k0 + n].table)->is_upsert))
+                n++;
+            for (size_t k = 0; k < n; k++) {
+                const am_record *r = &e->recs[k0 + k];
+                st[k] = (am_store_stmt){.sql = s->insert_sql[r->table],
+                                        .params = r->vals,
+                                        .param_types = s->param_types[r->table],
+                                        .n_params = s->n_cols[r->table],
+                                        .is_cached = true};
+            }
+            rc = s->ops->run_many(s->be, st, n, changed);
         }
-        bool changed[CHUNK];
-        am_err rc = s->ops->run_many(s->be, st, n, changed);
+        if (!rc)
+            rc = roll_up(s, e, k0, n, changed, dups, rollups);
         if (rc)
             return rc;
-        for (size_t k = 0; k < n; k++) {
-            if (!changed[k])
-                ++*dups; /* stored before: already in the rollups */
-            else if (!am__rollup_add(rollups, &e->recs[k0 + k], s->version, 0))
-                return am__err(AM_ENOMEM, "out of memory building rollups");
-        }
+        k0 += n;
     }
     return AM_OK;
 }
@@ -208,7 +239,7 @@ enum { BULK = 1000 };
 
 /* n records of t through the backend's bulk insert (a state table's
    upserts one statement each), then into the rollups. */
-static am_err insert_run(am_store *s, const am_table *tb, const am_record *const *run, size_t n,
+static am_err insert_run(am_store *s, const am_table *tb, const am_record *run, size_t n,
                          uint64_t *dups, amap *rollups)
 {
     bool changed[BULK];
@@ -217,7 +248,7 @@ static am_err insert_run(am_store *s, const am_table *tb, const am_record *const
         rc = s->ops->insert_rows(s->be, tb, s->n_cols[tb->id], run, n, changed);
     for (size_t i = 0; i < n && !rc && tb->is_upsert; i++) {
         am_store_stmt st = {.sql = s->insert_sql[tb->id],
-                            .params = run[i]->vals,
+                            .params = run[i].vals,
                             .param_types = s->param_types[tb->id],
                             .n_params = s->n_cols[tb->id],
                             .is_cached = true};
@@ -226,7 +257,7 @@ static am_err insert_run(am_store *s, const am_table *tb, const am_record *const
     for (size_t i = 0; i < n && !rc; i++) {
         if (!changed[i])
             ++*dups; /* stored before: already in the rollups */
-        else if (!am__rollup_add(rollups, run[i], s->version, 0))
+        else if (!am__rollup_add(rollups, &run[i], s->version, 0))
             rc = am__err(AM_ENOMEM, "out of memory building rollups");
     }
     return rc;
@@ -236,7 +267,7 @@ static am_err insert_run(am_store *s, const am_table *tb, const am_record *const
    BULK rows across entries, each table's in the order they came. */
 static am_err insert_bulk(am_store *s, const entry *from, uint64_t *dups, amap *rollups)
 {
-    const am_record *run[BULK];
+    am_record run[BULK]; /* copies: a table and its values' address */
     am_err rc = AM_OK;
     for (int t = 0; t < AM_T__N && !rc; t++) {
         const am_table *tb = am_table_get((am_table_id)t);
@@ -245,7 +276,7 @@ static am_err insert_bulk(am_store *s, const entry *from, uint64_t *dups, amap *
             for (size_t k = 0; k < e->n && !rc; k++) {
                 if (e->recs[k].table != (am_table_id)t)
                     continue;
-                run[n++] = &e->recs[k];
+                run[n++] = e->recs[k];
                 if (n == BULK) {
                     rc = insert_run(s, tb, run, n, dups, rollups);
                     n = 0;
@@ -309,6 +340,10 @@ static void write_batch(am_store *s)
 
     amap rollups = {0};
     am_err rc;
+    /* a database shared by several writers (PostgreSQL) takes the batch's
+       rows in chunks across entries: each insert_rows there costs round
+       trips, and fewer, larger statements hold locks a shorter time */
+    bool is_bulk = s->ops->version >= 2 && s->ops->insert_rows && s->ops->is_maintainer;
     /* a batch the database aborted for another writer's sake (a deadlock
        on a shared PostgreSQL) runs again, with the entries it had */
     for (int attempt = 0;; attempt++) {
@@ -316,9 +351,9 @@ static void write_batch(am_store *s)
         rc = s->ops->exec(s->be, "BEGIN");
         entry *e = head;
         for (;;) {
-            if (!rc && s->ops->insert_rows)
+            if (!rc && is_bulk)
                 rc = insert_bulk(s, e, &dups, &rollups);
-            for (; !rc && e && !s->ops->insert_rows; e = e->next)
+            for (; !rc && e && !is_bulk; e = e->next)
                 rc = insert_entry(s, e, &dups, &rollups);
             if (rc || attempt || n >= s->o.max_batch || mono_now() - opened >= s->o.batch_window_s)
                 break;

@@ -71,12 +71,13 @@ typedef struct am_store_ops {
        the first error; changed[i] tells whether statement i changed a row
        (an INSERT that was not skipped as a duplicate). */
     am_err (*run_many)(void *be, const am_store_stmt *sts, size_t n, bool *changed);
-    /* ---- optional (NULL: what the comment says happens instead) ---- */
-    /* n records of t (their first n_cols columns, n_cols <= t->n_cols),
-       inserted in one go on the writer, in order; a record whose id is
-       stored (or came earlier among the n) is skipped: changed[i] false.
-       Never for an is_upsert table. NULL: run_many of the INSERTs. */
-    am_err (*insert_rows)(void *be, const am_table *t, size_t n_cols, const am_record *const *recs,
+    /* Version 2, optional (NULL: store.c runs one am__sql_insert per
+       record with run_many). Insert the n records of recs, all of table t
+       (never an is_upsert table) with their first n_cols values, on the
+       writer, in order, in as few statements as the backend likes;
+       changed[k] tells whether record k was stored (false: its id was
+       stored before, or came earlier in recs). recs borrowed. */
+    am_err (*insert_rows)(void *be, const am_table *t, size_t n_cols, const am_record *recs,
                           size_t n, bool *changed);
     /* Whether this store may run retention now, on the writer between
        batches: one store of a shared database at a time (PostgreSQL: an
@@ -115,6 +116,18 @@ void am__sql_create_rollup(am_buf *b, const am_sql_dialect *d, const am_table *t
 /* INSERT of t's first n_cols columns: a row whose id is stored is skipped,
    or replaced when t->is_upsert. */
 void am__sql_insert(am_buf *b, const am_sql_dialect *d, const am_table *t, size_t n_cols);
+/*
+** SQLite only: one INSERT of n_rows rows of t's first n_cols columns,
+** "INSERT OR IGNORE ... VALUES (...), (...)": a row whose id is stored is
+** skipped. OR IGNORE rather than ON CONFLICT (id) DO NOTHING, because a
+** statement that may abort (the NOT NULLs do, under the default ABORT)
+** keeps a statement journal, which a many-row INSERT spills to a
+** temporary file: measured 6x the writes. Every value was checked before
+** (am_store_submit), so no NOT NULL can fail and the two mean the same.
+*/
+void am__sql_insert_rows_sqlite(am_buf *b, const am_table *t, size_t n_cols, size_t n_rows);
+/* SELECT seq FROM t WHERE id = ? */
+void am__sql_seq_of_id(am_buf *b, const am_sql_dialect *d, const am_table *t);
 /* The statements of the rollup table: read one key (level, dim, bucket,
    key), write it (upsert of 9 values), delete a level's and dimension's
    buckets before a time. has_writer: the table of AM_ROLLUP_WRITER_SINCE

@@ -601,8 +601,7 @@ static void put_be(am_buf *o, uint64_t v, int bytes)
 /* The COPY ... (FORMAT binary) stream of n records: a header, per row
    the field count, ord and the columns (length -1 for NULL, text as its
    bytes, int8 and float8 in network order), and the trailer. */
-static void copy_data(am_buf *o, const am_table *t, size_t n_cols, const am_record *const *recs,
-                      size_t n)
+static void copy_data(am_buf *o, const am_table *t, size_t n_cols, const am_record *recs, size_t n)
 {
     am_buf_append(o, "PGCOPY\n\377\r\n\0", 11);
     put_be(o, 0, 4); /* flags */
@@ -612,7 +611,7 @@ static void copy_data(am_buf *o, const am_table *t, size_t n_cols, const am_reco
         put_be(o, 8, 4);
         put_be(o, (uint64_t)k, 8);
         for (size_t i = 0; i < n_cols; i++) {
-            const am_value *v = &recs[k]->vals[i];
+            const am_value *v = &recs[k].vals[i];
             am_col_type ty = t->cols[i].type;
             if (v->is_null || (ty == AM_COL_TEXT && !v->v.s)) {
                 put_be(o, UINT32_MAX, 4); /* -1 */
@@ -694,8 +693,8 @@ static const char *bulk_sql(pg_be *b, const am_table *t, size_t n_cols)
 ** failure to talk (or past the deadline) the writer's connection goes,
 ** as in the other calls.
 */
-static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols,
-                             const am_record *const *recs, size_t n, bool *changed)
+static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const am_record *recs,
+                             size_t n, bool *changed)
 {
     pg_be *b = be;
     PGconn *c = b->w;
@@ -791,6 +790,6 @@ static am_err pg_migration_lock(void *be, bool is_take)
 }
 
 const am_store_ops am__store_pg_ops = {
-    1,      "postgres", &am__sql_pg, pg_open,        pg_close,         pg_exec,
+    2,      "postgres", &am__sql_pg, pg_open,        pg_close,         pg_exec,
     pg_run, pg_ping,    pg_run_many, pg_insert_rows, pg_is_maintainer, pg_migration_lock,
 };

@@ -65,16 +65,24 @@ bool am__hist_add(hist *h, int32_t idx, uint64_t n)
     return true;
 }
 
-/* As stored: "idx:n,idx:n" in index order. */
+/* As stored: "idx:n,idx:n" in index order. The writer renders every
+   histogram it changed at each commit, so straight into room reserved
+   once: an index and a count take at most 11 + 20 bytes, and the ':' ','. */
 void am__hist_text(am_buf *b, const hist *h)
 {
+    char *w = h->n ? am_buf_reserve(b, h->n * 33) : NULL;
+    if (!w)
+        return; /* nothing to write, or the buffer's sticky error */
+    char *p = w;
     for (size_t i = 0; i < h->n; i++) {
         if (i)
-            am_buf_putc(b, ',');
-        am__buf_int(b, h->b[i].idx);
-        am_buf_putc(b, ':');
-        am__buf_int(b, (int64_t)h->b[i].n); /* counts stay far below 2^63 */
+            *p++ = ',';
+        p += am__fmt_int(p, h->b[i].idx);
+        *p++ = ':';
+        p += am__fmt_int(p, (int64_t)h->b[i].n); /* counts stay far below 2^63 */
     }
+    b->len += (size_t)(p - w);
+    b->p[b->len] = '\0';
 }
 
 /* Digits only (no sign, spaces or '+', which strtoull would take) up to
@@ -227,16 +235,24 @@ bool am__rollup_add(amap *m, const am_record *r, int v, int only)
     int ds0 = am__store_dim_since(t, 0);
     if (!ds0 || ds0 > v)
         return true; /* no rollups (yet) */
+    /* what does not depend on the level, once per record: the dimensions
+       of version v, the value's bucket (a log()) */
+    int dims[AM_TABLE_MAX_COLS];
+    size_t n_dims = 0;
+    for (int dim = 0; dim < (int)t->n_cols; dim = dim ? dim + 1 : 2) {
+        int ds = am__store_dim_since(t, dim);
+        if (ds && ds <= v && (!only || ds == only))
+            dims[n_dims++] = dim;
+    }
     const am_value *val = &r->vals[t->value_col];
+    int32_t hidx = val->is_null ? 0 : am__hist_index(val->v.d);
     bool err = t->error_col >= 0 &&
                am__store_is_error(t, t->cols[t->error_col].type, &r->vals[t->error_col]);
     double ts = r->vals[AM_C_TIMESTAMP].v.d;
     for (int li = 0; li < 2; li++) {
         double bucket = floor(ts / LEVELS[li]) * LEVELS[li];
-        for (int dim = 0; dim < (int)t->n_cols; dim = dim ? dim + 1 : 2) {
-            int ds = am__store_dim_since(t, dim);
-            if (!ds || ds > v || (only && ds != only))
-                continue;
+        for (size_t di = 0; di < n_dims; di++) {
+            int dim = dims[di];
             const char *g = dim ? r->vals[dim].is_null ? NULL : r->vals[dim].v.s : NULL;
             char key[AM_STORE_MAX_TEXT + 64];
             size_t k = 0;
@@ -267,7 +283,7 @@ bool am__rollup_add(amap *m, const am_record *r, int v, int only)
             a->errors += err;
             if (!val->is_null) {
                 a->n_vals++;
-                if (!am__hist_add(&a->h, am__hist_index(val->v.d), 1))
+                if (!am__hist_add(&a->h, hidx, 1))
                     return false;
             }
         }

@@ -170,6 +170,27 @@ void am__sql_bulk_insert(am_buf *b, const am_sql_dialect *d, const am_table *t, 
                   stage);
 }
 
+void am__sql_insert_rows_sqlite(am_buf *b, const am_table *t, size_t n_cols, size_t n_rows)
+{
+    am_buf_printf(b, "INSERT OR IGNORE INTO %s (", t->sql_name);
+    for (size_t i = 0; i < n_cols; i++)
+        am_buf_printf(b, "%s%s", i ? ", " : "", t->cols[i].name);
+    am_buf_puts(b, ") VALUES ");
+    for (size_t r = 0; r < n_rows; r++) {
+        am_buf_puts(b, r ? ", (" : "(");
+        for (size_t i = 0; i < n_cols; i++)
+            am_buf_puts(b, i ? ", ?" : "?");
+        am_buf_putc(b, ')');
+    }
+}
+
+void am__sql_seq_of_id(am_buf *b, const am_sql_dialect *d, const am_table *t)
+{
+    size_t n = 0;
+    am_buf_printf(b, "SELECT seq FROM %s WHERE id = ", t->sql_name);
+    am__sql_param(b, d, &n);
+}
+
 static void add_param(am_value *params, am_col_type *types, size_t *np, am_value v, am_col_type t)
 {
     params[*np] = v;

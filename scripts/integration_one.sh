@@ -1,0 +1,19 @@
+#!/bin/sh
+# integration_one.sh NAME [BUILD]: tests/integration/NAME.sh against BUILD
+# (build by default), its output kept aside and shown only when it fails,
+# so that `make test` can run several at once and still read clearly.
+set -eu
+cd "$(dirname "$0")/.."
+name=$1
+build=${2:-build}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+start=$(date +%s)
+if sh "tests/integration/$name.sh" "$build" >"$log" 2>&1; then
+    echo "-- $name: ok ($(($(date +%s) - start)) s): $(tail -1 "$log")"
+else
+    rc=$?
+    tail -80 "$log"
+    echo "-- $name: FAILED (exit $rc after $(($(date +%s) - start)) s)"
+    exit 1
+fi
