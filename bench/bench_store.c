@@ -33,6 +33,7 @@
 **                                the same against a throwaway PostgreSQL
 **                                cluster this group starts on 127.0.0.1
 **                                (skipped, saying so, without PostgreSQL).
+**                                Target: 60,000 (issue 14).
 **   store_1m_build_s             1,000,000 communication records (24 h of
 **                                timestamps, 20 agents, 5 message types)
 **                                submitted through the store at full speed
@@ -311,7 +312,7 @@ static double naive_pg(const char *uri, char *err, size_t cap)
 }
 
 static void emit_pair(const char *backend, double ours_v, const char *our_err, double peer_v,
-                      const char *peer_err, bool has_target)
+                      const char *peer_err, double target)
 {
     char name[64], pname[64], xname[64];
     snprintf(name, sizeof name, "store_%s_records_per_s", backend);
@@ -324,8 +325,8 @@ static void emit_pair(const char *backend, double ours_v, const char *our_err, d
         f.name = name;
         f.unit = "records/s";
         f.value = ours_v;
-        f.has_target = has_target;
-        f.target = 150000; /* issue 14 */
+        f.has_target = target > 0;
+        f.target = target; /* issue 14: 150,000 SQLite, 60,000 PostgreSQL */
         f.is_target_min = true;
         f.note = "acknowledged = committed; 16 threads, batches of 50 records, each waiting "
                  "for its ticket (group commit)";
@@ -486,7 +487,7 @@ void bench_group_store(void)
     snprintf(uri, sizeof uri, "sqlite:%s", path);
     double o = ours(uri, err, sizeof err);
     double p = insert_loop(path, false, perr, sizeof perr);
-    emit_pair("sqlite", o, err, p, perr, true);
+    emit_pair("sqlite", o, err, p, perr, 150000);
     double bare = bare_sqlite(dir, perr, sizeof perr);
     if (bare < 0) {
         bench_emit_error("store_sqlite_bare_insert_records_per_s", perr);
@@ -516,7 +517,7 @@ void bench_group_store(void)
     } else {
         o = ours(pg.uri, err, sizeof err);
         p = naive_pg(pg.uri, perr, sizeof perr);
-        emit_pair("pg", o, err, p, perr, false);
+        emit_pair("pg", o, err, p, perr, 60000); /* issue 14 */
         pf_cleanup();
     }
 

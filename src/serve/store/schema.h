@@ -235,6 +235,12 @@ typedef enum am_log_col {
 /* The most columns a table has (records carry an am_value per column). */
 #define AM_TABLE_MAX_COLS 32
 
+/* The migration that gave every rollup table a `writer` column in its
+   key: each store (collector) sharing a database keeps rollup rows of its
+   own, and summaries add them up (store_rollup.c). Tables that had
+   rollups before it are rebuilt with their rows as writer ''. */
+#define AM_ROLLUP_WRITER_SINCE 5
+
 typedef struct am_table {
     am_table_id id;
     const char *api_name;  /* "communication" */

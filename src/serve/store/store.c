@@ -65,6 +65,8 @@
 
 #include "store_internal.h"
 
+#include "../../util/random.h"
+
 /* ------------------------------------------------------------------ */
 /* Validation and copies of records                                    */
 /* ------------------------------------------------------------------ */
@@ -233,6 +235,59 @@ static am_err insert_entry(am_store *s, const entry *e, uint64_t *dups, amap *ro
     return AM_OK;
 }
 
+enum { BULK = 1000 };
+
+/* n records of t through the backend's bulk insert (a state table's
+   upserts one statement each), then into the rollups. */
+static am_err insert_run(am_store *s, const am_table *tb, const am_record *run, size_t n,
+                         uint64_t *dups, amap *rollups)
+{
+    bool changed[BULK];
+    am_err rc = AM_OK;
+    if (!tb->is_upsert)
+        rc = s->ops->insert_rows(s->be, tb, s->n_cols[tb->id], run, n, changed);
+    for (size_t i = 0; i < n && !rc && tb->is_upsert; i++) {
+        am_store_stmt st = {.sql = s->insert_sql[tb->id],
+                            .params = run[i].vals,
+                            .param_types = s->param_types[tb->id],
+                            .n_params = s->n_cols[tb->id],
+                            .is_cached = true};
+        rc = s->ops->run_many(s->be, &st, 1, &changed[i]);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!changed[i])
+            ++*dups; /* stored before: already in the rollups */
+        else if (!am__rollup_add(rollups, &run[i], s->version, 0))
+            rc = am__err(AM_ENOMEM, "out of memory building rollups");
+    }
+    return rc;
+}
+
+/* The records of from and the entries after it, per table, in chunks of
+   BULK rows across entries, each table's in the order they came. */
+static am_err insert_bulk(am_store *s, const entry *from, uint64_t *dups, amap *rollups)
+{
+    am_record run[BULK]; /* copies: a table and its values' address */
+    am_err rc = AM_OK;
+    for (int t = 0; t < AM_T__N && !rc; t++) {
+        const am_table *tb = am_table_get((am_table_id)t);
+        size_t n = 0;
+        for (const entry *e = from; e && !rc; e = e->next)
+            for (size_t k = 0; k < e->n && !rc; k++) {
+                if (e->recs[k].table != (am_table_id)t)
+                    continue;
+                run[n++] = e->recs[k];
+                if (n == BULK) {
+                    rc = insert_run(s, tb, run, n, dups, rollups);
+                    n = 0;
+                }
+            }
+        if (n && !rc)
+            rc = insert_run(s, tb, run, n, dups, rollups);
+    }
+    return rc;
+}
+
 static void free_entries(entry *e)
 {
     while (e) {
@@ -283,32 +338,48 @@ static void write_batch(am_store *s)
     pthread_mutex_unlock(&s->mu);
     pthread_mutex_lock(&s->conn_mu);
 
-    am_err rc = s->ops->exec(s->be, "BEGIN");
     amap rollups = {0};
-    entry *e = head;
-    for (;;) {
-        for (; !rc && e; e = e->next) {
-            rc = insert_entry(s, e, &dups, &rollups);
+    am_err rc;
+    /* a database shared by several writers (PostgreSQL) takes the batch's
+       rows in chunks across entries: each insert_rows there costs round
+       trips, and fewer, larger statements hold locks a shorter time */
+    bool is_bulk = s->ops->version >= 2 && s->ops->insert_rows && s->ops->is_maintainer;
+    /* a batch the database aborted for another writer's sake (a deadlock
+       on a shared PostgreSQL) runs again, with the entries it had */
+    for (int attempt = 0;; attempt++) {
+        dups = 0;
+        rc = s->ops->exec(s->be, "BEGIN");
+        entry *e = head;
+        for (;;) {
+            if (!rc && is_bulk)
+                rc = insert_bulk(s, e, &dups, &rollups);
+            for (; !rc && e && !is_bulk; e = e->next)
+                rc = insert_entry(s, e, &dups, &rollups);
+            if (rc || attempt || n >= s->o.max_batch || mono_now() - opened >= s->o.batch_window_s)
+                break;
+            /* the batch is still open: take what arrived while it was
+               written. When nothing did, commit now rather than linger: the
+               submitters are waiting for this very batch (lingering
+               measured 2x slower) */
+            pthread_mutex_lock(&s->mu);
+            entry *before = tail;
+            take(s, &head, &tail, &n);
+            pthread_mutex_unlock(&s->mu);
+            if (tail == before)
+                break;
+            e = before ? before->next : head;
         }
-        if (rc || n >= s->o.max_batch || mono_now() - opened >= s->o.batch_window_s)
+        /* the rollups of the batch's rows commit with them */
+        if (!rc)
+            rc = am__rollup_flush(s, &rollups);
+        am__amap_free(&rollups);
+        if (!rc)
+            rc = s->ops->exec(s->be, "COMMIT");
+        if (rc != AM_STORE_RETRY || attempt == 2)
             break;
-        /* the batch is still open: take what arrived while it was written.
-           When nothing did, commit now rather than linger: the submitters
-           are waiting for this very batch (lingering measured 2x slower) */
-        pthread_mutex_lock(&s->mu);
-        entry *before = tail;
-        take(s, &head, &tail, &n);
-        pthread_mutex_unlock(&s->mu);
-        if (tail == before)
-            break;
-        e = before ? before->next : head;
+        am__amap_free(&s->rcache); /* it counted what was rolled back */
+        s->ops->exec(s->be, "ROLLBACK");
     }
-    /* the rollups of the batch's rows commit with them */
-    if (!rc)
-        rc = am__rollup_flush(s, &rollups);
-    am__amap_free(&rollups);
-    if (!rc)
-        rc = s->ops->exec(s->be, "COMMIT");
     char msg[256] = "";
     if (rc) {
         am__amap_free(&s->rcache); /* it counted what was rolled back */
@@ -392,6 +463,31 @@ static bool retention_step(am_store *s, am_table_id t, double cutoff)
     return rc || changes < (int64_t)s->o.retention_batch;
 }
 
+/* Whether this store runs retention now (one store of a shared database
+   at a time: store_backend.h, is_maintainer); says so when that changes. */
+static bool may_maintain(am_store *s)
+{
+    if (!s->ops->is_maintainer)
+        return true;
+    pthread_mutex_lock(&s->conn_mu);
+    bool is_mine = s->ops->is_maintainer(s->be);
+    pthread_mutex_unlock(&s->conn_mu);
+    /* a lone collector says nothing; one of several says who runs it,
+       and when it takes over */
+    bool is_news = s->has_maint_state ? is_mine != s->is_maintainer : !is_mine;
+    s->has_maint_state = true;
+    if (is_news && s->o.logger) {
+        if (is_mine)
+            AM_LOG_INFO(s->o.logger, "agentmon-store",
+                        "this collector runs retention on the shared database");
+        else
+            AM_LOG_INFO(s->o.logger, "agentmon-store",
+                        "another collector runs retention on the shared database");
+    }
+    s->is_maintainer = is_mine;
+    return is_mine;
+}
+
 static void *writer_main(void *arg)
 {
     am_store *s = arg;
@@ -421,8 +517,13 @@ static void *writer_main(void *arg)
         } else {
             if (ret_table < 0 && s->o.retention_s > 0 && now >= next_retention) {
                 next_retention = now + RETENTION_EVERY_S;
-                ret_table = 0;
-                cutoff = am_unix_time() - s->o.retention_s;
+                pthread_mutex_unlock(&s->mu);
+                bool is_mine = may_maintain(s);
+                pthread_mutex_lock(&s->mu);
+                if (is_mine) {
+                    ret_table = 0;
+                    cutoff = am_unix_time() - s->o.retention_s;
+                }
             }
             if (ret_table >= 0) {
                 /* one small delete between batches, never a long transaction */
@@ -551,6 +652,12 @@ am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_v
         return am__err(AM_ENOMEM, "out of memory opening the store");
     s->ops = ops;
     s->o = ro;
+    if (ops->is_maintainer) { /* a shared database: rollup rows of its own */
+        uint8_t id[8];
+        am__random_bytes(id, sizeof id);
+        for (size_t i = 0; i < sizeof id; i++)
+            snprintf(s->writer_id + 2 * i, 3, "%02x", id[i]);
+    }
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->conn_mu, NULL);
     pthread_condattr_t ca;
@@ -575,20 +682,25 @@ am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_v
         am__sql_param(&b, ops->dialect, &np);
         am_buf_putc(&b, ')');
         s->delete_sql[t] = am_buf_take(&b, NULL);
-        am__sql_rollup_get(&b, ops->dialect, tb);
-        s->rollup_get_sql[t] = am_buf_take(&b, NULL);
-        am__sql_rollup_put(&b, ops->dialect, tb);
-        s->rollup_put_sql[t] = am_buf_take(&b, NULL);
+        for (int w = 0; w < 2; w++) {
+            am__sql_rollup_get(&b, ops->dialect, tb, w);
+            s->rollup_get_sql[t][w] = am_buf_take(&b, NULL);
+            am__sql_rollup_put(&b, ops->dialect, tb, w);
+            s->rollup_put_sql[t][w] = am_buf_take(&b, NULL);
+            if (!s->rollup_get_sql[t][w] || !s->rollup_put_sql[t][w])
+                rc = am__err(AM_ENOMEM, "out of memory opening the store");
+        }
         am__sql_rollup_delete(&b, ops->dialect, tb);
         s->rollup_delete_sql[t] = am_buf_take(&b, NULL);
-        if (!s->delete_sql[t] || !s->rollup_get_sql[t] || !s->rollup_put_sql[t] ||
-            !s->rollup_delete_sql[t])
+        if (!s->delete_sql[t] || !s->rollup_delete_sql[t])
             rc = am__err(AM_ENOMEM, "out of memory opening the store");
     }
     if (!rc)
         rc = ops->open(uri, &s->be);
     if (!rc)
         rc = am__store_migrate(s, max_version);
+    s->rollup_has_writer = s->version >= AM_ROLLUP_WRITER_SINCE;
+    am__amap_free(&s->rcache); /* backfills' totals: writer '' since 5 */
     for (int t = 0; t < AM_T__N && !rc; t++) {
         const am_table *tb = am_table_get((am_table_id)t);
         s->n_cols[t] = am_table_cols_at(tb, s->version);
@@ -672,8 +784,10 @@ static void free_store(am_store *s)
     for (int t = 0; t < AM_T__N; t++) {
         am__free(s->insert_sql[t]);
         am__free(s->delete_sql[t]);
-        am__free(s->rollup_get_sql[t]);
-        am__free(s->rollup_put_sql[t]);
+        for (int w = 0; w < 2; w++) {
+            am__free(s->rollup_get_sql[t][w]);
+            am__free(s->rollup_put_sql[t][w]);
+        }
         am__free(s->rollup_delete_sql[t]);
     }
     am__free(s->failed);

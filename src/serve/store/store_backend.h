@@ -57,7 +57,7 @@ typedef struct am_store_ops {
     unsigned version;
     const char *name;
     const am_sql_dialect *dialect;
-    /* Connect the writer and take the one-writer lock. uri borrowed. */
+    /* Connect the writer. uri borrowed. */
     am_err (*open)(const char *uri, void **be);
     void (*close)(void *be);
     /* Statements without parameters or results (DDL, BEGIN, COMMIT); on
@@ -79,7 +79,18 @@ typedef struct am_store_ops {
        stored before, or came earlier in recs). recs borrowed. */
     am_err (*insert_rows)(void *be, const am_table *t, size_t n_cols, const am_record *recs,
                           size_t n, bool *changed);
+    /* Whether this store may run retention now, on the writer between
+       batches: one store of a shared database at a time (PostgreSQL: an
+       advisory lock, taken when free). NULL: always. */
+    bool (*is_maintainer)(void *be);
+    /* Take (block, within a bound) or release the lock that lets one store
+       at a time migrate a shared database. NULL: no lock needed. */
+    am_err (*migration_lock)(void *be, bool is_take);
 } am_store_ops;
+
+/* What a backend returns when the database aborted a transaction for
+   another's sake (a deadlock): the writer runs the batch again. */
+#define AM_STORE_RETRY AM_EBUSY
 
 extern const am_store_ops am__store_sqlite_ops;
 extern const am_store_ops am__store_pg_ops;
@@ -119,10 +130,20 @@ void am__sql_insert_rows_sqlite(am_buf *b, const am_table *t, size_t n_cols, siz
 void am__sql_seq_of_id(am_buf *b, const am_sql_dialect *d, const am_table *t);
 /* The statements of the rollup table: read one key (level, dim, bucket,
    key), write it (upsert of 9 values), delete a level's and dimension's
-   buckets before a time. */
-void am__sql_rollup_get(am_buf *b, const am_sql_dialect *d, const am_table *t);
-void am__sql_rollup_put(am_buf *b, const am_sql_dialect *d, const am_table *t);
+   buckets before a time. has_writer: the table of AM_ROLLUP_WRITER_SINCE
+   on, whose key ends with writer: one more parameter, last. */
+void am__sql_rollup_get(am_buf *b, const am_sql_dialect *d, const am_table *t, bool has_writer);
+void am__sql_rollup_put(am_buf *b, const am_sql_dialect *d, const am_table *t, bool has_writer);
 void am__sql_rollup_delete(am_buf *b, const am_sql_dialect *d, const am_table *t);
+/*
+** The bulk insert of t's first n_cols columns (PostgreSQL): one simple
+** query of four statements -- make the session's staging table (a TEMP
+** table, emptied at each commit), COPY the rows into it (binary: ord,
+** then the columns), insert them (the first of each id, in ord order)
+** skipping stored ids, and answer the ord of every row inserted; then
+** empty the staging table for the next chunk of the transaction.
+*/
+void am__sql_bulk_insert(am_buf *b, const am_sql_dialect *d, const am_table *t, size_t n_cols);
 /* Comma-separated names of the columns in cols[0..n) of t. */
 void am__sql_columns(am_buf *b, const am_table *t, const int *cols, size_t n);
 

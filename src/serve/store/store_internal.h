@@ -93,7 +93,8 @@ struct am_store {
     am_store_opts o;
     char *insert_sql[AM_T__N];
     char *delete_sql[AM_T__N];
-    char *rollup_get_sql[AM_T__N], *rollup_put_sql[AM_T__N], *rollup_delete_sql[AM_T__N];
+    /* [has_writer]: the rollup tables before and from AM_ROLLUP_WRITER_SINCE */
+    char *rollup_get_sql[AM_T__N][2], *rollup_put_sql[AM_T__N][2], *rollup_delete_sql[AM_T__N];
     am_col_type param_types[AM_T__N][AM_TABLE_MAX_COLS]; /* of the columns */
     /* the schema version of the database (the latest, but for tests that
        open older ones) and the columns each table has in it (0: none) */
@@ -101,6 +102,14 @@ struct am_store {
     size_t n_cols[AM_T__N];
     bool is_rollup_read_off; /* tests: summaries read rows only */
     amap rcache;             /* writer: the stored totals of recent rollup keys */
+    bool is_maintainer;      /* writer: runs retention (store_backend.h) */
+    bool has_maint_state;    /* writer: is_maintainer was found once */
+    /* the rollup tables have the writer column (the database's version,
+       or the migration being applied, is AM_ROLLUP_WRITER_SINCE or later),
+       and this store's value of it: '' when the backend has one writer per
+       database (SQLite), else 16 random hex digits per open */
+    bool rollup_has_writer;
+    char writer_id[17];
 
     pthread_mutex_t mu;
     pthread_mutex_t conn_mu;  /* the writer connection: writer thread, am__store_exec */

@@ -14,6 +14,10 @@
 **   2  an index (column, timestamp) per group_by column, for per-agent
 **      (per-model, per-host ...) queries and summaries
 **   3  the rollup tables, filled from the rows already stored
+**   4  alerting's and the trace view's tables, llm_events.agent_id
+**   5  a writer column in the rollup tables' key (AM_ROLLUP_WRITER_SINCE):
+**      several collectors may share one PostgreSQL, each keeping rollup
+**      rows of its own (the rows stored before become writer '')
 ** Rollups of a dimension that a migration adds (a table's rollups, or a
 ** group_by column added to a table that has them) are filled from the rows
 ** already stored, in the migration's transaction, so summaries read from
@@ -31,6 +35,7 @@ int am__store_schema_version(void)
         const am_table *t = am_table_get((am_table_id)i);
         v = t->since > v ? t->since : v;
         v = t->rollup_since > v ? t->rollup_since : v;
+        v = t->rollup_since && AM_ROLLUP_WRITER_SINCE > v ? AM_ROLLUP_WRITER_SINCE : v;
         for (size_t c = 0; c < t->n_cols; c++) {
             v = t->cols[c].since > v ? t->cols[c].since : v;
             v = t->cols[c].indexed > v ? t->cols[c].indexed : v;
@@ -100,6 +105,7 @@ static am_err rollup_backfill(am_store *s, int v)
             am_buf_printf(&sql, "%s%s", i ? ", " : "", tb->cols[i].name);
         am_buf_printf(&sql, " FROM %s ORDER BY timestamp, seq", tb->sql_name);
         backfill b = {.s = s, .table = (am_table_id)t, .version = v};
+        s->rollup_has_writer = v >= AM_ROLLUP_WRITER_SINCE; /* the tables as v left them */
         am_err rc = am_buf_err(&sql) ? AM_ENOMEM : AM_OK;
         if (!rc) {
             am_store_stmt st = {.sql = sql.p,
@@ -119,7 +125,28 @@ static am_err rollup_backfill(am_store *s, int v)
     return AM_OK;
 }
 
+static am_err migrate(am_store *s, int max_version);
+
+/* Several stores of one database (collectors on a shared PostgreSQL) may
+   open at once: one migrates while the others wait for its lock, then
+   find the version it made. */
 am_err am__store_migrate(am_store *s, int max_version)
+{
+    if (!s->ops->migration_lock)
+        return migrate(s, max_version);
+    am_err rc = s->ops->migration_lock(s->be, true);
+    if (rc)
+        return rc;
+    rc = migrate(s, max_version);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", am_errmsg());
+    am_err unlock = s->ops->migration_lock(s->be, false);
+    if (rc) /* the migration's message, not the unlock's */
+        return am__err(rc, "%s", msg);
+    return unlock;
+}
+
+static am_err migrate(am_store *s, int max_version)
 {
     const am_sql_dialect *d = s->ops->dialect;
     am_err rc = s->ops->exec(s->be, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER "

@@ -311,14 +311,19 @@ static int on_old_rollup(void *ud, const am_value *cols)
 /* The stored totals of a's key, merged into c (a fresh acc). */
 static am_err rollup_load(am_store *s, const acc *a, const char *key, acc *c)
 {
-    am_value p[4] = {{.v.i = a->level}, {.v.i = a->dim}, {.v.d = a->bucket}, {.v.s = key}};
-    static const am_col_type pt[4] = {AM_COL_INT, AM_COL_INT, AM_COL_REAL, AM_COL_TEXT};
+    am_value p[5] = {{.v.i = a->level},
+                     {.v.i = a->dim},
+                     {.v.d = a->bucket},
+                     {.v.s = key},
+                     {.v.s = s->writer_id}};
+    static const am_col_type pt[5] = {AM_COL_INT, AM_COL_INT, AM_COL_REAL, AM_COL_TEXT,
+                                      AM_COL_TEXT};
     static const am_col_type ct[4] = {AM_COL_INT, AM_COL_INT, AM_COL_INT, AM_COL_TEXT};
     old_rollup o = {.h = &c->h};
-    am_store_stmt get = {.sql = s->rollup_get_sql[a->table],
+    am_store_stmt get = {.sql = s->rollup_get_sql[a->table][s->rollup_has_writer],
                          .params = p,
                          .param_types = pt,
-                         .n_params = 4,
+                         .n_params = 4 + s->rollup_has_writer,
                          .col_types = ct,
                          .n_cols = 4,
                          .on_row = on_old_rollup,
@@ -339,7 +344,8 @@ static am_err rollup_load(am_store *s, const acc *a, const char *key, acc *c)
 /*
 ** Merge the rollups of m into their tables, in the writer's transaction.
 ** The writer keeps the totals of the keys it wrote last (s->rcache: it is
-** the only writer, so they are what is stored) and reads a key back only
+** the only writer of its rows -- its own writer column on a shared
+** database -- so they are what is stored) and reads a key back only
 ** the first time; the upserts then go to the backend as one run_many (a
 ** single round trip on PostgreSQL). If the transaction fails, the caller
 ** drops the cache.
@@ -351,15 +357,16 @@ am_err am__rollup_flush(am_store *s, amap *m)
     if (s->rcache.n + m->n > ROLLUP_CACHE_MAX)
         am__amap_free(&s->rcache);
     size_t n = 0;
-    am_value(*pv)[9] = am__malloc(m->n * sizeof *pv);
+    am_value(*pv)[10] = am__malloc(m->n * sizeof *pv);
     size_t *hoff = am__malloc(m->n * sizeof *hoff);
     am_store_stmt *st = am__malloc(m->n * sizeof *st);
     bool *changed = am__malloc(m->n * sizeof *changed);
     am_buf hb;
     am_buf_init(&hb, 0);
     am_err rc = pv && hoff && st && changed ? AM_OK : AM_ENOMEM;
-    static const am_col_type pt[9] = {AM_COL_INT, AM_COL_INT, AM_COL_REAL, AM_COL_TEXT, AM_COL_TEXT,
-                                      AM_COL_INT, AM_COL_INT, AM_COL_INT,  AM_COL_TEXT};
+    static const am_col_type pt[10] = {AM_COL_INT,  AM_COL_INT, AM_COL_REAL, AM_COL_TEXT,
+                                       AM_COL_TEXT, AM_COL_INT, AM_COL_INT,  AM_COL_INT,
+                                       AM_COL_TEXT, AM_COL_TEXT};
     am_buf kb;
     am_buf_init(&kb, 0);
     size_t *koff = am__malloc(m->n * sizeof *koff);
@@ -414,10 +421,11 @@ am_err am__rollup_flush(am_store *s, amap *m)
         pv[n][5] = (am_value){.v.i = (int64_t)c->n};
         pv[n][6] = (am_value){.v.i = (int64_t)c->errors};
         pv[n][7] = (am_value){.v.i = (int64_t)c->n_vals};
-        st[n] = (am_store_stmt){.sql = s->rollup_put_sql[c->table],
+        pv[n][9] = (am_value){.v.s = s->writer_id};
+        st[n] = (am_store_stmt){.sql = s->rollup_put_sql[c->table][s->rollup_has_writer],
                                 .params = pv[n],
                                 .param_types = pt,
-                                .n_params = 9,
+                                .n_params = 9 + s->rollup_has_writer,
                                 .is_cached = true};
         n++;
     }

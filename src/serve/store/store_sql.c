@@ -145,6 +145,31 @@ void am__sql_insert(am_buf *b, const am_sql_dialect *d, const am_table *t, size_
         am_buf_printf(b, "%s%s = excluded.%s", i > 1 ? ", " : "", t->cols[i].name, t->cols[i].name);
 }
 
+void am__sql_bulk_insert(am_buf *b, const am_sql_dialect *d, const am_table *t, size_t n_cols)
+{
+    char stage[96];
+    snprintf(stage, sizeof stage, "am_stage_%s_%zu", t->sql_name, n_cols);
+    am_buf_printf(b, "CREATE TEMP TABLE IF NOT EXISTS %s (ord %s", stage, d->int_type);
+    for (size_t i = 0; i < n_cols; i++)
+        am_buf_printf(b, ", %s %s", t->cols[i].name, type_name(d, t->cols[i].type));
+    am_buf_printf(b, ") ON COMMIT DELETE ROWS;\nCOPY %s FROM STDIN (FORMAT binary);\n", stage);
+    /* DISTINCT ON keeps the first row of an id; the INSERT takes them in
+       arrival order, so seq orders equal timestamps as they came */
+    am_buf_printf(b,
+                  "WITH s AS (SELECT DISTINCT ON (id) * FROM %s ORDER BY id, ord), i AS "
+                  "(INSERT INTO %s (",
+                  stage, t->sql_name);
+    for (size_t i = 0; i < n_cols; i++)
+        am_buf_printf(b, "%s%s", i ? ", " : "", t->cols[i].name);
+    am_buf_puts(b, ") SELECT ");
+    for (size_t i = 0; i < n_cols; i++)
+        am_buf_printf(b, "%s%s", i ? ", " : "", t->cols[i].name);
+    am_buf_printf(b,
+                  " FROM s ORDER BY ord ON CONFLICT (id) DO NOTHING RETURNING id) SELECT s.ord "
+                  "FROM s JOIN i USING (id);\nDELETE FROM %s",
+                  stage);
+}
+
 void am__sql_insert_rows_sqlite(am_buf *b, const am_table *t, size_t n_cols, size_t n_rows)
 {
     am_buf_printf(b, "INSERT OR IGNORE INTO %s (", t->sql_name);
@@ -227,21 +252,44 @@ void am__sql_where(am_buf *b, const am_sql_dialect *d, const am_table *t, const 
 ** index, 0 for none), bucket start and key ("" or "=" + the dimension's
 ** value): the count, errors, non-NULL values and their histogram as text
 ** ("index:count,..."; see store.c), keyed so that a summary reads one
-** range of the primary key.
+** range of the primary key. From AM_ROLLUP_WRITER_SINCE the key ends with
+** writer, the store that wrote the row: stores sharing a database each
+** keep their own rows (exact, since each is their only writer), and a
+** summary adds a key's rows up as it adds buckets.
 */
-void am__sql_create_rollup(am_buf *b, const am_sql_dialect *d, const am_table *t, int v)
+static void rollup_table(am_buf *b, const am_sql_dialect *d, const char *name, bool has_writer)
 {
-    if (t->rollup_since != v)
-        return;
     am_buf_printf(b,
-                  "CREATE TABLE %s_rollup (level %s NOT NULL, dim %s NOT NULL, bucket %s NOT "
-                  "NULL, key TEXT NOT NULL, g TEXT, n %s NOT NULL, errors %s NOT NULL, n_vals "
-                  "%s NOT NULL, hist TEXT NOT NULL, PRIMARY KEY (level, dim, bucket, key));\n",
-                  t->sql_name, d->int_type, d->int_type, d->real_type, d->int_type, d->int_type,
-                  d->int_type);
+                  "CREATE TABLE %s (level %s NOT NULL, dim %s NOT NULL, bucket %s NOT NULL, key "
+                  "TEXT NOT NULL, g TEXT, n %s NOT NULL, errors %s NOT NULL, n_vals %s NOT NULL, "
+                  "hist TEXT NOT NULL%s, PRIMARY KEY (level, dim, bucket, key%s));\n",
+                  name, d->int_type, d->int_type, d->real_type, d->int_type, d->int_type,
+                  d->int_type, has_writer ? ", writer TEXT NOT NULL" : "",
+                  has_writer ? ", writer" : "");
 }
 
-void am__sql_rollup_get(am_buf *b, const am_sql_dialect *d, const am_table *t)
+void am__sql_create_rollup(am_buf *b, const am_sql_dialect *d, const am_table *t, int v)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s_rollup", t->sql_name);
+    if (t->rollup_since == v) {
+        rollup_table(b, d, name, v >= AM_ROLLUP_WRITER_SINCE);
+    } else if (t->rollup_since && t->rollup_since < v && v == AM_ROLLUP_WRITER_SINCE) {
+        /* the key gains writer: a new table, the rows as writer '' (a
+           primary key cannot be altered in SQLite; this reads the same on
+           both databases) */
+        char next[112];
+        snprintf(next, sizeof next, "%s_%d", name, v);
+        rollup_table(b, d, next, true);
+        am_buf_printf(b,
+                      "INSERT INTO %s (level, dim, bucket, key, g, n, errors, n_vals, hist, "
+                      "writer) SELECT level, dim, bucket, key, g, n, errors, n_vals, hist, '' "
+                      "FROM %s;\nDROP TABLE %s;\nALTER TABLE %s RENAME TO %s;\n",
+                      next, name, name, next, name);
+    }
+}
+
+void am__sql_rollup_get(am_buf *b, const am_sql_dialect *d, const am_table *t, bool has_writer)
 {
     size_t n = 0;
     am_buf_printf(b, "SELECT n, errors, n_vals, hist FROM %s_rollup WHERE level = ", t->sql_name);
@@ -252,22 +300,28 @@ void am__sql_rollup_get(am_buf *b, const am_sql_dialect *d, const am_table *t)
     am__sql_param(b, d, &n);
     am_buf_puts(b, " AND key = ");
     am__sql_param(b, d, &n);
+    if (has_writer) {
+        am_buf_puts(b, " AND writer = ");
+        am__sql_param(b, d, &n);
+    }
 }
 
-void am__sql_rollup_put(am_buf *b, const am_sql_dialect *d, const am_table *t)
+void am__sql_rollup_put(am_buf *b, const am_sql_dialect *d, const am_table *t, bool has_writer)
 {
     size_t n = 0;
     am_buf_printf(b,
-                  "INSERT INTO %s_rollup (level, dim, bucket, key, g, n, errors, n_vals, hist) "
+                  "INSERT INTO %s_rollup (level, dim, bucket, key, g, n, errors, n_vals, hist%s) "
                   "VALUES (",
-                  t->sql_name);
-    for (int i = 0; i < 9; i++) {
+                  t->sql_name, has_writer ? ", writer" : "");
+    for (int i = 0; i < 9 + has_writer; i++) {
         if (i)
             am_buf_puts(b, ", ");
         am__sql_param(b, d, &n);
     }
-    am_buf_puts(b, ") ON CONFLICT (level, dim, bucket, key) DO UPDATE SET n = excluded.n, "
-                   "errors = excluded.errors, n_vals = excluded.n_vals, hist = excluded.hist");
+    am_buf_printf(b,
+                  ") ON CONFLICT (level, dim, bucket, key%s) DO UPDATE SET n = excluded.n, "
+                  "errors = excluded.errors, n_vals = excluded.n_vals, hist = excluded.hist",
+                  has_writer ? ", writer" : "");
 }
 
 void am__sql_rollup_delete(am_buf *b, const am_sql_dialect *d, const am_table *t)
