@@ -27,7 +27,8 @@ EVENT_ONLY = {"agentmon_cardinality_overflow_total",
               "agentmon_notifications_total",
               "agentmon_notification_latency_seconds"}
 # The collector's own metrics (`agentmon serve`): the demo does not run it.
-COLLECTOR_GROUPS = {"ingest", "store", "scrape", "system"}
+# remote_write runs only in `serve` too.
+COLLECTOR_GROUPS = {"ingest", "store", "scrape", "system", "remote_write"}
 
 
 def fail(msg):
