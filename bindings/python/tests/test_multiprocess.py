@@ -196,7 +196,9 @@ def test_gunicorn_workers_killed_mid_load(tmpdir_path):
         assert ok[0] <= total <= attempts[0], (ok[0], total, attempts[0])
         assert killed == 6 and ok[0] > 100
         s = samples(text)
-        assert s[('app_latency_seconds_count', ())] == total
+        # The counter and the histogram are two records: a worker killed
+        # between them leaves the histogram one short, never one over.
+        assert total - killed <= s[('app_latency_seconds_count', ())] <= total
         # livesum: the four alive now, once the replacements have booted
         wait_until(lambda: samples(_get(url + '/metrics').decode()).get(
             ('app_workers_up', ())) == 4, 30, 'four live workers in app_workers_up')
