@@ -2,9 +2,9 @@
 ** promql_fmt.c: Go's ways of writing and reading numbers and strings
 ** (promql_fmt.h).
 **
-** The shortest round-trip digits come from the core's am__fmt_double (Go's
-** 'g' form); 'f' and 'E' re-place the same digits, so there is one digit
-** generator in the project. Precision formats go through snprintf, which
+** The shortest round-trip digits come from the core's am__fmt_digits, and
+** 'f' places them as am__fmt_double does below 1e6: one digit generator
+** and one placement in the project. Precision formats go through snprintf, which
 ** rounds like Go for %e/%f/%g except for the spelling of NaN and the
 ** infinities, handled first.
 */
@@ -17,47 +17,6 @@
 #include "../core/fmt.h"
 #include "../core/validate.h"
 #include "promql_fmt.h"
-
-/* Shortest digits of |v| (finite, nonzero): d without dot, v = 0.d * 10^dp. */
-static size_t shortest(double v, char *d, int *dp)
-{
-    char g[AM_FMT_MAX];
-    size_t n = am__fmt_double(g, fabs(v)), nd = 0;
-    int exp10 = 0, before = -1;
-    bool seen_nonzero = false;
-    int lead_zeros_after_dot = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = g[i];
-        if (c == '.') {
-            before = (int)nd;
-            continue;
-        }
-        if (c == 'e') {
-            exp10 = (int)strtol(g + i + 1, NULL, 10);
-            break;
-        }
-        if (!seen_nonzero && c == '0') {
-            if (before >= 0)
-                lead_zeros_after_dot++;
-            continue;
-        }
-        seen_nonzero = true;
-        d[nd++] = c;
-    }
-    if (before < 0) { /* no dot: all digits before the point */
-        size_t intlen = 0;
-        for (size_t i = 0; i < n && g[i] != 'e'; i++)
-            intlen++;
-        *dp = (int)intlen + exp10;
-    } else if (before == 0) {
-        *dp = -lead_zeros_after_dot + exp10;
-    } else {
-        *dp = before + exp10;
-    }
-    while (nd > 1 && d[nd - 1] == '0')
-        nd--;
-    return nd;
-}
 
 static size_t special(char *out, double v)
 {
@@ -79,30 +38,10 @@ size_t am__fmt_go_f(char *out, double v)
         out[o] = '\0';
         return o;
     }
-    char d[32];
+    char d[24];
     int dp;
-    size_t nd = shortest(v, d, &dp);
-    if (dp <= 0) {
-        out[o++] = '0';
-        out[o++] = '.';
-        for (int i = 0; i < -dp; i++)
-            out[o++] = '0';
-        memcpy(out + o, d, nd);
-        o += nd;
-    } else if ((size_t)dp >= nd) {
-        memcpy(out + o, d, nd);
-        o += nd;
-        for (size_t i = nd; i < (size_t)dp; i++)
-            out[o++] = '0';
-    } else {
-        memcpy(out + o, d, (size_t)dp);
-        o += (size_t)dp;
-        out[o++] = '.';
-        memcpy(out + o, d + dp, nd - (size_t)dp);
-        o += nd - (size_t)dp;
-    }
-    out[o] = '\0';
-    return o;
+    size_t nd = am__fmt_digits(fabs(v), d, &dp);
+    return o + am__fmt_place(out + o, d, nd, dp);
 }
 
 size_t am__fmt_go_E(char *out, double v)
@@ -112,13 +51,13 @@ size_t am__fmt_go_E(char *out, double v)
     size_t o = 0;
     if (signbit(v))
         out[o++] = '-';
-    char d[32];
+    char d[24];
     int dp = 1;
     size_t nd = 1;
     if (v == 0)
         d[0] = '0';
     else
-        nd = shortest(v, d, &dp);
+        nd = am__fmt_digits(fabs(v), d, &dp);
     out[o++] = d[0];
     if (nd > 1) {
         out[o++] = '.';

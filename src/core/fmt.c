@@ -19,9 +19,7 @@
 
 #include "fmt.h"
 
-/* Digits of v (> 0) without trailing zeros into d; returns count, *dp the
-   decimal point position (v = 0.d * 10^dp). */
-static size_t digits(double v, char *d, int *dp)
+size_t am__fmt_digits(double v, char *d, int *dp)
 {
     if (v < 9007199254740992.0 && v == floor(v)) {
         char tmp[24];
@@ -128,7 +126,7 @@ size_t am__fmt_double(char *out, double v)
     }
     char d[24];
     int dp;
-    size_t nd = digits(v, d, &dp);
+    size_t nd = am__fmt_digits(v, d, &dp);
     int exp = dp - 1;
     if (exp < -4 || exp >= 6) {
         out[o++] = d[0];
@@ -144,7 +142,16 @@ size_t am__fmt_double(char *out, double v)
             out[o++] = (char)('0' + a / 100);
         out[o++] = (char)('0' + (a / 10) % 10);
         out[o++] = (char)('0' + a % 10);
-    } else if (dp <= 0) {
+        out[o] = '\0';
+        return o;
+    }
+    return o + am__fmt_place(out + o, d, nd, dp);
+}
+
+size_t am__fmt_place(char *out, const char *d, size_t nd, int dp)
+{
+    size_t o = 0;
+    if (dp <= 0) {
         out[o++] = '0';
         out[o++] = '.';
         for (int i = 0; i < -dp; i++)

@@ -20,6 +20,15 @@
 /* Write v into out (room for AM_FMT_MAX); returns the length, NUL added. */
 size_t am__fmt_double(char *out, double v);
 
+/* The shortest round-trip digits of v (finite, > 0) into d (room for 24),
+   without trailing zeros; returns their count, *dp the decimal point's
+   place (v = 0.d * 10^dp). The one digit generator: every form uses it. */
+size_t am__fmt_digits(double v, char *d, int *dp);
+
+/* Those digits written positionally, never with an exponent ("0.00125",
+   "12500"): out needs nd + |dp| + 3 bytes. Returns the length, NUL added. */
+size_t am__fmt_place(char *out, const char *d, size_t nd, int dp);
+
 /*
 ** Write a timestamp (finite, >= 0) with exactly three decimals, as %.3f
 ** would ("1700000000.500") but without printf. Returns the length.

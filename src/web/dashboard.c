@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../http/reply.h"
 #include "../core/alloc.h"
 #include "../core/buf.h"
 #include "../core/error.h"
@@ -90,18 +91,6 @@ static void price_json(am_buf *b, const am_llm_price *p, bool first)
     am_buf_putc(b, '}');
 }
 
-void am__web_send_json(am_http_resp *resp, am_buf *b)
-{
-    if (am_buf_err(b)) {
-        am_buf_free(b);
-        am_http_resp_error(resp, 500, "internal", "out of memory writing the answer");
-        return;
-    }
-    size_t len;
-    char *p = am_buf_take(b, &len);
-    am_http_resp_body_take(resp, "application/json", p, len);
-}
-
 bool am__web_limit(am_http_req *req, am_http_resp *resp, size_t def, size_t max, size_t *out)
 {
     const char *l = am_http_req_query(req, "limit");
@@ -143,7 +132,7 @@ static void get_config(am_http_req *req, am_http_resp *resp, void *ud)
     for (size_t i = 0; i < d->n_prices; i++)
         price_json(&b, &d->prices[i], i == 0);
     am_buf_puts(&b, "]}}");
-    am__web_send_json(resp, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 /* A price: a finite number >= 0 and below a million, the whole of s. */

@@ -70,10 +70,6 @@ void am__logs_filter(const char *text, size_t len, const char *trace_id, size_t 
 am_err am__dlq_routes_add(am_http *h, const am_dashboard *d);
 am_err am__logs_routes_add(am_http *h, const am_dashboard *d);
 
-/* Answer 200 with b as application/json (b is taken: freed either way);
-   500 when b failed. Shared by the dashboard's routes. */
-void am__web_send_json(am_http_resp *resp, struct am_buf *b);
-
 /* The "limit" query parameter: *out = def when absent; false after
    answering 400 when it is not a whole number in 1..max. */
 bool am__web_limit(am_http_req *req, am_http_resp *resp, size_t def, size_t max, size_t *out);

@@ -21,6 +21,7 @@
 */
 #include <string.h>
 
+#include "../http/reply.h"
 #include "../core/buf.h"
 #include "../core/error.h"
 #include "../core/fmt.h"
@@ -92,7 +93,7 @@ static void get_dlq(am_http_req *req, am_http_resp *resp, void *ud)
     }
     am_buf_puts(&b, "]}");
     am_coord_dlq_free(e, n);
-    am__web_send_json(resp, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 static void post_replay(am_http_req *req, am_http_resp *resp, void *ud)
@@ -115,7 +116,7 @@ static void post_replay(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf b;
     am_buf_init(&b, 0);
     am_buf_printf(&b, "{\"status\":\"success\",\"data\":{\"replayed\":%zu}}", n);
-    am__web_send_json(resp, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 static void post_purge(am_http_req *req, am_http_resp *resp, void *ud)
@@ -133,7 +134,7 @@ static void post_purge(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf b;
     am_buf_init(&b, 0);
     am_buf_printf(&b, "{\"status\":\"success\",\"data\":{\"purged\":%zu}}", n);
-    am__web_send_json(resp, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 am_err am__dlq_routes_add(am_http *h, const am_dashboard *d)

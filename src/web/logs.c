@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../http/reply.h"
 #include "../core/alloc.h"
 #include "../core/buf.h"
 #include "dashboard.h"
@@ -151,7 +152,7 @@ static void get_logs(am_http_req *req, am_http_resp *resp, void *ud)
         am_buf_puts(&b, "[]"); /* not written yet */
     am__free(text);
     am_buf_putc(&b, '}');
-    am__web_send_json(resp, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 am_err am__logs_routes_add(am_http *h, const am_dashboard *d)

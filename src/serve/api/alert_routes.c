@@ -36,21 +36,9 @@
 #include "alert_routes.h"
 #include "params.h"
 #include "routes.h"
+#include "../../http/reply.h"
 
 #define MAX_PARAMS 256
-
-static void send_json(am_http_resp *resp, unsigned status, am_buf *b)
-{
-    if (am_buf_err(b)) {
-        am_buf_free(b);
-        am_http_resp_error(resp, 500, "internal", "out of memory writing the answer");
-        return;
-    }
-    size_t len;
-    char *p = am_buf_take(b, &len);
-    am_http_resp_status(resp, status);
-    am_http_resp_body_take(resp, "application/json", p ? p : am__strdup(""), p ? len : 0);
-}
 
 /* The labels' canonical text as a JSON object. */
 static void labels_json(am_buf *b, const char *text)
@@ -153,7 +141,7 @@ static void get_history(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf_puts(&b, "]}");
     if (next[0])
         am__routes_next_page(resp, "/api/v1/alerts/history", names, values, n, next);
-    send_json(resp, 200, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 /* ---- the notifier's routes ------------------------------------------------- */
@@ -344,7 +332,7 @@ static void get_am_alerts(am_http_req *req, am_http_resp *resp, void *ud)
     list_ctx c = {&b, 0, (int64_t)(am_unix_time() * 1000)};
     am_notify_alerts(n, on_nalert, &c);
     am_buf_putc(&b, ']');
-    send_json(resp, 200, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 /* ---- silences ---------------------------------------------------------------------- */
@@ -396,7 +384,7 @@ static void get_silences(am_http_req *req, am_http_resp *resp, void *ud)
     }
     if (!id)
         am_buf_putc(&b, ']');
-    send_json(resp, 200, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 /* Alertmanager's PostableSilence: matchers, startsAt, endsAt, createdBy,
@@ -496,7 +484,7 @@ static void post_silence(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf b;
     am_buf_init(&b, 0);
     am_buf_printf(&b, "{\"silenceID\":\"%s\"}", id);
-    send_json(resp, 200, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 static void delete_silence(am_http_req *req, am_http_resp *resp, void *ud)

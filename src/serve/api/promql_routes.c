@@ -31,6 +31,7 @@
 #include "../../core/error.h"
 #include "../../core/render.h"
 #include "../../http/query.h"
+#include "../../http/reply.h"
 #include "promql_routes.h"
 
 #define MAX_POINTS 11000
@@ -38,19 +39,6 @@
 #define DEFAULT_MAX_WINDOW_MS (24 * 3600 * 1000LL)
 
 /* ---- answers -------------------------------------------------------------- */
-
-static void send_json(am_http_resp *resp, unsigned status, am_buf *b)
-{
-    if (am_buf_err(b)) {
-        am_buf_free(b);
-        am_http_resp_error(resp, 500, "internal", "out of memory writing the answer");
-        return;
-    }
-    size_t len;
-    char *p = am_buf_take(b, &len);
-    am_http_resp_status(resp, status);
-    am_http_resp_body_take(resp, "application/json", p ? p : am__strdup(""), p ? len : 0);
-}
 
 static void bad(am_http_resp *resp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void bad(am_http_resp *resp, const char *fmt, ...)
@@ -186,7 +174,7 @@ static void answer(am_http_resp *resp, am_promql_result *res)
     am_promql_result_json(res, &b);
     am_buf_putc(&b, '}');
     am_promql_result_free(res);
-    send_json(resp, 200, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 static bool parse_query(const form *f, am_http_resp *resp, am_promql **q)
@@ -342,7 +330,7 @@ static void send_set(am_http_resp *resp, strset *s)
     }
     am_buf_puts(&b, "]}");
     set_free(s);
-    send_json(resp, 200, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 /* match[], start, end: the selectors parsed; false after answering. */
@@ -472,7 +460,7 @@ static void get_rules(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf_puts(&b, "{\"status\":\"success\",\"data\":");
     am_alert_rules_json(am_alerting_engine(al), types, &b);
     am_buf_putc(&b, '}');
-    send_json(resp, 200, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 static void get_alerts(am_http_req *req, am_http_resp *resp, void *ud)
@@ -486,7 +474,7 @@ static void get_alerts(am_http_req *req, am_http_resp *resp, void *ud)
     am_buf_puts(&b, "{\"status\":\"success\",\"data\":");
     am_alert_alerts_json(am_alerting_engine(al), &b);
     am_buf_putc(&b, '}');
-    send_json(resp, 200, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 /* ---- status and lifecycle -------------------------------------------------------- */

@@ -18,19 +18,7 @@
 #include "params.h"
 #include "results_json.h"
 #include "routes.h"
-
-static void send_buf(am_http_resp *resp, unsigned status, am_buf *b)
-{
-    if (am_buf_err(b)) {
-        am_buf_free(b);
-        am_http_resp_error(resp, 500, "internal", "out of memory writing the answer");
-        return;
-    }
-    size_t len;
-    char *p = am_buf_take(b, &len);
-    am_http_resp_status(resp, status);
-    am_http_resp_body_take(resp, "application/json", p ? p : am__strdup(""), p ? len : 0);
-}
+#include "../../http/reply.h"
 
 /* The status for a store error, and the error type Prometheus' API uses. */
 static void store_error(am_http_resp *resp, am_err rc)
@@ -65,7 +53,7 @@ static void reply_ingest(am_http_resp *resp, const am_events *ev)
     }
     am_buf_puts(&b, "]}");
     /* nothing taken: the request as a whole was bad */
-    send_buf(resp, ev->n_recs ? 200 : 400, &b);
+    am__http_reply_json(resp, ev->n_recs ? 200 : 400, &b);
 }
 
 #define TRIM_AFTER_BYTES (1u << 20)
@@ -295,7 +283,7 @@ static void get_rows(am_http_req *req, am_http_resp *resp, void *ud)
         snprintf(path, sizeof path, "/api/v1/metrics/%s", t->api_name);
         am__routes_next_page(resp, path, rp.names, rp.values, rp.p.n, next);
     }
-    send_buf(resp, 200, &b);
+    am__http_reply_json(resp, 200, &b);
 }
 
 /* {"status":"success","data":<what the store wrote>} */
@@ -307,7 +295,7 @@ static void wrapped(am_http_resp *resp, am_err rc, am_buf *b)
         return;
     }
     am_buf_puts(b, "}");
-    send_buf(resp, 200, b);
+    am__http_reply_json(resp, 200, b);
 }
 
 static void get_summary(am_http_req *req, am_http_resp *resp, void *ud)
