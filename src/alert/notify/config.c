@@ -40,12 +40,11 @@
 #include "../promql_fmt.h"
 #include "../rules.h"
 #include "../yamltree.h"
+#include "../ycfg.h"
 #include "notify.h"
 
 typedef struct cfx {
-    const char *file;
-    am_buf *errs;
-    int n_errs;
+    am_ycfg y; /* the file, its errors */
     am_notify_config *c;
     /* global: */
     char *slack_api_url, *pagerduty_url, *smtp_from, *smtp_smarthost, *smtp_hello,
@@ -54,97 +53,16 @@ typedef struct cfx {
     am_httpcfg http; /* global http_config */
 } cfx;
 
-__attribute__((format(printf, 3, 4))) static void cerr(cfx *f, const am_ynode *n, const char *fmt,
-                                                       ...)
-{
-    char msg[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (f->errs)
-        am_buf_printf(f->errs, "%s:%d: %s\n", f->file, n ? n->line : 0, msg);
-    f->n_errs++;
-}
-
-static bool is_map(cfx *f, const am_ynode *n, const char *what)
-{
-    if (n && n->kind == AM_Y_MAP)
-        return true;
-    if (!am__y_is_null(n))
-        cerr(f, n, "%s must be a mapping, not a %s", what, am__y_kind_name(n));
-    return false;
-}
-
-/* A mapping key's text ("" for a key that is not a scalar). */
-static const char *key_of(const am_ynode *k)
-{
-    return k && k->kind == AM_Y_SCALAR && k->str ? k->str : "";
-}
-
-/* Refuse keys not in allowed (NULL-terminated); refused names, a second
-   list, get "not supported by agentmon". */
-static void check_keys(cfx *f, const am_ynode *m, const char *what, const char *const *allowed,
-                       const char *const *unsupported)
-{
-    for (size_t i = 0; m && m->kind == AM_Y_MAP && i < m->n; i++) {
-        const am_ynode *k = m->items[2 * i];
-        bool ok = false;
-        for (size_t j = 0; unsupported && unsupported[j] && !ok; j++)
-            if (strcmp(key_of(k), unsupported[j]) == 0) {
-                const am_ynode *v = m->items[2 * i + 1];
-                if (!am__y_is_null(v) && !(v->kind != AM_Y_SCALAR && v->n == 0))
-                    cerr(f, k, "%s: %s is not supported by agentmon", what, key_of(k));
-                ok = true;
-            }
-        for (size_t j = 0; allowed[j] && !ok; j++)
-            ok = strcmp(key_of(k), allowed[j]) == 0;
-        if (!ok)
-            cerr(f, k, "field %s not found in %s", key_of(k), what);
-    }
-}
-
-static const am_ynode *scalar(cfx *f, const am_ynode *m, const char *key)
-{
-    const am_ynode *v = am__y_get(m, key);
-    if (!v || am__y_is_null(v))
-        return NULL;
-    if (v->kind != AM_Y_SCALAR) {
-        cerr(f, v, "%s must be a string, not a %s", key, am__y_kind_name(v));
-        return NULL;
-    }
-    return v;
-}
-
-static char *str(cfx *f, const am_ynode *m, const char *key)
-{
-    const am_ynode *v = scalar(f, m, key);
-    return v ? am__strdup(v->str) : NULL;
-}
-
-static int64_t duration(cfx *f, const am_ynode *m, const char *key, int64_t def)
-{
-    const am_ynode *v = scalar(f, m, key);
-    int64_t ms;
-    if (!v)
-        return def;
-    if (!am__go_parse_duration(v->str, v->len, &ms)) {
-        cerr(f, v, "%s: not a valid duration string: \"%s\"", key, v->str);
-        return def;
-    }
-    return ms;
-}
-
 static bool boolean(cfx *f, const am_ynode *m, const char *key, bool def)
 {
-    const am_ynode *v = scalar(f, m, key);
+    const am_ynode *v = am__ycfg_scalar(&f->y, m, key);
     if (!v)
         return def;
     if (strcmp(v->str, "true") == 0)
         return true;
     if (strcmp(v->str, "false") == 0)
         return false;
-    cerr(f, v, "%s: cannot unmarshal \"%s\" into bool", key, v->str);
+    am__ycfg_err(&f->y, v, "%s: cannot unmarshal \"%s\" into bool", key, v->str);
     return def;
 }
 
@@ -155,13 +73,13 @@ static char *read_secret_file(cfx *f, const am_ynode *v)
     char *text;
     size_t len;
     char path[4096];
-    const char *slash = strrchr(f->file, '/');
+    const char *slash = strrchr(f->y.file, '/');
     if (v->str[0] != '/' && slash)
-        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - f->file), f->file, v->str);
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - f->y.file), f->y.file, v->str);
     else
         snprintf(path, sizeof path, "%s", v->str);
     if (am__read_file(path, &text, &len)) {
-        cerr(f, v, "cannot read %s", path);
+        am__ycfg_err(&f->y, v, "cannot read %s", path);
         return NULL;
     }
     if (len && text[len - 1] == '\n')
@@ -174,9 +92,10 @@ static char *read_secret_file(cfx *f, const am_ynode *v)
 /* A secret: key, or key_file, or ${NAME} from the environment. */
 static char *secret(cfx *f, const am_ynode *m, const char *key, const char *key_file)
 {
-    const am_ynode *v = scalar(f, m, key), *vf = key_file ? scalar(f, m, key_file) : NULL;
+    const am_ynode *v = am__ycfg_scalar(&f->y, m, key),
+                   *vf = key_file ? am__ycfg_scalar(&f->y, m, key_file) : NULL;
     if (v && vf) {
-        cerr(f, vf, "at most one of %s and %s must be configured", key, key_file);
+        am__ycfg_err(&f->y, vf, "at most one of %s and %s must be configured", key, key_file);
         return NULL;
     }
     if (vf)
@@ -188,7 +107,7 @@ static char *secret(cfx *f, const am_ynode *m, const char *key, const char *key_
         snprintf(name, sizeof name, "%.*s", (int)(v->len - 3), v->str + 2);
         const char *e = getenv(name);
         if (!e || !*e) {
-            cerr(f, v, "%s: the environment variable %s is not set", key, name);
+            am__ycfg_err(&f->y, v, "%s: the environment variable %s is not set", key, name);
             return NULL;
         }
         return am__strdup(e);
@@ -218,16 +137,17 @@ static bool default_tmpl(const char *t, const char *name)
    template of its own is refused. */
 static char *tmpl_field(cfx *f, const am_ynode *m, const char *key, const char *def_name)
 {
-    const am_ynode *v = scalar(f, m, key);
+    const am_ynode *v = am__ycfg_scalar(&f->y, m, key);
     if (!v)
         return NULL;
     if (def_name && default_tmpl(v->str, def_name))
         return NULL;
     if (strstr(v->str, "{{")) {
-        cerr(f, v,
-             "%s: custom notification templates are not supported by agentmon (leave it out for "
-             "Alertmanager's default text, or write plain text)",
-             key);
+        am__ycfg_err(
+            &f->y, v,
+            "%s: custom notification templates are not supported by agentmon (leave it out for "
+            "Alertmanager's default text, or write plain text)",
+            key);
         return NULL;
     }
     return am__strdup(v->str);
@@ -275,7 +195,7 @@ static void httpcfg_fields(cfx *f, const am_ynode *hc, am_httpcfg *h);
 static void httpcfg(cfx *f, const am_ynode *m, am_httpcfg *h)
 {
     const am_ynode *hc = am__y_get(m, "http_config");
-    if (!is_map(f, hc, "http_config")) {
+    if (!am__ycfg_is_map(&f->y, hc, "http_config")) {
         httpcfg_copy(h, &f->http);
         return;
     }
@@ -285,7 +205,7 @@ static void httpcfg(cfx *f, const am_ynode *m, am_httpcfg *h)
                                        "follow_redirects", "enable_http2",
                                        "oauth2",           NULL};
     static const char *const NO[] = {"oauth2", NULL};
-    check_keys(f, hc, "http_config", KEYS, NO);
+    am__ycfg_keys(&f->y, hc, "http_config", KEYS, NO);
     httpcfg_fields(f, hc, h);
 }
 
@@ -294,40 +214,42 @@ static void httpcfg(cfx *f, const am_ynode *m, am_httpcfg *h)
 static void httpcfg_fields(cfx *f, const am_ynode *hc, am_httpcfg *h)
 {
     h->follow_redirects = boolean(f, hc, "follow_redirects", true);
-    h->proxy_url = str(f, hc, "proxy_url");
+    h->proxy_url = am__ycfg_str(&f->y, hc, "proxy_url");
     const am_ynode *ba = am__y_get(hc, "basic_auth");
-    if (is_map(f, ba, "basic_auth")) {
+    if (am__ycfg_is_map(&f->y, ba, "basic_auth")) {
         static const char *const BK[] = {"username", "password", "password_file", NULL};
-        check_keys(f, ba, "basic_auth", BK, NULL);
-        h->basic_user = str(f, ba, "username");
+        am__ycfg_keys(&f->y, ba, "basic_auth", BK, NULL);
+        h->basic_user = am__ycfg_str(&f->y, ba, "username");
         h->basic_password = secret(f, ba, "password", "password_file");
     }
     const am_ynode *au = am__y_get(hc, "authorization");
-    if (is_map(f, au, "authorization")) {
+    if (am__ycfg_is_map(&f->y, au, "authorization")) {
         static const char *const AK[] = {"type", "credentials", "credentials_file", NULL};
-        check_keys(f, au, "authorization", AK, NULL);
-        h->auth_type = str(f, au, "type");
+        am__ycfg_keys(&f->y, au, "authorization", AK, NULL);
+        h->auth_type = am__ycfg_str(&f->y, au, "type");
         h->auth_credentials = secret(f, au, "credentials", "credentials_file");
     }
     char *bt = secret(f, hc, "bearer_token", "bearer_token_file");
     if (bt) {
         if (h->auth_credentials || h->basic_user)
-            cerr(f, hc, "at most one of basic_auth, authorization and bearer_token may be set");
+            am__ycfg_err(&f->y, hc,
+                         "at most one of basic_auth, authorization and bearer_token may be set");
         am__free(h->auth_credentials);
         h->auth_credentials = bt;
     }
     if (h->basic_user && h->auth_credentials)
-        cerr(f, hc, "at most one of basic_auth, authorization and bearer_token may be set");
+        am__ycfg_err(&f->y, hc,
+                     "at most one of basic_auth, authorization and bearer_token may be set");
     const am_ynode *tc = am__y_get(hc, "tls_config");
-    if (is_map(f, tc, "tls_config")) {
+    if (am__ycfg_is_map(&f->y, tc, "tls_config")) {
         static const char *const TK[] = {
             "ca_file",     "cert_file", "key_file", "server_name", "insecure_skip_verify",
             "min_version", NULL};
-        check_keys(f, tc, "tls_config", TK, NULL);
-        h->ca_file = str(f, tc, "ca_file");
-        h->cert_file = str(f, tc, "cert_file");
-        h->key_file = str(f, tc, "key_file");
-        h->server_name = str(f, tc, "server_name");
+        am__ycfg_keys(&f->y, tc, "tls_config", TK, NULL);
+        h->ca_file = am__ycfg_str(&f->y, tc, "ca_file");
+        h->cert_file = am__ycfg_str(&f->y, tc, "cert_file");
+        h->key_file = am__ycfg_str(&f->y, tc, "key_file");
+        h->server_name = am__ycfg_str(&f->y, tc, "server_name");
         h->insecure_skip_verify = boolean(f, tc, "insecure_skip_verify", false);
     }
 }
@@ -336,11 +258,11 @@ int am__httpcfg_parse(const char *file, const am_ynode *m, am_httpcfg *h, am_buf
 {
     cfx f;
     memset(&f, 0, sizeof f);
-    f.file = file;
-    f.errs = errs;
+    f.y.file = file;
+    f.y.errs = errs;
     memset(h, 0, sizeof *h);
     httpcfg_fields(&f, m, h);
-    return f.n_errs;
+    return f.y.n_errs;
 }
 
 /* ---- global ----------------------------------------------------------------------- */
@@ -350,7 +272,7 @@ static void global(cfx *f, const am_ynode *g)
     f->smtp_require_tls = true;
     f->http.follow_redirects = true;
     f->c->resolve_timeout_ms = 5 * 60 * 1000;
-    if (!is_map(f, g, "global"))
+    if (!am__ycfg_is_map(&f->y, g, "global"))
         return;
     static const char *const KEYS[] = {"resolve_timeout",
                                        "http_config",
@@ -378,17 +300,17 @@ static void global(cfx *f, const am_ynode *g)
                                        "telegram_api_url",
                                        "webex_api_url",
                                        NULL};
-    check_keys(f, g, "global", KEYS, NULL);
-    f->c->resolve_timeout_ms = duration(f, g, "resolve_timeout", 5 * 60 * 1000);
-    f->smtp_from = str(f, g, "smtp_from");
-    f->smtp_hello = str(f, g, "smtp_hello");
-    f->smtp_smarthost = str(f, g, "smtp_smarthost");
-    f->smtp_auth_username = str(f, g, "smtp_auth_username");
+    am__ycfg_keys(&f->y, g, "global", KEYS, NULL);
+    f->c->resolve_timeout_ms = am__ycfg_duration_ms(&f->y, g, "resolve_timeout", 5 * 60 * 1000);
+    f->smtp_from = am__ycfg_str(&f->y, g, "smtp_from");
+    f->smtp_hello = am__ycfg_str(&f->y, g, "smtp_hello");
+    f->smtp_smarthost = am__ycfg_str(&f->y, g, "smtp_smarthost");
+    f->smtp_auth_username = am__ycfg_str(&f->y, g, "smtp_auth_username");
     f->smtp_auth_password = secret(f, g, "smtp_auth_password", "smtp_auth_password_file");
-    f->smtp_auth_identity = str(f, g, "smtp_auth_identity");
+    f->smtp_auth_identity = am__ycfg_str(&f->y, g, "smtp_auth_identity");
     f->smtp_require_tls = boolean(f, g, "smtp_require_tls", true);
     f->slack_api_url = secret(f, g, "slack_api_url", "slack_api_url_file");
-    f->pagerduty_url = str(f, g, "pagerduty_url");
+    f->pagerduty_url = am__ycfg_str(&f->y, g, "pagerduty_url");
     if (am__y_get(g, "http_config"))
         httpcfg(f, g, &f->http);
 }
@@ -447,7 +369,7 @@ static void integration_free(am_integration *ig)
 static void string_map(cfx *f, const am_ynode *m, const char *key, am_label **out, size_t *n)
 {
     const am_ynode *v = am__y_get(m, key);
-    if (!is_map(f, v, key))
+    if (!am__ycfg_is_map(&f->y, v, key))
         return;
     *out = am__calloc(v->n + 1, sizeof **out);
     if (!*out)
@@ -455,15 +377,16 @@ static void string_map(cfx *f, const am_ynode *m, const char *key, am_label **ou
     for (size_t i = 0; i < v->n; i++) {
         const am_ynode *k = v->items[2 * i], *x = v->items[2 * i + 1];
         if (x->kind != AM_Y_SCALAR) {
-            cerr(f, x, "%s.%s must be a string", key, key_of(k));
+            am__ycfg_err(&f->y, x, "%s.%s must be a string", key, am__ycfg_key(k));
             continue;
         }
         if (strstr(x->str, "{{")) {
-            cerr(f, x, "%s.%s: custom notification templates are not supported by agentmon", key,
-                 key_of(k));
+            am__ycfg_err(&f->y, x,
+                         "%s.%s: custom notification templates are not supported by agentmon", key,
+                         am__ycfg_key(k));
             continue;
         }
-        (*out)[*n].name = am__strdup(key_of(k));
+        (*out)[*n].name = am__strdup(am__ycfg_key(k));
         (*out)[*n].value = am__strdup(x->str);
         (*n)++;
     }
@@ -473,12 +396,12 @@ static void webhook(cfx *f, const am_ynode *m, am_integration *ig)
 {
     static const char *const KEYS[] = {"url",         "url_file",   "send_resolved",
                                        "http_config", "max_alerts", NULL};
-    check_keys(f, m, "webhook_config", KEYS, NULL);
+    am__ycfg_keys(&f->y, m, "webhook_config", KEYS, NULL);
     ig->send_resolved = boolean(f, m, "send_resolved", true);
     ig->url = secret(f, m, "url", "url_file");
     if (!ig->url && !am__y_get(m, "url_file"))
-        cerr(f, m, "one of url or url_file must be configured");
-    const am_ynode *ma = scalar(f, m, "max_alerts");
+        am__ycfg_err(&f->y, m, "one of url or url_file must be configured");
+    const am_ynode *ma = am__ycfg_scalar(&f->y, m, "max_alerts");
     if (ma)
         ig->max_alerts = (unsigned)strtoul(ma->str, NULL, 10);
     httpcfg(f, m, &ig->http);
@@ -492,19 +415,20 @@ static void slack(cfx *f, const am_ynode *m, am_integration *ig)
         "fallback", "icon_emoji",   "icon_url",      "link_names",  "mrkdwn_in", "short_fields",
         "fields",   "actions",      "callback_id",   "image_url",   "thumb_url", NULL};
     static const char *const NO[] = {"fields", "actions", NULL};
-    check_keys(f, m, "slack_config", KEYS, NO);
+    am__ycfg_keys(&f->y, m, "slack_config", KEYS, NO);
     ig->send_resolved = boolean(f, m, "send_resolved", false);
     ig->url = secret(f, m, "api_url", "api_url_file");
     if (!ig->url && f->slack_api_url)
         ig->url = am__strdup(f->slack_api_url);
     if (!ig->url)
-        cerr(f, m, "no global Slack API URL set");
-    ig->channel = str(f, m, "channel");
-    ig->username = str(f, m, "username");
-    const am_ynode *color = scalar(f, m, "color");
+        am__ycfg_err(&f->y, m, "no global Slack API URL set");
+    ig->channel = am__ycfg_str(&f->y, m, "channel");
+    ig->username = am__ycfg_str(&f->y, m, "username");
+    const am_ynode *color = am__ycfg_scalar(&f->y, m, "color");
     if (color && strstr(color->str, "{{") &&
         strcmp(color->str, "{{ if eq .Status \"firing\" }}danger{{ else }}good{{ end }}") != 0)
-        cerr(f, color, "color: custom notification templates are not supported by agentmon");
+        am__ycfg_err(&f->y, color,
+                     "color: custom notification templates are not supported by agentmon");
     else if (color && !strstr(color->str, "{{"))
         ig->color = am__strdup(color->str);
     ig->title = tmpl_field(f, m, "title", "slack.default.title");
@@ -527,17 +451,17 @@ static void pagerduty(cfx *f, const am_ynode *m, am_integration *ig)
         "links",       "severity",         "class",       "component",
         "group",       "source",           NULL};
     static const char *const NO[] = {"images", "links", NULL};
-    check_keys(f, m, "pagerduty_config", KEYS, NO);
+    am__ycfg_keys(&f->y, m, "pagerduty_config", KEYS, NO);
     ig->send_resolved = boolean(f, m, "send_resolved", true);
     ig->routing_key = secret(f, m, "routing_key", "routing_key_file");
     ig->service_key = secret(f, m, "service_key", "service_key_file");
     if (!ig->routing_key && !ig->service_key)
-        cerr(f, m, "missing service or routing key in PagerDuty config");
+        am__ycfg_err(&f->y, m, "missing service or routing key in PagerDuty config");
     if (ig->service_key)
-        cerr(f, m,
-             "service_key (PagerDuty Events API v1) is not supported by agentmon: use "
-             "routing_key (Events API v2)");
-    ig->url = str(f, m, "url");
+        am__ycfg_err(&f->y, m,
+                     "service_key (PagerDuty Events API v1) is not supported by agentmon: use "
+                     "routing_key (Events API v2)");
+    ig->url = am__ycfg_str(&f->y, m, "url");
     if (!ig->url)
         ig->url = am__strdup(f->pagerduty_url ? f->pagerduty_url
                                               : "https://events.pagerduty.com/v2/enqueue");
@@ -572,39 +496,39 @@ static void email(cfx *f, const am_ynode *m, am_integration *ig)
                                        "send_resolved",
                                        NULL};
     static const char *const NO[] = {"auth_secret", NULL};
-    check_keys(f, m, "email_config", KEYS, NO);
+    am__ycfg_keys(&f->y, m, "email_config", KEYS, NO);
     ig->send_resolved = boolean(f, m, "send_resolved", false);
-    ig->to = str(f, m, "to");
+    ig->to = am__ycfg_str(&f->y, m, "to");
     if (!ig->to)
-        cerr(f, m, "missing to address in email config");
-    ig->from = str(f, m, "from");
+        am__ycfg_err(&f->y, m, "missing to address in email config");
+    ig->from = am__ycfg_str(&f->y, m, "from");
     if (!ig->from && f->smtp_from)
         ig->from = am__strdup(f->smtp_from);
     if (!ig->from)
-        cerr(f, m, "no global SMTP from set");
-    ig->smarthost = str(f, m, "smarthost");
+        am__ycfg_err(&f->y, m, "no global SMTP from set");
+    ig->smarthost = am__ycfg_str(&f->y, m, "smarthost");
     if (!ig->smarthost && f->smtp_smarthost)
         ig->smarthost = am__strdup(f->smtp_smarthost);
     if (!ig->smarthost)
-        cerr(f, m, "no global SMTP smarthost set");
-    ig->hello = str(f, m, "hello");
+        am__ycfg_err(&f->y, m, "no global SMTP smarthost set");
+    ig->hello = am__ycfg_str(&f->y, m, "hello");
     if (!ig->hello)
         ig->hello = am__strdup(f->smtp_hello ? f->smtp_hello : "localhost");
-    ig->auth_username = str(f, m, "auth_username");
+    ig->auth_username = am__ycfg_str(&f->y, m, "auth_username");
     if (!ig->auth_username && f->smtp_auth_username)
         ig->auth_username = am__strdup(f->smtp_auth_username);
     ig->auth_password = secret(f, m, "auth_password", "auth_password_file");
     if (!ig->auth_password && f->smtp_auth_password)
         ig->auth_password = am__strdup(f->smtp_auth_password);
-    ig->auth_identity = str(f, m, "auth_identity");
+    ig->auth_identity = am__ycfg_str(&f->y, m, "auth_identity");
     ig->require_tls = boolean(f, m, "require_tls", f->smtp_require_tls);
     ig->html = tmpl_field(f, m, "html", "email.default.html");
     ig->email_text = tmpl_field(f, m, "text", NULL);
     const am_ynode *hd = am__y_get(m, "headers");
-    if (is_map(f, hd, "headers"))
+    if (am__ycfg_is_map(&f->y, hd, "headers"))
         for (size_t i = 0; i < hd->n; i++) {
             const am_ynode *k = hd->items[2 * i], *x = hd->items[2 * i + 1];
-            bool dflt = strcasecmp(key_of(k), "Subject") == 0 && x->kind == AM_Y_SCALAR &&
+            bool dflt = strcasecmp(am__ycfg_key(k), "Subject") == 0 && x->kind == AM_Y_SCALAR &&
                         default_tmpl(x->str, "email.default.subject");
             if (dflt)
                 continue;
@@ -614,28 +538,30 @@ static void email(cfx *f, const am_ynode *m, am_integration *ig)
                 continue;
             ig->headers = h;
             if (x->kind != AM_Y_SCALAR || strstr(x->str, "{{")) {
-                cerr(f, x,
-                     "headers.%s: custom notification templates are not supported by agentmon",
-                     key_of(k));
+                am__ycfg_err(
+                    &f->y, x,
+                    "headers.%s: custom notification templates are not supported by agentmon",
+                    am__ycfg_key(k));
                 continue;
             }
             if (strchr(x->str, '\n') || strchr(x->str, '\r')) {
-                cerr(f, x, "headers.%s: a header value must be one line", key_of(k));
+                am__ycfg_err(&f->y, x, "headers.%s: a header value must be one line",
+                             am__ycfg_key(k));
                 continue;
             }
-            h[ig->n_headers].name = am__strdup(key_of(k));
+            h[ig->n_headers].name = am__strdup(am__ycfg_key(k));
             h[ig->n_headers].value = am__strdup(x->str);
             ig->n_headers++;
         }
     const am_ynode *tc = am__y_get(m, "tls_config");
-    if (is_map(f, tc, "tls_config")) {
+    if (am__ycfg_is_map(&f->y, tc, "tls_config")) {
         static const char *const TK[] = {
             "ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify", NULL};
-        check_keys(f, tc, "tls_config", TK, NULL);
-        ig->http.ca_file = str(f, tc, "ca_file");
-        ig->http.cert_file = str(f, tc, "cert_file");
-        ig->http.key_file = str(f, tc, "key_file");
-        ig->http.server_name = str(f, tc, "server_name");
+        am__ycfg_keys(&f->y, tc, "tls_config", TK, NULL);
+        ig->http.ca_file = am__ycfg_str(&f->y, tc, "ca_file");
+        ig->http.cert_file = am__ycfg_str(&f->y, tc, "cert_file");
+        ig->http.key_file = am__ycfg_str(&f->y, tc, "key_file");
+        ig->http.server_name = am__ycfg_str(&f->y, tc, "server_name");
         ig->http.insecure_skip_verify = boolean(f, tc, "insecure_skip_verify", false);
     }
 }
@@ -645,7 +571,7 @@ static void receivers(cfx *f, const am_ynode *rs)
     if (am__y_is_null(rs))
         return;
     if (rs->kind != AM_Y_SEQ) {
-        cerr(f, rs, "receivers must be a list");
+        am__ycfg_err(&f->y, rs, "receivers must be a list");
         return;
     }
     f->c->receivers = am__calloc(rs->n + 1, sizeof *f->c->receivers);
@@ -675,17 +601,17 @@ static void receivers(cfx *f, const am_ynode *rs)
                                                  "pagerduty_configs", "email_configs"};
     for (size_t i = 0; i < rs->n; i++) {
         const am_ynode *r = rs->items[i];
-        if (!is_map(f, r, "a receiver"))
+        if (!am__ycfg_is_map(&f->y, r, "a receiver"))
             continue;
-        check_keys(f, r, "receiver", KEYS, NO);
+        am__ycfg_keys(&f->y, r, "receiver", KEYS, NO);
         am_receiver_cfg *rc = &f->c->receivers[f->c->n_receivers++];
         rc->line = r->line;
-        rc->name = str(f, r, "name");
+        rc->name = am__ycfg_str(&f->y, r, "name");
         if (!rc->name || !*rc->name)
-            cerr(f, r, "missing name in receiver");
+            am__ycfg_err(&f->y, r, "missing name in receiver");
         for (size_t k = 0; rc->name && k + 1 < f->c->n_receivers; k++)
             if (f->c->receivers[k].name && strcmp(f->c->receivers[k].name, rc->name) == 0)
-                cerr(f, r, "notification config name \"%s\" is not unique", rc->name);
+                am__ycfg_err(&f->y, r, "notification config name \"%s\" is not unique", rc->name);
         size_t total = 0;
         for (int kind = 0; kind < AM_INT__N; kind++) {
             const am_ynode *l = am__y_get(r, KINDS[kind]);
@@ -700,12 +626,12 @@ static void receivers(cfx *f, const am_ynode *rs)
             if (am__y_is_null(l))
                 continue;
             if (l->kind != AM_Y_SEQ) {
-                cerr(f, l, "%s must be a list", KINDS[kind]);
+                am__ycfg_err(&f->y, l, "%s must be a list", KINDS[kind]);
                 continue;
             }
             for (size_t j = 0; j < l->n; j++) {
                 const am_ynode *m = l->items[j];
-                if (!is_map(f, m, KINDS[kind]))
+                if (!am__ycfg_is_map(&f->y, m, KINDS[kind]))
                     continue;
                 am_integration *ig = &rc->ints[rc->n++];
                 ig->kind = kind;
@@ -762,12 +688,12 @@ static int cmp_matcher(const void *a, const void *b)
 static void matcher_map(cfx *f, const am_ynode *r, const char *key, am_amatch_op op, am_route *rt)
 {
     const am_ynode *m = am__y_get(r, key);
-    if (!is_map(f, m, key))
+    if (!am__ycfg_is_map(&f->y, m, key))
         return;
     for (size_t i = 0; i < m->n; i++) {
         const am_ynode *k = m->items[2 * i], *v = m->items[2 * i + 1];
         if (v->kind != AM_Y_SCALAR) {
-            cerr(f, v, "%s.%s must be a string", key, key_of(k));
+            am__ycfg_err(&f->y, v, "%s.%s must be a string", key, am__ycfg_key(k));
             continue;
         }
         size_t cap = rt->n_m;
@@ -776,8 +702,8 @@ static void matcher_map(cfx *f, const am_ynode *r, const char *key, am_amatch_op
             return;
         rt->m = nm;
         char err[400];
-        if (am__amatcher_make(key_of(k), v->str, op, &rt->m[rt->n_m], err, sizeof err))
-            cerr(f, v, "%s: %s", key, err);
+        if (am__amatcher_make(am__ycfg_key(k), v->str, op, &rt->m[rt->n_m], err, sizeof err))
+            am__ycfg_err(&f->y, v, "%s: %s", key, err);
         else
             rt->n_m++;
     }
@@ -789,16 +715,16 @@ static void matcher_list(cfx *f, const am_ynode *r, const char *key, am_amatcher
     if (am__y_is_null(l))
         return;
     if (l->kind != AM_Y_SEQ) {
-        cerr(f, l, "%s must be a list", key);
+        am__ycfg_err(&f->y, l, "%s must be a list", key);
         return;
     }
     for (size_t i = 0; i < l->n; i++) {
         const am_ynode *s = l->items[i];
         char err[400];
         if (s->kind != AM_Y_SCALAR)
-            cerr(f, s, "%s must be strings", key);
+            am__ycfg_err(&f->y, s, "%s must be strings", key);
         else if (am__amatchers_parse(s->str, m, n, err, sizeof err))
-            cerr(f, s, "%s: %s", key, err);
+            am__ycfg_err(&f->y, s, "%s: %s", key, err);
     }
 }
 
@@ -819,42 +745,42 @@ static am_route *route(cfx *f, const am_ynode *r, const am_route *parent, size_t
                                        NULL};
     static const char *const NO[] = {"mute_time_intervals", "active_time_intervals", NULL};
     if (depth > 32) {
-        cerr(f, r, "routes nested more than 32 deep");
+        am__ycfg_err(&f->y, r, "routes nested more than 32 deep");
         return NULL;
     }
     am_route *rt = am__calloc(1, sizeof *rt);
     if (!rt)
         return NULL;
     rt->line = r->line;
-    check_keys(f, r, "route", KEYS, NO);
-    rt->receiver = str(f, r, "receiver");
+    am__ycfg_keys(&f->y, r, "route", KEYS, NO);
+    rt->receiver = am__ycfg_str(&f->y, r, "receiver");
     if (!rt->receiver && parent && parent->receiver)
         rt->receiver = am__strdup(parent->receiver);
     const am_ynode *gb = am__y_get(r, "group_by");
     if (!am__y_is_null(gb)) {
         if (gb->kind != AM_Y_SEQ) {
-            cerr(f, gb, "group_by must be a list");
+            am__ycfg_err(&f->y, gb, "group_by must be a list");
         } else {
             rt->group_by = am__calloc(gb->n + 1, sizeof *rt->group_by);
             for (size_t i = 0; rt->group_by && i < gb->n; i++) {
                 const am_ynode *x = gb->items[i];
                 if (x->kind != AM_Y_SCALAR) {
-                    cerr(f, x, "group_by must be label names");
+                    am__ycfg_err(&f->y, x, "group_by must be label names");
                 } else if (strcmp(x->str, "...") == 0) {
                     rt->group_by_all = true;
                 } else if (!am__label_name_ok(x->str)) {
-                    cerr(f, x, "invalid label name \"%s\" in group_by list", x->str);
+                    am__ycfg_err(&f->y, x, "invalid label name \"%s\" in group_by list", x->str);
                 } else {
                     for (size_t k = 0; k < rt->n_group_by; k++)
                         if (strcmp(rt->group_by[k], x->str) == 0)
-                            cerr(f, x, "duplicated label \"%s\" in group_by", x->str);
+                            am__ycfg_err(&f->y, x, "duplicated label \"%s\" in group_by", x->str);
                     rt->group_by[rt->n_group_by++] = am__strdup(x->str);
                 }
             }
             if (rt->group_by_all && rt->n_group_by)
-                cerr(f, gb,
-                     "cannot have wildcard group_by (`...`) and other other labels at the "
-                     "same time");
+                am__ycfg_err(&f->y, gb,
+                             "cannot have wildcard group_by (`...`) and other other labels at the "
+                             "same time");
         }
     } else if (parent) {
         rt->group_by_all = parent->group_by_all;
@@ -868,15 +794,16 @@ static am_route *route(cfx *f, const am_ynode *r, const am_route *parent, size_t
     matcher_list(f, r, "matchers", &rt->m, &rt->n_m);
     if (rt->n_m)
         qsort(rt->m, rt->n_m, sizeof *rt->m, cmp_matcher);
-    rt->group_wait_ms = duration(f, r, "group_wait", parent ? parent->group_wait_ms : 30000);
-    rt->group_interval_ms =
-        duration(f, r, "group_interval", parent ? parent->group_interval_ms : 5 * 60000);
-    rt->repeat_interval_ms =
-        duration(f, r, "repeat_interval", parent ? parent->repeat_interval_ms : 4 * 3600000);
+    rt->group_wait_ms =
+        am__ycfg_duration_ms(&f->y, r, "group_wait", parent ? parent->group_wait_ms : 30000);
+    rt->group_interval_ms = am__ycfg_duration_ms(&f->y, r, "group_interval",
+                                                 parent ? parent->group_interval_ms : 5 * 60000);
+    rt->repeat_interval_ms = am__ycfg_duration_ms(
+        &f->y, r, "repeat_interval", parent ? parent->repeat_interval_ms : 4 * 3600000);
     if (rt->group_interval_ms <= 0)
-        cerr(f, r, "group_interval cannot be zero");
+        am__ycfg_err(&f->y, r, "group_interval cannot be zero");
     if (rt->repeat_interval_ms <= 0)
-        cerr(f, r, "repeat_interval cannot be zero");
+        am__ycfg_err(&f->y, r, "repeat_interval cannot be zero");
     /* its key: the parent's, '/', its sorted matchers */
     am_buf k;
     am_buf_init(&k, 0);
@@ -897,11 +824,11 @@ static am_route *route(cfx *f, const am_ynode *r, const am_route *parent, size_t
     const am_ynode *sub = am__y_get(r, "routes");
     if (!am__y_is_null(sub)) {
         if (sub->kind != AM_Y_SEQ) {
-            cerr(f, sub, "routes must be a list");
+            am__ycfg_err(&f->y, sub, "routes must be a list");
         } else {
             rt->routes = am__calloc(sub->n + 1, sizeof *rt->routes);
             for (size_t i = 0; rt->routes && i < sub->n; i++) {
-                if (!is_map(f, sub->items[i], "a route"))
+                if (!am__ycfg_is_map(&f->y, sub->items[i], "a route"))
                     continue;
                 am_route *c = route(f, sub->items[i], rt, depth + 1);
                 if (c)
@@ -919,9 +846,9 @@ static void check_receivers(cfx *f, const am_route *r)
     for (size_t i = 0; r->receiver && i < f->c->n_receivers && !found; i++)
         found = f->c->receivers[i].name && strcmp(f->c->receivers[i].name, r->receiver) == 0;
     if (r->receiver && !found)
-        am_buf_printf(f->errs, "%s:%d: undefined receiver \"%s\" used in route\n", f->file, r->line,
-                      r->receiver),
-            f->n_errs++;
+        am_buf_printf(f->y.errs, "%s:%d: undefined receiver \"%s\" used in route\n", f->y.file,
+                      r->line, r->receiver),
+            f->y.n_errs++;
     for (size_t i = 0; i < r->n_routes; i++)
         check_receivers(f, r->routes[i]);
 }
@@ -933,7 +860,7 @@ static void inhibit_rules(cfx *f, const am_ynode *l)
     if (am__y_is_null(l))
         return;
     if (l->kind != AM_Y_SEQ) {
-        cerr(f, l, "inhibit_rules must be a list");
+        am__ycfg_err(&f->y, l, "inhibit_rules must be a list");
         return;
     }
     f->c->inhibit = am__calloc(l->n + 1, sizeof *f->c->inhibit);
@@ -944,9 +871,9 @@ static void inhibit_rules(cfx *f, const am_ynode *l)
         "target_match_re", "target_matchers", "equal",           NULL};
     for (size_t i = 0; i < l->n; i++) {
         const am_ynode *r = l->items[i];
-        if (!is_map(f, r, "an inhibit rule"))
+        if (!am__ycfg_is_map(&f->y, r, "an inhibit rule"))
             continue;
-        check_keys(f, r, "inhibit rule", KEYS, NULL);
+        am__ycfg_keys(&f->y, r, "inhibit rule", KEYS, NULL);
         am_inhibit *ih = &f->c->inhibit[f->c->n_inhibit++];
         am_route tmp = {0};
         matcher_map(f, r, "source_match", AM_AM_EQ, &tmp);
@@ -963,14 +890,14 @@ static void inhibit_rules(cfx *f, const am_ynode *l)
         const am_ynode *eq = am__y_get(r, "equal");
         if (!am__y_is_null(eq)) {
             if (eq->kind != AM_Y_SEQ) {
-                cerr(f, eq, "equal must be a list of label names");
+                am__ycfg_err(&f->y, eq, "equal must be a list of label names");
                 continue;
             }
             ih->equal = am__calloc(eq->n + 1, sizeof *ih->equal);
             for (size_t k = 0; ih->equal && k < eq->n; k++) {
                 const am_ynode *x = eq->items[k];
                 if (x->kind != AM_Y_SCALAR || !am__label_name_ok(x->str))
-                    cerr(f, x, "invalid label name in equal");
+                    am__ycfg_err(&f->y, x, "invalid label name in equal");
                 else
                     ih->equal[ih->n_equal++] = am__strdup(x->str);
             }
@@ -982,16 +909,16 @@ static void inhibit_rules(cfx *f, const am_ynode *l)
 
 static void alerting(cfx *f, const am_ynode *a)
 {
-    if (!is_map(f, a, "alerting"))
+    if (!am__ycfg_is_map(&f->y, a, "alerting"))
         return;
     static const char *const KEYS[] = {"alertmanagers", "alert_relabel_configs", NULL};
     static const char *const NO[] = {"alert_relabel_configs", NULL};
-    check_keys(f, a, "alerting", KEYS, NO);
+    am__ycfg_keys(&f->y, a, "alerting", KEYS, NO);
     const am_ynode *l = am__y_get(a, "alertmanagers");
     if (am__y_is_null(l))
         return;
     if (l->kind != AM_Y_SEQ) {
-        cerr(f, l, "alertmanagers must be a list");
+        am__ycfg_err(&f->y, l, "alertmanagers must be a list");
         return;
     }
     static const char *const AK[] = {"static_configs",
@@ -1014,41 +941,42 @@ static void alerting(cfx *f, const am_ynode *a)
     static const char *const ANO[] = {"relabel_configs", "file_sd_configs", "dns_sd_configs", NULL};
     for (size_t i = 0; i < l->n; i++) {
         const am_ynode *m = l->items[i];
-        if (!is_map(f, m, "an alertmanager"))
+        if (!am__ycfg_is_map(&f->y, m, "an alertmanager"))
             continue;
-        check_keys(f, m, "alertmanager config", AK, ANO);
+        am__ycfg_keys(&f->y, m, "alertmanager config", AK, ANO);
         const char *scheme = "http", *prefix = "";
         const am_ynode *v;
-        if ((v = scalar(f, m, "scheme")))
+        if ((v = am__ycfg_scalar(&f->y, m, "scheme")))
             scheme = v->str;
         if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
-            cerr(f, v, "scheme must be http or https");
-        if ((v = scalar(f, m, "path_prefix")))
+            am__ycfg_err(&f->y, v, "scheme must be http or https");
+        if ((v = am__ycfg_scalar(&f->y, m, "path_prefix")))
             prefix = v->str;
-        if ((v = scalar(f, m, "api_version")) && strcmp(v->str, "v2") != 0)
-            cerr(f, v, "api_version %s: agentmon speaks Alertmanager's API v2 only", v->str);
-        int64_t timeout = duration(f, m, "timeout", 10000);
+        if ((v = am__ycfg_scalar(&f->y, m, "api_version")) && strcmp(v->str, "v2") != 0)
+            am__ycfg_err(&f->y, v, "api_version %s: agentmon speaks Alertmanager's API v2 only",
+                         v->str);
+        int64_t timeout = am__ycfg_duration_ms(&f->y, m, "timeout", 10000);
         am_httpcfg h = {0};
         h.follow_redirects = boolean(f, m, "follow_redirects", true);
         /* prometheus.yml puts the HTTP client's fields beside the targets */
         const am_ynode *ba = am__y_get(m, "basic_auth");
-        if (is_map(f, ba, "basic_auth")) {
-            h.basic_user = str(f, ba, "username");
+        if (am__ycfg_is_map(&f->y, ba, "basic_auth")) {
+            h.basic_user = am__ycfg_str(&f->y, ba, "username");
             h.basic_password = secret(f, ba, "password", "password_file");
         }
         const am_ynode *au = am__y_get(m, "authorization");
-        if (is_map(f, au, "authorization")) {
-            h.auth_type = str(f, au, "type");
+        if (am__ycfg_is_map(&f->y, au, "authorization")) {
+            h.auth_type = am__ycfg_str(&f->y, au, "type");
             h.auth_credentials = secret(f, au, "credentials", "credentials_file");
         }
         if (!h.auth_credentials)
             h.auth_credentials = secret(f, m, "bearer_token", "bearer_token_file");
         const am_ynode *tc = am__y_get(m, "tls_config");
-        if (is_map(f, tc, "tls_config")) {
-            h.ca_file = str(f, tc, "ca_file");
-            h.cert_file = str(f, tc, "cert_file");
-            h.key_file = str(f, tc, "key_file");
-            h.server_name = str(f, tc, "server_name");
+        if (am__ycfg_is_map(&f->y, tc, "tls_config")) {
+            h.ca_file = am__ycfg_str(&f->y, tc, "ca_file");
+            h.cert_file = am__ycfg_str(&f->y, tc, "cert_file");
+            h.key_file = am__ycfg_str(&f->y, tc, "key_file");
+            h.server_name = am__ycfg_str(&f->y, tc, "server_name");
             h.insecure_skip_verify = boolean(f, tc, "insecure_skip_verify", false);
         }
         const am_ynode *sc = am__y_get(m, "static_configs");
@@ -1059,7 +987,7 @@ static void alerting(cfx *f, const am_ynode *a)
                 n_targets += t->n;
         }
         if (!n_targets)
-            cerr(f, m, "an alertmanager needs static_configs with targets");
+            am__ycfg_err(&f->y, m, "an alertmanager needs static_configs with targets");
         am_am_target *nt = am__calloc(f->c->n_ams + n_targets + 1, sizeof *nt);
         if (!nt) {
             am__httpcfg_free(&h);
@@ -1074,7 +1002,7 @@ static void alerting(cfx *f, const am_ynode *a)
             for (size_t j = 0; t && t->kind == AM_Y_SEQ && j < t->n; j++) {
                 const am_ynode *x = t->items[j];
                 if (x->kind != AM_Y_SCALAR || !strchr(x->str, ':')) {
-                    cerr(f, x, "a target is host:port");
+                    am__ycfg_err(&f->y, x, "a target is host:port");
                     continue;
                 }
                 am_am_target *at = &f->c->ams[f->c->n_ams++];
@@ -1155,9 +1083,9 @@ am_err am__notify_config_parse(const char *file, const char *text, size_t len, b
         am__arena_free(&a);
         return AM_OK;
     }
-    cfx f = {.file = file, .errs = errs};
+    cfx f = {.y = {file, errs, 0}};
     if (root->kind != AM_Y_MAP) {
-        cerr(&f, root, "the file must be a mapping");
+        am__ycfg_err(&f.y, root, "the file must be a mapping");
         am__arena_free(&a);
         return am__err(AM_EINVAL, "%s: not a mapping", file);
     }
@@ -1167,16 +1095,17 @@ am_err am__notify_config_parse(const char *file, const char *text, size_t len, b
         NULL};
     bool any = false;
     for (size_t i = 0; i < root->n; i++) {
-        const char *k = key_of(root->items[2 * i]);
+        const char *k = am__ycfg_key(root->items[2 * i]);
         bool is_section = false;
         for (size_t j = 0; SECTIONS[j] && !is_section; j++)
             is_section = strcmp(k, SECTIONS[j]) == 0;
         if (is_section)
             any = true;
         else if (!is_collector)
-            cerr(&f, root->items[2 * i], "field %s not found in the alerting configuration", k);
+            am__ycfg_err(&f.y, root->items[2 * i],
+                         "field %s not found in the alerting configuration", k);
     }
-    if (!any && !f.n_errs) {
+    if (!any && !f.y.n_errs) {
         am__arena_free(&a);
         return AM_OK;
     }
@@ -1189,33 +1118,34 @@ am_err am__notify_config_parse(const char *file, const char *text, size_t len, b
     global(&f, am__y_get(root, "global"));
     const am_ynode *t = am__y_get(root, "templates");
     if (t && t->kind == AM_Y_SEQ && t->n)
-        cerr(&f, t, "templates: notification template files are not supported by agentmon");
+        am__ycfg_err(&f.y, t,
+                     "templates: notification template files are not supported by agentmon");
     const am_ynode *ti = am__y_get(root, "time_intervals");
     if (!ti)
         ti = am__y_get(root, "mute_time_intervals");
     if (ti && !am__y_is_null(ti) && ti->n)
-        cerr(&f, ti, "time intervals are not supported by agentmon");
+        am__ycfg_err(&f.y, ti, "time intervals are not supported by agentmon");
     receivers(&f, am__y_get(root, "receivers"));
     const am_ynode *r = am__y_get(root, "route");
-    if (is_map(&f, r, "route")) {
+    if (am__ycfg_is_map(&f.y, r, "route")) {
         f.c->root = route(&f, r, NULL, 0);
         if (f.c->root) {
             if (!f.c->root->receiver)
-                cerr(&f, r, "root route must specify a default receiver");
+                am__ycfg_err(&f.y, r, "root route must specify a default receiver");
             if (f.c->root->n_m)
-                cerr(&f, r, "root route must not have any matchers");
+                am__ycfg_err(&f.y, r, "root route must not have any matchers");
             if (f.c->root->is_continue)
-                cerr(&f, r, "cannot have continue in root route");
+                am__ycfg_err(&f.y, r, "cannot have continue in root route");
             check_receivers(&f, f.c->root);
         }
     } else if (f.c->n_receivers) {
-        cerr(&f, root, "no routes provided");
+        am__ycfg_err(&f.y, root, "no routes provided");
     }
     inhibit_rules(&f, am__y_get(root, "inhibit_rules"));
     alerting(&f, am__y_get(root, "alerting"));
     cfx_free(&f);
     am__arena_free(&a);
-    if (f.n_errs) {
+    if (f.y.n_errs) {
         am__notify_config_free(f.c);
         return am__err(AM_EINVAL, "%s: the alerting configuration is refused", file);
     }

@@ -39,109 +39,26 @@
 #include "../../alert/promql_fmt.h"
 #include "../../alert/rules.h"
 #include "../../alert/yamltree.h"
+#include "../../alert/ycfg.h"
 #include "../../core/alloc.h"
 #include "../../core/error.h"
 #include "rw_config.h"
 
-typedef struct ctx {
-    const char *file;
-    am_buf *errs;
-    int n_errs;
-} ctx;
-
-__attribute__((format(printf, 3, 4))) static void cerr(ctx *c, const am_ynode *n, const char *fmt,
-                                                       ...)
-{
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (c->errs)
-        am_buf_printf(c->errs, "%s:%d: %s\n", c->file, n ? n->line : 0, msg);
-    c->n_errs++;
-}
-
-static const char *key_of(const am_ynode *k)
-{
-    return k && k->kind == AM_Y_SCALAR ? k->str : "";
-}
-
-/* Refuse keys outside allowed; those in unsupported are named so. */
-static void check_keys(ctx *c, const am_ynode *m, const char *type, const char *const *allowed,
-                       const char *const *unsupported)
-{
-    for (size_t i = 0; m && m->kind == AM_Y_MAP && i < m->n; i++) {
-        const char *k = key_of(m->items[2 * i]);
-        bool ok = false;
-        for (size_t j = 0; unsupported && unsupported[j] && !ok; j++)
-            if (strcmp(k, unsupported[j]) == 0) {
-                cerr(c, m->items[2 * i], "%s is not supported by agentmon", k);
-                ok = true;
-            }
-        for (size_t j = 0; allowed[j] && !ok; j++)
-            ok = strcmp(k, allowed[j]) == 0;
-        if (!ok)
-            cerr(c, m->items[2 * i], "field %s not found in type %s", k, type);
-    }
-}
-
-static const am_ynode *scalar(ctx *c, const am_ynode *m, const char *key)
-{
-    const am_ynode *v = am__y_get(m, key);
-    if (!v || am__y_is_null(v))
-        return NULL;
-    if (v->kind != AM_Y_SCALAR) {
-        cerr(c, v, "%s must be a scalar, not a %s", key, am__y_kind_name(v));
-        return NULL;
-    }
-    return v;
-}
-
-static char *str(ctx *c, const am_ynode *m, const char *key)
-{
-    const am_ynode *v = scalar(c, m, key);
-    return v ? am__strdup(v->str) : NULL;
-}
-
-/* A duration in seconds (def when absent). */
-static double duration(ctx *c, const am_ynode *m, const char *key, double def)
-{
-    const am_ynode *v = scalar(c, m, key);
-    int64_t ms;
-    if (!v)
-        return def;
-    if (!am__go_parse_duration(v->str, v->len, &ms) || ms < 0) {
-        cerr(c, v, "%s: not a valid duration string: \"%.64s\"", key, v->str);
-        return def;
-    }
-    return (double)ms / 1000;
-}
-
 /* A non-negative integer up to max (0 when absent: the default). */
-static unsigned long long integer(ctx *c, const am_ynode *m, const char *key,
+static unsigned long long integer(am_ycfg *c, const am_ynode *m, const char *key,
                                   unsigned long long max)
 {
-    const am_ynode *v = scalar(c, m, key);
+    const am_ynode *v = am__ycfg_scalar(c, m, key);
     if (!v)
         return 0;
     char *end;
     errno = 0;
     long long x = strtoll(v->str, &end, 10);
     if (end == v->str || *end || errno || x < 0 || (unsigned long long)x > max) {
-        cerr(c, v, "%s: \"%.64s\" is not an integer from 0 to %llu", key, v->str, max);
+        am__ycfg_err(c, v, "%s: \"%.64s\" is not an integer from 0 to %llu", key, v->str, max);
         return 0;
     }
     return (unsigned long long)x;
-}
-
-static bool is_map(ctx *c, const am_ynode *n, const char *what)
-{
-    if (n && n->kind == AM_Y_MAP)
-        return true;
-    if (!am__y_is_null(n))
-        cerr(c, n, "%s must be a mapping, not a %s", what, am__y_kind_name(n));
-    return false;
 }
 
 static bool label_name_ok(const char *s)
@@ -159,13 +76,13 @@ static bool label_name_ok(const char *s)
 
 /* ---- write_relabel_configs ------------------------------------------- */
 
-static void relabel(ctx *c, const am_ynode *m, am_relabel *r)
+static void relabel(am_ycfg *c, const am_ynode *m, am_relabel *r)
 {
     static const char *const KEYS[] = {"source_labels", "separator", "regex",   "target_label",
                                        "replacement",   "action",    "modulus", NULL};
-    check_keys(c, m, "relabel.Config", KEYS, NULL);
+    am__ycfg_keys(c, m, "type relabel.Config", KEYS, NULL);
     r->action = AM_RL_REPLACE;
-    const am_ynode *a = scalar(c, m, "action");
+    const am_ynode *a = am__ycfg_scalar(c, m, "action");
     if (a) {
         static const char *const NAMES[] = {"replace", "keep", "drop", "labelkeep", "labeldrop"};
         bool found = false;
@@ -181,42 +98,43 @@ static void relabel(ctx *c, const am_ynode *m, am_relabel *r)
             for (size_t i = 0; i < sizeof OTHERS / sizeof OTHERS[0]; i++)
                 known = known || strcmp(a->str, OTHERS[i]) == 0;
             if (known)
-                cerr(c, a, "relabel action %s is not supported by agentmon", a->str);
+                am__ycfg_err(c, a, "relabel action %s is not supported by agentmon", a->str);
             else
-                cerr(c, a, "unknown relabel action \"%.64s\"", a->str);
+                am__ycfg_err(c, a, "unknown relabel action \"%.64s\"", a->str);
         }
     }
     if (am__y_get(m, "modulus") && !am__y_is_null(am__y_get(m, "modulus")))
-        cerr(c, m, "modulus is only for hashmod, which agentmon does not support");
+        am__ycfg_err(c, m, "modulus is only for hashmod, which agentmon does not support");
     const am_ynode *sl = am__y_get(m, "source_labels");
     if (sl && sl->kind == AM_Y_SEQ) {
         r->src = am__calloc(sl->n ? sl->n : 1, sizeof *r->src);
         for (size_t i = 0; r->src && i < sl->n; i++) {
             const am_ynode *it = sl->items[i];
             if (it->kind != AM_Y_SCALAR || !label_name_ok(it->str)) {
-                cerr(c, it, "\"%.64s\" is not a valid label name",
-                     it->kind == AM_Y_SCALAR ? it->str : "");
+                am__ycfg_err(c, it, "\"%.64s\" is not a valid label name",
+                             it->kind == AM_Y_SCALAR ? it->str : "");
                 continue;
             }
             r->src[r->n_src++] = am__strdup(it->str);
         }
     } else if (!am__y_is_null(sl)) {
-        cerr(c, sl, "source_labels must be a list, not a %s", am__y_kind_name(sl));
+        am__ycfg_err(c, sl, "source_labels must be a list, not a %s", am__y_kind_name(sl));
     }
     const am_ynode *sep = am__y_get(m, "separator");
     r->sep = am__strdup(sep && sep->kind == AM_Y_SCALAR ? sep->str : ";");
-    r->target = str(c, m, "target_label");
+    r->target = am__ycfg_str(c, m, "target_label");
     const am_ynode *rep = am__y_get(m, "replacement");
     r->replacement = am__strdup(rep && rep->kind == AM_Y_SCALAR ? rep->str : "$1");
-    const am_ynode *re = scalar(c, m, "regex");
+    const am_ynode *re = am__ycfg_scalar(c, m, "regex");
     char err[256];
     if (am__regex_new(re ? re->str : "(.*)", &r->re, err, sizeof err))
-        cerr(c, re ? re : m, "\"%.64s\" is not a valid regex: %s", re ? re->str : "", err);
+        am__ycfg_err(c, re ? re : m, "\"%.64s\" is not a valid regex: %s", re ? re->str : "", err);
     if (r->action == AM_RL_REPLACE && !r->target)
-        cerr(c, m, "relabel configuration for replace action requires 'target_label' value");
+        am__ycfg_err(c, m,
+                     "relabel configuration for replace action requires 'target_label' value");
     if ((r->action == AM_RL_LABELKEEP || r->action == AM_RL_LABELDROP) && (r->n_src || r->target))
-        cerr(c, m, "%s action requires only 'regex', and no other fields",
-             r->action == AM_RL_LABELKEEP ? "labelkeep" : "labeldrop");
+        am__ycfg_err(c, m, "%s action requires only 'regex', and no other fields",
+                     r->action == AM_RL_LABELKEEP ? "labelkeep" : "labeldrop");
 }
 
 static void relabel_free(am_relabel *r)
@@ -232,7 +150,7 @@ static void relabel_free(am_relabel *r)
 
 /* ---- one endpoint ------------------------------------------------------ */
 
-static void queue_config(ctx *c, const am_ynode *q, am_remote_write_opts *o)
+static void queue_config(am_ycfg *c, const am_ynode *q, am_remote_write_opts *o)
 {
     static const char *const KEYS[] = {"capacity",
                                        "max_shards",
@@ -244,28 +162,28 @@ static void queue_config(ctx *c, const am_ynode *q, am_remote_write_opts *o)
                                        "retry_on_http_429",
                                        "sample_age_limit",
                                        NULL};
-    check_keys(c, q, "config.QueueConfig", KEYS, NULL);
+    am__ycfg_keys(c, q, "type config.QueueConfig", KEYS, NULL);
     o->capacity = (unsigned)integer(c, q, "capacity", 10000000);
     o->max_shards = (unsigned)integer(c, q, "max_shards", 10000);
     o->min_shards = (unsigned)integer(c, q, "min_shards", 10000);
     o->max_samples_per_send = (unsigned)integer(c, q, "max_samples_per_send", 1000000);
-    o->batch_send_deadline_s = duration(c, q, "batch_send_deadline", 0);
-    o->min_backoff_s = duration(c, q, "min_backoff", 0);
-    o->max_backoff_s = duration(c, q, "max_backoff", 0);
-    const am_ynode *r = scalar(c, q, "retry_on_http_429");
+    o->batch_send_deadline_s = am__ycfg_duration_ms(c, q, "batch_send_deadline", 0) / 1000.0;
+    o->min_backoff_s = am__ycfg_duration_ms(c, q, "min_backoff", 0) / 1000.0;
+    o->max_backoff_s = am__ycfg_duration_ms(c, q, "max_backoff", 0) / 1000.0;
+    const am_ynode *r = am__ycfg_scalar(c, q, "retry_on_http_429");
     if (r) {
         if (strcmp(r->str, "true") == 0)
             o->retry_on_http_429 = 1;
         else if (strcmp(r->str, "false") == 0)
             o->retry_on_http_429 = -1;
         else
-            cerr(c, r, "retry_on_http_429: cannot unmarshal \"%.64s\" into bool", r->str);
+            am__ycfg_err(c, r, "retry_on_http_429: cannot unmarshal \"%.64s\" into bool", r->str);
     }
     if (o->min_shards && o->max_shards && o->min_shards > o->max_shards)
-        cerr(c, q, "min_shards (%u) is over max_shards (%u)", o->min_shards, o->max_shards);
+        am__ycfg_err(c, q, "min_shards (%u) is over max_shards (%u)", o->min_shards, o->max_shards);
 }
 
-static void endpoint(ctx *c, const am_ynode *m, am_rw_endpoint *ep)
+static void endpoint(am_ycfg *c, const am_ynode *m, am_rw_endpoint *ep)
 {
     static const char *const KEYS[] = {"url",
                                        "name",
@@ -289,33 +207,33 @@ static void endpoint(ctx *c, const am_ynode *m, am_rw_endpoint *ep)
                                        NULL};
     static const char *const NO[] = {"headers", "oauth2", "sigv4", "azuread", NULL};
     ep->line = m->line;
-    check_keys(c, m, "config.RemoteWriteConfig", KEYS, NO);
-    ep->url = str(c, m, "url");
+    am__ycfg_keys(c, m, "type config.RemoteWriteConfig", KEYS, NO);
+    ep->url = am__ycfg_str(c, m, "url");
     if (!ep->url)
-        cerr(c, m, "url for remote_write is empty");
+        am__ycfg_err(c, m, "url for remote_write is empty");
     else if (strncmp(ep->url, "http://", 7) != 0 && strncmp(ep->url, "https://", 8) != 0)
-        cerr(c, am__y_get(m, "url"), "url: scheme must be http or https");
-    ep->name = str(c, m, "name");
-    ep->o.remote_timeout_s = duration(c, m, "remote_timeout", 30);
+        am__ycfg_err(c, am__y_get(m, "url"), "url: scheme must be http or https");
+    ep->name = am__ycfg_str(c, m, "name");
+    ep->o.remote_timeout_s = am__ycfg_duration_ms(c, m, "remote_timeout", 30000) / 1000.0;
     const am_ynode *q = am__y_get(m, "queue_config");
-    if (is_map(c, q, "queue_config"))
+    if (am__ycfg_is_map(c, q, "queue_config"))
         queue_config(c, q, &ep->o);
     const am_ynode *md = am__y_get(m, "metadata_config");
     if (!am__y_is_null(md))
-        is_map(c, md, "metadata_config"); /* accepted: agentmon sends no metadata */
+        am__ycfg_is_map(c, md, "metadata_config"); /* accepted: agentmon sends no metadata */
     c->n_errs += am__httpcfg_parse(c->file, m, &ep->http, c->errs);
     if (ep->http.proxy_url)
-        cerr(c, m, "proxy_url is not supported by agentmon");
+        am__ycfg_err(c, m, "proxy_url is not supported by agentmon");
     const am_ynode *wr = am__y_get(m, "write_relabel_configs");
     if (wr && wr->kind == AM_Y_SEQ) {
         ep->rules = am__calloc(wr->n ? wr->n : 1, sizeof *ep->rules);
         for (size_t i = 0; ep->rules && i < wr->n; i++) {
-            if (!is_map(c, wr->items[i], "a relabel config"))
+            if (!am__ycfg_is_map(c, wr->items[i], "a relabel config"))
                 continue;
             relabel(c, wr->items[i], &ep->rules[ep->n_rules++]);
         }
     } else if (!am__y_is_null(wr)) {
-        cerr(c, wr, "write_relabel_configs must be a list, not a %s", am__y_kind_name(wr));
+        am__ycfg_err(c, wr, "write_relabel_configs must be a list, not a %s", am__y_kind_name(wr));
     }
     am_remote_write_opts *o = &ep->o;
     o->url = ep->url;
@@ -374,14 +292,14 @@ am_err am__rw_config_parse(const char *file, const char *text, size_t len, am_rw
         am__arena_free(&a);
         return am__err(AM_EINVAL, "%s: %s", file, err);
     }
-    ctx c = {file, errs, 0};
+    am_ycfg c = {file, errs, 0};
     const am_ynode *rw = root && root->kind == AM_Y_MAP ? am__y_get(root, "remote_write") : NULL;
     if (am__y_is_null(rw) || (rw->kind == AM_Y_SEQ && rw->n == 0)) {
         am__arena_free(&a);
         return AM_OK;
     }
     if (rw->kind != AM_Y_SEQ) {
-        cerr(&c, rw, "remote_write must be a list, not a %s", am__y_kind_name(rw));
+        am__ycfg_err(&c, rw, "remote_write must be a list, not a %s", am__y_kind_name(rw));
         am__arena_free(&a);
         return am__err(AM_EINVAL, "%s: the remote_write section is refused", file);
     }
@@ -394,7 +312,7 @@ am_err am__rw_config_parse(const char *file, const char *text, size_t len, am_rw
         return am__err(AM_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < rw->n; i++) {
-        if (!is_map(&c, rw->items[i], "a remote_write entry"))
+        if (!am__ycfg_is_map(&c, rw->items[i], "a remote_write entry"))
             continue;
         endpoint(&c, rw->items[i], &cf->eps[cf->n++]);
         char ni[256], nj[256];
@@ -402,10 +320,10 @@ am_err am__rw_config_parse(const char *file, const char *text, size_t len, am_rw
         for (size_t j = 0; j + 1 < cf->n; j++) {
             name_of(&cf->eps[j], nj, sizeof nj);
             if (strcmp(ni, nj) == 0)
-                cerr(&c, rw->items[i],
-                     "found multiple remote write configs with the name %s "
-                     "(give each a name:)",
-                     ni);
+                am__ycfg_err(&c, rw->items[i],
+                             "found multiple remote write configs with the name %s "
+                             "(give each a name:)",
+                             ni);
         }
     }
     am__arena_free(&a);
