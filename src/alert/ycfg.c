@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../core/error.h"
 #include "promql_fmt.h"
 #include "ycfg.h"
 
@@ -23,6 +24,15 @@ void am__ycfg_err(am_ycfg *c, const am_ynode *n, const char *fmt, ...)
     if (c->errs)
         am_buf_printf(c->errs, "%s:%d: %s\n", c->file, n ? n->line : 0, msg);
     c->n_errs++;
+}
+
+am_err am__ycfg_fail(am_err rc, am_buf *errs)
+{
+    if (!rc || !errs->len)
+        return rc;
+    if (errs->p[errs->len - 1] == '\n')
+        errs->p[--errs->len] = '\0';
+    return am__err(rc, "%s", errs->p);
 }
 
 const char *am__ycfg_key(const am_ynode *k)

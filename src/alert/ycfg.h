@@ -25,6 +25,11 @@ typedef struct am_ycfg {
 __attribute__((format(printf, 3, 4))) void am__ycfg_err(am_ycfg *c, const am_ynode *n,
                                                         const char *fmt, ...);
 
+/* rc, with the problems collected in errs (one per line) as the thread's
+   error message -- every problem of a file at once; when errs holds none,
+   the message already set stays. Returns rc. */
+am_err am__ycfg_fail(am_err rc, am_buf *errs);
+
 /* A mapping key's text ("" for a key that is not a scalar). */
 const char *am__ycfg_key(const am_ynode *k);
 

@@ -29,6 +29,7 @@
 
 #include "../core/buf.h"
 #include "../core/civil.h"
+#include "../alert/ycfg.h"
 #include "../core/error.h"
 
 #include "args.h"
@@ -265,11 +266,7 @@ static am_err start_alerting(demo *d)
     ao.logger = d->log;
     if (!rc)
         rc = am_alerting_start(&ao, &d->alerting, &errs);
-    if (rc && errs.len) {
-        if (errs.p[errs.len - 1] == '\n')
-            errs.p[--errs.len] = '\0';
-        rc = am__err(rc, "%s", errs.p);
-    }
+    rc = am__ycfg_fail(rc, &errs);
     am_buf_free(&errs);
     if (!rc) {
         atomic_store(&d->papi.al, d->alerting);

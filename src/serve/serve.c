@@ -38,6 +38,7 @@
 #include "../core/error.h"
 #include "../packs/pack.h"
 #include "../alert/service.h"
+#include "../alert/ycfg.h"
 #include "alert_state.h"
 #include "api/alert_routes.h"
 #include "api/promql_routes.h"
@@ -541,12 +542,7 @@ static am_err start_alerting(am_serve *s)
     ao.notify_ud = s->notify;
     if (!rc)
         rc = am_alerting_start(&ao, &s->alerting, &errs);
-    if (rc && errs.len) {
-        /* every problem, each naming file and line */
-        if (errs.p[errs.len - 1] == '\n')
-            errs.p[--errs.len] = '\0';
-        rc = am__err(rc, "%s", errs.p);
-    }
+    rc = am__ycfg_fail(rc, &errs); /* every problem, each naming file and line */
     am_buf_free(&errs);
     if (!rc) {
         atomic_store(&s->papi.al, s->alerting);

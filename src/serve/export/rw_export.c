@@ -22,6 +22,7 @@
 
 #include "../../core/alloc.h"
 #include "../../core/error.h"
+#include "../../alert/ycfg.h"
 #include "../store/labels.h"
 #include "rw_config.h"
 #include "rw_export.h"
@@ -61,9 +62,7 @@ am_err am__rw_export_start(const am_rw_export_opts *o, am_rw_export **out)
     am_rw_config *cf = NULL;
     am_err rc = am__rw_config_load(o->config_path, &cf, &errs);
     if (rc) {
-        if (errs.len && errs.p[errs.len - 1] == '\n')
-            errs.p[--errs.len] = '\0';
-        rc = am__err(rc, "%s", errs.len ? errs.p : am_errmsg());
+        rc = am__ycfg_fail(rc, &errs);
         am_buf_free(&errs);
         return rc;
     }
