@@ -99,19 +99,6 @@ static void json_time(am_buf *b, int64_t ms)
     am_buf_puts(b, "Z\"");
 }
 
-static void json_labels(am_buf *b, const am_label *l, size_t n)
-{
-    am_buf_putc(b, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            am_buf_putc(b, ',');
-        am__buf_json_string(b, l[i].name, strlen(l[i].name));
-        am_buf_putc(b, ':');
-        am__buf_json_string(b, l[i].value, strlen(l[i].value));
-    }
-    am_buf_putc(b, '}');
-}
-
 /* A float64 as encoding/json writes it: 'f' within [1e-6, 1e21), else 'e'
    with a negative exponent's leading zero dropped. */
 static void json_seconds(am_buf *b, double s)
@@ -140,9 +127,9 @@ static void json_seconds(am_buf *b, double s)
 static void json_alert(am_buf *b, const am_alert_record *a)
 {
     am_buf_puts(b, "{\"labels\":");
-    json_labels(b, a->labels, a->n_labels);
+    am__labels_json_pairs(b, a->labels, a->n_labels);
     am_buf_puts(b, ",\"annotations\":");
-    json_labels(b, a->annotations, a->n_annotations);
+    am__labels_json_pairs(b, a->annotations, a->n_annotations);
     am_buf_printf(b, ",\"state\":\"%s\"", am_alert_state_name(a->state));
     if (a->active_at_ms) {
         am_buf_puts(b, ",\"activeAt\":");
@@ -234,9 +221,9 @@ static void on_rule(void *ud, const am_rule_info *r)
         am_buf_puts(b, ",\"duration\":");
         json_seconds(b, (double)r->for_ms / 1000);
         am_buf_puts(b, ",\"labels\":");
-        json_labels(b, r->labels, r->n_labels);
+        am__labels_json_pairs(b, r->labels, r->n_labels);
         am_buf_puts(b, ",\"annotations\":");
-        json_labels(b, r->annotations, r->n_annotations);
+        am__labels_json_pairs(b, r->annotations, r->n_annotations);
         am_buf_puts(b, ",\"alerts\":[");
         size_t k = 0;
         for (size_t i = 0; i < r->n_alerts; i++) {
@@ -249,7 +236,7 @@ static void on_rule(void *ud, const am_rule_info *r)
         am_buf_putc(b, ']');
     } else if (r->n_labels) {
         am_buf_puts(b, ",\"labels\":");
-        json_labels(b, r->labels, r->n_labels);
+        am__labels_json_pairs(b, r->labels, r->n_labels);
     }
     am_buf_printf(b, ",\"health\":\"%s\"", r->health);
     if (r->last_error && *r->last_error) {

@@ -19,6 +19,7 @@
 
 #include "../core/alloc.h"
 #include "../core/family.h"
+#include "../core/render.h"
 #include "labels.h"
 #include "promql_fmt.h"
 
@@ -360,4 +361,22 @@ void *am__lmap_get(const am_lmap *m, const am_lset *k)
         return NULL;
     am_lmap_slot *s = find(m->slots, m->cap, k);
     return s->k ? s->v : NULL;
+}
+
+void am__labels_json_pairs(am_buf *b, const am_label *p, size_t n)
+{
+    am_buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            am_buf_putc(b, ',');
+        am__buf_json_string(b, p[i].name, strlen(p[i].name));
+        am_buf_putc(b, ':');
+        am__buf_json_string(b, p[i].value, strlen(p[i].value));
+    }
+    am_buf_putc(b, '}');
+}
+
+void am__labels_json(am_buf *b, const am_lset *l)
+{
+    am__labels_json_pairs(b, l ? l->l : NULL, l ? l->n : 0);
 }

@@ -56,6 +56,12 @@ const char *am__labels_val(const am_lset *l, const char *name);
 int am__labels_cmp(const am_lset *a, const am_lset *b);
 bool am__labels_equal(const am_lset *a, const am_lset *b);
 
+/* The pairs as a JSON object, {"name":"value",...} in their order: the
+   shape of labels and annotations in every JSON agentmon writes. */
+void am__labels_json_pairs(am_buf *b, const am_label *p, size_t n);
+/* A set as that object; NULL is {}. */
+void am__labels_json(am_buf *b, const am_lset *l);
+
 /* Bytes the set takes (header, pairs and strings). */
 size_t am__labels_size(const am_lset *l);
 

@@ -468,15 +468,9 @@ static void json_value(am_buf *b, double v)
 
 static void json_metric(am_buf *b, const am_lset *l)
 {
-    am_buf_puts(b, "{\"metric\":{");
-    for (uint32_t i = 0; i < l->n; i++) {
-        if (i)
-            am_buf_putc(b, ',');
-        am__buf_json_string(b, l->l[i].name, strlen(l->l[i].name));
-        am_buf_putc(b, ':');
-        am__buf_json_string(b, l->l[i].value, strlen(l->l[i].value));
-    }
-    am_buf_puts(b, "},");
+    am_buf_puts(b, "{\"metric\":");
+    am__labels_json(b, l);
+    am_buf_putc(b, ',');
 }
 
 void am_promql_result_json(const am_promql_result *r, struct am_buf *b)

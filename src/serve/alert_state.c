@@ -301,19 +301,6 @@ static void labels_text(am_buf *b, const am_label *l, size_t n)
     am__labels_canonical(b, names, values, n);
 }
 
-static void ann_json(am_buf *b, const am_label *l, size_t n)
-{
-    am_buf_putc(b, '{');
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            am_buf_putc(b, ',');
-        am__buf_json_string(b, l[i].name, strlen(l[i].name));
-        am_buf_putc(b, ':');
-        am__buf_json_string(b, l[i].value, strlen(l[i].value));
-    }
-    am_buf_putc(b, '}');
-}
-
 static const char *state_text(const am_alert_record *r)
 {
     if (r->state == AM_ALERT_INACTIVE)
@@ -335,7 +322,7 @@ static arow *make_row(const char *gk, const char *name, const am_label *l, size_
     am_buf_init(&lb, AM_STORE_MAX_TEXT);
     am_buf_init(&ab, AM_STORE_MAX_TEXT);
     labels_text(&lb, l, n);
-    ann_json(&ab, ann, n_ann);
+    am__labels_json_pairs(&ab, ann, n_ann);
     r->id = am__strdup(id);
     r->name = am__strdup(name);
     r->fp = am__strdup(fp);

@@ -321,8 +321,6 @@ am_err am__email_build(const am_integration *ig, const am_notification *nt, am_r
 void am__json_nalert(am_buf *b, const am_nalert *a, int64_t now_ms, bool with_status);
 /* RFC 3339 with nanoseconds trimmed, as Go writes time.Time. */
 void am__json_time(am_buf *b, int64_t ms);
-/* A label set as a JSON object. */
-void am__json_lset(am_buf *b, const am_lset *l);
 /* The common labels or annotations of the alerts. Arena-free: heap. */
 am_lset *am__common(am_nalert *const *a, size_t n, bool annotations);
 /* "firing" when any alert of the notification is firing, else "resolved". */

@@ -35,19 +35,6 @@ void am__json_time(am_buf *b, int64_t ms)
     am_alert_time_json(b, ms);
 }
 
-void am__json_lset(am_buf *b, const am_lset *l)
-{
-    am_buf_putc(b, '{');
-    for (uint32_t i = 0; l && i < l->n; i++) {
-        if (i)
-            am_buf_putc(b, ',');
-        am__buf_json_string(b, l->l[i].name, strlen(l->l[i].name));
-        am_buf_putc(b, ':');
-        am__buf_json_string(b, l->l[i].value, strlen(l->l[i].value));
-    }
-    am_buf_putc(b, '}');
-}
-
 bool am__nalert_resolved(const am_nalert *a, int64_t now_ms)
 {
     return a->ends_at_ms && a->ends_at_ms <= now_ms;
@@ -60,9 +47,9 @@ void am__json_nalert(am_buf *b, const am_nalert *a, int64_t now_ms, bool with_st
     if (with_status)
         am_buf_printf(b, "\"status\":\"%s\",", resolved ? "resolved" : "firing");
     am_buf_puts(b, "\"labels\":");
-    am__json_lset(b, a->labels);
+    am__labels_json(b, a->labels);
     am_buf_puts(b, ",\"annotations\":");
-    am__json_lset(b, a->annotations);
+    am__labels_json(b, a->annotations);
     am_buf_puts(b, ",\"startsAt\":");
     am__json_time(b, a->starts_at_ms);
     am_buf_puts(b, ",\"endsAt\":");
@@ -128,11 +115,11 @@ am_err am__webhook_build(const am_integration *ig, const am_notification *nt, am
         am__json_nalert(b, nt->alerts[i], nt->now_ms, true);
     }
     am_buf_puts(b, "],\"groupLabels\":");
-    am__json_lset(b, nt->group_labels);
+    am__labels_json(b, nt->group_labels);
     am_buf_puts(b, ",\"commonLabels\":");
-    am__json_lset(b, cl);
+    am__labels_json(b, cl);
     am_buf_puts(b, ",\"commonAnnotations\":");
-    am__json_lset(b, ca);
+    am__labels_json(b, ca);
     am_buf_puts(b, ",\"externalURL\":");
     const char *eu = nt->external_url ? nt->external_url : "";
     am__buf_json_string(b, eu, strlen(eu));

@@ -299,9 +299,9 @@ static void on_nalert(void *ud, const am_nalert *a, bool is_silenced, bool is_in
     list_ctx *c = ud;
     am_buf *b = c->b;
     am_buf_puts(b, c->n++ ? ",{\"labels\":" : "{\"labels\":");
-    am__json_lset(b, a->labels);
+    am__labels_json(b, a->labels);
     am_buf_puts(b, ",\"annotations\":");
-    am__json_lset(b, a->annotations);
+    am__labels_json(b, a->annotations);
     am_buf_puts(b, ",\"startsAt\":");
     am__json_time(b, a->starts_at_ms);
     am_buf_puts(b, ",\"endsAt\":");
