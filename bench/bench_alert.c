@@ -63,7 +63,7 @@
 #include "alert/service.h"
 #include "serve/api/promql_routes.h"
 #include "bench.h"
-#include "core/alloc.h"
+#include "util/alloc.h"
 
 #define N_METRICS 100
 #define PER_METRIC 100

@@ -3,8 +3,8 @@
 #
 # - banned C library calls anywhere in src/, bench/, examples/, tests/, bindings/:
 #   sprintf strcpy strcat strtok atoi gets sscanf (unbounded or unchecked);
-# - raw malloc/calloc/realloc/free in the library (src/core, src/encode and
-#   the other library folders) outside src/core/alloc.c, so every allocation
+# - raw malloc/calloc/realloc/free in the library (src/util, src/core, src/encode and
+#   the other library folders) outside src/util/alloc.c, so every allocation
 #   goes through am_set_allocator() and the fault-injection test sees it;
 # - every public declaration (AM_EXTERN in include/agentmon/) under a
 #   contract block saying `Since: 0.x` (STYLE rule 15): the nearest comment
@@ -23,7 +23,7 @@ if grep -rnE "$banned" src bench examples tests bindings --include='*.c' --inclu
 fi
 raw='(^|[^_a-zA-Z0-9.>])(malloc|calloc|realloc|free)[[:space:]]*\('
 libdirs=$(ls -d src/*/ | grep -v 'src/cli/')
-if grep -rnE "$raw" $libdirs --include='*.c' --include='*.h' | grep -v '^src/core/alloc.c:'; then
+if grep -rnE "$raw" $libdirs --include='*.c' --include='*.h' | grep -v '^src/util/alloc.c:'; then
     echo "check-src: raw allocation in the library (use am__malloc & co. from alloc.h)" >&2
     rc=1
 fi

@@ -30,8 +30,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/buf.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
 #include "rules.h"
 
 #define RESOLVED_RETENTION_MS (15 * 60 * 1000)

@@ -28,9 +28,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/buf.h"
-#include "../core/civil.h"
-#include "../core/render.h"
+#include "../util/buf.h"
+#include "../util/civil.h"
+#include "../util/render.h"
 #include "alert.h"
 #include "labels.h"
 #include "promql_fmt.h"

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../core/alloc.h"
+#include "../util/alloc.h"
 #include "arena.h"
 
 struct am_arena_blk {

@@ -15,7 +15,7 @@
 */
 #include <string.h>
 
-#include "../core/alloc.h"
+#include "../util/alloc.h"
 #include "chunk.h"
 
 am_chunk *am__chunk_new(void)

@@ -30,8 +30,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "rules.h"
 
 struct am_alert_engine {

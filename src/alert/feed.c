@@ -17,7 +17,7 @@
 */
 #include <string.h>
 
-#include "../core/error.h"
+#include "../util/error.h"
 #include "../encode/encoder.h"
 #include "tsdb.h"
 

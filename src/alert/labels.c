@@ -17,9 +17,9 @@
 */
 #include <string.h>
 
-#include "../core/alloc.h"
+#include "../util/alloc.h"
 #include "../core/family.h"
-#include "../core/render.h"
+#include "../util/render.h"
 #include "labels.h"
 #include "promql_fmt.h"
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "arena.h"
 
 typedef struct am_label {

@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "promql.h"
 
 am_err am_promql_selector(const char *text, am_promql **out, char *err, size_t cap)

@@ -31,10 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
-#include "../core/fmt.h"
-#include "../core/render.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
+#include "../util/fmt.h"
+#include "../util/render.h"
 #include "promql.h"
 #include "promql_fmt.h"
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/fmt.h"
-#include "../core/validate.h"
+#include "../util/fmt.h"
+#include "../util/validate.h"
 #include "promql_fmt.h"
 
 static size_t special(char *out, double v)

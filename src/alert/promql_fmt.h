@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 
 /* Room for any formatted double. */
 #define AM_GOFMT_MAX 400

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "../util/number.h"
 #include "promql.h"
 #include "promql_fmt.h"

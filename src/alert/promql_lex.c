@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../core/validate.h"
+#include "../util/validate.h"
 #include "promql.h"
 
 static const struct {

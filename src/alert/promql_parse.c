@@ -25,8 +25,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "promql.h"
 #include "promql_fmt.h"
 

@@ -28,8 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/buf.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
 #include "promql_fmt.h"
 #include "rules.h"
 #include "seriesdesc.h"

@@ -23,7 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/alloc.h"
+#include "../util/alloc.h"
 #include "regex.h"
 
 struct am_regex {

@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "agentmon/common.h"
 
 typedef struct am_regex am_regex;

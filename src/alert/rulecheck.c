@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/buf.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
 #include "rules.h"
 
 typedef struct named {

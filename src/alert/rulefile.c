@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
-#include "../core/validate.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
+#include "../util/validate.h"
 #include "promql_fmt.h"
 #include "rules.h"
 #include "yamltree.h"

@@ -24,8 +24,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "rules.h"
 
 static double now_seconds(void)

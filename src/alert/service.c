@@ -34,9 +34,9 @@
 #include <time.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/buf.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
+#include "../util/error.h"
 #include "labels.h"
 #include "service.h"
 

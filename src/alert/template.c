@@ -38,8 +38,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../core/alloc.h"
-#include "../core/fmt.h"
+#include "../util/alloc.h"
+#include "../util/fmt.h"
 #include "promql.h"
 #include "promql_fmt.h"
 #include "regex.h"

@@ -27,7 +27,7 @@
 
 #include <stdint.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "alert.h"
 #include "labels.h"
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../core/fmt.h"
+#include "../util/fmt.h"
 #include "../util/number.h"
 #include "promql.h"
 #include "promql_fmt.h"

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "arena.h"
 #include "labels.h"
 #include "template.h"

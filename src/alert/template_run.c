@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/fmt.h"
+#include "../util/alloc.h"
+#include "../util/fmt.h"
 #include "promql_fmt.h"
 #include "template_int.h"
 

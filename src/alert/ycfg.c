@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "promql_fmt.h"
 #include "ycfg.h"
 

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "yamltree.h"
 
 typedef struct am_ycfg {

@@ -28,9 +28,9 @@
 #include <string.h>
 
 #include "agentmon/agentmon.h"
-#include "../core/buf.h"
-#include "../core/render.h"
-#include "../core/validate.h"
+#include "../util/buf.h"
+#include "../util/render.h"
+#include "../util/validate.h"
 #include "args.h"
 #include "cli.h"
 

@@ -27,10 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../core/buf.h"
-#include "../core/civil.h"
+#include "../util/buf.h"
+#include "../util/civil.h"
 #include "../alert/ycfg.h"
-#include "../core/error.h"
+#include "../util/error.h"
 
 #include "args.h"
 #include "dashboard_opts.h"

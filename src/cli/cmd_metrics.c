@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "agentmon/agentmon.h"
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "../core/catalog.h"
-#include "../core/fmt.h"
-#include "../core/render.h"
+#include "../util/fmt.h"
+#include "../util/render.h"
 #include "../serve/catalog.h"
 #include "args.h"
 #include "cli.h"

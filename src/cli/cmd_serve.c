@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "agentmon/agentmon.h"
-#include "../core/buf.h"
-#include "../core/civil.h"
+#include "../util/buf.h"
+#include "../util/civil.h"
 #include "../serve/config.h"
 #include "../serve/serve.h"
 #include "args.h"

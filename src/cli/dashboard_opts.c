@@ -7,7 +7,7 @@
 */
 #include <stdio.h>
 
-#include "../core/error.h"
+#include "../util/error.h"
 #include "args.h"
 #include "dashboard_opts.h"
 

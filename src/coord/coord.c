@@ -27,10 +27,10 @@
 #include <string.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
+#include "../util/alloc.h"
 #include "../core/cells.h"
-#include "../core/error.h"
-#include "../core/validate.h"
+#include "../util/error.h"
+#include "../util/validate.h"
 #include "../log/trace_internal.h"
 #include "coord.h"
 

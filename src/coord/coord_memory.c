@@ -33,9 +33,9 @@
 #include <time.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/atomic.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/atomic.h"
+#include "../util/error.h"
 #include "../util/hash.h"
 #include "coord.h"
 #include "heap.h"

@@ -33,12 +33,12 @@
 #include "agentmon/expose.h"
 #include "agentmon/log.h"
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/buf.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
 #include "../core/catalog.h"
-#include "../core/error.h"
-#include "../core/fmt.h"
-#include "../core/render.h"
+#include "../util/error.h"
+#include "../util/fmt.h"
+#include "../util/render.h"
 #include "coord.h"
 
 static pthread_mutex_t g_open_lock = PTHREAD_MUTEX_INITIALIZER;

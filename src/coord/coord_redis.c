@@ -96,8 +96,8 @@
 
 #include "agentmon/log.h"
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "coord_redis_conn.h"
 
 /* ------------------------------------------------------------------ */

@@ -65,8 +65,8 @@
 #include <string.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "../log/trace_internal.h"
 #include "coord_redis_conn.h"
 

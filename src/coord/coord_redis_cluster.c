@@ -73,8 +73,8 @@
 #include <time.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "coord_redis_conn.h"
 
 #define MAX_TRIES 6                              /* rounds of one fan-out: redirections, TRYAGAIN */

@@ -59,8 +59,8 @@
 #include <hiredis/sds.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "coord_lua.h" /* generated from src/coord/lua/ by CMakeLists.txt */
 #include "coord_redis_conn.h"
 

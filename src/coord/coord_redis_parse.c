@@ -41,8 +41,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../core/validate.h"
+#include "../util/error.h"
+#include "../util/validate.h"
 #include "coord_redis.h"
 
 /* ------------------------------------------------------------------ */

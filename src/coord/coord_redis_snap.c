@@ -60,10 +60,10 @@
 #include <string.h>
 
 #include "agentmon/log.h"
-#include "../core/alloc.h"
-#include "../core/buf.h"
-#include "../core/error.h"
-#include "../core/validate.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
+#include "../util/error.h"
+#include "../util/validate.h"
 #include "coord_redis_conn.h"
 
 #define NB AM__REDIS_BUCKETS

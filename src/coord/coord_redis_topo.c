@@ -31,7 +31,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "../core/error.h"
+#include "../util/error.h"
 #include "coord_redis.h"
 
 /* A string element of r, or NULL. */

@@ -4,7 +4,7 @@
 ** Every move updates the item's pos, so removal of any item is O(log n):
 ** sift the last item into its place, up or down as its key requires.
 */
-#include "../core/alloc.h"
+#include "../util/alloc.h"
 #include "heap.h"
 
 static void put(am_heap *h, size_t i, am_heap_node *x)

@@ -10,11 +10,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "../util/alloc.h"
 #include "sink.h"
 #include "typed.h"
-#include "render.h"
-#include "validate.h"
+#include "../util/render.h"
+#include "../util/validate.h"
 
 am_err am_callback_new(am_registry *r, am_metric_type type, const am_metric_opts *o,
                        am_collect_fn fn, void *userdata, am_callback **out)

@@ -8,7 +8,7 @@
 ** core.)
 */
 #include "catalog.h"
-#include "error.h"
+#include "../util/error.h"
 
 size_t am__def_n_labels(const am_metric_def *d)
 {

@@ -39,7 +39,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "../util/alloc.h"
 #include "cells.h"
 
 typedef struct dirhdr {

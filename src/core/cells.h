@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "agentmon/common.h"
-#include "atomic.h"
+#include "../util/atomic.h"
 
 #define AM_PAGE_SHIFT 10
 #define AM_PAGE_CELLS (1u << AM_PAGE_SHIFT)

@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "agentmon/timer.h"
-#include "alloc.h"
-#include "error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "exemplar.h"
-#include "render.h"
-#include "validate.h"
+#include "../util/render.h"
+#include "../util/validate.h"
 
 #define AM_EX_WORDS (AM_EXEMPLAR_TEXT / 8)
 

@@ -23,14 +23,14 @@
 #include <string.h>
 
 #include "agentmon/timer.h"
-#include "alloc.h"
+#include "../util/alloc.h"
 #include "cells.h"
-#include "error.h"
+#include "../util/error.h"
 #include "family.h"
-#include "fmt.h"
+#include "../util/fmt.h"
 #include "registry.h"
-#include "render.h"
-#include "validate.h"
+#include "../util/render.h"
+#include "../util/validate.h"
 
 struct am_childtab {
     am_retired rt;

@@ -10,7 +10,7 @@
 */
 #include <math.h>
 
-#include "alloc.h"
+#include "../util/alloc.h"
 #include "bucket.h"
 #include "cells.h"
 #include "exemplar.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "typed.h"
-#include "validate.h"
+#include "../util/validate.h"
 
 AM__FAMILY_NEW(info, AM_TYPE_INFO)
 

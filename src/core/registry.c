@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "../util/alloc.h"
 #include "catalog.h"
 #include "cells.h"
-#include "error.h"
+#include "../util/error.h"
 #include "registry.h"
 
 const am_metric_def am__defs_core[] = {

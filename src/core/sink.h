@@ -8,7 +8,7 @@
 #ifndef AM_CORE_SINK_H
 #define AM_CORE_SINK_H
 
-#include "buf.h"
+#include "../util/buf.h"
 #include "family.h"
 
 typedef struct am_sink_item {

@@ -8,7 +8,7 @@
 #ifndef AM_CORE_TYPED_H
 #define AM_CORE_TYPED_H
 
-#include "error.h"
+#include "../util/error.h"
 #include "family.h"
 #include "registry.h"
 

@@ -11,7 +11,7 @@
 #define AM_ENCODE_ENCODER_H
 
 #include "agentmon/expose.h"
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "../core/exemplar.h"
 #include "../core/family.h"
 

@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "agentmon/timer.h"
-#include "../core/fmt.h"
-#include "../core/render.h"
+#include "../util/fmt.h"
+#include "../util/render.h"
 #include "encoder.h"
 
 static void number(am_buf *b, double v)

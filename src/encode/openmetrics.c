@@ -13,8 +13,8 @@
 */
 #include <math.h>
 
-#include "../core/fmt.h"
-#include "../core/render.h"
+#include "../util/fmt.h"
+#include "../util/render.h"
 #include "encoder.h"
 
 static void begin(am_enc *e)

@@ -7,8 +7,8 @@
 ** _count and _sum (no quantiles, as prometheus_client writes it); there
 ** are no exemplars, units or _created lines in this format.
 */
-#include "../core/fmt.h"
-#include "../core/render.h"
+#include "../util/fmt.h"
+#include "../util/render.h"
 #include "encoder.h"
 
 static void begin(am_enc *e)

@@ -18,7 +18,7 @@
 */
 #include <string.h>
 
-#include "../core/error.h"
+#include "../util/error.h"
 #include "encoder.h"
 
 typedef struct walk {

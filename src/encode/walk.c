@@ -19,12 +19,12 @@
 #include <string.h>
 
 #include "agentmon/expose.h"
-#include "../core/alloc.h"
+#include "../util/alloc.h"
 #include "../core/cells.h"
-#include "../core/error.h"
-#include "../core/fmt.h"
+#include "../util/error.h"
+#include "../util/fmt.h"
 #include "../core/registry.h"
-#include "../core/render.h"
+#include "../util/render.h"
 #include "../core/sink.h"
 #include "encoder.h"
 

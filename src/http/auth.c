@@ -20,8 +20,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "auth.h"
 
 static bool same(const char *a, size_t alen, const char *b, size_t blen)

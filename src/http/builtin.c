@@ -15,7 +15,7 @@
 
 #include "agentmon/expose.h"
 #include "agentmon/timer.h"
-#include "../core/error.h"
+#include "../util/error.h"
 #include "negotiate.h"
 #include "server.h"
 

@@ -28,8 +28,8 @@
 
 #include "agentmon/timer.h"
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "curl.h"
 
 static pthread_mutex_t g_curl_lock = PTHREAD_MUTEX_INITIALIZER;

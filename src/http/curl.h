@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "agentmon/common.h"
-#include "../core/buf.h"
+#include "../util/buf.h"
 
 /* AM_OK once libcurl is initialised; AM_ENOMEM or AM_EIO (a later call
    tries again). Thread-safe. */

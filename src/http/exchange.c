@@ -17,9 +17,9 @@
 #include <microhttpd.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
-#include "../core/render.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
+#include "../util/render.h"
 #include "reply.h"
 #include "server.h"
 

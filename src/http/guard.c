@@ -58,8 +58,8 @@
 #include <time.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "server.h"
 
 #define TICK_MS 250

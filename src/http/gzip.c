@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "gzip.h"
 
 typedef struct cached {

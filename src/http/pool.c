@@ -41,8 +41,8 @@
 */
 #include <microhttpd.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "server.h"
 
 static void *worker(void *arg)

@@ -62,10 +62,10 @@
 
 #include "agentmon/expose.h"
 #include "agentmon/push.h"
-#include "../core/alloc.h"
-#include "../core/buf.h"
-#include "../core/error.h"
-#include "../core/validate.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
+#include "../util/error.h"
+#include "../util/validate.h"
 #include "auth.h"
 #include "curl.h"
 

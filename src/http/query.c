@@ -9,9 +9,9 @@
 */
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
-#include "../core/validate.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
+#include "../util/validate.h"
 #include "query.h"
 
 size_t am__percent_decode(const char *s, size_t len, char *out, int plus_is_space)

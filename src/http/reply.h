@@ -7,7 +7,7 @@
 #define AM_HTTP_REPLY_H
 
 #include "agentmon/http.h"
-#include "../core/buf.h"
+#include "../util/buf.h"
 
 /* Answer status with b's text as application/json; b is taken (freed or
    given to the response). A buffer that ran out of memory answers 500. */

@@ -44,8 +44,8 @@
 #include <strings.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "framing.h"
 #include "gzip.h"
 #include "negotiate.h"

@@ -14,9 +14,9 @@
 */
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
-#include "../core/validate.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
+#include "../util/validate.h"
 #include "router.h"
 
 unsigned am__http_method_bit(const char *m)

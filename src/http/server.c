@@ -52,9 +52,9 @@
 #include <unistd.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
+#include "../util/alloc.h"
 #include "../core/catalog.h"
-#include "../core/error.h"
+#include "../util/error.h"
 #include "auth.h"
 #include "server.h"
 

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 
 #include "agentmon/http.h"
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "query.h"
 #include "router.h"
 

@@ -75,15 +75,15 @@
 #include <unistd.h>
 
 #include "agentmon/log.h"
-#include "../core/alloc.h"
-#include "../core/atomic.h"
-#include "../core/buf.h"
-#include "../core/civil.h"
-#include "../core/error.h"
-#include "../core/fmt.h"
+#include "../util/alloc.h"
+#include "../util/atomic.h"
+#include "../util/buf.h"
+#include "../util/civil.h"
+#include "../util/error.h"
+#include "../util/fmt.h"
 #include "../core/hooks.h"
-#include "../core/render.h"
-#include "../core/validate.h"
+#include "../util/render.h"
+#include "../util/validate.h"
 #include "trace_internal.h"
 
 #define KEEP_BUF 16384 /* a thread keeps at most this much buffer between lines */

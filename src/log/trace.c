@@ -39,7 +39,7 @@
 #include <string.h>
 
 #include "agentmon/trace.h"
-#include "../core/error.h"
+#include "../util/error.h"
 #include "../core/exemplar.h"
 #include "trace_internal.h"
 

@@ -8,8 +8,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "pack.h"
 
 enum { DURATION, COUNT, ACTIVE, SIZE, N_DEFS };

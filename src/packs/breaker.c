@@ -60,9 +60,9 @@
 
 #include "agentmon/breaker.h"
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
-#include "../core/validate.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
+#include "../util/validate.h"
 #include "breaker_defs.h"
 #include "defs.h"
 

@@ -12,7 +12,7 @@
 #include <agentmon/features.h>
 
 #include "agentmon/packs.h"
-#include "../core/error.h"
+#include "../util/error.h"
 #include "defs.h"
 #if AM_HAVE_REMOTE_WRITE
 #include "../rw/rw.h"

@@ -11,8 +11,8 @@
 */
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "../log/trace_internal.h"
 #include "genai.h"
 #include "pack.h"

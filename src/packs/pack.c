@@ -7,8 +7,8 @@
 */
 #include <math.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "../core/exemplar.h"
 #include "../log/trace_internal.h"
 #include "pack.h"

@@ -2,7 +2,7 @@
 ** service.c: the service Info metric of metrics-exposure-story.md
 ** (Info("agentos", "AgentOS service information")), exposed agentos_info.
 */
-#include "../core/error.h"
+#include "../util/error.h"
 #include "pack.h"
 
 const am_metric_def am__defs_service[] = {

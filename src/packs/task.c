@@ -12,8 +12,8 @@
 */
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "pack.h"
 
 enum { DURATION, SUCCESS, FAILURE, QUEUE, N_DEFS };

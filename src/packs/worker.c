@@ -16,7 +16,7 @@
 ** follow the same insa_ namespace and labels, so the plan's rules and
 ** dashboards work on them as written.
 */
-#include "../core/error.h"
+#include "../util/error.h"
 #include "pack.h"
 
 enum {

@@ -17,8 +17,8 @@
 #include <snappy-c.h>
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "proto/remote.pb-c.h"
 #include "rw.h"
 

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/error.h"
-#include "../core/validate.h"
+#include "../util/error.h"
+#include "../util/validate.h"
 #include "rw.h"
 
 static void put_u16(char *p, size_t v)

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "agentmon/remote_write.h"
-#include "../core/buf.h"
+#include "../util/buf.h"
 #include "../encode/encoder.h"
 
 #define AM_RW_MAX_PAIRS (AM_MAX_LABELS + 1)

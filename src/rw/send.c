@@ -21,7 +21,7 @@
 #include <strings.h>
 
 #include "agentmon/version.h"
-#include "../core/error.h"
+#include "../util/error.h"
 #include "../http/curl.h"
 #include "rw_send.h"
 

@@ -54,8 +54,8 @@
 #include <unistd.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "../packs/pack.h"
 #include "rw.h"
 #include "rw_send.h"

@@ -28,10 +28,10 @@
 #include <string.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/buf.h"
-#include "../core/error.h"
-#include "../core/render.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
+#include "../util/error.h"
+#include "../util/render.h"
 #include "../util/hash.h"
 #include "alert_state.h"
 #include "store/labels.h"

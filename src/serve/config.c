@@ -13,9 +13,9 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "../core/alloc.h"
-#include "../core/buf.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
+#include "../util/error.h"
 #include "config.h"
 
 static bool in(const char *name, const char *const *set, size_t n)

@@ -34,8 +34,8 @@
 
 #include "agentmon/http.h"
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "../packs/pack.h"
 #include "../alert/service.h"
 #include "../alert/ycfg.h"

@@ -24,11 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/alloc.h"
+#include "../util/alloc.h"
 #include "../core/bucket.h"
-#include "../core/buf.h"
-#include "../core/error.h"
-#include "../core/render.h"
+#include "../util/buf.h"
+#include "../util/error.h"
+#include "../util/render.h"
 #include "../encode/encoder.h"
 #include "shm.h"
 

@@ -44,8 +44,8 @@
 #include <unistd.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "../util/alloc.h"
+#include "../util/error.h"
 #include "shm.h"
 
 static pthread_mutex_t g_open_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -33,11 +33,11 @@
 #include <string.h>
 
 #include "agentmon/timer.h"
-#include "../core/alloc.h"
+#include "../util/alloc.h"
 #include "../core/bucket.h"
-#include "../core/error.h"
-#include "../core/render.h"
-#include "../core/validate.h"
+#include "../util/error.h"
+#include "../util/render.h"
+#include "../util/validate.h"
 #include "shm.h"
 
 #define NO_SERIES UINT32_MAX

@@ -28,7 +28,7 @@
 #include <sys/types.h>
 
 #include "agentmon/shm.h"
-#include "../core/atomic.h"
+#include "../util/atomic.h"
 #include "../core/exemplar.h"
 #include "../core/family.h"
 

@@ -49,10 +49,10 @@
 #include <unistd.h>
 
 #include "agentmon/statsd.h"
-#include "../core/alloc.h"
-#include "../core/atomic.h"
-#include "../core/error.h"
-#include "../core/fmt.h"
+#include "../util/alloc.h"
+#include "../util/atomic.h"
+#include "../util/error.h"
+#include "../util/fmt.h"
 
 #define MAX_DATAGRAM 65000
 

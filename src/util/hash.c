@@ -8,8 +8,8 @@
 */
 #include <string.h>
 
-#include "../core/alloc.h"
-#include "../core/error.h"
+#include "alloc.h"
+#include "error.h"
 #include "hash.h"
 
 uint64_t am__hash64(uint64_t seed, const void *p, size_t n)

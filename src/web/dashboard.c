@@ -24,11 +24,11 @@
 #include <string.h>
 
 #include "../http/reply.h"
-#include "../core/alloc.h"
-#include "../core/buf.h"
-#include "../core/error.h"
-#include "../core/fmt.h"
-#include "../core/render.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
+#include "../util/error.h"
+#include "../util/fmt.h"
+#include "../util/render.h"
 #include "assets.h"
 #include "dashboard.h"
 

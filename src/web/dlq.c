@@ -22,10 +22,10 @@
 #include <string.h>
 
 #include "../http/reply.h"
-#include "../core/buf.h"
-#include "../core/error.h"
-#include "../core/fmt.h"
-#include "../core/render.h"
+#include "../util/buf.h"
+#include "../util/error.h"
+#include "../util/fmt.h"
+#include "../util/render.h"
 #include "dashboard.h"
 
 #define DLQ_DEFAULT_LIMIT 100

@@ -25,8 +25,8 @@
 #include <string.h>
 
 #include "../http/reply.h"
-#include "../core/alloc.h"
-#include "../core/buf.h"
+#include "../util/alloc.h"
+#include "../util/buf.h"
 #include "dashboard.h"
 
 #define LOGS_TAIL_BYTES (8u << 20)

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "agentmon/agentmon.h"
-#include "core/buf.h"
+#include "util/buf.h"
 #include "web/dashboard.h"
 
 #define CHECK(cond, ...)                                                                           \

@@ -23,9 +23,9 @@
 #include <string.h>
 
 #include "agentmon/agentmon.h"
-#include "core/alloc.h"
-#include "core/civil.h"
-#include "core/validate.h"
+#include "util/alloc.h"
+#include "util/civil.h"
+#include "util/validate.h"
 #include "http/gzip.h"
 #include "serve/ingest/events.h"
 #include "serve/store/labels.h"

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "agentmon/agentmon.h"
-#include "core/validate.h"
+#include "util/validate.h"
 #include "serve/ingest/expo_parse.h"
 
 #define CHECK(x)                                                                                   \

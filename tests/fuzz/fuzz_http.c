@@ -32,7 +32,7 @@
 #include <strings.h>
 
 #include "agentmon/agentmon.h"
-#include "core/validate.h"
+#include "util/validate.h"
 #include "http/auth.h"
 #include "http/framing.h"
 #include "http/negotiate.h"

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/validate.h"
+#include "util/validate.h"
 #include "util/json.h"
 
 #define CHECK(x)                                                                                   \

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "agentmon/agentmon.h"
-#include "core/validate.h"
+#include "util/validate.h"
 #include "http/query.h"
 #include "serve/api/params.h"
 

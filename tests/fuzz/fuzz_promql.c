@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "alert/promql.h"
-#include "core/buf.h"
+#include "util/buf.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \

@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "alert/rules.h"
-#include "core/alloc.h"
-#include "core/buf.h"
+#include "util/alloc.h"
+#include "util/buf.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \

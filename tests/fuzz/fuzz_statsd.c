@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "agentmon/agentmon.h"
-#include "core/validate.h"
+#include "util/validate.h"
 #include "serve/ingest/statsd_agg.h"
 
 #define CHECK(x)                                                                                   \

@@ -16,7 +16,7 @@
 
 #include "alert/template.h"
 #include "alert/tsdb.h"
-#include "core/buf.h"
+#include "util/buf.h"
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \

@@ -26,7 +26,7 @@
 #include "alert/promql.h"
 #include "alert/promql_fmt.h"
 #include "alert/tsdb.h"
-#include "core/buf.h"
+#include "util/buf.h"
 
 static void print_alerts(void *ud, const am_rule_info *r)
 {

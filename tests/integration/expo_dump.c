@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/render.h"
+#include "util/buf.h"
+#include "util/render.h"
 #include "serve/ingest/expo_parse.h"
 
 static void put_num(am_buf *b, double v)

@@ -12,7 +12,7 @@
 #include "testutil.h"
 #include "alert/promql.h"
 #include "alert/rules.h"
-#include "core/alloc.h"
+#include "util/alloc.h"
 
 static char g_dir[64];
 

@@ -15,7 +15,7 @@
 #include "alert/promql.h"
 #include "alert/promql_fmt.h"
 #include "alert/seriesdesc.h"
-#include "core/alloc.h"
+#include "util/alloc.h"
 
 static void test_parse_ok(void **state)
 {

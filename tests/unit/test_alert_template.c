@@ -12,7 +12,7 @@
 
 #include "testutil.h"
 #include "alert/template.h"
-#include "core/alloc.h"
+#include "util/alloc.h"
 
 static char *expand(const char *text, double value, char *err, size_t cap, am_err *rc)
 {

@@ -18,8 +18,8 @@
 #include "alert/chunk.h"
 #include "alert/labels.h"
 #include "alert/tsdb.h"
-#include "core/alloc.h"
-#include "core/fmt.h"
+#include "util/alloc.h"
+#include "util/fmt.h"
 
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t next_rand(void)

@@ -3,8 +3,8 @@
 ** its sticky error, and take().
 */
 #include "testutil.h"
-#include "core/alloc.h"
-#include "core/buf.h"
+#include "util/alloc.h"
+#include "util/buf.h"
 
 static void test_grow(void **state)
 {

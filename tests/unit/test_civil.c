@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "testutil.h"
-#include "core/civil.h"
+#include "util/civil.h"
 
 static void test_format_matches_gmtime(void **state)
 {

@@ -6,10 +6,10 @@
 ** feeding, stopping early, and the limits.
 */
 #include "fixture.h"
-#include "core/alloc.h"
-#include "core/buf.h"
-#include "core/fmt.h"
-#include "core/render.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/fmt.h"
+#include "util/render.h"
 #include "serve/ingest/expo_parse.h"
 
 /* ---------------------------------------------------------------- helpers */

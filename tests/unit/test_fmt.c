@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "testutil.h"
-#include "core/fmt.h"
+#include "util/fmt.h"
 
 static void test_table(void **state)
 {

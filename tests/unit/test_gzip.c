@@ -4,7 +4,7 @@
 #include <zlib.h>
 
 #include "testutil.h"
-#include "core/alloc.h"
+#include "util/alloc.h"
 #include "http/gzip.h"
 
 static void test_roundtrip(void **state)

@@ -4,7 +4,7 @@
 ** that is not canonical.
 */
 #include "testutil.h"
-#include "core/buf.h"
+#include "util/buf.h"
 #include "serve/store/labels.h"
 
 static void test_round_trip(void **state)

@@ -23,7 +23,7 @@
 
 #include "testutil.h"
 #include "jsoncheck.h"
-#include "core/fmt.h"
+#include "util/fmt.h"
 #include "core/hooks.h"
 
 /* ------------------------------------------------------------------ */

@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "core/validate.h"
+#include "util/validate.h"
 
 /* ------------------------------------------------------------------ */
 /* A counting allocator (installed for the whole test)                 */

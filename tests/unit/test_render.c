@@ -2,7 +2,7 @@
 ** test_render.c: escaping for label values, HELP (both formats) and JSON.
 */
 #include "testutil.h"
-#include "core/render.h"
+#include "util/render.h"
 
 static void test_label_escape(void **state)
 {

@@ -12,7 +12,7 @@
 
 #include "testutil.h"
 #include "http_client.h"
-#include "core/alloc.h"
+#include "util/alloc.h"
 #include "http/gzip.h"
 #include "serve/catalog.h"
 #include "serve/serve.h"

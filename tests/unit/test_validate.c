@@ -4,7 +4,7 @@
 ** and a message that names it.
 */
 #include "testutil.h"
-#include "core/validate.h"
+#include "util/validate.h"
 
 static void test_metric_names(void **state)
 {

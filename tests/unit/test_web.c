@@ -12,7 +12,7 @@
 
 #include "testutil.h"
 #include "http_client.h"
-#include "core/buf.h"
+#include "util/buf.h"
 #include "web/assets.h"
 #include "web/dashboard.h"
 

@@ -19,8 +19,8 @@
 #include <time.h>
 
 #include "agentmon/timer.h"
-#include "../../core/alloc.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
 #include "notify_int.h"
 #include "send.h"
 

@@ -35,8 +35,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../core/alloc.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
 #include "../promql_fmt.h"
 #include "../rules.h"
 #include "../yamltree.h"

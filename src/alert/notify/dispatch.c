@@ -45,8 +45,8 @@
 #include <time.h>
 
 #include "agentmon/timer.h"
-#include "../../core/alloc.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
 #include "../../log/trace_internal.h"
 #include "../../packs/pack.h"
 #include "../../util/hash.h"

@@ -12,7 +12,7 @@
 */
 #include <string.h>
 
-#include "../../core/alloc.h"
+#include "../../util/alloc.h"
 #include "notify.h"
 #include "dtext.h"
 

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "agentmon/timer.h"
-#include "../../core/alloc.h"
+#include "../../util/alloc.h"
 #include "dtext.h"
 #include "notify.h"
 

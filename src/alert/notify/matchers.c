@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../core/alloc.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
 #include "notify.h"
 
 void am__amatchers_free(am_amatcher *m, size_t n)

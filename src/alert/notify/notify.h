@@ -34,7 +34,7 @@
 
 #include "agentmon/log.h"
 #include "agentmon/metrics.h"
-#include "../../core/buf.h"
+#include "../../util/buf.h"
 #include "../../core/catalog.h"
 #include "../alert.h"
 #include "../labels.h"

@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../core/alloc.h"
-#include "../../core/render.h"
+#include "../../util/alloc.h"
+#include "../../util/render.h"
 #include "dtext.h"
 #include "notify.h"
 

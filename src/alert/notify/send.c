@@ -18,7 +18,7 @@
 
 #include "agentmon/timer.h"
 #include "agentmon/version.h"
-#include "../../core/alloc.h"
+#include "../../util/alloc.h"
 #include "../../http/curl.h"
 #include "send.h"
 

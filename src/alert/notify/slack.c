@@ -16,8 +16,8 @@
 */
 #include <string.h>
 
-#include "../../core/alloc.h"
-#include "../../core/render.h"
+#include "../../util/alloc.h"
+#include "../../util/render.h"
 #include "dtext.h"
 #include "notify.h"
 

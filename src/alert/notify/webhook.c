@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../core/alloc.h"
-#include "../../core/civil.h"
-#include "../../core/render.h"
+#include "../../util/alloc.h"
+#include "../../util/civil.h"
+#include "../../util/render.h"
 #include "notify.h"
 
 void am__request_free(am_request *r)

@@ -24,12 +24,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../core/alloc.h"
-#include "../../core/buf.h"
-#include "../../core/civil.h"
-#include "../../core/error.h"
-#include "../../core/fmt.h"
-#include "../../core/render.h"
+#include "../../util/alloc.h"
+#include "../../util/buf.h"
+#include "../../util/civil.h"
+#include "../../util/error.h"
+#include "../../util/fmt.h"
+#include "../../util/render.h"
 #include "../../alert/labels.h"
 #include "agentmon/timer.h"
 #include "../store/labels.h"

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/alloc.h"
-#include "../../core/civil.h"
-#include "../../core/error.h"
-#include "../../core/validate.h"
+#include "../../util/alloc.h"
+#include "../../util/civil.h"
+#include "../../util/error.h"
+#include "../../util/validate.h"
 #include "params.h"
 
 #define MAX_LIMIT 10000

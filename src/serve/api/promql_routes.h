@@ -32,7 +32,7 @@
 
 #include "agentmon/http.h"
 #include "../../alert/service.h"
-#include "../../core/buf.h"
+#include "../../util/buf.h"
 
 typedef struct am_promql_api {
     _Atomic(am_alerting *) al; /* NULL until the engine runs (answers 503) */

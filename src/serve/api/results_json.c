@@ -11,10 +11,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../core/civil.h"
-#include "../../core/error.h"
-#include "../../core/fmt.h"
-#include "../../core/render.h"
+#include "../../util/civil.h"
+#include "../../util/error.h"
+#include "../../util/fmt.h"
+#include "../../util/render.h"
 #include "results_json.h"
 
 /* RFC 3339, UTC, milliseconds, quoted: "2026-01-02T03:04:05.678Z" */

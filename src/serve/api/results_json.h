@@ -20,7 +20,7 @@
 #ifndef AM_SERVE_RESULTS_JSON_H
 #define AM_SERVE_RESULTS_JSON_H
 
-#include "../../core/buf.h"
+#include "../../util/buf.h"
 #include "../store/store.h"
 
 /* GET /api/v1/metrics/{type}: *n_rows and next_cursor as am_store_select. */

@@ -9,10 +9,10 @@
 #include <strings.h>
 
 #include "agentmon/timer.h"
-#include "../../core/alloc.h"
-#include "../../core/buf.h"
-#include "../../core/error.h"
-#include "../../core/render.h"
+#include "../../util/alloc.h"
+#include "../../util/buf.h"
+#include "../../util/error.h"
+#include "../../util/render.h"
 #include "../../http/gzip.h"
 #include "../ingest/events.h"
 #include "params.h"

@@ -40,8 +40,8 @@
 #include "../../alert/rules.h"
 #include "../../alert/yamltree.h"
 #include "../../alert/ycfg.h"
-#include "../../core/alloc.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
 #include "rw_config.h"
 
 /* A non-negative integer up to max (0 when absent: the default). */

@@ -20,8 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../../core/alloc.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
 #include "../../alert/ycfg.h"
 #include "../store/labels.h"
 #include "rw_config.h"

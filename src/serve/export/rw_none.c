@@ -4,7 +4,7 @@
 ** rw_config.c): a config file with a remote_write: section is refused by
 ** name, so nothing configured silently does nothing.
 */
-#include "../../core/error.h"
+#include "../../util/error.h"
 #include "rw_export.h"
 
 am_err am__rw_export_start(const am_rw_export_opts *o, am_rw_export **out)

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "agentmon/packs.h"
-#include "../../core/alloc.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
 #include "../../packs/pack.h"
 #include "event_metrics.h"
 #include "events.h"

@@ -30,11 +30,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../core/alloc.h"
-#include "../../core/buf.h"
-#include "../../core/civil.h"
-#include "../../core/error.h"
-#include "../../core/validate.h"
+#include "../../util/alloc.h"
+#include "../../util/buf.h"
+#include "../../util/civil.h"
+#include "../../util/error.h"
+#include "../../util/validate.h"
 #include "../../log/trace_internal.h"
 #include "../../util/json.h"
 #include "../store/labels.h"

@@ -47,10 +47,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/alloc.h"
-#include "../../core/buf.h"
-#include "../../core/error.h"
-#include "../../core/validate.h"
+#include "../../util/alloc.h"
+#include "../../util/buf.h"
+#include "../../util/error.h"
+#include "../../util/validate.h"
 #include "../../util/hash.h"
 #include "expo_parse.h"
 

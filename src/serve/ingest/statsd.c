@@ -41,8 +41,8 @@
 #include <unistd.h>
 
 #include "agentmon/timer.h"
-#include "../../core/alloc.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
 #include "statsd.h"
 
 enum { LINES, INVALID, N_DEFS };

@@ -43,10 +43,10 @@
 #include <time.h>
 
 #include "agentmon/timer.h"
-#include "../../core/alloc.h"
-#include "../../core/atomic.h"
-#include "../../core/buf.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/atomic.h"
+#include "../../util/buf.h"
+#include "../../util/error.h"
 #include "../../core/family.h"
 #include "../../core/registry.h"
 #include "../store/labels.h"

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../core/error.h"
-#include "../../core/validate.h"
+#include "../../util/error.h"
+#include "../../util/validate.h"
 #include "statsd_parse.h"
 
 /* At most this much of a bad piece is quoted back in a message. */

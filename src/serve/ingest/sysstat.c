@@ -9,7 +9,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "../../core/error.h"
+#include "../../util/error.h"
 #include "../../log/trace_internal.h"
 #include "sysstat.h"
 

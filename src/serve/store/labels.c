@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "labels.h"
-#include "../../core/error.h"
-#include "../../core/render.h"
+#include "../../util/error.h"
+#include "../../util/render.h"
 
 void am__labels_pair(am_buf *b, const char *name, const char *value)
 {

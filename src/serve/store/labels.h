@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#include "../../core/buf.h"
+#include "../../util/buf.h"
 
 #define AM_LABELS_MAX 64 /* pairs in one set; producers refuse more */
 

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../core/buf.h"
+#include "../../util/buf.h"
 #include "schema.h"
 #include "store.h"
 

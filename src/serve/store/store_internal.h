@@ -20,10 +20,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../core/alloc.h"
-#include "../../core/error.h"
-#include "../../core/fmt.h"
-#include "../../core/validate.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
+#include "../../util/fmt.h"
+#include "../../util/validate.h"
 #include "../../util/hash.h"
 #include "agentmon/timer.h"
 #include "labels.h"

@@ -60,8 +60,8 @@
 
 #include <libpq-fe.h>
 
-#include "../../core/alloc.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
 #include "agentmon/timer.h"
 #include "store_backend.h"
 

@@ -40,8 +40,8 @@
 
 #include <sqlite3.h>
 
-#include "../../core/alloc.h"
-#include "../../core/error.h"
+#include "../../util/alloc.h"
+#include "../../util/error.h"
 #include "store_backend.h"
 
 #define POOL_MAX 8
