@@ -211,6 +211,16 @@ am_err am__redis_claim(am__rbe *b, const char *id, const char *to, char out[AM__
                    id);
 }
 
+bool am__redis_near(am__rbe *b, int ib, int ab)
+{
+    if (!b->is_cluster)
+        return false;
+    if (ib == ab)
+        return true;
+    am__rnode *n = am__redis_node_of(b, ab);
+    return n && n == am__redis_node_of(b, ib);
+}
+
 void am__redis_reclaim(am__rbe *b, const char *id, const char *claim)
 {
     int bucket = am__redis_bucket(id, strlen(id));
