@@ -73,7 +73,9 @@
 ** What spans agents is read from every master and summed (the snapshot,
 ** the totals, kept per bucket; coord_redis_snap.c), and ids stay unique
 ** across agents by a claim in the id's own slot (coord_redis_claim.c),
-** which costs a send and an ack one more round trip each.
+** which costs a send one more round trip and an ack one more command
+** beside it -- unless the id's slot is on the agent's master, when
+** send.lua and ack.lua claim and release it themselves.
 **
 ** THE BACKGROUND THREAD flushes the counters and then refreshes the
 ** snapshot the gauges show (am__coord_refresh()), every second -- the
