@@ -306,8 +306,7 @@ static void test_ids_unique_across_slots(void **state)
     am_registry_free(r);
 }
 
-static void migrate_keys(int src, int dst, int slot);
-static void setslot(int node, int slot, const char *how, int other);
+static void move_slot(int slot, int src, int dst);
 
 /* The master (index) that serves bucket n's slot. */
 static int master_of_bucket(int n)
@@ -374,11 +373,7 @@ static void test_ids_claimed_inline_on_the_same_master(void **state)
        master refuses send.lua at the claim, before anything ran, and the
        send goes the long way; so does the ack. */
     int slot = am__redis_key_slot(ikey, strlen(ikey)), dst = (m + 1) % 3;
-    setslot(dst, slot, "IMPORTING", m);
-    setslot(m, slot, "MIGRATING", dst);
-    migrate_keys(m, dst, slot);
-    for (int i = 0; i < 3; i++)
-        setslot(i, slot, "NODE", dst);
+    move_slot(slot, m, dst);
     AM_ASSERT_OK(send_to(c, agent, id, 5, "y"));
     AM_ASSERT_EQ(cl_int(cl_cmd_key(ikey, "HEXISTS %s %s", ikey, id)), 1);
     AM_ASSERT_ERR(send_to(c, "near:2", id, 5, "x"), AM_EEXIST);
@@ -391,12 +386,7 @@ static void test_ids_claimed_inline_on_the_same_master(void **state)
     am_coord_stats st;
     AM_ASSERT_OK(am_coord_agent_stats(c, agent, &st));
     AM_ASSERT_EQ(st.queued[1] + st.inflight, 0);
-    /* and back, so that the next tests find the usual layout */
-    setslot(m, slot, "IMPORTING", dst);
-    setslot(dst, slot, "MIGRATING", m);
-    migrate_keys(dst, m, slot);
-    for (int i = 0; i < 3; i++)
-        setslot(i, slot, "NODE", m);
+    move_slot(slot, dst, m); /* back, so that the next tests find the usual layout */
     am_coord_close(c);
     am_registry_free(r);
 }
@@ -503,6 +493,16 @@ static void setslot(int node, int slot, const char *how, int other)
     freeReplyObject(r);
 }
 
+/* Hand slot from master src to master dst, its keys with it. */
+static void move_slot(int slot, int src, int dst)
+{
+    setslot(dst, slot, "IMPORTING", src);
+    setslot(src, slot, "MIGRATING", dst);
+    migrate_keys(src, dst, slot);
+    for (int i = 0; i < 3; i++)
+        setslot(i, slot, "NODE", dst);
+}
+
 static void test_moved_and_ask(void **state)
 {
     (void)state;
@@ -549,12 +549,7 @@ static void test_moved_and_ask(void **state)
     AM_ASSERT_OK(am_coord_snapshot(c, &snap, &len));
     AM_ASSERT_CONTAINS(snap, "\"mover:1\"");
     am_free(snap);
-    /* and back, so that the next tests find the usual layout */
-    setslot(src, slot, "IMPORTING", dst);
-    setslot(dst, slot, "MIGRATING", src);
-    migrate_keys(dst, src, slot);
-    for (int i = 0; i < 3; i++)
-        setslot(i, slot, "NODE", src);
+    move_slot(slot, dst, src); /* back, so that the next tests find the usual layout */
     AM_ASSERT_OK(send_to(c, agent, NULL, 5, "after"));
     am_coord_close(c);
     am_registry_free(r);
