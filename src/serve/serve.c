@@ -49,6 +49,7 @@
 #include "ingest/statsd.h"
 #include "ingest/statsd_agg.h"
 #include "ingest/sysstat.h"
+#include "ingest/tail.h"
 #include "serve.h"
 #include "store/labels.h"
 #include "store/store.h"
@@ -143,6 +144,7 @@ struct am_serve {
     char disk_path[4096];
     am_sysstat sys;    /* the /proc sampler's state */
     am_rw_export *rwx; /* remote_write endpoints */
+    am_tail *tail;     /* --tail files */
 
     pthread_mutex_t lock; /* the batch, stopping */
     pthread_cond_t wake;
@@ -425,6 +427,7 @@ static am_err start_http(am_serve *s)
     s->dash.read_auth = s->o.read_auth;
     s->dash.write_auth = s->o.write_auth;
     s->dash.has_store = true;
+    s->dash.has_logs = true; /* POST and GET /api/v1/logs (api/log_routes.c) */
     s->dash.sample_interval_s = s->o.eval_interval_s > 0 ? s->o.eval_interval_s : 15;
     if (!rc)
         rc = am__dashboard_routes_add(s->http, &s->dash);
@@ -577,6 +580,24 @@ static am_err start_remote_write(am_serve *s)
     return am__rw_export_start(&ro, &s->rwx);
 }
 
+static am_err start_tail(am_serve *s)
+{
+    return s->o.n_tail ? am__tail_new(s->o.tail, s->o.n_tail, &s->tail) : AM_OK;
+}
+
+static void flush_tail(am_serve *s)
+{
+    am__tail_poll(s->tail, s->store, s->em, s->o.retention_s);
+}
+
+/* What was appended since the last poll, then no more. */
+static void stop_tail(am_serve *s)
+{
+    flush_tail(s);
+    am__tail_free(s->tail);
+    s->tail = NULL;
+}
+
 static void stop_remote_write(am_serve *s)
 {
     am__rw_export_stop(s->rwx, AM_SERVE_STOP_S);
@@ -614,6 +635,7 @@ static const source SOURCES[] = {
      false},
     {"scrape", start_scraper, stop_scraper, NULL, 0, false},
     {"system", start_system, NULL, sample_system, offsetof(am_serve_opts, system_interval_s), true},
+    {"tail", start_tail, stop_tail, flush_tail, offsetof(am_serve_opts, tail_interval_s), true},
     /* after the inputs: it sends what they fed until they stopped */
     {"remote_write", start_remote_write, stop_remote_write, NULL, 0, false},
 };
@@ -708,6 +730,8 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
         s->o.retention_s = AM_SERVE_RETENTION_S;
     if (s->o.scrape_interval_s <= 0)
         s->o.scrape_interval_s = AM_SERVE_SCRAPE_INTERVAL_S;
+    if (s->o.tail_interval_s <= 0)
+        s->o.tail_interval_s = 1;
     if (s->o.flush_interval_s <= 0)
         s->o.flush_interval_s = AM_SERVE_FLUSH_INTERVAL_S;
     if (s->o.system_interval_s == 0)
