@@ -19,6 +19,7 @@
   const RANGES = { '5m': 300, '1h': 3600, '24h': 86400 };
   const PALETTE = ['#2463d1', '#e8710a', '#2e9d4a', '#c62828', '#8e44ad', '#00838f', '#b8860b',
     '#d81b60', '#5d6d7e', '#7cb342', '#3949ab', '#6d4c41'];
+  const EXEMPLAR = '#d81b60'; // exemplar points over latency lines
 
   let DEF = null;      // panels.json
   let CFG = null;      // GET /api/v1/dashboard
@@ -195,7 +196,7 @@
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       plugins: { legend: { position: 'bottom', labels: { boxWidth: 10, color: fg } },
         tooltip: { callbacks: { title: (it) => it.length ? time(it[0].parsed.x / 1000) : '',
-          label: (c) => c.dataset.label + ': ' + fmt(c.parsed.y, unit) } } },
+          label: (c) => (c.dataset.$exemplars ? 'trace ' + c.raw.trace : c.dataset.label) + ': ' + fmt(c.parsed.y, unit) } } },
       scales: {
         x: { type: 'linear', ticks: { color: fg, maxTicksLimit: 6, callback: (v) => new Date(v).toLocaleTimeString(undefined, { hour12: false, hour: '2-digit', minute: '2-digit', second: S.range === '5m' ? '2-digit' : undefined }) }, grid: { color: grid } },
         y: { beginAtZero: true, ticks: { color: fg, maxTicksLimit: 6, callback: (v) => fmt(v, unit) }, grid: { color: grid } },
@@ -259,6 +260,18 @@
       w.table = { columns: cols, rows: [...byT.keys()].sort((a, b) => a - b).map((t) => {
         const r = byT.get(t); return [new Date(t).toISOString(), ...cols.slice(1).map((_, i) => r[i + 1] ?? '')];
       }) };
+      // latency charts: the exemplars of their histograms as points over
+      // the lines; a click opens the trace page of that trace id
+      if (p.unit === 's' && p.targets.some((t) => t.expr.includes('_bucket'))) {
+        const ex = await Promise.all(p.targets.map((t) => api('/api/v1/query_exemplars',
+          { query: expand(t.expr, win_), start: win_.start.toFixed(3), end: win_.end.toFixed(3) }).catch(() => [])));
+        const pts = [];
+        for (const series of ex.flat()) for (const e of series.exemplars || [])
+          if (e.labels && e.labels.trace_id) pts.push({ x: e.timestamp * 1000, y: Number(e.value), trace: e.labels.trace_id });
+        if (pts.length) ds.push({ type: 'scatter', label: 'exemplars (click: trace)', data: pts.sort((a, b) => a.x - b.x),
+          $exemplars: true, pointRadius: 3, pointHoverRadius: 5, borderColor: EXEMPLAR, backgroundColor: EXEMPLAR, showLine: false });
+        w.exemplars = pts;
+      }
       const empty = !ds.some((d) => d.data.length);
       note.hidden = !empty;
       note.textContent = empty ? (p.empty_note || 'No data in this range.') : '';
@@ -266,6 +279,11 @@
       if (empty) { if (chart) { charts.splice(charts.indexOf(chart), 1); chart.destroy(); chart = null; } return; }
       if (!chart) {
         chart = new Chart(canvas, { type: 'line', data: { datasets: ds }, options: chartOptions(p.unit) });
+        chart.options.onClick = (e) => {
+          const hit = chart.getElementsAtEventForMode(e, 'nearest', { intersect: true }, false)
+            .find((el) => chart.data.datasets[el.datasetIndex].$exemplars);
+          if (hit) go({ page: 'trace', trace: chart.data.datasets[hit.datasetIndex].data[hit.index].trace }, true);
+        };
         chart.$panel = id;
         charts.push(chart);
       } else {
@@ -700,6 +718,16 @@
     charts: () => charts.map((c) => ({ panel: c.$panel, refreshed: c.$refreshed, points: c.data.datasets.reduce((n, d) => n + d.data.length, 0),
       firstX: Math.min(...c.data.datasets.flatMap((d) => d.data.map((p) => p.x))) })),
     widgets: () => widgets.map((w) => ({ id: w.id, rows: w.table ? w.table.rows.length : null, error: (w.el.querySelector('.err') || {}).textContent || null })),
+    // where on the screen the newest exemplar point of a chart is, and its trace id
+    exemplarPoint: () => {
+      for (const c of charts) {
+        const i = c.data.datasets.findIndex((d) => d.$exemplars);
+        if (i < 0) continue;
+        const el = c.getDatasetMeta(i).data, j = el.length - 1, r = c.canvas.getBoundingClientRect();
+        if (j >= 0) return { panel: c.$panel, x: r.left + el[j].x, y: r.top + el[j].y, trace: c.data.datasets[i].data[j].trace };
+      }
+      return null;
+    },
   };
   document.addEventListener('DOMContentLoaded', () => start().catch((e) => {
     $('main').replaceChildren(h('p', { class: 'err', role: 'alert', text: 'The dashboard could not start: ' + e.message }));

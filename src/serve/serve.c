@@ -411,6 +411,8 @@ static am_err start_http(am_serve *s)
     s->papi.read_auth = s->o.read_auth;
     s->papi.write_auth = s->o.write_auth;
     s->papi.max_window_ms = (int64_t)(s->o.query_max_window_s * 1000);
+    s->papi.registries = &s->reg;
+    s->papi.n_registries = 1;
     am_err rc = am_http_new(&ho, &s->http);
     if (!rc)
         rc = am__promql_routes_add(s->http, &s->papi);

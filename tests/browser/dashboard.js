@@ -24,6 +24,11 @@ const [url, outdir, token, mode] = process.argv.slice(2);
 // (no console error, failed request or panel error); charts are not required
 // to have points, and the demo-only checks are skipped.
 const SERVE = mode === 'serve';
+// the trace page's events table as {agent, kind} (its columns: time, agent, kind, what)
+function traceRows() {
+  const t = document.querySelector('[data-trace-path]').parentElement.querySelector('table');
+  return t ? [...t.querySelectorAll('tbody tr')].map((r) => ({ agent: r.cells[1] && r.cells[1].textContent, kind: r.cells[2] && r.cells[2].textContent })) : [];
+}
 const PAGES = ['overview', 'messaging', 'agents', 'llm', 'trace', 'communication', 'system', 'alerts'];
 const problems = [];
 let expect401 = false;
@@ -91,8 +96,23 @@ async function waitRefreshes(p, n) {
       const t = await p.evaluate(() => ({ path: document.querySelector('[data-trace-path]').textContent,
         rows: window.agentmonDashboard.widgets()[0].rows }));
       if (!(t.rows >= 2) || !/planner/.test(t.path)) fail('serve: the trace page does not show the trace\'s records: ' + JSON.stringify(t));
-      if (problems.length) fail(problems.join('\n'));
+      // its log line, sent to POST /api/v1/logs as a shipper sends it
+      const rawT = await p.evaluate(traceRows);
+      if (!rawT.some((g) => /^log /.test(g.kind))) fail('serve: the trace page lacks the log line sent for the trace: ' + JSON.stringify(rawT));
       facts.trace = t;
+      // a trace of the real demo, whose log file serve tails (--tail)
+      if (process.env.AM_LOG_TRACE) {
+        await p.goto(url + '?page=trace&trace=' + process.env.AM_LOG_TRACE, { waitUntil: 'load' });
+        await waitRefreshes(p, 1);
+        const d = await p.evaluate((f) => ({ path: document.querySelector('[data-trace-path]').textContent,
+          raw: eval(f)() }), '(' + traceRows.toString() + ')');
+        const logs = d.raw.filter((g) => /^log /.test(g.kind));
+        const agents = new Set(logs.map((g) => g.agent));
+        if (logs.length < 2 || agents.size < 2) fail('serve: the tailed demo trace shows too few log lines: ' + JSON.stringify(d));
+        facts.tailed_trace = { lines: logs.length, path: d.path };
+        await p.screenshot({ path: path.join(outdir, 'serve-trace-logs.png'), fullPage: true });
+      }
+      if (problems.length) fail(problems.join('\n'));
       console.log(JSON.stringify(facts));
       return;
     }
