@@ -85,7 +85,8 @@
     const type = S.agent ? reEscape(S.agent.split(':')[0]) : '.*';
     return expr.replaceAll('$__rate_interval', w.rate + 's').replaceAll('$__range', Math.round(w.span) + 's')
       .replaceAll('$agent_type', type).replaceAll('$agent', agent)
-      .replaceAll('$provider', S.provider ? reEscape(S.provider) : '.*');
+      .replaceAll('$provider', S.provider ? reEscape(S.provider) : '.*')
+      .replaceAll('$session', S.session ? reEscape(S.session) : '.*');
   }
 
   function authHeader() {
@@ -278,12 +279,16 @@
       box.hidden = empty;
       if (empty) { if (chart) { charts.splice(charts.indexOf(chart), 1); chart.destroy(); chart = null; } return; }
       if (!chart) {
-        chart = new Chart(canvas, { type: 'line', data: { datasets: ds }, options: chartOptions(p.unit) });
-        chart.options.onClick = (e) => {
-          const hit = chart.getElementsAtEventForMode(e, 'nearest', { intersect: true }, false)
-            .find((el) => chart.data.datasets[el.datasetIndex].$exemplars);
-          if (hit) go({ page: 'trace', trace: chart.data.datasets[hit.datasetIndex].data[hit.index].trace }, true);
+        const onClick = (e) => {
+          // the exemplar nearest to the click, of those under it
+          const d2 = (el) => (el.element.x - e.x) ** 2 + (el.element.y - e.y) ** 2;
+          const hit = chart.getElementsAtEventForMode(e, 'point', { intersect: true }, false)
+            .filter((el) => chart.data.datasets[el.datasetIndex].$exemplars).sort((a, b) => d2(a) - d2(b))[0];
+          // after Chart.js is done with the event: the trace page destroys this chart
+          const trace = hit && chart.data.datasets[hit.datasetIndex].data[hit.index].trace;
+          if (trace) setTimeout(() => go({ page: 'trace', trace }, true), 0);
         };
+        chart = new Chart(canvas, { type: 'line', data: { datasets: ds }, options: Object.assign(chartOptions(p.unit), { onClick }) });
         chart.$panel = id;
         charts.push(chart);
       } else {
@@ -599,7 +604,20 @@
     return w;
   }
 
+  // The session filter narrows what carries a session: the store's rows and
+  // summaries (session_id), and PromQL panels whose queries use $session
+  // (series with a session label). Any other PromQL panel says that the
+  // filter does not apply, rather than show unfiltered numbers as filtered.
   function build(spec, i) {
+    const w = make(spec, i);
+    const promql = typeof spec === 'string' || ['table', 'graph', 'cost'].includes(spec.kind);
+    const exprs = typeof spec === 'string' ? DEF.panels[spec].targets.map((t) => t.expr) : (spec.queries || []).map((q) => q.expr);
+    if (w && S.session && promql && !exprs.some((e) => e.includes('$session')))
+      w.el.querySelector('h2').after(h('p', { class: 'note', 'data-session-na': '',
+        text: 'The session filter does not apply here: these series carry no session label.' }));
+    return w;
+  }
+  function make(spec, i) {
     if (typeof spec === 'string') {
       const p = DEF.panels[spec];
       if (!p) return null;
@@ -718,13 +736,18 @@
     charts: () => charts.map((c) => ({ panel: c.$panel, refreshed: c.$refreshed, points: c.data.datasets.reduce((n, d) => n + d.data.length, 0),
       firstX: Math.min(...c.data.datasets.flatMap((d) => d.data.map((p) => p.x))) })),
     widgets: () => widgets.map((w) => ({ id: w.id, rows: w.table ? w.table.rows.length : null, error: (w.el.querySelector('.err') || {}).textContent || null })),
-    // where on the screen the newest exemplar point of a chart is, and its trace id
+    // where on the screen an exemplar point of a chart is (the one farthest
+    // from the others, so that a click finds it alone), and its trace id
     exemplarPoint: () => {
       for (const c of charts) {
         const i = c.data.datasets.findIndex((d) => d.$exemplars);
         if (i < 0) continue;
-        const el = c.getDatasetMeta(i).data, j = el.length - 1, r = c.canvas.getBoundingClientRect();
-        if (j >= 0) return { panel: c.$panel, x: r.left + el[j].x, y: r.top + el[j].y, trace: c.data.datasets[i].data[j].trace };
+        c.canvas.scrollIntoView({ block: 'center' });
+        const el = c.getDatasetMeta(i).data, r = c.canvas.getBoundingClientRect();
+        const alone = (j) => Math.min(Infinity, ...el.map((o, k) => k === j ? Infinity : Math.hypot(o.x - el[j].x, o.y - el[j].y)));
+        let j = -1;
+        for (let k = 0; k < el.length; k++) if (j < 0 || alone(k) > alone(j)) j = k;
+        if (j >= 0) return { panel: c.$panel, x: r.left + el[j].x, y: r.top + el[j].y, trace: c.data.datasets[i].data[j].trace, alone_px: alone(j) };
       }
       return null;
     },
