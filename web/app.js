@@ -227,6 +227,12 @@
         store = p.targets.map(() => new Map());
       }
       gridKey = key;
+      // latency charts: the exemplars of their histograms, asked with the
+      // lines (not after them: one round trip less before the chart draws)
+      const exemplars = p.unit === 's' && p.targets.some((t) => t.expr.includes('_bucket'))
+        ? Promise.all(p.targets.map((t) => api('/api/v1/query_exemplars',
+          { query: expand(t.expr, win_), start: win_.start.toFixed(3), end: win_.end.toFixed(3) }).catch(() => [])))
+        : null;
       if (q) {
         const got = await Promise.all(p.targets.map((t) => range(t.expr, q)));
         got.forEach((r, ti) => (r.result || []).forEach((s) => {
@@ -261,11 +267,10 @@
       w.table = { columns: cols, rows: [...byT.keys()].sort((a, b) => a - b).map((t) => {
         const r = byT.get(t); return [new Date(t).toISOString(), ...cols.slice(1).map((_, i) => r[i + 1] ?? '')];
       }) };
-      // latency charts: the exemplars of their histograms as points over
-      // the lines; a click opens the trace page of that trace id
-      if (p.unit === 's' && p.targets.some((t) => t.expr.includes('_bucket'))) {
-        const ex = await Promise.all(p.targets.map((t) => api('/api/v1/query_exemplars',
-          { query: expand(t.expr, win_), start: win_.start.toFixed(3), end: win_.end.toFixed(3) }).catch(() => [])));
+      // the exemplars as points over the lines; a click opens the trace
+      // page of that trace id
+      if (exemplars) {
+        const ex = await exemplars;
         const pts = [];
         for (const series of ex.flat()) for (const e of series.exemplars || [])
           if (e.labels && e.labels.trace_id) pts.push({ x: e.timestamp * 1000, y: Number(e.value), trace: e.labels.trace_id });
@@ -725,8 +730,10 @@
       go({ page: 'trace', trace: a.dataset.trace }, true);
     });
     document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(true); });
-    await fillFilters();
+    // the filters' choices fill in while the panels load (one round trip
+    // less before the first chart: the URL already holds the chosen ones)
     render();
+    fillFilters();
     timer = setInterval(() => refresh(false), REFRESH_MS);
   }
 
