@@ -107,11 +107,24 @@
   const range = (expr, w) => api('/api/v1/query_range', { query: expand(expr, w), start: w.start.toFixed(3),
     end: w.end.toFixed(3), step: w.step });
 
+  // Intl formatters, made once: toLocaleString() builds one per call, and
+  // Chart.js formats every tick several times a draw (it was most of the
+  // first render's time)
+  const FORMATS = new Map();
+  function formatter(key, make) {
+    let f = FORMATS.get(key);
+    if (!f) FORMATS.set(key, f = make());
+    return f;
+  }
+  const numberFormat = (d) => formatter('n' + d, () => new Intl.NumberFormat(undefined, { maximumFractionDigits: d }));
+  const clockFormat = (secs) => formatter(secs ? 'hms' : 'hm', () => new Intl.DateTimeFormat(undefined,
+    { hour12: false, hour: '2-digit', minute: '2-digit', second: secs ? '2-digit' : undefined }));
+
   function fmt(v, unit) {
     if (v === null || v === undefined || Number.isNaN(v)) return '–';
     if (!Number.isFinite(v)) return String(v);
     const a = Math.abs(v);
-    const n = (x, d) => x.toLocaleString(undefined, { maximumFractionDigits: d });
+    const n = (x, d) => numberFormat(d).format(x);
     switch (unit) {
       case 'percentunit': return n(v * 100, 1) + ' %';
       case 'percent': return n(v, 1) + ' %';
@@ -137,8 +150,8 @@
   // a time as the APIs give it (unix seconds, or RFC 3339) in seconds
   function secs(t) { return typeof t === 'number' ? t : Date.parse(t) / 1000; }
   function time(t) {
-    const d = new Date(t * 1000);
-    return d.toLocaleString(undefined, { hour12: false });
+    return formatter('dt', () => new Intl.DateTimeFormat(undefined, { hour12: false, year: 'numeric', month: 'numeric',
+      day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })).format(t * 1000);
   }
 
   // ---------------------------------------------------------------- export
@@ -199,7 +212,7 @@
         tooltip: { callbacks: { title: (it) => it.length ? time(it[0].parsed.x / 1000) : '',
           label: (c) => (c.dataset.$exemplars ? 'trace ' + c.raw.trace : c.dataset.label) + ': ' + fmt(c.parsed.y, unit) } } },
       scales: {
-        x: { type: 'linear', ticks: { color: fg, maxTicksLimit: 6, callback: (v) => new Date(v).toLocaleTimeString(undefined, { hour12: false, hour: '2-digit', minute: '2-digit', second: S.range === '5m' ? '2-digit' : undefined }) }, grid: { color: grid } },
+        x: { type: 'linear', ticks: { color: fg, maxTicksLimit: 6, callback: (v) => clockFormat(S.range === '5m').format(v) }, grid: { color: grid } },
         y: { beginAtZero: true, ticks: { color: fg, maxTicksLimit: 6, callback: (v) => fmt(v, unit) }, grid: { color: grid } },
       },
       elements: { point: { radius: 0, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },

@@ -99,8 +99,8 @@ static bool matches(const am_pql_vsel *vs, const am_expo_sample *s)
     return true;
 }
 
-static void pairs(am_buf *b, const char *first, const char *first_value,
-                  const char *const *names, const char *const *values, size_t n)
+static void pairs(am_buf *b, const char *first, const char *first_value, const char *const *names,
+                  const char *const *values, size_t n)
 {
     am_buf_putc(b, '{');
     if (first) {
