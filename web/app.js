@@ -699,7 +699,7 @@
       if (w.el.classList.contains('stat')) { if (!stats.parentNode) main.append(stats); stats.append(w.el); } else main.append(w.el);
     });
     document.body.dataset.page = page.id;
-    refresh(true);
+    return refresh(true);
   }
 
   async function fillFilters() {
@@ -743,10 +743,11 @@
       go({ page: 'trace', trace: a.dataset.trace }, true);
     });
     document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(true); });
-    // the filters' choices fill in while the panels load (one round trip
-    // less before the first chart: the URL already holds the chosen ones)
-    render();
-    fillFilters();
+    // the filters' choices fill in once the panels have drawn: not a round
+    // trip before the first chart, nor two requests competing with the
+    // panels' for the browser's six connections (the URL already holds the
+    // chosen ones)
+    render().then(fillFilters);
     timer = setInterval(() => refresh(false), REFRESH_MS);
   }
 
