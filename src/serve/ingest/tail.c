@@ -30,6 +30,8 @@
 #include "log_lines.h"
 #include "tail.h"
 
+#define TAIL_SLICE 1024 /* lines per submit */
+
 typedef struct tailed {
     char *path;
     int fd; /* -1: not open */
@@ -117,13 +119,18 @@ static bool submit(am_events *ev, am_store *s, am_event_metrics *m, double reten
         if (retention_s > 0 && ev->recs[k].vals[AM_LOG_TIMESTAMP].v.d < now - retention_s &&
             am__events_drop(ev, k, "older than the retention"))
             return true; /* out of memory: drop them all */
-    if (!ev->n_recs)
-        return true;
-    am_err rc = am_store_submit_samples(s, ev->recs, ev->n_recs);
-    if (rc == AM_EFULL)
-        return false;
-    for (size_t i = 0; !rc && i < ev->n_recs; i++)
-        am__event_metrics_stored(m, "tail", AM_T_LOG);
+    /* in slices, so that a read of many short lines never asks for more
+       than the queue can hold at all (AM_ELIMIT); a slice that does not fit
+       now leaves the read for the next poll -- the slices queued already
+       are skipped then by their ids */
+    for (size_t at = 0; at < ev->n_recs; at += TAIL_SLICE) {
+        size_t n = ev->n_recs - at < TAIL_SLICE ? ev->n_recs - at : TAIL_SLICE;
+        am_err rc = am_store_submit_samples(s, ev->recs + at, n);
+        if (rc == AM_EFULL)
+            return false;
+        for (size_t i = 0; !rc && i < n; i++)
+            am__event_metrics_stored(m, "tail", AM_T_LOG);
+    }
     return true;
 }
 
