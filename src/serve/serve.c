@@ -134,7 +134,9 @@ struct am_serve {
     am_alert_state_store *astate; /* the engine's persister, in the store */
     am_notify *notify;            /* routing, silences, receivers */
     am_http *http;
-    am_statsd_agg *agg;
+    /* atomic: the alerting engine, started first, reads it (collect_series)
+       while am_serve_start() is still starting StatsD */
+    _Atomic(am_statsd_agg *) agg;
     am_ingest_statsd *statsd;
     am_scraper *scraper;
     am__pack *dropped; /* S_DROPPED only: the others are callbacks */
@@ -335,12 +337,13 @@ static void collect_series(am_sink *sink, void *ud)
 {
     const store_cb *cb = ud;
     am_serve *s = cb->s;
+    am_statsd_agg *agg = atomic_load(&s->agg);
     bool is_limit = cb->row == S_SERIES_LIMIT;
     am_sink_put(sink, AM_LABELS("all"),
                 is_limit ? (double)s->o.max_series : (double)am_registry_series(s->reg));
     am_sink_put(sink, AM_LABELS("statsd"),
                 is_limit ? (double)s->o.statsd_max_series
-                         : (double)(s->agg ? am__statsd_agg_n_series(s->agg) : 0));
+                         : (double)(agg ? am__statsd_agg_n_series(agg) : 0));
     am_sink_put(sink, AM_LABELS("events"),
                 is_limit ? (double)s->o.events_max_series
                          : (double)am__event_metrics_n_series(s->em));
@@ -448,16 +451,18 @@ static am_err start_statsd(am_serve *s)
         return AM_OK;
     am_statsd_agg_opts ao = AM_STATSD_AGG_OPTS_INIT;
     ao.max_series = s->o.statsd_max_series;
-    am_err rc = am__statsd_agg_new(s->reg, &ao, &s->agg);
+    am_statsd_agg *agg;
+    am_err rc = am__statsd_agg_new(s->reg, &ao, &agg);
     if (rc)
         return rc;
+    atomic_store(&s->agg, agg);
     am_ingest_statsd_opts so = AM_INGEST_STATSD_OPTS_INIT;
     so.has_udp = s->o.statsd_port >= 0;
     so.host = s->o.statsd_host;
     so.port = s->o.statsd_port;
     so.unix_path = s->o.statsd_unix;
     so.registry = s->reg;
-    so.agg = s->agg;
+    so.agg = agg;
     so.logger = s->o.logger;
     return am__ingest_statsd_start(&so, &s->statsd);
 }
