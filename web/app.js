@@ -19,6 +19,7 @@
   const RANGES = { '5m': 300, '1h': 3600, '24h': 86400 };
   const PALETTE = ['#2463d1', '#e8710a', '#2e9d4a', '#c62828', '#8e44ad', '#00838f', '#b8860b',
     '#d81b60', '#5d6d7e', '#7cb342', '#3949ab', '#6d4c41'];
+  const EXEMPLAR = '#d81b60'; // exemplar points over latency lines
 
   let DEF = null;      // panels.json
   let CFG = null;      // GET /api/v1/dashboard
@@ -84,7 +85,8 @@
     const type = S.agent ? reEscape(S.agent.split(':')[0]) : '.*';
     return expr.replaceAll('$__rate_interval', w.rate + 's').replaceAll('$__range', Math.round(w.span) + 's')
       .replaceAll('$agent_type', type).replaceAll('$agent', agent)
-      .replaceAll('$provider', S.provider ? reEscape(S.provider) : '.*');
+      .replaceAll('$provider', S.provider ? reEscape(S.provider) : '.*')
+      .replaceAll('$session', S.session ? reEscape(S.session) : '.*');
   }
 
   function authHeader() {
@@ -105,11 +107,24 @@
   const range = (expr, w) => api('/api/v1/query_range', { query: expand(expr, w), start: w.start.toFixed(3),
     end: w.end.toFixed(3), step: w.step });
 
+  // Intl formatters, made once: toLocaleString() builds one per call, and
+  // Chart.js formats every tick several times a draw (it was most of the
+  // first render's time)
+  const FORMATS = new Map();
+  function formatter(key, make) {
+    let f = FORMATS.get(key);
+    if (!f) FORMATS.set(key, f = make());
+    return f;
+  }
+  const numberFormat = (d) => formatter('n' + d, () => new Intl.NumberFormat(undefined, { maximumFractionDigits: d }));
+  const clockFormat = (secs) => formatter(secs ? 'hms' : 'hm', () => new Intl.DateTimeFormat(undefined,
+    { hour12: false, hour: '2-digit', minute: '2-digit', second: secs ? '2-digit' : undefined }));
+
   function fmt(v, unit) {
     if (v === null || v === undefined || Number.isNaN(v)) return '–';
     if (!Number.isFinite(v)) return String(v);
     const a = Math.abs(v);
-    const n = (x, d) => x.toLocaleString(undefined, { maximumFractionDigits: d });
+    const n = (x, d) => numberFormat(d).format(x);
     switch (unit) {
       case 'percentunit': return n(v * 100, 1) + ' %';
       case 'percent': return n(v, 1) + ' %';
@@ -135,8 +150,8 @@
   // a time as the APIs give it (unix seconds, or RFC 3339) in seconds
   function secs(t) { return typeof t === 'number' ? t : Date.parse(t) / 1000; }
   function time(t) {
-    const d = new Date(t * 1000);
-    return d.toLocaleString(undefined, { hour12: false });
+    return formatter('dt', () => new Intl.DateTimeFormat(undefined, { hour12: false, year: 'numeric', month: 'numeric',
+      day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })).format(t * 1000);
   }
 
   // ---------------------------------------------------------------- export
@@ -195,9 +210,9 @@
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       plugins: { legend: { position: 'bottom', labels: { boxWidth: 10, color: fg } },
         tooltip: { callbacks: { title: (it) => it.length ? time(it[0].parsed.x / 1000) : '',
-          label: (c) => c.dataset.label + ': ' + fmt(c.parsed.y, unit) } } },
+          label: (c) => (c.dataset.$exemplars ? 'trace ' + c.raw.trace : c.dataset.label) + ': ' + fmt(c.parsed.y, unit) } } },
       scales: {
-        x: { type: 'linear', ticks: { color: fg, maxTicksLimit: 6, callback: (v) => new Date(v).toLocaleTimeString(undefined, { hour12: false, hour: '2-digit', minute: '2-digit', second: S.range === '5m' ? '2-digit' : undefined }) }, grid: { color: grid } },
+        x: { type: 'linear', ticks: { color: fg, maxTicksLimit: 6, callback: (v) => clockFormat(S.range === '5m').format(v) }, grid: { color: grid } },
         y: { beginAtZero: true, ticks: { color: fg, maxTicksLimit: 6, callback: (v) => fmt(v, unit) }, grid: { color: grid } },
       },
       elements: { point: { radius: 0, hitRadius: 6 }, line: { borderWidth: 1.5, tension: 0 } },
@@ -225,6 +240,12 @@
         store = p.targets.map(() => new Map());
       }
       gridKey = key;
+      // latency charts: the exemplars of their histograms, asked with the
+      // lines (not after them: one round trip less before the chart draws)
+      const exemplars = p.unit === 's' && p.targets.some((t) => t.expr.includes('_bucket'))
+        ? Promise.all(p.targets.map((t) => api('/api/v1/query_exemplars',
+          { query: expand(t.expr, win_), start: win_.start.toFixed(3), end: win_.end.toFixed(3) }).catch(() => [])))
+        : null;
       if (q) {
         const got = await Promise.all(p.targets.map((t) => range(t.expr, q)));
         got.forEach((r, ti) => (r.result || []).forEach((s) => {
@@ -259,13 +280,33 @@
       w.table = { columns: cols, rows: [...byT.keys()].sort((a, b) => a - b).map((t) => {
         const r = byT.get(t); return [new Date(t).toISOString(), ...cols.slice(1).map((_, i) => r[i + 1] ?? '')];
       }) };
+      // the exemplars as points over the lines; a click opens the trace
+      // page of that trace id
+      if (exemplars) {
+        const ex = await exemplars;
+        const pts = [];
+        for (const series of ex.flat()) for (const e of series.exemplars || [])
+          if (e.labels && e.labels.trace_id) pts.push({ x: e.timestamp * 1000, y: Number(e.value), trace: e.labels.trace_id });
+        if (pts.length) ds.push({ type: 'scatter', label: 'exemplars (click: trace)', data: pts.sort((a, b) => a.x - b.x),
+          $exemplars: true, pointRadius: 3, pointHoverRadius: 5, borderColor: EXEMPLAR, backgroundColor: EXEMPLAR, showLine: false });
+        w.exemplars = pts;
+      }
       const empty = !ds.some((d) => d.data.length);
       note.hidden = !empty;
       note.textContent = empty ? (p.empty_note || 'No data in this range.') : '';
       box.hidden = empty;
       if (empty) { if (chart) { charts.splice(charts.indexOf(chart), 1); chart.destroy(); chart = null; } return; }
       if (!chart) {
-        chart = new Chart(canvas, { type: 'line', data: { datasets: ds }, options: chartOptions(p.unit) });
+        const onClick = (e) => {
+          // the exemplar nearest to the click, of those under it
+          const d2 = (el) => (el.element.x - e.x) ** 2 + (el.element.y - e.y) ** 2;
+          const hit = chart.getElementsAtEventForMode(e, 'point', { intersect: true }, false)
+            .filter((el) => chart.data.datasets[el.datasetIndex].$exemplars).sort((a, b) => d2(a) - d2(b))[0];
+          // after Chart.js is done with the event: the trace page destroys this chart
+          const trace = hit && chart.data.datasets[hit.datasetIndex].data[hit.index].trace;
+          if (trace) setTimeout(() => go({ page: 'trace', trace }, true), 0);
+        };
+        chart = new Chart(canvas, { type: 'line', data: { datasets: ds }, options: Object.assign(chartOptions(p.unit), { onClick }) });
         chart.$panel = id;
         charts.push(chart);
       } else {
@@ -581,7 +622,20 @@
     return w;
   }
 
+  // The session filter narrows what carries a session: the store's rows and
+  // summaries (session_id), and PromQL panels whose queries use $session
+  // (series with a session label). Any other PromQL panel says that the
+  // filter does not apply, rather than show unfiltered numbers as filtered.
   function build(spec, i) {
+    const w = make(spec, i);
+    const promql = typeof spec === 'string' || ['table', 'graph', 'cost'].includes(spec.kind);
+    const exprs = typeof spec === 'string' ? DEF.panels[spec].targets.map((t) => t.expr) : (spec.queries || []).map((q) => q.expr);
+    if (w && S.session && promql && !exprs.some((e) => e.includes('$session')))
+      w.el.querySelector('h2').after(h('p', { class: 'note', 'data-session-na': '',
+        text: 'The session filter does not apply here: these series carry no session label.' }));
+    return w;
+  }
+  function make(spec, i) {
     if (typeof spec === 'string') {
       const p = DEF.panels[spec];
       if (!p) return null;
@@ -645,7 +699,7 @@
       if (w.el.classList.contains('stat')) { if (!stats.parentNode) main.append(stats); stats.append(w.el); } else main.append(w.el);
     });
     document.body.dataset.page = page.id;
-    refresh(true);
+    return refresh(true);
   }
 
   async function fillFilters() {
@@ -689,8 +743,11 @@
       go({ page: 'trace', trace: a.dataset.trace }, true);
     });
     document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(true); });
-    await fillFilters();
-    render();
+    // the filters' choices fill in once the panels have drawn: not a round
+    // trip before the first chart, nor two requests competing with the
+    // panels' for the browser's six connections (the URL already holds the
+    // chosen ones)
+    render().then(fillFilters);
     timer = setInterval(() => refresh(false), REFRESH_MS);
   }
 
@@ -700,6 +757,21 @@
     charts: () => charts.map((c) => ({ panel: c.$panel, refreshed: c.$refreshed, points: c.data.datasets.reduce((n, d) => n + d.data.length, 0),
       firstX: Math.min(...c.data.datasets.flatMap((d) => d.data.map((p) => p.x))) })),
     widgets: () => widgets.map((w) => ({ id: w.id, rows: w.table ? w.table.rows.length : null, error: (w.el.querySelector('.err') || {}).textContent || null })),
+    // where on the screen an exemplar point of a chart is (the one farthest
+    // from the others, so that a click finds it alone), and its trace id
+    exemplarPoint: () => {
+      for (const c of charts) {
+        const i = c.data.datasets.findIndex((d) => d.$exemplars);
+        if (i < 0) continue;
+        c.canvas.scrollIntoView({ block: 'center' });
+        const el = c.getDatasetMeta(i).data, r = c.canvas.getBoundingClientRect();
+        const alone = (j) => Math.min(Infinity, ...el.map((o, k) => k === j ? Infinity : Math.hypot(o.x - el[j].x, o.y - el[j].y)));
+        let j = -1;
+        for (let k = 0; k < el.length; k++) if (j < 0 || alone(k) > alone(j)) j = k;
+        if (j >= 0) return { panel: c.$panel, x: r.left + el[j].x, y: r.top + el[j].y, trace: c.data.datasets[i].data[j].trace, alone_px: alone(j) };
+      }
+      return null;
+    },
   };
   document.addEventListener('DOMContentLoaded', () => start().catch((e) => {
     $('main').replaceChildren(h('p', { class: 'err', role: 'alert', text: 'The dashboard could not start: ' + e.message }));

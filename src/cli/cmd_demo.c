@@ -285,6 +285,8 @@ static am_err serve(demo *d)
     cli_http_security_apply(&d->o.security, &ho);
     d->papi.reload = reload_cb;
     d->papi.reload_ud = d;
+    d->papi.registries = &d->reg;
+    d->papi.n_registries = 1;
     d->papi.read_auth = cli_http_read_auth(&d->o.security);
     d->papi.write_auth = cli_http_write_auth(&d->o.security);
     am_err rc = am_http_new(&ho, &d->srv);

@@ -44,6 +44,9 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
          "postgres://user:pw@host:port/db",
          NULL},
         {"--scrape", true, "pull Prometheus/OpenMetrics text from this URL (repeatable)", NULL},
+        {"--tail", true,
+         "follow this file of JSON log lines into the store, for the trace view (repeatable)",
+         NULL},
         {"--scrape-interval", true, "seconds or a duration between scrapes (default 15s)", NULL},
         {"--retention", true, "keep records this long (default 15d)", NULL},
         {"--system-interval", true, "sample /proc this often (default 10s; 0: off)", NULL},
@@ -93,10 +96,10 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
     if (path && !g_merged) {
         /* the file's options go before the command line's: parse again */
         const char *known[sizeof opts / sizeof opts[0]],
-            *lists[] = {"--scrape", "--rules", "--llm-price"};
+            *lists[] = {"--scrape", "--rules", "--llm-price", "--tail"};
         for (size_t i = 1; i < n; i++)
             known[i - 1] = opts[i].name;
-        if (am__config_load(path, known, n - 1, lists, 3, &g_config)) {
+        if (am__config_load(path, known, n - 1, lists, 4, &g_config)) {
             fprintf(stderr, "agentmon serve: %s\n", am_errmsg());
             return 2;
         }
@@ -133,6 +136,11 @@ static int parse(int argc, char **argv, am_serve_opts *o, char *http_host, char 
     o->n_scrape = cli_all(argc, argv, "--scrape", o->scrape, AM_SERVE_MAX_SCRAPE);
     if (o->n_scrape > AM_SERVE_MAX_SCRAPE) {
         fprintf(stderr, "agentmon serve: at most %d --scrape targets\n", AM_SERVE_MAX_SCRAPE);
+        return 2;
+    }
+    o->n_tail = cli_all(argc, argv, "--tail", o->tail, AM_SERVE_MAX_TAIL);
+    if (o->n_tail > AM_SERVE_MAX_TAIL) {
+        fprintf(stderr, "agentmon serve: at most %d --tail files\n", AM_SERVE_MAX_TAIL);
         return 2;
     }
     o->n_rule_files = cli_all(argc, argv, "--rules", o->rule_files, AM_SERVE_MAX_RULE_FILES);

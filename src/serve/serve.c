@@ -49,6 +49,7 @@
 #include "ingest/statsd.h"
 #include "ingest/statsd_agg.h"
 #include "ingest/sysstat.h"
+#include "ingest/tail.h"
 #include "serve.h"
 #include "store/labels.h"
 #include "store/store.h"
@@ -133,7 +134,7 @@ struct am_serve {
     am_alert_state_store *astate; /* the engine's persister, in the store */
     am_notify *notify;            /* routing, silences, receivers */
     am_http *http;
-    am_statsd_agg *agg;
+    am_statsd_agg *agg; /* made before the sources start, freed after they stop */
     am_ingest_statsd *statsd;
     am_scraper *scraper;
     am__pack *dropped; /* S_DROPPED only: the others are callbacks */
@@ -143,6 +144,7 @@ struct am_serve {
     char disk_path[4096];
     am_sysstat sys;    /* the /proc sampler's state */
     am_rw_export *rwx; /* remote_write endpoints */
+    am_tail *tail;     /* --tail files */
 
     pthread_mutex_t lock; /* the batch, stopping */
     pthread_cond_t wake;
@@ -333,12 +335,13 @@ static void collect_series(am_sink *sink, void *ud)
 {
     const store_cb *cb = ud;
     am_serve *s = cb->s;
+    am_statsd_agg *agg = s->agg;
     bool is_limit = cb->row == S_SERIES_LIMIT;
     am_sink_put(sink, AM_LABELS("all"),
                 is_limit ? (double)s->o.max_series : (double)am_registry_series(s->reg));
     am_sink_put(sink, AM_LABELS("statsd"),
                 is_limit ? (double)s->o.statsd_max_series
-                         : (double)(s->agg ? am__statsd_agg_n_series(s->agg) : 0));
+                         : (double)(agg ? am__statsd_agg_n_series(agg) : 0));
     am_sink_put(sink, AM_LABELS("events"),
                 is_limit ? (double)s->o.events_max_series
                          : (double)am__event_metrics_n_series(s->em));
@@ -409,6 +412,8 @@ static am_err start_http(am_serve *s)
     s->papi.read_auth = s->o.read_auth;
     s->papi.write_auth = s->o.write_auth;
     s->papi.max_window_ms = (int64_t)(s->o.query_max_window_s * 1000);
+    s->papi.registries = &s->reg;
+    s->papi.n_registries = 1;
     am_err rc = am_http_new(&ho, &s->http);
     if (!rc)
         rc = am__promql_routes_add(s->http, &s->papi);
@@ -425,6 +430,7 @@ static am_err start_http(am_serve *s)
     s->dash.read_auth = s->o.read_auth;
     s->dash.write_auth = s->o.write_auth;
     s->dash.has_store = true;
+    s->dash.has_logs = true; /* POST and GET /api/v1/logs (api/log_routes.c) */
     s->dash.sample_interval_s = s->o.eval_interval_s > 0 ? s->o.eval_interval_s : 15;
     if (!rc)
         rc = am__dashboard_routes_add(s->http, &s->dash);
@@ -573,6 +579,24 @@ static am_err start_remote_write(am_serve *s)
     return am__rw_export_start(&ro, &s->rwx);
 }
 
+static am_err start_tail(am_serve *s)
+{
+    return s->o.n_tail ? am__tail_new(s->o.tail, s->o.n_tail, &s->tail) : AM_OK;
+}
+
+static void flush_tail(am_serve *s)
+{
+    am__tail_poll(s->tail, s->store, s->em, s->o.retention_s);
+}
+
+/* What was appended since the last poll, then no more. */
+static void stop_tail(am_serve *s)
+{
+    flush_tail(s);
+    am__tail_free(s->tail);
+    s->tail = NULL;
+}
+
 static void stop_remote_write(am_serve *s)
 {
     am__rw_export_stop(s->rwx, AM_SERVE_STOP_S);
@@ -611,6 +635,7 @@ static const source SOURCES[] = {
      false},
     {"scrape", start_scraper, stop_scraper, NULL, 0, false},
     {"system", start_system, NULL, sample_system, offsetof(am_serve_opts, system_interval_s), true},
+    {"tail", start_tail, stop_tail, flush_tail, offsetof(am_serve_opts, tail_interval_s), true},
     /* after the inputs: it sends what they fed until they stopped */
     {"remote_write", start_remote_write, stop_remote_write, NULL, 0, false},
 };
@@ -705,6 +730,8 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
         s->o.retention_s = AM_SERVE_RETENTION_S;
     if (s->o.scrape_interval_s <= 0)
         s->o.scrape_interval_s = AM_SERVE_SCRAPE_INTERVAL_S;
+    if (s->o.tail_interval_s <= 0)
+        s->o.tail_interval_s = 1;
     if (s->o.flush_interval_s <= 0)
         s->o.flush_interval_s = AM_SERVE_FLUSH_INTERVAL_S;
     if (s->o.system_interval_s == 0)

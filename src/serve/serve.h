@@ -25,6 +25,7 @@
 #include "../web/dashboard.h"
 
 #define AM_SERVE_MAX_SCRAPE 64
+#define AM_SERVE_MAX_TAIL 16
 #define AM_SERVE_MAX_RULE_FILES 64
 
 /* The defaults of the options that have one (0 in the options means it). */
@@ -86,6 +87,10 @@ typedef struct am_serve_opts {
     /* the web dashboard at / (src/web/dashboard.h): its price table, copied;
        NULL: the example prices. The rest of it is filled in here. */
     const am_dashboard *dashboard;
+    /* files of JSON log lines followed into log_lines (ingest/tail.h) */
+    const char *tail[AM_SERVE_MAX_TAIL];
+    size_t n_tail;
+    double tail_interval_s; /* how often they are read; 0: 1 s */
 } am_serve_opts;
 
 /* clang-format off */

@@ -121,7 +121,7 @@ static void get_config(am_http_req *req, am_http_resp *resp, void *ud)
     am__buf_json_string(&b, title, strlen(title));
     am_buf_printf(&b, ",\"store\":%s,\"coordinator\":%s,\"logs\":%s,\"currency\":",
                   d->has_store ? "true" : "false", d->coord ? "true" : "false",
-                  d->log_path ? "true" : "false");
+                  d->log_path || d->has_logs ? "true" : "false");
     const char *cur = d->currency ? d->currency : "USD";
     am__buf_json_string(&b, cur, strlen(cur));
     am_buf_puts(&b, ",\"sample_interval_s\":");

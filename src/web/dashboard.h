@@ -41,6 +41,7 @@ typedef struct am_dashboard {
     bool has_store;                 /* /api/v1/metrics/... answer */
     am_coord *coord;                /* borrowed; NULL: no DLQ routes */
     const char *log_path;           /* JSON log lines to search; NULL: none */
+    bool has_logs;                  /* /api/v1/logs is answered elsewhere (serve's store) */
     double sample_interval_s;       /* how often the PromQL window gets samples; 0: 15 */
     const char *currency;           /* of prices; NULL: "USD" */
     am_llm_price prices[AM_DASHBOARD_MAX_PRICES];

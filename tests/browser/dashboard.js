@@ -12,7 +12,11 @@
 // (confirmed, with the write credentials typed in) moves a message back to
 // its queue -- checked by the caller with `agentmon`-independent evidence
 // (the coordinator's DLQ through its API, and the agent logging the task
-// again). A PNG of each page goes to OUTDIR. Prints one JSON line of facts
+// again); the trace page follows a recent trace; clicking an exemplar of a
+// latency chart opens its trace, with its log lines. In serve mode: the
+// trace's records and the log line posted for it, a demo trace's lines
+// from the tailed log (AM_LOG_TRACE), and the events' exemplar clicked
+// through to its trace. A PNG of each page goes to OUTDIR. Prints one JSON line of facts
 // for the caller. Exits 1 naming the first failure.
 'use strict';
 const path = require('path');
@@ -24,6 +28,11 @@ const [url, outdir, token, mode] = process.argv.slice(2);
 // (no console error, failed request or panel error); charts are not required
 // to have points, and the demo-only checks are skipped.
 const SERVE = mode === 'serve';
+// the trace page's events table as {agent, kind} (its columns: time, agent, kind, what)
+function traceRows() {
+  const t = document.querySelector('[data-trace-path]').parentElement.querySelector('table');
+  return t ? [...t.querySelectorAll('tbody tr')].map((r) => ({ agent: r.cells[1] && r.cells[1].textContent, kind: r.cells[2] && r.cells[2].textContent })) : [];
+}
 const PAGES = ['overview', 'messaging', 'agents', 'llm', 'trace', 'communication', 'system', 'alerts'];
 const problems = [];
 let expect401 = false;
@@ -34,6 +43,30 @@ function fail(msg) {
   process.exitCode = 1;
   throw new Error(msg);
 }
+// Click the newest exemplar of a latency chart on page: the trace page of
+// its trace id opens, with that trace's log lines.
+async function clickExemplar(p, page) {
+  await p.goto(url + '?page=' + page + '&range=5m', { waitUntil: 'load' });
+  await waitRefreshes(p, 2);
+  // pause the live refresh (the page's own checkbox), so that the point
+  // found is the point clicked; one refresh may still be under way
+  await p.click('#pause');
+  await new Promise((r) => setTimeout(r, 1500));
+  const pt = await p.evaluate(() => window.agentmonDashboard.exemplarPoint());
+  if (!pt) fail(page + ': no latency chart draws an exemplar');
+  await p.mouse.click(pt.x, pt.y);
+  await p.waitForFunction(() => new URLSearchParams(location.search).get('page') === 'trace', { timeout: 5000 })
+    .catch(() => fail(page + ': clicking exemplar ' + JSON.stringify(pt) + ' did not open the trace page'));
+  const opened = await p.evaluate(() => new URLSearchParams(location.search).get('trace'));
+  if (opened !== pt.trace) fail(page + ': the click opened trace ' + opened + ', not the exemplar\'s ' + JSON.stringify(pt));
+  await p.click('#pause'); // live again
+  await waitRefreshes(p, 1);
+  const rows = await p.evaluate(traceRows);
+  const logs = rows.filter((r) => /^log /.test(r.kind));
+  if (!logs.length) fail('the trace page of exemplar ' + pt.trace + ' (' + pt.panel + ') shows no log line: ' + JSON.stringify(rows));
+  return { panel: pt.panel, trace: pt.trace, log_lines: logs.length };
+}
+
 async function waitRefreshes(p, n) {
   const start = await p.evaluate(() => Number(document.body.dataset.refreshed || 0));
   await p.waitForFunction((k) => Number(document.body.dataset.refreshed || 0) >= k, { timeout: 20000 }, start + n);
@@ -91,8 +124,36 @@ async function waitRefreshes(p, n) {
       const t = await p.evaluate(() => ({ path: document.querySelector('[data-trace-path]').textContent,
         rows: window.agentmonDashboard.widgets()[0].rows }));
       if (!(t.rows >= 2) || !/planner/.test(t.path)) fail('serve: the trace page does not show the trace\'s records: ' + JSON.stringify(t));
-      if (problems.length) fail(problems.join('\n'));
+      // its log line, sent to POST /api/v1/logs as a shipper sends it
+      const rawT = await p.evaluate(traceRows);
+      if (!rawT.some((g) => /^log /.test(g.kind))) fail('serve: the trace page lacks the log line sent for the trace: ' + JSON.stringify(rawT));
       facts.trace = t;
+      // a trace of the real demo, whose log file serve tails (--tail)
+      if (process.env.AM_LOG_TRACE) {
+        await p.goto(url + '?page=trace&trace=' + process.env.AM_LOG_TRACE, { waitUntil: 'load' });
+        await waitRefreshes(p, 1);
+        const d = await p.evaluate((f) => ({ path: document.querySelector('[data-trace-path]').textContent,
+          raw: eval(f)() }), '(' + traceRows.toString() + ')');
+        const logs = d.raw.filter((g) => /^log /.test(g.kind));
+        const agents = new Set(logs.map((g) => g.agent));
+        if (logs.length < 2 || agents.size < 2) fail('serve: the tailed demo trace shows too few log lines: ' + JSON.stringify(d));
+        facts.tailed_trace = { lines: logs.length, path: d.path };
+        await p.screenshot({ path: path.join(outdir, 'serve-trace-logs.png'), fullPage: true });
+      }
+      // the session filter: the store's tables narrow, PromQL panels without
+      // a session label say that it does not apply
+      await p.goto(url + '?page=agents&session=s1', { waitUntil: 'load' });
+      await waitRefreshes(p, 1);
+      const sess = await p.evaluate(() => [...document.querySelectorAll('section.panel')].map((el) => ({
+        id: el.dataset.panel, na: !!el.querySelector('[data-session-na]') })));
+      const na = sess.filter((x) => x.na), applied = sess.filter((x) => !x.na);
+      if (!na.length || !applied.some((x) => /summary|rows/.test(x.id)) || applied.some((x) => /^task_|^agent_/.test(x.id)))
+        fail('serve: the session filter is not shown as applying to the tables only: ' + JSON.stringify(sess));
+      facts.session_filter = { not_applicable: na.length, applied: applied.map((x) => x.id) };
+      // the task events' exemplars (their trace id) on the latency chart
+      facts.exemplar = await clickExemplar(p, 'overview');
+      if (facts.exemplar.trace !== token) fail('serve: the exemplar clicked is not the events\' trace: ' + JSON.stringify(facts.exemplar));
+      if (problems.length) fail(problems.join('\n'));
       console.log(JSON.stringify(facts));
       return;
     }
@@ -201,6 +262,8 @@ async function waitRefreshes(p, n) {
     if (!/Agents visited/.test(trace.path) || !(trace.rows > 0)) fail('the trace page shows nothing for a recent trace: ' + JSON.stringify(trace));
     facts.trace = trace;
     await p.screenshot({ path: path.join(outdir, 'dashboard-trace.png'), fullPage: true });
+    // ---- an exemplar of a latency chart opens its trace, with log lines
+    facts.exemplar = await clickExemplar(p, 'overview');
     if (problems.length) fail(problems.join('\n'));
     console.log(JSON.stringify(facts));
   } finally {

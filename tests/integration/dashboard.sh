@@ -106,13 +106,15 @@ PY
 # `agentmon serve` serves the same page, with its store and a price table
 kill "$DEMO_PID" && wait "$DEMO_PID" 2>/dev/null
 DEMO_PID=""
+# it follows the demo's log file (--tail): the trace page shows its lines
 "$AGENTMON" serve --listen 127.0.0.1:0 --statsd off --store "sqlite:$TMP/db/agentmon.db" \
-    --evaluation-interval 1s --llm-price openai/gpt-4o=2.5,10 >"$TMP/serve.out" 2>"$TMP/serve.err" &
+    --evaluation-interval 1s --llm-price openai/gpt-4o=2.5,10 --tail "$TMP/demo.log" \
+    >"$TMP/serve.out" 2>"$TMP/serve.err" &
 DEMO_PID=$!
 started "HTTP on" "$TMP/serve.out" "$TMP/serve.err" "serve"
 SURL=http://$(sed -n 's|.*HTTP on \(127.0.0.1:[0-9]*\).*|\1|p' "$TMP/serve.out")/
 curl -fsS "$SURL" | grep -q '<script src="/ui/app.js"' &&
-    curl -fsS "${SURL}api/v1/dashboard" | grep -q '"store":true,"coordinator":false,"logs":false' &&
+    curl -fsS "${SURL}api/v1/dashboard" | grep -q '"store":true,"coordinator":false,"logs":true' &&
     curl -fsS "${SURL}api/v1/dashboard" | grep -q '"prices_are_examples":false' &&
     curl -fsS "${SURL}ui/app.js" | grep -q agentmonDashboard ||
     { echo "dashboard: FAIL: agentmon serve does not serve the dashboard"; exit 1; }
@@ -128,6 +130,40 @@ curl -fsS -o /dev/null -H 'Content-Type: application/x-ndjson' --data-binary @- 
 {"event":"system","host":"h1","cpu_usage":12.5,"memory_usage":812,"disk_usage":20480,"load_1m":0.4}
 EV
     { echo "dashboard: FAIL: serve refused the events"; exit 1; }
+# a log line of that trace, as an agent's log shipper posts it
+printf '{"timestamp":"%s","level":"WARNING","component":"coder:1","message":"tool timed out","trace_id":"%s","span_id":"00f067aa0ba902b7","tool":"pytest"}\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" "$TR" |
+    curl -fsS -o /dev/null -H 'Content-Type: application/x-ndjson' --data-binary @- "${SURL}api/v1/logs" ||
+    { echo "dashboard: FAIL: serve refused a log line"; exit 1; }
+# the demo trace whose lines came from the most agents
+AM_LOG_TRACE=$("$PY" - "$TMP/demo.log" <<'PY'
+import collections, json, sys
+by = collections.defaultdict(set)
+for line in open(sys.argv[1]):
+    try:
+        j = json.loads(line)
+    except ValueError:
+        continue
+    if j.get("trace_id"):
+        by[j["trace_id"]].add(j.get("component"))
+print(max(by, key=lambda t: len(by[t])) if by else "")
+PY
+)
+export AM_LOG_TRACE
+# every line the demo wrote is served back by trace id (serve tails it
+# once a second)
+i=0
+until [ -n "$AM_LOG_TRACE" ] && [ "$("$PY" - "$TMP/demo.log" "${SURL}api/v1/logs?limit=2000&trace_id=$AM_LOG_TRACE" <<'PY'
+import json, sys, urllib.request
+want = [l for l in open(sys.argv[1]) if '"trace_id":"%s"' % sys.argv[2].rsplit("=", 1)[1] in l]
+got = json.load(urllib.request.urlopen(sys.argv[2]))["data"]
+print("same" if [json.loads(l) for l in want] == got else "%d of %d" % (len(got), len(want)))
+PY
+)" = same ]; do
+    i=$((i + 1))
+    [ $i -gt 30 ] && { echo "dashboard: FAIL: serve's log lines of trace $AM_LOG_TRACE differ from the demo's"; exit 1; }
+    sleep 0.5
+done
 sleep 3
 node tests/browser/dashboard.js "$SURL" "$OUT" "$TR" serve >"$TMP/serve-facts.json" 2>"$TMP/browser.err" || {
     echo "dashboard: FAIL: the browser test on agentmon serve"

@@ -4,8 +4,9 @@
 ** acknowledged only once queryable, gzip and NDJSON bodies, partial
 ** rejection, the API's errors (400 naming the parameter, 404, 413, 415),
 ** paging through the Link header, summaries, StatsD samples reaching the
-** series API, resent ids stored once, the registry moved by events, and
-** the alerting window's gauges.
+** series API, resent ids stored once, the registry moved by events, log
+** lines posted and tailed read back by trace id, exemplars, and the
+** alerting window's gauges.
 */
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -20,7 +21,7 @@
 #include "serve/store/store_backend.h"
 
 typedef struct fx {
-    char dir[64], uri[128], base[64];
+    char dir[64], uri[128], base[64], tail[96];
     am_serve *s;
 } fx;
 
@@ -40,6 +41,10 @@ static int setup(void **state)
     o.store_max_queued = 50;
     o.retention_s = 20 * 365 * 86400.0; /* the tests' events are from 2023 */
     o.ack_timeout_s = 1;
+    snprintf(f->tail, sizeof f->tail, "%s/agent.log", f->dir); /* made by a test */
+    o.tail[0] = f->tail;
+    o.n_tail = 1;
+    o.tail_interval_s = 0.1;
     if (am_serve_start(&o, &f->s) != AM_OK) {
         fprintf(stderr, "am_serve_start: %s\n", am_errmsg());
         return -1;
@@ -386,7 +391,7 @@ static void test_window_gauges(void **state)
 {
     fx *f = *state;
     int found = 0;
-    for (int i = 0; i < 50 && !found; i++) {
+    for (int i = 0; i < 300 && !found; i++) {
         reply r = req(f, "GET", "/metrics", NULL, NULL);
         found =
             r.status == 200 && strstr(r.body, "\nagentmon_alert_window_retention_seconds 3600\n");
@@ -427,6 +432,114 @@ static void test_catalogue(void **state)
     am_registry_free(r);
 }
 
+/* POST /api/v1/logs, --tail, GET /api/v1/logs by trace id, and the task
+   events' exemplars through /api/v1/query_exemplars. */
+static void test_log_lines_and_exemplars(void **state)
+{
+    fx *f = *state;
+#define TR "4bf92f3577b34da6a3ce929d0e0e4736"
+    static const char LINES[] =
+        "{\"timestamp\":\"2026-11-24T21:00:00.125Z\",\"level\":\"INFO\",\"component\":"
+        "\"coder:1\",\"message\":\"step done\",\"trace_id\":\"" TR "\",\"span_id\":"
+        "\"00f067aa0ba902b7\",\"task\":7}\n"
+        "not a log line\n"
+        "{\"timestamp\":\"2026-11-24T21:00:01Z\",\"message\":\"other trace\",\"trace_id\":"
+        "\"0af7651916cd43dd8448eb211c80319c\"}\n";
+    const char *nd[] = {"Content-Type: application/x-ndjson", NULL};
+    for (int i = 0; i < 2; i++) { /* the second time: stored once */
+        reply r = req(f, "POST", "/api/v1/logs", LINES, nd);
+        AM_ASSERT_EQ(r.status, 200);
+        AM_ASSERT_CONTAINS(r.body, "\"accepted\":2");
+        AM_ASSERT_CONTAINS(r.body, "{\"index\":1,\"error\":\"line 2 is not JSON");
+        reply_free(&r);
+    }
+    /* acknowledged = committed: its line is read back as it was written */
+    reply r =
+        req(f, "GET", "/api/v1/logs?trace_id=4BF92F35-77B3-4DA6-A3CE-929D0E0E4736", NULL, NULL);
+    AM_ASSERT_EQ(r.status, 200);
+    AM_ASSERT_STR_EQ(r.body, "{\"status\":\"success\",\"data\":[{\"timestamp\":"
+                             "\"2026-11-24T21:00:00.125Z\",\"level\":\"INFO\",\"component\":"
+                             "\"coder:1\",\"message\":\"step done\",\"trace_id\":\"" TR
+                             "\",\"span_id\":\"00f067aa0ba902b7\",\"task\":7}]}");
+    reply_free(&r);
+    static const struct {
+        const char *path;
+        int status;
+        const char *msg;
+    } bad[] = {
+        {"/api/v1/logs?trace_id=xyz", 400, "trace_id"},
+        {"/api/v1/logs?limit=0", 400, "limit"},
+        {"/api/v1/logs?limit=2001", 400, "limit"},
+        {"/api/v1/query_exemplars", 400, "query"},
+        {"/api/v1/query_exemplars?query=sum(", 400, "query"},
+        {"/api/v1/query_exemplars?query=up&start=x", 400, "start"},
+        {"/api/v1/query_exemplars?query=up&start=10&end=5", 400, "end"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = req(f, "GET", bad[i].path, NULL, NULL);
+        if (r.status != bad[i].status || !strstr(r.body, bad[i].msg))
+            fail_msg("%s: %d %s", bad[i].path, r.status, r.body);
+        reply_free(&r);
+    }
+    r = req(f, "POST", "/api/v1/logs", "\n\n", nd);
+    AM_ASSERT_EQ(r.status, 400);
+    reply_free(&r);
+
+    /* a tailed file: whole lines only, as they are appended */
+    FILE *lf = fopen(f->tail, "w");
+    assert_non_null(lf);
+    fputs("{\"message\":\"tailed\",\"trace_id\":\"" TR "\",\"level\":\"WARNING\"}\n{\"mess", lf);
+    fflush(lf);
+    int n = 0;
+    for (int i = 0; i < 100 && n != 2; i++) {
+        usleep(50000);
+        r = req(f, "GET", "/api/v1/logs?trace_id=" TR, NULL, NULL);
+        n = strstr(r.body, "\"message\":\"tailed\"") ? 2 : 1;
+        reply_free(&r);
+    }
+    AM_ASSERT_EQ(n, 2);
+    fputs("age\":\"second half\",\"trace_id\":\"" TR "\"}\n", lf);
+    fclose(lf);
+    bool got = false;
+    for (int i = 0; i < 100 && !got; i++) {
+        usleep(50000);
+        r = req(f, "GET", "/api/v1/logs?trace_id=" TR "&limit=2", NULL, NULL);
+        got = strstr(r.body, "\"message\":\"second half\"") != NULL;
+        if (!got)
+            reply_free(&r);
+    }
+    assert_true(got);
+    /* the last 2 of the trace's 3 lines, oldest first */
+    AM_ASSERT_LACKS(r.body, "step done");
+    AM_ASSERT_CONTAINS(r.body, "\"level\":\"WARNING\",\"message\":\"tailed\"");
+    reply_free(&r);
+
+    /* a task event's trace id is its histogram's exemplar */
+    r = req(f, "POST", "/api/v1/events",
+            "{\"event\":\"task\",\"agent_id\":\"coder:1\",\"status\":\"success\","
+            "\"duration\":0.3,\"trace_id\":\"" TR "\"}",
+            NULL);
+    AM_ASSERT_EQ(r.status, 200);
+    reply_free(&r);
+    r = req(f, "GET",
+            "/api/v1/query_exemplars?query=histogram_quantile(0.95,%20sum%20by%20(le)%20(rate("
+            "agent_task_duration_seconds_bucket%7Bagent_id%3D%22coder%3A1%22%7D%5B1m%5D)))",
+            NULL, NULL);
+    AM_ASSERT_EQ(r.status, 200);
+    AM_ASSERT_CONTAINS(r.body, "{\"seriesLabels\":{\"__name__\":\"agent_task_duration_seconds_"
+                               "bucket\",\"agent_id\":\"coder:1\",\"status\":\"success\",\"le\":");
+    AM_ASSERT_CONTAINS(r.body, "\"exemplars\":[{\"labels\":{\"trace_id\":\"" TR);
+    AM_ASSERT_CONTAINS(r.body, "\"value\":\"0.3\",\"timestamp\":");
+    reply_free(&r);
+    r = req(
+        f, "GET",
+        "/api/v1/query_exemplars?query=agent_task_duration_seconds_bucket%7Bagent_id%3D%22x%22%7D",
+        NULL, NULL);
+    AM_ASSERT_STR_EQ(r.body, "{\"status\":\"success\",\"data\":[]}");
+    reply_free(&r);
+#undef TR
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
@@ -437,6 +550,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paging_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statsd_to_series, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_gauges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_lines_and_exemplars, setup, teardown),
         cmocka_unit_test(test_catalogue),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,6 +32,7 @@
 #include "../../util/render.h"
 #include "../../http/query.h"
 #include "../../http/reply.h"
+#include "exemplars.h"
 #include "promql_routes.h"
 
 #define MAX_POINTS 11000
@@ -504,11 +505,43 @@ static void get_metadata(am_http_req *req, am_http_resp *resp, void *ud)
     fixed(resp, "{\"status\":\"success\",\"data\":{}}");
 }
 
+/* query (PromQL: its selectors pick the series), start, end: the
+   exemplars of api->registries (exemplars.c). */
 static void get_exemplars(am_http_req *req, am_http_resp *resp, void *ud)
 {
-    (void)req;
-    (void)ud;
-    fixed(resp, "{\"status\":\"success\",\"data\":[]}");
+    am_promql_api *api = ud;
+    form f;
+    if (!form_init(&f, req, resp))
+        return;
+    int64_t start, end;
+    const char *text = form_get(&f, "query");
+    am_promql *q = NULL;
+    char err[600];
+    if (!text || !text[0]) {
+        bad(resp, "invalid parameter \"query\": it is missing");
+    } else if (time_param(&f, resp, "start", INT64_MIN / 2, &start) &&
+               time_param(&f, resp, "end", INT64_MAX / 2, &end)) {
+        if (end < start) {
+            bad(resp, "invalid parameter \"end\": end timestamp must not be before start time");
+        } else if (am_promql_parse(text, &q, err, sizeof err)) {
+            bad(resp, "invalid parameter \"query\": %s", err);
+        } else {
+            am_buf b;
+            am_buf_init(&b, 0);
+            am_buf_puts(&b, "{\"status\":\"success\",\"data\":");
+            am_err rc = am__exemplars_find(api->registries, api->n_registries, q,
+                                           (double)start / 1000, (double)end / 1000, &b);
+            am_buf_putc(&b, '}');
+            if (rc) {
+                am_buf_free(&b);
+                am_http_resp_error(resp, 500, "internal", am_errmsg());
+            } else {
+                am__http_reply_json(resp, 200, &b);
+            }
+            am_promql_free(q);
+        }
+    }
+    form_free(&f);
 }
 
 static void get_ready(am_http_req *req, am_http_resp *resp, void *ud)

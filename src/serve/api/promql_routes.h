@@ -42,6 +42,9 @@ typedef struct am_promql_api {
     const am_http_auth *read_auth;  /* NULL: open */
     const am_http_auth *write_auth; /* /-/reload; NULL: open */
     int64_t max_window_ms;          /* queries may widen the window up to this; 0: 24 h */
+    /* /api/v1/query_exemplars reads their exemplars (exemplars.h); borrowed */
+    am_registry *const *registries;
+    size_t n_registries;
 } am_promql_api;
 
 /* Add the routes to h; api must outlive h. */

@@ -111,10 +111,11 @@ static am_err gave_up(am_routes *r, uint64_t ticket, double wait_s)
 }
 
 /* Decode, store and answer; body is the request's or the inflated one. */
-static void ingest(am_routes *r, char *body, size_t len, bool ndjson, am_http_resp *resp)
+static void ingest(am_routes *r, char *body, size_t len, bool ndjson, am_routes_decode_fn decode,
+                   am_http_resp *resp)
 {
     am_events ev;
-    am_err rc = am__events_decode(body, len, ndjson, am_unix_time(), &ev);
+    am_err rc = decode(body, len, ndjson, am_unix_time(), &ev);
     if (rc) {
         am__event_metrics_received(r->metrics, "http", 1, 1);
         am_http_resp_error(resp,
@@ -159,7 +160,7 @@ static void ingest(am_routes *r, char *body, size_t len, bool ndjson, am_http_re
         malloc_trim(0);
 }
 
-static void post_events(am_http_req *req, am_http_resp *resp, void *ud)
+void am__routes_post(am_http_req *req, am_http_resp *resp, am_routes *r, am_routes_decode_fn decode)
 {
     size_t len;
     char *body = am_http_req_body_mut(req, &len);
@@ -169,7 +170,7 @@ static void post_events(am_http_req *req, am_http_resp *resp, void *ud)
                          strncasecmp(ct, "application/jsonl", 17) == 0);
     const char *enc = am_http_req_header(req, "Content-Encoding");
     if (!enc || strcasecmp(enc, "identity") == 0) {
-        ingest(ud, body ? body : empty, len, ndjson, resp);
+        ingest(r, body ? body : empty, len, ndjson, decode, resp);
         return;
     }
     if (strcasecmp(enc, "gzip") != 0) {
@@ -182,8 +183,13 @@ static void post_events(am_http_req *req, am_http_resp *resp, void *ud)
         am_http_resp_error(resp, rc == AM_ELIMIT ? 413 : 400, "bad_data", am_errmsg());
         return;
     }
-    ingest(ud, inflated, len, ndjson, resp);
+    ingest(r, inflated, len, ndjson, decode, resp);
     am__free(inflated);
+}
+
+static void post_events(am_http_req *req, am_http_resp *resp, void *ud)
+{
+    am__routes_post(req, resp, ud, am__events_decode);
 }
 
 /* ---- queries ------------------------------------------------------ */
@@ -350,7 +356,8 @@ am_err am__routes_add(am_http *h, am_routes *r)
         (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/metrics/{type}/summary", get_summary, r,
                             r->read_auth)) ||
         (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/metrics/{type}", get_rows, r, r->read_auth)) ||
-        (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/series", get_series, r, r->read_auth)))
+        (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/series", get_series, r, r->read_auth)) ||
+        (rc = am__log_routes_add(h, r)))
         return rc;
     return AM_OK;
 }

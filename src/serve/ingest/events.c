@@ -127,23 +127,39 @@ static char *arena_strdup(am_events *ev, const char *s, size_t n)
     return d;
 }
 
-static int reject(am_events *ev, size_t index, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void *am__events_alloc(am_events *ev, size_t n)
+{
+    return arena_alloc(ev, n);
+}
 
-static int reject(am_events *ev, size_t index, const char *fmt, ...)
+/* this file's short name for it */
+#define reject am__events_reject
+
+static void reject_v(am_events *ev, size_t index, const char *fmt, va_list ap)
 {
     char msg[AM_EVENT_ERROR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     size_t len = n < 0 ? 0 : (size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n;
     am_event_reject *r = &ev->rejects[ev->n_rejects++];
     r->index = index;
     r->error = arena_strdup(ev, msg, len);
     if (!r->error)
         r->error = (char *)"out of memory";
+}
+
+int am__events_reject(am_events *ev, size_t index, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reject_v(ev, index, fmt, ap);
+    va_end(ap);
     return -1;
+}
+
+void am__events_accept(am_events *ev, size_t index, am_table_id t, am_value *vals)
+{
+    ev->recs[ev->n_recs] = (am_record){t, vals};
+    ev->index[ev->n_recs++] = index;
 }
 
 static bool one_of(const char *s, const char *const *set)
@@ -502,8 +518,15 @@ static void decode_one(am_events *ev, size_t index, am_json *j, am_json_tok t, d
     }
     if (finish(ev, index, t_, vals, id, given))
         return;
-    ev->recs[ev->n_recs] = (am_record){t_->id, vals};
-    ev->index[ev->n_recs++] = index;
+    am__events_accept(ev, index, t_->id, vals);
+}
+
+/* An NDJSON line of events: one event (the line is checked JSON). */
+static void decode_event_line(am_events *ev, size_t index, char *line, size_t n, double now)
+{
+    am_json j;
+    am__json_init(&j, line, n, 0);
+    decode_one(ev, index, &j, am__json_next(&j), now);
 }
 
 /* ------------------------------------------------------------------ */
@@ -532,7 +555,7 @@ static bool blank(const char *s, size_t n)
     return true;
 }
 
-static am_err decode_ndjson(am_events *ev, char *body, size_t len, double now)
+static am_err decode_ndjson(am_events *ev, char *body, size_t len, double now, am_event_line_fn one)
 {
     size_t lines = 0;
     for (size_t i = 0; i < len;) {
@@ -561,8 +584,7 @@ static am_err decode_ndjson(am_events *ev, char *body, size_t len, double now)
             if (t == AM_JSON_ERROR) {
                 reject(ev, index, "line %zu is not JSON: %s", index + 1, am__json_error(&j));
             } else {
-                am__json_init(&j, body + i, end - i, 0);
-                decode_one(ev, index, &j, am__json_next(&j), now);
+                one(ev, index, body + i, end - i, now);
             }
         }
         i = end + 1;
@@ -626,7 +648,7 @@ am_err am__events_decode(char *body, size_t len, bool ndjson, double now, am_eve
         return am__err(AM_ENOMEM, "out of memory");
     out->priv = p;
     if (ndjson)
-        return decode_ndjson(out, body, len, now);
+        return decode_ndjson(out, body, len, now, decode_event_line);
 
     bool is_array, syntax;
     size_t n;
@@ -638,7 +660,7 @@ am_err am__events_decode(char *body, size_t len, bool ndjson, double now, am_eve
         while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
             i++;
         if (i < len && body[i] == '{' && memchr(body + i, '\n', len - i))
-            return decode_ndjson(out, body, len, now);
+            return decode_ndjson(out, body, len, now, decode_event_line);
     }
     if (rc)
         return rc;
@@ -652,6 +674,17 @@ am_err am__events_decode(char *body, size_t len, bool ndjson, double now, am_eve
     for (; t > AM_JSON_END && t != AM_JSON_ARRAY_END; t = am__json_next(&j))
         decode_one(out, out->n_events++, &j, t, now);
     return AM_OK;
+}
+
+am_err am__events_decode_lines(char *body, size_t len, double now, am_event_line_fn one,
+                               am_events *out)
+{
+    memset(out, 0, sizeof *out);
+    priv *p = am__calloc(1, sizeof *p);
+    if (!p)
+        return am__err(AM_ENOMEM, "out of memory");
+    out->priv = p;
+    return decode_ndjson(out, body, len, now, one);
 }
 
 am_err am__events_drop(am_events *ev, size_t k, const char *fmt, ...)

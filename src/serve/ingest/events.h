@@ -77,6 +77,25 @@ void am__events_free(am_events *ev);
 am_err am__events_drop(am_events *ev, size_t k, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+** For other NDJSON decoders (log_lines.c): read body as one JSON value per
+** line, as am__events_decode does with ndjson, calling one(ev, index,
+** line, n, now) for each line that is JSON (checked: one may read it for
+** real, unescaping in place); a line that is not is rejected here. one
+** adds a record with am__events_accept() or a rejection with
+** am__events_reject(), whose memory it takes from am__events_alloc() (freed
+** with the am_events). Same errors as am__events_decode.
+*/
+typedef void (*am_event_line_fn)(am_events *ev, size_t index, char *line, size_t n, double now);
+am_err am__events_decode_lines(char *body, size_t len, double now, am_event_line_fn one,
+                               am_events *out);
+void *am__events_alloc(am_events *ev, size_t n); /* 16-aligned; NULL when out of memory */
+/* Reject event index with the reason fmt; returns -1. */
+int am__events_reject(am_events *ev, size_t index, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Take vals (from am__events_alloc) as the record of event index. */
+void am__events_accept(am_events *ev, size_t index, am_table_id t, am_value *vals);
+
 /* The trace id of a record ("trace_id" column: 32 hex digits, or a UUID
    whose dashes are dropped) as 32 lowercase hex digits and a NUL; false
    when it has none. */
