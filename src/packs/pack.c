@@ -13,36 +13,6 @@
 #include "../log/trace_internal.h"
 #include "pack.h"
 
-am_err am__pack_new(am_registry *r, const am_metric_def *defs, size_t n, am__pack **out)
-{
-    if (!out)
-        return am__err(AM_EINVAL, "out pointer is NULL");
-    am__pack *p = am__calloc(1, sizeof *p + n * sizeof(void *));
-    if (!p)
-        return am__err(AM_ENOMEM, "out of memory making a pack");
-    p->defs = defs;
-    p->n = n;
-    am_err rc = am__defs_register(r, defs, n, p->h);
-    if (rc) {
-        am__free(p);
-        return rc;
-    }
-    *out = p;
-    return AM_OK;
-}
-
-void am__pack_free(am__pack *p)
-{
-    am__free(p);
-}
-
-am_err am__pack_check(double v, const char *what)
-{
-    if (!(v >= 0) || isinf(v))
-        return am__err(AM_EINVAL, "%s %g is not finite and >= 0", what, v);
-    return AM_OK;
-}
-
 void am__observe_ex(am_histogram *child, double v, const char *ex, size_t len)
 {
     if (len)
@@ -57,18 +27,6 @@ void am__observe_traced(am_histogram *child, double v, const am_trace_ctx *trace
     am__observe_ex(child, v, ex, am__trace_exemplar(trace, ex));
 }
 
-am_err am__pack_count(am__pack *p, size_t i, const char *const *values, size_t n, double v)
-{
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_counter *c;
-    am_err rc = am_counter_with(p->h[i], values, n, &c);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am_err arc = am_counter_add(c, v);
-    return arc ? arc : rc;
-}
-
 am_err am__pack_observe(am__pack *p, size_t i, const char *const *values, size_t n, double v,
                         const am_trace_ctx *trace)
 {
@@ -79,29 +37,5 @@ am_err am__pack_observe(am__pack *p, size_t i, const char *const *values, size_t
     if (rc && rc != AM_ELIMIT)
         return rc;
     am__observe_traced(h, v, trace);
-    return rc;
-}
-
-am_err am__pack_set(am__pack *p, size_t i, const char *const *values, size_t n, double v)
-{
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_gauge *g;
-    am_err rc = am_gauge_with(p->h[i], values, n, &g);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am_gauge_set(g, v);
-    return rc;
-}
-
-am_err am__pack_add(am__pack *p, size_t i, const char *const *values, size_t n, double v)
-{
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_gauge *g;
-    am_err rc = am_gauge_with(p->h[i], values, n, &g);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am_gauge_add(g, v);
     return rc;
 }
