@@ -1,14 +1,9 @@
 /*
-** pack.c: making packs and the record helpers they share (see pack.h).
-**
-** A label lookup is am_<type>_with(), lock-free once the series exists;
-** the exemplar of a sampled trace is rendered once per call into a stack
-** buffer and stored without validation (its text is hex).
+** pack.c: the library's part of the packs' record helpers (see pack.h;
+** making packs and the rest are util/pack.c): observing with an explicit
+** trace. The exemplar of a sampled trace is rendered once per call into a
+** stack buffer and stored without validation (its text is hex).
 */
-#include <math.h>
-
-#include "../util/alloc.h"
-#include "../util/error.h"
 #include "../core/exemplar.h"
 #include "../log/trace_internal.h"
 #include "pack.h"
@@ -30,12 +25,9 @@ void am__observe_traced(am_histogram *child, double v, const am_trace_ctx *trace
 am_err am__pack_observe(am__pack *p, size_t i, const char *const *values, size_t n, double v,
                         const am_trace_ctx *trace)
 {
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_histogram *h;
-    am_err rc = am_histogram_with(p->h[i], values, n, &h);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am__observe_traced(h, v, trace);
+    void *h;
+    am_err rc = am__pack_with(p, i, AM_TYPE_HISTOGRAM, values, n, &h);
+    if (h)
+        am__observe_traced(h, v, trace);
     return rc;
 }

@@ -47,13 +47,36 @@ am_err am__pack_check(double v, const char *what)
     return AM_OK;
 }
 
-am_err am__pack_count(am__pack *p, size_t i, const char *const *values, size_t n, double v)
+am_err am__pack_with(am__pack *p, size_t i, am_metric_type type, const char *const *values,
+                     size_t n, void **child)
 {
+    *child = NULL;
     if (!p)
         return AM_OK; /* instrumentation off */
-    am_counter *c;
-    am_err rc = am_counter_with(p->h[i], values, n, &c);
+    void *c;
+    am_err rc;
+    switch (type) {
+    case AM_TYPE_COUNTER:
+        rc = am_counter_with(p->h[i], values, n, (am_counter **)&c);
+        break;
+    case AM_TYPE_GAUGE:
+        rc = am_gauge_with(p->h[i], values, n, (am_gauge **)&c);
+        break;
+    default:
+        rc = am_histogram_with(p->h[i], values, n, (am_histogram **)&c);
+        break;
+    }
     if (rc && rc != AM_ELIMIT)
+        return rc;
+    *child = c;
+    return rc;
+}
+
+am_err am__pack_count(am__pack *p, size_t i, const char *const *values, size_t n, double v)
+{
+    void *c;
+    am_err rc = am__pack_with(p, i, AM_TYPE_COUNTER, values, n, &c);
+    if (!c)
         return rc;
     am_err arc = am_counter_add(c, v);
     return arc ? arc : rc;
@@ -62,36 +85,27 @@ am_err am__pack_count(am__pack *p, size_t i, const char *const *values, size_t n
 am_err am__pack_observe_current(am__pack *p, size_t i, const char *const *values, size_t n,
                                 double v)
 {
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_histogram *h;
-    am_err rc = am_histogram_with(p->h[i], values, n, &h);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am_histogram_observe_traced(h, v);
+    void *h;
+    am_err rc = am__pack_with(p, i, AM_TYPE_HISTOGRAM, values, n, &h);
+    if (h)
+        am_histogram_observe_traced(h, v);
     return rc;
 }
 
 am_err am__pack_set(am__pack *p, size_t i, const char *const *values, size_t n, double v)
 {
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_gauge *g;
-    am_err rc = am_gauge_with(p->h[i], values, n, &g);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am_gauge_set(g, v);
+    void *g;
+    am_err rc = am__pack_with(p, i, AM_TYPE_GAUGE, values, n, &g);
+    if (g)
+        am_gauge_set(g, v);
     return rc;
 }
 
 am_err am__pack_add(am__pack *p, size_t i, const char *const *values, size_t n, double v)
 {
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_gauge *g;
-    am_err rc = am_gauge_with(p->h[i], values, n, &g);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am_gauge_add(g, v);
+    void *g;
+    am_err rc = am__pack_with(p, i, AM_TYPE_GAUGE, values, n, &g);
+    if (g)
+        am_gauge_add(g, v);
     return rc;
 }

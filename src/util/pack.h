@@ -30,6 +30,15 @@ void am__pack_free(am__pack *p);
 /* AM_OK, or AM_EINVAL naming what when v is negative, NaN or infinite. */
 am_err am__pack_check(double v, const char *what);
 
+/*
+** The series h[i]{values} of a row of this type (counter, gauge or
+** histogram: am_<type>_with) into *child: AM_OK, or AM_ELIMIT with the
+** overflow series; on another error, or p NULL (AM_OK: instrumentation
+** off), *child is NULL. The record helpers below are this plus one update.
+*/
+am_err am__pack_with(am__pack *p, size_t i, am_metric_type type, const char *const *values,
+                     size_t n, void **child);
+
 /* counter h[i]{values} += v */
 am_err am__pack_count(am__pack *p, size_t i, const char *const *values, size_t n, double v);
 /* gauge h[i]{values} = v (add: += v) */
