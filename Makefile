@@ -9,7 +9,7 @@
 #   make demo     run `agentmon demo`: a live multi-agent workload, served
 #                 on 127.0.0.1:9470 with a terminal view
 #   make screenshots  the README's dashboard pictures, from the browser test
-#   make soak     serve + demo under hostile load for 30 minutes (not in CI)
+#   make soak     serve + demo under hostile load for 40 minutes (not in CI)
 #
 # Each target first runs scripts/deps.sh, which installs missing Debian
 # packages (as root, with apt-get) and does nothing when all are present.
@@ -68,12 +68,12 @@ coverage: deps
 	@scripts/coverage.sh build-cov
 
 # Not in `make test`: serve and the demo under a mixed hostile load for
-# SOAK_SECONDS (default 30 minutes); memory, descriptors and threads must
+# SOAK_SECONDS (default 40 minutes); memory, descriptors and threads must
 # stay flat. Prints the figures as one JSON line.
 soak: build
 	@scripts/deps.sh test
 	@cmake --build $(BUILD) -j$(JOBS) --target slowloris >/dev/null
-	@/usr/bin/python3 scripts/soak.py $(BUILD) $${SOAK_SECONDS:-1800}
+	@/usr/bin/python3 scripts/soak.py $(BUILD) $${SOAK_SECONDS:-2400}
 
 # Ctrl-C stops it; DEMO_ARGS adds options (e.g. DEMO_ARGS="--duration 60").
 demo: build

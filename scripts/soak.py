@@ -11,17 +11,21 @@ What runs (all on 127.0.0.1, free ports):
   - hostile traffic, in turns: a slowloris of 200 connections (headers or
     body drip) against serve or the demo, gzip bodies inflating to 64 MiB,
     a StatsD sender inventing new series, malformed events and lines.
-Every 30 s it samples each process's RSS, open descriptors and threads.
-Both keep 10 minutes of history for rules and queries (--alert-window 10m,
-the longest range the shipped rules use), so the alerting window is full
-before the warm-up ends. After the warm-up (half the run, at most 15
-minutes) the samples must
-stay within bounds: RSS within 15% of its post-warm-up level, the lows of
-descriptors and threads (attack connections come and go) within a small
-slack of theirs. Prints one JSON line of figures; exit 0
-when flat.
+Every 30 s it samples each process's RSS, open descriptors, threads and
+the size of its alerting window (agentmon_alert_window_bytes).
 
-Not part of `make test`: run it with `make soak` (30 minutes by default,
+The window holds what rules and queries read and is meant to grow until
+it is full: both start with --alert-window 10m, and the demo's shipped
+rules widen it to their longest range plus the 5 m lookback (15 m and a
+slot). So the warm-up lasts the widest window either process reports
+(agentmon_alert_window_retention_seconds) plus 4 minutes for the last
+chunks to close and the first truncations to run; after it, the samples
+must stay within bounds: RSS within 15% of its post-warm-up level, the
+lows of descriptors and threads (attack connections come and go) within
+a small slack of theirs. At least 10 minutes are judged. Prints one JSON
+line of figures; exit 0 when flat.
+
+Not part of `make test`: run it with `make soak` (40 minutes by default,
 SOAK_SECONDS=... to change).
 """
 import gzip
@@ -38,7 +42,7 @@ import threading
 import time
 
 BUILD = sys.argv[1]
-SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 1800
+SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 2400
 AGENTMON = os.path.join(BUILD, 'agentmon')
 LORIS = os.path.join(BUILD, 'tests', 'slowloris')
 stop = threading.Event()
@@ -92,6 +96,21 @@ def request(port, method, path, body=None, headers=None, timeout=30):
         return r.status
     except OSError:
         return 0
+
+
+def gauge(port, name):
+    """The value of an unlabelled gauge on port's /metrics, or None."""
+    try:
+        c = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+        c.request('GET', '/metrics')
+        body = c.getresponse().read().decode()
+        c.close()
+    except OSError:
+        return None
+    for line in body.splitlines():
+        if line.startswith(name + ' '):
+            return float(line.split()[1])
+    return None
 
 
 def legit(serve_port, statsd_port, counts):
@@ -167,6 +186,8 @@ def main():
         for t in threads:
             t.start()
         samples = {k: [] for k in procs}
+        ports = {'demo': demo_port, 'serve': serve_port}
+        window = 0
         t0 = time.time()
         while time.time() - t0 < SECONDS:
             for k, p in procs.items():
@@ -175,14 +196,20 @@ def main():
                     raise SystemExit('soak: FAIL: %s exited with %s' % (k, p.returncode))
                 s = proc_figures(p.pid)
                 s['t'] = round(time.time() - t0)
+                s['window'] = gauge(ports[k], 'agentmon_alert_window_bytes')
+                window = max(window, gauge(ports[k], 'agentmon_alert_window_retention_seconds')
+                             or 0)
                 samples[k].append(s)
             time.sleep(30)
         stop.set()
         for t in threads:
             t.join()
-        warm = min(900, SECONDS // 2)
+        warm = int(window) + 240
+        if SECONDS - warm < 600:
+            raise SystemExit('soak: FAIL: the windows take %d s to fill; run at least %d s '
+                             '(SOAK_SECONDS)' % (warm, warm + 600))
         ok = True
-        figures = {'seconds': SECONDS, 'requests': dict(counts)}
+        figures = {'seconds': SECONDS, 'warmup': warm, 'requests': dict(counts)}
         for k, ss in samples.items():
             after = [s for s in ss if s['t'] >= warm] or ss
             # attack connections come and go: descriptors and threads are
@@ -192,6 +219,7 @@ def main():
                     'threads': min(s['threads'] for s in after[:4])}
             end = {'rss': ss[-1]['rss'], 'fds': min(s['fds'] for s in ss[-4:]),
                    'threads': min(s['threads'] for s in ss[-4:])}
+            base['window'], end['window'] = after[0]['window'], ss[-1]['window']
             peak = {m: max(s[m] for s in after) for m in ('rss', 'fds', 'threads')}
             figures[k] = {'after_warmup': base, 'end': end, 'peak': peak}
             if end['rss'] > base['rss'] * 1.15 or end['fds'] > base['fds'] + 16 or \

@@ -37,6 +37,7 @@
 #include "../util/alloc.h"
 #include "../util/buf.h"
 #include "../util/error.h"
+#include "../packs/pack.h"
 #include "labels.h"
 #include "service.h"
 
@@ -69,6 +70,7 @@ struct am_alerting {
     am_tsdb_src *feed;
     am_alert_engine *eng;
     am_logger *log;
+    am__pack *pack; /* the window's gauges, in o.registry */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -84,6 +86,45 @@ struct am_alerting {
     stage *stages[MAX_STAGES];
     size_t n_stages;
 };
+
+/* ---- the window's own gauges ------------------------------------------------ */
+
+/* What the window holds, as Prometheus' prometheus_tsdb_head_* say it of
+   its head block: the retention is what the rules and queries asked for
+   (it only widens), so memory is read against it, not against
+   --alert-window. */
+enum { W_SERIES, W_SAMPLES, W_BYTES, W_RETENTION, N_W };
+
+static const am_metric_def WDEFS[N_W] = {
+    [W_SERIES] = {"alerting", AM_TYPE_GAUGE, "agentmon_alert_window_series", NULL,
+                  "Series in the in-memory window that rules and queries read.", NULL, NULL, NULL,
+                  0, NULL, "agentmon"},
+    [W_SAMPLES] = {"alerting", AM_TYPE_GAUGE, "agentmon_alert_window_samples", NULL,
+                   "Samples in the window's chunks, staleness markers included.", NULL, NULL, NULL,
+                   0, NULL, "agentmon"},
+    [W_BYTES] = {"alerting", AM_TYPE_GAUGE, "agentmon_alert_window_bytes", NULL,
+                 "Memory the window holds: chunks (with their slack), series and label sets, "
+                 "the index.",
+                 "bytes", NULL, NULL, 0, NULL, "agentmon"},
+    [W_RETENTION] = {"alerting", AM_TYPE_GAUGE, "agentmon_alert_window_retention_seconds", NULL,
+                     "How much history the window keeps: --alert-window, widened to what the "
+                     "rules' ranges and lookback or a query asked for.",
+                     "seconds", NULL, NULL, 0, NULL, "agentmon"},
+};
+const am_def_table am__table_window = {WDEFS, N_W};
+
+static void window_gauges(am_alerting *al)
+{
+    if (!al->pack)
+        return;
+    am_tsdb_stats st;
+    am_tsdb_stats_get(al->db, &st);
+    (void)am__pack_set(al->pack, W_SERIES, NULL, 0, (double)st.n_series);
+    (void)am__pack_set(al->pack, W_SAMPLES, NULL, 0, (double)st.n_samples);
+    (void)am__pack_set(al->pack, W_BYTES, NULL, 0,
+                       (double)(st.chunk_bytes + st.series_bytes + st.index_bytes));
+    (void)am__pack_set(al->pack, W_RETENTION, NULL, 0, (double)am_tsdb_retention(al->db) / 1000);
+}
 
 static int64_t now_ms(void)
 {
@@ -219,6 +260,7 @@ static void *engine_main(void *arg)
         /* the samples of the moment the slot was due */
         int64_t t = wake > last_feed ? wake : now;
         if (t > last_feed && al->o.n_regs) {
+            window_gauges(al);
             (void)am_alert_feed(al->db, al->feed, al->o.regs, al->o.n_regs, t);
             last_feed = t;
         }
@@ -246,6 +288,7 @@ static void free_all(am_alerting *al)
         am__free(st);
     }
     am_alert_engine_free(al->eng);
+    am__pack_free(al->pack);
     am_tsdb_src_free(al->db, al->feed);
     am_tsdb_free(al->db);
     for (size_t i = 0; i < al->n_files; i++)
@@ -295,6 +338,8 @@ am_err am_alerting_start(const am_alerting_opts *o, am_alerting **out, struct am
         rc = am_tsdb_new(&to, &al->db);
     if (!rc)
         rc = am_tsdb_src_new(al->db, true, &al->feed);
+    if (!rc && o->registry)
+        rc = am__pack_new(o->registry, WDEFS, N_W, &al->pack);
     if (!rc) {
         am_alert_engine_opts eo = AM_ALERT_ENGINE_OPTS_INIT;
         eo.db = al->db;

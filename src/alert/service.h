@@ -62,12 +62,16 @@ typedef struct am_alerting_opts {
        rules' slots too (a live dashboard's charts move with it); 0:
        eval_interval_ms */
     int64_t feed_interval_ms;
+    am_registry *registry; /* borrowed: agentmon_alert_window_* go here; NULL: none */
 } am_alerting_opts;
 
 #define AM_ALERTING_OPTS_INIT                                                                      \
     {                                                                                              \
-        NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0                     \
+        NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0, NULL               \
     }
+
+/* The window's own gauges, for the catalogue (docs/METRICS.md). */
+extern const struct am_def_table am__table_window;
 
 /*
 ** am_alerting_start: load the rule files (every problem written to errs,

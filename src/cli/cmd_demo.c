@@ -260,6 +260,7 @@ static am_err start_alerting(demo *d)
     ao.n_rule_files = n;
     ao.regs = &d->reg;
     ao.n_regs = 1;
+    ao.registry = d->reg;
     ao.eval_interval_ms = (int64_t)(d->o.eval_interval * 1000);
     ao.window_ms = (int64_t)(d->o.alert_window * 1000);
     ao.feed_interval_ms = 1000; /* the dashboard's charts move every second */

@@ -4,6 +4,7 @@
 ** adds a table adds it here.
 */
 #include "../alert/notify/notify.h"
+#include "../alert/service.h"
 #include "catalog.h"
 #include "ingest/event_metrics.h"
 #include "ingest/scrape.h"
@@ -11,8 +12,8 @@
 #include "serve.h"
 
 static const am_def_table *const TABLES[] = {
-    &am__table_ingest, &am__table_events, &am__table_store,
-    &am__table_scrape, &am__table_system, &am__table_notify,
+    &am__table_ingest, &am__table_events, &am__table_store,  &am__table_scrape,
+    &am__table_system, &am__table_notify, &am__table_window,
 };
 
 const am_def_table *const *am__serve_catalog(size_t *n_tables)

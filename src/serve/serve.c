@@ -516,6 +516,7 @@ static am_err start_alerting(am_serve *s)
     ao.n_rule_files = s->o.n_rule_files;
     ao.regs = &s->reg;
     ao.n_regs = 1;
+    ao.registry = s->reg;
     ao.eval_interval_ms = (int64_t)(s->o.eval_interval_s * 1000);
     ao.window_ms = (int64_t)(s->o.alert_window_s * 1000);
     ao.external_url = s->o.external_url;

@@ -4,7 +4,8 @@
 ** acknowledged only once queryable, gzip and NDJSON bodies, partial
 ** rejection, the API's errors (400 naming the parameter, 404, 413, 415),
 ** paging through the Link header, summaries, StatsD samples reaching the
-** series API, resent ids stored once, and the registry moved by events.
+** series API, resent ids stored once, the registry moved by events, and
+** the alerting window's gauges.
 */
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -380,6 +381,28 @@ static void test_statsd_to_series(void **state)
     reply_free(&r);
 }
 
+/* The alerting window says what it holds and how far back it keeps: the
+   first feed runs at start, so the gauges are there at once. */
+static void test_window_gauges(void **state)
+{
+    fx *f = *state;
+    int found = 0;
+    for (int i = 0; i < 50 && !found; i++) {
+        reply r = req(f, "GET", "/metrics", NULL, NULL);
+        found =
+            r.status == 200 && strstr(r.body, "\nagentmon_alert_window_retention_seconds 3600\n");
+        if (found) {
+            AM_ASSERT_CONTAINS(r.body, "\nagentmon_alert_window_series ");
+            AM_ASSERT_CONTAINS(r.body, "\nagentmon_alert_window_samples ");
+            AM_ASSERT_CONTAINS(r.body, "# TYPE agentmon_alert_window_bytes gauge\n");
+        } else {
+            usleep(100000);
+        }
+        reply_free(&r);
+    }
+    assert_true(found);
+}
+
 /* The collector's tables register side by side with libagentmon's: no
    name twice, every row documented. */
 static void test_catalogue(void **state)
@@ -414,6 +437,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_admission_and_give_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statsd_to_series, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_gauges, setup, teardown),
         cmocka_unit_test(test_catalogue),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
