@@ -14,9 +14,13 @@
 **                               Each operation is what it is on a cluster:
 **                               a send claims its id (HSETNX in the id's
 **                               slot) then runs send.lua, an ack runs
-**                               ack.lua then releases the claim, and every
-**                               write waits for a replica (WAIT 1), so the
-**                               figure includes replication.
+**                               ack.lua and beside it release.lua on the
+**                               id's master -- or, for an id whose slot
+**                               is on the agent's master (about a third),
+**                               send.lua and ack.lua claim and release it
+**                               themselves -- and every write waits for
+**                               a replica (WAIT 1), so the figure includes
+**                               replication.
 **   redis_benchmark_cluster_evalsha_rps
 **                               redis-benchmark --cluster -c 8 running
 **                               EVALSHA of "return 1" (loaded on every
@@ -166,7 +170,8 @@ void bench_group_coord_cluster(void)
             .value = best_ours,
             .note = "3 masters + 3 replicas; 4 producer + 4 consumer threads, each its own "
                     "coordinator, ids chosen by the caller; a send = claim + send.lua, an ack = "
-                    "ack.lua + release, each send and ack confirmed by a replica (WAIT 1); compare "
+                    "ack.lua + release (send.lua and ack.lua alone when the id's slot is on the "
+                    "agent's master), each send and ack confirmed by a replica (WAIT 1); compare "
                     "coord_redis_ops_per_s (standalone), same run"});
     if (best_gen > 0) {
         char note[200];

@@ -73,7 +73,9 @@
 ** What spans agents is read from every master and summed (the snapshot,
 ** the totals, kept per bucket; coord_redis_snap.c), and ids stay unique
 ** across agents by a claim in the id's own slot (coord_redis_claim.c),
-** which costs a send and an ack one more round trip each.
+** which costs a send one more round trip and an ack one more command
+** beside it -- unless the id's slot is on the agent's master, when
+** send.lua and ack.lua claim and release it themselves.
 **
 ** THE BACKGROUND THREAD flushes the counters and then refreshes the
 ** snapshot the gauges show (am__coord_refresh()), every second -- the
@@ -340,36 +342,47 @@ static am_err r_add_agent(am_coord *c, const char *agent)
 static am_err r_send(am_coord *c, const am__msg *m, size_t max_queue)
 {
     am__rbe *b = c->be;
-    char prio[4], maxq[24], claim[AM__REDIS_CLAIM_MAX];
+    char prio[4], maxq[24], claim[AM__REDIS_CLAIM_MAX], ikey[AM__REDIS_BKEY_MAX + 8] = "";
     snprintf(prio, sizeof prio, "%d", m->priority);
     snprintf(maxq, sizeof maxq, "%zu", max_queue);
     /* On a cluster the id is claimed (coord_redis_claim.c): by send.lua
        itself when the id's bucket is the recipient's (a generated id's
-       always is), else first, the long way. */
-    int bucket = bucket_of(m->to);
-    bool by_script = b->is_cluster && am__redis_bucket(m->id, strlen(m->id)) == bucket;
+       always is) or is served by the same master, else first, the long
+       way. */
+    int bucket = bucket_of(m->to), ibucket = am__redis_bucket(m->id, strlen(m->id));
+    bool by_script = am__redis_near(b, ibucket, bucket);
     am_err rc;
-    if (by_script)
+    if (by_script) {
         am__redis_claim_value(b, m->to, claim);
-    else if (b->is_cluster && (rc = am__redis_claim(b, m->id, m->to, claim)))
+        if (ibucket != bucket)
+            am__redis_bkey(b, ibucket, "ids", ikey, sizeof ikey);
+    } else if (b->is_cluster && (rc = am__redis_claim(b, m->id, m->to, claim))) {
         return rc;
-    const char *argv[11] = {
+    }
+    const char *argv[12] = {
         m->id,          m->from,       m->to, m->type, m->payload ? m->payload : "", prio,
-        m->traceparent, m->tracestate, maxq,  claim,   by_script ? "1" : "0"};
-    size_t lens[11];
-    for (int i = 0; i < 11; i++)
+        m->traceparent, m->tracestate, maxq,  claim,   by_script ? "1" : "0",        ikey};
+    size_t lens[12];
+    for (int i = 0; i < 12; i++)
         lens[i] = i == 4 ? m->len : strlen(argv[i]);
     long long code = 3;
     for (int pass = 0; pass < 2 && code == 3; pass++) {
-        if (pass == 1) { /* another agent holds the claim: the long way */
+        if (pass == 1) { /* another agent holds the claim, or its slot moved: the long way */
             if ((rc = am__redis_claim(b, m->id, m->to, claim)))
                 return rc;
             by_script = false;
             argv[10] = "0";
             lens[9] = strlen(claim);
+            lens[10] = 1;
         }
         redisReply *r;
-        rc = am__redis_eval(b, AM__S_SEND, bucket, b->is_cluster ? 11 : 9, argv, lens, &r);
+        bool elsewhere;
+        rc = am__redis_eval_near(b, AM__S_SEND, bucket, b->is_cluster ? 12 : 9, argv, lens, &r,
+                                 &elsewhere);
+        if (rc && elsewhere && by_script) {
+            code = 3; /* nothing ran */
+            continue;
+        }
         if (rc)
             return rc; /* a claim stays: the message may have landed */
         if (r->type != REDIS_REPLY_INTEGER || r->integer < 0 || r->integer > 3 ||
@@ -548,14 +561,17 @@ static void r_wait(am_coord *c, const char *agent, uint64_t deadline_ns)
 /* Settling                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Run script for d with ARGV d->to, d->id, d->token, a4, a5 (ack: as many
+   as are not NULL). *elsewhere (ack only, may be NULL): as
+   am__redis_eval_near. */
 static am_err settle(am_coord *c, int script, const am_coord_delivery *d, const char *a4,
-                     const char *a5)
+                     const char *a5, bool *elsewhere)
 {
     am__rbe *b = c->be;
     const char *argv[5] = {d->to, d->id, d->token, a4, a5};
-    int argc = script == AM__S_ACK ? (a4 ? 4 : 3) : 5;
+    int argc = script == AM__S_ACK ? (a4 ? (a5 ? 5 : 4) : 3) : 5;
     redisReply *r;
-    am_err rc = am__redis_eval(b, script, bucket_of(d->to), argc, argv, NULL, &r);
+    am_err rc = am__redis_eval_near(b, script, bucket_of(d->to), argc, argv, NULL, &r, elsewhere);
     if (rc)
         return rc;
     if (script == AM__S_ACK && b->is_cluster && r->type == REDIS_REPLY_STRING) {
@@ -583,16 +599,27 @@ static am_err r_ack(am_coord *c, const am_coord_delivery *d)
     am__rbe *b = c->be;
     const char *claim = b->is_cluster ? d->reserved[0] : NULL;
     if (!claim) /* standalone, or a delivery we did not make */
-        return settle(c, AM__S_ACK, d, NULL, NULL);
-    if (am__redis_bucket(d->id, strlen(d->id)) == bucket_of(d->to))
-        return settle(c, AM__S_ACK, d, "1", NULL); /* ack.lua releases it itself */
+        return settle(c, AM__S_ACK, d, NULL, NULL, NULL);
+    int ib = am__redis_bucket(d->id, strlen(d->id)), ab = bucket_of(d->to);
+    if (am__redis_near(b, ib, ab)) {
+        /* ack.lua releases it itself: in its own bucket, or in the id's
+           on the same master */
+        char ikey[AM__REDIS_BKEY_MAX + 8] = "";
+        if (ib != ab)
+            am__redis_bkey(b, ib, "ids", ikey, sizeof ikey);
+        bool elsewhere;
+        am_err rc = settle(c, AM__S_ACK, d, "1", ikey, &elsewhere);
+        if (!elsewhere)
+            return rc;
+        /* the id's slot is on another master now: nothing ran */
+    }
     /* On a cluster the id's claim is released in the same round trip as
        the ack (its master may be another: both at once), and restored if
        the ack did not happen (coord_redis_claim.c). */
     const char *ack_argv[3] = {d->to, d->id, d->token};
     const char *rel_argv[2] = {d->id, claim};
-    const am__rcmd cmds[2] = {{3, ack_argv, NULL, AM__S_ACK, bucket_of(d->to), NULL, false},
-                              {2, rel_argv, NULL, AM__S_RELEASE, bucket_of(d->id), NULL, false}};
+    const am__rcmd cmds[2] = {{3, ack_argv, NULL, AM__S_ACK, ab, NULL, false},
+                              {2, rel_argv, NULL, AM__S_RELEASE, ib, NULL, false}};
     redisReply *r[2];
     am_err rc = am__redis_fanout(b, cmds, 2, r);
     if (rc) {
@@ -621,12 +648,12 @@ static am_err r_retry(am_coord *c, const am_coord_delivery *d, double delay_s, c
 {
     char delay[32];
     snprintf(delay, sizeof delay, "%.6f", delay_s);
-    return settle(c, AM__S_RETRY, d, delay, error ? error : "");
+    return settle(c, AM__S_RETRY, d, delay, error ? error : "", NULL);
 }
 
 static am_err r_dead(am_coord *c, const am_coord_delivery *d, const char *reason, const char *error)
 {
-    return settle(c, AM__S_DEAD, d, reason, error ? error : "");
+    return settle(c, AM__S_DEAD, d, reason, error ? error : "", NULL);
 }
 
 /* ------------------------------------------------------------------ */

@@ -18,9 +18,15 @@
 **
 ** A send claims with HSETNX, then runs send.lua in the agent's slot --
 ** or, when the id's bucket is the agent's (1 in 64 ids chosen by the
-** caller; every id the coordinator generates, as it chooses them so),
-** send.lua claims it itself, in the same atomic step, and ack.lua
-** releases it. When the id is claimed already (HGET says by whom):
+** caller; every id the coordinator generates, as it chooses them so) or
+** is served by the agent's master too (about a third of the rest on three
+** masters: am__redis_near, by the map), send.lua claims it itself, in the
+** same atomic step, and ack.lua releases it. For a bucket of its own those
+** scripts reach the one key of a second slot (its ids hash) with Redis's
+** allow-cross-slot-keys flag, first of all: a master that does not serve
+** that slot (the map was stale: the slot moved) refuses the script there,
+** before anything ran, and the send (or the ack) takes the long way. When
+** the id is claimed already (HGET says by whom):
 **   - for the same agent: the claim is reused (its time refreshed, its
 **     nonce kept; compare-and-set) and send.lua decides, as on one
 **     server: the message is there (AM_EEXIST) or not (it is queued);
@@ -48,9 +54,12 @@
 ** every send a second wait for a replica.
 **
 ** What this costs: a send with an id of the caller's is one round trip
-** more (the claim: a plain HSETNX), an ack none (the release runs beside
-** it); an id the coordinator generates (am__redis_new_id, chosen in its
-** recipient's bucket) costs nothing more. What it leaves: a claim whose
+** more (the claim: a plain HSETNX), an ack a command more (the release
+** runs beside it, on the id's master) -- neither when the id's slot is on
+** the agent's master; an id the coordinator generates (am__redis_new_id,
+** chosen in its recipient's bucket) costs nothing more. A claim made by
+** send.lua is confirmed by a replica with the message (it is one script). What it leaves: a claim
+*whose
 ** release was lost stays until its id is used again -- a few bytes per
 ** process killed at the wrong moment -- and an id whose message was acked
 ** can be sent to another agent only after the release (at once, normally).
@@ -209,6 +218,16 @@ am_err am__redis_claim(am__rbe *b, const char *id, const char *to, char out[AM__
     }
     return am__err(AM_EBACKEND, "redis at %s: the claim of id \"%.64s\" kept changing", b->where,
                    id);
+}
+
+bool am__redis_near(am__rbe *b, int ib, int ab)
+{
+    if (!b->is_cluster)
+        return false;
+    if (ib == ab)
+        return true;
+    am__rnode *n = am__redis_node_of(b, ab);
+    return n && n == am__redis_node_of(b, ib);
 }
 
 void am__redis_reclaim(am__rbe *b, const char *id, const char *claim)

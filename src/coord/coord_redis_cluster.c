@@ -706,14 +706,23 @@ done:
     return rc;
 }
 
-am_err am__redis_eval(am__rbe *b, int script, int bucket, int argc, const char *const *argv,
-                      const size_t *lens, redisReply **out)
+am_err am__redis_eval_near(am__rbe *b, int script, int bucket, int argc, const char *const *argv,
+                           const size_t *lens, redisReply **out, bool *elsewhere)
 {
     const am__rcmd cmd = {argc, argv, lens, script, bucket, NULL, false};
     redisReply *r = NULL;
+    if (elsewhere)
+        *elsewhere = false;
     am_err rc = am__redis_fanout(b, &cmd, 1, &r);
     if (rc)
         return rc;
+    if (r->type == REDIS_REPLY_ERROR && elsewhere && starts(r, "ERR Script attempted to access") &&
+        strstr(r->str, "non local key")) {
+        *elsewhere = true; /* refused at its first key there: nothing ran */
+        freeReplyObject(r);
+        return am__err(AM_EBACKEND, "redis at %s: %s.lua reached a slot its master does not serve",
+                       b->where, am__redis_script_name(script));
+    }
     if (r->type == REDIS_REPLY_ERROR) {
         rc = am__err(AM_EBACKEND, "redis at %s: %s.lua failed: %.300s", b->where,
                      am__redis_script_name(script), r->str);
@@ -722,4 +731,10 @@ am_err am__redis_eval(am__rbe *b, int script, int bucket, int argc, const char *
     }
     *out = r;
     return AM_OK;
+}
+
+am_err am__redis_eval(am__rbe *b, int script, int bucket, int argc, const char *const *argv,
+                      const size_t *lens, redisReply **out)
+{
+    return am__redis_eval_near(b, script, bucket, argc, argv, lens, out, NULL);
 }

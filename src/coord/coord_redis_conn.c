@@ -37,7 +37,10 @@
 ** is safe. On a cluster each script starts with the "#!lua" shebang
 ** (Redis >= 7), under which Redis refuses a script that touches keys of
 ** two slots: the key layout's promise (common.lua) is checked on every
-** call.
+** call. send.lua and ack.lua alone carry flags=allow-cross-slot-keys, for
+** one key: the claim of an id whose bucket's master is the agent's too,
+** made or released in the same script (coord_redis_claim.c); Redis still
+** refuses a key of a slot that master does not serve.
 **
 ** SIGPIPE: hiredis writes with write(2), and a write to a socket the peer
 ** reset raises SIGPIPE, which by default kills the process. So hiredis
@@ -77,10 +80,14 @@ static const struct {
        (coord_redis_claim.c says why), nor what only reads or mends the
        kept lengths. */
     bool confirm;
+    /* On a cluster, may reach one key of a second slot on the same master
+       (flags=allow-cross-slot-keys): the claim of an id whose bucket is
+       served by the agent's master too (coord_redis_claim.c). */
+    bool cross;
 } SCRIPTS[AM__N_SCRIPTS] = {
-    [AM__S_SEND] = {"send", am__lua_send, true},
+    [AM__S_SEND] = {"send", am__lua_send, true, true},
     [AM__S_TAKE] = {"take", am__lua_take, false},
-    [AM__S_ACK] = {"ack", am__lua_ack, true},
+    [AM__S_ACK] = {"ack", am__lua_ack, true, true},
     [AM__S_RETRY] = {"retry", am__lua_retry, true},
     [AM__S_DEAD] = {"dead", am__lua_dead, true},
     [AM__S_RECOVER] = {"recover", am__lua_recover, true},
@@ -226,11 +233,11 @@ am_err am__redis_connect(am__rbe *b, const am__rnode *node, int timeout_ms, redi
 
 bool am__redis_scripts_init(am__rbe *b)
 {
-    static const char shebang[] = "#!lua\n";
+    static const char shebang[] = "#!lua\n", cross[] = "#!lua flags=allow-cross-slot-keys\n";
     size_t total = 0;
     for (int i = 0; i < AM__N_SCRIPTS; i++) {
         b->text[i] = SCRIPTS[i].text;
-        total += sizeof shebang + strlen(SCRIPTS[i].text);
+        total += sizeof cross + strlen(SCRIPTS[i].text);
     }
     if (!b->is_cluster)
         return true;
@@ -238,11 +245,12 @@ bool am__redis_scripts_init(am__rbe *b)
     if (!p)
         return false;
     for (int i = 0; i < AM__N_SCRIPTS; i++) {
-        size_t n = strlen(SCRIPTS[i].text);
+        const char *head = SCRIPTS[i].cross ? cross : shebang;
+        size_t h = strlen(head), n = strlen(SCRIPTS[i].text);
         b->text[i] = p;
-        memcpy(p, shebang, sizeof shebang - 1);
-        memcpy(p + sizeof shebang - 1, SCRIPTS[i].text, n + 1);
-        p += sizeof shebang + n;
+        memcpy(p, head, h);
+        memcpy(p + h, SCRIPTS[i].text, n + 1);
+        p += h + n + 1;
     }
     return true;
 }

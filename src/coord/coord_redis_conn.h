@@ -233,6 +233,17 @@ am_err am__redis_fanout(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply *
 am_err am__redis_eval(am__rbe *b, int script, int bucket, int argc, const char *const *argv,
                       const size_t *lens, redisReply **out);
 
+/*
+** As am__redis_eval, for send.lua and ack.lua run with the claim of an id
+** of another bucket whose slot the same master serves (coord_redis_claim.c:
+** am__redis_near). When that master refused the script at its first key
+** of that slot -- the slot is not its own, the map changed -- *elsewhere
+** is set and AM_EBACKEND returned: nothing ran, and the caller takes the
+** long way.
+*/
+am_err am__redis_eval_near(am__rbe *b, int script, int bucket, int argc, const char *const *argv,
+                           const size_t *lens, redisReply **out, bool *elsewhere);
+
 /* The node that serves bucket now (NULL: none known). Lock-free. */
 am__rnode *am__redis_node_of(am__rbe *b, int bucket);
 
@@ -274,6 +285,11 @@ void am__redis_claim_value(am__rbe *b, const char *to, char out[AM__REDIS_CLAIM_
 /* A new message id for a message to agent to: 32 random hex digits; on a
    cluster in to's bucket (so that send.lua claims it itself). */
 void am__redis_new_id(am__rbe *b, const char *to, char out[33]);
+
+/* Whether the claim of an id of bucket ib can be made (or released) by
+   the script of an agent of bucket ab: the same bucket, or both served by
+   the same master as the map says now. Lock-free. */
+bool am__redis_near(am__rbe *b, int ib, int ab);
 
 /* Put back the claim of id that a release took while its message stayed
    (an ack refused, or whose reply was lost); best effort. */

@@ -439,13 +439,8 @@ static void stop_http(am_serve *s)
 
 static am_err start_statsd(am_serve *s)
 {
-    if (s->o.statsd_port < 0 && !s->o.statsd_unix)
+    if (!s->agg)
         return AM_OK;
-    am_statsd_agg_opts ao = AM_STATSD_AGG_OPTS_INIT;
-    ao.max_series = s->o.statsd_max_series;
-    am_err rc = am__statsd_agg_new(s->reg, &ao, &s->agg);
-    if (rc)
-        return rc;
     am_ingest_statsd_opts so = AM_INGEST_STATSD_OPTS_INIT;
     so.has_udp = s->o.statsd_port >= 0;
     so.host = s->o.statsd_host;
@@ -607,8 +602,9 @@ typedef struct source {
 
 static const source SOURCES[] = {
     /* first: its feed reads the registry's callbacks, which read the other
-       sources (StatsD's series count); stopped before they are, it never
-       reads one that is stopping */
+       sources (StatsD's series count: the aggregator is made before any
+       source starts); stopped before they are, it never reads one that is
+       stopping */
     {"alert", start_alerting, stop_alerting, NULL, 0, false},
     {"http", start_http, stop_http, NULL, 0, false},
     {"statsd", start_statsd, stop_statsd, flush_statsd, offsetof(am_serve_opts, flush_interval_s),
@@ -742,6 +738,13 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
         rc = am__event_metrics_new(s->reg, s->o.events_max_series, &s->em);
     if (!rc)
         rc = store_metrics(s);
+    /* before any source: the alerting feed, started first, reads its
+       series count (agentmon_series{source="statsd"}) */
+    if (!rc && (s->o.statsd_port >= 0 || s->o.statsd_unix)) {
+        am_statsd_agg_opts ao = AM_STATSD_AGG_OPTS_INIT;
+        ao.max_series = s->o.statsd_max_series;
+        rc = am__statsd_agg_new(s->reg, &ao, &s->agg);
+    }
     for (size_t i = 0; i < N_SOURCES && !rc; i++)
         rc = SOURCES[i].start(s);
     if (!rc) {

@@ -306,6 +306,91 @@ static void test_ids_unique_across_slots(void **state)
     am_registry_free(r);
 }
 
+static void move_slot(int slot, int src, int dst);
+
+/* The master (index) that serves bucket n's slot. */
+static int master_of_bucket(int n)
+{
+    int slot;
+    char tag[AM__REDIS_TAG_MAX];
+    am__redis_bucket_tag(n, tag, &slot);
+    return cl_master_of_slot(&g_cl, slot);
+}
+
+/* Calls of cmd on node m since its last CONFIG RESETSTAT (0: none). */
+static long long calls_of(int m, const char *cmd)
+{
+    redisReply *r = rf_cmd(&g_cl.node[m], "INFO commandstats");
+    assert_non_null(r);
+    char k[64];
+    snprintf(k, sizeof k, "cmdstat_%s:calls=", cmd);
+    const char *p = r->type == REDIS_REPLY_STRING ? strstr(r->str, k) : NULL;
+    long long n = p ? strtoll(p + strlen(k), NULL, 10) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+static void resetstat(int m)
+{
+    redisReply *r = rf_cmd(&g_cl.node[m], "CONFIG RESETSTAT");
+    assert_non_null(r);
+    freeReplyObject(r);
+}
+
+static void test_ids_claimed_inline_on_the_same_master(void **state)
+{
+    (void)state;
+    flush_cluster();
+    am_registry *r;
+    am_coord *c = open_cluster(&r);
+    const char *agent = "near:1";
+    int ab = am__redis_bucket(agent, strlen(agent)), m = master_of_bucket(ab);
+    char id[32], ikey[96];
+    for (int i = 0;; i++) { /* an id of another bucket on agent's master */
+        snprintf(id, sizeof id, "inline%d", i);
+        int ib = am__redis_bucket(id, strlen(id));
+        if (ib != ab && master_of_bucket(ib) == m)
+            break;
+    }
+    bkey(id, "ids", ikey, sizeof ikey);
+
+    /* claimed by send.lua itself (the long way is an HSETNX first) */
+    resetstat(m);
+    AM_ASSERT_OK(send_to(c, agent, id, 5, "x"));
+    AM_ASSERT_EQ(calls_of(m, "hsetnx"), 0);
+    AM_ASSERT_EQ(cl_int(cl_cmd_key(ikey, "HEXISTS %s %s", ikey, id)), 1);
+    AM_ASSERT_ERR(send_to(c, "near:2", id, 5, "x"), AM_EEXIST); /* held, from anywhere */
+    AM_ASSERT_ERR(send_to(c, agent, id, 5, "x"), AM_EEXIST);
+    /* released by ack.lua itself */
+    am_coord_delivery *d;
+    AM_ASSERT_OK(am_coord_receive(c, agent, 0, 0, &d));
+    AM_ASSERT_OK(am_coord_ack(c, d));
+    am_coord_delivery_free(d);
+    AM_ASSERT_EQ(cl_int(cl_cmd_key(ikey, "HEXISTS %s %s", ikey, id)), 0);
+
+    /* The id's slot handed to another master behind the coordinator's
+       back (its map still says m, until its next read of the map): the
+       master refuses send.lua at the claim, before anything ran, and the
+       send goes the long way; so does the ack. */
+    int slot = am__redis_key_slot(ikey, strlen(ikey)), dst = (m + 1) % 3;
+    move_slot(slot, m, dst);
+    AM_ASSERT_OK(send_to(c, agent, id, 5, "y"));
+    AM_ASSERT_EQ(cl_int(cl_cmd_key(ikey, "HEXISTS %s %s", ikey, id)), 1);
+    AM_ASSERT_ERR(send_to(c, "near:2", id, 5, "x"), AM_EEXIST);
+    AM_ASSERT_OK(am_coord_receive(c, agent, 0, 0, &d));
+    AM_ASSERT_STR_EQ((char *)d->payload, "y");
+    AM_ASSERT_OK(am_coord_ack(c, d));
+    am_coord_delivery_free(d);
+    AM_ASSERT_EQ(cl_int(cl_cmd_key(ikey, "HEXISTS %s %s", ikey, id)), 0);
+    AM_ASSERT_OK(send_to(c, "near:2", id, 5, "z")); /* released: it may go anywhere */
+    am_coord_stats st;
+    AM_ASSERT_OK(am_coord_agent_stats(c, agent, &st));
+    AM_ASSERT_EQ(st.queued[1] + st.inflight, 0);
+    move_slot(slot, dst, m); /* back, so that the next tests find the usual layout */
+    am_coord_close(c);
+    am_registry_free(r);
+}
+
 /* ------------------------------------------------------------------ */
 /* Totals, scripts, redirections                                       */
 /* ------------------------------------------------------------------ */
@@ -408,6 +493,16 @@ static void setslot(int node, int slot, const char *how, int other)
     freeReplyObject(r);
 }
 
+/* Hand slot from master src to master dst, its keys with it. */
+static void move_slot(int slot, int src, int dst)
+{
+    setslot(dst, slot, "IMPORTING", src);
+    setslot(src, slot, "MIGRATING", dst);
+    migrate_keys(src, dst, slot);
+    for (int i = 0; i < 3; i++)
+        setslot(i, slot, "NODE", dst);
+}
+
 static void test_moved_and_ask(void **state)
 {
     (void)state;
@@ -454,12 +549,7 @@ static void test_moved_and_ask(void **state)
     AM_ASSERT_OK(am_coord_snapshot(c, &snap, &len));
     AM_ASSERT_CONTAINS(snap, "\"mover:1\"");
     am_free(snap);
-    /* and back, so that the next tests find the usual layout */
-    setslot(src, slot, "IMPORTING", dst);
-    setslot(dst, slot, "MIGRATING", src);
-    migrate_keys(dst, src, slot);
-    for (int i = 0; i < 3; i++)
-        setslot(i, slot, "NODE", src);
+    move_slot(slot, dst, src); /* back, so that the next tests find the usual layout */
     AM_ASSERT_OK(send_to(c, agent, NULL, 5, "after"));
     am_coord_close(c);
     am_registry_free(r);
@@ -579,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_slots_as_redis_computes_them),
         cmocka_unit_test(test_every_key_in_its_agents_slot),
         cmocka_unit_test(test_ids_unique_across_slots),
+        cmocka_unit_test(test_ids_claimed_inline_on_the_same_master),
         cmocka_unit_test(test_totals_summed_over_buckets),
         cmocka_unit_test(test_scripts_loaded_where_missing),
         cmocka_unit_test(test_moved_and_ask),

@@ -1,11 +1,16 @@
 -- uses: queue lens
 -- send.lua: enqueue a message at the back of its priority's queue.
 -- ARGV: prefix, id, from, to, type, payload, priority, traceparent,
---       tracestate, max_queue[, claim, inline] -- on a cluster, the id's
---       claim (common.lua's ids), kept in the message so that whoever
---       deletes it can release the claim; inline "1" when the id is of this
---       bucket too, and is claimed here rather than before (a generated id
---       is always: coord_redis_claim.c)
+--       tracestate, max_queue[, claim, inline, ids] -- on a cluster, the
+--       id's claim (common.lua's ids), kept in the message so that whoever
+--       deletes it can release the claim; inline "1" when the claim is made
+--       here rather than before: the id is of this bucket too (a generated
+--       id always is: coord_redis_claim.c), or of a bucket whose slot this
+--       master serves too, whose ids hash is then ids ("" = this bucket's).
+--       On a cluster this script runs with allow-cross-slot-keys for that
+--       hash alone, read before anything else: when its slot is not
+--       this master's (the map changed), Redis fails the script there and
+--       nothing has changed (the caller claims the long way).
 -- Returns 0 (queued), 1 (the id is in the coordinator: AM_EEXIST) or 2
 -- (to's queue holds max_queue messages: AM_EFULL), checked in that order,
 -- as coord_memory.c; the recipient is registered in every case; inline, 3
@@ -13,6 +18,11 @@
 -- The maintained lengths only let a send through: a refusal is decided on
 -- the lists themselves (and the line recounted if they disagree).
 local id, to, prio, max_queue = ARGV[2], ARGV[4], ARGV[7], tonumber(ARGV[10])
+local ik, held = nil, nil
+if ARGV[12] == '1' then -- read first: see ids above
+    ik = (ARGV[13] or '') ~= '' and ARGV[13] or B .. ':ids'
+    held = redis.call('HGET', ik, id)
+end
 local mk = mkey(to, id)
 if redis.call('EXISTS', mk) == 1 then
     lens_register(to)
@@ -32,9 +42,7 @@ if L[1] + L[2] + L[3] + L[4] >= max_queue then
     end
 end
 local claim = ARGV[11]
-if ARGV[12] == '1' then
-    local ik = B .. ':ids'
-    local held = redis.call('HGET', ik, id)
+if ik then
     if held then
         if string.match(held, '^[^\t]*') ~= to then
             return 3
