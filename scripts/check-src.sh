@@ -9,6 +9,10 @@
 # - every public declaration (AM_EXTERN in include/agentmon/) under a
 #   contract block saying `Since: 0.x` (STYLE rule 15): the nearest comment
 #   above it, shared by the declarations that follow it without a blank line;
+# - the agentmon program (src/cli, src/serve, src/alert, src/web) includes
+#   only the public headers (agentmon/*.h), src/util/ and its own folders,
+#   never the library's internals, and never sets the library's allocator:
+#   it links libagentmon.so as well as the static library (issue 11);
 # - every C file as .clang-format lays it out (but the code protoc-c
 #   generated), when clang-format is installed.
 # Prints each offending line and exits 1 if there is one.
@@ -51,6 +55,28 @@ FNR == 1 { n = 0 }
 }
 END { exit bad }' include/agentmon/*.h; then
     echo "check-src: a public declaration lacks its contract block's Since: (STYLE rule 15)" >&2
+    rc=1
+fi
+# The program's includes: resolve each "..." include against its file's
+# folder; it must land in src/util/ or a folder of the program.
+prog_bad=$(grep -rnE '^#[[:space:]]*include[[:space:]]+"' src/cli src/serve src/alert src/web \
+    --include='*.c' --include='*.h' | while IFS=: read -r f n inc; do
+    p=${inc#*\"}
+    p=${p%%\"*}
+    case $p in agentmon/*) continue ;; esac
+    r=$(realpath -m --relative-to=. "$(dirname "$f")/$p")
+    case $r in
+    src/util/* | src/cli/* | src/serve/* | src/alert/* | src/web/*) ;;
+    *) echo "$f:$n: $inc" ;;
+    esac
+done)
+if [ -n "$prog_bad" ]; then
+    echo "$prog_bad"
+    echo "check-src: the program includes a library-internal header (use include/agentmon/ or src/util/)" >&2
+    rc=1
+fi
+if grep -rn 'am_set_allocator' src/cli src/serve src/alert src/web --include='*.c' --include='*.h'; then
+    echo "check-src: the program must not set the library's allocator (see src/core/common.c)" >&2
     rc=1
 fi
 if command -v clang-format >/dev/null 2>&1; then

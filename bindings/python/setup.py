@@ -24,14 +24,16 @@ DEPS = ['libmicrohttpd', 'libcurl', 'libdeflate', 'hiredis']
 
 
 def library_sources():
-    """libagentmon's sources: the directories CMakeLists.txt globs (one list)."""
+    """libagentmon's sources: the directories CMakeLists.txt globs (one list):
+    src/util (AM_UTIL_SOURCES), then the library's own (AM_LIB_SOURCES)."""
     cmake = open(os.path.join(ROOT, 'CMakeLists.txt')).read()
-    block = re.search(r'file\(GLOB AM_LIB_SOURCES CONFIGURE_DEPENDS(.*?)\)', cmake, re.S)
-    if not block:
-        raise SystemExit('setup.py: cannot find AM_LIB_SOURCES in CMakeLists.txt')
     out = []
-    for pattern in re.findall(r'\$\{CMAKE_SOURCE_DIR\}/(\S+)', block.group(1)):
-        out += sorted(glob.glob(os.path.join(ROOT, pattern)))
+    for var in ('AM_UTIL_SOURCES', 'AM_LIB_SOURCES'):
+        block = re.search(r'file\(GLOB ' + var + r' CONFIGURE_DEPENDS(.*?)\)', cmake, re.S)
+        if not block:
+            raise SystemExit('setup.py: cannot find %s in CMakeLists.txt' % var)
+        for pattern in re.findall(r'\$\{CMAKE_SOURCE_DIR\}/(\S+)', block.group(1)):
+            out += sorted(glob.glob(os.path.join(ROOT, pattern)))
     return out
 
 

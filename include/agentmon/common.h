@@ -76,6 +76,18 @@ AM_EXTERN const char *am_err_name(am_err e);
 AM_EXTERN const char *am_errmsg(void);
 
 /*
+** am_errmsg_set: make msg the calling thread's am_errmsg() and return code,
+** for code layered on libagentmon that returns am_err in its convention (a
+** binding, a wrapper, a program with its own parts) so that its callers
+** read one detail message: `return am_errmsg_set(AM_EINVAL, "bad port");`.
+** msg      copied; its first 255 bytes are kept. NULL is taken as "". It
+**          may be am_errmsg() itself.
+** Returns code unchanged. Never fails, never allocates. Thread-safe (the
+** message is per thread). Since: 0.3
+*/
+AM_EXTERN am_err am_errmsg_set(am_err code, const char *msg);
+
+/*
 ** am_version: the version string of the linked library ("0.1.0").
 ** Thread-safe. Since: 0.1
 */

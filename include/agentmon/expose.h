@@ -48,6 +48,42 @@ AM_EXTERN am_err am_registry_encode(am_registry *r, am_format f, char **out, siz
 AM_EXTERN am_err am_encode(am_registry *const *regs, size_t n, am_format f, char **out,
                            size_t *len);
 
+/* A label of a sample: its name and value (strings borrowed). */
+typedef struct am_label_pair {
+    const char *name;
+    const char *value;
+} am_label_pair;
+
+/*
+** The callback of am_encode_samples(): one sample's pairs[0..n), the metric
+** name first as "__name__" and then its labels in the family's order, and
+** its value. pairs is a fresh copy for each call, which fn may reorder or
+** rewrite; the strings are valid during the call only. Return 0 to go on;
+** non-zero stops the walk (fn could not keep the sample for want of memory).
+*/
+typedef int (*am_sample_fn)(void *userdata, am_label_pair *pairs, size_t n, double value);
+
+/*
+** am_encode_samples: every sample of regs[0..n) as name, labels and value,
+** named as the Prometheus text exposition names it -- counters
+** <name>_total, histograms <name>_bucket{le} (le as exposed, "+Inf" last),
+** <name>_sum and <name>_count, info <name>_info, statesets one series per
+** state labelled <name>=<state> with value 0 or 1, gauges and untyped as
+** they are -- for code that forwards samples somewhere other than a text
+** exposition (an alerting window, a remote write, a custom backend)
+** without parsing the text back.
+** regs     borrowed; n may be 0 (fn is not called).
+** fn       called once per sample, on the calling thread, with the
+**          registries' locks held: it must not call into the same
+**          registries. userdata is passed through.
+** Returns AM_OK; AM_EINVAL (fn NULL, or regs NULL with n > 0: fn is not
+** called); AM_ENOMEM (out of memory, or fn returned non-zero: the walk
+** stopped there, after the samples fn already had). Thread-safe as
+** am_encode(). Since: 0.3
+*/
+AM_EXTERN am_err am_encode_samples(am_registry *const *regs, size_t n, am_sample_fn fn,
+                                   void *userdata);
+
 #ifdef __cplusplus
 }
 #endif

@@ -78,6 +78,10 @@ typedef enum am_metric_type {
 
 /* Flags for am_metric_opts.flags. */
 #define AM_METRIC_NO_CREATED 0x1u /* OpenMetrics: omit the _created series */
+/* Other label name sets of this name may be added with am_metric_sibling_new()
+   (a bridge from a protocol whose metrics do not fix their label names, such
+   as StatsD tags). Since: 0.3 */
+#define AM_METRIC_SIBLINGS 0x2u
 
 /*
 ** Options describing a family. Start from AM_METRIC_OPTS_INIT and set what
@@ -179,6 +183,69 @@ AM_EXTERN size_t am_registry_series(am_registry *r);
 ** Returns AM_OK, AM_ENOMEM or AM_EEXIST (a name is taken). Since: 0.1
 */
 AM_EXTERN am_err am_registry_enable_process_metrics(am_registry *r);
+
+/* ------------------------------------------------------------------ */
+/* Bridges: families another protocol defines at run time              */
+/* ------------------------------------------------------------------ */
+
+/*
+** What a family is, as am_metric_describe() reports it. Strings and arrays
+** belong to the family: valid while it is registered.
+*/
+typedef struct am_metric_desc {
+    am_metric_type type;
+    const char *name; /* base name (no _total, _info) */
+    const char *const *label_names;
+    size_t n_labels;
+    unsigned flags; /* the AM_METRIC_* it was registered with */
+    void *reserved[4];
+} am_metric_desc;
+
+/*
+** am_metric_describe: the type, name, label names and flags of the family
+** whose root handle is root (from am_<type>_new() or am_<type>_find()), for
+** code that meets a family it did not define -- a bridge that finds the
+** name a line asks for already registered, say, and must check its labels.
+** root     borrowed; a family's root handle of any type.
+** out      filled on AM_OK.
+** Returns AM_OK, AM_EINVAL (NULL argument) or AM_EMISUSE (root is a child
+** series, not a family's root). Thread-safe. Since: 0.3
+*/
+AM_EXTERN am_err am_metric_describe(const void *root, am_metric_desc *out);
+
+/*
+** am_metric_sibling_new: register, next to root's family, a family of the
+** same name, type, unit and buckets with other label names (o's), exposed
+** as one family with it: Prometheus allows the series of one metric to
+** carry different label sets, and a bridge (StatsD lines of one name with
+** other tag keys) needs that. Returns the sibling already made with o's
+** label names when there is one. Siblings go when root's family is
+** unregistered.
+** root     borrowed; the root handle of a family registered with
+**          AM_METRIC_SIBLINGS.
+** o        borrowed (copied); o->name, type-related fields, unit and buckets
+**          must be root's; o->label_names are the sibling's.
+** out      the sibling's root handle (am_counter *, ...), owned by the
+**          registry; set only on AM_OK.
+** Returns AM_OK; AM_EINVAL (bad options); AM_EMISUSE (root is not a root,
+** or its family was not registered with AM_METRIC_SIBLINGS); AM_EEXIST
+** (another type, unit or buckets); AM_ENOTFOUND (root's family is no
+** longer registered); AM_ENOMEM. Thread-safe. Since: 0.3
+*/
+AM_EXTERN am_err am_metric_sibling_new(void *root, const am_metric_opts *o, void **out);
+
+/*
+** am_metric_overflow: the overflow series of root's family (label values
+** all "__overflow__", made on first use), for a caller that keeps its own
+** budget of series -- a bridge refusing new label sets past its limit
+** records them there, as the family does past max_children. Each call
+** counts one label set in agentmon_cardinality_overflow_total{metric}.
+** root     borrowed; a labelled family's root handle.
+** out      the overflow series (am_counter *, ...), owned by the family.
+** Returns AM_OK, AM_EINVAL (NULL argument, or a family without labels),
+** AM_EMISUSE (root is not a root) or AM_ENOMEM. Thread-safe. Since: 0.3
+*/
+AM_EXTERN am_err am_metric_overflow(void *root, void **out);
 
 /* ------------------------------------------------------------------ */
 /* Counters: values that only go up                                    */

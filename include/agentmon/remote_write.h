@@ -47,6 +47,9 @@
 #ifndef AGENTMON_REMOTE_WRITE_H
 #define AGENTMON_REMOTE_WRITE_H
 
+#include <stdbool.h>
+
+#include "expose.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -55,6 +58,20 @@ extern "C" {
 #endif
 
 typedef struct am_remote_write am_remote_write;
+
+/*
+** A filter on every sample before it is logged -- Prometheus'
+** write_relabel_configs as a function. It gets the sample's pairs[0..*n)
+** (__name__ among them) and may rewrite them in place: change names and
+** values, drop pairs, add some (up to cap pairs in all); new strings go in
+** scratch (scratch_cap bytes, valid until the sample is logged). Return
+** false to drop the sample (counted result="dropped"). Called on the
+** appending thread (the sampler's, or am_remote_write_append()'s caller),
+** possibly on several at once; it must not call back into the sender.
+** Since: 0.3
+*/
+typedef bool (*am_remote_write_relabel_fn)(void *userdata, am_label_pair *pairs, size_t *n,
+                                           size_t cap, char *scratch, size_t scratch_cap);
 
 /*
 ** A sender's options: start from AM_REMOTE_WRITE_OPTS_INIT (Prometheus'
@@ -92,10 +109,12 @@ typedef struct am_remote_write_opts {
     am_registry *const *registries;
     size_t n_registries;
     double interval_s;
-    am_registry *self_registry; /* its own metrics; NULL: none */
-    am_logger *logger;          /* NULL: am_log_default() */
-    double shard_update_s;      /* how often the shard count is revised; default 10 */
-    void *reserved[8];
+    am_registry *self_registry;         /* its own metrics; NULL: none */
+    am_logger *logger;                  /* NULL: am_log_default() */
+    double shard_update_s;              /* how often the shard count is revised; default 10 */
+    am_remote_write_relabel_fn relabel; /* NULL: samples are sent as they are */
+    void *relabel_userdata;             /* borrowed; passed to relabel */
+    void *reserved[6];
 } am_remote_write_opts;
 
 /* clang-format off */

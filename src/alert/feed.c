@@ -2,8 +2,8 @@
 ** feed.c: every sample of some registries into the window (am_alert_feed).
 **
 ** DESIGN
-** The registries are read as samples through am__encode_samples
-** (src/encode/samples.c, shared with the remote_write sampler), which
+** The registries are read as samples through am_encode_samples
+** (public, expose.h; shared with the remote_write sampler), which
 ** names them as the Prometheus text exposition does, so
 ** a rule written against a scrape of /metrics reads the same series here:
 ** counters <name>_total, histograms <name>_bucket{le} (le as exposed,
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "../util/error.h"
-#include "../encode/encoder.h"
+#include "agentmon/expose.h"
 #include "tsdb.h"
 
 typedef struct feed {
@@ -28,7 +28,7 @@ typedef struct feed {
     am_err first_err;
 } feed;
 
-static int put(void *ud, am__pair *pairs, size_t n, double v)
+static int put(void *ud, am_label_pair *pairs, size_t n, double v)
 {
     feed *fd = ud;
     am_label tmp[AM_MAX_LABELS + 2];
@@ -47,7 +47,7 @@ am_err am_alert_feed(am_tsdb *db, am_tsdb_src *src, am_registry *const *regs, si
         return am__err(AM_EINVAL, "am_alert_feed: no window, source or registries");
     feed fd = {db, src, t_ms, AM_OK};
     am_tsdb_begin(db, src);
-    am_err rc = am__encode_samples(regs, n, put, &fd);
+    am_err rc = am_encode_samples(regs, n, put, &fd);
     am_tsdb_commit(db, src, t_ms);
     if (rc)
         return am__err(rc, "feeding the window: out of memory");

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "../util/alloc.h"
-#include "../core/family.h"
+#include "../util/labels_hash.h"
 #include "../util/render.h"
 #include "labels.h"
 #include "promql_fmt.h"

@@ -37,7 +37,7 @@
 #include "../util/alloc.h"
 #include "../util/buf.h"
 #include "../util/error.h"
-#include "../packs/pack.h"
+#include "../util/pack.h"
 #include "labels.h"
 #include "service.h"
 

@@ -35,7 +35,7 @@
 #include "agentmon/timer.h"
 #include "../util/alloc.h"
 #include "../util/buf.h"
-#include "../core/catalog.h"
+#include "../util/catalog.h"
 #include "../util/error.h"
 #include "../util/fmt.h"
 #include "../util/render.h"

@@ -28,6 +28,7 @@
 #include "../util/error.h"
 #include "family.h"
 #include "../util/fmt.h"
+#include "../util/labels_hash.h"
 #include "registry.h"
 #include "../util/render.h"
 #include "../util/validate.h"
@@ -42,65 +43,6 @@ struct am_childtab {
 static am_child g_tomb; /* marks a removed entry */
 
 static const char OVERFLOW_VALUE[] = AM__OVERFLOW_VALUE;
-
-/* ------------------------------------------------------------------ */
-/* Hashing                                                             */
-/* ------------------------------------------------------------------ */
-
-static inline uint64_t mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
-}
-
-static inline uint64_t load8(const char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
-}
-
-static inline uint64_t load4(const char *p)
-{
-    uint32_t w;
-    memcpy(&w, p, 4);
-    return w;
-}
-
-/* Word-at-a-time; the tail is read with overlapping loads rather than a
-   byte-by-byte copy, which the compiler cannot turn into one load. */
-static uint64_t hash_bytes(uint64_t h, const char *s, size_t len)
-{
-    size_t n = len;
-    for (; n > 8; s += 8, n -= 8) {
-        h = (h ^ load8(s)) * 0x9E3779B97F4A7C15ULL;
-        h ^= h >> 29;
-    }
-    uint64_t w;
-    if (len >= 8)
-        w = load8(s + n - 8);
-    else if (n >= 4)
-        w = load4(s) | load4(s + n - 4) << 32;
-    else if (n > 0)
-        w = (uint64_t)(uint8_t)s[0] | (uint64_t)(uint8_t)s[n / 2] << 8 |
-            (uint64_t)(uint8_t)s[n - 1] << 16;
-    else
-        w = 0;
-    h = (h ^ w ^ ((uint64_t)len << 56)) * 0x9E3779B97F4A7C15ULL;
-    return h ^ (h >> 31);
-}
-
-uint32_t am__labels_hash(const char *const *values, size_t n, size_t *lens)
-{
-    uint64_t h = 0x243F6A8885A308D3ULL;
-    for (size_t i = 0; i < n; i++) {
-        lens[i] = strlen(values[i]);
-        h = hash_bytes(h + i, values[i], lens[i]);
-    }
-    return (uint32_t)mix(h);
-}
 
 static bool child_matches(const am_child *c, uint32_t h, const char *const *values, size_t n,
                           const size_t *lens)

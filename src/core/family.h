@@ -48,9 +48,8 @@ struct am_child {
 /* a sibling: a family of another's name and shape with other label names,
    exposed as part of it (StatsD lines of one name with other tag keys) */
 #define AM__FAMILY_SIBLING 0x40000000u
-/* made by the collector's StatsD aggregator: lines with other tag keys may
-   add siblings to it (a pack's family keeps its labels) */
-#define AM__FAMILY_STATSD 0x20000000u
+/* siblings may be added to it (public: AM_METRIC_SIBLINGS) */
+#define AM__FAMILY_SIBLINGS AM_METRIC_SIBLINGS
 
 struct am_family {
     am_registry *reg;
@@ -160,7 +159,8 @@ am_err am__values_check(const am_family *f, const char *const *values, const siz
 /* The value every label of an overflow series has. */
 #define AM__OVERFLOW_VALUE "__overflow__"
 
-/* Hash of label values, as stored in am_child.hash. */
-uint32_t am__labels_hash(const char *const *values, size_t n, size_t *lens);
+/* am__labels_hash(), the hash of label values stored in am_child.hash:
+   util/labels_hash.h. */
+#include "../util/labels_hash.h"
 
 #endif

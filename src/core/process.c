@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "agentmon/timer.h"
-#include "catalog.h"
+#include "../util/catalog.h"
 #include "typed.h"
 
 typedef enum { P_CPU, P_RSS, P_VSIZE, P_FDS, P_MAXFDS, P_START, P_THREADS } pkind;

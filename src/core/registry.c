@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "../util/alloc.h"
-#include "catalog.h"
+#include "../util/catalog.h"
 #include "cells.h"
 #include "../util/error.h"
 #include "registry.h"
@@ -353,4 +353,57 @@ void am__registry_count_overflow(am_registry *r, am_family *f)
             am__cells_add_u(c->slot, 1);
     }
     pthread_rwlock_unlock(&r->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Bridges (metrics.h): families another protocol defines at run time  */
+/* ------------------------------------------------------------------ */
+
+/* The family whose root handle h is, of whatever type. */
+static am_err root_family(const void *h, am_family **out)
+{
+    if (!h || !out)
+        return am__err(AM_EINVAL, "metric handle or out pointer is NULL");
+    return am__family_of(h, AM_CHILD(h)->fam->type, out);
+}
+
+am_err am_metric_describe(const void *root, am_metric_desc *out)
+{
+    am_family *f;
+    am_err rc = root_family(root, &f);
+    if (rc)
+        return rc;
+    *out = (am_metric_desc){0};
+    out->type = f->type;
+    out->name = f->name;
+    out->label_names = (const char *const *)f->label_names;
+    out->n_labels = f->n_labels;
+    out->flags = f->flags & (AM_METRIC_NO_CREATED | AM_METRIC_SIBLINGS);
+    return AM_OK;
+}
+
+am_err am_metric_sibling_new(void *root, const am_metric_opts *o, void **out)
+{
+    am_family *f, *sib;
+    am_err rc = root_family(root, &f);
+    if (rc)
+        return rc;
+    if (!o)
+        return am__err(AM_EINVAL, "options pointer is NULL");
+    if (!(f->flags & AM__FAMILY_SIBLINGS))
+        return am__err(AM_EMISUSE, "metric \"%s\" was not registered with AM_METRIC_SIBLINGS",
+                       f->name);
+    if ((rc = am__register_sibling(f->reg, o, f, &sib)))
+        return rc;
+    *out = atomic_load_explicit(&sib->root, am_relaxed);
+    return AM_OK;
+}
+
+am_err am_metric_overflow(void *root, void **out)
+{
+    am_family *f;
+    am_err rc = root_family(root, &f);
+    if (rc)
+        return rc;
+    return am__family_overflow(f, (am_child **)out);
 }

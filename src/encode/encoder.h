@@ -93,24 +93,9 @@ void am__enc_sample(am_buf *b, const am_family *f, const char *suffix, size_t sl
    returns its length, 0 if it does not fit in cap. */
 size_t am__enc_pair(char *out, size_t cap, const char *name, const char *value);
 
-/* A label pair of a sample (strings borrowed). */
-typedef struct am__pair {
-    const char *name;
-    const char *value;
-} am__pair;
-
-/*
-** Every sample of regs[0..n), named as the text exposition names it
-** (counters <name>_total, histograms <name>_bucket{le} with "+Inf" last,
-** <name>_sum and <name>_count, info <name>_info, statesets one series per
-** state labelled <name>=<state> with value 0 or 1, gauges and untyped as
-** they are): fn gets the series' pairs, "__name__" first and then its
-** labels in family order, which it may reorder (a fresh copy each call;
-** strings valid during the call). fn returning non-zero stops the walk
-** with AM_ENOMEM. Returns AM_OK or AM_ENOMEM. (The alerting window's feed
-** and the remote_write sampler both read registries through this.)
-*/
-typedef int (*am__sample_fn)(void *ud, am__pair *pairs, size_t n, double v);
-am_err am__encode_samples(am_registry *const *regs, size_t n, am__sample_fn fn, void *ud);
+/* The pairs and callback of the public am_encode_samples() (expose.h),
+   under the names the library's own readers use. */
+typedef am_label_pair am__pair;
+typedef am_sample_fn am__sample_fn;
 
 #endif

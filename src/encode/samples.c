@@ -1,6 +1,6 @@
 /*
 ** samples.c: the registries as a stream of samples, one callback each
-** (am__encode_samples in encoder.h), for the parts that want samples
+** (am_encode_samples, public in expose.h), for the parts that want samples
 ** rather than text: the alerting window's feed (src/alert/feed.c) and the
 ** remote_write sampler (src/rw/sender.c).
 **
@@ -105,8 +105,10 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
 
 static const am_encoder samples_encoder = {1, nop_begin, nop_family, series, nop_family, nop_begin};
 
-am_err am__encode_samples(am_registry *const *regs, size_t n, am__sample_fn fn, void *ud)
+am_err am_encode_samples(am_registry *const *regs, size_t n, am_sample_fn fn, void *ud)
 {
+    if (!fn || (n && !regs))
+        return am__err(AM_EINVAL, "am_encode_samples: %s", fn ? "regs is NULL" : "fn is NULL");
     walk w;
     memset(&w, 0, sizeof w);
     am_buf_init(&w.buf, 0);

@@ -20,7 +20,6 @@
 #include "../util/alloc.h"
 #include "../util/error.h"
 #include "../util/render.h"
-#include "reply.h"
 #include "server.h"
 
 const char *am_http_req_method(const am_http_req *r)
@@ -186,17 +185,4 @@ void am__http_resp_clear(am_http_resp *r)
     r->ctype = NULL;
     am_buf_free(&r->headers);
     r->status = 200;
-}
-
-void am__http_reply_json(am_http_resp *resp, unsigned status, am_buf *b)
-{
-    if (am_buf_err(b)) {
-        am_buf_free(b);
-        am_http_resp_error(resp, 500, "internal", "out of memory writing the answer");
-        return;
-    }
-    size_t len;
-    char *p = am_buf_take(b, &len);
-    am_http_resp_status(resp, status);
-    am_http_resp_body_take(resp, "application/json", p ? p : am__strdup(""), p ? len : 0);
 }

@@ -67,7 +67,7 @@
 #include "../util/error.h"
 #include "../util/validate.h"
 #include "auth.h"
-#include "curl.h"
+#include "../util/curl.h"
 
 /* How much of a gateway's error body goes into am_errmsg(). */
 #define BODY_SHOWN 200

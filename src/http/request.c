@@ -47,7 +47,7 @@
 #include "../util/alloc.h"
 #include "../util/error.h"
 #include "framing.h"
-#include "gzip.h"
+#include "../util/gzip.h"
 #include "negotiate.h"
 #include "server.h"
 

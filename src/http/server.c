@@ -53,7 +53,7 @@
 
 #include "agentmon/timer.h"
 #include "../util/alloc.h"
-#include "../core/catalog.h"
+#include "../util/catalog.h"
 #include "../util/error.h"
 #include "auth.h"
 #include "server.h"

@@ -16,7 +16,7 @@
 
 #include "agentmon/http.h"
 #include "../util/buf.h"
-#include "query.h"
+#include "../util/query.h"
 #include "router.h"
 
 /* ---- guard.c: one record per TCP connection ---------------------------- */

@@ -28,20 +28,6 @@ bool am__trace_current_hex(const char **trace_hex, const char **span_hex);
 #define AM__TRACE_EXEMPLAR_MAX 80
 size_t am__trace_exemplar(const am_trace_ctx *ctx, char *out);
 
-/* am__random_id(): util/random.h, the generator of trace ids. */
-
-/* Write n bytes as 2n lowercase hex digits (no NUL). */
-void am__hex(char *out, const uint8_t *in, size_t n);
-
-/*
-** The ids agentmon makes, one scheme: 16 random bytes (util/random.h,
-** never all zero) written as text. am__id_hex: 32 lowercase hex digits and
-** a NUL, the shape of a W3C trace id (message ids of the coordinator, the
-** collector's own rows). am__uuid4: an RFC 4122 version 4 UUID, lowercase,
-** 36 characters and a NUL, where the protocol wants one (event ids,
-** Alertmanager's silence ids). Thread-safe, never fail.
-*/
-void am__id_hex(char out[33]);
-void am__uuid4(char out[37]);
+/* am__random_id(), am__hex(), am__id_hex(), am__uuid4(): util/random.h. */
 
 #endif

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "agentmon/breaker.h"
-#include "../core/catalog.h"
+#include "../util/catalog.h"
 
 /* The insa_circuit_breaker_* rows (group "breaker"), registered by
    am_breaker_new(). */

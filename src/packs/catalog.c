@@ -54,22 +54,7 @@ am_err am_catalog_get(size_t i, am_metric_def_info *out)
             i -= TABLES[k]->n;
             continue;
         }
-        const am_metric_def *d = &TABLES[k]->defs[i];
-        am_metric_opts o = am__def_opts(d);
-        *out = (am_metric_def_info){0};
-        out->group = d->group;
-        out->name = d->name;
-        out->json_name = d->json_name;
-        out->help = d->help;
-        out->unit = d->unit;
-        out->source = d->source;
-        out->type = d->type;
-        out->labels = d->labels;
-        out->n_labels = o.n_labels;
-        out->buckets = d->buckets;
-        out->n_buckets = d->n_buckets;
-        out->states = d->states;
-        out->n_states = o.n_states;
+        am__def_info(&TABLES[k]->defs[i], out);
         return AM_OK;
     }
     return am__err(AM_EINVAL, "catalogue index out of range");

@@ -4,7 +4,7 @@
 #ifndef AM_PACKS_DEFS_H
 #define AM_PACKS_DEFS_H
 
-#include "../core/catalog.h"
+#include "../util/catalog.h"
 
 #define AM__DEFS(x)                                                                                \
     extern const am_metric_def am__defs_##x[];                                                     \
@@ -25,5 +25,8 @@ AM__DEFS(worker)
 AM__DEFS(breaker)
 
 #undef AM__DEFS
+
+/* Every table of definitions in the library, in catalogue order. */
+const am_def_table *const *am__catalog(size_t *n_tables);
 
 #endif

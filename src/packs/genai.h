@@ -5,7 +5,7 @@
 #ifndef AM_PACKS_GENAI_H
 #define AM_PACKS_GENAI_H
 
-#include "../core/catalog.h"
+#include "../util/catalog.h"
 
 enum { GENAI_TOKENS, GENAI_DURATION, GENAI_INVOKE_AGENT, GENAI_EXECUTE_TOOL, GENAI_N };
 

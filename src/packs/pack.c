@@ -1,47 +1,12 @@
 /*
-** pack.c: making packs and the record helpers they share (see pack.h).
-**
-** A label lookup is am_<type>_with(), lock-free once the series exists;
-** the exemplar of a sampled trace is rendered once per call into a stack
-** buffer and stored without validation (its text is hex).
+** pack.c: the library's part of the packs' record helpers (see pack.h;
+** making packs and the rest are util/pack.c): observing with an explicit
+** trace. The exemplar of a sampled trace is rendered once per call into a
+** stack buffer and stored without validation (its text is hex).
 */
-#include <math.h>
-
-#include "../util/alloc.h"
-#include "../util/error.h"
 #include "../core/exemplar.h"
 #include "../log/trace_internal.h"
 #include "pack.h"
-
-am_err am__pack_new(am_registry *r, const am_metric_def *defs, size_t n, am__pack **out)
-{
-    if (!out)
-        return am__err(AM_EINVAL, "out pointer is NULL");
-    am__pack *p = am__calloc(1, sizeof *p + n * sizeof(void *));
-    if (!p)
-        return am__err(AM_ENOMEM, "out of memory making a pack");
-    p->defs = defs;
-    p->n = n;
-    am_err rc = am__defs_register(r, defs, n, p->h);
-    if (rc) {
-        am__free(p);
-        return rc;
-    }
-    *out = p;
-    return AM_OK;
-}
-
-void am__pack_free(am__pack *p)
-{
-    am__free(p);
-}
-
-am_err am__pack_check(double v, const char *what)
-{
-    if (!(v >= 0) || isinf(v))
-        return am__err(AM_EINVAL, "%s %g is not finite and >= 0", what, v);
-    return AM_OK;
-}
 
 void am__observe_ex(am_histogram *child, double v, const char *ex, size_t len)
 {
@@ -57,51 +22,12 @@ void am__observe_traced(am_histogram *child, double v, const am_trace_ctx *trace
     am__observe_ex(child, v, ex, am__trace_exemplar(trace, ex));
 }
 
-am_err am__pack_count(am__pack *p, size_t i, const char *const *values, size_t n, double v)
-{
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_counter *c;
-    am_err rc = am_counter_with(p->h[i], values, n, &c);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am_err arc = am_counter_add(c, v);
-    return arc ? arc : rc;
-}
-
 am_err am__pack_observe(am__pack *p, size_t i, const char *const *values, size_t n, double v,
                         const am_trace_ctx *trace)
 {
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_histogram *h;
-    am_err rc = am_histogram_with(p->h[i], values, n, &h);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am__observe_traced(h, v, trace);
-    return rc;
-}
-
-am_err am__pack_set(am__pack *p, size_t i, const char *const *values, size_t n, double v)
-{
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_gauge *g;
-    am_err rc = am_gauge_with(p->h[i], values, n, &g);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am_gauge_set(g, v);
-    return rc;
-}
-
-am_err am__pack_add(am__pack *p, size_t i, const char *const *values, size_t n, double v)
-{
-    if (!p)
-        return AM_OK; /* instrumentation off */
-    am_gauge *g;
-    am_err rc = am_gauge_with(p->h[i], values, n, &g);
-    if (rc && rc != AM_ELIMIT)
-        return rc;
-    am_gauge_add(g, v);
+    void *h;
+    am_err rc = am__pack_with(p, i, AM_TYPE_HISTOGRAM, values, n, &h);
+    if (h)
+        am__observe_traced(h, v, trace);
     return rc;
 }

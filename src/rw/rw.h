@@ -1,7 +1,6 @@
 /*
 ** rw.h: the remote_write sender's internals (the public face is
-** include/agentmon/remote_write.h), shared by its files and by the
-** collector, which adds write_relabel_configs through a hook.
+** include/agentmon/remote_write.h), shared by its files and their tests.
 **
 ** A sample travels as a RECORD in a segment of the sender's log:
 **
@@ -58,15 +57,11 @@ int am__rw_record_next(const char *p, size_t len, size_t *off, am__rw_rec *out);
 */
 am_err am__rw_encode(const am__rw_rec *const *recs, size_t n, am_buf *out, size_t *raw_len);
 
-/*
-** A filter on every sample before it is logged (write_relabel_configs):
-** may rewrite pairs[0..*n) (up to cap pairs; new strings go in scratch,
-** scratch_cap bytes) and returns false to drop the sample.
-*/
-typedef bool (*am__rw_relabel_fn)(void *ud, am__pair *pairs, size_t *n, size_t cap, char *scratch,
-                                  size_t scratch_cap);
+/* The relabel hook of am_remote_write_opts (remote_write.h). */
+typedef am_remote_write_relabel_fn am__rw_relabel_fn;
 
-/* am_remote_write_new() with a relabel hook (ud borrowed; NULL fn: none). */
+/* am_remote_write_new() with the relabel hook fn (ud borrowed; NULL fn:
+   none) in place of o's. */
 am_err am__rw_new(const am_remote_write_opts *o, am__rw_relabel_fn fn, void *ud,
                   am_remote_write **out);
 
@@ -83,7 +78,7 @@ typedef struct am__rw_stats {
 void am__rw_get_stats(am_remote_write *rw, am__rw_stats *st);
 
 /* The definitions of the sender's metrics (the catalogue's table). */
-#include "../core/catalog.h"
+#include "../util/catalog.h"
 extern const am_def_table am__table_remote_write;
 
 #endif

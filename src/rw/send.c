@@ -22,7 +22,7 @@
 
 #include "agentmon/version.h"
 #include "../util/error.h"
-#include "../http/curl.h"
+#include "../util/curl.h"
 #include "rw_send.h"
 
 void am__rw_post(void **handle, const am__rw_target *t, const char *body, size_t len,

@@ -812,7 +812,7 @@ static int sample_one(void *ud, am__pair *pairs, size_t n, double v)
 static void sample_now(am_remote_write *rw)
 {
     rw->sample_t = (int64_t)(am_unix_time() * 1000);
-    am__encode_samples(rw->o.registries, rw->o.n_registries, sample_one, rw);
+    am_encode_samples(rw->o.registries, rw->o.n_registries, sample_one, rw);
 }
 
 static void *sampler(void *arg)
@@ -982,7 +982,7 @@ am_err am_remote_write_new(const am_remote_write_opts *o, am_remote_write **out)
 {
     if (!out)
         return am__err(AM_EINVAL, "remote_write: out is NULL");
-    return am__rw_new(o, NULL, NULL, out);
+    return am__rw_new(o, o ? o->relabel : NULL, o ? o->relabel_userdata : NULL, out);
 }
 
 am_err am__rw_append_pairs(am_remote_write *rw, am__pair *pairs, size_t n, int64_t t_ms, double v)

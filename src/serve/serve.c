@@ -36,7 +36,7 @@
 #include "agentmon/timer.h"
 #include "../util/alloc.h"
 #include "../util/error.h"
-#include "../packs/pack.h"
+#include "../util/pack.h"
 #include "../alert/service.h"
 #include "../alert/ycfg.h"
 #include "alert_state.h"

@@ -20,7 +20,7 @@
 #include "agentmon/log.h"
 #include "agentmon/metrics.h"
 #include "agentmon/statsd.h"
-#include "../core/catalog.h"
+#include "../util/catalog.h"
 #include "store/store.h"
 #include "../web/dashboard.h"
 

@@ -4,6 +4,8 @@
 ** This is the one file allowed to name malloc/realloc/free (the banned-
 ** function check enforces it). The hook is a plain struct read without
 ** locking: am_set_allocator() is documented as "before anything else".
+** The hook is one per copy of util: am_set_allocator() (core/common.c) sets
+** the library's; see there why the program's copy stays on malloc.
 ** Aligned blocks over-allocate and keep the original pointer just below the
 ** returned address, so they work with any user allocator.
 */
@@ -16,7 +18,7 @@
 
 static am_allocator g_alloc = {malloc, realloc, free};
 
-am_err am_set_allocator(const am_allocator *a)
+am_err am__alloc_set(const am_allocator *a)
 {
     if (!a) {
         g_alloc.malloc_fn = malloc;
@@ -55,11 +57,6 @@ void am__free(void *p)
 {
     if (p)
         g_alloc.free_fn(p);
-}
-
-void am_free(void *p)
-{
-    am__free(p);
 }
 
 char *am__strndup(const char *s, size_t n)

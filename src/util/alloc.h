@@ -10,6 +10,11 @@
 
 #include <stddef.h>
 
+#include "agentmon/common.h"
+
+/* Set this copy's hook (am_set_allocator's work); see am_set_allocator. */
+am_err am__alloc_set(const am_allocator *a);
+
 void *am__malloc(size_t n);
 void *am__calloc(size_t count, size_t size);
 void *am__realloc(void *p, size_t n);

@@ -192,3 +192,42 @@ void am__random_id(uint8_t *out, size_t n)
         am__random_bytes(out, n);
     while (all_zero(out, n));
 }
+
+static const char AM__HEX_DIGITS[] = "0123456789abcdef";
+
+void am__hex(char *out, const uint8_t *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = AM__HEX_DIGITS[in[i] >> 4];
+        out[2 * i + 1] = AM__HEX_DIGITS[in[i] & 15];
+    }
+}
+
+void am__id_hex(char out[33])
+{
+    uint8_t r[16];
+    am__random_id(r, sizeof r);
+    am__hex(out, r, sizeof r);
+    out[32] = '\0';
+}
+
+void am__uuid4(char out[37])
+{
+    uint8_t r[16];
+    am__random_id(r, sizeof r);
+    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40); /* version 4 */
+    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    char h[32];
+    am__hex(h, r, sizeof r);
+    /* 8-4-4-4-12 */
+    static const unsigned char cut[5] = {8, 4, 4, 4, 12};
+    size_t o = 0, k = 0;
+    for (int part = 0; part < 5; part++) {
+        if (part)
+            out[o++] = '-';
+        memcpy(out + o, h + k, cut[part]);
+        o += cut[part];
+        k += cut[part];
+    }
+    out[o] = '\0';
+}

@@ -24,6 +24,20 @@ void am__random_bytes(void *out, size_t n);
 /* n random bytes that are not all zero (ids: zero means "none"). */
 void am__random_id(uint8_t *out, size_t n);
 
+/* Write n bytes as 2n lowercase hex digits (no NUL). */
+void am__hex(char *out, const uint8_t *in, size_t n);
+
+/*
+** The ids agentmon makes, one scheme: 16 random bytes (never all zero)
+** written as text. am__id_hex: 32 lowercase hex digits and a NUL, the
+** shape of a W3C trace id (message ids of the coordinator, the collector's
+** own rows). am__uuid4: an RFC 4122 version 4 UUID, lowercase, 36
+** characters and a NUL, where the protocol wants one (event ids,
+** Alertmanager's silence ids). Thread-safe, never fail.
+*/
+void am__id_hex(char out[33]);
+void am__uuid4(char out[37]);
+
 /* The block function (for its known-answer test): 64 bytes of ChaCha8
    keystream for key k (words of the little-endian key), block counter
    ctr, nonce 0. */

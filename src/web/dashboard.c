@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../http/reply.h"
+#include "../serve/api/reply.h"
 #include "../util/alloc.h"
 #include "../util/buf.h"
 #include "../util/error.h"

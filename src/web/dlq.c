@@ -21,7 +21,7 @@
 */
 #include <string.h>
 
-#include "../http/reply.h"
+#include "../serve/api/reply.h"
 #include "../util/buf.h"
 #include "../util/error.h"
 #include "../util/fmt.h"

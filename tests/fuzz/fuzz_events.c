@@ -26,7 +26,7 @@
 #include "util/alloc.h"
 #include "util/civil.h"
 #include "util/validate.h"
-#include "http/gzip.h"
+#include "util/gzip.h"
 #include "serve/ingest/events.h"
 #include "serve/store/labels.h"
 #include "serve/store/store.h"

@@ -36,7 +36,7 @@
 #include "http/auth.h"
 #include "http/framing.h"
 #include "http/negotiate.h"
-#include "http/query.h"
+#include "util/query.h"
 #include "http/router.h"
 
 #define CHECK(x)                                                                                   \

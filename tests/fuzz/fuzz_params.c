@@ -20,7 +20,7 @@
 
 #include "agentmon/agentmon.h"
 #include "util/validate.h"
-#include "http/query.h"
+#include "util/query.h"
 #include "serve/api/params.h"
 
 #define CHECK(cond, ...)                                                                           \

@@ -47,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
               "url");
         CHECK(!ep->o.min_shards || !ep->o.max_shards || ep->o.min_shards <= ep->o.max_shards,
               "shards");
-        am__pair p[8] = {{"__name__", "up"}, {"job", "api"}, {"instance", "a:1"}, {"le", "+Inf"}};
+        am_label_pair p[8] = {
+            {"__name__", "up"}, {"job", "api"}, {"instance", "a:1"}, {"le", "+Inf"}};
         size_t n = 4;
         char scratch[512];
         am__relabel_apply((void *)ep, p, &n, 8, scratch, sizeof scratch);

@@ -5,7 +5,7 @@
 
 #include "testutil.h"
 #include "util/alloc.h"
-#include "http/gzip.h"
+#include "util/gzip.h"
 
 static void test_roundtrip(void **state)
 {

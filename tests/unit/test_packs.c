@@ -8,7 +8,7 @@
 
 #include "testutil.h"
 #include "agentmon/packs.h"
-#include "core/catalog.h"
+#include "packs/defs.h"
 
 static am_registry *fresh(void)
 {

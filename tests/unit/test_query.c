@@ -3,7 +3,7 @@
 ** table of bad inputs refused with a message.
 */
 #include "testutil.h"
-#include "http/query.h"
+#include "util/query.h"
 
 static void test_good(void **state)
 {

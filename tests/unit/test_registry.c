@@ -1,7 +1,9 @@
 /*
 ** test_registry.c: registering, finding, unregistering; the same
 ** definition returns the same family, a different one is refused, and no
-** two families may expose the same sample or JSON name.
+** two families may expose the same sample or JSON name; the bridge calls
+** (am_metric_describe, am_metric_sibling_new, am_metric_overflow), the
+** sample callback's misuse, and am_errmsg_set.
 */
 #include "testutil.h"
 
@@ -304,6 +306,98 @@ static void test_max_series(void **state)
     am_registry_free(r);
 }
 
+static int count_samples(void *ud, am_label_pair *pairs, size_t n, double v)
+{
+    (void)pairs;
+    (void)n;
+    (void)v;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_bridges(void **state)
+{
+    (void)state;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    const char *ka[] = {"route"}, *kb[] = {"route", "host"};
+    am_metric_opts o = opts("hits_total", ka, 1);
+    o.flags = AM_METRIC_SIBLINGS;
+    am_counter *c, *plain, *child;
+    void *sib, *again, *over;
+    AM_ASSERT_OK(am_counter_new(r, &o, &c));
+    am_metric_desc d;
+    AM_ASSERT_OK(am_metric_describe(c, &d));
+    AM_ASSERT_EQ(d.type, AM_TYPE_COUNTER);
+    assert_string_equal(d.name, "hits");
+    AM_ASSERT_EQ(d.n_labels, 1);
+    assert_string_equal(d.label_names[0], "route");
+    AM_ASSERT_EQ(d.flags, AM_METRIC_SIBLINGS);
+    /* a sibling with other label names: one family in the exposition */
+    am_metric_opts ob = opts("hits_total", kb, 2);
+    ob.flags = AM_METRIC_SIBLINGS;
+    AM_ASSERT_OK(am_metric_sibling_new(c, &ob, &sib));
+    AM_ASSERT_OK(am_metric_sibling_new(c, &ob, &again));
+    assert_ptr_equal(sib, again);
+    AM_ASSERT_OK(am_counter_with(c, AM_LABELS("a"), &child));
+    am_counter_inc(child);
+    AM_ASSERT_OK(am_counter_with(sib, AM_LABELS("b", "h"), &child));
+    am_counter_inc(child);
+    char *text;
+    AM_ASSERT_OK(am_registry_encode(r, AM_FORMAT_PROMETHEUS, &text, NULL));
+    assert_non_null(strstr(text, "hits_total{route=\"a\"} 1\n"));
+    assert_non_null(strstr(text, "hits_total{route=\"b\",host=\"h\"} 1\n"));
+    AM_ASSERT_EQ(strstr(strstr(text, "# TYPE hits") + 1, "# TYPE hits"), NULL);
+    am_free(text);
+    /* overflow for a caller's own budget */
+    AM_ASSERT_OK(am_metric_overflow(c, &over));
+    am_counter_inc(over);
+    AM_ASSERT_OK(am_registry_encode(r, AM_FORMAT_PROMETHEUS, &text, NULL));
+    assert_non_null(strstr(text, "hits_total{route=\"__overflow__\"} 1\n"));
+    am_free(text);
+    /* misuse: not a root, no AM_METRIC_SIBLINGS, no labels, NULLs */
+    AM_ASSERT_ERR(am_metric_describe(child, &d), AM_EMISUSE);
+    AM_ASSERT_ERR(am_metric_describe(NULL, &d), AM_EINVAL);
+    AM_ASSERT_ERR(am_metric_sibling_new(child, &ob, &sib), AM_EMISUSE);
+    am_metric_opts op = opts("plain_total", NULL, 0);
+    AM_ASSERT_OK(am_counter_new(r, &op, &plain));
+    AM_ASSERT_ERR(am_metric_sibling_new(plain, &ob, &sib), AM_EMISUSE);
+    assert_non_null(strstr(am_errmsg(), "AM_METRIC_SIBLINGS"));
+    AM_ASSERT_ERR(am_metric_overflow(plain, &over), AM_EINVAL);
+    AM_ASSERT_ERR(am_metric_sibling_new(c, NULL, &sib), AM_EINVAL);
+    /* another shape is refused */
+    am_metric_opts og = opts("hits_total", kb, 2);
+    og.unit = "seconds";
+    og.name = "hits_seconds_total";
+    AM_ASSERT_ERR(am_metric_sibling_new(c, &og, &sib), AM_EEXIST);
+    /* every sample as a callback; misuse calls nothing */
+    int n = 0;
+    AM_ASSERT_OK(am_encode_samples(&r, 1, count_samples, &n));
+    AM_ASSERT_EQ(n, 5); /* route=a, route=b+host, overflow, plain, cardinality_overflow */
+    n = 0;
+    AM_ASSERT_ERR(am_encode_samples(&r, 1, NULL, &n), AM_EINVAL);
+    AM_ASSERT_ERR(am_encode_samples(NULL, 1, count_samples, &n), AM_EINVAL);
+    AM_ASSERT_OK(am_encode_samples(NULL, 0, count_samples, &n));
+    AM_ASSERT_EQ(n, 0);
+    am_registry_free(r);
+}
+
+static void test_errmsg_set(void **state)
+{
+    (void)state;
+    AM_ASSERT_EQ(am_errmsg_set(AM_EIO, "disk on fire"), AM_EIO);
+    assert_string_equal(am_errmsg(), "disk on fire");
+    AM_ASSERT_EQ(am_errmsg_set(AM_EINVAL, am_errmsg()), AM_EINVAL); /* itself */
+    assert_string_equal(am_errmsg(), "disk on fire");
+    AM_ASSERT_EQ(am_errmsg_set(AM_OK, NULL), AM_OK);
+    assert_string_equal(am_errmsg(), "");
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    am_errmsg_set(AM_EINVAL, big);
+    AM_ASSERT_EQ(strlen(am_errmsg()), 255);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +409,8 @@ int main(void)
         cmocka_unit_test(test_default_registry),
         cmocka_unit_test(test_sorted_output),
         cmocka_unit_test(test_max_series),
+        cmocka_unit_test(test_bridges),
+        cmocka_unit_test(test_errmsg_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

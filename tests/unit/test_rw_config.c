@@ -77,7 +77,7 @@ static void test_good(void **state)
     assert_null(c->eps[1].o.basic_user);
 
     /* relabeling, as relabel.Process */
-    am__pair p[8] = {{"__name__", "up"}, {"job", "api"}, {"tmp_x", "1"}};
+    am_label_pair p[8] = {{"__name__", "up"}, {"job", "api"}, {"tmp_x", "1"}};
     size_t n = 3;
     char scratch[256];
     assert_true(am__relabel_apply(&c->eps[0], p, &n, 8, scratch, sizeof scratch));
@@ -92,10 +92,10 @@ static void test_good(void **state)
     }
     assert_true(has_up_job);
     assert_false(has_tmp);
-    am__pair g[4] = {{"__name__", "go_goroutines"}};
+    am_label_pair g[4] = {{"__name__", "go_goroutines"}};
     n = 1;
     assert_false(am__relabel_apply(&c->eps[0], g, &n, 4, scratch, sizeof scratch));
-    am__pair h[4] = {{"__name__", "http_requests_total"}, {"job", "api"}};
+    am_label_pair h[4] = {{"__name__", "http_requests_total"}, {"job", "api"}};
     n = 2;
     assert_true(am__relabel_apply(&c->eps[0], h, &n, 4, scratch, sizeof scratch));
     AM_ASSERT_EQ(n, 2); /* regex did not match: no up_job */
@@ -107,11 +107,11 @@ static void test_good(void **state)
                      "      - {source_labels: [x], target_label: env, regex: '(.*)', "
                      "replacement: '$1'}\n";
     AM_ASSERT_OK(parse(t2, &c, &errs));
-    am__pair k[4] = {{"__name__", "m"}, {"env", "prod"}};
+    am_label_pair k[4] = {{"__name__", "m"}, {"env", "prod"}};
     n = 2;
     assert_true(am__relabel_apply(&c->eps[0], k, &n, 4, scratch, sizeof scratch));
     AM_ASSERT_EQ(n, 1); /* env replaced by "" (x is absent): removed */
-    am__pair k2[4] = {{"__name__", "m"}, {"env", "dev"}};
+    am_label_pair k2[4] = {{"__name__", "m"}, {"env", "dev"}};
     n = 2;
     assert_false(am__relabel_apply(&c->eps[0], k2, &n, 4, scratch, sizeof scratch));
     am__rw_config_free(c);

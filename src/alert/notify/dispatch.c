@@ -47,8 +47,8 @@
 #include "agentmon/timer.h"
 #include "../../util/alloc.h"
 #include "../../util/error.h"
-#include "../../log/trace_internal.h"
-#include "../../packs/pack.h"
+#include "../../util/random.h"
+#include "../../util/pack.h"
 #include "../../util/hash.h"
 #include "../promql_fmt.h"
 #include "notify_int.h"
@@ -946,7 +946,7 @@ void am__notify_count(am_notify *n, const char *receiver, const char *result, do
         return;
     am__pack_count(n->pack, M_SENT, AM_LABELS(receiver, result), 1);
     if (seconds >= 0)
-        am__pack_observe(n->pack, M_LATENCY, AM_LABELS(receiver), seconds, NULL);
+        am__pack_observe_current(n->pack, M_LATENCY, AM_LABELS(receiver), seconds);
 }
 
 void am__notify_log(am_notify *n, const char *receiver, const char *kind, int index,

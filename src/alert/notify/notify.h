@@ -35,7 +35,7 @@
 #include "agentmon/log.h"
 #include "agentmon/metrics.h"
 #include "../../util/buf.h"
-#include "../../core/catalog.h"
+#include "../../util/catalog.h"
 #include "../alert.h"
 #include "../labels.h"
 #include "../regex.h"

@@ -19,7 +19,7 @@
 #include "agentmon/timer.h"
 #include "agentmon/version.h"
 #include "../../util/alloc.h"
-#include "../../http/curl.h"
+#include "../../util/curl.h"
 #include "send.h"
 
 typedef struct upload {

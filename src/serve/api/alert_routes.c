@@ -36,7 +36,7 @@
 #include "alert_routes.h"
 #include "params.h"
 #include "routes.h"
-#include "../../http/reply.h"
+#include "reply.h"
 
 #define MAX_PARAMS 256
 

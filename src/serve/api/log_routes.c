@@ -25,7 +25,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../http/reply.h"
+#include "reply.h"
 #include "../../util/alloc.h"
 #include "../../util/buf.h"
 #include "../../util/civil.h"

@@ -30,8 +30,8 @@
 #include "../../util/alloc.h"
 #include "../../util/error.h"
 #include "../../util/render.h"
-#include "../../http/query.h"
-#include "../../http/reply.h"
+#include "../../util/query.h"
+#include "reply.h"
 #include "exemplars.h"
 #include "promql_routes.h"
 

@@ -13,12 +13,12 @@
 #include "../../util/buf.h"
 #include "../../util/error.h"
 #include "../../util/render.h"
-#include "../../http/gzip.h"
+#include "../../util/gzip.h"
 #include "../ingest/events.h"
 #include "params.h"
 #include "results_json.h"
 #include "routes.h"
-#include "../../http/reply.h"
+#include "reply.h"
 
 /* The status for a store error, and the error type Prometheus' API uses. */
 static void store_error(am_http_resp *resp, am_err rc)

@@ -353,7 +353,7 @@ am_err am__rw_config_load(const char *path, am_rw_config **out, am_buf *errs)
 
 /* ---- relabeling ---------------------------------------------------------- */
 
-static const char *get(const am__pair *p, size_t n, const char *name)
+static const char *get(const am_label_pair *p, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(p[i].name, name) == 0)
@@ -373,7 +373,7 @@ static const char *keep_str(char *scratch, size_t cap, size_t *used, const char 
     return d;
 }
 
-bool am__relabel_apply(void *ud, am__pair *pairs, size_t *n, size_t cap, char *scratch,
+bool am__relabel_apply(void *ud, am_label_pair *pairs, size_t *n, size_t cap, char *scratch,
                        size_t scratch_cap)
 {
     const am_rw_endpoint *ep = ud;
@@ -428,7 +428,7 @@ bool am__relabel_apply(void *ud, am__pair *pairs, size_t *n, size_t cap, char *s
                 const char *name = keep_str(scratch, scratch_cap, &used, out.p, out.len);
                 const char *value = keep_str(scratch, scratch_cap, &used, tv.p, tv.len);
                 if (name && value && (at < *n || *n < cap)) {
-                    pairs[at] = (am__pair){name, value};
+                    pairs[at] = (am_label_pair){name, value};
                     if (at == *n)
                         (*n)++;
                 }

@@ -15,7 +15,6 @@
 
 #include "agentmon/remote_write.h"
 #include "../../alert/notify/notify.h"
-#include "../../rw/rw.h"
 
 typedef enum am_rl_action {
     AM_RL_REPLACE,
@@ -66,9 +65,9 @@ void am__rw_config_free(am_rw_config *c);
 /*
 ** Apply an endpoint's write_relabel_configs (ud: the am_rw_endpoint) to
 ** pairs[0..*n) (room for cap; rewritten strings go in scratch): false
-** when the sample is dropped. An am__rw_relabel_fn.
+** when the sample is dropped. An am_remote_write_relabel_fn.
 */
-bool am__relabel_apply(void *ud, am__pair *pairs, size_t *n, size_t cap, char *scratch,
+bool am__relabel_apply(void *ud, am_label_pair *pairs, size_t *n, size_t cap, char *scratch,
                        size_t scratch_cap);
 
 #endif

@@ -8,7 +8,7 @@
 ** sends what the previous run could not), its metrics in the collector's
 ** registry. What it sends: the collector's registry (events' and StatsD's
 ** series, the packs', its own) sampled by each sender every interval_s --
-** read through am__encode_samples, the walk the alerting window's feed
+** read through am_encode_samples, the walk the alerting window's feed
 ** uses -- and every sample a scrape brings, which the registry does not
 ** hold (serve.c hands them over as they come).
 **
@@ -101,8 +101,10 @@ am_err am__rw_export_start(const am_rw_export_opts *o, am_rw_export **out)
         so.interval_s = o->interval_s;
         so.self_registry = o->registry;
         so.logger = o->logger;
+        so.relabel = ep->n_rules ? am__relabel_apply : NULL;
+        so.relabel_userdata = ep;
         if (!rc)
-            rc = am__rw_new(&so, ep->n_rules ? am__relabel_apply : NULL, ep, &x->rws[i]);
+            rc = am_remote_write_new(&so, &x->rws[i]);
         if (!rc)
             x->n++;
     }
@@ -130,13 +132,15 @@ void am__rw_export_sample(am_rw_export *x, const char *name, const char *labels,
             am__free(scratch);
         return;
     }
-    am__pair pairs[AM_MAX_LABELS + 2];
-    for (size_t k = 0; k < x->n; k++) {
-        pairs[0] = (am__pair){"__name__", name};
-        for (size_t i = 0; i < n; i++)
-            pairs[i + 1] = (am__pair){names[i], values[i]};
-        am__rw_append_pairs(x->rws[k], pairs, n + 1, (int64_t)(ts_s * 1000), v);
+    const char *pn[AM_MAX_LABELS + 2], *pv[AM_MAX_LABELS + 2];
+    pn[0] = "__name__";
+    pv[0] = name;
+    for (size_t i = 0; i < n; i++) {
+        pn[i + 1] = names[i];
+        pv[i + 1] = values[i];
     }
+    for (size_t k = 0; k < x->n; k++)
+        am_remote_write_append(x->rws[k], pn, pv, n + 1, (int64_t)(ts_s * 1000), v);
     if (scratch != stack)
         am__free(scratch);
 }

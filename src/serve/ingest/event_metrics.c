@@ -10,7 +10,7 @@
 #include "agentmon/packs.h"
 #include "../../util/alloc.h"
 #include "../../util/error.h"
-#include "../../packs/pack.h"
+#include "../../util/pack.h"
 #include "event_metrics.h"
 #include "events.h"
 #include "statsd.h"

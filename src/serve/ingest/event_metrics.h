@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 #include "agentmon/metrics.h"
-#include "../../core/catalog.h"
+#include "../../util/catalog.h"
 #include "../store/schema.h"
 
 typedef struct am_event_metrics am_event_metrics;

@@ -35,7 +35,7 @@
 #include "../../util/civil.h"
 #include "../../util/error.h"
 #include "../../util/validate.h"
-#include "../../log/trace_internal.h"
+#include "../../util/random.h"
 #include "../../util/json.h"
 #include "../store/labels.h"
 #include "../store/store.h"

@@ -47,7 +47,7 @@
 #include "../../util/buf.h"
 #include "../../util/error.h"
 #include "../../util/validate.h"
-#include "../../http/curl.h"
+#include "../../util/curl.h"
 #include "scrape.h"
 #include "../../util/hash.h"
 #include "../store/labels.h"

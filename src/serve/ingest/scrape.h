@@ -22,7 +22,7 @@
 #include <stddef.h>
 
 #include "agentmon/metrics.h"
-#include "../../core/catalog.h"
+#include "../../util/catalog.h"
 #include "expo_parse.h"
 #include "sample.h"
 

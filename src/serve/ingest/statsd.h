@@ -20,7 +20,7 @@
 #include "agentmon/log.h"
 #include "agentmon/metrics.h"
 #include "agentmon/statsd.h"
-#include "../../core/catalog.h"
+#include "../../util/catalog.h"
 #include "statsd_agg.h"
 
 /* The ingest self-metrics, shared by every ingest protocol (label

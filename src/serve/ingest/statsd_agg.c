@@ -47,8 +47,7 @@
 #include "../../util/atomic.h"
 #include "../../util/buf.h"
 #include "../../util/error.h"
-#include "../../core/family.h"
-#include "../../core/registry.h"
+#include "../../util/fmt.h"
 #include "../store/labels.h"
 #include "statsd_agg.h"
 #include "../../util/hash.h"
@@ -336,12 +335,25 @@ static void family_opts(am_statsd_agg *a, const am_statsd_line *l, const char *e
     o->label_names = t->keys;
     o->n_labels = t->n;
     o->max_children = a->o.max_children;
-    o->flags |= AM__FAMILY_STATSD;
+    o->flags |= AM_METRIC_SIBLINGS;
     if (metric_type(k) == AM_TYPE_HISTOGRAM) {
         o->buckets = k == AM_STATSD_TIMER ? AM_STATSD_TIMER_BUCKETS : AM_STATSD_VALUE_BUCKETS;
         o->n_buckets = k == AM_STATSD_TIMER ? AM_STATSD_TIMER_BUCKETS_N : AM_STATSD_VALUE_BUCKETS_N;
         if (k == AM_STATSD_TIMER)
             o->unit = "seconds";
+    }
+}
+
+/* The root of r's family named exposed of type t (am_<type>_find). */
+static am_err find_root(am_registry *r, const char *exposed, am_metric_type t, void **root)
+{
+    switch (t) {
+    case AM_TYPE_COUNTER:
+        return am_counter_find(r, exposed, (am_counter **)root);
+    case AM_TYPE_GAUGE:
+        return am_gauge_find(r, exposed, (am_gauge **)root);
+    default:
+        return am_histogram_find(r, exposed, (am_histogram **)root);
     }
 }
 
@@ -354,23 +366,24 @@ static am_err register_family(am_statsd_agg *a, const am_statsd_line *l, const c
                               bool *is_statsd_made)
 {
     am_statsd_type k = kind_of(l->type);
-    am_family *have;
+    void *have;
+    am_metric_desc d;
     char help[AM_STATSD_MAX_NAME + 64];
     am_metric_opts o = AM_METRIC_OPTS_INIT;
     family_opts(a, l, exposed, t, help, sizeof help, &o);
-    am_err rc = am__registry_find(a->r, exposed, metric_type(k), &have);
-    if (rc == AM_OK) {
-        *is_statsd_made = have->flags & AM__FAMILY_STATSD;
-        *names = (const char *const *)have->label_names;
-        if (!same_keys(*names, have->n_labels, t)) {
+    am_err rc = find_root(a->r, exposed, metric_type(k), &have);
+    if (rc == AM_OK && !(rc = am_metric_describe(have, &d))) {
+        *is_statsd_made = d.flags & AM_METRIC_SIBLINGS;
+        *names = d.label_names;
+        if (!same_keys(*names, d.n_labels, t)) {
             if (!*is_statsd_made) /* a pack's: its labels are the contract */
-                return keys_differ(exposed, *names, have->n_labels, t, "the registered metric's");
+                return keys_differ(exposed, *names, d.n_labels, t, "the registered metric's");
             /* another aggregator's StatsD family: a sibling with these keys */
-            if ((rc = am__register_sibling(a->r, &o, have, &have)))
+            if ((rc = am_metric_sibling_new(have, &o, &have)))
                 return rc;
             *names = t->keys;
         }
-        *root = atomic_load_explicit(&have->root, am_relaxed);
+        *root = have;
         return AM_OK;
     }
     if (rc != AM_ENOTFOUND)
@@ -503,13 +516,12 @@ static am_err keyset_of(am_statsd_agg *a, const am_statsd_line *l, family *head,
     char help[AM_STATSD_MAX_NAME + 64];
     am_metric_opts o = AM_METRIC_OPTS_INIT;
     family_opts(a, l, head->exposed, t, help, sizeof help, &o);
-    am_family *first = AM_CHILD(head->root)->fam, *sib;
-    am_err rc = am__register_sibling(a->r, &o, first, &sib);
+    void *sib;
+    am_err rc = am_metric_sibling_new(head->root, &o, &sib);
     if (rc)
         return rc;
     family *g;
-    if ((rc = family_make(a, head->kind, head->exposed,
-                          atomic_load_explicit(&sib->root, am_relaxed), t->keys, t->n, true, &g)))
+    if ((rc = family_make(a, head->kind, head->exposed, sib, t->keys, t->n, true, &g)))
         return rc;
     family *last = head;
     while (last->sibling)
@@ -617,7 +629,7 @@ static am_err resolve(am_statsd_agg *a, const am_statsd_line *l, series **out, i
         else if (!f->n_labels) /* a new name: nowhere to put it */
             rc = am__err(AM_EINVAL, "statsd: the budget of %zu series is spent: \"%s\" refused",
                          a->o.max_series, f->exposed);
-        else if (!(rc = am__family_overflow(AM_CHILD(f->root)->fam, (am_child **)&child)))
+        else if (!(rc = am_metric_overflow(f->root, &child)))
             rc = AM_ELIMIT;
         if (rc == AM_ELIMIT) {
             for (size_t i = 0; i < t.n; i++)
@@ -780,13 +792,14 @@ am_err am__statsd_agg_check(am_statsd_agg *a, const am_statsd_line *l)
         /* a name not seen yet: what family_new would refuse */
         char exposed[AM_STATSD_MAX_NAME + 16];
         exposed_of(mapped, k, exposed, sizeof exposed);
-        am_family *have;
-        am_err found = am__registry_find(a->r, exposed, metric_type(k), &have);
+        void *have;
+        am_metric_desc d = {0};
+        am_err found = find_root(a->r, exposed, metric_type(k), &have);
+        if (found == AM_OK)
+            found = am_metric_describe(have, &d);
         rc = check_reserved(exposed);
-        if (!rc && found == AM_OK &&
-            !same_keys((const char *const *)have->label_names, have->n_labels, &t))
-            rc = keys_differ(exposed, (const char *const *)have->label_names, have->n_labels, &t,
-                             "the registered metric's");
+        if (!rc && found == AM_OK && !same_keys(d.label_names, d.n_labels, &t))
+            rc = keys_differ(exposed, d.label_names, d.n_labels, &t, "the registered metric's");
         else if (!rc && found != AM_OK && found != AM_ENOTFOUND)
             rc = found; /* another type: the message says */
         for (size_t i = 0; !rc && i < t.n; i++)
@@ -903,8 +916,9 @@ static void put(emit *e, const char *name, const char *suffix, const char *type,
 static void emit_histogram(emit *e, const family *f, const series *s)
 {
     /* the registry's own bounds and their le text: exact whatever made them */
-    const am_family *fam = AM_CHILD(s->child)->fam;
-    size_t nb = fam->n_bounds;
+    size_t nb = am_histogram_n_buckets(s->child);
+    const double *bounds = am_histogram_bounds(s->child);
+    char le[AM_FMT_MAX];
     uint64_t buckets[AM_MAX_BUCKETS + 1];
     uint64_t count;
     double sum;
@@ -916,7 +930,9 @@ static void emit_histogram(emit *e, const family *f, const series *s)
     }
     names[f->n_labels] = "le";
     for (size_t i = 0; i <= nb; i++) {
-        values[f->n_labels] = i < nb ? fam->le[i] : "+Inf";
+        if (i < nb)
+            am__fmt_double(le, bounds[i]);
+        values[f->n_labels] = i < nb ? le : "+Inf";
         e->labels.len = 0;
         am__labels_canonical(&e->labels, names, values, f->n_labels + 1);
         if (!am_buf_err(&e->labels))

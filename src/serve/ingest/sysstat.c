@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "../../util/error.h"
-#include "../../log/trace_internal.h"
+#include "../../util/random.h"
 #include "sysstat.h"
 
 void am__sysstat_init(am_sysstat *s)

@@ -2,18 +2,21 @@
 ** catalog.h: metric definitions as data, and the catalogue of all of them.
 **
 ** Every metric agentmon defines itself -- the instrument packs, the
-** coordinator, the HTTP server, the library's own -- is a row of an
-** am_metric_def table next to the code that records it. Rows are registered
-** with am__def_register(), and the same rows make the catalogue that
-** `agentmon metrics list` prints and docs/METRICS.md is generated from, so
-** the documentation cannot drift from the code (STYLE rule 19).
+** coordinator, the HTTP server, the library's own, and the collector's --
+** is a row of an am_metric_def table next to the code that records it.
+** Rows are registered with am__def_register(), and the same rows make the
+** catalogue that `agentmon metrics list` prints and docs/METRICS.md is
+** generated from, so the documentation cannot drift from the code (STYLE
+** rule 19). In util because the library and the program both define
+** tables; registering goes through the public constructors only.
 */
-#ifndef AM_CORE_CATALOG_H
-#define AM_CORE_CATALOG_H
+#ifndef AM_UTIL_CATALOG_H
+#define AM_UTIL_CATALOG_H
 
 #include <stddef.h>
 
 #include "agentmon/metrics.h"
+#include "agentmon/packs.h"
 
 typedef struct am_metric_def {
     const char *group; /* "task", "a2a", "messaging", ... */
@@ -55,7 +58,7 @@ typedef struct am_def_table {
     size_t n;
 } am_def_table;
 
-/* Every table of definitions in the library, in catalogue order. */
-const am_def_table *const *am__catalog(size_t *n_tables);
+/* d as the public am_metric_def_info (pointers into d). */
+void am__def_info(const am_metric_def *d, am_metric_def_info *out);
 
 #endif

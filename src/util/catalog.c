@@ -3,12 +3,14 @@
 **
 ** One function turns a row into the am_<type>_new() call its type needs, so
 ** every table-driven part of agentmon registers its metrics the same way.
-** (am__catalog(), the list of all tables, lives at the top of the library,
-** in src/packs/catalog.c, because the tables belong to the parts above
-** core.)
+** (am__catalog(), the list of the library's tables, lives at the top of
+** the library, in src/packs/catalog.c, because the tables belong to the
+** parts above core; the collector's list is src/serve/catalog.c.) Only the
+** public constructors are called, so the program's copy of util registers
+** into libagentmon.so's registries as the library's copy does.
 */
 #include "catalog.h"
-#include "../util/error.h"
+#include "error.h"
 
 size_t am__def_n_labels(const am_metric_def *d)
 {
@@ -63,4 +65,23 @@ am_err am__defs_register(am_registry *r, const am_metric_def *defs, size_t n, vo
             return rc;
     }
     return AM_OK;
+}
+
+void am__def_info(const am_metric_def *d, am_metric_def_info *out)
+{
+    am_metric_opts o = am__def_opts(d);
+    *out = (am_metric_def_info){0};
+    out->group = d->group;
+    out->name = d->name;
+    out->json_name = d->json_name;
+    out->help = d->help;
+    out->unit = d->unit;
+    out->source = d->source;
+    out->type = d->type;
+    out->labels = d->labels;
+    out->n_labels = o.n_labels;
+    out->buckets = d->buckets;
+    out->n_buckets = d->n_buckets;
+    out->states = d->states;
+    out->n_states = o.n_states;
 }

@@ -1,13 +1,11 @@
 /*
-** reply.h: a route's answer built in an am_buf, sent as JSON -- the one
-** way every JSON route (the query API, alerts, PromQL, the dashboard)
-** hands its buffer to the response.
+** reply.h: a route's answer built in an am_buf, sent as JSON.
 */
-#ifndef AM_HTTP_REPLY_H
-#define AM_HTTP_REPLY_H
+#ifndef AM_SERVE_API_REPLY_H
+#define AM_SERVE_API_REPLY_H
 
 #include "agentmon/http.h"
-#include "../util/buf.h"
+#include "../../util/buf.h"
 
 /* Answer status with b's text as application/json; b is taken (freed or
    given to the response). A buffer that ran out of memory answers 500. */
