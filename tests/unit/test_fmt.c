@@ -118,6 +118,29 @@ static void test_int(void **state)
         AM_ASSERT_EQ(n, strlen(out));
         AM_ASSERT_STR_EQ(out, want);
     }
+    /* every magnitude, both signs: the 32-bit path and the 64-bit one */
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t v = (int64_t)(x >> (x % 64));
+        char out[AM_FMT_MAX], want[32];
+        size_t n = am__fmt_int(out, v);
+        snprintf(want, sizeof want, "%lld", (long long)v);
+        AM_ASSERT_EQ(n, strlen(out));
+        AM_ASSERT_STR_EQ(out, want);
+    }
+    /* each side of every power of ten: the digit count and the pairs */
+    int64_t p = 1;
+    for (int k = 0; k < 19; k++, p *= k < 19 ? 10 : 1) { /* 10^0 .. 10^18 */
+        const int64_t near[] = {p - 1, p, p + 1, -p + 1, -p, -p - 1, p * 7 / 3};
+        for (size_t i = 0; i < sizeof near / sizeof *near; i++) {
+            char out[AM_FMT_MAX], want[32];
+            size_t n = am__fmt_int(out, near[i]);
+            snprintf(want, sizeof want, "%lld", (long long)near[i]);
+            AM_ASSERT_EQ(n, strlen(out));
+            AM_ASSERT_STR_EQ(out, want);
+        }
+    }
 }
 
 int main(void)

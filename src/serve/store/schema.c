@@ -96,7 +96,8 @@ static const am_column TASK[] = {
     [AM_TASK_ID] = ID,
     [AM_TASK_TIMESTAMP] = TS,
     [AM_TASK_AGENT_ID] = DIM("agent_id", .required = true),
-    [AM_TASK_STATUS] = DIM("status", .required = true, ENUM6), /* success | failure, as agent_task_* */
+    [AM_TASK_STATUS] =
+        DIM("status", .required = true, ENUM6), /* success | failure, as agent_task_* */
     [AM_TASK_ERROR_TYPE] = DIM("error_type", SPARSE6),
     [AM_TASK_DURATION] = COL(1, "duration", REAL, .unit = "seconds", .required = true),
     [AM_TASK_SESSION_ID] = SESSION,
@@ -109,7 +110,8 @@ static const am_column LLM[] = {
     [AM_LLM_PROVIDER] = DIM("provider", .required = true),
     [AM_LLM_MODEL] = DIM("model", .required = true),
     [AM_LLM_TASK_TYPE] = DIM("task_type", SPARSE6),
-    [AM_LLM_STATUS] = DIM("status", .required = true, ENUM6), /* success | error, as ccr_requests_total */
+    [AM_LLM_STATUS] =
+        DIM("status", .required = true, ENUM6), /* success | error, as ccr_requests_total */
     [AM_LLM_ERROR_TYPE] = DIM("error_type", SPARSE6),
     [AM_LLM_LATENCY] = COL(1, "latency", REAL, .unit = "seconds", .required = true),
     [AM_LLM_INPUT_TOKENS] = COL(1, "input_tokens", INT),
@@ -125,7 +127,7 @@ static const am_column METRIC[] = {
     [AM_METRIC_TIMESTAMP] = TS,
     [AM_METRIC_NAME] = DIM("name", .required = true),
     [AM_METRIC_TYPE] = DIM("type", .required = true, ENUM6), /* counter | gauge | histogram | ... */
-    [AM_METRIC_LABELS] = COL(1, "labels", TEXT),      /* canonical: {a="1",b="2"}, sorted */
+    [AM_METRIC_LABELS] = COL(1, "labels", TEXT),             /* canonical: {a="1",b="2"}, sorted */
     [AM_METRIC_VALUE] = COL(1, "value", REAL, .required = true),
     [AM_METRIC_SOURCE] = DIM("source", SPARSE6), /* event | statsd | scrape:<target> */
     [AM_METRIC_SESSION_ID] = SESSION,
