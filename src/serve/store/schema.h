@@ -24,9 +24,10 @@
 ** and migration N is a function of N alone: every table, column, index and
 ** rollup carries the number of the migration that made it (since,
 ** indexed, sparse_since, unindexed, rollup_since), and migration N
-** creates, ALTERs or drops exactly what carries N. The description is therefore append-only: a
-*column is never
-** removed, renamed or retyped, and a new one goes at the END of its table
+** creates, ALTERs or drops exactly what carries N. The description is
+** therefore append-only: a column is never removed, renamed or retyped
+** (its index may be dropped or remade by a later migration, which says
+** so in the column), and a new one goes at the END of its table
 ** (so columns are in the order of their `since`, and the columns a
 ** version has are a prefix of the table) with the next migration's number;
 ** a new table goes at the end of am_table_id. tests/unit/golden/
