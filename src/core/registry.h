@@ -20,6 +20,10 @@ struct am_registry {
     am_family *_Atomic overflow; /* agentmon_cardinality_overflow_total, made on demand */
     _Atomic size_t n_series;     /* labelled children of all families */
     _Atomic size_t max_series;   /* 0: no bound */
+    /* the length of its last exposition, by am_format: the next one's
+       first capacity, so a scrape writes into one block of the right size
+       (walk.c) */
+    _Atomic size_t last_len[3];
 };
 
 /*

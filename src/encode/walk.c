@@ -303,13 +303,25 @@ am_err am_encode(am_registry *const *regs, size_t n, am_format f, char **out, si
     for (size_t i = 0; i < n; i++)
         if (!regs[i])
             return am__err(AM_EINVAL, "registry %zu is NULL", i);
+    /* room for what the last exposition took, and a little more: one
+       block, not a doubling chain (each step a block whose pages fault in
+       again) */
+    size_t hint = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = atomic_load_explicit(&regs[i]->last_len[f], memory_order_relaxed);
+        hint = l > hint ? l : hint;
+    }
     am_buf b;
     am_buf_init(&b, 0);
+    if (hint)
+        am_buf_reserve(&b, hint + hint / 16);
     am_err rc = am__encode(regs, n, ops, &b);
     if (rc) {
         am_buf_free(&b);
         return am__err(rc, "encoding failed: %s", am_strerror(rc));
     }
+    for (size_t i = 0; i < n; i++)
+        atomic_store_explicit(&regs[i]->last_len[f], b.len, memory_order_relaxed);
     *out = am_buf_take(&b, len);
     return *out ? AM_OK : am__err(AM_ENOMEM, "out of memory");
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "agentmon/common.h"
 #include "alloc.h"
@@ -57,6 +58,22 @@ void am__free(void *p)
 {
     if (p)
         g_alloc.free_fn(p);
+}
+
+void am__advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    /* every page the block touches, not only its whole 2 MiB pages: a
+       range that split the block's mapping in parts would make the next
+       realloc move the block by copying it (mremap refuses a range over
+       several mappings) */
+    const uintptr_t page = 4096;
+    uintptr_t a = (uintptr_t)p & ~(page - 1), b = ((uintptr_t)p + n + page - 1) & ~(page - 1);
+    (void)madvise((void *)a, b - a, MADV_HUGEPAGE); /* advice: a refusal changes nothing */
+#else
+    (void)p;
+    (void)n;
+#endif
 }
 
 char *am__strndup(const char *s, size_t n)

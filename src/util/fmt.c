@@ -199,21 +199,58 @@ size_t am__fmt_millis(char *out, double v)
     return n;
 }
 
-size_t am__fmt_int(char *out, int64_t v)
+/* "00" .. "99": two digits per division (the store renders a few
+   million integers a second into its rollup histograms) */
+static const char DIGIT_PAIRS[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536"
+    "37383940414243444546474849505152535455565758596061626364656667686970717273"
+    "7475767778798081828384858687888990919293949596979899";
+
+static size_t digits_u32(uint32_t u)
 {
-    /* through uint64_t: -INT64_MIN does not fit an int64_t */
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (u < 100000)
+        return u < 100 ? 1 + (u >= 10) : u < 1000 ? 3 : u < 10000 ? 4 : 5;
+    return u < 10000000 ? 6 + (u >= 1000000) : u < 100000000 ? 8 : u < 1000000000 ? 9 : 10;
+}
+
+/* Above 2^32 (rare here): a digit at a time. */
+static __attribute__((noinline)) size_t fmt_u64(char *out, uint64_t u)
+{
     char tmp[24];
-    size_t n = 0;
+    size_t n = 0, o = 0;
     do {
         tmp[n++] = (char)('0' + u % 10);
         u /= 10;
     } while (u);
-    size_t o = 0;
-    if (v < 0)
-        out[o++] = '-';
     while (n)
         out[o++] = tmp[--n];
     out[o] = '\0';
     return o;
+}
+
+size_t am__fmt_int(char *out, int64_t v)
+{
+    /* through uint64_t: -INT64_MIN does not fit an int64_t */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    size_t o = 0;
+    if (v < 0)
+        out[o++] = '-';
+    if (u > UINT32_MAX)
+        return o + fmt_u64(out + o, u);
+    uint32_t x = (uint32_t)u; /* 32-bit arithmetic, two digits a division */
+    size_t n = digits_u32(x);
+    char *w = out + o + n;
+    *w = '\0';
+    while (x >= 100) {
+        w -= 2;
+        memcpy(w, DIGIT_PAIRS + 2 * (x % 100), 2);
+        x /= 100;
+    }
+    if (x >= 10) {
+        w -= 2;
+        memcpy(w, DIGIT_PAIRS + 2 * x, 2);
+    } else {
+        *--w = (char)('0' + x);
+    }
+    return o + n;
 }

@@ -106,17 +106,35 @@ static void test_millis(void **state)
     }
 }
 
+/* v as %lld writes it. */
+static void check_int(int64_t v)
+{
+    char out[AM_FMT_MAX], want[32];
+    size_t n = am__fmt_int(out, v);
+    snprintf(want, sizeof want, "%lld", (long long)v);
+    AM_ASSERT_EQ(n, strlen(out));
+    AM_ASSERT_STR_EQ(out, want);
+}
+
 /* Integers as %lld writes them, the extremes included. */
 static void test_int(void **state)
 {
     (void)state;
     const int64_t cases[] = {0, 1, -1, 9, 10, -10, 123456789, INT64_MAX, INT64_MIN, -1000000};
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char out[AM_FMT_MAX], want[32];
-        size_t n = am__fmt_int(out, cases[i]);
-        snprintf(want, sizeof want, "%lld", (long long)cases[i]);
-        AM_ASSERT_EQ(n, strlen(out));
-        AM_ASSERT_STR_EQ(out, want);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_int(cases[i]);
+    /* every magnitude, both signs: the 32-bit path and the 64-bit one */
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        check_int((int64_t)(x >> (x % 64)));
+    }
+    /* each side of every power of ten: the digit count and the pairs */
+    int64_t p = 1;
+    for (int k = 0; k < 19; k++, p *= k < 19 ? 10 : 1) { /* 10^0 .. 10^18 */
+        const int64_t near[] = {p - 1, p, p + 1, -p + 1, -p, -p - 1, p * 7 / 3};
+        for (size_t i = 0; i < sizeof near / sizeof *near; i++)
+            check_int(near[i]);
     }
 }
 

@@ -15,8 +15,11 @@
 **     every rollup dimension (so migrations that add rollups fill them from
 **     the rows stored before).
 **   - A database newer than the program is refused.
+**   - On SQLite, a filter on a column searches its index (partial ones
+**     too) and, where migration 6 dropped it, the time index.
 */
 #include <math.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -39,6 +42,61 @@ static void test_migration_sql(void **state)
         }
     am_test_golden("migrations.sql", b.p);
     am_buf_free(&b);
+}
+
+/* ------------------------------------------------------------ plans */
+
+static int on_plan(void *ud, int n, char **vals, char **names)
+{
+    (void)names;
+    am_buf_printf(ud, "%s;", n > 3 && vals[3] ? vals[3] : "");
+    return 0;
+}
+
+/* The latest schema on SQLite: the row select filtered on a column (what
+   the query API and the dashboard send) searches the column's index when
+   it has one -- partial ones too, which `col = ?` implies -- and the time
+   index when migration 6 dropped it. */
+static void test_query_plans(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/am-plans-XXXXXX", uri[128], path[112];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/agentmon.db", dir);
+    snprintf(uri, sizeof uri, "sqlite:%s", path);
+    am_store *s;
+    AM_ASSERT_OK(am_store_open(uri, NULL, &s));
+    am_store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    for (int ti = 0; ti < AM_T__N; ti++) {
+        const am_table *t = am_table_get((am_table_id)ti);
+        for (size_t c = 2; c < t->n_cols; c++) {
+            const am_column *col = &t->cols[c];
+            char sql[512], want[160];
+            snprintf(sql, sizeof sql,
+                     "EXPLAIN QUERY PLAN SELECT * FROM %s WHERE timestamp >= ? AND timestamp < ? "
+                     "AND %s = ? ORDER BY timestamp, seq LIMIT 101",
+                     t->sql_name, col->name);
+            if (col->indexed && !col->unindexed)
+                snprintf(want, sizeof want, "USING INDEX %s_%s (%s=?", t->sql_name, col->name,
+                         col->name);
+            else if (col->indexed)
+                snprintf(want, sizeof want, "USING INDEX %s_time", t->sql_name);
+            else
+                continue;
+            am_buf plan;
+            am_buf_init(&plan, 0);
+            assert_int_equal(sqlite3_exec(db, sql, on_plan, &plan, NULL), SQLITE_OK);
+            if (!plan.p || !strstr(plan.p, want))
+                fail_msg("%s.%s: the plan is \"%s\", not %s", t->sql_name, col->name,
+                         plan.p ? plan.p : "", want);
+            am_buf_free(&plan);
+        }
+    }
+    sqlite3_close(db);
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    assert_int_equal(system(path), 0);
 }
 
 /* ------------------------------------------------------------ rows */
@@ -391,7 +449,8 @@ static const struct CMUnitTest DB_SUITE[] = {
 
 int main(void)
 {
-    const struct CMUnitTest sql[] = {cmocka_unit_test(test_migration_sql)};
+    const struct CMUnitTest sql[] = {cmocka_unit_test(test_migration_sql),
+                                     cmocka_unit_test(test_query_plans)};
     int failed = cmocka_run_group_tests_name("migration_sql", sql, NULL, NULL);
     return sf_run_both("migrate", DB_SUITE, sizeof DB_SUITE / sizeof *DB_SUITE) || failed;
 }

@@ -24,6 +24,15 @@
 #define TRACE COL(1, "trace_id", TEXT, .indexed = 4, .is_sparse = true)
 /* a rollup dimension of migration 1, indexed by migration 2 */
 #define DIM(n, ...) COL(1, n, TEXT, .group_by = true, .indexed = 2, __VA_ARGS__)
+/* Migration 6 (issue 14): every index costs each insert a B-tree
+   insertion, so an index stays only where a filter on its column picks
+   few rows of a time range. An enumeration of a few values (a status, a
+   message or metric type) loses its index: the time index, filtered,
+   reads at most a few times the rows it would have read. An optional
+   column's index leaves its NULL rows out: `col = ?` still uses it, and
+   `col IS NULL` matches most rows, which the time index serves as well. */
+#define ENUM6 .unindexed = 6
+#define SPARSE6 .sparse_since = 6
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const am_column COMMUNICATION[] = {
@@ -32,7 +41,7 @@ static const am_column COMMUNICATION[] = {
     [AM_COMM_SESSION_ID] = SESSION,
     [AM_COMM_SOURCE_AGENT_ID] = DIM("source_agent_id", .required = true),
     [AM_COMM_TARGET_AGENT_ID] = DIM("target_agent_id", .required = true),
-    [AM_COMM_MESSAGE_TYPE] = DIM("message_type", .required = true),
+    [AM_COMM_MESSAGE_TYPE] = DIM("message_type", .required = true, ENUM6),
     [AM_COMM_MESSAGE_SIZE] = COL(1, "message_size", INT, .unit = "bytes", .required = true),
     [AM_COMM_PROCESSING_TIME] = COL(1, "processing_time", REAL, .unit = "ms", .required = true),
     [AM_COMM_RESPONSE_TIME] = COL(1, "response_time", REAL, .unit = "ms"),
@@ -41,7 +50,7 @@ static const am_column COMMUNICATION[] = {
     [AM_COMM_CONTEXT_SIZE] = COL(1, "context_size", INT, .unit = "bytes"),
     [AM_COMM_CONTEXT_RELEVANCE_SCORE] = COL(1, "context_relevance_score", REAL),
     [AM_COMM_ERROR_COUNT] = COL(1, "error_count", INT),
-    [AM_COMM_ERROR_TYPE] = DIM("error_type"),
+    [AM_COMM_ERROR_TYPE] = DIM("error_type", SPARSE6),
     [AM_COMM_RETRY_COUNT] = COL(1, "retry_count", INT),
     [AM_COMM_TRACE_ID] = TRACE,
 };
@@ -49,7 +58,7 @@ static const am_column COMMUNICATION[] = {
 static const am_column SYSTEM[] = {
     [AM_SYS_ID] = ID,
     [AM_SYS_TIMESTAMP] = TS,
-    [AM_SYS_HOST] = DIM("host"),
+    [AM_SYS_HOST] = DIM("host", SPARSE6),
     [AM_SYS_CPU_USAGE] = COL(1, "cpu_usage", REAL, .unit = "%"),
     [AM_SYS_MEMORY_USAGE] = COL(1, "memory_usage", REAL, .unit = "MB"),
     [AM_SYS_DISK_USAGE] = COL(1, "disk_usage", REAL, .unit = "MB"),
@@ -87,8 +96,9 @@ static const am_column TASK[] = {
     [AM_TASK_ID] = ID,
     [AM_TASK_TIMESTAMP] = TS,
     [AM_TASK_AGENT_ID] = DIM("agent_id", .required = true),
-    [AM_TASK_STATUS] = DIM("status", .required = true), /* success | failure, as agent_task_* */
-    [AM_TASK_ERROR_TYPE] = DIM("error_type"),
+    [AM_TASK_STATUS] =
+        DIM("status", .required = true, ENUM6), /* success | failure, as agent_task_* */
+    [AM_TASK_ERROR_TYPE] = DIM("error_type", SPARSE6),
     [AM_TASK_DURATION] = COL(1, "duration", REAL, .unit = "seconds", .required = true),
     [AM_TASK_SESSION_ID] = SESSION,
     [AM_TASK_TRACE_ID] = TRACE,
@@ -99,26 +109,27 @@ static const am_column LLM[] = {
     [AM_LLM_TIMESTAMP] = TS,
     [AM_LLM_PROVIDER] = DIM("provider", .required = true),
     [AM_LLM_MODEL] = DIM("model", .required = true),
-    [AM_LLM_TASK_TYPE] = DIM("task_type"),
-    [AM_LLM_STATUS] = DIM("status", .required = true), /* success | error, as ccr_requests_total */
-    [AM_LLM_ERROR_TYPE] = DIM("error_type"),
+    [AM_LLM_TASK_TYPE] = DIM("task_type", SPARSE6),
+    [AM_LLM_STATUS] =
+        DIM("status", .required = true, ENUM6), /* success | error, as ccr_requests_total */
+    [AM_LLM_ERROR_TYPE] = DIM("error_type", SPARSE6),
     [AM_LLM_LATENCY] = COL(1, "latency", REAL, .unit = "seconds", .required = true),
     [AM_LLM_INPUT_TOKENS] = COL(1, "input_tokens", INT),
     [AM_LLM_OUTPUT_TOKENS] = COL(1, "output_tokens", INT),
     [AM_LLM_SESSION_ID] = SESSION,
     [AM_LLM_TRACE_ID] = TRACE,
     /* the dashboard's agent filter applies to the LLM page too */
-    [AM_LLM_AGENT_ID] = COL(4, "agent_id", TEXT, .group_by = true, .indexed = 4),
+    [AM_LLM_AGENT_ID] = COL(4, "agent_id", TEXT, .group_by = true, .indexed = 4, SPARSE6),
 };
 
 static const am_column METRIC[] = {
     [AM_METRIC_ID] = ID,
     [AM_METRIC_TIMESTAMP] = TS,
     [AM_METRIC_NAME] = DIM("name", .required = true),
-    [AM_METRIC_TYPE] = DIM("type", .required = true), /* counter | gauge | histogram | ... */
-    [AM_METRIC_LABELS] = COL(1, "labels", TEXT),      /* canonical: {a="1",b="2"}, sorted */
+    [AM_METRIC_TYPE] = DIM("type", .required = true, ENUM6), /* counter | gauge | histogram | ... */
+    [AM_METRIC_LABELS] = COL(1, "labels", TEXT),             /* canonical: {a="1",b="2"}, sorted */
     [AM_METRIC_VALUE] = COL(1, "value", REAL, .required = true),
-    [AM_METRIC_SOURCE] = DIM("source"), /* event | statsd | scrape:<target> */
+    [AM_METRIC_SOURCE] = DIM("source", SPARSE6), /* event | statsd | scrape:<target> */
     [AM_METRIC_SESSION_ID] = SESSION,
     [AM_METRIC_TRACE_ID] = TRACE,
 };

@@ -23,9 +23,11 @@
 ** VERSIONS. The database is built by numbered migrations (store_migrate.c),
 ** and migration N is a function of N alone: every table, column, index and
 ** rollup carries the number of the migration that made it (since,
-** indexed, rollup_since), and migration N creates or ALTERs exactly what
-** carries N. The description is therefore append-only: a column is never
-** removed, renamed or retyped, and a new one goes at the END of its table
+** indexed, sparse_since, unindexed, rollup_since), and migration N
+** creates, ALTERs or drops exactly what carries N. The description is
+** therefore append-only: a column is never removed, renamed or retyped
+** (its index may be dropped or remade by a later migration, which says
+** so in the column), and a new one goes at the END of its table
 ** (so columns are in the order of their `since`, and the columns a
 ** version has are a prefix of the table) with the next migration's number;
 ** a new table goes at the end of am_table_id. tests/unit/golden/
@@ -62,6 +64,12 @@ typedef struct am_column {
     /* mostly NULL (trace ids): its index leaves the NULL rows out, so rows
        without one cost no index insertion */
     bool is_sparse;
+    /* the migration that remade its index leaving the NULL rows out (as
+       is_sparse does from the start); 0: never */
+    int sparse_since;
+    /* the migration that dropped its index (no query needs it, and every
+       insert paid for it); 0: never */
+    int unindexed;
 } am_column;
 
 /* Query API names: /api/v1/metrics/{name}. Append-only (see VERSIONS). */

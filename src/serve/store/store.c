@@ -589,6 +589,17 @@ static am_err resolve(const am_store_opts *in, am_store_opts *o)
     return AM_OK;
 }
 
+/* An index is made after its column, and changed or dropped after it is made. */
+static bool index_follows(const am_column *c)
+{
+    if (c->indexed && c->indexed < c->since)
+        return false;
+    if (c->sparse_since && (!c->indexed || c->sparse_since <= c->indexed))
+        return false;
+    return !c->unindexed ||
+           (c->indexed && c->unindexed > (c->sparse_since ? c->sparse_since : c->indexed));
+}
+
 /* What the rest of the store relies on in schema.c (schema.h, VERSIONS). */
 static am_err check_schema(void)
 {
@@ -599,7 +610,7 @@ static am_err check_schema(void)
                            AM_TABLE_MAX_COLS);
         for (size_t i = 0; i < tb->n_cols; i++)
             if (tb->cols[i].since < (i ? tb->cols[i - 1].since : tb->since) ||
-                (tb->cols[i].indexed && tb->cols[i].indexed < tb->cols[i].since))
+                !index_follows(&tb->cols[i]))
                 return am__err(AM_EMISUSE, "%s.%s: columns must follow their versions",
                                tb->sql_name, tb->cols[i].name);
     }

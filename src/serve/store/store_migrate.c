@@ -18,6 +18,9 @@
 **   5  a writer column in the rollup tables' key (AM_ROLLUP_WRITER_SINCE):
 **      several collectors may share one PostgreSQL, each keeping rollup
 **      rows of its own (the rows stored before become writer '')
+**   6  fewer index entries per record (issue 14): the indexes of
+**      few-valued columns (statuses, message and metric types) dropped,
+**      those of optional columns remade leaving NULL rows out
 ** Rollups of a dimension that a migration adds (a table's rollups, or a
 ** group_by column added to a table that has them) are filled from the rows
 ** already stored, in the migration's transaction, so summaries read from
@@ -39,6 +42,8 @@ int am__store_schema_version(void)
         for (size_t c = 0; c < t->n_cols; c++) {
             v = t->cols[c].since > v ? t->cols[c].since : v;
             v = t->cols[c].indexed > v ? t->cols[c].indexed : v;
+            v = t->cols[c].sparse_since > v ? t->cols[c].sparse_since : v;
+            v = t->cols[c].unindexed > v ? t->cols[c].unindexed : v;
         }
     }
     return v;

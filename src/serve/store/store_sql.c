@@ -92,6 +92,15 @@ void am__sql_add_columns(am_buf *b, const am_sql_dialect *d, const am_table *t, 
                           type_name(d, t->cols[i].type));
 }
 
+static void create_index(am_buf *b, const am_table *t, const am_column *c, bool is_sparse)
+{
+    am_buf_printf(b, "CREATE INDEX %s_%s ON %s (%s, timestamp)", t->sql_name, c->name, t->sql_name,
+                  c->name);
+    if (is_sparse)
+        am_buf_printf(b, " WHERE %s IS NOT NULL", c->name);
+    am_buf_puts(b, ";\n");
+}
+
 /*
 ** Per-column indexes: (column, timestamp), made by the migration the
 ** column's `indexed` names -- for each group_by column that is not
@@ -99,19 +108,21 @@ void am__sql_add_columns(am_buf *b, const am_sql_dialect *d, const am_table *t, 
 ** and for lookups such as trace ids. Each index costs every insert a
 ** B-tree insertion, so session ids (one value per session) are left to
 ** the time index, and a sparse column's index leaves its NULL rows out.
+** Later migrations drop an index (`unindexed`) or remake it leaving the
+** NULL rows out (`sparse_since`); the index keeps its name, so the
+** statement that drops it is the same whatever made it.
 */
 void am__sql_create_indexes(am_buf *b, const am_sql_dialect *d, const am_table *t, int v)
 {
     (void)d;
     for (size_t i = 2; i < t->n_cols; i++) {
         const am_column *c = &t->cols[i];
-        if (c->indexed != v)
-            continue;
-        am_buf_printf(b, "CREATE INDEX %s_%s ON %s (%s, timestamp)", t->sql_name, c->name,
-                      t->sql_name, c->name);
-        if (c->is_sparse)
-            am_buf_printf(b, " WHERE %s IS NOT NULL", c->name);
-        am_buf_puts(b, ";\n");
+        if (c->indexed == v)
+            create_index(b, t, c, c->is_sparse);
+        if (c->unindexed == v || c->sparse_since == v) /* after indexed (store.c checks) */
+            am_buf_printf(b, "DROP INDEX %s_%s;\n", t->sql_name, c->name);
+        if (c->sparse_since == v)
+            create_index(b, t, c, true);
     }
 }
 

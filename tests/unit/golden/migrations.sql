@@ -81,6 +81,25 @@ CREATE TABLE metric_samples_rollup_5 (level INTEGER NOT NULL, dim INTEGER NOT NU
 INSERT INTO metric_samples_rollup_5 (level, dim, bucket, key, g, n, errors, n_vals, hist, writer) SELECT level, dim, bucket, key, g, n, errors, n_vals, hist, '' FROM metric_samples_rollup;
 DROP TABLE metric_samples_rollup;
 ALTER TABLE metric_samples_rollup_5 RENAME TO metric_samples_rollup;
+-- sqlite migration 6
+DROP INDEX communication_metrics_message_type;
+DROP INDEX communication_metrics_error_type;
+CREATE INDEX communication_metrics_error_type ON communication_metrics (error_type, timestamp) WHERE error_type IS NOT NULL;
+DROP INDEX system_metrics_host;
+CREATE INDEX system_metrics_host ON system_metrics (host, timestamp) WHERE host IS NOT NULL;
+DROP INDEX task_events_status;
+DROP INDEX task_events_error_type;
+CREATE INDEX task_events_error_type ON task_events (error_type, timestamp) WHERE error_type IS NOT NULL;
+DROP INDEX llm_events_task_type;
+CREATE INDEX llm_events_task_type ON llm_events (task_type, timestamp) WHERE task_type IS NOT NULL;
+DROP INDEX llm_events_status;
+DROP INDEX llm_events_error_type;
+CREATE INDEX llm_events_error_type ON llm_events (error_type, timestamp) WHERE error_type IS NOT NULL;
+DROP INDEX llm_events_agent_id;
+CREATE INDEX llm_events_agent_id ON llm_events (agent_id, timestamp) WHERE agent_id IS NOT NULL;
+DROP INDEX metric_samples_type;
+DROP INDEX metric_samples_source;
+CREATE INDEX metric_samples_source ON metric_samples (source, timestamp) WHERE source IS NOT NULL;
 -- postgres migration 1
 CREATE TABLE communication_metrics (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id TEXT NOT NULL UNIQUE, timestamp DOUBLE PRECISION NOT NULL, session_id TEXT, source_agent_id TEXT, target_agent_id TEXT, message_type TEXT, message_size BIGINT, processing_time DOUBLE PRECISION, response_time DOUBLE PRECISION, cpu_usage DOUBLE PRECISION, memory_usage DOUBLE PRECISION, context_size BIGINT, context_relevance_score DOUBLE PRECISION, error_count BIGINT, error_type TEXT, retry_count BIGINT, trace_id TEXT);
 CREATE INDEX communication_metrics_time ON communication_metrics (timestamp, seq);
@@ -164,3 +183,22 @@ CREATE TABLE metric_samples_rollup_5 (level BIGINT NOT NULL, dim BIGINT NOT NULL
 INSERT INTO metric_samples_rollup_5 (level, dim, bucket, key, g, n, errors, n_vals, hist, writer) SELECT level, dim, bucket, key, g, n, errors, n_vals, hist, '' FROM metric_samples_rollup;
 DROP TABLE metric_samples_rollup;
 ALTER TABLE metric_samples_rollup_5 RENAME TO metric_samples_rollup;
+-- postgres migration 6
+DROP INDEX communication_metrics_message_type;
+DROP INDEX communication_metrics_error_type;
+CREATE INDEX communication_metrics_error_type ON communication_metrics (error_type, timestamp) WHERE error_type IS NOT NULL;
+DROP INDEX system_metrics_host;
+CREATE INDEX system_metrics_host ON system_metrics (host, timestamp) WHERE host IS NOT NULL;
+DROP INDEX task_events_status;
+DROP INDEX task_events_error_type;
+CREATE INDEX task_events_error_type ON task_events (error_type, timestamp) WHERE error_type IS NOT NULL;
+DROP INDEX llm_events_task_type;
+CREATE INDEX llm_events_task_type ON llm_events (task_type, timestamp) WHERE task_type IS NOT NULL;
+DROP INDEX llm_events_status;
+DROP INDEX llm_events_error_type;
+CREATE INDEX llm_events_error_type ON llm_events (error_type, timestamp) WHERE error_type IS NOT NULL;
+DROP INDEX llm_events_agent_id;
+CREATE INDEX llm_events_agent_id ON llm_events (agent_id, timestamp) WHERE agent_id IS NOT NULL;
+DROP INDEX metric_samples_type;
+DROP INDEX metric_samples_source;
+CREATE INDEX metric_samples_source ON metric_samples (source, timestamp) WHERE source IS NOT NULL;
