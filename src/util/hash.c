@@ -61,10 +61,10 @@ void *am__map_find(const am__map *m, uint64_t h, const void *key, size_t klen)
     return i == SIZE_MAX ? NULL : m->s[i].val;
 }
 
-void **am__map_ref(const am__map *m, uint64_t h, const void *key, size_t klen)
+am__map_slot *am__map_at(const am__map *m, uint64_t h, const void *key, size_t klen)
 {
     size_t i = index_of(m, h, key, klen);
-    return i == SIZE_MAX ? NULL : &m->s[i].val;
+    return i == SIZE_MAX ? NULL : &m->s[i];
 }
 
 /* Rehash into cap slots, walking the old table in order (so the layout

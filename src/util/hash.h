@@ -62,8 +62,9 @@ typedef struct am__map {
    or NULL. */
 void *am__map_find(const am__map *m, uint64_t h, const void *key, size_t klen);
 
-/* The place holding key's value (to replace it), or NULL. */
-void **am__map_ref(const am__map *m, uint64_t h, const void *key, size_t klen);
+/* The slot holding key, or NULL. Its val may be replaced, and a borrowed
+   key pointed at other bytes equal to it (the new value's own copy). */
+am__map_slot *am__map_at(const am__map *m, uint64_t h, const void *key, size_t klen);
 
 /* Insert key (copied unless borrowed; must not be present) -> val. AM_OK
    or AM_ENOMEM (nothing changed). */
