@@ -8,13 +8,31 @@
 #include "testutil.h"
 #include "util/fmt.h"
 
+typedef struct fmt_case {
+    double v;
+    const char *s;
+} fmt_case;
+
+static void check(const fmt_case *cases, size_t n, am_fmt_form form)
+{
+    for (size_t i = 0; i < n; i++) {
+        char out[AM_FMT_MAX];
+        size_t len = am__fmt_real(out, cases[i].v, form);
+        AM_ASSERT_EQ(len, strlen(out));
+        if (strcmp(out, cases[i].s) != 0)
+            fail_msg("%.17g: got \"%s\", want \"%s\"", cases[i].v, out, cases[i].s);
+        if (form == AM_FMT_GO) {
+            char d[AM_FMT_MAX];
+            am__fmt_double(d, cases[i].v);
+            AM_ASSERT_STR_EQ(d, out);
+        }
+    }
+}
+
 static void test_table(void **state)
 {
     (void)state;
-    static const struct {
-        double v;
-        const char *s;
-    } cases[] = {
+    static const fmt_case cases[] = {
         {0, "0"},
         {-0.0, "0"},
         {1, "1"},
@@ -47,13 +65,7 @@ static void test_table(void **state)
         {-INFINITY, "-Inf"},
         {1700000000.5, "1.7000000005e+09"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char out[AM_FMT_MAX];
-        size_t n = am__fmt_double(out, cases[i].v);
-        AM_ASSERT_EQ(n, strlen(out));
-        if (strcmp(out, cases[i].s) != 0)
-            fail_msg("%.17g: got \"%s\", want \"%s\"", cases[i].v, out, cases[i].s);
-    }
+    check(cases, sizeof cases / sizeof *cases, AM_FMT_GO);
 }
 
 static void test_roundtrip(void **state)
@@ -61,9 +73,7 @@ static void test_roundtrip(void **state)
     (void)state;
     uint64_t x = 88172645463325252ull;
     for (int i = 0; i < 200000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        am_test_xorshift(&x);
         double v;
         memcpy(&v, &x, sizeof v);
         if (isnan(v))
@@ -85,10 +95,7 @@ static void test_roundtrip(void **state)
 static void test_sql(void **state)
 {
     (void)state;
-    static const struct {
-        double v;
-        const char *s;
-    } cases[] = {
+    static const fmt_case cases[] = {
         {0, "0"},
         {1, "1"},
         {1000000, "1000000"},
@@ -105,18 +112,10 @@ static void test_sql(void **state)
         {INFINITY, "Infinity"},
         {-INFINITY, "-Infinity"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char out[AM_FMT_MAX];
-        size_t n = am__fmt_real(out, cases[i].v, AM_FMT_SQL);
-        AM_ASSERT_EQ(n, strlen(out));
-        if (strcmp(out, cases[i].s) != 0)
-            fail_msg("%.17g: got \"%s\", want \"%s\"", cases[i].v, out, cases[i].s);
-    }
+    check(cases, sizeof cases / sizeof *cases, AM_FMT_SQL);
     uint64_t x = 88172645463325252ull;
     for (int i = 0; i < 100000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        am_test_xorshift(&x);
         double v;
         memcpy(&v, &x, sizeof v);
         if (!isfinite(v))

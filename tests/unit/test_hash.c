@@ -92,10 +92,7 @@ static void test_map_del(void **state)
     uint64_t x = 88172645463325252ull;
     char k[16];
     for (int step = 0; step < 20000; step++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        int i = (int)(x % K);
+        int i = (int)(am_test_xorshift(&x) % K);
         int n = snprintf(k, sizeof k, "k%d", i);
         /* a weak hash on purpose: many collisions */
         uint64_t h = (uint64_t)(i % 37) * 5;
