@@ -49,6 +49,7 @@ typedef struct mmsg {
     struct mmsg *next, *prev; /* in a priority list or the DLQ */
     magent *agent;
     uint64_t id_hash;
+    size_t id_len;
     uint64_t serial; /* the current reservation (its key in res) */
     int prio;
     int where;
@@ -207,20 +208,18 @@ static bool ids_add(mem *b, mmsg *m, bool *oom)
 {
     idshard *s = shard_of(b, m->id_hash);
     uint64_t h = shard_hash(m->id_hash);
-    size_t len = strlen(m->id);
     pthread_mutex_lock(&s->lock);
-    bool is_taken = am__map_find(&s->ids, h, m->id, len) != NULL;
-    if (!is_taken && am__map_put(&s->ids, h, m->id, len, m))
-        *oom = true;
+    am_err rc = am__map_put(&s->ids, h, m->id, m->id_len, m);
     pthread_mutex_unlock(&s->lock);
-    return !is_taken && !*oom;
+    *oom = rc == AM_ENOMEM;
+    return rc == AM_OK;
 }
 
 static void ids_del(mem *b, mmsg *m)
 {
     idshard *s = shard_of(b, m->id_hash);
     pthread_mutex_lock(&s->lock);
-    (void)am__map_del(&s->ids, shard_hash(m->id_hash), m->id, strlen(m->id));
+    (void)am__map_del(&s->ids, shard_hash(m->id_hash), m->id, m->id_len);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -270,21 +269,22 @@ static void tab_put(atab *t, magent *a)
     atomic_store_explicit(&t->s[j], a, am_release);
 }
 
-static void agent_free(mem *b, magent *a)
+/* At close: the messages go, and the id set goes whole after them. */
+static void agent_free(magent *a)
 {
     for (int p = 0; p < 3; p++)
         for (mmsg *m = a->q[p].head, *n; m; m = n) {
             n = m->next;
-            msg_drop(b, m);
+            msg_free(m);
         }
     for (mmsg *m = a->dlq.head, *n; m; m = n) {
         n = m->next;
-        msg_drop(b, m);
+        msg_free(m);
     }
     for (size_t i = 0; i < a->delayed.n; i++)
-        msg_drop(b, (mmsg *)a->delayed.v[i]);
+        msg_free((mmsg *)a->delayed.v[i]);
     for (size_t i = 0; i < a->inflight.n; i++)
-        msg_drop(b, (mmsg *)a->inflight.v[i]);
+        msg_free((mmsg *)a->inflight.v[i]);
     am__heap_free(&a->delayed);
     am__heap_free(&a->inflight);
     am__map_free(&a->res);
@@ -391,7 +391,7 @@ static void m_close(am_coord *c)
     size_t n = atomic_load_explicit(&b->n, am_relaxed);
     slabs *sl = atomic_load_explicit(&b->slab, am_relaxed);
     for (size_t i = 0; i < n; i++)
-        agent_free(b, &sl->v[i / SLAB][i % SLAB]);
+        agent_free(&sl->v[i / SLAB][i % SLAB]);
     for (size_t i = 0; sl && i < sl->cap; i++)
         am__free(sl->v[i]);
     while (sl) {
@@ -457,7 +457,8 @@ static am_err m_send(am_coord *c, const am__msg *in, size_t max_queue)
     memcpy(m->traceparent, in->traceparent, sizeof m->traceparent);
     m->prio = in->priority;
     m->agent = a;
-    m->id_hash = hash_str(m->id);
+    m->id_len = lid - 1;
+    m->id_hash = am__hash64(0, m->id, m->id_len);
     m->enq_at = m->ready_at = am_unix_time();
     m->hn.pos = (size_t)-1;
     bool oom = false;

@@ -41,6 +41,19 @@ uint64_t am__fnv1a64(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+/* Keys of one word (serials, fingerprints: integer keys) compare as one
+   load each rather than through a call to memcmp. */
+static bool key_eq(const char *a, const void *b, size_t n)
+{
+    if (n == 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        return x == y;
+    }
+    return !memcmp(a, b, n);
+}
+
 /* The index of key's slot, or SIZE_MAX. */
 static size_t index_of(const am__map *m, uint64_t h, const void *key, size_t klen)
 {
@@ -50,7 +63,7 @@ static size_t index_of(const am__map *m, uint64_t h, const void *key, size_t kle
         const am__map_slot *s = &m->s[i];
         if (!s->key)
             return SIZE_MAX;
-        if (s->hash == h && s->klen == klen && !memcmp(s->key, key, klen))
+        if (s->hash == h && s->klen == klen && key_eq(s->key, key, klen))
             return i;
     }
 }
@@ -100,8 +113,19 @@ am_err am__map_reserve(am__map *m, size_t n)
 
 am_err am__map_put(am__map *m, uint64_t h, const void *key, size_t klen, void *val)
 {
-    if (am__map_reserve(m, m->n + 1))
-        return AM_ENOMEM;
+    /* one probe finds the key or the empty slot it would take */
+    size_t i = SIZE_MAX;
+    if (m->cap) {
+        for (i = h & (m->cap - 1); m->s[i].key; i = (i + 1) & (m->cap - 1))
+            if (m->s[i].hash == h && m->s[i].klen == klen && key_eq(m->s[i].key, key, klen))
+                return am__err(AM_EEXIST, "the key is in the hash map already");
+    }
+    if ((m->n + 1) * 2 > m->cap) {
+        if (am__map_reserve(m, m->n + 1))
+            return AM_ENOMEM;
+        for (i = h & (m->cap - 1); m->s[i].key; i = (i + 1) & (m->cap - 1))
+            ;
+    }
     const char *k = key;
     if (!m->is_key_borrowed) {
         char *copy = am__malloc(klen ? klen : 1);
@@ -112,9 +136,6 @@ am_err am__map_put(am__map *m, uint64_t h, const void *key, size_t klen, void *v
     } else if (!k) {
         k = ""; /* an empty key still marks its slot taken */
     }
-    size_t i = h & (m->cap - 1);
-    while (m->s[i].key)
-        i = (i + 1) & (m->cap - 1);
     m->s[i] = (am__map_slot){h, k, klen, val};
     m->n++;
     return AM_OK;

@@ -66,8 +66,8 @@ void *am__map_find(const am__map *m, uint64_t h, const void *key, size_t klen);
    key pointed at other bytes equal to it (the new value's own copy). */
 am__map_slot *am__map_at(const am__map *m, uint64_t h, const void *key, size_t klen);
 
-/* Insert key (copied unless borrowed; must not be present) -> val. AM_OK
-   or AM_ENOMEM (nothing changed). */
+/* Insert key (copied unless borrowed) -> val: AM_OK; AM_EEXIST when key
+   is there already, AM_ENOMEM (nothing changed either way). */
 am_err am__map_put(am__map *m, uint64_t h, const void *key, size_t klen, void *val);
 
 /* Make room for n entries in all, so the puts up to n cannot fail. AM_OK

@@ -65,6 +65,10 @@ static void test_map(void **state)
     /* same hash, other bytes: not found (a prefix, a longer key) */
     assert_null(am__map_find(&m, am__hash64(0, "k1", 2), "k", 1));
     assert_null(am__map_find(&m, am__hash64(0, "k1", 2), "k10", 3));
+    /* a key that is there already: refused, the value kept */
+    AM_ASSERT_ERR(am__map_put(&m, am__hash64(0, "k1", 2), "k1", 2, &vals[2]), AM_EEXIST);
+    AM_ASSERT_EQ(m.n, N);
+    assert_ptr_equal(am__map_find(&m, am__hash64(0, "k1", 2), "k1", 2), &vals[1]);
     /* an empty key is a key */
     AM_ASSERT_OK(am__map_put(&m, am__hash64(0, "", 0), "", 0, &vals[0]));
     assert_ptr_equal(am__map_find(&m, am__hash64(0, "", 0), "", 0), &vals[0]);

@@ -414,10 +414,10 @@ static bool suffix_allowed(int type, const char *suf, bool om)
 /* OpenMetrics: a family name may appear once (families are not interleaved). */
 static am_err remember_family(am_expo_parser *p, const char *name, size_t n)
 {
-    uint64_t h = am__hash64(0, name, n);
-    if (am__map_find(&p->seen, h, name, n))
+    am_err rc = am__map_put(&p->seen, am__hash64(0, name, n), name, n, p);
+    if (rc == AM_EEXIST)
         return bad(p, AM_EPROTO, "family \"%.*s\" appears twice (interleaved)", (int)n, name);
-    if (am__map_put(&p->seen, h, name, n, p))
+    if (rc)
         return bad(p, AM_ENOMEM, "out of memory for family names");
     return AM_OK;
 }
