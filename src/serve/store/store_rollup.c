@@ -137,7 +137,7 @@ acc *am__amap_get(amap *m, const void *key, size_t klen, bool *is_new)
        did, so its walk (the rollups' statement order) stays as it was */
     if (!m->cap)
         m->first_cap = 256;
-    if (am__map_reserve(m, m->n + 1))
+    if ((m->n + 1) * 2 > m->cap && am__map_reserve(m, m->n + 1))
         return NULL;
     acc *a = am__map_find(m, h, key, klen);
     if (a) {
