@@ -47,10 +47,10 @@ typedef struct magent magent;
 typedef struct mmsg {
     am_heap_node hn;          /* in delayed (due) or inflight (expiry) */
     struct mmsg *next, *prev; /* in a priority list or the DLQ */
-    struct mmsg *id_next;     /* in the id set */
     magent *agent;
     uint64_t id_hash;
-    uint64_t serial; /* the current reservation */
+    size_t id_len;
+    uint64_t serial; /* the current reservation (its key in res) */
     int prio;
     int where;
     unsigned attempt;
@@ -70,11 +70,6 @@ typedef struct mlist {
                         touch a message per queue (10,000 agents) */
 } mlist;
 
-typedef struct slot {
-    uint64_t serial; /* 0 = empty, UINT64_MAX = removed */
-    mmsg *m;
-} slot;
-
 struct magent {
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -83,13 +78,17 @@ struct magent {
     mlist q[3];
     mlist dlq;
     am_heap delayed, inflight;
-    slot *res; /* reservations by serial, open addressing */
-    size_t res_cap, res_used;
+    am__map res; /* reservations: serial (borrowed: &m->serial) -> m */
 };
 
 /* The agent table: open addressing over atomic pointers, read without a
    lock. Agents are never removed before close, and a grown table replaces
-   the old one, which is kept (a reader may be in it) until close. */
+   the old one, which is kept (a reader may be in it) until close. It is not
+   an am__map, agentmon's one map, because that map has no lock of its own
+   and is read under its owner's: this table is read by every send, take
+   and ack of every thread with none (a shared lock here would be a cache
+   line all of them write), and an am__map safe for such readers would need
+   atomic slots and every old table kept, costs its other users would pay. */
 typedef struct atab {
     size_t cap;
     struct atab *older;
@@ -100,8 +99,7 @@ typedef struct atab {
 
 typedef struct idshard {
     pthread_mutex_t lock;
-    mmsg **b;
-    size_t cap, n;
+    am__map ids; /* id (borrowed: the message's) -> message */
 } idshard;
 
 /* Agents live in slabs of SLAB, in creation order, so walking all of them
@@ -165,70 +163,33 @@ static void list_unlink(mlist *l, mmsg *m)
     l->head_enq = l->head ? l->head->enq_at : 0;
 }
 
-/* Rehash without tombstones, sized by the live entries (a table that only
-   doubled would grow with the number of messages ever reserved). */
-static bool res_grow(magent *a)
+/* Reservations by serial. Serials are consecutive, and a multiple of an
+   odd constant spreads consecutive integers over a power-of-two table
+   without collisions, so the serial hashes itself. Agent locked. */
+static uint64_t serial_hash(uint64_t serial)
 {
-    size_t live = 0;
-    for (size_t i = 0; i < a->res_cap; i++)
-        live += a->res[i].serial != 0 && a->res[i].serial != UINT64_MAX;
-    size_t cap = 16;
-    while (cap < (live + 1) * 4)
-        cap *= 2;
-    slot *t = am__calloc(cap, sizeof *t);
-    if (!t)
-        return false;
-    for (size_t i = 0; i < a->res_cap; i++) {
-        uint64_t s = a->res[i].serial;
-        if (s == 0 || s == UINT64_MAX)
-            continue;
-        size_t j = (size_t)(s * 0x9E3779B97F4A7C15ull) & (cap - 1);
-        while (t[j].serial)
-            j = (j + 1) & (cap - 1);
-        t[j] = a->res[i];
-    }
-    am__free(a->res);
-    a->res = t;
-    a->res_cap = cap;
-    a->res_used = live;
-    return true;
+    return serial * 0x9E3779B97F4A7C15ull;
 }
 
-static slot *res_find(magent *a, uint64_t serial)
+static mmsg *res_find(magent *a, uint64_t serial)
 {
-    if (!a->res_cap)
-        return NULL;
-    size_t mask = a->res_cap - 1;
-    for (size_t j = (size_t)(serial * 0x9E3779B97F4A7C15ull) & mask;; j = (j + 1) & mask) {
-        if (a->res[j].serial == 0)
-            return NULL;
-        if (a->res[j].serial == serial)
-            return &a->res[j];
-    }
+    return am__map_find(&a->res, serial_hash(serial), &serial, sizeof serial);
 }
 
 /* Caller made room with res_reserve. */
-static void res_put(magent *a, uint64_t serial, mmsg *m)
+static void res_put(magent *a, mmsg *m)
 {
-    size_t mask = a->res_cap - 1;
-    size_t j = (size_t)(serial * 0x9E3779B97F4A7C15ull) & mask;
-    while (a->res[j].serial != 0 && a->res[j].serial != UINT64_MAX)
-        j = (j + 1) & mask;
-    if (a->res[j].serial == 0)
-        a->res_used++;
-    a->res[j].serial = serial;
-    a->res[j].m = m;
+    (void)am__map_put(&a->res, serial_hash(m->serial), &m->serial, sizeof m->serial, m);
 }
 
 static bool res_reserve(magent *a)
 {
-    return (a->res_used + 1) * 2 <= a->res_cap || res_grow(a);
+    return am__map_reserve(&a->res, a->res.n + 1) == AM_OK;
 }
 
-static void res_del(slot *s)
+static void res_del(magent *a, mmsg *m)
 {
-    s->serial = UINT64_MAX;
-    s->m = NULL;
+    (void)am__map_del(&a->res, serial_hash(m->serial), &m->serial, sizeof m->serial);
 }
 
 static idshard *shard_of(mem *b, uint64_t h)
@@ -236,55 +197,29 @@ static idshard *shard_of(mem *b, uint64_t h)
     return &b->ids[h % SHARDS];
 }
 
+/* Within a shard the hash's low bits are the shard's: the rest of it. */
+static uint64_t shard_hash(uint64_t h)
+{
+    return h / SHARDS;
+}
+
 /* Insert m's id; false when taken (AM_EEXIST) or on ENOMEM (*oom). */
 static bool ids_add(mem *b, mmsg *m, bool *oom)
 {
     idshard *s = shard_of(b, m->id_hash);
+    uint64_t h = shard_hash(m->id_hash);
     pthread_mutex_lock(&s->lock);
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        mmsg **nb = am__calloc(cap, sizeof *nb);
-        if (!nb) {
-            pthread_mutex_unlock(&s->lock);
-            *oom = true;
-            return false;
-        }
-        for (size_t i = 0; i < s->cap; i++) {
-            for (mmsg *x = s->b[i], *nx; x; x = nx) {
-                nx = x->id_next;
-                size_t j = (x->id_hash / SHARDS) & (cap - 1);
-                x->id_next = nb[j];
-                nb[j] = x;
-            }
-        }
-        am__free(s->b);
-        s->b = nb;
-        s->cap = cap;
-    }
-    size_t j = (m->id_hash / SHARDS) & (s->cap - 1);
-    for (mmsg *x = s->b[j]; x; x = x->id_next) {
-        if (x->id_hash == m->id_hash && strcmp(x->id, m->id) == 0) {
-            pthread_mutex_unlock(&s->lock);
-            return false;
-        }
-    }
-    m->id_next = s->b[j];
-    s->b[j] = m;
-    s->n++;
+    am_err rc = am__map_put(&s->ids, h, m->id, m->id_len, m);
     pthread_mutex_unlock(&s->lock);
-    return true;
+    *oom = rc == AM_ENOMEM;
+    return rc == AM_OK;
 }
 
 static void ids_del(mem *b, mmsg *m)
 {
     idshard *s = shard_of(b, m->id_hash);
     pthread_mutex_lock(&s->lock);
-    mmsg **pp = &s->b[(m->id_hash / SHARDS) & (s->cap - 1)];
-    while (*pp && *pp != m)
-        pp = &(*pp)->id_next;
-    if (*pp)
-        *pp = m->id_next;
-    s->n--;
+    (void)am__map_del(&s->ids, shard_hash(m->id_hash), m->id, m->id_len);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -334,24 +269,25 @@ static void tab_put(atab *t, magent *a)
     atomic_store_explicit(&t->s[j], a, am_release);
 }
 
-static void agent_free(mem *b, magent *a)
+/* At close: the messages go, and the id set goes whole after them. */
+static void agent_free(magent *a)
 {
     for (int p = 0; p < 3; p++)
         for (mmsg *m = a->q[p].head, *n; m; m = n) {
             n = m->next;
-            msg_drop(b, m);
+            msg_free(m);
         }
     for (mmsg *m = a->dlq.head, *n; m; m = n) {
         n = m->next;
-        msg_drop(b, m);
+        msg_free(m);
     }
     for (size_t i = 0; i < a->delayed.n; i++)
-        msg_drop(b, (mmsg *)a->delayed.v[i]);
+        msg_free((mmsg *)a->delayed.v[i]);
     for (size_t i = 0; i < a->inflight.n; i++)
-        msg_drop(b, (mmsg *)a->inflight.v[i]);
+        msg_free((mmsg *)a->inflight.v[i]);
     am__heap_free(&a->delayed);
     am__heap_free(&a->inflight);
-    am__free(a->res);
+    am__map_free(&a->res);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->cond);
     am__free(a->name); /* the struct is in a slab */
@@ -408,6 +344,8 @@ static am_err agent_get(am_coord *c, const char *name, magent **out)
     if (!(a->name = am__strdup(name)))
         goto oom;
     a->hash = h;
+    /* a table per agent that takes (10,000 of them): small at first */
+    a->res = (am__map){.first_cap = 16, .is_key_borrowed = true};
     pthread_mutex_init(&a->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -436,8 +374,10 @@ static am_err m_open(am_coord *c, const char *uri)
     if (!b)
         return am__err(AM_ENOMEM, "out of memory opening the coordinator");
     pthread_mutex_init(&b->grow_lock, NULL);
-    for (int i = 0; i < SHARDS; i++)
+    for (int i = 0; i < SHARDS; i++) {
         pthread_mutex_init(&b->ids[i].lock, NULL);
+        b->ids[i].ids.is_key_borrowed = true;
+    }
     atomic_init(&b->serial, 1);
     c->be = b;
     return AM_OK;
@@ -451,7 +391,7 @@ static void m_close(am_coord *c)
     size_t n = atomic_load_explicit(&b->n, am_relaxed);
     slabs *sl = atomic_load_explicit(&b->slab, am_relaxed);
     for (size_t i = 0; i < n; i++)
-        agent_free(b, &sl->v[i / SLAB][i % SLAB]);
+        agent_free(&sl->v[i / SLAB][i % SLAB]);
     for (size_t i = 0; sl && i < sl->cap; i++)
         am__free(sl->v[i]);
     while (sl) {
@@ -466,7 +406,7 @@ static void m_close(am_coord *c)
         t = older;
     }
     for (int i = 0; i < SHARDS; i++) {
-        am__free(b->ids[i].b);
+        am__map_free(&b->ids[i].ids);
         pthread_mutex_destroy(&b->ids[i].lock);
     }
     pthread_mutex_destroy(&b->grow_lock);
@@ -517,7 +457,8 @@ static am_err m_send(am_coord *c, const am__msg *in, size_t max_queue)
     memcpy(m->traceparent, in->traceparent, sizeof m->traceparent);
     m->prio = in->priority;
     m->agent = a;
-    m->id_hash = hash_str(m->id);
+    m->id_len = lid - 1;
+    m->id_hash = am__hash64(0, m->id, m->id_len);
     m->enq_at = m->ready_at = am_unix_time();
     m->hn.pos = (size_t)-1;
     bool oom = false;
@@ -546,9 +487,7 @@ static void settle_expired(am_coord *c, magent *a, double now, unsigned max_atte
     am_heap_node *top;
     while ((top = am__heap_top(&a->inflight)) && top->key <= now) {
         mmsg *m = (mmsg *)am__heap_pop(&a->inflight);
-        slot *s = res_find(a, m->serial);
-        if (s)
-            res_del(s);
+        res_del(a, m);
         if (m->attempt >= max_attempts) {
             m->where = Q_DEAD;
             m->dead_at = now;
@@ -639,7 +578,7 @@ static am_err m_take(am_coord *c, const char *agent, double visibility_s, unsign
     m->where = Q_INFLIGHT;
     m->hn.key = now + visibility_s;
     am__heap_push(&a->inflight, &m->hn);
-    res_put(a, m->serial, m);
+    res_put(a, m);
     pthread_mutex_unlock(&a->lock);
     *out = d;
     return AM_OK;
@@ -671,7 +610,7 @@ static void m_wait(am_coord *c, const char *agent, uint64_t deadline_ns)
 }
 
 /* Find and lock d's agent and reservation; NULL with AM_ENOTFOUND set. */
-static mmsg *reserved(am_coord *c, const am_coord_delivery *d, magent **out, slot **sp)
+static mmsg *reserved(am_coord *c, const am_coord_delivery *d, magent **out)
 {
     magent *a = agent_find(c->be, d->to);
     if (!a || !d->token) {
@@ -684,8 +623,8 @@ static mmsg *reserved(am_coord *c, const am_coord_delivery *d, magent **out, slo
         serial = serial * 10 + (uint64_t)(*p - '0');
     bool ok = p != d->token && *p == '\0';
     pthread_mutex_lock(&a->lock);
-    slot *s = ok ? res_find(a, serial) : NULL;
-    if (!s) {
+    mmsg *m = ok ? res_find(a, serial) : NULL;
+    if (!m) {
         pthread_mutex_unlock(&a->lock);
         am__err(AM_ENOTFOUND,
                 "the reservation of message \"%.64s\" is no longer held (it "
@@ -694,18 +633,16 @@ static mmsg *reserved(am_coord *c, const am_coord_delivery *d, magent **out, slo
         return NULL;
     }
     *out = a;
-    *sp = s;
-    return s->m;
+    return m;
 }
 
 static am_err m_ack(am_coord *c, const am_coord_delivery *d)
 {
     magent *a;
-    slot *s;
-    mmsg *m = reserved(c, d, &a, &s);
+    mmsg *m = reserved(c, d, &a);
     if (!m)
         return AM_ENOTFOUND;
-    res_del(s);
+    res_del(a, m);
     am__heap_remove(&a->inflight, &m->hn);
     pthread_mutex_unlock(&a->lock);
     msg_drop(c->be, m);
@@ -725,15 +662,14 @@ static am_err set_text(char **field, const char *text)
 static am_err m_retry(am_coord *c, const am_coord_delivery *d, double delay_s, const char *error)
 {
     magent *a;
-    slot *s;
-    mmsg *m = reserved(c, d, &a, &s);
+    mmsg *m = reserved(c, d, &a);
     if (!m)
         return AM_ENOTFOUND;
     if (set_text(&m->error, error) != AM_OK || !am__heap_reserve(&a->delayed, 1)) {
         pthread_mutex_unlock(&a->lock);
         return am__err(AM_ENOMEM, "out of memory scheduling a retry");
     }
-    res_del(s);
+    res_del(a, m);
     am__heap_remove(&a->inflight, &m->hn);
     m->where = Q_DELAYED;
     m->hn.key = am_unix_time() + delay_s;
@@ -746,15 +682,14 @@ static am_err m_retry(am_coord *c, const am_coord_delivery *d, double delay_s, c
 static am_err m_dead(am_coord *c, const am_coord_delivery *d, const char *reason, const char *error)
 {
     magent *a;
-    slot *s;
-    mmsg *m = reserved(c, d, &a, &s);
+    mmsg *m = reserved(c, d, &a);
     if (!m)
         return AM_ENOTFOUND;
     if (set_text(&m->error, error) != AM_OK || set_text(&m->reason, reason) != AM_OK) {
         pthread_mutex_unlock(&a->lock);
         return AM_ENOMEM;
     }
-    res_del(s);
+    res_del(a, m);
     am__heap_remove(&a->inflight, &m->hn);
     m->where = Q_DEAD;
     m->dead_at = am_unix_time();

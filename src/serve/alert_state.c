@@ -50,20 +50,21 @@ struct am_alert_state_store {
     am_logger *log;
     am_alert_persister ps;
     pthread_mutex_t mu;
-    arow **rows; /* open addressing by id hash */
-    size_t cap, n;
+    am__map rows; /* id (borrowed: the row's own) -> arow, FNV-1a: see below */
     int64_t last_prune_ms;
     double next_warn;
 };
 
 /* ---- the table in memory -------------------------------------------------- */
 
-static size_t slot_of(const am_alert_state_store *as, const char *id)
+/* The table is walked in slot order when a group is saved or loaded, so the
+   order of the gone rows' history and of the alerts load() hands back
+   follows its layout: FNV-1a (the same in every run), 256 slots at first,
+   growth on the put that always grew (a replacement too) and pruning
+   into a table of the same size keep that layout as it always was. */
+static uint64_t id_hash(const char *id)
 {
-    size_t i = (size_t)am__fnv1a64(AM_FNV1A64_INIT, id, strlen(id)) & (as->cap - 1);
-    while (as->rows[i] && strcmp(as->rows[i]->id, id) != 0)
-        i = (i + 1) & (as->cap - 1);
-    return i;
+    return am__fnv1a64(AM_FNV1A64_INIT, id, strlen(id));
 }
 
 static void row_free(arow *r)
@@ -79,68 +80,47 @@ static void row_free(arow *r)
     am__free(r);
 }
 
-static bool grow(am_alert_state_store *as)
-{
-    if ((as->n + 1) * 2 <= as->cap)
-        return true;
-    size_t cap = as->cap ? as->cap * 2 : 256;
-    arow **nr = am__calloc(cap, sizeof *nr);
-    if (!nr)
-        return false;
-    arow **old = as->rows;
-    size_t oc = as->cap;
-    as->rows = nr;
-    as->cap = cap;
-    for (size_t i = 0; i < oc; i++)
-        if (old[i])
-            as->rows[slot_of(as, old[i]->id)] = old[i];
-    am__free(old);
-    return true;
-}
-
 static arow *row_get(am_alert_state_store *as, const char *id)
 {
-    return as->cap ? as->rows[slot_of(as, id)] : NULL;
+    return am__map_find(&as->rows, id_hash(id), id, strlen(id));
 }
 
 /* Replace (or add) the row of r->id; takes r. */
 static void row_put(am_alert_state_store *as, arow *r)
 {
-    if (!grow(as) || as->n >= MAX_ROWS) {
+    if (am__map_reserve(&as->rows, as->rows.n + 1) || as->rows.n >= MAX_ROWS) {
         row_free(r);
         return;
     }
-    size_t i = slot_of(as, r->id);
-    if (as->rows[i])
-        row_free(as->rows[i]);
-    else
-        as->n++;
-    as->rows[i] = r;
+    uint64_t h = id_hash(r->id);
+    size_t len = strlen(r->id);
+    am__map_slot *at = am__map_at(&as->rows, h, r->id, len);
+    if (at) {
+        row_free(at->val);
+        at->val = r;
+        at->key = r->id;
+    } else {
+        (void)am__map_put(&as->rows, h, r->id, len, r); /* reserved: cannot fail */
+    }
 }
 
-/* Remove every row older than before (seconds), keeping the probe chains
-   whole by re-inserting the table. */
+/* Remove every row older than before (seconds): the rows kept go into a
+   table of the same size, in the order of the old one. */
 static void rows_prune(am_alert_state_store *as, double before)
 {
-    arow **old = as->rows;
-    size_t oc = as->cap;
-    as->rows = am__calloc(oc ? oc : 1, sizeof *as->rows);
-    if (!as->rows) {
-        as->rows = old;
+    am__map keep = {.is_key_borrowed = true, .first_cap = as->rows.cap ? as->rows.cap : 256};
+    if (am__map_reserve(&keep, as->rows.n))
         return;
+    size_t it = 0;
+    for (am__map_slot *sl; (sl = am__map_next(&as->rows, &it));) {
+        arow *r = sl->val;
+        if (r->ts < before)
+            row_free(r);
+        else
+            (void)am__map_put(&keep, sl->hash, r->id, sl->klen, r); /* reserved */
     }
-    as->n = 0;
-    for (size_t i = 0; i < oc; i++) {
-        if (!old[i])
-            continue;
-        if (old[i]->ts < before) {
-            row_free(old[i]);
-            continue;
-        }
-        as->rows[slot_of(as, old[i]->id)] = old[i];
-        as->n++;
-    }
-    am__free(old);
+    am__map_free(&as->rows);
+    as->rows = keep;
 }
 
 static char *dup_or_null(const char *s)
@@ -404,9 +384,10 @@ static am_err save(void *ud, const char *file, const char *group, const am_alert
     }
     /* the group's active rows that the snapshot no longer has: gone */
     size_t gl = strlen(gk);
-    for (size_t i = 0; i < as->cap; i++) {
-        arow *r = as->rows[i];
-        if (!r || strncmp(r->id, gk, gl) != 0 || r->id[gl] != ':' || !is_active(r->state))
+    size_t it = 0;
+    for (am__map_slot *sl; (sl = am__map_next(&as->rows, &it));) {
+        arow *r = sl->val;
+        if (strncmp(r->id, gk, gl) != 0 || r->id[gl] != ':' || !is_active(r->state))
             continue;
         bool in = false;
         for (size_t k = 0; k < n && !in; k++)
@@ -443,9 +424,10 @@ static am_err load(void *ud, const char *file, const char *group,
     size_t gl = strlen(gk);
     bool any = false;
     pthread_mutex_lock(&as->mu);
-    for (size_t i = 0; i < as->cap; i++) {
-        arow *r = as->rows[i];
-        if (!r || strncmp(r->id, gk, gl) != 0 || r->id[gl] != ':' || !is_active(r->state))
+    size_t it = 0;
+    for (am__map_slot *sl; (sl = am__map_next(&as->rows, &it));) {
+        arow *r = sl->val;
+        if (strncmp(r->id, gk, gl) != 0 || r->id[gl] != ':' || !is_active(r->state))
             continue;
         size_t len = strlen(r->labels);
         char *scratch = am__malloc(len + 1);
@@ -524,6 +506,7 @@ am_err am__alert_state_open(am_store *store, am_logger *log, am_alert_state_stor
     as->store = store;
     as->log = log;
     pthread_mutex_init(&as->mu, NULL);
+    as->rows = (am__map){.is_key_borrowed = true, .first_cap = 256};
     as->ps = (am_alert_persister){1, as, save, load};
     char cursor[AM_STORE_CURSOR_MAX] = "";
     am_err rc = AM_OK;
@@ -552,9 +535,10 @@ void am__alert_state_free(am_alert_state_store *as)
 {
     if (!as)
         return;
-    for (size_t i = 0; i < as->cap; i++)
-        row_free(as->rows[i]);
-    am__free(as->rows);
+    size_t it = 0;
+    for (am__map_slot *sl; (sl = am__map_next(&as->rows, &it));)
+        row_free(sl->val);
+    am__map_free(&as->rows);
     pthread_mutex_destroy(&as->mu);
     am__free(as);
 }

@@ -28,6 +28,15 @@
 ** Label sets past a family's max_children, or past the segment's series,
 ** cells or arena, resolve to the family's overflow series, as in an
 ** ordinary registry (AM_ELIMIT).
+**
+** WHY NOT am__map. The series index is not agentmon's one hash map, and
+** must not be: it lives in the mapped file, so its layout (index_slots
+** uint32 entries of series + 1 at off_index, sized when the segment is
+** made, never grown) is part of the file format every process that maps
+** the segment shares; it is read by other processes without a lock, with
+** atomic loads; and it holds offsets, never pointers, which differ from
+** one process's mapping to another's. am__map is a process's own table of
+** pointers, grown by reallocation and guarded by its owner's lock.
 */
 #include <math.h>
 #include <string.h>

@@ -88,13 +88,21 @@ static size_t short_decimal(char *out, double v)
 
 size_t am__fmt_double(char *out, double v)
 {
+    return am__fmt_real(out, v, AM_FMT_GO);
+}
+
+size_t am__fmt_real(char *out, double v, am_fmt_form form)
+{
     if (isnan(v)) {
         memcpy(out, "NaN", 4);
         return 3;
     }
     if (isinf(v)) {
-        memcpy(out, v > 0 ? "+Inf" : "-Inf", 5);
-        return 4;
+        const char *t =
+            form == AM_FMT_SQL ? (v > 0 ? "Infinity" : "-Infinity") : (v > 0 ? "+Inf" : "-Inf");
+        size_t n = strlen(t);
+        memcpy(out, t, n + 1);
+        return n;
     }
     size_t o = 0;
     if (v < 0) {
@@ -128,7 +136,7 @@ size_t am__fmt_double(char *out, double v)
     int dp;
     size_t nd = am__fmt_digits(v, d, &dp);
     int exp = dp - 1;
-    if (exp < -4 || exp >= 6) {
+    if (exp < -4 || exp >= (form == AM_FMT_SQL ? 17 : 6)) {
         out[o++] = d[0];
         if (nd > 1) {
             out[o++] = '.';

@@ -20,6 +20,24 @@
 /* Write v into out (room for AM_FMT_MAX); returns the length, NUL added. */
 size_t am__fmt_double(char *out, double v);
 
+/*
+** The forms of a double's text. Both write the same shortest round-trip
+** digits (so the value reads back exactly); they differ where the reader
+** differs:
+**   AM_FMT_GO   Go's and Prometheus' form, above: 1e+06, NaN, +Inf, -Inf.
+**               Exposition, JSON, StatsD, logs: am__fmt_double.
+**   AM_FMT_SQL  for text a database or a filter parses back as a number:
+**               positional while the exponent is below 17, as %.17g is
+**               (1700000000.5, 12345678901234567: a whole number stays
+**               one an integer column takes), else 1e+20; NaN, Infinity,
+**               -Infinity (PostgreSQL's spellings). PostgreSQL parameters
+**               and the query API's normalised filter values.
+*/
+typedef enum am_fmt_form { AM_FMT_GO, AM_FMT_SQL } am_fmt_form;
+
+/* Write v in form into out (room for AM_FMT_MAX); the length, NUL added. */
+size_t am__fmt_real(char *out, double v, am_fmt_form form);
+
 /* The shortest round-trip digits of v (finite, > 0) into d (room for 24),
    without trailing zeros; returns their count, *dp the decimal point's
    place (v = 0.d * 10^dp). The one digit generator: every form uses it. */

@@ -4,8 +4,10 @@
 ** The map keeps its slots at most half full, so a probe ends within a few
 ** slots on any input the hash spreads; growth rehashes from the stored
 ** hashes without rereading keys. Keys are copied into their own
-** allocation, values are borrowed.
+** allocation (or borrowed, is_key_borrowed), values are borrowed. Removal
+** is Knuth's algorithm R (backward shift), so no slot is ever a tombstone.
 */
+#include <stdint.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -39,22 +41,49 @@ uint64_t am__fnv1a64(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-void *am__map_find(const am__map *m, uint64_t h, const void *key, size_t klen)
+/* Keys of one word (serials, fingerprints: integer keys) compare as one
+   load each rather than through a call to memcmp. */
+static bool key_eq(const char *a, const void *b, size_t n)
+{
+    if (n == 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        return x == y;
+    }
+    return !memcmp(a, b, n);
+}
+
+/* The index of key's slot, or SIZE_MAX. */
+static size_t index_of(const am__map *m, uint64_t h, const void *key, size_t klen)
 {
     if (!m->cap)
-        return NULL;
+        return SIZE_MAX;
     for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         const am__map_slot *s = &m->s[i];
         if (!s->key)
-            return NULL;
-        if (s->hash == h && s->klen == klen && !memcmp(s->key, key, klen))
-            return s->val;
+            return SIZE_MAX;
+        if (s->hash == h && s->klen == klen && key_eq(s->key, key, klen))
+            return i;
     }
 }
 
-static am_err grow(am__map *m)
+void *am__map_find(const am__map *m, uint64_t h, const void *key, size_t klen)
 {
-    size_t cap = m->cap ? m->cap * 2 : 64;
+    size_t i = index_of(m, h, key, klen);
+    return i == SIZE_MAX ? NULL : m->s[i].val;
+}
+
+am__map_slot *am__map_at(const am__map *m, uint64_t h, const void *key, size_t klen)
+{
+    size_t i = index_of(m, h, key, klen);
+    return i == SIZE_MAX ? NULL : &m->s[i];
+}
+
+/* Rehash into cap slots, walking the old table in order (so the layout
+   follows from the puts alone). */
+static am_err grow_to(am__map *m, size_t cap)
+{
     am__map_slot *s = am__calloc(cap, sizeof *s);
     if (!s)
         return am__err(AM_ENOMEM, "out of memory growing a hash map");
@@ -72,26 +101,89 @@ static am_err grow(am__map *m)
     return AM_OK;
 }
 
+am_err am__map_reserve(am__map *m, size_t n)
+{
+    if (n * 2 <= m->cap)
+        return AM_OK;
+    size_t cap = m->cap ? m->cap * 2 : m->first_cap ? m->first_cap : 64;
+    while (n * 2 > cap)
+        cap *= 2;
+    return grow_to(m, cap);
+}
+
 am_err am__map_put(am__map *m, uint64_t h, const void *key, size_t klen, void *val)
 {
-    if ((m->n + 1) * 2 > m->cap && grow(m))
-        return AM_ENOMEM;
-    char *k = am__malloc(klen ? klen : 1);
-    if (!k)
-        return am__err(AM_ENOMEM, "out of memory adding to a hash map");
-    memcpy(k, key, klen);
-    size_t i = h & (m->cap - 1);
-    while (m->s[i].key)
-        i = (i + 1) & (m->cap - 1);
+    /* one probe finds the key or the empty slot it would take */
+    size_t i = SIZE_MAX;
+    if (m->cap) {
+        for (i = h & (m->cap - 1); m->s[i].key; i = (i + 1) & (m->cap - 1))
+            if (m->s[i].hash == h && m->s[i].klen == klen && key_eq(m->s[i].key, key, klen))
+                return am__err(AM_EEXIST, "the key is in the hash map already");
+    }
+    if ((m->n + 1) * 2 > m->cap) {
+        if (am__map_reserve(m, m->n + 1))
+            return AM_ENOMEM;
+        for (i = h & (m->cap - 1); m->s[i].key; i = (i + 1) & (m->cap - 1))
+            ;
+    }
+    const char *k = key;
+    if (!m->is_key_borrowed) {
+        char *copy = am__malloc(klen ? klen : 1);
+        if (!copy)
+            return am__err(AM_ENOMEM, "out of memory adding to a hash map");
+        memcpy(copy, key, klen);
+        k = copy;
+    } else if (!k) {
+        k = ""; /* an empty key still marks its slot taken */
+    }
     m->s[i] = (am__map_slot){h, k, klen, val};
     m->n++;
     return AM_OK;
 }
 
+static void key_free(const am__map *m, const char *k)
+{
+    if (!m->is_key_borrowed)
+        am__free((void *)(uintptr_t)k);
+}
+
+void *am__map_del(am__map *m, uint64_t h, const void *key, size_t klen)
+{
+    size_t i = index_of(m, h, key, klen);
+    if (i == SIZE_MAX)
+        return NULL;
+    void *val = m->s[i].val;
+    key_free(m, m->s[i].key);
+    /* Backward shift: an entry after the hole moves into it unless its home
+       lies cyclically in (hole, entry], where a probe from it still meets
+       it without crossing the hole. */
+    size_t mask = m->cap - 1;
+    for (size_t j = (i + 1) & mask; m->s[j].key; j = (j + 1) & mask) {
+        size_t home = m->s[j].hash & mask;
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (stays)
+            continue;
+        m->s[i] = m->s[j];
+        i = j;
+    }
+    m->s[i] = (am__map_slot){0};
+    m->n--;
+    return val;
+}
+
+am__map_slot *am__map_next(const am__map *m, size_t *i)
+{
+    for (; *i < m->cap; (*i)++)
+        if (m->s[*i].key)
+            return &m->s[(*i)++];
+    return NULL;
+}
+
 void am__map_clear(am__map *m)
 {
     for (size_t i = 0; i < m->cap; i++) {
-        am__free(m->s[i].key);
+        if (m->s[i].key)
+            key_free(m, m->s[i].key);
         m->s[i].key = NULL;
     }
     m->n = 0;

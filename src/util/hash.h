@@ -16,13 +16,22 @@
 ** Nothing else hashes bytes by hand (core/family.c's label hash aside: the
 ** hot path's own, word at a time with overlapping tail loads).
 **
-** am__map maps byte strings (copied) to pointers: open addressing with
-** linear probing, at most half full, keys compared by hash then bytes.
-** It has no lock: its owner's lock guards it.
+** am__map maps byte strings to pointers: open addressing with linear
+** probing, at most half full, keys compared by hash then bytes. Keys are
+** copied, or borrowed when the owner sets is_key_borrowed before the first
+** put (the key lives in the value, as a message's id does, and stays put
+** while the entry is in the map: no allocation per entry). Removal shifts
+** the entries after the hole back (no tombstones), so a map that churns
+** (messages, reservations) never fills with the dead. The layout -- and so
+** the order am__map_next walks -- depends only on the hashes, first_cap and
+** the order of puts and removals, never on addresses: with am__fnv1a64 the
+** walk is the same in every run, and a table whose walk reaches an output
+** may use it. It has no lock: its owner's lock guards it.
 */
 #ifndef AM_UTIL_HASH_H
 #define AM_UTIL_HASH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,22 +46,40 @@ uint64_t am__fnv1a64(uint64_t h, const void *p, size_t n);
 
 typedef struct am__map_slot {
     uint64_t hash;
-    char *key; /* NULL: empty */
+    const char *key; /* NULL: empty */
     size_t klen;
     void *val;
 } am__map_slot;
 
 typedef struct am__map {
     am__map_slot *s;
-    size_t cap, n; /* cap a power of two, or 0 */
+    size_t cap, n;        /* cap a power of two, or 0 */
+    size_t first_cap;     /* the first table's slots (0: 64); a power of two */
+    bool is_key_borrowed; /* keys are the caller's, not copied (see above) */
 } am__map;
 
-/* The value of key (hash h = am__hash64(seed, key, klen)), or NULL. */
+/* The value of key (hash h, the same function for every call on a map),
+   or NULL. */
 void *am__map_find(const am__map *m, uint64_t h, const void *key, size_t klen);
 
-/* Insert key (copied; must not be present) -> val. AM_OK or AM_ENOMEM
-   (nothing changed). */
+/* The slot holding key, or NULL. Its val may be replaced, and a borrowed
+   key pointed at other bytes equal to it (the new value's own copy). */
+am__map_slot *am__map_at(const am__map *m, uint64_t h, const void *key, size_t klen);
+
+/* Insert key (copied unless borrowed) -> val: AM_OK; AM_EEXIST when key
+   is there already, AM_ENOMEM (nothing changed either way). */
 am_err am__map_put(am__map *m, uint64_t h, const void *key, size_t klen, void *val);
+
+/* Make room for n entries in all, so the puts up to n cannot fail. AM_OK
+   or AM_ENOMEM (nothing changed). */
+am_err am__map_reserve(am__map *m, size_t n);
+
+/* Remove key; its value, or NULL when it was not there. */
+void *am__map_del(am__map *m, uint64_t h, const void *key, size_t klen);
+
+/* The occupied slot at or after *i (start from 0), *i moved past it; NULL
+   at the end. Puts and removals during a walk may move entries. */
+am__map_slot *am__map_next(const am__map *m, size_t *i);
 
 /* Empty the map, keeping its table; the values are the caller's. */
 void am__map_clear(am__map *m);

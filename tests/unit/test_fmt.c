@@ -1,19 +1,38 @@
 /*
 ** test_fmt.c: numbers written as Go's FormatFloat(v, 'g', -1, 64) writes
-** them, and every one reads back as the same double.
+** them, and every one reads back as the same double; the SQL form.
 */
 #include <math.h>
+#include <stdio.h>
 
 #include "testutil.h"
 #include "util/fmt.h"
 
+typedef struct fmt_case {
+    double v;
+    const char *s;
+} fmt_case;
+
+static void check(const fmt_case *cases, size_t n, am_fmt_form form)
+{
+    for (size_t i = 0; i < n; i++) {
+        char out[AM_FMT_MAX];
+        size_t len = am__fmt_real(out, cases[i].v, form);
+        AM_ASSERT_EQ(len, strlen(out));
+        if (strcmp(out, cases[i].s) != 0)
+            fail_msg("%.17g: got \"%s\", want \"%s\"", cases[i].v, out, cases[i].s);
+        if (form == AM_FMT_GO) {
+            char d[AM_FMT_MAX];
+            am__fmt_double(d, cases[i].v);
+            AM_ASSERT_STR_EQ(d, out);
+        }
+    }
+}
+
 static void test_table(void **state)
 {
     (void)state;
-    static const struct {
-        double v;
-        const char *s;
-    } cases[] = {
+    static const fmt_case cases[] = {
         {0, "0"},
         {-0.0, "0"},
         {1, "1"},
@@ -46,13 +65,7 @@ static void test_table(void **state)
         {-INFINITY, "-Inf"},
         {1700000000.5, "1.7000000005e+09"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char out[AM_FMT_MAX];
-        size_t n = am__fmt_double(out, cases[i].v);
-        AM_ASSERT_EQ(n, strlen(out));
-        if (strcmp(out, cases[i].s) != 0)
-            fail_msg("%.17g: got \"%s\", want \"%s\"", cases[i].v, out, cases[i].s);
-    }
+    check(cases, sizeof cases / sizeof *cases, AM_FMT_GO);
 }
 
 static void test_roundtrip(void **state)
@@ -60,9 +73,7 @@ static void test_roundtrip(void **state)
     (void)state;
     uint64_t x = 88172645463325252ull;
     for (int i = 0; i < 200000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        am_test_xorshift(&x);
         double v;
         memcpy(&v, &x, sizeof v);
         if (isnan(v))
@@ -75,6 +86,50 @@ static void test_roundtrip(void **state)
             assert_true(isinf(back));
         else if (back != v && !(v == 0 && back == 0))
             fail_msg("%a printed as %s reads back as %a", v, out, back);
+    }
+}
+
+/* AM_FMT_SQL: the same digits, positional below 1e17 as %.17g is, and
+   PostgreSQL's infinities; every value reads back exactly, and where %.17g
+   wrote the shortest digits too, the text is %.17g's. */
+static void test_sql(void **state)
+{
+    (void)state;
+    static const fmt_case cases[] = {
+        {0, "0"},
+        {1, "1"},
+        {1000000, "1000000"},
+        {1234567, "1234567"},
+        {1700000000.5, "1700000000.5"},
+        {1700000000.123, "1700000000.123"}, /* %.17g: 1700000000.1229999 */
+        {12345678901234567.0, "12345678901234568"},
+        {1e17, "1e+17"},
+        {-2.5e20, "-2.5e+20"},
+        {0.0001, "0.0001"},
+        {0.00001, "1e-05"},
+        {0.1, "0.1"}, /* %.17g: 0.10000000000000001 */
+        {NAN, "NaN"},
+        {INFINITY, "Infinity"},
+        {-INFINITY, "-Infinity"},
+    };
+    check(cases, sizeof cases / sizeof *cases, AM_FMT_SQL);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 100000; i++) {
+        am_test_xorshift(&x);
+        double v;
+        memcpy(&v, &x, sizeof v);
+        if (!isfinite(v))
+            continue;
+        if (i % 2)
+            v = ldexp(frexp(v, &(int){0}), (int)(x % 120)); /* 0.5 .. 2^120 */
+        char out[AM_FMT_MAX], c[AM_FMT_MAX];
+        size_t n = am__fmt_real(out, v, AM_FMT_SQL);
+        assert_true(n < AM_FMT_MAX);
+        if (strtod(out, NULL) != v)
+            fail_msg("%a written as %s", v, out);
+        /* exponent or not, as %.17g decides */
+        snprintf(c, sizeof c, "%.17g", v);
+        AM_ASSERT_EQ(strchr(out, 'e') != NULL, strchr(c, 'e') != NULL);
     }
 }
 
@@ -141,7 +196,7 @@ static void test_int(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_table),
-                                       cmocka_unit_test(test_roundtrip),
+                                       cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_sql),
                                        cmocka_unit_test(test_millis), cmocka_unit_test(test_int)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,4 +111,14 @@ static inline double am_test_fixed_time(void)
     return 1700000000.5;
 }
 
+/* The next of Marsaglia's xorshift64 (x never 0): repeatable "random"
+   inputs for the tests that sweep many values. */
+static inline uint64_t am_test_xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
 #endif

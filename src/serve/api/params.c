@@ -14,6 +14,7 @@
 #include "../../util/alloc.h"
 #include "../../util/civil.h"
 #include "../../util/error.h"
+#include "../../util/fmt.h"
 #include "../../util/validate.h"
 #include "params.h"
 
@@ -96,10 +97,10 @@ static am_err add_filter(const am_table *t, am_store_query *q, const char *col, 
             am_err rc = am__time_parse(v, strlen(v), col, &d);
             if (rc)
                 return rc;
-            char *s = keep(mem, 32);
+            char *s = keep(mem, AM_FMT_MAX);
             if (!s)
                 return am__err(AM_ENOMEM, "out of memory");
-            snprintf(s, 32, "%.17g", d);
+            am__fmt_real(s, d, AM_FMT_SQL);
             v = s;
             break;
         }
@@ -123,7 +124,8 @@ static am_err json_filters(const am_table *t, am_store_query *q, const char *v, 
     size_t need = 0;
     const char *k;
     json_t *jv;
-    json_object_foreach(o, k, jv) need += json_is_string(jv) ? json_string_length(jv) + 1 : 32;
+    json_object_foreach(o, k, jv) need +=
+        json_is_string(jv) ? json_string_length(jv) + 1 : AM_FMT_MAX;
     char *blk = keep(mem, need);
     am_err rc = blk ? AM_OK : am__err(AM_ENOMEM, "out of memory");
     size_t off = 0;
@@ -148,7 +150,7 @@ static am_err json_filters(const am_table *t, am_store_query *q, const char *v, 
                 1;
         } else if (json_is_real(jv)) {
             text = blk + off;
-            off += (size_t)snprintf(blk + off, 32, "%.17g", json_real_value(jv)) + 1;
+            off += am__fmt_real(blk + off, json_real_value(jv), AM_FMT_SQL) + 1;
         } else if (!json_is_null(jv)) {
             rc = am__err(AM_EINVAL, "filters: the value of %s must be a string, a number or null",
                          k);

@@ -93,9 +93,8 @@ struct am_expo_parser {
     /* label arrays of the sample being parsed: names, values, exemplar's */
     const char **lab;
     const char *ex_lab[2 * EX_MAX_LABELS];
-    /* OpenMetrics: the family names seen, an open-addressing set */
-    char **seen;
-    size_t n_seen, cap_seen;
+    /* OpenMetrics: the family names seen (values: the parser, unused) */
+    am__map seen;
 };
 
 static bool is_om(const am_expo_parser *p)
@@ -415,30 +414,11 @@ static bool suffix_allowed(int type, const char *suf, bool om)
 /* OpenMetrics: a family name may appear once (families are not interleaved). */
 static am_err remember_family(am_expo_parser *p, const char *name, size_t n)
 {
-    if ((p->n_seen + 1) * 2 > p->cap_seen) {
-        size_t cap = p->cap_seen ? 2 * p->cap_seen : 64;
-        char **t = am__calloc(cap, sizeof *t);
-        if (!t)
-            return bad(p, AM_ENOMEM, "out of memory for family names");
-        for (size_t i = 0; i < p->cap_seen; i++) {
-            if (!p->seen[i])
-                continue;
-            size_t j = am__hash64(0, p->seen[i], strlen(p->seen[i])) & (cap - 1);
-            while (t[j])
-                j = (j + 1) & (cap - 1);
-            t[j] = p->seen[i];
-        }
-        am__free(p->seen);
-        p->seen = t;
-        p->cap_seen = cap;
-    }
-    size_t mask = p->cap_seen - 1, i = am__hash64(0, name, n) & mask;
-    for (; p->seen[i]; i = (i + 1) & mask)
-        if (!strncmp(p->seen[i], name, n) && !p->seen[i][n])
-            return bad(p, AM_EPROTO, "family \"%.*s\" appears twice (interleaved)", (int)n, name);
-    if (!(p->seen[i] = am__strndup(name, n)))
+    am_err rc = am__map_put(&p->seen, am__hash64(0, name, n), name, n, p);
+    if (rc == AM_EEXIST)
+        return bad(p, AM_EPROTO, "family \"%.*s\" appears twice (interleaved)", (int)n, name);
+    if (rc)
         return bad(p, AM_ENOMEM, "out of memory for family names");
-    p->n_seen++;
     return AM_OK;
 }
 
@@ -831,9 +811,7 @@ void am__expo_parser_free(am_expo_parser *p)
     am_buf_free(&p->fam_name);
     am_buf_free(&p->fam_help);
     am_buf_free(&p->fam_unit);
-    for (size_t i = 0; i < p->cap_seen; i++)
-        am__free(p->seen[i]);
-    am__free(p->seen);
+    am__map_free(&p->seen);
     am__free(p->lab);
     am__free(p);
 }

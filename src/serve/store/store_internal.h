@@ -63,15 +63,10 @@ typedef struct acc {
     int64_t sbucket;
 } acc;
 
-typedef struct amap {
-    struct aslot {
-        char *key;
-        size_t klen;
-        uint64_t hash;
-        acc *a;
-    } * slots;
-    size_t cap, n;
-} amap;
+/* Accumulators by key: an am__map whose values are acc (owned: freed by
+   am__amap_free), FNV-1a hashed and 256 slots at first, so the walk of
+   the rollups (the order their statements run in) is the same each run. */
+typedef am__map amap;
 
 typedef struct entry {
     struct entry *next;

@@ -62,6 +62,7 @@
 
 #include "../../util/alloc.h"
 #include "../../util/error.h"
+#include "../../util/fmt.h"
 #include "agentmon/timer.h"
 #include "store_backend.h"
 
@@ -73,7 +74,7 @@
 #define POOL_MAX 8
 #define CACHE_MAX 32
 #define MAX_PARAMS 64
-#define PARAM_TEXT 32
+#define PARAM_TEXT AM_FMT_MAX
 
 typedef struct pg_be {
     char *uri;
@@ -348,10 +349,7 @@ static am_err params_text(const am_store_stmt *s, char (*num)[PARAM_TEXT], const
             snprintf(num[i], PARAM_TEXT, "%lld", (long long)v->v.i);
             vals[i] = num[i];
         } else {
-            if (isinf(v->v.d))
-                snprintf(num[i], PARAM_TEXT, "%s", v->v.d > 0 ? "Infinity" : "-Infinity");
-            else
-                snprintf(num[i], PARAM_TEXT, "%.17g", v->v.d);
+            am__fmt_real(num[i], v->v.d, AM_FMT_SQL);
             vals[i] = num[i];
         }
     }

@@ -363,68 +363,34 @@ typedef struct summary_ctx {
     amap accs;       /* (group, step bucket) -> acc */
     group *groups;
     size_t n_groups, cap_groups;
-    uint32_t *slots; /* open addressing: group index + 1 */
-    size_t n_slots;
+    am__map by_vals; /* the group's values (group_key) -> group index + 1 */
+    am_buf key;      /* group_key's scratch */
     uint64_t n_raw, n_rollup;
 } summary_ctx;
 
-static uint64_t group_hash(const am_value *vals, size_t n)
+/* A row's group values as one key: their count, then each value 0 for SQL
+   NULL, else 1, its text and a NUL (texts hold no NUL, so no two lists
+   share a key). */
+static bool group_key(am_buf *b, const am_value *vals, size_t n)
 {
-    uint64_t h = AM_FNV1A64_INIT;
+    b->len = 0;
+    am_buf_putc(b, (char)n);
     for (size_t i = 0; i < n; i++) {
-        if (vals[i].is_null)
-            h = am__fnv1a64(h, "\xff", 1);
-        else
-            h = am__fnv1a64(h, vals[i].v.s, strlen(vals[i].v.s) + 1);
+        am_buf_putc(b, vals[i].is_null ? 0 : 1);
+        if (!vals[i].is_null)
+            am_buf_append(b, vals[i].v.s, strlen(vals[i].v.s) + 1);
     }
-    return h;
-}
-
-static bool group_equal(const group *g, const am_value *vals, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (vals[i].is_null != !g->vals[i])
-            return false;
-        if (!vals[i].is_null && strcmp(vals[i].v.s, g->vals[i]) != 0)
-            return false;
-    }
-    return true;
-}
-
-static int rehash(summary_ctx *c, size_t n_slots)
-{
-    uint32_t *slots = am__calloc(n_slots, sizeof *slots);
-    if (!slots)
-        return AM_ENOMEM;
-    am__free(c->slots);
-    c->slots = slots;
-    c->n_slots = n_slots;
-    return 0;
+    return !am_buf_err(b);
 }
 
 static int64_t group_of(summary_ctx *c, const am_value *vals, size_t n)
 {
-    if (c->n_groups * 2 >= c->n_slots) {
-        if (rehash(c, c->n_slots ? c->n_slots * 2 : 64))
-            return -1;
-        for (size_t g = 0; g < c->n_groups; g++) {
-            am_value tmp[AM_STORE_MAX_GROUP];
-            for (size_t i = 0; i < n; i++) {
-                tmp[i].is_null = !c->groups[g].vals[i];
-                tmp[i].v.s = c->groups[g].vals[i];
-            }
-            size_t h = group_hash(tmp, n) & (c->n_slots - 1);
-            while (c->slots[h])
-                h = (h + 1) & (c->n_slots - 1);
-            c->slots[h] = (uint32_t)g + 1;
-        }
-    }
-    size_t h = group_hash(vals, n) & (c->n_slots - 1);
-    while (c->slots[h]) {
-        if (group_equal(&c->groups[c->slots[h] - 1], vals, n))
-            return c->slots[h] - 1;
-        h = (h + 1) & (c->n_slots - 1);
-    }
+    if (!group_key(&c->key, vals, n))
+        return -1;
+    uint64_t h = am__hash64(0, c->key.p, c->key.len);
+    uintptr_t found = (uintptr_t)am__map_find(&c->by_vals, h, c->key.p, c->key.len);
+    if (found)
+        return (int64_t)found - 1;
     if (c->n_groups == c->cap_groups) {
         size_t cap = c->cap_groups ? c->cap_groups * 2 : 16;
         group *g = am__realloc(c->groups, cap * sizeof *g);
@@ -445,7 +411,12 @@ static int64_t group_of(summary_ctx *c, const am_value *vals, size_t n)
             am__free(g->vals);
             return -1;
         }
-    c->slots[h] = (uint32_t)c->n_groups + 1;
+    if (am__map_put(&c->by_vals, h, c->key.p, c->key.len, (void *)(uintptr_t)(c->n_groups + 1))) {
+        for (size_t k = 0; k < n; k++)
+            am__free(g->vals[k]);
+        am__free(g->vals);
+        return -1;
+    }
     return (int64_t)c->n_groups++;
 }
 
@@ -558,12 +529,12 @@ static am_err walk_summary(summary_ctx *c, am_store_on_point on_point, void *ud)
     for (size_t i = 0; i < c->n_groups; i++)
         by_rank[i]->rank = (uint32_t)i;
     size_t n = 0;
-    for (size_t i = 0; i < c->accs.cap; i++)
-        if (c->accs.slots[i].key) {
-            acc *a = c->accs.slots[i].a;
-            a->group = c->groups[a->group].rank;
-            pts[n++] = a;
-        }
+    size_t it = 0;
+    for (am__map_slot *sl; (sl = am__map_next(&c->accs, &it));) {
+        acc *a = sl->val;
+        a->group = c->groups[a->group].rank;
+        pts[n++] = a;
+    }
     if (n)
         qsort(pts, n, sizeof *pts, cmp_acc);
     am_err rc = AM_OK;
@@ -755,7 +726,8 @@ am_err am_store_summarize(am_store *s, const am_store_summary *q, am_store_on_po
         am__free(c.groups[g].vals);
     }
     am__free(c.groups);
-    am__free(c.slots);
+    am__map_free(&c.by_vals);
+    am_buf_free(&c.key);
     am__amap_free(&c.accs);
     return rc;
 }

@@ -133,58 +133,35 @@ double am__hist_quantile(const hist *h, uint64_t total, double q)
 acc *am__amap_get(amap *m, const void *key, size_t klen, bool *is_new)
 {
     uint64_t h = am__fnv1a64(AM_FNV1A64_INIT, key, klen);
-    if (m->n * 2 >= m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 256;
-        struct aslot *ns = am__calloc(cap, sizeof *ns);
-        if (!ns)
-            return NULL;
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->slots[i].key)
-                continue;
-            size_t j = m->slots[i].hash & (cap - 1);
-            while (ns[j].key)
-                j = (j + 1) & (cap - 1);
-            ns[j] = m->slots[i];
-        }
-        am__free(m->slots);
-        m->slots = ns;
-        m->cap = cap;
+    /* room first, found or not: the table grows on the call it always
+       did, so its walk (the rollups' statement order) stays as it was */
+    if (!m->cap)
+        m->first_cap = 256;
+    if ((m->n + 1) * 2 > m->cap && am__map_reserve(m, m->n + 1))
+        return NULL;
+    acc *a = am__map_find(m, h, key, klen);
+    if (a) {
+        *is_new = false;
+        return a;
     }
-    size_t j = h & (m->cap - 1);
-    while (m->slots[j].key) {
-        if (m->slots[j].hash == h && m->slots[j].klen == klen &&
-            memcmp(m->slots[j].key, key, klen) == 0) {
-            *is_new = false;
-            return m->slots[j].a;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    char *k = am__malloc(klen ? klen : 1);
-    acc *a = am__calloc(1, sizeof *a);
-    if (!k || !a) {
-        am__free(k);
+    if (!(a = am__calloc(1, sizeof *a)) || am__map_put(m, h, key, klen, a)) {
         am__free(a);
         return NULL;
     }
-    memcpy(k, key, klen);
-    m->slots[j] = (struct aslot){k, klen, h, a};
-    m->n++;
     *is_new = true;
     return a;
 }
 
 void am__amap_free(amap *m)
 {
-    for (size_t i = 0; i < m->cap; i++) {
-        if (!m->slots[i].key)
-            continue;
-        am__free(m->slots[i].key);
-        am__free(m->slots[i].a->h.b);
-        am__free(m->slots[i].a->g);
-        am__free(m->slots[i].a);
+    size_t it = 0;
+    for (am__map_slot *sl; (sl = am__map_next(m, &it));) {
+        acc *a = sl->val;
+        am__free(a->h.b);
+        am__free(a->g);
+        am__free(a);
     }
-    am__free(m->slots);
-    *m = (amap){0};
+    am__map_free(m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -372,10 +349,9 @@ am_err am__rollup_flush(am_store *s, amap *m)
     size_t *koff = am__malloc(m->n * sizeof *koff);
     if (!koff)
         rc = AM_ENOMEM;
-    for (size_t i = 0; i < m->cap && !rc; i++) {
-        if (!m->slots[i].key)
-            continue;
-        acc *a = m->slots[i].a;
+    size_t it = 0;
+    for (am__map_slot *sl; !rc && (sl = am__map_next(m, &it));) {
+        acc *a = sl->val;
         koff[n] = kb.len;
         if (a->dim && a->g)
             am_buf_putc(&kb, '=');
@@ -386,7 +362,7 @@ am_err am__rollup_flush(am_store *s, amap *m)
             break;
         }
         bool is_new;
-        acc *c = am__amap_get(&s->rcache, m->slots[i].key, m->slots[i].klen, &is_new);
+        acc *c = am__amap_get(&s->rcache, sl->key, sl->klen, &is_new);
         if (!c) {
             rc = AM_ENOMEM;
             break;
