@@ -48,7 +48,7 @@ fuzz: deps
 bench: deps
 	@scripts/deps.sh test
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAM_BUILD_TESTS=OFF >/dev/null
-	@cmake --build build-bench -j$(JOBS) --target am-bench agentmon
+	@cmake --build build-bench -j$(JOBS) --target am-bench agentmon slowloris
 	@if grep -q '^AM_BUILD_PYTHON:BOOL=ON' build-bench/CMakeCache.txt; then \
 		cmake --build build-bench -j$(JOBS) --target agentmon_python; fi
 	@build-bench/am-bench
