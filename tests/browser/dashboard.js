@@ -180,6 +180,24 @@ async function waitRefreshes(p, n) {
     if (!xr.length || xr.some((d) => Math.abs(d - 3600e3) > 5e3)) fail('the charts do not span 1 h after choosing it: ' + xr);
     facts.range_change = { requests: ranged.length, charts_redrawn: after.length };
 
+    // ---- by keyboard alone: Tab reaches a page's link, Enter opens it
+    await p.goto(url + '?page=overview&range=5m', { waitUntil: 'load' });
+    await waitRefreshes(p, 1);
+    let tabs = 0;
+    for (; tabs < 40; tabs++) {
+      await p.keyboard.press('Tab');
+      if (await p.evaluate(() => document.activeElement && document.activeElement.dataset.page === 'llm')) break;
+    }
+    if (tabs === 40) fail('40 presses of Tab never reached the LLM page\'s link');
+    const ring = await p.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    if (ring === 'none') fail('the focused link shows no focus ring');
+    await p.keyboard.press('Enter');
+    await p.waitForFunction(() => new URLSearchParams(location.search).get('page') === 'llm', { timeout: 5000 });
+    await waitRefreshes(p, 1);
+    const llm = await p.evaluate(() => window.agentmonDashboard.widgets().length);
+    if (!(llm > 0)) fail('the LLM page opened by keyboard shows no panel');
+    facts.keyboard = { tabs: tabs + 1, widgets: llm };
+
     // ---- a filter narrows a table (worker health, on the agents page)
     await p.goto(url + '?page=agents&range=5m', { waitUntil: 'load' });
     await waitRefreshes(p, 1);
