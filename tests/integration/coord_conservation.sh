@@ -81,10 +81,20 @@ cleanup() {
     for p in $PIDS; do
         kill -9 "$p" 2>/dev/null
     done
+    gone=""
     for f in $SERVERS; do
-        [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+        [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null && gone="$gone $(cat "$f")"
     done
-    rm -rf "$TMP"
+    # a killed server (or its AOF-rewrite child) may still be writing into
+    # TMP for a moment: wait for it, then remove, once more if it raced
+    for p in $gone; do
+        n=0
+        while kill -0 "$p" 2>/dev/null && [ $n -lt 50 ]; do
+            sleep 0.1
+            n=$((n + 1))
+        done
+    done
+    rm -rf "$TMP" 2>/dev/null || { sleep 1; rm -rf "$TMP"; }
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
