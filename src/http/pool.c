@@ -110,8 +110,10 @@ void am__pool_push(am_pool *p, am_http_req *r)
     else
         p->head = r;
     p->tail = r;
-    pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->lock);
+    /* after the unlock, so the woken thread does not sleep again on the
+       lock the caller still holds (a context switch more per request) */
+    pthread_cond_signal(&p->work);
 }
 
 void am__pool_unpark(am_pool *p, am_http_req *r)
