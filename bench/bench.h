@@ -132,11 +132,10 @@ double bench_redis_benchmark(const char *exe, int port, bool cluster, const char
                              size_t cap);
 
 /* Operations per second (send, receive, ack) of 4 producer and 4 consumer
-   threads, each with its own coordinator on uri (shared: all 8 on one), for
-   seconds; -1 (err). generated_ids: sends leave the id to the coordinator
-   (else "b<i>-<n>"). */
-double bench_coord_ops_per_s(const char *uri, bool generated_ids, bool shared, double seconds,
-                             char *err, size_t cap);
+   threads, each with its own coordinator on uri, for seconds; -1 (err).
+   generated_ids: sends leave the id to the coordinator (else "b<i>-<n>"). */
+double bench_coord_ops_per_s(const char *uri, bool generated_ids, double seconds, char *err,
+                             size_t cap);
 
 /* am_coord_snapshot() of a coordinator on uri with n agents x prios
    messages (filled by 4 threads): best ms, or -1 (err); *bytes of JSON. */

@@ -97,16 +97,14 @@ static void prepare(char *uri, size_t cap, char sha[41])
    redis-benchmark's, alternating, best of two each; false (err) when ours
    failed. */
 static bool measure(const char *uri, const char *benchmark, const char *sha, double *ours,
-                    double *gen, double *shared, double *theirs, char *err, size_t cap,
-                    char *their_err, size_t their_cap)
+                    double *gen, double *theirs, char *err, size_t cap, char *their_err,
+                    size_t their_cap)
 {
     double seconds = g_opts.is_quick ? 0.5 : 2.0;
     *ours = *theirs = -1;
     if (gen)
         *gen = -1;
-    if (shared)
-        *shared = -1;
-    bench_coord_ops_per_s(uri, false, false, 0.2, err, cap); /* warm up: connections, scripts */
+    bench_coord_ops_per_s(uri, false, 0.2, err, cap); /* warm up: connections, scripts */
     for (int round = 0; round < 2; round++) {
         if (benchmark && sha[0]) {
             double v = bench_redis_benchmark(benchmark, g_cl.node[0].port, true, sha, their_err,
@@ -115,22 +113,14 @@ static bool measure(const char *uri, const char *benchmark, const char *sha, dou
                 *theirs = v;
         }
         flush_masters();
-        double v = bench_coord_ops_per_s(uri, false, false, seconds, err, cap);
+        double v = bench_coord_ops_per_s(uri, false, seconds, err, cap);
         if (v < 0)
             return false;
         if (v > *ours)
             *ours = v;
-        if (shared) {
-            flush_masters();
-            double s = bench_coord_ops_per_s(uri, false, true, seconds, err, cap);
-            if (s < 0)
-                return false;
-            if (s > *shared)
-                *shared = s;
-        }
         if (gen) {
             flush_masters();
-            double g = bench_coord_ops_per_s(uri, true, false, seconds, err, cap);
+            double g = bench_coord_ops_per_s(uri, true, seconds, err, cap);
             if (g < 0)
                 return false;
             if (g > *gen)
@@ -167,10 +157,10 @@ void bench_group_coord_cluster(void)
     bool has_peer = bench_find_exe("redis-benchmark", benchmark, sizeof benchmark);
     char uri[128], sha[41] = "";
     prepare(uri, sizeof uri, sha);
-    double best_ours, best_gen, best_shared, best_theirs;
-    if (!measure(uri, has_peer ? benchmark : NULL, sha, &best_ours, &best_gen, &best_shared,
-                 &best_theirs, err, sizeof err, their_err, sizeof their_err))
-        best_ours = best_gen = best_shared = -1;
+    double best_ours, best_gen, best_theirs;
+    if (!measure(uri, has_peer ? benchmark : NULL, sha, &best_ours, &best_gen, &best_theirs, err,
+                 sizeof err, their_err, sizeof their_err))
+        best_ours = best_gen = -1;
     if (best_ours < 0)
         bench_emit_error("coord_cluster_ops_per_s", err);
     else
@@ -193,17 +183,6 @@ void bench_group_coord_cluster(void)
                                 .unit = "ops/s",
                                 .value = best_gen,
                                 .note = note});
-    }
-    if (best_shared > 0) {
-        bench_emit(&(bench_fig){
-            .name = "coord_cluster_shared_ops_per_s",
-            .unit = "ops/s",
-            .value = best_shared,
-            .note = "as coord_cluster_ops_per_s, but the 8 threads share one coordinator (as "
-                    "the threads of one process do): concurrent writes to a master share its "
-                    "replica confirmations (group commit, coord_redis_cluster.c)"});
-        emit_ratio("coord_cluster_shared_vs_evalsha", best_shared, best_theirs,
-                   "coord_cluster_shared_ops_per_s / redis_benchmark_cluster_evalsha_rps");
     }
     if (best_theirs > 0) {
         bench_emit(&(bench_fig){.name = "redis_benchmark_cluster_evalsha_rps",
@@ -250,7 +229,7 @@ void bench_group_coord_cluster(void)
         return;
     }
     prepare(uri, sizeof uri, sha);
-    if (!measure(uri, has_peer ? benchmark : NULL, sha, &best_ours, NULL, NULL, &best_theirs, err,
+    if (!measure(uri, has_peer ? benchmark : NULL, sha, &best_ours, NULL, &best_theirs, err,
                  sizeof err, their_err, sizeof their_err)) {
         bench_emit_error("coord_cluster_no_replicas_ops_per_s", err);
     } else {

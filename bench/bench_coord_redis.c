@@ -200,7 +200,6 @@ double bench_redis_benchmark(const char *exe, int port, bool cluster, const char
 typedef struct worker {
     const char *uri;
     bool generated_ids; /* sends leave the id to the coordinator */
-    am_coord *shared;   /* not NULL: every thread uses this one */
     int index;
     bool is_producer;
     volatile bool *stop;
@@ -224,8 +223,8 @@ static void *work(void *p)
 {
     worker *w = p;
     am_registry *r = NULL;
-    am_coord *c = w->shared;
-    if (!c && (am_registry_new(&r) != AM_OK || !(c = open_bench(w->uri, r)))) {
+    am_coord *c = NULL;
+    if (am_registry_new(&r) != AM_OK || !(c = open_bench(w->uri, r))) {
         w->failed = true;
         snprintf(w->why, sizeof w->why, "open: %s", am_errmsg());
     }
@@ -274,31 +273,22 @@ static void *work(void *p)
             break;
         }
     }
-    if (!w->shared) {
-        am_coord_close(c);
-        am_registry_free(r);
-    }
+    am_coord_close(c);
+    am_registry_free(r);
     return NULL;
 }
 
-double bench_coord_ops_per_s(const char *uri, bool generated_ids, bool shared, double seconds,
-                             char *err, size_t cap)
+double bench_coord_ops_per_s(const char *uri, bool generated_ids, double seconds, char *err,
+                             size_t cap)
 {
     volatile bool stop = false;
-    am_registry *sr = NULL;
-    am_coord *sc = NULL;
-    if (shared && (am_registry_new(&sr) != AM_OK || !(sc = open_bench(uri, sr)))) {
-        snprintf(err, cap, "open: %s", am_errmsg());
-        am_registry_free(sr);
-        return -1;
-    }
     worker w[2 * THREADS];
     pthread_t t[2 * THREADS];
     pthread_barrier_t ready;
     pthread_barrier_init(&ready, NULL, 2 * THREADS + 1);
     for (int i = 0; i < 2 * THREADS; i++) {
-        w[i] = (worker){uri, generated_ids, sc, i % THREADS + 1, i < THREADS, &stop,
-                        0,   false,         "", &ready};
+        w[i] =
+            (worker){uri, generated_ids, i % THREADS + 1, i < THREADS, &stop, 0, false, "", &ready};
         pthread_create(&t[i], NULL, work, &w[i]);
     }
     pthread_barrier_wait(&ready);
@@ -313,8 +303,6 @@ double bench_coord_ops_per_s(const char *uri, bool generated_ids, bool shared, d
     }
     double elapsed = (double)(bench_now_ns() - t0) / 1e9;
     pthread_barrier_destroy(&ready);
-    am_coord_close(sc);
-    am_registry_free(sr);
     for (int i = 0; i < 2 * THREADS; i++)
         if (w[i].failed) {
             snprintf(err, cap, "%s", w[i].why);
@@ -630,7 +618,7 @@ void bench_group_coord_redis(void)
     double seconds = g_opts.is_quick ? 0.5 : 2.0;
     double best_ours = -1, best_theirs = -1;
     char their_err[256] = "";
-    bench_coord_ops_per_s(uri, false, false, 0.2, err,
+    bench_coord_ops_per_s(uri, false, 0.2, err,
                           sizeof err); /* warm up: connections, scripts, pages */
     for (int round = 0; round < 2; round++) {
         if (has_peer && sha[0]) {
@@ -640,7 +628,7 @@ void bench_group_coord_redis(void)
                 best_theirs = v;
         }
         flushall(port);
-        double v = bench_coord_ops_per_s(uri, false, false, seconds, err, sizeof err);
+        double v = bench_coord_ops_per_s(uri, false, seconds, err, sizeof err);
         if (v < 0) {
             best_ours = -1;
             break;

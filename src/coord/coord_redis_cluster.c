@@ -55,32 +55,6 @@
 ** replica (the one promoted after a failover, until the old one returns
 ** as its replica) is not waited for: there is nothing to wait for.
 **
-** GROUP COMMIT: threads that share a coordinator share their masters'
-** WAITs. WAIT waits for the replication offset of its connection's last
-** write, and a master puts a write into its replication stream before it
-** sends the reply -- so a WAIT that follows, on any connection, a write
-** made after a caller read its reply covers that caller's write too. Per
-** node (its gc): a group with writes to confirm, its connection in hand,
-**   - leads when no batch is in flight on its node (G_LEAD): it sends its
-**     commands and its own WAIT, as a lone caller always does; when
-**     tickets (below) are waiting, a SET of a small key of the node's
-**     (<bucket key>:wait, expiring) goes between them, and its WAIT then
-**     covers every ticket handed out before it was sent;
-**   - defers when one is (G_DEFER): no WAIT; once its replies are read
-**     it takes a ticket, gives its connection back, and waits until a
-**     batch that covers the ticket is answered -- sending one itself
-**     (SET and WAIT on a connection of the node's) when none is in
-**     flight.
-** A ticket is confirmed only when a WAIT sent after it was taken, after
-** a write on the same connection, counted a replica; a batch that failed
-** (no replica in time, the SET refused or MOVED, the connection lost)
-** fails the calls it covered, with AM_EBACKEND as an unconfirmed write
-** does. So the guarantee is the one above, with one WAIT per batch
-** instead of one per call; a lone thread's calls are what they were (one
-** round trip, its own WAIT), and a deferred call costs the wait for the
-** batch in flight, then its own or the next. The background thread's
-** writes keep their own WAIT (its shorter deadline).
-**
 ** FAILURES: a node that cannot be reached fails its commands at once with
 ** AM_EBACKEND (after reading the map again: if another node serves the
 ** bucket now, the commands go there); a connection that fails after a
@@ -118,8 +92,6 @@ static void node_free(am__rnode *n)
     am__redis_pool_fini(&n->ops);
     am__redis_pool_fini(&n->waits);
     am__redis_pool_fini(&n->bg);
-    pthread_mutex_destroy(&n->gc.lock);
-    pthread_cond_destroy(&n->gc.cond);
     am__free(n);
 }
 
@@ -129,8 +101,6 @@ static am__rnode *node_new(am__rbe *b, const char *host, int port)
     am__rnode *n = am__calloc(1, sizeof *n);
     if (!n)
         return NULL;
-    pthread_mutex_init(&n->gc.lock, NULL);
-    pthread_cond_init(&n->gc.cond, NULL);
     snprintf(n->host, sizeof n->host, "%s", host);
     n->port = port;
     if (port == 0)
@@ -371,16 +341,10 @@ typedef struct group {
     am__rnode *node;
     am__rpool *pool;
     redisContext *ctx;
-    size_t *idx, n;  /* its commands */
-    bool wait;       /* its writes are to be confirmed by a replica */
-    int mode;        /* how (G_OWN, G_LEAD, G_DEFER) */
-    bool set;        /* G_LEAD: the batch's SET precedes its WAIT */
-    bool published;  /* G_LEAD: the batch's outcome told */
-    uint64_t cover;  /* G_LEAD: the tickets its WAIT covers */
-    uint64_t ticket; /* G_DEFER: its ticket, once its replies are read */
-    int bucket;      /* a bucket of its node: the key of a batch's SET */
-    bool failed;     /* a connection failure: what it sent may have run */
-    bool unreached;  /* could not connect: nothing ran */
+    size_t *idx, n; /* its commands */
+    bool wait;      /* ends with WAIT */
+    bool failed;    /* a connection failure: what it sent may have run */
+    bool unreached; /* could not connect: nothing ran */
     bool unconfirmed;
     char why[256]; /* unreached: why */
 } group;
@@ -439,142 +403,6 @@ static bool on_bg(am__rnode *node)
     return am__redis_ops_pool(node) == &node->bg;
 }
 
-/* ------------------------------------------------------------------ */
-/* Group commit of the replicas' confirmations                         */
-/* ------------------------------------------------------------------ */
-
-enum { G_OWN, G_LEAD, G_DEFER };
-
-/* A bucket that node serves (hint when it is one), for the key of a
-   batch's SET; -1 when the map gives it none. */
-static int bucket_on(am__rbe *b, am__rnode *node, int hint)
-{
-    if (hint >= 0)
-        return hint;
-    for (int i = 0; i < AM__REDIS_BUCKETS; i++)
-        if (am__redis_node_of(b, i) == node)
-            return i;
-    return -1;
-}
-
-/* Append the batch's write (so that the WAIT after it covers every write
-   the master made before it) on ctx. */
-static bool send_set(am__rbe *b, redisContext *ctx, int bucket)
-{
-    char key[AM__REDIS_BKEY_MAX + 8];
-    snprintf(key, sizeof key, "%s:wait", b->bkey[bucket]);
-    return redisAppendCommand(ctx, "SET %s 1 PX 60000", key) == REDIS_OK;
-}
-
-/* A batch's SET reply: false (the batch covers no one) unless it is OK. */
-static bool read_set(redisContext *ctx, bool *lost)
-{
-    redisReply *r = read_reply(ctx);
-    *lost = r == NULL;
-    bool ok = r && r->type == REDIS_REPLY_STATUS;
-    if (r)
-        freeReplyObject(r);
-    return ok;
-}
-
-/* Tell the outcome of the batch that covered tickets <= cover, and give
-   up leading. gc.lock held. */
-static void publish_locked(am__rgc *gc, uint64_t cover, bool ok)
-{
-    if (ok && cover > gc->ok_upto)
-        gc->ok_upto = cover;
-    if (!ok && cover > gc->bad_upto)
-        gc->bad_upto = cover;
-    gc->leading = false;
-    pthread_cond_broadcast(&gc->cond);
-}
-
-static void publish(am__rnode *node, uint64_t cover, bool ok)
-{
-    pthread_mutex_lock(&node->gc.lock);
-    publish_locked(&node->gc, cover, ok);
-    pthread_mutex_unlock(&node->gc.lock);
-}
-
-/* How g's writes are to be confirmed, its connection in hand: G_LEAD
-   when no batch is in flight on its node (its own WAIT, after a SET when
-   tickets wait, covers them too), G_DEFER when one is (no WAIT: a ticket
-   once its replies are read), G_OWN (its own WAIT, covering nothing else)
-   for the background thread -- whose deadline is shorter -- or a node no
-   bucket maps to. */
-static void choose_mode(am__rbe *b, group *g, int hint)
-{
-    g->bucket = bucket_on(b, g->node, hint);
-    if (on_bg(g->node) || g->bucket < 0) {
-        g->mode = G_OWN;
-        return;
-    }
-    am__rgc *gc = &g->node->gc;
-    pthread_mutex_lock(&gc->lock);
-    if (gc->leading) {
-        g->mode = G_DEFER;
-    } else {
-        g->mode = G_LEAD;
-        gc->leading = true;
-        g->set = gc->reg > gc->ok_upto && gc->reg > gc->bad_upto; /* tickets wait */
-        g->cover = g->set ? gc->reg : 0; /* without the SET its WAIT covers itself alone */
-    }
-    pthread_mutex_unlock(&gc->lock);
-}
-
-/* A ticket for g's writes, read back: any WAIT sent from now on, after a
-   write of its connection, covers them. */
-static uint64_t take_ticket(am__rnode *node)
-{
-    pthread_mutex_lock(&node->gc.lock);
-    uint64_t t = ++node->gc.reg;
-    pthread_mutex_unlock(&node->gc.lock);
-    return t;
-}
-
-/* Send one batch (SET, WAIT) on a connection of node's: whether a replica
-   has every write node made before it. */
-static bool flush_batch(am__rbe *b, am__rnode *node, int bucket)
-{
-    am__rpool *pool = am__redis_ops_pool(node);
-    redisContext *ctx;
-    if (am__redis_pool_get(b, pool, &ctx) != AM_OK)
-        return false;
-    bool lost = true, ok = send_set(b, ctx, bucket) && send_wait(ctx, false) && am__redis_send(ctx);
-    if (ok) {
-        ok = read_set(ctx, &lost);
-        if (!lost)
-            ok = read_wait(ctx, &lost) && ok;
-    }
-    am__redis_pool_put(pool, ctx, lost);
-    return ok;
-}
-
-/* Wait until ticket t of node is confirmed (true) or its batch failed
-   (false); when no batch is in flight, send one. */
-static bool confirm_ticket(am__rbe *b, am__rnode *node, uint64_t t, int bucket)
-{
-    am__rgc *gc = &node->gc;
-    pthread_mutex_lock(&gc->lock);
-    for (;;) {
-        if (gc->ok_upto >= t || gc->bad_upto >= t)
-            break;
-        if (gc->leading) {
-            pthread_cond_wait(&gc->cond, &gc->lock);
-            continue;
-        }
-        gc->leading = true;
-        uint64_t cover = gc->reg;
-        pthread_mutex_unlock(&gc->lock);
-        bool ok = flush_batch(b, node, bucket);
-        pthread_mutex_lock(&gc->lock);
-        publish_locked(gc, cover, ok);
-    }
-    bool ok = gc->ok_upto >= t;
-    pthread_mutex_unlock(&gc->lock);
-    return ok;
-}
-
 /* The script command c after NOSCRIPT: load it on g's connection and run
    it again (with its WAIT). false when the connection failed. */
 static bool rerun(am__rbe *b, group *g, cstate *c, int script, redisReply **out, am_err *rc)
@@ -598,7 +426,7 @@ static bool rerun(am__rbe *b, group *g, cstate *c, int script, redisReply **out,
 }
 
 /* Send g's commands (sent before any group is read). */
-static void send_group(am__rbe *b, group *g, cstate *cs, const am__rcmd *cmds)
+static void send_group(am__rbe *b, group *g, cstate *cs)
 {
     g->pool = am__redis_ops_pool(g->node);
     if (am__redis_pool_get(b, g->pool, &g->ctx) != AM_OK) {
@@ -613,11 +441,7 @@ static void send_group(am__rbe *b, group *g, cstate *cs, const am__rcmd *cmds)
         confirm = confirm || cs[g->idx[i]].confirm;
     }
     g->wait = b->is_cluster && confirm && atomic_load(&g->node->replicas) > 0;
-    if (g->wait)
-        choose_mode(b, g, cmds[g->idx[0]].bucket);
-    if (ok && g->wait && g->mode == G_LEAD && g->set)
-        ok = send_set(b, g->ctx, g->bucket);
-    if (ok && g->wait && g->mode != G_DEFER)
+    if (ok && g->wait)
         ok = send_wait(g->ctx, on_bg(g->node));
     if (!ok || !am__redis_send(g->ctx))
         g->failed = true;
@@ -630,21 +454,11 @@ static void read_group(am__rbe *b, group *g, cstate *cs, const am__rcmd *cmds, r
     for (size_t i = 0; i < g->n && !g->failed; i++)
         if (!read_one(g->ctx, &cs[g->idx[i]], &out[g->idx[i]]))
             g->failed = true;
-    bool lost = false, set_ok = true;
-    if (!g->failed && g->wait && g->mode == G_LEAD && g->set) {
-        set_ok = read_set(g->ctx, &lost);
-        g->failed = lost;
-    }
-    if (!g->failed && g->wait && g->mode != G_DEFER && !read_wait(g->ctx, &lost)) {
+    bool lost = false;
+    if (!g->failed && g->wait && !read_wait(g->ctx, &lost)) {
         g->failed = lost;
         g->unconfirmed = !lost;
     }
-    if (g->wait && g->mode == G_LEAD && !g->failed) {
-        publish(g->node, g->cover, set_ok && !g->unconfirmed);
-        g->published = true;
-    }
-    if (g->wait && g->mode == G_DEFER && !g->failed)
-        g->ticket = take_ticket(g->node);
     for (size_t i = 0; i < g->n && !g->failed; i++) {
         size_t k = g->idx[i];
         if (cmds[k].script < 0 || kind_of(out[k]) != R_NOSCRIPT)
@@ -658,26 +472,6 @@ static void read_group(am__rbe *b, group *g, cstate *cs, const am__rcmd *cmds, r
             break;
         }
     }
-}
-
-/* A node's writes of a fan-out waiting for a batch: its last ticket. */
-typedef struct pend {
-    am__rnode *node;
-    uint64_t ticket;
-    int bucket;
-} pend;
-
-/* Keep g's ticket in ps (one per node: a later ticket's batch covers the
-   earlier ones). */
-static void keep_ticket(pend *ps, size_t *np, const group *g)
-{
-    size_t i = 0;
-    while (i < *np && ps[i].node != g->node)
-        i++;
-    if (i == *np)
-        ps[(*np)++] = (pend){g->node, 0, g->bucket};
-    if (g->ticket > ps[i].ticket)
-        ps[i] = (pend){g->node, g->ticket, g->bucket};
 }
 
 static void free_replies(redisReply **out, size_t n)
@@ -775,14 +569,11 @@ am_err am__redis_fanout(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply *
     enum { FEW = 4, FEW_WORDS = 48 };
     cstate cs_few[FEW];
     group gs_few[FEW];
-    pend ps_few[FEW * MAX_TRIES]; /* a command meets at most a node per round */
     size_t idx_few[FEW], al_few[FEW_WORDS];
     const char *av_few[FEW_WORDS];
     bool few = n <= FEW && words <= FEW_WORDS;
     cstate *cs = few ? cs_few : am__calloc(n, sizeof *cs);
     group *gs = few ? gs_few : am__calloc(n, sizeof *gs);
-    pend *ps = few ? ps_few : am__calloc(n * MAX_TRIES, sizeof *ps);
-    size_t nps = 0;
     size_t *idx = few ? idx_few : am__calloc(n, sizeof *idx);
     const char **av = few ? av_few : am__malloc(words * sizeof *av);
     size_t *al = few ? al_few : am__malloc(words * sizeof *al);
@@ -791,7 +582,7 @@ am_err am__redis_fanout(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply *
         memset(gs_few, 0, sizeof gs_few);
     }
     am_err rc = AM_OK;
-    if (!cs || !gs || !idx || !av || !al || !ps) {
+    if (!cs || !gs || !idx || !av || !al) {
         rc = am__err(AM_ENOMEM, "out of memory sending commands to redis");
         goto done;
     }
@@ -843,7 +634,7 @@ am_err am__redis_fanout(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply *
             cs[idx[i]].pending = false;
         }
         for (size_t g = 0; g < ng; g++)
-            send_group(b, &gs[g], cs, cmds);
+            send_group(b, &gs[g], cs);
         am_err script_rc = AM_OK;
         for (size_t g = 0; g < ng; g++)
             if (gs[g].ctx && !gs[g].failed)
@@ -863,10 +654,6 @@ am_err am__redis_fanout(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply *
                                  gr->node->addr, on_bg(gr->node) ? BG_WAIT_MS : AM__REDIS_WAIT_MS);
                 am__redis_pool_put(gr->pool, gr->ctx, gr->failed);
             }
-            if (gr->wait && gr->mode == G_LEAD && !gr->published)
-                publish(gr->node, gr->cover, false); /* it covers no one */
-            if (gr->wait && gr->mode == G_DEFER && gr->ticket)
-                keep_ticket(ps, &nps, gr);
             refresh = refresh || gr->failed || gr->unconfirmed || gr->unreached;
         }
         if (!rc && script_rc)
@@ -906,23 +693,12 @@ am_err am__redis_fanout(am__rbe *b, const am__rcmd *cmds, size_t n, redisReply *
             nanosleep(&ts, NULL);
         }
     }
-    /* the writes of deferred groups: confirmed by a batch, or the call fails
-       as when its own WAIT is not answered */
-    for (size_t i = 0; i < nps && !rc; i++)
-        if (!confirm_ticket(b, ps[i].node, ps[i].ticket, ps[i].bucket)) {
-            rc = am__err(AM_EBACKEND,
-                         "redis at %s: no replica confirmed the write within %d ms: it may be "
-                         "lost if this master fails",
-                         ps[i].node->addr, AM__REDIS_WAIT_MS);
-            am__redis_map_refresh(b, false);
-        }
 done:
     if (rc)
         free_replies(out, n);
     if (!few) {
         am__free(cs);
         am__free(gs);
-        am__free(ps);
         am__free(idx);
         am__free(av);
         am__free(al);

@@ -76,18 +76,6 @@ typedef struct am__rpool {
     struct am__rnode *node; /* where its connections go */
 } am__rpool;
 
-/* Group commit of a node's replica confirmations (coord_redis_cluster.c):
-   a write read back and not yet confirmed holds a ticket; one WAIT sent
-   after its reply covers every ticket handed out before it was sent. */
-typedef struct am__rgc {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    uint64_t reg;      /* the last ticket handed out */
-    uint64_t ok_upto;  /* tickets <= this: a replica has their writes */
-    uint64_t bad_upto; /* tickets <= this: the WAIT that covered them failed */
-    bool leading;      /* a WAIT that covers tickets is being sent or read */
-} am__rgc;
-
 /* A server: the standalone one, or a node of a cluster. Made by open or
    when the cluster names it, freed by close; never moves. */
 typedef struct am__rnode {
@@ -96,7 +84,6 @@ typedef struct am__rnode {
     char addr[AM__REDIS_HOST_MAX + 16]; /* "host:port", "[v6]:port" or the socket path */
     int index;                          /* in nodes[]: a fan-out takes connections in this order */
     am__rpool ops, waits, bg;
-    am__rgc gc;
     _Atomic int replicas; /* online replicas (cluster): a write waits for one of them */
 } am__rnode;
 

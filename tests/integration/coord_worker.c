@@ -32,8 +32,8 @@
 **                                              whose ids pass 128 bytes
 **
 ** produce and consume run two threads on one coordinator (its sends,
-** receives and acks at the same time: on a cluster they share their
-** master's replica confirmations, coord_redis_cluster.c's group commit).
+** receives and acks at the same time, on its pooled connections, as the
+** threads of an agent process do).
 ** Every worker writes one line per outcome to its LOG, flushed at once so a
 ** killed process loses nothing it wrote:
 **   sent ID | send? ID            send: AM_OK | AM_EBACKEND (may have landed)
@@ -158,10 +158,10 @@ static uint64_t next_rand(void)
 /* Workers                                                             */
 /* ------------------------------------------------------------------ */
 
-/* The threads of one worker process: they share its coordinator (so that
-   their sends and acks run at the same time through it, as the threads of
-   an agent process do: on a cluster their writes share a master's replica
-   confirmations, coord_redis_cluster.c). */
+/* The threads of one worker process: they share its coordinator, so that
+   their sends and acks run at the same time through it (its connection
+   pools, several writes to a master at once), as an agent process's
+   threads do. */
 #define THREADS 2
 
 typedef struct job {

@@ -614,7 +614,7 @@ static void test_master_killed_replica_promoted(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* Group commit of the replicas' confirmations                         */
+/* Threads sharing a coordinator: their writes confirmed each           */
 /* ------------------------------------------------------------------ */
 
 #define GC_THREADS 6
@@ -684,11 +684,11 @@ static void gc_run(gc_job *jobs, int n)
         pthread_join(t[k], NULL);
 }
 
-/* Threads sharing a coordinator share their masters' WAITs (group
-   commit): every send that returned AM_OK is on its master's replica
-   already, and with a replica frozen no send to its master returns AM_OK
-   -- none is confirmed by another's WAIT that did not cover it. */
-static void test_group_commit_confirms_every_write(void **state)
+/* Threads sharing a coordinator (its pooled connections, several writes
+   to a master at once): every send that returned AM_OK is on its master's
+   replica already, and with a replica frozen no send to its master
+   returns AM_OK -- none is confirmed by a WAIT that did not cover it. */
+static void test_shared_coordinator_writes_confirmed(void **state)
 {
     (void)state;
     flush_cluster();
@@ -805,7 +805,7 @@ int main(void)
         cmocka_unit_test(test_scripts_loaded_where_missing),
         cmocka_unit_test(test_moved_and_ask),
         cmocka_unit_test(test_open_refusals),
-        cmocka_unit_test(test_group_commit_confirms_every_write),
+        cmocka_unit_test(test_shared_coordinator_writes_confirmed),
         cmocka_unit_test(test_master_killed_replica_promoted),
     };
     rc |= cmocka_run_group_tests_name("coordinator: redis cluster only", tests, NULL, NULL);
