@@ -720,11 +720,18 @@ static void test_shared_coordinator_writes_confirmed(void **state)
     for (int k = 0; k < GC_THREADS; k++)
         jobs[k] = (gc_job){.c = c, .k = 100 + k, .sends = 1, .replica = rep, .agent = agent};
     gc_run(jobs, GC_THREADS);
+    /* (on a machine so loaded that the sends outlast the node timeout, the
+       master may have flagged its replica failing, and the map then says
+       it has none: nothing is waited for, by design) */
+    bool noticed = cl_says(&g_cl.node[m], "CLUSTER NODES", "fail");
+    if (noticed)
+        print_message("the master flagged its frozen replica failing: sends not checked\n");
     kill(g_cl.node[rep].pid, SIGCONT);
     for (int k = 0; k < GC_THREADS; k++) {
         AM_ASSERT_EQ(jobs[k].other, AM_OK);
-        AM_ASSERT_EQ(jobs[k].ok, 0);
-        AM_ASSERT_EQ(jobs[k].backend, 1);
+        AM_ASSERT_EQ(jobs[k].ok + jobs[k].backend, 1);
+        if (!noticed)
+            AM_ASSERT_EQ(jobs[k].ok, 0);
     }
     if (!cl_wait_ready(&g_cl, 30))
         fail_msg("the cluster is not ready after the replica was thawed");
