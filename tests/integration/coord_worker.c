@@ -31,6 +31,9 @@
 **                                              bytes, and broadcast copies
 **                                              whose ids pass 128 bytes
 **
+** produce and consume run two threads on one coordinator (its sends,
+** receives and acks at the same time, on its pooled connections, as the
+** threads of an agent process do).
 ** Every worker writes one line per outcome to its LOG, flushed at once so a
 ** killed process loses nothing it wrote:
 **   sent ID | send? ID            send: AM_OK | AM_EBACKEND (may have landed)
@@ -62,6 +65,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,16 +107,19 @@ static am_coord_opts worker_opts(am_registry *r)
 }
 
 static FILE *g_log;
+static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER; /* a line at a time */
 
 static void logf_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_line(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    pthread_mutex_lock(&g_log_lock);
     vfprintf(g_log, fmt, ap);
-    va_end(ap);
     fputc('\n', g_log);
     fflush(g_log);
+    pthread_mutex_unlock(&g_log_lock);
+    va_end(ap);
 }
 
 /* Open a coordinator on uri, retrying while Redis is away (up to 20 s). */
@@ -134,10 +141,13 @@ static am_coord *open_retry(const char *uri, am_registry *r)
     exit(2);
 }
 
-static uint64_t g_rand = 88172645463325252ull;
+static uint64_t g_seed = 88172645463325252ull;
+static __thread uint64_t g_rand; /* each worker thread's, from g_seed */
 
 static uint64_t next_rand(void)
 {
+    if (!g_rand)
+        g_rand = g_seed;
     g_rand ^= g_rand << 13;
     g_rand ^= g_rand >> 7;
     g_rand ^= g_rand << 17;
@@ -148,13 +158,55 @@ static uint64_t next_rand(void)
 /* Workers                                                             */
 /* ------------------------------------------------------------------ */
 
-static int produce(const char *uri, const char *tag, long n)
+/* The threads of one worker process: they share its coordinator, so that
+   their sends and acks run at the same time through it (its connection
+   pools, several writes to a master at once), as an agent process's
+   threads do. */
+#define THREADS 2
+
+typedef struct job {
+    am_coord *c;
+    const char *tag, *agent, *stopfile;
+    long n;
+    int k; /* which thread */
+    int rc;
+} job;
+
+static void seed_thread(int k)
 {
-    am_registry *r;
-    am_registry_new(&r);
-    am_coord *c = open_retry(uri, r);
+    g_rand = g_seed ^ ((uint64_t)(k + 1) * 0x9E3779B97F4A7C15ull);
+    if (!g_rand)
+        g_rand = 1;
+}
+
+/* Run fn on THREADS threads sharing c; the first nonzero rc. */
+static int run_threads(void *(*fn)(void *), job *proto)
+{
+    job jobs[THREADS];
+    pthread_t t[THREADS];
+    for (int k = 0; k < THREADS; k++) {
+        jobs[k] = *proto;
+        jobs[k].k = k;
+        pthread_create(&t[k], NULL, fn, &jobs[k]);
+    }
+    int rc = 0;
+    for (int k = 0; k < THREADS; k++) {
+        pthread_join(t[k], NULL);
+        if (jobs[k].rc && !rc)
+            rc = jobs[k].rc;
+    }
+    return rc;
+}
+
+/* Thread k sends ids TAG-i, i = k, k + THREADS, ... < n. */
+static void *produce_part(void *p)
+{
+    job *j = p;
+    seed_thread(j->k);
+    am_coord *c = j->c;
+    const char *tag = j->tag;
     static const int prios[3] = {AM_PRIO_LOW, AM_PRIO_NORMAL, AM_PRIO_HIGH};
-    for (long i = 0; i < n; i++) {
+    for (long i = j->k; i < j->n; i += THREADS) {
         char id[64], body[96];
         snprintf(id, sizeof id, "%s-%ld", tag, i);
         snprintf(body, sizeof body, "payload of %s", id);
@@ -175,13 +227,23 @@ static int produce(const char *uri, const char *tag, long n)
             sleep_s(0.05);
         } else {
             fprintf(stderr, "coord_worker: send %s: %s: %s\n", id, am_err_name(rc), am_errmsg());
-            return 1;
+            j->rc = 1;
+            return NULL;
         }
-        sleep_s(0.008);
+        sleep_s(0.008 * THREADS);
     }
-    am_coord_close(c);
+    return NULL;
+}
+
+static int produce(const char *uri, const char *tag, long n)
+{
+    am_registry *r;
+    am_registry_new(&r);
+    job j = {.c = open_retry(uri, r), .tag = tag, .n = n};
+    int rc = run_threads(produce_part, &j);
+    am_coord_close(j.c);
     am_registry_free(r);
-    return 0;
+    return rc;
 }
 
 static bool agent_idle(am_coord *c, const char *agent)
@@ -192,11 +254,12 @@ static bool agent_idle(am_coord *c, const char *agent)
     return st.queued[0] + st.queued[1] + st.queued[2] + st.delayed + st.inflight == 0;
 }
 
-static int consume(const char *uri, const char *agent, const char *stopfile)
+static void *consume_part(void *p)
 {
-    am_registry *r;
-    am_registry_new(&r);
-    am_coord *c = open_retry(uri, r);
+    job *j = p;
+    seed_thread(j->k);
+    am_coord *c = j->c;
+    const char *agent = j->agent, *stopfile = j->stopfile;
     for (;;) {
         am_coord_delivery *d;
         am_err rc = am_coord_receive(c, agent, 0, 0.3, &d);
@@ -212,7 +275,8 @@ static int consume(const char *uri, const char *agent, const char *stopfile)
         }
         if (rc) {
             fprintf(stderr, "coord_worker: receive: %s: %s\n", am_err_name(rc), am_errmsg());
-            return 1;
+            j->rc = 1;
+            return NULL;
         }
         sleep_s((double)(next_rand() % 2000) / 1e6); /* work */
         unsigned dice = (unsigned)(next_rand() % 100);
@@ -237,13 +301,23 @@ static int consume(const char *uri, const char *agent, const char *stopfile)
         else if (rc != AM_OK && rc != AM_EBACKEND) {
             fprintf(stderr, "coord_worker: settle %s: %s: %s\n", d->id, am_err_name(rc),
                     am_errmsg());
-            return 1;
+            j->rc = 1;
+            return NULL;
         }
         am_coord_delivery_free(d);
     }
-    am_coord_close(c);
+    return NULL;
+}
+
+static int consume(const char *uri, const char *agent, const char *stopfile)
+{
+    am_registry *r;
+    am_registry_new(&r);
+    job j = {.c = open_retry(uri, r), .agent = agent, .stopfile = stopfile};
+    int rc = run_threads(consume_part, &j);
+    am_coord_close(j.c);
     am_registry_free(r);
-    return 0;
+    return rc;
 }
 
 static __attribute__((noreturn)) void hold(const char *uri, const char *agent, long k)
@@ -880,12 +954,12 @@ int main(int argc, char **argv)
         return ping((int)strtol(argv[2], NULL, 10), strtod(argv[3], NULL));
     if (strcmp(mode, "produce") == 0 && argc == 6) {
         g_log = open_log(argv[5]);
-        g_rand ^= hash(argv[3]);
+        g_seed ^= hash(argv[3]);
         return produce(argv[2], argv[3], strtol(argv[4], NULL, 10));
     }
     if (strcmp(mode, "consume") == 0 && argc == 7) {
         g_log = open_log(argv[5]);
-        g_rand ^= (uint64_t)strtoull(argv[4], NULL, 10) * 0x9E3779B97F4A7C15ull;
+        g_seed ^= (uint64_t)strtoull(argv[4], NULL, 10) * 0x9E3779B97F4A7C15ull;
         int rc = consume(argv[2], argv[3], argv[6]);
         am_shutdown();
         return rc;

@@ -614,6 +614,144 @@ static void test_master_killed_replica_promoted(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Threads sharing a coordinator: their writes confirmed each           */
+/* ------------------------------------------------------------------ */
+
+#define GC_THREADS 6
+#define GC_SENDS 60
+
+typedef struct gc_job {
+    am_coord *c; /* shared by every thread */
+    int k, sends;
+    int replica; /* the node whose copy is read (-1: none) */
+    const char *agent;
+    int ok, backend, missing; /* AM_OK; AM_EBACKEND; AM_OK not on the replica */
+    int unread;               /* the replica could not be asked */
+    am_err other;
+} gc_job;
+
+/* Send j->sends messages to j->agent (or to agents gc<k>:0..4) on the
+   shared coordinator; after each AM_OK, read the message's hash on the
+   replica of its agent's master at once: confirmed means it is there. */
+static void *gc_send(void *p)
+{
+    gc_job *j = p;
+    for (int i = 0; i < j->sends; i++) {
+        char agent[32], id[32], key[128];
+        snprintf(agent, sizeof agent, "gc%d:%d", j->k, i % 5);
+        const char *to = j->agent ? j->agent : agent;
+        snprintf(id, sizeof id, "g%d-%d", j->k, i);
+        am_err rc = send_to(j->c, to, id, 5, "x");
+        if (rc == AM_EBACKEND) {
+            j->backend++;
+            continue;
+        }
+        if (rc != AM_OK) {
+            j->other = rc;
+            continue;
+        }
+        j->ok++;
+        int slot;
+        char tag[AM__REDIS_TAG_MAX], what[96];
+        am__redis_bucket_tag(am__redis_bucket(to, strlen(to)), tag, &slot);
+        int m = j->replica >= 0 ? -1 : cl_master_of_slot(&g_cl, slot);
+        int rep = j->replica >= 0 ? j->replica : cl_replica_of(&g_cl, m);
+        snprintf(what, sizeof what, "m:%s:%s", to, id);
+        bkey(to, what, key, sizeof key);
+        redisContext *rc_ = rep >= 0 ? rf_connect(&g_cl.node[rep]) : NULL;
+        redisReply *a = rc_ ? redisCommand(rc_, "READONLY") : NULL;
+        redisReply *e = a ? redisCommand(rc_, "EXISTS %s", key) : NULL;
+        if (!e || e->type != REDIS_REPLY_INTEGER)
+            j->unread++;
+        else if (e->integer != 1)
+            j->missing++;
+        if (a)
+            freeReplyObject(a);
+        if (e)
+            freeReplyObject(e);
+        if (rc_)
+            redisFree(rc_);
+    }
+    return NULL;
+}
+
+static void gc_run(gc_job *jobs, int n)
+{
+    pthread_t t[GC_THREADS];
+    for (int k = 0; k < n; k++)
+        pthread_create(&t[k], NULL, gc_send, &jobs[k]);
+    for (int k = 0; k < n; k++)
+        pthread_join(t[k], NULL);
+}
+
+/* Threads sharing a coordinator (its pooled connections, several writes
+   to a master at once): every send that returned AM_OK is on its master's
+   replica already, and with a replica frozen no send to its master
+   returns AM_OK -- none is confirmed by a WAIT that did not cover it. */
+static void test_shared_coordinator_writes_confirmed(void **state)
+{
+    (void)state;
+    flush_cluster();
+    am_registry *r;
+    am_coord *c = open_cluster(&r);
+    gc_job jobs[GC_THREADS];
+    for (int k = 0; k < GC_THREADS; k++)
+        jobs[k] = (gc_job){.c = c, .k = k, .sends = GC_SENDS, .replica = -1};
+    gc_run(jobs, GC_THREADS);
+    for (int k = 0; k < GC_THREADS; k++) {
+        AM_ASSERT_EQ(jobs[k].other, AM_OK);
+        AM_ASSERT_EQ(jobs[k].backend, 0);
+        AM_ASSERT_EQ(jobs[k].ok, GC_SENDS);
+        AM_ASSERT_EQ(jobs[k].unread, 0);
+        AM_ASSERT_EQ(jobs[k].missing, 0); /* confirmed: on the replica */
+    }
+    /* freeze the replica of frozen:1's master: a WAIT there cannot be
+       answered (each send waits 1 s for it; the cluster's node timeout
+       is 2 s), so every concurrent send to it fails -- none rides on a
+       batch that did not cover it */
+    const char *agent = "frozen:1";
+    int slot;
+    char tag[AM__REDIS_TAG_MAX];
+    am__redis_bucket_tag(am__redis_bucket(agent, strlen(agent)), tag, &slot);
+    int m = cl_master_of_slot(&g_cl, slot), rep = m >= 0 ? cl_replica_of(&g_cl, m) : -1;
+    if (rep < 0)
+        fail_msg("no replica of the master of %s", agent);
+    kill(g_cl.node[rep].pid, SIGSTOP);
+    for (int k = 0; k < GC_THREADS; k++)
+        jobs[k] = (gc_job){.c = c, .k = 100 + k, .sends = 1, .replica = rep, .agent = agent};
+    gc_run(jobs, GC_THREADS);
+    /* (on a machine so loaded that the sends outlast the node timeout, the
+       master may have flagged its replica failing, and the map then says
+       it has none: nothing is waited for, by design) */
+    bool noticed = cl_says(&g_cl.node[m], "CLUSTER NODES", "fail");
+    if (noticed)
+        print_message("the master flagged its frozen replica failing: sends not checked\n");
+    kill(g_cl.node[rep].pid, SIGCONT);
+    for (int k = 0; k < GC_THREADS; k++) {
+        AM_ASSERT_EQ(jobs[k].other, AM_OK);
+        AM_ASSERT_EQ(jobs[k].ok + jobs[k].backend, 1);
+        if (!noticed)
+            AM_ASSERT_EQ(jobs[k].ok, 0);
+    }
+    if (!cl_wait_ready(&g_cl, 30))
+        fail_msg("the cluster is not ready after the replica was thawed");
+    /* and once it answers, sends work again (not checked on the replica:
+       until the cluster sees its link up again, the map may say the master
+       has no replica, and then nothing is waited for) */
+    am_err rc = AM_EBACKEND;
+    for (int i = 0; i < 100 && rc != AM_OK; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "probe%d", i);
+        rc = send_to(c, agent, id, 5, "x");
+        if (rc != AM_OK)
+            cl_sleep_ms(50);
+    }
+    AM_ASSERT_OK(rc);
+    am_coord_close(c);
+    am_registry_free(r);
+}
+
+/* ------------------------------------------------------------------ */
 /* Refusals                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -674,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_scripts_loaded_where_missing),
         cmocka_unit_test(test_moved_and_ask),
         cmocka_unit_test(test_open_refusals),
+        cmocka_unit_test(test_shared_coordinator_writes_confirmed),
         cmocka_unit_test(test_master_killed_replica_promoted),
     };
     rc |= cmocka_run_group_tests_name("coordinator: redis cluster only", tests, NULL, NULL);
