@@ -114,6 +114,7 @@ am_err am_encode_samples(am_registry *const *regs, size_t n, am_sample_fn fn, vo
     am_buf_init(&w.buf, 0);
     w.fn = fn;
     w.ud = ud;
+    am_buf_reserve(&w.buf, 1); /* a capacity: the walk then sizes no text block */
     am_err rc = n ? am__encode(regs, n, &samples_encoder, &w.buf) : AM_OK;
     am_buf_free(&w.buf);
     return rc;
