@@ -106,7 +106,7 @@ typedef int (*am_exemplar_fn)(void *userdata, const am_label_pair *pairs, size_t
 **          registries. userdata is passed through.
 ** Returns AM_OK; AM_EINVAL (fn NULL, or regs NULL with n > 0); AM_ENOMEM
 ** (out of memory, or fn returned non-zero: the walk stopped there).
-** Thread-safe as am_encode(). Since: 0.4
+** Thread-safe as am_encode(). Since: 0.3
 */
 AM_EXTERN am_err am_encode_exemplars(am_registry *const *regs, size_t n, am_exemplar_fn fn,
                                      void *userdata);
