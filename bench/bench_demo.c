@@ -41,9 +41,12 @@
 ** one at a time, so there the overhead is 1 - 9.0/34.4 = 0.74 of CPU;
 ** flat out on two cores the uninstrumented step also waits on hand-offs
 ** (futex wake-ups the instrumented one shares), hence 0.15-0.39 in wall
-** time. What would reach 0.05: a shortest-double writer without printf
-** (Ryu or Grisu: ~9k of the 25k), handles kept per agent in the packs
-** (~5k); the write(2) per line stays (a line is never torn).
+** time. Since then am__fmt_digits rounds its 15- and 16-digit tries from
+** one 17-digit snprintf (fmt.c): 9.1k -> 6.2k a step, the step 34.4k ->
+** 32.6k (same profile, after). What would reach 0.05: a shortest-double
+** writer without printf or strtod (Ryu or Grisu: the other ~6k), handles
+** kept per agent in the packs (~5k); the write(2) per line stays (a line
+** is never torn).
 **
 ** The demo is the `agentmon` program next to am-bench (build-bench/agentmon,
 ** built by `make bench`); without it the group reports an error line.
@@ -137,7 +140,7 @@ void bench_group_demo(void)
     o.has_target = true;
     o.target = 0.05;
     o.note = "1 - instrumented/uninstrumented steps per second. callgrind, instructions per "
-             "step: 34.4k instrumented vs 9.0k; of the 25k more, the JSON log line 12k (9k "
+             "step: 32.6k instrumented vs 9.0k; of the 24k more, the JSON log line ~10k (6k "
              "of it the shortest form of a 17-digit double via snprintf+strtod), the packs' "
              "label lookups 7.3k, exemplars 2.4k, trace ids 1.5k; plus a write(2) per line "
              "-- see bench_demo.c";
