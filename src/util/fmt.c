@@ -22,6 +22,22 @@
 
 #include "fmt.h"
 
+/* Write e+XX / e-XX (three digits from 100 up) and a NUL; returns the
+   length without it. printf's form of an exponent. */
+static size_t put_exp(char *out, int ex)
+{
+    size_t o = 0;
+    int a = ex < 0 ? -ex : ex;
+    out[o++] = 'e';
+    out[o++] = ex < 0 ? '-' : '+';
+    if (a >= 100)
+        out[o++] = (char)('0' + a / 100);
+    out[o++] = (char)('0' + (a / 10) % 10);
+    out[o++] = (char)('0' + a % 10);
+    out[o] = '\0';
+    return o;
+}
+
 /* buf is "[-]d.ddddde[+-]XX": its digits into d (trailing zeros trimmed),
    the decimal point's place into *dp. */
 static size_t take_digits(const char *buf, char *d, int *dp)
@@ -85,16 +101,9 @@ static bool round_from_17(const char *x17, int k, char *out, size_t cap)
         memcpy(out + o, dg + 1, (size_t)k - 1);
         o += (size_t)k - 1;
     }
-    unsigned long a = (unsigned long)(ex < 0 ? -ex : ex);
     if (o + 6 > cap)
         return false;
-    out[o++] = 'e';
-    out[o++] = ex < 0 ? '-' : '+';
-    if (a >= 100)
-        out[o++] = (char)('0' + a / 100);
-    out[o++] = (char)('0' + a / 10 % 10);
-    out[o++] = (char)('0' + a % 10);
-    out[o] = '\0';
+    put_exp(out + o, (int)ex);
     return true;
 }
 
@@ -236,15 +245,7 @@ size_t am__fmt_real(char *out, double v, am_fmt_form form)
             memcpy(out + o, d + 1, nd - 1);
             o += nd - 1;
         }
-        out[o++] = 'e';
-        out[o++] = exp < 0 ? '-' : '+';
-        int a = exp < 0 ? -exp : exp;
-        if (a >= 100)
-            out[o++] = (char)('0' + a / 100);
-        out[o++] = (char)('0' + (a / 10) % 10);
-        out[o++] = (char)('0' + a % 10);
-        out[o] = '\0';
-        return o;
+        return o + put_exp(out + o, exp);
     }
     return o + am__fmt_place(out + o, d, nd, dp);
 }
