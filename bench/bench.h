@@ -152,6 +152,7 @@ void bench_group_counter_with_existing(void);
 void bench_group_encode_10k(void);
 void bench_group_encode_100k(void);
 void bench_group_rss_100k(void);
+void bench_group_query_exemplars(void); /* bench_exemplars.c */
 void bench_group_http_scrape(void);
 void bench_group_http_slowloris(void); /* bench_http.c */
 void bench_group_coord_memory(void);

@@ -109,6 +109,7 @@ static const group GROUPS[] = {
     {"encode_first",
      bench_group_encode_first,
      {"encode_first_call_ms", "encode_second_call_ms", "encode_third_call_ms"}},
+    {"query_exemplars", bench_group_query_exemplars, {"query_exemplars_ms"}},
     {"rss_100k_children",
      bench_group_rss_100k,
      {"rss_100k_children_mib", "rss_100k_children_abs_mib"}},

@@ -84,6 +84,33 @@ typedef int (*am_sample_fn)(void *userdata, am_label_pair *pairs, size_t n, doub
 AM_EXTERN am_err am_encode_samples(am_registry *const *regs, size_t n, am_sample_fn fn,
                                    void *userdata);
 
+/*
+** The callback of am_encode_exemplars(): the sample an exemplar is attached
+** to, pairs[0..n) as am_sample_fn has them ("__name__" <name>_total, or
+** <name>_bucket with le last), and the exemplar: its labels ex[0..n_ex)
+** (unescaped), its value, and its time in unix seconds as the OpenMetrics
+** text carries it (milliseconds). Everything is valid during the call
+** only. Return 0 to go on; non-zero stops the walk.
+*/
+typedef int (*am_exemplar_fn)(void *userdata, const am_label_pair *pairs, size_t n,
+                              const am_label_pair *ex, size_t n_ex, double value, double ts);
+
+/*
+** am_encode_exemplars: every exemplar regs[0..n) hold -- the last one of
+** each counter series and histogram bucket -- in the order and with the
+** values an OpenMetrics exposition (am_encode) would show them, without
+** writing or parsing the text: for code that answers exemplar queries.
+** regs     borrowed; n may be 0 (fn is not called).
+** fn       called once per exemplar on the calling thread, with the
+**          registries' locks held: it must not call into the same
+**          registries. userdata is passed through.
+** Returns AM_OK; AM_EINVAL (fn NULL, or regs NULL with n > 0); AM_ENOMEM
+** (out of memory, or fn returned non-zero: the walk stopped there).
+** Thread-safe as am_encode(). Since: 0.3
+*/
+AM_EXTERN am_err am_encode_exemplars(am_registry *const *regs, size_t n, am_exemplar_fn fn,
+                                     void *userdata);
+
 #ifdef __cplusplus
 }
 #endif

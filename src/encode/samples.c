@@ -2,7 +2,10 @@
 ** samples.c: the registries as a stream of samples, one callback each
 ** (am_encode_samples, public in expose.h), for the parts that want samples
 ** rather than text: the alerting window's feed (src/alert/feed.c) and the
-** remote_write sampler (src/rw/sender.c).
+** remote_write sampler (src/rw/sender.c); and the exemplars alone
+** (am_encode_exemplars), for the collector's /api/v1/query_exemplars,
+** which encoded the whole registry as OpenMetrics and parsed it back to
+** find them (issue 14).
 **
 ** DESIGN
 ** The registry walk (walk.c) already visits every family and series with
@@ -19,11 +22,14 @@
 #include <string.h>
 
 #include "../util/error.h"
+#include "../util/fmt.h"
+#include "../util/number.h"
 #include "encoder.h"
 
 typedef struct walk {
     am_buf buf; /* first: the walk's e->b points here */
     am__sample_fn fn;
+    am_exemplar_fn ex_fn; /* exemplars only, instead of fn */
     void *ud;
     char name[AM_MAX_NAME + 16];
     am__pair pairs[AM_MAX_LABELS + 2];
@@ -59,6 +65,68 @@ static void put(walk *w, const am_family *f, const char *suffix, size_t n, const
         w->buf.err = AM_ENOMEM;
 }
 
+/*
+** Split an exemplar's rendered labels, name="escaped value",... (our own
+** text: am__exemplar_render wrote it from validated pairs), in place into
+** pairs; returns their number, at most max.
+*/
+static size_t split_rendered(char *t, am__pair *out, size_t max)
+{
+    size_t n = 0;
+    while (*t && n < max) {
+        char *eq = strchr(t, '=');
+        if (!eq || eq[1] != '"')
+            break;
+        *eq = '\0';
+        out[n].name = t;
+        char *r = eq + 2, *w = r;
+        out[n].value = w;
+        while (*r && *r != '"') {
+            if (*r == '\\' && r[1]) {
+                r++;
+                *w++ = *r == 'n' ? '\n' : *r;
+                r++;
+            } else {
+                *w++ = *r++;
+            }
+        }
+        if (*r != '"')
+            break;
+        *w = '\0';
+        n++;
+        t = r + 1;
+        if (*t == ',')
+            t++;
+    }
+    return n;
+}
+
+/* The exemplar x of the sample name<suffix>{labels[,le]}, to ex_fn. */
+static void put_exemplar(walk *w, const am_family *f, const char *suffix, size_t n, const char *le,
+                         const am_exview *x)
+{
+    if (w->buf.err || !x || !x->set)
+        return;
+    size_t nl = f->name_len, sl = strlen(suffix);
+    memcpy(w->name, f->name, nl);
+    memcpy(w->name + nl, suffix, sl + 1);
+    am__pair tmp[AM_MAX_LABELS + 2], ex[AM_MAX_LABELS];
+    tmp[0] = (am__pair){"__name__", w->name};
+    memcpy(tmp + 1, w->pairs, n * sizeof *tmp);
+    size_t k = n + 1;
+    if (le)
+        tmp[k++] = (am__pair){"le", le};
+    char text[AM_EXEMPLAR_TEXT + 1];
+    memcpy(text, x->labels, x->len + 1);
+    size_t n_ex = split_rendered(text, ex, AM_MAX_LABELS);
+    /* the time as the text has it: milliseconds, read back */
+    char ms[AM_FMT_MAX];
+    double ts = x->ts;
+    (void)am__num_parse(ms, am__fmt_millis(ms, x->ts), AM_NUM_PLUS | AM_NUM_INF_NAN, &ts);
+    if (w->ex_fn(w->ud, tmp, k, ex, n_ex, x->value, ts))
+        w->buf.err = AM_ENOMEM;
+}
+
 static void series(am_enc *e, const am_family *f, const am_series *s)
 {
     walk *w = (walk *)e->b;
@@ -79,6 +147,14 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
             v += strlen(v) + 1;
             n++;
         }
+    }
+    if (w->ex_fn) {
+        if (f->type == AM_TYPE_COUNTER && s->ex)
+            put_exemplar(w, f, "_total", n, NULL, s->ex);
+        else if (f->type == AM_TYPE_HISTOGRAM && s->ex)
+            for (size_t i = 0; i <= f->n_bounds; i++)
+                put_exemplar(w, f, "_bucket", n, i < f->n_bounds ? f->le[i] : "+Inf", &s->ex[i]);
+        return;
     }
     switch (f->type) {
     case AM_TYPE_COUNTER:
@@ -105,16 +181,31 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
 
 static const am_encoder samples_encoder = {1, nop_begin, nop_family, series, nop_family, nop_begin};
 
-am_err am_encode_samples(am_registry *const *regs, size_t n, am_sample_fn fn, void *ud)
+static am_err run(am_registry *const *regs, size_t n, am_sample_fn fn, am_exemplar_fn ex_fn,
+                  void *ud)
 {
-    if (!fn || (n && !regs))
-        return am__err(AM_EINVAL, "am_encode_samples: %s", fn ? "regs is NULL" : "fn is NULL");
     walk w;
     memset(&w, 0, sizeof w);
     am_buf_init(&w.buf, 0);
     w.fn = fn;
+    w.ex_fn = ex_fn;
     w.ud = ud;
+    am_buf_reserve(&w.buf, 1); /* a capacity: the walk then sizes no text block */
     am_err rc = n ? am__encode(regs, n, &samples_encoder, &w.buf) : AM_OK;
     am_buf_free(&w.buf);
     return rc;
+}
+
+am_err am_encode_samples(am_registry *const *regs, size_t n, am_sample_fn fn, void *ud)
+{
+    if (!fn || (n && !regs))
+        return am__err(AM_EINVAL, "am_encode_samples: %s", fn ? "regs is NULL" : "fn is NULL");
+    return run(regs, n, fn, NULL, ud);
+}
+
+am_err am_encode_exemplars(am_registry *const *regs, size_t n, am_exemplar_fn fn, void *ud)
+{
+    if (!fn || (n && !regs))
+        return am__err(AM_EINVAL, "am_encode_exemplars: %s", fn ? "regs is NULL" : "fn is NULL");
+    return run(regs, n, NULL, fn, ud);
 }

@@ -196,6 +196,41 @@ static void walk_series(walk *w, am_family *f)
 }
 
 /*
+** A guess at the bytes family f takes in a text exposition, for the first
+** block of an encode that has no last length to go by (a process's first
+** scrape): its series times their lines, a line its name, the first
+** child's label text, a bucket's le pair and a number. Too little costs a
+** copy into a block twice as large (and that block's page faults); too
+** much costs nothing but address space, as pages never written are never
+** faulted in. Called with the registry's lock held; takes f's.
+*/
+static size_t family_guess(am_family *f, bool om)
+{
+    size_t series = 1, labels = 0, lines = om ? 2 : 1; /* OpenMetrics: and _created */
+    if (am__family_listed(f) && !f->collect) {
+        pthread_mutex_lock(&f->lock);
+        series = f->n_children;
+        labels = f->head ? f->head->labels_len : 0;
+        pthread_mutex_unlock(&f->lock);
+    }
+    if (f->type == AM_TYPE_HISTOGRAM)
+        lines = f->n_bounds + 4;
+    else if (f->type == AM_TYPE_STATESET)
+        lines = f->n_states;
+    size_t line = f->name_len + labels + (f->type == AM_TYPE_HISTOGRAM ? 40 : 32);
+    return 3 * f->name_len + strlen(f->help) + 64 + series * lines * line;
+}
+
+static size_t encode_guess(am_registry *const *regs, size_t n, bool om)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < regs[k]->n; i++)
+            total += family_guess(regs[k]->fams[i], om);
+    return total;
+}
+
+/*
 ** Registries' families are each sorted by name, so several registries are
 ** merged like sorted lists: the smallest name next, and every registry's
 ** family of that name that has the same definition as the first becomes
@@ -222,6 +257,8 @@ am_err am__encode_with(am_registry *const *regs, size_t n, const am__enc_source 
     w->e.ops = ops;
     for (size_t k = 0; k < n; k++)
         pthread_rwlock_rdlock(&regs[k]->lock);
+    if (!b->cap) /* no last length to go by: a guess */
+        am_buf_reserve(b, encode_guess(regs, n, ops != &am__enc_prometheus));
     ops->begin(&w->e);
     while (!am_buf_err(b)) {
         const char *name = NULL;

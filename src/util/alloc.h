@@ -42,4 +42,18 @@ void *am__grow(void *v, size_t *cap, size_t need, size_t elem, size_t first);
 */
 void am__advise_huge(void *p, size_t n);
 
+/*
+** The size to ask am__malloc() for, at least n, when a block of n bytes
+** (n >= AM_HUGE_BLOCK_MIN / 2) should lie in whole 2 MiB pages: a
+** multiple of 2 MiB less 32 bytes. glibc's malloc serves such a request
+** with an mmap() of exactly that multiple (its 16-byte chunk header and
+** 8 bytes of rounding), and Linux (6.7 on) places an anonymous mapping
+** whose length is a multiple of 2 MiB on a 2 MiB boundary: every page of
+** the block can then be a huge page, where an unaligned one keeps up to
+** 2 x 511 small pages at its ends, one fault each (issue 14). Only a
+** size: with another allocator, or a block malloc takes from its heap,
+** nothing is lost but the rounding.
+*/
+size_t am__huge_size(size_t n);
+
 #endif

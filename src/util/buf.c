@@ -5,7 +5,9 @@
 ** allocations in total and none per series. A buffer of megabytes (an
 ** exposition of 100,000 series) asks for transparent huge pages as it
 ** grows: what a fresh process's first scrape spent was mostly page
-** faults, one per 4 KiB it wrote (issue 14).
+** faults, one per 4 KiB it wrote (issue 14). Such a block is a whole
+** number of 2 MiB pages (am__huge_size), so malloc maps it aligned and
+** every page of it can be huge.
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,10 +50,12 @@ char *am_buf_reserve(am_buf *b, size_t n)
     }
     if (cap > AM_HUGE_BLOCK_MIN / 4 && cap < AM_HUGE_BLOCK_MIN)
         cap = AM_HUGE_BLOCK_MIN; /* past 1 MiB, straight to huge pages: untouched room is free */
+    if (cap >= AM_HUGE_BLOCK_MIN)
+        cap = am__huge_size(cap); /* whole 2 MiB pages, aligned (alloc.h) */
     if (b->max && cap > b->max)
         cap = b->max;
     char *p;
-    if (cap < AM_HUGE_BLOCK_MIN) {
+    if (cap < AM_HUGE_BLOCK_MIN / 2) {
         p = am__realloc(b->p, cap);
     } else if ((p = am__malloc(cap))) {
         /* advised before a byte of it is written (a block grown in place

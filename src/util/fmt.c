@@ -5,12 +5,15 @@
 ** written from their digits directly: no libc call. Other values try the
 ** correctly rounded 15-significant-digit form first; when that reads back
 ** exactly it is, trimmed, the shortest form (a shorter exact form would
-** round to it), else 16 digits, else 17, which always round-trips.
+** round to it), else 16 digits, else 17, which always round-trips; the 15
+** and 16 digits are rounded from the one 17-digit conversion (issue 14:
+** the demo's log lines spent a third of their cost in three snprintf).
 ** Subnormals, with fewer significant bits, search up from one digit.
 ** Values in [1e-4, 1e6) with at most nine decimals -- most timings and
 ** ratios -- are checked exactly (m / 10^k == v) and written from m.
 */
 #include <float.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +21,111 @@
 #include <string.h>
 
 #include "fmt.h"
+
+/* Write e+XX / e-XX (three digits from 100 up) and a NUL; returns the
+   length without it. printf's form of an exponent. */
+static size_t put_exp(char *out, int ex)
+{
+    size_t o = 0;
+    int a = ex < 0 ? -ex : ex;
+    out[o++] = 'e';
+    out[o++] = ex < 0 ? '-' : '+';
+    if (a >= 100)
+        out[o++] = (char)('0' + a / 100);
+    out[o++] = (char)('0' + (a / 10) % 10);
+    out[o++] = (char)('0' + a % 10);
+    out[o] = '\0';
+    return o;
+}
+
+/* buf is "[-]d.ddddde[+-]XX": its digits into d (trailing zeros trimmed),
+   the decimal point's place into *dp. */
+static size_t take_digits(const char *buf, char *d, int *dp)
+{
+    size_t n = 0;
+    const char *p = buf;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            d[n++] = *p;
+    *dp = (int)strtol(p + 1, NULL, 10) + 1;
+    while (n > 1 && d[n - 1] == '0')
+        n--;
+    return n;
+}
+
+/*
+** The k-digit correctly rounded form of a normal v, from its 17-digit one
+** (x17: "[-]d.dddddddddddddddde[+-]XX") by rounding those digits, into
+** out as "%.*e" would write it; false when the dropped digits are exactly
+** 5 then zeros, the one case where the 17-digit rounding may have moved v
+** across the half-way point and the string cannot tell which way to go.
+** Anywhere else rounding twice gives what rounding once does: the dropped
+** part of x17 is within half a unit of its 17th digit from v's own, and
+** that unit is a tenth or less of the half-way gap it would have to cross.
+*/
+static bool round_from_17(const char *x17, int k, char *out, size_t cap)
+{
+    const char *m = x17 + (x17[0] == '-');
+    char dg[18];
+    for (int i = 0, j = 0; i < 17; j++)
+        if (m[j] != '.')
+            dg[i++] = m[j];
+    const char *e = strchr(m, 'e');
+    long ex = strtol(e + 1, NULL, 10);
+    bool up = dg[k] > '5';
+    if (dg[k] == '5') {
+        bool tail = false;
+        for (int i = k + 1; i < 17; i++)
+            tail |= dg[i] != '0';
+        if (!tail)
+            return false;
+        up = true;
+    }
+    if (up) {
+        int i = k - 1;
+        for (; i >= 0 && dg[i] == '9'; i--)
+            dg[i] = '0';
+        if (i >= 0) {
+            dg[i]++;
+        } else { /* 99..9 became 100..0 */
+            dg[0] = '1';
+            ex++;
+        }
+    }
+    size_t o = 0;
+    if (x17[0] == '-')
+        out[o++] = '-';
+    out[o++] = dg[0];
+    if (k > 1) {
+        out[o++] = '.';
+        memcpy(out + o, dg + 1, (size_t)k - 1);
+        o += (size_t)k - 1;
+    }
+    if (o + 6 > cap)
+        return false;
+    put_exp(out + o, (int)ex);
+    return true;
+}
+
+/*
+** A normal v: the 15- then 16-digit forms, each kept when it reads back
+** as v, else the 17 digits, which always do. One snprintf for all three
+** (printf's exact conversion is most of the cost of a shortest form:
+** ~2k instructions a call, where rounding a string is a few dozen), and
+** a second only in round_from_17's exact-half case.
+*/
+static size_t digits_normal(double v, char *d, int *dp, char *buf)
+{
+    char x17[40];
+    snprintf(x17, sizeof x17, "%.16e", v);
+    for (int k = 15; k <= 16; k++) {
+        if (!round_from_17(x17, k, buf, 40))
+            snprintf(buf, 40, "%.*e", k - 1, v);
+        if (strtod(buf, NULL) == v)
+            return take_digits(buf, d, dp);
+    }
+    return take_digits(x17, d, dp);
+}
 
 size_t am__fmt_digits(double v, char *d, int *dp)
 {
@@ -34,23 +142,17 @@ size_t am__fmt_digits(double v, char *d, int *dp)
         return n;
     }
     char buf[40];
+    if (v >= DBL_MIN && v <= DBL_MAX)
+        return digits_normal(v, d, dp, buf);
     /* Subnormals have fewer significant bits, so 15 digits may round-trip
-       without being shortest: search from 1 digit up for them. */
+       without being shortest: search from 1 digit up for them (and, as
+       ever, for what is below DBL_MIN: negatives too). */
     for (int prec = v < DBL_MIN ? 0 : 14; prec <= 16; prec++) {
         snprintf(buf, sizeof buf, "%.*e", prec, v);
         if (prec == 16 || strtod(buf, NULL) == v)
             break;
     }
-    /* buf is "d.ddddde[+-]XX" */
-    size_t n = 0;
-    char *p = buf;
-    for (; *p && *p != 'e'; p++)
-        if (*p != '.')
-            d[n++] = *p;
-    *dp = (int)strtol(p + 1, NULL, 10) + 1;
-    while (n > 1 && d[n - 1] == '0')
-        n--;
-    return n;
+    return take_digits(buf, d, dp);
 }
 
 /*
@@ -143,15 +245,7 @@ size_t am__fmt_real(char *out, double v, am_fmt_form form)
             memcpy(out + o, d + 1, nd - 1);
             o += nd - 1;
         }
-        out[o++] = 'e';
-        out[o++] = exp < 0 ? '-' : '+';
-        int a = exp < 0 ? -exp : exp;
-        if (a >= 100)
-            out[o++] = (char)('0' + a / 100);
-        out[o++] = (char)('0' + (a / 10) % 10);
-        out[o++] = (char)('0' + a % 10);
-        out[o] = '\0';
-        return o;
+        return o + put_exp(out + o, exp);
     }
     return o + am__fmt_place(out + o, d, nd, dp);
 }

@@ -99,6 +99,85 @@ static void test_escaped_and_multi(void **state)
     am_registry_free(r);
 }
 
+/* am_encode_exemplars() into text: name{labels}|{exemplar labels} value ts, a line each. */
+typedef struct ex_text {
+    char s[2048];
+    size_t len;
+    int stop_after; /* non-zero: stop the walk after this many */
+    int n;
+} ex_text;
+
+static int collect_ex(void *ud, const am_label_pair *p, size_t n, const am_label_pair *ex,
+                      size_t n_ex, double value, double ts)
+{
+    ex_text *t = ud;
+    size_t room = sizeof t->s - t->len;
+    int k = snprintf(t->s + t->len, room, "%s{", p[0].value);
+    for (size_t i = 1; i < n; i++)
+        k += snprintf(t->s + t->len + (size_t)k, room - (size_t)k, "%s%s=%s", i > 1 ? "," : "",
+                      p[i].name, p[i].value);
+    k += snprintf(t->s + t->len + (size_t)k, room - (size_t)k, "}|{");
+    for (size_t i = 0; i < n_ex; i++)
+        k += snprintf(t->s + t->len + (size_t)k, room - (size_t)k, "%s%s=%s", i ? "," : "",
+                      ex[i].name, ex[i].value);
+    k += snprintf(t->s + t->len + (size_t)k, room - (size_t)k, "} %g %.3f\n", value, ts);
+    t->len += (size_t)k;
+    return t->stop_after && ++t->n >= t->stop_after;
+}
+
+/* The exemplars alone, named as the OpenMetrics text names their samples,
+   escapes undone, in the text's order; samples without one left out. */
+static void test_encode_exemplars(void **state)
+{
+    (void)state;
+    am__time_hook = am_test_fixed_time;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    am_metric_opts o = AM_METRIC_OPTS_INIT;
+    o.name = "task_seconds";
+    o.help = "Task time.";
+    const char *ln[] = {"agent"};
+    o.label_names = ln;
+    o.n_labels = 1;
+    const double b[] = {0.1, 1};
+    o.buckets = b;
+    o.n_buckets = 2;
+    am_histogram *h, *hc;
+    AM_ASSERT_OK(am_histogram_new(r, &o, &h));
+    o.name = "ops_total";
+    o.label_names = NULL;
+    o.n_labels = 0;
+    am_counter *c;
+    AM_ASSERT_OK(am_counter_new(r, &o, &c));
+    o.name = "idle_total";
+    am_counter *idle;
+    AM_ASSERT_OK(am_counter_new(r, &o, &idle));
+    am_counter_inc(idle); /* no exemplar: not reported */
+
+    const char *n[] = {"trace_id", "note"}, *v[] = {"abc", "q\"\\\n,x=\"y\""};
+    am_labels ex = {n, v, 2}, ex1 = {n, v, 1};
+    AM_ASSERT_OK(am_counter_add_exemplar(c, 2, &ex));
+    AM_ASSERT_OK(am_histogram_with(h, AM_LABELS("a\"1"), &hc));
+    AM_ASSERT_OK(am_histogram_observe_exemplar(hc, 5, &ex1));
+    am_histogram_observe(hc, 0.05); /* bucket 0.1: a count, no exemplar */
+
+    ex_text t = {0};
+    AM_ASSERT_OK(am_encode_exemplars(&r, 1, collect_ex, &t));
+    assert_string_equal(t.s, "ops_total{}|{trace_id=abc,note=q\"\\\n,x=\"y\"} 2 1700000000.500\n"
+                             "task_seconds_bucket{agent=a\"1,le=+Inf}|{trace_id=abc} 5 "
+                             "1700000000.500\n");
+
+    /* a non-zero return stops the walk: AM_ENOMEM, after that one */
+    ex_text one = {.stop_after = 1};
+    AM_ASSERT_ERR(am_encode_exemplars(&r, 1, collect_ex, &one), AM_ENOMEM);
+    AM_ASSERT_EQ(one.n, 1);
+    AM_ASSERT_ERR(am_encode_exemplars(&r, 1, NULL, &t), AM_EINVAL);
+    AM_ASSERT_ERR(am_encode_exemplars(NULL, 1, collect_ex, &t), AM_EINVAL);
+    AM_ASSERT_OK(am_encode_exemplars(NULL, 0, collect_ex, &t));
+    am_registry_free(r);
+    am__time_hook = NULL;
+}
+
 static void *writer(void *arg)
 {
     const char *n[] = {"trace_id"};
@@ -143,6 +222,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_exemplars),
                                        cmocka_unit_test(test_escaped_and_multi),
+                                       cmocka_unit_test(test_encode_exemplars),
                                        cmocka_unit_test(test_concurrent_writers_and_scrapes)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 ** alerting window's gauges.
 */
 #include <arpa/inet.h>
+#include <math.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,7 +18,9 @@
 #include "util/alloc.h"
 #include "util/gzip.h"
 #include "packs/defs.h"
+#include "serve/api/exemplars.h"
 #include "serve/catalog.h"
+#include "serve/ingest/expo_parse.h"
 #include "serve/serve.h"
 #include "serve/store/store_backend.h"
 
@@ -433,6 +436,81 @@ static void test_catalogue(void **state)
     am_registry_free(r);
 }
 
+/* The exemplars the OpenMetrics text of a registry carries, read back with
+   the scraper's parser: what query_exemplars answered from before issue 14. */
+typedef struct ex_oracle {
+    const char *answer;
+    size_t n;
+} ex_oracle;
+
+static int oracle_sample(void *ud, const am_expo_sample *s)
+{
+    ex_oracle *o = ud;
+    if (!s->has_exemplar)
+        return 0;
+    o->n++;
+    char want[256];
+    snprintf(want, sizeof want, "\"exemplars\":[{\"labels\":{\"trace_id\":\"%s\"},\"value\":\"",
+             s->ex_label_values[0]);
+    AM_ASSERT_CONTAINS(o->answer, want);
+    snprintf(want, sizeof want, "\"timestamp\":%.3f}", floor(s->ex_timestamp * 1000) / 1000);
+    AM_ASSERT_CONTAINS(o->answer, want);
+    return 0;
+}
+
+/* query_exemplars walks the exemplars (am_encode_exemplars): every one the
+   OpenMetrics text shows, answered for a selector of all series. */
+static void test_exemplars_as_the_text_has_them(void **state)
+{
+    (void)state;
+    am_registry *r;
+    AM_ASSERT_OK(am_registry_new(&r));
+    am_metric_opts o = AM_METRIC_OPTS_INIT;
+    o.name = "step_seconds";
+    o.help = "Steps.";
+    const char *ln[] = {"agent"};
+    o.label_names = ln;
+    o.n_labels = 1;
+    am_histogram *h, *hc;
+    AM_ASSERT_OK(am_histogram_new(r, &o, &h));
+    o.name = "steps_total";
+    am_counter *c, *cc;
+    AM_ASSERT_OK(am_counter_new(r, &o, &c));
+    const char *n[] = {"trace_id"};
+    for (int i = 0; i < 40; i++) {
+        char agent[16], id[40];
+        snprintf(agent, sizeof agent, "a\"%d", i);
+        snprintf(id, sizeof id, "%032x", (unsigned)i * 2654435761u);
+        const char *v[] = {id};
+        am_labels ex = {n, v, 1};
+        AM_ASSERT_OK(am_histogram_with(h, AM_LABELS(agent), &hc));
+        AM_ASSERT_OK(am_histogram_observe_exemplar(hc, 0.001 * (i * i % 9000) + 0.0004, &ex));
+        AM_ASSERT_OK(am_counter_with(c, AM_LABELS(agent), &cc));
+        if (i % 3)
+            AM_ASSERT_OK(am_counter_add_exemplar(cc, i, &ex));
+    }
+    am_promql *q;
+    char err[128];
+    AM_ASSERT_OK(am_promql_parse("{__name__=~\".+\"}", &q, err, sizeof err));
+    am_buf out;
+    am_buf_init(&out, 0);
+    AM_ASSERT_OK(am__exemplars_find(&r, 1, q, 0, 1e12, &out));
+    char *text;
+    size_t len;
+    AM_ASSERT_OK(am_encode(&r, 1, AM_FORMAT_OPENMETRICS, &text, &len));
+    ex_oracle or = {out.p, 0};
+    AM_ASSERT_OK(am__expo_parse(text, len, AM_EXPO_OPENMETRICS, NULL, oracle_sample, & or, NULL));
+    size_t answered = 0;
+    for (const char *p = out.p; (p = strstr(p, "\"seriesLabels\"")); p++)
+        answered++;
+    AM_ASSERT_EQ(answered, or.n);
+    AM_ASSERT_EQ(or.n, 40 + 26);
+    am_free(text);
+    am_buf_free(&out);
+    am_promql_free(q);
+    am_registry_free(r);
+}
+
 /* POST /api/v1/logs, --tail, GET /api/v1/logs by trace id, and the task
    events' exemplars through /api/v1/query_exemplars. */
 static void test_log_lines_and_exemplars(void **state)
@@ -552,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_statsd_to_series, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_gauges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_lines_and_exemplars, setup, teardown),
+        cmocka_unit_test(test_exemplars_as_the_text_has_them),
         cmocka_unit_test(test_catalogue),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

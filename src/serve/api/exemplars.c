@@ -9,13 +9,15 @@
 ** DESIGN. The exemplars a collector holds are those of its registries:
 ** the last one of every histogram bucket and counter series (task events
 ** carry their trace id as one; the demo's packs record the current trace
-** context). Rather than walk the registry's cells with a second reader,
-** the registries are encoded as OpenMetrics -- the text that carries
-** exemplars -- and read back with the scraper's parser (ingest/
-** expo_parse.c): one writer and one reader of exemplars in the program.
-** The query is parsed as PromQL (alert/), and its vector selectors are
-** the filter, as in Prometheus: an exemplar is answered when its series
-** matches any selector of the expression and its time is in [start, end].
+** context). am_encode_exemplars() (expose.h) walks them, each with its
+** sample's name and labels as the OpenMetrics text names them and its
+** time as that text carries it, so the answer is what encoding the
+** registries as OpenMetrics and parsing them back gave (what this file did
+** until issue 14, at 5-95 ms and a 280 KB text per request), without the
+** text. The query is parsed as PromQL (alert/), and its vector selectors
+** are the filter, as in Prometheus: an exemplar is answered when its
+** series matches any selector of the expression and its time is in
+** [start, end].
 **
 ** Not kept: history. An exemplar replaced in the registry is gone, so a
 ** range shows at most one exemplar per bucket (Prometheus keeps a ring of
@@ -27,11 +29,9 @@
 #include <string.h>
 
 #include "agentmon/expose.h"
-#include "agentmon/timer.h"
 #include "../../alert/promql.h"
 #include "../../util/fmt.h"
 #include "../../util/render.h"
-#include "../ingest/expo_parse.h"
 #include "exemplars.h"
 
 #define MAX_SELECTORS 64
@@ -79,68 +79,58 @@ static void selectors(const am_pql_node *n, find *f)
     }
 }
 
-static const char *label(const am_expo_sample *s, const char *name)
+static const char *label(const am_label_pair *p, size_t n, const char *name)
 {
-    if (strcmp(name, "__name__") == 0)
-        return s->name;
-    for (size_t i = 0; i < s->n_labels; i++)
-        if (strcmp(s->label_names[i], name) == 0)
-            return s->label_values[i];
+    for (size_t i = 0; i < n; i++) /* p[0] is __name__ */
+        if (strcmp(p[i].name, name) == 0)
+            return p[i].value;
     return "";
 }
 
-static bool matches(const am_pql_vsel *vs, const am_expo_sample *s)
+static bool matches(const am_pql_vsel *vs, const am_label_pair *p, size_t n)
 {
-    if (vs->name && strcmp(vs->name, s->name) != 0)
+    if (vs->name && strcmp(vs->name, p[0].value) != 0)
         return false;
     for (size_t i = 0; i < vs->n_m; i++)
-        if (!am__matcher_ok(&vs->m[i], label(s, vs->m[i].name)))
+        if (!am__matcher_ok(&vs->m[i], label(p, n, vs->m[i].name)))
             return false;
     return true;
 }
 
-static void pairs(am_buf *b, const char *first, const char *first_value, const char *const *names,
-                  const char *const *values, size_t n)
+static void pairs(am_buf *b, const am_label_pair *p, size_t n)
 {
     am_buf_putc(b, '{');
-    if (first) {
-        am__buf_json_string(b, first, strlen(first));
-        am_buf_putc(b, ':');
-        am__buf_json_string(b, first_value, strlen(first_value));
-    }
     for (size_t i = 0; i < n; i++) {
-        if (first || i)
+        if (i)
             am_buf_putc(b, ',');
-        am__buf_json_string(b, names[i], strlen(names[i]));
+        am__buf_json_string(b, p[i].name, strlen(p[i].name));
         am_buf_putc(b, ':');
-        am__buf_json_string(b, values[i], strlen(values[i]));
+        am__buf_json_string(b, p[i].value, strlen(p[i].value));
     }
     am_buf_putc(b, '}');
 }
 
-static int on_sample(void *ud, const am_expo_sample *s)
+static int on_exemplar(void *ud, const am_label_pair *p, size_t n, const am_label_pair *ex,
+                       size_t n_ex, double value, double t)
 {
     find *f = ud;
-    if (!s->has_exemplar)
-        return 0;
-    double t = s->ex_has_timestamp ? s->ex_timestamp : am_unix_time();
     if (t < f->start_s || t > f->end_s)
         return 0;
     bool any = false;
     for (size_t i = 0; i < f->n_sel && !any; i++)
-        any = matches(f->sel[i], s);
+        any = matches(f->sel[i], p, n);
     if (!any)
         return 0;
     am_buf *b = f->out;
     am_buf_puts(b, f->n++ ? ",{\"seriesLabels\":" : "{\"seriesLabels\":");
-    pairs(b, "__name__", s->name, s->label_names, s->label_values, s->n_labels);
+    pairs(b, p, n);
     am_buf_puts(b, ",\"exemplars\":[{\"labels\":");
-    pairs(b, NULL, NULL, s->ex_label_names, s->ex_label_values, s->ex_n_labels);
+    pairs(b, ex, n_ex);
     am_buf_puts(b, ",\"value\":\"");
-    am__buf_double(b, s->ex_value);
+    am__buf_double(b, value);
     /* Prometheus: seconds with milliseconds, as a JSON number */
     am_buf_printf(b, "\",\"timestamp\":%.3f}]}", floor(t * 1000) / 1000);
-    return 0;
+    return am_buf_err(b) != AM_OK;
 }
 
 am_err am__exemplars_find(am_registry *const *regs, size_t n_regs, const am_promql *q,
@@ -150,17 +140,9 @@ am_err am__exemplars_find(am_registry *const *regs, size_t n_regs, const am_prom
     selectors(q->root, &f);
     am_buf_puts(out, "[");
     if (f.n_sel && n_regs) {
-        char *text;
-        size_t len;
-        am_err rc = am_encode(regs, n_regs, AM_FORMAT_OPENMETRICS, &text, &len);
+        am_err rc = am_encode_exemplars(regs, n_regs, on_exemplar, &f);
         if (rc)
-            return rc;
-        am_expo_opts o = AM_EXPO_OPTS_INIT;
-        o.max_line_bytes = len + 1; /* our own text: every line is taken */
-        rc = am__expo_parse(text, len, AM_EXPO_OPENMETRICS, &o, on_sample, &f, NULL);
-        am_free(text);
-        if (rc)
-            return rc;
+            return am_buf_err(out) ? am_buf_err(out) : rc;
     }
     am_buf_puts(out, "]");
     return am_buf_err(out);
