@@ -2,7 +2,8 @@
 ** test_store_rollup.c: the store's histograms -- under 1% error over the
 ** range of doubles, their stored text both ways, and a table of stored
 ** text that is not ours (a corrupt or foreign rollup row is refused, not
-** half-read).
+** half-read), and the merge of one histogram into another (what the
+** writer does per key and batch) against adding its bins one by one.
 */
 #include <math.h>
 
@@ -69,9 +70,68 @@ static void test_bad_text(void **state)
     AM_ASSERT_EQ(e.n, 0);
 }
 
+/* h as text (owned by the caller's buffer) */
+static const char *text_of(am_buf *b, const hist *h)
+{
+    b->len = 0;
+    am_buf_putc(b, '\0');
+    b->len = 0;
+    am__hist_text(b, h);
+    return b->p;
+}
+
+static void test_merge(void **state)
+{
+    (void)state;
+    /* the pairs: (into, from) as stored text, merged */
+    static const char *const cases[][2] = {
+        {"", ""},
+        {"", "3:1"},
+        {"3:1", ""},
+        {"3:1", "3:2"},
+        {"1:1,5:1", "3:1"},
+        {"3:1", "1:1,5:1"},
+        {"-7:1,0:2,1000004:3", "-8:1,-7:1,0:1,1000005:9,10000000:1"},
+        {"1:1,2:1,3:1", "0:1,4:1"},
+        {"0:1,4:1", "1:1,2:1,3:1"},
+    };
+    am_buf a, b;
+    am_buf_init(&a, 0);
+    am_buf_init(&b, 0);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        hist into = {0}, from = {0}, want = {0};
+        assert_true(am__hist_merge_text(&into, cases[i][0]));
+        assert_true(am__hist_merge_text(&from, cases[i][1]));
+        assert_true(am__hist_merge_text(&want, cases[i][0]));
+        for (size_t k = 0; k < from.n; k++)
+            assert_true(am__hist_add(&want, from.b[k].idx, from.b[k].n));
+        assert_true(am__hist_merge(&into, &from));
+        if (strcmp(text_of(&a, &into), text_of(&b, &want)) != 0)
+            fail_msg("%s + %s gave %s, not %s", cases[i][0], cases[i][1], a.p, b.p);
+        am__free(into.b);
+        am__free(from.b);
+        am__free(want.b);
+    }
+    /* a count that would wrap is refused, and nothing changes */
+    hist into = {0}, from = {0};
+    assert_true(am__hist_add(&into, 1, 1));
+    assert_true(am__hist_add(&into, 5, UINT64_MAX - 1));
+    assert_true(am__hist_add(&from, 0, 1));
+    assert_true(am__hist_add(&from, 5, 2));
+    const char *before = am__strdup(text_of(&a, &into));
+    assert_false(am__hist_merge(&into, &from));
+    AM_ASSERT_STR_EQ(text_of(&a, &into), before);
+    am__free((char *)before);
+    am__free(into.b);
+    am__free(from.b);
+    am_buf_free(&a);
+    am_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_error_and_text),
-                                       cmocka_unit_test(test_bad_text)};
+                                       cmocka_unit_test(test_bad_text),
+                                       cmocka_unit_test(test_merge)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

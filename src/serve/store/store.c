@@ -48,11 +48,12 @@
 **
 ** Rollups. For every record it stores, the writer adds the record's
 ** count, error and value (into a log-bucketed histogram, < 1% relative
-** error) to the keys (table, level 60 s / 3600 s, dimension, bucket,
-** value of the dimension) -- dimension "none" and each TEXT group_by
-** column that is not high-cardinality -- and before COMMIT merges them
-** into the <table>_rollup rows of the same transaction, so the rollups
-** are exactly the committed rows. The totals of the keys written last
+** error) to the keys (table, level 60 s, dimension, bucket, value of the
+** dimension) -- dimension "none" and each TEXT group_by column that is
+** not high-cardinality -- and before COMMIT makes the 3600 s keys from
+** the minute keys (an hour holds whole minutes: one merge per key and
+** batch) and merges both into the <table>_rollup rows of the same
+** transaction, so the rollups are exactly the committed rows. The totals of the keys written last
 ** are kept in memory (one writer: they are what is stored), so a batch
 ** writes its keys without reading them back; a failed batch drops them.
 ** A histogram is stored as text ("index:count,..."), which both databases

@@ -128,6 +128,7 @@ struct am_store {
 
 /* rollup levels, seconds: hours, then minutes */
 static const double LEVELS[2] = {3600, 60};
+enum { HOURS = 0, MINUTES = 1 }; /* indexes of LEVELS */
 
 static inline double mono_now(void)
 {
@@ -148,6 +149,9 @@ static inline void abs_deadline(struct timespec *ts, double from_now_s)
 int32_t am__hist_index(double v);
 /* false: out of memory, or the bin's count would wrap */
 bool am__hist_add(hist *h, int32_t idx, uint64_t n);
+/* add every bin of from to into; false (into unchanged) when a count
+   would wrap, or out of memory */
+bool am__hist_merge(hist *into, const hist *from);
 /* h as stored: "idx:n,idx:n" in index order */
 void am__hist_text(am_buf *b, const hist *h);
 /* merge stored text into h; false when it is not that text (or see

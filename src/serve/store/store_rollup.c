@@ -65,6 +65,44 @@ bool am__hist_add(hist *h, int32_t idx, uint64_t n)
     return true;
 }
 
+/* One pass over both (they are sorted), merged in place from the back,
+   rather than a search per bin. */
+bool am__hist_merge(hist *into, const hist *from)
+{
+    size_t fresh = 0, i = 0;
+    for (size_t k = 0; k < from->n; k++) {
+        while (i < into->n && into->b[i].idx < from->b[k].idx)
+            i++;
+        if (i < into->n && into->b[i].idx == from->b[k].idx) {
+            if (into->b[i].n > UINT64_MAX - from->b[k].n)
+                return false;
+        } else {
+            fresh++;
+        }
+    }
+    if (fresh) {
+        hbin *b = am__grow(into->b, &into->cap, into->n + fresh, sizeof *b, 8);
+        if (!b)
+            return false;
+        into->b = b;
+    }
+    size_t w = into->n + fresh, a = into->n, k = from->n;
+    while (k > 0) {
+        const hbin *f = &from->b[k - 1];
+        if (a > 0 && into->b[a - 1].idx > f->idx) {
+            into->b[--w] = into->b[--a];
+        } else if (a > 0 && into->b[a - 1].idx == f->idx) {
+            into->b[--w] = (hbin){f->idx, into->b[--a].n + f->n};
+            k--;
+        } else {
+            into->b[--w] = *f;
+            k--;
+        }
+    }
+    into->n += fresh;
+    return true;
+}
+
 /* As stored: "idx:n,idx:n" in index order. The writer renders every
    histogram it changed at each commit, so straight into room reserved
    once: an index and a count take at most 11 + 20 bytes, and the ':' ','. */
@@ -205,7 +243,51 @@ bool am__store_has_rollups(const am_store *s, const am_table *t)
     return t->rollup_since && t->rollup_since <= s->version;
 }
 
-/* Add one stored record to the rollups being built in m. */
+/* The key of (table, level li, dim, bucket, group g) in the maps: its
+   length. key has room for AM_STORE_MAX_TEXT + 64 bytes. */
+static size_t rollup_key(char *key, am_table_id table, int li, int dim, double bucket,
+                         const char *g)
+{
+    size_t k = 0;
+    key[k++] = (char)table;
+    key[k++] = (char)li;
+    key[k++] = (char)dim;
+    memcpy(key + k, &bucket, sizeof bucket);
+    k += sizeof bucket;
+    key[k++] = g ? '=' : '-';
+    if (g) {
+        size_t gl = strlen(g);
+        memcpy(key + k, g, gl);
+        k += gl;
+    }
+    return k;
+}
+
+/* The accumulator of a key in m, its key parts set when new; NULL: ENOMEM. */
+static acc *rollup_acc(amap *m, am_table_id table, int li, int dim, double bucket, const char *g)
+{
+    char key[AM_STORE_MAX_TEXT + 64];
+    size_t k = rollup_key(key, table, li, dim, bucket, g);
+    bool is_new;
+    acc *a = am__amap_get(m, key, k, &is_new);
+    if (a && is_new) {
+        a->table = table;
+        a->level = (int)LEVELS[li];
+        a->dim = dim;
+        a->bucket = bucket;
+        if (g && !(a->g = am__strdup(g)))
+            return NULL; /* a stays in m, with g NULL: freed with it */
+    }
+    return a;
+}
+
+/*
+** Add one stored record to the rollups being built in m: to its minute
+** keys only. An hour holds whole minutes, so am__rollup_flush makes the
+** hour keys from the minute keys of m -- a few dozen merges a batch
+** instead of a map lookup and histogram insert per record and dimension
+** (measured: half of the rollups' instructions per record).
+*/
 bool am__rollup_add(amap *m, const am_record *r, int v, int only)
 {
     const am_table *t = am_table_get(r->table);
@@ -226,44 +308,39 @@ bool am__rollup_add(amap *m, const am_record *r, int v, int only)
     bool err = t->error_col >= 0 &&
                am__store_is_error(t, t->cols[t->error_col].type, &r->vals[t->error_col]);
     double ts = r->vals[AM_C_TIMESTAMP].v.d;
-    for (int li = 0; li < 2; li++) {
-        double bucket = floor(ts / LEVELS[li]) * LEVELS[li];
-        for (size_t di = 0; di < n_dims; di++) {
-            int dim = dims[di];
-            const char *g = dim ? r->vals[dim].is_null ? NULL : r->vals[dim].v.s : NULL;
-            char key[AM_STORE_MAX_TEXT + 64];
-            size_t k = 0;
-            key[k++] = (char)r->table;
-            key[k++] = (char)li;
-            key[k++] = (char)dim;
-            memcpy(key + k, &bucket, sizeof bucket);
-            k += sizeof bucket;
-            key[k++] = g ? '=' : '-';
-            if (g) {
-                size_t gl = strlen(g);
-                memcpy(key + k, g, gl);
-                k += gl;
-            }
-            bool is_new;
-            acc *a = am__amap_get(m, key, k, &is_new);
-            if (!a)
+    double bucket = floor(ts / LEVELS[MINUTES]) * LEVELS[MINUTES];
+    for (size_t di = 0; di < n_dims; di++) {
+        int dim = dims[di];
+        const char *g = dim ? r->vals[dim].is_null ? NULL : r->vals[dim].v.s : NULL;
+        acc *a = rollup_acc(m, r->table, MINUTES, dim, bucket, g);
+        if (!a)
+            return false;
+        a->n++;
+        a->errors += err;
+        if (!val->is_null) {
+            a->n_vals++;
+            if (!am__hist_add(&a->h, hidx, 1))
                 return false;
-            if (is_new) {
-                a->table = r->table;
-                a->level = (int)LEVELS[li];
-                a->dim = dim;
-                a->bucket = bucket;
-                if (g && !(a->g = am__strdup(g)))
-                    return false;
-            }
-            a->n++;
-            a->errors += err;
-            if (!val->is_null) {
-                a->n_vals++;
-                if (!am__hist_add(&a->h, hidx, 1))
-                    return false;
-            }
         }
+    }
+    return true;
+}
+
+/* The hour keys of the minute keys of m, into hours; false: ENOMEM. */
+static bool roll_hours(const amap *m, amap *hours)
+{
+    size_t it = 0;
+    for (am__map_slot *sl; (sl = am__map_next(m, &it));) {
+        const acc *a = sl->val;
+        if (a->level != (int)LEVELS[MINUTES])
+            continue;
+        double bucket = floor(a->bucket / LEVELS[HOURS]) * LEVELS[HOURS];
+        acc *h = rollup_acc(hours, a->table, HOURS, a->dim, bucket, a->g);
+        if (!h || !am__hist_merge(&h->h, &a->h))
+            return false;
+        h->n += a->n;
+        h->errors += a->errors;
+        h->n_vals += a->n_vals;
     }
     return true;
 }
@@ -331,26 +408,37 @@ am_err am__rollup_flush(am_store *s, amap *m)
 {
     if (!m->n)
         return AM_OK;
-    if (s->rcache.n + m->n > ROLLUP_CACHE_MAX)
+    amap hours = {0};
+    am_err rc = roll_hours(m, &hours) ? AM_OK : AM_ENOMEM;
+    size_t total = m->n + hours.n;
+    if (s->rcache.n + total > ROLLUP_CACHE_MAX)
         am__amap_free(&s->rcache);
     size_t n = 0;
-    am_value(*pv)[10] = am__malloc(m->n * sizeof *pv);
-    size_t *hoff = am__malloc(m->n * sizeof *hoff);
-    am_store_stmt *st = am__malloc(m->n * sizeof *st);
-    bool *changed = am__malloc(m->n * sizeof *changed);
+    am_value(*pv)[10] = am__malloc(total * sizeof *pv);
+    size_t *hoff = am__malloc(total * sizeof *hoff);
+    am_store_stmt *st = am__malloc(total * sizeof *st);
+    bool *changed = am__malloc(total * sizeof *changed);
     am_buf hb;
     am_buf_init(&hb, 0);
-    am_err rc = pv && hoff && st && changed ? AM_OK : AM_ENOMEM;
+    if (!pv || !hoff || !st || !changed)
+        rc = AM_ENOMEM;
     static const am_col_type pt[10] = {AM_COL_INT,  AM_COL_INT, AM_COL_REAL, AM_COL_TEXT,
                                        AM_COL_TEXT, AM_COL_INT, AM_COL_INT,  AM_COL_INT,
                                        AM_COL_TEXT, AM_COL_TEXT};
     am_buf kb;
     am_buf_init(&kb, 0);
-    size_t *koff = am__malloc(m->n * sizeof *koff);
+    size_t *koff = am__malloc(total * sizeof *koff);
     if (!koff)
         rc = AM_ENOMEM;
+    /* the minute keys, then the hour keys */
+    amap *mm = m;
     size_t it = 0;
-    for (am__map_slot *sl; !rc && (sl = am__map_next(m, &it));) {
+    for (am__map_slot *sl; !rc && ((sl = am__map_next(mm, &it)) || mm == m);) {
+        if (!sl) {
+            mm = &hours;
+            it = 0;
+            continue;
+        }
         acc *a = sl->val;
         koff[n] = kb.len;
         if (a->dim && a->g)
@@ -382,9 +470,8 @@ am_err am__rollup_flush(am_store *s, amap *m)
         c->n += a->n;
         c->errors += a->errors;
         c->n_vals += a->n_vals;
-        for (size_t k = 0; k < a->h.n && !rc; k++)
-            if (!am__hist_add(&c->h, a->h.b[k].idx, a->h.b[k].n))
-                rc = AM_ENOMEM;
+        if (!am__hist_merge(&c->h, &a->h))
+            rc = AM_ENOMEM;
         hoff[n] = hb.len;
         am__hist_text(&hb, &c->h);
         am_buf_putc(&hb, '\0');
@@ -414,6 +501,7 @@ am_err am__rollup_flush(am_store *s, amap *m)
         rc = s->ops->run_many(s->be, st + i, n - i < 256 ? n - i : 256, changed + i);
     if (rc == AM_ENOMEM)
         rc = am__err(AM_ENOMEM, "out of memory writing rollups");
+    am__amap_free(&hours);
     am_buf_free(&hb);
     am_buf_free(&kb);
     am__free(pv);
