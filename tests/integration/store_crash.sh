@@ -54,7 +54,17 @@ crash_runs() {
     for run in 1 2 3; do
         "$W" write "$uri" "$name$run" >>"$TMP/$name.ids" 2>"$TMP/$name.err" &
         pid=$!
+        # killed once it has acknowledged some records (a second at least,
+        # 30 at most): on a loaded machine opening the store can take more
+        # than the second, and a run killed before its first ack tests nothing
+        before=$(wc -l <"$TMP/$name.ids")
         sleep 1
+        t=0
+        while [ $(($(wc -l <"$TMP/$name.ids") - before)) -lt 50 ] && [ $t -lt 290 ] &&
+            kill -0 "$pid" 2>/dev/null; do
+            sleep 0.1
+            t=$((t + 1))
+        done
         if ! kill -0 "$pid" 2>/dev/null; then
             cat "$TMP/$name.err"
             say "FAIL: $name: the writer died before it was killed"
