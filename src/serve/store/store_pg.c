@@ -85,8 +85,12 @@ typedef struct pg_be {
     pthread_mutex_t pool_mu;
     PGconn *pool[POOL_MAX];
     size_t n_pool;
-    char *bulk[AM_T__N]; /* the bulk insert text per table (writer) */
+    /* per table, for n_cols columns: the direct COPY and, after "ROLLBACK
+       TO SAVEPOINT", the bulk insert through the staging table (writer) */
+    char *bulk[AM_T__N];
+    size_t bulk_off[AM_T__N]; /* where the bulk insert's text begins */
     size_t bulk_cols[AM_T__N];
+    unsigned n_staged; /* chunks still to go through the staging table */
 } pg_be;
 
 static am_err conn_err(PGconn *c, const char *what)
@@ -597,17 +601,20 @@ static void put_be(am_buf *o, uint64_t v, int bytes)
 }
 
 /* The COPY ... (FORMAT binary) stream of n records: a header, per row
-   the field count, ord and the columns (length -1 for NULL, text as its
-   bytes, int8 and float8 in network order), and the trailer. */
-static void copy_data(am_buf *o, const am_table *t, size_t n_cols, const am_record *recs, size_t n)
+   the field count, (has_ord) ord and the columns (length -1 for NULL,
+   text as its bytes, int8 and float8 in network order), and the trailer. */
+static void copy_data(am_buf *o, const am_table *t, size_t n_cols, const am_record *recs, size_t n,
+                      bool has_ord)
 {
     am_buf_append(o, "PGCOPY\n\377\r\n\0", 11);
     put_be(o, 0, 4); /* flags */
     put_be(o, 0, 4); /* header extension */
     for (size_t k = 0; k < n; k++) {
-        put_be(o, n_cols + 1, 2);
-        put_be(o, 8, 4);
-        put_be(o, (uint64_t)k, 8);
+        put_be(o, n_cols + has_ord, 2);
+        if (has_ord) {
+            put_be(o, 8, 4);
+            put_be(o, (uint64_t)k, 8);
+        }
         for (size_t i = 0; i < n_cols; i++) {
             const am_value *v = &recs[k].vals[i];
             am_col_type ty = t->cols[i].type;
@@ -670,49 +677,52 @@ static am_err copy_send(PGconn *c, const char *p, size_t len, double deadline)
     return r < 0 ? conn_err(c, "ending the copy") : flush(c, deadline, WRITE_S);
 }
 
-/* The text of t's bulk insert for n_cols columns, made once per store. */
+#define SAVEPOINT "am_copy"
+#define UNDO "ROLLBACK TO SAVEPOINT " SAVEPOINT ";\n"
+
+/* t's insert texts for n_cols columns, made once per store, in one
+   buffer: the direct COPY, then UNDO and the bulk insert through the
+   staging table (store_sql.c), from b->bulk_off on. */
 static const char *bulk_sql(pg_be *b, const am_table *t, size_t n_cols)
 {
     if (!b->bulk[t->id] || b->bulk_cols[t->id] != n_cols) {
         am_buf q;
         am_buf_init(&q, 0);
+        am_buf_printf(&q, "SAVEPOINT %s;\nCOPY %s (", SAVEPOINT, t->sql_name);
+        for (size_t i = 0; i < n_cols; i++)
+            am_buf_printf(&q, "%s%s", i ? ", " : "", t->cols[i].name);
+        am_buf_puts(&q, ") FROM STDIN (FORMAT binary)");
+        am_buf_putc(&q, '\0');
+        size_t off = q.len;
+        am_buf_puts(&q, UNDO);
         am__sql_bulk_insert(&q, &am__sql_pg, t, n_cols);
         am__free(b->bulk[t->id]);
         b->bulk[t->id] = am_buf_take(&q, NULL);
+        b->bulk_off[t->id] = off;
         b->bulk_cols[t->id] = n_cols;
     }
     return b->bulk[t->id];
 }
 
 /*
-** Two round trips for any number of rows: the query (staging table, COPY,
-** INSERT, DELETE) goes first, and once the server asks for the COPY's
-** data, the rows go in one stream; then come the results. On any
-** failure to talk (or past the deadline) the writer's connection goes,
-** as in the other calls.
+** One COPY of data: sql (statements, then the COPY) goes first, and once
+** the server asks for the COPY's data, the rows go in one stream; then
+** come the results: the ord of each row inserted (the staging table's
+** last query) marks changed. Two round trips for any number of rows.
+** *is_dup tells that a statement failed on a unique index. On a failure
+** to talk (or past the deadline) the writer's connection goes, as in the
+** other calls.
 */
-static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const am_record *recs,
-                             size_t n, bool *changed)
+static am_err copy_run(pg_be *b, const char *sql, const am_buf *data, size_t n, bool *changed,
+                       bool *is_dup)
 {
-    pg_be *b = be;
     PGconn *c = b->w;
-    if (!c)
-        return am__err(AM_EIO, "postgres: the writer's connection is down");
-    const char *sql = bulk_sql(b, t, n_cols);
-    am_buf data;
-    am_buf_init(&data, 0);
-    copy_data(&data, t, n_cols, recs, n);
-    if (!sql || am_buf_err(&data)) {
-        am_buf_free(&data);
-        return am__err(AM_ENOMEM, "out of memory inserting %zu rows", n);
-    }
-    memset(changed, 0, n * sizeof *changed);
     double deadline = deadline_in(WRITE_S);
     am_err io = PQsendQuery(c, sql) ? flush(c, deadline, WRITE_S) : conn_err(c, "sending rows");
     am_err rc = AM_OK;
     PGresult *r;
     bool is_copying = false;
-    /* the staging table's result, then the server's call for the rows */
+    /* the results before the COPY, then the server's call for the rows */
     while (!io && !is_copying && (r = next_result(c, deadline, WRITE_S, &io))) {
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_COPY_IN)
@@ -722,8 +732,7 @@ static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const a
         PQclear(r);
     }
     if (!io && is_copying)
-        io = copy_send(c, data.p, data.len, deadline);
-    am_buf_free(&data);
+        io = copy_send(c, data->p, data->len, deadline);
     while (!io && is_copying && (r = next_result(c, deadline, WRITE_S, &io))) {
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_TUPLES_OK) {
@@ -733,6 +742,8 @@ static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const a
                     changed[k] = true;
             }
         } else if (st != PGRES_COMMAND_OK && !rc) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            *is_dup = state && strcmp(state, "23505") == 0; /* unique_violation */
             rc = stmt_err(r, "insert failed");
         }
         PQclear(r);
@@ -743,6 +754,56 @@ static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const a
     }
     if (!rc && !is_copying)
         rc = am__err(AM_EIO, "postgres: the server did not take the rows");
+    return rc;
+}
+
+/* After a chunk met a stored id, the next ones go through the staging
+   table straight away: resends come in runs (a client retrying, every
+   event sent to two collectors). */
+#define STAGED_AFTER_DUP 16
+
+/*
+** The rows go straight into the table by COPY, under a savepoint: one
+** executor run that inserts the rows in groups (heap_multi_insert), no
+** staging table, no speculative insertion. When an id is already stored
+** (or comes twice in recs), the unique index fails the COPY: back to the
+** savepoint, and the rows go through the staging table, whose INSERT
+** skips stored ids (ON CONFLICT (id) DO NOTHING) and answers which went
+** in -- in the same round trips as the undo. Measured (issue 14): ~X less
+** server CPU per row than through the staging table.
+*/
+static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const am_record *recs,
+                             size_t n, bool *changed)
+{
+    pg_be *b = be;
+    if (!b->w)
+        return am__err(AM_EIO, "postgres: the writer's connection is down");
+    const char *sql = bulk_sql(b, t, n_cols);
+    bool is_direct = b->n_staged == 0;
+    am_buf data;
+    am_buf_init(&data, 0);
+    if (sql)
+        copy_data(&data, t, n_cols, recs, n, !is_direct);
+    if (!sql || am_buf_err(&data)) {
+        am_buf_free(&data);
+        return am__err(AM_ENOMEM, "out of memory inserting %zu rows", n);
+    }
+    const char *undo_bulk = sql + b->bulk_off[t->id];
+    memset(changed, 0, n * sizeof *changed);
+    bool is_dup = false;
+    am_err rc = copy_run(b, is_direct ? sql : undo_bulk + strlen(UNDO), &data, n, changed, &is_dup);
+    if (is_direct && !rc) {
+        memset(changed, 1, n * sizeof *changed); /* every row went in */
+    } else if (is_direct && is_dup && b->w) {
+        b->n_staged = STAGED_AFTER_DUP;
+        data.len = 0;
+        copy_data(&data, t, n_cols, recs, n, true);
+        rc = am_buf_err(&data) ? am__err(AM_ENOMEM, "out of memory inserting %zu rows", n)
+                               : copy_run(b, undo_bulk, &data, n, changed, &is_dup);
+    } else if (!is_direct) {
+        b->n_staged--;
+    }
+    am_buf_free(&data);
     return rc;
 }
 
