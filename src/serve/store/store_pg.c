@@ -17,14 +17,19 @@
 ** with strtoll, doubles with strtod (which reads PostgreSQL's "Infinity").
 **
 ** BULK INSERTS. The records of a batch go in with COPY, not an INSERT
-** each: per table and chunk, one simple query (store_sql.c,
-** am__sql_bulk_insert) makes the session's TEMP staging table if needed,
-** COPYs the rows into it in the binary format (the values as they are:
-** no text to escape or parse), inserts them into the table with ON
-** CONFLICT (id) DO NOTHING and answers which of them went in, for the
-** rollups. Two round trips for the chunk, and one executor run instead
-** of one per row (issue 14: 3-5x the rows per second of pipelined
-** INSERTs).
+** each, in the binary format (pg_copy.c: the values as they are, no text
+** to escape or parse), per table and chunk in two round trips (the query,
+** then the rows once the server asks for them). First straight into the
+** table, under a savepoint: one executor run that inserts the rows in
+** groups, without the staging table or ON CONFLICT's speculative
+** insertion (issue 14: ~35% less server CPU per row, where the server's
+** single backend is the bound). A stored id (a resend, or the same event
+** sent to two collectors) fails that COPY on the unique index; the query
+** that undoes it (ROLLBACK TO SAVEPOINT) then COPYs the chunk into the
+** session's TEMP staging table and inserts it with ON CONFLICT (id) DO
+** NOTHING, answering which rows went in, for the rollups (store_sql.c,
+** am__sql_bulk_insert) -- the same two round trips again. As resends come
+** in runs, the next chunks take the staging table straight away.
 **
 ** SHARED DATABASE. Any number of stores (collectors) may write one
 ** database at once (issue 16): a record's id is UNIQUE, so the same
@@ -64,6 +69,7 @@
 #include "../../util/error.h"
 #include "../../util/fmt.h"
 #include "agentmon/timer.h"
+#include "pg_copy.h"
 #include "store_backend.h"
 
 #define MAINT_KEY 0x616d73746f7265LL /* "amstore": retention's lock */
@@ -590,54 +596,6 @@ static am_err pg_run_many(void *be, const am_store_stmt *sts, size_t n, bool *ch
 /* Bulk inserts: COPY into a staging table, then one INSERT ... SELECT   */
 /* ------------------------------------------------------------------ */
 
-static void put_be(am_buf *o, uint64_t v, int bytes)
-{
-    char *p = am_buf_reserve(o, (size_t)bytes);
-    if (!p)
-        return;
-    for (int i = 0; i < bytes; i++)
-        p[i] = (char)(v >> (8 * (bytes - 1 - i)));
-    o->len += (size_t)bytes;
-}
-
-/* The COPY ... (FORMAT binary) stream of n records: a header, per row
-   the field count, (has_ord) ord and the columns (length -1 for NULL,
-   text as its bytes, int8 and float8 in network order), and the trailer. */
-static void copy_data(am_buf *o, const am_table *t, size_t n_cols, const am_record *recs, size_t n,
-                      bool has_ord)
-{
-    am_buf_append(o, "PGCOPY\n\377\r\n\0", 11);
-    put_be(o, 0, 4); /* flags */
-    put_be(o, 0, 4); /* header extension */
-    for (size_t k = 0; k < n; k++) {
-        put_be(o, n_cols + has_ord, 2);
-        if (has_ord) {
-            put_be(o, 8, 4);
-            put_be(o, (uint64_t)k, 8);
-        }
-        for (size_t i = 0; i < n_cols; i++) {
-            const am_value *v = &recs[k].vals[i];
-            am_col_type ty = t->cols[i].type;
-            if (v->is_null || (ty == AM_COL_TEXT && !v->v.s)) {
-                put_be(o, UINT32_MAX, 4); /* -1 */
-            } else if (ty == AM_COL_TEXT) {
-                size_t len = strlen(v->v.s);
-                put_be(o, len, 4);
-                am_buf_append(o, v->v.s, len);
-            } else if (ty == AM_COL_INT) {
-                put_be(o, 8, 4);
-                put_be(o, (uint64_t)v->v.i, 8);
-            } else {
-                uint64_t bits;
-                memcpy(&bits, &v->v.d, sizeof bits);
-                put_be(o, 8, 4);
-                put_be(o, bits, 8);
-            }
-        }
-    }
-    put_be(o, UINT16_MAX, 2); /* -1: the end */
-}
-
 /* The error of a failed result: AM_STORE_RETRY when the server aborted
    the transaction to break a deadlock (or a serialization failure). */
 static am_err stmt_err(PGresult *r, const char *what)
@@ -769,8 +727,7 @@ static am_err copy_run(pg_be *b, const char *sql, const am_buf *data, size_t n, 
 ** (or comes twice in recs), the unique index fails the COPY: back to the
 ** savepoint, and the rows go through the staging table, whose INSERT
 ** skips stored ids (ON CONFLICT (id) DO NOTHING) and answers which went
-** in -- in the same round trips as the undo. Measured (issue 14): ~X less
-** server CPU per row than through the staging table.
+** in -- in the same round trips as the undo.
 */
 static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const am_record *recs,
                              size_t n, bool *changed)
@@ -783,7 +740,7 @@ static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const a
     am_buf data;
     am_buf_init(&data, 0);
     if (sql)
-        copy_data(&data, t, n_cols, recs, n, !is_direct);
+        am__pg_copy_data(&data, t, n_cols, recs, n, !is_direct);
     if (!sql || am_buf_err(&data)) {
         am_buf_free(&data);
         return am__err(AM_ENOMEM, "out of memory inserting %zu rows", n);
@@ -797,7 +754,7 @@ static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const a
     } else if (is_direct && is_dup && b->w) {
         b->n_staged = STAGED_AFTER_DUP;
         data.len = 0;
-        copy_data(&data, t, n_cols, recs, n, true);
+        am__pg_copy_data(&data, t, n_cols, recs, n, true);
         rc = am_buf_err(&data) ? am__err(AM_ENOMEM, "out of memory inserting %zu rows", n)
                                : copy_run(b, undo_bulk, &data, n, changed, &is_dup);
     } else if (!is_direct) {
