@@ -579,7 +579,7 @@ void bench_group_store(void)
         o = ours(pg.uri, err, sizeof err);
         p = naive_pg(pg.uri, perr, sizeof perr);
         emit_pair("pg", o, err, p, perr, 60000); /* issue 14 */
-        double bare = bare_pg(pg.uri, perr, sizeof perr);
+        bare = bare_pg(pg.uri, perr, sizeof perr);
         emit_beside("store_pg_bare_copy_records_per_s", bare, perr,
                     "the limit, same run: one connection COPYing the same records (binary, as "
                     "the store does, 1000 a statement) into the same table and indexes, one "
