@@ -34,6 +34,15 @@
 **                                cluster this group starts on 127.0.0.1
 **                                (skipped, saying so, without PostgreSQL).
 **                                Target: 60,000 (issue 14).
+**   store_pg_bare_copy_records_per_s
+**                                the limit, same run: one connection
+**                                COPYing the same records, encoded as the
+**                                store does, straight into the store's
+**                                table (same indexes), 1000 a statement,
+**                                one transaction -- no rollups, no queue,
+**                                no commit to wait for. The store's
+**                                writer is one connection, so one server
+**                                backend: this is what its CPU allows.
 **   store_1m_build_s             1,000,000 communication records (24 h of
 **                                timestamps, 20 agents, 5 message types)
 **                                submitted through the store at full speed
@@ -66,6 +75,7 @@
 #include "bench.h"
 #include "serve/api/results_json.h"
 #include "serve/store/store.h"
+#include "serve/store/pg_copy.h"
 #include "serve/store/store_backend.h"
 
 #define BATCH 50
@@ -311,6 +321,87 @@ static double naive_pg(const char *uri, char *err, size_t cap)
     return n ? (double)n / el : -1;
 }
 
+/* The limit: the same records COPYed (binary, as the store encodes them)
+   straight into the store's table, chunks of 1000, one transaction, one
+   connection -- what the server's single backend costs per row. */
+static double bare_pg(const char *uri, char *err, size_t cap)
+{
+    enum { CHUNK = 1000 };
+    PGconn *c = PQconnectdb(uri);
+    const am_table *t = am_table_get(AM_T_COMMUNICATION);
+    am_buf sql, data;
+    am_buf_init(&sql, 0);
+    am_buf_init(&data, 0);
+    am_buf_printf(&sql, "COPY %s (", t->sql_name);
+    for (size_t i = 0; i < t->n_cols; i++)
+        am_buf_printf(&sql, "%s%s", i ? ", " : "", t->cols[i].name);
+    am_buf_puts(&sql, ") FROM STDIN (FORMAT binary)");
+    rec *x = malloc(CHUNK * sizeof *x);
+    am_record *rs = malloc(CHUNK * sizeof *rs);
+    PGresult *r = PQexec(c, "BEGIN");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && x && rs;
+    PQclear(r);
+    uint64_t n = 0;
+    double t0 = now_s(), len = g_opts.is_quick ? 0.5 : 2.0, el;
+    double ts = (double)time(NULL);
+    while (ok && now_s() - t0 < len) {
+        for (int k = 0; k < CHUNK; k++) {
+            make_rec(&x[k], "bare", n + (uint64_t)k, ts);
+            rs[k] = x[k].r;
+        }
+        data.len = 0;
+        am__pg_copy_data(&data, t, t->n_cols, rs, CHUNK, false);
+        r = PQexec(c, sql.p);
+        ok = PQresultStatus(r) == PGRES_COPY_IN;
+        PQclear(r);
+        ok = ok && PQputCopyData(c, data.p, (int)data.len) == 1 && PQputCopyEnd(c, NULL) == 1;
+        while (ok && (r = PQgetResult(c))) {
+            ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+        }
+        n += CHUNK;
+    }
+    if (ok) {
+        r = PQexec(c, "COMMIT");
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+    }
+    el = now_s() - t0;
+    if (!ok)
+        snprintf(err, cap, "copy: %s", PQerrorMessage(c));
+    free(x);
+    free(rs);
+    am_buf_free(&sql);
+    am_buf_free(&data);
+    PQfinish(c);
+    return ok && n ? (double)n / el : -1;
+}
+
+/* A figure measured beside ours in the same run (records/s, or why not),
+   and ours over it as ratio. */
+static void emit_beside(const char *name, double value, const char *err, const char *note,
+                        const char *ratio, double ours_v, const char *ratio_note)
+{
+    if (value < 0) {
+        bench_emit_error(name, err);
+        return;
+    }
+    bench_fig f = {0};
+    f.name = name;
+    f.unit = "records/s";
+    f.value = value;
+    f.note = note;
+    bench_emit(&f);
+    if (ours_v > 0) {
+        f = (bench_fig){0};
+        f.name = ratio;
+        f.unit = "x";
+        f.value = ours_v / value;
+        f.note = ratio_note;
+        bench_emit(&f);
+    }
+}
+
 static void emit_pair(const char *backend, double ours_v, const char *our_err, double peer_v,
                       const char *peer_err, double target)
 {
@@ -332,24 +423,9 @@ static void emit_pair(const char *backend, double ours_v, const char *our_err, d
                  "for its ticket (group commit)";
         bench_emit(&f);
     }
-    if (peer_v < 0) {
-        bench_emit_error(pname, peer_err);
-        return;
-    }
-    bench_fig p = {0};
-    p.name = pname;
-    p.unit = "records/s";
-    p.value = peer_v;
-    p.note = "peer, same run: one INSERT per record, autocommit (a commit per event)";
-    bench_emit(&p);
-    if (ours_v > 0) {
-        bench_fig x = {0};
-        x.name = xname;
-        x.unit = "x";
-        x.value = ours_v / peer_v;
-        x.note = "store / naive";
-        bench_emit(&x);
-    }
+    emit_beside(pname, peer_v, peer_err,
+                "peer, same run: one INSERT per record, autocommit (a commit per event)", xname,
+                ours_v, "store / naive");
 }
 
 /* ------------------------------------------------------------ 1M rows */
@@ -489,25 +565,10 @@ void bench_group_store(void)
     double p = insert_loop(path, false, perr, sizeof perr);
     emit_pair("sqlite", o, err, p, perr, 150000);
     double bare = bare_sqlite(dir, perr, sizeof perr);
-    if (bare < 0) {
-        bench_emit_error("store_sqlite_bare_insert_records_per_s", perr);
-    } else {
-        bench_fig f = {0};
-        f.name = "store_sqlite_bare_insert_records_per_s";
-        f.unit = "records/s";
-        f.value = bare;
-        f.note = "the limit, same run: one thread, the same INSERT per record into the same "
-                 "schema and indexes, one transaction; no rollups, no queue, no waiting";
-        bench_emit(&f);
-        if (o > 0) {
-            f = (bench_fig){0};
-            f.name = "store_sqlite_vs_bare_insert";
-            f.unit = "x";
-            f.value = o / bare;
-            f.note = "acknowledged store / bare INSERT loop";
-            bench_emit(&f);
-        }
-    }
+    emit_beside("store_sqlite_bare_insert_records_per_s", bare, perr,
+                "the limit, same run: one thread, the same INSERT per record into the same "
+                "schema and indexes, one transaction; no rollups, no queue, no waiting",
+                "store_sqlite_vs_bare_insert", o, "acknowledged store / bare INSERT loop");
 
     pf_server pg;
     if (!pf_find(&pg)) {
@@ -518,6 +579,12 @@ void bench_group_store(void)
         o = ours(pg.uri, err, sizeof err);
         p = naive_pg(pg.uri, perr, sizeof perr);
         emit_pair("pg", o, err, p, perr, 60000); /* issue 14 */
+        bare = bare_pg(pg.uri, perr, sizeof perr);
+        emit_beside("store_pg_bare_copy_records_per_s", bare, perr,
+                    "the limit, same run: one connection COPYing the same records (binary, as "
+                    "the store does, 1000 a statement) into the same table and indexes, one "
+                    "transaction; no rollups, no queue, no waiting",
+                    "store_pg_vs_bare_copy", o, "acknowledged store / bare COPY");
         pf_cleanup();
     }
 

@@ -1666,11 +1666,63 @@ static void test_duplicates_in_batch(void **state)
     am_store_close(s);
 }
 
+/* Stored ids met in a later chunk of a large batch (PostgreSQL: COPY
+   under a savepoint, undone to it: the earlier chunks stay), then in the
+   batches after it (the staging table for a while, then COPY again). */
+static void test_duplicates_across_chunks(void **state)
+{
+    (void)state;
+    char uri[256];
+    sf_fresh_uri(uri, sizeof uri);
+    am_store *s = open_store(uri, NULL);
+    enum { OLD = 10, BIG = 2500, SMALL = 20, EACH = 10 };
+    const double t0 = 1700000000;
+    comm *c = calloc(BIG, sizeof *c);
+    for (int i = 0; i < OLD; i++)
+        make_comm(&c[i], i, t0 + i, "a", 1 + i, 0);
+    put_comms(s, c, OLD);
+    for (int i = 0; i < BIG; i++) /* 2,200th: stored before */
+        make_comm(&c[i], i == 2200 ? 5 : 1000 + i, t0 + i * 0.1, i % 2 ? "a" : "b", 1 + i, 0);
+    put_comms(s, c, BIG);
+    int next = 10000;
+    for (int k = 0; k < SMALL; k++) {
+        for (int i = 0; i < EACH; i++)
+            make_comm(&c[i], next++, t0 + k, "b", 2, 0);
+        if (k == SMALL - 1) { /* a stored id, and one twice */
+            make_comm(&c[0], 7, t0, "b", 2, 0);
+            make_comm(&c[EACH - 1], next - 2, t0, "b", 2, 0);
+        }
+        put_comms(s, c, EACH);
+    }
+    int64_t n_rows = OLD + (BIG - 1) + SMALL * EACH - 2;
+    am_store_stats st;
+    am_store_get_stats(s, &st);
+    AM_ASSERT_EQ(st.duplicates, 3);
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), n_rows);
+    am_store_summary q = {.q = all_query(AM_T_COMMUNICATION), .step = 3600};
+    q.q.start = t0 - 3600;
+    q.q.end = t0 + 3600;
+    json_t *j = summarize(s, &q);
+    json_t *groups = json_object_get(j, "groups");
+    int64_t total = 0;
+    for (size_t g = 0; g < json_array_size(groups); g++) {
+        json_t *pts = json_object_get(json_array_get(groups, g), "points");
+        for (size_t k = 0; k < json_array_size(pts); k++)
+            total += json_integer_value(json_object_get(json_array_get(pts, k), "count"));
+    }
+    AM_ASSERT_EQ(total, n_rows);
+    json_decref(j);
+    check_both_ways(s, &q, true);
+    free(c);
+    am_store_close(s);
+}
+
 static const struct CMUnitTest SUITE[] = {
     cmocka_unit_test(test_failed_batch),
     cmocka_unit_test(test_refused_row_fails_its_batch),
     cmocka_unit_test(test_types_and_nulls),
     cmocka_unit_test(test_duplicates_in_batch),
+    cmocka_unit_test(test_duplicates_across_chunks),
     cmocka_unit_test(test_filters_and_ranges),
     cmocka_unit_test(test_paging),
     cmocka_unit_test(test_bad_input),
