@@ -14,6 +14,8 @@
 #include "error.h"
 #include "hash.h"
 
+const char am__map_hkey[1] = "";
+
 uint64_t am__hash64(uint64_t seed, const void *p, size_t n)
 {
     const unsigned char *s = p;
@@ -84,7 +86,8 @@ am__map_slot *am__map_at(const am__map *m, uint64_t h, const void *key, size_t k
    follows from the puts alone). */
 static am_err grow_to(am__map *m, size_t cap)
 {
-    am__map_slot *s = am__calloc(cap, sizeof *s);
+    am__map_slot *s =
+        m->zalloc ? m->zalloc(m->zalloc_ud, cap * sizeof *s) : am__calloc(cap, sizeof *s);
     if (!s)
         return am__err(AM_ENOMEM, "out of memory growing a hash map");
     for (size_t i = 0; i < m->cap; i++) {
@@ -95,7 +98,8 @@ static am_err grow_to(am__map *m, size_t cap)
             j = (j + 1) & (cap - 1);
         s[j] = m->s[i];
     }
-    am__free(m->s);
+    if (!m->zalloc)
+        am__free(m->s);
     m->s = s;
     m->cap = cap;
     return AM_OK;
@@ -143,7 +147,7 @@ am_err am__map_put(am__map *m, uint64_t h, const void *key, size_t klen, void *v
 
 static void key_free(const am__map *m, const char *k)
 {
-    if (!m->is_key_borrowed)
+    if (!m->is_key_borrowed && k != am__map_hkey)
         am__free((void *)(uintptr_t)k);
 }
 
@@ -153,7 +157,14 @@ void *am__map_del(am__map *m, uint64_t h, const void *key, size_t klen)
     if (i == SIZE_MAX)
         return NULL;
     void *val = m->s[i].val;
-    key_free(m, m->s[i].key);
+    am__map_remove(m, &m->s[i]);
+    return val;
+}
+
+void am__map_remove(am__map *m, am__map_slot *at)
+{
+    size_t i = (size_t)(at - m->s);
+    key_free(m, at->key);
     /* Backward shift: an entry after the hole moves into it unless its home
        lies cyclically in (hole, entry], where a probe from it still meets
        it without crossing the hole. */
@@ -168,7 +179,6 @@ void *am__map_del(am__map *m, uint64_t h, const void *key, size_t klen)
     }
     m->s[i] = (am__map_slot){0};
     m->n--;
-    return val;
 }
 
 am__map_slot *am__map_next(const am__map *m, size_t *i)
@@ -192,7 +202,8 @@ void am__map_clear(am__map *m)
 void am__map_free(am__map *m)
 {
     am__map_clear(m);
-    am__free(m->s);
+    if (!m->zalloc)
+        am__free(m->s);
     m->s = NULL;
     m->cap = 0;
 }
