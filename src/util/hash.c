@@ -43,16 +43,30 @@ uint64_t am__fnv1a64(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* Keys of one word (serials, fingerprints: integer keys) compare as one
-   load each rather than through a call to memcmp. */
+/* Keys of one or two words (serials, fingerprints, message ids) compare
+   as two loads each, overlapping for lengths between, rather than through
+   a call to memcmp. */
+static inline uint64_t load8(const void *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint32_t load4(const void *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
 static bool key_eq(const char *a, const void *b, size_t n)
 {
-    if (n == 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        return x == y;
-    }
+    const char *c = b;
+    if (n >= 8 && n <= 16)
+        return ((load8(a) ^ load8(c)) | (load8(a + n - 8) ^ load8(c + n - 8))) == 0;
+    if (n >= 4 && n < 8)
+        return ((load4(a) ^ load4(c)) | (load4(a + n - 4) ^ load4(c + n - 4))) == 0;
     return !memcmp(a, b, n);
 }
 
@@ -86,10 +100,16 @@ am__map_slot *am__map_at(const am__map *m, uint64_t h, const void *key, size_t k
    follows from the puts alone). */
 static am_err grow_to(am__map *m, size_t cap)
 {
-    am__map_slot *s =
-        m->zalloc ? m->zalloc(m->zalloc_ud, cap * sizeof *s) : am__calloc(cap, sizeof *s);
+    /* only the keys need be empty (a slot's other fields are read only
+       under a key), so a heap table is not zeroed whole */
+    am__map_slot *s = NULL;
+    if (cap <= SIZE_MAX / sizeof *s)
+        s = m->zalloc ? m->zalloc(m->zalloc_ud, cap * sizeof *s) : am__malloc(cap * sizeof *s);
     if (!s)
         return am__err(AM_ENOMEM, "out of memory growing a hash map");
+    if (!m->zalloc)
+        for (size_t i = 0; i < cap; i++)
+            s[i].key = NULL;
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->s[i].key)
             continue;
@@ -189,21 +209,31 @@ am__map_slot *am__map_next(const am__map *m, size_t *i)
     return NULL;
 }
 
-void am__map_clear(am__map *m)
+/* Free the copied keys (a map of borrowed keys or hash-keyed entries has
+   none: no walk). */
+static void keys_free(am__map *m)
 {
-    for (size_t i = 0; i < m->cap; i++) {
+    if (m->is_key_borrowed || !m->n)
+        return;
+    for (size_t i = 0; i < m->cap; i++)
         if (m->s[i].key)
             key_free(m, m->s[i].key);
+}
+
+void am__map_clear(am__map *m)
+{
+    keys_free(m);
+    for (size_t i = 0; i < m->cap; i++)
         m->s[i].key = NULL;
-    }
     m->n = 0;
 }
 
 void am__map_free(am__map *m)
 {
-    am__map_clear(m);
+    keys_free(m);
     if (!m->zalloc)
         am__free(m->s);
     m->s = NULL;
     m->cap = 0;
+    m->n = 0;
 }

@@ -117,6 +117,7 @@ static inline am_err am__map_put_h(am__map *m, uint64_t h, void *val)
         i = (i + 1) & mask;
     m->s[i] = (am__map_slot){h, am__map_hkey, 0, val};
     m->n++;
+    m->is_key_borrowed = true; /* no key of this map is its own to free */
     return AM_OK;
 }
 
@@ -161,7 +162,13 @@ static inline void *am__map_del_h(am__map *m, uint64_t h)
     if (!s)
         return NULL;
     void *val = s->val;
-    am__map_remove(m, s);
+    size_t next = ((size_t)(s - m->s) + 1) & (m->cap - 1);
+    if (m->s[next].key) { /* a run goes on after it: shift it back */
+        am__map_remove(m, s);
+    } else { /* the end of a run (most often at half full): no shift */
+        s->key = NULL;
+        m->n--;
+    }
     return val;
 }
 
