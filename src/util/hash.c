@@ -43,9 +43,9 @@ uint64_t am__fnv1a64(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* Keys of one or two words (serials, fingerprints, message ids) compare
-   as two loads each, overlapping for lengths between, rather than through
-   a call to memcmp. */
+/* Keys of one or two words (fingerprints, message ids) compare as two
+   loads each, overlapping for lengths between, rather than through a call
+   to memcmp. */
 static inline uint64_t load8(const void *p)
 {
     uint64_t w;
@@ -53,25 +53,17 @@ static inline uint64_t load8(const void *p)
     return w;
 }
 
-static inline uint32_t load4(const void *p)
-{
-    uint32_t w;
-    memcpy(&w, p, 4);
-    return w;
-}
-
-static bool key_eq(const char *a, const void *b, size_t n)
+static inline bool key_eq(const char *a, const void *b, size_t n)
 {
     const char *c = b;
-    if (n >= 8 && n <= 16)
+    if (n - 8 <= 8) /* 8 to 16 bytes: one compare for the rest */
         return ((load8(a) ^ load8(c)) | (load8(a + n - 8) ^ load8(c + n - 8))) == 0;
-    if (n >= 4 && n < 8)
-        return ((load4(a) ^ load4(c)) | (load4(a + n - 4) ^ load4(c + n - 4))) == 0;
     return !memcmp(a, b, n);
 }
 
 /* The index of key's slot, or SIZE_MAX. */
-static size_t index_of(const am__map *m, uint64_t h, const void *key, size_t klen)
+static inline __attribute__((always_inline)) size_t index_of(const am__map *m, uint64_t h,
+                                                             const void *key, size_t klen)
 {
     if (!m->cap)
         return SIZE_MAX;
