@@ -313,14 +313,14 @@ typedef struct lmap_entry {
     void *v;
 } lmap_entry;
 
-static void *lmap_zalloc(void *arena, size_t n)
+static void *lmap_alloc(void *arena, size_t n)
 {
-    return am__arena_zalloc(arena, n);
+    return am__arena_alloc(arena, n);
 }
 
 void am__lmap_init(am_lmap *m, am_arena *a, size_t hint)
 {
-    *m = (am__map){.first_cap = 16, .zalloc = lmap_zalloc, .zalloc_ud = a};
+    *m = (am__map){.first_cap = 16, .alloc = lmap_alloc, .alloc_ud = a};
     (void)am__map_reserve(m, hint ? hint : 1); /* else the first put grows it */
 }
 
@@ -337,14 +337,22 @@ static lmap_entry *lmap_find(const am_lmap *m, const am_lset *k)
 
 void **am__lmap_put(am_lmap *m, const am_lset *k, bool *found)
 {
-    lmap_entry *e = lmap_find(m, k);
-    *found = e != NULL;
-    if (e)
-        return &e->v;
-    e = am__arena_zalloc(m->zalloc_ud, sizeof *e);
-    if (!e || am__map_put_h(m, k->hash, e))
+    *found = false;
+    if ((m->n + 1) * 2 > m->cap && am__map_reserve(m, m->n + 1))
         return NULL;
-    e->k = k;
+    size_t i = AM__MAP_PROBE_START;
+    for (am__map_slot *sl; (sl = am__map_probe(m, k->hash, &i));) {
+        lmap_entry *e = sl->val;
+        if (am__labels_equal(e->k, k)) {
+            *found = true;
+            return &e->v;
+        }
+    }
+    lmap_entry *e = am__arena_alloc(m->alloc_ud, sizeof *e);
+    if (!e)
+        return NULL;
+    *e = (lmap_entry){k, NULL};
+    am__map_put_at_h(m, i, k->hash, e);
     return &e->v;
 }
 

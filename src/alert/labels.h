@@ -95,7 +95,7 @@ am_lset *am__lb_labels(am_lbuild *b);
 ** whether the key was there. An am__map (util/hash.h) whose table and
 ** entries live in the arena, so it is never freed on its own.
 */
-/* hash-keyed by the sets' hashes; values are entries in the arena (its zalloc_ud) */
+/* hash-keyed by the sets' hashes; values are entries in the arena (its alloc_ud) */
 typedef am__map am_lmap;
 
 void am__lmap_init(am_lmap *m, am_arena *a, size_t hint);

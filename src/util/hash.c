@@ -93,15 +93,14 @@ am__map_slot *am__map_at(const am__map *m, uint64_t h, const void *key, size_t k
 static am_err grow_to(am__map *m, size_t cap)
 {
     /* only the keys need be empty (a slot's other fields are read only
-       under a key), so a heap table is not zeroed whole */
+       under a key), so a table is not zeroed whole */
     am__map_slot *s = NULL;
     if (cap <= SIZE_MAX / sizeof *s)
-        s = m->zalloc ? m->zalloc(m->zalloc_ud, cap * sizeof *s) : am__malloc(cap * sizeof *s);
+        s = m->alloc ? m->alloc(m->alloc_ud, cap * sizeof *s) : am__malloc(cap * sizeof *s);
     if (!s)
         return am__err(AM_ENOMEM, "out of memory growing a hash map");
-    if (!m->zalloc)
-        for (size_t i = 0; i < cap; i++)
-            s[i].key = NULL;
+    for (size_t i = 0; i < cap; i++)
+        s[i].key = NULL;
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->s[i].key)
             continue;
@@ -110,7 +109,7 @@ static am_err grow_to(am__map *m, size_t cap)
             j = (j + 1) & (cap - 1);
         s[j] = m->s[i];
     }
-    if (!m->zalloc)
+    if (!m->alloc)
         am__free(m->s);
     m->s = s;
     m->cap = cap;
@@ -223,7 +222,7 @@ void am__map_clear(am__map *m)
 void am__map_free(am__map *m)
 {
     keys_free(m);
-    if (!m->zalloc)
+    if (!m->alloc)
         am__free(m->s);
     m->s = NULL;
     m->cap = 0;

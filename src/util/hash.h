@@ -37,7 +37,7 @@
 ** too, several per hash if need be, and tells them apart itself: it walks
 ** the entries of one hash with am__map_probe, comparing their values, and
 ** removes the one it found with am__map_remove. A map holds hash-keyed
-** entries or byte keys, never both. With zalloc set, tables come from it
+** entries or byte keys, never both. With alloc set, tables come from it
 ** (an arena) and are never freed by the map (a grown map leaves its old
 ** table to the arena); keys are then borrowed or hash-keyed.
 */
@@ -66,11 +66,11 @@ typedef struct am__map_slot {
 
 typedef struct am__map {
     am__map_slot *s;
-    size_t cap, n;                       /* cap a power of two, or 0 */
-    size_t first_cap;                    /* the first table's slots (0: 64); a power of two */
-    bool is_key_borrowed;                /* keys are the caller's, not copied (see above) */
-    void *(*zalloc)(void *ud, size_t n); /* NULL: the heap; else zeroed, never freed */
-    void *zalloc_ud;
+    size_t cap, n;                      /* cap a power of two, or 0 */
+    size_t first_cap;                   /* the first table's slots (0: 64); a power of two */
+    bool is_key_borrowed;               /* keys are the caller's, not copied (see above) */
+    void *(*alloc)(void *ud, size_t n); /* tables: NULL the heap; else never freed */
+    void *alloc_ud;
 } am__map;
 
 /* The key of every hash-keyed entry (its klen is 0). */
@@ -122,7 +122,8 @@ static inline am_err am__map_put_h(am__map *m, uint64_t h, void *val)
 }
 
 /* The next entry of hash h on h's probe path, from *i (start from
-   AM__MAP_PROBE_START), *i moved past it; NULL when there is no more. */
+   AM__MAP_PROBE_START), *i moved past it; NULL when there is no more, *i
+   then the empty slot that ends the path (see am__map_put_at_h). */
 #define AM__MAP_PROBE_START SIZE_MAX
 static inline am__map_slot *am__map_probe(const am__map *m, uint64_t h, size_t *i)
 {
@@ -132,13 +133,25 @@ static inline am__map_slot *am__map_probe(const am__map *m, uint64_t h, size_t *
     size_t j = *i == AM__MAP_PROBE_START ? (size_t)h & mask : *i;
     for (;; j = (j + 1) & mask) {
         am__map_slot *s = &m->s[j];
-        if (!s->key)
+        if (!s->key) {
+            *i = j;
             return NULL;
+        }
         if (s->hash == h) {
             *i = (j + 1) & mask;
             return s;
         }
     }
+}
+
+/* A hash-keyed entry h -> val in slot i, where a probe for h just ended
+   (am__map_probe returned NULL), with room made before it
+   (am__map_reserve(m, m->n + 1)): one probe for a look-up and insert. */
+static inline void am__map_put_at_h(am__map *m, size_t i, uint64_t h, void *val)
+{
+    m->s[i] = (am__map_slot){h, am__map_hkey, 0, val};
+    m->n++;
+    m->is_key_borrowed = true;
 }
 
 /* The slot of the hash-keyed entry h (the first, if several), or NULL. */

@@ -3,7 +3,7 @@
 ** stored and shown, so they must never move), am__hash64 never 0 and
 ** sensitive to every byte, and am__map through growth, clearing, removal
 ** (against a model), borrowed keys and walks; hash-keyed entries (probe,
-** removal at a slot, wrap-around, walks that remove, tables from zalloc).
+** removal at a slot, wrap-around, walks that remove, tables from alloc, not zeroed).
 */
 #include <stdbool.h>
 #include <stdio.h>
@@ -183,12 +183,15 @@ static void check_probes(const am__map *m)
    removal where the run wraps past the table's end (no tombstone left:
    the slots come back empty); a walk that removes as it goes; puts during
    a walk after am__map_reserve (the table does not move); a table from
-   zalloc, never freed by the map. */
-static int zallocs;
-static void *count_zalloc(void *ud, size_t n)
+   alloc (filled with garbage: only keys are emptied), never freed by the
+   map; a look-up and insert in one probe (am__map_put_at_h). */
+static int allocs;
+static void *count_alloc(void *ud, size_t n)
 {
-    zallocs++;
-    void *p = am__calloc(1, n);
+    allocs++;
+    void *p = am__malloc(n);
+    if (p)
+        memset(p, 0xa5, n);
     /* keep every table to free at the end, as an arena would */
     void **keep = ud;
     for (int i = 0; i < 8; i++)
@@ -291,15 +294,24 @@ static void test_map_hkeyed(void **state)
     assert_ptr_equal(m.s, table);
     AM_ASSERT_EQ(m.n, 8);
     am__map_free(&m);
-    /* tables from zalloc: used for every growth, never freed by the map */
+    /* tables from alloc: used for every growth, never freed by the map */
     void *keep[8] = {0};
-    am__map z = {.first_cap = 16, .zalloc = count_zalloc, .zalloc_ud = keep};
-    zallocs = 0;
+    am__map z = {.first_cap = 16, .alloc = count_alloc, .alloc_ud = keep};
+    allocs = 0;
     for (uint64_t h = 0; h < 20; h++)
         AM_ASSERT_OK(am__map_put_h(&z, h * 0x9E3779B97F4A7C15ull, &v[0]));
-    AM_ASSERT_EQ(zallocs, 3); /* 16, 32, 64 */
+    AM_ASSERT_EQ(allocs, 3); /* 16, 32, 64 */
     for (uint64_t h = 0; h < 20; h++)
         assert_ptr_equal(am__map_find_h(&z, h * 0x9E3779B97F4A7C15ull), &v[0]);
+    /* one probe: absent, so the probe ends at the slot the entry takes */
+    AM_ASSERT_OK(am__map_reserve(&z, z.n + 1));
+    it = AM__MAP_PROBE_START;
+    assert_null(am__map_probe(&z, 12345, &it));
+    assert_null(z.s[it].key);
+    am__map_put_at_h(&z, it, 12345, &v[5]);
+    assert_ptr_equal(am__map_find_h(&z, 12345), &v[5]);
+    AM_ASSERT_EQ(z.n, 21);
+    check_probes(&z);
     am__map_free(&z);
     assert_null(z.s);
     for (int i = 0; i < 8; i++)
