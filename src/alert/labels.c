@@ -308,59 +308,58 @@ am_lset *am__lb_labels(am_lbuild *b)
 
 /* ------------------------------------------------------------ map */
 
-void am__lmap_init(am_lmap *m, am_arena *a, size_t hint)
+typedef struct lmap_entry {
+    const am_lset *k;
+    void *v;
+} lmap_entry;
+
+static void *lmap_alloc(void *arena, size_t n)
 {
-    m->a = a;
-    m->n = 0;
-    m->cap = 16;
-    while (m->cap < hint * 2)
-        m->cap *= 2;
-    m->slots = am__arena_zalloc(a, m->cap * sizeof *m->slots);
-    if (!m->slots)
-        m->cap = 0;
+    return am__arena_alloc(arena, n);
 }
 
-static am_lmap_slot *find(am_lmap_slot *slots, size_t cap, const am_lset *k)
+void am__lmap_init(am_lmap *m, am_arena *a, size_t hint)
 {
-    size_t i = k->hash & (cap - 1);
-    for (;;) {
-        if (!slots[i].k || am__labels_equal(slots[i].k, k))
-            return &slots[i];
-        i = (i + 1) & (cap - 1);
+    *m = (am__map){.first_cap = 16, .alloc = lmap_alloc, .alloc_ud = a};
+    (void)am__map_reserve(m, hint ? hint : 1); /* else the first put grows it */
+}
+
+static lmap_entry *lmap_find(const am_lmap *m, const am_lset *k)
+{
+    size_t i = AM__MAP_PROBE_START;
+    for (am__map_slot *sl; (sl = am__map_probe(m, k->hash, &i));) {
+        lmap_entry *e = sl->val;
+        if (am__labels_equal(e->k, k))
+            return e;
     }
+    return NULL;
 }
 
 void **am__lmap_put(am_lmap *m, const am_lset *k, bool *found)
 {
-    if (!m->cap)
+    *found = false;
+    if ((m->n + 1) * 2 > m->cap && am__map_reserve(m, m->n + 1))
         return NULL;
-    if ((m->n + 1) * 4 > m->cap * 3) {
-        size_t cap = m->cap * 2;
-        am_lmap_slot *s = am__arena_zalloc(m->a, cap * sizeof *s);
-        if (!s)
-            return NULL;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->slots[i].k)
-                *find(s, cap, m->slots[i].k) = m->slots[i];
-        m->slots = s;
-        m->cap = cap;
+    size_t i = AM__MAP_PROBE_START;
+    for (am__map_slot *sl; (sl = am__map_probe(m, k->hash, &i));) {
+        lmap_entry *e = sl->val;
+        if (am__labels_equal(e->k, k)) {
+            *found = true;
+            return &e->v;
+        }
     }
-    am_lmap_slot *s = find(m->slots, m->cap, k);
-    *found = s->k != NULL;
-    if (!s->k) {
-        s->k = k;
-        s->v = NULL;
-        m->n++;
-    }
-    return &s->v;
+    lmap_entry *e = am__arena_alloc(m->alloc_ud, sizeof *e);
+    if (!e)
+        return NULL;
+    *e = (lmap_entry){k, NULL};
+    am__map_put_at_h(m, i, k->hash, e);
+    return &e->v;
 }
 
 void *am__lmap_get(const am_lmap *m, const am_lset *k)
 {
-    if (!m->cap)
-        return NULL;
-    am_lmap_slot *s = find(m->slots, m->cap, k);
-    return s->k ? s->v : NULL;
+    lmap_entry *e = lmap_find(m, k);
+    return e ? e->v : NULL;
 }
 
 void am__labels_json_pairs(am_buf *b, const am_label *p, size_t n)

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "../util/buf.h"
+#include "../util/hash.h"
 #include "arena.h"
 
 typedef struct am_label {
@@ -91,19 +92,11 @@ am_lset *am__lb_labels(am_lbuild *b);
 /*
 ** A hash map from label sets (borrowed; must outlive the map) to pointers,
 ** in an arena. am__lmap_put returns the value slot, *found telling
-** whether the key was there.
+** whether the key was there. An am__map (util/hash.h) whose table and
+** entries live in the arena, so it is never freed on its own.
 */
-typedef struct am_lmap_slot {
-    const am_lset *k;
-    void *v;
-} am_lmap_slot;
-
-typedef struct am_lmap {
-    am_arena *a;
-    am_lmap_slot *slots;
-    size_t cap;
-    size_t n;
-} am_lmap;
+/* hash-keyed by the sets' hashes; values are entries in the arena (its alloc_ud) */
+typedef am__map am_lmap;
 
 void am__lmap_init(am_lmap *m, am_arena *a, size_t hint);
 void **am__lmap_put(am_lmap *m, const am_lset *k, bool *found);

@@ -25,6 +25,16 @@
 ** any other; readers skip it and an instant selector whose latest sample
 ** is a marker sees nothing, so a vanished series disappears at once.
 **
+** WHY NOT am__map for the series table. The window's one long-lived
+** table of every series it holds is counted in its memory
+** (index_bytes, alert_memory_bytes_per_sample, the
+** agentmon_alert_window_bytes gauge): a slot here is one pointer (the
+** hash is read from the series' label set) and the table fills to 3/4,
+** where am__map spends 32 bytes a slot at most half full -- eight times
+** the index for the same series, for nothing the window needs (it never
+** walks the table; ids give the order). Same probing and backward-shift
+** removal as am__map; the hash is labels.c's am__labels_hash_pairs.
+**
 ** THREADING
 ** One rwlock: appends (begin..commit, one writer) hold it exclusively;
 ** queries hold it shared while they read series and chunks. Statistics

@@ -165,7 +165,9 @@ static void list_unlink(mlist *l, mmsg *m)
 
 /* Reservations by serial. Serials are consecutive, and a multiple of an
    odd constant spreads consecutive integers over a power-of-two table
-   without collisions, so the serial hashes itself. Agent locked. */
+   without collisions, so the serial hashes itself; and the product is a
+   bijection, so the hash is the key (hash-keyed entries: one compare a
+   probe, inline). Agent locked. */
 static uint64_t serial_hash(uint64_t serial)
 {
     return serial * 0x9E3779B97F4A7C15ull;
@@ -173,13 +175,13 @@ static uint64_t serial_hash(uint64_t serial)
 
 static mmsg *res_find(magent *a, uint64_t serial)
 {
-    return am__map_find(&a->res, serial_hash(serial), &serial, sizeof serial);
+    return am__map_find_h(&a->res, serial_hash(serial));
 }
 
 /* Caller made room with res_reserve. */
 static void res_put(magent *a, mmsg *m)
 {
-    (void)am__map_put(&a->res, serial_hash(m->serial), &m->serial, sizeof m->serial, m);
+    (void)am__map_put_h(&a->res, serial_hash(m->serial), m);
 }
 
 static bool res_reserve(magent *a)
@@ -189,7 +191,7 @@ static bool res_reserve(magent *a)
 
 static void res_del(magent *a, mmsg *m)
 {
-    (void)am__map_del(&a->res, serial_hash(m->serial), &m->serial, sizeof m->serial);
+    (void)am__map_del_h(&a->res, serial_hash(m->serial));
 }
 
 static idshard *shard_of(mem *b, uint64_t h)
@@ -345,7 +347,7 @@ static am_err agent_get(am_coord *c, const char *name, magent **out)
         goto oom;
     a->hash = h;
     /* a table per agent that takes (10,000 of them): small at first */
-    a->res = (am__map){.first_cap = 16, .is_key_borrowed = true};
+    a->res = (am__map){.first_cap = 16};
     pthread_mutex_init(&a->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

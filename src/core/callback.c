@@ -46,7 +46,7 @@ void am__sink_free(am_sink *s)
 {
     am_buf_free(&s->strs);
     am__free(s->items);
-    am__free(s->set);
+    am__map_free(&s->set);
     memset(s, 0, sizeof *s);
 }
 
@@ -62,35 +62,19 @@ static bool same_values(const am_sink *s, const am_sink_item *it, const char *co
     return true;
 }
 
-/* Insert item index idx into the duplicate set; false if already there. */
+/* Insert item index idx into the duplicate set; false if already there
+   (or out of memory: s->err). */
 static bool set_add(am_sink *s, size_t idx, const char *const *values, size_t n)
 {
-    if ((s->n + 1) * 2 > s->set_cap) {
-        size_t cap = s->set_cap ? s->set_cap * 2 : 64;
-        uint32_t *set = am__calloc(cap, sizeof *set);
-        if (!set) {
-            s->err = AM_ENOMEM;
-            return false;
-        }
-        for (size_t i = 0; i < s->n; i++) {
-            size_t j = s->items[i].hash & (cap - 1);
-            while (set[j])
-                j = (j + 1) & (cap - 1);
-            set[j] = (uint32_t)i + 1;
-        }
-        am__free(s->set);
-        s->set = set;
-        s->set_cap = cap;
-    }
     uint32_t h = s->items[idx].hash;
-    size_t j = h & (s->set_cap - 1);
-    while (s->set[j]) {
-        const am_sink_item *o = &s->items[s->set[j] - 1];
-        if (o->hash == h && same_values(s, o, values, n))
+    size_t i = AM__MAP_PROBE_START;
+    for (am__map_slot *sl; (sl = am__map_probe(&s->set, h, &i));)
+        if (same_values(s, &s->items[(uintptr_t)sl->val - 1], values, n))
             return false;
-        j = (j + 1) & (s->set_cap - 1);
+    if (am__map_put_h(&s->set, h, (void *)(uintptr_t)(idx + 1))) {
+        s->err = AM_ENOMEM;
+        return false;
     }
-    s->set[j] = (uint32_t)idx + 1;
     return true;
 }
 

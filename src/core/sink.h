@@ -9,6 +9,7 @@
 #define AM_CORE_SINK_H
 
 #include "../util/buf.h"
+#include "../util/hash.h"
 #include "family.h"
 
 typedef struct am_sink_item {
@@ -24,9 +25,8 @@ struct am_sink {
     am_buf strs;
     am_sink_item *items;
     size_t n, cap;
-    uint32_t *set; /* open addressing over items, to refuse duplicates */
-    size_t set_cap;
-    am_err err; /* first allocation failure */
+    am__map set; /* item index + 1 by its hash (hash-keyed), to refuse duplicates */
+    am_err err;  /* first allocation failure */
 };
 
 void am__sink_init(am_sink *s, am_family *f);

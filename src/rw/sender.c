@@ -56,6 +56,7 @@
 #include "agentmon/timer.h"
 #include "../util/alloc.h"
 #include "../util/error.h"
+#include "../util/hash.h"
 #include "../packs/pack.h"
 #include "rw.h"
 #include "rw_send.h"
@@ -440,12 +441,11 @@ static am_err replay(am_remote_write *rw)
 
 /* ---- shards ---------------------------------------------------------- */
 
+/* FNV-1a of its labels (past length, time and value): fixed by its
+   definition, so a series keeps its shard across runs and replays. */
 static uint64_t hash_rec(const char *rec, size_t len)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 20; i < len; i++) /* past length, time and value */
-        h = (h ^ (unsigned char)rec[i]) * 1099511628211ull;
-    return h;
+    return len > 20 ? am__fnv1a64(AM_FNV1A64_INIT, rec + 20, len - 20) : AM_FNV1A64_INIT;
 }
 
 /* A batch is done: count it and release its segments; with mu held. */

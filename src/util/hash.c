@@ -14,6 +14,8 @@
 #include "error.h"
 #include "hash.h"
 
+const char am__map_hkey[1] = "";
+
 uint64_t am__hash64(uint64_t seed, const void *p, size_t n)
 {
     const unsigned char *s = p;
@@ -41,21 +43,27 @@ uint64_t am__fnv1a64(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* Keys of one word (serials, fingerprints: integer keys) compare as one
-   load each rather than through a call to memcmp. */
-static bool key_eq(const char *a, const void *b, size_t n)
+/* Keys of one or two words (fingerprints, message ids) compare as two
+   loads each, overlapping for lengths between, rather than through a call
+   to memcmp. */
+static inline uint64_t load8(const void *p)
 {
-    if (n == 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        return x == y;
-    }
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline bool key_eq(const char *a, const void *b, size_t n)
+{
+    const char *c = b;
+    if (n - 8 <= 8) /* 8 to 16 bytes: one compare for the rest */
+        return ((load8(a) ^ load8(c)) | (load8(a + n - 8) ^ load8(c + n - 8))) == 0;
     return !memcmp(a, b, n);
 }
 
 /* The index of key's slot, or SIZE_MAX. */
-static size_t index_of(const am__map *m, uint64_t h, const void *key, size_t klen)
+static inline __attribute__((always_inline)) size_t index_of(const am__map *m, uint64_t h,
+                                                             const void *key, size_t klen)
 {
     if (!m->cap)
         return SIZE_MAX;
@@ -84,9 +92,15 @@ am__map_slot *am__map_at(const am__map *m, uint64_t h, const void *key, size_t k
    follows from the puts alone). */
 static am_err grow_to(am__map *m, size_t cap)
 {
-    am__map_slot *s = am__calloc(cap, sizeof *s);
+    /* only the keys need be empty (a slot's other fields are read only
+       under a key), so a table is not zeroed whole */
+    am__map_slot *s = NULL;
+    if (cap <= SIZE_MAX / sizeof *s)
+        s = m->alloc ? m->alloc(m->alloc_ud, cap * sizeof *s) : am__malloc(cap * sizeof *s);
     if (!s)
         return am__err(AM_ENOMEM, "out of memory growing a hash map");
+    for (size_t i = 0; i < cap; i++)
+        s[i].key = NULL;
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->s[i].key)
             continue;
@@ -95,7 +109,8 @@ static am_err grow_to(am__map *m, size_t cap)
             j = (j + 1) & (cap - 1);
         s[j] = m->s[i];
     }
-    am__free(m->s);
+    if (!m->alloc)
+        am__free(m->s);
     m->s = s;
     m->cap = cap;
     return AM_OK;
@@ -143,7 +158,7 @@ am_err am__map_put(am__map *m, uint64_t h, const void *key, size_t klen, void *v
 
 static void key_free(const am__map *m, const char *k)
 {
-    if (!m->is_key_borrowed)
+    if (!m->is_key_borrowed && k != am__map_hkey)
         am__free((void *)(uintptr_t)k);
 }
 
@@ -153,7 +168,14 @@ void *am__map_del(am__map *m, uint64_t h, const void *key, size_t klen)
     if (i == SIZE_MAX)
         return NULL;
     void *val = m->s[i].val;
-    key_free(m, m->s[i].key);
+    am__map_remove(m, &m->s[i]);
+    return val;
+}
+
+void am__map_remove(am__map *m, am__map_slot *at)
+{
+    size_t i = (size_t)(at - m->s);
+    key_free(m, at->key);
     /* Backward shift: an entry after the hole moves into it unless its home
        lies cyclically in (hole, entry], where a probe from it still meets
        it without crossing the hole. */
@@ -168,7 +190,6 @@ void *am__map_del(am__map *m, uint64_t h, const void *key, size_t klen)
     }
     m->s[i] = (am__map_slot){0};
     m->n--;
-    return val;
 }
 
 am__map_slot *am__map_next(const am__map *m, size_t *i)
@@ -179,20 +200,31 @@ am__map_slot *am__map_next(const am__map *m, size_t *i)
     return NULL;
 }
 
-void am__map_clear(am__map *m)
+/* Free the copied keys (a map of borrowed keys or hash-keyed entries has
+   none: no walk). */
+static void keys_free(am__map *m)
 {
-    for (size_t i = 0; i < m->cap; i++) {
+    if (m->is_key_borrowed || !m->n)
+        return;
+    for (size_t i = 0; i < m->cap; i++)
         if (m->s[i].key)
             key_free(m, m->s[i].key);
+}
+
+void am__map_clear(am__map *m)
+{
+    keys_free(m);
+    for (size_t i = 0; i < m->cap; i++)
         m->s[i].key = NULL;
-    }
     m->n = 0;
 }
 
 void am__map_free(am__map *m)
 {
-    am__map_clear(m);
-    am__free(m->s);
+    keys_free(m);
+    if (!m->alloc)
+        am__free(m->s);
     m->s = NULL;
     m->cap = 0;
+    m->n = 0;
 }

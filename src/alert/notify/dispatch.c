@@ -109,8 +109,7 @@ struct am_notify {
     am_notify_config *cfg;
     am_rcv **rcvs; /* one per cfg->receivers */
     am_amclient *amc;
-    aentry *al; /* open addressing by fingerprint */
-    size_t cap_al, n_al;
+    am__map al; /* aentry by fingerprint (hash-keyed: the fingerprint is the hash) */
     agroup **groups;
     size_t n_groups, cap_groups;
     am_silence **sil;
@@ -156,57 +155,17 @@ am_nalert *am__nalert_copy(const am_nalert *a)
 
 static aentry *al_find(am_notify *n, uint64_t fp)
 {
-    if (!n->cap_al)
-        return NULL;
-    size_t i = (size_t)fp & (n->cap_al - 1);
-    while (n->al[i].a) {
-        if (n->al[i].a->fp == fp)
-            return &n->al[i];
-        i = (i + 1) & (n->cap_al - 1);
-    }
-    return NULL;
+    return am__map_find_h(&n->al, fp);
 }
 
-static aentry *al_slot(aentry *tab, size_t cap, uint64_t fp)
-{
-    size_t i = (size_t)fp & (cap - 1);
-    while (tab[i].a && tab[i].a->fp != fp)
-        i = (i + 1) & (cap - 1);
-    return &tab[i];
-}
-
-static bool al_grow(am_notify *n)
-{
-    if ((n->n_al + 1) * 2 <= n->cap_al)
-        return true;
-    size_t cap = n->cap_al ? n->cap_al * 2 : 64;
-    aentry *t = am__calloc(cap, sizeof *t);
-    if (!t)
-        return false;
-    for (size_t i = 0; i < n->cap_al; i++)
-        if (n->al[i].a)
-            *al_slot(t, cap, n->al[i].a->fp) = n->al[i];
-    am__free(n->al);
-    n->al = t;
-    n->cap_al = cap;
-    return true;
-}
-
-/* Remove the alert of fp (backward-shift deletion keeps the probes whole). */
+/* Remove the alert of fp. */
 static void al_remove(am_notify *n, uint64_t fp)
 {
-    aentry *e = al_find(n, fp);
+    aentry *e = am__map_del_h(&n->al, fp);
     if (!e)
         return;
     am__nalert_free(e->a);
-    size_t i = (size_t)(e - n->al);
-    e->a = NULL;
-    n->n_al--;
-    for (size_t j = (i + 1) & (n->cap_al - 1); n->al[j].a; j = (j + 1) & (n->cap_al - 1)) {
-        aentry x = n->al[j];
-        n->al[j].a = NULL;
-        *al_slot(n->al, n->cap_al, x.a->fp) = x;
-    }
+    am__free(e);
 }
 
 /* ---- routes and groups ------------------------------------------------------------- */
@@ -367,9 +326,10 @@ static bool inhibited(am_notify *n, const am_nalert *t, int64_t now)
         if (!am__amatchers_ok(ih->tgt, ih->n_tgt, t->labels))
             continue;
         bool two_sided = am__amatchers_ok(ih->src, ih->n_src, t->labels);
-        for (size_t i = 0; i < n->cap_al; i++) {
-            const am_nalert *s = n->al[i].a;
-            if (!s || s->fp == t->fp || am__nalert_resolved(s, now) ||
+        size_t it = 0;
+        for (am__map_slot *sl; (sl = am__map_next(&n->al, &it));) {
+            const am_nalert *s = ((aentry *)sl->val)->a;
+            if (s->fp == t->fp || am__nalert_resolved(s, now) ||
                 !am__amatchers_ok(ih->src, ih->n_src, s->labels))
                 continue;
             if (two_sided && am__amatchers_ok(ih->tgt, ih->n_tgt, s->labels))
@@ -479,15 +439,18 @@ static void *dispatch_main(void *arg)
         }
         /* alerts in no group (no route, or no receivers): forget the
            resolved ones */
-        for (size_t i = 0; i < n->cap_al; i++)
-            if (n->al[i].a && !n->al[i].refs) {
-                resolve_by_timeout(n, n->al[i].a, now);
-                report_event(n, &n->al[i], now);
-                if (am__nalert_resolved(n->al[i].a, now)) {
-                    al_remove(n, n->al[i].a->fp);
-                    i--; /* the shift may have moved another into i */
-                }
+        size_t it = 0;
+        for (am__map_slot *sl; (sl = am__map_next(&n->al, &it));) {
+            aentry *e = sl->val;
+            if (e->refs)
+                continue;
+            resolve_by_timeout(n, e->a, now);
+            report_event(n, e, now);
+            if (am__nalert_resolved(e->a, now)) {
+                al_remove(n, e->a->fp);
+                it--; /* the shift may have moved another into its slot */
             }
+        }
         int64_t d = next - now_ms();
         if (d <= 0)
             continue;
@@ -558,11 +521,10 @@ void am_notify_put(am_notify *n, const am_nalert_in *alerts, size_t count, bool 
             am__nalert_free(e->a);
             e->a = a;
             e->is_event |= is_event;
-        } else if (al_grow(n)) {
-            e = al_slot(n->al, n->cap_al, a->fp);
+        } else if ((e = am__calloc(1, sizeof *e)) && !am__map_put_h(&n->al, a->fp, e)) {
             *e = (aentry){a, 0, is_event, 0};
-            n->n_al++;
         } else {
+            am__free(e);
             am__nalert_free(a);
             continue;
         }
@@ -634,8 +596,9 @@ am_err am_notify_set_config(am_notify *n, am_notify_config *cfg)
     for (size_t i = 0; i < n->n_groups; i++)
         group_free(n->groups[i]);
     n->n_groups = 0;
-    for (size_t i = 0; i < n->cap_al; i++)
-        n->al[i].refs = 0;
+    size_t it = 0;
+    for (am__map_slot *sl; (sl = am__map_next(&n->al, &it));)
+        ((aentry *)sl->val)->refs = 0;
     n->cfg = NULL;
     pthread_mutex_unlock(&n->mu);
     for (size_t i = 0; old_rcvs && old && i < old->n_receivers; i++)
@@ -649,9 +612,9 @@ am_err am_notify_set_config(am_notify *n, am_notify_config *cfg)
     if (!rc) {
         n->cfg = cfg;
         int64_t now = now_ms();
-        for (size_t i = 0; i < n->cap_al; i++)
-            if (n->al[i].a)
-                route_alert(n, &n->al[i], now);
+        it = 0;
+        for (am__map_slot *sl; (sl = am__map_next(&n->al, &it));)
+            route_alert(n, sl->val, now);
     } else {
         am__notify_config_free(cfg);
     }
@@ -725,9 +688,12 @@ void am_notify_free(am_notify *n)
     for (size_t i = 0; i < n->n_groups; i++)
         group_free(n->groups[i]);
     am__free(n->groups);
-    for (size_t i = 0; i < n->cap_al; i++)
-        am__nalert_free(n->al[i].a);
-    am__free(n->al);
+    size_t it = 0;
+    for (am__map_slot *sl; (sl = am__map_next(&n->al, &it));) {
+        am__nalert_free(((aentry *)sl->val)->a);
+        am__free(sl->val);
+    }
+    am__map_free(&n->al);
     for (size_t i = 0; i < n->n_sil; i++) {
         am__amatchers_free(n->sil[i]->m, n->sil[i]->n_m);
         am__free(n->sil[i]->created_by);
@@ -869,11 +835,12 @@ void am_notify_alerts(am_notify *n,
 {
     int64_t now = now_ms();
     pthread_mutex_lock(&n->mu);
-    for (size_t i = 0; i < n->cap_al; i++)
-        if (n->al[i].a) {
-            resolve_by_timeout(n, n->al[i].a, now);
-            fn(ud, n->al[i].a, silenced(n, n->al[i].a, now), inhibited(n, n->al[i].a, now));
-        }
+    size_t it = 0;
+    for (am__map_slot *sl; (sl = am__map_next(&n->al, &it));) {
+        am_nalert *a = ((aentry *)sl->val)->a;
+        resolve_by_timeout(n, a, now);
+        fn(ud, a, silenced(n, a, now), inhibited(n, a, now));
+    }
     pthread_mutex_unlock(&n->mu);
 }
 

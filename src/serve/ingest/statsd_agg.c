@@ -84,8 +84,7 @@ struct series {
     char **values; /* in label_names order */
     char *labels;  /* canonical text */
     series *next;
-    uint64_t *set; /* sets: open-addressed value hashes, 0 = empty */
-    size_t set_cap, set_n;
+    am__map set; /* sets: the values' hashes (hash-keyed entries) */
 };
 
 struct am_statsd_agg {
@@ -143,7 +142,7 @@ static void series_free(series *s, size_t n_labels)
 {
     free_strv(s->values, n_labels);
     am__free(s->labels);
-    am__free(s->set);
+    am__map_free(&s->set);
     am__free(s);
 }
 
@@ -677,34 +676,14 @@ static am_err resolve(am_statsd_agg *a, const am_statsd_line *l, series **out, i
 
 static void set_add(series *s, uint64_t h)
 {
-    if (s->set_n * 2 >= s->set_cap) {
-        if (s->set_n >= AM_STATSD_MAX_SET)
-            return;
-        size_t cap = s->set_cap ? s->set_cap * 2 : 16;
-        uint64_t *t = am__calloc(cap, sizeof *t);
-        if (!t)
-            return; /* the count stays at what it was: under memory pressure */
-        for (size_t i = 0; i < s->set_cap; i++) {
-            if (!s->set[i])
-                continue;
-            size_t j = s->set[i] & (cap - 1);
-            while (t[j])
-                j = (j + 1) & (cap - 1);
-            t[j] = s->set[i];
-        }
-        am__free(s->set);
-        s->set = t;
-        s->set_cap = cap;
-    }
-    size_t i = h & (s->set_cap - 1);
-    while (s->set[i]) {
-        if (s->set[i] == h)
-            return;
-        i = (i + 1) & (s->set_cap - 1);
-    }
-    s->set[i] = h;
-    s->set_n++;
-    am_gauge_set(s->child, (double)s->set_n);
+    if (am__map_find_h(&s->set, h))
+        return;
+    if (s->set.n >= AM_STATSD_MAX_SET)
+        return;
+    s->set.first_cap = 16;
+    if (am__map_put_h(&s->set, h, s))
+        return; /* the count stays at what it was: under memory pressure */
+    am_gauge_set(s->child, (double)s->set.n);
 }
 
 static void apply(am_statsd_agg *a, series *s, const am_statsd_line *l)
@@ -959,11 +938,9 @@ am_err am__statsd_agg_flush(am_statsd_agg *a, am_sample_sink sink, void *ud)
                 put(&e, f->exposed, "", "gauge", s->labels, am_gauge_value(s->child));
                 break;
             case AM_STATSD_SET:
-                put(&e, f->exposed, "", "gauge", s->labels, (double)s->set_n);
+                put(&e, f->exposed, "", "gauge", s->labels, (double)s->set.n);
                 if (!e.stopped) {
-                    s->set_n = 0;
-                    if (s->set)
-                        memset(s->set, 0, s->set_cap * sizeof *s->set);
+                    am__map_clear(&s->set);
                     am_gauge_set(s->child, 0);
                 }
                 break;
