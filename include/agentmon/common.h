@@ -88,7 +88,7 @@ AM_EXTERN const char *am_errmsg(void);
 AM_EXTERN am_err am_errmsg_set(am_err code, const char *msg);
 
 /*
-** am_version: the version string of the linked library ("0.1.0").
+** am_version: the version string of the linked library ("0.3.0").
 ** Thread-safe. Since: 0.1
 */
 AM_EXTERN const char *am_version(void);

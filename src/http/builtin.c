@@ -3,7 +3,7 @@
 **
 **   GET /metrics    Prometheus text, or OpenMetrics when Accept asks for it
 **                   (gzip is the server's business, see server.c)
-**   GET /health     {"status":"ok","version":"0.1.0","uptime_seconds":12.5}
+**   GET /health     {"status":"ok","version":"0.3.0","uptime_seconds":12.5}
 **   GET /snapshot   the JSON snapshot of the served registries
 **
 ** They are AM_HTTP_INLINE: they run on the event-loop thread that read the
