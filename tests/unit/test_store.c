@@ -714,6 +714,18 @@ static json_t *summarize(am_store *s, const am_store_summary *q)
     return j;
 }
 
+/* The counts of every point of a summary's groups, added up. */
+static int64_t points_count(json_t *groups)
+{
+    int64_t total = 0;
+    for (size_t g = 0; g < json_array_size(groups); g++) {
+        json_t *pts = json_object_get(json_array_get(groups, g), "points");
+        for (size_t k = 0; k < json_array_size(pts); k++)
+            total += json_integer_value(json_object_get(json_array_get(pts, k), "count"));
+    }
+    return total;
+}
+
 static void check_close(double got, double want)
 {
     if (!(fabs(got - want) <= fabs(want) * 0.01))
@@ -1652,12 +1664,7 @@ static void test_duplicates_in_batch(void **state)
     q.n_group_by = 1;
     json_t *j = summarize(s, &q);
     json_t *groups = json_object_get(j, "groups");
-    int64_t total = 0;
-    for (size_t g = 0; g < json_array_size(groups); g++) {
-        json_t *pts = json_object_get(json_array_get(groups, g), "points");
-        for (size_t k = 0; k < json_array_size(pts); k++)
-            total += json_integer_value(json_object_get(json_array_get(pts, k), "count"));
-    }
+    int64_t total = points_count(groups);
     AM_ASSERT_EQ(total, N - 1);
     AM_ASSERT_EQ(json_array_size(groups), 2); /* "z" was the resent copy */
     json_decref(j);
@@ -1704,12 +1711,7 @@ static void test_duplicates_across_chunks(void **state)
     q.q.end = t0 + 3600;
     json_t *j = summarize(s, &q);
     json_t *groups = json_object_get(j, "groups");
-    int64_t total = 0;
-    for (size_t g = 0; g < json_array_size(groups); g++) {
-        json_t *pts = json_object_get(json_array_get(groups, g), "points");
-        for (size_t k = 0; k < json_array_size(pts); k++)
-            total += json_integer_value(json_object_get(json_array_get(pts, k), "count"));
-    }
+    int64_t total = points_count(groups);
     AM_ASSERT_EQ(total, n_rows);
     json_decref(j);
     check_both_ways(s, &q, true);
