@@ -1,7 +1,7 @@
 /*
 ** fuzz_hist.c: libFuzzer target -- any bytes as the histogram text of a
 ** rollup row read back from the database (am__hist_merge_text,
-** src/serve/store_rollup.c).
+** src/serve/store/store_rollup.c).
 **
 ** WHAT IT CHECKS
 **   Accepted: the bins are in strictly increasing index order within

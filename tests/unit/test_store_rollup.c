@@ -49,10 +49,32 @@ static void test_bad_text(void **state)
 {
     (void)state;
     static const char *bad[] = {
-        ":1",   "1:",       "1",          "a:1",         "1:a",         "1:1,",
-        ",1:1", "1:1,,2:2", " 1:1",       "1: 1",        "+1:1",        "1:+1",
-        "1:-1", "1:1x",     "10000001:1", "-10000001:1", "123456789:1", "1:1234567890123456",
-        "1;1",  "1:1 2:2",  "--1:1",      "1::1",
+        ":1",
+        "1:",
+        "1",
+        "a:1",
+        "1:a",
+        "1:1,",
+        ",1:1",
+        "1:1,,2:2",
+        " 1:1",
+        "1: 1",
+        "+1:1",
+        "1:+1",
+        "1:-1",
+        "1:1x",
+        "10000001:1",
+        "-10000001:1",
+        "123456789:1",
+        "1:12345678901234567890",
+        "1;1",
+        "1:1 2:2",
+        "--1:1",
+        "1::1",
+        /* past the cap, alone or added up (so a merged bin is never
+           written that could not be read back) */
+        "1:9223372036854775808",
+        "1:9223372036854775807,1:1",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         hist h = {0};
@@ -60,11 +82,33 @@ static void test_bad_text(void **state)
             fail_msg("\"%s\" was accepted", bad[i]);
         am__free(h.b);
     }
-    /* a count that would wrap is refused */
+    /* a count past the cap is refused */
     hist h = {0};
-    assert_true(am__hist_add(&h, 5, UINT64_MAX - 1));
+    assert_true(am__hist_add(&h, 5, HIST_COUNT_MAX - 1));
     assert_false(am__hist_add(&h, 5, 2));
+    assert_false(am__hist_add(&h, 6, HIST_COUNT_MAX + 1));
     am__free(h.b);
+    /* what merged text adds up to is written and read back as it is
+       (fuzz_hist: repeated bins summed to 16 digits, then refused) */
+    static const char *const merged[][2] = {
+        {"0:7001003010,3:34015692047,4:700100302047,4:70010030014,7:340000620030014,"
+         "7:340000620002014,7:340000620030014,7:340000620002",
+         "0:7001003010,3:34015692047,4:770110332061,7:1020341860682044"},
+        {"1:9223372036854775806,1:1", "1:9223372036854775807"},
+    };
+    for (size_t i = 0; i < sizeof merged / sizeof *merged; i++) {
+        hist m = {0}, back = {0};
+        am_buf t;
+        am_buf_init(&t, 0);
+        assert_true(am__hist_merge_text(&m, merged[i][0]));
+        am__hist_text(&t, &m);
+        AM_ASSERT_STR_EQ(t.p, merged[i][1]);
+        assert_true(am__hist_merge_text(&back, t.p));
+        AM_ASSERT_EQ(back.n, m.n);
+        am_buf_free(&t);
+        am__free(m.b);
+        am__free(back.b);
+    }
     hist e = {0};
     assert_true(am__hist_merge_text(&e, "")); /* no values */
     AM_ASSERT_EQ(e.n, 0);
@@ -115,7 +159,7 @@ static void test_merge(void **state)
     /* a count that would wrap is refused, and nothing changes */
     hist into = {0}, from = {0};
     assert_true(am__hist_add(&into, 1, 1));
-    assert_true(am__hist_add(&into, 5, UINT64_MAX - 1));
+    assert_true(am__hist_add(&into, 5, HIST_COUNT_MAX - 1));
     assert_true(am__hist_add(&from, 0, 1));
     assert_true(am__hist_add(&from, 5, 2));
     const char *before = am__strdup(text_of(&a, &into));

@@ -40,6 +40,10 @@
 #define H_POS 1000000
 #define H_INF 10000000
 
+/* A bin's count never passes this: its text (a signed 64-bit decimal,
+   what both stores read back) must read back as written. */
+#define HIST_COUNT_MAX ((uint64_t)INT64_MAX)
+
 typedef struct hbin {
     int32_t idx;
     uint64_t n;
@@ -147,15 +151,15 @@ static inline void abs_deadline(struct timespec *ts, double from_now_s)
 
 /* ---- store_rollup.c: histograms ---------------------------------- */
 int32_t am__hist_index(double v);
-/* false: out of memory, or the bin's count would wrap */
+/* false: out of memory, or the bin's count would pass HIST_COUNT_MAX */
 bool am__hist_add(hist *h, int32_t idx, uint64_t n);
 /* add every bin of from to into; false (into unchanged) when a count
-   would wrap, or out of memory */
+   would pass HIST_COUNT_MAX, or out of memory */
 bool am__hist_merge(hist *into, const hist *from);
 /* h as stored: "idx:n,idx:n" in index order */
 void am__hist_text(am_buf *b, const hist *h);
 /* merge stored text into h; false when it is not that text (or see
-   am__hist_add): idx a decimal in [-H_INF, H_INF], n at most 15 digits */
+   am__hist_add): idx a decimal in [-H_INF, H_INF], n at most 19 digits */
 bool am__hist_merge_text(hist *h, const char *s);
 /* nearest rank: the value at rank ceil(q * total) */
 double am__hist_quantile(const hist *h, uint64_t total, double q);

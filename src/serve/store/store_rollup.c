@@ -40,7 +40,9 @@ static double hist_value(int32_t idx)
 
 bool am__hist_add(hist *h, int32_t idx, uint64_t n)
 {
-    /* counts come from the database too: one that would wrap is refused */
+    /* counts come from the database too: one past the cap is refused */
+    if (n > HIST_COUNT_MAX)
+        return false;
     size_t lo = 0, hi = h->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -50,7 +52,7 @@ bool am__hist_add(hist *h, int32_t idx, uint64_t n)
             hi = mid;
     }
     if (lo < h->n && h->b[lo].idx == idx) {
-        if (h->b[lo].n > UINT64_MAX - n)
+        if (h->b[lo].n > HIST_COUNT_MAX - n)
             return false;
         h->b[lo].n += n;
         return true;
@@ -74,7 +76,7 @@ bool am__hist_merge(hist *into, const hist *from)
         while (i < into->n && into->b[i].idx < from->b[k].idx)
             i++;
         if (i < into->n && into->b[i].idx == from->b[k].idx) {
-            if (into->b[i].n > UINT64_MAX - from->b[k].n)
+            if (into->b[i].n > HIST_COUNT_MAX - from->b[k].n)
                 return false;
         } else {
             fresh++;
@@ -117,7 +119,7 @@ void am__hist_text(am_buf *b, const hist *h)
             *p++ = ',';
         p += am__fmt_int(p, h->b[i].idx);
         *p++ = ':';
-        p += am__fmt_int(p, (int64_t)h->b[i].n); /* counts stay far below 2^63 */
+        p += am__fmt_int(p, (int64_t)h->b[i].n); /* <= HIST_COUNT_MAX */
     }
     b->len += (size_t)(p - w);
     b->p[b->len] = '\0';
@@ -144,7 +146,7 @@ bool am__hist_merge_text(hist *h, const char *s)
         bool neg = *s == '-';
         uint64_t idx, n;
         s += neg;
-        if (!digits(&s, 8, &idx) || idx > H_INF || *s++ != ':' || !digits(&s, 15, &n) ||
+        if (!digits(&s, 8, &idx) || idx > H_INF || *s++ != ':' || !digits(&s, 19, &n) ||
             (*s && *s != ',') || (*s == ',' && !s[1]))
             return false;
         if (!am__hist_add(h, neg ? -(int32_t)idx : (int32_t)idx, n))
