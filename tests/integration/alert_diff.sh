@@ -24,7 +24,7 @@ command -v prometheus >/dev/null || { echo "alert_diff: SKIP (no prometheus)"; e
 [ -x "$B/tests/alert_target" ] && [ -x "$B/tests/alert_replay" ] ||
     { echo "alert_diff: build alert_target and alert_replay first" >&2; exit 1; }
 RULES=$(pwd)/tests/integration/rules/diff_rules.yml
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.inc"
 
 run_once() {
     D=$(mktemp -d)

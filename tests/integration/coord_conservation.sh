@@ -43,6 +43,7 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/integration/lib.inc"
 B=${1:-build}
 case $B in
 /*) ;;
@@ -76,14 +77,12 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/am-cons.XXXXXX") || exit 1
 PIDS=""
-SERVERS="" # pid files of every redis-server started
+SERVERS="" # the directories of every redis-server started (--dir, and its pid file)
 cleanup() {
-    for p in $PIDS; do
-        kill -9 "$p" 2>/dev/null
-    done
+    kill_child -KILL $PIDS
     gone=""
-    for f in $SERVERS; do
-        [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null && gone="$gone $(cat "$f")"
+    for d in $SERVERS; do
+        kill_pidfile -KILL "$d/redis.pid" "$d" && gone="$gone $(cat "$d/redis.pid" 2>/dev/null)"
     done
     # a killed server (or its AOF-rewrite child) may still be writing into
     # TMP for a moment: wait for it, then remove, once more if it raced
@@ -112,7 +111,7 @@ fail() {
 start_standalone() {
     "$REDIS" --port "$PORT" --bind 127.0.0.1 --save '' --appendonly yes \
         --appendfsync always --dir "$D/data" --daemonize yes \
-        --pidfile "$D/redis.pid" --logfile "$D/redis.log" ||
+        --pidfile "$D/data/redis.pid" --logfile "$D/redis.log" ||
         fail "cannot start redis-server"
     "$W" ping "$PORT" 10 || fail "redis-server does not answer on port $PORT"
 }
@@ -120,14 +119,14 @@ start_standalone() {
 setup_standalone() {
     mkdir -p "$D/data"
     PORT=$("$W" port) || fail "no free port"
-    SERVERS="$SERVERS $D/redis.pid"
+    SERVERS="$SERVERS $D/data"
     URI="redis://127.0.0.1:$PORT/0?prefix=cons$$x$(date +%s)"
     start_standalone
     say "standalone: redis-server on 127.0.0.1:$PORT, $URI"
 }
 
 crash_standalone() {
-    kill -9 "$(cat "$D/redis.pid")"
+    kill -9 "$(cat "$D/data/redis.pid")"
     say "standalone: killed redis-server (kill -9)"
     sleep 1
     start_standalone
@@ -177,7 +176,7 @@ setup_cluster() {
         mkdir -p "$D/$n"
         "$W" port >"$D/$n/port" || fail "no free port"
         "$W" port >"$D/$n/bus" || fail "no free port"
-        SERVERS="$SERVERS $D/$n/redis.pid"
+        SERVERS="$SERVERS $D/$n"
         start_node $n
         nodes="$nodes 127.0.0.1:$(cat "$D/$n/port")"
     done
@@ -282,8 +281,8 @@ run() {
     fi
     "$W" lens "$URI" ||
         fail "$kind: after recover and drain, a kept length disagrees with its keys (above)"
-    for f in $SERVERS; do
-        [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+    for d in $SERVERS; do
+        kill_pidfile "$d/redis.pid" "$d"
     done
     SERVERS=""
     say "$kind: ok"

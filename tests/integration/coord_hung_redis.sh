@@ -20,6 +20,7 @@
 # the first scrape timed out. Skips (exit 0) without redis-server or curl.
 set -u
 B=${1:-build}
+. "$(dirname "$0")/lib.inc"
 say() { printf 'coord_hung_redis: %s\n' "$*"; }
 command -v redis-server >/dev/null 2>&1 || { say "SKIP: redis-server not installed"; exit 0; }
 command -v curl >/dev/null 2>&1 || { say "SKIP: curl not installed"; exit 0; }
@@ -33,8 +34,8 @@ TMP=$(mktemp -d)
 RPID=""
 APID=""
 cleanup() {
-    [ -n "$RPID" ] && kill -CONT "$RPID" 2>/dev/null && kill -9 "$RPID" 2>/dev/null
-    [ -n "$APID" ] && kill -9 "$APID" 2>/dev/null
+    kill_child -CONT $RPID
+    kill_child -KILL $RPID $APID
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM

@@ -28,7 +28,7 @@ make_tmp
 PIDS=""
 PG=""
 stop_all() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    kill_child $PIDS
     for p in $PIDS; do wait "$p" 2>/dev/null; done
     [ -z "$PG" ] || sh tests/pg_cluster.sh stop "$TMP/pg" >/dev/null 2>&1
     _lib_cleanup

@@ -21,10 +21,10 @@ set -u
 B=${1:-build}
 command -v prometheus >/dev/null || { echo "exemplars: SKIP (no prometheus)"; exit 0; }
 PY=/usr/bin/python3
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.inc"
 D=$(mktemp -d)
 PR=; DM=
-cleanup() { kill $PR $DM 2>/dev/null; wait $PR $DM 2>/dev/null; rm -rf "$D"; }
+cleanup() { kill_child $PR $DM; wait $PR $DM 2>/dev/null; rm -rf "$D"; }
 trap cleanup EXIT
 AP=$(free_port)
 PP=$(free_port)

@@ -16,6 +16,7 @@ set -u
 BUILD=${1:-build}
 ROOT=$(pwd)
 PY=/usr/bin/python3
+. "$(dirname "$0")/lib.inc"
 EXPORTER=$BUILD/tests/test_exporter
 AGENT=$BUILD/examples/http_agent
 command -v prometheus >/dev/null 2>&1 || { echo "prometheus: SKIP: prometheus not installed"; exit 0; }
@@ -29,15 +30,11 @@ fi
 TMP=$(mktemp -d)
 PIDS=""
 cleanup() {
-    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    kill_child $PIDS
     for p in $PIDS; do wait "$p" 2>/dev/null; done
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
-
-free_port() {
-    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # start_exporter NAME PROGRAM ARGS...: start it, wait for the port it prints.
 start_exporter() {

@@ -20,9 +20,9 @@ B=${1:-build}
 command -v prometheus >/dev/null || { echo "promql_api: SKIP (no prometheus)"; exit 0; }
 PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.inc"
 D=$(mktemp -d)
-cleanup() { kill $PR $AM $TG 2>/dev/null; wait $PR $AM $TG 2>/dev/null; rm -rf "$D"; }
+cleanup() { kill_child $PR $AM $TG; wait $PR $AM $TG 2>/dev/null; rm -rf "$D"; }
 PR=; AM=; TG=
 trap cleanup EXIT
 

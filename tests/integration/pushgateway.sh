@@ -25,6 +25,7 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/integration/lib.inc"
 B=${1:-build}
 case $B in
 /*) ;;
@@ -67,7 +68,7 @@ D=$(mktemp -d "${TMPDIR:-/tmp}/am-push.XXXXXX")
 GW_PID=""
 cleanup() {
     if [ -n "$GW_PID" ]; then
-        kill "$GW_PID" 2>/dev/null
+        kill_child "$GW_PID"
         wait "$GW_PID" 2>/dev/null
     fi
     rm -rf "$D"

@@ -34,6 +34,7 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/integration/lib.inc"
 B=${1:-build}
 case $B in
 /*) ;;
@@ -66,10 +67,8 @@ done
 D=$(mktemp -d)
 VM= PR= PX= SV=
 cleanup() {
-    for p in $SV $PX $PR $VM; do
-        kill $p 2>/dev/null
-        wait $p 2>/dev/null
-    done
+    kill_child $SV $PX $PR $VM
+    for p in $SV $PX $PR $VM; do wait $p 2>/dev/null; done
     rm -rf "$D"
 }
 # not an EXIT trap: dash runs it in $(...) subshells too

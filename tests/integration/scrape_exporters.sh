@@ -21,6 +21,7 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/integration/lib.inc"
 B=${1:-build}
 case $B in
 /*) ;;
@@ -70,9 +71,7 @@ fi
 D=$(mktemp -d "${TMPDIR:-/tmp}/am-scrape.XXXXXX")
 PIDS=""
 cleanup() {
-    for p in $PIDS; do
-        kill "$p" 2>/dev/null
-    done
+    kill_child $PIDS
     for p in $PIDS; do
         wait "$p" 2>/dev/null
     done

@@ -10,6 +10,7 @@
 #   sh tests/integration/store_hung_pg.sh [BUILDDIR]      (from the repo root)
 set -u
 BUILD=${1:-build}
+. "$(dirname "$0")/lib.inc"
 command -v curl >/dev/null 2>&1 || { echo "store_hung_pg: SKIP: curl missing"; exit 0; }
 if [ -f "$BUILD/CMakeCache.txt" ]; then
     cmake --build "$BUILD" --target agentmon >/dev/null || { echo "store_hung_pg: FAIL: build"; exit 1; }
@@ -20,7 +21,8 @@ PID=
 PGPIDS=
 cleanup() {
     [ -n "$PGPIDS" ] && kill -CONT $PGPIDS 2>/dev/null
-    [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    kill_child -KILL $PID
+    [ -z "$PID" ] || wait "$PID" 2>/dev/null
     sh tests/pg_cluster.sh stop "$TMP/pg" 2>/dev/null
     rm -rf "$TMP"
 }
