@@ -6,6 +6,7 @@
 ** feeding, stopping early, and the limits.
 */
 #include "fixture.h"
+#include "fault_alloc.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/fmt.h"
@@ -289,32 +290,6 @@ static void test_limits(void **state)
 }
 
 /* ---------------------------------------------------------------- out of memory */
-
-static long g_count, g_fail_at, g_live;
-
-static void *t_malloc(size_t n)
-{
-    if (g_fail_at && ++g_count == g_fail_at)
-        return NULL;
-    void *p = malloc(n);
-    g_live += p != NULL;
-    return p;
-}
-
-static void *t_realloc(void *p, size_t n)
-{
-    if (!p)
-        return t_malloc(n);
-    if (g_fail_at && ++g_count == g_fail_at)
-        return NULL;
-    return realloc(p, n);
-}
-
-static void t_free(void *p)
-{
-    g_live -= p != NULL;
-    free(p);
-}
 
 /* Every allocation of a parse fails in turn: AM_ENOMEM or AM_OK, nothing leaked. */
 static void test_out_of_memory(void **state)

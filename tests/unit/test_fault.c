@@ -14,41 +14,7 @@
 #include <stdatomic.h>
 
 #include "testutil.h"
-
-static long g_live;    /* allocations not yet freed */
-static long g_count;   /* allocations so far */
-static long g_fail_at; /* fail this allocation (1-based); 0 = never */
-static int g_failed;
-
-static void *t_malloc(size_t n)
-{
-    if (g_fail_at && ++g_count == g_fail_at) {
-        g_failed = 1;
-        return NULL;
-    }
-    void *p = malloc(n);
-    if (p)
-        g_live++;
-    return p;
-}
-
-static void *t_realloc(void *p, size_t n)
-{
-    if (!p)
-        return t_malloc(n);
-    if (g_fail_at && ++g_count == g_fail_at) {
-        g_failed = 1;
-        return NULL;
-    }
-    return realloc(p, n);
-}
-
-static void t_free(void *p)
-{
-    if (p)
-        g_live--;
-    free(p);
-}
+#include "fault_alloc.h"
 
 #define STEP(call)                                                                                 \
     do {                                                                                           \

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "fault_alloc.h"
 #include "jsoncheck.h"
 #include "util/fmt.h"
 #include "core/hooks.h"
@@ -1190,39 +1191,6 @@ static void test_write_errors(void **state)
 /* ------------------------------------------------------------------ */
 /* Out of memory                                                       */
 /* ------------------------------------------------------------------ */
-
-static long g_live, g_count, g_fail_at;
-static int g_failed;
-
-static void *t_malloc(size_t n)
-{
-    if (g_fail_at && ++g_count == g_fail_at) {
-        g_failed = 1;
-        return NULL;
-    }
-    void *p = malloc(n);
-    if (p)
-        __atomic_add_fetch(&g_live, 1, __ATOMIC_RELAXED);
-    return p;
-}
-
-static void *t_realloc(void *p, size_t n)
-{
-    if (!p)
-        return t_malloc(n);
-    if (g_fail_at && ++g_count == g_fail_at) {
-        g_failed = 1;
-        return NULL;
-    }
-    return realloc(p, n);
-}
-
-static void t_free(void *p)
-{
-    if (p)
-        __atomic_sub_fetch(&g_live, 1, __ATOMIC_RELAXED);
-    free(p);
-}
 
 #define STEP(call)                                                                                 \
     do {                                                                                           \

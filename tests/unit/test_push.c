@@ -31,46 +31,8 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "fault_alloc.h"
 #include "util/validate.h"
-
-/* ------------------------------------------------------------------ */
-/* A counting allocator (installed for the whole test)                 */
-/* ------------------------------------------------------------------ */
-
-static atomic_long g_live;    /* allocations not yet freed */
-static atomic_long g_count;   /* allocations so far */
-static atomic_long g_fail_at; /* fail this allocation (1-based); 0 = never */
-static atomic_int g_failed;
-
-static void *t_malloc(size_t n)
-{
-    if (atomic_load(&g_fail_at) && atomic_fetch_add(&g_count, 1) + 1 == atomic_load(&g_fail_at)) {
-        atomic_store(&g_failed, 1);
-        return NULL;
-    }
-    void *p = malloc(n);
-    if (p)
-        atomic_fetch_add(&g_live, 1);
-    return p;
-}
-
-static void *t_realloc(void *p, size_t n)
-{
-    if (!p)
-        return t_malloc(n);
-    if (atomic_load(&g_fail_at) && atomic_fetch_add(&g_count, 1) + 1 == atomic_load(&g_fail_at)) {
-        atomic_store(&g_failed, 1);
-        return NULL;
-    }
-    return realloc(p, n);
-}
-
-static void t_free(void *p)
-{
-    if (p)
-        atomic_fetch_sub(&g_live, 1);
-    free(p);
-}
 
 /* ------------------------------------------------------------------ */
 /* A tiny HTTP server: one thread, one connection at a time            */

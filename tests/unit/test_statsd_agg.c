@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "testutil.h"
+#include "fault_alloc.h"
 #include "serve/ingest/statsd_agg.h"
 
 static am_err feed(am_statsd_agg *a, const char *line)
@@ -397,39 +398,6 @@ static void test_datagram(void **state)
 
 /* ------------------------------------------------------------ faults */
 
-/* A counting allocator (as test_fault.c's) for the whole run. */
-static long g_live, g_count, g_fail_at;
-static int g_failed;
-
-static void *t_malloc(size_t n)
-{
-    if (g_fail_at && ++g_count == g_fail_at) {
-        g_failed = 1;
-        return NULL;
-    }
-    void *p = malloc(n);
-    if (p)
-        g_live++;
-    return p;
-}
-
-static void *t_realloc(void *p, size_t n)
-{
-    if (!p)
-        return t_malloc(n);
-    if (g_fail_at && ++g_count == g_fail_at) {
-        g_failed = 1;
-        return NULL;
-    }
-    return realloc(p, n);
-}
-
-static void t_free(void *p)
-{
-    if (p)
-        g_live--;
-    free(p);
-}
 
 static int ignore(void *ud, const am_sample *s)
 {
