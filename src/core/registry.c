@@ -126,6 +126,26 @@ static const char *clash(const am_registry *r, const am_family *f)
     return NULL;
 }
 
+/* Put f at index at (r->lock held for writing, released here) and hand
+   it out; on failure f is freed. */
+static am_err insert_unlock(am_registry *r, size_t at, am_family *f, am_family **out)
+{
+    am_family **v = am__grow(r->fams, &r->cap, r->n + 1, sizeof *v, 16);
+    if (!v) {
+        pthread_rwlock_unlock(&r->lock);
+        am__family_free(f);
+        return am__err(AM_ENOMEM, "out of memory registering a metric");
+    }
+    r->fams = v;
+    memmove(r->fams + at + 1, r->fams + at, (r->n - at) * sizeof *r->fams);
+    r->fams[at] = f;
+    r->n++;
+    f->reg = r;
+    pthread_rwlock_unlock(&r->lock);
+    *out = f;
+    return AM_OK;
+}
+
 am_err am__register(am_registry *r, am_metric_type type, const am_metric_opts *o,
                     am_collect_fn collect, void *collect_ud, am_family **out)
 {
@@ -161,20 +181,7 @@ am_err am__register(am_registry *r, am_metric_type type, const am_metric_opts *o
         am__family_free(f);
         return rc;
     }
-    am_family **v = am__grow(r->fams, &r->cap, r->n + 1, sizeof *v, 16);
-    if (!v) {
-        pthread_rwlock_unlock(&r->lock);
-        am__family_free(f);
-        return am__err(AM_ENOMEM, "out of memory registering a metric");
-    }
-    r->fams = v;
-    memmove(r->fams + at + 1, r->fams + at, (r->n - at) * sizeof *r->fams);
-    r->fams[at] = f;
-    r->n++;
-    f->reg = r;
-    pthread_rwlock_unlock(&r->lock);
-    *out = f;
-    return AM_OK;
+    return insert_unlock(r, at, f, out);
 }
 
 am_err am__register_sibling(am_registry *r, const am_metric_opts *o, am_family *first,
@@ -205,20 +212,7 @@ am_err am__register_sibling(am_registry *r, const am_metric_opts *o, am_family *
             am__family_free(f);
             return AM_OK;
         }
-    am_family **v = am__grow(r->fams, &r->cap, r->n + 1, sizeof *v, 16);
-    if (!v) {
-        pthread_rwlock_unlock(&r->lock);
-        am__family_free(f);
-        return am__err(AM_ENOMEM, "out of memory registering a metric");
-    }
-    r->fams = v;
-    memmove(r->fams + at + 1, r->fams + at, (r->n - at) * sizeof *r->fams);
-    r->fams[at] = f;
-    r->n++;
-    f->reg = r;
-    pthread_rwlock_unlock(&r->lock);
-    *out = f;
-    return AM_OK;
+    return insert_unlock(r, at, f, out);
 }
 
 /* Index of the family registered or exposed as name; r->n if none. */
