@@ -120,9 +120,6 @@ bool bench_json_string(const char *line, const char *key, char *out, size_t cap)
 /* ------------------------------------------------------------ redis */
 /* (bench_coord_redis.c; the cluster's group uses them too) */
 
-/* A TCP port free on 127.0.0.1 just now, or -1. */
-int bench_free_port(void);
-
 /* The path of program name on PATH into out; false when it is not there. */
 bool bench_find_exe(const char *name, char *out, size_t cap);
 

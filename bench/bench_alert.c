@@ -63,6 +63,7 @@
 #include "alert/service.h"
 #include "serve/api/promql_routes.h"
 #include "bench.h"
+#include "../tests/unit/free_port.h"
 #include "util/alloc.h"
 
 #define N_METRICS 100
@@ -289,22 +290,6 @@ static size_t discard(char *p, size_t s, size_t n, void *ud)
     am_buf *b = ud;
     am_buf_append(b, p, s * n);
     return s * n;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 static pid_t spawn(char *const argv[])

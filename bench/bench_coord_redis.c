@@ -73,6 +73,7 @@
 #include "agentmon/agentmon.h"
 #include "agentmon/coord.h"
 #include "bench.h"
+#include "../tests/unit/free_port.h"
 
 #define THREADS 4 /* producers, and as many consumers */
 
@@ -90,22 +91,6 @@ bool bench_find_exe(const char *name, char *out, size_t cap)
         path += n + (colon ? 1 : 0);
     }
     return false;
-}
-
-int bench_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 static redisReply *command(int port, const char *fmt, const char *arg)
@@ -506,7 +491,7 @@ typedef struct server {
 static bool server_start(server *sv, const char *exe)
 {
     snprintf(sv->dir, sizeof sv->dir, "/tmp/am-bench-redis-XXXXXX");
-    sv->port = bench_free_port();
+    sv->port = free_port();
     if (!mkdtemp(sv->dir) || sv->port < 0)
         return false;
     sv->pid = start_redis(exe, sv->port, sv->dir);

@@ -43,6 +43,7 @@
 
 #include "agentmon/agentmon.h"
 #include "bench.h"
+#include "../tests/unit/free_port.h"
 
 #if !AM_HAVE_REMOTE_WRITE
 void bench_group_rw(void)
@@ -113,7 +114,7 @@ static void vm_e2e(void)
         bench_emit_error("rw_vm_samples_per_s", "mkdtemp failed");
         return;
     }
-    int port = bench_free_port();
+    int port = free_port();
     char listen[64], data[256];
     snprintf(listen, sizeof listen, "-httpListenAddr=127.0.0.1:%d", port);
     snprintf(data, sizeof data, "-storageDataPath=%s/data", dir);

@@ -79,6 +79,7 @@
 #include "agentmon/agentmon.h"
 #include "agentmon/coord.h"
 #include "coord/coord_redis.h"
+#include "../unit/free_port.h"
 #include "../unit/lens_line.h"
 
 #define MAX_ATTEMPTS 3
@@ -590,18 +591,13 @@ static int check(const char *uri, const char *dir)
 /* Helpers for the script                                              */
 /* ------------------------------------------------------------------ */
 
-static int free_port(void)
+/* "port": print a free port (free_port.h) for the script. */
+static int print_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+    int port = free_port();
+    if (port < 0)
         return 1;
-    printf("%d\n", ntohs(a.sin_port));
-    close(fd);
+    printf("%d\n", port);
     return 0;
 }
 
@@ -949,7 +945,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     const char *mode = argc > 1 ? argv[1] : "";
     if (strcmp(mode, "port") == 0)
-        return free_port();
+        return print_free_port();
     if (strcmp(mode, "ping") == 0 && argc == 4)
         return ping((int)strtol(argv[2], NULL, 10), strtod(argv[3], NULL));
     if (strcmp(mode, "produce") == 0 && argc == 6) {

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "agentmon/agentmon.h"
+#include "../unit/free_port.h"
 
 #define CHECK(call)                                                                                \
     do {                                                                                           \
@@ -41,20 +42,15 @@
 static const char *const g_names[] = {"instance", "path", "region", "shard"};
 static const char *const g_values[] = {"worker-1", "a/b", "\xc3\xa9t\xc3\xa9", ""};
 
-static int free_port(void)
+/* "port": print a free port (free_port.h) for the script. */
+static int print_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
+    int port = free_port();
+    if (port < 0) {
         perror("push_agent: free port");
         return 1;
     }
-    printf("%d\n", ntohs(a.sin_port));
-    close(fd);
+    printf("%d\n", port);
     return 0;
 }
 
@@ -179,7 +175,7 @@ static am_err push(const char *url, const char *instance, am_push_method m, am_r
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "freeport") == 0)
-        return free_port();
+        return print_free_port();
     if (argc != 3) {
         fprintf(stderr, "usage: push_agent freeport | URL put|post|replace|delete|clash\n");
         return 2;

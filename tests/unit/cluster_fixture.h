@@ -135,9 +135,9 @@ static inline bool cl_start_n(cl_cluster *cl, const char *exe, bool with_replica
     cl->n = with_replicas ? CL_NODES : 3;
     snprintf(cl->exe, sizeof cl->exe, "%s", exe);
     for (int i = 0; i < cl->n; i++) {
-        cl->node[i].port = rf_free_port();
+        cl->node[i].port = free_port();
         do
-            cl->bus[i] = rf_free_port();
+            cl->bus[i] = free_port();
         while (cl->bus[i] == cl->node[i].port);
         if (!cl_start_node(cl, i))
             return false;

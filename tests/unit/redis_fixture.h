@@ -37,6 +37,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "free_port.h"
+
 typedef struct rf_server {
     pid_t pid; /* 0 when not running */
     int port;
@@ -64,23 +66,6 @@ static bool rf_find(char *exe, size_t cap)
         path += n + (colon ? 1 : 0);
     }
     return false;
-}
-
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
-static int rf_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 static void rf_rmdir(const char *dir)
@@ -176,7 +161,7 @@ static bool rf_start(rf_server *s, const char *exe, int port, const char *const 
         if (rf_n < RF_MAX)
             rf_all[rf_n++] = s;
     }
-    s->port = port ? port : rf_free_port();
+    s->port = port ? port : free_port();
     char ports[16], log[96];
     snprintf(ports, sizeof ports, "%d", s->port);
     snprintf(log, sizeof log, "%s/redis.log", s->dir);

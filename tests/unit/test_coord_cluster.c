@@ -770,7 +770,7 @@ static void test_open_refusals(void **state)
     rf_stop(&solo, SIGTERM);
     /* no seed answers */
     snprintf(uri, sizeof uri, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d", solo.port,
-             rf_free_port());
+             free_port());
     AM_ASSERT_ERR(am_coord_open(uri, NULL, &c), AM_EBACKEND);
     /* a seed that is down, then one that answers: fine */
     snprintf(uri, sizeof uri, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d?prefix=amtest", solo.port,

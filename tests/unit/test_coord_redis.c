@@ -204,7 +204,7 @@ static void test_open_refused(void **state)
     (void)state;
     am_coord *c = NULL;
     char uri[64];
-    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d", rf_free_port());
+    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d", free_port());
     AM_ASSERT_ERR(am_coord_open(uri, NULL, &c), AM_EBACKEND);
     AM_ASSERT_CONTAINS(am_errmsg(), "cannot connect");
     assert_null(c);
