@@ -5,7 +5,8 @@
 **     am_allocator a = {t_malloc, t_realloc, t_free};
 **     am_set_allocator(&a);
 ** and run a scenario with g_fail_at = 1, 2, ... until one completes
-** without g_failed. Atomics, so tests whose library threads allocate
+** without g_failed (fault_each does that for a scenario that is one
+** function; include testutil.h first). Atomics, so tests whose library threads allocate
 ** (the breaker's, the pusher's) can use it as the others do.
 */
 #ifndef AM_FAULT_ALLOC_H
@@ -51,6 +52,30 @@ static inline void t_free(void *p)
     if (p)
         atomic_fetch_sub(&g_live, 1);
     free(p);
+}
+
+/* Run scenario once to warm up (the thread's own blocks exist before
+   counting), then with allocation 1, 2, ... failing until it runs without
+   reaching one: each run must leak nothing, and the last return AM_OK.
+   Returns how many allocations were failed in turn. */
+static inline long fault_each(am_err (*scenario)(void))
+{
+    AM_ASSERT_OK(scenario());
+    long baseline = g_live, k;
+    for (k = 1;; k++) {
+        g_fail_at = k;
+        g_count = 0;
+        g_failed = 0;
+        am_err rc = scenario();
+        if (g_live != baseline)
+            fail_msg("fail_at=%ld leaked %ld allocation(s)", k, g_live - baseline);
+        if (!g_failed) {
+            AM_ASSERT_EQ(rc, AM_OK);
+            break;
+        }
+    }
+    g_fail_at = 0;
+    return k - 1;
 }
 
 #endif
