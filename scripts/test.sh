@@ -20,7 +20,10 @@ cd "$(dirname "$0")/.."
 JOBS=$(nproc 2>/dev/null || echo 2)
 stages=${*:-unit minimal asan tsan integration fuzz}
 
-say() { printf '\n== %s ==\n' "$*"; }
+T0=$(date +%s)
+# each stage's heading says when it began (minutes:seconds into the run),
+# so a slow stage shows in any log of `make test`
+say() { _t=$(($(date +%s) - T0)); printf '\n== %s == [%d:%02d]\n' "$*" $((_t / 60)) $((_t % 60)); }
 
 for stage in $stages; do
     case $stage in
