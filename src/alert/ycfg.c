@@ -14,6 +14,19 @@
 #include "promql_fmt.h"
 #include "ycfg.h"
 
+am_err am__ycfg_load(const char *file, const char *text, size_t len, am_arena *a,
+                     am_ynode **root, am_buf *errs)
+{
+    char err[400];
+    am_err rc = am__yaml_load(text, len, a, root, err, sizeof err);
+    if (!rc)
+        return AM_OK;
+    if (errs)
+        am_buf_printf(errs, "%s:%s\n", file, err);
+    am__arena_free(a);
+    return am__err(rc == AM_ENOMEM ? AM_ENOMEM : AM_EINVAL, "%s: %s", file, err);
+}
+
 void am__ycfg_err(am_ycfg *c, const am_ynode *n, const char *fmt, ...)
 {
     char msg[1200];

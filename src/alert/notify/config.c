@@ -1072,13 +1072,9 @@ am_err am__notify_config_parse(const char *file, const char *text, size_t len, b
     am_arena a;
     am__arena_init(&a, NULL);
     am_ynode *root = NULL;
-    char err[400];
-    if (am__yaml_load(text, len, &a, &root, err, sizeof err)) {
-        if (errs)
-            am_buf_printf(errs, "%s:%s\n", file, err);
-        am__arena_free(&a);
-        return am__err(AM_EINVAL, "%s: %s", file, err);
-    }
+    am_err rc = am__ycfg_load(file, text, len, &a, &root, errs);
+    if (rc)
+        return rc;
     if (!root) {
         am__arena_free(&a);
         return AM_OK;

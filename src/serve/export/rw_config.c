@@ -285,13 +285,9 @@ am_err am__rw_config_parse(const char *file, const char *text, size_t len, am_rw
     am_arena a;
     am__arena_init(&a, NULL);
     am_ynode *root = NULL;
-    char err[400];
-    if (am__yaml_load(text, len, &a, &root, err, sizeof err)) {
-        if (errs)
-            am_buf_printf(errs, "%s:%s\n", file, err);
-        am__arena_free(&a);
-        return am__err(AM_EINVAL, "%s: %s", file, err);
-    }
+    am_err rc = am__ycfg_load(file, text, len, &a, &root, errs);
+    if (rc)
+        return rc;
     am_ycfg c = {file, errs, 0};
     const am_ynode *rw = root && root->kind == AM_Y_MAP ? am__y_get(root, "remote_write") : NULL;
     if (am__y_is_null(rw) || (rw->kind == AM_Y_SEQ && rw->n == 0)) {
