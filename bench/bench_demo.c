@@ -16,37 +16,34 @@
 ** off, ...) and the median of each is kept, since other processes on a
 ** small machine move single runs by tens of percent.
 **
-** WHERE THE OVERHEAD GOES (issue 14 asks for <= 0.05). perf on this
-** 2-core VM (2026-12-05, --duration 3, instrumented vs --uninstrumented),
-** share of the instrumented process's CPU: the write(2) of each JSON log
-** line ~12% (the kernel entry is what costs: the VM makes every syscall
-** expensive; one write per line is kept on purpose, so a line is never
-** torn); label lookups of the packs ~9% (tab_find, am__family_with,
-** am__labels_hash: the demo resolves children per step instead of
-** keeping handles); exemplars ~3%; formatting and parsing doubles for the
-** log lines ~4%. A demo step itself is a few microseconds of hand-offs,
-** so these fixed costs per step are a large fraction of it; an agent
-** whose step waits on an LLM for 100s of ms sees none of it.
-**
-** callgrind (2026-12-05, build/ RelWithDebInfo, --duration 4 --seed 1,
-** instructions per agent step, step() inclusive): instrumented 34.4k,
-** uninstrumented 9.0k. Of the 25k more: the step's JSON log line 12k,
-** 9k of it am__fmt_digits -- a simulated latency is a double that needs
-** 16-17 digits, so the shortest round-trip form takes snprintf("%.*e")
-** and strtod two or three times (glibc's printf_fp and strtod are
-** multi-precision); the packs' observations 7.3k, mostly finding the
-** child of a label set per call (tab_find, am__labels_hash) because the
-** demo passes label values rather than keeping handles; exemplars 2.4k;
-** trace-context hex and traceparent work 1.5k. valgrind runs the threads
-** one at a time, so there the overhead is 1 - 9.0/34.4 = 0.74 of CPU;
-** flat out on two cores the uninstrumented step also waits on hand-offs
-** (futex wake-ups the instrumented one shares), hence 0.15-0.39 in wall
-** time. Since then am__fmt_digits rounds its 15- and 16-digit tries from
-** one 17-digit snprintf (fmt.c): 9.1k -> 6.2k a step, the step 34.4k ->
-** 32.6k (same profile, after). What would reach 0.05: a shortest-double
-** writer without printf or strtod (Ryu or Grisu: the other ~6k), handles
-** kept per agent in the packs (~5k); the write(2) per line stays (a line
-** is never torn).
+** WHERE THE OVERHEAD GOES (issue 14 asks for <= 0.05). callgrind
+** (2026-12-05, Release build, --duration 4 --seed 1, step() inclusive,
+** instructions per agent step), before the issue-14 work: instrumented
+** 30.6k, uninstrumented 8.9k. Of the 21.7k more: the JSON log lines 9.6k
+** (6k of it am__fmt_digits: a simulated latency is a double of 16-17
+** digits, which took snprintf("%.16e") and one or two strtod), label
+** lookups by the packs ~7k (am__family_with, tab_find: the demo named its
+** agent type, operation and link on every call), exemplars and trace
+** hex ~2k.
+** After it (fmt.c's digits_exact writes those digits in 128-bit integers,
+** ~550 instructions; the demo's agents keep am_worker_agent,
+** am_a2a_target, am_llm_agent and am_worker_link handles and a route per
+** provider and task type): instrumented 18.2k, uninstrumented 8.7k. The
+** 9.5k left: the log line 4.1k (format_line: each field's key escaped
+** and checked for uniqueness ~0.4k, strings JSON-escaped, the trace ids
+** in hex, the double ~0.7k), the four per-step records 1.9k (each renders
+** the step's trace as its exemplar), the LLM call's route and breaker
+** ~1k, the research-cache and database calls ~2k (these name their
+** cache, pool and table per call: still looked up), tools and parallel
+** executions ~0.7k. In wall time on this 2-core VM the overhead went
+** from 0.34-0.35 to 0.27-0.28 (base and this build run alternately);
+** valgrind runs the threads one at a time, where it is 1 - 8.7/18.2 =
+** 0.52 of CPU, while flat out on two cores the uninstrumented step also
+** waits on hand-offs. What would reach 0.05: no log line per step (one
+** write(2) each is kept on purpose, so a line is never torn) or a much
+** cheaper one, exemplars rendered once per step rather than per record,
+** and prepared cache and pool handles; below that the step is the
+** coordinator's hand-offs, which both sides pay.
 **
 ** The demo is the `agentmon` program next to am-bench (build-bench/agentmon,
 ** built by `make bench`); without it the group reports an error line.
@@ -140,9 +137,10 @@ void bench_group_demo(void)
     o.has_target = true;
     o.target = 0.05;
     o.note = "1 - instrumented/uninstrumented steps per second. callgrind, instructions per "
-             "step: 32.6k instrumented vs 9.0k; of the 24k more, the JSON log line ~10k (6k "
-             "of it the shortest form of a 17-digit double via snprintf+strtod), the packs' "
-             "label lookups 7.3k, exemplars 2.4k, trace ids 1.5k; plus a write(2) per line "
-             "-- see bench_demo.c";
+             "step: 18.2k instrumented vs 8.7k (30.6k before issue 14's printf-free doubles "
+             "and per-agent handles); of the 9.5k more, the JSON log line 4.1k, the four "
+             "per-step records with their exemplars 1.9k, cache and database calls still "
+             "looked up ~2k, the LLM route and breaker ~1k; plus a write(2) per line -- see "
+             "bench_demo.c";
     bench_emit(&o);
 }
