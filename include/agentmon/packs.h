@@ -137,6 +137,25 @@ AM_EXTERN void am_cache_pack_free(am_cache_pack *p);
 AM_EXTERN am_err am_cache_op(am_cache_pack *p, const char *operation, const char *result,
                              double seconds);
 
+/*
+** am_cache_result_new: a prepared (operation, result); its record does
+** what am_cache_op does for them, with no label lookup.
+** METHOD: am_cache_pack   THREAD-SAFE: yes (the handle too)   Since: 0.3
+**
+** p                  borrowed; NULL gives a NULL handle, which records
+**                    nothing.
+** operation, result  copied.  out: owned result, free with
+**                    am_cache_result_free (NULL: no-op) before p.
+** seconds            negative: not observed (the count only).
+** Returns AM_OK; AM_ELIMIT (overflow series); AM_EINVAL for a NULL
+** argument or a NaN or infinite latency (nothing recorded); AM_ENOMEM.
+*/
+typedef struct am_cache_result am_cache_result;
+AM_EXTERN am_err am_cache_result_new(am_cache_pack *p, const char *operation, const char *result,
+                                     am_cache_result **out);
+AM_EXTERN void am_cache_result_free(am_cache_result *c);
+AM_EXTERN am_err am_cache_result_record(am_cache_result *c, double seconds);
+
 typedef struct am_rate_pack am_rate_pack;
 
 /* rate_limit_hits_total{endpoint,workspace_id,result}. Since: 0.1 */
@@ -302,6 +321,27 @@ AM_EXTERN am_err am_worker_db_op(am_worker_pack *p, const char *operation, const
 ** AM_ELIMIT when the family is full (recorded in its overflow series).
 */
 AM_EXTERN am_err am_worker_cache_size(am_worker_pack *p, const char *cache_name, double entries);
+
+/*
+** am_worker_cache_ref_new: a prepared cache_name. _lookup records what
+** am_worker_cache does (a hit or a miss), _size what am_worker_cache_size
+** does, with no label lookup (evictions, rarer and by reason, stay with
+** am_worker_cache_eviction).
+** METHOD: am_worker_pack   THREAD-SAFE: yes (the handle too)   Since: 0.3
+**
+** p           borrowed; NULL gives a NULL handle, which records nothing.
+** cache_name  copied.  out: owned result, free with
+**             am_worker_cache_ref_free (NULL: no-op) before p.
+** Returns AM_OK; AM_ELIMIT (overflow series); AM_EINVAL for a NULL
+** argument or, from _size, a negative, NaN or infinite count (nothing
+** recorded); AM_ENOMEM.
+*/
+typedef struct am_worker_cache_ref am_worker_cache_ref;
+AM_EXTERN am_err am_worker_cache_ref_new(am_worker_pack *p, const char *cache_name,
+                                         am_worker_cache_ref **out);
+AM_EXTERN void am_worker_cache_ref_free(am_worker_cache_ref *c);
+AM_EXTERN void am_worker_cache_ref_lookup(am_worker_cache_ref *c, bool hit);
+AM_EXTERN am_err am_worker_cache_ref_size(am_worker_cache_ref *c, double entries);
 
 /*
 ** am_worker_db_pool: the state of the database connection pool `pool`:

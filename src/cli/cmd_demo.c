@@ -200,7 +200,8 @@ static am_err setup(demo *d)
     co.logger = d->log;
     co.on_dlq_growth = demo_dlq_alert;
     co.dlq_growth_userdata = d;
-    if ((rc = am_coord_open(d->o.coordinator, &co, &d->coord)) || (rc = demo_providers_init(d)))
+    if ((rc = am_coord_open(d->o.coordinator, &co, &d->coord)) || (rc = demo_providers_init(d)) ||
+        (rc = demo_cache_init(d)))
         return rc;
     demo_pool_init(d, 2); /* two writers and the orchestrator share two connections */
 
@@ -350,6 +351,7 @@ static void teardown(demo *d)
             am_worker_link_free(a->links[k]);
     }
     demo_providers_free(d);
+    demo_cache_free(d);
     am_coord_close(d->coord);
     am_notify_free(atomic_exchange(&d->notify, NULL));
     am_worker_pack_free(d->worker);

@@ -46,6 +46,9 @@ enum { ROLE_ORCH, ROLE_PLANNER, ROLE_RESEARCHER, ROLE_CODER, ROLE_REVIEWER, ROLE
 
 typedef struct demo demo;
 
+/* the research cache's operations and results, each a prepared handle */
+enum { DEMO_CACHE_HIT, DEMO_CACHE_MISS, DEMO_CACHE_SET, DEMO_CACHE_RESULTS };
+
 typedef struct demo_agent {
     demo *d;
     int role;
@@ -115,9 +118,11 @@ struct demo {
     double t0; /* monotonic seconds at start */
     _Atomic uint64_t started, finished, dropped;
     _Atomic uint64_t tokens_in, tokens_out;
-    _Atomic int active[N_ROLES]; /* steps in progress, per role */
-    double next_replay;          /* when the sampler replays a DLQ next */
-    pthread_mutex_t cache_lock;  /* the simulated research cache */
+    _Atomic int active[N_ROLES];                        /* steps in progress, per role */
+    double next_replay;                                 /* when the sampler replays a DLQ next */
+    pthread_mutex_t cache_lock;                         /* the simulated research cache */
+    am_worker_cache_ref *research_cache;                /* its handles (NULL: */
+    am_cache_result *cache_results[DEMO_CACHE_RESULTS]; /* uninstrumented) */
     struct demo_cache_entry {
         int topic;
         double expires;
@@ -144,6 +149,9 @@ void demo_seed(uint64_t seed);
    breaker allows it (falling back in order), simulates latency, tokens and
    failures, records it. Returns NULL on success, or the error type. */
 const char *demo_llm_call(demo *d, demo_agent *a);
+/* The research cache's pack handles, made after the packs; freed with them. */
+am_err demo_cache_init(demo *d);
+void demo_cache_free(demo *d);
 /* A research-cache lookup of topic: true on a hit. */
 bool demo_cache_lookup(demo *d, int topic);
 am_err demo_providers_init(demo *d);

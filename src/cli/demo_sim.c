@@ -184,6 +184,27 @@ const char *demo_llm_call(demo *d, demo_agent *a)
 /* Research cache                                                      */
 /* ------------------------------------------------------------------ */
 
+/* The research cache's handles (none when uninstrumented: no packs). */
+am_err demo_cache_init(demo *d)
+{
+    static const char *const OPR[DEMO_CACHE_RESULTS][2] = {
+        [DEMO_CACHE_HIT] = {"get", "hit"},
+        [DEMO_CACHE_MISS] = {"get", "miss"},
+        [DEMO_CACHE_SET] = {"set", "ok"},
+    };
+    am_err rc = am_worker_cache_ref_new(d->worker, "research_cache", &d->research_cache);
+    for (int k = 0; k < DEMO_CACHE_RESULTS && (!rc || rc == AM_ELIMIT); k++)
+        rc = am_cache_result_new(d->cache, OPR[k][0], OPR[k][1], &d->cache_results[k]);
+    return rc == AM_ELIMIT ? AM_OK : rc;
+}
+
+void demo_cache_free(demo *d)
+{
+    am_worker_cache_ref_free(d->research_cache);
+    for (int k = 0; k < DEMO_CACHE_RESULTS; k++)
+        am_cache_result_free(d->cache_results[k]);
+}
+
 bool demo_cache_lookup(demo *d, int topic)
 {
     double now = demo_now();
@@ -215,12 +236,12 @@ bool demo_cache_lookup(demo *d, int topic)
     }
     unsigned size = d->cache_n;
     pthread_mutex_unlock(&d->cache_lock);
-    am_worker_cache_size(d->worker, "research_cache", size);
+    am_worker_cache_ref_size(d->research_cache, size);
     double secs = demo_latency(hit ? 0.001 : 0.004);
-    am_cache_op(d->cache, "get", hit ? "hit" : "miss", secs);
+    am_cache_result_record(d->cache_results[hit ? DEMO_CACHE_HIT : DEMO_CACHE_MISS], secs);
     if (!hit)
-        am_cache_op(d->cache, "set", "ok", demo_latency(0.002));
-    am_worker_cache(d->worker, "research_cache", hit);
+        am_cache_result_record(d->cache_results[DEMO_CACHE_SET], demo_latency(0.002));
+    am_worker_cache_ref_lookup(d->research_cache, hit);
     if (evicted)
         am_worker_cache_eviction(d->worker, "research_cache", evicted);
     return hit;

@@ -363,3 +363,45 @@ void am_worker_link_handoff(am_worker_link *l)
     am_counter_inc(l->handoffs);
     am_counter_inc(l->messages);
 }
+
+/* A prepared cache_name: hits, misses, size. */
+struct am_worker_cache_ref {
+    am_counter *lookups[2]; /* [0] misses, [1] hits */
+    am_gauge *size;
+};
+
+am_err am_worker_cache_ref_new(am_worker_pack *wp, const char *cache_name,
+                               am_worker_cache_ref **out)
+{
+    if (!cache_name || !out)
+        return am__err(AM_EINVAL, "cache_name or out pointer is NULL");
+    am__pack *p = AM__PACK(wp);
+    am_err rc;
+    am_worker_cache_ref *c = *out = am__pack_alloc(p, sizeof *c, &rc);
+    if (!c)
+        return rc;
+    c->lookups[0] = am__pack_resolve(p, CACHE_MISSES, AM_LABELS(cache_name), &rc);
+    c->lookups[1] = am__pack_resolve(p, CACHE_HITS, AM_LABELS(cache_name), &rc);
+    c->size = am__pack_resolve(p, CACHE_SIZE, AM_LABELS(cache_name), &rc);
+    *out = am__pack_keep(c, rc);
+    return rc;
+}
+
+void am_worker_cache_ref_free(am_worker_cache_ref *c)
+{
+    am__free(c);
+}
+
+void am_worker_cache_ref_lookup(am_worker_cache_ref *c, bool hit)
+{
+    if (c)
+        am_counter_inc(c->lookups[hit]);
+}
+
+am_err am_worker_cache_ref_size(am_worker_cache_ref *c, double entries)
+{
+    am_err rc = am__pack_check(entries, "cache size");
+    if (!rc && c)
+        am_gauge_set(c->size, entries);
+    return rc;
+}

@@ -82,6 +82,9 @@ static am_err scenario(void)
     am_worker_link *wl = NULL;
     am_a2a_target *at = NULL;
     am_llm_agent *la = NULL;
+    am_cache_pack *cp = NULL;
+    am_worker_cache_ref *wc = NULL;
+    am_cache_result *cr = NULL;
     STEP(am_registry_new(&r));
 
     const char *l[] = {"agent", "priority"};
@@ -164,6 +167,11 @@ static am_err scenario(void)
     am_worker_link_handoff(wl);
     STEP(am_a2a_target_request(at, false, 0.2, 300, NULL));
     STEP(am_llm_agent_invoked(la, 0.3, NULL));
+    STEP(am_cache_pack_new(r, &cp));
+    STEP(am_worker_cache_ref_new(wp, "research_cache", &wc));
+    STEP(am_cache_result_new(cp, "get", "hit", &cr));
+    STEP(am_cache_result_record(cr, 0.001));
+    am_worker_cache_ref_lookup(wc, true);
 
     for (int f = AM_FORMAT_PROMETHEUS; f <= AM_FORMAT_JSON; f++) {
         STEP(am_registry_encode(r, (am_format)f, &text, NULL));
@@ -179,6 +187,9 @@ out:
     am_worker_link_free(wl);
     am_a2a_target_free(at);
     am_llm_agent_free(la);
+    am_worker_cache_ref_free(wc);
+    am_cache_result_free(cr);
+    am_cache_pack_free(cp);
     am_worker_pack_free(wp);
     am_a2a_pack_free(ap);
     am_llm_pack_free(lp);

@@ -239,14 +239,21 @@ static char *record_steps(bool prepared)
     am_worker_pack *w;
     am_a2a_pack *a;
     am_llm_pack *l;
+    am_cache_pack *c;
     AM_ASSERT_OK(am_worker_pack_new(r, &w));
     AM_ASSERT_OK(am_a2a_pack_new(r, &a));
     AM_ASSERT_OK(am_llm_pack_new(r, &l));
+    AM_ASSERT_OK(am_cache_pack_new(r, &c));
     if (prepared) {
         am_worker_agent *wa;
         am_worker_link *wl;
         am_a2a_target *t;
         am_llm_agent *la;
+        am_worker_cache_ref *wc;
+        am_cache_result *hit, *miss;
+        AM_ASSERT_OK(am_worker_cache_ref_new(w, "research_cache", &wc));
+        AM_ASSERT_OK(am_cache_result_new(c, "get", "miss", &miss));
+        AM_ASSERT_OK(am_cache_result_new(c, "get", "hit", &hit));
         AM_ASSERT_OK(am_worker_agent_new(w, "coder", &wa));
         AM_ASSERT_OK(am_worker_link_new(w, "coder:1", "reviewer:2", "review", &wl));
         AM_ASSERT_OK(am_a2a_target_new(a, "coder", "code", &t));
@@ -260,7 +267,15 @@ static char *record_steps(bool prepared)
             AM_ASSERT_OK(am_llm_agent_invoked(la, 0.25 * (i + 1), NULL));
             am_worker_agent_retry(wa);
             am_a2a_target_active(t, -1);
+            am_worker_cache_ref_lookup(wc, i == 1);
+            AM_ASSERT_OK(am_worker_cache_ref_size(wc, 3 + i));
+            AM_ASSERT_OK(am_cache_result_record(i == 1 ? hit : miss, i == 1 ? 0.002 : -1));
         }
+        AM_ASSERT_ERR(am_worker_cache_ref_size(wc, -1), AM_EINVAL);
+        AM_ASSERT_ERR(am_cache_result_record(hit, NAN), AM_EINVAL);
+        am_worker_cache_ref_free(wc);
+        am_cache_result_free(hit);
+        am_cache_result_free(miss);
         /* refused like the looked-up calls, and recording nothing */
         AM_ASSERT_ERR(am_worker_agent_request(wa, true, -1, NULL), AM_EINVAL);
         AM_ASSERT_ERR(am_llm_agent_invoked(la, NAN, NULL), AM_EINVAL);
@@ -279,17 +294,21 @@ static char *record_steps(bool prepared)
             AM_ASSERT_OK(am_llm_invoke_agent(l, "coder", 0.25 * (i + 1), NULL));
             AM_ASSERT_OK(am_worker_retry(w, "coder"));
             AM_ASSERT_OK(am_a2a_active(a, "coder", -1));
+            AM_ASSERT_OK(am_worker_cache(w, "research_cache", i == 1));
+            AM_ASSERT_OK(am_worker_cache_size(w, "research_cache", 3 + i));
+            AM_ASSERT_OK(am_cache_op(c, "get", i == 1 ? "hit" : "miss", i == 1 ? 0.002 : -1));
         }
     }
     char *text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
     am_worker_pack_free(w);
     am_a2a_pack_free(a);
     am_llm_pack_free(l);
+    am_cache_pack_free(c);
     am_registry_free(r);
     return text;
 }
 
-/* Prepared worker, link, a2a target and llm agent handles write exactly
+/* Prepared worker, link, cache, a2a target and llm agent handles write exactly
    what the looked-up calls write; with NULL packs they are NULL and record
    nothing; NULL arguments are refused. */
 static void test_prepared_handles(void **state)
@@ -306,6 +325,10 @@ static void test_prepared_handles(void **state)
     AM_ASSERT_CONTAINS(prepared,
                        "gen_ai_invoke_agent_duration_seconds_sum{gen_ai_agent_name=\"coder\"} "
                        "0.75\n");
+    AM_ASSERT_CONTAINS(prepared, "insa_cache_hits_total{cache_name=\"research_cache\"} 1\n");
+    AM_ASSERT_CONTAINS(prepared, "insa_cache_size{cache_name=\"research_cache\"} 4\n");
+    AM_ASSERT_CONTAINS(prepared, "cache_operations_total{operation=\"get\",result=\"miss\"} 1\n");
+    AM_ASSERT_CONTAINS(prepared, "cache_latency_seconds_count{operation=\"get\"} 1\n");
     am_free(looked_up);
     am_free(prepared);
 
@@ -313,6 +336,18 @@ static void test_prepared_handles(void **state)
     am_worker_link *wl = (am_worker_link *)1;
     am_a2a_target *t = (am_a2a_target *)1;
     am_llm_agent *la = (am_llm_agent *)1;
+    am_worker_cache_ref *wc = (am_worker_cache_ref *)1;
+    am_cache_result *cr = (am_cache_result *)1;
+    AM_ASSERT_OK(am_worker_cache_ref_new(NULL, "research_cache", &wc));
+    AM_ASSERT_OK(am_cache_result_new(NULL, "get", "hit", &cr));
+    assert_null(wc);
+    assert_null(cr);
+    am_worker_cache_ref_lookup(NULL, true);
+    AM_ASSERT_OK(am_worker_cache_ref_size(NULL, 2));
+    AM_ASSERT_OK(am_cache_result_record(NULL, 0.1));
+    AM_ASSERT_ERR(am_cache_result_new(NULL, "get", NULL, &cr), AM_EINVAL);
+    am_worker_cache_ref_free(NULL);
+    am_cache_result_free(NULL);
     AM_ASSERT_OK(am_worker_agent_new(NULL, "coder", &wa));
     AM_ASSERT_OK(am_worker_link_new(NULL, "a", "b", "plan", &wl));
     AM_ASSERT_OK(am_a2a_target_new(NULL, "coder", "code", &t));
