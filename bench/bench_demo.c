@@ -26,24 +26,34 @@
 ** agent type, operation and link on every call), exemplars and trace
 ** hex ~2k.
 ** After it (fmt.c's digits_exact writes those digits in 128-bit integers,
-** ~550 instructions; the demo's agents keep am_worker_agent,
-** am_a2a_target, am_llm_agent and am_worker_link handles and a route per
-** provider and task type): instrumented 18.2k, uninstrumented 8.7k. The
-** 9.5k left: the log line 4.1k (format_line: each field's key escaped
-** and checked for uniqueness ~0.4k, strings JSON-escaped, the trace ids
-** in hex, the double ~0.7k), the four per-step records 1.9k (each renders
-** the step's trace as its exemplar), the LLM call's route and breaker
-** ~1k, the research-cache and database calls ~2k (these name their
-** cache, pool and table per call: still looked up), tools and parallel
-** executions ~0.7k. In wall time on this 2-core VM the overhead went
-** from 0.34-0.35 to 0.27-0.28 (base and this build run alternately);
-** valgrind runs the threads one at a time, where it is 1 - 8.7/18.2 =
-** 0.52 of CPU, while flat out on two cores the uninstrumented step also
-** waits on hand-offs. What would reach 0.05: no log line per step (one
-** write(2) each is kept on purpose, so a line is never torn) or a much
-** cheaper one, exemplars rendered once per step rather than per record,
-** and prepared cache and pool handles; below that the step is the
-** coordinator's hand-offs, which both sides pay.
+** ~550 instructions; the demo keeps am_worker_agent, am_a2a_target,
+** am_llm_agent, am_worker_link, am_worker_cache_ref and am_cache_result
+** handles and a route per provider and task type): instrumented 17.0k,
+** uninstrumented 8.7k. The 8.3k left: the log line 4.0k (format_line:
+** each field's key escaped and checked for uniqueness ~0.4k, strings
+** JSON-escaped, the trace ids in hex, the double ~0.7k), the four
+** per-step records 1.9k (each stores the step's trace as its exemplar,
+** ~0.3k of each), the LLM call's route and breaker ~1.1k, the database
+** pool and operation calls ~0.8k (they name their pool and table per
+** call: still looked up), tools and parallel executions ~0.7k, the cache
+** ~0.2k. valgrind runs the threads one at a time, where that is 1 -
+** 8.7/17.0 = 0.49 of CPU (0.71 before).
+** In wall time the figure hardly moved: base and this work alternately
+** on the shared 2-core VM (2026-12-05, 11 runs each, this work's first
+** four before the cache handles), medians 0.34 and 0.33, single runs
+** from -0.03 to 0.47. What the step costs there is
+** mostly the kernel's, which callgrind does not count: perf (cpu-clock,
+** -g, instrumented, 3 s) puts 32% of the process in system calls, most
+** of it (25%) in the paravirtual VM's interrupt re-enable; the
+** write(2) of each log line is 15% of all samples, futex waits and wakes
+** of the hand-offs 15% (both sides pay those), clock_gettime 5% (a slow
+** clock source here: log timestamps, exemplar times, the demo's own
+** timing), the exemplar store 3%. So 0.05 cannot be reached while every
+** step writes a log line with its own write(2) (kept on purpose, so a
+** line is never torn): a cheaper line, batching lines per thread, or no
+** INFO line per step would be next; then exemplars stored once per step
+** rather than per record, prepared pool handles; below that the step is
+** the coordinator's hand-offs, which both sides pay.
 **
 ** The demo is the `agentmon` program next to am-bench (build-bench/agentmon,
 ** built by `make bench`); without it the group reports an error line.
@@ -137,10 +147,10 @@ void bench_group_demo(void)
     o.has_target = true;
     o.target = 0.05;
     o.note = "1 - instrumented/uninstrumented steps per second. callgrind, instructions per "
-             "step: 18.2k instrumented vs 8.7k (30.6k before issue 14's printf-free doubles "
-             "and per-agent handles); of the 9.5k more, the JSON log line 4.1k, the four "
-             "per-step records with their exemplars 1.9k, cache and database calls still "
-             "looked up ~2k, the LLM route and breaker ~1k; plus a write(2) per line -- see "
+             "step: 17.0k instrumented vs 8.7k (30.6k before issue 14's printf-free doubles "
+             "and prepared per-agent handles), the JSON log line 4.0k of the 8.3k more; but "
+             "in wall time the kernel dominates: perf puts the write(2) of each log line at "
+             "15% of the instrumented process, futex hand-offs 15%, clock reads 5% -- see "
              "bench_demo.c";
     bench_emit(&o);
 }
