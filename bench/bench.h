@@ -161,6 +161,7 @@ void bench_group_coord_redis(void);          /* bench_coord_redis.c */
 void bench_group_coord_redis_snapshot(void); /* bench_coord_redis.c */
 void bench_group_coord_cluster(void);        /* bench_coord_cluster.c */
 void bench_group_log_line(void);             /* bench_log.c */
+void bench_group_fmt_double(void);           /* bench_fmt.c */
 void bench_group_histogram_observe_traced(void);
 void bench_group_trace(void);
 void bench_group_expo(void);       /* bench_expo.c */

@@ -16,37 +16,44 @@
 ** off, ...) and the median of each is kept, since other processes on a
 ** small machine move single runs by tens of percent.
 **
-** WHERE THE OVERHEAD GOES (issue 14 asks for <= 0.05). perf on this
-** 2-core VM (2026-12-05, --duration 3, instrumented vs --uninstrumented),
-** share of the instrumented process's CPU: the write(2) of each JSON log
-** line ~12% (the kernel entry is what costs: the VM makes every syscall
-** expensive; one write per line is kept on purpose, so a line is never
-** torn); label lookups of the packs ~9% (tab_find, am__family_with,
-** am__labels_hash: the demo resolves children per step instead of
-** keeping handles); exemplars ~3%; formatting and parsing doubles for the
-** log lines ~4%. A demo step itself is a few microseconds of hand-offs,
-** so these fixed costs per step are a large fraction of it; an agent
-** whose step waits on an LLM for 100s of ms sees none of it.
-**
-** callgrind (2026-12-05, build/ RelWithDebInfo, --duration 4 --seed 1,
-** instructions per agent step, step() inclusive): instrumented 34.4k,
-** uninstrumented 9.0k. Of the 25k more: the step's JSON log line 12k,
-** 9k of it am__fmt_digits -- a simulated latency is a double that needs
-** 16-17 digits, so the shortest round-trip form takes snprintf("%.*e")
-** and strtod two or three times (glibc's printf_fp and strtod are
-** multi-precision); the packs' observations 7.3k, mostly finding the
-** child of a label set per call (tab_find, am__labels_hash) because the
-** demo passes label values rather than keeping handles; exemplars 2.4k;
-** trace-context hex and traceparent work 1.5k. valgrind runs the threads
-** one at a time, so there the overhead is 1 - 9.0/34.4 = 0.74 of CPU;
-** flat out on two cores the uninstrumented step also waits on hand-offs
-** (futex wake-ups the instrumented one shares), hence 0.15-0.39 in wall
-** time. Since then am__fmt_digits rounds its 15- and 16-digit tries from
-** one 17-digit snprintf (fmt.c): 9.1k -> 6.2k a step, the step 34.4k ->
-** 32.6k (same profile, after). What would reach 0.05: a shortest-double
-** writer without printf or strtod (Ryu or Grisu: the other ~6k), handles
-** kept per agent in the packs (~5k); the write(2) per line stays (a line
-** is never torn).
+** WHERE THE OVERHEAD GOES (issue 14 asks for <= 0.05). callgrind
+** (2026-12-05, Release build, --duration 4 --seed 1, step() inclusive,
+** instructions per agent step), before the issue-14 work: instrumented
+** 30.6k, uninstrumented 8.9k. Of the 21.7k more: the JSON log lines 9.6k
+** (6k of it am__fmt_digits: a simulated latency is a double of 16-17
+** digits, which took snprintf("%.16e") and one or two strtod), label
+** lookups by the packs ~7k (am__family_with, tab_find: the demo named its
+** agent type, operation and link on every call), exemplars and trace
+** hex ~2k.
+** After it (fmt.c's digits_exact writes those digits in 128-bit integers,
+** ~550 instructions; the demo keeps am_worker_agent, am_a2a_target,
+** am_llm_agent, am_worker_link, am_worker_cache_ref and am_cache_result
+** handles and a route per provider and task type): instrumented 17.0k,
+** uninstrumented 8.7k. The 8.3k left: the log line 4.0k (format_line:
+** each field's key escaped and checked for uniqueness ~0.4k, strings
+** JSON-escaped, the trace ids in hex, the double ~0.7k), the four
+** per-step records 1.9k (each stores the step's trace as its exemplar,
+** ~0.3k of each), the LLM call's route and breaker ~1.1k, the database
+** pool and operation calls ~0.8k (they name their pool and table per
+** call: still looked up), tools and parallel executions ~0.7k, the cache
+** ~0.2k. valgrind runs the threads one at a time, where that is 1 -
+** 8.7/17.0 = 0.49 of CPU (0.71 before).
+** In wall time the figure hardly moved: base and this work alternately
+** on the shared 2-core VM (2026-12-05, 11 runs each, this work's first
+** four before the cache handles), medians 0.34 and 0.33, single runs
+** from -0.03 to 0.47. What the step costs there is
+** mostly the kernel's, which callgrind does not count: perf (cpu-clock,
+** -g, instrumented, 3 s) puts 32% of the process in system calls, most
+** of it (25%) in the paravirtual VM's interrupt re-enable; the
+** write(2) of each log line is 15% of all samples, futex waits and wakes
+** of the hand-offs 15% (both sides pay those), clock_gettime 5% (a slow
+** clock source here: log timestamps, exemplar times, the demo's own
+** timing), the exemplar store 3%. So 0.05 cannot be reached while every
+** step writes a log line with its own write(2) (kept on purpose, so a
+** line is never torn): a cheaper line, batching lines per thread, or no
+** INFO line per step would be next; then exemplars stored once per step
+** rather than per record, prepared pool handles; below that the step is
+** the coordinator's hand-offs, which both sides pay.
 **
 ** The demo is the `agentmon` program next to am-bench (build-bench/agentmon,
 ** built by `make bench`); without it the group reports an error line.
@@ -140,9 +147,10 @@ void bench_group_demo(void)
     o.has_target = true;
     o.target = 0.05;
     o.note = "1 - instrumented/uninstrumented steps per second. callgrind, instructions per "
-             "step: 32.6k instrumented vs 9.0k; of the 24k more, the JSON log line ~10k (6k "
-             "of it the shortest form of a 17-digit double via snprintf+strtod), the packs' "
-             "label lookups 7.3k, exemplars 2.4k, trace ids 1.5k; plus a write(2) per line "
-             "-- see bench_demo.c";
+             "step: 17.0k instrumented vs 8.7k (30.6k before issue 14's printf-free doubles "
+             "and prepared per-agent handles), the JSON log line 4.0k of the 8.3k more; but "
+             "in wall time the kernel dominates: perf puts the write(2) of each log line at "
+             "15% of the instrumented process, futex hand-offs 15%, clock reads 5% -- see "
+             "bench_demo.c";
     bench_emit(&o);
 }

@@ -105,12 +105,24 @@ AM_EXTERN am_err am_a2a_request(am_a2a_pack *p, const char *agent, const char *o
 /* a2a_active_tasks{agent} += delta (+1 when a task starts, -1 when done). Since: 0.1 */
 AM_EXTERN am_err am_a2a_active(am_a2a_pack *p, const char *agent, double delta);
 
-/* A prepared (agent, operation): records with no lookup. Since: 0.1 */
+/* A prepared (agent, operation): records with no lookup. With p NULL
+   (instrumentation off) *out is a NULL target, which records nothing.
+   Since: 0.1 */
 AM_EXTERN am_err am_a2a_target_new(am_a2a_pack *p, const char *agent, const char *operation,
                                    am_a2a_target **out);
 AM_EXTERN void am_a2a_target_free(am_a2a_target *t);
 AM_EXTERN am_err am_a2a_target_request(am_a2a_target *t, bool ok, double seconds,
                                        double response_bytes, const am_trace_ctx *trace);
+
+/*
+** am_a2a_target_active: a2a_active_tasks{agent} += delta for the target's
+** agent, as am_a2a_active does, with no label lookup.
+** METHOD: am_a2a_target   THREAD-SAFE: yes   Since: 0.3
+**
+** t  borrowed, from am_a2a_target_new; NULL records nothing.
+** Never fails.
+*/
+AM_EXTERN void am_a2a_target_active(am_a2a_target *t, double delta);
 
 /* ---- cache and rate limit: metrics-exposure-story.md ------------- */
 
@@ -124,6 +136,25 @@ AM_EXTERN void am_cache_pack_free(am_cache_pack *p);
    "ok", ...) took seconds (negative: not observed). Since: 0.1 */
 AM_EXTERN am_err am_cache_op(am_cache_pack *p, const char *operation, const char *result,
                              double seconds);
+
+/*
+** am_cache_result_new: a prepared (operation, result); its record does
+** what am_cache_op does for them, with no label lookup.
+** METHOD: am_cache_pack   THREAD-SAFE: yes (the handle too)   Since: 0.3
+**
+** p                  borrowed; NULL gives a NULL handle, which records
+**                    nothing.
+** operation, result  copied.  out: owned result, free with
+**                    am_cache_result_free (NULL: no-op) before p.
+** seconds            negative: not observed (the count only).
+** Returns AM_OK; AM_ELIMIT (overflow series); AM_EINVAL for a NULL
+** argument or a NaN or infinite latency (nothing recorded); AM_ENOMEM.
+*/
+typedef struct am_cache_result am_cache_result;
+AM_EXTERN am_err am_cache_result_new(am_cache_pack *p, const char *operation, const char *result,
+                                     am_cache_result **out);
+AM_EXTERN void am_cache_result_free(am_cache_result *c);
+AM_EXTERN am_err am_cache_result_record(am_cache_result *c, double seconds);
 
 typedef struct am_rate_pack am_rate_pack;
 
@@ -189,6 +220,24 @@ AM_EXTERN am_err am_llm_route_record(am_llm_route *r, const char *error_type, do
 /* gen_ai_invoke_agent_duration_seconds{gen_ai_agent_name}. Since: 0.1 */
 AM_EXTERN am_err am_llm_invoke_agent(am_llm_pack *p, const char *agent_name, double seconds,
                                      const am_trace_ctx *trace);
+
+/*
+** am_llm_agent_new: a prepared gen_ai_agent_name; am_llm_agent_invoked
+** records what am_llm_invoke_agent does for it, with no label lookup.
+** METHOD: am_llm_pack   THREAD-SAFE: yes (the handle too)   Since: 0.3
+**
+** p           borrowed; NULL (instrumentation off) gives a NULL handle,
+**             which records nothing.
+** agent_name  copied.  out: owned result, free with am_llm_agent_free
+**             (NULL: no-op) before p.  trace: borrowed, may be NULL.
+** Returns AM_OK; AM_ELIMIT (the handle records into the overflow series);
+** AM_EINVAL for a NULL argument or, from _invoked, a negative, NaN or
+** infinite duration (nothing recorded); AM_ENOMEM.
+*/
+typedef struct am_llm_agent am_llm_agent;
+AM_EXTERN am_err am_llm_agent_new(am_llm_pack *p, const char *agent_name, am_llm_agent **out);
+AM_EXTERN void am_llm_agent_free(am_llm_agent *a);
+AM_EXTERN am_err am_llm_agent_invoked(am_llm_agent *a, double seconds, const am_trace_ctx *trace);
 
 /* gen_ai_execute_tool_duration_seconds{gen_ai_tool_name}. Since: 0.1 */
 AM_EXTERN am_err am_llm_execute_tool(am_llm_pack *p, const char *tool_name, double seconds,
@@ -274,6 +323,27 @@ AM_EXTERN am_err am_worker_db_op(am_worker_pack *p, const char *operation, const
 AM_EXTERN am_err am_worker_cache_size(am_worker_pack *p, const char *cache_name, double entries);
 
 /*
+** am_worker_cache_ref_new: a prepared cache_name. _lookup records what
+** am_worker_cache does (a hit or a miss), _size what am_worker_cache_size
+** does, with no label lookup (evictions, rarer and by reason, stay with
+** am_worker_cache_eviction).
+** METHOD: am_worker_pack   THREAD-SAFE: yes (the handle too)   Since: 0.3
+**
+** p           borrowed; NULL gives a NULL handle, which records nothing.
+** cache_name  copied.  out: owned result, free with
+**             am_worker_cache_ref_free (NULL: no-op) before p.
+** Returns AM_OK; AM_ELIMIT (overflow series); AM_EINVAL for a NULL
+** argument or, from _size, a negative, NaN or infinite count (nothing
+** recorded); AM_ENOMEM.
+*/
+typedef struct am_worker_cache_ref am_worker_cache_ref;
+AM_EXTERN am_err am_worker_cache_ref_new(am_worker_pack *p, const char *cache_name,
+                                         am_worker_cache_ref **out);
+AM_EXTERN void am_worker_cache_ref_free(am_worker_cache_ref *c);
+AM_EXTERN void am_worker_cache_ref_lookup(am_worker_cache_ref *c, bool hit);
+AM_EXTERN am_err am_worker_cache_ref_size(am_worker_cache_ref *c, double entries);
+
+/*
 ** am_worker_db_pool: the state of the database connection pool `pool`:
 ** insa_database_connections{pool,state="active"} = active (lent to an
 ** operation), {state="idle"} = idle (open, waiting), and
@@ -319,6 +389,51 @@ AM_EXTERN am_err am_worker_route(am_worker_pack *p, const char *agent_type, cons
 */
 AM_EXTERN am_err am_worker_parallel(am_worker_pack *p, const char *agent_type, unsigned branches,
                                     double seconds, const am_trace_ctx *trace);
+
+/*
+** am_worker_agent_new: a prepared agent_type, whose records take no label
+** lookup (an agent's loop keeps one instead of naming its type per call).
+** am_worker_agent_request, _active and _retry record what
+** am_worker_request, am_worker_active_requests and am_worker_retry do for
+** that agent_type, into the same series.
+** METHOD: am_worker_pack   THREAD-SAFE: yes (the handle too)   Since: 0.3
+**
+** p           borrowed; NULL (instrumentation off) gives a NULL handle,
+**             whose records do nothing.
+** agent_type  copied.  out: owned result, free with am_worker_agent_free
+**             (NULL: no-op) before p.  trace: borrowed, may be NULL.
+** Returns AM_OK; AM_ELIMIT when a family is full (the handle records into
+** its overflow series); AM_EINVAL for a NULL argument; AM_ENOMEM.
+** _request: AM_EINVAL for a negative, NaN or infinite duration (nothing
+** is recorded).
+*/
+typedef struct am_worker_agent am_worker_agent;
+AM_EXTERN am_err am_worker_agent_new(am_worker_pack *p, const char *agent_type,
+                                     am_worker_agent **out);
+AM_EXTERN void am_worker_agent_free(am_worker_agent *a);
+AM_EXTERN am_err am_worker_agent_request(am_worker_agent *a, bool ok, double seconds,
+                                         const am_trace_ctx *trace);
+AM_EXTERN void am_worker_agent_active(am_worker_agent *a, double n);
+AM_EXTERN void am_worker_agent_retry(am_worker_agent *a);
+
+/*
+** am_worker_link_new: a prepared (from_agent, to_agent, message_type).
+** am_worker_link_handoff: a task handed from from_agent to to_agent in a
+** message of message_type -- am_worker_handoff and am_worker_message in
+** one call, with no label lookup.
+** METHOD: am_worker_pack   THREAD-SAFE: yes (the handle too)   Since: 0.3
+**
+** p    borrowed; NULL gives a NULL handle, which records nothing.
+** from_agent, to_agent, message_type: copied.  out: owned result, free
+** with am_worker_link_free (NULL: no-op) before p.
+** Returns AM_OK, AM_ELIMIT (overflow series), AM_EINVAL for a NULL
+** argument, or AM_ENOMEM.
+*/
+typedef struct am_worker_link am_worker_link;
+AM_EXTERN am_err am_worker_link_new(am_worker_pack *p, const char *from_agent, const char *to_agent,
+                                    const char *message_type, am_worker_link **out);
+AM_EXTERN void am_worker_link_free(am_worker_link *l);
+AM_EXTERN void am_worker_link_handoff(am_worker_link *l);
 
 /* ---- the catalogue: every metric the library defines ------------ */
 

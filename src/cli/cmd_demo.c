@@ -139,6 +139,28 @@ static void coordinator_route(am_http_req *req, am_http_resp *resp, void *userda
     am_http_resp_body_take(resp, "application/json", text, len);
 }
 
+/*
+** The packs' handles of agent a, resolved once so that its steps look up
+** no labels (all NULL when uninstrumented: the packs are). The
+** orchestrator takes no steps, so it has only its task handle (no series
+** of its own elsewhere). A full family (AM_ELIMIT) still gives handles,
+** into its overflow series.
+*/
+static am_err agent_handles(demo *d, demo_agent *a)
+{
+    const char *role = demo_role_name(a->role);
+    am_err rc = d->tasks ? am_task_agent_new(d->tasks, a->name, &a->task) : AM_OK;
+    if (a->role == ROLE_ORCH)
+        return rc;
+    if (!rc || rc == AM_ELIMIT)
+        rc = am_worker_agent_new(d->worker, role, &a->worker);
+    if (!rc || rc == AM_ELIMIT)
+        rc = am_a2a_target_new(d->a2a, role, demo_role_op(a->role), &a->a2a);
+    if (!rc || rc == AM_ELIMIT)
+        rc = am_llm_agent_new(d->llm, role, &a->llm);
+    return rc == AM_ELIMIT ? AM_OK : rc;
+}
+
 /* The registry, packs, logger, coordinator, providers and agents. */
 static am_err setup(demo *d)
 {
@@ -178,7 +200,8 @@ static am_err setup(demo *d)
     co.logger = d->log;
     co.on_dlq_growth = demo_dlq_alert;
     co.dlq_growth_userdata = d;
-    if ((rc = am_coord_open(d->o.coordinator, &co, &d->coord)) || (rc = demo_providers_init(d)))
+    if ((rc = am_coord_open(d->o.coordinator, &co, &d->coord)) || (rc = demo_providers_init(d)) ||
+        (rc = demo_cache_init(d)))
         return rc;
     demo_pool_init(d, 2); /* two writers and the orchestrator share two connections */
 
@@ -191,8 +214,7 @@ static am_err setup(demo *d)
             a->d = d;
             a->role = role;
             snprintf(a->name, sizeof a->name, "%s:%u", demo_role_name(role), k);
-            if ((rc = am_coord_register(d->coord, a->name)) ||
-                (d->tasks && (rc = am_task_agent_new(d->tasks, a->name, &a->task))))
+            if ((rc = am_coord_register(d->coord, a->name)) || (rc = agent_handles(d, a)))
                 return rc;
         }
     }
@@ -319,9 +341,17 @@ static void teardown(demo *d)
     atomic_store(&d->papi.al, NULL);
     am_alerting_stop(d->alerting);
     d->alerting = NULL;
-    for (unsigned i = 0; i < d->n_agents; i++)
-        am_task_agent_free(d->agents[i].task);
+    for (unsigned i = 0; i < d->n_agents; i++) {
+        demo_agent *a = &d->agents[i];
+        am_task_agent_free(a->task);
+        am_worker_agent_free(a->worker);
+        am_a2a_target_free(a->a2a);
+        am_llm_agent_free(a->llm);
+        for (unsigned k = 0; k < d->n_agents; k++)
+            am_worker_link_free(a->links[k]);
+    }
     demo_providers_free(d);
+    demo_cache_free(d);
     am_coord_close(d->coord);
     am_notify_free(atomic_exchange(&d->notify, NULL));
     am_worker_pack_free(d->worker);

@@ -46,12 +46,19 @@ enum { ROLE_ORCH, ROLE_PLANNER, ROLE_RESEARCHER, ROLE_CODER, ROLE_REVIEWER, ROLE
 
 typedef struct demo demo;
 
+/* the research cache's operations and results, each a prepared handle */
+enum { DEMO_CACHE_HIT, DEMO_CACHE_MISS, DEMO_CACHE_SET, DEMO_CACHE_RESULTS };
+
 typedef struct demo_agent {
     demo *d;
     int role;
     char name[32];
     pthread_t thread;
     am_task_agent *task;                      /* prepared task-pack handle */
+    am_worker_agent *worker;                  /* the worker pack's, for its role */
+    am_a2a_target *a2a;                       /* (role, its operation) */
+    am_llm_agent *llm;                        /* gen_ai_agent_name = role */
+    am_worker_link *links[DEMO_MAX_AGENTS];   /* to agents[i]; made on first send */
     _Atomic uint64_t done, failed;            /* steps finished, steps failed */
     uint64_t view_done, view_failed;          /* the view's last reading */
     uint64_t view_buckets[DEMO_VIEW_BUCKETS]; /* the view's last histogram reading */
@@ -61,7 +68,7 @@ typedef struct demo_provider {
     const char *name, *model;
     double base_s; /* typical latency */
     am_breaker *breaker;
-    am_llm_route *route;
+    am_llm_route *route[N_ROLES]; /* by the calling agent's role: its task_type */
 } demo_provider;
 
 typedef struct demo_opts {
@@ -111,9 +118,11 @@ struct demo {
     double t0; /* monotonic seconds at start */
     _Atomic uint64_t started, finished, dropped;
     _Atomic uint64_t tokens_in, tokens_out;
-    _Atomic int active[N_ROLES]; /* steps in progress, per role */
-    double next_replay;          /* when the sampler replays a DLQ next */
-    pthread_mutex_t cache_lock;  /* the simulated research cache */
+    _Atomic int active[N_ROLES];                        /* steps in progress, per role */
+    double next_replay;                                 /* when the sampler replays a DLQ next */
+    pthread_mutex_t cache_lock;                         /* the simulated research cache */
+    am_worker_cache_ref *research_cache;                /* its handles (NULL: */
+    am_cache_result *cache_results[DEMO_CACHE_RESULTS]; /* uninstrumented) */
     struct demo_cache_entry {
         int topic;
         double expires;
@@ -136,10 +145,13 @@ void demo_sleep(double seconds);
 void demo_work(double seconds);
 void demo_set_time_scale(double scale);
 void demo_seed(uint64_t seed);
-/* An LLM call from agent: picks a provider whose breaker allows it (falling
-   back in order), simulates latency, tokens and failures, records it.
-   Returns NULL on success, or the error type. */
-const char *demo_llm_call(demo *d, demo_agent *a, const char *task_type);
+/* An LLM call from agent, of its role's task_type: picks a provider whose
+   breaker allows it (falling back in order), simulates latency, tokens and
+   failures, records it. Returns NULL on success, or the error type. */
+const char *demo_llm_call(demo *d, demo_agent *a);
+/* The research cache's pack handles, made after the packs; freed with them. */
+am_err demo_cache_init(demo *d);
+void demo_cache_free(demo *d);
 /* A research-cache lookup of topic: true on a hit. */
 bool demo_cache_lookup(demo *d, int topic);
 am_err demo_providers_init(demo *d);
@@ -149,6 +161,7 @@ void demo_providers_free(demo *d);
 void *demo_agent_main(void *arg);
 void *demo_orchestrator_main(void *arg);
 const char *demo_role_name(int role);
+const char *demo_role_op(int role); /* the message type a role's agents receive */
 /* Per-second bookkeeping: queue depths, DLQ sizes, worker health. */
 void demo_sample(demo *d);
 

@@ -28,6 +28,11 @@ const char *demo_role_name(int role)
     return ROLE[role];
 }
 
+const char *demo_role_op(int role)
+{
+    return OP[role];
+}
+
 static void parse_payload(const am_coord_delivery *m, unsigned long *task, double *start)
 {
     const char *p = m->payload;
@@ -48,6 +53,26 @@ static demo_agent *pick(demo *d, int role)
     return &d->agents[1 + (unsigned)(role - 1) * n + k];
 }
 
+/*
+** A task went from `from` to `to`: insa_agent_handoffs_total and
+** insa_agent_messages_total, through the link from keeps for to, made on
+** the first hand-off (only from's thread uses its links; the links are
+** freed after the threads stop). Without one (no pack, or no memory) the
+** looked-up calls, which record the same.
+*/
+static void handed_off(demo *d, demo_agent *from, demo_agent *to)
+{
+    am_worker_link **l = &from->links[to - d->agents];
+    if (!*l && d->worker) /* on an error *l stays NULL: tried again next time */
+        (void)am_worker_link_new(d->worker, from->name, to->name, OP[to->role], l);
+    if (*l) {
+        am_worker_link_handoff(*l);
+    } else {
+        am_worker_handoff(d->worker, from->name, to->name);
+        am_worker_message(d->worker, from->name, to->name, OP[to->role]);
+    }
+}
+
 static am_err send_step(demo *d, demo_agent *from, demo_agent *to, const am_coord_delivery *m,
                         const am_trace_ctx *trace)
 {
@@ -60,10 +85,8 @@ static am_err send_step(demo *d, demo_agent *from, demo_agent *to, const am_coor
     out.priority = m->priority;
     out.trace = trace;
     am_err rc = am_coord_send(d->coord, &out);
-    if (rc == AM_OK) {
-        am_worker_handoff(d->worker, from->name, to->name);
-        am_worker_message(d->worker, from->name, to->name, out.type);
-    }
+    if (rc == AM_OK)
+        handed_off(d, from, to);
     return rc;
 }
 
@@ -76,7 +99,7 @@ static const char *work(demo *d, demo_agent *a, int *next_role, bool *permanent)
     switch (a->role) {
     case ROLE_PLANNER:
         demo_work(demo_latency(0.02));
-        err = demo_llm_call(d, a, "planning");
+        err = demo_llm_call(d, a);
         *next_role = ROLE_RESEARCHER;
         break;
     case ROLE_RESEARCHER: {
@@ -98,7 +121,7 @@ static const char *work(demo *d, demo_agent *a, int *next_role, bool *permanent)
         break;
     }
     case ROLE_CODER:
-        err = demo_llm_call(d, a, "agent_step");
+        err = demo_llm_call(d, a);
         if (!err) {
             double t = demo_latency(0.03);
             demo_work(t);
@@ -109,12 +132,12 @@ static const char *work(demo *d, demo_agent *a, int *next_role, bool *permanent)
         *next_role = ROLE_REVIEWER;
         break;
     case ROLE_REVIEWER:
-        err = demo_llm_call(d, a, "review");
+        err = demo_llm_call(d, a);
         /* one review in five asks for changes: back to a coder */
         *next_role = demo_uniform() < 0.2 ? ROLE_CODER : ROLE_WRITER;
         break;
     case ROLE_WRITER:
-        err = demo_llm_call(d, a, "writing");
+        err = demo_llm_call(d, a);
         if (!err) {
             demo_db_op(d, "insert", "results", 0.003);
             if (demo_uniform() < 0.015) {
@@ -142,8 +165,8 @@ static void step(demo *d, demo_agent *a, am_coord_delivery *m)
     double start;
     parse_payload(m, &task, &start);
     atomic_fetch_add(&d->active[a->role], 1);
-    am_a2a_active(d->a2a, ROLE[a->role], 1);
-    am_worker_active_requests(d->worker, ROLE[a->role], atomic_load(&d->active[a->role]));
+    am_a2a_target_active(a->a2a, 1);
+    am_worker_agent_active(a->worker, atomic_load(&d->active[a->role]));
     AM_LOG_DEBUG(d->log, a->name, "step started", AM_F_INT("task", task),
                  AM_F_STR("message_type", m->type), AM_F_INT("attempt", m->attempt));
     double t0 = demo_now();
@@ -160,14 +183,17 @@ static void step(demo *d, demo_agent *a, am_coord_delivery *m)
     }
     double secs = demo_now() - t0;
     am_task_agent_finished(a->task, err, secs, NULL);
-    am_worker_request(d->worker, ROLE[a->role], err == NULL, secs, NULL);
-    am_a2a_request(d->a2a, ROLE[a->role], m->type, err == NULL, secs,
-                   (double)(200 + demo_rand() % 20000), NULL);
-    am_llm_invoke_agent(d->llm, ROLE[a->role], secs, NULL);
+    am_worker_agent_request(a->worker, err == NULL, secs, NULL);
+    double bytes = (double)(200 + demo_rand() % 20000);
+    if (strcmp(m->type, OP[a->role]) == 0) /* always so, unless someone else sent it */
+        am_a2a_target_request(a->a2a, err == NULL, secs, bytes, NULL);
+    else
+        am_a2a_request(d->a2a, ROLE[a->role], m->type, err == NULL, secs, bytes, NULL);
+    am_llm_agent_invoked(a->llm, secs, NULL);
     if (err) {
         atomic_fetch_add(&a->failed, 1);
         if (!permanent)
-            am_worker_retry(d->worker, ROLE[a->role]);
+            am_worker_agent_retry(a->worker);
         am_coord_nack(d->coord, m, permanent, err);
         AM_LOG_ERROR(d->log, a->name,
                      permanent ? "step failed for good" : "step failed, will retry",
@@ -181,7 +207,7 @@ static void step(demo *d, demo_agent *a, am_coord_delivery *m)
         AM_LOG_INFO(d->log, a->name, "step done", AM_F_INT("task", task),
                     AM_F_STR("next", ROLE[next_role]), AM_F_DOUBLE("seconds", secs));
     }
-    am_a2a_active(d->a2a, ROLE[a->role], -1);
+    am_a2a_target_active(a->a2a, -1);
     atomic_fetch_sub(&d->active[a->role], 1);
     am_trace_clear_current();
 }
@@ -296,8 +322,7 @@ static void submit(demo *d, demo_agent *orch, unsigned long id)
     am_err rc = am_coord_send(d->coord, &m);
     if (rc == AM_OK) {
         atomic_fetch_add(&d->started, 1);
-        am_worker_handoff(d->worker, orch->name, to->name);
-        am_worker_message(d->worker, orch->name, to->name, m.type);
+        handed_off(d, orch, to);
         AM_LOG_INFO(d->log, orch->name, "task submitted", AM_F_INT("task", id),
                     AM_F_STR("planner", to->name), AM_F_INT("priority", m.priority));
     } else {

@@ -85,6 +85,15 @@ void demo_sleep(double seconds)
 /* LLM providers                                                       */
 /* ------------------------------------------------------------------ */
 
+/* The ccr task_type of each role's LLM calls (NULL: the role makes none);
+   each provider keeps a prepared route per role, so a call looks up nothing. */
+static const char *const LLM_TASK[N_ROLES] = {
+    [ROLE_PLANNER] = "planning",
+    [ROLE_CODER] = "agent_step",
+    [ROLE_REVIEWER] = "review",
+    [ROLE_WRITER] = "writing",
+};
+
 am_err demo_providers_init(demo *d)
 {
     static const struct {
@@ -113,8 +122,11 @@ am_err demo_providers_init(demo *d)
         bo.cooldown_s = 5 * scale;
         bo.half_open_successes = 2;
         am_err rc = am_breaker_new(&bo, &p->breaker);
-        if (!rc && d->llm) /* no pack: uninstrumented, the route stays NULL */
-            rc = am_llm_route_new(d->llm, p->name, p->model, "chat", "agent_step", &p->route);
+        /* no pack: uninstrumented, the routes stay NULL */
+        for (int role = 0; role < N_ROLES && !rc && d->llm; role++)
+            if (LLM_TASK[role])
+                rc = am_llm_route_new(d->llm, p->name, p->model, "chat", LLM_TASK[role],
+                                      &p->route[role]);
         if (rc)
             return rc;
     }
@@ -124,7 +136,8 @@ am_err demo_providers_init(demo *d)
 void demo_providers_free(demo *d)
 {
     for (int i = 0; i < DEMO_PROVIDERS; i++) {
-        am_llm_route_free(d->providers[i].route);
+        for (int role = 0; role < N_ROLES; role++)
+            am_llm_route_free(d->providers[i].route[role]);
         am_breaker_free(d->providers[i].breaker);
     }
 }
@@ -138,9 +151,8 @@ static double failure_rate(demo *d, int i)
     return 0.02;
 }
 
-const char *demo_llm_call(demo *d, demo_agent *a, const char *task_type)
+const char *demo_llm_call(demo *d, demo_agent *a)
 {
-    (void)a;
     int first = (int)(demo_rand() % DEMO_PROVIDERS);
     for (int k = 0; k < DEMO_PROVIDERS; k++) {
         demo_provider *p = &d->providers[(first + k) % DEMO_PROVIDERS];
@@ -155,19 +167,7 @@ const char *demo_llm_call(demo *d, demo_agent *a, const char *task_type)
             am_breaker_failure(p->breaker);
         else
             am_breaker_success(p->breaker);
-        if (strcmp(task_type, "agent_step") == 0) {
-            am_llm_route_record(p->route, err, secs, in, out, NULL);
-        } else {
-            am_llm_call c = AM_LLM_CALL_INIT;
-            c.provider = p->name;
-            c.model = p->model;
-            c.task_type = task_type;
-            c.error_type = err;
-            c.seconds = secs;
-            c.input_tokens = in;
-            c.output_tokens = out;
-            am_llm_record(d->llm, &c);
-        }
+        am_llm_route_record(p->route[a->role], err, secs, in, out, NULL);
         atomic_fetch_add(&d->tokens_in, in);
         atomic_fetch_add(&d->tokens_out, out);
         if (!fails)
@@ -183,6 +183,27 @@ const char *demo_llm_call(demo *d, demo_agent *a, const char *task_type)
 /* ------------------------------------------------------------------ */
 /* Research cache                                                      */
 /* ------------------------------------------------------------------ */
+
+/* The research cache's handles (none when uninstrumented: no packs). */
+am_err demo_cache_init(demo *d)
+{
+    static const char *const OPR[DEMO_CACHE_RESULTS][2] = {
+        [DEMO_CACHE_HIT] = {"get", "hit"},
+        [DEMO_CACHE_MISS] = {"get", "miss"},
+        [DEMO_CACHE_SET] = {"set", "ok"},
+    };
+    am_err rc = am_worker_cache_ref_new(d->worker, "research_cache", &d->research_cache);
+    for (int k = 0; k < DEMO_CACHE_RESULTS && (!rc || rc == AM_ELIMIT); k++)
+        rc = am_cache_result_new(d->cache, OPR[k][0], OPR[k][1], &d->cache_results[k]);
+    return rc == AM_ELIMIT ? AM_OK : rc;
+}
+
+void demo_cache_free(demo *d)
+{
+    am_worker_cache_ref_free(d->research_cache);
+    for (int k = 0; k < DEMO_CACHE_RESULTS; k++)
+        am_cache_result_free(d->cache_results[k]);
+}
 
 bool demo_cache_lookup(demo *d, int topic)
 {
@@ -215,12 +236,12 @@ bool demo_cache_lookup(demo *d, int topic)
     }
     unsigned size = d->cache_n;
     pthread_mutex_unlock(&d->cache_lock);
-    am_worker_cache_size(d->worker, "research_cache", size);
+    am_worker_cache_ref_size(d->research_cache, size);
     double secs = demo_latency(hit ? 0.001 : 0.004);
-    am_cache_op(d->cache, "get", hit ? "hit" : "miss", secs);
+    am_cache_result_record(d->cache_results[hit ? DEMO_CACHE_HIT : DEMO_CACHE_MISS], secs);
     if (!hit)
-        am_cache_op(d->cache, "set", "ok", demo_latency(0.002));
-    am_worker_cache(d->worker, "research_cache", hit);
+        am_cache_result_record(d->cache_results[DEMO_CACHE_SET], demo_latency(0.002));
+    am_worker_cache_ref_lookup(d->research_cache, hit);
     if (evicted)
         am_worker_cache_eviction(d->worker, "research_cache", evicted);
     return hit;

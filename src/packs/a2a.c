@@ -37,6 +37,7 @@ struct am_a2a_target {
     am_histogram *dur[2]; /* [0] error, [1] success */
     am_counter *count[2];
     am_histogram *size;
+    am_gauge *active; /* a2a_active_tasks{agent} */
 };
 
 am_err am_a2a_pack_new(am_registry *r, am_a2a_pack **out)
@@ -87,29 +88,18 @@ am_err am_a2a_target_new(am_a2a_pack *ap, const char *agent, const char *operati
     am__pack *p = AM__PACK(ap);
     if (!out)
         return am__err(AM_EINVAL, "out pointer is NULL");
-    am_a2a_target *t = am__calloc(1, sizeof *t);
+    am_err rc;
+    am_a2a_target *t = *out = am__pack_alloc(p, sizeof *t, &rc);
     if (!t)
-        return am__err(AM_ENOMEM, "out of memory preparing an A2A target");
-    static const char *const status[2] = {"error", "success"};
-    am_err rc = AM_OK;
-    for (int k = 0; k < 2; k++) {
-        rc = am__pack_worst(
-            rc,
-            am_histogram_with(p->h[DURATION], AM_LABELS(agent, operation, status[k]), &t->dur[k]));
-        if (rc && rc != AM_ELIMIT)
-            break;
-        rc = am__pack_worst(
-            rc, am_counter_with(p->h[COUNT], AM_LABELS(agent, operation, status[k]), &t->count[k]));
-        if (rc && rc != AM_ELIMIT)
-            break;
-    }
-    if (!rc || rc == AM_ELIMIT)
-        rc = am__pack_worst(rc, am_histogram_with(p->h[SIZE], AM_LABELS(agent), &t->size));
-    if (rc && rc != AM_ELIMIT) {
-        am__free(t);
         return rc;
+    static const char *const status[2] = {"error", "success"};
+    for (int k = 0; k < 2; k++) {
+        t->dur[k] = am__pack_resolve(p, DURATION, AM_LABELS(agent, operation, status[k]), &rc);
+        t->count[k] = am__pack_resolve(p, COUNT, AM_LABELS(agent, operation, status[k]), &rc);
     }
-    *out = t;
+    t->size = am__pack_resolve(p, SIZE, AM_LABELS(agent), &rc);
+    t->active = am__pack_resolve(p, ACTIVE, AM_LABELS(agent), &rc);
+    *out = am__pack_keep(t, rc);
     return rc;
 }
 
@@ -129,4 +119,10 @@ am_err am_a2a_target_request(am_a2a_target *t, bool ok, double seconds, double r
     if (response_bytes >= 0)
         am_histogram_observe(t->size, response_bytes);
     return AM_OK;
+}
+
+void am_a2a_target_active(am_a2a_target *t, double delta)
+{
+    if (t)
+        am_gauge_add(t->active, delta);
 }

@@ -153,11 +153,7 @@ am_err am_llm_route_new(am_llm_pack *p, const char *provider, const char *model,
     MORE(am_histogram_with(g->h[GENAI_DURATION], AM_LABELS(op, provider, model, ""),
                            &r->duration_ok));
 #undef MORE
-    if (rc && rc != AM_ELIMIT) {
-        am__free(r);
-        return rc;
-    }
-    *out = r;
+    *out = am__pack_keep(r, rc);
     return rc;
 }
 
@@ -203,4 +199,36 @@ am_err am_llm_execute_tool(am_llm_pack *p, const char *tool_name, double seconds
     return rc || !p ? rc
                     : am__pack_observe(p->genai, GENAI_EXECUTE_TOOL, AM_LABELS(tool_name), seconds,
                                        trace);
+}
+
+/* A prepared gen_ai_agent_name: its one series. */
+struct am_llm_agent {
+    am_histogram *invoke;
+};
+
+am_err am_llm_agent_new(am_llm_pack *p, const char *agent_name, am_llm_agent **out)
+{
+    if (!agent_name || !out)
+        return am__err(AM_EINVAL, "agent_name or out pointer is NULL");
+    am_err rc;
+    am_llm_agent *a = *out = am__pack_alloc(p, sizeof *a, &rc);
+    if (!a)
+        return rc;
+    a->invoke = am__pack_resolve(p->genai, GENAI_INVOKE_AGENT, AM_LABELS(agent_name), &rc);
+    *out = am__pack_keep(a, rc);
+    return rc;
+}
+
+void am_llm_agent_free(am_llm_agent *a)
+{
+    am__free(a);
+}
+
+am_err am_llm_agent_invoked(am_llm_agent *a, double seconds, const am_trace_ctx *trace)
+{
+    am_err rc = am__pack_check(seconds, "agent invocation duration");
+    if (rc || !a)
+        return rc;
+    am__observe_traced(a->invoke, seconds, trace);
+    return AM_OK;
 }

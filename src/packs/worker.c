@@ -16,6 +16,7 @@
 ** follow the same insa_ namespace and labels, so the plan's rules and
 ** dashboards work on them as written.
 */
+#include "../util/alloc.h"
 #include "../util/error.h"
 #include "pack.h"
 
@@ -130,6 +131,19 @@ const am_metric_def am__defs_worker[] = {
                            "seconds", AM_DEF_LABELS("agent_type"), NULL, 0, NULL, SRC},
 };
 const am_def_table am__table_worker = {am__defs_worker, N_DEFS};
+
+/* A prepared agent_type: what a worker records per request. */
+struct am_worker_agent {
+    am_counter *requests[2]; /* [0] status="error", [1] "success" */
+    am_histogram *duration;
+    am_gauge *active;
+    am_counter *retries;
+};
+
+/* A prepared (from_agent, to_agent, message_type). */
+struct am_worker_link {
+    am_counter *messages, *handoffs;
+};
 
 am_err am_worker_pack_new(am_registry *r, am_worker_pack **out)
 {
@@ -273,4 +287,121 @@ am_err am_worker_parallel(am_worker_pack *wp, const char *agent_type, unsigned b
         rc, am__pack_observe(p, PARALLEL_BRANCHES, AM_LABELS(agent_type), branches, NULL));
     return am__pack_worst(
         rc, am__pack_observe(p, PARALLEL_DURATION, AM_LABELS(agent_type), seconds, trace));
+}
+
+am_err am_worker_agent_new(am_worker_pack *wp, const char *agent_type, am_worker_agent **out)
+{
+    if (!agent_type || !out)
+        return am__err(AM_EINVAL, "agent_type or out pointer is NULL");
+    am__pack *p = AM__PACK(wp);
+    am_err rc;
+    am_worker_agent *a = *out = am__pack_alloc(p, sizeof *a, &rc);
+    if (!a)
+        return rc;
+    a->requests[0] = am__pack_resolve(p, REQUESTS, AM_LABELS(agent_type, "error"), &rc);
+    a->requests[1] = am__pack_resolve(p, REQUESTS, AM_LABELS(agent_type, "success"), &rc);
+    a->duration = am__pack_resolve(p, REQUEST_DURATION, AM_LABELS(agent_type), &rc);
+    a->active = am__pack_resolve(p, ACTIVE, AM_LABELS(agent_type), &rc);
+    a->retries = am__pack_resolve(p, RETRIES, AM_LABELS(agent_type), &rc);
+    *out = am__pack_keep(a, rc);
+    return rc;
+}
+
+void am_worker_agent_free(am_worker_agent *a)
+{
+    am__free(a);
+}
+
+am_err am_worker_agent_request(am_worker_agent *a, bool ok, double seconds,
+                               const am_trace_ctx *trace)
+{
+    am_err rc = am__pack_check(seconds, "request duration");
+    if (rc || !a)
+        return rc;
+    am_counter_inc(a->requests[ok]);
+    am__observe_traced(a->duration, seconds, trace);
+    return AM_OK;
+}
+
+void am_worker_agent_active(am_worker_agent *a, double n)
+{
+    if (a)
+        am_gauge_set(a->active, n);
+}
+
+void am_worker_agent_retry(am_worker_agent *a)
+{
+    if (a)
+        am_counter_inc(a->retries);
+}
+
+am_err am_worker_link_new(am_worker_pack *wp, const char *from_agent, const char *to_agent,
+                          const char *message_type, am_worker_link **out)
+{
+    if (!from_agent || !to_agent || !message_type || !out)
+        return am__err(AM_EINVAL, "an agent, the message type or the out pointer is NULL");
+    am__pack *p = AM__PACK(wp);
+    am_err rc;
+    am_worker_link *l = *out = am__pack_alloc(p, sizeof *l, &rc);
+    if (!l)
+        return rc;
+    l->messages = am__pack_resolve(p, MESSAGES, AM_LABELS(from_agent, to_agent, message_type), &rc);
+    l->handoffs = am__pack_resolve(p, HANDOFFS, AM_LABELS(from_agent, to_agent), &rc);
+    *out = am__pack_keep(l, rc);
+    return rc;
+}
+
+void am_worker_link_free(am_worker_link *l)
+{
+    am__free(l);
+}
+
+void am_worker_link_handoff(am_worker_link *l)
+{
+    if (!l)
+        return;
+    am_counter_inc(l->handoffs);
+    am_counter_inc(l->messages);
+}
+
+/* A prepared cache_name: hits, misses, size. */
+struct am_worker_cache_ref {
+    am_counter *lookups[2]; /* [0] misses, [1] hits */
+    am_gauge *size;
+};
+
+am_err am_worker_cache_ref_new(am_worker_pack *wp, const char *cache_name,
+                               am_worker_cache_ref **out)
+{
+    if (!cache_name || !out)
+        return am__err(AM_EINVAL, "cache_name or out pointer is NULL");
+    am__pack *p = AM__PACK(wp);
+    am_err rc;
+    am_worker_cache_ref *c = *out = am__pack_alloc(p, sizeof *c, &rc);
+    if (!c)
+        return rc;
+    c->lookups[0] = am__pack_resolve(p, CACHE_MISSES, AM_LABELS(cache_name), &rc);
+    c->lookups[1] = am__pack_resolve(p, CACHE_HITS, AM_LABELS(cache_name), &rc);
+    c->size = am__pack_resolve(p, CACHE_SIZE, AM_LABELS(cache_name), &rc);
+    *out = am__pack_keep(c, rc);
+    return rc;
+}
+
+void am_worker_cache_ref_free(am_worker_cache_ref *c)
+{
+    am__free(c);
+}
+
+void am_worker_cache_ref_lookup(am_worker_cache_ref *c, bool hit)
+{
+    if (c)
+        am_counter_inc(c->lookups[hit]);
+}
+
+am_err am_worker_cache_ref_size(am_worker_cache_ref *c, double entries)
+{
+    am_err rc = am__pack_check(entries, "cache size");
+    if (!rc && c)
+        am_gauge_set(c->size, entries);
+    return rc;
 }

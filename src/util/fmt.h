@@ -43,6 +43,10 @@ size_t am__fmt_real(char *out, double v, am_fmt_form form);
    place (v = 0.d * 10^dp). The one digit generator: every form uses it. */
 size_t am__fmt_digits(double v, char *d, int *dp);
 
+/* The same digits by snprintf and strtod: the path am__fmt_digits takes
+   outside [1e-15, 2^53), and the reference its tests compare with. */
+size_t am__fmt_digits_printf(double v, char *d, int *dp);
+
 /* Those digits written positionally, never with an exponent ("0.00125",
    "12500"): out needs nd + |dp| + 3 bytes. Returns the length, NUL added. */
 size_t am__fmt_place(char *out, const char *d, size_t nd, int dp);

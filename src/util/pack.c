@@ -72,6 +72,35 @@ am_err am__pack_with(am__pack *p, size_t i, am_metric_type type, const char *con
     return rc;
 }
 
+void *am__pack_resolve(am__pack *p, size_t i, const char *const *values, size_t n, am_err *rc)
+{
+    if (!p || (*rc && *rc != AM_ELIMIT))
+        return NULL;
+    void *child;
+    *rc = am__pack_worst(*rc, am__pack_with(p, i, p->defs[i].type, values, n, &child));
+    return child;
+}
+
+void *am__pack_alloc(const void *pack, size_t size, am_err *rc)
+{
+    *rc = AM_OK;
+    if (!pack)
+        return NULL;
+    void *h = am__calloc(1, size);
+    if (!h)
+        *rc = am__err(AM_ENOMEM, "out of memory preparing a pack's handle");
+    return h;
+}
+
+void *am__pack_keep(void *h, am_err rc)
+{
+    if (rc && rc != AM_ELIMIT) {
+        am__free(h);
+        return NULL;
+    }
+    return h;
+}
+
 am_err am__pack_count(am__pack *p, size_t i, const char *const *values, size_t n, double v)
 {
     void *c;

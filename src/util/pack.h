@@ -39,6 +39,22 @@ am_err am__pack_check(double v, const char *what);
 am_err am__pack_with(am__pack *p, size_t i, am_metric_type type, const char *const *values,
                      size_t n, void **child);
 
+/*
+** One step of preparing a handle (am_task_agent, am_worker_agent, ...):
+** the series h[i]{values} of its row's type, or NULL. *rc carries the code
+** of the steps so far: already an error other than AM_ELIMIT, the step is
+** skipped; else it becomes the worse of itself and this step's. So a
+** handle resolves its children in a row and checks *rc once.
+*/
+void *am__pack_resolve(am__pack *p, size_t i, const char *const *values, size_t n, am_err *rc);
+/* The start of preparing a handle for a pack (any public pack pointer):
+   a zeroed block of size bytes; NULL with *rc AM_OK for a NULL pack (the
+   NULL handle records nothing: instrumentation off), or AM_ENOMEM. */
+void *am__pack_alloc(const void *pack, size_t size, am_err *rc);
+/* The end of preparing handle h (a block of am__malloc) whose children
+   came with code rc: h when rc is AM_OK or AM_ELIMIT (overflow series),
+   else NULL, h freed. The caller stores it in its *out and returns rc. */
+void *am__pack_keep(void *h, am_err rc);
 /* counter h[i]{values} += v */
 am_err am__pack_count(am__pack *p, size_t i, const char *const *values, size_t n, double v);
 /* gauge h[i]{values} = v (add: += v) */

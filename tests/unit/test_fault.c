@@ -3,7 +3,8 @@
 **
 ** A counting allocator fails the k-th allocation of a scenario that uses
 ** every part of the library (registries, each metric type, children,
-** removal, exemplars, info, callbacks, process metrics, all encoders), for
+** removal, exemplars, info, callbacks, process metrics, all encoders, the
+** packs' prepared handles), for
 ** k = 1, 2, ... until the scenario runs without reaching k. Each run must
 ** end with AM_OK or a clean AM_ENOMEM (never a crash or another code), the
 ** counters must still be exact (a failed page allocation falls back to the
@@ -15,6 +16,7 @@
 
 #include "testutil.h"
 #include "fault_alloc.h"
+#include "agentmon/packs.h"
 
 #define STEP(call)                                                                                 \
     do {                                                                                           \
@@ -39,6 +41,16 @@ static am_err scenario(void)
     am_err result = AM_ENOMEM;
     am_registry *r = NULL;
     char *text = NULL;
+    am_worker_pack *wp = NULL;
+    am_a2a_pack *ap = NULL;
+    am_llm_pack *lp = NULL;
+    am_worker_agent *wa = NULL;
+    am_worker_link *wl = NULL;
+    am_a2a_target *at = NULL;
+    am_llm_agent *la = NULL;
+    am_cache_pack *cp = NULL;
+    am_worker_cache_ref *wc = NULL;
+    am_cache_result *cr = NULL;
     STEP(am_registry_new(&r));
 
     const char *l[] = {"agent", "priority"};
@@ -109,6 +121,24 @@ static am_err scenario(void)
     STEP(am_callback_new(r, AM_TYPE_GAUGE, &co, collect, NULL, &cb));
     STEP(am_registry_enable_process_metrics(r));
 
+    /* the packs' prepared handles (issue 14): each constructor fails cleanly */
+    STEP(am_worker_pack_new(r, &wp));
+    STEP(am_a2a_pack_new(r, &ap));
+    STEP(am_llm_pack_new(r, &lp));
+    STEP(am_worker_agent_new(wp, "coder", &wa));
+    STEP(am_worker_link_new(wp, "coder:1", "reviewer:1", "review", &wl));
+    STEP(am_a2a_target_new(ap, "coder", "code", &at));
+    STEP(am_llm_agent_new(lp, "coder", &la));
+    STEP(am_worker_agent_request(wa, true, 0.1, NULL));
+    am_worker_link_handoff(wl);
+    STEP(am_a2a_target_request(at, false, 0.2, 300, NULL));
+    STEP(am_llm_agent_invoked(la, 0.3, NULL));
+    STEP(am_cache_pack_new(r, &cp));
+    STEP(am_worker_cache_ref_new(wp, "research_cache", &wc));
+    STEP(am_cache_result_new(cp, "get", "hit", &cr));
+    STEP(am_cache_result_record(cr, 0.001));
+    am_worker_cache_ref_lookup(wc, true);
+
     for (int f = AM_FORMAT_PROMETHEUS; f <= AM_FORMAT_JSON; f++) {
         STEP(am_registry_encode(r, (am_format)f, &text, NULL));
         am_free(text);
@@ -119,6 +149,16 @@ static am_err scenario(void)
     result = AM_OK;
 out:
     am_free(text);
+    am_worker_agent_free(wa);
+    am_worker_link_free(wl);
+    am_a2a_target_free(at);
+    am_llm_agent_free(la);
+    am_worker_cache_ref_free(wc);
+    am_cache_result_free(cr);
+    am_cache_pack_free(cp);
+    am_worker_pack_free(wp);
+    am_a2a_pack_free(ap);
+    am_llm_pack_free(lp);
     am_registry_free(r);
     return result;
 }

@@ -227,6 +227,150 @@ static void test_worker(void **state)
     am_registry_free(r);
 }
 
+/* The events of one demo-like agent step or two, through the worker, a2a
+   and llm packs of r: by looked-up calls, or by the prepared handles. */
+/* Two demo-like agent steps, a failed one then one that succeeds, through
+   the worker, a2a and llm packs: by looked-up calls or by the prepared
+   handles. The exposition's text. (A handle makes its error and success
+   series at once, so the looked-up calls fail first: the same order.) */
+static char *record_steps(bool prepared)
+{
+    am_registry *r = fresh();
+    am_worker_pack *w;
+    am_a2a_pack *a;
+    am_llm_pack *l;
+    am_cache_pack *c;
+    AM_ASSERT_OK(am_worker_pack_new(r, &w));
+    AM_ASSERT_OK(am_a2a_pack_new(r, &a));
+    AM_ASSERT_OK(am_llm_pack_new(r, &l));
+    AM_ASSERT_OK(am_cache_pack_new(r, &c));
+    if (prepared) {
+        am_worker_agent *wa;
+        am_worker_link *wl;
+        am_a2a_target *t;
+        am_llm_agent *la;
+        am_worker_cache_ref *wc;
+        am_cache_result *hit, *miss;
+        AM_ASSERT_OK(am_worker_cache_ref_new(w, "research_cache", &wc));
+        AM_ASSERT_OK(am_cache_result_new(c, "get", "miss", &miss));
+        AM_ASSERT_OK(am_cache_result_new(c, "get", "hit", &hit));
+        AM_ASSERT_OK(am_worker_agent_new(w, "coder", &wa));
+        AM_ASSERT_OK(am_worker_link_new(w, "coder:1", "reviewer:2", "review", &wl));
+        AM_ASSERT_OK(am_a2a_target_new(a, "coder", "code", &t));
+        AM_ASSERT_OK(am_llm_agent_new(l, "coder", &la));
+        for (int i = 0; i < 2; i++) {
+            am_a2a_target_active(t, 1);
+            am_worker_agent_active(wa, 1 + i);
+            am_worker_link_handoff(wl);
+            AM_ASSERT_OK(am_worker_agent_request(wa, i == 1, 0.25 * (i + 1), NULL));
+            AM_ASSERT_OK(am_a2a_target_request(t, i == 1, 0.25 * (i + 1), 900, NULL));
+            AM_ASSERT_OK(am_llm_agent_invoked(la, 0.25 * (i + 1), NULL));
+            am_worker_agent_retry(wa);
+            am_a2a_target_active(t, -1);
+            am_worker_cache_ref_lookup(wc, i == 1);
+            AM_ASSERT_OK(am_worker_cache_ref_size(wc, 3 + i));
+            AM_ASSERT_OK(am_cache_result_record(i == 1 ? hit : miss, i == 1 ? 0.002 : -1));
+        }
+        AM_ASSERT_ERR(am_worker_cache_ref_size(wc, -1), AM_EINVAL);
+        AM_ASSERT_ERR(am_cache_result_record(hit, NAN), AM_EINVAL);
+        am_worker_cache_ref_free(wc);
+        am_cache_result_free(hit);
+        am_cache_result_free(miss);
+        /* refused like the looked-up calls, and recording nothing */
+        AM_ASSERT_ERR(am_worker_agent_request(wa, true, -1, NULL), AM_EINVAL);
+        AM_ASSERT_ERR(am_llm_agent_invoked(la, NAN, NULL), AM_EINVAL);
+        am_worker_agent_free(wa);
+        am_worker_link_free(wl);
+        am_a2a_target_free(t);
+        am_llm_agent_free(la);
+    } else {
+        for (int i = 0; i < 2; i++) {
+            AM_ASSERT_OK(am_a2a_active(a, "coder", 1));
+            AM_ASSERT_OK(am_worker_active_requests(w, "coder", 1 + i));
+            AM_ASSERT_OK(am_worker_handoff(w, "coder:1", "reviewer:2"));
+            AM_ASSERT_OK(am_worker_message(w, "coder:1", "reviewer:2", "review"));
+            AM_ASSERT_OK(am_worker_request(w, "coder", i == 1, 0.25 * (i + 1), NULL));
+            AM_ASSERT_OK(am_a2a_request(a, "coder", "code", i == 1, 0.25 * (i + 1), 900, NULL));
+            AM_ASSERT_OK(am_llm_invoke_agent(l, "coder", 0.25 * (i + 1), NULL));
+            AM_ASSERT_OK(am_worker_retry(w, "coder"));
+            AM_ASSERT_OK(am_a2a_active(a, "coder", -1));
+            AM_ASSERT_OK(am_worker_cache(w, "research_cache", i == 1));
+            AM_ASSERT_OK(am_worker_cache_size(w, "research_cache", 3 + i));
+            AM_ASSERT_OK(am_cache_op(c, "get", i == 1 ? "hit" : "miss", i == 1 ? 0.002 : -1));
+        }
+    }
+    char *text = am_test_encode(r, AM_FORMAT_PROMETHEUS);
+    am_worker_pack_free(w);
+    am_a2a_pack_free(a);
+    am_llm_pack_free(l);
+    am_cache_pack_free(c);
+    am_registry_free(r);
+    return text;
+}
+
+/* Prepared worker, link, cache, a2a target and llm agent handles write exactly
+   what the looked-up calls write; with NULL packs they are NULL and record
+   nothing; NULL arguments are refused. */
+static void test_prepared_handles(void **state)
+{
+    (void)state;
+    char *looked_up = record_steps(false), *prepared = record_steps(true);
+    AM_ASSERT_STR_EQ(prepared, looked_up);
+    AM_ASSERT_CONTAINS(prepared, "insa_agent_handoffs_total{from_agent=\"coder:1\",to_agent="
+                                 "\"reviewer:2\"} 2\n");
+    AM_ASSERT_CONTAINS(prepared, "insa_agent_requests_total{agent_type=\"coder\",status="
+                                 "\"error\"} 1\n");
+    AM_ASSERT_CONTAINS(prepared, "insa_retry_attempts_total{agent_type=\"coder\"} 2\n");
+    AM_ASSERT_CONTAINS(prepared, "a2a_active_tasks{agent=\"coder\"} 0\n");
+    AM_ASSERT_CONTAINS(prepared,
+                       "gen_ai_invoke_agent_duration_seconds_sum{gen_ai_agent_name=\"coder\"} "
+                       "0.75\n");
+    AM_ASSERT_CONTAINS(prepared, "insa_cache_hits_total{cache_name=\"research_cache\"} 1\n");
+    AM_ASSERT_CONTAINS(prepared, "insa_cache_size{cache_name=\"research_cache\"} 4\n");
+    AM_ASSERT_CONTAINS(prepared, "cache_operations_total{operation=\"get\",result=\"miss\"} 1\n");
+    AM_ASSERT_CONTAINS(prepared, "cache_latency_seconds_count{operation=\"get\"} 1\n");
+    am_free(looked_up);
+    am_free(prepared);
+
+    am_worker_agent *wa = (am_worker_agent *)1;
+    am_worker_link *wl = (am_worker_link *)1;
+    am_a2a_target *t = (am_a2a_target *)1;
+    am_llm_agent *la = (am_llm_agent *)1;
+    am_worker_cache_ref *wc = (am_worker_cache_ref *)1;
+    am_cache_result *cr = (am_cache_result *)1;
+    AM_ASSERT_OK(am_worker_cache_ref_new(NULL, "research_cache", &wc));
+    AM_ASSERT_OK(am_cache_result_new(NULL, "get", "hit", &cr));
+    assert_null(wc);
+    assert_null(cr);
+    am_worker_cache_ref_lookup(NULL, true);
+    AM_ASSERT_OK(am_worker_cache_ref_size(NULL, 2));
+    AM_ASSERT_OK(am_cache_result_record(NULL, 0.1));
+    AM_ASSERT_ERR(am_cache_result_new(NULL, "get", NULL, &cr), AM_EINVAL);
+    am_worker_cache_ref_free(NULL);
+    am_cache_result_free(NULL);
+    AM_ASSERT_OK(am_worker_agent_new(NULL, "coder", &wa));
+    AM_ASSERT_OK(am_worker_link_new(NULL, "a", "b", "plan", &wl));
+    AM_ASSERT_OK(am_a2a_target_new(NULL, "coder", "code", &t));
+    AM_ASSERT_OK(am_llm_agent_new(NULL, "coder", &la));
+    assert_null(wa);
+    assert_null(wl);
+    assert_null(t);
+    assert_null(la);
+    AM_ASSERT_OK(am_worker_agent_request(NULL, true, 0.1, NULL));
+    am_worker_agent_active(NULL, 1);
+    am_worker_agent_retry(NULL);
+    am_worker_link_handoff(NULL);
+    am_a2a_target_active(NULL, 1);
+    AM_ASSERT_OK(am_llm_agent_invoked(NULL, 0.1, NULL));
+    AM_ASSERT_ERR(am_worker_agent_request(NULL, true, INFINITY, NULL), AM_EINVAL);
+    AM_ASSERT_ERR(am_worker_agent_new(NULL, NULL, &wa), AM_EINVAL);
+    AM_ASSERT_ERR(am_worker_link_new(NULL, "a", NULL, "plan", &wl), AM_EINVAL);
+    AM_ASSERT_ERR(am_llm_agent_new(NULL, "coder", NULL), AM_EINVAL);
+    am_worker_agent_free(NULL);
+    am_worker_link_free(NULL);
+    am_llm_agent_free(NULL);
+}
+
 static void test_trace_exemplars(void **state)
 {
     (void)state;
@@ -340,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_a2a_cache_rate_service),
         cmocka_unit_test(test_llm),
         cmocka_unit_test(test_worker),
+        cmocka_unit_test(test_prepared_handles),
         cmocka_unit_test(test_trace_exemplars),
         cmocka_unit_test(test_null_packs_record_nothing),
         cmocka_unit_test(test_catalogue_registers),
