@@ -24,6 +24,7 @@
 #include "../util/error.h"
 #include "../util/fmt.h"
 #include "../util/number.h"
+#include "../util/render.h"
 #include "encoder.h"
 
 typedef struct walk {
@@ -78,23 +79,13 @@ static size_t split_rendered(char *t, am__pair *out, size_t max)
         if (!eq || eq[1] != '"')
             break;
         *eq = '\0';
-        out[n].name = t;
-        char *r = eq + 2, *w = r;
-        out[n].value = w;
-        while (*r && *r != '"') {
-            if (*r == '\\' && r[1]) {
-                r++;
-                *w++ = *r == 'n' ? '\n' : *r;
-                r++;
-            } else {
-                *w++ = *r++;
-            }
-        }
-        if (*r != '"')
+        size_t len, end;
+        if (am__unescape_label(eq + 2, eq + 2, &len, &end) != AM_OK)
             break;
-        *w = '\0';
+        out[n].name = t;
+        out[n].value = eq + 2;
         n++;
-        t = r + 1;
+        t = eq + 2 + end + 1;
         if (*t == ',')
             t++;
     }
