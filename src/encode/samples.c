@@ -23,7 +23,6 @@
 
 #include "../util/error.h"
 #include "../util/fmt.h"
-#include "../util/number.h"
 #include "../util/render.h"
 #include "encoder.h"
 
@@ -110,11 +109,8 @@ static void put_exemplar(walk *w, const am_family *f, const char *suffix, size_t
     char text[AM_EXEMPLAR_TEXT + 1];
     memcpy(text, x->labels, x->len + 1);
     size_t n_ex = split_rendered(text, ex, AM_MAX_LABELS);
-    /* the time as the text has it: milliseconds, read back */
-    char ms[AM_FMT_MAX];
-    double ts = x->ts;
-    (void)am__num_parse(ms, am__fmt_millis(ms, x->ts), AM_NUM_PLUS | AM_NUM_INF_NAN, &ts);
-    if (w->ex_fn(w->ud, tmp, k, ex, n_ex, x->value, ts))
+    /* the time as the text has it: whole milliseconds */
+    if (w->ex_fn(w->ud, tmp, k, ex, n_ex, x->value, am__millis_value(x->ts)))
         w->buf.err = AM_ENOMEM;
 }
 
