@@ -1,7 +1,7 @@
 /*
 ** render.c: escapers for label values, HELP text and JSON strings, and the
-** one unescaper of label values (the exposition parser's and the exemplar
-** splitter's).
+** one unescaper of label values (the exposition parser's, the exemplar
+** readers' and the query API's match[]).
 **
 ** Inputs are already validated UTF-8, so bytes >= 0x80 pass through; only
 ** ASCII needs escaping. The common case (nothing to escape) is one scan and

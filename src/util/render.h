@@ -35,7 +35,8 @@ size_t am__render_pairs(char *dst, const char *const *names, const char *const *
 ** nothing was escaped); or AM_EPROTO, *len unset and *end the index in s
 ** of a backslash whose escape is none of those (s[*end + 1] the byte after
 ** it, maybe the NUL) or of the NUL where no quote came. The one unescaper
-** of label values: the exposition parser's and the exemplar readers'.
+** of label values: the exposition parser's, the exemplar readers' and
+** match[]'s (serve/api/params.c).
 */
 am_err am__unescape_label(char *dst, const char *s, size_t *len, size_t *end);
 
