@@ -112,6 +112,9 @@ AM_EXTERN am_err am_set_allocator(const am_allocator *a);
 /*
 ** am_free: release an owned result the library returned (encoded text,
 ** snapshots). am_free(NULL) is a no-op. Thread-safe. Since: 0.1
+** The block of the last exposition (2 MiB or more) is kept for the next
+** encode rather than freed, until am_shutdown(); free encoded text with
+** this, never free(), or a later block could be mistaken for it.
 */
 AM_EXTERN void am_free(void *p);
 

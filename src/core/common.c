@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "agentmon/common.h"
+#include "../encode/spare.h"
 #include "../util/alloc.h"
 
 static __thread char t_msg[256];
@@ -78,10 +79,13 @@ const char *am_version(void)
 
 am_err am_set_allocator(const am_allocator *a)
 {
+    am__spare_drop(); /* the kept block goes back to the allocator that made it */
     return am__alloc_set(a);
 }
 
 void am_free(void *p)
 {
-    am__free(p);
+    /* the last exposition's block is kept for the next encode (spare.c) */
+    if (!am__spare_return(p))
+        am__free(p);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../encode/spare.h"
 #include "../util/alloc.h"
 #include "../util/catalog.h"
 #include "cells.h"
@@ -76,6 +77,7 @@ void am_shutdown(void)
     am_registry_free(r);
     am__ebr_drain();
     am__cells_shutdown();
+    am__spare_drop();
 }
 
 /* Index of the (first) family whose base name is name, or where it would

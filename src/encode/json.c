@@ -120,17 +120,11 @@ static void exemplar(am_buf *b, const am_exview *x)
         am__buf_json_string(b, p, (size_t)(eq - p));
         am_buf_putc(b, ':');
         char val[AM_EXEMPLAR_TEXT + 1];
-        size_t n = 0;
-        for (p = eq + 2; p < end && *p != '"'; p++) {
-            if (*p == '\\' && p + 1 < end) {
-                p++;
-                val[n++] = *p == 'n' ? '\n' : *p;
-            } else {
-                val[n++] = *p;
-            }
-        }
+        size_t n, close;
+        if (am__unescape_label(val, eq + 2, &n, &close) != AM_OK)
+            n = 0; /* never: am__exemplar_render wrote the text */
         am__buf_json_string(b, val, n);
-        p += 2; /* the closing quote and the comma */
+        p = eq + 2 + close + 2; /* past the closing quote and the comma */
     }
     am_buf_append(b, "},\"value\":", 10);
     number(b, x->value);

@@ -23,7 +23,7 @@
 
 #include "../util/error.h"
 #include "../util/fmt.h"
-#include "../util/number.h"
+#include "../util/render.h"
 #include "encoder.h"
 
 typedef struct walk {
@@ -78,23 +78,13 @@ static size_t split_rendered(char *t, am__pair *out, size_t max)
         if (!eq || eq[1] != '"')
             break;
         *eq = '\0';
-        out[n].name = t;
-        char *r = eq + 2, *w = r;
-        out[n].value = w;
-        while (*r && *r != '"') {
-            if (*r == '\\' && r[1]) {
-                r++;
-                *w++ = *r == 'n' ? '\n' : *r;
-                r++;
-            } else {
-                *w++ = *r++;
-            }
-        }
-        if (*r != '"')
+        size_t len, end;
+        if (am__unescape_label(eq + 2, eq + 2, &len, &end) != AM_OK)
             break;
-        *w = '\0';
+        out[n].name = t;
+        out[n].value = eq + 2;
         n++;
-        t = r + 1;
+        t = eq + 2 + end + 1;
         if (*t == ',')
             t++;
     }
@@ -119,11 +109,8 @@ static void put_exemplar(walk *w, const am_family *f, const char *suffix, size_t
     char text[AM_EXEMPLAR_TEXT + 1];
     memcpy(text, x->labels, x->len + 1);
     size_t n_ex = split_rendered(text, ex, AM_MAX_LABELS);
-    /* the time as the text has it: milliseconds, read back */
-    char ms[AM_FMT_MAX];
-    double ts = x->ts;
-    (void)am__num_parse(ms, am__fmt_millis(ms, x->ts), AM_NUM_PLUS | AM_NUM_INF_NAN, &ts);
-    if (w->ex_fn(w->ud, tmp, k, ex, n_ex, x->value, ts))
+    /* the time as the text has it: whole milliseconds */
+    if (w->ex_fn(w->ud, tmp, k, ex, n_ex, x->value, am__millis_value(x->ts)))
         w->buf.err = AM_ENOMEM;
 }
 

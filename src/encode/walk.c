@@ -27,6 +27,7 @@
 #include "../util/render.h"
 #include "../core/sink.h"
 #include "encoder.h"
+#include "spare.h"
 
 typedef struct walk {
     am_enc e;
@@ -350,8 +351,16 @@ am_err am_encode(am_registry *const *regs, size_t n, am_format f, char **out, si
     }
     am_buf b;
     am_buf_init(&b, 0);
-    if (hint)
-        am_buf_reserve(&b, hint + hint / 16);
+    if (hint) {
+        /* the block of an exposition freed since, if large enough: its
+           pages are in already (spare.c) */
+        size_t want = hint + hint / 16, cap;
+        char *p = am__spare_take(want + 1, &cap);
+        if (p)
+            am_buf_adopt(&b, p, cap);
+        else
+            am_buf_reserve(&b, want);
+    }
     am_err rc = am__encode(regs, n, ops, &b);
     if (rc) {
         am_buf_free(&b);
@@ -359,8 +368,12 @@ am_err am_encode(am_registry *const *regs, size_t n, am_format f, char **out, si
     }
     for (size_t i = 0; i < n; i++)
         atomic_store_explicit(&regs[i]->last_len[f], b.len, memory_order_relaxed);
+    size_t cap = b.cap;
     *out = am_buf_take(&b, len);
-    return *out ? AM_OK : am__err(AM_ENOMEM, "out of memory");
+    if (!*out)
+        return am__err(AM_ENOMEM, "out of memory");
+    am__spare_lend(*out, cap); /* kept for the next encode when it comes back */
+    return AM_OK;
 }
 
 am_err am_registry_encode(am_registry *r, am_format f, char **out, size_t *len)

@@ -131,7 +131,7 @@ static am_err set_type(am_http_resp *r, const char *content_type)
 
 static void drop_body(am_http_resp *r)
 {
-    am__free(r->body);
+    am_free(r->body); /* a taken body is freed as am_http_resp_body_take() says */
     r->body = NULL;
     r->len = 0;
 }
@@ -140,7 +140,7 @@ am_err am_http_resp_body_take(am_http_resp *r, const char *content_type, char *d
 {
     drop_body(r);
     if (set_type(r, content_type) != AM_OK) {
-        am__free(data);
+        am_free(data);
         return AM_ENOMEM;
     }
     r->body = data;

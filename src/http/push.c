@@ -501,6 +501,6 @@ am_err am_push(const am_push_opts *o, am_push_method m, int *status)
     if (!rc)
         rc = transfer(o, base_len, m, url, body, body_len, status);
     am__free(url);
-    am__free(body);
+    am_free(body); /* the exposition: the library may keep its block */
     return rc;
 }

@@ -121,9 +121,11 @@ static void count(am_http_req *r, const char *route)
         am_histogram_observe(d, (double)(am_now_ns() - r->t0) / 1e9);
 }
 
+/* am_free(), as am_http_resp_body_take() promises: an exposition's block
+   is kept for the next scrape (encode/spare.c) */
 static void free_body(void *p)
 {
-    am__free(p);
+    am_free(p);
 }
 
 void am__req_finish(am_http_req *r, const char *route)
@@ -144,7 +146,7 @@ void am__req_finish(am_http_req *r, const char *route)
         char *z;
         size_t zlen;
         if (am__gzip(resp->body, resp->len, r->h->gzip_level, &z, &zlen) == AM_OK) {
-            am__free(resp->body);
+            am_free(resp->body);
             resp->body = z;
             resp->len = zlen;
             gzipped = true;

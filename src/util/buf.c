@@ -30,6 +30,15 @@ void am_buf_free(am_buf *b)
     am_buf_init(b, b->max);
 }
 
+void am_buf_adopt(am_buf *b, char *p, size_t cap)
+{
+    am__free(b->p);
+    b->p = p;
+    b->len = 0;
+    b->cap = cap;
+    b->p[0] = '\0';
+}
+
 char *am_buf_reserve(am_buf *b, size_t n)
 {
     if (b->err)

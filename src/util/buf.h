@@ -26,6 +26,8 @@ typedef struct am_buf {
 /* max 0 means no cap beyond memory. */
 void am_buf_init(am_buf *b, size_t max);
 void am_buf_free(am_buf *b);
+/* Start b (initialised, empty) on block p of cap >= 1 bytes from am__malloc(): takes p. */
+void am_buf_adopt(am_buf *b, char *p, size_t cap);
 /* Ensure room for n more bytes; returns a pointer to write at, or NULL. */
 char *am_buf_reserve(am_buf *b, size_t n);
 void am_buf_append_slow(am_buf *b, const void *s, size_t n);

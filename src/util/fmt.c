@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "fmt.h"
+#include "number.h"
 
 /* Write e+XX / e-XX (three digits from 100 up) and a NUL; returns the
    length without it. printf's form of an exponent. */
@@ -509,6 +510,24 @@ size_t am__fmt_millis(char *out, double v)
         out[i] = tmp[n - 1 - i];
     out[n] = '\0';
     return n;
+}
+
+double am__millis_value(double v)
+{
+    /* ms is exact as a double (below 2^53 every integer is; above, v *
+       1000 was an integer already), and IEEE division rounds correctly:
+       the double nearest the text's decimal ms / 1000, which is what a
+       correct parse of that text returns */
+    if (v >= 0 && v < 1e15)
+        return (double)llround(v * 1000.0) / 1000.0;
+    if (!(v > -1e15 && v < 1e15))
+        return v; /* written as the shortest double (or NaN, +Inf), read back as v */
+    /* negative: %.3f rounds the exact binary value, ties to even, where
+       llround(v * 1000) would round a product; rare, so the text itself */
+    char t[AM_FMT_MAX];
+    double r = v;
+    (void)am__num_parse(t, am__fmt_millis(t, v), AM_NUM_PLUS, &r);
+    return r;
 }
 
 /* "00" .. "99": two digits per division (the store renders a few

@@ -57,6 +57,14 @@ size_t am__fmt_place(char *out, const char *d, size_t nd, int dp);
 */
 size_t am__fmt_millis(char *out, double v);
 
+/*
+** The value am__fmt_millis(v)'s text reads back as -- v rounded to whole
+** milliseconds, as an exemplar's timestamp is in OpenMetrics -- without
+** writing the text: the same double, bit for bit. Any v: outside the
+** contract of am__fmt_millis (negative, NaN, huge) as that text reads.
+*/
+double am__millis_value(double v);
+
 /* Write v in decimal, as %lld would but without printf (hot paths that
    write many integers). Returns the length; NUL added. */
 size_t am__fmt_int(char *out, int64_t v);

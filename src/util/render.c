@@ -1,5 +1,7 @@
 /*
-** render.c: escapers for label values, HELP text and JSON strings.
+** render.c: escapers for label values, HELP text and JSON strings, and the
+** one unescaper of label values (the exposition parser's, the exemplar
+** readers' and the query API's match[]).
 **
 ** Inputs are already validated UTF-8, so bytes >= 0x80 pass through; only
 ** ASCII needs escaping. The common case (nothing to escape) is one scan and
@@ -60,6 +62,43 @@ size_t am__render_pairs(char *dst, const char *const *names, const char *const *
         o++;
     }
     return o;
+}
+
+am_err am__unescape_label(char *dst, const char *s, size_t *len, size_t *end)
+{
+    /* the common case, no escape: one scan, and one copy when not in place */
+    size_t plain = strcspn(s, "\"\\");
+    if (dst != s)
+        memcpy(dst, s, plain);
+    const char *r = s + plain;
+    char *w = dst + plain;
+    for (;;) {
+        char c = *r;
+        if (c == '"')
+            break;
+        if (c == '\0') {
+            *end = (size_t)(r - s);
+            return AM_EPROTO;
+        }
+        if (c == '\\') {
+            char e = r[1];
+            if (e == '\\' || e == '"') {
+                *w++ = e;
+            } else if (e == 'n') {
+                *w++ = '\n';
+            } else {
+                *end = (size_t)(r - s);
+                return AM_EPROTO;
+            }
+            r += 2;
+            continue;
+        }
+        *w++ = *r++;
+    }
+    *end = (size_t)(r - s);
+    *len = (size_t)(w - dst);
+    *w = '\0';
+    return AM_OK;
 }
 
 void am__buf_label_value(am_buf *b, const char *s, size_t n)

@@ -9,6 +9,7 @@
 
 #include "testutil.h"
 #include "util/fmt.h"
+#include "util/number.h"
 
 typedef struct fmt_case {
     double v;
@@ -349,6 +350,64 @@ static void test_millis(void **state)
     }
 }
 
+/* am__millis_value(v) is, bit for bit, what am__fmt_millis(v)'s text reads
+   back as (how put_exemplar in encode/samples.c got it before). */
+static void check_millis_value(double v)
+{
+    char t[AM_FMT_MAX];
+    double want = v, got = am__millis_value(v);
+    assert_true(am__num_parse(t, am__fmt_millis(t, v), AM_NUM_PLUS | AM_NUM_INF_NAN, &want));
+    if (isnan(want) ? !isnan(got) : memcmp(&got, &want, sizeof got) != 0)
+        fail_msg("%a (%s): got %a, want %a", v, t, got, want);
+}
+
+static void test_millis_value(void **state)
+{
+    (void)state;
+    const double cases[] = {0,
+                            -0.0,
+                            0.0004,
+                            0.0005,
+                            0.0015,
+                            12.3456,
+                            999.9996,
+                            1700000000.5,
+                            1795541932.381,
+                            1795541932.3815,
+                            -1,
+                            -0.0004,
+                            -0.0625,
+                            -12.3456,
+                            -999999999999999.9,
+                            1e15,
+                            nextafter(1e15, 0),
+                            9007199254740.993,
+                            1e300,
+                            -1e300,
+                            NAN,
+                            INFINITY,
+                            -INFINITY,
+                            DBL_MIN,
+                            DBL_TRUE_MIN};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        check_millis_value(cases[i]);
+    uint64_t x = 0x2545f4914f6cdd1du;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        /* unix times with any fraction; ties (k + 0.5 ms) and their neighbours;
+           every magnitude up to 1e15 */
+        double t = 1.5e9 + (double)(x % 600000000000u) / 1e6;
+        double tie = (double)(x % 2000000000000u) / 1000.0 + 0.0005;
+        double any = ldexp((double)(x >> 11), (int)(x % 61) - 56);
+        check_millis_value(t);
+        check_millis_value(tie);
+        check_millis_value(nextafter(tie, 0));
+        check_millis_value(nextafter(tie, 1e16));
+        check_millis_value(any < 1e15 ? any : any / 1e5);
+        check_millis_value(-t / 1e3);
+    }
+}
+
 /* v as %lld writes it. */
 static void check_int(int64_t v)
 {
@@ -388,6 +447,7 @@ int main(void)
                                        cmocka_unit_test(test_digits_vs_printf),
                                        cmocka_unit_test(test_sql),
                                        cmocka_unit_test(test_millis),
+                                       cmocka_unit_test(test_millis_value),
                                        cmocka_unit_test(test_int)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

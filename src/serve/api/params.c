@@ -15,6 +15,7 @@
 #include "../../util/civil.h"
 #include "../../util/error.h"
 #include "../../util/fmt.h"
+#include "../../util/render.h"
 #include "../../util/validate.h"
 #include "params.h"
 
@@ -389,22 +390,14 @@ static am_err selector(const char *v, am_store_series *q, char **w)
         *w += lnlen + 1;
         char *val = *w, *o = val;
         if (*s == '"') {
-            for (s++; *s != '"'; s++) {
-                if (!*s)
+            size_t len, end;
+            if (am__unescape_label(val, s + 1, &len, &end) != AM_OK) {
+                if (!s[1 + end])
                     return am__err(AM_EINVAL, "match[]: \"%.64s\": a quote is not closed", v);
-                if (*s == '\\') {
-                    s++;
-                    if (*s == 'n')
-                        *o++ = '\n';
-                    else if (*s == '\\' || *s == '"')
-                        *o++ = *s;
-                    else
-                        return am__err(AM_EINVAL, "match[]: \"%.64s\": bad escape", v);
-                } else {
-                    *o++ = *s;
-                }
+                return am__err(AM_EINVAL, "match[]: \"%.64s\": bad escape", v);
             }
-            s++;
+            o = val + len;
+            s += 1 + end + 1;
         } else if (!braces) {
             while (*s)
                 *o++ = *s++;

@@ -52,6 +52,7 @@
 #include "../../util/error.h"
 #include "../../util/validate.h"
 #include "../../util/hash.h"
+#include "../../util/render.h"
 #include "expo_parse.h"
 
 /* Types, in the order of type_names. */
@@ -331,34 +332,20 @@ static am_err parse_labels(am_expo_parser *p, char *s, size_t *pos, const char *
                        (int)ln, name);
         name[ln] = '\0';
         j++;
-        char *val = s + j, *w = val;
-        size_t start = j;
-        for (;;) {
-            char c = s[j];
-            if (c == '\0')
+        char *val = s + j;
+        size_t vlen, end;
+        if (am__unescape_label(val, val, &vlen, &end) != AM_OK) {
+            if (!val[end])
                 return bad(p, AM_EPROTO, "unterminated value of %s \"%s\"", what, name);
-            if (c == '"')
-                break;
-            if (c == '\\') {
-                char e = s[j + 1];
-                if (e == '\\' || e == '"')
-                    *w++ = e;
-                else if (e == 'n')
-                    *w++ = '\n';
-                else
-                    return bad(p, AM_EPROTO, "invalid escape \\%c in the value of %s \"%s\"",
-                               e ? e : '0', what, name);
-                j += 2;
-                continue;
-            }
-            *w++ = c;
-            j++;
+            char e = val[end + 1];
+            return bad(p, AM_EPROTO, "invalid escape \\%c in the value of %s \"%s\"", e ? e : '0',
+                       what, name);
         }
-        if (j - start > p->o.max_label_value_bytes)
+        if (end > p->o.max_label_value_bytes)
             return bad(p, AM_ELIMIT, "the value of %s \"%s\" is longer than %zu bytes", what, name,
                        p->o.max_label_value_bytes);
-        *w = '\0';
-        if (!am__utf8_valid(val, (size_t)(w - val), NULL))
+        j += end;
+        if (!am__utf8_valid(val, vlen, NULL))
             return bad(p, AM_EPROTO, "the value of %s \"%s\" is not valid UTF-8", what, name);
         for (size_t k = 0; k < n; k++)
             if (strcmp(names[k], name) == 0)
