@@ -60,6 +60,17 @@ typedef struct am_http_resp am_http_resp;
 */
 #define AM_HTTP_INLINE 0x100u
 
+/*
+** AM_HTTP_LOOP_SMALL, or-ed into am_http_route()'s methods: a request whose
+** body is at most 64 KiB and not content-encoded runs its handler on the
+** event loop, as AM_HTTP_INLINE does (no hand-off to a pool thread), and
+** may still defer its answer (am_http_req_defer); a larger one goes to the
+** pool. For handlers whose cost is bounded by their body (a parse) and that
+** never wait: a handler that must wait defers instead. With
+** AM_HTTP_INLINE, AM_HTTP_INLINE wins. Since: 0.3
+*/
+#define AM_HTTP_LOOP_SMALL 0x200u
+
 /* For max_connections_per_ip and body_min_bytes_per_s: no limit. Since: 0.2 */
 #define AM_HTTP_NO_LIMIT 0xffffffffu
 
@@ -134,7 +145,8 @@ typedef struct am_http_opts {
 ** threads (an event-loop thread for AM_HTTP_INLINE routes), concurrently
 ** with other handlers; req and resp are valid during the call. It may take
 ** as long as it needs: its connection waits, no other does (a full pool
-** makes later requests queue).
+** makes later requests queue). A handler whose answer waits for another
+** thread's work need not hold its thread meanwhile: see am_http_req_defer.
 */
 typedef void (*am_http_handler)(am_http_req *req, am_http_resp *resp, void *userdata);
 
@@ -264,6 +276,58 @@ AM_EXTERN am_err am_http_resp_body_take(am_http_resp *r, const char *content_typ
 */
 AM_EXTERN am_err am_http_resp_error(am_http_resp *r, unsigned status, const char *type,
                                     const char *message);
+
+/* ---- deferred answers ------------------------------------------------ */
+
+typedef struct am_http_later am_http_later;
+
+/*
+** Fills the answer of a deferred request. resp is the request's (as the
+** handler left it), ud the one given to am_http_req_defer(). rc is what
+** the answerer passed to am_http_later_answer(), or AM_ETIMEDOUT when the
+** timeout came first (am_errmsg() then says so). Called exactly once per
+** token, on the answering thread (for the timeout, the server's deadline
+** thread); it must not block long. Since: 0.3
+*/
+typedef void (*am_http_later_fn)(am_http_resp *resp, void *ud, am_err rc);
+
+/*
+** am_http_req_defer: from a handler, while it runs: its answer will come
+** later, from whatever thread finishes the work it waits for, and no
+** thread waits meanwhile. The handler returns without touching resp
+** again; the connection stays open and silent until the answer.
+** METHOD: am_http_req   THREAD-SAFE: the handler's thread   Since: 0.3
+**
+** req        borrowed; the handler's request.
+** timeout_s  > 0: when no answer came by then, fn(resp, ud, AM_ETIMEDOUT)
+**            answers, on the server's deadline thread (checked 4 times a
+**            second).
+** fn         fills the answer (am_http_later_fn): exactly once.
+** free_ud    may be NULL; free_ud(ud) runs once nothing uses the token any
+**            more -- after the answer was sent (or the client left) and
+**            after am_http_later_answer() -- on one of those threads.
+** out        the token: exactly one am_http_later_answer(*out, rc) must
+**            follow, from any thread, also after the timeout answered.
+** am_http_stop() waits for every deferred answer (at worst until its
+** timeout). A client that disconnects meanwhile changes nothing: the
+** answer is made and dropped.
+** Returns AM_OK; AM_EINVAL (fn NULL, timeout_s not > 0); AM_EMISUSE (a
+** second call for the request, or an AM_HTTP_INLINE route: its handler
+** runs where nothing may wait); AM_ENOMEM. On an error fn and free_ud are
+** never called: answer resp now.
+*/
+AM_EXTERN am_err am_http_req_defer(am_http_req *req, double timeout_s, am_http_later_fn fn,
+                                   void (*free_ud)(void *ud), void *ud, am_http_later **out);
+
+/*
+** am_http_later_answer: answer a deferred request: fn(resp, ud, rc) fills
+** its answer on this thread, and the answer is sent. true when this call
+** answered; false when the timeout had (fn is not called, nothing of the
+** request is touched). Either way t is not the caller's any more.
+** METHOD: am_http_later   THREAD-SAFE: yes, any thread, also the handler's
+** own before it returns (an error found after deferring)   Since: 0.3
+*/
+AM_EXTERN bool am_http_later_answer(am_http_later *t, am_err rc);
 
 #ifdef __cplusplus
 }

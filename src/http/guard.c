@@ -169,6 +169,14 @@ static void *reaper(void *arg)
             c->is_shut = true;
             am_counter_inc(why == AM_CONN_HEADERS ? g->closed_headers : g->closed_body);
         }
+        /* deferred answers past their time (later.c): answered without
+           the lock, which their answerers take */
+        am_http_later *due = am__later_due(g, now);
+        if (due) {
+            pthread_mutex_unlock(&g->lock);
+            am__later_expire(due);
+            pthread_mutex_lock(&g->lock);
+        }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += TICK_MS * 1000000L;

@@ -35,9 +35,17 @@
 ** waits for n_parked to reach 0: handlers already running finish.
 ** am__pool_stop() joins the threads after libmicrohttpd has stopped.
 **
+** A handler that deferred its answer (am_http_req_defer, later.c) leaves
+** its request parked: it is counted until libmicrohttpd reports it
+** complete like any other, so a drain waits for the deferred answer too
+** (from its answerer, or at worst from its timeout: the guard's reaper,
+** which gives it, stops only after libmicrohttpd has).
+**
 ** OWNERSHIP
 ** A parked request belongs to the pool thread that took it until it sets
 ** DONE and resumes; after MHD_resume_connection it touches nothing of it.
+** A deferred one belongs to its token (later.c) from the handler's return:
+** whichever of the answer and the return comes last resumes it.
 */
 #include <microhttpd.h>
 
@@ -61,12 +69,12 @@ static void *worker(void *arg)
         r->next = NULL;
         bool refuse = p->is_stopping;
         pthread_mutex_unlock(&p->lock);
-        if (refuse)
+        if (refuse) {
             am__req_fail(r, 503, "unavailable", r->match.route->pattern, "the server is stopping");
-        else
-            am__req_run(r);
-        atomic_store_explicit(&r->state, AM_REQ_DONE, memory_order_release);
-        MHD_resume_connection(r->conn); /* r is libmicrohttpd's again */
+            am__req_resume(r); /* r is libmicrohttpd's again */
+        } else {
+            am__req_handle(r); /* resumed, or deferred (later.c) */
+        }
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);

@@ -20,7 +20,13 @@
 **   4. last call: an AM_HTTP_INLINE route runs here and is answered; any
 **      other is parked -- the connection suspended and the request queued
 **      for a handler thread (pool.c), which runs the handler, builds the
-**      answer and resumes the connection;
+**      answer and resumes the connection. An AM_HTTP_LOOP_SMALL route
+**      with a small plain body is parked too (counted, so that stopping
+**      waits for it) but its handler runs here, and the connection is
+**      suspended only if the handler deferred its answer. A handler that
+**      deferred (am_http_req_defer) leaves the answer and the resumption
+**      to whoever answers (later.c); its caller then only arms the
+**      token's timeout (am__later_arm) and lets go of the request;
 **   5. the call after resumption: queue the answer the handler thread
 **      built;
 **   6. completion callback (the answer is sent, or the connection failed):
@@ -28,8 +34,9 @@
 **      its answer to go out); free the request; the connection waits for
 **      its next request (guard phase "headers" again).
 ** r->state says where a request is (AM_REQ_*). It is written by the
-** connection's thread, except AM_REQ_DONE, which a handler thread stores
-** (release) before resuming and the connection's thread loads (acquire).
+** connection's thread, except AM_REQ_DONE, which a handler thread -- or
+** a deferred answer's thread -- stores (release) before resuming and the
+** connection's thread loads (acquire).
 **
 ** Answers are built by am__req_finish() on whichever thread ran the
 ** handler (gzip when the client accepts it, the headers, the
@@ -92,6 +99,7 @@ void am__req_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     am__pool_unpark(&h->pool, r); /* its answer is sent, or the client left */
+    am__later_release(r->later);
     if (r->answer)
         MHD_destroy_response(r->answer);
     am__query_free(&r->query);
@@ -189,13 +197,35 @@ void am__req_fail(am_http_req *r, unsigned status, const char *type, const char 
     am__req_finish(r, route);
 }
 
-void am__req_run(am_http_req *r)
+static void run_handler(am_http_req *r)
 {
     const am_route *route = r->match.route;
     if (r->body.p)
         r->body.p[r->body.len] = '\0';
     route->fn(r, &r->resp, route->ud);
-    am__req_finish(r, route->pattern);
+}
+
+void am__req_run(am_http_req *r)
+{
+    run_handler(r);
+    am__req_finish(r, r->match.route->pattern);
+}
+
+void am__req_resume(am_http_req *r)
+{
+    atomic_store_explicit(&r->state, AM_REQ_DONE, memory_order_release);
+    MHD_resume_connection(r->conn); /* r is libmicrohttpd's again */
+}
+
+void am__req_handle(am_http_req *r)
+{
+    run_handler(r);
+    if (r->later) {
+        am__later_arm(r); /* r may be gone after this */
+        return;
+    }
+    am__req_finish(r, r->match.route->pattern);
+    am__req_resume(r);
 }
 
 /* ---- the connection's thread ------------------------------------------ */
@@ -350,6 +380,28 @@ static enum MHD_Result dispatch(am_http_req *r)
     }
     if (!am__pool_park(&r->h->pool, r))
         return refuse(r, 503, "unavailable", route->pattern, "the server is stopping");
+    if (route->is_loop_small && r->body.len <= AM__LOOP_MAX_BODY &&
+        !am_http_req_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING)) {
+        /* a small body's handler runs here; parked all the same, so that
+           it may defer its answer (and stopping waits for it) */
+        run_handler(r);
+        am_http_later *t = r->later;
+        if (!t) {
+            am__req_finish(r, route->pattern);
+            return queue(r); /* unparked when it has been sent */
+        }
+        if (atomic_load_explicit(&t->pending, memory_order_acquire) == 1) {
+            /* answered already (an error found after deferring, or work
+               done before the handler returned): the answerer is done
+               with r, so only this thread holds it: no need to suspend */
+            atomic_store_explicit(&t->pending, 0, memory_order_relaxed);
+            am__req_finish(r, route->pattern);
+            return queue(r);
+        }
+        MHD_suspend_connection(r->conn);
+        am__later_arm(r); /* r may be gone after this */
+        return MHD_YES;
+    }
     MHD_suspend_connection(r->conn);
     am__pool_push(&r->h->pool, r);
     return MHD_YES;

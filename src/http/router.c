@@ -50,7 +50,8 @@ am_err am__route_new(unsigned methods, const char *pattern, am_route **out)
 {
     const unsigned all = AM_HTTP_GET | AM_HTTP_HEAD | AM_HTTP_POST | AM_HTTP_PUT | AM_HTTP_DELETE;
     bool is_inline = (methods & AM_HTTP_INLINE) != 0;
-    methods &= ~AM_HTTP_INLINE;
+    bool is_loop_small = (methods & AM_HTTP_LOOP_SMALL) != 0;
+    methods &= ~(AM_HTTP_INLINE | AM_HTTP_LOOP_SMALL);
     if (!methods || (methods & ~all))
         return am__err(AM_EINVAL, "route methods 0x%x are not a set of AM_HTTP_* bits", methods);
     if (!pattern || pattern[0] != '/')
@@ -65,6 +66,7 @@ am_err am__route_new(unsigned methods, const char *pattern, am_route **out)
     }
     r->methods = methods;
     r->is_inline = is_inline;
+    r->is_loop_small = is_loop_small && !is_inline;
     if (methods & AM_HTTP_GET)
         r->methods |= AM_HTTP_HEAD;
     const char *p = pattern + 1;

@@ -19,6 +19,7 @@
 typedef struct am_route {
     unsigned methods;              /* AM_HTTP_* method bits */
     bool is_inline;                /* AM_HTTP_INLINE: run on the event loop */
+    bool is_loop_small;            /* AM_HTTP_LOOP_SMALL: small bodies on the loop */
     char *pattern;                 /* as given; also the route's metric label */
     char *segs[AM_ROUTE_MAX_SEGS]; /* literal, or "{name}" (stored as "name" with is_param) */
     bool is_param[AM_ROUTE_MAX_SEGS];
@@ -51,7 +52,8 @@ typedef struct am_route_match {
 unsigned am__http_method_bit(const char *method);
 
 /* Parse pattern into a new route (owned; free with am__route_free).
-   methods: AM_HTTP_* method bits, optionally with AM_HTTP_INLINE. */
+   methods: AM_HTTP_* method bits, optionally with AM_HTTP_INLINE or
+   AM_HTTP_LOOP_SMALL. */
 am_err am__route_new(unsigned methods, const char *pattern, am_route **out);
 void am__route_free(am_route *r);
 

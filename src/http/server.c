@@ -15,7 +15,10 @@
 **              inline and answered by the event loop itself;
 **   guard.c    deadlines libmicrohttpd lacks: the request line and headers
 **              (header_timeout_s), a minimum body rate, enforced by a reaper
-**              that shuts down late sockets (why that is safe: its essay).
+**              that shuts down late sockets (why that is safe: its essay);
+**              the same reaper answers deferred requests past their timeout;
+**   later.c    deferred answers: a handler returns without its answer, and
+**              whichever thread finishes its work answers and resumes.
 ** libmicrohttpd itself bounds the connections (max_connections, far more
 ** than there are threads: a slow client costs a slot, never a thread),
 ** connections per client address, idle time and header memory.
@@ -30,10 +33,11 @@
 **
 ** STOPPING
 ** Quiesce (stop accepting), drain the pool (new and queued requests get
-** 503, running handlers finish: libmicrohttpd must not be stopped with a
-** suspended connection), stop libmicrohttpd, then the reaper and the pool
-** threads, and close the listening socket (quiesced, libmicrohttpd leaves
-** it to us).
+** 503, running handlers finish, deferred answers are waited for:
+** libmicrohttpd must not be stopped with a suspended connection), stop
+** libmicrohttpd, then the reaper (which answers deferred requests past
+** their timeout, so it outlives the drain) and the pool threads, and close
+** the listening socket (quiesced, libmicrohttpd leaves it to us).
 **
 ** The route table is read under a shared lock; routes are never removed,
 ** so a matched route stays valid after the lock is dropped.

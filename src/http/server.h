@@ -2,7 +2,7 @@
 ** server.h: the server's insides, shared by server.c (options, listening,
 ** stopping), request.c (a request's life in libmicrohttpd's callbacks),
 ** guard.c (deadlines on slow clients), pool.c (the handler threads),
-** exchange.c (request and response accessors) and builtin.c (the
+** later.c (deferred answers), exchange.c (request and response accessors) and builtin.c (the
 ** /metrics, /health and /snapshot handlers).
 */
 #ifndef AM_HTTP_SERVER_H
@@ -48,6 +48,7 @@ typedef struct am_guard {
     uint64_t header_ns;                       /* header_timeout_s */
     uint64_t grace_ns;                        /* body_grace_s */
     unsigned min_rate;                        /* body bytes per second; 0: none */
+    struct am_http_later *later;              /* deferred answers' deadlines */
     am_counter *closed_headers, *closed_body; /* ..._closed_total{reason} */
     am_gauge *open;                           /* agentmon_http_open_connections */
 } am_guard;
@@ -62,6 +63,38 @@ void am__guard_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
 /* Start and stop the reaper thread. start returns AM_OK or AM_ENOMEM. */
 am_err am__guard_start(am_guard *g);
 void am__guard_stop(am_guard *g);
+
+/* ---- later.c: deferred answers (am_http_req_defer) ------------------- */
+
+/* AM_HTTP_LOOP_SMALL's bound: a larger body's handler runs on the pool. */
+#define AM__LOOP_MAX_BODY (64u << 10)
+
+struct am_http_later {
+    struct am_http_req *r;             /* the request; valid until pending is 0 */
+    struct am_http_later *prev, *next; /* the guard's deadline list (its lock) */
+    bool is_linked;                    /* on that list (guard lock) */
+    uint64_t deadline_ns;              /* am_now_ns() when the timeout answers */
+    _Atomic int claimed;               /* 1: answered (am_http_later_answer or the timeout) */
+    _Atomic int pending;               /* 2 -> 0: the answer, the handler's return */
+    _Atomic int refs;                  /* the answerer's and the request's */
+    am_http_later_fn fn;               /* fills the answer */
+    void (*free_ud)(void *ud);
+    void *ud;
+};
+
+/* r's handler returned having deferred (r->later): put the deadline on the
+   guard's list, and complete r when its answer is in already. r's
+   connection must be suspended. */
+void am__later_arm(am_http_req *r);
+
+/* The request is freed: drop its reference to r->later (NULL: nothing). */
+void am__later_release(struct am_http_later *t);
+
+/* The guard's reaper, g->lock held: take the deferred answers due at now
+   (claimed, off the list) and return them linked by next; then, without
+   the lock, am__later_expire() each. */
+struct am_http_later *am__later_due(am_guard *g, uint64_t now);
+void am__later_expire(struct am_http_later *list);
 
 /* ---- pool.c: the handler threads -------------------------------------- */
 
@@ -134,9 +167,10 @@ struct am_http_req {
     am_route_match match;
     char *params[AM_ROUTE_MAX_PARAMS]; /* decoded {name} values */
     am_buf body;
-    size_t n_read;     /* body bytes read, kept or not */
-    _Atomic int state; /* AM_REQ_* */
-    bool is_parked;    /* counted in pool.n_parked */
+    size_t n_read;               /* body bytes read, kept or not */
+    _Atomic int state;           /* AM_REQ_* */
+    bool is_parked;              /* counted in pool.n_parked */
+    struct am_http_later *later; /* the handler deferred its answer (later.c) */
     bool too_large;
     uint64_t t0;
     am_http_resp resp;
@@ -161,8 +195,17 @@ enum MHD_Result am__req_access(void *cls, struct MHD_Connection *conn, const cha
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls);
 
-/* Run r's route handler, then build its answer (any thread). */
+/* Run r's route handler, then build its answer (any thread); an inline
+   route's, on the event loop. */
 void am__req_run(am_http_req *r);
+
+/* A parked r (connection suspended): run its handler; then, unless it
+   deferred (r->later: am__later_arm), build its answer and resume. */
+void am__req_handle(am_http_req *r);
+
+/* r's answer is built: mark it DONE and resume its connection (any
+   thread; r is libmicrohttpd's again after this). */
+void am__req_resume(am_http_req *r);
 
 /* Build r's answer from r->resp (gzip, headers, metrics); any thread. */
 void am__req_finish(am_http_req *r, const char *route);

@@ -399,7 +399,7 @@ static am_err start_http(am_serve *s)
     ho.port = s->o.http_port;
     ho.registries = &s->reg;
     ho.n_registries = 1;
-    ho.threads = 8; /* ingests wait for their commit: more than the CPUs */
+    ho.threads = 8; /* queries wait for the database; ingests defer (no wait) */
     ho.tls_cert_file = s->o.tls_cert_file;
     ho.tls_key_file = s->o.tls_key_file;
     ho.max_connections_per_ip = s->o.max_connections_per_ip;

@@ -7,6 +7,9 @@
 #define AM_TEST_HTTP_CLIENT_H
 
 #include <curl/curl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +94,35 @@ __attribute__((unused)) static reply fetch(const char *url, const char *method,
                                            int decode_gzip, const char *cafile)
 {
     return fetch_n(url, method, headers, body, body ? strlen(body) : 0, decode_gzip, cafile);
+}
+
+/* fetch() on a thread of its own: fetch_start(), then pthread_join(f->t). */
+typedef struct fetcher {
+    pthread_t t;
+    char url[160];
+    const char *method; /* borrowed */
+    const char *send;   /* the body to send (borrowed), or NULL */
+    long status;
+    char body[256]; /* the answer's, cut to fit */
+} fetcher;
+
+static void *fetch_thread(void *arg)
+{
+    fetcher *f = arg;
+    reply r = fetch(f->url, f->method, NULL, f->send, 0, NULL);
+    f->status = r.status;
+    snprintf(f->body, sizeof f->body, "%s", r.body);
+    reply_free(&r);
+    return NULL;
+}
+
+__attribute__((unused)) static void fetch_start(fetcher *f, uint16_t port, const char *method,
+                                                const char *path, const char *send)
+{
+    snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u%s", port, path);
+    f->method = method;
+    f->send = send;
+    pthread_create(&f->t, NULL, fetch_thread, f);
 }
 
 #endif

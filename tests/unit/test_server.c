@@ -613,29 +613,6 @@ static void release(slow_ctx *c)
     pthread_mutex_unlock(&c->lock);
 }
 
-typedef struct getter {
-    pthread_t t;
-    char url[160];
-    long status;
-    char body[256];
-} getter;
-
-static void *get_thread(void *arg)
-{
-    getter *g = arg;
-    reply r = fetch(g->url, "GET", NULL, NULL, 0, NULL);
-    g->status = r.status;
-    snprintf(g->body, sizeof g->body, "%s", r.body ? r.body : "");
-    reply_free(&r);
-    return NULL;
-}
-
-static void get_start(getter *g, uint16_t port, const char *path)
-{
-    snprintf(g->url, sizeof g->url, "http://127.0.0.1:%u%s", port, path);
-    pthread_create(&g->t, NULL, get_thread, g);
-}
-
 static am_http *start_small(am_registry *reg, slow_ctx *c)
 {
     am_http_opts o = AM_HTTP_OPTS_INIT;
@@ -653,13 +630,13 @@ static am_http *start_small(am_registry *reg, slow_ctx *c)
 
 /* A server with one handler thread, g1 in /slow's handler holding it, and
    g2 asking /slow too (it queues). */
-static am_http *start_two_slow(slow_ctx *c, am_registry **reg, getter *g1, getter *g2)
+static am_http *start_two_slow(slow_ctx *c, am_registry **reg, fetcher *g1, fetcher *g2)
 {
     AM_ASSERT_OK(am_registry_new(reg));
     am_http *h = start_small(*reg, c);
-    get_start(g1, am_http_port(h), "/slow");
+    fetch_start(g1, am_http_port(h), "GET", "/slow", NULL);
     wait_entered(c, 1);
-    get_start(g2, am_http_port(h), "/slow");
+    fetch_start(g2, am_http_port(h), "GET", "/slow", NULL);
     return h;
 }
 
@@ -670,7 +647,7 @@ static void test_slow_handler(void **state)
     (void)state;
     slow_ctx c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
     am_registry *reg;
-    getter g1 = {0}, g2 = {0};
+    fetcher g1 = {0}, g2 = {0};
     am_http *h = start_two_slow(&c, &reg, &g1, &g2);
     char u[128];
     snprintf(u, sizeof u, "http://127.0.0.1:%u/health", am_http_port(h));
@@ -709,7 +686,7 @@ static void test_stop_with_handlers(void **state)
     (void)state;
     slow_ctx c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
     am_registry *reg;
-    getter g1 = {0}, g2 = {0};
+    fetcher g1 = {0}, g2 = {0};
     am_http *h = start_two_slow(&c, &reg, &g1, &g2);
     /* g2 is queued once the server counts two parked requests */
     for (;;) {

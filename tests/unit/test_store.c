@@ -78,6 +78,15 @@ static void put_comms(am_store *s, comm *cs, size_t n)
     free(rs);
 }
 
+/* n comms, the i-th made at 1000 + i by src, and their records. */
+static void make_comms(comm *c, am_record *rs, int n, const char *src)
+{
+    for (int i = 0; i < n; i++) {
+        make_comm(&c[i], i, 1000 + i, src, 1, 0);
+        rs[i] = c[i].r;
+    }
+}
+
 static am_store_query all_query(am_table_id t)
 {
     am_store_query q = {.table = t, .start = NAN, .end = NAN, .limit = 10000};
@@ -522,11 +531,8 @@ static void test_queue_full(void **state)
     o.max_queued = 100;
     am_store *s = open_store(uri, &o);
     comm *c = calloc(200, sizeof *c);
-    for (int i = 0; i < 200; i++)
-        make_comm(&c[i], i, 1000 + i, "a", 1, 0);
     am_record rs[200];
-    for (int i = 0; i < 200; i++)
-        rs[i] = c[i].r;
+    make_comms(c, rs, 200, "a");
     am__store_pause(s, true);
     uint64_t t1, t2;
     AM_ASSERT_OK(am_store_submit(s, rs, 60, &t1));
@@ -568,10 +574,7 @@ static void test_samples_share_and_cancel(void **state)
     am_store *s = open_store(uri, &o);
     comm *c = calloc(200, sizeof *c);
     am_record rs[200];
-    for (int i = 0; i < 200; i++) {
-        make_comm(&c[i], i, 1000 + i, "a", 1, 0);
-        rs[i] = c[i].r;
-    }
+    make_comms(c, rs, 200, "a");
     am__store_pause(s, true);
     AM_ASSERT_OK(am_store_submit_samples(s, rs, 30));
     AM_ASSERT_OK(am_store_submit_samples(s, rs + 30, 10));
@@ -611,6 +614,91 @@ static void test_samples_share_and_cancel(void **state)
     am_store *s2;
     AM_ASSERT_ERR(am_store_open(uri, &o, &s2), AM_EINVAL);
     free(c);
+}
+
+/* What am_store_submit_then() told one watch: how often, and rc. */
+typedef struct told {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    int n;
+    am_err rc;
+    char msg[128];
+} told;
+
+static void tell(void *ud, am_err rc)
+{
+    told *t = ud;
+    pthread_mutex_lock(&t->lock);
+    t->n++;
+    t->rc = rc;
+    snprintf(t->msg, sizeof t->msg, "%s", rc ? am_errmsg() : "");
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* Wait until w has been told (at most 30 s: a failure must not hang). */
+static am_err told_rc(told *t)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 30;
+    pthread_mutex_lock(&t->lock);
+    while (!t->n && pthread_cond_timedwait(&t->cv, &t->lock, &ts) == 0)
+        ;
+    int n = t->n;
+    am_err rc = t->rc;
+    pthread_mutex_unlock(&t->lock);
+    if (n != 1)
+        fail_msg("the watch was told %d times", n);
+    return rc;
+}
+
+/* am_store_submit_then: done is called once -- AM_OK after the commit;
+   AM_EIO for a cancelled ticket, after am_store_release_waiters(), and
+   for what a closing store could not write -- and never when the submit
+   itself failed. */
+static void test_submit_then(void **state)
+{
+    (void)state;
+    char uri[256];
+    sf_fresh_uri(uri, sizeof uri);
+    am_store_opts o = AM_STORE_OPTS_INIT;
+    o.max_queued = 10;
+    am_store *s = open_store(uri, &o);
+    comm c[12];
+    am_record rs[12];
+    make_comms(c, rs, 12, "w");
+    told t[5];
+    for (int i = 0; i < 5; i++)
+        t[i] = (told){PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, AM_OK, ""};
+    am_store_watch w[5];
+    AM_ASSERT_ERR(am_store_submit_then(s, rs, 1, &w[0], NULL, &t[0]), AM_EINVAL);
+    am__store_pause(s, true);
+    AM_ASSERT_OK(am_store_submit_then(s, rs, 2, &w[0], tell, &t[0]));
+    AM_ASSERT_OK(am_store_submit_then(s, rs + 2, 2, &w[1], tell, &t[1]));
+    AM_ASSERT_ERR(am_store_submit_then(s, rs + 4, 8, &w[2], tell, &t[2]), AM_EFULL);
+    AM_ASSERT_OK(am_store_cancel(s, w[0].ticket)); /* told at once: its batch never comes */
+    AM_ASSERT_ERR(told_rc(&t[0]), AM_EIO);
+    AM_ASSERT_CONTAINS(t[0].msg, "cancelled");
+    am__store_pause(s, false);
+    AM_ASSERT_OK(told_rc(&t[1]));
+    AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 2);
+    AM_ASSERT_EQ(t[2].n, 0);
+    /* stopping: the waiters are released, the watches told */
+    am__store_pause(s, true);
+    AM_ASSERT_OK(am_store_submit_then(s, rs + 4, 2, &w[2], tell, &t[2]));
+    am_store_release_waiters(s);
+    AM_ASSERT_ERR(told_rc(&t[2]), AM_EIO);
+    AM_ASSERT_CONTAINS(t[2].msg, "stopping");
+    AM_ASSERT_ERR(am_store_submit_then(s, rs + 6, 2, &w[3], tell, &t[3]), AM_EIO);
+    am_store_close(s);
+    AM_ASSERT_EQ(t[3].n, 0);
+    /* a store that closes while a watch is queued tells it */
+    s = open_store(uri, &o);
+    am__store_pause(s, true);
+    AM_ASSERT_OK(am_store_submit_then(s, rs + 8, 2, &w[4], tell, &t[4]));
+    am_store_close(s);
+    AM_ASSERT_EQ(t[4].n, 1);
 }
 
 typedef struct submitter {
@@ -1730,6 +1818,7 @@ static const struct CMUnitTest SUITE[] = {
     cmocka_unit_test(test_bad_input),
     cmocka_unit_test(test_queue_full),
     cmocka_unit_test(test_samples_share_and_cancel),
+    cmocka_unit_test(test_submit_then),
     cmocka_unit_test(test_group_commit),
     cmocka_unit_test(test_summary),
     cmocka_unit_test(test_summary_values),

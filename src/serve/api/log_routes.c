@@ -169,6 +169,7 @@ static void get_logs(am_http_req *req, am_http_resp *resp, void *ud)
 
 am_err am__log_routes_add(am_http *h, am_routes *r)
 {
-    am_err rc = am_http_route(h, AM_HTTP_POST, "/api/v1/logs", post_logs, r, r->write_auth);
+    am_err rc = am_http_route(h, AM_HTTP_POST | AM_HTTP_LOOP_SMALL, "/api/v1/logs", post_logs, r,
+                              r->write_auth);
     return rc ? rc : am_http_route(h, AM_HTTP_GET, "/api/v1/logs", get_logs, r, r->read_auth);
 }

@@ -110,12 +110,83 @@ static am_err gave_up(am_routes *r, uint64_t ticket, double wait_s)
                    wait_s);
 }
 
-/* Decode, store and answer; body is the request's or the inflated one. */
-static void ingest(am_routes *r, char *body, size_t len, bool ndjson, am_routes_decode_fn decode,
-                   am_http_resp *resp)
+/*
+** One ingest between its submit and its answer. The HTTP handler does not
+** wait for the commit: it submits with am_store_submit_then() and defers
+** its answer (am_http_req_defer), which the store's writer gives once the batch
+** is committed or failed -- or the server's deadline thread, after
+** ack_timeout_s. The job lives until both are done with it (free_job).
+*/
+typedef struct ingest_job {
+    am_store_watch w; /* the submit's; w.ticket for gave_up() */
+    am_routes *r;
+    am_events ev;   /* its records point into the request's body or inflated */
+    char *inflated; /* owned, or NULL */
+    size_t len;     /* of the body */
+    double wait_s;  /* ack_timeout_s */
+    am_http_later *later;
+} ingest_job;
+
+static void free_job(void *ud)
 {
-    am_events ev;
-    am_err rc = decode(body, len, ndjson, am_unix_time(), &ev);
+    ingest_job *j = ud;
+    am__events_free(&j->ev);
+    am__free(j->inflated);
+    /* glibc keeps what a thread freed in that thread's arena, so after a
+       large request every thread would sit on its own peak: give the free
+       pages back now */
+    if (j->len >= TRIM_AFTER_BYTES)
+        malloc_trim(0);
+    am__free(j);
+}
+
+/* The answer, once the store said rc (AM_ETIMEDOUT: nothing in time). */
+static void answer_job(am_http_resp *resp, void *ud, am_err rc)
+{
+    ingest_job *j = ud;
+    am_routes *r = j->r;
+    if (rc == AM_ETIMEDOUT)
+        rc = gave_up(r, j->w.ticket, j->wait_s);
+    if (rc == AM_ELIMIT) {
+        am_http_resp_error(resp, 413, "bad_data", am_errmsg());
+        return;
+    }
+    if (rc) {
+        /* acknowledged means committed: not committed, not acknowledged */
+        store_error(resp, rc);
+        return;
+    }
+    for (size_t i = 0; i < j->ev.n_recs; i++) {
+        am_err a = am__event_metrics_apply(r->metrics, &j->ev.recs[i]);
+        am__event_metrics_stored(r->metrics, "http", j->ev.recs[i].table);
+        if (a && a != AM_ELIMIT) /* admit() saw the state before this request */
+            am__event_metrics_unapplied(r->metrics, "http", j->ev.recs[i].table);
+    }
+    reply_ingest(resp, &j->ev);
+}
+
+static void stored(void *ud, am_err rc)
+{
+    ingest_job *j = ud;
+    am_http_later_answer(j->later, rc);
+}
+
+/* Decode, store and answer (now, or deferred until the commit); body is
+   the request's or inflated (taken: freed here or by the job). */
+static void ingest(am_routes *r, am_http_req *req, char *body, size_t len, char *inflated,
+                   bool ndjson, am_routes_decode_fn decode, am_http_resp *resp)
+{
+    ingest_job *j = am__calloc(1, sizeof *j);
+    if (!j) {
+        am__free(inflated);
+        am_http_resp_error(resp, 503, "internal", "out of memory");
+        return;
+    }
+    *j = (ingest_job){.r = r,
+                      .inflated = inflated,
+                      .len = len,
+                      .wait_s = r->ack_timeout_s > 0 ? r->ack_timeout_s : 30};
+    am_err rc = decode(body, len, ndjson, am_unix_time(), &j->ev);
     if (rc) {
         am__event_metrics_received(r->metrics, "http", 1, 1);
         am_http_resp_error(resp,
@@ -123,41 +194,27 @@ static void ingest(am_routes *r, char *body, size_t len, bool ndjson, am_routes_
                            : rc == AM_ENOMEM ? 500
                                              : 400,
                            "bad_data", am_errmsg());
-        am__events_free(&ev);
+        free_job(j);
         return;
     }
-    rc = admit(r, &ev);
-    am__event_metrics_received(r->metrics, "http", ev.n_events, ev.n_rejects);
-    if (!rc && ev.n_recs) {
-        uint64_t ticket;
-        double wait_s = r->ack_timeout_s > 0 ? r->ack_timeout_s : 30;
-        rc = am_store_submit(r->store, ev.recs, ev.n_recs, &ticket);
-        if (!rc)
-            rc = am_store_wait(r->store, ticket, wait_s);
-        if (rc == AM_ETIMEDOUT)
-            rc = gave_up(r, ticket, wait_s);
-        if (rc == AM_ELIMIT) {
-            am_http_resp_error(resp, 413, "bad_data", am_errmsg());
-        } else if (rc) {
-            /* acknowledged means committed: not committed, not acknowledged */
+    rc = admit(r, &j->ev);
+    am__event_metrics_received(r->metrics, "http", j->ev.n_events, j->ev.n_rejects);
+    if (rc || !j->ev.n_recs) {
+        if (rc)
             store_error(resp, rc);
-        } else {
-            for (size_t i = 0; i < ev.n_recs; i++) {
-                am_err a = am__event_metrics_apply(r->metrics, &ev.recs[i]);
-                am__event_metrics_stored(r->metrics, "http", ev.recs[i].table);
-                if (a && a != AM_ELIMIT) /* admit() saw the state before this request */
-                    am__event_metrics_unapplied(r->metrics, "http", ev.recs[i].table);
-            }
-        }
+        else
+            reply_ingest(resp, &j->ev);
+        free_job(j);
+        return;
     }
-    if (!rc)
-        reply_ingest(resp, &ev);
-    am__events_free(&ev);
-    /* glibc keeps what a handler thread freed in that thread's arena, so
-       after a large request every handler thread would sit on its own
-       peak: give the free pages back now */
-    if (len >= TRIM_AFTER_BYTES)
-        malloc_trim(0);
+    if ((rc = am_http_req_defer(req, j->wait_s, answer_job, free_job, j, &j->later))) {
+        am_http_resp_error(resp, rc == AM_ENOMEM ? 503 : 500, "internal", am_errmsg());
+        free_job(j);
+        return;
+    }
+    /* from here the job is the token's: stored() or this answers it */
+    if ((rc = am_store_submit_then(r->store, j->ev.recs, j->ev.n_recs, &j->w, stored, j)))
+        am_http_later_answer(j->later, rc);
 }
 
 void am__routes_post(am_http_req *req, am_http_resp *resp, am_routes *r, am_routes_decode_fn decode)
@@ -170,7 +227,7 @@ void am__routes_post(am_http_req *req, am_http_resp *resp, am_routes *r, am_rout
                          strncasecmp(ct, "application/jsonl", 17) == 0);
     const char *enc = am_http_req_header(req, "Content-Encoding");
     if (!enc || strcasecmp(enc, "identity") == 0) {
-        ingest(r, body ? body : empty, len, ndjson, decode, resp);
+        ingest(r, req, body ? body : empty, len, NULL, ndjson, decode, resp);
         return;
     }
     if (strcasecmp(enc, "gzip") != 0) {
@@ -183,8 +240,7 @@ void am__routes_post(am_http_req *req, am_http_resp *resp, am_routes *r, am_rout
         am_http_resp_error(resp, rc == AM_ELIMIT ? 413 : 400, "bad_data", am_errmsg());
         return;
     }
-    ingest(r, inflated, len, ndjson, decode, resp);
-    am__free(inflated);
+    ingest(r, req, inflated, len, inflated, ndjson, decode, resp);
 }
 
 static void post_events(am_http_req *req, am_http_resp *resp, void *ud)
@@ -352,7 +408,10 @@ static void get_series(am_http_req *req, am_http_resp *resp, void *ud)
 am_err am__routes_add(am_http *h, am_routes *r)
 {
     am_err rc;
-    if ((rc = am_http_route(h, AM_HTTP_POST, "/api/v1/events", post_events, r, r->write_auth)) ||
+    /* a small body is decoded on the event loop, and the answer deferred
+       to the commit (am_http_req_defer): no thread waits for the store */
+    if ((rc = am_http_route(h, AM_HTTP_POST | AM_HTTP_LOOP_SMALL, "/api/v1/events", post_events, r,
+                            r->write_auth)) ||
         (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/metrics/{type}/summary", get_summary, r,
                             r->read_auth)) ||
         (rc = am_http_route(h, AM_HTTP_GET, "/api/v1/metrics/{type}", get_rows, r, r->read_auth)) ||

@@ -293,6 +293,53 @@ static am_err insert_bulk(am_store *s, const entry *from, uint64_t *dups, amap *
     return rc;
 }
 
+/* The watches of tickets <= upto leave the list (mutex held); the
+   caller then runs them with call_watches(), the mutex released. */
+static am_store_watch *take_watches(am_store *s, uint64_t upto)
+{
+    am_store_watch *head = s->watch, **end = &head;
+    while (*end && (*end)->ticket <= upto)
+        end = &(*end)->next;
+    s->watch = *end;
+    if (!s->watch)
+        s->watch_tail = NULL;
+    *end = NULL;
+    return head;
+}
+
+/* The watch of ticket leaves the list (mutex held); NULL: none. */
+static am_store_watch *take_watch(am_store *s, uint64_t ticket)
+{
+    am_store_watch *before = NULL;
+    for (am_store_watch *w = s->watch; w; before = w, w = w->next) {
+        if (w->ticket != ticket)
+            continue;
+        if (before)
+            before->next = w->next;
+        else
+            s->watch = w->next;
+        if (s->watch_tail == w)
+            s->watch_tail = before;
+        w->next = NULL;
+        return w;
+    }
+    return NULL;
+}
+
+/* Tell each watch of list its ticket's outcome (no lock held: done may
+   call the store). msg: why, when rc is not AM_OK. */
+static void call_watches(am_store_watch *list, am_err rc, const char *msg)
+{
+    while (list) {
+        am_store_watch *w = list;
+        list = w->next; /* w is its owner's again once done runs */
+        w->next = NULL;
+        if (rc)
+            am__err(rc, "%s", msg);
+        w->done(w->ud, rc);
+    }
+}
+
 static void free_entries(entry *e)
 {
     while (e) {
@@ -418,8 +465,10 @@ static void write_batch(am_store *s)
         }
     }
     s->done = tail->ticket;
+    am_store_watch *watches = take_watches(s, s->done);
     pthread_mutex_unlock(&s->mu);
     pthread_cond_broadcast(&s->done_cv); /* after the unlock: see DESIGN */
+    call_watches(watches, rc ? AM_EIO : AM_OK, msg);
     free_entries(head);
     pthread_mutex_lock(&s->mu);
 }
@@ -548,9 +597,10 @@ static void *writer_main(void *arg)
         pthread_cond_timedwait(&s->queued_cv, &s->mu, &ts);
     }
     /* what could not be written fails now rather than waiting forever */
+    char msg[sizeof s->broken_msg];
+    snprintf(msg, sizeof msg, "%s", s->broken_msg[0] ? s->broken_msg : "the store was closed");
     if (s->head) {
-        fail_tickets(s, s->head->ticket, s->tail->ticket,
-                     s->broken_msg[0] ? s->broken_msg : "the store was closed");
+        fail_tickets(s, s->head->ticket, s->tail->ticket, msg);
         s->st.failed += s->n_queued;
         s->done = s->tail->ticket;
         free_entries(s->head);
@@ -558,8 +608,10 @@ static void *writer_main(void *arg)
         s->n_queued = s->queued_bytes = 0;
         s->n_queued_samples = s->queued_bytes_samples = 0;
     }
+    am_store_watch *watches = take_watches(s, UINT64_MAX);
     pthread_cond_broadcast(&s->done_cv);
     pthread_mutex_unlock(&s->mu);
+    call_watches(watches, AM_EIO, msg);
     return NULL;
 }
 
@@ -746,8 +798,10 @@ void am_store_release_waiters(am_store *s)
 {
     pthread_mutex_lock(&s->mu);
     s->is_releasing = true;
+    am_store_watch *watches = take_watches(s, UINT64_MAX);
     pthread_cond_broadcast(&s->done_cv);
     pthread_mutex_unlock(&s->mu);
+    call_watches(watches, AM_EIO, "the collector is stopping: these records are not committed yet");
 }
 
 static void free_store(am_store *s);
@@ -870,7 +924,7 @@ static am_err full(am_store *s, size_t n, bool is_samples)
 }
 
 static am_err submit(am_store *s, const am_record *recs, size_t n, bool is_samples,
-                     uint64_t *ticket)
+                     uint64_t *ticket, am_store_watch *w)
 {
     if (!n || !recs)
         return am__err(AM_EINVAL, "no records to submit");
@@ -899,6 +953,8 @@ static am_err submit(am_store *s, const am_record *recs, size_t n, bool is_sampl
     pthread_mutex_lock(&s->mu);
     if (s->is_stopping) {
         rc = am__err(AM_EIO, "the store is closing");
+    } else if (w && s->is_releasing) {
+        rc = am__err(AM_EIO, "the collector is stopping");
     } else if (s->is_broken) {
         rc = am__err(AM_EIO, "the store cannot write: %s", s->broken_msg);
     } else if (!fits(s, n, bytes, is_samples)) {
@@ -907,6 +963,15 @@ static am_err submit(am_store *s, const am_record *recs, size_t n, bool is_sampl
         e->ticket = ++s->last_ticket;
         if (ticket)
             *ticket = e->ticket;
+        if (w) { /* tickets grow under the mutex: the list stays in order */
+            w->ticket = e->ticket;
+            w->next = NULL;
+            if (s->watch_tail)
+                s->watch_tail->next = w;
+            else
+                s->watch = w;
+            s->watch_tail = w;
+        }
         if (s->tail)
             s->tail->next = e;
         else
@@ -929,12 +994,22 @@ static am_err submit(am_store *s, const am_record *recs, size_t n, bool is_sampl
 
 am_err am_store_submit(am_store *s, const am_record *recs, size_t n, uint64_t *ticket)
 {
-    return submit(s, recs, n, false, ticket);
+    return submit(s, recs, n, false, ticket, NULL);
+}
+
+am_err am_store_submit_then(am_store *s, const am_record *recs, size_t n, am_store_watch *w,
+                            am_store_done_fn done, void *ud)
+{
+    if (!w || !done)
+        return am__err(AM_EINVAL, "no watch or done callback");
+    w->done = done;
+    w->ud = ud;
+    return submit(s, recs, n, false, NULL, w);
 }
 
 am_err am_store_submit_samples(am_store *s, const am_record *recs, size_t n)
 {
-    return submit(s, recs, n, true, NULL);
+    return submit(s, recs, n, true, NULL, NULL);
 }
 
 am_err am_store_check(am_store *s, const am_record *r)
@@ -946,6 +1021,7 @@ am_err am_store_check(am_store *s, const am_record *r)
 am_err am_store_cancel(am_store *s, uint64_t ticket)
 {
     pthread_mutex_lock(&s->mu);
+    am_store_watch *gone = NULL;
     am_err rc;
     if (ticket == 0 || ticket > s->last_ticket) {
         rc = am__err(AM_EINVAL, "ticket %llu was not given by am_store_submit",
@@ -971,10 +1047,12 @@ am_err am_store_cancel(am_store *s, uint64_t ticket)
             s->st.cancelled += e->n;
             fail_tickets(s, ticket, ticket, "cancelled: its waiter gave up before the commit");
             am__free(e);
+            gone = take_watch(s, ticket); /* told now: its batch never comes */
             rc = AM_OK;
         }
     }
     pthread_mutex_unlock(&s->mu);
+    call_watches(gone, AM_EIO, "cancelled before the store began writing it");
     return rc;
 }
 

@@ -18,11 +18,14 @@
 ** commits them in batches (group commit: a batch takes what is queued, and
 ** keeps taking what arrives while it is open, until the queue is empty,
 ** max_batch records or batch_window_s have passed). The submit returns a
-** ticket; am_store_wait() returns when that ticket's batch is committed --
-** only then does the HTTP ingest answer 2xx, so an acknowledged event
-** survives kill -9. The queue is bounded: a submit that does not fit
-** returns AM_EFULL at once, and nothing is half-queued (the HTTP ingest
-** answers 503 with Retry-After). Ids are unique per table: a record whose
+** ticket; am_store_wait() returns when that ticket's batch is committed.
+** am_store_submit_then() queues the same way but has a callback told
+** instead, on the writer's thread after the commit, so that nobody waits:
+** the HTTP ingest defers its answer to it (http.h, am_http_req_defer) and
+** answers 2xx only then, so an acknowledged event survives kill -9. The
+** queue is bounded: a submit that does not fit returns AM_EFULL at once,
+** and nothing is half-queued (the HTTP ingest answers 503 with
+** Retry-After). Ids are unique per table: a record whose
 ** id is already stored is skipped (so a client that resends after a lost
 ** answer stores nothing twice) and counted in am_store_stats.duplicates --
 ** except in the state tables (is_upsert: alert state, silences), where it
@@ -139,6 +142,32 @@ am_err am_store_check(am_store *s, const am_record *r);
 ** means "not stored" whenever that can be true. Thread-safe.
 */
 am_err am_store_cancel(am_store *s, uint64_t ticket);
+
+/*
+** Queue n records as am_store_submit() does, and have done(ud, rc) called
+** once their batch is finished, instead of anyone waiting for it: rc
+** AM_OK when committed; AM_EIO when the batch failed, the ticket was
+** cancelled (am_store_cancel), the waiters were released
+** (am_store_release_waiters) or the store closed without writing it --
+** am_errmsg() on the calling thread then says which. Exactly one call,
+** and only when this returns AM_OK (its errors are am_store_submit's;
+** after am_store_release_waiters, AM_EIO). done runs on the writer's
+** thread, or on the thread of the cancel, release or close that finished
+** the ticket; never with a lock of the store held (it may call the
+** store), and possibly on another thread before this returns (w->ticket
+** is set first). It must not block: the writer's next batch waits for it.
+** w: the caller's memory (no allocation per submit), borrowed until done
+** is called; w->ticket may be given to am_store_cancel() meanwhile.
+*/
+typedef void (*am_store_done_fn)(void *ud, am_err rc);
+typedef struct am_store_watch {
+    struct am_store_watch *next; /* the store's, until done is called */
+    uint64_t ticket;             /* set by am_store_submit_then */
+    am_store_done_fn done;
+    void *ud;
+} am_store_watch;
+am_err am_store_submit_then(am_store *s, const am_record *recs, size_t n, am_store_watch *w,
+                            am_store_done_fn done, void *ud);
 
 /* Wait until ticket is committed (AM_OK) or its batch failed (AM_EIO, with
    the batch's error), at most timeout_s (AM_ETIMEDOUT; <= 0 only looks).

@@ -119,6 +119,7 @@ struct am_store {
     size_t n_queued_samples, queued_bytes_samples; /* the part samples hold */
     uint64_t last_ticket;                          /* given by submit */
     uint64_t done;                                 /* every ticket <= done is finished */
+    am_store_watch *watch, *watch_tail;            /* submit_then's, in ticket order */
     failed_range *failed;
     size_t n_failed, cap_failed;
     bool is_stopping, is_broken, is_paused;
