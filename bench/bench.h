@@ -152,6 +152,12 @@ void bench_group_rss_100k(void);
 void bench_group_query_exemplars(void); /* bench_exemplars.c */
 void bench_group_http_scrape(void);
 void bench_group_http_slowloris(void); /* bench_http.c */
+
+/* wrk (/usr/bin/wrk) with argv (argv[0] is ignored; --latency is added):
+   its requests per second, 99th percentile latency (ms, -1 if absent) and
+   whether it saw errors (non-2xx answers, socket errors). false when wrk
+   is missing or failed; then *why says which. bench_http.c */
+bool bench_wrk(char *argv[], double *rps, double *p99_ms, bool *errors, const char **why);
 void bench_group_coord_memory(void);
 void bench_group_packs(void);
 void bench_group_demo(void);      /* bench_demo.c */

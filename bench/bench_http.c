@@ -54,36 +54,61 @@ static double p99_ms(const char *out)
     return -1;
 }
 
+bool bench_wrk(char *argv[], double *rps, double *p99, bool *errors, const char **why)
+{
+    char *full[24];
+    int n = 0;
+    full[n++] = WRK;
+    full[n++] = "--latency";
+    for (int i = 1; argv[i] && n < 23; i++)
+        full[n++] = argv[i];
+    full[n] = NULL;
+    if (access(WRK, X_OK) != 0) {
+        *why = "wrk is not installed (Debian package wrk)";
+        return false;
+    }
+    char *out;
+    size_t len;
+    int status;
+    if (bench_run_capture(full, &out, &len, &status) != 0 || !out || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        *why = "wrk failed";
+        free(out);
+        return false;
+    }
+    const char *r = strstr(out, "Requests/sec:");
+    *rps = r ? strtod(r + 13, NULL) : 0;
+    *p99 = p99_ms(out);
+    *errors = strstr(out, "Non-2xx") || strstr(out, "Socket errors");
+    free(out);
+    return true;
+}
+
 static void run_wrk(const char *url, bool gzip, const char *name_rps, const char *name_p99)
 {
-    char *argv[12];
+    char *argv[8];
     int n = 0;
     argv[n++] = WRK;
     argv[n++] = "-t2";
     argv[n++] = "-c16";
     argv[n++] = g_opts.is_quick ? "-d1s" : "-d5s";
-    argv[n++] = "--latency";
     if (gzip) {
         argv[n++] = "-H";
         argv[n++] = "Accept-Encoding: gzip";
     }
     argv[n++] = (char *)url;
     argv[n] = NULL;
-    char *out;
-    size_t len;
-    int status;
-    if (bench_run_capture(argv, &out, &len, &status) != 0 || !out || !WIFEXITED(status) ||
-        WEXITSTATUS(status) != 0) {
-        bench_emit_error(name_rps, "wrk failed");
-        free(out);
+    double rps, p99;
+    bool errors;
+    const char *why;
+    if (!bench_wrk(argv, &rps, &p99, &errors, &why)) {
+        bench_emit_error(name_rps, why);
         return;
     }
-    const char *rps = strstr(out, "Requests/sec:");
-    bool errors = strstr(out, "Non-2xx") || strstr(out, "Socket errors");
     bench_fig f = {0};
     f.name = name_rps;
     f.unit = "scrapes/s";
-    f.value = rps ? strtod(rps + 13, NULL) : 0;
+    f.value = rps;
     f.has_target = true;
     f.target = 1000;
     f.is_target_min = true;
@@ -92,9 +117,8 @@ static void run_wrk(const char *url, bool gzip, const char *name_rps, const char
     bench_fig p = {0};
     p.name = name_p99;
     p.unit = "ms";
-    p.value = p99_ms(out);
+    p.value = p99;
     bench_emit(&p);
-    free(out);
 }
 
 void bench_group_http_scrape(void)

@@ -17,6 +17,23 @@
 **                                    the cost of a request, and what a
 **                                    client that does not batch gets.
 **                                    Target >= 20,000 (issue 14).
+**   serve_http_sqlite_single_events_per_s_64_clients
+**                                    the same with 64 clients: a fleet of
+**                                    agents that each send their events one
+**                                    at a time. The collector does not hold a
+**                                    thread per waiting request (an ingest's
+**                                    answer is deferred until the commit), so
+**                                    more clients put more events in each
+**                                    commit; with 8 the commit's round trip
+**                                    bounds the figure at 8 events a commit.
+**   serve_http_sqlite_single_events_per_s_wrk
+**                                    the same load from wrk (-t2 -c64, a
+**                                    Lua script making each event's id) in a
+**                                    process of its own: the libcurl
+**                                    clients above share this process and
+**                                    its two cores with the collector and
+**                                    cost more per request than it does, so
+**                                    this is the collector's own figure.
 **   serve_http_pg_events_per_s       as the first, into PostgreSQL (a
 **                                    throwaway cluster, pg_fixture.h;
 **                                    skipped without PostgreSQL).
@@ -49,7 +66,8 @@
 #include "serve/serve.h"
 #include "../tests/unit/pg_fixture.h"
 
-#define THREADS 8
+#define THREADS 8      /* clients of the batch figures */
+#define MANY_CLIENTS 64 /* clients of the single-event figure's second run */
 #define BATCH 500
 
 static uint64_t g_next_id = 1ull << 36; /* renumbered ids: above any events() made */
@@ -144,12 +162,12 @@ static void *run_client(void *arg)
     return NULL;
 }
 
-/* Events per second acknowledged by THREADS clients posting batches of
-   batch events; -1 when any request failed. */
-static double ingest_rate(const char *base, size_t batch, uint64_t *seq)
+/* Events per second acknowledged by n_clients (up to MANY_CLIENTS)
+   clients posting batches of batch events; -1 when any request failed. */
+static double ingest_rate(const char *base, int n_clients, size_t batch, uint64_t *seq)
 {
-    client cl[THREADS];
-    for (int i = 0; i < THREADS; i++) {
+    client cl[MANY_CLIENTS];
+    for (int i = 0; i < n_clients; i++) {
         size_t *offs = malloc(batch * sizeof *offs);
         cl[i] = (client){.body = events(batch, am_unix_time(), 3600, seq, offs),
                          .offs = offs,
@@ -158,10 +176,10 @@ static double ingest_rate(const char *base, size_t batch, uint64_t *seq)
         snprintf(cl[i].url, sizeof cl[i].url, "%s/api/v1/events", base);
     }
     uint64_t t0 = bench_now_ns();
-    for (int i = 0; i < THREADS; i++)
+    for (int i = 0; i < n_clients; i++)
         pthread_create(&cl[i].t, NULL, run_client, &cl[i]);
     uint64_t total = 0, failed = 0;
-    for (int i = 0; i < THREADS; i++) {
+    for (int i = 0; i < n_clients; i++) {
         pthread_join(cl[i].t, NULL);
         total += cl[i].accepted;
         failed += cl[i].failed;
@@ -248,6 +266,52 @@ static void emit(const char *name, const char *unit, double v, double target, bo
     bench_emit(&f);
 }
 
+/* wrk's script: one communication event a request, its id unique in
+   the run ("w<thread>-<n>"), stamped now. */
+static const char WRK_POST_LUA[] =
+    "wrk.method = \"POST\"\n"
+    "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+    "local n, tid = 0, 0\n"
+    "function setup(thread) tid = tid + 1; thread:set(\"tid\", tid) end\n"
+    "function request()\n"
+    "  n = n + 1\n"
+    "  return wrk.format(nil, \"/api/v1/events\", nil, string.format("
+    "'[{\"event\":\"communication\",\"id\":\"w%d-%d\",\"timestamp\":%d,"
+    "\"source_agent_id\":\"agent-%02d\",\"target_agent_id\":\"agent-%02d\","
+    "\"message_type\":\"task\",\"message_size\":300,\"processing_time\":1.5,"
+    "\"error_count\":0,\"session_id\":\"s%d\"}]', tid, n, os.time(), n % 20, (n + 7) % 20, "
+    "n % 1000))\n"
+    "end\n";
+
+/* serve_http_sqlite_single_events_per_s_wrk: wrk (2 threads, 64
+   keep-alive connections) posting one event a request, in a process of its
+   own, so the figure is the collector's and not the client's. */
+static void wrk_single(const char *base, const char *dir)
+{
+    const char *name = "serve_http_sqlite_single_events_per_s_wrk";
+    char script[300], url[128];
+    snprintf(script, sizeof script, "%s/post.lua", dir);
+    snprintf(url, sizeof url, "%s/api/v1/events", base);
+    FILE *fp = fopen(script, "w");
+    if (!fp || fputs(WRK_POST_LUA, fp) < 0 || fclose(fp) != 0) {
+        bench_emit_error(name, "cannot write the wrk script");
+        return;
+    }
+    char *argv[] = {"wrk", "-t2", "-c64", g_opts.is_quick ? "-d1s" : "-d5s",
+                    "-s",  script, url, NULL};
+    double rps, p99;
+    bool errors;
+    const char *why;
+    if (!bench_wrk(argv, &rps, &p99, &errors, &why))
+        bench_emit_error(name, why);
+    else if (errors)
+        bench_emit_error(name, "wrk saw answers other than 200");
+    else
+        emit(name, "events/s", rps, 20000, true,
+             "wrk -t2 -c64 in its own process, 1 event per POST (keep-alive), 200 after "
+             "commit");
+}
+
 static am_serve *start(const char *uri, char *base, size_t cap)
 {
     am_serve_opts o = AM_SERVE_OPTS_INIT;
@@ -320,16 +384,26 @@ void bench_group_serve(void)
     if (!s) {
         bench_emit_error("serve_http_sqlite_events_per_s", am_errmsg());
     } else {
-        double v = ingest_rate(base, BATCH, &seq);
+        double v = ingest_rate(base, THREADS, BATCH, &seq);
         if (v > 0)
             emit("serve_http_sqlite_events_per_s", "events/s", v, 100000, true,
                  "8 clients, 500 events per POST, 200 after commit");
         else
             bench_emit_error("serve_http_sqlite_events_per_s", "a request failed");
-        v = ingest_rate(base, 1, &seq);
+        v = ingest_rate(base, THREADS, 1, &seq);
         if (v > 0)
             emit("serve_http_sqlite_single_events_per_s", "events/s", v, 20000, true,
                  "8 clients, 1 event per POST (keep-alive), 200 after commit");
+        else
+            bench_emit_error("serve_http_sqlite_single_events_per_s", "a request failed");
+        v = ingest_rate(base, MANY_CLIENTS, 1, &seq);
+        if (v > 0)
+            emit("serve_http_sqlite_single_events_per_s_64_clients", "events/s", v, 20000, true,
+                 "64 clients, 1 event per POST (keep-alive), 200 after commit");
+        else
+            bench_emit_error("serve_http_sqlite_single_events_per_s_64_clients",
+                             "a request failed");
+        wrk_single(base, dir);
         queries(base, &seq);
         am_serve_stop(s);
     }
@@ -342,7 +416,7 @@ void bench_group_serve(void)
     } else if (!(s = start(pg.uri, base, sizeof base))) {
         bench_emit_error("serve_http_pg_events_per_s", am_errmsg());
     } else {
-        double v = ingest_rate(base, BATCH, &seq);
+        double v = ingest_rate(base, THREADS, BATCH, &seq);
         if (v > 0)
             emit("serve_http_pg_events_per_s", "events/s", v, 0, false,
                  "8 clients, 500 events per POST, 200 after commit");
