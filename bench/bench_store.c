@@ -57,7 +57,9 @@
 **                                source_agent_id over the last hour at step
 **                                60 s and the whole day at step 3600 s.
 **                                Target (p99): 20 ms; the slice asks 100 ms.
-** The million-row part is skipped with AM_BENCH_STORE_SKIP_1M=1.
+** The million-row part is skipped with AM_BENCH_STORE_SKIP_1M=1. With
+** AM_BENCH_PG_URI set, store_pg_records_per_s runs against that database
+** (one you started with pg_stat_statements, to profile) and no peer.
 */
 #include <math.h>
 #include <pthread.h>
@@ -571,7 +573,11 @@ void bench_group_store(void)
                 "store_sqlite_vs_bare_insert", o, "acknowledged store / bare INSERT loop");
 
     pf_server pg;
-    if (!pf_find(&pg)) {
+    const char *pg_uri = getenv("AM_BENCH_PG_URI"); /* a cluster to profile */
+    if (pg_uri) {
+        o = ours(pg_uri, err, sizeof err);
+        emit_pair("pg", o, err, -1, "skipped: AM_BENCH_PG_URI is set", 60000);
+    } else if (!pf_find(&pg)) {
         bench_emit_error("store_pg_records_per_s", "skipped: PostgreSQL is not installed");
     } else if (!pf_start(&pg)) {
         bench_emit_error("store_pg_records_per_s", "cannot start a PostgreSQL cluster");

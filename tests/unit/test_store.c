@@ -1630,23 +1630,17 @@ static void test_retention(void **state)
     am_store_close(s);
 }
 
-/* One row the database refuses (a trigger on SQLite, a CHECK constraint
-   on PostgreSQL -- what a DBA's rule looks like) fails the whole batch it
-   came in: the rows before and after it are not stored either, so a
-   client that retries what failed duplicates nothing. Once the rule
-   goes, the same records commit. */
-static void test_refused_row_fails_its_batch(void **state)
+/* A rule the database was given (add: SQL for PostgreSQL, then SQLite)
+   refuses the record of source "bad": the batch of it and two good ones
+   fails with the rule's message, storing none of them; once drop removed
+   the rule, the same records commit. */
+static void assert_refused_then_stored(const char *rule, const char *const add[2],
+                                       const char *const drop[2])
 {
-    (void)state;
     char uri[256];
     sf_fresh_uri(uri, sizeof uri);
     am_store *s = open_store(uri, NULL);
-    AM_ASSERT_OK(am__store_exec(
-        s, sf_is_pg ? "ALTER TABLE communication_metrics ADD CONSTRAINT no_bad_source "
-                      "CHECK (source_agent_id <> 'bad') NOT VALID"
-                    : "CREATE TRIGGER no_bad_source BEFORE INSERT ON communication_metrics "
-                      "WHEN NEW.source_agent_id = 'bad' BEGIN SELECT RAISE(ABORT, "
-                      "'no_bad_source'); END"));
+    AM_ASSERT_OK(am__store_exec(s, add[!sf_is_pg]));
     comm c[3];
     make_comm(&c[0], 0, 1000, "a", 1, 0);
     make_comm(&c[1], 1, 1001, "bad", 1, 0);
@@ -1655,15 +1649,13 @@ static void test_refused_row_fails_its_batch(void **state)
     uint64_t t;
     AM_ASSERT_OK(am_store_submit(s, rs, 3, &t));
     AM_ASSERT_ERR(am_store_wait(s, t, 30), AM_EIO);
-    AM_ASSERT_CONTAINS(am_errmsg(), "no_bad_source");
+    AM_ASSERT_CONTAINS(am_errmsg(), rule);
     AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 0);
     am_store_stats st;
     am_store_get_stats(s, &st);
     AM_ASSERT_EQ(st.committed, 0);
     assert_true(st.failed >= 1);
-    AM_ASSERT_OK(am__store_exec(s, sf_is_pg ? "ALTER TABLE communication_metrics DROP "
-                                              "CONSTRAINT no_bad_source"
-                                            : "DROP TRIGGER no_bad_source"));
+    AM_ASSERT_OK(am__store_exec(s, drop[!sf_is_pg]));
     am_err rc = AM_EIO;
     for (int i = 0; i < 300 && rc == AM_EIO; i++) {
         rc = am_store_submit(s, rs, 3, &t);
@@ -1675,6 +1667,42 @@ static void test_refused_row_fails_its_batch(void **state)
     AM_ASSERT_OK(rc);
     AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 3);
     am_store_close(s);
+}
+
+/* One row the database refuses (a trigger on SQLite, a CHECK constraint
+   on PostgreSQL -- what a DBA's rule looks like) fails the whole batch it
+   came in: the rows before and after it are not stored either, so a
+   client that retries what failed duplicates nothing. Once the rule
+   goes, the same records commit. */
+static void test_refused_row_fails_its_batch(void **state)
+{
+    (void)state;
+    static const char *const add[2] = {
+        "ALTER TABLE communication_metrics ADD CONSTRAINT no_bad_source "
+        "CHECK (source_agent_id <> 'bad') NOT VALID",
+        "CREATE TRIGGER no_bad_source BEFORE INSERT ON communication_metrics "
+        "WHEN NEW.source_agent_id = 'bad' BEGIN SELECT RAISE(ABORT, 'no_bad_source'); END"};
+    static const char *const drop[2] = {
+        "ALTER TABLE communication_metrics DROP CONSTRAINT no_bad_source",
+        "DROP TRIGGER no_bad_source"};
+    assert_refused_then_stored("no_bad_source", add, drop);
+}
+
+/* The same when what the database refuses is the batch's rollup upsert:
+   on PostgreSQL those statements go in one pipeline with the COMMIT,
+   whose answer must then be the upsert's failure, and nothing commits. */
+static void test_refused_rollup_fails_its_batch(void **state)
+{
+    (void)state;
+    static const char *const add[2] = {
+        "ALTER TABLE communication_metrics_rollup ADD CONSTRAINT no_bad_key "
+        "CHECK (key <> '=bad') NOT VALID",
+        "CREATE TRIGGER no_bad_key BEFORE INSERT ON communication_metrics_rollup "
+        "WHEN NEW.key = '=bad' BEGIN SELECT RAISE(ABORT, 'no_bad_key'); END"};
+    static const char *const drop[2] = {
+        "ALTER TABLE communication_metrics_rollup DROP CONSTRAINT no_bad_key",
+        "DROP TRIGGER no_bad_key"};
+    assert_refused_then_stored("no_bad_key", add, drop);
 }
 
 /* A batch the database refuses fails its tickets with the reason, and
@@ -1810,6 +1838,7 @@ static void test_duplicates_across_chunks(void **state)
 static const struct CMUnitTest SUITE[] = {
     cmocka_unit_test(test_failed_batch),
     cmocka_unit_test(test_refused_row_fails_its_batch),
+    cmocka_unit_test(test_refused_rollup_fails_its_batch),
     cmocka_unit_test(test_types_and_nulls),
     cmocka_unit_test(test_duplicates_in_batch),
     cmocka_unit_test(test_duplicates_across_chunks),

@@ -69,7 +69,10 @@ typedef struct am_store_ops {
     am_err (*ping)(void *be);
     /* n statements without results on the writer, in order, stopping at
        the first error; changed[i] tells whether statement i changed a row
-       (an INSERT that was not skipped as a duplicate). */
+       (an INSERT that was not skipped as a duplicate). changed NULL: only
+       success matters, and the backend may answer before the statements
+       ran -- a failure is then the next statement's on the writer (COMMIT
+       fails: nothing of the transaction commits). */
     am_err (*run_many)(void *be, const am_store_stmt *sts, size_t n, bool *changed);
     /* Version 2, optional (NULL: store.c runs one am__sql_insert per
        record with run_many). Insert the n records of recs, all of table t

@@ -31,6 +31,16 @@
 ** am__sql_bulk_insert) -- the same two round trips again. As resends come
 ** in runs, the next chunks take the staging table straight away.
 **
+** ROUND TRIPS. A batch of one table's rows costs two per chunk of up to
+** 1,000 rows (the COPY query, then its rows) and one for the rollup
+** upserts and COMMIT: BEGIN goes in the first COPY's query (pg_exec), and
+** the upserts, whose results nobody waits for, are sent in a pipeline that
+** the COMMIT closes (pg_run_many). A failure among them is the COMMIT's
+** answer and nothing commits, so a batch is still acknowledged only once
+** its COMMIT returned (issue 14: the writer's time per batch is the COPY,
+** the COMMIT's WAL flush and the rollups; the round trips it spent
+** waiting on an idle server are what this takes out).
+**
 ** SHARED DATABASE. Any number of stores (collectors) may write one
 ** database at once (issue 16): a record's id is UNIQUE, so the same
 ** event sent to two collectors is stored once -- the second insert waits
@@ -86,6 +96,8 @@ typedef struct pg_be {
     char *uri;
     PGconn *w;
     bool has_lock;                /* w holds the maintenance lock */
+    bool is_begin_due;            /* BEGIN asked for, still to send (pg_exec) */
+    size_t n_piped;               /* statements in w's open pipeline, unread */
     const char *cache[CACHE_MAX]; /* statement sN prepared on w for cache[N] */
     size_t n_cache;
     pthread_mutex_t pool_mu;
@@ -97,6 +109,9 @@ typedef struct pg_be {
     size_t bulk_off[AM_T__N]; /* where the bulk insert's text begins */
     size_t bulk_cols[AM_T__N];
     unsigned n_staged; /* chunks still to go through the staging table */
+    /* the writer's COPY data, kept from one chunk to the next rather than
+       grown and freed per chunk (a chunk of 1000 rows: ~200 KB) */
+    am_buf scratch;
 } pg_be;
 
 static am_err conn_err(PGconn *c, const char *what)
@@ -280,15 +295,17 @@ static void pg_close(void *be)
         return;
     for (size_t i = 0; i < b->n_pool; i++)
         PQfinish(b->pool[i]);
-    if (b->has_lock && b->w && PQstatus(b->w) == CONNECTION_OK) {
+    if (b->has_lock && b->w && !b->n_piped && PQstatus(b->w) == CONNECTION_OK) {
         /* release the lock before we return: the server ends a closed
            session a little later, and a store opened right after this
-           one should find the lock free */
+           one should find the lock free (not mid-pipeline: unlock()
+           would read the pipeline's results; the session's end frees it) */
         unlock(b->w, MAINT_KEY, 2.0);
     }
     PQfinish(b->w);
     for (size_t i = 0; i < AM_T__N; i++)
         am__free(b->bulk[i]);
+    am_buf_free(&b->scratch);
     pthread_mutex_destroy(&b->pool_mu);
     am__free(b->uri);
     am__free(b);
@@ -300,6 +317,7 @@ static am_err pg_open(const char *uri, void **out)
     if (!b)
         return am__err(AM_ENOMEM, "out of memory opening the store");
     pthread_mutex_init(&b->pool_mu, NULL);
+    am_buf_init(&b->scratch, 0);
     b->uri = am__strdup(uri);
     if (!b->uri) {
         pg_close(b);
@@ -324,11 +342,52 @@ static void drop_writer(pg_be *b)
     b->w = NULL;
     b->has_lock = false;
     b->n_cache = 0;
+    b->is_begin_due = false;
+    b->n_piped = 0;
 }
 
+static am_err exec_writer(pg_be *b, const char *sql);
+static am_err writer_ready(pg_be *b);
+static am_err pipeline_end(pg_be *b, size_t n, bool *changed, const char *then_sql);
+static am_err stmt_err(PGresult *r, const char *what);
+
+/* Send the BEGIN still due on its own, before a statement that cannot
+   carry it (see pg_exec). */
+static am_err begin_now(pg_be *b)
+{
+    if (!b->is_begin_due)
+        return AM_OK;
+    b->is_begin_due = false;
+    return exec_writer(b, "BEGIN");
+}
+
+/*
+** BEGIN costs a round trip of its own, one per batch, in which the
+** server does nothing: it is only noted here, and goes with the batch's
+** first statement -- in the same query as the COPY (pg_insert_rows), or
+** just before any other (begin_now). A COMMIT or ROLLBACK with nothing
+** sent since is an empty transaction: nothing to send.
+*/
 static am_err pg_exec(void *be, const char *sql)
 {
     pg_be *b = be;
+    if (!b->w)
+        return am__err(AM_EIO, "postgres: the writer's connection is down");
+    bool is_end = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0;
+    if (strcmp(sql, "BEGIN") == 0 || (is_end && b->is_begin_due)) {
+        b->is_begin_due = !is_end;
+        return AM_OK;
+    }
+    if (b->n_piped && strcmp(sql, "COMMIT") == 0)
+        return pipeline_end(b, 0, NULL, sql); /* see pg_run_many */
+    am_err rc = writer_ready(b);
+    if (rc && strcmp(sql, "ROLLBACK") == 0 && b->w)
+        rc = AM_OK; /* a ROLLBACK still goes after the failure it undoes */
+    return rc ? rc : exec_writer(b, sql);
+}
+
+static am_err exec_writer(pg_be *b, const char *sql)
+{
     if (!b->w)
         return am__err(AM_EIO, "postgres: the writer's connection is down");
     am_err rc;
@@ -462,6 +521,8 @@ static am_err pg_run(void *be, bool on_writer, const am_store_stmt *s, int64_t *
         return rc;
     if (on_writer && !b->w)
         return am__err(AM_EIO, "postgres: the writer's connection is down");
+    if (on_writer && (rc = writer_ready(b)))
+        return rc;
     PGconn *c = on_writer ? b->w : pool_get(b, &rc);
     if (!c)
         return rc;
@@ -504,6 +565,8 @@ static am_err pg_ping(void *be)
         b->w = NULL;
         b->n_cache = 0;
         b->has_lock = false; /* pg_is_maintainer takes it when free */
+        b->is_begin_due = false;
+        b->n_piped = 0;
         am_err rc = connect_db(b->uri, &b->w);
         if (rc)
             return rc;
@@ -512,47 +575,19 @@ static am_err pg_ping(void *be)
 }
 
 /*
-** Pipeline mode: every statement is sent before any result is read, so n
-** inserts cost one round trip instead of n. (store.c hands at most 256 at
-** a time: their results fit in the socket buffers, so the server never
-** blocks writing results while we are still sending.)
+** End the writer's pipeline: send then_sql (if any: the COMMIT after
+** statements whose results were not asked for) and the sync, and read
+** every result up to it. changed[i] (when not NULL) for the first n
+** statements; the first failure is the answer (AM_STORE_RETRY for a
+** deadlock), and the statements after it were not run.
 */
-static am_err pg_run_many(void *be, const am_store_stmt *sts, size_t n, bool *changed)
+static am_err pipeline_end(pg_be *b, size_t n, bool *changed, const char *then_sql)
 {
-    pg_be *b = be;
     PGconn *c = b->w;
-    if (!c)
-        return am__err(AM_EIO, "postgres: the writer's connection is down");
-    char name[16];
-    for (size_t i = 0; i < n; i++) {
-        int k = prepared(b, &sts[i], name);
-        if (k == -2)
-            return AM_EIO;
-        if (k == -1) { /* more distinct statements than the cache: one by one */
-            for (size_t j = 0; j < n; j++) {
-                int64_t ch = 0;
-                am_err rc = pg_run(b, true, &sts[j], &ch);
-                if (rc)
-                    return rc;
-                changed[j] = ch > 0;
-            }
-            return AM_OK;
-        }
-    }
-    if (!PQenterPipelineMode(c))
-        return conn_err(c, "entering pipeline mode");
     am_err rc = AM_OK;
-    size_t sent = 0;
-    for (; sent < n && !rc; sent++) {
-        char num[MAX_PARAMS][PARAM_TEXT];
-        const char *vals[MAX_PARAMS];
-        rc = params_text(&sts[sent], num, vals);
-        if (rc)
-            break;
-        prepared(b, &sts[sent], name);
-        if (!PQsendQueryPrepared(c, name, (int)sts[sent].n_params, vals, NULL, NULL, 0))
-            rc = conn_err(c, "sending an insert");
-    }
+    b->n_piped = 0;
+    if (then_sql && !PQsendQueryParams(c, then_sql, 0, NULL, NULL, NULL, NULL, 0))
+        rc = conn_err(c, "sending a statement");
     if (!PQpipelineSync(c) && !rc)
         rc = conn_err(c, "sending a pipeline sync");
     double deadline = deadline_in(WRITE_S);
@@ -570,16 +605,15 @@ static am_err pg_run_many(void *be, const am_store_stmt *sts, size_t n, bool *ch
             continue; /* the end of one statement's results */
         }
         ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_COMMAND_OK && got < n) {
+        if (st == PGRES_COMMAND_OK && got < n && changed) {
             const char *t = PQcmdTuples(r);
             changed[got] = *t && strtoll(t, NULL, 10) > 0;
         }
         if (st != PGRES_PIPELINE_SYNC)
             got++;
         if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_SYNC && st != PGRES_PIPELINE_ABORTED &&
-            !rc) {
-            rc = am__err(AM_EIO, "postgres: insert failed: %s", PQresultErrorMessage(r));
-        }
+            !rc)
+            rc = stmt_err(r, "statement failed");
         PQclear(r);
         if (st == PGRES_PIPELINE_SYNC)
             break;
@@ -589,6 +623,84 @@ static am_err pg_run_many(void *be, const am_store_stmt *sts, size_t n, bool *ch
         return io;
     }
     PQexitPipelineMode(c);
+    return rc;
+}
+
+/* Before anything else on the writer: the results of statements sent
+   without waiting (run_many, changed NULL), then the BEGIN still due. */
+static am_err writer_ready(pg_be *b)
+{
+    if (!b->w)
+        return am__err(AM_EIO, "postgres: the writer's connection is down");
+    am_err rc = b->n_piped ? pipeline_end(b, 0, NULL, NULL) : AM_OK;
+    return rc ? rc : begin_now(b);
+}
+
+/*
+** Pipeline mode: every statement is sent before any result is read, so n
+** statements cost one round trip instead of n. (store.c hands at most 256
+** at a time; flush() reads results while it waits to send, so the server
+** never blocks writing them.) Without changed (the rollups' upserts,
+** just before COMMIT), the results are not awaited at all: the pipeline
+** stays open, the server runs the statements as they come, and the next
+** statement reads them -- COMMIT in the same pipeline, a round trip less
+** per batch; a failure among them fails the COMMIT, and nothing commits.
+*/
+static am_err pg_run_many(void *be, const am_store_stmt *sts, size_t n, bool *changed)
+{
+    pg_be *b = be;
+    if (!n)
+        return AM_OK;
+    bool is_known = true; /* every statement prepared: no need to settle */
+    for (size_t i = 0; i < n && is_known; i++) {
+        size_t k = 0;
+        while (k < b->n_cache && b->cache[k] != sts[i].sql)
+            k++;
+        is_known = k < b->n_cache;
+    }
+    bool is_adding = b->n_piped && !changed && is_known;
+    am_err rc = is_adding ? AM_OK : writer_ready(b);
+    if (rc)
+        return rc;
+    PGconn *c = b->w;
+    char name[16];
+    for (size_t i = 0; i < n && !is_adding; i++) {
+        int k = prepared(b, &sts[i], name);
+        if (k == -2)
+            return AM_EIO;
+        if (k == -1) { /* more distinct statements than the cache: one by one */
+            for (size_t j = 0; j < n; j++) {
+                int64_t ch = 0;
+                rc = pg_run(b, true, &sts[j], &ch);
+                if (rc)
+                    return rc;
+                if (changed)
+                    changed[j] = ch > 0;
+            }
+            return AM_OK;
+        }
+    }
+    if (!is_adding && !PQenterPipelineMode(c))
+        return conn_err(c, "entering pipeline mode");
+    for (size_t i = 0; i < n && !rc; i++) {
+        char num[MAX_PARAMS][PARAM_TEXT];
+        const char *vals[MAX_PARAMS];
+        rc = params_text(&sts[i], num, vals);
+        if (rc)
+            break;
+        prepared(b, &sts[i], name);
+        if (!PQsendQueryPrepared(c, name, (int)sts[i].n_params, vals, NULL, NULL, 0))
+            rc = conn_err(c, "sending a statement");
+        else
+            b->n_piped++;
+    }
+    if (changed || rc) { /* a failure to send: what went ends here too */
+        am_err end = pipeline_end(b, n, changed, NULL);
+        return rc ? rc : end;
+    }
+    rc = flush(c, deadline_in(WRITE_S), WRITE_S); /* the server starts on them */
+    if (rc)
+        drop_writer(b);
     return rc;
 }
 
@@ -637,16 +749,18 @@ static am_err copy_send(PGconn *c, const char *p, size_t len, double deadline)
 
 #define SAVEPOINT "am_copy"
 #define UNDO "ROLLBACK TO SAVEPOINT " SAVEPOINT ";\n"
+#define BEGIN "BEGIN;\n"
 
 /* t's insert texts for n_cols columns, made once per store, in one
-   buffer: the direct COPY, then UNDO and the bulk insert through the
-   staging table (store_sql.c), from b->bulk_off on. */
+   buffer: BEGIN and the direct COPY (from strlen(BEGIN) on without the
+   BEGIN), then UNDO and the bulk insert through the staging table
+   (store_sql.c), from b->bulk_off on. */
 static const char *bulk_sql(pg_be *b, const am_table *t, size_t n_cols)
 {
     if (!b->bulk[t->id] || b->bulk_cols[t->id] != n_cols) {
         am_buf q;
         am_buf_init(&q, 0);
-        am_buf_printf(&q, "SAVEPOINT %s;\nCOPY %s (", SAVEPOINT, t->sql_name);
+        am_buf_printf(&q, BEGIN "SAVEPOINT %s;\nCOPY %s (", SAVEPOINT, t->sql_name);
         for (size_t i = 0; i < n_cols; i++)
             am_buf_printf(&q, "%s%s", i ? ", " : "", t->cols[i].name);
         am_buf_puts(&q, ") FROM STDIN (FORMAT binary)");
@@ -720,6 +834,18 @@ static am_err copy_run(pg_be *b, const char *sql, const am_buf *data, size_t n, 
    event sent to two collectors). */
 #define STAGED_AFTER_DUP 16
 
+#define SCRATCH_KEEP (4u << 20) /* bytes; a larger scratch buffer goes */
+
+/* The writer's scratch buffer, empty: kept across calls unless it failed
+   (its error is sticky) or grew past SCRATCH_KEEP for an unusual chunk. */
+static am_buf *scratch(pg_be *b)
+{
+    if (am_buf_err(&b->scratch) || b->scratch.cap > SCRATCH_KEEP)
+        am_buf_free(&b->scratch); /* and made empty again */
+    b->scratch.len = 0;
+    return &b->scratch;
+}
+
 /*
 ** The rows go straight into the table by COPY, under a savepoint: one
 ** executor run that inserts the rows in groups (heap_multi_insert), no
@@ -737,30 +863,33 @@ static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const a
         return am__err(AM_EIO, "postgres: the writer's connection is down");
     const char *sql = bulk_sql(b, t, n_cols);
     bool is_direct = b->n_staged == 0;
-    am_buf data;
-    am_buf_init(&data, 0);
+    am_buf *data = scratch(b);
     if (sql)
-        am__pg_copy_data(&data, t, n_cols, recs, n, !is_direct);
-    if (!sql || am_buf_err(&data)) {
-        am_buf_free(&data);
+        am__pg_copy_data(data, t, n_cols, recs, n, !is_direct);
+    if (!sql || am_buf_err(data))
         return am__err(AM_ENOMEM, "out of memory inserting %zu rows", n);
-    }
     const char *undo_bulk = sql + b->bulk_off[t->id];
     memset(changed, 0, n * sizeof *changed);
     bool is_dup = false;
-    am_err rc = copy_run(b, is_direct ? sql : undo_bulk + strlen(UNDO), &data, n, changed, &is_dup);
+    /* the BEGIN due goes in the COPY's query; the staging table's
+       statements are sent after it */
+    am_err rc = b->n_piped || !is_direct ? writer_ready(b) : AM_OK;
+    if (is_direct && !b->is_begin_due)
+        sql += strlen(BEGIN);
+    b->is_begin_due = false;
+    if (!rc)
+        rc = copy_run(b, is_direct ? sql : undo_bulk + strlen(UNDO), data, n, changed, &is_dup);
     if (is_direct && !rc) {
         memset(changed, 1, n * sizeof *changed); /* every row went in */
     } else if (is_direct && is_dup && b->w) {
         b->n_staged = STAGED_AFTER_DUP;
-        data.len = 0;
-        am__pg_copy_data(&data, t, n_cols, recs, n, true);
-        rc = am_buf_err(&data) ? am__err(AM_ENOMEM, "out of memory inserting %zu rows", n)
-                               : copy_run(b, undo_bulk, &data, n, changed, &is_dup);
+        data = scratch(b);
+        am__pg_copy_data(data, t, n_cols, recs, n, true);
+        rc = am_buf_err(data) ? am__err(AM_ENOMEM, "out of memory inserting %zu rows", n)
+                              : copy_run(b, undo_bulk, data, n, changed, &is_dup);
     } else if (!is_direct) {
         b->n_staged--;
     }
-    am_buf_free(&data);
     return rc;
 }
 
@@ -774,7 +903,7 @@ static am_err pg_insert_rows(void *be, const am_table *t, size_t n_cols, const a
 static bool pg_is_maintainer(void *be)
 {
     pg_be *b = be;
-    if (!b->w)
+    if (!b->w || writer_ready(b))
         return false;
     if (!b->has_lock) {
         am_err rc = take_lock(b->w, MAINT_KEY, false);
@@ -793,6 +922,9 @@ static am_err pg_migration_lock(void *be, bool is_take)
     pg_be *b = be;
     if (!b->w)
         return am__err(AM_EIO, "postgres: the writer's connection is down");
+    am_err due = writer_ready(b); /* in the order asked */
+    if (due)
+        return due;
     if (is_take) {
         am_err rc = take_lock(b->w, MIGRATE_KEY, true);
         if (rc == AM_ETIMEDOUT)

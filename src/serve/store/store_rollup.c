@@ -402,9 +402,10 @@ static am_err rollup_load(am_store *s, const acc *a, const char *key, acc *c)
 ** The writer keeps the totals of the keys it wrote last (s->rcache: it is
 ** the only writer of its rows -- its own writer column on a shared
 ** database -- so they are what is stored) and reads a key back only
-** the first time; the upserts then go to the backend as one run_many (a
-** single round trip on PostgreSQL). If the transaction fails, the caller
-** drops the cache.
+** the first time; the upserts then go to the backend as one run_many
+** whose results it does not ask for (on PostgreSQL they go in one
+** pipeline with the COMMIT that follows: no round trip of their own). If
+** the transaction fails, the caller drops the cache.
 */
 am_err am__rollup_flush(am_store *s, amap *m)
 {
@@ -419,10 +420,9 @@ am_err am__rollup_flush(am_store *s, amap *m)
     am_value(*pv)[10] = am__malloc(total * sizeof *pv);
     size_t *hoff = am__malloc(total * sizeof *hoff);
     am_store_stmt *st = am__malloc(total * sizeof *st);
-    bool *changed = am__malloc(total * sizeof *changed);
     am_buf hb;
     am_buf_init(&hb, 0);
-    if (!pv || !hoff || !st || !changed)
+    if (!pv || !hoff || !st)
         rc = AM_ENOMEM;
     static const am_col_type pt[10] = {AM_COL_INT,  AM_COL_INT, AM_COL_REAL, AM_COL_TEXT,
                                        AM_COL_TEXT, AM_COL_INT, AM_COL_INT,  AM_COL_INT,
@@ -500,7 +500,7 @@ am_err am__rollup_flush(am_store *s, amap *m)
         pv[i][8] = (am_value){.v.s = hb.p + hoff[i]};
     }
     for (size_t i = 0; i < n && !rc; i += 256)
-        rc = s->ops->run_many(s->be, st + i, n - i < 256 ? n - i : 256, changed + i);
+        rc = s->ops->run_many(s->be, st + i, n - i < 256 ? n - i : 256, NULL);
     if (rc == AM_ENOMEM)
         rc = am__err(AM_ENOMEM, "out of memory writing rollups");
     am__amap_free(&hours);
@@ -510,6 +510,5 @@ am_err am__rollup_flush(am_store *s, amap *m)
     am__free(hoff);
     am__free(koff);
     am__free(st);
-    am__free(changed);
     return rc;
 }

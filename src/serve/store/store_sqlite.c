@@ -417,7 +417,8 @@ static am_err sqlite_run_many(void *be, const am_store_stmt *sts, size_t n, bool
         am_err rc = sqlite_run(be, true, &sts[i], &c);
         if (rc)
             return rc;
-        changed[i] = c > 0;
+        if (changed)
+            changed[i] = c > 0;
     }
     return AM_OK;
 }
