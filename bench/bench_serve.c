@@ -66,7 +66,7 @@
 #include "serve/serve.h"
 #include "../tests/unit/pg_fixture.h"
 
-#define THREADS 8      /* clients of the batch figures */
+#define THREADS 8       /* clients of the batch figures */
 #define MANY_CLIENTS 64 /* clients of the single-event figure's second run */
 #define BATCH 500
 
@@ -297,8 +297,8 @@ static void wrk_single(const char *base, const char *dir)
         bench_emit_error(name, "cannot write the wrk script");
         return;
     }
-    char *argv[] = {"wrk", "-t2", "-c64", g_opts.is_quick ? "-d1s" : "-d5s",
-                    "-s",  script, url, NULL};
+    char *argv[] = {"wrk", "-t2",  "-c64", g_opts.is_quick ? "-d1s" : "-d5s",
+                    "-s",  script, url,    NULL};
     double rps, p99;
     bool errors;
     const char *why;

@@ -14,8 +14,8 @@
 #include "promql_fmt.h"
 #include "ycfg.h"
 
-am_err am__ycfg_load(const char *file, const char *text, size_t len, am_arena *a,
-                     am_ynode **root, am_buf *errs)
+am_err am__ycfg_load(const char *file, const char *text, size_t len, am_arena *a, am_ynode **root,
+                     am_buf *errs)
 {
     char err[400];
     am_err rc = am__yaml_load(text, len, a, root, err, sizeof err);

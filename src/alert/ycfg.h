@@ -24,8 +24,8 @@ typedef struct am_ycfg {
 /* Load file's text into arena a (am__yaml_load); on a YAML error the
    message goes into errs as "FILE:LINE:COL: what", a is freed and
    AM_EINVAL (or AM_ENOMEM) returned with it as the thread's message. */
-am_err am__ycfg_load(const char *file, const char *text, size_t len, am_arena *a,
-                     am_ynode **root, am_buf *errs);
+am_err am__ycfg_load(const char *file, const char *text, size_t len, am_arena *a, am_ynode **root,
+                     am_buf *errs);
 
 /* Record one problem at n's line (0 without a node). */
 __attribute__((format(printf, 3, 4))) void am__ycfg_err(am_ycfg *c, const am_ynode *n,

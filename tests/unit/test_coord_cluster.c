@@ -769,8 +769,7 @@ static void test_open_refusals(void **state)
     AM_ASSERT_CONTAINS(am_errmsg(), "cluster");
     rf_stop(&solo, SIGTERM);
     /* no seed answers */
-    snprintf(uri, sizeof uri, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d", solo.port,
-             free_port());
+    snprintf(uri, sizeof uri, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d", solo.port, free_port());
     AM_ASSERT_ERR(am_coord_open(uri, NULL, &c), AM_EBACKEND);
     /* a seed that is down, then one that answers: fine */
     snprintf(uri, sizeof uri, "redis+cluster://127.0.0.1:%d,127.0.0.1:%d?prefix=amtest", solo.port,

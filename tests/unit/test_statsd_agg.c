@@ -398,7 +398,6 @@ static void test_datagram(void **state)
 
 /* ------------------------------------------------------------ faults */
 
-
 static int ignore(void *ud, const am_sample *s)
 {
     (void)ud;

@@ -298,8 +298,8 @@ static void pg_close(void *be)
     if (b->has_lock && b->w && !b->n_piped && PQstatus(b->w) == CONNECTION_OK) {
         /* release the lock before we return: the server ends a closed
            session a little later, and a store opened right after this
-           one should find the lock free (not mid-pipeline: unlock()
-           would read the pipeline's results; the session's end frees it) */
+           one should find the lock released (not mid-pipeline: unlock()
+           would read the pipeline's results; the session's end ends it) */
         unlock(b->w, MAINT_KEY, 2.0);
     }
     PQfinish(b->w);
