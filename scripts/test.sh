@@ -89,8 +89,16 @@ for stage in $stages; do
             -DAM_BUILD_BENCH=OFF -DAM_BUILD_EXAMPLES=OFF -DAM_SANITIZE=address,undefined \
             -DCMAKE_BUILD_TYPE=Debug >/dev/null
         cmake --build build-fuzz -j"$JOBS"
-        # one target per core at a time; xargs fails (123) if any did
-        ls build-fuzz/fuzz | grep '^fuzz_' | xargs -P "$JOBS" -n 1 scripts/fuzz_short.sh
+        # one target per core at a time; xargs fails (123) if any did. The
+        # stage has a budget (AM_FUZZ_BUDGET seconds, 240 by default) shared
+        # by the targets, at least 10 s each, so a new target does not make
+        # `make test` longer; scripts/fuzz_long.sh is for fuzzing in depth.
+        targets=$(ls build-fuzz/fuzz | grep '^fuzz_')
+        n=$(echo "$targets" | wc -l)
+        per=$((${AM_FUZZ_BUDGET:-240} * JOBS / n))
+        [ "$per" -ge 10 ] || per=10
+        echo "$n targets, ${AM_FUZZ_SECONDS:-$per} s each"
+        echo "$targets" | AM_FUZZ_SECONDS=${AM_FUZZ_SECONDS:-$per} xargs -P "$JOBS" -n 1 scripts/fuzz_short.sh
         ;;
     *)
         echo "test.sh: unknown stage $stage" >&2
