@@ -155,9 +155,10 @@ void bench_group_http_slowloris(void); /* bench_http.c */
 
 /* wrk (/usr/bin/wrk) with argv (argv[0] is ignored; --latency is added):
    its requests per second, 99th percentile latency (ms, -1 if absent) and
-   whether it saw errors (non-2xx answers, socket errors). false when wrk
-   is missing or failed; then *why says which. bench_http.c */
-bool bench_wrk(char *argv[], double *rps, double *p99_ms, bool *errors, const char **why);
+   the line of errors it printed (non-2xx answers, socket errors: connect,
+   read, write, timeout) into errors ("" when none). false when wrk is
+   missing or failed; then *why says which. bench_http.c */
+bool bench_wrk(char *argv[], double *rps, double *p99_ms, char errors[160], const char **why);
 void bench_group_coord_memory(void);
 void bench_group_packs(void);
 void bench_group_demo(void);      /* bench_demo.c */

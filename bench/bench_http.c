@@ -54,7 +54,7 @@ static double p99_ms(const char *out)
     return -1;
 }
 
-bool bench_wrk(char *argv[], double *rps, double *p99, bool *errors, const char **why)
+bool bench_wrk(char *argv[], double *rps, double *p99, char errors[160], const char **why)
 {
     char *full[24];
     int n = 0;
@@ -79,7 +79,11 @@ bool bench_wrk(char *argv[], double *rps, double *p99, bool *errors, const char 
     const char *r = strstr(out, "Requests/sec:");
     *rps = r ? strtod(r + 13, NULL) : 0;
     *p99 = p99_ms(out);
-    *errors = strstr(out, "Non-2xx") || strstr(out, "Socket errors");
+    const char *e = strstr(out, "Socket errors");
+    if (!e)
+        e = strstr(out, "Non-2xx");
+    int el = e ? (int)strcspn(e, "\n") : 0;
+    snprintf(errors, 160, "%.*s", el, e ? e : "");
     free(out);
     return true;
 }
@@ -99,9 +103,9 @@ static void run_wrk(const char *url, bool gzip, const char *name_rps, const char
     argv[n++] = (char *)url;
     argv[n] = NULL;
     double rps, p99;
-    bool errors;
+    char errors[160];
     const char *why;
-    if (!bench_wrk(argv, &rps, &p99, &errors, &why)) {
+    if (!bench_wrk(argv, &rps, &p99, errors, &why)) {
         bench_emit_error(name_rps, why);
         return;
     }
@@ -112,7 +116,7 @@ static void run_wrk(const char *url, bool gzip, const char *name_rps, const char
     f.has_target = true;
     f.target = 1000;
     f.is_target_min = true;
-    f.note = errors ? "wrk reported errors" : "10,000 series, wrk -t2 -c16 on the same 2 cores";
+    f.note = errors[0] ? "wrk reported errors" : "10,000 series, wrk -t2 -c16 on the same 2 cores";
     bench_emit(&f);
     bench_fig p = {0};
     p.name = name_p99;

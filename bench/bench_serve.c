@@ -300,16 +300,18 @@ static void wrk_single(const char *base, const char *dir)
     char *argv[] = {"wrk", "-t2",  "-c64", g_opts.is_quick ? "-d1s" : "-d5s",
                     "-s",  script, url,    NULL};
     double rps, p99;
-    bool errors;
+    char errors[160], msg[200];
     const char *why;
-    if (!bench_wrk(argv, &rps, &p99, &errors, &why))
+    if (!bench_wrk(argv, &rps, &p99, errors, &why)) {
         bench_emit_error(name, why);
-    else if (errors)
-        bench_emit_error(name, "wrk saw answers other than 200");
-    else
+    } else if (errors[0]) {
+        snprintf(msg, sizeof msg, "wrk: %s", errors);
+        bench_emit_error(name, msg);
+    } else {
         emit(name, "events/s", rps, 20000, true,
              "wrk -t2 -c64 in its own process, 1 event per POST (keep-alive), 200 after "
              "commit");
+    }
 }
 
 static am_serve *start(const char *uri, char *base, size_t cap)
