@@ -38,6 +38,9 @@ extern bench_opts g_opts;
 
 uint64_t bench_now_ns(void);
 
+/* Sort v[0..n) ascending, for medians and percentiles of timed runs. */
+void bench_sort(double *v, size_t n);
+
 /*
 ** A loop under test: run the operation n times. arg is the group's state,
 ** borrowed.

@@ -84,12 +84,6 @@ static void emit(const char *name, const char *unit, double v, bool has_target, 
     bench_emit(&f);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Rate of series (i, k) in increments per step: one series in ten is fast. */
 static double step_of(int i, int k)
 {
@@ -208,7 +202,7 @@ static void bench_round(void)
         if (r >= 3)
             ms[r - 3] = (double)(b - a) / 1e6;
     }
-    qsort(ms, (size_t)rounds, sizeof *ms, cmp_double);
+    bench_sort(ms, (size_t)rounds);
     size_t firing = 0;
     am_promql *q;
     am_promql_result *res;

@@ -100,12 +100,6 @@ static double run(const char *prog, bool instrumented, const char *seconds)
     return v;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 void bench_group_demo(void)
 {
     char prog[4096];
@@ -126,8 +120,8 @@ void bench_group_demo(void)
             return;
         }
     }
-    qsort(on, RUNS, sizeof on[0], cmp);
-    qsort(off, RUNS, sizeof off[0], cmp);
+    bench_sort(on, RUNS);
+    bench_sort(off, RUNS);
 
     bench_fig f = {0};
     f.unit = "steps/s";

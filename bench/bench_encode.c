@@ -30,7 +30,10 @@
 **                                       one-label histograms (default
 **                                       buckets), the first call in a fresh
 **                                       process (--encode-child); target
-**                                       <= 5 ms (issue 14).
+**                                       <= 5 ms (issue 14). Each of these
+**                                       three is the median of five fresh
+**                                       processes, with their range in the
+**                                       note.
 **   encode_second_call_ms               the second call of that process.
 **   encode_third_call_ms                and the third: what best-of-N
 **                                       figures show.
@@ -297,15 +300,17 @@ int bench_encode_child_main(void)
     return 0;
 }
 
-void bench_group_encode_first(void)
+#define FIRST_CHILDREN 5
+
+/* One --encode-child run: per call its wall ms, CPU ms and page faults. */
+static bool encode_child(double ms[3], double cpu[3], double faults[3], double *bytes)
 {
     char *argv[] = {"/proc/self/exe", "--encode-child", NULL};
     char *out = NULL;
     size_t len;
     int status;
-    double ms[3], cpu[3], faults[3], bytes;
     bool ok = bench_run_capture(argv, &out, &len, &status) == 0 && out && WIFEXITED(status) &&
-              WEXITSTATUS(status) == 0 && bench_json_number(out, "bytes", &bytes);
+              WEXITSTATUS(status) == 0 && bench_json_number(out, "bytes", bytes);
     for (int k = 0; ok && k < 3; k++) {
         char m[16], cm[16], f[16];
         snprintf(m, sizeof m, "ms%d", k);
@@ -315,22 +320,46 @@ void bench_group_encode_first(void)
              bench_json_number(out, f, &faults[k]);
     }
     free(out);
-    if (!ok) {
-        bench_emit_error("encode_first_call_ms", "the --encode-child process failed");
-        return;
+    return ok;
+}
+
+void bench_group_encode_first(void)
+{
+    /* each figure is the median of FIRST_CHILDREN fresh processes: one
+       process's first call is one sample, and on this VM a first touch of
+       memory now and then costs the host's time too (7 to 22 ms seen for
+       the same code) */
+    double ms[3][FIRST_CHILDREN], cpu[3][FIRST_CHILDREN], faults[3][FIRST_CHILDREN], bytes = 0;
+    for (int r = 0; r < FIRST_CHILDREN; r++) {
+        double m[3], c[3], f[3];
+        if (!encode_child(m, c, f, &bytes)) {
+            bench_emit_error("encode_first_call_ms", "the --encode-child process failed");
+            return;
+        }
+        for (int k = 0; k < 3; k++) {
+            ms[k][r] = m[k];
+            cpu[k][r] = c[k];
+            faults[k][r] = f[k];
+        }
     }
     static const char *const NAMES[3] = {"encode_first_call_ms", "encode_second_call_ms",
                                          "encode_third_call_ms"};
+    int mid = FIRST_CHILDREN / 2;
     for (int k = 0; k < 3; k++) {
-        char note[200];
+        bench_sort(ms[k], FIRST_CHILDREN);
+        bench_sort(cpu[k], FIRST_CHILDREN);
+        bench_sort(faults[k], FIRST_CHILDREN);
+        char note[300];
         snprintf(note, sizeof note,
                  "fresh process, 100000 one-label counters + 1000 histograms, %.0f bytes: "
-                 "call %d, %.2f ms of CPU, %.0f page faults",
-                 bytes, k + 1, cpu[k], faults[k]);
+                 "call %d, median of %d processes (%.2f-%.2f ms), %.2f ms of CPU, %.0f page "
+                 "faults (medians)",
+                 bytes, k + 1, FIRST_CHILDREN, ms[k][0], ms[k][FIRST_CHILDREN - 1], cpu[k][mid],
+                 faults[k][mid]);
         bench_fig f = {0};
         f.name = NAMES[k];
         f.unit = "ms";
-        f.value = ms[k];
+        f.value = ms[k][mid];
         f.has_target = k == 0;
         f.target = 5;
         f.note = note;

@@ -190,12 +190,6 @@ static double ingest_rate(const char *base, int n_clients, size_t batch, uint64_
     return failed ? -1 : (double)total / secs;
 }
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* p50 and p99 in ms of n GETs of the paths make_path writes. */
 static bool latencies(const char *base, size_t n, void (*make_path)(char *, size_t, size_t, double),
                       double *p50, double *p99)
@@ -216,7 +210,7 @@ static bool latencies(const char *base, size_t n, void (*make_path)(char *, size
         ok = status == 200;
     }
     if (ok) {
-        qsort(ms, n, sizeof *ms, cmp);
+        bench_sort(ms, n);
         *p50 = ms[n / 2];
         *p99 = ms[(size_t)ceil(0.99 * (double)n) - 1];
     }

@@ -432,15 +432,9 @@ static void emit_pair(const char *backend, double ours_v, const char *our_err, d
 
 /* ------------------------------------------------------------ 1M rows */
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void emit_latency(const char *name, double *ms, int n, double target, const char *note)
 {
-    qsort(ms, (size_t)n, sizeof *ms, cmp_d);
+    bench_sort(ms, (size_t)n);
     char nm[80];
     for (int k = 0; k < 2; k++) {
         double q = k ? 0.99 : 0.5;

@@ -412,9 +412,31 @@ static void add_run(am_tblock *t, uint32_t pg, uint32_t off, uint32_t n, uint64_
     *last += am_cell_get_d(&p[n - 1]);
 }
 
-void am__cells_sum(uint32_t slot, uint32_t n, double *out)
+/* A run of two (a counter: its count and fraction; a summary): what an
+   encode of many counters sums most, without the general loops. */
+static void sum_pair(uint32_t pg, uint32_t off, double *out)
 {
-    uint32_t pg = slot >> AM_PAGE_SHIFT, off = slot & AM_PAGE_MASK;
+    uint64_t count = 0;
+    double last = 0;
+    am_acell *p = page_get(&g_dead, pg);
+    if (p) {
+        count = am_cell_get_u(&p[off]);
+        last = am_cell_get_d(&p[off + 1]);
+    }
+    for (am_tblock *t = g_blocks; t; t = t->next) {
+        if ((p = page_get(t, pg))) {
+            count += am_cell_get_u(&p[off]);
+            last += am_cell_get_d(&p[off + 1]);
+        }
+    }
+    out[0] = (double)count;
+    out[1] = last;
+}
+
+/* Any other run (a histogram's buckets); out of line, so that its 8 KiB
+   of stack is not the pair's cost too. */
+static __attribute__((noinline)) void sum_run(uint32_t pg, uint32_t off, uint32_t n, double *out)
+{
     uint64_t counts[AM_PAGE_CELLS];
     double last = 0;
     memset(counts, 0, (n - 1) * sizeof *counts);
@@ -424,6 +446,15 @@ void am__cells_sum(uint32_t slot, uint32_t n, double *out)
     for (uint32_t i = 0; i + 1 < n; i++)
         out[i] = (double)counts[i];
     out[n - 1] = last;
+}
+
+void am__cells_sum(uint32_t slot, uint32_t n, double *out)
+{
+    uint32_t pg = slot >> AM_PAGE_SHIFT, off = slot & AM_PAGE_MASK;
+    if (n == 2)
+        sum_pair(pg, off, out);
+    else
+        sum_run(pg, off, n, out);
 }
 
 void am__tblocks_each(bool (*fn)(am_tblock *t, void *arg), void *arg)

@@ -92,6 +92,10 @@ void am__enc_sample(am_buf *b, const am_family *f, const char *suffix, size_t sl
 /* Render the synthetic pair name="value" (le, a stateset's state) into out;
    returns its length, 0 if it does not fit in cap. */
 size_t am__enc_pair(char *out, size_t cap, const char *name, const char *value);
+/* The pair le="<bound i>" ("+Inf" for i == n_bounds) of histogram f into
+   out (AM_EXTRA_PAIR_MAX bytes); returns its length. A bound's text is a
+   number, so it needs no escaping: a copy, per bucket of every series. */
+size_t am__enc_le(char *out, const am_family *f, size_t i);
 
 /* The pairs and callback of the public am_encode_samples() (expose.h),
    under the names the library's own readers use. */

@@ -122,7 +122,7 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
         break;
     case AM_TYPE_HISTOGRAM:
         for (size_t i = 0; i <= f->n_bounds; i++) {
-            size_t n = am__enc_pair(extra, sizeof extra, "le", i < f->n_bounds ? f->le[i] : "+Inf");
+            size_t n = am__enc_le(extra, f, i);
             line(b, f, "_bucket", 7, s, extra, n, s->buckets[i], s->ex ? &s->ex[i] : NULL);
         }
         if (s->sum >= 0 && (f->n_bounds == 0 || f->bounds[0] >= 0)) {

@@ -86,7 +86,7 @@ static void series(am_enc *e, const am_family *f, const am_series *s)
         break;
     case AM_TYPE_HISTOGRAM:
         for (size_t i = 0; i <= f->n_bounds; i++) {
-            size_t n = am__enc_pair(extra, sizeof extra, "le", i < f->n_bounds ? f->le[i] : "+Inf");
+            size_t n = am__enc_le(extra, f, i);
             line(b, f, "_bucket", 7, s, extra, n, s->buckets[i]);
         }
         line(b, f, "_sum", 4, s, NULL, 0, s->sum);

@@ -89,6 +89,16 @@ size_t am__enc_pair(char *out, size_t cap, const char *name, const char *value)
     return len;
 }
 
+size_t am__enc_le(char *out, const am_family *f, size_t i)
+{
+    const char *t = i < f->n_bounds ? f->le[i] : "+Inf";
+    size_t n = strlen(t);
+    memcpy(out, "le=\"", 4);
+    memcpy(out + 4, t, n);
+    out[4 + n] = '"';
+    return n + 5;
+}
+
 static const am_exview *read_exemplars(walk *w, const am_child *c, size_t n)
 {
     if (!atomic_load_explicit(&((am_child *)c)->ex, am_acquire))

@@ -399,6 +399,40 @@ static size_t short_decimal(char *out, double v)
     return 0;
 }
 
+/* "00" .. "99": two digits per division (the store renders a few
+   million integers a second into its rollup histograms) */
+static const char DIGIT_PAIRS[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536"
+    "37383940414243444546474849505152535455565758596061626364656667686970717273"
+    "7475767778798081828384858687888990919293949596979899";
+
+static size_t digits_u32(uint32_t u)
+{
+    if (u < 100000)
+        return u < 100 ? 1 + (u >= 10) : u < 1000 ? 3 : u < 10000 ? 4 : 5;
+    return u < 10000000 ? 6 + (u >= 1000000) : u < 100000000 ? 8 : u < 1000000000 ? 9 : 10;
+}
+
+/* x's digits at out, NUL-terminated; returns their count. */
+static inline size_t put_u32(char *out, uint32_t x)
+{
+    size_t n = digits_u32(x);
+    char *w = out + n;
+    *w = '\0';
+    while (x >= 100) {
+        w -= 2;
+        memcpy(w, DIGIT_PAIRS + 2 * (x % 100), 2);
+        x /= 100;
+    }
+    if (x >= 10) {
+        w -= 2;
+        memcpy(w, DIGIT_PAIRS + 2 * x, 2);
+    } else {
+        *--w = (char)('0' + x);
+    }
+    return n;
+}
+
 size_t am__fmt_double(char *out, double v)
 {
     return am__fmt_real(out, v, AM_FMT_GO);
@@ -406,6 +440,8 @@ size_t am__fmt_double(char *out, double v)
 
 size_t am__fmt_real(char *out, double v, am_fmt_form form)
 {
+    if (v >= 1 && v < 1e6 && v == (double)(uint32_t)v)
+        return put_u32(out, (uint32_t)v); /* a count below a million, before any other test */
     if (isnan(v)) {
         memcpy(out, "NaN", 4);
         return 3;
@@ -427,17 +463,8 @@ size_t am__fmt_real(char *out, double v, am_fmt_form form)
         out[1] = '\0';
         return 1;
     }
-    if (v < 1e6 && v == (double)(uint32_t)v) {
-        /* The common case, a count below a million: its digits as they are. */
-        char tmp[8];
-        size_t n = 0;
-        for (uint32_t u = (uint32_t)v; u; u /= 10)
-            tmp[n++] = (char)('0' + u % 10);
-        while (n)
-            out[o++] = tmp[--n];
-        out[o] = '\0';
-        return o;
-    }
+    if (v < 1e6 && v == (double)(uint32_t)v)
+        return o + put_u32(out + o, (uint32_t)v); /* a negative count */
     if (v >= 1e-4 && v < 1e6) {
         size_t n = short_decimal(out + o, v);
         if (n) {
@@ -530,20 +557,6 @@ double am__millis_value(double v)
     return r;
 }
 
-/* "00" .. "99": two digits per division (the store renders a few
-   million integers a second into its rollup histograms) */
-static const char DIGIT_PAIRS[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536"
-    "37383940414243444546474849505152535455565758596061626364656667686970717273"
-    "7475767778798081828384858687888990919293949596979899";
-
-static size_t digits_u32(uint32_t u)
-{
-    if (u < 100000)
-        return u < 100 ? 1 + (u >= 10) : u < 1000 ? 3 : u < 10000 ? 4 : 5;
-    return u < 10000000 ? 6 + (u >= 1000000) : u < 100000000 ? 8 : u < 1000000000 ? 9 : 10;
-}
-
 /* Above 2^32 (rare here): a digit at a time. */
 static __attribute__((noinline)) size_t fmt_u64(char *out, uint64_t u)
 {
@@ -568,20 +581,5 @@ size_t am__fmt_int(char *out, int64_t v)
         out[o++] = '-';
     if (u > UINT32_MAX)
         return o + fmt_u64(out + o, u);
-    uint32_t x = (uint32_t)u; /* 32-bit arithmetic, two digits a division */
-    size_t n = digits_u32(x);
-    char *w = out + o + n;
-    *w = '\0';
-    while (x >= 100) {
-        w -= 2;
-        memcpy(w, DIGIT_PAIRS + 2 * (x % 100), 2);
-        x /= 100;
-    }
-    if (x >= 10) {
-        w -= 2;
-        memcpy(w, DIGIT_PAIRS + 2 * x, 2);
-    } else {
-        *--w = (char)('0' + x);
-    }
-    return o + n;
+    return o + put_u32(out + o, (uint32_t)u); /* 32-bit arithmetic, two digits a division */
 }
