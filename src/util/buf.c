@@ -39,7 +39,7 @@ void am_buf_adopt(am_buf *b, char *p, size_t cap)
     b->p[0] = '\0';
 }
 
-char *am_buf_reserve(am_buf *b, size_t n)
+char *am_buf_reserve_slow(am_buf *b, size_t n)
 {
     if (b->err)
         return NULL;

@@ -28,8 +28,7 @@ void am_buf_init(am_buf *b, size_t max);
 void am_buf_free(am_buf *b);
 /* Start b (initialised, empty) on block p of cap >= 1 bytes from am__malloc(): takes p. */
 void am_buf_adopt(am_buf *b, char *p, size_t cap);
-/* Ensure room for n more bytes; returns a pointer to write at, or NULL. */
-char *am_buf_reserve(am_buf *b, size_t n);
+char *am_buf_reserve_slow(am_buf *b, size_t n);
 void am_buf_append_slow(am_buf *b, const void *s, size_t n);
 void am_buf_printf(am_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Detach the content: owned result, free with am__free(); the buf is reset. */
@@ -49,6 +48,15 @@ static inline void am_buf_append(am_buf *b, const void *s, size_t n)
         return;
     }
     am_buf_append_slow(b, s, n);
+}
+
+/* Ensure room for n more bytes; returns a pointer to write at, or NULL.
+   Inline: an encoder reserves once per sample. */
+static inline char *am_buf_reserve(am_buf *b, size_t n)
+{
+    if (b->len + n < b->cap && !b->err)
+        return b->p + b->len;
+    return am_buf_reserve_slow(b, n);
 }
 
 static inline void am_buf_puts(am_buf *b, const char *s)

@@ -438,10 +438,19 @@ size_t am__fmt_double(char *out, double v)
     return am__fmt_real(out, v, AM_FMT_GO);
 }
 
+static size_t fmt_real_rest(char *out, double v, am_fmt_form form);
+
 size_t am__fmt_real(char *out, double v, am_fmt_form form)
 {
     if (v >= 1 && v < 1e6 && v == (double)(uint32_t)v)
         return put_u32(out, (uint32_t)v); /* a count below a million, before any other test */
+    return fmt_real_rest(out, v, form);
+}
+
+/* Everything else, out of line: the count's path above stays a leaf
+   function without this one's stack. */
+static __attribute__((noinline)) size_t fmt_real_rest(char *out, double v, am_fmt_form form)
+{
     if (isnan(v)) {
         memcpy(out, "NaN", 4);
         return 3;
