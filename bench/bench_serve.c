@@ -380,7 +380,14 @@ void bench_group_serve(void)
     if (!s) {
         bench_emit_error("serve_http_sqlite_events_per_s", am_errmsg());
     } else {
+        am_store_stats st0, st1;
+        am_store_get_stats(am__serve_store(s), &st0);
         double v = ingest_rate(base, THREADS, BATCH, &seq);
+        am_store_get_stats(am__serve_store(s), &st1);
+        if (getenv("AM_BENCH_STORE_DEBUG"))
+            fprintf(stderr, "serve: %llu records in %llu batches\n",
+                    (unsigned long long)(st1.committed - st0.committed),
+                    (unsigned long long)(st1.batches - st0.batches));
         if (v > 0)
             emit("serve_http_sqlite_events_per_s", "events/s", v, 100000, true,
                  "8 clients, 500 events per POST, 200 after commit");
@@ -412,7 +419,14 @@ void bench_group_serve(void)
     } else if (!(s = start(pg.uri, base, sizeof base))) {
         bench_emit_error("serve_http_pg_events_per_s", am_errmsg());
     } else {
+        am_store_stats st0, st1;
+        am_store_get_stats(am__serve_store(s), &st0);
         double v = ingest_rate(base, THREADS, BATCH, &seq);
+        am_store_get_stats(am__serve_store(s), &st1);
+        if (getenv("AM_BENCH_STORE_DEBUG"))
+            fprintf(stderr, "serve: %llu records in %llu batches\n",
+                    (unsigned long long)(st1.committed - st0.committed),
+                    (unsigned long long)(st1.batches - st0.batches));
         if (v > 0)
             emit("serve_http_pg_events_per_s", "events/s", v, 0, false,
                  "8 clients, 500 events per POST, 200 after commit");
