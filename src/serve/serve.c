@@ -64,6 +64,7 @@ enum {
     S_DELETED,
     S_DUPLICATES,
     S_QUEUED,
+    S_WRITER_CPU,
     S_DROPPED,
     S_SERIES,
     S_SERIES_LIMIT,
@@ -90,6 +91,10 @@ static const am_metric_def STORE[] = {
                       NULL, 0, NULL, "agentmon"},
     [S_QUEUED] = {"store", AM_TYPE_GAUGE, "agentmon_store_queued_records", NULL,
                   "Records waiting for the store's writer.", NULL, NULL, NULL, 0, NULL, "agentmon"},
+    [S_WRITER_CPU] = {"store", AM_TYPE_COUNTER, "agentmon_store_writer_cpu_seconds_total", NULL,
+                      "CPU time of the store's writer thread, which inserts and commits every "
+                      "record: a rate near 1 means the writer is what limits ingest.",
+                      NULL, NULL, NULL, 0, NULL, "agentmon"},
     [S_DROPPED] = {"store", AM_TYPE_COUNTER, "agentmon_ingest_dropped_total", NULL,
                    "Samples (StatsD flushes, scrapes, /proc) not stored, by why: queue_full (the "
                    "samples' share of the store's queue was full), invalid (the store refuses "
@@ -323,6 +328,9 @@ static void collect_row(am_sink *sink, void *ud)
         break;
     case S_QUEUED:
         v = (double)st.queued;
+        break;
+    case S_WRITER_CPU:
+        v = st.writer_cpu_s;
         break;
     default:
         return;

@@ -182,9 +182,12 @@ static void test_types_and_nulls(void **state)
     json_decref(rows);
 
     /* a resent id is skipped and counted */
+    double cpu0 = st.writer_cpu_s;
     put_comms(s, c, 2);
     am_store_get_stats(s, &st);
     AM_ASSERT_EQ(st.duplicates, 2);
+    /* the writer's CPU time: spent on the batches, never going back */
+    assert_true(cpu0 > 0 && st.writer_cpu_s >= cpu0 && st.writer_cpu_s < 60);
     AM_ASSERT_EQ(count_rows(s, AM_T_COMMUNICATION), 3);
     am_store_close(s);
 

@@ -785,6 +785,7 @@ am_err am__store_open_version(const char *uri, const am_store_opts *o, int max_v
         return rc;
     }
     s->has_writer = true;
+    s->has_writer_clock = pthread_getcpuclockid(s->writer, &s->writer_clock) == 0;
     *out = s;
     return AM_OK;
 }
@@ -1093,6 +1094,10 @@ void am_store_get_stats(am_store *s, am_store_stats *out)
     *out = s->st;
     out->queued = s->n_queued;
     pthread_mutex_unlock(&s->mu);
+    struct timespec ts;
+    out->writer_cpu_s = s->has_writer_clock && clock_gettime(s->writer_clock, &ts) == 0
+                            ? (double)ts.tv_sec + (double)ts.tv_nsec / 1e9
+                            : 0;
 }
 
 void am__store_count_read(am_store *s, uint64_t raw, uint64_t rollup)

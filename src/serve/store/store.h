@@ -332,6 +332,8 @@ typedef struct am_store_stats {
     uint64_t retention_runs;   /* retention delete statements that removed rows */
     uint64_t rollup_rows_read; /* by summaries, from the rollup tables */
     uint64_t raw_rows_read;    /* by summaries, from the record tables */
+    double writer_cpu_s;       /* CPU seconds the writer thread used: near one a second, it
+                                  is the collector's bottleneck */
 } am_store_stats;
 
 void am_store_get_stats(am_store *s, am_store_stats *out);

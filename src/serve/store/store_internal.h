@@ -128,7 +128,8 @@ struct am_store {
     char broken_msg[256];
     am_store_stats st;
     pthread_t writer;
-    bool has_writer;
+    clockid_t writer_clock; /* its CPU time, for writer_cpu_s */
+    bool has_writer, has_writer_clock;
 };
 
 /* rollup levels, seconds: hours, then minutes */
