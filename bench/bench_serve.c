@@ -12,6 +12,15 @@
 **                                    which the collector sends only after
 **                                    the batch is committed (group commit).
 **                                    Target >= 100,000.
+**   serve_http_sqlite_writer_events_per_cpu_s
+**                                    during that run, the records the
+**                                    store's writer committed per second of
+**                                    its own CPU time
+**                                    (agentmon_store_writer_cpu_seconds_total),
+**                                    and in the note how busy it was: the
+**                                    writer is one thread, so this is what
+**                                    the figure above can reach when the
+**                                    writer has a core to itself.
 **   serve_http_sqlite_single_events_per_s
 **                                    the same with one event per request:
 **                                    the cost of a request, and what a
@@ -382,17 +391,29 @@ void bench_group_serve(void)
     } else {
         am_store_stats st0, st1;
         am_store_get_stats(am__serve_store(s), &st0);
+        uint64_t t0 = bench_now_ns();
         double v = ingest_rate(base, THREADS, BATCH, &seq);
+        double wall = (double)(bench_now_ns() - t0) / 1e9;
         am_store_get_stats(am__serve_store(s), &st1);
+        double records = (double)(st1.committed - st0.committed),
+               cpu = st1.writer_cpu_s - st0.writer_cpu_s;
         if (getenv("AM_BENCH_STORE_DEBUG"))
-            fprintf(stderr, "serve: %llu records in %llu batches\n",
-                    (unsigned long long)(st1.committed - st0.committed),
+            fprintf(stderr, "serve: %.0f records in %llu batches\n", records,
                     (unsigned long long)(st1.batches - st0.batches));
-        if (v > 0)
+        if (v > 0) {
             emit("serve_http_sqlite_events_per_s", "events/s", v, 100000, true,
                  "8 clients, 500 events per POST, 200 after commit");
-        else
+            char note[200];
+            snprintf(note, sizeof note,
+                     "the bound of one writer thread on this workload: records committed per "
+                     "second of its CPU; it was busy %.2f of the run above",
+                     cpu / wall);
+            if (cpu > 0)
+                emit("serve_http_sqlite_writer_events_per_cpu_s", "events/s", records / cpu, 0,
+                     true, note);
+        } else {
             bench_emit_error("serve_http_sqlite_events_per_s", "a request failed");
+        }
         v = ingest_rate(base, THREADS, 1, &seq);
         if (v > 0)
             emit("serve_http_sqlite_single_events_per_s", "events/s", v, 20000, true,
