@@ -1,6 +1,6 @@
 /*
 ** sqlite_walbuf.c: a SQLite VFS over the default one that gathers a
-** transaction's writes to the WAL into one pwrite().
+** transaction's writes to the WAL into a few pwrite()s, ~30 pages each.
 **
 ** WHY. SQLite appends each WAL frame with two writes -- its 24-byte header,
 ** then the page -- so a commit of N pages costs 2N system calls, and on
@@ -80,7 +80,6 @@ static int flush(wb_file *f)
         atomic_fetch_add_explicit(&g_done, 1, am_relaxed);
     }
     f->len = 0;
-    f->is_commit_next = 0;
     if (t_pending == f)
         t_pending = NULL;
     return rc;
@@ -122,7 +121,10 @@ static int wb_write(sqlite3_file *file, const void *p, int n, sqlite3_int64 off)
         f->is_commit_next = (h[4] | h[5] | h[6] | h[7]) != 0;
         return SQLITE_OK;
     }
-    return f->is_commit_next ? flush(f) : SQLITE_OK;
+    if (!f->is_commit_next)
+        return SQLITE_OK;
+    f->is_commit_next = 0; /* this was the commit frame's page */
+    return flush(f);
 }
 
 static int wb_close(sqlite3_file *file)
