@@ -35,6 +35,12 @@
 **                                    more clients put more events in each
 **                                    commit; with 8 the commit's round trip
 **                                    bounds the figure at 8 events a commit.
+**                                    (With 8 connections and a client that
+**                                    costs nothing -- wrk -c8 -- the round
+**                                    trip was 544 us at p50 on the 2-core
+**                                    VM: about 11 system calls a request at
+**                                    5-15 us each, so 8 clients top out
+**                                    near 14.7k/s there; issue 14's note.)
 **   serve_http_sqlite_single_events_per_s_wrk
 **                                    the same load from wrk (-t2 -c64, a
 **                                    Lua script making each event's id) in a
