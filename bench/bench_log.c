@@ -34,9 +34,9 @@
 ** formatter and a StreamHandler on /dev/null for the two log figures;
 ** prometheus_client's Histogram.observe with an exemplar for the traced
 ** observation; for the trace figures what OpenTelemetry's Python SDK does
-** (random.getrandbits ids, its traceparent regular expression, % format). Each check after timing:
-*the logger dropped nothing, the
-** histogram holds every observation; else the figure carries an error note.
+** (random.getrandbits ids, its traceparent regular expression, % format).
+** Each check after timing: the logger dropped nothing, the histogram holds
+** every observation; else the figure carries an error note.
 */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, readlink, barriers in strict C11 */
 

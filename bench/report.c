@@ -10,9 +10,9 @@
 ** minimum). peer/peer_value/ratio (peer divided by ours: how many times we
 ** are faster or smaller) when the peer measured the same figure in this
 ** run; ratio_target/ratio_ok for the speed figures the issue wants N times
-** faster than Python (100 unless the figure says otherwise). "peer":"unavailable" (with peer_error)
-*when the peer
-** could not run. reference: numbers quoted in the issue for clients that do
+** faster than Python (100 unless the figure says otherwise).
+** "peer":"unavailable" (with peer_error) when the peer could not run.
+** reference: numbers quoted in the issue for clients that do
 ** not run here -- context only, never compared. note: how to read it.
 **
 ** Lines are flushed one by one so a slow group shows its figures as they

@@ -207,8 +207,8 @@ AM_EXTERN am_err am_coord_configure(am_coord *c, const am_coord_opts *o);
 /*
 ** am_coord_register: make an endpoint known before anything is sent to it:
 ** it appears in the metrics (its dead-letter and DLQ-growth counters at 0)
-** and receives broadcasts. Sending to an agent registers it too. Returns AM_OK, AM_EINVAL or a
-*backend error. Since: 0.1
+** and receives broadcasts. Sending to an agent registers it too. Returns
+** AM_OK, AM_EINVAL or a backend error. Since: 0.1
 */
 AM_EXTERN am_err am_coord_register(am_coord *c, const char *agent);
 

@@ -44,9 +44,8 @@
 ** several processes appending to it do not either. A pipe or socket whose
 ** reader has gone away makes the write fail (counted as dropped) instead
 ** of killing the process with SIGPIPE (which kind of descriptor fd is, is
-** looked at when the logger is made: do not dup2 a pipe over it later). The library itself never
-*prints:
-** nothing is written except the lines you log.
+** looked at when the logger is made: do not dup2 a pipe over it later). The
+** library itself never prints: nothing is written except the lines you log.
 **
 ** LEVELS. Lines below the logger's level are discarded before formatting.
 ** A logger's level comes from its options, or from the environment

@@ -266,9 +266,9 @@ AM_EXTERN am_err am_counter_new(am_registry *r, const am_metric_opts *o, am_coun
 /*
 ** am_counter_with: resolve label values to the child series, creating it if
 ** needed. values: n strings, copied on creation, valid UTF-8 of at most
-** AM_MAX_LABEL_VALUE bytes; "__overflow__" is reserved (see AM_ELIMIT). Resolve once and keep the
-*handle: this is the
-** only call that hashes strings. Lock-free when the child exists.
+** AM_MAX_LABEL_VALUE bytes; "__overflow__" is reserved (see AM_ELIMIT).
+** Resolve once and keep the handle: this is the only call that hashes
+** strings. Lock-free when the child exists.
 ** Returns AM_OK; AM_ELIMIT when the family is at its child limit: *out is
 ** then the family's overflow series (label values "__overflow__") and
 ** agentmon_cardinality_overflow_total{metric} counts the call; AM_EINVAL

@@ -58,11 +58,11 @@
 ** runs beside it, on the id's master) -- neither when the id's slot is on
 ** the agent's master; an id the coordinator generates (am__redis_new_id,
 ** chosen in its recipient's bucket) costs nothing more. A claim made by
-** send.lua is confirmed by a replica with the message (it is one script). What it leaves: a claim
-*whose
-** release was lost stays until its id is used again -- a few bytes per
-** process killed at the wrong moment -- and an id whose message was acked
-** can be sent to another agent only after the release (at once, normally).
+** send.lua is confirmed by a replica with the message (it is one script).
+** What it leaves: a claim whose release was lost stays until its id is
+** used again -- a few bytes per process killed at the wrong moment -- and
+** an id whose message was acked can be sent to another agent only after
+** the release (at once, normally).
 ** A process stalled for more than 60 s between its claim and its send
 ** could, after a take-over, queue a message whose id another agent holds
 ** too; nothing else can.

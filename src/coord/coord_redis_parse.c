@@ -28,9 +28,9 @@
 ** six big-endian 32-bit counts, and four big-endian doubles: the
 ** enqueued_at of each queue's head (-1 none, -2 not known yet) and the
 ** next timer (-1 none). Agent names never contain a space (coord.c
-** refuses them), so the first space ends the name. Anyone with access to Redis can write that hash,
-*so the
-** line is read as strictly as the URI: a line that does not parse is
+** refuses them), so the first space ends the name. Anyone with access to
+** Redis can write that hash, so the line is read as strictly as the URI: a
+** line that does not parse is
 ** recounted from the keys, never guessed at.
 **
 ** Threading: none; both functions only touch their arguments and the

@@ -4,9 +4,8 @@
 ** DESIGN
 ** Several registries can go into one exposition; their sorted family lists
 ** are merged by name (see am__encode), and with them the families of a
-** source that is not a registry (the shared-memory segment, src/shm). Lock order is registry
-*(shared), then
-** family (its mutex, so children do
+** source that is not a registry (the shared-memory segment, src/shm). Lock
+** order is registry (shared), then family (its mutex, so children do
 ** not come and go mid-walk), then cells (shared, so values are summed while
 ** no thread folds or releases cells). Lookups and hot-path writes go on
 ** meanwhile: they take none of these. Callback families run their collect

@@ -17,9 +17,9 @@
 ** The grammar is RFC 8259's, strictly: UTF-8 is checked (an invalid byte,
 ** a lone surrogate escape, a control character in a string are errors);
 ** numbers follow its grammar and must be finite as doubles, at most
-** AM_NUM_MAX_TEXT characters long; nesting is bounded by AM_JSON_MAX_DEPTH. Duplicate member names
-*are the caller's to
-** detect (it knows what a name means). Not thread-safe: one reader, one
+** AM_NUM_MAX_TEXT characters long; nesting is bounded by AM_JSON_MAX_DEPTH.
+** Duplicate member names are the caller's to detect (it knows what a name
+** means). Not thread-safe: one reader, one
 ** thread.
 */
 #ifndef AM_UTIL_JSON_H

@@ -7,9 +7,8 @@
 ** INPUT: the bytes are fed to hiredis's own reader (as they would come
 ** off a socket); each complete reply it makes is given to both topology
 ** parsers. (Inputs whose headers announce more than 65536 elements or
-** bytes are not: hiredis 0.14 allocates what is announced first.) All the bytes are also an error
-*reply's text for the
-** redirection parser.
+** bytes are not: hiredis 0.14 allocates what is announced first.) All the
+** bytes are also an error reply's text for the redirection parser.
 **
 ** WHAT IT CHECKS
 **   Topology. am__redis_topo_shards / _slots return AM_OK or AM_EPROTO
