@@ -15,7 +15,7 @@
 ** the coordinator, checked in an id set split into 64 locked shards (so
 ** sends to different agents rarely meet there either).
 **
-** A reservation is named by a serial that is never reused; ack and nack
+** A reservation is named by a serial that its agent never reuses; ack and nack
 ** find it by that serial, so a consumer whose reservation expired and was
 ** handed to someone else gets AM_ENOTFOUND instead of settling the other
 ** consumer's delivery. Expired reservations are settled lazily by take()
@@ -78,7 +78,12 @@ struct magent {
     mlist q[3];
     mlist dlq;
     am_heap delayed, inflight;
-    am__map res; /* reservations: serial (borrowed: &m->serial) -> m */
+    am__map res;     /* reservations: serial (borrowed: &m->serial) -> m */
+    uint64_t serial; /* the next reservation's: unique in the agent, whose
+                        table alone ack and nack look it up in */
+    /* agents sit side by side in their slab, and two threads working on
+       two of them would otherwise write one cache line at their border */
+    char pad[AM_CACHE_LINE];
 };
 
 /* The agent table: open addressing over atomic pointers, read without a
@@ -99,7 +104,8 @@ typedef struct atab {
 
 typedef struct idshard {
     pthread_mutex_t lock;
-    am__map ids; /* id (borrowed: the message's) -> message */
+    am__map ids;             /* id (borrowed: the message's) -> message */
+    char pad[AM_CACHE_LINE]; /* its neighbours' locks on other cache lines */
 } idshard;
 
 /* Agents live in slabs of SLAB, in creation order, so walking all of them
@@ -117,7 +123,7 @@ typedef struct mem {
     slabs *_Atomic slab;
     _Atomic size_t n;          /* agents made */
     pthread_mutex_t grow_lock; /* adding agents */
-    _Atomic uint64_t serial;
+    char pad[AM_CACHE_LINE];   /* what every call reads, away from the shards' locks */
     idshard ids[SHARDS];
 } mem;
 
@@ -380,7 +386,6 @@ static am_err m_open(am_coord *c, const char *uri)
         pthread_mutex_init(&b->ids[i].lock, NULL);
         b->ids[i].ids.is_key_borrowed = true;
     }
-    atomic_init(&b->serial, 1);
     c->be = b;
     return AM_OK;
 }
@@ -548,7 +553,6 @@ static am_coord_delivery *delivery_of(const mmsg *m, double now)
 static am_err m_take(am_coord *c, const char *agent, double visibility_s, unsigned max_attempts,
                      am_coord_delivery **out)
 {
-    mem *b = c->be;
     magent *a;
     am_err rc = agent_get(c, agent, &a);
     if (rc)
@@ -568,7 +572,7 @@ static am_err m_take(am_coord *c, const char *agent, double visibility_s, unsign
         pthread_mutex_unlock(&a->lock);
         return am__err(AM_ENOMEM, "out of memory reserving a message");
     }
-    m->serial = atomic_fetch_add(&b->serial, 1);
+    m->serial = ++a->serial;
     m->attempt++;
     am_coord_delivery *d = delivery_of(m, now);
     if (!d) {

@@ -19,6 +19,11 @@
 #define AM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define AM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* Bytes between what two threads write, so that neither's writes move the
+   other's cache line (x86-64 and most ARM cores: 64-byte lines). A pad, not
+   an alignment: blocks come from am__malloc, which may be the user's. */
+#define AM_CACHE_LINE 64
+
 #define am_relaxed memory_order_relaxed
 #define am_acquire memory_order_acquire
 #define am_release memory_order_release
