@@ -229,6 +229,9 @@ am_err am_coord_open(const char *uri, const am_coord_opts *o, am_coord **out)
         am__coord_metrics_fini(c);
         goto fail;
     }
+    /* only now: a scrape on another thread (a /metrics request, the alerting
+       engine reading the registry) that found c sooner met no backend */
+    am__coord_metrics_link(c);
     *out = c;
     return AM_OK;
 fail:

@@ -180,8 +180,11 @@ am_err am__coord_refresh(am_coord *c);
 /* Free a snapshot; NULL is a no-op. */
 void am__coord_snap_free(am__snap *s);
 
-/* Register the metrics of c and put it on the scrape list. */
+/* Register the metrics of c; then, once its backend is open, put it on
+   the scrape list (a scrape on another thread reads the backend from then
+   on); fini takes it off the list, and may run whether or not it was on. */
 am_err am__coord_metrics_init(am_coord *c);
+void am__coord_metrics_link(am_coord *c);
 void am__coord_metrics_fini(am_coord *c);
 
 /* Validate an agent name ("type:instance", printable, <= AM_COORD_MAX_NAME). */

@@ -8,8 +8,10 @@
 ** reported through callback families. Several coordinators may share a
 ** registry (the families are registered once and shared); the callbacks
 ** walk the list of open coordinators and report those that use the
-** registry being scraped. Closing a coordinator takes it off the list
-** under the same lock a scrape holds, so a scrape never reads a closed one.
+** registry being scraped. A coordinator joins the list once its backend
+** is open, and closing takes it off first, both under the lock a scrape
+** holds, so a scrape never reads a backend that is not (or no longer)
+** open.
 **
 ** A scrape never waits for a remote backend: a memory coordinator's
 ** lengths are read at the scrape (a lock per agent, no I/O), a Redis
@@ -442,11 +444,15 @@ am_err am__coord_metrics_init(am_coord *c)
         if (rc)
             return rc;
     }
+    return AM_OK;
+}
+
+void am__coord_metrics_link(am_coord *c)
+{
     pthread_mutex_lock(&g_open_lock);
     c->next_open = g_open;
     g_open = c;
     pthread_mutex_unlock(&g_open_lock);
-    return AM_OK;
 }
 
 void am__coord_metrics_fini(am_coord *c)

@@ -27,6 +27,54 @@ static void test_close_with_everything(void **state)
     am_registry_free(r);
 }
 
+/* A registry scraped on one thread while coordinators open and close on
+   another: the scrape reads the queue lengths of every open coordinator
+   of the registry, and must never meet one whose backend is not open yet
+   (am_coord_open put it on the scrape list before opening the backend:
+   the demo's alerting thread crashed on it, about one start in 80). */
+typedef struct scraper {
+    am_registry *r;
+    atomic_bool stop;
+    unsigned scrapes;
+} scraper;
+
+static void *scrape_loop(void *p)
+{
+    scraper *s = p;
+    while (!atomic_load(&s->stop)) {
+        char *text;
+        size_t len;
+        if (am_encode(&s->r, 1, AM_FORMAT_PROMETHEUS, &text, &len) == AM_OK)
+            am_free(text);
+        s->scrapes++;
+    }
+    return NULL;
+}
+
+static void test_scrape_while_opening(void **state)
+{
+    (void)state;
+    scraper s = {.scrapes = 0};
+    AM_ASSERT_OK(am_registry_new(&s.r));
+    am_coord_opts o = suite_opts(s.r);
+    am_coord *keep; /* the families exist, and one coordinator is always there */
+    AM_ASSERT_OK(am_coord_open("memory:", &o, &keep));
+    AM_ASSERT_OK(send_to(keep, "coder:1", NULL, 5, "x"));
+    pthread_t th;
+    atomic_init(&s.stop, false);
+    assert_int_equal(pthread_create(&th, NULL, scrape_loop, &s), 0);
+    for (int i = 0; i < 3000; i++) {
+        am_coord *c;
+        AM_ASSERT_OK(am_coord_open("memory:", &o, &c));
+        am_coord_close(c);
+    }
+    atomic_store(&s.stop, true);
+    pthread_join(th, NULL);
+    assert_true(s.scrapes > 0);
+    am_coord_close(keep);
+    am_registry_free(s.r);
+}
+
 /* Built without Redis, a redis:// URI is refused by name, not taken for a typo. */
 static void test_redis_uri_without_redis(void **state)
 {
@@ -46,6 +94,7 @@ int main(void)
     g_uri = "memory:";
     int rc = coord_suite_run("coordinator conformance: memory");
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_close_with_everything),
+                                       cmocka_unit_test(test_scrape_while_opening),
                                        cmocka_unit_test(test_redis_uri_without_redis)};
     rc |= cmocka_run_group_tests(tests, NULL, NULL);
     return rc;
