@@ -119,6 +119,20 @@ AM_EXTERN am_err am_set_allocator(const am_allocator *a);
 AM_EXTERN void am_free(void *p);
 
 /*
+** am_fork_enter, am_fork_leave: bracket a section that fork() must not cut.
+** fork() waits until no section is open and lets none open; the child
+** starts with none. The library's own locks are taken inside such sections,
+** so a child may use the metrics core whatever other threads were doing
+** (objects that own threads or sockets -- HTTP servers, coordinators,
+** senders -- stay the parent's: open new ones in the child). Bracket code
+** of your own whose locks a child needs, or a section a child must not see
+** half done. Sections nest; never wait inside one for the thread that
+** forks, never fork inside one. Thread-safe; never fail. Since: 0.3
+*/
+AM_EXTERN void am_fork_enter(void);
+AM_EXTERN void am_fork_leave(void);
+
+/*
 ** am_shutdown: free the default registry and the library's process-wide
 ** state so that leak checkers see a clean exit. Every handle is invalid
 ** afterwards; call once, when no other thread uses the library. Since: 0.1

@@ -41,6 +41,7 @@
 
 #include "../util/alloc.h"
 #include "cells.h"
+#include "fork.h"
 
 typedef struct dirhdr {
     struct dirhdr *next_old;
@@ -230,12 +231,12 @@ static void block_unlink(am_tblock *t)
 
 static void block_retire(am_tblock *t)
 {
-    pthread_rwlock_wrlock(&g_lock);
+    am__wrlock(&g_lock);
     block_fold(t);
     block_unlink(t);
     if (g_live == 0)
         reset_all();
-    pthread_rwlock_unlock(&g_lock);
+    am__rwunlock(&g_lock);
     am__free(t);
 }
 
@@ -264,12 +265,12 @@ am_tblock *am__tblock_get(void)
         am__free(t);
         return NULL;
     }
-    pthread_rwlock_wrlock(&g_lock);
+    am__wrlock(&g_lock);
     t->next = g_blocks;
     if (g_blocks)
         g_blocks->prev = t;
     g_blocks = t;
-    pthread_rwlock_unlock(&g_lock);
+    am__rwunlock(&g_lock);
     am__tls_block = t;
     return t;
 }
@@ -279,9 +280,9 @@ am_acell *am__cell_slow(uint32_t slot)
     am_tblock *t = am__tblock_get();
     if (!t)
         return NULL;
-    pthread_rwlock_wrlock(&g_lock);
+    am__wrlock(&g_lock);
     am_acell *p = page_ensure(t, slot >> AM_PAGE_SHIFT, false);
-    pthread_rwlock_unlock(&g_lock);
+    am__rwunlock(&g_lock);
     return p ? p + (slot & AM_PAGE_MASK) : NULL;
 }
 
@@ -329,7 +330,7 @@ am_err am__cells_alloc(uint32_t n, uint32_t *slot)
     if (n == 0 || n > AM_PAGE_CELLS)
         return AM_EINVAL;
     am_err rc = AM_OK;
-    pthread_rwlock_wrlock(&g_lock);
+    am__wrlock(&g_lock);
     freelist *f = &g_free[n];
     if (f->n > 0) {
         *slot = f->v[--f->n];
@@ -360,7 +361,7 @@ am_err am__cells_alloc(uint32_t n, uint32_t *slot)
 out:
     if (rc != AM_OK && g_live == 0)
         reset_all(); /* what a failed first allocation built would never be freed */
-    pthread_rwlock_unlock(&g_lock);
+    am__rwunlock(&g_lock);
     return rc;
 }
 
@@ -378,7 +379,7 @@ void am__cells_release(uint32_t slot, uint32_t n)
 {
     if (n == 0 || slot < AM_PAGE_CELLS)
         return;
-    pthread_rwlock_wrlock(&g_lock);
+    am__wrlock(&g_lock);
     for (am_tblock *t = g_blocks; t; t = t->next)
         zero_run(t, slot, n);
     zero_run(&g_dead, slot, n);
@@ -387,17 +388,17 @@ void am__cells_release(uint32_t slot, uint32_t n)
     g_live -= n;
     if (g_live == 0)
         reset_all();
-    pthread_rwlock_unlock(&g_lock);
+    am__rwunlock(&g_lock);
 }
 
 void am__cells_rdlock(void)
 {
-    pthread_rwlock_rdlock(&g_lock);
+    am__rdlock(&g_lock);
 }
 
 void am__cells_rdunlock(void)
 {
-    pthread_rwlock_unlock(&g_lock);
+    am__rwunlock(&g_lock);
 }
 
 static void add_run(am_tblock *t, uint32_t pg, uint32_t off, uint32_t n, uint64_t *counts,
@@ -459,11 +460,11 @@ void am__cells_sum(uint32_t slot, uint32_t n, double *out)
 
 void am__tblocks_each(bool (*fn)(am_tblock *t, void *arg), void *arg)
 {
-    pthread_rwlock_rdlock(&g_lock);
+    am__rdlock(&g_lock);
     for (am_tblock *t = g_blocks; t; t = t->next)
         if (!fn(t, arg))
             break;
-    pthread_rwlock_unlock(&g_lock);
+    am__rwunlock(&g_lock);
 }
 
 void am__cells_shutdown(void)
@@ -474,8 +475,8 @@ void am__cells_shutdown(void)
         pthread_setspecific(g_key, NULL);
         block_retire(t);
     }
-    pthread_rwlock_wrlock(&g_lock);
+    am__wrlock(&g_lock);
     if (g_live == 0)
         reset_all();
-    pthread_rwlock_unlock(&g_lock);
+    am__rwunlock(&g_lock);
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "ebr.h"
+#include "fork.h"
 
 _Atomic uint64_t am__ebr_epoch = 1;
 
@@ -36,11 +37,11 @@ static bool min_epoch(am_tblock *t, void *arg)
 void am__ebr_retire(am_retired *r, void (*free_fn)(am_retired *r))
 {
     r->free_fn = free_fn;
-    pthread_mutex_lock(&g_lock);
+    am__lock(&g_lock);
     r->epoch = atomic_fetch_add(&am__ebr_epoch, 1);
     r->next = g_list;
     g_list = r;
-    pthread_mutex_unlock(&g_lock);
+    am__unlock(&g_lock);
     am__ebr_reclaim();
 }
 
@@ -49,7 +50,7 @@ static void reclaim(bool all)
     uint64_t min = UINT64_MAX;
     if (!all)
         am__tblocks_each(min_epoch, &min);
-    pthread_mutex_lock(&g_lock);
+    am__lock(&g_lock);
     am_retired *keep = NULL, *done = NULL;
     for (am_retired *r = g_list, *n; r; r = n) {
         n = r->next;
@@ -62,7 +63,7 @@ static void reclaim(bool all)
         }
     }
     g_list = keep;
-    pthread_mutex_unlock(&g_lock);
+    am__unlock(&g_lock);
     for (am_retired *r = done, *n; r; r = n) {
         n = r->next;
         r->free_fn(r);

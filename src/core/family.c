@@ -27,6 +27,7 @@
 #include "cells.h"
 #include "../util/error.h"
 #include "family.h"
+#include "fork.h"
 #include "../util/fmt.h"
 #include "../util/labels_hash.h"
 #include "registry.h"
@@ -623,9 +624,9 @@ am_err am__family_overflow(am_family *f, am_child **out)
 {
     if (!f->n_labels)
         return am__err(AM_EINVAL, "metric \"%s\" has no labels, so no overflow series", f->name);
-    pthread_mutex_lock(&f->lock);
+    am__lock(&f->lock);
     am_child *c = overflow_locked(f);
-    pthread_mutex_unlock(&f->lock);
+    am__unlock(&f->lock);
     if (!c)
         return am__err(AM_ENOMEM, "out of memory");
     am__registry_count_overflow(f->reg, f);
@@ -658,7 +659,7 @@ am_err am__family_with(am_family *f, const char *const *values, size_t n, am_chi
     if ((rc = am__values_check(f, values, lens, n)))
         return rc;
 
-    pthread_mutex_lock(&f->lock);
+    am__lock(&f->lock);
     c = tab_find(atomic_load_explicit(&f->tab, am_relaxed), h, values, n, lens, NULL);
     if (c)
         goto found;
@@ -666,10 +667,10 @@ am_err am__family_with(am_family *f, const char *const *values, size_t n, am_chi
     am_registry *budget = budget_of(f);
     if (at_family_limit || !am__registry_take(budget)) {
         if (!(*out = overflow_locked(f))) {
-            pthread_mutex_unlock(&f->lock);
+            am__unlock(&f->lock);
             return am__err(AM_ENOMEM, "out of memory");
         }
-        pthread_mutex_unlock(&f->lock);
+        am__unlock(&f->lock);
         am__registry_count_overflow(f->reg, f);
         if (at_family_limit)
             return am__err(AM_ELIMIT, "metric \"%s\" reached its limit of %zu children", f->name,
@@ -691,11 +692,11 @@ am_err am__family_with(am_family *f, const char *const *values, size_t n, am_chi
     list_append(f, c);
     f->n_children++;
 found:
-    pthread_mutex_unlock(&f->lock);
+    am__unlock(&f->lock);
     *out = c;
     return AM_OK;
 fail:
-    pthread_mutex_unlock(&f->lock);
+    am__unlock(&f->lock);
     return am__err(rc, "out of memory creating a child of \"%s\"", f->name);
 }
 
@@ -708,11 +709,11 @@ am_err am__family_remove(am_family *f, const char *const *values, size_t n)
         return am__err(AM_EINVAL, "metric \"%s\" has no labels; unregister it instead", f->name);
     size_t lens[AM_MAX_LABELS];
     uint32_t h = am__labels_hash(values, n, lens), at;
-    pthread_mutex_lock(&f->lock);
+    am__lock(&f->lock);
     am_childtab *t = atomic_load_explicit(&f->tab, am_relaxed);
     am_child *c = tab_find(t, h, values, n, lens, &at);
     if (!c) {
-        pthread_mutex_unlock(&f->lock);
+        am__unlock(&f->lock);
         return am__err(AM_ENOTFOUND, "metric \"%s\" has no child with these values", f->name);
     }
     atomic_store(&t->slot[at], &g_tomb);
@@ -720,7 +721,7 @@ am_err am__family_remove(am_family *f, const char *const *values, size_t n)
     f->n_children--;
     am__registry_give(budget_of(f), 1);
     child_retire(c);
-    pthread_mutex_unlock(&f->lock);
+    am__unlock(&f->lock);
     return AM_OK;
 }
 
@@ -729,7 +730,7 @@ void am__family_clear(am_family *f)
     if (!f->n_labels)
         return;
     am_childtab *nt = tab_new(16);
-    pthread_mutex_lock(&f->lock);
+    am__lock(&f->lock);
     am_childtab *t = atomic_load_explicit(&f->tab, am_relaxed);
     if (nt) {
         atomic_store(&f->tab, nt);
@@ -750,5 +751,5 @@ void am__family_clear(am_family *f)
         child_retire(c);
         c = n;
     }
-    pthread_mutex_unlock(&f->lock);
+    am__unlock(&f->lock);
 }

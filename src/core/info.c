@@ -8,6 +8,7 @@
 */
 #include <string.h>
 
+#include "fork.h"
 #include "typed.h"
 #include "../util/validate.h"
 
@@ -38,10 +39,10 @@ am_err am_info_set(am_info *i, const am_labels *pairs)
     am_child *c = am__child_build(f, NULL, strings, 2 * pairs->n, true);
     if (!c)
         return am__err(AM_ENOMEM, "out of memory setting info \"%s\"", f->name);
-    pthread_mutex_lock(&f->lock);
+    am__lock(&f->lock);
     am_child *old = f->head;
     f->head = f->tail = c;
-    pthread_mutex_unlock(&f->lock);
+    am__unlock(&f->lock);
     am__child_free(old); /* scrapes read head under the lock we just left */
     return AM_OK;
 }

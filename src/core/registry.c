@@ -20,6 +20,7 @@
 #include "../util/catalog.h"
 #include "cells.h"
 #include "../util/error.h"
+#include "fork.h"
 #include "registry.h"
 
 const am_metric_def am__defs_core[] = {
@@ -61,19 +62,19 @@ am_registry *am_registry_default(void)
     am_registry *r = atomic_load_explicit(&g_default, am_acquire);
     if (AM_LIKELY(r != NULL))
         return r;
-    pthread_mutex_lock(&g_default_lock);
+    am__lock(&g_default_lock);
     r = atomic_load_explicit(&g_default, am_relaxed);
     if (!r && am_registry_new(&r) == AM_OK)
         atomic_store_explicit(&g_default, r, am_release);
-    pthread_mutex_unlock(&g_default_lock);
+    am__unlock(&g_default_lock);
     return r;
 }
 
 void am_shutdown(void)
 {
-    pthread_mutex_lock(&g_default_lock);
+    am__lock(&g_default_lock);
     am_registry *r = atomic_exchange(&g_default, NULL);
-    pthread_mutex_unlock(&g_default_lock);
+    am__unlock(&g_default_lock);
     am_registry_free(r);
     am__ebr_drain();
     am__cells_shutdown();
@@ -134,7 +135,7 @@ static am_err insert_unlock(am_registry *r, size_t at, am_family *f, am_family *
 {
     am_family **v = am__grow(r->fams, &r->cap, r->n + 1, sizeof *v, 16);
     if (!v) {
-        pthread_rwlock_unlock(&r->lock);
+        am__rwunlock(&r->lock);
         am__family_free(f);
         return am__err(AM_ENOMEM, "out of memory registering a metric");
     }
@@ -143,7 +144,7 @@ static am_err insert_unlock(am_registry *r, size_t at, am_family *f, am_family *
     r->fams[at] = f;
     r->n++;
     f->reg = r;
-    pthread_rwlock_unlock(&r->lock);
+    am__rwunlock(&r->lock);
     *out = f;
     return AM_OK;
 }
@@ -159,12 +160,12 @@ am_err am__register(am_registry *r, am_metric_type type, const am_metric_opts *o
     am_err rc = am__family_new(type, o, collect, collect_ud, &f);
     if (rc)
         return rc;
-    pthread_rwlock_wrlock(&r->lock);
+    am__wrlock(&r->lock);
     bool found;
     size_t at = search(r, f->name, &found);
     if (found) {
         am_family *e = r->fams[at];
-        pthread_rwlock_unlock(&r->lock);
+        am__rwunlock(&r->lock);
         if (!am__family_same(e, f)) {
             rc = am__err(AM_EEXIST, "metric \"%s\" is already registered with another definition",
                          f->name);
@@ -177,7 +178,7 @@ am_err am__register(am_registry *r, am_metric_type type, const am_metric_opts *o
     }
     const char *x = clash(r, f);
     if (x) {
-        pthread_rwlock_unlock(&r->lock);
+        am__rwunlock(&r->lock);
         rc = am__err(AM_EEXIST, "metric \"%s\" would expose \"%s\", which another metric exposes",
                      f->name, x);
         am__family_free(f);
@@ -199,18 +200,18 @@ am_err am__register_sibling(am_registry *r, const am_metric_opts *o, am_family *
         return am__err(AM_EEXIST, "metric \"%s\": a sibling must have its type, unit and buckets",
                        first->name);
     }
-    pthread_rwlock_wrlock(&r->lock);
+    am__wrlock(&r->lock);
     bool found;
     size_t at = search(r, first->name, &found);
     if (!found || r->fams[at] != first) {
-        pthread_rwlock_unlock(&r->lock);
+        am__rwunlock(&r->lock);
         am__family_free(f);
         return am__err(AM_ENOTFOUND, "metric \"%s\" is no longer registered", first->name);
     }
     for (; at < r->n && strcmp(r->fams[at]->name, first->name) == 0; at++)
         if (am__family_same_labels(r->fams[at], f)) { /* made meanwhile */
             *out = r->fams[at];
-            pthread_rwlock_unlock(&r->lock);
+            am__rwunlock(&r->lock);
             am__family_free(f);
             return AM_OK;
         }
@@ -239,10 +240,10 @@ am_err am__registry_find(am_registry *r, const char *name, am_metric_type type, 
         return am__err(AM_ENOMEM, "out of memory creating the default registry");
     if (!name || !out)
         return am__err(AM_EINVAL, "name or out pointer is NULL");
-    pthread_rwlock_rdlock(&r->lock);
+    am__rdlock(&r->lock);
     size_t at = lookup(r, name);
     am_family *f = at < r->n ? r->fams[at] : NULL;
-    pthread_rwlock_unlock(&r->lock);
+    am__rwunlock(&r->lock);
     if (!f)
         return am__err(AM_ENOTFOUND, "no metric named \"%s\"", name);
     if (f->type != type || f->collect)
@@ -257,10 +258,10 @@ am_err am_registry_unregister(am_registry *r, const char *name)
         return am__err(AM_ENOMEM, "out of memory creating the default registry");
     if (!name)
         return am__err(AM_EINVAL, "name is NULL");
-    pthread_rwlock_wrlock(&r->lock);
+    am__wrlock(&r->lock);
     size_t at = lookup(r, name);
     if (at == r->n) {
-        pthread_rwlock_unlock(&r->lock);
+        am__rwunlock(&r->lock);
         return am__err(AM_ENOTFOUND, "no metric named \"%s\"", name);
     }
     /* the family and its siblings, which follow it */
@@ -277,7 +278,7 @@ am_err am_registry_unregister(am_registry *r, const char *name)
     for (size_t i = 0; i < n_gone; i++)
         if (atomic_load(&r->overflow) == gone[i])
             atomic_store(&r->overflow, NULL);
-    pthread_rwlock_unlock(&r->lock);
+    am__rwunlock(&r->lock);
     for (size_t i = 0; i < n_gone; i++)
         am__family_free(gone[i]);
     return AM_OK;
@@ -287,9 +288,9 @@ size_t am_registry_count(am_registry *r)
 {
     if (!r && !(r = am_registry_default()))
         return 0;
-    pthread_rwlock_rdlock(&r->lock);
+    am__rdlock(&r->lock);
     size_t n = r->n;
-    pthread_rwlock_unlock(&r->lock);
+    am__rwunlock(&r->lock);
     return n;
 }
 
@@ -339,7 +340,7 @@ void am__registry_count_overflow(am_registry *r, am_family *f)
             return;
         atomic_store(&r->overflow, of);
     }
-    pthread_rwlock_rdlock(&r->lock);
+    am__rdlock(&r->lock);
     of = atomic_load(&r->overflow);
     am_child *c;
     if (of && f != of) {
@@ -348,7 +349,7 @@ void am__registry_count_overflow(am_registry *r, am_family *f)
         if (rc == AM_OK || rc == AM_ELIMIT)
             am__cells_add_u(c->slot, 1);
     }
-    pthread_rwlock_unlock(&r->lock);
+    am__rwunlock(&r->lock);
 }
 
 /* ------------------------------------------------------------------ */

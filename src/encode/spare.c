@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 
 #include "../util/alloc.h"
+#include "../core/fork.h"
 #include "spare.h"
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -40,10 +41,10 @@ void am__spare_lend(char *p, size_t cap)
 {
     if (!p || cap < AM_SPARE_MIN)
         return;
-    pthread_mutex_lock(&g_lock);
+    am__lock(&g_lock);
     g_lent_cap = cap;
     atomic_store_explicit(&g_lent, p, memory_order_relaxed);
-    pthread_mutex_unlock(&g_lock);
+    am__unlock(&g_lock);
 }
 
 bool am__spare_return(void *p)
@@ -51,9 +52,9 @@ bool am__spare_return(void *p)
     if (!p || atomic_load_explicit(&g_lent, memory_order_relaxed) != p)
         return false;
     void *drop;
-    pthread_mutex_lock(&g_lock);
+    am__lock(&g_lock);
     if (atomic_load_explicit(&g_lent, memory_order_relaxed) != p) { /* lost a race */
-        pthread_mutex_unlock(&g_lock);
+        am__unlock(&g_lock);
         return false;
     }
     atomic_store_explicit(&g_lent, NULL, memory_order_relaxed);
@@ -64,7 +65,7 @@ bool am__spare_return(void *p)
         g_kept = p;
         g_kept_cap = g_lent_cap;
     }
-    pthread_mutex_unlock(&g_lock);
+    am__unlock(&g_lock);
     am__free(drop);
     return true;
 }
@@ -72,22 +73,22 @@ bool am__spare_return(void *p)
 char *am__spare_take(size_t want, size_t *cap)
 {
     char *p = NULL;
-    pthread_mutex_lock(&g_lock);
+    am__lock(&g_lock);
     if (g_kept && g_kept_cap >= want) {
         p = g_kept;
         *cap = g_kept_cap;
         g_kept = NULL;
     }
-    pthread_mutex_unlock(&g_lock);
+    am__unlock(&g_lock);
     return p;
 }
 
 void am__spare_drop(void)
 {
-    pthread_mutex_lock(&g_lock);
+    am__lock(&g_lock);
     char *p = g_kept;
     g_kept = NULL;
     atomic_store_explicit(&g_lent, NULL, memory_order_relaxed);
-    pthread_mutex_unlock(&g_lock);
+    am__unlock(&g_lock);
     am__free(p);
 }

@@ -21,6 +21,7 @@
 #include "../util/alloc.h"
 #include "../core/cells.h"
 #include "../util/error.h"
+#include "../core/fork.h"
 #include "../util/fmt.h"
 #include "../core/registry.h"
 #include "../util/render.h"
@@ -193,7 +194,7 @@ static void walk_series(walk *w, am_family *f)
         walk_callback(w, f);
         return;
     }
-    pthread_mutex_lock(&f->lock);
+    am__lock(&f->lock);
     am__cells_rdlock();
     if (am__family_listed(f)) {
         for (const am_child *c = f->head; c; c = c->next)
@@ -202,7 +203,7 @@ static void walk_series(walk *w, am_family *f)
         walk_child(w, f, atomic_load_explicit(&f->root, am_relaxed));
     }
     am__cells_rdunlock();
-    pthread_mutex_unlock(&f->lock);
+    am__unlock(&f->lock);
 }
 
 /*
@@ -218,10 +219,10 @@ static size_t family_guess(am_family *f, bool om)
 {
     size_t series = 1, labels = 0, lines = om ? 2 : 1; /* OpenMetrics: and _created */
     if (am__family_listed(f) && !f->collect) {
-        pthread_mutex_lock(&f->lock);
+        am__lock(&f->lock);
         series = f->n_children;
         labels = f->head ? f->head->labels_len : 0;
-        pthread_mutex_unlock(&f->lock);
+        am__unlock(&f->lock);
     }
     if (f->type == AM_TYPE_HISTOGRAM)
         lines = f->n_bounds + 4;
@@ -266,7 +267,7 @@ am_err am__encode_with(am_registry *const *regs, size_t n, const am__enc_source 
     w->e.b = b;
     w->e.ops = ops;
     for (size_t k = 0; k < n; k++)
-        pthread_rwlock_rdlock(&regs[k]->lock);
+        am__rdlock(&regs[k]->lock);
     if (!b->cap) /* no last length to go by: a guess */
         am_buf_reserve(b, encode_guess(regs, n, ops != &am__enc_prometheus));
     ops->begin(&w->e);
@@ -307,7 +308,7 @@ am_err am__encode_with(am_registry *const *regs, size_t n, const am__enc_source 
     }
     ops->end(&w->e);
     for (size_t k = n; k-- > 0;)
-        pthread_rwlock_unlock(&regs[k]->lock);
+        am__rwunlock(&regs[k]->lock);
     am__free(w->ex);
     am__free(w);
     am__free(at);

@@ -184,9 +184,14 @@ agent_retries_total{$G,$T} 4
 EOF
 expect replace
 
-# 4. DELETE
+# 4. DELETE (the gateway answers 202 and applies it afterwards: wait 5 s)
 run delete
 : >"$D/delete.want"
+i=0
+while [ $i -lt 50 ] && [ -n "$(group_samples)" ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
 expect delete
 if grep -q "job=\"$JOB\"" "$D/metrics"; then
     grep "job=\"$JOB\"" "$D/metrics"

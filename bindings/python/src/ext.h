@@ -49,21 +49,16 @@ PyObject *ext_raise(am_err rc, const char *what);
 
 /* ------------------------------------------------------------ fork gate */
 
-/* Enter/leave a section that runs library code without the GIL (fork.c).
-   Never call with the GIL held: the fork hook holds it while it waits. */
-void ext_gate_enter(void);
-void ext_gate_leave(void);
-
-#define EXT_NOGIL_BEGIN Py_BEGIN_ALLOW_THREADS ext_gate_enter();
+/* Run library code without the GIL inside the fork gate (fork.c).
+   Never enter the gate with the GIL held: fork() holds it while it waits. */
+#define EXT_NOGIL_BEGIN Py_BEGIN_ALLOW_THREADS am_fork_enter();
 #define EXT_NOGIL_END                                                                              \
-    ext_gate_leave();                                                                              \
+    am_fork_leave();                                                                               \
     Py_END_ALLOW_THREADS
 
 /* The pid that created an object holding threads or sockets (a server, a
    coordinator): such objects are inert in a forked child. */
 bool ext_forked_since(pid_t owner);
-
-int ext_fork_init(PyObject *m);
 
 /* ------------------------------------------------------------ registry */
 

@@ -211,10 +211,9 @@ PyMODINIT_FUNC PyInit__agentmon(void)
         PyModule_AddIntConstant(m, "MAX_LABELS", AM_MAX_LABELS) < 0 ||
         PyModule_AddIntConstant(m, "DEFAULT_MAX_CHILDREN", AM_DEFAULT_MAX_CHILDREN) < 0)
         goto fail;
-    if (ext_fork_init(m) < 0 || ext_trace_init(m) < 0 || ext_registry_init(m) < 0 ||
-        ext_metric_init(m) < 0 || ext_http_init(m) < 0 || ext_push_init(m) < 0 ||
-        ext_log_init(m) < 0 || ext_packs_init(m) < 0 || ext_coord_init(m) < 0 ||
-        ext_shm_init(m) < 0)
+    if (ext_trace_init(m) < 0 || ext_registry_init(m) < 0 || ext_metric_init(m) < 0 ||
+        ext_http_init(m) < 0 || ext_push_init(m) < 0 || ext_log_init(m) < 0 ||
+        ext_packs_init(m) < 0 || ext_coord_init(m) < 0 || ext_shm_init(m) < 0)
         goto fail;
     return m;
 fail:

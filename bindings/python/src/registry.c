@@ -270,9 +270,9 @@ am_err ext_registry_encode_nogil(RegistryObject *r, am_format f, ext_text *out)
     }
     char *text = NULL;
     size_t len = 0;
-    ext_gate_enter();
+    am_fork_enter();
     am_err rc = encode_native(r, f, &text, &len);
-    ext_gate_leave();
+    am_fork_leave();
     if (rc) {
         PyMem_RawFree(py);
         return rc;

@@ -247,7 +247,8 @@ def test_push_to_gateway(pushgateway):
     assert 'pushed' in fams and 'custom_pushed' in fams
     agentmon.delete_from_gateway(pushgateway.url, job='batch/job',
                                  grouping_key={'instance': 'a/b', 'empty': ''})
-    assert 'pushed' not in gateway_families(pushgateway)
+    # The gateway answers a DELETE with 202 and applies it afterwards.
+    wait_until(lambda: 'pushed' not in gateway_families(pushgateway), 10, 'the delete')
 
 
 def test_push_errors():
