@@ -23,9 +23,10 @@
 ** therefore dead + sum(live blocks), exact under any thread churn.
 **
 ** LOCKING
-** One rwlock. Readers (sums, EBR scans) take it shared; the slow path,
-** thread exit, slot allocation and release take it exclusive. The hot path
-** takes nothing. A thread's directory is replaced only by its owner, under
+** One rwlock, taken inside the fork gate (fork.h) like every core lock.
+** Readers (sums, EBR scans) take it shared; the slow path, thread exit,
+** slot allocation and release take it exclusive. The hot path takes
+** nothing. A thread's directory is replaced only by its owner, under
 ** the write lock, so the owner may read it unlocked; other threads read it
 ** under the read lock. The dead directory is read without the lock on the
 ** OOM fallback path, so old dead directories are kept until all slots are
