@@ -1,6 +1,6 @@
 /*
-** fork.c: the fork gate (fork.h) and its public face, am_fork_enter() and
-** am_fork_leave() (common.h).
+** fork.c: the fork gate (fork.h): am_fork_enter() and am_fork_leave()
+** (common.h), which the core's lock helpers call too.
 **
 ** THE GATE is one atomic word: the number of open sections, a WAITING bit
 ** (a fork waits for them to close) and a HELD bit (a fork is under way,
@@ -30,6 +30,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "agentmon/common.h"
 #include "agentmon/timer.h"
@@ -43,10 +44,21 @@ static _Atomic uint64_t g_gate; /* HELD | WAITING | open sections */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static __thread unsigned t_depth; /* this thread's open sections */
 
+/* A wait lasts as long as a section or a fork: yield at first, then
+   sleep, so that a long one (an encode of a large registry) costs no core. */
+static void pause_a_while(unsigned *spins)
+{
+    if ((*spins)++ < 64)
+        sched_yield();
+    else
+        nanosleep(&(struct timespec){.tv_nsec = 50000}, NULL);
+}
+
 static void prepare(void)
 {
     if (t_depth > 0)
         return; /* forked inside a section (fork.h forbids it): waiting would never end */
+    unsigned spins = 0;
     for (;;) {
         uint64_t v = atomic_load(&g_gate);
         if ((v & ~WAITING) == 0) { /* none open, no other fork under way */
@@ -56,7 +68,7 @@ static void prepare(void)
         }
         if (!(v & WAITING))
             atomic_fetch_or(&g_gate, WAITING);
-        sched_yield();
+        pause_a_while(&spins);
     }
 }
 
@@ -77,12 +89,13 @@ static void install(void)
     pthread_atfork(prepare, parent, child);
 }
 
-void am__fork_enter(void)
+void am_fork_enter(void)
 {
     if (t_depth++ > 0)
         return;
     pthread_once(&g_once, install);
     uint64_t until = 0;
+    unsigned spins = 0;
     for (;;) {
         uint64_t v = atomic_load_explicit(&g_gate, memory_order_relaxed);
         if (!(v & HELD)) {
@@ -98,22 +111,12 @@ void am__fork_enter(void)
             if (!polite)
                 continue;
         }
-        sched_yield();
+        pause_a_while(&spins);
     }
-}
-
-void am__fork_leave(void)
-{
-    if (--t_depth == 0)
-        atomic_fetch_sub(&g_gate, 1);
-}
-
-void am_fork_enter(void)
-{
-    am__fork_enter();
 }
 
 void am_fork_leave(void)
 {
-    am__fork_leave();
+    if (--t_depth == 0)
+        atomic_fetch_sub(&g_gate, 1);
 }

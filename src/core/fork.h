@@ -23,39 +23,37 @@
 
 #include <pthread.h>
 
-/* Enter/leave a section; nestable. Thread-safe. Never fails. */
-void am__fork_enter(void);
-void am__fork_leave(void);
+#include "agentmon/common.h" /* am_fork_enter, am_fork_leave */
 
 /* The core's locks, each taken and released inside the gate. */
 static inline void am__lock(pthread_mutex_t *m)
 {
-    am__fork_enter();
+    am_fork_enter();
     pthread_mutex_lock(m);
 }
 
 static inline void am__unlock(pthread_mutex_t *m)
 {
     pthread_mutex_unlock(m);
-    am__fork_leave();
+    am_fork_leave();
 }
 
 static inline void am__rdlock(pthread_rwlock_t *l)
 {
-    am__fork_enter();
+    am_fork_enter();
     pthread_rwlock_rdlock(l);
 }
 
 static inline void am__wrlock(pthread_rwlock_t *l)
 {
-    am__fork_enter();
+    am_fork_enter();
     pthread_rwlock_wrlock(l);
 }
 
 static inline void am__rwunlock(pthread_rwlock_t *l)
 {
     pthread_rwlock_unlock(l);
-    am__fork_leave();
+    am_fork_leave();
 }
 
 #endif

@@ -141,16 +141,15 @@ static PyObject *http_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     o.registries = &self->reg->reg; /* for agentmon_http_* self-metrics */
     o.n_registries = 1;
     am_err rc;
-    Py_BEGIN_ALLOW_THREADS am_fork_enter();
+    EXT_NOGIL_BEGIN
     rc = am_http_new(&o, &self->h);
     if (rc == AM_OK &&
         (rc = am_http_route(self->h, AM_HTTP_GET | AM_HTTP_INLINE, "/health", health, NULL,
                             NULL)) == AM_OK &&
         (rc = am_http_route(self->h, AM_HTTP_GET, "/*", metrics, self, NULL)) == AM_OK)
         rc = am_http_listen(self->h);
-    am_fork_leave();
-    Py_END_ALLOW_THREADS if (rc)
-    {
+    EXT_NOGIL_END
+    if (rc) {
         PyObject *e = ext_raise(rc, "cannot start the HTTP server");
         Py_DECREF(self);
         return e;
