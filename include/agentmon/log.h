@@ -47,6 +47,21 @@
 ** looked at when the logger is made: do not dup2 a pipe over it later). The
 ** library itself never prints: nothing is written except the lines you log.
 **
+** BUFFERED (AM_LOG_BUFFERED): a line is copied into the logger's 64 KiB
+** buffer instead, and the lines gathered are written together -- when the
+** buffer is full, at once when a line at WARNING or worse is logged (with
+** everything before it), 100 ms after the first line of a batch (by a
+** thread the logger starts with its first line), at am_logger_flush(),
+** am_logger_free(), fork() and the process's exit. A child process never
+** writes its parent's gathered lines again, and writes its own at once
+** (it starts no thread; a logger it makes itself buffers). A call then costs a copy instead of a
+** write(2); the price is that _exit() or a crash loses the lines of the
+** last 100 ms, and that a write error is counted in am_logger_dropped()
+** (every line of the batch) rather than returned by the call that logged
+** the line, unless that call wrote the batch (WARNING or worse). Each
+** write(2) still holds whole lines, at most PIPE_BUF bytes into a pipe or
+** socket, so lines are never torn.
+**
 ** LEVELS. Lines below the logger's level are discarded before formatting.
 ** A logger's level comes from its options, or from the environment
 ** variable AGENTMON_LOG_LEVEL (debug, info, warning, error or critical, any
@@ -144,6 +159,9 @@ typedef int (*am_log_write_fn)(void *userdata, const char *line, size_t len);
 /* Flags for am_log_opts.flags. */
 #define AM_LOG_CLOSE_FD 0x1u /* the logger takes fd and closes it when freed */
 #define AM_LOG_NO_TRACE 0x2u /* never add the current context's ids by itself */
+/* Gather lines in memory and write them in batches (see BUFFERED above);
+   with fd or path only, not write_fn. Since: 0.3 */
+#define AM_LOG_BUFFERED 0x4u
 
 /*
 ** Where a logger writes and what it lets through. Start from
@@ -220,6 +238,15 @@ AM_EXTERN am_log_level am_logger_level(am_logger *lg);
 ** Thread-safe. Since: 0.1
 */
 AM_EXTERN bool am_log_enabled(am_logger *lg, am_log_level level);
+
+/*
+** am_logger_flush: write the lines a buffered logger (AM_LOG_BUFFERED) has
+** gathered, before returning. AM_OK (also for a logger that is not
+** buffered: it has nothing gathered), or AM_EIO when a write failed (its
+** lines are counted in am_logger_dropped()). lg borrowed, NULL for the
+** default. Thread-safe. Since: 0.3
+*/
+AM_EXTERN am_err am_logger_flush(am_logger *lg);
 
 /*
 ** am_logger_dropped: lines that were to be written but were not (write

@@ -184,6 +184,7 @@ static am_err setup(demo *d)
     am_log_opts lo = AM_LOG_OPTS_INIT;
     lo.path = d->o.log_path;
     lo.component = "agentmon-demo";
+    lo.flags = AM_LOG_BUFFERED; /* a line per step: a copy, not a write(2) */
     if (d->o.uninstrumented)
         lo.level = AM_LOG_LEVEL_CRITICAL; /* the demo logs nothing that high */
     if ((rc = am_logger_new(&lo, &d->log)))

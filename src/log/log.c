@@ -13,7 +13,9 @@
 ** exclusively, as does any line for a write_fn, and the lock covers the
 ** partial-write loop. So lines from many threads cannot interleave,
 ** however long, and a path is opened O_APPEND so other processes
-** appending to the same file do not tear lines either.
+** appending to the same file do not tear lines either. A buffered logger
+** (AM_LOG_BUFFERED) hands the formatted line to log_buffer.c instead,
+** which copies it and writes a batch of lines per write(2).
 **
 ** COST (the issue's target: <= 1 us per line to /dev/null, no malloc per
 ** line). The buffer is a thread-local am_buf that keeps its memory between
@@ -84,6 +86,7 @@
 #include "../core/hooks.h"
 #include "../util/render.h"
 #include "../util/validate.h"
+#include "log_buffer.h"
 #include "trace_internal.h"
 
 #define KEEP_BUF 16384 /* a thread keeps at most this much buffer between lines */
@@ -106,9 +109,19 @@ struct am_logger {
     size_t max_line;
     unsigned flags;
     const char *component; /* owned (am__strdup), except the default logger's */
+    am__logbuf *buf;       /* AM_LOG_BUFFERED: the gathered lines (log_buffer.c) */
     bool has_env_error;
     char env_error[192];
 };
+
+static int write_all(am_logger *lg, const char *p, size_t n);
+static am_err write_error(am_logger *lg, int e);
+
+/* How a buffered logger's batches are written. */
+static int buf_write(void *lg, const char *p, size_t n)
+{
+    return write_all(lg, p, n);
+}
 
 /* ------------------------------------------------------------------ */
 /* Levels                                                              */
@@ -259,8 +272,10 @@ am_err am_logger_new(const am_log_opts *o, am_logger **out)
         return am__err(AM_EINVAL, "log fd %d is negative (use -1 for none)", o->fd);
     if (o->level != AM_LOG_LEVEL_ENV && !level_ok((int)o->level))
         return am__err(AM_EINVAL, "log level %d is not one of 10, 20, 30, 40, 50", (int)o->level);
-    if (o->flags & ~(AM_LOG_CLOSE_FD | AM_LOG_NO_TRACE))
+    if (o->flags & ~(AM_LOG_CLOSE_FD | AM_LOG_NO_TRACE | AM_LOG_BUFFERED))
         return am__err(AM_EINVAL, "unknown log flags 0x%x", o->flags);
+    if ((o->flags & AM_LOG_BUFFERED) && o->write_fn)
+        return am__err(AM_EINVAL, "AM_LOG_BUFFERED writes to an fd or a path, not a write_fn");
     if ((o->flags & AM_LOG_CLOSE_FD) && o->fd < 0)
         return am__err(AM_EINVAL, "AM_LOG_CLOSE_FD needs an fd");
     if (o->max_line_bytes && (o->max_line_bytes < MIN_MAX_LINE || o->max_line_bytes > MAX_MAX_LINE))
@@ -301,6 +316,20 @@ am_err am_logger_new(const am_log_opts *o, am_logger **out)
     am_log_level level = o->level == AM_LOG_LEVEL_ENV ? level_from_env(lg) : o->level;
     atomic_init(&lg->level, (int)level);
     atomic_init(&lg->dropped, 0);
+    if (o->flags & AM_LOG_BUFFERED) {
+        /* into a pipe or socket, writes of whole lines no longer than
+           PIPE_BUF, which no other writer's can land inside */
+        int kind = atomic_load_explicit(&lg->kind, memory_order_relaxed);
+        size_t chunk = kind == FD_FIFO || kind == FD_SOCKET ? PIPE_BUF : 0;
+        am_err rc = am__logbuf_new(buf_write, lg, chunk, &lg->dropped, &lg->buf);
+        if (rc) {
+            if (lg->owns_fd && o->path)
+                close(lg->fd); /* ours; an fd given with AM_LOG_CLOSE_FD stays the caller's */
+            am__free(comp);
+            am__free(lg);
+            return rc;
+        }
+    }
     pthread_rwlock_init(&lg->lock, NULL);
     *out = lg;
     return AM_OK;
@@ -310,6 +339,7 @@ void am_logger_free(am_logger *lg)
 {
     if (!lg || lg == &g_default)
         return;
+    am__logbuf_free(lg->buf); /* writes what is gathered */
     if (lg->owns_fd)
         close(lg->fd);
     pthread_rwlock_destroy(&lg->lock);
@@ -339,6 +369,15 @@ am_log_level am_logger_level(am_logger *lg)
 bool am_log_enabled(am_logger *lg, am_log_level level)
 {
     return (int)level >= atomic_load_explicit(&resolve(lg)->level, memory_order_relaxed);
+}
+
+am_err am_logger_flush(am_logger *lg)
+{
+    lg = resolve(lg);
+    if (!lg->buf)
+        return AM_OK;
+    int e = am__logbuf_flush(lg->buf);
+    return e ? write_error(lg, e) : AM_OK;
 }
 
 uint64_t am_logger_dropped(am_logger *lg)
@@ -901,7 +940,13 @@ am_err am_log(am_logger *lg, am_log_level level, const char *component, const ch
     else if (rc == AM_ELIMIT)
         rc = am__err(AM_ELIMIT, "a log line with %zu fields cannot fit in %zu bytes", n_fields,
                      lg->max_line);
-    else if (rc == AM_OK)
+    else if (rc == AM_OK && lg->buf) {
+        /* gathered; written now at WARNING or worse. A batch that fails
+           is counted as dropped by the buffer, line by line. */
+        int e = am__logbuf_put(lg->buf, b->p, b->len, level >= AM_LOG_LEVEL_WARNING);
+        line_done();
+        return e ? write_error(lg, e) : AM_OK;
+    } else if (rc == AM_OK)
         rc = emit(lg, b->p, b->len);
     line_done();
     return rc == AM_OK ? AM_OK : dropped(lg, rc);

@@ -6,8 +6,10 @@
 ** typed and duplicate fields; error fields; trace ids picked up from the
 ** current context; long lines; 8 threads writing to a file and to a pipe
 ** without a torn or interleaved line; two processes appending to one file;
-** write errors (a closed pipe must not kill the process); options; and
-** out-of-memory at every allocation.
+** write errors (a closed pipe must not kill the process); options;
+** buffered loggers (fewer writes than lines, flushed by a WARNING, their
+** thread, free, exit and fork, threads, a child's own lines, a broken
+** pipe); and out-of-memory at every allocation.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -938,9 +941,9 @@ static void *drain_pipe(void *arg)
     return NULL;
 }
 
-static void test_threads_pipe(void **state)
+/* W_THREADS writers through a logger (flags) on a pipe, read to the end. */
+static void threads_through_pipe(unsigned flags)
 {
-    (void)state;
     memset(g_long, 'L', sizeof g_long - 1);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -949,7 +952,7 @@ static void test_threads_pipe(void **state)
     pthread_create(&reader, NULL, drain_pipe, &d);
     am_log_opts o = AM_LOG_OPTS_INIT;
     o.fd = fds[1];
-    o.flags = AM_LOG_CLOSE_FD;
+    o.flags = AM_LOG_CLOSE_FD | flags;
     am_logger *lg;
     AM_ASSERT_OK(am_logger_new(&o, &lg));
     run_writers(lg);
@@ -959,6 +962,12 @@ static void test_threads_pipe(void **state)
     close(fds[0]);
     check_lines(d.p, d.len, W_THREADS, W_LINES);
     free(d.p);
+}
+
+static void test_threads_pipe(void **state)
+{
+    (void)state;
+    threads_through_pipe(0);
 }
 
 /* Two processes appending to one file through their own loggers. */
@@ -1002,6 +1011,260 @@ static void test_two_processes(void **state)
     check_lines(text, strlen(text), 2, 2000);
     free(text);
     unlink(path);
+}
+
+/* ------------------------------------------------------------------ */
+/* Buffered loggers (AM_LOG_BUFFERED)                                  */
+/* ------------------------------------------------------------------ */
+
+/* write(2) calls this process has made (/proc/self/io's syscw). */
+static long writes_made(void)
+{
+    char io[1024]; /* a /proc file has no size to read it by */
+    int fd = open("/proc/self/io", O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, io, sizeof io - 1);
+    close(fd);
+    assert_true(n > 0);
+    io[n] = '\0';
+    const char *w = strstr(io, "syscw: ");
+    assert_non_null(w);
+    return strtol(w + 7, NULL, 10);
+}
+
+static size_t count_nl(const char *text)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strchr(p, '\n')); p++)
+        n++;
+    return n;
+}
+
+static am_logger *buffered_file(char *path)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    am_log_opts o = AM_LOG_OPTS_INIT;
+    o.path = path;
+    o.flags = AM_LOG_BUFFERED;
+    am_logger *lg;
+    AM_ASSERT_OK(am_logger_new(&o, &lg));
+    return lg;
+}
+
+/* Lines are gathered (far fewer writes than lines), written in order by
+   am_logger_flush, at once by a WARNING, by the logger's thread when left
+   alone, and by am_logger_free. */
+static void test_buffered(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/am-test-logbuf-XXXXXX";
+    am_logger *lg = buffered_file(path);
+    long before = writes_made();
+    for (int i = 0; i < 200; i++)
+        AM_ASSERT_OK(AM_LOG_INFO(lg, "c", "gathered", AM_F_INT("seq", i)));
+    long made = writes_made() - before;
+    if (made > 20) /* the logger's thread may write a batch meanwhile, not 200 */
+        fail_msg("200 buffered lines took %ld writes", made);
+    AM_ASSERT_OK(am_logger_flush(lg));
+    char *text = am_test_read_file(path);
+    AM_ASSERT_EQ(count_nl(text), 200);
+    char want[64];
+    for (int i = 0; i < 200; i += 37) {
+        snprintf(want, sizeof want, "\"seq\":%d}\n", i);
+        assert_non_null(strstr(text, want));
+    }
+    assert_true(strstr(text, "\"seq\":36}") < strstr(text, "\"seq\":37}"));
+    free(text);
+
+    /* a WARNING goes out before the call returns, with what came before */
+    AM_ASSERT_OK(AM_LOG_INFO(lg, "c", "before the warning"));
+    AM_ASSERT_OK(AM_LOG_WARNING(lg, "c", "the warning"));
+    text = am_test_read_file(path);
+    AM_ASSERT_EQ(count_nl(text), 202);
+    assert_true(strstr(text, "before the warning") < strstr(text, "the warning\""));
+    free(text);
+
+    /* left alone, a line is written by the logger's thread (100 ms; the
+       bound here is only for a machine that is very busy) */
+    AM_ASSERT_OK(AM_LOG_INFO(lg, "c", "left alone"));
+    size_t n = 0;
+    for (int i = 0; i < 1000 && n != 203; i++) {
+        text = am_test_read_file(path);
+        n = count_nl(text);
+        free(text);
+        if (n != 203)
+            usleep(10000);
+    }
+    AM_ASSERT_EQ(n, 203);
+
+    /* free writes the rest; a line over half the buffer goes in order */
+    static char big[40000];
+    memset(big, 'b', sizeof big - 1);
+    AM_ASSERT_OK(AM_LOG_INFO(lg, "c", "small, before"));
+    AM_ASSERT_OK(AM_LOG_INFO(lg, "c", big));
+    AM_ASSERT_OK(AM_LOG_INFO(lg, "c", "small, after"));
+    am_logger_free(lg);
+    text = am_test_read_file(path);
+    AM_ASSERT_EQ(count_nl(text), 206);
+    const char *a = strstr(text, "small, before"), *b = strstr(text, "bbbbbbbb"),
+               *c = strstr(text, "small, after");
+    assert_true(a && b && c && a < b && b < c);
+    free(text);
+    AM_ASSERT_OK(am_logger_flush(NULL)); /* not buffered: nothing to do */
+    unlink(path);
+}
+
+/* Eight threads through a buffered logger into a pipe (batches cut into
+   writes of PIPE_BUF at line ends; a line longer than that alone): no line
+   torn, lost or out of its thread's order. */
+static void test_buffered_threads(void **state)
+{
+    (void)state;
+    threads_through_pipe(AM_LOG_BUFFERED);
+}
+
+typedef struct busy {
+    am_logger *lg;
+    atomic_bool stop;
+    long lines;
+} busy;
+
+static void *busy_logger(void *p)
+{
+    busy *b = p;
+    while (!atomic_load(&b->stop))
+        if (AM_LOG_INFO(b->lg, "busy", "line", AM_F_INT("seq", b->lines)) == AM_OK)
+            b->lines++;
+    return NULL;
+}
+
+/* fork(): a child never writes its parent's gathered lines again, writes
+   its own at once (it has no thread to write them later), and cannot find
+   the logger's locks held, however busy the parent's threads are; exit()
+   writes what is gathered, _exit() not. */
+static void test_buffered_fork(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/am-test-logbuf-XXXXXX";
+    am_logger *lg = buffered_file(path);
+    for (int i = 0; i < 50; i++)
+        AM_ASSERT_OK(AM_LOG_INFO(lg, "parent", "before fork", AM_F_INT("seq", i)));
+    pid_t kid = fork();
+    assert_true(kid >= 0);
+    if (kid == 0) {
+        alarm(20);
+        AM_LOG_INFO(lg, "child", "in the child"); /* written at once: no thread here */
+        _exit(0);
+    }
+    int st;
+    waitpid(kid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    AM_ASSERT_OK(am_logger_flush(lg));
+    char *text = am_test_read_file(path);
+    AM_ASSERT_EQ(count_nl(text), 51);
+    assert_non_null(strstr(text, "in the child"));
+    free(text);
+
+    am_logger_free(lg);
+    unlink(path);
+
+    /* forks while two threads log flat out (into /dev/null: they write
+       gigabytes): no child finds the logger's locks held */
+    am_log_opts o = AM_LOG_OPTS_INIT;
+    o.path = "/dev/null";
+    o.flags = AM_LOG_BUFFERED;
+    AM_ASSERT_OK(am_logger_new(&o, &lg));
+    pthread_t th[2];
+    busy bz[2];
+    for (int i = 0; i < 2; i++) {
+        bz[i] = (busy){.lg = lg};
+        pthread_create(&th[i], NULL, busy_logger, &bz[i]);
+    }
+    for (int f = 0; f < 100; f++) {
+        kid = fork();
+        assert_true(kid >= 0);
+        if (kid == 0) {
+            alarm(20);
+            AM_LOG_WARNING(lg, "child", "a child's warning", AM_F_INT("fork", f));
+            _exit(am_logger_flush(lg) == AM_OK ? 0 : 1);
+        }
+        waitpid(kid, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("child %d: status %d", f, st);
+    }
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&bz[i].stop, true);
+        pthread_join(th[i], NULL);
+    }
+    AM_ASSERT_EQ(am_logger_dropped(lg), 0);
+    am_logger_free(lg);
+
+    /* exit() writes the gathered lines (a destructor); _exit() does not */
+    for (int use_exit = 0; use_exit < 2; use_exit++) {
+        char p2[] = "/tmp/am-test-logbuf-XXXXXX";
+        int fd = mkstemp(p2);
+        assert_true(fd >= 0);
+        close(fd);
+        kid = fork();
+        assert_true(kid >= 0);
+        if (kid == 0) {
+            o.path = p2;
+            am_logger *k;
+            if (am_logger_new(&o, &k) != AM_OK)
+                _exit(1);
+            AM_LOG_INFO(k, "child", "gathered at exit");
+            if (use_exit)
+                exit(0);
+            _exit(0);
+        }
+        waitpid(kid, &st, 0);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        text = am_test_read_file(p2);
+        if (use_exit)
+            AM_ASSERT_EQ(count_nl(text), 1);
+        free(text);
+        unlink(p2);
+    }
+}
+
+/* A batch that cannot be written: each of its lines counted as dropped,
+   the error returned by the call that wrote it. */
+static void test_buffered_errors(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    close(fds[0]);
+    am_log_opts o = AM_LOG_OPTS_INIT;
+    o.fd = fds[1];
+    o.flags = AM_LOG_BUFFERED;
+    am_logger *lg;
+    AM_ASSERT_OK(am_logger_new(&o, &lg));
+    for (int i = 0; i < 5; i++)
+        AM_ASSERT_OK(AM_LOG_INFO(lg, "c", "gathered"));
+    AM_ASSERT_ERR(AM_LOG_ERROR(lg, "c", "written now"), AM_EIO);
+    AM_ASSERT_CONTAINS(am_errmsg(), "Broken pipe");
+    AM_ASSERT_EQ(am_logger_dropped(lg), 6);
+    AM_ASSERT_OK(AM_LOG_INFO(lg, "c", "gathered"));
+    AM_ASSERT_ERR(am_logger_flush(lg), AM_EIO);
+    AM_ASSERT_EQ(am_logger_dropped(lg), 7);
+    am_logger_free(lg);
+    close(fds[1]);
+    sigset_t pending;
+    sigpending(&pending);
+    assert_false(sigismember(&pending, SIGPIPE));
+
+    /* only a descriptor or a path: a write_fn sees every line itself */
+    capture c;
+    memset(&c, 0, sizeof c);
+    o = (am_log_opts)AM_LOG_OPTS_INIT;
+    o.write_fn = cap_write;
+    o.userdata = &c;
+    o.flags = AM_LOG_BUFFERED;
+    AM_ASSERT_ERR(am_logger_new(&o, &lg), AM_EINVAL);
+    AM_ASSERT_CONTAINS(am_errmsg(), "AM_LOG_BUFFERED");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1212,7 +1475,7 @@ static void *fault_scenario(void *arg)
     o.write_fn = cap_write;
     o.userdata = &c;
     o.component = "fault";
-    am_logger *lg = NULL, *file = NULL;
+    am_logger *lg = NULL, *file = NULL, *buffered = NULL;
     STEP(am_logger_new(&o, &lg));
     STEP(AM_LOG_INFO(lg, NULL, "one", AM_F_STR("k", "v")));
     static char longmsg[40000];
@@ -1223,10 +1486,15 @@ static void *fault_scenario(void *arg)
     o.path = "/dev/null";
     STEP(am_logger_new(&o, &file));
     STEP(AM_LOG_ERROR(file, "c", "m", AM_F_ERROR("E", "x")));
+    o.flags = AM_LOG_BUFFERED;
+    STEP(am_logger_new(&o, &buffered));
+    STEP(AM_LOG_INFO(buffered, "c", "gathered"));
+    STEP(am_logger_flush(buffered));
     *result = AM_OK;
 out:
     am_logger_free(lg);
     am_logger_free(file);
+    am_logger_free(buffered);
     free(c.p);
     return NULL; /* thread exit frees the line buffer */
 }
@@ -1267,7 +1535,9 @@ int main(void)
         cmocka_unit_test(test_trace_fields),       cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_threads_file),       cmocka_unit_test(test_threads_pipe),
         cmocka_unit_test(test_two_processes),      cmocka_unit_test(test_options),
-        cmocka_unit_test(test_write_errors),       cmocka_unit_test(test_fault),
+        cmocka_unit_test(test_write_errors),       cmocka_unit_test(test_buffered),
+        cmocka_unit_test(test_buffered_threads),   cmocka_unit_test(test_buffered_fork),
+        cmocka_unit_test(test_buffered_errors),    cmocka_unit_test(test_fault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,17 +57,25 @@ class JsonHandler(logging.Handler):
     Destination: stream (default sys.stdout, written with its write()), or
     path (a file opened for appending; several processes may share it), or
     fd (a file descriptor, written with one write(2) per line). component
-    overrides the logger name as the line's "component"."""
+    overrides the logger name as the line's "component".
+
+    buffered=True (with path or fd): lines are gathered in memory and
+    written in batches -- when 64 KiB have gathered, at once for a WARNING
+    or worse, 100 ms after a batch's first line, at flush() and close(),
+    and at exit; a crash loses at most the last 100 ms of lines."""
 
     def __init__(self, stream=None, *, path: Optional[str] = None, fd: Optional[int] = None,
                  component: Optional[str] = None, level=logging.NOTSET,
-                 max_line_bytes: int = 0):
+                 max_line_bytes: int = 0, buffered: bool = False):
         super().__init__(level)
         self.component = component
+        if buffered and path is None and fd is None:
+            raise ValueError('buffered=True needs path= or fd=')
         if path is not None:
-            self._logger = _am.Logger(path=path, max_line_bytes=max_line_bytes)
+            self._logger = _am.Logger(path=path, max_line_bytes=max_line_bytes,
+                                      buffered=buffered)
         elif fd is not None:
-            self._logger = _am.Logger(fd=fd, max_line_bytes=max_line_bytes)
+            self._logger = _am.Logger(fd=fd, max_line_bytes=max_line_bytes, buffered=buffered)
         else:
             self.stream = stream if stream is not None else sys.stdout
             self._logger = _am.Logger(stream=self.stream, max_line_bytes=max_line_bytes)
@@ -82,6 +90,18 @@ class JsonHandler(logging.Handler):
                 stream.flush()
         except Exception:
             self.handleError(record)
+
+    def flush(self) -> None:
+        """Write what a buffered handler has gathered (logging.shutdown()
+        and close() call this too)."""
+        self._logger.flush()
+
+    def close(self) -> None:
+        try:
+            self._logger.flush()
+        except OSError:
+            pass  # counted in dropped()
+        super().close()
 
     def dropped(self) -> int:
         """Lines libagentmon could not write."""

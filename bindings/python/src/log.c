@@ -10,7 +10,8 @@
 ** context can never leak onto a line of another asyncio task.
 **
 ** Destinations: a file path or an fd are written by the library with one
-** write(2) per line, with the GIL released (inside the fork gate); a
+** write(2) per line (buffered=True: a batch per write, AM_LOG_BUFFERED),
+** with the GIL released (inside the fork gate); a
 ** Python stream (anything with write()) is written through the library's
 ** write_fn with the GIL held the whole time, so the logger's lock is only
 ** ever taken by GIL holders there and the two cannot deadlock.
@@ -45,14 +46,15 @@ static int write_stream(void *ud, const char *line, size_t len)
 
 static PyObject *logger_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"fd",        "path",           "stream",  "level",
-                             "component", "max_line_bytes", "capture", NULL};
-    int fd = -1, level = AM_LOG_LEVEL_DEBUG, capture = 0;
+    static char *kwlist[] = {"fd",      "path",      "stream",
+                             "level",   "component", "max_line_bytes",
+                             "capture", "buffered",  NULL};
+    int fd = -1, level = AM_LOG_LEVEL_DEBUG, capture = 0, buffered = 0;
     const char *path = NULL, *component = NULL;
     PyObject *stream = Py_None;
     Py_ssize_t max_line = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|izOiznp", kwlist, &fd, &path, &stream, &level,
-                                     &component, &max_line, &capture))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|izOiznpp", kwlist, &fd, &path, &stream, &level,
+                                     &component, &max_line, &capture, &buffered))
         return NULL;
     LoggerObject *self = (LoggerObject *)type->tp_alloc(type, 0);
     if (!self)
@@ -63,7 +65,7 @@ static PyObject *logger_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     o.level = (am_log_level)level;
     o.component = component;
     o.max_line_bytes = (size_t)max_line;
-    o.flags = AM_LOG_NO_TRACE;
+    o.flags = AM_LOG_NO_TRACE | (buffered ? AM_LOG_BUFFERED : 0u);
     if (capture || stream != Py_None) {
         self->is_capture = capture;
         if (!capture) {
@@ -251,6 +253,18 @@ static PyObject *logger_format(LoggerObject *self, PyObject *args, PyObject *kw)
     return logger_log_impl(self, args, kw, true);
 }
 
+static PyObject *logger_flush(LoggerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    am_err rc;
+    EXT_NOGIL_BEGIN
+    rc = am_logger_flush(self->lg);
+    EXT_NOGIL_END
+    if (rc)
+        return ext_raise(rc, "log lines dropped");
+    Py_RETURN_NONE;
+}
+
 static PyObject *logger_dropped(LoggerObject *self, PyObject *noargs)
 {
     (void)noargs;
@@ -277,6 +291,8 @@ static PyMethodDef logger_methods[] = {
     {"format", (PyCFunction)(void (*)(void))logger_format, METH_VARARGS | METH_KEYWORDS,
      "format(...) -> str: the line log() would write (a capture logger only)."},
     {"dropped", (PyCFunction)logger_dropped, METH_NOARGS, "Lines that could not be written."},
+    {"flush", (PyCFunction)logger_flush, METH_NOARGS,
+     "Write the lines a buffered logger has gathered (OSError if that fails)."},
     {"set_level", (PyCFunction)logger_set_level, METH_O, "set_level(levelno)"},
     {NULL, NULL, 0, NULL}};
 

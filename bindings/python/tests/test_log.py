@@ -118,6 +118,50 @@ def test_threads_into_one_file(tmpdir_path):
     assert h.dropped() == 0
 
 
+def test_buffered_handler(tmpdir_path):
+    """buffered=True: lines wait in memory until flush(), a WARNING, the
+    logger's thread or close(); threads' lines come out whole; a child of
+    os.fork() writes only its own lines."""
+    path = os.path.join(tmpdir_path, 'buffered.log')
+    h = log.JsonHandler(path=path, buffered=True)
+    lg = logger('buffered', h)
+
+    def write(k):
+        with trace.span():
+            for i in range(300):
+                lg.info('x' * (i % 9000), extra={'worker': k, 'seq': i})
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    h.flush()
+    lines = open(path).read().splitlines()
+    assert len(lines) == 1200
+    assert {(d['worker'], d['seq']) for d in map(json.loads, lines)} == \
+        {(k, i) for k in range(4) for i in range(300)}
+
+    lg.info('gathered before the warning')
+    lg.warning('the warning')            # written before warning() returns
+    text = open(path).read()
+    assert text.index('gathered before') < text.index('the warning')
+
+    lg.info('gathered before the fork')
+    pid = os.fork()
+    if pid == 0:
+        lg.info('from the child')        # no thread here: written at once
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    h.close()
+    lines = open(path).read().splitlines()
+    assert sum('gathered before the fork' in x for x in lines) == 1
+    assert sum('from the child' in x for x in lines) == 1
+    assert len(lines) == 1204
+    assert h.dropped() == 0
+    with pytest.raises(ValueError):
+        log.JsonHandler(buffered=True)
+
+
 def test_same_keys_as_the_c_logger(tmpdir_path):
     """A line of the C logger (tests/integration/log_writer) and a Python
     line with the same fields have the same keys in the same order."""
