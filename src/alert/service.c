@@ -394,16 +394,25 @@ am_err am_alerting_reload(am_alerting *al, struct am_buf *errs)
     return rc ? am__err(rc, "%s", errs && errs->p ? errs->p : "rule files refused") : AM_OK;
 }
 
-void am_alerting_stop(am_alerting *al)
+void am_alerting_halt(am_alerting *al)
 {
     if (!al)
         return;
     pthread_mutex_lock(&al->mu);
     al->is_stopping = true;
     pthread_cond_broadcast(&al->cv);
+    bool join = al->has_thread;
+    al->has_thread = false;
     pthread_mutex_unlock(&al->mu);
-    if (al->has_thread)
+    if (join)
         pthread_join(al->thread, NULL);
+}
+
+void am_alerting_stop(am_alerting *al)
+{
+    if (!al)
+        return;
+    am_alerting_halt(al);
     free_all(al);
 }
 

@@ -90,7 +90,18 @@ am_err am_alerting_start(const am_alerting_opts *o, am_alerting **out, struct am
 */
 am_err am_alerting_reload(am_alerting *al, struct am_buf *errs);
 
-/* Stop the thread and free everything. NULL is a no-op. */
+/*
+** am_alerting_halt: stop the thread -- no more feeds, evaluations or
+** notifications -- and keep the rest: the window stays readable and
+** writable (queries, scraped samples) by other threads until
+** am_alerting_stop, so a program stops the engine's reading first and frees
+** it after the last thread that writes to it. A reload then fails with
+** AM_EIO. NULL is a no-op. Not concurrently with itself or stop.
+*/
+void am_alerting_halt(am_alerting *al);
+
+/* Stop the thread (if not halted) and free everything. No other thread
+   may be using al. NULL is a no-op. */
 void am_alerting_stop(am_alerting *al);
 
 /* The window and the engine (borrowed, valid until am_alerting_stop). */

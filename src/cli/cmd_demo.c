@@ -168,7 +168,10 @@ static am_err setup(demo *d)
     const char *const info_values[] = {"agentmon-demo", am_version(), "demo"};
     const am_labels info = {info_names, info_values, 3};
     am_err rc;
-    d->reg = am_registry_default();
+    /* d->reg is set already when the alerting engine runs (start_alerting),
+       whose thread reads it: written again here, that would be a race */
+    if (!d->reg)
+        d->reg = am_registry_default();
     if (d->o.uninstrumented) {
         /* packs stay NULL: every recording call is then a no-op */
     } else if ((rc = am_registry_enable_process_metrics(d->reg)) ||

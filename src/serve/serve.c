@@ -561,7 +561,16 @@ static am_err start_alerting(am_serve *s)
     return rc;
 }
 
+/* The engine stops reading first (its feed reads the other sources); what
+   the sources write to -- its window (the scraper's samples, queries over
+   HTTP), the notifier (alerts posted over HTTP) -- lives until they have
+   all stopped: free_alerting(), after the last of them. */
 static void stop_alerting(am_serve *s)
+{
+    am_alerting_halt(s->alerting);
+}
+
+static void free_alerting(am_serve *s)
 {
     atomic_store(&s->papi.al, NULL);
     atomic_store(&s->aapi.notify, NULL);
@@ -613,9 +622,10 @@ static void stop_remote_write(am_serve *s)
 
 /*
 ** Everything that feeds the collector, one row each (STYLE.md rule 23).
-** am_serve_start() starts them in this order and am_serve_stop() stops
-** them in the same order, so the alerting engine stops reading before
-** anything it reads goes, and the HTTP inputs close before the others. A start the
+** am_serve_start() starts them in this order -- the rows marked
+** is_started_first before the others -- and am_serve_stop() stops them in
+** this order, so the alerting engine stops reading before anything it
+** reads goes, and the HTTP inputs close before the others. A start the
 ** options leave off starts nothing and returns AM_OK; stop (NULL: none)
 ** runs on every row however far the start came, so it takes a source
 ** that never started. flush is the source's periodic work, run by the
@@ -630,13 +640,14 @@ typedef struct source {
     void (*flush)(am_serve *s);
     size_t interval; /* offsetof(am_serve_opts, the flush's interval) */
     bool is_flushed_at_start;
+    bool is_started_first; /* an output the inputs write to from their start */
 } source;
 
 static const source SOURCES[] = {
     /* first: its feed reads the registry's callbacks, which read the other
        sources (StatsD's series count: the aggregator is made before any
        source starts); stopped before they are, it never reads one that is
-       stopping */
+       stopping (and freed after them: free_alerting) */
     {"alert", start_alerting, stop_alerting, NULL, 0, false},
     {"http", start_http, stop_http, NULL, 0, false},
     {"statsd", start_statsd, stop_statsd, flush_statsd, offsetof(am_serve_opts, flush_interval_s),
@@ -644,8 +655,10 @@ static const source SOURCES[] = {
     {"scrape", start_scraper, stop_scraper, NULL, 0, false},
     {"system", start_system, NULL, sample_system, offsetof(am_serve_opts, system_interval_s), true},
     {"tail", start_tail, stop_tail, flush_tail, offsetof(am_serve_opts, tail_interval_s), true},
-    /* after the inputs: it sends what they fed until they stopped */
-    {"remote_write", start_remote_write, stop_remote_write, NULL, 0, false},
+    /* started first, so that a scrape's samples reach it from the first
+       one (the scraper's thread reads s->rwx); stopped after the inputs:
+       it sends what they fed until they stopped */
+    {"remote_write", start_remote_write, stop_remote_write, NULL, 0, false, true},
 };
 #define N_SOURCES (sizeof SOURCES / sizeof SOURCES[0])
 
@@ -780,8 +793,10 @@ am_err am_serve_start(const am_serve_opts *o, am_serve **out)
         ao.max_series = s->o.statsd_max_series;
         rc = am__statsd_agg_new(s->reg, &ao, &s->agg);
     }
-    for (size_t i = 0; i < N_SOURCES && !rc; i++)
-        rc = SOURCES[i].start(s);
+    for (int first = 1; first >= 0 && !rc; first--)
+        for (size_t i = 0; i < N_SOURCES && !rc; i++)
+            if (SOURCES[i].is_started_first == first)
+                rc = SOURCES[i].start(s);
     if (!rc) {
         if (pthread_create(&s->thread, NULL, housekeeping, s) != 0)
             rc = am__err(AM_ENOMEM, "cannot start the collector's housekeeping thread");
@@ -858,6 +873,7 @@ void am_serve_stop(am_serve *s)
     for (size_t i = 0; i < N_SOURCES; i++)
         if (SOURCES[i].stop)
             SOURCES[i].stop(s);
+    free_alerting(s);
     am__statsd_agg_free(s->agg);
     s->agg = NULL;
     pthread_mutex_lock(&s->lock);

@@ -34,6 +34,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -204,7 +205,7 @@ static void attack(double end)
 static double g_lat[MAX_PROBES];
 static unsigned g_n_probes, g_failed, g_over;
 static char g_first_failure[160];
-static volatile bool g_stop;
+static atomic_bool g_stop; /* set by main when the attack ends; read by the prober */
 
 /* One GET on a new connection: its status, or -1; *ms the time taken. */
 static int probe_once(const char *path, double *ms)
@@ -257,7 +258,7 @@ out:
 static void *prober(void *arg)
 {
     (void)arg;
-    for (unsigned k = 0; !g_stop && g_n_probes < MAX_PROBES; k++) {
+    for (unsigned k = 0; !atomic_load(&g_stop) && g_n_probes < MAX_PROBES; k++) {
         const char *path = g.probes[k % g.n_probes];
         double ms;
         int st = probe_once(path, &ms);
@@ -361,7 +362,7 @@ int main(int argc, char **argv)
     pthread_t pt;
     pthread_create(&pt, NULL, prober, NULL);
     attack(t0 + g.seconds * 1000.0);
-    g_stop = true;
+    atomic_store(&g_stop, true);
     pthread_join(pt, NULL);
 
     qsort(g_lat, g_n_probes, sizeof g_lat[0], cmp_d);
