@@ -3,7 +3,7 @@
 # demo` (its agents, coordinator, alerting engine and log file) and
 # `agentmon serve` scraping it, tailing its log, taking StatsD and sending
 # remote_write (to the demo's HTTP server, whose 404 it drops: a 4xx is
-# never retried) -- started, worked and stopped.
+# never retried), both answering their APIs -- started, worked and stopped.
 #
 # It is a ctest test so that it runs in every build `make test` makes: under
 # ThreadSanitizer it finds races in how the programs start their threads
@@ -53,7 +53,46 @@ EOF
     --remote-write-interval 1s --tail "$tmp/demo.log" \
     --rules deploy/prometheus/alerts.yml >"$tmp/serve.out" 2>&1 &
 serve=$!
-sleep 6 # a few scrapes, tails and remote_write batches
+surl=
+for _ in $(seq 300); do
+    surl=$(sed -n 's/.*HTTP on \([0-9.:]*\) .*/http:\/\/\1/p' "$tmp/serve.out")
+    [ -z "$surl" ] || break
+    kill -0 "$serve" 2>/dev/null || fail "serve exited at start"
+    sleep 0.1
+done
+[ -n "$surl" ] || fail "serve did not say where it listens"
+demo_url=${url%/metrics}
+
+# While both work (scrapes, tails, remote_write batches, rule evaluations),
+# what their users send: the demo's own log lines shipped to serve, the
+# queries of the shipped rules and of the dashboard, a reload of the rules,
+# the dashboard's and the DLQ's reads. Answers are not judged here (the
+# integration tests do that): only that the programs stay sound.
+get() {
+    curl -sS -o /dev/null -w '%{http_code} %{url_effective}\n' --max-time 20 "$@" \
+        >>"$tmp/requests.out" 2>&1 || true
+}
+for round in 1 2 3; do
+    head -c 200000 "$tmp/demo.log" | sed '$d' >"$tmp/lines.ndjson"
+    get -H 'Content-Type: application/x-ndjson' --data-binary @"$tmp/lines.ndjson" \
+        "$surl/api/v1/logs"
+    trace=$(sed -n 's/.*"trace_id":"\([0-9a-f]*\)".*/\1/p' "$tmp/lines.ndjson" | tail -1)
+    for base in "$surl" "$demo_url"; do
+        get "$base/metrics"
+        get -H 'Accept: application/openmetrics-text' "$base/metrics"
+        get "$base/api/v1/dashboard"
+        get "$base/api/v1/query?query=sum%20by%20(agent_id)%20(rate(agent_tasks_completed_total%5B1m%5D))"
+        get "$base/api/v1/query_range?query=up&start=$(($(date +%s) - 60))&end=$(date +%s)&step=5"
+        get "$base/api/v1/query_exemplars?query=task_duration_seconds_bucket"
+        get "$base/api/v1/rules"
+        get "$base/api/v1/alerts"
+        get "$base/api/v1/logs?trace_id=$trace"
+    done
+    get -X POST "$surl/-/reload"
+    get "$surl/api/v1/metrics/communication/summary?group_by=source_agent_id&step=60s"
+    get "$demo_url/api/v1/dlq/coder:1"
+    sleep 1
+done
 
 kill -0 "$serve" 2>/dev/null || fail "serve exited early"
 kill -TERM "$serve"
