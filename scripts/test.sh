@@ -13,7 +13,8 @@
 # tsan         the unit tests under ThreadSanitizer: the lock-free hot path,
 #              lookups and exemplars must be free of data races
 # integration  tests/integration/*.sh against real tools (promtool, Python's
-#              prometheus_client parsers, ...)
+#              prometheus_client parsers, ...); then no program built here may
+#              still be running (each test stops what it started)
 # fuzz         each libFuzzer target, briefly, over its committed corpus
 set -eu
 cd "$(dirname "$0")/.."
@@ -64,6 +65,21 @@ for stage in $stages; do
         done
         ls tests/integration/*.sh | sed 's|.*/||; s|\.sh$||' | grep -vxF "$(echo $alone | tr ' ' '\n')" |
             xargs -P "$JOBS" -n 1 scripts/integration_one.sh
+        # every test stops what it started: nothing built here may still run
+        # (a few seconds' grace for processes still exiting)
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            left=$(for p in /proc/[0-9]*; do
+                e=$(readlink "$p/exe" 2>/dev/null) || continue
+                case $e in "$PWD"/build/*) echo "  ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline")" ;; esac
+            done)
+            [ -n "$left" ] || break
+            sleep 1
+        done
+        if [ -n "$left" ]; then
+            echo "integration tests left these running:"
+            echo "$left"
+            exit 1
+        fi
         ;;
     minimal)
         say "the library without optional dependencies (AM_WITH_*=OFF)"

@@ -36,7 +36,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# start_exporter NAME PROGRAM ARGS...: start it, wait for the port it prints.
+# start_exporter NAME PROGRAM ARGS...: start it, wait for the port it
+# prints, into PORT. Run in this shell, not in $(...): the PIDS it adds to
+# must be this shell's, and the programs its children, for cleanup to stop
+# them (they were left running when it ran in a subshell).
 start_exporter() {
     name=$1
     prog=$2
@@ -45,16 +48,18 @@ start_exporter() {
     PIDS="$PIDS $!"
     i=0
     while [ ! -s "$TMP/$name.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    port=$(head -1 "$TMP/$name.port")
-    [ -n "$port" ] || { echo "prometheus: FAIL: $name exporter did not start"; cat "$TMP/$name.err"; exit 1; }
-    echo "$port"
+    PORT=$(head -1 "$TMP/$name.port")
+    [ -n "$PORT" ] || { echo "prometheus: FAIL: $name exporter did not start"; cat "$TMP/$name.err"; exit 1; }
 }
 
-P1=$(start_exporter plain "$EXPORTER") || exit 1
-P2=$(start_exporter tls "$EXPORTER" --tls "$ROOT/tests/unit/tls/cert.pem" \
-    "$ROOT/tests/unit/tls/key.pem" --bearer s3cret) || exit 1
+start_exporter plain "$EXPORTER"
+P1=$PORT
+start_exporter tls "$EXPORTER" --tls "$ROOT/tests/unit/tls/cert.pem" \
+    "$ROOT/tests/unit/tls/key.pem" --bearer s3cret
+P2=$PORT
 # The README's example agent, logging to a file we can join against.
-P3=$(start_exporter example "$AGENT" --listen 127.0.0.1:0 --log "$TMP/agent.log") || exit 1
+start_exporter example "$AGENT" --listen 127.0.0.1:0 --log "$TMP/agent.log"
+P3=$PORT
 PP=$(free_port)
 
 cat >"$TMP/prometheus.yml" <<YML
