@@ -52,15 +52,16 @@
 ** buffer is full, at once when a line at WARNING or worse is logged (with
 ** everything before it), 100 ms after the first line of a batch (by a
 ** thread the logger starts with its first line), at am_logger_flush(),
-** am_logger_free(), fork() and the process's exit. A child process never
-** writes its parent's gathered lines again, and writes its own at once
-** (it starts no thread; a logger it makes itself buffers). A call then costs a copy instead of a
-** write(2); the price is that _exit() or a crash loses the lines of the
-** last 100 ms, and that a write error is counted in am_logger_dropped()
-** (every line of the batch) rather than returned by the call that logged
-** the line, unless that call wrote the batch (WARNING or worse). Each
-** write(2) still holds whole lines, at most PIPE_BUF bytes into a pipe or
-** socket, so lines are never torn.
+** am_logger_free() and the process's exit. A call then costs a copy
+** instead of a write(2); the price is that _exit() or a crash loses the
+** lines of the last 100 ms, and that a write error is counted in
+** am_logger_dropped() (every line of the batch) rather than returned by the
+** call that logged the line, unless that call wrote the batch (WARNING or
+** worse). Each write(2) still holds whole lines, at most PIPE_BUF bytes
+** into a pipe or socket, so lines are never torn. After fork(), the child
+** never writes its parent's gathered lines (the parent does), and writes
+** its own at once: it has no thread to write them later (a logger the
+** child makes itself buffers).
 **
 ** LEVELS. Lines below the logger's level are discarded before formatting.
 ** A logger's level comes from its options, or from the environment

@@ -11,9 +11,10 @@
 **   - AM__LOGBUF_DELAY_MS after the batch's first line, by the buffer's
 **     own thread (started with the first line, so a logger that never logs
 **     costs no thread), which sleeps while nothing is gathered;
-**   - at am_logger_flush(), am_logger_free(), before fork() and at exit
-**     (a destructor: exit() and returning from main() write what is left;
-**     _exit() and a crash lose at most the last AM__LOGBUF_DELAY_MS).
+**   - at am_logger_flush(), am_logger_free() and exit (a destructor:
+**     exit() and returning from main() write what is left; _exit() and a
+**     crash lose at most the last AM__LOGBUF_DELAY_MS). Not at fork():
+**     see FORK.
 ** A line longer than half the buffer is not copied: the batch before it is
 ** written, then the line, in that order.
 **
