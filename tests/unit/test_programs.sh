@@ -30,19 +30,23 @@ fail() {
     done
     exit 1
 }
+# address NAME PID SED: where NAME (PID) listens, as SED finds it in its
+# first lines (NAME.out), waiting up to 30 s for it to say so
+address() {
+    for _ in $(seq 300); do
+        a=$(sed -n "$3" "$tmp/$1.out")
+        [ -z "$a" ] || { echo "$a"; return; }
+        kill -0 "$2" 2>/dev/null || fail "$1 exited at start"
+        sleep 0.1
+    done
+    fail "$1 did not say where it listens"
+}
 cd "$src" # the demo's default rules are deploy/prometheus/alerts.yml
 
 "$prog" demo --quiet --listen 127.0.0.1:0 --log "$tmp/demo.log" --duration 12 \
     --time-scale 0.1 >"$tmp/demo.out" 2>&1 &
 demo=$!
-url=
-for _ in $(seq 300); do
-    url=$(sed -n 's/.*metrics at \(http[^ ,]*\).*/\1/p' "$tmp/demo.out")
-    [ -z "$url" ] || break
-    kill -0 "$demo" 2>/dev/null || fail "the demo exited at start"
-    sleep 0.1
-done
-[ -n "$url" ] || fail "the demo did not say where it listens"
+url=$(address demo "$demo" 's/.*metrics at \(http[^ ,]*\).*/\1/p')
 
 cat >"$tmp/serve.yml" <<EOF
 remote_write:
@@ -53,14 +57,7 @@ EOF
     --remote-write-interval 1s --tail "$tmp/demo.log" \
     --rules deploy/prometheus/alerts.yml >"$tmp/serve.out" 2>&1 &
 serve=$!
-surl=
-for _ in $(seq 300); do
-    surl=$(sed -n 's/.*HTTP on \([0-9.:]*\) .*/http:\/\/\1/p' "$tmp/serve.out")
-    [ -z "$surl" ] || break
-    kill -0 "$serve" 2>/dev/null || fail "serve exited at start"
-    sleep 0.1
-done
-[ -n "$surl" ] || fail "serve did not say where it listens"
+surl=$(address serve "$serve" 's/.*HTTP on \([0-9.:]*\) .*/http:\/\/\1/p')
 demo_url=${url%/metrics}
 
 # While both work (scrapes, tails, remote_write batches, rule evaluations),
@@ -81,9 +78,10 @@ for round in 1 2 3; do
         get "$base/metrics"
         get -H 'Accept: application/openmetrics-text' "$base/metrics"
         get "$base/api/v1/dashboard"
-        get "$base/api/v1/query?query=sum%20by%20(agent_id)%20(rate(agent_tasks_completed_total%5B1m%5D))"
+        # SlowTaskExecution's expression in deploy/prometheus/alerts.yml
+        get "$base/api/v1/query?query=histogram_quantile(0.95%2C%20sum%20by%20(agent_id%2C%20le)%20(rate(agent_task_duration_seconds_bucket%5B5m%5D)))"
         get "$base/api/v1/query_range?query=up&start=$(($(date +%s) - 60))&end=$(date +%s)&step=5"
-        get "$base/api/v1/query_exemplars?query=task_duration_seconds_bucket"
+        get "$base/api/v1/query_exemplars?query=agent_task_duration_seconds_bucket"
         get "$base/api/v1/rules"
         get "$base/api/v1/alerts"
         get "$base/api/v1/logs?trace_id=$trace"
