@@ -60,11 +60,14 @@ for stage in $stages; do
         # the others (each starts its own servers on free ports) one per core.
         alone="http_attack serve_hostile coord_conservation coord_hung_redis store_hung_pg
             store_disk_full"
+        # A failure does not stop the stage: every script runs, and the
+        # failed ones' output is shown again at its end (integration_one.sh).
+        rm -rf build/integration-failed
         for t in $alone; do
-            if [ -f "tests/integration/$t.sh" ]; then scripts/integration_one.sh "$t"; fi
+            if [ -f "tests/integration/$t.sh" ]; then scripts/integration_one.sh "$t" || true; fi
         done
         ls tests/integration/*.sh | sed 's|.*/||; s|\.sh$||' | grep -vxF "$(echo $alone | tr ' ' '\n')" |
-            xargs -P "$JOBS" -n 1 scripts/integration_one.sh
+            xargs -P "$JOBS" -n 1 scripts/integration_one.sh || true
         # every test stops what it started: nothing built here may still run
         # (a few seconds' grace for processes still exiting)
         for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -78,8 +81,16 @@ for stage in $stages; do
         if [ -n "$left" ]; then
             echo "integration tests left these running:"
             echo "$left"
+        fi
+        if [ -d build/integration-failed ]; then
+            say "integration: the output of each script that failed"
+            for f in build/integration-failed/*.log; do
+                head -1 "$f"
+                tail -n +2 "$f" | tail -150
+            done
             exit 1
         fi
+        [ -z "$left" ] || exit 1
         ;;
     minimal)
         say "the library without optional dependencies (AM_WITH_*=OFF)"

@@ -41,6 +41,7 @@ start() {
     what=$1
     shift
     rm -rf "$TMP/data"
+    : >"$TMP/out" # not left to the child's redirection (lib.inc says why)
     if [ "$what" = serve ]; then
         "$AGENTMON" serve --statsd off --system-interval 0 --store "sqlite:$TMP/data/a.db" \
             "$@" >"$TMP/out" 2>&1 &
