@@ -63,6 +63,10 @@
 ** its own at once: it has no thread to write them later (a logger the
 ** child makes itself buffers).
 **
+** FORK. Any logger may be used in a child of fork(), whatever the parent's
+** other threads were doing with it at that moment; fork() never waits for
+** a logger's write, even one stuck in a pipe nobody reads.
+**
 ** LEVELS. Lines below the logger's level are discarded before formatting.
 ** A logger's level comes from its options, or from the environment
 ** variable AGENTMON_LOG_LEVEL (debug, info, warning, error or critical, any

@@ -55,9 +55,11 @@
 **
 ** THREADS. The level, the descriptor's kind and the dropped count are
 ** atomics; the rwlock keeps long lines (into pipes and sockets) and
-** write_fn calls apart from everything else. Per-thread: the line buffer, the date cache
-** and a busy flag that refuses (AM_EMISUSE) a log call made from inside a
-** write_fn, whose line lives in that same buffer.
+** write_fn calls apart from everything else. Per-thread: the line buffer,
+** the date cache and a busy flag that refuses (AM_EMISUSE) a log call made
+** from inside a write_fn, whose line lives in that same buffer. Every
+** logger is in log_registry.c's list, which makes the rwlock again in a
+** child of fork() (another thread may have held it at that moment).
 */
 #define _GNU_SOURCE /* program_invocation_short_name, GNU strerror_r */
 
@@ -87,6 +89,7 @@
 #include "../util/render.h"
 #include "../util/validate.h"
 #include "log_buffer.h"
+#include "log_registry.h"
 #include "trace_internal.h"
 
 #define KEEP_BUF 16384 /* a thread keeps at most this much buffer between lines */
@@ -110,6 +113,7 @@ struct am_logger {
     unsigned flags;
     const char *component; /* owned (am__strdup), except the default logger's */
     am__logbuf *buf;       /* AM_LOG_BUFFERED: the gathered lines (log_buffer.c) */
+    am__log_entry entry;   /* in log_registry.c's list, for fork() and exit */
     bool has_env_error;
     char env_error[192];
 };
@@ -242,6 +246,8 @@ static void default_init(void)
     g_default.kind = fd_kind_of(1);
     g_default.component = program_name();
     atomic_store(&g_default.level, level_from_env(&g_default));
+    g_default.entry.lock = &g_default.lock;
+    am__log_register(&g_default.entry);
 }
 
 am_logger *am_log_default(void)
@@ -331,6 +337,9 @@ am_err am_logger_new(const am_log_opts *o, am_logger **out)
         }
     }
     pthread_rwlock_init(&lg->lock, NULL);
+    lg->entry.lock = &lg->lock;
+    lg->entry.buf = lg->buf;
+    am__log_register(&lg->entry);
     *out = lg;
     return AM_OK;
 }
@@ -339,6 +348,7 @@ void am_logger_free(am_logger *lg)
 {
     if (!lg || lg == &g_default)
         return;
+    am__log_unregister(&lg->entry);
     am__logbuf_free(lg->buf); /* writes what is gathered */
     if (lg->owns_fd)
         close(lg->fd);

@@ -11,10 +11,10 @@
 **   - AM__LOGBUF_DELAY_MS after the batch's first line, by the buffer's
 **     own thread (started with the first line, so a logger that never logs
 **     costs no thread), which sleeps while nothing is gathered;
-**   - at am_logger_flush(), am_logger_free() and exit (a destructor:
-**     exit() and returning from main() write what is left; _exit() and a
-**     crash lose at most the last AM__LOGBUF_DELAY_MS). Not at fork():
-**     see FORK.
+**   - at am_logger_flush(), am_logger_free() and exit (log_registry.c's
+**     destructor: exit() and returning from main() write what is left;
+**     _exit() and a crash lose at most the last AM__LOGBUF_DELAY_MS).
+**     Not at fork(): see FORK.
 ** A line longer than half the buffer is not copied: the batch before it is
 ** written, then the line, in that order.
 **
@@ -22,7 +22,7 @@
 ** time and in order: a flush takes `out`, swaps the full buffer for the
 ** empty spare under `mu`, and writes the spare with only `out` held, so
 ** threads keep gathering lines while a batch is being written. Order:
-** g_all_lock, then out, then mu.
+** out, then mu.
 **
 ** NEVER TORN. Each write(2) holds whole lines. Into a file the kernel
 ** writes each whole (and O_APPEND keeps other processes' lines apart);
@@ -30,14 +30,16 @@
 ** PIPE_BUF bytes (log.c passes chunk), which POSIX does not split.
 **
 ** FORK. A child must neither write its parent's gathered lines again nor
-** find a lock held by a thread that did not come with it. Every buffer is
-** in g_all; pthread_atfork's prepare takes each one's out and mu (so no
-** batch is half written), the parent releases them, and the child
-** releases them too after emptying the buffer (the parent writes those
-** lines). The thread stayed in the parent, and the child starts none
-** (creating threads after a multi-threaded fork is outside POSIX, and
-** ThreadSanitizer cannot follow it): there each line is written at once,
-** as by a logger that is not buffered. A logger made in the child buffers.
+** find a lock held by a thread that did not come with it (log_registry.c
+** calls these for every buffer). Before fork() `mu` is taken, so the
+** buffer's pointers are whole in the child; `out` is not, as it is held
+** across a write(2) that a stalled reader can make last. The child empties
+** its buffer (the parent writes those lines) and makes `out` again (any
+** batch being written was the parent's). The thread stayed in the parent,
+** and the child starts none (creating threads after a multi-threaded fork
+** is outside POSIX, and ThreadSanitizer cannot follow it): there each line
+** is written at once, as by a logger that is not buffered. A logger made
+** in the child buffers.
 **
 ** Threading: every function is thread-safe. Ownership: the buffer is its
 ** logger's; lines are copied in.
@@ -69,12 +71,7 @@ struct am__logbuf {
     am__logbuf_write_fn write;
     void *ctx;
     _Atomic uint64_t *dropped;
-    am__logbuf *prev, *next; /* g_all */
 };
-
-static pthread_mutex_t g_all_lock = PTHREAD_MUTEX_INITIALIZER;
-static am__logbuf *g_all;
-static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 
 /* ------------------------------------------------------------------ */
 /* Writing a batch                                                     */
@@ -218,22 +215,14 @@ int am__logbuf_put(am__logbuf *b, const char *p, size_t n, bool now)
 /* fork() and exit                                                     */
 /* ------------------------------------------------------------------ */
 
-static void before_fork(void)
+void am__logbuf_fork_prepare(am__logbuf *b)
 {
-    pthread_mutex_lock(&g_all_lock);
-    for (am__logbuf *b = g_all; b; b = b->next) {
-        pthread_mutex_lock(&b->out);
-        pthread_mutex_lock(&b->mu);
-    }
+    pthread_mutex_lock(&b->mu);
 }
 
-static void after_fork_parent(void)
+void am__logbuf_fork_parent(am__logbuf *b)
 {
-    for (am__logbuf *b = g_all; b; b = b->next) {
-        pthread_mutex_unlock(&b->mu);
-        pthread_mutex_unlock(&b->out);
-    }
-    pthread_mutex_unlock(&g_all_lock);
+    pthread_mutex_unlock(&b->mu);
 }
 
 static void init_wake(pthread_cond_t *c)
@@ -245,31 +234,14 @@ static void init_wake(pthread_cond_t *c)
     pthread_condattr_destroy(&ca);
 }
 
-static void after_fork_child(void)
+void am__logbuf_fork_child(am__logbuf *b)
 {
-    for (am__logbuf *b = g_all; b; b = b->next) {
-        b->n = 0;              /* the parent's lines: the parent writes them */
-        b->has_thread = false; /* it stayed in the parent */
-        b->forked = true;
-        init_wake(&b->wake); /* its waiter stayed there too */
-        pthread_mutex_unlock(&b->mu);
-        pthread_mutex_unlock(&b->out);
-    }
-    pthread_mutex_unlock(&g_all_lock);
-}
-
-static void register_atfork(void)
-{
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
-}
-
-/* At exit (and if the library is unloaded): what is gathered is written. */
-__attribute__((destructor)) static void flush_all(void)
-{
-    pthread_mutex_lock(&g_all_lock);
-    for (am__logbuf *b = g_all; b; b = b->next)
-        (void)am__logbuf_flush(b);
-    pthread_mutex_unlock(&g_all_lock);
+    b->n = 0;              /* the parent's lines: the parent writes them */
+    b->has_thread = false; /* it stayed in the parent */
+    b->forked = true;
+    init_wake(&b->wake);               /* its waiter stayed there too */
+    pthread_mutex_init(&b->out, NULL); /* a batch being written was the parent's */
+    pthread_mutex_unlock(&b->mu);      /* taken by this thread, before fork() */
 }
 
 /* ------------------------------------------------------------------ */
@@ -279,7 +251,6 @@ __attribute__((destructor)) static void flush_all(void)
 am_err am__logbuf_new(am__logbuf_write_fn write, void *ctx, size_t chunk, _Atomic uint64_t *dropped,
                       am__logbuf **out)
 {
-    pthread_once(&g_atfork_once, register_atfork);
     am__logbuf *b = am__calloc(1, sizeof *b);
     char *fill = am__malloc(AM__LOGBUF_CAP), *spare = am__malloc(AM__LOGBUF_CAP);
     if (!b || !fill || !spare) {
@@ -297,12 +268,6 @@ am_err am__logbuf_new(am__logbuf_write_fn write, void *ctx, size_t chunk, _Atomi
     pthread_mutex_init(&b->mu, NULL);
     pthread_mutex_init(&b->out, NULL);
     init_wake(&b->wake);
-    pthread_mutex_lock(&g_all_lock);
-    b->next = g_all;
-    if (g_all)
-        g_all->prev = b;
-    g_all = b;
-    pthread_mutex_unlock(&g_all_lock);
     *out = b;
     return AM_OK;
 }
@@ -311,14 +276,6 @@ void am__logbuf_free(am__logbuf *b)
 {
     if (!b)
         return;
-    pthread_mutex_lock(&g_all_lock);
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        g_all = b->next;
-    if (b->next)
-        b->next->prev = b->prev;
-    pthread_mutex_unlock(&g_all_lock);
     pthread_mutex_lock(&b->mu);
     b->stop = true;
     bool joined = b->has_thread;

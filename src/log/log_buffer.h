@@ -40,4 +40,11 @@ int am__logbuf_put(am__logbuf *b, const char *p, size_t n, bool now);
 /* Write what is gathered now; 0 or the errno of a failed write. */
 int am__logbuf_flush(am__logbuf *b);
 
+/* fork(), from log_registry.c's handlers for every buffer: prepare before
+   it (takes the buffer's mu), parent and child after it, in that process
+   (the child's buffer is emptied: its lines are the parent's to write). */
+void am__logbuf_fork_prepare(am__logbuf *b);
+void am__logbuf_fork_parent(am__logbuf *b);
+void am__logbuf_fork_child(am__logbuf *b);
+
 #endif

@@ -9,7 +9,8 @@
 ** write errors (a closed pipe must not kill the process); options;
 ** buffered loggers (fewer writes than lines, flushed by a WARNING, their
 ** thread, free, exit and fork, threads, a child's own lines, a broken
-** pipe); and out-of-memory at every allocation.
+** pipe); fork() while other threads hold a logger's locks, or are stuck
+** in a write to a pipe nobody reads; and out-of-memory at every allocation.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -933,33 +935,49 @@ static void *drain_pipe(void *arg)
             d->cap = d->cap ? d->cap * 2 : 1 << 20;
             d->p = realloc(d->p, d->cap);
         }
-        ssize_t r = read(d->fd, d->p + d->len, d->cap - d->len);
+        ssize_t r = read(d->fd, d->p + d->len, d->cap - d->len - 1);
         if (r <= 0)
             break;
         d->len += (size_t)r;
     }
+    d->p[d->len] = '\0'; /* text, for count_nl */
     return NULL;
 }
 
-/* W_THREADS writers through a logger (flags) on a pipe, read to the end. */
-static void threads_through_pipe(unsigned flags)
+/* A logger (flags) on a pipe whose other end a thread reads into d. */
+static am_logger *pipe_logger(unsigned flags, drain *d, pthread_t *reader)
 {
     memset(g_long, 'L', sizeof g_long - 1);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
-    drain d = {fds[0], NULL, 0, 0};
-    pthread_t reader;
-    pthread_create(&reader, NULL, drain_pipe, &d);
+    *d = (drain){fds[0], NULL, 0, 0};
+    pthread_create(reader, NULL, drain_pipe, d);
     am_log_opts o = AM_LOG_OPTS_INIT;
     o.fd = fds[1];
     o.flags = AM_LOG_CLOSE_FD | flags;
     am_logger *lg;
     AM_ASSERT_OK(am_logger_new(&o, &lg));
+    return lg;
+}
+
+/* Free it, closing the write end, and wait for the reader to see EOF
+   (children of fork() must have exited: they hold copies of that end). */
+static void pipe_logger_free(am_logger *lg, drain *d, pthread_t reader)
+{
+    am_logger_free(lg);
+    pthread_join(reader, NULL);
+    close(d->fd);
+}
+
+/* W_THREADS writers through a logger (flags) on a pipe, read to the end. */
+static void threads_through_pipe(unsigned flags)
+{
+    drain d;
+    pthread_t reader;
+    am_logger *lg = pipe_logger(flags, &d, &reader);
     run_writers(lg);
     AM_ASSERT_EQ(am_logger_dropped(lg), 0);
-    am_logger_free(lg); /* closes the write end: the reader sees EOF */
-    pthread_join(reader, NULL);
-    close(fds[0]);
+    pipe_logger_free(lg, &d, reader);
     check_lines(d.p, d.len, W_THREADS, W_LINES);
     free(d.p);
 }
@@ -1127,6 +1145,7 @@ static void test_buffered_threads(void **state)
 
 typedef struct busy {
     am_logger *lg;
+    const char *msg;
     atomic_bool stop;
     long lines;
 } busy;
@@ -1135,9 +1154,41 @@ static void *busy_logger(void *p)
 {
     busy *b = p;
     while (!atomic_load(&b->stop))
-        if (AM_LOG_INFO(b->lg, "busy", "line", AM_F_INT("seq", b->lines)) == AM_OK)
+        if (AM_LOG_INFO(b->lg, "busy", b->msg, AM_F_INT("seq", b->lines)) == AM_OK)
             b->lines++;
     return NULL;
+}
+
+/* 100 forks while two threads log msg into lg flat out: each child logs a
+   line of msg's length into lg itself (a lock held by a parent's thread
+   at fork() would hang it: its alarm then kills it) and exits 0. */
+static void forks_while_busy(am_logger *lg, const char *msg)
+{
+    pthread_t th[2];
+    busy bz[2];
+    for (int i = 0; i < 2; i++) {
+        bz[i] = (busy){.lg = lg, .msg = msg};
+        pthread_create(&th[i], NULL, busy_logger, &bz[i]);
+    }
+    for (int f = 0; f < 100; f++) {
+        pid_t kid = fork();
+        assert_true(kid >= 0);
+        if (kid == 0) {
+            alarm(20);
+            bool ok = AM_LOG_WARNING(lg, "child", msg, AM_F_INT("fork", f)) == AM_OK;
+            _exit(ok && am_logger_flush(lg) == AM_OK ? 0 : 1);
+        }
+        int st;
+        waitpid(kid, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("child %d: status %d", f, st);
+    }
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&bz[i].stop, true);
+        pthread_join(th[i], NULL);
+        assert_true(bz[i].lines > 0);
+    }
+    AM_ASSERT_EQ(am_logger_dropped(lg), 0);
 }
 
 /* fork(): a child never writes its parent's gathered lines again, writes
@@ -1176,29 +1227,7 @@ static void test_buffered_fork(void **state)
     o.path = "/dev/null";
     o.flags = AM_LOG_BUFFERED;
     AM_ASSERT_OK(am_logger_new(&o, &lg));
-    pthread_t th[2];
-    busy bz[2];
-    for (int i = 0; i < 2; i++) {
-        bz[i] = (busy){.lg = lg};
-        pthread_create(&th[i], NULL, busy_logger, &bz[i]);
-    }
-    for (int f = 0; f < 100; f++) {
-        kid = fork();
-        assert_true(kid >= 0);
-        if (kid == 0) {
-            alarm(20);
-            AM_LOG_WARNING(lg, "child", "a child's warning", AM_F_INT("fork", f));
-            _exit(am_logger_flush(lg) == AM_OK ? 0 : 1);
-        }
-        waitpid(kid, &st, 0);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            fail_msg("child %d: status %d", f, st);
-    }
-    for (int i = 0; i < 2; i++) {
-        atomic_store(&bz[i].stop, true);
-        pthread_join(th[i], NULL);
-    }
-    AM_ASSERT_EQ(am_logger_dropped(lg), 0);
+    forks_while_busy(lg, "line");
     am_logger_free(lg);
 
     /* exit() writes the gathered lines (a destructor); _exit() does not */
@@ -1227,6 +1256,105 @@ static void test_buffered_fork(void **state)
         free(text);
         unlink(p2);
     }
+}
+
+/* A logger that is not buffered takes its lock for a line into a pipe
+   (exclusively for one longer than PIPE_BUF) and for a write_fn call; a
+   thread may hold it when another forks. The child must not find it held. */
+static int slow_write(void *ud, const char *line, size_t n)
+{
+    (void)line;
+    (void)n;
+    atomic_fetch_add((atomic_long *)ud, 1);
+    struct timespec ts = {0, 20000}; /* the lock is held meanwhile */
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+static void test_fork_locks(void **state)
+{
+    (void)state;
+    drain d;
+    pthread_t reader;
+    am_logger *lg = pipe_logger(0, &d, &reader);
+    forks_while_busy(lg, g_long);  /* lines > PIPE_BUF: the lock exclusively */
+    forks_while_busy(lg, "short"); /* shared */
+    pipe_logger_free(lg, &d, reader);
+    assert_true(count_nl(d.p) > 400); /* the parent's and each child's */
+    free(d.p);
+
+    atomic_long calls = 0;
+    am_log_opts o = AM_LOG_OPTS_INIT;
+    o.write_fn = slow_write;
+    o.userdata = &calls;
+    AM_ASSERT_OK(am_logger_new(&o, &lg));
+    forks_while_busy(lg, "through a write_fn");
+    am_logger_free(lg);
+    assert_true(atomic_load(&calls) > 0);
+}
+
+/* A pipe nobody reads: a buffered logger's batch write blocks, holding the
+   buffer's write lock. fork() must not wait for it (it would wait for
+   ever), and the child's logger is usable. */
+static void *log_into_full_pipe(void *p)
+{
+    am_logger *lg = p;
+    for (int i = 0; i < 20000; i++)
+        AM_LOG_INFO(lg, "stuck", "fills the pipe", AM_F_INT("seq", i));
+    return NULL;
+}
+
+static void test_fork_stalled_pipe(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    am_log_opts o = AM_LOG_OPTS_INIT;
+    o.fd = fds[1];
+    o.flags = AM_LOG_BUFFERED;
+    am_logger *lg;
+    AM_ASSERT_OK(am_logger_new(&o, &lg));
+    pthread_t th;
+    pthread_create(&th, NULL, log_into_full_pipe, lg);
+    /* until the pipe is full and a batch write is blocked in it */
+    for (int i = 0; i < 500; i++) {
+        int queued = 0;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+        if (ioctl(fds[1], FIONREAD, &queued) == 0 && queued >= 65536 - 4096)
+            break;
+    }
+    alarm(20); /* a fork() that waits for the write never returns */
+    pid_t kid = fork();
+    assert_true(kid >= 0);
+    if (kid == 0) {
+        close(fds[0]);
+        /* the pipe is still full here: the child logs through a logger
+           of its own, made and freed (the list of loggers is usable; not
+           buffered, as its thread would be one started after a
+           multi-threaded fork, which ThreadSanitizer refuses) */
+        o = (am_log_opts)AM_LOG_OPTS_INIT;
+        o.path = "/dev/null";
+        am_logger *mine;
+        bool ok = am_logger_new(&o, &mine) == AM_OK &&
+                  AM_LOG_WARNING(mine, "child", "a logger of its own") == AM_OK;
+        am_logger_free(mine);
+        _exit(ok ? 0 : 1);
+    }
+    alarm(0);
+    int st;
+    waitpid(kid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    drain d = {fds[0], NULL, 0, 0};
+    pthread_t reader;
+    pthread_create(&reader, NULL, drain_pipe, &d);
+    pthread_join(th, NULL);
+    am_logger_free(lg);
+    close(fds[1]);
+    pthread_join(reader, NULL);
+    close(fds[0]);
+    AM_ASSERT_EQ(count_nl(d.p), 20000);
+    free(d.p);
 }
 
 /* A batch that cannot be written: each of its lines counted as dropped,
@@ -1537,6 +1665,7 @@ int main(void)
         cmocka_unit_test(test_two_processes),      cmocka_unit_test(test_options),
         cmocka_unit_test(test_write_errors),       cmocka_unit_test(test_buffered),
         cmocka_unit_test(test_buffered_threads),   cmocka_unit_test(test_buffered_fork),
+        cmocka_unit_test(test_fork_locks),         cmocka_unit_test(test_fork_stalled_pipe),
         cmocka_unit_test(test_buffered_errors),    cmocka_unit_test(test_fault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
