@@ -53,6 +53,12 @@ double bench_best_ns_per_op(bench_loop_fn fn, void *arg);
 /* Iterations that take about g_opts.min_rep_ns, found by doubling. */
 uint64_t bench_calibrate(bench_loop_fn fn, void *arg);
 
+/* Two threads at once, thread k running fn(arg[k], n) after one untimed
+   fn(arg[k], 1) (a thread's first call may allocate) and a barrier: ns
+   per call per thread, from the first start to the last end; -1 when a
+   thread cannot be made. */
+double bench_pair_ns_per_op(bench_loop_fn fn, void *arg[2], uint64_t n);
+
 /* ------------------------------------------------------------ figures */
 
 /* One figure, as printed. Fields left at their zero value are omitted. */

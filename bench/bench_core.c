@@ -39,7 +39,6 @@
 */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, readlink, barriers in strict C11 */
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,59 +172,6 @@ void bench_group_counter_inc_labelled(void)
 /* Two threads: one shared child vs one child each                     */
 /* ------------------------------------------------------------------ */
 
-typedef struct pair {
-    am_counter *c[2]; /* what thread k increments */
-    uint64_t n;       /* increments per thread */
-    pthread_barrier_t go;
-    uint64_t t0[2], t1[2];
-} pair;
-
-typedef struct pair_worker {
-    pair *p;
-    int k;
-} pair_worker;
-
-static void *pair_thread(void *arg)
-{
-    pair_worker *w = arg;
-    pair *p = w->p;
-    am_counter *c = p->c[w->k];
-    uint64_t n = p->n;
-    am_counter_inc(c); /* the thread's first write allocates its page: untimed */
-    pthread_barrier_wait(&p->go);
-    uint64_t t0 = bench_now_ns();
-    for (uint64_t i = 0; i < n; i++)
-        am_counter_inc(c);
-    p->t1[w->k] = bench_now_ns();
-    p->t0[w->k] = t0;
-    return NULL;
-}
-
-/* ns per op per thread of one run of the pair; negative on failure. */
-static double run_pair(pair *p)
-{
-    pthread_t th[2];
-    pair_worker w[2] = {{p, 0}, {p, 1}};
-    if (pthread_barrier_init(&p->go, NULL, 2) != 0)
-        return -1;
-    int started = 0;
-    for (; started < 2; started++)
-        if (pthread_create(&th[started], NULL, pair_thread, &w[started]) != 0)
-            break;
-    if (started < 2) {
-        /* Cannot happen short of resource exhaustion; the lone thread would
-           wait at the barrier forever, so give up on the process. */
-        fputs("am-bench: pthread_create failed\n", stderr);
-        exit(1);
-    }
-    for (int k = 0; k < 2; k++)
-        pthread_join(th[k], NULL);
-    pthread_barrier_destroy(&p->go);
-    uint64_t t0 = p->t0[0] < p->t0[1] ? p->t0[0] : p->t0[1];
-    uint64_t t1 = p->t1[0] > p->t1[1] ? p->t1[0] : p->t1[1];
-    return (double)(t1 - t0) / (double)p->n;
-}
-
 void bench_group_counter_inc_2threads(void)
 {
     am_registry *reg;
@@ -250,18 +196,15 @@ void bench_group_counter_inc_2threads(void)
     /* One thread alone, for telling whether the pair really ran in parallel. */
     double alone = bench_best_ns_per_op(loop_inc, &cal);
 
-    pair ps = {0}, po = {0};
-    ps.c[0] = ps.c[1] = shared;
-    po.c[0] = own[0];
-    po.c[1] = own[1];
-    ps.n = po.n = n;
+    inc_arg as[2] = {{shared, 0}, {shared, 0}}, ao[2] = {{own[0], 0}, {own[1], 0}};
+    void *ps[2] = {&as[0], &as[1]}, *po[2] = {&ao[0], &ao[1]};
     double best_s = -1, best_o = -1;
     uint64_t runs = 0;
     /* Interleaved, so that whatever else the machine does hits both alike. */
     for (int r = 0; r < g_opts.reps; r++) {
-        double s = run_pair(&ps), o = run_pair(&po);
+        double s = bench_pair_ns_per_op(loop_inc, ps, n), o = bench_pair_ns_per_op(loop_inc, po, n);
         if (s < 0 || o < 0) {
-            bench_emit_error("counter_inc_2threads", "pthread_barrier_init failed");
+            bench_emit_error("counter_inc_2threads", "cannot start two threads");
             am_registry_free(reg);
             return;
         }

@@ -17,6 +17,14 @@
 **                               written to /dev/null with one write(2) a
 **                               batch; peer: Python's MemoryHandler in
 **                               front of the same handler.
+**   log_line_buffered_devnull_2threads
+**                               two threads logging that line at once
+**                               through one buffered logger: ns per line
+**                               per thread, the buffer's mutex shared by
+**                               both (one copy each under it); the note
+**                               gives one thread alone and two threads on
+**                               the unbuffered logger (no lock on a
+**                               device) from the same run.
 **   log_write_syscall_devnull   the floor: the bare write(2) of a line of the
 **                               same length, so the note of each log figure
 **                               can say what formatting costs.
@@ -114,6 +122,55 @@ static double run_log(const char *name, bench_loop_fn fn, am_logger *lg, double 
     return f.value;
 }
 
+/* Two threads on one buffered logger (lg), beside two on an unbuffered
+   one, interleaved; alone: one thread on lg. */
+static void run_log_pair(am_logger *lg, double alone)
+{
+    am_log_opts o = AM_LOG_OPTS_INIT;
+    o.path = "/dev/null";
+    am_logger *plain;
+    if (am_logger_new(&o, &plain) != AM_OK) {
+        bench_emit_error("log_line_buffered_devnull_2threads", am_errmsg());
+        return;
+    }
+    uint64_t n = bench_calibrate(loop_log, lg);
+    void *both[2] = {lg, lg}, *both_plain[2] = {plain, plain};
+    double best = -1, best_plain = -1;
+    for (int r = 0; r < g_opts.reps; r++) {
+        double b = bench_pair_ns_per_op(loop_log, both, n);
+        double p = bench_pair_ns_per_op(loop_log, both_plain, n);
+        if (b < 0 || p < 0) {
+            bench_emit_error("log_line_buffered_devnull_2threads", "cannot start two threads");
+            am_logger_free(plain);
+            return;
+        }
+        if (best < 0 || b < best)
+            best = b;
+        if (best_plain < 0 || p < best_plain)
+            best_plain = p;
+    }
+    char note[400];
+    snprintf(note, sizeof note,
+             "ns per line per thread, two threads logging the line of "
+             "log_line_buffered_devnull through one buffered logger at once (its buffer's "
+             "mutex shared); same run: one thread alone %.1f ns, two threads on an unbuffered "
+             "logger (no lock on a device, a write(2) each) %.1f ns",
+             alone, best_plain);
+    bench_fig f = {0};
+    f.name = "log_line_buffered_devnull_2threads";
+    f.unit = "ns/op";
+    f.value = best;
+    f.has_target = true;
+    f.target = 300;
+    f.note = note;
+    if (am_logger_dropped(lg) || am_logger_dropped(plain)) {
+        snprintf(note, sizeof note, "ERROR: lines were dropped: %s", am_errmsg());
+        f.note = note;
+    }
+    bench_emit(&f);
+    am_logger_free(plain);
+}
+
 void bench_group_log_line(void)
 {
     int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -154,10 +211,12 @@ void bench_group_log_line(void)
         bench_emit_error("log_line_buffered_devnull", am_errmsg());
         return;
     }
-    run_log("log_line_buffered_devnull", loop_log, lg, 0,
-            "the line of log_line_devnull through a buffered logger (AM_LOG_BUFFERED): "
-            "formatted, copied into its 64 KiB buffer, written a batch per write(2); peer: "
-            "Python logging's MemoryHandler in front of the same handler");
+    double alone = run_log("log_line_buffered_devnull", loop_log, lg, 0,
+                           "the line of log_line_devnull through a buffered logger "
+                           "(AM_LOG_BUFFERED): formatted, copied into its 64 KiB buffer, written "
+                           "a batch per write(2); peer: Python logging's MemoryHandler in front "
+                           "of the same handler");
+    run_log_pair(lg, alone);
     am_logger_free(lg);
 }
 

@@ -32,6 +32,7 @@
 */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, readlink, barriers in strict C11 */
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,48 @@ double bench_best_ns_per_op(bench_loop_fn fn, void *arg)
             best = ns;
     }
     return best;
+}
+
+typedef struct pair {
+    bench_loop_fn fn;
+    void *arg;
+    uint64_t n, t0, t1;
+    pthread_barrier_t *go;
+} pair;
+
+static void *pair_thread(void *p)
+{
+    pair *w = p;
+    w->fn(w->arg, 1);
+    pthread_barrier_wait(w->go);
+    w->t0 = bench_now_ns();
+    w->fn(w->arg, w->n);
+    w->t1 = bench_now_ns();
+    return NULL;
+}
+
+double bench_pair_ns_per_op(bench_loop_fn fn, void *arg[2], uint64_t n)
+{
+    pthread_barrier_t go;
+    if (pthread_barrier_init(&go, NULL, 2) != 0)
+        return -1;
+    pair w[2] = {{fn, arg[0], n, 0, 0, &go}, {fn, arg[1], n, 0, 0, &go}};
+    pthread_t th[2];
+    if (pthread_create(&th[0], NULL, pair_thread, &w[0]) != 0) {
+        pthread_barrier_destroy(&go);
+        return -1;
+    }
+    if (pthread_create(&th[1], NULL, pair_thread, &w[1]) != 0) {
+        /* the first waits at the barrier for ever: give up on the process */
+        fputs("am-bench: pthread_create failed\n", stderr);
+        exit(1);
+    }
+    for (int k = 0; k < 2; k++)
+        pthread_join(th[k], NULL);
+    pthread_barrier_destroy(&go);
+    uint64_t t0 = w[0].t0 < w[1].t0 ? w[0].t0 : w[1].t0;
+    uint64_t t1 = w[0].t1 > w[1].t1 ? w[0].t1 : w[1].t1;
+    return (double)(t1 - t0) / (double)n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -156,7 +199,8 @@ static const group GROUPS[] = {
       "coord_cluster_snapshot_10k_agents_ms"}},
     {"log_line",
      bench_group_log_line,
-     {"log_write_syscall_devnull", "log_line_devnull", "log_line_3fields_devnull"}},
+     {"log_write_syscall_devnull", "log_line_devnull", "log_line_3fields_devnull",
+      "log_line_buffered_devnull", "log_line_buffered_devnull_2threads"}},
     {"fmt_double",
      bench_group_fmt_double,
      {"fmt_double_17digits_ns", "fmt_double_17digits_printf_ns"}},
