@@ -265,7 +265,15 @@ am_err am__logbuf_new(am__logbuf_write_fn write, void *ctx, size_t chunk, _Atomi
     b->write = write;
     b->ctx = ctx;
     b->dropped = dropped;
-    pthread_mutex_init(&b->mu, NULL);
+    /* mu is held for a copy of a line: a thread that finds it taken spins
+       a little before sleeping, which spares the two futex calls of each
+       hand-off when threads log at once (two threads on one logger: about
+       a quarter less time a line, log_line_buffered_devnull_2threads) */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&b->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
     pthread_mutex_init(&b->out, NULL);
     init_wake(&b->wake);
     *out = b;
