@@ -73,9 +73,20 @@
 ** passive pass with a RESTART one: it holds new writers back (at most
 ** RESTART_WAIT_MS while readers finish with the WAL) for the little the
 ** passive pass left, and the next commit starts the WAL from its head.
+**
+** That thread can fall behind: a passive pass over a large WAL on a slow
+** or busy disk takes longer while the writer keeps appending, and its
+** RESTART can miss the write lock, which the writer takes again at once
+** (SQLite's locks are not fair). CI saw the WAL past 192 MiB within 3 s
+** (test_wal_bounded). So the writer checks too, after each commit (the
+** WAL hook): past WAL_HARD_LIMIT_BYTES it runs the RESTART checkpoint
+** itself, waiting for the checkpointer's pass to end first, and ingest
+** waits for it -- a disk that cannot keep up slows the writes instead of
+** growing the file without bound.
 */
 #define CHECKPOINT_EVERY_MS 100
 #define WAL_LIMIT_BYTES (64 << 20)
+#define WAL_HARD_LIMIT_BYTES (2 * WAL_LIMIT_BYTES)
 #define RESTART_WAIT_MS 100
 
 /*
@@ -217,6 +228,28 @@ static int page_size(sqlite3 *db)
     return n;
 }
 
+/* After each of the writer's commits (sqlite3_wal_hook): see above. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    const sqlite_be *b = arg;
+    if ((int64_t)frames * (b->page_size + 24) <= WAL_HARD_LIMIT_BYTES)
+        return SQLITE_OK;
+    /* The checkpointer's pass holds the checkpoint lock (SQLITE_BUSY at
+       once, without the busy handler): wait for it to end. A query still
+       reading the WAL holds the restart back too: for RESTART_WAIT_MS a
+       try. After BUSY_MS in all, give up until the next commit. */
+    sqlite3_busy_timeout(db, RESTART_WAIT_MS);
+    for (int waited = 0; waited < BUSY_MS; waited += 10) {
+        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL) !=
+            SQLITE_BUSY)
+            break;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    sqlite3_busy_timeout(db, BUSY_MS);
+    return SQLITE_OK;
+}
+
 static void *checkpointer(void *arg)
 {
     sqlite_be *b = arg;
@@ -304,6 +337,7 @@ static am_err sqlite_open(const char *uri, void **out)
         /* the RESTART checkpoint waits this long for readers, holding writers */
         sqlite3_busy_timeout(b->ck, RESTART_WAIT_MS);
         b->page_size = page_size(b->ck);
+        sqlite3_wal_hook(b->w, wal_hook, b);
     }
     if (!rc && pthread_create(&b->ck_thread, NULL, checkpointer, b) != 0)
         rc = am__err(AM_EIO, "sqlite: cannot start the checkpoint thread");
