@@ -45,6 +45,7 @@
 
 #include <sqlite3.h>
 
+#include "agentmon/timer.h"
 #include "../../util/alloc.h"
 #include "../../util/error.h"
 #include "sqlite_walbuf.h"
@@ -237,12 +238,13 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     /* The checkpointer's pass holds the checkpoint lock (SQLITE_BUSY at
        once, without the busy handler): wait for it to end. A query still
        reading the WAL holds the restart back too: for RESTART_WAIT_MS a
-       try. After BUSY_MS in all, give up until the next commit. */
+       try. After BUSY_MS in all (by the clock: a try can itself wait),
+       give up until the next commit. */
     sqlite3_busy_timeout(db, RESTART_WAIT_MS);
-    for (int waited = 0; waited < BUSY_MS; waited += 10) {
-        if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL) !=
-            SQLITE_BUSY)
-            break;
+    uint64_t give_up = am_now_ns() + BUSY_MS * 1000000ull;
+    while (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL) ==
+               SQLITE_BUSY &&
+           am_now_ns() < give_up) {
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
