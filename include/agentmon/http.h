@@ -208,8 +208,9 @@ AM_EXTERN bool am_http_is_loopback(const am_http *h);
 AM_EXTERN unsigned am_http_max_connections(const am_http *h);
 
 /*
-** am_http_stop: stop accepting, let the handlers already running finish
-** (requests still queued for a handler thread are answered 503), close.
+** am_http_stop: let the handlers already running finish (requests still
+** queued for a handler thread, and new ones meanwhile, are answered 503),
+** then close every connection and the listening socket.
 ** Idempotent. am_http_free(h) stops and frees; NULL is a no-op. Since: 0.1
 */
 AM_EXTERN void am_http_stop(am_http *h);

@@ -32,12 +32,16 @@
 ** max_connections + 64 when it is lower (see am_http_listen()).
 **
 ** STOPPING
-** Quiesce (stop accepting), drain the pool (new and queued requests get
-** 503, running handlers finish, deferred answers are waited for:
-** libmicrohttpd must not be stopped with a suspended connection), stop
-** libmicrohttpd, then the reaper (which answers deferred requests past
-** their timeout, so it outlives the drain) and the pool threads, and close
-** the listening socket (quiesced, libmicrohttpd leaves it to us).
+** Drain the pool (new and queued requests get 503, running handlers
+** finish, deferred answers are waited for: libmicrohttpd must not be
+** stopped with a suspended connection), stop libmicrohttpd (which closes
+** the listening socket), then the reaper (which answers deferred requests
+** past their timeout, so it outlives the drain) and the pool threads.
+** There is no MHD_quiesce_daemon() first: with epoll event loops it races
+** the loop threads, which remove the listening socket from their epoll set
+** themselves once they see the daemon quiesced, and the loser of that race
+** aborts the process ("Failed to remove listen FD from epoll set",
+** libmicrohttpd 0.9.75). Clients that connect during the drain get a 503.
 **
 ** The route table is read under a shared lock; routes are never removed,
 ** so a matched route stays valid after the lock is dropped.
@@ -432,14 +436,11 @@ void am_http_stop(am_http *h)
         return;
     pthread_mutex_lock(&h->run_lock);
     if (h->d) {
-        bool is_ours = MHD_quiesce_daemon(h->d) != MHD_INVALID_SOCKET;
         am__pool_drain(&h->pool);
         MHD_stop_daemon(h->d);
         h->d = NULL;
         am__guard_stop(&h->guard);
         am__pool_stop(&h->pool);
-        if (is_ours)
-            close(h->fd);
         h->fd = -1;
         h->is_listening = false;
     }
