@@ -429,11 +429,14 @@ static void test_feed(void **state)
 
 /* One thread appends (with staleness), two query: ranges that share the
    series' read cursors, instant selectors, label listings. Run under TSan
-   by scripts/test.sh tsan. */
+   by scripts/test.sh tsan. The appender goes on past its 600 rounds until
+   each querier has been through its loop once: on a busy machine the
+   queriers may not get a core before 600 rounds are done. */
 typedef struct conc {
     am_tsdb *db;
     _Atomic int64_t now;
     _Atomic bool stop;
+    atomic_int queriers_ran; /* those that went through their loop once */
 } conc;
 
 static void *appender(void *arg)
@@ -442,7 +445,7 @@ static void *appender(void *arg)
     am_tsdb_src *src;
     if (am_tsdb_src_new(c->db, true, &src))
         return NULL;
-    for (int i = 0; i < 600; i++) {
+    for (int i = 0; i < 600 || atomic_load(&c->queriers_ran) < 2; i++) {
         int64_t t = (int64_t)i * 1000;
         am_tsdb_begin(c->db, src);
         for (int k = 0; k < 20; k++) {
@@ -472,8 +475,10 @@ static void *querier(void *arg)
     am_promql *q1, *q2;
     char err[200];
     if (am_promql_parse("sum(rate(c_total[30s]))", &q1, err, sizeof err) ||
-        am_promql_parse("max_over_time(c_total[10s]) or c_total", &q2, err, sizeof err))
+        am_promql_parse("max_over_time(c_total[10s]) or c_total", &q2, err, sizeof err)) {
+        atomic_fetch_add(&c->queriers_ran, 1); /* n = 0 fails the test */
         return NULL;
+    }
     long n = 0;
     while (!atomic_load(&c->stop)) {
         int64_t t = atomic_load(&c->now);
@@ -482,7 +487,8 @@ static void *querier(void *arg)
             am_promql_result_free(r);
         int names = 0;
         am_tsdb_label_names(c->db, count_name, &names);
-        n++;
+        if (++n == 1)
+            atomic_fetch_add(&c->queriers_ran, 1);
     }
     am_promql_free(q1);
     am_promql_free(q2);
@@ -496,6 +502,7 @@ static void test_concurrent_readers(void **state)
     AM_ASSERT_OK(am_tsdb_new(NULL, &c.db));
     atomic_store(&c.now, 0);
     atomic_store(&c.stop, false);
+    atomic_store(&c.queriers_ran, 0);
     pthread_t w, r1, r2;
     pthread_create(&r1, NULL, querier, &c);
     pthread_create(&r2, NULL, querier, &c);

@@ -35,7 +35,7 @@ static void test_close_with_everything(void **state)
 typedef struct scraper {
     am_registry *r;
     atomic_bool stop;
-    unsigned scrapes;
+    atomic_uint scrapes;
 } scraper;
 
 static void *scrape_loop(void *p)
@@ -54,7 +54,7 @@ static void *scrape_loop(void *p)
 static void test_scrape_while_opening(void **state)
 {
     (void)state;
-    scraper s = {.scrapes = 0};
+    scraper s = {0};
     AM_ASSERT_OK(am_registry_new(&s.r));
     am_coord_opts o = suite_opts(s.r);
     am_coord *keep; /* the families exist, and one coordinator is always there */
@@ -63,7 +63,9 @@ static void test_scrape_while_opening(void **state)
     pthread_t th;
     atomic_init(&s.stop, false);
     assert_int_equal(pthread_create(&th, NULL, scrape_loop, &s), 0);
-    for (int i = 0; i < 3000; i++) {
+    /* on until the scraper has been through its loop once: on a busy
+       machine it may get no core before 3000 opens are done */
+    for (int i = 0; i < 3000 || atomic_load(&s.scrapes) == 0; i++) {
         am_coord *c;
         AM_ASSERT_OK(am_coord_open("memory:", &o, &c));
         am_coord_close(c);

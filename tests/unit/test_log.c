@@ -1147,7 +1147,7 @@ typedef struct busy {
     am_logger *lg;
     const char *msg;
     atomic_bool stop;
-    long lines;
+    atomic_long lines;
 } busy;
 
 static void *busy_logger(void *p)
@@ -1170,7 +1170,9 @@ static void forks_while_busy(am_logger *lg, const char *msg, int n)
         bz[i] = (busy){.lg = lg, .msg = msg};
         pthread_create(&th[i], NULL, busy_logger, &bz[i]);
     }
-    for (int f = 0; f < n; f++) {
+    /* on until both loggers have logged: on a busy machine they may get no
+       core before n forks are done */
+    for (int f = 0; f < n || !atomic_load(&bz[0].lines) || !atomic_load(&bz[1].lines); f++) {
         pid_t kid = fork();
         assert_true(kid >= 0);
         if (kid == 0) {

@@ -195,7 +195,7 @@ static void check_mix(am_registry *r, int n)
 typedef struct flusher_arg {
     am_statsd_agg *agg;
     _Atomic int stop;
-    int n_flushes;
+    atomic_int n_flushes;
 } flusher_arg;
 
 static int count_sample(void *ud, const am_sample *s)
@@ -231,6 +231,8 @@ static void test_udp(void **state)
     flusher_arg fa = {.agg = sv.agg};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, flush_loop, &fa), 0);
+    while (atomic_load(&fa.n_flushes) == 0) /* flushing before the lines come */
+        sleep_ms(1);
     send_mix(c, 100);
     AM_ASSERT_OK(am_statsd_flush(c));
     wait_lines(sv.r, 404);
