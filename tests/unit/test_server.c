@@ -737,6 +737,23 @@ typedef struct busy_client {
     atomic_int bad_errno;
 } busy_client;
 
+/* A connection to 127.0.0.1:port: its fd, or -1 with errno (refused,
+   reset) -- raw_connect for when the server may be gone. */
+static int try_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0); /* no assert: clients' threads call it */
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+        return fd;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+}
+
 static void *busy_client_run(void *arg)
 {
     busy_client *b = arg;
@@ -745,10 +762,8 @@ static void *busy_client_run(void *arg)
         unsigned port = atomic_load(&b->port);
         if (!port)
             continue;
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        int fd = try_connect((uint16_t)port);
+        if (fd >= 0) {
             atomic_fetch_add(&b->connected, 1);
             char out[1024];
             int st = send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)sizeof req - 1
@@ -756,10 +771,10 @@ static void *busy_client_run(void *arg)
                          : 0;
             if (st != 200 && st != 503 && st != 0)
                 b->bad_status = st;
+            close(fd);
         } else if (errno != ECONNREFUSED && errno != ECONNRESET) { /* closed meanwhile */
             b->bad_errno = errno;
         }
-        close(fd);
     }
     return NULL;
 }
@@ -791,12 +806,8 @@ static void test_stop_while_busy(void **state)
             sched_yield();
         am_http_free(h);
         atomic_store(&b.port, 0);
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-        inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-        assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), -1);
+        assert_int_equal(try_connect(port), -1);
         assert_int_equal(errno, ECONNREFUSED);
-        close(fd);
     }
     atomic_store(&b.done, true);
     for (int i = 0; i < 2; i++)
