@@ -229,11 +229,17 @@ static int page_size(sqlite3 *db)
     return n;
 }
 
+/* The WAL's size in bytes for frames frames (each a page and its header). */
+static int64_t wal_bytes(const sqlite_be *b, int frames)
+{
+    return (int64_t)frames * (b->page_size + 24);
+}
+
 /* After each of the writer's commits (sqlite3_wal_hook): see above. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     const sqlite_be *b = arg;
-    if ((int64_t)frames * (b->page_size + 24) <= WAL_HARD_LIMIT_BYTES)
+    if (wal_bytes(b, frames) <= WAL_HARD_LIMIT_BYTES)
         return SQLITE_OK;
     /* The checkpointer's pass holds the checkpoint lock (SQLITE_BUSY at
        once, without the busy handler): wait for it to end. A query still
@@ -272,7 +278,7 @@ static void *checkpointer(void *arg)
         int frames = 0;
         if (sqlite3_wal_checkpoint_v2(b->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL) ==
                 SQLITE_OK &&
-            (int64_t)frames * (b->page_size + 24) > WAL_LIMIT_BYTES)
+            wal_bytes(b, frames) > WAL_LIMIT_BYTES)
             sqlite3_wal_checkpoint_v2(b->ck, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         pthread_mutex_lock(&b->ck_mu);
     }
